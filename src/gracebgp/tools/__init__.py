@@ -1,0 +1,1 @@
+"""Operator tools built on the library (entry points, layer L5)."""

@@ -1,0 +1,257 @@
+"""AttrSet: one interned, immutable set of path attributes, and the RFC 6793 merge.
+
+DESIGN.md section 3: each distinct path-attribute block is decoded once; decoding the same
+raw block again (per codec context) returns the same ``AttrSet`` object from a dict.
+RFC 6793 §4.2.3: on a session without 4-octet AS, AS_PATH and AS4_PATH (and AGGREGATOR and
+AS4_AGGREGATOR) merge into the effective ``as_path`` / ``aggregator``; the attributes as
+received stay in ``attrs`` so the block re-encodes byte for byte.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from gracebgp.wire.attributes import (
+    Aggregator,
+    As4Aggregator,
+    As4Path,
+    AsPath,
+    Segment,
+    encode_attribute,
+    path_length,
+)
+from gracebgp.wire.attrtable import decode_one
+from gracebgp.wire.iana import AS_TRANS, AttrType, SegmentType
+from gracebgp.wire.outcome import Problem, UpdateAction
+
+_CONFED = (SegmentType.AS_CONFED_SEQUENCE, SegmentType.AS_CONFED_SET)
+
+
+def merge_as4_path(as_path: tuple[Segment, ...], as4_path: tuple[Segment, ...]) -> tuple[Segment, ...]:
+    """RFC 6793 §4.2.3: leading ASes of AS_PATH that AS4_PATH lacks, then AS4_PATH."""
+    as4_path = tuple(s for s in as4_path if s[0] not in _CONFED)
+    keep = path_length(as_path) - path_length(as4_path)
+    if keep < 0:  # "the AS4_PATH attribute SHALL be ignored"
+        return as_path
+    lead: list[Segment] = []
+    for stype, asns in as_path:
+        if stype in _CONFED:
+            lead.append((stype, asns))
+            continue
+        if keep <= 0:
+            break
+        if stype == SegmentType.AS_SET:
+            lead.append((stype, asns))
+            keep -= 1
+        else:
+            take = asns[:keep]
+            lead.append((stype, take))
+            keep -= len(take)
+    return tuple(lead) + as4_path
+
+
+class AttrSet:
+    """Immutable path attributes (MP_REACH/MP_UNREACH excluded: they carry NLRI).
+
+    ``attrs`` holds one attribute per type, in wire order. ``problems`` are the RFC 7606
+    errors found while decoding it and ``action`` the strongest of them; attributes that
+    were discarded are not in ``attrs``. ``as_path``/``aggregator`` are the effective
+    values (RFC 6793 merge applied on 2-octet sessions).
+    """
+
+    __slots__ = (
+        "__weakref__",
+        "_aggregator",
+        "_as4",
+        "_as_path",
+        "_hash",
+        "_wire",
+        "action",
+        "attrs",
+        "by_code",
+        "complete_v4",
+        "problems",
+    )
+
+    def __init__(self, attrs: Iterable[Any], problems: tuple[Problem, ...] = (),
+                 as4: bool = True) -> None:
+        attrs = tuple(attrs)
+        self.attrs: tuple[Any, ...] = attrs
+        self.problems = problems
+        self.action = max(p.action for p in problems) if problems else UpdateAction.ACCEPT
+        by: dict[int, Any] = {a.code: a for a in attrs}
+        self.by_code = by
+        # RFC 4271 §5: what an UPDATE with IPv4 NLRI must carry (RFC 7606 §3 d checks it).
+        self.complete_v4 = 1 in by and 2 in by and 3 in by  # ORIGIN, AS_PATH, NEXT_HOP
+        self._as4 = as4
+        self._as_path: tuple[Segment, ...] | None = None
+        self._aggregator: tuple[int, str] | None = None
+        self._hash: int | None = None
+        self._wire: dict[bool, bytes] | None = None
+
+    def _effective(self) -> tuple[Segment, ...]:
+        by = self.by_code
+        path = by.get(AttrType.AS_PATH)
+        segments: tuple[Segment, ...] = path.segments if path is not None else ()
+        agg = by.get(AttrType.AGGREGATOR)
+        aggregator = (agg.asn, agg.address) if agg is not None else None
+        if not self._as4:
+            segments, aggregator = self._merge_as4(segments, aggregator)
+        self._as_path, self._aggregator = segments, aggregator
+        return segments
+
+    def _merge_as4(self, segments: tuple[Segment, ...],
+                   aggregator: tuple[int, str] | None) -> tuple[tuple[Segment, ...], tuple[int, str] | None]:
+        # RFC 6793 §4.2.3: an AGGREGATOR with an AS other than AS_TRANS means the
+        # AS4_AGGREGATOR and AS4_PATH attributes SHALL be ignored.
+        if aggregator is not None and aggregator[0] != AS_TRANS:
+            return segments, aggregator
+        as4_agg = self.by_code.get(AttrType.AS4_AGGREGATOR)
+        if aggregator is not None and as4_agg is not None:
+            aggregator = (as4_agg.asn, as4_agg.address)
+        as4_path = self.by_code.get(AttrType.AS4_PATH)
+        if as4_path is not None:
+            segments = merge_as4_path(segments, as4_path.segments)
+        return segments, aggregator
+
+    @property
+    def as_path(self) -> tuple[Segment, ...]:
+        """The effective AS path (AS4_PATH merged in on 2-octet sessions)."""
+        return self._as_path if self._as_path is not None else self._effective()
+
+    @property
+    def aggregator(self) -> tuple[int, str] | None:
+        if self._as_path is None:
+            self._effective()
+        return self._aggregator
+
+    # Quick access to the attributes best-path selection reads (RFC 4271 §9.1.2.2).
+    def get(self, code: int) -> Any:
+        return self.by_code.get(code)
+
+    @property
+    def origin(self) -> int | None:
+        a = self.by_code.get(AttrType.ORIGIN)
+        return None if a is None else a.value
+
+    @property
+    def next_hop(self) -> str | None:
+        a = self.by_code.get(AttrType.NEXT_HOP)
+        return None if a is None else a.address
+
+    @property
+    def med(self) -> int | None:
+        a = self.by_code.get(AttrType.MULTI_EXIT_DISC)
+        return None if a is None else a.value
+
+    @property
+    def local_pref(self) -> int | None:
+        a = self.by_code.get(AttrType.LOCAL_PREF)
+        return None if a is None else a.value
+
+    @property
+    def communities(self) -> tuple[int, ...]:
+        a = self.by_code.get(AttrType.COMMUNITIES)
+        return () if a is None else a.values
+
+    @property
+    def large_communities(self) -> tuple[tuple[int, int, int], ...]:
+        a = self.by_code.get(AttrType.LARGE_COMMUNITIES)
+        return () if a is None else a.values
+
+    @property
+    def extended_communities(self) -> tuple[int, ...]:
+        a = self.by_code.get(AttrType.EXTENDED_COMMUNITIES)
+        return () if a is None else a.values
+
+    def wire(self, as4: bool) -> bytes:
+        """The encoded attribute block (computed once per AS-number width)."""
+        cache = self._wire
+        if cache is None:
+            cache = self._wire = {}
+        w = cache.get(as4)
+        if w is None:
+            w = cache[as4] = b"".join(encode_attribute(a, as4) for a in self.attrs)
+        return w
+
+    def __eq__(self, other: object) -> bool:
+        if self is other:
+            return True
+        if not isinstance(other, AttrSet):
+            return NotImplemented
+        return self.attrs == other.attrs
+
+    def __hash__(self) -> int:
+        if self._hash is None:
+            self._hash = hash(self.attrs)
+        return self._hash
+
+    def __repr__(self) -> str:
+        return f"AttrSet({list(self.attrs)!r})"
+
+
+def to_two_octet(attrs: AttrSet) -> AttrSet:
+    """RFC 6793 §4.2.2: the attributes as sent to a speaker without 4-octet AS support.
+
+    AS_PATH / AGGREGATOR keep their true numbers (the 2-octet encoding writes AS_TRANS for
+    any above 65535); AS4_PATH / AS4_AGGREGATOR are added when some number needs them.
+    """
+    out = [a for a in attrs.attrs if a.code not in (AttrType.AS4_PATH, AttrType.AS4_AGGREGATOR)]
+    big_path = any(asn > 0xFFFF for _, asns in attrs.as_path for asn in asns)
+    agg = attrs.aggregator
+    if big_path:
+        out.append(As4Path(tuple(s for s in attrs.as_path if s[0] not in _CONFED)))
+        out = [AsPath(attrs.as_path, a.flags) if a.code == AttrType.AS_PATH else a for a in out]
+    if agg is not None and agg[0] > 0xFFFF:
+        out = [Aggregator(agg[0], agg[1], a.flags) if a.code == AttrType.AGGREGATOR else a for a in out]
+        out.append(As4Aggregator(agg[0], agg[1]))
+    return AttrSet(out, as4=False)
+
+
+# --- interning -----------------------------------------------------------------------
+_CACHE_LIMIT = 1 << 20
+_block_caches: dict[tuple[bool, bool], dict[bytes, AttrSet]] = {}
+_attr_caches: dict[tuple[bool, bool], dict[bytes, tuple[Any, Problem | None]]] = {}
+
+
+def block_cache(as4: bool, ibgp: bool) -> dict[bytes, AttrSet]:
+    """The raw-block -> AttrSet intern table for one decoding context."""
+    cache = _block_caches.get((as4, ibgp))
+    if cache is None:
+        cache = _block_caches[(as4, ibgp)] = {}
+    return cache
+
+
+def attr_cache(as4: bool, ibgp: bool) -> dict[bytes, tuple[Any, Problem | None]]:
+    """The raw-TLV -> (attribute, problem) table for one decoding context: each distinct
+    attribute is decoded once, so a new block made of known attributes costs lookups."""
+    cache = _attr_caches.get((as4, ibgp))
+    if cache is None:
+        cache = _attr_caches[(as4, ibgp)] = {}
+    return cache
+
+
+def decode_tlv(raw: bytes, as4: bool, ibgp: bool) -> tuple[Any, Problem | None]:
+    """Decode one non-MP attribute TLV through the attribute table (remembering it)."""
+    flags = raw[0]
+    entry = decode_one(raw[1], flags, raw[4 if flags & 0x10 else 3:], raw, as4, ibgp)
+    cache = attr_cache(as4, ibgp)
+    if len(cache) >= _CACHE_LIMIT:
+        cache.clear()
+    cache[raw] = entry
+    return entry
+
+
+def intern(cache: dict[bytes, AttrSet], key: bytes, attrs: AttrSet) -> AttrSet:
+    """Remember ``attrs`` as the decoding of block ``key``."""
+    if len(cache) >= _CACHE_LIMIT:
+        cache.clear()
+    cache[key] = attrs
+    return attrs
+
+
+def clear_caches() -> None:
+    """Forget every interned block and attribute (benchmarks start cold with this)."""
+    _block_caches.clear()
+    _attr_caches.clear()

@@ -1,0 +1,132 @@
+"""COMMUNITIES (RFC 1997), EXTENDED COMMUNITIES (RFC 4360), LARGE_COMMUNITY (RFC 8092).
+
+Values are ints (standard: 32 bits, extended: 64 bits) or (global, local1, local2) for large
+communities; ``format_*``/``parse_*`` give the operator's text forms ("65000:100",
+"NO_EXPORT", "rt:65000:1", "65000:1:2").
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from typing import ClassVar
+
+from gracebgp.wire.attributes import OPTIONAL_TRANSITIVE, AttrMalformed
+from gracebgp.wire.iana import AttrType, UpdateSubcode, WellKnownCommunity
+
+LargeCommunity = tuple[int, int, int]
+
+_STRUCTS: dict[tuple[int, str], struct.Struct] = {}
+
+
+def _unpack(value: bytes, size: int, fmt: str, name: str) -> tuple[int, ...]:
+    """Unpack a run of ``fmt`` words (I: 4 octets, Q: 8) after checking that the length is
+    a non-zero multiple of ``size``."""
+    n = len(value)
+    if n == 0 or n % size:
+        raise AttrMalformed(UpdateSubcode.OPTIONAL_ATTRIBUTE_ERROR,
+                            f"{name} length {n} is not a non-zero multiple of {size}")
+    key = (n, fmt)
+    s = _STRUCTS.get(key)
+    if s is None:
+        s = _STRUCTS[key] = struct.Struct(f"!{n // struct.calcsize(fmt)}{fmt}")
+    return s.unpack(value)
+
+
+@dataclass(frozen=True, slots=True)
+class Communities:
+    """RFC 1997; RFC 7606 §7.8: malformed unless the length is a non-zero multiple of 4."""
+
+    code: ClassVar[int] = AttrType.COMMUNITIES
+    values: tuple[int, ...]
+    flags: int = OPTIONAL_TRANSITIVE
+
+    def encode_value(self, as4: bool) -> bytes:
+        return struct.pack(f"!{len(self.values)}I", *self.values)
+
+    @classmethod
+    def decode_value(cls, value: bytes, flags: int, as4: bool) -> Communities:
+        return cls(_unpack(value, 4, "I", "COMMUNITIES"), flags)
+
+
+@dataclass(frozen=True, slots=True)
+class ExtendedCommunities:
+    """RFC 4360; RFC 7606 §7.14: length must be a non-zero multiple of 8."""
+
+    code: ClassVar[int] = AttrType.EXTENDED_COMMUNITIES
+    values: tuple[int, ...]
+    flags: int = OPTIONAL_TRANSITIVE
+
+    def encode_value(self, as4: bool) -> bytes:
+        return struct.pack(f"!{len(self.values)}Q", *self.values)
+
+    @classmethod
+    def decode_value(cls, value: bytes, flags: int, as4: bool) -> ExtendedCommunities:
+        return cls(_unpack(value, 8, "Q", "EXTENDED_COMMUNITIES"), flags)
+
+
+@dataclass(frozen=True, slots=True)
+class LargeCommunities:
+    """RFC 8092 §3; malformed unless the length is a non-zero multiple of 12 (§6)."""
+
+    code: ClassVar[int] = AttrType.LARGE_COMMUNITIES
+    values: tuple[LargeCommunity, ...]
+    flags: int = OPTIONAL_TRANSITIVE
+
+    def encode_value(self, as4: bool) -> bytes:
+        flat = [x for v in self.values for x in v]
+        return struct.pack(f"!{len(flat)}I", *flat)
+
+    @classmethod
+    def decode_value(cls, value: bytes, flags: int, as4: bool) -> LargeCommunities:
+        flat = _unpack(value, 12, "I", "LARGE_COMMUNITIES")
+        return cls(tuple(zip(flat[0::3], flat[1::3], flat[2::3], strict=True)), flags)
+
+
+def format_community(value: int) -> str:
+    try:
+        return WellKnownCommunity(value).name
+    except ValueError:
+        return f"{value >> 16}:{value & 0xFFFF}"
+
+
+def parse_community(text: str) -> int:
+    """"65000:100", a well-known name ("NO_EXPORT", "no-export") or a plain number."""
+    name = text.strip().upper().replace("-", "_")
+    if name in WellKnownCommunity.__members__:
+        return int(WellKnownCommunity[name])
+    if ":" in text:
+        high, low = text.split(":", 1)
+        hi, lo = int(high), int(low)
+        if not (0 <= hi <= 0xFFFF and 0 <= lo <= 0xFFFF):
+            raise ValueError(f"community {text!r} out of range")
+        return hi << 16 | lo
+    value = int(text)
+    if not 0 <= value <= 0xFFFFFFFF:
+        raise ValueError(f"community {text!r} out of range")
+    return value
+
+
+def format_large_community(value: LargeCommunity) -> str:
+    return ":".join(str(v) for v in value)
+
+
+def parse_large_community(text: str) -> LargeCommunity:
+    parts = [int(p) for p in text.split(":")]
+    if len(parts) != 3 or not all(0 <= p <= 0xFFFFFFFF for p in parts):
+        raise ValueError(f"large community {text!r} must be A:B:C with 32-bit parts")
+    return parts[0], parts[1], parts[2]
+
+
+def format_extended_community(value: int) -> str:
+    """RFC 4360 §4 two-octet-AS and IPv4 route targets / origins; other types as hex."""
+    etype, subtype = value >> 56, (value >> 48) & 0xFF
+    kind = {2: "rt", 3: "soo"}.get(subtype)
+    if kind and etype in (0x00, 0x40):
+        return f"{kind}:{(value >> 32) & 0xFFFF}:{value & 0xFFFFFFFF}"
+    if kind and etype in (0x02, 0x42):
+        return f"{kind}:{(value >> 16) & 0xFFFFFFFF}:{value & 0xFFFF}"
+    if kind and etype in (0x01, 0x41):
+        ip = ".".join(str((value >> s) & 0xFF) for s in (40, 32, 24, 16))
+        return f"{kind}:{ip}:{value & 0xFFFF}"
+    return f"0x{value:016x}"
