@@ -103,12 +103,13 @@ class AttrSet:
 
     def _merge_as4(self, segments: tuple[Segment, ...],
                    aggregator: tuple[int, str] | None) -> tuple[tuple[Segment, ...], tuple[int, str] | None]:
-        # RFC 6793 §4.2.3: an AGGREGATOR with an AS other than AS_TRANS means the
-        # AS4_AGGREGATOR and AS4_PATH attributes SHALL be ignored.
-        if aggregator is not None and aggregator[0] != AS_TRANS:
-            return segments, aggregator
+        # RFC 6793 §4.2.3: when AGGREGATOR and AS4_AGGREGATOR are both received and the
+        # AGGREGATOR's AS is not AS_TRANS, AS4_AGGREGATOR and AS4_PATH SHALL be ignored;
+        # otherwise AS4_AGGREGATOR names the aggregator.
         as4_agg = self.by_code.get(AttrType.AS4_AGGREGATOR)
         if aggregator is not None and as4_agg is not None:
+            if aggregator[0] != AS_TRANS:
+                return segments, aggregator
             aggregator = (as4_agg.asn, as4_agg.address)
         as4_path = self.by_code.get(AttrType.AS4_PATH)
         if as4_path is not None:

@@ -113,7 +113,10 @@ class Open:
         bgp_id = ipv4_bytes(self.bgp_id)
         values = [(p.type, p.encode_value()) for p in self.params]
         total = sum(2 + len(v) for _, v in values)
-        if self.extended_params or total > 255 or any(len(v) > 255 for _, v in values):
+        # RFC 9072 §2: a Non-Extended length of 255 followed by type 255 *is* the extended
+        # format, so such parameters must be written in the extended format.
+        ambiguous = total == 255 and values[0][0] == OptionalParamType.EXTENDED_LENGTH
+        if self.extended_params or total > 255 or ambiguous or any(len(v) > 255 for _, v in values):
             params = b"".join(bytes([t]) + len(v).to_bytes(2, "big") + v for t, v in values)
             opt = b"\xff\xff" + len(params).to_bytes(2, "big") + params  # RFC 9072 §2
         else:

@@ -285,6 +285,11 @@ def end_of_rib(family: Family, ctx: CodecContext) -> bytes:
 
 def _chunks(keys: Sequence[int], addpath: bool, room: int) -> Iterator[list[int]]:
     """Split keys into runs whose NLRI encoding fits in ``room`` octets."""
+    if not addpath and keys and min(keys) >= 0x11000000 and max(keys) < 0x19000000:
+        step = room // 4  # all /17../24: 4 octets each (see nlri)
+        for i in range(0, len(keys), step):
+            yield list(keys[i:i + step])
+        return
     chunk: list[int] = []
     used = 0
     for key in keys:
