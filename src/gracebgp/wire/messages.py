@@ -227,8 +227,8 @@ class Notification:
             raise CodecError(NotificationCode.MESSAGE_HEADER_ERROR, 2, reason="NOTIFICATION too short")
         return cls(body[0], body[1], body[2:])
 
-    def describe(self) -> str:
-        """Operator text: "Cease/Administrative Shutdown: "maintenance"" and the like."""
+    def name(self) -> str:
+        """ "CEASE/ADMINISTRATIVE_SHUTDOWN", or numbers where the codes are unknown."""
         try:
             code = NotificationCode(self.code).name
         except ValueError:
@@ -237,9 +237,15 @@ class Notification:
         if self.code == NotificationCode.CEASE:
             with contextlib.suppress(ValueError):
                 sub = CeaseSubcode(self.subcode).name
-        text = f"{code}/{sub}"
+        return f"{code}/{sub}"
+
+    def describe(self) -> str:
+        """Operator text: "CEASE/ADMINISTRATIVE_SHUTDOWN: 'maintenance'" and the like."""
+        text = self.name()
         if self.is_hard_reset and len(self.data) >= 2:
-            text += f" wrapping {self.unwrap().describe()}"
+            # RFC 8538 §3 wraps one NOTIFICATION; a peer may nest more, so show one level.
+            inner = self.unwrap()
+            text += " wrapping " + (f"{inner.name()} (nested)" if inner.is_hard_reset else inner.describe())
         elif self.communication:
             text += f": {self.communication!r}"
         return text

@@ -95,7 +95,7 @@ def _walk(block: bytes, ctx: CodecContext) -> tuple[AttrSet | None, MpReach | No
     attrs: list[Any] = []
     problems: list[Problem] = []
     seen: set[int] = set()
-    mp_at: list[tuple[int, int]] = []  # (position, code) of MP attributes
+    mp_at: list[tuple[int, int]] = []  # (non-MP TLVs before it, code) of MP attributes
     reach: MpReach | None = None
     unreach: MpUnreach | None = None
     i, n = 0, len(block)
@@ -136,7 +136,7 @@ def _walk(block: bytes, ctx: CodecContext) -> tuple[AttrSet | None, MpReach | No
                 entry = decode_tlv(raw, as4, ibgp)
             attrs.append(entry)
             continue
-        mp_at.append((len(raws) + len(mp_at), code))
+        mp_at.append((len(raws), code))
         if flags & _OT != OPTIONAL:  # RFC 7606 §5.3: MP attribute flags inconsistent
             problems.append(Problem(A.SESSION_RESET, S.ATTRIBUTE_FLAGS_ERROR,
                                     f"attribute {code} has flags 0x{flags:02x}", code, raw))
@@ -151,12 +151,21 @@ def _walk(block: bytes, ctx: CodecContext) -> tuple[AttrSet | None, MpReach | No
     layout: tuple[int, ...] = ()
     if mp_at:
         # Canonical order (what encode_update writes without a layout): MP_REACH,
-        # MP_UNREACH, then the rest as received. Keep the real order when it differs.
-        codes = [c for _, c in mp_at]
-        if [p for p, _ in mp_at] != list(range(len(mp_at))) or codes != sorted(codes):
-            order = [raw[1] for raw in raws]
-            for pos, code in mp_at:
-                order.insert(pos, code)
+        # MP_UNREACH, then the rest as received. Keep the real order when it differs;
+        # attributes that were discarded are not part of it.
+        decoded = {14: reach is not None, 15: unreach is not None}
+        order: list[int] = []
+        pending = iter([*mp_at, (len(attrs) + 1, 0)])
+        before, mp_code = next(pending)
+        for j, (a, _) in enumerate([*attrs, (None, None)]):
+            while before == j:
+                if decoded[mp_code]:
+                    order.append(mp_code)
+                before, mp_code = next(pending)
+            if a is not None:
+                order.append(a.code)
+        canonical = [c for c in (14, 15) if c in order] + [c for c in order if c not in (14, 15)]
+        if order != canonical:
             layout = tuple(order)
     if not raws:
         return None, reach, unreach, layout, problems
@@ -264,10 +273,11 @@ def encode_update(update: Update, ctx: CodecContext) -> bytes:
     mp = {a.code: encode_attribute(a, as4) for a in (update.mp_reach, update.mp_unreach) if a is not None}
     attrs = update.attrs
     if update.layout:
+        # The received order first; anything not in it (added since) after.
         tlvs = dict(mp)
         if attrs is not None:
             tlvs.update((a.code, encode_attribute(a, as4)) for a in attrs.attrs)
-        block = b"".join(tlvs[c] for c in update.layout)
+        block = b"".join([tlvs.pop(c) for c in update.layout if c in tlvs] + list(tlvs.values()))
     else:
         block = b"".join(mp.values()) + (attrs.wire(as4) if attrs is not None else b"")
     nlri = encode_prefixes(update.nlri, 32, v4_addpath)
@@ -287,6 +297,8 @@ def _chunks(keys: Sequence[int], addpath: bool, room: int) -> Iterator[list[int]
     """Split keys into runs whose NLRI encoding fits in ``room`` octets."""
     if not addpath and keys and min(keys) >= 0x11000000 and max(keys) < 0x19000000:
         step = room // 4  # all /17../24: 4 octets each (see nlri)
+        if step < 1:
+            raise EncodeError(f"no room for NLRI ({room} octets left by the attributes)")
         for i in range(0, len(keys), step):
             yield list(keys[i:i + step])
         return
@@ -294,7 +306,9 @@ def _chunks(keys: Sequence[int], addpath: bool, room: int) -> Iterator[list[int]
     used = 0
     for key in keys:
         size = prefix_wire_len(key, addpath)
-        if used + size > room and chunk:
+        if size > room:
+            raise EncodeError(f"no room for NLRI ({room} octets left by the attributes)")
+        if used + size > room:
             yield chunk
             chunk, used = [], 0
         chunk.append(key)
@@ -309,8 +323,6 @@ def pack_ipv4(attrs: AttrSet, keys: Sequence[int], ctx: CodecContext) -> list[by
     block = attrs.wire(ctx.as4)
     addpath = IPV4_UNICAST in ctx.addpath
     room = ctx.max_message_len - HEADER_LEN - 4 - len(block)
-    if room < 9:
-        raise EncodeError("attribute block leaves no room for NLRI")
     head = b"\x00\x00" + len(block).to_bytes(2, "big") + block
     return [_frame(head + encode_prefixes(chunk, 32, addpath), ctx)
             for chunk in _chunks(keys, addpath, room)]
