@@ -10,6 +10,7 @@ import pytest
 from gracebgp.wire import CodecContext, UpdateResult, parse_update
 from gracebgp.wire import attrset as attrset_module
 from gracebgp.wire.attrset import clear_caches
+from gracebgp.wire.attrtable import decode_one
 
 from .wirebytes import (
     AS_PATH_4,
@@ -30,7 +31,7 @@ CTX = CodecContext()
 def decode_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     clear_caches()
     calls: list[int] = []
-    real = attrset_module.decode_one
+    real = decode_one
 
     def counting(*args: Any) -> Any:
         calls.append(args[0])
