@@ -1,0 +1,82 @@
+"""Adj-RIB-In of one peer for one family, with the single stale-state primitive.
+
+DESIGN.md rule 6: graceful restart (RFC 4724 §4.2), long-lived GR (RFC 9494 §4.2),
+enhanced route refresh (RFC 7313 §4) and FIB reconciliation all use
+``begin_refresh()`` ... re-learn ... ``end_refresh() -> swept``: every route present at
+the start is marked; announcing it again unmarks it; what is still marked at the end is
+removed and returned.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from gracebgp.rib.path import Path
+
+
+class AdjRibIn:
+    __slots__ = ("_stale", "routes")
+
+    def __init__(self) -> None:
+        self.routes: dict[int, Path] = {}
+        self._stale: set[int] | None = None
+
+    def __len__(self) -> int:
+        return len(self.routes)
+
+    # --- routes --------------------------------------------------------------------
+    def announce(self, keys: Sequence[int], path: Path) -> None:
+        routes = self.routes
+        for k in keys:
+            routes[k] = path
+        stale = self._stale
+        if stale:
+            stale.difference_update(keys)
+
+    def withdraw(self, keys: Iterable[int]) -> list[int]:
+        """Remove keys; returns those that were present."""
+        routes = self.routes
+        gone = [k for k in keys if routes.pop(k, None) is not None]
+        if self._stale and gone:
+            self._stale.difference_update(gone)
+        return gone
+
+    def clear(self) -> list[int]:
+        gone = list(self.routes)
+        self.routes.clear()
+        self._stale = None
+        return gone
+
+    # --- mark and sweep (DESIGN.md rule 6) -------------------------------------------
+    @property
+    def refreshing(self) -> bool:
+        return self._stale is not None
+
+    def begin_refresh(self) -> list[int]:
+        """Mark every route stale. If a refresh is already running, the routes still
+        stale from it are removed first and returned (RFC 4724 §4.2: consecutive
+        restarts delete what was not re-learned)."""
+        swept = self.end_refresh() if self._stale is not None else []
+        self._stale = set(self.routes)
+        return swept
+
+    def end_refresh(self) -> list[int]:
+        """Remove what is still stale; returns the removed keys."""
+        stale = self._stale
+        self._stale = None
+        if not stale:
+            return []
+        routes = self.routes
+        for k in stale:
+            del routes[k]
+        return list(stale)
+
+    def is_stale(self, key: int) -> bool:
+        return self._stale is not None and key in self._stale
+
+    @property
+    def stale_count(self) -> int:
+        return len(self._stale) if self._stale else 0
+
+    def stale_keys(self) -> frozenset[int]:
+        return frozenset(self._stale or ())

@@ -1,0 +1,95 @@
+"""Adj-RIB-Out of one peer for one family: what was sent, what must be sent, and the
+UPDATEs that carry the difference.
+
+RFC 4271 §9.1.3 / §9.2: only changes are sent; announcements are grouped by attribute
+set so each attribute block is encoded once and carries as many prefixes as fit
+(DESIGN.md section 3); withdrawals go first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from gracebgp.rib.export import ExportPolicy, export_path
+from gracebgp.rib.loc_rib import LocRib
+from gracebgp.rib.path import Path, PathTable
+from gracebgp.types import IPV4_UNICAST, Family
+from gracebgp.wire.attrset import to_two_octet
+from gracebgp.wire.context import CodecContext
+from gracebgp.wire.update import end_of_rib, pack_ipv4, pack_mp, pack_withdrawals
+
+
+class AdjRibOut:
+    __slots__ = ("_cache", "_table", "advertised", "family", "pending", "policy")
+
+    def __init__(self, family: Family, policy: ExportPolicy, table: PathTable) -> None:
+        self.family = family
+        self.policy = policy
+        self._table = table
+        self.advertised: dict[int, Path] = {}
+        self.pending: dict[int, Path | None] = {}  # key -> path to announce, None: withdraw
+        # (id(source path), source index) -> (source path, exported path or None)
+        self._cache: dict[tuple[int, int], tuple[Path, Path | None]] = {}
+
+    def __len__(self) -> int:
+        return len(self.advertised)
+
+    def consider(self, keys: Iterable[int], loc: LocRib) -> None:
+        """Re-evaluate ``keys`` against the Loc-RIB's current best paths."""
+        advertised, pending, cache = self.advertised, self.pending, self._cache
+        entries = loc.entries
+        for k in keys:
+            e = entries.get(k)
+            out: Path | None = None
+            if e is not None:
+                peer, path = e if isinstance(e, tuple) else e[0]
+                ck = (id(path), peer.index)
+                hit = cache.get(ck)
+                if hit is None or hit[0] is not path:
+                    out = export_path(peer, path, self.policy, self.family, self._table)
+                    cache[ck] = (path, out)
+                else:
+                    out = hit[1]
+            if advertised.get(k) is out:
+                pending.pop(k, None)
+            else:
+                pending[k] = out
+
+    def consider_all(self, loc: LocRib) -> None:
+        """The whole table, e.g. when the session comes up (RFC 4271 §9.1.3)."""
+        self.consider(list(loc.entries), loc)
+
+    def flush(self, ctx: CodecContext) -> list[bytes]:
+        """UPDATEs for everything pending; ``advertised`` then reflects them."""
+        if not self.pending:
+            return []
+        withdraw: list[int] = []
+        groups: dict[Path, list[int]] = {}
+        advertised = self.advertised
+        for k, path in self.pending.items():
+            if path is None:
+                if advertised.pop(k, None) is not None:
+                    withdraw.append(k)
+            else:
+                advertised[k] = path
+                groups.setdefault(path, []).append(k)
+        self.pending = {}
+        out: list[bytes] = []
+        if withdraw:
+            out += pack_withdrawals(self.family, withdraw, ctx)
+        for path, keys in groups.items():
+            attrs = path.attrs if ctx.as4 else to_two_octet(path.attrs)
+            if self.family == IPV4_UNICAST:
+                out += pack_ipv4(attrs, keys, ctx)
+            else:
+                out += pack_mp(attrs, self.family, path.next_hop, keys, ctx)
+        return out
+
+    def end_of_rib(self, ctx: CodecContext) -> bytes:
+        """RFC 4724 §2 marker after the initial table."""
+        return end_of_rib(self.family, ctx)
+
+    def reset(self) -> None:
+        """The session went down: nothing is advertised any more."""
+        self.advertised.clear()
+        self.pending.clear()

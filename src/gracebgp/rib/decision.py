@@ -1,0 +1,65 @@
+"""Best-path selection: RFC 4271 §9.1.2.2 (with RFC 4456 §9 for route reflection) and
+RFC 9494 §4.3 (LLGR-stale routes are the least preferred of all).
+
+Candidates are (PeerInfo, Path) pairs. Selection is an elimination over the whole set,
+step by step as §9.1.2.2 describes, because the MED step is not a total order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from gracebgp.rib.path import Path, PeerInfo
+
+Candidate = tuple[PeerInfo, Path]
+
+
+def _keep_best(cands: list[Candidate], key: Callable[[Candidate], object]) -> list[Candidate]:
+    best = min(key(c) for c in cands)  # type: ignore[type-var]
+    return [c for c in cands if key(c) == best]
+
+
+def _med_step(cands: list[Candidate], always_compare_med: bool) -> list[Candidate]:
+    """§9.1.2.2 c: among routes from the same neighbouring AS, keep the lowest MED."""
+    if always_compare_med:
+        return _keep_best(cands, lambda c: c[1].med)
+    lowest: dict[int, int] = {}
+    for _, path in cands:
+        n = path.neighbor_as
+        if n not in lowest or path.med < lowest[n]:
+            lowest[n] = path.med
+    return [c for c in cands if c[1].med == lowest[c[1].neighbor_as]]
+
+
+def _router_id(c: Candidate) -> int:
+    # RFC 4456 §9: the ORIGINATOR_ID takes the place of the BGP identifier.
+    peer, path = c
+    if path.originator_id is not None:
+        return path.originator_id
+    return int.from_bytes(bytes(int(x) for x in peer.router_id.split(".")), "big")
+
+
+def select(candidates: Sequence[Candidate], always_compare_med: bool = False) -> int:
+    """Index of the best candidate. Each step keeps only the best by one criterion."""
+    if len(candidates) == 1:
+        return 0
+    cands = list(candidates)
+    steps: tuple[Callable[[list[Candidate]], list[Candidate]], ...] = (
+        lambda cs: _keep_best(cs, lambda c: c[1].llgr_stale),  # RFC 9494 §4.3
+        lambda cs: _keep_best(cs, lambda c: -c[1].local_pref),  # §9.1.2.1 degree of preference
+        lambda cs: _keep_best(cs, lambda c: not c[0].local),  # locally originated first
+        lambda cs: _keep_best(cs, lambda c: c[1].as_path_len),  # §9.1.2.2 a
+        lambda cs: _keep_best(cs, lambda c: c[1].origin),  # §9.1.2.2 b
+        lambda cs: _med_step(cs, always_compare_med),  # §9.1.2.2 c
+        lambda cs: _keep_best(cs, lambda c: c[0].ibgp),  # §9.1.2.2 d: eBGP over iBGP
+        # §9.1.2.2 e (interior cost to the next hop): no IGP here, all equal.
+        lambda cs: _keep_best(cs, _router_id),  # §9.1.2.2 f
+        lambda cs: _keep_best(cs, lambda c: c[1].cluster_len),  # RFC 4456 §9
+        lambda cs: _keep_best(cs, lambda c: c[0].address_key),  # §9.1.2.2 g
+    )
+    for step in steps:
+        if len(cands) == 1:
+            break
+        cands = step(cands)
+    winner = cands[0]
+    return next(i for i, c in enumerate(candidates) if c is winner)

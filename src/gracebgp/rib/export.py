@@ -1,0 +1,132 @@
+"""Export rules: which best paths go to a peer, and with which attributes.
+
+RFC 4271 §9.1.3 (Phase 3) and §5.1 (per-attribute rules: AS_PATH prepend §5.1.2,
+NEXT_HOP §5.1.3, MED not propagated across ASes §5.1.4, LOCAL_PREF only inside the AS
+§5.1.5), §9.2 (iBGP split horizon), RFC 4456 §8 (route reflection, ORIGINATOR_ID,
+CLUSTER_LIST), RFC 1997 (NO_EXPORT, NO_ADVERTISE, NO_EXPORT_SUBCONFED), RFC 4271 §5
+(unrecognized optional transitive attributes are passed on with Partial set).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from gracebgp.rib.path import Path, PathTable, PeerInfo
+from gracebgp.types import IPV4_UNICAST, Family
+from gracebgp.wire.attributes import (
+    WELL_KNOWN,
+    AsPath,
+    ClusterList,
+    LocalPref,
+    NextHop,
+    OriginatorId,
+    Segment,
+    UnknownAttribute,
+)
+from gracebgp.wire.attrset import AttrSet
+from gracebgp.wire.iana import AttrType, SegmentType, WellKnownCommunity
+
+_NO_ADVERTISE = int(WellKnownCommunity.NO_ADVERTISE)
+_NO_EXPORT = (int(WellKnownCommunity.NO_EXPORT), int(WellKnownCommunity.NO_EXPORT_SUBCONFED))
+_DROP_ALWAYS = (AttrType.AS4_PATH, AttrType.AS4_AGGREGATOR)  # rebuilt for 2-octet peers
+_INTERNAL_ONLY = (AttrType.LOCAL_PREF, AttrType.ORIGINATOR_ID, AttrType.CLUSTER_LIST)
+
+
+@dataclass(frozen=True, slots=True)
+class ExportPolicy:
+    """How this speaker talks to one target peer.
+
+    ``next_hop_v4``/``next_hop_v6`` are this speaker's addresses on that session, used
+    for eBGP (next-hop self) and for routes it originates without a next hop.
+    ``cluster_id`` is set when this speaker reflects routes (RFC 4456 §7).
+    """
+
+    peer: PeerInfo
+    local_as: int
+    router_id: str
+    next_hop_v4: str | None = None
+    next_hop_v6: tuple[str, ...] = ()
+    cluster_id: str | None = None
+    next_hop_self: bool = False
+
+
+def prepend(segments: tuple[Segment, ...], asn: int) -> tuple[Segment, ...]:
+    """RFC 4271 §5.1.2: our AS as the leftmost AS_SEQUENCE member (a new segment when
+    the first one is a set or full)."""
+    if segments and segments[0][0] == SegmentType.AS_SEQUENCE and len(segments[0][1]) < 255:
+        return ((SegmentType.AS_SEQUENCE, (asn, *segments[0][1])), *segments[1:])
+    return ((SegmentType.AS_SEQUENCE, (asn,)), *segments)
+
+
+def _contains_as(segments: tuple[Segment, ...], asn: int) -> bool:
+    return any(asn in asns for _, asns in segments)
+
+
+def export_path(source: PeerInfo, path: Path, policy: ExportPolicy, family: Family,
+                table: PathTable) -> Path | None:
+    """The path as sent to ``policy.peer``, or None when it must not be sent."""
+    target = policy.peer
+    if source.index == target.index:
+        return None  # never back to where it came from
+    attrs = path.attrs
+    comms = attrs.communities
+    ebgp = not target.ibgp
+    if _NO_ADVERTISE in comms or (ebgp and any(c in comms for c in _NO_EXPORT)):
+        return None  # RFC 1997
+    from_ibgp = source.ibgp and not source.local
+    if not ebgp and from_ibgp and not (source.rr_client or target.rr_client):
+        return None  # RFC 4271 §9.2 split horizon; RFC 4456 §8 reflection otherwise
+    segments = attrs.as_path
+    if ebgp and _contains_as(segments, target.asn):
+        return None  # the peer would drop it as a loop (RFC 4271 §9.1.2)
+
+    out: list[Any] = []
+    for a in attrs.attrs:
+        code = a.code
+        if code in _DROP_ALWAYS or code == AttrType.NEXT_HOP:
+            continue
+        if ebgp and code in _INTERNAL_ONLY:
+            continue
+        if code == AttrType.MULTI_EXIT_DISC and ebgp and not source.local:
+            continue  # RFC 4271 §5.1.4
+        if isinstance(a, UnknownAttribute):
+            if not a.flags & WELL_KNOWN:  # optional non-transitive: not passed on
+                continue
+            out.append(a if source.local else a.for_forwarding())
+            continue
+        out.append(a)
+    by_code = {a.code: i for i, a in enumerate(out)}
+    new_path = AsPath(prepend(segments, policy.local_as) if ebgp else segments)
+    _put(out, by_code, new_path)
+    if not ebgp:
+        _put(out, by_code, LocalPref(path.local_pref))
+        if from_ibgp:  # reflecting (RFC 4456 §8)
+            if AttrType.ORIGINATOR_ID not in by_code:
+                _put(out, by_code, OriginatorId(source.router_id))
+            old = attrs.get(AttrType.CLUSTER_LIST)
+            cluster = policy.cluster_id or policy.router_id
+            _put(out, by_code, ClusterList((cluster, *(old.ids if old is not None else ()))))
+
+    self_next_hop = ebgp or policy.next_hop_self or not path.next_hop
+    if family == IPV4_UNICAST:
+        nh = policy.next_hop_v4 if self_next_hop else path.next_hop[0]
+        if nh is None:
+            return None  # no address to put in NEXT_HOP yet
+        _put(out, by_code, NextHop(nh))
+        next_hop: tuple[str, ...] = (nh,)
+    else:
+        next_hop = policy.next_hop_v6 if self_next_hop else path.next_hop
+        if not next_hop:
+            return None
+    out.sort(key=lambda a: a.code)
+    return table.get(AttrSet(out), next_hop)
+
+
+def _put(out: list[Any], by_code: dict[int, int], attr: Any) -> None:
+    i = by_code.get(attr.code)
+    if i is None:
+        by_code[attr.code] = len(out)
+        out.append(attr)
+    else:
+        out[i] = attr

@@ -1,0 +1,96 @@
+"""Loc-RIB of one family: every candidate per prefix and the selected best.
+
+RFC 4271 §9.1: Phase 2 (route selection) runs per prefix when a candidate changes. An
+entry is one (PeerInfo, Path) tuple when a single peer offers the prefix (the common
+case for a full table from one upstream, kept allocation-free: the candidate tuple is
+shared by every prefix of an UPDATE), else a list with the best first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+from gracebgp.rib.decision import Candidate, select
+from gracebgp.rib.path import Path, PeerInfo
+
+Entry = Candidate | list[Candidate]
+
+
+class LocRib:
+    __slots__ = ("always_compare_med", "entries")
+
+    def __init__(self, always_compare_med: bool = False) -> None:
+        self.entries: dict[int, Entry] = {}
+        self.always_compare_med = always_compare_med
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def best(self, key: int) -> Candidate | None:
+        e = self.entries.get(key)
+        if e is None:
+            return None
+        return e if isinstance(e, tuple) else e[0]
+
+    def candidates(self, key: int) -> list[Candidate]:
+        e = self.entries.get(key)
+        if e is None:
+            return []
+        return [e] if isinstance(e, tuple) else list(e)
+
+    def items(self) -> Iterator[tuple[int, Candidate]]:
+        for k, e in self.entries.items():
+            yield k, (e if isinstance(e, tuple) else e[0])
+
+    def offer(self, peer: PeerInfo, keys: Sequence[int], path: Path) -> list[int]:
+        """``peer`` now offers ``path`` for ``keys``; returns the keys whose best changed."""
+        cand = (peer, path)
+        entries = self.entries
+        changed: list[int] = []
+        for k in keys:
+            e = entries.get(k)
+            if e is None:
+                entries[k] = cand
+                changed.append(k)
+            elif isinstance(e, tuple):
+                if e[0] is peer:
+                    if e[1] is not path:
+                        entries[k] = cand
+                        changed.append(k)
+                elif self._reselect(k, [e, cand], e):
+                    changed.append(k)
+            else:
+                others = [c for c in e if c[0] is not peer]
+                if self._reselect(k, [*others, cand], e[0]):
+                    changed.append(k)
+        return changed
+
+    def retract(self, peer: PeerInfo, keys: Sequence[int]) -> list[int]:
+        """``peer`` no longer offers ``keys``; returns the keys whose best changed."""
+        entries = self.entries
+        changed: list[int] = []
+        for k in keys:
+            e = entries.get(k)
+            if e is None:
+                continue
+            if isinstance(e, tuple):
+                if e[0] is peer:
+                    del entries[k]
+                    changed.append(k)
+                continue
+            others = [c for c in e if c[0] is not peer]
+            if len(others) == len(e):
+                continue
+            if self._reselect(k, others, e[0]):
+                changed.append(k)
+        return changed
+
+    def _reselect(self, key: int, cands: list[Candidate], old_best: Candidate) -> bool:
+        if len(cands) == 1:
+            self.entries[key] = cands[0]
+            return cands[0] is not old_best
+        i = select(cands, self.always_compare_med)
+        if i:
+            cands[0], cands[i] = cands[i], cands[0]
+        self.entries[key] = cands
+        return cands[0] is not old_best

@@ -1,0 +1,122 @@
+"""Path: one interned (attributes, next hop) pair with its decision fields precomputed.
+
+DESIGN.md section 3: a route is ``prefix key -> Path`` in a dict, no per-route object;
+many prefixes share one Path, so everything best-path selection reads (RFC 4271
+§9.1.2.2, RFC 4456 §9, RFC 9494 §4.3) is computed once per Path, not per prefix.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gracebgp.wire.addr import ip_bytes
+from gracebgp.wire.attributes import path_length
+from gracebgp.wire.attrset import AttrSet
+from gracebgp.wire.iana import AttrType, SegmentType, WellKnownCommunity
+
+DEFAULT_LOCAL_PREF = 100  # RFC 4271 §5.1.5 leaves it to policy; every implementation uses 100
+_LLGR_STALE = int(WellKnownCommunity.LLGR_STALE)
+_NO_LLGR = int(WellKnownCommunity.NO_LLGR)
+_GSHUT = int(WellKnownCommunity.GRACEFUL_SHUTDOWN)
+
+
+@dataclass(frozen=True, slots=True)
+class PeerInfo:
+    """What the RIB needs to know about a route's source.
+
+    ``index`` 0 is the speaker itself (locally originated routes).
+    """
+
+    index: int
+    address: str
+    asn: int
+    router_id: str
+    ibgp: bool
+    rr_client: bool = False
+
+    @property
+    def local(self) -> bool:
+        return self.index == 0
+
+    @property
+    def address_key(self) -> bytes:
+        """RFC 4271 §9.1.2.2 g: the peer address as comparable octets."""
+        return ip_bytes(self.address) if self.address and not self.local else b""
+
+
+def _router_id_int(text: str) -> int:
+    return int.from_bytes(ip_bytes(text), "big")
+
+
+class Path:
+    """Attributes plus next hop of a set of routes. Compare with ``is`` after interning."""
+
+    __slots__ = (
+        "__weakref__",
+        "as_path_len",
+        "attrs",
+        "cluster_len",
+        "gshut",
+        "llgr_stale",
+        "local_pref",
+        "med",
+        "neighbor_as",
+        "next_hop",
+        "no_llgr",
+        "origin",
+        "originator_id",
+    )
+
+    def __init__(self, attrs: AttrSet, next_hop: tuple[str, ...]) -> None:
+        self.attrs = attrs
+        self.next_hop = next_hop
+        lp = attrs.local_pref
+        comms = attrs.communities
+        # RFC 8326 §4: GRACEFUL_SHUTDOWN lowers LOCAL_PREF to 0 on receipt (default policy).
+        self.gshut = _GSHUT in comms
+        self.local_pref = 0 if self.gshut else (DEFAULT_LOCAL_PREF if lp is None else lp)
+        segments = attrs.as_path
+        self.as_path_len = path_length(segments)
+        origin = attrs.origin
+        self.origin = 2 if origin is None else origin
+        med = attrs.med
+        self.med = 0 if med is None else med  # RFC 4271 §9.1.2.2 c: missing MED is lowest
+        first = next((s for s in segments if s[0] == SegmentType.AS_SEQUENCE), None)
+        self.neighbor_as = first[1][0] if first is not None and first[1] else 0
+        orig = attrs.get(AttrType.ORIGINATOR_ID)
+        self.originator_id = _router_id_int(orig.address) if orig is not None else None
+        cl = attrs.get(AttrType.CLUSTER_LIST)
+        self.cluster_len = len(cl.ids) if cl is not None else 0
+        self.llgr_stale = _LLGR_STALE in comms  # RFC 9494 §4.3 received as LLGR-stale
+        self.no_llgr = _NO_LLGR in comms
+
+    def __repr__(self) -> str:
+        return f"Path(next_hop={self.next_hop}, {self.attrs!r})"
+
+
+class PathTable:
+    """Interns Paths by (AttrSet identity, next hop) so equal routes share one object."""
+
+    __slots__ = ("_paths",)
+
+    def __init__(self) -> None:
+        self._paths: dict[tuple[int, tuple[str, ...]], tuple[AttrSet, Path]] = {}
+
+    def get(self, attrs: AttrSet, next_hop: tuple[str, ...]) -> Path:
+        key = (id(attrs), next_hop)
+        hit = self._paths.get(key)
+        if hit is not None and hit[0] is attrs:
+            return hit[1]
+        path = Path(attrs, next_hop)
+        self._paths[key] = (attrs, path)  # holding attrs keeps id() unique while cached
+        return path
+
+    def __len__(self) -> int:
+        return len(self._paths)
+
+    def prune(self, alive: set[int]) -> int:
+        """Drop Paths whose id() is not in ``alive``; returns how many were dropped."""
+        dead = [k for k, (_, p) in self._paths.items() if id(p) not in alive]
+        for k in dead:
+            del self._paths[k]
+        return len(dead)
