@@ -1,0 +1,112 @@
+"""What a reload (SIGHUP) has to do: the difference between the running and the new configuration.
+
+Neighbors are matched by ``neighbor-address``. The daemon starts ``added`` peers,
+stops ``removed`` ones with Cease / Peer De-configured (RFC 4486 §4, subcode 3),
+resets ``changed`` ones, applies ``cosmetic`` ones (description only) in place and
+leaves every other session alone. Changes to the speaker's identity or listeners
+cannot be applied to running sessions: ``needs_restart`` says which, and why.
+Locally originated routes are matched by prefix: ``routes_removed`` are withdrawn,
+``routes_added`` are announced (a route whose attributes changed is in
+``routes_added`` only: announcing it replaces the old path, RFC 4271 §3.1).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gracebgp.config.model import Config, Neighbor, Route
+
+#: Neighbor fields whose change needs no session reset.
+COSMETIC_FIELDS = frozenset({"description"})
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigDiff:
+    added: tuple[Neighbor, ...] = ()
+    removed: tuple[Neighbor, ...] = ()
+    #: (old, new) pairs whose session must be reset for the change to take effect.
+    changed: tuple[tuple[Neighbor, Neighbor], ...] = ()
+    #: (old, new) pairs that differ only in fields that do not affect the session.
+    cosmetic: tuple[tuple[Neighbor, Neighbor], ...] = ()
+    #: The [global] section differs.
+    global_changed: bool = False
+    #: Why the new configuration needs a restart of the whole speaker; empty if it can be applied live.
+    needs_restart: tuple[str, ...] = ()
+    routes_added: tuple[Route, ...] = ()
+    routes_removed: tuple[Route, ...] = ()
+    #: [gracebgp] settings applied live (sigterm, forwarding-state-preserved), by key.
+    settings_changed: tuple[str, ...] = ()
+
+    @property
+    def empty(self) -> bool:
+        return not (self.added or self.removed or self.changed or self.cosmetic or self.global_changed
+                    or self.needs_restart or self.routes_added or self.routes_removed
+                    or self.settings_changed)
+
+
+def changed_fields(old: Neighbor, new: Neighbor) -> tuple[str, ...]:
+    """Names of the model fields that differ, in declaration order."""
+    return tuple(name for name in Neighbor.model_fields if getattr(old, name) != getattr(new, name))
+
+
+def diff(old: Config, new: Config) -> ConfigDiff:
+    """What turns a speaker running ``old`` into one running ``new``."""
+    before = {n.neighbor_address: n for n in old.neighbors}
+    after = {n.neighbor_address: n for n in new.neighbors}
+    added = tuple(n for a, n in after.items() if a not in before)
+    removed = tuple(n for a, n in before.items() if a not in after)
+    changed: list[tuple[Neighbor, Neighbor]] = []
+    cosmetic: list[tuple[Neighbor, Neighbor]] = []
+    for address, n in after.items():
+        o = before.get(address)
+        if o is None or o == n:
+            continue
+        fields = set(changed_fields(o, n))
+        # A neighbor that relies on the global AS changes session when that AS changes;
+        # that case is covered by needs_restart.
+        (cosmetic if fields <= COSMETIC_FIELDS else changed).append((o, n))
+
+    reasons: list[str] = []
+    g0, g1 = old.global_, new.global_
+    pairs: tuple[tuple[str, object, object], ...] = (
+        ("global.config.as", g0.asn, g1.asn),
+        ("global.config.router-id", g0.router_id, g1.router_id),
+        ("global.config.port", g0.port, g1.port),
+        ("global.config.local-address-list", g0.local_address_list, g1.local_address_list),
+    )
+    x0, x1 = old.gracebgp, new.gracebgp
+    pairs += (
+        ("gracebgp.state-dir", x0.state_dir, x1.state_dir),
+        ("gracebgp.api-socket", x0.api_socket, x1.api_socket),
+        ("gracebgp.api-listen", x0.api_listen, x1.api_listen),
+        ("gracebgp.api-token-file", x0.api_token_file, x1.api_token_file),
+    )
+    for label, a, b in pairs:
+        if a != b:
+            reasons.append(f"{label} changed from {_show(a)} to {_show(b)}")
+    settings = tuple(label for label, a, b in (
+        ("gracebgp.sigterm", x0.sigterm, x1.sigterm),
+        ("gracebgp.forwarding-state-preserved", x0.forwarding_state_preserved, x1.forwarding_state_preserved),
+    ) if a != b)
+
+    old_routes = {r.prefix: r for r in old.gracebgp.routes}
+    new_routes = {r.prefix: r for r in new.gracebgp.routes}
+    return ConfigDiff(
+        added=added,
+        removed=removed,
+        changed=tuple(changed),
+        cosmetic=tuple(cosmetic),
+        global_changed=g0 != g1,
+        needs_restart=tuple(reasons),
+        routes_added=tuple(r for p, r in new_routes.items() if old_routes.get(p) != r),
+        routes_removed=tuple(r for p, r in old_routes.items() if p not in new_routes),
+        settings_changed=settings,
+    )
+
+
+def _show(value: object) -> str:
+    if value is None:
+        return "unset"
+    if isinstance(value, tuple):
+        return "[" + ", ".join(str(v) for v in value) + "]"
+    return str(value)

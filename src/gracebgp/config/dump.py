@@ -1,0 +1,66 @@
+"""Write a :class:`Config` back as GoBGP-schema TOML that :func:`parse` reads to an equal Config.
+
+Every value is written out (defaults included, ``None`` left out), so the text is
+an explicit, canonical form of the configuration the speaker runs.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pydantic import BaseModel
+
+from gracebgp.config.model import Config
+from gracebgp.config.schema import CONFIG, Section
+
+
+def to_toml(config: Config) -> str:
+    lines: list[str] = []
+    _object(config, CONFIG, (), lines, array=False)
+    return "\n".join(lines).strip("\n") + "\n"
+
+
+def _object(obj: BaseModel, section: Section, header: tuple[str, ...], lines: list[str], array: bool) -> None:
+    """Emit one object whose own table is ``header``; ``array``: it is an [[element]]."""
+    tables: dict[tuple[str, ...], list[str]] = {}
+    for field, toml in section.fields.items():
+        value: Any = obj
+        for part in field:
+            value = getattr(value, part)
+        if value is None:
+            continue
+        tables.setdefault(toml[:-1], []).append(f"{_key(toml[-1])} = {_value(value)}")
+    own = tables.pop((), [])
+    if header and (array or own):
+        lines.append("")
+        lines.append(f"[[{_dotted(header)}]]" if array else f"[{_dotted(header)}]")
+    lines.extend(own)
+    for sub, body in tables.items():
+        lines.append(f"[{_dotted(header + sub)}]")
+        lines.extend(body)
+    for name, child in section.children.items():
+        value = getattr(obj, name)
+        items = value if child.many else (value,)
+        for item in items:
+            _object(item, child.section, header + child.toml, lines, array=child.many)
+
+
+def _dotted(path: tuple[str, ...]) -> str:
+    return ".".join(_key(p) for p in path)
+
+
+def _key(key: str) -> str:
+    return key if key.replace("-", "").replace("_", "").isalnum() and key.isascii() else json.dumps(key)
+
+
+def _value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")  # TOML forbids raw DEL
+    if isinstance(value, tuple):
+        return "[" + ", ".join(_value(v) for v in value) + "]"
+    raise TypeError(f"cannot write {type(value).__name__} as TOML")

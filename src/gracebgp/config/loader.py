@@ -1,0 +1,270 @@
+"""Turn GoBGP-schema TOML text into a :class:`Config`, reporting every problem with file, line and key.
+
+Steps: :mod:`tomllib` reads the values (a syntax error is one problem, with
+tomllib's line); :class:`Positions` indexes where each key is written; the
+document is reshaped into the models' layout following :mod:`schema` (unknown
+keys and GoBGP sections gracebgp does not implement are problems); each object
+is validated on its own so that all errors surface together; rules that span
+objects (duplicate neighbors, route-reflector clients, duplicate routes) run on
+whatever did validate. Only :func:`load_file` touches the file system.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+import tomllib
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
+
+from gracebgp.config.model import (
+    Config,
+    Global,
+    GraceBGP,
+    ModelLoc,
+    Neighbor,
+    Route,
+    address_key,
+    config_conflicts,
+    duplicates,
+    prefix_key,
+)
+from gracebgp.config.positions import KeyPath, Positions, format_path
+from gracebgp.config.problems import ConfigError, ConfigProblem
+from gracebgp.config.schema import CONFIG, Section, TomlPath
+
+SYNTAX_KEY = "(syntax)"
+
+_M = TypeVar("_M", bound=BaseModel)
+
+_Issue = tuple[KeyPath, str]  # absolute TOML key path, message
+_TOML_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)|\s*\(at end of document\)")
+_TYPE_NAMES = {
+    "int_type": "an integer",
+    "bool_type": "true or false",
+    "string_type": "a string",
+    "tuple_type": "an array",
+    "model_type": "a table",
+    "dict_type": "a table",
+}
+_NOT_YET = "is GoBGP configuration gracebgp does not support yet"
+
+
+def load_file(path: str | Path) -> Config:
+    """Read and parse a configuration file; raises :class:`ConfigError`."""
+    name = str(path)
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        problem = ConfigProblem(name, 0, "", f"cannot read the file: {exc.strerror or exc}")
+        raise ConfigError([problem]) from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise ConfigError([ConfigProblem(name, line, SYNTAX_KEY, "the file is not valid UTF-8")]) from None
+    return parse(text, name)
+
+
+def check(path: str | Path) -> tuple[int, str]:
+    """What ``gracebgpd -f FILE --check`` prints, and its exit status (0 valid, 1 not)."""
+    try:
+        config = load_file(path)
+    except ConfigError as exc:
+        return 1, str(exc)
+    return 0, (f"{path}: configuration OK ({len(config.neighbors)} neighbors, "
+               f"{len(config.gracebgp.routes)} routes)")
+
+
+def parse(text: str, filename: str = "<config>") -> Config:
+    """Parse TOML text in GoBGP's schema; raises :class:`ConfigError` listing every problem."""
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([_syntax_problem(str(exc), filename, text)]) from None
+    issues: list[_Issue] = []
+    shaped = _reshape(doc, CONFIG, (), issues)
+    config = _build(shaped, issues)
+    if config is None or issues:
+        positions = Positions(text)
+        raise ConfigError(ConfigProblem(filename, positions.line_of(path), format_path(path), message)
+                          for path, message in issues)
+    return config
+
+
+def _syntax_problem(message: str, filename: str, text: str) -> ConfigProblem:
+    m = _TOML_POSITION.search(message)
+    line = int(m.group(1)) if m and m.group(1) else max(1, len(text.splitlines()))
+    text = _TOML_POSITION.sub("", message)
+    if m and m.group(2):
+        text += f" (column {m.group(2)})"
+    return ConfigProblem(filename, line, SYNTAX_KEY, f"TOML syntax error: {text}")
+
+
+# -- reshaping: GoBGP's nested tables -> the models' field layout -----------------------------
+
+def _leaf(value: Any) -> Any:
+    """TOML arrays become tuples (the models are frozen and strict)."""
+    if isinstance(value, list):
+        return tuple(_leaf(v) for v in value)
+    return value
+
+
+def _table_name(path: KeyPath) -> str:
+    return ".".join(p for p in path if isinstance(p, str))
+
+
+def _set(out: dict[str, Any], field: tuple[str, ...], value: Any) -> None:
+    for part in field[:-1]:
+        out = out.setdefault(part, {})
+    out[field[-1]] = value
+
+
+def _reshape(table: dict[str, Any], section: Section, base: KeyPath, issues: list[_Issue]) -> dict[str, Any]:
+    """``table`` (the TOML of one object at ``base``) -> keyword arguments for its model."""
+    out: dict[str, Any] = {}
+
+    def walk(t: dict[str, Any], rel: TomlPath) -> None:
+        for key, value in t.items():
+            path = (*rel, key)
+            where: KeyPath = (*base, *path)
+            if path in section.by_toml:
+                _set(out, section.by_toml[path], _leaf(value))
+            elif path in section.child_by_toml:
+                name, child = section.child_by_toml[path]
+                if child.many:
+                    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+                        written = f"[[{_table_name(where)}]]"
+                        issues.append((where, f"must be an array of tables, written {written}"))
+                        continue
+                    out[name] = tuple(_reshape(v, child.section, (*where, i), issues)
+                                      for i, v in enumerate(value))
+                elif not isinstance(value, dict):
+                    issues.append((where, f"must be a table, written [{_table_name(where)}]"))
+                else:
+                    out[name] = _reshape(value, child.section, where, issues)
+            elif path in section.intermediates:
+                if isinstance(value, dict):
+                    walk(value, path)
+                else:
+                    issues.append((where, f"must be a table, written [{_table_name(where)}]"))
+            elif path in section.hints:
+                issues.append((where, section.hints[path]))
+            elif path in section.unsupported:
+                issues.append((where, f"{_kind(value, where)} {_NOT_YET}"))
+            else:
+                issues.append((where, _unknown(key, section, rel, base)))
+
+    walk(table, ())
+    return out
+
+
+def _kind(value: Any, where: KeyPath) -> str:
+    name = _table_name(where)
+    if isinstance(value, dict):
+        return f"section [{name}]"
+    if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+        return f"section [[{name}]]"
+    return f"key {name}"
+
+
+def _unknown(key: str, section: Section, rel: TomlPath, base: KeyPath) -> str:
+    table = _table_name((*base, *rel))
+    message = f"unknown key {key!r} in [{table}]" if table else f"unknown top-level key {key!r}"
+    close = difflib.get_close_matches(key, section.candidates(rel), n=1, cutoff=0.6)
+    return f"{message}; did you mean {close[0]!r}?" if close else message
+
+
+# -- validation --------------------------------------------------------------------------------
+
+def _build(shaped: dict[str, Any], issues: list[_Issue]) -> Config | None:
+    global_ = _validate(Global, shaped.get("global_", {}), ("global_",), issues)
+    neighbors = tuple(_validate(Neighbor, n, ("neighbors", i), issues)
+                      for i, n in enumerate(shaped.get("neighbors", [])))
+    grace = dict(shaped.get("gracebgp", {}))
+    routes = tuple(_validate(Route, r, ("gracebgp", "routes", i), issues)
+                   for i, r in enumerate(grace.pop("routes", [])))
+    extras = _validate(GraceBGP, grace, ("gracebgp",), issues)
+    conflicts = config_conflicts(global_, neighbors, routes, check_duplicates=False)
+    raw_neighbors = shaped.get("neighbors", ())
+    raw_routes = shaped.get("gracebgp", {}).get("routes", ())
+    conflicts += duplicates([address_key(n.get("neighbor_address")) for n in raw_neighbors],
+                            "neighbor", "neighbors", ("neighbors",), "neighbor_address")
+    conflicts += duplicates([prefix_key(r.get("prefix")) for r in raw_routes],
+                            "route", "gracebgp.routes", ("gracebgp", "routes"), "prefix")
+    for i, n in enumerate(raw_neighbors):
+        names = [af.get("name") for af in n.get("afi_safis", ())]
+        conflicts += duplicates([name if isinstance(name, str) else None for name in names],
+                                "afi-safi", "afi-safis", ("neighbors", i, "afi_safis"), "name")
+    for loc, message in conflicts:
+        issues.append((toml_path(loc), message))
+    if issues or global_ is None or extras is None:
+        return None
+    valid_neighbors = tuple(n for n in neighbors if n is not None)
+    valid_routes = tuple(r for r in routes if r is not None)
+    return Config(global_=global_, neighbors=valid_neighbors,
+                  gracebgp=extras.model_copy(update={"routes": valid_routes}))
+
+
+def _validate(model: type[_M], data: dict[str, Any], loc: ModelLoc, issues: list[_Issue]) -> _M | None:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        for error in exc.errors():
+            issues.append((toml_path((*loc, *error["loc"])), _message(error)))
+        return None
+
+
+def toml_path(loc: ModelLoc) -> KeyPath:
+    """A model location (``("neighbors", 1, "hold_time")``) -> its TOML key path
+    (``("neighbors", 1, "timers", "config", "hold-time")``)."""
+    section = CONFIG
+    out: list[str | int] = []
+    i = 0
+    while i < len(loc):
+        part = loc[i]
+        child = section.children.get(part) if isinstance(part, str) else None
+        if child is not None:
+            out.extend(child.toml)
+            i += 1
+            if child.many and i < len(loc) and isinstance(loc[i], int):
+                out.append(loc[i])
+                i += 1
+            section = child.section
+            continue
+        for n in range(len(loc) - i, 0, -1):
+            field = loc[i:i + n]
+            if all(isinstance(p, str) for p in field) and field in section.fields:
+                out.extend(section.fields[field])  # type: ignore[index]
+                out.extend(p for p in loc[i + n:] if isinstance(p, int))
+                return tuple(out)
+        break
+    return tuple(out)
+
+
+def _message(error: ErrorDetails) -> str:
+    kind, message, value = error["type"], error["msg"], error.get("input")
+    if kind == "missing":
+        return "required key is missing"
+    if kind in _TYPE_NAMES:
+        return f"expected {_TYPE_NAMES[kind]}, got {_show(value)}"
+    if kind == "value_error":
+        return message.removeprefix("Value error, ")
+    message = message.replace("Input should be", "must be").replace("String should have", "must have")
+    return f"{message}, got {_show(value)}"
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, (list, tuple)):
+        return "an array"
+    return str(value)

@@ -1,0 +1,328 @@
+"""Frozen, typed models of a gracebgp configuration: GoBGP's schema, one flat model per object.
+
+Why pydantic (DESIGN.md §5) rather than frozen dataclasses: the constraints (ranges,
+RFC rules, address syntax) are declared next to the fields and *every* violation is
+collected in one pass, each with the location of the offending field, which the
+loader turns into ``file:line: key``; the API layer reuses the same models (JSON
+schema, OpenAPI) for AddPeer and friends. ``strict=True`` keeps TOML honest: ``"90"``
+is not a hold time and ``1`` is not ``true``.
+
+The models are flat where GoBGP nests ``config`` containers
+(``[neighbors.timers.config] hold-time`` is ``Neighbor.hold_time``); the mapping lives
+in :mod:`gracebgp.config.schema`. Defaults follow GoBGP (pkg/config/oc/default.go)
+where GoBGP has one; each is stated on its field.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic import Field, ValidationInfo, field_validator, model_validator
+
+from gracebgp.config.extras import GraceBGP, Route
+from gracebgp.config.fields import (
+    ASN,
+    GOBGP_ONLY_AFI_SAFIS,
+    MAX_GR_RESTART_TIME,
+    MAX_LLGR_STALE_TIME,
+    MAX_TCP_MD5_KEY,
+    SUPPORTED_AFI_SAFIS,
+    DottedQuad,
+    Frozen,
+    IPAddress,
+    Port,
+    RouterId,
+    Seconds,
+    integral,
+    normalize_ip,
+    normalize_prefix,
+)
+from gracebgp.types import Family
+
+__all__ = ["AfiSafi", "Config", "Global", "GraceBGP", "GracefulRestart", "Neighbor", "Route"]
+
+
+# -- [global] --------------------------------------------------------------------------------
+
+class Global(Frozen):
+    """``[global.config]``: the speaker's identity and where it listens."""
+
+    asn: ASN
+    router_id: RouterId
+    #: TCP port to listen on; -1 disables listening (GoBGP), 0 is rejected.
+    port: int = Field(default=179, ge=-1, le=0xFFFF)
+    #: Addresses to listen on; an empty list means the default, as in GoBGP.
+    local_address_list: tuple[IPAddress, ...] = ("0.0.0.0", "::")
+
+    @field_validator("port")
+    @classmethod
+    def _port(cls, value: int) -> int:
+        if value == 0:
+            raise ValueError("0 is not a port; use -1 to disable listening or omit it for 179")
+        return value
+
+    @field_validator("local_address_list")
+    @classmethod
+    def _listen(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return value or ("0.0.0.0", "::")
+
+
+# -- [[neighbors]] ---------------------------------------------------------------------------
+
+class GracefulRestart(Frozen):
+    """``[neighbors.graceful-restart.config]``: RFC 4724 GR, RFC 8538 N bit, RFC 9494 LLGR."""
+
+    enabled: bool = False
+    #: Restart Time advertised in our GR capability (RFC 4724 §3, 12 bits). Inside a
+    #: Neighbor the default is its hold-time, as in GoBGP (RFC 4724 §4: "less than or
+    #: equal to the Hold Time").
+    restart_time: int = Field(default=90, ge=0, le=MAX_GR_RESTART_TIME)
+    #: Helper (receiving speaker) only: never claim to preserve forwarding state.
+    helper_only: bool = False
+    #: Selection_Deferral_Timer after our own restart (RFC 4724 §4.1); GoBGP default 360.
+    deferral_time: int = Field(default=360, ge=1, le=0xFFFF)
+    #: RFC 8538 "N" bit: GR also covers sessions ended by NOTIFICATION.
+    notification_enabled: bool = False
+    #: Advertise the LLGR capability (RFC 9494) for the afi-safis that enable it.
+    long_lived_enabled: bool = False
+    #: Helper side: how long to keep a restarted peer's stale routes waiting for its
+    #: End-of-RIB once the session is back, before purging them.
+    stale_routes_time: Seconds = Field(default=360, ge=1)
+
+
+class AfiSafi(Frozen):
+    """``[[neighbors.afi-safis]]``: one address family negotiated with the neighbor."""
+
+    name: str
+    #: GoBGP default: a listed afi-safi is enabled unless ``enabled = false``.
+    enabled: bool = True
+    #: ``[neighbors.afi-safis.mp-graceful-restart.config] enabled``: list this family in
+    #: our GR capability (RFC 4724 §3).
+    mp_graceful_restart: bool = False
+    #: ``[neighbors.afi-safis.long-lived-graceful-restart.config] enabled``.
+    long_lived_graceful_restart: bool = False
+    #: ``... long-lived-graceful-restart.config] restart-time``: the LLGR stale time we
+    #: advertise (RFC 9494 §3.1, 24 bits). GoBGP's default 0 retains nothing.
+    long_lived_restart_time: int = Field(default=0, ge=0, le=MAX_LLGR_STALE_TIME)
+    #: ``[neighbors.afi-safis.add-paths.config]`` (RFC 7911); default from the
+    #: neighbor's own ``[neighbors.add-paths.config]``.
+    add_paths_receive: bool = False
+    add_paths_send_max: int = Field(default=0, ge=0, le=255)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if value in SUPPORTED_AFI_SAFIS:
+            return value
+        supported = " and ".join(SUPPORTED_AFI_SAFIS)
+        if value in GOBGP_ONLY_AFI_SAFIS:
+            raise ValueError(f"afi-safi {value!r} is not supported yet; gracebgp supports only {supported}")
+        raise ValueError(f"unknown afi-safi {value!r}; gracebgp supports only {supported}")
+
+    @property
+    def family(self) -> Family:
+        return SUPPORTED_AFI_SAFIS[self.name]
+
+
+class Neighbor(Frozen):
+    """``[[neighbors]]``: one configured BGP peer, keyed by ``neighbor_address``."""
+
+    neighbor_address: IPAddress
+    peer_as: ASN
+    #: None: the global AS (GoBGP's default).
+    local_as: ASN | None = None
+    description: str = ""
+    admin_down: bool = False
+    #: TCP MD5 signature key (RFC 2385); empty for none.
+    auth_password: str = Field(default="", max_length=MAX_TCP_MD5_KEY)
+    #: RFC 4271 §4.2: 0 (no keepalives) or at least 3 seconds. GoBGP default 90.
+    hold_time: Seconds = 90
+    #: Default hold-time / 3 (GoBGP; RFC 4271 §10 suggests one third).
+    keepalive_interval: Seconds = 30
+    #: ConnectRetryTimer (RFC 4271 §10). GoBGP's default is 120 s (the RFC suggests 120 too).
+    connect_retry: Seconds = Field(default=120, ge=1)
+    #: IdleHoldTimer after a reset (RFC 4271 §8.1.1 DampPeerOscillations); GoBGP default 30.
+    idle_hold_time_after_reset: Seconds = 30
+    passive_mode: bool = False
+    #: Source address for the session; None: chosen by the kernel.
+    local_address: IPAddress | None = None
+    remote_port: Port = 179
+    ebgp_multihop_enabled: bool = False
+    #: TTL for multihop eBGP; GoBGP's default when enabled is 255.
+    ebgp_multihop_ttl: int = Field(default=255, ge=1, le=255)
+    route_reflector_client: bool = False
+    #: None: the router-id (GoBGP's default).
+    route_reflector_cluster_id: DottedQuad | None = None
+    #: ``[neighbors.add-paths.config]``: defaults for every afi-safi (GoBGP semantics).
+    add_paths_receive: bool = False
+    add_paths_send_max: int = Field(default=0, ge=0, le=255)
+    graceful_restart: GracefulRestart = GracefulRestart()
+    #: Empty or absent: ipv4-unicast or ipv6-unicast after the neighbor address (GoBGP).
+    afi_safis: tuple[AfiSafi, ...] = ()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _derived_defaults(cls, data: Any) -> Any:
+        """Fill the defaults GoBGP derives from other keys, before the fields are checked."""
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        hold = data.get("hold_time", 90)
+        hold = integral(hold)
+        hold_ok = isinstance(hold, int) and not isinstance(hold, bool) and hold >= 0
+        if "keepalive_interval" not in data and hold_ok:
+            data["keepalive_interval"] = hold // 3
+        gr = data.get("graceful_restart")
+        if gr is None or isinstance(gr, dict):
+            gr = dict(gr or {})
+            if "restart_time" not in gr and hold_ok:
+                gr["restart_time"] = min(hold, MAX_GR_RESTART_TIME)
+            data["graceful_restart"] = gr
+        if not data.get("afi_safis"):
+            name = "ipv4-unicast"
+            address = data.get("neighbor_address")
+            if isinstance(address, str) and ":" in address:
+                name = "ipv6-unicast"
+            data["afi_safis"] = ({"name": name},)
+        receive, send_max = data.get("add_paths_receive"), data.get("add_paths_send_max")
+        if isinstance(data["afi_safis"], (list, tuple)):
+            afs = []
+            for item in data["afi_safis"]:
+                af = dict(item) if isinstance(item, dict) else item
+                if isinstance(af, dict):
+                    if receive is True:
+                        af.setdefault("add_paths_receive", True)
+                    if isinstance(send_max, int) and not isinstance(send_max, bool) and 0 < send_max <= 255:
+                        af.setdefault("add_paths_send_max", send_max)
+                afs.append(af)
+            data["afi_safis"] = tuple(afs) if isinstance(data["afi_safis"], tuple) else afs
+        return data
+
+    @field_validator("hold_time")
+    @classmethod
+    def _hold(cls, value: int) -> int:
+        if value in (1, 2):
+            raise ValueError(f"{value} is not a hold time: use 0 (no keepalives) or at least 3 "
+                             "seconds (RFC 4271 §4.2)")
+        return value
+
+    @field_validator("keepalive_interval")
+    @classmethod
+    def _keepalive(cls, value: int, info: ValidationInfo) -> int:
+        hold = info.data.get("hold_time")
+        if isinstance(hold, int) and hold > 0 and value >= hold:
+            raise ValueError(f"{value} must be less than the hold-time ({hold}); "
+                             "RFC 4271 §10 suggests one third of it")
+        return value
+
+    @field_validator("local_address")
+    @classmethod
+    def _local(cls, value: str | None, info: ValidationInfo) -> str | None:
+        peer = info.data.get("neighbor_address")
+        if (value is not None and peer is not None
+                and ipaddress.ip_address(value).version != ipaddress.ip_address(peer).version):
+            raise ValueError(f"{value} is not in the address family of the neighbor {peer}")
+        return value
+
+    @property
+    def families(self) -> tuple[Family, ...]:
+        """The enabled address families, in configuration order."""
+        return tuple(af.family for af in self.afi_safis if af.enabled)
+
+    def afi_safi(self, family: Family) -> AfiSafi | None:
+        return next((af for af in self.afi_safis if af.family == family), None)
+
+
+# -- the whole file --------------------------------------------------------------------------
+
+#: A location inside the model: field names and list indices, as pydantic reports them.
+ModelLoc = tuple[str | int, ...]
+
+
+class Config(Frozen):
+    """A whole configuration file."""
+
+    global_: Global
+    neighbors: tuple[Neighbor, ...] = ()
+    gracebgp: GraceBGP = GraceBGP()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Config:
+        conflicts = config_conflicts(self.global_, self.neighbors, self.gracebgp.routes)
+        if conflicts:
+            raise ValueError("; ".join(message for _, message in conflicts))
+        return self
+
+    def neighbor(self, address: str) -> Neighbor | None:
+        """The neighbor with this address (any spelling), None if there is none."""
+        key = address_key(address)
+        return next((n for n in self.neighbors if n.neighbor_address == key), None)
+
+    def local_as_of(self, neighbor: Neighbor) -> int:
+        return neighbor.local_as if neighbor.local_as is not None else self.global_.asn
+
+    def cluster_id_of(self, neighbor: Neighbor) -> str:
+        return neighbor.route_reflector_cluster_id or self.global_.router_id
+
+    def is_ebgp(self, neighbor: Neighbor) -> bool:
+        return neighbor.peer_as != self.local_as_of(neighbor)
+
+
+def duplicates(keys: Sequence[str | None], what: str, label: str, where: ModelLoc,
+               field: str) -> list[tuple[ModelLoc, str]]:
+    """Each repeated key (None: not valid, skipped) as (location of the repeat, message);
+    ``label`` names the list in the message (``neighbors`` -> "neighbors[0]")."""
+    out: list[tuple[ModelLoc, str]] = []
+    first: dict[str, int] = {}
+    for i, key in enumerate(keys):
+        if key is None:
+            continue
+        j = first.setdefault(key, i)
+        if j != i:
+            out.append(((*where, i, field), f"{what} {key} is already defined by {label}[{j}]"))
+    return out
+
+
+def config_conflicts(global_: Global | None, neighbors: Sequence[Neighbor | None],
+                     routes: Sequence[Route | None], check_duplicates: bool = True,
+                     ) -> list[tuple[ModelLoc, str]]:
+    """Rules that span objects, as (location, message). None entries (objects that did not
+    validate) are skipped, so the loader can report these next to field errors; it finds
+    duplicates itself, from the raw keys (``check_duplicates=False``)."""
+    out: list[tuple[ModelLoc, str]] = []
+    if check_duplicates:
+        out += duplicates([n.neighbor_address if n else None for n in neighbors],
+                          "neighbor", "neighbors", ("neighbors",), "neighbor_address")
+        out += duplicates([r.prefix if r else None for r in routes],
+                          "route", "gracebgp.routes", ("gracebgp", "routes"), "prefix")
+        for i, n in enumerate(neighbors):
+            if n is not None:
+                out += duplicates([af.name for af in n.afi_safis],
+                                  "afi-safi", "afi-safis", ("neighbors", i, "afi_safis"), "name")
+    for i, n in enumerate(neighbors):
+        if n is None:
+            continue
+        local_as = n.local_as if n.local_as is not None else (global_.asn if global_ else None)
+        if n.route_reflector_client and local_as is not None and n.peer_as != local_as:
+            out.append((("neighbors", i, "route_reflector_client"),
+                        f"a route-reflector client must be iBGP (RFC 4456), but peer-as {n.peer_as} "
+                        f"differs from the local AS {local_as}"))
+    return sorted(out)
+
+
+def address_key(value: Any) -> str | None:
+    """The normalised form of a would-be address, None if it is not one."""
+    try:
+        return normalize_ip(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
+def prefix_key(value: Any) -> str | None:
+    """The normalised form of a would-be prefix, None if it is not one."""
+    try:
+        return normalize_prefix(value) if isinstance(value, str) else None
+    except ValueError:
+        return None

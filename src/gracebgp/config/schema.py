@@ -1,0 +1,192 @@
+"""The map between GoBGP's TOML key paths and the model's fields, and the GoBGP keys not supported yet.
+
+Each :class:`Section` describes one model: which TOML key path (relative to the
+object's own table) fills which field, which arrays of tables hold child objects,
+and which GoBGP keys gracebgp recognises but does not implement, so that those get
+"not supported yet" rather than "unknown key". Key names are GoBGP's (kebab-case,
+OpenConfig-style ``config`` containers); see docs/configuration.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+
+TomlPath = tuple[str, ...]
+FieldPath = tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Child:
+    """A field holding child objects: one table or an array of tables."""
+
+    toml: TomlPath
+    section: Section
+    many: bool
+
+
+@dataclass(frozen=True)
+class Section:
+    """How one model's fields are laid out in TOML."""
+
+    name: str
+    fields: Mapping[FieldPath, TomlPath]
+    children: Mapping[str, Child] = field(default_factory=dict)
+    #: GoBGP keys/sections (relative paths) that gracebgp does not implement yet.
+    unsupported: frozenset[TomlPath] = frozenset()
+    #: Keys that are wrong but recognisable, with the message that says what to write.
+    hints: Mapping[TomlPath, str] = field(default_factory=dict)
+
+    @cached_property
+    def by_toml(self) -> dict[TomlPath, FieldPath]:
+        return {t: f for f, t in self.fields.items()}
+
+    @cached_property
+    def child_by_toml(self) -> dict[TomlPath, tuple[str, Child]]:
+        return {c.toml: (name, c) for name, c in self.children.items()}
+
+    @cached_property
+    def intermediates(self) -> frozenset[TomlPath]:
+        """Tables that only contain other keys (``timers``, ``timers.config``...)."""
+        paths = [*self.fields.values(), *(c.toml for c in self.children.values())]
+        return frozenset(p[:n] for p in paths for n in range(1, len(p)))
+
+    def candidates(self, rel: TomlPath) -> list[str]:
+        """Every key that is valid (or known) directly under ``rel``."""
+        paths = [*self.fields.values(), *(c.toml for c in self.children.values()), *self.unsupported]
+        return sorted({p[len(rel)] for p in paths if len(p) > len(rel) and p[:len(rel)] == rel})
+
+
+def _paths(*dotted: str) -> frozenset[TomlPath]:
+    return frozenset(tuple(d.split(".")) for d in dotted)
+
+
+ROUTE = Section(
+    name="route",
+    fields={
+        ("prefix",): ("prefix",),
+        ("next_hop",): ("next-hop",),
+        ("origin",): ("origin",),
+        ("communities",): ("communities",),
+        ("large_communities",): ("large-communities",),
+        ("med",): ("med",),
+        ("local_pref",): ("local-pref",),
+    },
+)
+
+GRACEBGP = Section(
+    name="gracebgp",
+    fields={
+        ("state_dir",): ("state-dir",),
+        ("api_socket",): ("api-socket",),
+        ("api_listen",): ("api-listen",),
+        ("api_token_file",): ("api-token-file",),
+        ("sigterm",): ("sigterm",),
+        ("forwarding_state_preserved",): ("forwarding-state-preserved",),
+    },
+    children={"routes": Child(("routes",), ROUTE, many=True)},
+)
+
+GLOBAL = Section(
+    name="global",
+    fields={
+        ("asn",): ("config", "as"),
+        ("router_id",): ("config", "router-id"),
+        ("port",): ("config", "port"),
+        ("local_address_list",): ("config", "local-address-list"),
+    },
+    unsupported=_paths(
+        "apply-policy", "confederation", "use-multiple-paths", "route-selection-options",
+        "default-route-distance", "graceful-restart", "afi-safis", "mpls-label-range",
+    ),
+    hints={
+        ("listen-config",): "[global.listen-config] is GoBGP's old schema; set port and "
+                            "local-address-list in [global.config]",
+        ("as",): "as belongs in [global.config]",
+        ("router-id",): "router-id belongs in [global.config]",
+    },
+)
+
+AFI_SAFI = Section(
+    name="afi-safi",
+    fields={
+        ("name",): ("config", "afi-safi-name"),
+        ("enabled",): ("config", "enabled"),
+        ("mp_graceful_restart",): ("mp-graceful-restart", "config", "enabled"),
+        ("long_lived_graceful_restart",): ("long-lived-graceful-restart", "config", "enabled"),
+        ("long_lived_restart_time",): ("long-lived-graceful-restart", "config", "restart-time"),
+        ("add_paths_receive",): ("add-paths", "config", "receive"),
+        ("add_paths_send_max",): ("add-paths", "config", "send-max"),
+    },
+    unsupported=_paths(
+        "prefix-limit", "apply-policy", "route-selection-options", "use-multiple-paths",
+        "ipv4-unicast", "ipv6-unicast", "ipv4-labelled-unicast", "ipv6-labelled-unicast",
+        "l3vpn-ipv4-unicast", "l3vpn-ipv6-unicast", "l2vpn-evpn", "l2vpn-vpls",
+        "route-target-membership",
+    ),
+    hints={
+        ("afi-safi-name",): "afi-safi-name belongs in [neighbors.afi-safis.config] "
+                            "(GoBGP's current schema)",
+    },
+)
+
+NEIGHBOR = Section(
+    name="neighbor",
+    fields={
+        ("neighbor_address",): ("config", "neighbor-address"),
+        ("peer_as",): ("config", "peer-as"),
+        ("local_as",): ("config", "local-as"),
+        ("description",): ("config", "description"),
+        ("admin_down",): ("config", "admin-down"),
+        ("auth_password",): ("config", "auth-password"),
+        ("hold_time",): ("timers", "config", "hold-time"),
+        ("keepalive_interval",): ("timers", "config", "keepalive-interval"),
+        ("connect_retry",): ("timers", "config", "connect-retry"),
+        ("idle_hold_time_after_reset",): ("timers", "config", "idle-hold-time-after-reset"),
+        ("passive_mode",): ("transport", "config", "passive-mode"),
+        ("local_address",): ("transport", "config", "local-address"),
+        ("remote_port",): ("transport", "config", "remote-port"),
+        ("ebgp_multihop_enabled",): ("ebgp-multihop", "config", "enabled"),
+        ("ebgp_multihop_ttl",): ("ebgp-multihop", "config", "multihop-ttl"),
+        ("route_reflector_client",): ("route-reflector", "config", "route-reflector-client"),
+        ("route_reflector_cluster_id",): ("route-reflector", "config", "route-reflector-cluster-id"),
+        ("add_paths_receive",): ("add-paths", "config", "receive"),
+        ("add_paths_send_max",): ("add-paths", "config", "send-max"),
+        ("graceful_restart", "enabled"): ("graceful-restart", "config", "enabled"),
+        ("graceful_restart", "restart_time"): ("graceful-restart", "config", "restart-time"),
+        ("graceful_restart", "helper_only"): ("graceful-restart", "config", "helper-only"),
+        ("graceful_restart", "deferral_time"): ("graceful-restart", "config", "deferral-time"),
+        ("graceful_restart", "notification_enabled"): ("graceful-restart", "config", "notification-enabled"),
+        ("graceful_restart", "long_lived_enabled"): ("graceful-restart", "config", "long-lived-enabled"),
+        ("graceful_restart", "stale_routes_time"): ("graceful-restart", "config", "stale-routes-time"),
+    },
+    children={"afi_safis": Child(("afi-safis",), AFI_SAFI, many=True)},
+    unsupported=_paths(
+        "config.peer-group", "config.neighbor-interface", "config.remove-private-as",
+        "config.route-flap-damping", "config.send-community", "config.peer-type", "config.vrf",
+        "config.send-software-version",
+        "timers.config.minimum-advertisement-interval",
+        "transport.config.ttl", "transport.config.mtu-discovery", "transport.config.tcp-mss",
+        "transport.config.bind-interface", "transport.config.ip-tos",
+        "as-path-options", "error-handling", "logging", "apply-policy", "route-server",
+        "ttl-security", "use-multiple-paths", "bfd",
+    ),
+)
+
+CONFIG = Section(
+    name="config",
+    fields={},
+    children={
+        "global_": Child(("global",), GLOBAL, many=False),
+        "neighbors": Child(("neighbors",), NEIGHBOR, many=True),
+        "gracebgp": Child(("gracebgp",), GRACEBGP, many=False),
+    },
+    unsupported=_paths(
+        "peer-groups", "rpki-servers", "bmp-servers", "vrfs", "mrt-dump", "zebra", "netlink",
+        "collector", "defined-sets", "policy-definitions", "dynamic-neighbors",
+    ),
+    hints={
+        ("neighbor",): "the GoBGP section is [[neighbors]] (plural)",
+    },
+)
