@@ -1,0 +1,391 @@
+r"""One BGP peer's session: the RFC 4271 §8 FSM as two (state, event) tables, sans-IO.
+
+RFC 4271 §8.2.2 (the FSM), §6.1-§6.8 (errors, Cease, collision), §4.4 and §10 (hold and
+keepalive timers); RFC 6608 (FSM error subcodes); RFC 4724 §4.2 and §5 (a new connection
+while Established); RFC 7606 (UPDATE outcomes); RFC 8538 (N bit); RFC 2918 and RFC 7313
+(ROUTE-REFRESH); RFC 8654 §5 (NOTIFICATION size).
+
+A peer can have several TCP connections at once (ours and the peer's, RFC 4271 §6.8), so
+the FSM runs at two levels, each a complete table:
+
+* ``PEER_TABLE[(peer state, PeerEvent)]``: Start, Stop, an accepted connection, the
+  ConnectRetry and IdleHold timers. The peer state is that of its most advanced
+  connection; with none it is Active (started, listening, maybe waiting to reconnect) or
+  Idle (stopped, or waiting out the IdleHold back-off).
+* ``CONN_TABLE[(connection state, ConnEvent)]``: TCP events, received messages and the
+  Hold and Keepalive timers of one connection (Connect, OpenSent, OpenConfirm or
+  Established).
+
+Peer state diagram. "fail" is an error either way, a NOTIFICATION, Hold expiry or a TCP
+failure: that connection closes and, if it was the last one, the peer waits out the IdleHold
+back-off in Idle (automatic restart). Stop leads to Idle from every state, for good::
+
+          Start: connect          TcpConnected: send OPEN
+   +------+ -------------> +---------+ ------------------------+
+   |      |    IdleHold    | Connect | <--+ ConnectRetry:       |
+   |      | -------------> |         | ---+ connect again       |
+   |      |                +---------+                          v
+   |      |       TcpFailed  |     ^ ConnectRetry          +----------+  TcpFailed
+   |      |                  v     |                       | OpenSent | ----------> Active
+   |      | Start(passive) +--------+  TcpAccepted:        +----------+
+   | Idle | -------------> | Active | -- send OPEN ---------->  |  valid OPEN, collision
+   |      |    IdleHold    +--------+                           |  won: send KEEPALIVE
+   |      |                                                     v
+   |      | <------------------ fail ---------------------- +-------------+
+   |      |                                                 | OpenConfirm |
+   |      | TcpAccepted when started: send OPEN -> OpenSent +-------------+
+   |      |                                                        | KEEPALIVE
+   |      | <------------ fail: SessionDown ---------------- +-------------+
+   +------+                                                  | Established |
+             OpenSent <-- TcpAccepted and the peer has GR: - +-------------+
+                          old connection closed, no NOTIFICATION
+
+Outputs of one input come in this order: commands (Connect, SendBytes, CloseConnection),
+then StateChanged, then facts for the speaker (Established, SessionDown, UpdateReceived,
+RouteRefreshReceived, NotificationReceived); per received message when a read holds several.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+
+from gracebgp.errors import CodecError, GraceBGPError
+from gracebgp.session.config import SessionConfig
+from gracebgp.session.connection import Connection
+from gracebgp.session.events import (
+    BytesReceived,
+    CloseConnection,
+    Connect,
+    Input,
+    Output,
+    SendBytes,
+    SessionDown,
+    Start,
+    StateChanged,
+    Stop,
+    TcpAccepted,
+    TcpClosed,
+    TcpConnected,
+    TimerFired,
+)
+from gracebgp.session.graceful import retain_routes
+from gracebgp.session.negotiate import Negotiated, build_open, check_open
+from gracebgp.session.state import ConnEvent, PeerEvent, State
+from gracebgp.session.timers import OPENSENT_HOLD_TIME, Jitter, idle_hold_delay
+from gracebgp.session.transitions import CONN_TABLE, PEER_TABLE
+from gracebgp.types import Family
+from gracebgp.wire import (
+    Keepalive,
+    Notification,
+    Open,
+    RouteRefresh,
+    UpdateAction,
+    UpdateResult,
+    decode_body,
+    parse_update,
+)
+from gracebgp.wire.iana import RouteRefreshSubtype
+
+S, P, E = State, PeerEvent, ConnEvent
+_DEMARCATION = (RouteRefreshSubtype.BORR, RouteRefreshSubtype.EORR)  # RFC 7313 §3.2
+_RECEIVED = {e: e.name.replace("_", " ") + " received" for e in ConnEvent}
+
+
+class NotEstablishedError(GraceBGPError):
+    """The speaker tried to send on a session that is not Established (or not negotiated)."""
+
+
+class Session:
+    """The FSM of one configured peer. Feed it ``handle(input, now)``; execute what it
+    returns; call ``handle(TimerFired(), now)`` at ``next_deadline()``.
+
+    ``conn_ids`` numbers our outgoing connections (share one counter with the acceptor,
+    see ``events``); ``jitter_seed`` enables RFC 4271 §10 jitter (None: exact timers).
+    """
+
+    __slots__ = (
+        "_cfg",
+        "_connect_retry_at",
+        "_conns",
+        "_enabled",
+        "_established_at",
+        "_facts",
+        "_failures",
+        "_idle_hold_at",
+        "_ids",
+        "_jitter",
+        "_out",
+        "_passive",
+        "_reason",
+        "_state",
+    )
+
+    def __init__(self, config: SessionConfig, *, conn_ids: Iterator[int] | None = None,
+                 jitter_seed: int | None = None) -> None:
+        self._cfg = config
+        self._ids = conn_ids if conn_ids is not None else itertools.count(1)
+        self._jitter = Jitter(jitter_seed)
+        self._conns: dict[int, Connection] = {}
+        self._enabled = False
+        self._passive = config.passive
+        self._connect_retry_at: float | None = None
+        self._idle_hold_at: float | None = None
+        self._failures = 0
+        self._established_at: float | None = None
+        self._state = S.IDLE
+        self._out: list[Output] = []
+        self._facts: list[Output] = []
+        self._reason = ""
+
+    # --- public surface -----------------------------------------------------------------
+
+    @property
+    def config(self) -> SessionConfig:
+        return self._cfg
+
+    @property
+    def state(self) -> State:
+        return self._state
+
+    @property
+    def negotiated(self) -> Negotiated | None:
+        """What the Established session negotiated, else None."""
+        conn = self._established()
+        return conn.negotiated if conn else None
+
+    @property
+    def established_since(self) -> float | None:
+        return self._established_at
+
+    @property
+    def consecutive_failures(self) -> int:
+        """Failures since the last reset of the back-off (see ``timers.idle_hold_delay``)."""
+        return self._failures
+
+    @property
+    def connections(self) -> dict[int, State]:
+        """Each open connection's own state (more than one only around a collision)."""
+        return {cid: c.state for cid, c in sorted(self._conns.items())}
+
+    def reconfigure(self, config: SessionConfig) -> None:
+        """Use ``config`` from the next OPEN on (the R/F bits of a restart, for instance).
+        Connections that already sent their OPEN are not touched."""
+        self._cfg = config
+
+    def next_deadline(self) -> float | None:
+        times = [t for c in self._conns.values() for t in (c.hold_at, c.keepalive_at) if t is not None]
+        times += [t for t in (self._connect_retry_at, self._idle_hold_at) if t is not None]
+        return min(times, default=None)
+
+    def handle(self, event: Input, now: float) -> list[Output]:
+        self._out, self._facts = [], []
+        if isinstance(event, BytesReceived):
+            self._receive(event, now)
+        elif isinstance(event, TimerFired):
+            self._fire_timers(now)
+        elif isinstance(event, Start):
+            self._peer(P.MANUAL_START_PASSIVE if event.passive or self._cfg.passive else P.MANUAL_START,
+                       event, now, "started")
+        elif isinstance(event, Stop):
+            self._peer(P.MANUAL_STOP, event, now, event.reason or "stopped")
+        elif isinstance(event, TcpAccepted):
+            if event.conn in self._conns:
+                raise ValueError(f"connection id {event.conn} is already in use")
+            self._peer(P.TCP_ACCEPTED, event, now, "connection accepted; OPEN sent")
+        elif isinstance(event, TcpConnected):
+            conn = self._conns.get(event.conn)
+            if conn is None:  # we gave up on it (ConnectRetry, Stop) before it connected
+                self._out.append(CloseConnection(event.conn))
+            else:
+                self._dispatch(conn, E.TCP_CONNECTED, None, now, "TCP connection up; OPEN sent")
+        else:
+            conn = self._conns.get(event.conn)
+            if conn is not None:
+                why = "TCP connection closed by the peer" if isinstance(event, TcpClosed) else "TCP failed"
+                why += f": {event.reason}" if event.reason else ""
+                self._dispatch(conn, E.TCP_FAILED, None, now, why)
+        out = self._out
+        self._out, self._facts = [], []
+        return out
+
+    def send_update(self, data: bytes, now: float) -> list[Output]:
+        """SendBytes for pre-encoded UPDATE(s) (encode with ``negotiated.tx_context()``).
+        RFC 4271 §8.2.2: sending an UPDATE restarts the KeepaliveTimer."""
+        conn = self._established()
+        if conn is None:
+            raise NotEstablishedError(f"peer {self._cfg.peer_address} is {self._state.name}, not ESTABLISHED")
+        self._arm_keepalive(conn, now)
+        return [SendBytes(conn.id, data)]
+
+    def send_route_refresh(self, family: Family, subtype: int = RouteRefreshSubtype.NORMAL) -> list[Output]:
+        """SendBytes for a ROUTE-REFRESH: only for a negotiated family, when the peer can take
+        it (RFC 2918 §4); BoRR/EoRR only with Enhanced Route Refresh (RFC 7313 §4)."""
+        conn = self._established()
+        neg = conn.negotiated if conn else None
+        if conn is None or neg is None:
+            raise NotEstablishedError(f"peer {self._cfg.peer_address} is not ESTABLISHED")
+        no_err = subtype in _DEMARCATION and not neg.enhanced_route_refresh
+        if family not in neg.families or not neg.route_refresh or no_err:
+            raise NotEstablishedError(f"ROUTE-REFRESH {family} subtype {subtype} was not negotiated")
+        return [SendBytes(conn.id, RouteRefresh(family.afi, family.safi, subtype).encode())]
+
+    # --- dispatch -------------------------------------------------------------------------
+
+    def _peer(self, event: PeerEvent, inp: Input | None, now: float, reason: str) -> None:
+        self._reason = reason
+        PEER_TABLE[(self._state, event)](self, inp, now)
+        self._sync(now)
+
+    def _dispatch(self, conn: Connection, event: ConnEvent, payload: object, now: float, reason: str) -> None:
+        self._reason = reason
+        CONN_TABLE[(conn.state, event)](self, conn, payload, now)
+        self._sync(now)
+
+    def _sync(self, now: float) -> None:
+        """Derive the peer state, keep the ConnectRetry timer running exactly in Connect and
+        Active (when not passive), and emit StateChanged, then the facts."""
+        conns = self._conns
+        if conns:
+            self._idle_hold_at = None
+            new = max(c.state for c in conns.values()) if len(conns) > 1 else next(iter(conns.values())).state
+        else:
+            new = S.ACTIVE if self._enabled and self._idle_hold_at is None else S.IDLE
+        if new is S.CONNECT or new is S.ACTIVE:
+            if self._connect_retry_at is None and not self._passive:
+                self._connect_retry_at = now + self._jitter.apply(self._cfg.connect_retry_time)
+        elif self._connect_retry_at is not None:
+            self._connect_retry_at = None
+        if new is not self._state:
+            self._out.append(StateChanged(self._state, new, self._reason))
+            self._state = new
+        if self._facts:
+            self._out.extend(self._facts)
+            self._facts = []
+
+    def _receive(self, inp: BytesReceived, now: float) -> None:
+        conn = self._conns.get(inp.conn)
+        if conn is None:
+            return  # bytes that were in flight when we closed the connection
+        conn.feed(inp.data)
+        while self._conns.get(conn.id) is conn:
+            try:
+                msg = conn.next_message()
+            except CodecError as exc:  # RFC 4271 §6.1: the stream cannot be trusted further
+                self._dispatch(conn, E.MESSAGE_ERROR, exc, now, exc.reason)
+                return
+            if msg is None:
+                return
+            event, payload = self._classify(conn, msg[0], msg[1])
+            self._dispatch(conn, event, payload, now, _RECEIVED[event])
+
+    def _classify(self, conn: Connection, mtype: int, body: bytes) -> tuple[ConnEvent, object]:
+        if mtype == 2:  # the hot path; parse_update never raises (RFC 7606 outcomes)
+            result = parse_update(body, conn.rx_context)
+            return (E.UPDATE_ERROR if result.action == UpdateAction.SESSION_RESET else E.UPDATE), result
+        try:
+            msg = decode_body(mtype, body, conn.rx_context)
+        except CodecError as exc:
+            return E.MESSAGE_ERROR, exc
+        if isinstance(msg, UpdateResult):
+            return (E.UPDATE_ERROR if msg.action == UpdateAction.SESSION_RESET else E.UPDATE), msg
+        if isinstance(msg, Keepalive):
+            return E.KEEPALIVE, msg
+        if isinstance(msg, Open):
+            error = check_open(self._cfg, msg)
+            return (E.OPEN, msg) if error is None else (E.OPEN_ERROR, error)
+        if isinstance(msg, Notification):
+            return E.NOTIFICATION, msg
+        return E.ROUTE_REFRESH, msg
+
+    def _fire_timers(self, now: float) -> None:
+        """Each deadline that has passed fires once, earliest first; a timer re-armed by a
+        handler waits for the next TimerFired (no loops on a zero interval)."""
+        due: list[tuple[float, int, int]] = []
+        for c in self._conns.values():
+            if c.hold_at is not None and c.hold_at <= now:
+                due.append((c.hold_at, 0, c.id))
+            if c.keepalive_at is not None and c.keepalive_at <= now:
+                due.append((c.keepalive_at, 1, c.id))
+        if self._connect_retry_at is not None and self._connect_retry_at <= now:
+            due.append((self._connect_retry_at, 2, 0))
+        if self._idle_hold_at is not None and self._idle_hold_at <= now:
+            due.append((self._idle_hold_at, 3, 0))
+        for deadline, kind, cid in sorted(due):
+            conn = self._conns.get(cid)
+            if kind == 0 and conn is not None and conn.hold_at == deadline:
+                conn.hold_at = None
+                self._dispatch(conn, E.HOLD_TIMER_EXPIRES, None, now, "hold timer expired")
+            elif kind == 1 and conn is not None and conn.keepalive_at == deadline:
+                conn.keepalive_at = None
+                self._dispatch(conn, E.KEEPALIVE_TIMER_EXPIRES, None, now, "keepalive timer expired")
+            elif kind == 2 and self._connect_retry_at == deadline:
+                self._connect_retry_at = None
+                self._peer(P.CONNECT_RETRY_EXPIRES, None, now, "ConnectRetry timer expired; connecting")
+            elif kind == 3 and self._idle_hold_at == deadline:
+                self._idle_hold_at = None
+                self._peer(P.IDLE_HOLD_EXPIRES, None, now, "IdleHold timer expired; automatic restart")
+
+    # --- helpers ----------------------------------------------------------------------------
+
+    def _established(self) -> Connection | None:
+        return next((c for c in self._conns.values() if c.state is S.ESTABLISHED), None)
+
+    def _connect(self, now: float) -> None:
+        cid = next(self._ids)
+        self._conns[cid] = Connection(cid, True, S.CONNECT)
+        self._out.append(Connect(cid))
+        self._connect_retry_at = now + self._jitter.apply(self._cfg.connect_retry_time)
+
+    def _begin(self, now: float) -> None:
+        """ManualStart / AutomaticStart: connect at once (no initial delay), or just listen."""
+        self._idle_hold_at = None
+        if not self._passive:
+            self._connect(now)
+
+    def _send_open(self, conn: Connection, now: float) -> None:
+        conn.state = S.OPENSENT
+        conn.local_open = build_open(self._cfg)
+        conn.hold_at = now + OPENSENT_HOLD_TIME  # RFC 4271 §8.2.2: "a large value"
+        self._out.append(SendBytes(conn.id, conn.local_open.encode()))
+
+    def _arm_keepalive(self, conn: Connection, now: float) -> None:
+        ka = conn.negotiated.keepalive_time if conn.negotiated else 0
+        conn.keepalive_at = now + self._jitter.apply(ka) if ka else None  # none with hold time 0
+
+    def _restart_hold(self, conn: Connection, now: float) -> None:
+        hold = conn.negotiated.hold_time if conn.negotiated else 0
+        conn.hold_at = now + hold if hold else None
+
+    def _wire(self, conn: Connection, n: Notification) -> Notification:
+        """Never Hard Reset to a peer without N (spec section 6, RFC 8538 §3); never more
+        than the peer can take (RFC 8654 §5: 4096 octets unless Extended Message)."""
+        if n.is_hard_reset and not (conn.negotiated and conn.negotiated.notification_supported):
+            n = n.unwrap()
+        room = conn.max_tx - 21
+        return n if len(n.data) <= room else Notification(n.code, n.subcode, n.data[:room])
+
+    def _close(self, conn: Connection, now: float, reason: str, *, sent: Notification | None = None,
+               received: Notification | None = None, hold_expired: bool = False,
+               then: State | None = S.IDLE) -> None:
+        """Tear down one connection (NOTIFICATION first when ``sent``). When it was the last
+        one of a started peer, continue in ``then``: Active (listen; ConnectRetry when not
+        passive) or Idle (automatic restart after the IdleHold back-off); None: stay put."""
+        if sent is not None:
+            sent = self._wire(conn, sent)
+            self._out.append(SendBytes(conn.id, sent.encode()))
+        self._out.append(CloseConnection(conn.id))
+        del self._conns[conn.id]
+        self._reason = reason
+        if conn.state is S.ESTABLISHED and conn.negotiated is not None:
+            if self._established_at is not None and now - self._established_at >= self._cfg.stable_time:
+                self._failures = 0
+            self._established_at = None
+            graceful = retain_routes(conn.negotiated, sent, received, hold_timer_expired=hold_expired)
+            self._facts.append(SessionDown(reason, sent, received, graceful, conn.negotiated))
+        if self._conns or not self._enabled or then is None:
+            return
+        if then is S.IDLE:
+            self._failures += 1
+            delay = idle_hold_delay(self._failures, self._cfg.idle_hold_time, self._cfg.max_idle_hold_time)
+            self._idle_hold_at = now + self._jitter.apply(delay)
