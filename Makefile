@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: test lint bench demo venv clean vectors
+.PHONY: test lint bench demo venv clean vectors wiredump
 
 venv: $(STAMP)
 
@@ -25,9 +25,12 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/codec.py
 
-# The daemon demo arrives with gracebgpd; until then the demo decodes the BGP sessions
-# captured between real gobgpd, BIRD and FRR peers and prints them as an operator reads them.
+# Two gracebgpd daemons on loopback with the embedded default configuration.
 demo: $(STAMP)
+	$(PY) -m gracebgp.tools.demo
+
+# The BGP sessions captured between real gobgpd, BIRD and FRR peers, decoded.
+wiredump: $(STAMP)
 	$(PY) -m gracebgp.tools.wiredump tests/vectors/peers/*.jsonl --summary
 
 # Re-capture the golden vectors from real peers (root, network namespaces).

@@ -3,7 +3,8 @@
 RFC 4271 §9.1: Phase 2 (route selection) runs per prefix when a candidate changes. An
 entry is one (PeerInfo, Path) tuple when a single peer offers the prefix (the common
 case for a full table from one upstream, kept allocation-free: the candidate tuple is
-shared by every prefix of an UPDATE), else a list with the best first.
+shared by every prefix of an UPDATE), else a list with the best first. A peer is known by
+its ``index`` (its PeerInfo is rebuilt when its session comes up again).
 """
 
 from __future__ import annotations
@@ -47,20 +48,21 @@ class LocRib:
         cand = (peer, path)
         entries = self.entries
         changed: list[int] = []
+        index = peer.index
         for k in keys:
             e = entries.get(k)
             if e is None:
                 entries[k] = cand
                 changed.append(k)
             elif isinstance(e, tuple):
-                if e[0] is peer:
+                if e[0].index == index:
                     if e[1] is not path:
                         entries[k] = cand
                         changed.append(k)
                 elif self._reselect(k, [e, cand], e):
                     changed.append(k)
             else:
-                others = [c for c in e if c[0] is not peer]
+                others = [c for c in e if c[0].index != index]
                 if self._reselect(k, [*others, cand], e[0]):
                     changed.append(k)
         return changed
@@ -69,16 +71,17 @@ class LocRib:
         """``peer`` no longer offers ``keys``; returns the keys whose best changed."""
         entries = self.entries
         changed: list[int] = []
+        index = peer.index
         for k in keys:
             e = entries.get(k)
             if e is None:
                 continue
             if isinstance(e, tuple):
-                if e[0] is peer:
+                if e[0].index == index:
                     del entries[k]
                     changed.append(k)
                 continue
-            others = [c for c in e if c[0] is not peer]
+            others = [c for c in e if c[0].index != index]
             if len(others) == len(e):
                 continue
             if self._reselect(k, others, e[0]):

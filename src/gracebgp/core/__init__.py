@@ -1,0 +1,1 @@
+"""The speaker core (layer L3, pure): orchestration of sessions and RIBs."""

@@ -1,0 +1,112 @@
+"""One configured neighbor inside the Speaker: its session, connections, tables and
+export policy, and the mapping from operator configuration to session configuration."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from typing import Any
+
+from gracebgp.rib.adj_rib_in import AdjRibIn
+from gracebgp.rib.adj_rib_out import AdjRibOut
+from gracebgp.rib.path import PeerInfo
+from gracebgp.session.config import GrConfig, SessionConfig
+from gracebgp.session.fsm import Session
+from gracebgp.session.negotiate import Negotiated
+from gracebgp.session.state import State
+from gracebgp.types import AFI, IPV4_UNICAST, IPV6_UNICAST, Family
+from gracebgp.wire.iana import AddPathMode
+
+_FAMILY_NAMES = {"ipv4-unicast": IPV4_UNICAST, "ipv6-unicast": IPV6_UNICAST}
+
+
+@dataclass(frozen=True, slots=True)
+class NeighborSettings:
+    """What the speaker needs of one neighbor's configuration, independent of the config
+    package (which sits beside this layer): built by ``from_config``."""
+
+    address: str
+    session: SessionConfig
+    port: int = 179
+    local_address: str | None = None
+    ttl: int | None = None
+    md5_password: str | None = None
+    rr_client: bool = False
+    cluster_id: str | None = None
+    admin_down: bool = False
+    description: str = ""
+
+    @classmethod
+    def from_config(cls, neighbor: Any, global_: Any, *, forwarding_preserved: bool = True,
+                    hostname: str | None = None) -> NeighborSettings:
+        """From a ``gracebgp.config`` Neighbor and Global (duck-typed)."""
+        families = tuple(_FAMILY_NAMES[a.name] for a in neighbor.afi_safis if a.enabled) or (
+            (IPV6_UNICAST,) if ":" in neighbor.neighbor_address else (IPV4_UNICAST,))
+        gr_cfg = neighbor.graceful_restart
+        gr = None
+        llgr: tuple[tuple[Family, int], ...] = ()
+        if gr_cfg.enabled:
+            gr_fams = frozenset(_FAMILY_NAMES[a.name] for a in neighbor.afi_safis
+                                if a.enabled and a.mp_graceful_restart) or frozenset(families)
+            gr = GrConfig(restart_time=gr_cfg.restart_time, notification=gr_cfg.notification_enabled,
+                          forwarding=gr_fams if forwarding_preserved else frozenset(),
+                          helper_only=gr_cfg.helper_only)
+            llgr = tuple((_FAMILY_NAMES[a.name], a.long_lived_restart_time) for a in neighbor.afi_safis
+                         if a.enabled and a.long_lived_graceful_restart)
+        add_path = tuple((_FAMILY_NAMES[a.name], AddPathMode.RECEIVE) for a in neighbor.afi_safis
+                         if a.enabled and a.add_paths_receive)
+        session = SessionConfig(
+            local_as=neighbor.local_as or global_.asn, router_id=global_.router_id,
+            peer_address=neighbor.neighbor_address, peer_as=neighbor.peer_as,
+            hold_time=int(neighbor.hold_time), families=families, add_path=add_path,
+            graceful_restart=gr, llgr=llgr, hostname=hostname, passive=neighbor.passive_mode,
+            connect_retry_time=float(neighbor.connect_retry),
+            max_idle_hold_time=max(1.0, float(neighbor.idle_hold_time_after_reset)),
+        )
+        ttl = neighbor.ebgp_multihop_ttl if neighbor.ebgp_multihop_enabled else None
+        return cls(neighbor.neighbor_address, session, neighbor.remote_port, neighbor.local_address, ttl,
+                   neighbor.auth_password or None, neighbor.route_reflector_client,
+                   neighbor.route_reflector_cluster_id, neighbor.admin_down, neighbor.description)
+
+
+@dataclass(slots=True)
+class Peer:
+    """Runtime state of one neighbor (owned by the Speaker, mutated only by it)."""
+
+    index: int
+    settings: NeighborSettings
+    session: Session
+    local_addresses: dict[int, str] = field(default_factory=dict)  # conn -> our address
+    info: PeerInfo | None = None  # set while Established
+    negotiated: Negotiated | None = None
+    adj_in: dict[Family, AdjRibIn] = field(default_factory=dict)
+    adj_out: dict[Family, AdjRibOut] = field(default_factory=dict)
+    restart_deadline: float | None = None  # RFC 4724 §4.2 restart timer while the peer is away
+    stale_deadline: float | None = None  # local stale-path timer after it came back
+    eor_pending: set[Family] = field(default_factory=set)  # families whose EoR we still await
+
+    @property
+    def address(self) -> str:
+        return self.settings.address
+
+    def established_conn(self) -> int | None:
+        return next((c for c, s in self.session.connections.items() if s == State.ESTABLISHED), None)
+
+    def route_count(self) -> int:
+        return sum(len(r) for r in self.adj_in.values())
+
+
+def next_hops_for(local_address: str, router_id: str) -> tuple[str | None, tuple[str, ...]]:
+    """Our next hops on a session whose local end is ``local_address``: the address itself
+    for its family; for the other family an IPv4-mapped IPv6 address (RFC 4291 §2.5.5.2)
+    or, for IPv4 routes over an IPv6 session, the router id."""
+    if ":" in local_address:
+        return router_id, (local_address,)
+    return local_address, (f"::ffff:{local_address}",)
+
+
+def family_width(family: Family) -> int:
+    return 32 if family.afi == AFI.IPV4 else 128
+
+
+CONN_IDS = itertools.count(1)  # shared by every session (the runtime uses ids >= 1 << 20)

@@ -1,0 +1,429 @@
+"""The Speaker: the one owner of all routing state (DESIGN.md rule 1). ``handle(input,
+now) -> outputs`` drives every peer's session, applies UPDATEs to the RIBs (RFC 4271
+§9.1), and sends the differences to the other peers in batches (§9.1.3, §9.2).
+
+    runtime --facts--> Speaker --session inputs--> Session (one per peer)
+                          |  <--facts (Established, UpdateReceived, SessionDown)--
+                          |--> Adj-RIB-In -> Loc-RIB -> Adj-RIB-Out --UPDATE bytes--> peers
+    runtime <--commands (Connect, Send, Close, Log)--
+
+Graceful restart, receiving side (RFC 4724 §4.2, basic form; the full contract of
+spec/graceful-restart.md section 3 builds on the same primitive): when a peer that
+advertised GR goes away, its routes of covered families are marked stale with
+``AdjRibIn.begin_refresh`` and kept until it is back and sends End-of-RIB, or until its
+Restart Time passes, whichever is first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from gracebgp.core import events as ev
+from gracebgp.core.originate import LocalRoute, to_path
+from gracebgp.core.peer import CONN_IDS, NeighborSettings, Peer, next_hops_for
+from gracebgp.rib.adj_rib_in import AdjRibIn
+from gracebgp.rib.adj_rib_out import AdjRibOut
+from gracebgp.rib.export import ExportPolicy
+from gracebgp.rib.loc_rib import LocRib
+from gracebgp.rib.path import Path, PathTable, PeerInfo
+from gracebgp.session import events as se
+from gracebgp.session.fsm import Session
+from gracebgp.session.negotiate import Negotiated
+from gracebgp.types import IPV4_UNICAST, IPV6_UNICAST, Family, make_family
+from gracebgp.wire import Notification, UpdateAction, UpdateResult
+from gracebgp.wire.attrset import AttrSet
+from gracebgp.wire.iana import CeaseSubcode
+from gracebgp.wire.nlri import format_prefix
+from gracebgp.wire.text import format_attrs
+
+FAMILIES = (IPV4_UNICAST, IPV6_UNICAST)
+STALE_PATH_TIME = 360.0  # spec section 3: local bound on the wait for End-of-RIB
+_EMPTY = AttrSet(())
+
+
+class Speaker:
+    def __init__(self, local_as: int, router_id: str, neighbors: Sequence[NeighborSettings] = (),
+                 routes: Sequence[LocalRoute] = (), always_compare_med: bool = False) -> None:
+        self.local_as = local_as
+        self.router_id = router_id
+        self.local = PeerInfo(0, "", local_as, router_id, ibgp=False)
+        self.table = PathTable()
+        self.loc = {f: LocRib(always_compare_med) for f in FAMILIES}
+        self.peers: dict[str, Peer] = {}
+        self.local_routes: dict[tuple[Family, int], Path] = {}
+        self._dirty: dict[Family, set[int]] = {f: set() for f in FAMILIES}
+        self._out: list[ev.Output] = []
+        self._loops: dict[int, tuple[Path, bool]] = {}
+        self._started = False
+        self._next_index = 1
+        for n in neighbors:
+            self._add_peer(n)
+        for r in routes:
+            self.add_route(r)
+
+    # --- queries ---------------------------------------------------------------------
+    def peer_for(self, address: str) -> str | None:
+        """The configured peer an accepted connection from ``address`` belongs to."""
+        return address if address in self.peers else None
+
+    def next_deadline(self) -> float | None:
+        times = []
+        for p in self.peers.values():
+            times += [t for t in (p.session.next_deadline(), p.restart_deadline, p.stale_deadline)
+                      if t is not None]
+        return min(times, default=None)
+
+    # --- the one entry point -----------------------------------------------------------
+    def handle(self, inp: ev.Input, now: float) -> list[ev.Output]:
+        self._out = []
+        if isinstance(inp, ev.Received):
+            self._to_session(inp.peer, se.BytesReceived(inp.conn, inp.data), now)
+        elif isinstance(inp, ev.InputDrained):
+            self._flush(now)
+        elif isinstance(inp, ev.Connected):
+            peer = self.peers.get(inp.peer)
+            if peer is not None:
+                peer.local_addresses[inp.conn] = inp.local_address
+                event: se.Input = se.TcpConnected(inp.conn) if inp.outgoing else se.TcpAccepted(inp.conn)
+                self._to_session(inp.peer, event, now)
+            else:
+                self._out.append(ev.Close(inp.peer, inp.conn))
+        elif isinstance(inp, ev.ConnectFailed):
+            self._to_session(inp.peer, se.TcpFailed(inp.conn, inp.error), now)
+        elif isinstance(inp, ev.Disconnected):
+            self._to_session(inp.peer, se.TcpClosed(inp.conn, inp.error or "connection closed"), now)
+        elif isinstance(inp, ev.TimerDue):
+            self._timers(now)
+        elif isinstance(inp, ev.Started):
+            self._started = True
+            for peer in self.peers.values():
+                self._start(peer, now)
+        elif isinstance(inp, ev.StopRequested):
+            self._stop_all(inp.graceful, inp.message, now)
+        elif isinstance(inp, ev.Reconfigured):
+            self._reconfigure(inp.neighbors, inp.routes, now)
+        return self._out
+
+    def describe(self) -> list[str]:
+        """Peers and Loc-RIB as text lines (the daemon logs them on SIGUSR1)."""
+        lines = [f"speaker AS {self.local_as} router-id {self.router_id}"]
+        for peer in self.peers.values():
+            neg = peer.negotiated
+            fams = ", ".join(str(f) for f in sorted(peer.adj_in)) or "-"
+            stale = sum(a.stale_count for a in peer.adj_in.values())
+            lines.append(f"peer {peer.address} AS {peer.settings.session.peer_as} "
+                         f"{peer.session.state.name} received {peer.route_count()} stale {stale} "
+                         f"families {fams}" + (f" hold {neg.hold_time}s" if neg else ""))
+        for family, loc in self.loc.items():
+            for key, (src, path) in sorted(loc.items()):
+                origin = "local" if src.local else f"from {src.address}"
+                lines.append(f"route {format_prefix(key, family.afi)} via {','.join(path.next_hop) or '-'} "
+                             f"{format_attrs(path.attrs)} ({origin})")
+        return lines
+
+    # --- peers -------------------------------------------------------------------------
+    def _add_peer(self, settings: NeighborSettings) -> Peer:
+        peer = Peer(self._next_index, settings, Session(settings.session, conn_ids=CONN_IDS))
+        self._next_index += 1
+        self.peers[settings.address] = peer
+        return peer
+
+    def _start(self, peer: Peer, now: float) -> None:
+        if peer.settings.admin_down:
+            self._log("info", "administratively down, not started", peer)
+            return
+        self._to_session(peer.address, se.Start(), now)
+
+    def _reconfigure(self, neighbors: Sequence[NeighborSettings], routes: Sequence[LocalRoute],
+                     now: float) -> None:
+        wanted = {n.address: n for n in neighbors}
+        for address, peer in list(self.peers.items()):
+            new = wanted.get(address)
+            if new is None or new != peer.settings:
+                self._remove_peer(peer, now, "removed from the configuration" if new is None
+                                  else "configuration changed")
+        for address, settings in wanted.items():
+            if address not in self.peers:
+                peer = self._add_peer(settings)
+                self._log("info", f"added (AS {settings.session.peer_as})", peer)
+                if self._started:
+                    self._start(peer, now)
+        new_routes: dict[tuple[Family, int], Path] = {}
+        for r in routes:
+            family, key, path = to_path(r, self.table)
+            new_routes[(family, key)] = path
+        for fk in [fk for fk in self.local_routes if fk not in new_routes]:
+            self.delete_route(*fk)
+        for (family, key), path in new_routes.items():
+            old = self.local_routes.get((family, key))
+            if old is None or old.attrs != path.attrs or old.next_hop != path.next_hop:
+                self._originate(family, key, path)
+
+    def _remove_peer(self, peer: Peer, now: float, why: str) -> None:
+        """Stop with Cease/Peer De-configured (spec section 6: Hard Reset where N is
+        negotiated) and forget the peer and its routes."""
+        note = Notification(6, CeaseSubcode.PEER_DECONFIGURED).hard_reset()
+        self._session_outputs(peer, peer.session.handle(se.Stop(note, why), now), now)
+        if peer.info is not None:
+            for family, adj in peer.adj_in.items():
+                self._retract(family, peer.info, adj.clear())
+        del self.peers[peer.address]
+        self._log("info", f"{why}: session stopped, routes withdrawn", peer)
+
+    def _stop_all(self, graceful: bool, message: str, now: float) -> None:
+        for peer in self.peers.values():
+            neg = peer.session.negotiated
+            if graceful:
+                # spec section 6: with N, Cease/Administrative Reset (not Hard Reset) keeps
+                # our routes at the peer; without N, close TCP with no NOTIFICATION.
+                note = (Notification.cease(CeaseSubcode.ADMINISTRATIVE_RESET, message)
+                        if neg is not None and neg.notification_supported else None)
+            else:
+                # Withdrawing stop: Hard Reset where N is negotiated (the session sends the
+                # plain Cease to a peer without N).
+                note = Notification.cease(CeaseSubcode.ADMINISTRATIVE_SHUTDOWN, message).hard_reset()
+            self._to_session(peer.address, se.Stop(note, "graceful stop" if graceful else "stop"), now)
+
+    def _to_session(self, address: str, event: se.Input, now: float) -> None:
+        peer = self.peers.get(address)
+        if peer is None:
+            return
+        self._session_outputs(peer, peer.session.handle(event, now), now)
+
+    def _session_outputs(self, peer: Peer, outputs: Iterable[se.Output], now: float) -> None:
+        out = self._out
+        for o in outputs:
+            if isinstance(o, se.SendBytes):
+                out.append(ev.Send(peer.address, o.conn, o.data))
+            elif isinstance(o, se.UpdateReceived):
+                self._apply(peer, o.result)
+            elif isinstance(o, se.Connect):
+                s = peer.settings
+                out.append(ev.Connect(peer.address, o.conn, s.address, s.port, s.local_address, s.ttl,
+                                      s.md5_password))
+            elif isinstance(o, se.CloseConnection):
+                peer.local_addresses.pop(o.conn, None)
+                out.append(ev.Close(peer.address, o.conn))
+            elif isinstance(o, se.StateChanged):
+                self._log("info", f"{o.old.name} -> {o.new.name}: {o.reason}", peer)
+            elif isinstance(o, se.Established):
+                self._established(peer, o.negotiated, now)
+            elif isinstance(o, se.SessionDown):
+                self._down(peer, o, now)
+            elif isinstance(o, se.RouteRefreshReceived):
+                self._refresh_out(peer, make_family(o.message.afi, o.message.safi), now)
+            elif isinstance(o, se.NotificationReceived):
+                self._log("warning", f"NOTIFICATION received: {o.notification.describe()}", peer)
+
+    def _log(self, level: str, message: str, peer: Peer | None = None) -> None:
+        self._out.append(ev.Log(level, message, peer.address if peer else None))
+
+    # --- session up / down ---------------------------------------------------------------
+    def _established(self, peer: Peer, neg: Negotiated, now: float) -> None:
+        conn = peer.established_conn()
+        local_address = peer.local_addresses.get(conn, "") if conn is not None else ""
+        info = PeerInfo(peer.index, peer.address, neg.peer_as, neg.peer_router_id, neg.ibgp,
+                        peer.settings.rr_client)
+        peer.info, peer.negotiated = info, neg
+        v4, v6 = next_hops_for(local_address or self.router_id, self.router_id)
+        policy = ExportPolicy(info, neg.local_as, self.router_id, v4, v6,
+                              peer.settings.cluster_id if peer.settings.rr_client else None)
+        families = [f for f in FAMILIES if f in neg.families]
+        self._log("info", f"established: AS {neg.peer_as} id {neg.peer_router_id} hold {neg.hold_time}s "
+                  f"families {', '.join(str(f) for f in families) or 'none'}", peer)
+        peer.restart_deadline = None
+        # RFC 4724 §4.2: after the peer restarted, families it no longer covers with GR, or
+        # whose forwarding state it did not keep (F=0), are purged now; the rest wait for
+        # its End-of-RIB (bounded by the local stale-path timer).
+        keep = {f for f in neg.graceful_families if self._forwarding_kept(neg, f)}
+        for family, adj in list(peer.adj_in.items()):
+            if adj.refreshing and family in keep and family in families:
+                peer.eor_pending.add(family)
+                continue
+            if family not in families:
+                self._retract(family, info, adj.clear())
+                del peer.adj_in[family]
+            elif adj.refreshing:
+                self._retract(family, info, adj.end_refresh())
+                self._log("info", f"{family}: stale routes purged (GR not kept on the new session)", peer)
+        if peer.eor_pending:
+            peer.stale_deadline = now + STALE_PATH_TIME
+        for family in families:
+            peer.adj_in.setdefault(family, AdjRibIn())
+            rib_out = peer.adj_out[family] = AdjRibOut(family, policy, self.table)
+            rib_out.consider_all(self.loc[family])
+        # RFC 4724 §4.2: send our routes and End-of-RIB at once, never waiting for theirs.
+        tx = neg.tx_context()
+        for family in families:
+            rib_out = peer.adj_out[family]
+            data = b"".join(rib_out.flush(tx)) + rib_out.end_of_rib(tx)
+            self._session_outputs(peer, peer.session.send_update(data, now), now)
+
+    @staticmethod
+    def _forwarding_kept(neg: Negotiated, family: Family) -> bool:
+        return neg.peer_gr is not None and family in neg.peer_gr.forwarding
+
+    def _down(self, peer: Peer, down: se.SessionDown, now: float) -> None:
+        info = peer.info
+        neg = down.negotiated
+        peer.adj_out.clear()
+        peer.negotiated = None
+        peer.eor_pending.clear()
+        peer.stale_deadline = None
+        what = down.reason
+        for label, note in (("sent", down.sent), ("received", down.received)):
+            if note is not None and note.describe() not in what:
+                what += f" ({label} {note.describe()})"
+        if info is None:
+            return
+        retained = neg.graceful_families if down.graceful else frozenset()
+        restart_time = neg.peer_gr.restart_time if neg.peer_gr is not None else 0
+        kept = 0
+        for family, adj in list(peer.adj_in.items()):
+            if family in retained and restart_time > 0:
+                # RFC 4724 §4.2: consecutive restart -> what is still stale goes now.
+                self._retract(family, info, adj.begin_refresh())
+                kept += len(adj)
+            else:
+                self._retract(family, info, adj.clear())
+        if kept:
+            peer.restart_deadline = now + restart_time
+            self._log("info", f"session down: {what}; keeping {kept} routes stale for up to "
+                      f"{restart_time}s (graceful restart helper)", peer)
+        else:
+            self._log("info", f"session down: {what}; routes withdrawn", peer)
+
+    def _timers(self, now: float) -> None:
+        for peer in self.peers.values():
+            deadline = peer.session.next_deadline()
+            if deadline is not None and deadline <= now:
+                self._session_outputs(peer, peer.session.handle(se.TimerFired(), now), now)
+            for attr, why in (("restart_deadline", "restart time expired"),
+                              ("stale_deadline", "stale-path timer expired")):
+                due = getattr(peer, attr)
+                if due is not None and due <= now:
+                    setattr(peer, attr, None)
+                    self._purge_stale(peer, why)
+
+    def _purge_stale(self, peer: Peer, why: str) -> None:
+        if peer.info is None:
+            return
+        swept = 0
+        for family, adj in peer.adj_in.items():
+            if adj.refreshing:
+                gone = adj.end_refresh()
+                swept += len(gone)
+                self._retract(family, peer.info, gone)
+        peer.eor_pending.clear()
+        self._log("info", f"{why}: {swept} stale routes removed", peer)
+
+    # --- routes ----------------------------------------------------------------------
+    def add_route(self, route: LocalRoute) -> tuple[Family, int]:
+        """Originate ``route`` (ValueError on bad input)."""
+        family, key, path = to_path(route, self.table)
+        self._originate(family, key, path)
+        return family, key
+
+    def _originate(self, family: Family, key: int, path: Path) -> None:
+        if family not in self.loc:
+            raise ValueError(f"{family} routes are not supported")
+        self.local_routes[(family, key)] = path
+        self._dirty[family].update(self.loc[family].offer(self.local, [key], path))
+
+    def delete_route(self, family: Family, key: int) -> bool:
+        if self.local_routes.pop((family, key), None) is None:
+            return False
+        self._dirty[family].update(self.loc[family].retract(self.local, [key]))
+        return True
+
+    def _loop(self, path: Path) -> bool:
+        """RFC 4271 §9.1.2: a route whose AS_PATH holds our AS is not a candidate."""
+        hit = self._loops.get(id(path))
+        if hit is not None and hit[0] is path:
+            return hit[1]
+        looped = any(self.local_as in asns for _, asns in path.attrs.as_path)
+        if len(self._loops) > 1 << 18:
+            self._loops.clear()
+        self._loops[id(path)] = (path, looped)
+        return looped
+
+    def _apply(self, peer: Peer, result: UpdateResult) -> None:
+        """RFC 4271 §9 Phase 1-2 for one UPDATE; RFC 7606 treat-as-withdraw included."""
+        info, u = peer.info, result.update
+        if info is None or u is None:
+            return
+        withdraw_all = result.action == UpdateAction.TREAT_AS_WITHDRAW
+        attrs = u.attrs if u.attrs is not None else _EMPTY
+        if u.withdrawn or (withdraw_all and u.nlri):
+            self._withdraw(peer, info, IPV4_UNICAST, u.withdrawn + (u.nlri if withdraw_all else ()))
+        if u.mp_unreach is not None:
+            self._withdraw(peer, info, u.mp_unreach.family, u.mp_unreach.withdrawn)
+        if u.nlri and not withdraw_all:
+            self._announce(peer, info, IPV4_UNICAST, u.nlri, attrs, (attrs.next_hop or "",))
+        if u.mp_reach is not None:
+            mp = u.mp_reach
+            if withdraw_all:
+                self._withdraw(peer, info, mp.family, mp.nlri)
+            else:
+                self._announce(peer, info, mp.family, mp.nlri, attrs, mp.next_hop)
+        if result.eor is not None:
+            self._end_of_rib(peer, info, result.eor)
+
+    def _announce(self, peer: Peer, info: PeerInfo, family: Family, keys: Sequence[int], attrs: AttrSet,
+                  next_hop: tuple[str, ...]) -> None:
+        adj = peer.adj_in.get(family)
+        if adj is None:
+            return  # not negotiated: RFC 4760 §7 says ignore
+        path = self.table.get(attrs, next_hop)
+        if self._loop(path):
+            self._withdraw(peer, info, family, keys)
+            return
+        adj.announce(keys, path)
+        self._dirty[family].update(self.loc[family].offer(info, keys, path))
+
+    def _withdraw(self, peer: Peer, info: PeerInfo, family: Family, keys: Sequence[int]) -> None:
+        adj = peer.adj_in.get(family)
+        if adj is None or not keys:
+            return
+        self._retract(family, info, adj.withdraw(keys))
+
+    def _retract(self, family: Family, info: PeerInfo, keys: Sequence[int]) -> None:
+        if keys and family in self.loc:
+            self._dirty[family].update(self.loc[family].retract(info, keys))
+
+    def _end_of_rib(self, peer: Peer, info: PeerInfo, family: Family) -> None:
+        self._log("debug", f"End-of-RIB received for {family}", peer)
+        adj = peer.adj_in.get(family)
+        if adj is not None and adj.refreshing:
+            gone = adj.end_refresh()  # RFC 4724 §4.2: what is still stale after EoR goes
+            self._retract(family, info, gone)
+            self._log("info", f"{family}: End-of-RIB, {len(gone)} stale routes purged", peer)
+        peer.eor_pending.discard(family)
+        if not peer.eor_pending:
+            peer.stale_deadline = None
+
+    def _refresh_out(self, peer: Peer, family: Family, now: float) -> None:
+        """RFC 2918 §4: the peer asked for our routes of ``family`` again."""
+        rib_out, neg = peer.adj_out.get(family), peer.negotiated
+        if rib_out is None or neg is None:
+            return
+        rib_out.reset()
+        rib_out.consider_all(self.loc[family])
+        data = b"".join(rib_out.flush(neg.tx_context()))
+        if data:
+            self._session_outputs(peer, peer.session.send_update(data, now), now)
+
+    def _flush(self, now: float) -> None:
+        """Send what changed since the last flush to every Established peer."""
+        for family, keys in self._dirty.items():
+            if not keys:
+                continue
+            self._dirty[family] = set()
+            for peer in self.peers.values():
+                rib_out, neg = peer.adj_out.get(family), peer.negotiated
+                if rib_out is None or neg is None:
+                    continue
+                rib_out.consider(keys, self.loc[family])
+                data = b"".join(rib_out.flush(neg.tx_context()))
+                if data:
+                    self._session_outputs(peer, peer.session.send_update(data, now), now)

@@ -1,0 +1,99 @@
+"""The one owner task (DESIGN.md rule 1): takes facts from the queue, feeds the Speaker,
+executes its commands, tells it when the queue is drained (so it sends batched UPDATEs)
+and arms one timer at ``next_deadline()``."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from gracebgp.core import events as ev
+from gracebgp.core.speaker import Speaker
+from gracebgp.runtime.transport import Transport
+
+log = logging.getLogger("gracebgp")
+_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
+
+
+class Owner:
+    def __init__(self, speaker: Speaker, listen: list[tuple[str, int]]) -> None:
+        self.speaker = speaker
+        self.listen = listen
+        self.queue: asyncio.Queue[ev.Input] = asyncio.Queue()
+        self.transport = Transport(self.queue, speaker.peer_for)
+        self._stop = asyncio.Event()
+        self.hooks: list[Callable[[], None]] = []  # run after each drained batch (tests, dumps)
+
+    def submit(self, inp: ev.Input) -> None:
+        """Hand a fact to the owner from any task or signal handler of this loop."""
+        self.queue.put_nowait(inp)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _execute(self, outputs: list[ev.Output]) -> None:
+        t = self.transport
+        for o in outputs:
+            if isinstance(o, ev.Send):
+                t.send(o.peer, o.conn, o.data)
+            elif isinstance(o, ev.Connect):
+                t.connect(o.peer, o.conn, o.host, o.port, o.local_address, o.ttl)
+            elif isinstance(o, ev.Close):
+                t.close(o.peer, o.conn)
+            elif isinstance(o, ev.Log):
+                log.log(_LEVELS.get(o.level, logging.INFO), "%s%s",
+                        f"peer {o.peer}: " if o.peer else "", o.message)
+
+    async def start(self) -> None:
+        for host, port in self.listen:
+            try:
+                await self.transport.listen(host, port)
+            except OSError as exc:
+                log.error("cannot listen on %s port %d: %s", host, port, exc.strerror or exc)
+        self.submit(ev.Started())
+
+    async def run(self) -> None:
+        """Until ``stop()``: the owner loop."""
+        loop = asyncio.get_running_loop()
+        speaker, queue = self.speaker, self.queue
+        waiter: asyncio.Task[ev.Input] | None = None
+        stopper = asyncio.ensure_future(self._stop.wait())
+        try:
+            while not self._stop.is_set():
+                try:
+                    inp = queue.get_nowait()
+                except asyncio.QueueEmpty:
+                    self._execute(speaker.handle(ev.InputDrained(), loop.time()))
+                    for hook in self.hooks:
+                        hook()
+                    deadline = speaker.next_deadline()
+                    timeout = None if deadline is None else max(0.0, deadline - loop.time())
+                    if waiter is None:
+                        waiter = asyncio.ensure_future(queue.get())
+                    done, _ = await asyncio.wait({waiter, stopper}, timeout=timeout,
+                                                 return_when=asyncio.FIRST_COMPLETED)
+                    if waiter in done:
+                        inp = waiter.result()
+                        waiter = None
+                    elif stopper in done:
+                        break
+                    else:
+                        inp = ev.TimerDue()
+                self._execute(speaker.handle(inp, loop.time()))
+                deadline = speaker.next_deadline()
+                if deadline is not None and deadline <= loop.time():
+                    self._execute(speaker.handle(ev.TimerDue(), loop.time()))
+        finally:
+            for task in (waiter, stopper):
+                if task is not None:
+                    task.cancel()
+
+    async def shutdown(self, graceful: bool, message: str = "", linger: float = 2.0) -> None:
+        """Stop every session (see StopRequested), let the NOTIFICATIONs leave, close."""
+        loop = asyncio.get_running_loop()
+        self._execute(self.speaker.handle(ev.StopRequested(graceful, message), loop.time()))
+        end = loop.time() + linger
+        while self.transport.live and loop.time() < end:
+            await asyncio.sleep(0.05)
+        await self.transport.shutdown()

@@ -1,0 +1,159 @@
+"""TCP for BGP sessions on asyncio: outgoing connects (source address, TTL, TCP_NODELAY),
+listeners, and a Protocol per connection that turns socket events into Speaker inputs.
+
+The owner task is the only reader of the queue these callbacks fill (DESIGN.md rule 1).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+from collections.abc import Callable
+from typing import Any
+
+from gracebgp.core.events import Connected, ConnectFailed, Disconnected, Input, Received
+
+log = logging.getLogger("gracebgp.transport")
+
+CONNECT_TIMEOUT = 5.0
+ACCEPTED_BASE = 1 << 20  # connection ids the runtime gives accepted connections
+
+
+def _tune(sock: socket.socket | None, ttl: int | None = None) -> None:
+    if sock is None:
+        return
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    if ttl is not None:
+        if sock.family == socket.AF_INET6:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_UNICAST_HOPS, ttl)
+        else:
+            sock.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, ttl)
+
+
+def _peer_host(address: Any) -> str:
+    host = str(address[0])
+    return host[7:] if host.startswith("::ffff:") else host  # IPv4-mapped IPv6
+
+
+class BgpProtocol(asyncio.Protocol):
+    """One TCP connection; its bytes go to the owner's queue unchanged."""
+
+    def __init__(self, peer: str, conn: int, owner: Transport, outgoing: bool,
+                 ttl: int | None = None) -> None:
+        self.peer, self.conn, self.owner, self.outgoing, self.ttl = peer, conn, owner, outgoing, ttl
+        self.queue = owner.queue
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        _tune(transport.get_extra_info("socket"), self.ttl)
+        # Registered before the owner hears of it, so its first Send finds the connection.
+        self.owner.conns[(self.peer, self.conn)] = self
+        self.owner.live.add(self)
+        local = transport.get_extra_info("sockname")
+        self.queue.put_nowait(Connected(self.peer, self.conn, _peer_host(local), self.outgoing))
+
+    def data_received(self, data: bytes) -> None:
+        self.queue.put_nowait(Received(self.peer, self.conn, data))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.owner.live.discard(self)
+        if self.owner.conns.get((self.peer, self.conn)) is self:
+            del self.owner.conns[(self.peer, self.conn)]
+        self.queue.put_nowait(Disconnected(self.peer, self.conn, str(exc) if exc else ""))
+
+
+class Transport:
+    """Owns every TCP connection of the daemon."""
+
+    def __init__(self, queue: asyncio.Queue[Input], peer_of: Callable[[str], str | None]) -> None:
+        self.queue = queue
+        self.peer_of = peer_of  # remote address -> configured peer name, or None
+        self.conns: dict[tuple[str, int], BgpProtocol] = {}
+        self.live: set[BgpProtocol] = set()  # open until connection_lost (writes flushed)
+        self.servers: list[asyncio.base_events.Server] = []
+        self._next_accepted = ACCEPTED_BASE
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def listen(self, host: str, port: int) -> None:
+        loop = asyncio.get_running_loop()
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        server = await loop.create_server(self._accept, host, port, family=family, reuse_address=True)
+        self.servers.append(server)
+        log.info("listening on %s port %d", host, port)
+
+    def _accept(self) -> asyncio.Protocol:
+        return _Acceptor(self)
+
+    def connect(self, peer: str, conn: int, host: str, port: int, local_address: str | None,
+                ttl: int | None) -> None:
+        coro = self._connect(peer, conn, host, port, local_address, ttl)
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _connect(self, peer: str, conn: int, host: str, port: int, local_address: str | None,
+                       ttl: int | None) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            local = (local_address, 0) if local_address else None
+            await asyncio.wait_for(loop.create_connection(
+                lambda: BgpProtocol(peer, conn, self, True, ttl), host, port, local_addr=local),
+                CONNECT_TIMEOUT)
+        except (TimeoutError, OSError) as exc:
+            self.queue.put_nowait(ConnectFailed(peer, conn, str(exc) or type(exc).__name__))
+
+    def send(self, peer: str, conn: int, data: bytes) -> None:
+        proto = self.conns.get((peer, conn))
+        if proto is not None and proto.transport is not None and not proto.transport.is_closing():
+            proto.transport.write(data)
+
+    def close(self, peer: str, conn: int) -> None:
+        proto = self.conns.pop((peer, conn), None)
+        if proto is not None and proto.transport is not None:
+            proto.transport.close()
+
+    def write_buffer_size(self, peer: str, conn: int) -> int:
+        proto = self.conns.get((peer, conn))
+        if proto is None or proto.transport is None:
+            return 0
+        return proto.transport.get_write_buffer_size()
+
+    async def shutdown(self) -> None:
+        for server in self.servers:
+            server.close()
+        for key in list(self.conns):
+            self.close(*key)
+        for task in list(self._tasks):
+            task.cancel()
+
+
+class _Acceptor(asyncio.Protocol):
+    """Accepts a connection, maps it to a configured peer, then hands over to BgpProtocol."""
+
+    def __init__(self, transport_owner: Transport) -> None:
+        self.owner = transport_owner
+        self.inner: BgpProtocol | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        host = _peer_host(transport.get_extra_info("peername"))
+        peer = self.owner.peer_of(host)
+        if peer is None:
+            log.warning("connection from %s refused: not a configured neighbor", host)
+            transport.close()
+            return
+        conn = self.owner._next_accepted
+        self.owner._next_accepted += 1
+        self.inner = BgpProtocol(peer, conn, self.owner, False)
+        self.inner.connection_made(transport)
+
+    def data_received(self, data: bytes) -> None:
+        if self.inner is not None:
+            self.inner.data_received(data)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.inner is not None:
+            self.inner.connection_lost(exc)
