@@ -25,6 +25,7 @@ from gracebgp.core import events as ev
 from gracebgp.core.originate import LocalRoute
 from gracebgp.core.peer import NeighborSettings
 from gracebgp.core.speaker import Speaker
+from gracebgp.runtime.gcpolicy import tune_gc
 from gracebgp.runtime.owner import Owner
 
 log = logging.getLogger("gracebgp")
@@ -96,6 +97,7 @@ class Daemon:
                  __version__, self.cfg.global_.asn, self.cfg.global_.router_id, len(self.cfg.neighbors),
                  "retains our routes at peers (graceful restart)" if sigterm_graceful
                  else "withdraws our routes")
+        tune_gc()
         await self.owner.start()
         await self.owner.run()
         await self.owner.shutdown(self.graceful_stop, self.stop_message)

@@ -53,7 +53,6 @@ class Speaker:
         self.local_routes: dict[tuple[Family, int], Path] = {}
         self._dirty: dict[Family, set[int]] = {f: set() for f in FAMILIES}
         self._out: list[ev.Output] = []
-        self._loops: dict[int, tuple[Path, bool]] = {}
         self._started = False
         self._next_index = 1
         for n in neighbors:
@@ -336,16 +335,10 @@ class Speaker:
         self._dirty[family].update(self.loc[family].retract(self.local, [key]))
         return True
 
-    def _loop(self, path: Path) -> bool:
+    def _loop(self, attrs: AttrSet) -> bool:
         """RFC 4271 §9.1.2: a route whose AS_PATH holds our AS is not a candidate."""
-        hit = self._loops.get(id(path))
-        if hit is not None and hit[0] is path:
-            return hit[1]
-        looped = any(self.local_as in asns for _, asns in path.attrs.as_path)
-        if len(self._loops) > 1 << 18:
-            self._loops.clear()
-        self._loops[id(path)] = (path, looped)
-        return looped
+        asn = self.local_as
+        return any(asn in asns for _, asns in attrs.as_path)
 
     def _apply(self, peer: Peer, result: UpdateResult) -> None:
         """RFC 4271 §9 Phase 1-2 for one UPDATE; RFC 7606 treat-as-withdraw included."""
@@ -374,10 +367,10 @@ class Speaker:
         adj = peer.adj_in.get(family)
         if adj is None:
             return  # not negotiated: RFC 4760 §7 says ignore
-        path = self.table.get(attrs, next_hop)
-        if self._loop(path):
+        if self._loop(attrs):
             self._withdraw(peer, info, family, keys)
             return
+        path = self.table.get(attrs, next_hop)
         adj.announce(keys, path)
         self._dirty[family].update(self.loc[family].offer(info, keys, path))
 

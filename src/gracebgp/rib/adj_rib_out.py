@@ -38,11 +38,20 @@ class AdjRibOut:
         """Re-evaluate ``keys`` against the Loc-RIB's current best paths."""
         advertised, pending, cache = self.advertised, self.pending, self._cache
         entries = loc.entries
+        target = self.policy.peer.index
         for k in keys:
             e = entries.get(k)
             out: Path | None = None
             if e is not None:
                 peer, path = e if isinstance(e, tuple) else e[0]
+                if peer.index == target:
+                    # Its own route: never sent back (export_path's first rule), so only a
+                    # route advertised earlier needs a withdrawal.
+                    if k in advertised:
+                        pending[k] = None
+                    else:
+                        pending.pop(k, None)
+                    continue
                 ck = (id(path), peer.index)
                 hit = cache.get(ck)
                 if hit is None or hit[0] is not path:

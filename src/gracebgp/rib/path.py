@@ -49,27 +49,76 @@ def _router_id_int(text: str) -> int:
 
 
 class Path:
-    """Attributes plus next hop of a set of routes. Compare with ``is`` after interning."""
+    """Attributes plus next hop of a set of routes. Compare with ``is`` after interning.
 
-    __slots__ = (
-        "__weakref__",
-        "as_path_len",
-        "attrs",
-        "cluster_len",
-        "gshut",
-        "llgr_stale",
-        "local_pref",
-        "med",
-        "neighbor_as",
-        "next_hop",
-        "no_llgr",
-        "origin",
-        "originator_id",
-    )
+    The decision fields are computed on first use: a prefix with a single candidate (a
+    full table from one upstream) never needs them.
+    """
+
+    __slots__ = ("__weakref__", "_d", "attrs", "next_hop")
 
     def __init__(self, attrs: AttrSet, next_hop: tuple[str, ...]) -> None:
         self.attrs = attrs
         self.next_hop = next_hop
+        self._d: _Decision | None = None
+
+    def _decision(self) -> _Decision:
+        d = self._d
+        if d is None:
+            d = self._d = _Decision(self.attrs)
+        return d
+
+    @property
+    def local_pref(self) -> int:
+        return self._decision().local_pref
+
+    @property
+    def as_path_len(self) -> int:
+        return self._decision().as_path_len
+
+    @property
+    def origin(self) -> int:
+        return self._decision().origin
+
+    @property
+    def med(self) -> int:
+        return self._decision().med
+
+    @property
+    def neighbor_as(self) -> int:
+        return self._decision().neighbor_as
+
+    @property
+    def originator_id(self) -> int | None:
+        return self._decision().originator_id
+
+    @property
+    def cluster_len(self) -> int:
+        return self._decision().cluster_len
+
+    @property
+    def llgr_stale(self) -> bool:
+        return self._decision().llgr_stale
+
+    @property
+    def no_llgr(self) -> bool:
+        return self._decision().no_llgr
+
+    @property
+    def gshut(self) -> bool:
+        return self._decision().gshut
+
+    def __repr__(self) -> str:
+        return f"Path(next_hop={self.next_hop}, {self.attrs!r})"
+
+
+class _Decision:
+    """What RFC 4271 §9.1.2.2, RFC 4456 §9 and RFC 9494 §4.3 compare, read once."""
+
+    __slots__ = ("as_path_len", "cluster_len", "gshut", "llgr_stale", "local_pref", "med",
+                 "neighbor_as", "no_llgr", "origin", "originator_id")
+
+    def __init__(self, attrs: AttrSet) -> None:
         lp = attrs.local_pref
         comms = attrs.communities
         # RFC 8326 §4: GRACEFUL_SHUTDOWN lowers LOCAL_PREF to 0 on receipt (default policy).
@@ -89,9 +138,6 @@ class Path:
         self.cluster_len = len(cl.ids) if cl is not None else 0
         self.llgr_stale = _LLGR_STALE in comms  # RFC 9494 §4.3 received as LLGR-stale
         self.no_llgr = _NO_LLGR in comms
-
-    def __repr__(self) -> str:
-        return f"Path(next_hop={self.next_hop}, {self.attrs!r})"
 
 
 class PathTable:
