@@ -168,3 +168,9 @@ def test_describe_lists_peers_and_routes() -> None:
     text = "\n".join(a.describe())
     assert "peer 127.0.0.2 AS 65002 ESTABLISHED" in text
     assert "(from 127.0.0.2)" in text and "(local)" in text
+
+
+def test_speaker_is_importable_from_the_package_root() -> None:
+    import gracebgp
+
+    assert gracebgp.Speaker is Speaker
