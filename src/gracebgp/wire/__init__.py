@@ -19,7 +19,7 @@ from gracebgp.wire.attributes import (
     UnknownAttribute,
     encode_attribute,
 )
-from gracebgp.wire.attrset import AttrSet, to_two_octet
+from gracebgp.wire.attrset import AttrSet, decode_attribute, to_two_octet
 from gracebgp.wire.capabilities import (
     AddPath,
     Capability,
@@ -111,6 +111,7 @@ __all__ = [
     "Update",
     "UpdateAction",
     "UpdateResult",
+    "decode_attribute",
     "decode_body",
     "decode_message",
     "encode_attribute",

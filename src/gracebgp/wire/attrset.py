@@ -101,6 +101,23 @@ class AttrSet:
         self._as_path, self._aggregator = segments, aggregator
         return segments
 
+    @classmethod
+    def clean(cls, attrs: tuple[Any, ...], by_code: dict[int, Any], as4: bool) -> AttrSet:
+        """The decoder's constructor for attributes without problems (one per type, as
+        ``by_code`` already maps them): skips what ``__init__`` would recompute."""
+        self = object.__new__(cls)
+        self.attrs = attrs
+        self.problems = ()
+        self.action = UpdateAction.ACCEPT
+        self.by_code = by_code
+        self.complete_v4 = 1 in by_code and 2 in by_code and 3 in by_code
+        self._as4 = as4
+        self._as_path = None
+        self._aggregator = None
+        self._hash = None
+        self._wire = None
+        return self
+
     def _merge_as4(self, segments: tuple[Segment, ...],
                    aggregator: tuple[int, str] | None) -> tuple[tuple[Segment, ...], tuple[int, str] | None]:
         # RFC 6793 §4.2.3: when AGGREGATOR and AS4_AGGREGATOR are both received and the
@@ -213,7 +230,18 @@ def to_two_octet(attrs: AttrSet) -> AttrSet:
 # --- interning -----------------------------------------------------------------------
 _CACHE_LIMIT = 1 << 20
 _block_caches: dict[tuple[bool, bool], dict[bytes, AttrSet]] = {}
-_attr_caches: dict[tuple[bool, bool], dict[bytes, tuple[Any, Problem | None]]] = {}
+_attr_caches: dict[tuple[bool, bool], dict[bytes, Any]] = {}
+
+
+class Flawed:
+    """Attribute-table entry for a TLV that decoded with an RFC 7606 problem; ``attr`` is
+    None when the attribute is dropped. Clean TLVs map straight to their attribute."""
+
+    __slots__ = ("attr", "problem")
+
+    def __init__(self, attr: Any, problem: Problem) -> None:
+        self.attr = attr
+        self.problem = problem
 
 
 def block_cache(as4: bool, ibgp: bool) -> dict[bytes, AttrSet]:
@@ -224,7 +252,7 @@ def block_cache(as4: bool, ibgp: bool) -> dict[bytes, AttrSet]:
     return cache
 
 
-def attr_cache(as4: bool, ibgp: bool) -> dict[bytes, tuple[Any, Problem | None]]:
+def attr_cache(as4: bool, ibgp: bool) -> dict[bytes, Any]:
     """The raw-TLV -> (attribute, problem) table for one decoding context: each distinct
     attribute is decoded once, so a new block made of known attributes costs lookups."""
     cache = _attr_caches.get((as4, ibgp))
@@ -233,10 +261,22 @@ def attr_cache(as4: bool, ibgp: bool) -> dict[bytes, tuple[Any, Problem | None]]
     return cache
 
 
-def decode_tlv(raw: bytes, as4: bool, ibgp: bool) -> tuple[Any, Problem | None]:
-    """Decode one non-MP attribute TLV through the attribute table (remembering it)."""
+def decode_attribute(tlv: bytes, as4: bool = True, ibgp: bool = True) -> tuple[Any, Problem | None]:
+    """Decode one whole attribute TLV (header included): (attribute or None, the RFC 7606
+    problem or None). Goes through the attribute table, so a repeat is a lookup."""
+    entry = attr_cache(as4, ibgp).get(tlv)
+    if entry is None:
+        entry = decode_tlv(tlv, as4, ibgp)
+    if entry.__class__ is Flawed:
+        return entry.attr, entry.problem
+    return entry, None
+
+
+def decode_tlv(raw: bytes, as4: bool, ibgp: bool) -> Any:
+    """Decode one non-MP attribute TLV and remember it: the attribute, or a Flawed."""
     flags = raw[0]
-    entry = decode_one(raw[1], flags, raw[4 if flags & 0x10 else 3:], raw, as4, ibgp)
+    attr, problem = decode_one(raw[1], flags, raw[4 if flags & 0x10 else 3:], raw, as4, ibgp)
+    entry = attr if problem is None else Flawed(attr, problem)
     cache = attr_cache(as4, ibgp)
     if len(cache) >= _CACHE_LIMIT:
         cache.clear()

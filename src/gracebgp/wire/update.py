@@ -22,7 +22,7 @@ from typing import Any, NamedTuple
 from gracebgp.errors import CodecError, EncodeError
 from gracebgp.types import IPV4_UNICAST, Family, make_family
 from gracebgp.wire.attributes import EXT_LEN, OPTIONAL, OPTIONAL_TRANSITIVE, AttrMalformed, encode_attribute
-from gracebgp.wire.attrset import AttrSet, attr_cache, block_cache, decode_tlv, intern
+from gracebgp.wire.attrset import AttrSet, Flawed, attr_cache, block_cache, decode_tlv, intern
 from gracebgp.wire.context import CodecContext
 from gracebgp.wire.iana import HEADER_LEN, MARKER, AttrType, NotificationCode
 from gracebgp.wire.iana import UpdateSubcode as S
@@ -93,6 +93,8 @@ def _walk(block: bytes, ctx: CodecContext) -> tuple[AttrSet | None, MpReach | No
     aget = attr_cache(as4, ibgp).get
     raws: list[bytes] = []
     attrs: list[Any] = []
+    by_code: dict[int, Any] = {}
+    flawed: list[Problem] = []
     problems: list[Problem] = []
     seen: set[int] = set()
     mp_at: list[tuple[int, int]] = []  # (non-MP TLVs before it, code) of MP attributes
@@ -131,10 +133,16 @@ def _walk(block: bytes, ctx: CodecContext) -> tuple[AttrSet | None, MpReach | No
         seen.add(code)
         if code not in {14, 15}:
             raws.append(raw)
-            entry = aget(raw)
-            if entry is None:
-                entry = decode_tlv(raw, as4, ibgp)
-            attrs.append(entry)
+            a = aget(raw)
+            if a is None:
+                a = decode_tlv(raw, as4, ibgp)
+            if a.__class__ is Flawed:
+                flawed.append(a.problem)
+                a = a.attr
+                if a is None:
+                    continue
+            attrs.append(a)
+            by_code[code] = a
             continue
         mp_at.append((len(raws), code))
         if flags & _OT != OPTIONAL:  # RFC 7606 §5.3: MP attribute flags inconsistent
@@ -155,15 +163,15 @@ def _walk(block: bytes, ctx: CodecContext) -> tuple[AttrSet | None, MpReach | No
         # attributes that were discarded are not part of it.
         decoded = {14: reach is not None, 15: unreach is not None}
         order: list[int] = []
-        pending = iter([*mp_at, (len(attrs) + 1, 0)])
+        pending = iter([*mp_at, (len(raws) + 1, 0)])
         before, mp_code = next(pending)
-        for j, (a, _) in enumerate([*attrs, (None, None)]):
+        for j, code in enumerate([*(raw[1] for raw in raws), -1]):
             while before == j:
                 if decoded[mp_code]:
                     order.append(mp_code)
                 before, mp_code = next(pending)
-            if a is not None:
-                order.append(a.code)
+            if code in by_code:  # kept (a discarded attribute is not part of the order)
+                order.append(code)
         canonical = [c for c in (14, 15) if c in order] + [c for c in order if c not in (14, 15)]
         if order != canonical:
             layout = tuple(order)
@@ -173,19 +181,16 @@ def _walk(block: bytes, ctx: CodecContext) -> tuple[AttrSet | None, MpReach | No
     discarded = [p for p in problems if p.action == A.ATTRIBUTE_DISCARD]
     if discarded:  # not interned: the same attributes without duplicates are another block
         problems = [p for p in problems if p.action != A.ATTRIBUTE_DISCARD]
-        return _attrset(attrs, discarded, as4), reach, unreach, layout, problems
+        return AttrSet(attrs, (*discarded, *flawed), as4), reach, unreach, layout, problems
     if not mp_at and not problems:
-        return intern(cache, block, _attrset(attrs, [], as4)), None, None, (), problems
+        made = AttrSet(attrs, tuple(flawed), as4) if flawed else AttrSet.clean(tuple(attrs), by_code, as4)
+        return intern(cache, block, made), None, None, (), problems
     key = b"".join(raws)
     known = cache.get(key)
     if known is None:
-        known = intern(cache, key, _attrset(attrs, [], as4))
+        made = AttrSet(attrs, tuple(flawed), as4) if flawed else AttrSet.clean(tuple(attrs), by_code, as4)
+        known = intern(cache, key, made)
     return known, reach, unreach, layout, problems
-
-
-def _attrset(entries: list[tuple[Any, Problem | None]], extra: list[Problem], as4: bool) -> AttrSet:
-    problems = tuple(extra) + tuple(p for _, p in entries if p is not None)
-    return AttrSet([a for a, _ in entries if a is not None], problems, as4)
 
 
 _UNDERRUN = Problem(A.TREAT_AS_WITHDRAW, S.MALFORMED_ATTRIBUTE_LIST,

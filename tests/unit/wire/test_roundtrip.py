@@ -82,7 +82,7 @@ from gracebgp.wire import (
     to_two_octet,
 )
 from gracebgp.wire.attributes import EXT_LEN, OPTIONAL, OPTIONAL_TRANSITIVE, PARTIAL, WELL_KNOWN
-from gracebgp.wire.attrset import decode_tlv
+from gracebgp.wire.attrset import decode_attribute
 from gracebgp.wire.capabilities import decode_capabilities, encode_capability
 from gracebgp.wire.iana import (
     AS_TRANS,
@@ -471,7 +471,7 @@ def test_attribute_roundtrip(name: str, as4: bool, data: st.DataObject) -> None:
     assert wire[0] == attr.flags and wire[1] == attr.code
     assert int.from_bytes(wire[2:hdr], "big") == len(wire) - hdr
     assert (hdr == 4) == bool(attr.flags & EXT_LEN)
-    decoded, problem = decode_tlv(wire, as4, True)
+    decoded, problem = decode_attribute(wire, as4, True)
     assert problem is None
     assert decoded == attr
     assert type(decoded) is type(attr)
@@ -486,10 +486,10 @@ def test_as_path_two_octet_session_writes_as_trans(segment_type: SegmentType, pa
     """RFC 6793 §4.2.2: a 4-octet AS_PATH on a 2-octet session has AS_TRANS for big ASes;
     small ones survive unchanged."""
     attr = AsPath(((int(segment_type), tuple(path)),), flags)
-    decoded, problem = decode_tlv(encode_attribute(attr, False), False, True)
+    decoded, problem = decode_attribute(encode_attribute(attr, False), False, True)
     assert problem is None
     assert decoded.segments == ((segment_type, tuple(a if a <= 0xFFFF else AS_TRANS for a in path)),)
-    as4_decoded, _ = decode_tlv(encode_attribute(attr, True), True, True)
+    as4_decoded, _ = decode_attribute(encode_attribute(attr, True), True, True)
     assert as4_decoded == attr
 
 
@@ -498,7 +498,7 @@ def test_as_path_two_octet_session_writes_as_trans(segment_type: SegmentType, pa
 def test_aggregator_two_octet_session_writes_as_trans(asn: int, address: str) -> None:
     wire = encode_attribute(Aggregator(asn, address), as4=False)
     assert wire[2] == 6
-    decoded, problem = decode_tlv(wire, False, True)
+    decoded, problem = decode_attribute(wire, False, True)
     assert problem is None
     assert decoded == Aggregator(asn if asn <= 0xFFFF else AS_TRANS, address)
 
@@ -508,7 +508,7 @@ def test_aggregator_two_octet_session_writes_as_trans(asn: int, address: str) ->
        ibgp=st.booleans())
 def test_well_known_communities_keep_their_values(values: tuple[int, ...], as4: bool, ibgp: bool) -> None:
     attr = Communities(values)
-    decoded, problem = decode_tlv(encode_attribute(attr, as4), as4, ibgp)
+    decoded, problem = decode_attribute(encode_attribute(attr, as4), as4, ibgp)
     assert problem is None
     assert decoded.values == values
     assert all(WellKnownCommunity(v) for v in decoded.values)
@@ -559,7 +559,7 @@ def test_extended_length_flag_on_short_values_is_kept(length: int, code: int) ->
     attr = UnknownAttribute(code, bytes(length), OPTIONAL_TRANSITIVE | EXT_LEN)
     wire = encode_attribute(attr, True)
     assert wire[:4] == bytes([OPTIONAL_TRANSITIVE | EXT_LEN, code]) + length.to_bytes(2, "big")
-    assert decode_tlv(wire, True, False) == (attr, None)
+    assert decode_attribute(wire, True, False) == (attr, None)
     short = encode_attribute(UnknownAttribute(code, bytes(length)), True)
     assert short[:3] == bytes([OPTIONAL_TRANSITIVE, code, length])
 
