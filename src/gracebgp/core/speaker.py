@@ -109,15 +109,21 @@ class Speaker:
         for peer in self.peers.values():
             neg = peer.negotiated
             fams = ", ".join(str(f) for f in sorted(peer.adj_in)) or "-"
-            stale = sum(a.stale_count for a in peer.adj_in.values())
+            n_stale = sum(a.stale_count for a in peer.adj_in.values())
             lines.append(f"peer {peer.address} AS {peer.settings.session.peer_as} "
-                         f"{peer.session.state.name} received {peer.route_count()} stale {stale} "
+                         f"{peer.session.state.name} received {peer.route_count()} stale {n_stale} "
                          f"families {fams}" + (f" hold {neg.hold_time}s" if neg else ""))
+        total = 0
         for family, loc in self.loc.items():
             for key, (src, path) in sorted(loc.items()):
                 origin = "local" if src.local else f"from {src.address}"
+                source = self.peers.get(src.address)
+                adj = source.adj_in.get(family) if source is not None else None
+                mark = " stale" if adj is not None and adj.is_stale(key) else ""
                 lines.append(f"route {format_prefix(key, family.afi)} via {','.join(path.next_hop) or '-'} "
-                             f"{format_attrs(path.attrs)} ({origin})")
+                             f"{format_attrs(path.attrs)} ({origin}){mark}")
+                total += 1
+        lines.append(f"end of state: {len(self.peers)} peers, {total} routes")
         return lines
 
     # --- peers -------------------------------------------------------------------------

@@ -72,8 +72,10 @@ def export_path(source: PeerInfo, path: Path, policy: ExportPolicy, family: Fami
     attrs = path.attrs
     comms = attrs.communities
     ebgp = not target.ibgp
-    if _NO_ADVERTISE in comms or (ebgp and any(c in comms for c in _NO_EXPORT)):
-        return None  # RFC 1997
+    # RFC 1997 binds routes *received* with these communities; a route we originate
+    # carries them for the neighbor to honour (the usual "tag my prefix NO_EXPORT").
+    if not source.local and (_NO_ADVERTISE in comms or (ebgp and any(c in comms for c in _NO_EXPORT))):
+        return None
     from_ibgp = source.ibgp and not source.local
     if not ebgp and from_ibgp and not (source.rr_client or target.rr_client):
         return None  # RFC 4271 §9.2 split horizon; RFC 4456 §8 reflection otherwise

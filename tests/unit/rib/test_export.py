@@ -84,6 +84,13 @@ def test_well_known_communities_rfc1997() -> None:
     assert out(EBGP_A, no_adv, IBGP_C) is None
 
 
+def test_own_routes_carry_no_export_to_the_neighbor() -> None:
+    # RFC 1997 applies to received routes; an originated route tagged NO_EXPORT is sent so
+    # that the eBGP neighbor does not pass it on.
+    sent = out(LOCAL, path(comms=(int(WK.NO_EXPORT),)), EBGP_B)
+    assert sent is not None and int(WK.NO_EXPORT) in sent.attrs.communities
+
+
 def test_sender_side_loop_check() -> None:
     assert out(EBGP_A, path(65001, 65002), EBGP_B) is None
 

@@ -1,0 +1,1 @@
+"""Interop test library: real BGP daemons in network namespaces (see README.md)."""
