@@ -44,7 +44,8 @@ def routes_of(cfg: Config) -> tuple[LocalRoute, ...]:
 
 
 def build_speaker(cfg: Config) -> Speaker:
-    return Speaker(cfg.global_.asn, cfg.global_.router_id, neighbors_of(cfg), routes_of(cfg))
+    return Speaker(cfg.global_.asn, cfg.global_.router_id, neighbors_of(cfg), routes_of(cfg),
+                   always_compare_med=cfg.global_.always_compare_med)
 
 
 def listen_addresses(cfg: Config) -> list[tuple[str, int]]:

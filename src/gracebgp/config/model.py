@@ -55,6 +55,9 @@ class Global(Frozen):
     port: int = Field(default=179, ge=-1, le=0xFFFF)
     #: Addresses to listen on; an empty list means the default, as in GoBGP.
     local_address_list: tuple[IPAddress, ...] = ("0.0.0.0", "::")
+    #: RFC 4271 §9.1.2.2 c compares MED only between routes from the same neighbouring AS;
+    #: true compares it across all of them (GoBGP/FRR ``always-compare-med``).
+    always_compare_med: bool = False
 
     @field_validator("port")
     @classmethod

@@ -95,9 +95,16 @@ GLOBAL = Section(
         ("router_id",): ("config", "router-id"),
         ("port",): ("config", "port"),
         ("local_address_list",): ("config", "local-address-list"),
+        ("always_compare_med",): ("route-selection-options", "config", "always-compare-med"),
     },
     unsupported=_paths(
-        "apply-policy", "confederation", "use-multiple-paths", "route-selection-options",
+        "apply-policy", "confederation", "use-multiple-paths",
+        "route-selection-options.config.ignore-as-path-length",
+        "route-selection-options.config.external-compare-router-id",
+        "route-selection-options.config.advertise-inactive-routes",
+        "route-selection-options.config.enable-aigp",
+        "route-selection-options.config.ignore-next-hop-igp-metric",
+        "route-selection-options.config.disable-best-path-selection",
         "default-route-distance", "graceful-restart", "afi-safis", "mpls-label-range",
     ),
     hints={

@@ -65,3 +65,13 @@ def test_kube_router_style_both_families_with_gr() -> None:
         ("ipv4-unicast", True, True), ("ipv6-unicast", True, True)]
     assert (n.graceful_restart.restart_time, n.graceful_restart.deferral_time) == (90, 360)
     assert c.is_ebgp(n)
+
+
+def test_always_compare_med_from_route_selection_options() -> None:
+    from gracebgp.config import parse
+
+    cfg = parse('[global.config]\n  as = 65001\n  router-id = "10.0.0.1"\n'
+                "[global.route-selection-options.config]\n  always-compare-med = true\n")
+    assert cfg.global_.always_compare_med is True
+    plain = parse('[global.config]\n  as = 65001\n  router-id = "10.0.0.1"\n')
+    assert plain.global_.always_compare_med is False
