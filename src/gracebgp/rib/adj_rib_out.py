@@ -18,6 +18,8 @@ from gracebgp.wire.attrset import to_two_octet
 from gracebgp.wire.context import CodecContext
 from gracebgp.wire.update import end_of_rib, pack_ipv4, pack_mp, pack_withdrawals
 
+_CACHE_LIMIT = 1 << 19
+
 
 class AdjRibOut:
     __slots__ = ("_cache", "_table", "advertised", "family", "pending", "policy")
@@ -28,8 +30,8 @@ class AdjRibOut:
         self._table = table
         self.advertised: dict[int, Path] = {}
         self.pending: dict[int, Path | None] = {}  # key -> path to announce, None: withdraw
-        # (id(source path), source index) -> (source path, exported path or None)
-        self._cache: dict[tuple[int, int], tuple[Path, Path | None]] = {}
+        # source path -> (source peer index, exported path or None); Paths hash by identity
+        self._cache: dict[Path, tuple[int, Path | None]] = {}
 
     def __len__(self) -> int:
         return len(self.advertised)
@@ -39,12 +41,16 @@ class AdjRibOut:
         advertised, pending, cache = self.advertised, self.pending, self._cache
         entries = loc.entries
         target = self.policy.peer.index
+        last_path: Path | None = None  # consecutive keys mostly share a path (one UPDATE)
+        last_index = -1
+        last_out: Path | None = None
         for k in keys:
             e = entries.get(k)
             out: Path | None = None
             if e is not None:
                 peer, path = e if isinstance(e, tuple) else e[0]
-                if peer.index == target:
+                index = peer.index
+                if index == target:
                     # Its own route: never sent back (export_path's first rule), so only a
                     # route advertised earlier needs a withdrawal.
                     if k in advertised:
@@ -52,13 +58,18 @@ class AdjRibOut:
                     else:
                         pending.pop(k, None)
                     continue
-                ck = (id(path), peer.index)
-                hit = cache.get(ck)
-                if hit is None or hit[0] is not path:
-                    out = export_path(peer, path, self.policy, self.family, self._table)
-                    cache[ck] = (path, out)
+                if path is last_path and index == last_index:
+                    out = last_out
                 else:
-                    out = hit[1]
+                    hit = cache.get(path)
+                    if hit is None or hit[0] != index:
+                        out = export_path(peer, path, self.policy, self.family, self._table)
+                        if len(cache) >= _CACHE_LIMIT:  # forget paths of routes long gone
+                            cache.clear()
+                        cache[path] = (index, out)
+                    else:
+                        out = hit[1]
+                    last_path, last_index, last_out = path, index, out
             if advertised.get(k) is out:
                 pending.pop(k, None)
             else:

@@ -8,6 +8,7 @@ import ipaddress
 from gracebgp.errors import EncodeError
 
 _V6_TEXT: dict[bytes, str] = {}
+_BYTES: dict[str, bytes] = {}  # text -> octets, for next hops that every UPDATE repeats
 
 
 def ipv4_text(raw: bytes) -> str:
@@ -25,10 +26,16 @@ def ipv6_text(raw: bytes) -> str:
 
 def ip_bytes(text: str) -> bytes:
     """4 or 16 octets of an address in text form; EncodeError when it is not one."""
-    try:
-        return ipaddress.ip_address(text).packed
-    except ValueError:
-        raise EncodeError(f"not an IP address: {text!r}") from None
+    raw = _BYTES.get(text)
+    if raw is None:
+        try:
+            raw = ipaddress.ip_address(text).packed
+        except ValueError:
+            raise EncodeError(f"not an IP address: {text!r}") from None
+        if len(_BYTES) > 65536:
+            _BYTES.clear()
+        _BYTES[text] = raw
+    return raw
 
 
 def ipv4_bytes(text: str) -> bytes:
