@@ -140,29 +140,47 @@ class _Decision:
         self.no_llgr = _NO_LLGR in comms
 
 
+_TABLE_LIMIT = 1 << 21
+
+
 class PathTable:
-    """Interns Paths by (AttrSet identity, next hop) so equal routes share one object."""
+    """Interns Paths by (AttrSet identity, next hop) so equal routes share one object.
+
+    Keyed by ``id(attrs)``; the hit is verified against the Path's own ``attrs`` (a Path
+    keeps its AttrSet alive, so the id is not reused while the entry exists). IPv4 paths
+    have one next hop per AttrSet (it is an attribute); MP paths sharing an AttrSet with
+    different next hops get a small dict under the same id.
+    """
 
     __slots__ = ("_paths",)
 
     def __init__(self) -> None:
-        self._paths: dict[tuple[int, tuple[str, ...]], tuple[AttrSet, Path]] = {}
+        self._paths: dict[int, Path | dict[tuple[str, ...], Path]] = {}
 
     def get(self, attrs: AttrSet, next_hop: tuple[str, ...]) -> Path:
-        key = (id(attrs), next_hop)
+        key = id(attrs)
         hit = self._paths.get(key)
-        if hit is not None and hit[0] is attrs:
-            return hit[1]
+        if hit.__class__ is Path:
+            assert isinstance(hit, Path)
+            if hit.attrs is attrs:
+                if hit.next_hop == next_hop:
+                    return hit
+                path = Path(attrs, next_hop)
+                self._paths[key] = {hit.next_hop: hit, next_hop: path}
+                return path
+        elif hit is not None:
+            assert isinstance(hit, dict)
+            known = hit.get(next_hop)
+            first = next(iter(hit.values()))
+            if first.attrs is attrs:
+                if known is None:
+                    known = hit[next_hop] = Path(attrs, next_hop)
+                return known
+        if len(self._paths) >= _TABLE_LIMIT:
+            self._paths.clear()  # routes keep their Paths; only sharing restarts
         path = Path(attrs, next_hop)
-        self._paths[key] = (attrs, path)  # holding attrs keeps id() unique while cached
+        self._paths[key] = path
         return path
 
     def __len__(self) -> int:
         return len(self._paths)
-
-    def prune(self, alive: set[int]) -> int:
-        """Drop Paths whose id() is not in ``alive``; returns how many were dropped."""
-        dead = [k for k, (_, p) in self._paths.items() if id(p) not in alive]
-        for k in dead:
-            del self._paths[k]
-        return len(dead)

@@ -66,10 +66,10 @@ class AttrSet:
         "_as4",
         "_as_path",
         "_hash",
-        "_wire",
+        "_wire2",
+        "_wire4",
         "action",
         "attrs",
-        "by_code",
         "complete_v4",
         "problems",
     )
@@ -80,21 +80,20 @@ class AttrSet:
         self.attrs: tuple[Any, ...] = attrs
         self.problems = problems
         self.action = max(p.action for p in problems) if problems else UpdateAction.ACCEPT
-        by: dict[int, Any] = {a.code: a for a in attrs}
-        self.by_code = by
+        codes = {a.code for a in attrs}
         # RFC 4271 §5: what an UPDATE with IPv4 NLRI must carry (RFC 7606 §3 d checks it).
-        self.complete_v4 = 1 in by and 2 in by and 3 in by  # ORIGIN, AS_PATH, NEXT_HOP
+        self.complete_v4 = 1 in codes and 2 in codes and 3 in codes  # ORIGIN, AS_PATH, NEXT_HOP
         self._as4 = as4
         self._as_path: tuple[Segment, ...] | None = None
         self._aggregator: tuple[int, str] | None = None
         self._hash: int | None = None
-        self._wire: dict[bool, bytes] | None = None
+        self._wire4: bytes | None = None
+        self._wire2: bytes | None = None
 
     def _effective(self) -> tuple[Segment, ...]:
-        by = self.by_code
-        path = by.get(AttrType.AS_PATH)
+        path = self.get(AttrType.AS_PATH)
         segments: tuple[Segment, ...] = path.segments if path is not None else ()
-        agg = by.get(AttrType.AGGREGATOR)
+        agg = self.get(AttrType.AGGREGATOR)
         aggregator = (agg.asn, agg.address) if agg is not None else None
         if not self._as4:
             segments, aggregator = self._merge_as4(segments, aggregator)
@@ -109,13 +108,13 @@ class AttrSet:
         self.attrs = attrs
         self.problems = ()
         self.action = UpdateAction.ACCEPT
-        self.by_code = by_code
         self.complete_v4 = 1 in by_code and 2 in by_code and 3 in by_code
         self._as4 = as4
         self._as_path = None
         self._aggregator = None
         self._hash = None
-        self._wire = None
+        self._wire4 = None
+        self._wire2 = None
         return self
 
     def _merge_as4(self, segments: tuple[Segment, ...],
@@ -123,12 +122,12 @@ class AttrSet:
         # RFC 6793 §4.2.3: when AGGREGATOR and AS4_AGGREGATOR are both received and the
         # AGGREGATOR's AS is not AS_TRANS, AS4_AGGREGATOR and AS4_PATH SHALL be ignored;
         # otherwise AS4_AGGREGATOR names the aggregator.
-        as4_agg = self.by_code.get(AttrType.AS4_AGGREGATOR)
+        as4_agg = self.get(AttrType.AS4_AGGREGATOR)
         if aggregator is not None and as4_agg is not None:
             if aggregator[0] != AS_TRANS:
                 return segments, aggregator
             aggregator = (as4_agg.asn, as4_agg.address)
-        as4_path = self.by_code.get(AttrType.AS4_PATH)
+        as4_path = self.get(AttrType.AS4_PATH)
         if as4_path is not None:
             segments = merge_as4_path(segments, as4_path.segments)
         return segments, aggregator
@@ -146,51 +145,61 @@ class AttrSet:
 
     # Quick access to the attributes best-path selection reads (RFC 4271 §9.1.2.2).
     def get(self, code: int) -> Any:
-        return self.by_code.get(code)
+        """The attribute of type ``code``, or None (a scan: sets hold a handful)."""
+        for a in self.attrs:
+            if a.code == code:
+                return a
+        return None
+
+    @property
+    def by_code(self) -> dict[int, Any]:
+        """Type code -> attribute (built on each call; use ``get`` for one)."""
+        return {a.code: a for a in self.attrs}
 
     @property
     def origin(self) -> int | None:
-        a = self.by_code.get(AttrType.ORIGIN)
+        a = self.get(AttrType.ORIGIN)
         return None if a is None else a.value
 
     @property
     def next_hop(self) -> str | None:
-        a = self.by_code.get(AttrType.NEXT_HOP)
+        a = self.get(AttrType.NEXT_HOP)
         return None if a is None else a.address
 
     @property
     def med(self) -> int | None:
-        a = self.by_code.get(AttrType.MULTI_EXIT_DISC)
+        a = self.get(AttrType.MULTI_EXIT_DISC)
         return None if a is None else a.value
 
     @property
     def local_pref(self) -> int | None:
-        a = self.by_code.get(AttrType.LOCAL_PREF)
+        a = self.get(AttrType.LOCAL_PREF)
         return None if a is None else a.value
 
     @property
     def communities(self) -> tuple[int, ...]:
-        a = self.by_code.get(AttrType.COMMUNITIES)
+        a = self.get(AttrType.COMMUNITIES)
         return () if a is None else a.values
 
     @property
     def large_communities(self) -> tuple[tuple[int, int, int], ...]:
-        a = self.by_code.get(AttrType.LARGE_COMMUNITIES)
+        a = self.get(AttrType.LARGE_COMMUNITIES)
         return () if a is None else a.values
 
     @property
     def extended_communities(self) -> tuple[int, ...]:
-        a = self.by_code.get(AttrType.EXTENDED_COMMUNITIES)
+        a = self.get(AttrType.EXTENDED_COMMUNITIES)
         return () if a is None else a.values
 
     def wire(self, as4: bool) -> bytes:
         """The encoded attribute block (computed once per AS-number width)."""
-        cache = self._wire
-        if cache is None:
-            cache = self._wire = {}
-        w = cache.get(as4)
+        w = self._wire4 if as4 else self._wire2
         if w is None:
-            w = cache[as4] = b"".join(encode_attribute(a, as4) for a in self.attrs)
+            w = b"".join(encode_attribute(a, as4) for a in self.attrs)
+            if as4:
+                self._wire4 = w
+            else:
+                self._wire2 = w
         return w
 
     def __eq__(self, other: object) -> bool:

@@ -54,3 +54,17 @@ def test_loc_rib_second_peer_and_reselection() -> None:
     assert loc.retract(EBGP_B, [1]) == [1]
     assert loc.best(1) is not None and loc.best(1)[0] is EBGP_A  # type: ignore[index]
     assert loc.retract(EBGP_A, [1]) == [1] and loc.best(1) is None
+
+
+def test_path_table_shares_paths_and_keeps_next_hops_apart() -> None:
+    from gracebgp.rib.path import PathTable
+    from gracebgp.wire import AsPath, AttrSet, Origin
+
+    table = PathTable()
+    attrs = AttrSet([Origin(0), AsPath(((2, (65001,)),))])
+    a = table.get(attrs, ("2001:db8::1",))
+    b = table.get(attrs, ("2001:db8::2",))
+    assert a is not b
+    assert table.get(attrs, ("2001:db8::1",)) is a and table.get(attrs, ("2001:db8::2",)) is b
+    other = AttrSet([Origin(0), AsPath(((2, (65001,)),))])  # equal, but another object
+    assert table.get(other, ("2001:db8::1",)) is not a
