@@ -24,6 +24,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/codec.py
+	$(PY) bench/routing.py --sizes 100000,1000000 --runs 3
 
 # Two gracebgpd daemons on loopback with the embedded default configuration.
 demo: $(STAMP)
