@@ -170,6 +170,12 @@ class NextHop:
     @classmethod
     def decode_value(cls, value: bytes, flags: int, as4: bool) -> NextHop:
         _need_len(value, 4, "NEXT_HOP")  # RFC 7606 §7.3
+        # RFC 4271 §6.3: syntactically correct means a valid IP host address: not in
+        # 0.0.0.0/8, not multicast or reserved (224/3, broadcast included). 127/8 stays
+        # accepted: speakers peering over loopback (labs, the demo) use it.
+        if value[0] == 0 or value[0] >= 224:
+            raise AttrMalformed(UpdateSubcode.INVALID_NEXT_HOP_ATTRIBUTE,
+                                f"NEXT_HOP {_ntoa(value)} is not a host address")
         return cls(_ntoa(value), flags)
 
 

@@ -108,6 +108,18 @@ def test_next_hop_bad_length_7_3() -> None:
     assert only_problem(r) == (A.TREAT_AS_WITHDRAW, S.ATTRIBUTE_LENGTH_ERROR, 3, bad)
 
 
+@pytest.mark.parametrize("address", [(0, 0, 0, 0), (0, 1, 2, 3), (224, 0, 0, 1), (255, 255, 255, 255)])
+def test_next_hop_that_is_not_a_host_address_withdraws_4271_6_3(address: tuple[int, ...]) -> None:
+    bad = attr(0x40, 3, bytes(address))
+    r = parse(body(attrs=ORIGIN_IGP + AS_PATH_4 + bad, nlri=NLRI_10_0_1))
+    assert only_problem(r) == (A.TREAT_AS_WITHDRAW, S.INVALID_NEXT_HOP_ATTRIBUTE, 3, bad)
+
+
+def test_loopback_next_hop_is_accepted() -> None:
+    r = parse(body(attrs=ORIGIN_IGP + AS_PATH_4 + attr(0x40, 3, bytes([127, 0, 0, 2])), nlri=NLRI_10_0_1))
+    assert r.action == A.ACCEPT
+
+
 def test_med_bad_length_7_4() -> None:
     bad = attr(0x80, 4, b"\x00\x00\x01")
     r = parse(body(attrs=MANDATORY + bad, nlri=NLRI_10_0_1))

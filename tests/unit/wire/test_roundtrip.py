@@ -117,6 +117,8 @@ u16 = st.integers(0, 0xFFFF)
 u32 = st.integers(0, 0xFFFF_FFFF)
 u64 = st.integers(0, 0xFFFF_FFFF_FFFF_FFFF)
 ipv4 = u32.map(lambda n: str(ipaddress.IPv4Address(n)))
+# NEXT_HOP must be a host address (RFC 4271 §6.3): first octet 1..223.
+host_ipv4 = st.integers(1 << 24, (224 << 24) - 1).map(lambda n: str(ipaddress.IPv4Address(n)))
 ipv6 = st.integers(0, (1 << 128) - 1).map(lambda n: ipaddress.IPv6Address(n).compressed)
 
 IPV4_MULTICAST = Family(AFI.IPV4, SAFI.MULTICAST)
@@ -187,7 +189,7 @@ def attribute_strategies(as4: bool) -> dict[str, SearchStrategy[Any]]:
         "origin": st.builds(Origin, st.integers(0, 2), attr_flags(WELL_KNOWN)),
         "as_path": st.builds(AsPath, segments(asns(as4)), attr_flags(WELL_KNOWN)),
         "as_path_long": st.builds(AsPath, long_segments(as4), attr_flags(WELL_KNOWN)),
-        "next_hop": st.builds(NextHop, ipv4, attr_flags(WELL_KNOWN)),
+        "next_hop": st.builds(NextHop, host_ipv4, attr_flags(WELL_KNOWN)),
         "med": st.builds(MultiExitDisc, u32, attr_flags(OPTIONAL)),
         "local_pref": st.builds(LocalPref, u32, attr_flags(WELL_KNOWN)),
         "atomic_aggregate": st.builds(AtomicAggregate, attr_flags(WELL_KNOWN)),
