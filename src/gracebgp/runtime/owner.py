@@ -45,6 +45,13 @@ class Owner:
                 log.log(_LEVELS.get(o.level, logging.INFO), "%s%s",
                         f"peer {o.peer}: " if o.peer else "", o.message)
 
+    def _handle(self, inp: ev.Input, now: float) -> None:
+        """Feed one fact; a bug must not take the daemon (and every session) down with it."""
+        try:
+            self._execute(self.speaker.handle(inp, now))
+        except Exception:
+            log.exception("internal error while handling %s; continuing", type(inp).__name__)
+
     async def start(self) -> None:
         for host, port in self.listen:
             try:
@@ -64,7 +71,7 @@ class Owner:
                 try:
                     inp = queue.get_nowait()
                 except asyncio.QueueEmpty:
-                    self._execute(speaker.handle(ev.InputDrained(), loop.time()))
+                    self._handle(ev.InputDrained(), loop.time())
                     for hook in self.hooks:
                         hook()
                     deadline = speaker.next_deadline()
@@ -80,10 +87,10 @@ class Owner:
                         break
                     else:
                         inp = ev.TimerDue()
-                self._execute(speaker.handle(inp, loop.time()))
+                self._handle(inp, loop.time())
                 deadline = speaker.next_deadline()
                 if deadline is not None and deadline <= loop.time():
-                    self._execute(speaker.handle(ev.TimerDue(), loop.time()))
+                    self._handle(ev.TimerDue(), loop.time())
         finally:
             for task in (waiter, stopper):
                 if task is not None:
