@@ -66,6 +66,7 @@ from typing import Any, ClassVar
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench import bgpio
+from tests.interop.netns import wait_until
 
 HERE = Path(__file__).resolve().parent
 
@@ -174,19 +175,7 @@ def sh(argv: list[str], timeout: float = 20.0, check: bool = True,
 
 def wait_for(pred: Any, timeout: float, what: str, interval: float = 0.1) -> Any:
     """Call ``pred`` until it returns something truthy (bounded); exceptions count as "not yet"."""
-    deadline = time.monotonic() + timeout
-    last: object = None
-    while True:
-        try:
-            value = pred()
-            if value:
-                return value
-            last = value
-        except (OSError, RuntimeError, ValueError, subprocess.TimeoutExpired) as exc:
-            last = exc
-        if time.monotonic() >= deadline:
-            raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}; last: {last!r}")
-        time.sleep(interval)
+    return wait_until(pred, timeout, interval, what)
 
 
 def proc_status(pid: int, key: str) -> int | None:
