@@ -19,6 +19,8 @@ import sys
 from pathlib import Path
 
 from gracebgp import __version__
+from gracebgp.api.server import ApiServer, build_app
+from gracebgp.api.service import DaemonInfo
 from gracebgp.config import ConfigError, check, diff, load_file
 from gracebgp.config.model import Config
 from gracebgp.core import events as ev
@@ -83,6 +85,52 @@ class Daemon:
         self.cfg = new
         self.owner.submit(ev.Reconfigured(neighbors_of(new), routes_of(new)))
 
+    def _host_problems(self) -> tuple[list[tuple[str, str, str, str]], str | None]:
+        """Settings that point to nothing (health conditions), and the API token."""
+        g = self.cfg.gracebgp
+        problems: list[tuple[str, str, str, str]] = []
+        token = None
+        if g.api_token_file is not None:
+            try:
+                token = Path(g.api_token_file).read_text().strip().splitlines()[0].strip() or None
+            except (OSError, IndexError) as exc:
+                why = getattr(exc, "strerror", None) or "empty file"
+                problems.append(("MissingReference", f"api-token-file {g.api_token_file}",
+                                 "TokenFileUnreadable",
+                                 f"cannot read the API token: {why}; the TCP API listener is not started"))
+            if token is None and not problems:
+                problems.append(("MissingReference", f"api-token-file {g.api_token_file}", "TokenFileEmpty",
+                                 "the API token file is empty; the TCP API listener is not started"))
+        try:
+            Path(g.state_dir).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            problems.append(("MissingReference", f"state-dir {g.state_dir}", "StateDirUnusable",
+                             f"cannot create the state directory: {exc.strerror or exc}"))
+        for kind, subject, _, message in problems:
+            log.error("%s: %s: %s", kind, subject, message)
+        return problems, token
+
+    async def _start_api(self, loop: asyncio.AbstractEventLoop) -> ApiServer | None:
+        g = self.cfg.gracebgp
+        problems, token = self._host_problems()
+        info = DaemonInfo(__version__, socket.gethostname(), loop.time(), self.cfg.global_.port,
+                          tuple(self.cfg.global_.local_address_list), g.sigterm, g.forwarding_state_preserved,
+                          self.cfg.global_, tuple(problems))
+        tcp = None
+        if g.api_listen is not None:
+            host, _, port = g.api_listen.rpartition(":")
+            tcp = (host.strip("[]"), int(port))
+        api = ApiServer(build_app(self.owner, info, socket.gethostname().split(".")[0] or None),
+                        g.api_socket, tcp, token)
+        try:
+            await api.start()
+        except OSError as exc:
+            log.error("cannot serve the API on %s: %s", g.api_socket, exc.strerror or exc)
+            return None
+        log.info("API on unix:%s%s", g.api_socket,
+                 f" and http://{g.api_listen} (token)" if tcp and token else "")
+        return api
+
     def _dump(self) -> None:
         for line in self.speaker.describe():
             log.info("state: %s", line)
@@ -99,9 +147,12 @@ class Daemon:
                  "retains our routes at peers (graceful restart)" if sigterm_graceful
                  else "withdraws our routes")
         tune_gc()
+        api = await self._start_api(loop)
         await self.owner.start()
         await self.owner.run()
         await self.owner.shutdown(self.graceful_stop, self.stop_message)
+        if api is not None:
+            await api.stop()
         log.info("stopped")
         return 0
 

@@ -4,7 +4,8 @@ and a recorder can write them as JSON lines."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 # --- inputs: facts -------------------------------------------------------------------
@@ -78,8 +79,17 @@ class Reconfigured:
     routes: tuple[Any, ...]  # LocalRoute (core.originate)
 
 
+@dataclass(frozen=True, slots=True)
+class CommandRequested:
+    """An operator asked for something (API, CLI). The speaker answers with a ``Reply``
+    carrying the same ``ref``. ``command`` is one of ``core.commands``."""
+
+    ref: int
+    command: Any
+
+
 Input = (Started | Connected | ConnectFailed | Disconnected | Received | TimerDue | InputDrained
-         | StopRequested | Reconfigured)
+         | StopRequested | Reconfigured | CommandRequested)
 
 # --- outputs: commands -----------------------------------------------------------------
 
@@ -117,4 +127,27 @@ class Log:
     peer: str | None = None
 
 
-Output = Connect | Send | Close | Log
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """The answer to ``CommandRequested(ref)``: an HTTP-like ``status`` (200 done, 201
+    created, 400 cannot be done as asked, 404 no such peer, 409 conflict) and a message."""
+
+    ref: int
+    status: int
+    message: str = ""
+    result: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """Something an operator may watch for (spec/graceful-restart.md section 8): ``kind``
+    is peer-state, peer-added, peer-removed, route, restart or command; ``data`` holds
+    the machine-readable details (JSON values only)."""
+
+    kind: str
+    message: str
+    peer: str | None = None
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+
+Output = Connect | Send | Close | Log | Reply | Notice

@@ -7,9 +7,10 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
+from gracebgp.core.stats import PeerStats
 from gracebgp.rib.adj_rib_in import AdjRibIn
 from gracebgp.rib.adj_rib_out import AdjRibOut
-from gracebgp.rib.path import PeerInfo
+from gracebgp.rib.path import Path, PeerInfo
 from gracebgp.session.config import GrConfig, SessionConfig
 from gracebgp.session.fsm import Session
 from gracebgp.session.negotiate import Negotiated
@@ -84,6 +85,11 @@ class Peer:
     restart_deadline: float | None = None  # RFC 4724 §4.2 restart timer while the peer is away
     stale_deadline: float | None = None  # local stale-path timer after it came back
     eor_pending: set[Family] = field(default_factory=set)  # families whose EoR we still await
+    admin_down: bool = False  # administratively shut down (configuration or ShutdownPeer)
+    dynamic: bool = False  # added through the API, not owned by the configuration file
+    # Routes import refused (key -> (path, reason)): Adj-RIB-In "pre-policy" only.
+    rejected: dict[Family, dict[int, tuple[Path, str]]] = field(default_factory=dict)
+    stats: PeerStats = field(default_factory=PeerStats)
 
     @property
     def address(self) -> str:
@@ -94,6 +100,10 @@ class Peer:
 
     def route_count(self) -> int:
         return sum(len(r) for r in self.adj_in.values())
+
+    def families(self) -> tuple[Family, ...]:
+        """The families configured for this peer."""
+        return self.settings.session.families
 
 
 def next_hops_for(local_address: str, router_id: str) -> tuple[str | None, tuple[str, ...]]:

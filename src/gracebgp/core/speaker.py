@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from gracebgp.core import events as ev
+from gracebgp.core.commands import execute
 from gracebgp.core.originate import LocalRoute, to_path
 from gracebgp.core.peer import CONN_IDS, NeighborSettings, Peer, next_hops_for
 from gracebgp.rib.adj_rib_in import AdjRibIn
@@ -29,6 +30,7 @@ from gracebgp.rib.path import Path, PathTable, PeerInfo
 from gracebgp.session import events as se
 from gracebgp.session.fsm import Session
 from gracebgp.session.negotiate import Negotiated
+from gracebgp.session.state import State
 from gracebgp.types import IPV4_UNICAST, IPV6_UNICAST, Family, make_family
 from gracebgp.wire import Notification, UpdateAction, UpdateResult
 from gracebgp.wire.attrset import AttrSet
@@ -51,6 +53,9 @@ class Speaker:
         self.loc = {f: LocRib(always_compare_med) for f in FAMILIES}
         self.peers: dict[str, Peer] = {}
         self.local_routes: dict[tuple[Family, int], Path] = {}
+        self.config_routes: set[tuple[Family, int]] = set()  # the rest came from the API
+        self.watch_routes = False  # emit a "route" Notice per best-path change
+        self.now = 0.0  # the time of the input being handled
         self._dirty: dict[Family, set[int]] = {f: set() for f in FAMILIES}
         self._out: list[ev.Output] = []
         self._started = False
@@ -58,7 +63,7 @@ class Speaker:
         for n in neighbors:
             self._add_peer(n)
         for r in routes:
-            self.add_route(r)
+            self.config_routes.add(self.add_route(r))
 
     # --- queries ---------------------------------------------------------------------
     def peer_for(self, address: str) -> str | None:
@@ -75,6 +80,7 @@ class Speaker:
     # --- the one entry point -----------------------------------------------------------
     def handle(self, inp: ev.Input, now: float) -> list[ev.Output]:
         self._out = []
+        self.now = now
         if isinstance(inp, ev.Received):
             self._to_session(inp.peer, se.BytesReceived(inp.conn, inp.data), now)
         elif isinstance(inp, ev.InputDrained):
@@ -95,13 +101,21 @@ class Speaker:
             self._timers(now)
         elif isinstance(inp, ev.Started):
             self._started = True
+            for family, key in self.local_routes:
+                self.loc[family].restamp(self.local, [key], now)
             for peer in self.peers.values():
                 self._start(peer, now)
         elif isinstance(inp, ev.StopRequested):
             self._stop_all(inp.graceful, inp.message, now)
         elif isinstance(inp, ev.Reconfigured):
             self._reconfigure(inp.neighbors, inp.routes, now)
+        elif isinstance(inp, ev.CommandRequested):
+            execute(self, inp.ref, inp.command, now)
         return self._out
+
+    def emit(self, output: ev.Output) -> None:
+        """Add an output to the answer of the input being handled."""
+        self._out.append(output)
 
     def describe(self) -> list[str]:
         """Peers and Loc-RIB as text lines (the daemon logs them on SIGUSR1)."""
@@ -115,7 +129,7 @@ class Speaker:
                          f"families {fams}" + (f" hold {neg.hold_time}s" if neg else ""))
         total = 0
         for family, loc in self.loc.items():
-            for key, (src, path) in sorted(loc.items()):
+            for key, (src, path, _) in sorted(loc.items()):
                 origin = "local" if src.local else f"from {src.address}"
                 source = self.peers.get(src.address)
                 adj = source.adj_in.get(family) if source is not None else None
@@ -127,25 +141,47 @@ class Speaker:
         return lines
 
     # --- peers -------------------------------------------------------------------------
-    def _add_peer(self, settings: NeighborSettings) -> Peer:
-        peer = Peer(self._next_index, settings, Session(settings.session, conn_ids=CONN_IDS))
+    def _add_peer(self, settings: NeighborSettings, dynamic: bool = False) -> Peer:
+        peer = Peer(self._next_index, settings, Session(settings.session, conn_ids=CONN_IDS),
+                    admin_down=settings.admin_down, dynamic=dynamic)
         self._next_index += 1
+        peer.stats.created = self.now
         self.peers[settings.address] = peer
         return peer
 
+    def add_peer(self, settings: NeighborSettings, now: float, dynamic: bool = True) -> Peer:
+        """A new peer (AddPeer): started at once unless it is administratively down."""
+        peer = self._add_peer(settings, dynamic)
+        self.emit(ev.Notice("peer-added", f"peer {peer.address} added (AS {settings.session.peer_as})",
+                            peer.address, {"dynamic": dynamic}))
+        if self._started:
+            self._start(peer, now)
+        return peer
+
     def _start(self, peer: Peer, now: float) -> None:
-        if peer.settings.admin_down:
+        if peer.admin_down:
             self._log("info", "administratively down, not started", peer)
             return
         self._to_session(peer.address, se.Start(), now)
+
+    def start_peer(self, peer: Peer, now: float) -> None:
+        """EnablePeer: clear the administrative shutdown and start the session."""
+        peer.admin_down = False
+        self._start(peer, now)
+
+    def stop_peer(self, peer: Peer, note: Notification | None, why: str, now: float) -> None:
+        """Stop the session (``note`` is sent when a connection is open)."""
+        self._to_session(peer.address, se.Stop(note, why), now)
 
     def _reconfigure(self, neighbors: Sequence[NeighborSettings], routes: Sequence[LocalRoute],
                      now: float) -> None:
         wanted = {n.address: n for n in neighbors}
         for address, peer in list(self.peers.items()):
             new = wanted.get(address)
+            if new is None and peer.dynamic:
+                continue  # added through the API: the file does not own it
             if new is None or new != peer.settings:
-                self._remove_peer(peer, now, "removed from the configuration" if new is None
+                self.remove_peer(peer, now, "removed from the configuration" if new is None
                                   else "configuration changed")
         for address, settings in wanted.items():
             if address not in self.peers:
@@ -157,14 +193,15 @@ class Speaker:
         for r in routes:
             family, key, path = to_path(r, self.table)
             new_routes[(family, key)] = path
-        for fk in [fk for fk in self.local_routes if fk not in new_routes]:
+        for fk in [fk for fk in self.config_routes if fk not in new_routes]:
             self.delete_route(*fk)
+        self.config_routes = set(new_routes)
         for (family, key), path in new_routes.items():
             old = self.local_routes.get((family, key))
             if old is None or old.attrs != path.attrs or old.next_hop != path.next_hop:
-                self._originate(family, key, path)
+                self.originate(family, key, path)
 
-    def _remove_peer(self, peer: Peer, now: float, why: str) -> None:
+    def remove_peer(self, peer: Peer, now: float, why: str) -> None:
         """Stop with Cease/Peer De-configured (spec section 6: Hard Reset where N is
         negotiated) and forget the peer and its routes."""
         note = Notification(6, CeaseSubcode.PEER_DECONFIGURED).hard_reset()
@@ -174,6 +211,7 @@ class Speaker:
                 self._retract(family, peer.info, adj.clear())
         del self.peers[peer.address]
         self._log("info", f"{why}: session stopped, routes withdrawn", peer)
+        self.emit(ev.Notice("peer-removed", f"peer {peer.address} removed: {why}", peer.address))
 
     def _stop_all(self, graceful: bool, message: str, now: float) -> None:
         for peer in self.peers.values():
@@ -199,6 +237,7 @@ class Speaker:
         out = self._out
         for o in outputs:
             if isinstance(o, se.SendBytes):
+                peer.stats.count_sent(o.data)
                 out.append(ev.Send(peer.address, o.conn, o.data))
             elif isinstance(o, se.UpdateReceived):
                 self._apply(peer, o.result)
@@ -211,14 +250,20 @@ class Speaker:
                 out.append(ev.Close(peer.address, o.conn))
             elif isinstance(o, se.StateChanged):
                 self._log("info", f"{o.old.name} -> {o.new.name}: {o.reason}", peer)
+                if o.new in (State.IDLE, State.ACTIVE) and o.old is not State.IDLE and o.reason:
+                    peer.stats.last_error = o.reason
+                out.append(ev.Notice("peer-state", f"peer {peer.address}: {o.old.name} -> {o.new.name}: "
+                                     f"{o.reason}", peer.address,
+                                     {"old": o.old.name, "new": o.new.name, "reason": o.reason}))
             elif isinstance(o, se.Established):
                 self._established(peer, o.negotiated, now)
             elif isinstance(o, se.SessionDown):
                 self._down(peer, o, now)
             elif isinstance(o, se.RouteRefreshReceived):
-                self._refresh_out(peer, make_family(o.message.afi, o.message.safi), now)
+                self.resend(peer, make_family(o.message.afi, o.message.safi), now)
             elif isinstance(o, se.NotificationReceived):
                 self._log("warning", f"NOTIFICATION received: {o.notification.describe()}", peer)
+                peer.stats.last_error = f"NOTIFICATION received: {o.notification.describe()}"
 
     def _log(self, level: str, message: str, peer: Peer | None = None) -> None:
         self._out.append(ev.Log(level, message, peer.address if peer else None))
@@ -230,6 +275,7 @@ class Speaker:
         info = PeerInfo(peer.index, peer.address, neg.peer_as, neg.peer_router_id, neg.ibgp,
                         peer.settings.rr_client)
         peer.info, peer.negotiated = info, neg
+        peer.stats.established_count += 1
         v4, v6 = next_hops_for(local_address or self.router_id, self.router_id)
         policy = ExportPolicy(info, neg.local_as, self.router_id, v4, v6,
                               peer.settings.cluster_id if peer.settings.rr_client else None)
@@ -249,8 +295,12 @@ class Speaker:
                 self._retract(family, info, adj.clear())
                 del peer.adj_in[family]
             elif adj.refreshing:
-                self._retract(family, info, adj.end_refresh())
+                gone = adj.end_refresh()
+                self._retract(family, info, gone)
                 self._log("info", f"{family}: stale routes purged (GR not kept on the new session)", peer)
+                self._stale_over(peer, f"{family}: {len(gone)} stale routes purged (GR or forwarding "
+                                 "state not kept on the new session)", "stale-purged",
+                                 {"family": str(family), "purged": len(gone), "reason": "F=0 or no GR"})
         if peer.eor_pending:
             peer.stale_deadline = now + STALE_PATH_TIME
         for family in families:
@@ -272,6 +322,7 @@ class Speaker:
         info = peer.info
         neg = down.negotiated
         peer.adj_out.clear()
+        peer.rejected.clear()
         peer.negotiated = None
         peer.eor_pending.clear()
         peer.stale_deadline = None
@@ -291,10 +342,18 @@ class Speaker:
                 kept += len(adj)
             else:
                 self._retract(family, info, adj.clear())
+        peer.stats.last_error = what
         if kept:
             peer.restart_deadline = now + restart_time
+            if peer.stats.stale_since is None:  # a consecutive restart continues the episode
+                peer.stats.stale_since = now
+            peer.stats.gr_event("helper-started")
             self._log("info", f"session down: {what}; keeping {kept} routes stale for up to "
                       f"{restart_time}s (graceful restart helper)", peer)
+            self._restart_notice(peer, f"graceful restart helper started: {kept} routes kept stale for "
+                                 f"up to {restart_time}s", "helper-started",
+                                 {"stale": {str(f): len(a) for f, a in peer.adj_in.items() if a.refreshing},
+                                  "restart_time": restart_time, "reason": what})
         else:
             self._log("info", f"session down: {what}; routes withdrawn", peer)
 
@@ -321,19 +380,35 @@ class Speaker:
                 self._retract(family, peer.info, gone)
         peer.eor_pending.clear()
         self._log("info", f"{why}: {swept} stale routes removed", peer)
+        self._stale_over(peer, f"{why}: {swept} stale routes removed", "stale-purged",
+                         {"purged": swept, "reason": why})
+
+    def _stale_over(self, peer: Peer, message: str, event: str, data: dict[str, object]) -> None:
+        """A graceful-restart episode of ``peer`` has ended (or one family of it has)."""
+        st = peer.stats
+        if st.stale_since is not None and not any(a.refreshing for a in peer.adj_in.values()):
+            st.last_stale_duration = self.now - st.stale_since
+            st.stale_since = None
+            data = {**data, "stale_seconds": round(st.last_stale_duration, 3)}
+        st.gr_event(event)
+        self._restart_notice(peer, message, event, data)
+
+    def _restart_notice(self, peer: Peer, message: str, event: str, data: dict[str, object]) -> None:
+        self._out.append(ev.Notice("restart", f"peer {peer.address}: {message}", peer.address,
+                                   {"event": event, **data}))
 
     # --- routes ----------------------------------------------------------------------
     def add_route(self, route: LocalRoute) -> tuple[Family, int]:
         """Originate ``route`` (ValueError on bad input)."""
         family, key, path = to_path(route, self.table)
-        self._originate(family, key, path)
+        self.originate(family, key, path)
         return family, key
 
-    def _originate(self, family: Family, key: int, path: Path) -> None:
+    def originate(self, family: Family, key: int, path: Path) -> None:
         if family not in self.loc:
             raise ValueError(f"{family} routes are not supported")
         self.local_routes[(family, key)] = path
-        self._dirty[family].update(self.loc[family].offer(self.local, [key], path))
+        self._dirty[family].update(self.loc[family].offer(self.local, [key], path, self.now))
 
     def delete_route(self, family: Family, key: int) -> bool:
         if self.local_routes.pop((family, key), None) is None:
@@ -373,17 +448,30 @@ class Speaker:
         adj = peer.adj_in.get(family)
         if adj is None:
             return  # not negotiated: RFC 4760 §7 says ignore
+        path = self.table.get(attrs, next_hop)
+        rejected = peer.rejected.get(family)
         if self._loop(attrs):
             self._withdraw(peer, info, family, keys)
+            if rejected is None:
+                rejected = peer.rejected[family] = {}
+            entry = (path, "AS loop (our AS in AS_PATH, RFC 4271 §9.1.2)")
+            for k in keys:
+                rejected[k] = entry
             return
-        path = self.table.get(attrs, next_hop)
+        if rejected:
+            for k in keys:
+                rejected.pop(k, None)
         adj.announce(keys, path)
-        self._dirty[family].update(self.loc[family].offer(info, keys, path))
+        self._dirty[family].update(self.loc[family].offer(info, keys, path, self.now))
 
     def _withdraw(self, peer: Peer, info: PeerInfo, family: Family, keys: Sequence[int]) -> None:
         adj = peer.adj_in.get(family)
         if adj is None or not keys:
             return
+        rejected = peer.rejected.get(family)
+        if rejected:
+            for k in keys:
+                rejected.pop(k, None)
         self._retract(family, info, adj.withdraw(keys))
 
     def _retract(self, family: Family, info: PeerInfo, keys: Sequence[int]) -> None:
@@ -397,11 +485,17 @@ class Speaker:
             gone = adj.end_refresh()  # RFC 4724 §4.2: what is still stale after EoR goes
             self._retract(family, info, gone)
             self._log("info", f"{family}: End-of-RIB, {len(gone)} stale routes purged", peer)
+            self._stale_over(peer, f"{family}: End-of-RIB received, {len(gone)} stale routes purged",
+                             "eor-purged", {"family": str(family), "purged": len(gone)})
         peer.eor_pending.discard(family)
         if not peer.eor_pending:
             peer.stale_deadline = None
 
-    def _refresh_out(self, peer: Peer, family: Family, now: float) -> None:
+    def request_refresh(self, peer: Peer, family: Family, now: float) -> None:
+        """Send ROUTE-REFRESH for ``family`` (NotEstablishedError when not negotiated)."""
+        self._session_outputs(peer, peer.session.send_route_refresh(family), now)
+
+    def resend(self, peer: Peer, family: Family, now: float) -> None:
         """RFC 2918 §4: the peer asked for our routes of ``family`` again."""
         rib_out, neg = peer.adj_out.get(family), peer.negotiated
         if rib_out is None or neg is None:
@@ -418,6 +512,8 @@ class Speaker:
             if not keys:
                 continue
             self._dirty[family] = set()
+            if self.watch_routes:
+                self._route_notices(family, keys)
             for peer in self.peers.values():
                 rib_out, neg = peer.adj_out.get(family), peer.negotiated
                 if rib_out is None or neg is None:
@@ -426,3 +522,25 @@ class Speaker:
                 data = b"".join(rib_out.flush(neg.tx_context()))
                 if data:
                     self._session_outputs(peer, peer.session.send_update(data, now), now)
+
+    def _route_notices(self, family: Family, keys: set[int]) -> None:
+        """One "route" Notice per best-path change (at most 1000 per batch, then a count)."""
+        loc = self.loc[family]
+        for n, key in enumerate(sorted(keys)):
+            if n == 1000:
+                self._out.append(ev.Notice("route", f"{len(keys) - 1000} more route changes in "
+                                           f"{family}", None, {"family": str(family),
+                                                               "more": len(keys) - 1000}))
+                break
+            prefix = format_prefix(key, family.afi)
+            best = loc.best(key)
+            if best is None:
+                self._out.append(ev.Notice("route", f"{prefix} withdrawn", None,
+                                           {"family": str(family), "prefix": prefix, "best": None}))
+                continue
+            src, path, _ = best
+            self._out.append(ev.Notice(
+                "route", f"{prefix} via {','.join(path.next_hop) or '-'} from "
+                f"{src.address or 'local'}", src.address or None,
+                {"family": str(family), "prefix": prefix, "next_hop": list(path.next_hop),
+                 "source": src.address or None, "attrs": format_attrs(path.attrs)}))

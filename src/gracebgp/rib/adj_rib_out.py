@@ -48,7 +48,7 @@ class AdjRibOut:
             e = entries.get(k)
             out: Path | None = None
             if e is not None:
-                peer, path = e if isinstance(e, tuple) else e[0]
+                peer, path, _ = e if isinstance(e, tuple) else e[0]
                 index = peer.index
                 if index == target:
                     # Its own route: never sent back (export_path's first rule), so only a

@@ -1,7 +1,7 @@
 """Best-path selection: RFC 4271 §9.1.2.2 (with RFC 4456 §9 for route reflection) and
 RFC 9494 §4.3 (LLGR-stale routes are the least preferred of all).
 
-Candidates are (PeerInfo, Path) pairs. Selection is an elimination over the whole set,
+Candidates are (PeerInfo, Path, learned-at) triples. Selection is an elimination over the whole set,
 step by step as §9.1.2.2 describes, because the MED step is not a total order.
 """
 
@@ -11,7 +11,8 @@ from collections.abc import Callable, Sequence
 
 from gracebgp.rib.path import Path, PeerInfo
 
-Candidate = tuple[PeerInfo, Path]
+#: (source, path, when the source offered it: the route's age for the API)
+Candidate = tuple[PeerInfo, Path, float]
 
 
 def _keep_best(cands: list[Candidate], key: Callable[[Candidate], object]) -> list[Candidate]:
@@ -24,7 +25,8 @@ def _med_step(cands: list[Candidate], always_compare_med: bool) -> list[Candidat
     if always_compare_med:
         return _keep_best(cands, lambda c: c[1].med)
     lowest: dict[int, int] = {}
-    for _, path in cands:
+    for c in cands:
+        path = c[1]
         n = path.neighbor_as
         if n not in lowest or path.med < lowest[n]:
             lowest[n] = path.med
@@ -33,10 +35,10 @@ def _med_step(cands: list[Candidate], always_compare_med: bool) -> list[Candidat
 
 def _router_id(c: Candidate) -> int:
     # RFC 4456 §9: the ORIGINATOR_ID takes the place of the BGP identifier.
-    peer, path = c
-    if path.originator_id is not None:
-        return path.originator_id
-    return int.from_bytes(bytes(int(x) for x in peer.router_id.split(".")), "big")
+    originator = c[1].originator_id
+    if originator is not None:
+        return originator
+    return int.from_bytes(bytes(int(x) for x in c[0].router_id.split(".")), "big")
 
 
 def select(candidates: Sequence[Candidate], always_compare_med: bool = False) -> int:

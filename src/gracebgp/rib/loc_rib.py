@@ -1,7 +1,7 @@
 """Loc-RIB of one family: every candidate per prefix and the selected best.
 
 RFC 4271 §9.1: Phase 2 (route selection) runs per prefix when a candidate changes. An
-entry is one (PeerInfo, Path) tuple when a single peer offers the prefix (the common
+entry is one (PeerInfo, Path, learned-at) tuple when a single peer offers the prefix (the common
 case for a full table from one upstream, kept allocation-free: the candidate tuple is
 shared by every prefix of an UPDATE), else a list with the best first. A peer is known by
 its ``index`` (its PeerInfo is rebuilt when its session comes up again).
@@ -43,9 +43,10 @@ class LocRib:
         for k, e in self.entries.items():
             yield k, (e if isinstance(e, tuple) else e[0])
 
-    def offer(self, peer: PeerInfo, keys: Sequence[int], path: Path) -> list[int]:
-        """``peer`` now offers ``path`` for ``keys``; returns the keys whose best changed."""
-        cand = (peer, path)
+    def offer(self, peer: PeerInfo, keys: Sequence[int], path: Path, now: float = 0.0) -> list[int]:
+        """``peer`` now offers ``path`` for ``keys`` (at time ``now``); returns the keys whose
+        best changed. Offering the same path again keeps the entry (and its age)."""
+        cand = (peer, path, now)
         entries = self.entries
         changed: list[int] = []
         index = peer.index
@@ -62,10 +63,25 @@ class LocRib:
                 elif self._reselect(k, [e, cand], e):
                     changed.append(k)
             else:
+                old = next((c for c in e if c[0].index == index), None)
+                if old is not None and old[1] is path:
+                    continue
                 others = [c for c in e if c[0].index != index]
                 if self._reselect(k, [*others, cand], e[0]):
                     changed.append(k)
         return changed
+
+    def restamp(self, peer: PeerInfo, keys: Sequence[int], now: float) -> None:
+        """Set the learned-at time of ``peer``'s candidates for ``keys`` (routes configured
+        before the clock started)."""
+        entries = self.entries
+        for k in keys:
+            e = entries.get(k)
+            if isinstance(e, tuple):
+                if e[0].index == peer.index:
+                    entries[k] = (e[0], e[1], now)
+            elif e is not None:
+                entries[k] = [(c[0], c[1], now) if c[0].index == peer.index else c for c in e]
 
     def retract(self, peer: PeerInfo, keys: Sequence[int]) -> list[int]:
         """``peer`` no longer offers ``keys``; returns the keys whose best changed."""

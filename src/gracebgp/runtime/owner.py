@@ -5,11 +5,13 @@ and arms one timer at ``next_deadline()``."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 from collections.abc import Callable
 
 from gracebgp.core import events as ev
 from gracebgp.core.speaker import Speaker
+from gracebgp.runtime.eventbus import EventBus
 from gracebgp.runtime.transport import Transport
 
 log = logging.getLogger("gracebgp")
@@ -24,6 +26,9 @@ class Owner:
         self.transport = Transport(self.queue, speaker.peer_for)
         self._stop = asyncio.Event()
         self.hooks: list[Callable[[], None]] = []  # run after each drained batch (tests, dumps)
+        self.bus = EventBus()
+        self._refs = itertools.count(1)
+        self._pending: dict[int, asyncio.Future[ev.Reply]] = {}
 
     def submit(self, inp: ev.Input) -> None:
         """Hand a fact to the owner from any task or signal handler of this loop."""
@@ -31,6 +36,17 @@ class Owner:
 
     def stop(self) -> None:
         self._stop.set()
+
+    async def request(self, command: object, timeout: float = 60.0) -> ev.Reply:
+        """Hand an operator command to the owner and wait for the speaker's Reply."""
+        ref = next(self._refs)
+        fut: asyncio.Future[ev.Reply] = asyncio.get_running_loop().create_future()
+        self._pending[ref] = fut
+        self.submit(ev.CommandRequested(ref, command))
+        try:
+            return await asyncio.wait_for(fut, timeout)
+        finally:
+            self._pending.pop(ref, None)
 
     def _execute(self, outputs: list[ev.Output]) -> None:
         t = self.transport
@@ -41,16 +57,27 @@ class Owner:
                 t.connect(o.peer, o.conn, o.host, o.port, o.local_address, o.ttl)
             elif isinstance(o, ev.Close):
                 t.close(o.peer, o.conn)
+            elif isinstance(o, ev.Notice):
+                self.bus.publish(o)
+            elif isinstance(o, ev.Reply):
+                fut = self._pending.get(o.ref)
+                if fut is not None and not fut.done():
+                    fut.set_result(o)
             elif isinstance(o, ev.Log):
                 log.log(_LEVELS.get(o.level, logging.INFO), "%s%s",
                         f"peer {o.peer}: " if o.peer else "", o.message)
 
     def _handle(self, inp: ev.Input, now: float) -> None:
         """Feed one fact; a bug must not take the daemon (and every session) down with it."""
+        self.speaker.watch_routes = self.bus.wants_routes
         try:
             self._execute(self.speaker.handle(inp, now))
-        except Exception:
+        except Exception as exc:
             log.exception("internal error while handling %s; continuing", type(inp).__name__)
+            if isinstance(inp, ev.CommandRequested):
+                fut = self._pending.get(inp.ref)
+                if fut is not None and not fut.done():
+                    fut.set_result(ev.Reply(inp.ref, 500, f"internal error: {exc}"))
 
     async def start(self) -> None:
         for host, port in self.listen:

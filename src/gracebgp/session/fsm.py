@@ -118,6 +118,7 @@ class Session:
         "_out",
         "_passive",
         "_reason",
+        "_rx",
         "_state",
     )
 
@@ -137,6 +138,7 @@ class Session:
         self._out: list[Output] = []
         self._facts: list[Output] = []
         self._reason = ""
+        self._rx = [0] * 6  # messages received by type (index 0: any other type)
 
     # --- public surface -----------------------------------------------------------------
 
@@ -157,6 +159,11 @@ class Session:
     @property
     def established_since(self) -> float | None:
         return self._established_at
+
+    @property
+    def received_counts(self) -> list[int]:
+        """Messages received, indexed by type (1 OPEN ... 5 ROUTE-REFRESH; 0 other)."""
+        return list(self._rx)
 
     @property
     def consecutive_failures(self) -> int:
@@ -276,6 +283,7 @@ class Session:
                 return
             if msg is None:
                 return
+            self._rx[msg[0] if msg[0] < 6 else 0] += 1
             event, payload = self._classify(conn, msg[0], msg[1])
             self._dispatch(conn, event, payload, now, _RECEIVED[event])
 

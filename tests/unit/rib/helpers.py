@@ -28,3 +28,8 @@ def path(*asns: int, origin: int = 0, med: int | None = None, lp: int | None = N
         attrs.append(Communities(comms))
     attrs.extend(extra)
     return TABLE.get(AttrSet(attrs), (nh,))
+
+
+def cand(peer: PeerInfo, p: Path, learned: float = 0.0) -> tuple[PeerInfo, Path, float]:
+    """A Loc-RIB candidate (source, path, when learned)."""
+    return (peer, p, learned)

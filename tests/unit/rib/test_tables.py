@@ -39,7 +39,7 @@ def test_loc_rib_single_candidate_fast_path_and_changes() -> None:
     assert loc.offer(EBGP_A, [1, 2], P1) == [1, 2]
     assert loc.offer(EBGP_A, [1, 2], P1) == []  # same path: nothing changed
     assert loc.offer(EBGP_A, [1], P2) == [1]
-    assert loc.best(1) == (EBGP_A, P2)
+    assert loc.best(1) == (EBGP_A, P2, 0.0)
     assert loc.retract(EBGP_A, [2, 9]) == [2]
     assert loc.best(2) is None and len(loc) == 1
 

@@ -1,0 +1,97 @@
+"""Prometheus metrics, read from the speaker at scrape time (nothing is counted twice):
+session state and uptime, messages by type, prefixes per peer and family, RIB size,
+graceful-restart episodes and stale durations."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from gracebgp.api import service
+from gracebgp.core.speaker import Speaker
+from gracebgp.core.stats import MESSAGE_TYPES
+from gracebgp.types import family_name
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+class SpeakerCollector(Collector):
+    def __init__(self, speaker: Speaker, info: service.DaemonInfo, clock: Callable[[], float]) -> None:
+        self.speaker = speaker
+        self.info = info
+        self.clock = clock
+
+    def collect(self) -> Iterator[Metric]:
+        now = self.clock()
+        sp = self.speaker
+        up = GaugeMetricFamily("gracebgp_peer_up", "1 when the session is Established", labels=["peer"])
+        state = GaugeMetricFamily("gracebgp_peer_state", "1 for the session's current state",
+                                  labels=["peer", "state"])
+        uptime = GaugeMetricFamily("gracebgp_peer_uptime_seconds", "seconds the session has been Established",
+                                   labels=["peer"])
+        flaps = CounterMetricFamily("gracebgp_peer_established", "times the session came up", labels=["peer"])
+        rx = CounterMetricFamily("gracebgp_peer_messages_received", "BGP messages received",
+                                 labels=["peer", "type"])
+        tx = CounterMetricFamily("gracebgp_peer_messages_sent", "BGP messages sent", labels=["peer", "type"])
+        prefixes = {kind: GaugeMetricFamily(f"gracebgp_peer_prefixes_{kind}", help_,
+                                            labels=["peer", "family"])
+                    for kind, help_ in (("received", "routes in the Adj-RIB-In before import checks"),
+                                        ("accepted", "routes that passed import checks"),
+                                        ("advertised", "routes in the Adj-RIB-Out"),
+                                        ("stale", "routes kept stale for graceful restart"))}
+        gr = CounterMetricFamily("gracebgp_gr_events", "graceful-restart helper episodes by outcome",
+                                 labels=["peer", "event"])
+        stale_last = GaugeMetricFamily("gracebgp_gr_stale_duration_seconds",
+                                       "how long the last stale episode of the peer's routes lasted",
+                                       labels=["peer"])
+        stale_now = GaugeMetricFamily("gracebgp_gr_stale_age_seconds",
+                                      "how long the peer's routes have been stale (0: not stale)",
+                                      labels=["peer"])
+        deferral = GaugeMetricFamily("gracebgp_gr_deferral_remaining_seconds",
+                                     "seconds until the peer's stale routes are purged unless its "
+                                     "End-of-RIB arrives first", labels=["peer"])
+        for view in service.list_peers(sp, now):
+            peer = sp.peers[view.address]
+            a = view.address
+            up.add_metric([a], 1.0 if view.state == "Established" else 0.0)
+            for name in service.STATE_NAMES.values():
+                state.add_metric([a, name], 1.0 if view.state == name else 0.0)
+            uptime.add_metric([a], view.uptime or 0.0)
+            flaps.add_metric([a], view.established_count)
+            for i, t in enumerate(MESSAGE_TYPES):
+                if i:
+                    rx.add_metric([a, t], getattr(view.messages_received, t))
+                    tx.add_metric([a, t], getattr(view.messages_sent, t))
+            for row in view.families:
+                for kind, metric in prefixes.items():
+                    metric.add_metric([a, row.family], getattr(row, kind))
+            for event, n in sorted(peer.stats.gr_events.items()):
+                gr.add_metric([a, event], n)
+            st = peer.stats
+            if st.last_stale_duration is not None:
+                stale_last.add_metric([a], st.last_stale_duration)
+            stale_now.add_metric([a], 0.0 if st.stale_since is None else now - st.stale_since)
+            deferral.add_metric([a], view.stale_until or 0.0)
+        rib = GaugeMetricFamily("gracebgp_rib_prefixes", "prefixes in the Loc-RIB", labels=["family"])
+        paths = GaugeMetricFamily("gracebgp_rib_paths", "candidate paths in the Loc-RIB", labels=["family"])
+        for f, loc in sp.loc.items():
+            rib.add_metric([family_name(f)], len(loc))
+            paths.add_metric([family_name(f)], sum(1 if isinstance(e, tuple) else len(e)
+                                                   for e in loc.entries.values()))
+        local = GaugeMetricFamily("gracebgp_local_routes", "routes this speaker originates")
+        local.add_metric([], len(sp.local_routes))
+        yield from (up, state, uptime, flaps, rx, tx, *prefixes.values(), gr, stale_last, stale_now, deferral,
+                    rib, paths, local)
+
+
+def registry_for(speaker: Speaker, info: service.DaemonInfo, clock: Callable[[], float]) -> CollectorRegistry:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(SpeakerCollector(speaker, info, clock))
+    return registry
+
+
+def render(registry: CollectorRegistry) -> bytes:
+    return generate_latest(registry)

@@ -1,0 +1,211 @@
+"""The API's request and response bodies (layer L0: values only). The HTTP server, the
+client and the CLI share these models, so the OpenAPI document, the server's validation
+and the client's parsing cannot drift apart (DESIGN.md section 4).
+
+Families are written as GoBGP names them: ``ipv4-unicast``, ``ipv6-unicast``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+FamilyName = Literal["ipv4-unicast", "ipv6-unicast"]
+#: RFC 9003 §2: the shutdown communication is at most 255 octets of UTF-8 (checked in
+#: octets by the service; 255 characters is the outer bound).
+SHUTDOWN_MESSAGE_MAX = 255
+#: AddPaths / DeletePaths: how many prefixes one call may carry.
+MAX_PATHS_PER_CALL = 1_000_000
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ApiError(Model):
+    """Every 4xx/5xx body: one line for a person, and where it applies."""
+
+    error: str
+    detail: list[str] = []
+
+
+# --- peers ------------------------------------------------------------------------------
+
+
+class MessageCounts(Model):
+    open: int = 0
+    update: int = 0
+    notification: int = 0
+    keepalive: int = 0
+    route_refresh: int = 0
+
+
+class PeerFamily(Model):
+    """One address family of one peer (a row of ``gracebgp peers``)."""
+
+    family: str
+    configured: bool
+    negotiated: bool
+    received: int = Field(description="routes in the Adj-RIB-In before import checks")
+    accepted: int = Field(description="routes that passed import checks (candidates for Loc-RIB)")
+    advertised: int = Field(description="routes in the Adj-RIB-Out (sent to the peer)")
+    stale: int = Field(description="routes kept stale for graceful restart")
+
+
+class Peer(Model):
+    address: str
+    description: str = ""
+    local_as: int
+    peer_as: int
+    state: str = Field(description="Idle, Connect, Active, OpenSent, OpenConfirm or Established")
+    admin_down: bool
+    dynamic: bool = Field(description="added through the API (not in the configuration file)")
+    uptime: float | None = Field(description="seconds Established, null when not Established")
+    router_id: str | None = Field(description="the peer's BGP Identifier once Established")
+    hold_time: int | None = None
+    keepalive_time: int | None = None
+    established_count: int = Field(description="how often the session came up")
+    last_error: str = Field(description="why the session last went down or failed to come up")
+    families: list[PeerFamily]
+    messages_received: MessageCounts
+    messages_sent: MessageCounts
+    graceful_restart: bool = Field(description="we advertise the GR capability to this peer")
+    peer_restart_time: int | None = Field(description="Restart Time in the peer's GR capability")
+    stale_until: float | None = Field(description="seconds until the stale routes of this peer go")
+
+
+class PeerAdd(Model):
+    """AddPeer: the keys of ``[[neighbors]]`` an operator sets most, in snake_case."""
+
+    address: str = Field(description="neighbor-address")
+    peer_as: int = Field(ge=1, le=0xFFFFFFFF)
+    local_as: int | None = Field(default=None, ge=1, le=0xFFFFFFFF)
+    description: str = Field(default="", max_length=256)
+    families: list[FamilyName] = Field(default=[], max_length=2,
+                                       description="empty: the family of the address")
+    passive: bool = False
+    port: int = Field(default=179, ge=1, le=0xFFFF)
+    local_address: str | None = None
+    hold_time: int = Field(default=90, ge=0, le=0xFFFF)
+    connect_retry: int = Field(default=120, ge=1, le=0xFFFF)
+    ebgp_multihop_ttl: int | None = Field(default=None, ge=1, le=255)
+    route_reflector_client: bool = False
+    graceful_restart: bool = False
+    restart_time: int | None = Field(default=None, ge=0, le=4095)
+    admin_down: bool = False
+
+
+class PeerShutdown(Model):
+    message: str = Field(default="", max_length=SHUTDOWN_MESSAGE_MAX,
+                         description="RFC 9003 shutdown communication (UTF-8, at most 255 octets)")
+
+
+class PeerReset(Model):
+    mode: Literal["hard", "soft", "soft-in", "soft-out"] = Field(
+        default="hard",
+        description="hard: Cease/Administrative Reset, the session restarts; soft-in: ask the "
+                    "peer to resend (ROUTE-REFRESH); soft-out: resend our routes; soft: both")
+    message: str = Field(default="", max_length=SHUTDOWN_MESSAGE_MAX)
+
+
+class Done(Model):
+    """A command was carried out."""
+
+    ok: bool = True
+    message: str = ""
+
+
+# --- paths ----------------------------------------------------------------------------
+
+
+class PathSpec(Model):
+    """One route to originate (``gracebgp rib add``)."""
+
+    prefix: str = Field(max_length=64, examples=["192.0.2.0/24"])
+    next_hop: str | None = Field(default=None, max_length=64,
+                                 description="null: next-hop-self (the session's local address)")
+    origin: Literal["igp", "egp", "incomplete"] = "igp"
+    communities: list[str] = Field(default=[], max_length=512, examples=[["65000:100"]])
+    large_communities: list[str] = Field(default=[], max_length=512, examples=[["65000:1:2"]])
+    med: int | None = Field(default=None, ge=0, le=0xFFFFFFFF)
+    local_pref: int | None = Field(default=None, ge=0, le=0xFFFFFFFF)
+
+
+class PathsAdd(Model):
+    paths: list[PathSpec] = Field(max_length=MAX_PATHS_PER_CALL)
+
+
+class PathsDelete(Model):
+    prefixes: list[str] = Field(max_length=MAX_PATHS_PER_CALL)
+
+
+class PathsChanged(Model):
+    changed: int = Field(description="routes added (or replaced), or deleted")
+    unchanged: int = Field(default=0, description="AddPaths: identical to what was there; "
+                                                   "DeletePaths: prefixes that were not there")
+
+
+class PathEntry(Model):
+    """One line of the NDJSON ListPaths stream."""
+
+    prefix: str
+    family: str
+    next_hop: list[str]
+    source: str | None = Field(description="the peer it came from; null for a local route")
+    best: bool
+    stale: bool
+    rejected: str | None = Field(default=None, description="why import refused it (Adj-RIB-In pre-policy)")
+    age: float | None = Field(description="seconds since it was learned or last changed")
+    attrs: dict[str, Any] = Field(description="decoded path attributes")
+    attrs_text: str
+
+
+# --- global, health, events ---------------------------------------------------------------
+
+
+class RibSize(Model):
+    family: str
+    prefixes: int
+    paths: int
+
+
+class Global(Model):
+    version: str
+    node: str
+    asn: int
+    router_id: str
+    listen_port: int
+    listen_addresses: list[str]
+    uptime: float
+    peers: int
+    established: int
+    rib: list[RibSize]
+    sigterm: Literal["retain", "withdraw"]
+    forwarding_state_preserved: bool
+
+
+class Condition(Model):
+    """Something that needs an operator (like a Kubernetes status condition)."""
+
+    type: str
+    severity: Literal["warning", "error"]
+    subject: str = Field(description="the peer address, file or setting it is about")
+    reason: str
+    message: str
+
+
+class Health(Model):
+    healthy: bool
+    conditions: list[Condition]
+
+
+class Event(Model):
+    """One entry of the WatchEvents stream (``data:`` of a server-sent event)."""
+
+    seq: int
+    time: float = Field(description="Unix time")
+    kind: str = Field(description="peer-state, peer-added, peer-removed, route, restart, command")
+    peer: str | None = None
+    message: str
+    data: dict[str, Any] = {}

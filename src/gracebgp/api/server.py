@@ -1,0 +1,307 @@
+"""The HTTP/JSON API (docs/api.md) served by gracebgpd inside its own event loop: FastAPI
+on uvicorn, on a Unix socket (mode 0660) and optionally on TCP with a bearer token.
+Reads come straight from the speaker between owner turns; every change goes to the owner
+as a command and waits for its Reply (DESIGN.md rule 1). No request can stop the daemon:
+every failure becomes a 4xx/5xx answer with a one-line message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import json
+import logging
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, MutableMapping
+from pathlib import Path
+from typing import Any, Literal
+
+import uvicorn
+from fastapi import FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from starlette.exceptions import HTTPException
+
+from gracebgp import __version__
+from gracebgp.api import metrics, schema, service
+from gracebgp.api.service import DaemonInfo, RequestError
+from gracebgp.core import commands as cmd
+from gracebgp.runtime.owner import Owner
+
+log = logging.getLogger("gracebgp.api")
+MAX_BODY = 256 * 1024 * 1024  # AddPaths of 1M prefixes is about 100 MB of JSON
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+_ERRORS = {400: "bad request", 401: "unauthorized", 404: "not found", 405: "method not allowed",
+           409: "conflict", 413: "request body too large", 422: "invalid request body"}
+_ERR: dict[str, Any] = {"model": schema.ApiError}
+_R: dict[int | str, dict[str, Any]] = {400: _ERR, 404: _ERR, 409: _ERR, 422: _ERR}
+
+
+def _error(status: int, message: str, detail: list[str] | None = None) -> JSONResponse:
+    return JSONResponse(schema.ApiError(error=message, detail=detail or []).model_dump(), status_code=status)
+
+
+def build_app(owner: Owner, info: DaemonInfo, hostname: str | None) -> FastAPI:
+    speaker = owner.speaker
+    loop_time = asyncio.get_event_loop().time
+    registry = metrics.registry_for(speaker, info, loop_time)
+    app = FastAPI(title="gracebgpd", version=__version__,
+                  description="The gracebgp BGP speaker's API (see docs/api.md).")
+
+    @app.exception_handler(RequestError)
+    async def _request_error(_: Request, exc: RequestError) -> JSONResponse:
+        return _error(exc.status, str(exc), exc.detail)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        lines = [f"{'.'.join(str(x) for x in e.get('loc', ()))}: {e.get('msg', '')}" for e in exc.errors()]
+        return _error(422, lines[0] if lines else "invalid request", lines[:50])
+
+    @app.exception_handler(HTTPException)
+    async def _http(_: Request, exc: HTTPException) -> JSONResponse:
+        text = str(exc.detail) if exc.detail else _ERRORS.get(exc.status_code, "error")
+        return _error(exc.status_code, text)
+
+    @app.exception_handler(Exception)
+    async def _internal(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("API request failed")
+        return _error(500, f"internal error: {type(exc).__name__}: {exc}")
+
+    async def run(command: object) -> schema.Done:
+        try:
+            reply = await owner.request(command)
+        except TimeoutError:
+            raise RequestError(503, "the speaker did not answer in time") from None
+        if reply.status >= 400:
+            raise RequestError(reply.status, reply.message)
+        return schema.Done(ok=True, message=reply.message)
+
+    @app.get("/v1/global", response_model=schema.Global, operation_id="GetGlobal")
+    async def get_global() -> schema.Global:
+        return service.global_view(speaker, info, loop_time())
+
+    @app.get("/v1/peers", response_model=list[schema.Peer], operation_id="ListPeers")
+    async def list_peers() -> list[schema.Peer]:
+        return service.list_peers(speaker, loop_time())
+
+    @app.get("/v1/peers/{address}", response_model=schema.Peer, operation_id="GetPeer", responses=_R)
+    async def get_peer(address: str) -> schema.Peer:
+        return service.get_peer(speaker, address, loop_time())
+
+    @app.post("/v1/peers", response_model=schema.Done, status_code=201, operation_id="AddPeer", responses=_R)
+    async def add_peer(body: schema.PeerAdd) -> schema.Done:
+        return await run(service.add_peer_command(body, info, hostname))
+
+    @app.delete("/v1/peers/{address}", response_model=schema.Done, operation_id="DeletePeer", responses=_R)
+    async def delete_peer(address: str) -> schema.Done:
+        return await run(cmd.DeletePeer(service.find_peer(speaker, address).address))
+
+    @app.post("/v1/peers/{address}/enable", response_model=schema.Done, operation_id="EnablePeer",
+              responses=_R)
+    async def enable_peer(address: str) -> schema.Done:
+        return await run(cmd.EnablePeer(service.find_peer(speaker, address).address))
+
+    @app.post("/v1/peers/{address}/shutdown", response_model=schema.Done, operation_id="ShutdownPeer",
+              responses=_R)
+    async def shutdown_peer(address: str, body: schema.PeerShutdown | None = None) -> schema.Done:
+        peer = service.find_peer(speaker, address)
+        return await run(cmd.ShutdownPeer(peer.address, body.message if body else ""))
+
+    @app.post("/v1/peers/{address}/reset", response_model=schema.Done, operation_id="ResetPeer", responses=_R)
+    async def reset_peer(address: str, body: schema.PeerReset | None = None) -> schema.Done:
+        body = body or schema.PeerReset()
+        peer = service.find_peer(speaker, address)
+        return await run(cmd.ResetPeer(peer.address, body.mode, body.message))
+
+    @app.post("/v1/paths", response_model=schema.PathsChanged, operation_id="AddPaths", responses=_R)
+    async def add_paths(body: schema.PathsAdd) -> schema.PathsChanged:
+        return await _changed(owner, service.add_routes_command(body))
+
+    @app.post("/v1/paths/delete", response_model=schema.PathsChanged, operation_id="DeletePaths",
+              responses=_R)
+    async def delete_paths(body: schema.PathsDelete) -> schema.PathsChanged:
+        return await _changed(owner, service.delete_routes_command(body))
+
+    @app.get("/v1/paths", operation_id="ListPaths", responses={
+        200: {"description": "NDJSON: one PathEntry per line",
+              "content": {"application/x-ndjson": {"schema": schema.PathEntry.model_json_schema()}}},
+        **_R})
+    async def list_paths(table: Literal["loc", "adj-in", "adj-out"] = "loc",
+                         family: schema.FamilyName = "ipv4-unicast",
+                         peer: str | None = Query(default=None, max_length=64),
+                         prefix: str | None = Query(default=None, max_length=64),
+                         longer: bool = False, post_policy: bool = True, best: bool = False) -> Response:
+        q = service.PathQuery(table, family, peer, prefix, longer, post_policy, best)
+        chunks = service.paths(speaker, q, loop_time())
+        return StreamingResponse(_paced(chunks), media_type="application/x-ndjson")
+
+    @app.get("/v1/events", operation_id="WatchEvents", responses={
+        200: {"description": "server-sent events; each data line is an Event",
+              "content": {"text/event-stream": {"schema": schema.Event.model_json_schema()}}}})
+    async def watch_events(routes: bool = False, history: bool = False) -> Response:
+        return StreamingResponse(_sse(owner, routes, history), media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-cache"})
+
+    @app.get("/v1/events/history", response_model=list[schema.Event], operation_id="ListEvents")
+    async def list_events() -> list[dict[str, Any]]:
+        return list(owner.bus.history)
+
+    @app.get("/v1/health", response_model=schema.Health, operation_id="GetHealth")
+    async def get_health() -> schema.Health:
+        return service.health(speaker, info, loop_time())
+
+    @app.get("/metrics", operation_id="GetMetrics", response_class=Response,
+             responses={200: {"content": {metrics.CONTENT_TYPE: {}}, "description": "Prometheus text"}})
+    async def get_metrics() -> Response:
+        return Response(metrics.render(registry), media_type=metrics.CONTENT_TYPE)
+
+    return app
+
+
+async def _changed(owner: Owner, command: object) -> schema.PathsChanged:
+    try:
+        reply = await owner.request(command, timeout=300.0)
+    except TimeoutError:
+        raise RequestError(503, "the speaker did not answer in time") from None
+    if reply.status >= 400:
+        raise RequestError(reply.status, reply.message)
+    return schema.PathsChanged(**reply.result)
+
+
+async def _paced(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
+    """Yield to the event loop between chunks so the owner keeps running."""
+    for chunk in chunks:
+        yield chunk
+        await asyncio.sleep(0)
+
+
+async def _sse(owner: Owner, routes: bool, history: bool) -> AsyncIterator[str]:
+    sub = owner.bus.subscribe(routes)
+    try:
+        yield ": gracebgpd events\n\n"
+        if history:
+            for past in list(owner.bus.history):
+                yield _frame(past)
+        while True:
+            try:
+                event: dict[str, Any] | None = await asyncio.wait_for(sub.queue.get(), 15.0)
+            except TimeoutError:
+                yield ": keepalive\n\n"
+                continue
+            if event is None:
+                yield "event: overflow\ndata: {}\n\n"
+                return
+            yield _frame(event)
+    finally:
+        owner.bus.unsubscribe(sub)
+
+
+def _frame(event: dict[str, Any]) -> str:
+    return f"id: {event['seq']}\ndata: {json.dumps(event, separators=(',', ':'))}\n\n"
+
+
+# --- guards -----------------------------------------------------------------------------
+
+
+def limit_body(app: ASGIApp, limit: int = MAX_BODY) -> ASGIApp:
+    """413 for a body over ``limit`` octets, declared or streamed."""
+
+    async def guarded(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await _reject(send, 413, f"request body over {limit} octets")
+            return
+        seen = 0
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                raise RequestError(413, f"request body over {limit} octets")
+            return message
+
+        await app(scope, counted, send)
+
+    return guarded
+
+
+def require_token(app: ASGIApp, token: str) -> ASGIApp:
+    """TCP listener: every request carries ``Authorization: Bearer <token>``."""
+    expected = f"Bearer {token}".encode()
+
+    async def guarded(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            got = dict(scope.get("headers") or []).get(b"authorization", b"")
+            if not hmac.compare_digest(got, expected):
+                await _reject(send, 401, "missing or wrong bearer token (see api-token-file)")
+                return
+        await app(scope, receive, send)
+
+    return guarded
+
+
+async def _reject(send: Send, status: int, message: str) -> None:
+    body = json.dumps({"error": message, "detail": []}).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"),
+                            (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
+
+
+class _Embedded(uvicorn.Server):
+    """uvicorn inside the daemon's loop: the daemon owns the signals."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+class ApiServer:
+    """The listeners: the Unix socket always, TCP when configured."""
+
+    def __init__(self, app: FastAPI, socket_path: str, tcp: tuple[str, int] | None = None,
+                 token: str | None = None) -> None:
+        self.socket_path = socket_path
+        self.servers: list[_Embedded] = []
+        common: dict[str, Any] = {"log_config": None, "access_log": False, "lifespan": "off",
+                                  "timeout_graceful_shutdown": 2}
+        self.servers.append(_Embedded(uvicorn.Config(limit_body(app), uds=socket_path, **common)))
+        if tcp is not None and token:
+            guarded = require_token(limit_body(app), token)
+            self.servers.append(_Embedded(uvicorn.Config(guarded, host=tcp[0], port=tcp[1], **common)))
+        self.tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        path = Path(self.socket_path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.is_socket():
+            path.unlink()  # left by a process that is gone (we hold the daemon's single instance)
+        for server in self.servers:
+            self.tasks.append(asyncio.create_task(server.serve()))
+        for _ in range(100):  # bounded: 5 s
+            if all(s.started for s in self.servers) or any(t.done() for t in self.tasks):
+                break
+            await asyncio.sleep(0.05)
+        if path.exists():
+            os.chmod(path, 0o660)
+        for server, task in zip(self.servers, self.tasks, strict=True):
+            if task.done() and not server.started:
+                exc = task.exception()
+                log.error("API listener failed to start: %s", exc or "see above")
+
+    async def stop(self) -> None:
+        for server in self.servers:
+            server.should_exit = True
+        if self.tasks:
+            await asyncio.wait(self.tasks, timeout=5.0)
+        with contextlib.suppress(OSError):
+            Path(self.socket_path).unlink()

@@ -1,0 +1,429 @@
+"""The single door for every front end (DESIGN.md section 4): reads the Speaker into the
+API's models and turns API requests into Speaker commands. Pure: the time comes in as
+``now`` (the runtime's clock), facts about the host as ``DaemonInfo``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from gracebgp.api import schema as s
+from gracebgp.config.extras import Route
+from gracebgp.config.model import Global as GlobalConfig
+from gracebgp.config.model import Neighbor
+from gracebgp.core import commands as cmd
+from gracebgp.core.originate import LocalRoute
+from gracebgp.core.peer import NeighborSettings, Peer
+from gracebgp.core.speaker import Speaker
+from gracebgp.core.stats import MESSAGE_TYPES
+from gracebgp.rib.path import Path
+from gracebgp.session.state import State
+from gracebgp.types import AFI, IPV4_UNICAST, IPV6_UNICAST, Family, family_name
+from gracebgp.wire.communities import (
+    format_community,
+    format_extended_community,
+    format_large_community,
+)
+from gracebgp.wire.iana import Origin
+from gracebgp.wire.nlri import format_prefix, key_parts, parse_prefix
+from gracebgp.wire.text import format_as_path, format_attrs
+
+FAMILIES = {"ipv4-unicast": IPV4_UNICAST, "ipv6-unicast": IPV6_UNICAST}
+STATE_NAMES = {State.IDLE: "Idle", State.CONNECT: "Connect", State.ACTIVE: "Active",
+               State.OPENSENT: "OpenSent", State.OPENCONFIRM: "OpenConfirm",
+               State.ESTABLISHED: "Established"}
+#: A configured peer that is not Established this long after it was configured needs a look.
+NEVER_ESTABLISHED_GRACE = 10.0
+CHUNK = 2000  # ListPaths lines per chunk handed to the server between owner turns
+
+
+class RequestError(Exception):
+    """A request that cannot be carried out as asked: HTTP ``status`` and one line."""
+
+    def __init__(self, status: int, message: str, detail: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.detail = detail or []
+
+
+@dataclass(frozen=True, slots=True)
+class DaemonInfo:
+    """What the runtime knows that the speaker does not."""
+
+    version: str
+    node: str
+    started: float  # on the speaker's clock
+    listen_port: int
+    listen_addresses: tuple[str, ...]
+    sigterm: str
+    forwarding_state_preserved: bool
+    global_config: GlobalConfig
+    #: (type, subject, reason, message) for settings that point to nothing, found at start-up.
+    problems: tuple[tuple[str, str, str, str], ...] = ()
+
+
+# --- peers ----------------------------------------------------------------------------
+
+
+def _counts(values: list[int]) -> s.MessageCounts:
+    return s.MessageCounts(**{name: values[i] for i, name in enumerate(MESSAGE_TYPES) if i})
+
+
+def peer_view(speaker: Speaker, peer: Peer, now: float) -> s.Peer:
+    neg = peer.negotiated
+    negotiated = neg.families if neg is not None else frozenset()
+    fams = list(peer.families()) + [f for f in peer.adj_in if f not in peer.families()]
+    rows = []
+    for f in fams:
+        adj, out, rej = peer.adj_in.get(f), peer.adj_out.get(f), peer.rejected.get(f)
+        accepted = len(adj) if adj is not None else 0
+        rows.append(s.PeerFamily(
+            family=family_name(f), configured=f in peer.families(), negotiated=f in negotiated,
+            received=accepted + (len(rej) if rej else 0), accepted=accepted,
+            advertised=len(out) if out is not None else 0,
+            stale=adj.stale_count if adj is not None else 0))
+    since = peer.session.established_since
+    cfg = peer.settings.session
+    deadline = min((t for t in (peer.restart_deadline, peer.stale_deadline) if t is not None), default=None)
+    return s.Peer(
+        address=peer.address, description=peer.settings.description, local_as=cfg.local_as,
+        peer_as=cfg.peer_as or 0, state=STATE_NAMES[peer.session.state], admin_down=peer.admin_down,
+        dynamic=peer.dynamic, uptime=None if since is None else max(0.0, now - since),
+        router_id=neg.peer_router_id if neg else None, hold_time=neg.hold_time if neg else None,
+        keepalive_time=neg.keepalive_time if neg else None,
+        established_count=peer.stats.established_count, last_error=peer.stats.last_error,
+        families=rows, messages_received=_counts(peer.session.received_counts),
+        messages_sent=_counts(peer.stats.sent), graceful_restart=cfg.graceful_restart is not None,
+        peer_restart_time=neg.peer_gr.restart_time if neg and neg.peer_gr else None,
+        stale_until=None if deadline is None else max(0.0, deadline - now))
+
+
+def list_peers(speaker: Speaker, now: float) -> list[s.Peer]:
+    return [peer_view(speaker, p, now) for p in speaker.peers.values()]
+
+
+def get_peer(speaker: Speaker, address: str, now: float) -> s.Peer:
+    return peer_view(speaker, find_peer(speaker, address), now)
+
+
+def find_peer(speaker: Speaker, address: str) -> Peer:
+    peer = speaker.peers.get(address) or speaker.peers.get(_canonical(address))
+    if peer is None:
+        raise RequestError(404, f"peer {address} not found")
+    return peer
+
+
+
+def _canonical(address: str) -> str:
+    try:
+        afi, key = parse_prefix(f"{address}/{128 if ':' in address else 32}")
+    except ValueError:
+        return address
+    return format_prefix(key, afi).split("/")[0]
+
+
+def global_view(speaker: Speaker, info: DaemonInfo, now: float) -> s.Global:
+    rib = []
+    for f, loc in speaker.loc.items():
+        paths = sum(1 if isinstance(e, tuple) else len(e) for e in loc.entries.values())
+        rib.append(s.RibSize(family=family_name(f), prefixes=len(loc), paths=paths))
+    established = sum(1 for p in speaker.peers.values() if p.session.state is State.ESTABLISHED)
+    return s.Global(version=info.version, node=info.node, asn=speaker.local_as, router_id=speaker.router_id,
+                    listen_port=info.listen_port, listen_addresses=list(info.listen_addresses),
+                    uptime=max(0.0, now - info.started), peers=len(speaker.peers), established=established,
+                    rib=rib, sigterm="retain" if info.sigterm == "retain" else "withdraw",
+                    forwarding_state_preserved=info.forwarding_state_preserved)
+
+
+# --- commands ---------------------------------------------------------------------------
+
+
+def _validation_lines(exc: ValidationError, where: str = "") -> list[str]:
+    out = []
+    for e in exc.errors():
+        loc = ".".join(str(x) for x in e["loc"])
+        out.append(f"{where}{loc}: {e['msg']}" if loc else f"{where}{e['msg']}")
+    return out
+
+
+def add_peer_command(req: s.PeerAdd, info: DaemonInfo, hostname: str | None) -> cmd.AddPeer:
+    """AddPeer -> the same Neighbor model a ``[[neighbors]]`` table is checked with."""
+    data: dict[str, Any] = {
+        "neighbor_address": req.address, "peer_as": req.peer_as, "local_as": req.local_as,
+        "description": req.description, "passive_mode": req.passive, "remote_port": req.port,
+        "local_address": req.local_address, "hold_time": req.hold_time,
+        "connect_retry": req.connect_retry, "admin_down": req.admin_down,
+        "route_reflector_client": req.route_reflector_client,
+        "afi_safis": [{"name": f, "mp_graceful_restart": req.graceful_restart} for f in req.families],
+    }
+    if req.ebgp_multihop_ttl is not None:
+        data |= {"ebgp_multihop_enabled": True, "ebgp_multihop_ttl": req.ebgp_multihop_ttl}
+    gr: dict[str, Any] = {"enabled": req.graceful_restart}
+    if req.restart_time is not None:
+        gr["restart_time"] = req.restart_time
+    data["graceful_restart"] = gr
+    try:
+        neighbor = Neighbor.model_validate(data)
+    except ValidationError as exc:
+        raise RequestError(400, f"peer {req.address}: invalid settings", _validation_lines(exc)) from None
+    settings = NeighborSettings.from_config(neighbor, info.global_config, hostname=hostname,
+                                            forwarding_preserved=info.forwarding_state_preserved)
+    return cmd.AddPeer(settings)
+
+
+def add_routes_command(req: s.PathsAdd) -> cmd.AddRoutes:
+    """AddPaths -> LocalRoutes, each checked like a ``[[gracebgp.routes]]`` entry."""
+    routes: list[LocalRoute] = []
+    problems: list[str] = []
+    for i, p in enumerate(req.paths):
+        try:
+            data = p.model_dump()
+            data["communities"] = tuple(p.communities)
+            data["large_communities"] = tuple(p.large_communities)
+            r = Route.model_validate(data)
+        except ValidationError as exc:
+            problems += _validation_lines(exc, f"paths[{i}] {p.prefix}: ")
+            if len(problems) >= 20:
+                break
+            continue
+        routes.append(LocalRoute.from_config(r))
+    if problems:
+        raise RequestError(400, problems[0], problems)
+    return cmd.AddRoutes(tuple(routes))
+
+
+def delete_routes_command(req: s.PathsDelete) -> cmd.DeleteRoutes:
+    bad = []
+    for p in req.prefixes:
+        try:
+            parse_prefix(p)
+        except ValueError as exc:
+            bad.append(f"{p!r}: {exc}")
+    if bad:
+        raise RequestError(400, bad[0], bad[:20])
+    return cmd.DeleteRoutes(tuple(req.prefixes))
+
+
+# --- paths ------------------------------------------------------------------------------
+
+
+def attrs_json(path: Path) -> dict[str, Any]:
+    a = path.attrs
+    out: dict[str, Any] = {}
+    if a.origin is not None:
+        out["origin"] = Origin(a.origin).name.lower() if a.origin in (0, 1, 2) else a.origin
+    out["as_path"] = format_as_path(a.as_path)
+    if a.med is not None:
+        out["med"] = a.med
+    if a.local_pref is not None:
+        out["local_pref"] = a.local_pref
+    if a.communities:
+        out["communities"] = [format_community(c) for c in a.communities]
+    if a.large_communities:
+        out["large_communities"] = [format_large_community(c) for c in a.large_communities]
+    if a.extended_communities:
+        out["extended_communities"] = [format_extended_community(c) for c in a.extended_communities]
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class PathQuery:
+    table: str = "loc"
+    family: str = "ipv4-unicast"
+    peer: str | None = None
+    prefix: str | None = None
+    longer: bool = False
+    post_policy: bool = True
+    best: bool = False
+
+
+def _match(query: PathQuery, afi: int) -> tuple[int, int, bool] | None:
+    """(network as int, prefix length, exact address lookup) of the prefix filter."""
+    if query.prefix is None:
+        return None
+    text = query.prefix.strip()
+    exact_addr = "/" not in text
+    width = 32 if afi == AFI.IPV4 else 128
+    try:
+        p_afi, key = parse_prefix(text if not exact_addr else f"{text}/{width}")
+    except ValueError as exc:
+        raise RequestError(400, f"prefix {query.prefix!r}: {exc}") from None
+    if p_afi != afi:
+        raise RequestError(400, f"prefix {query.prefix} is not in {query.family}")
+    return (*_parts(key, afi), exact_addr)
+
+
+def _parts(key: int, afi: int) -> tuple[int, int]:
+    """(network address as int, prefix length) of a prefix key."""
+    return key_parts(key, 32 if afi == AFI.IPV4 else 128)
+
+
+def paths(speaker: Speaker, query: PathQuery, now: float) -> Iterator[bytes]:
+    """ListPaths as NDJSON chunks. Checks the query first (RequestError), then yields;
+    between chunks the owner may change the tables: each chunk reads them as they are."""
+    family = FAMILIES.get(query.family)
+    if family is None:
+        raise RequestError(400, f"family must be one of {', '.join(FAMILIES)}, not {query.family!r}")
+    if query.table not in ("loc", "adj-in", "adj-out"):
+        raise RequestError(400, f"table must be loc, adj-in or adj-out, not {query.table!r}")
+    peer = None
+    if query.peer is not None:
+        peer = find_peer(speaker, query.peer)
+    elif query.table != "loc":
+        raise RequestError(400, f"table {query.table} needs a peer")
+    match = _match(query, family.afi)
+    return _stream(speaker, query, family, peer, match, now)
+
+
+def _keys(speaker: Speaker, query: PathQuery, family: Family, peer: Peer | None) -> list[int]:
+    if query.table == "loc":
+        return list(speaker.loc[family].entries)
+    assert peer is not None
+    if query.table == "adj-out":
+        out = peer.adj_out.get(family)
+        return list(out.advertised) if out is not None else []
+    adj = peer.adj_in.get(family)
+    keys = list(adj.routes) if adj is not None else []
+    rej = peer.rejected.get(family)
+    if rej and not query.post_policy:
+        keys += list(rej)
+    return keys
+
+
+def _stream(speaker: Speaker, query: PathQuery, family: Family, peer: Peer | None,
+            match: tuple[int, int, bool] | None, now: float) -> Iterator[bytes]:
+    keys = _keys(speaker, query, family, peer)
+    if match is not None:
+        keys = [k for k in keys if _covered_filter(k, family.afi, match, query.longer)]
+        if match[2] and keys:  # an address: the longest match only
+            keys = [max(keys, key=lambda k: _parts(k, family.afi)[1])]
+    keys.sort(key=lambda k: _parts(k, family.afi))
+    cache: dict[int, tuple[dict[str, Any], str]] = {}
+    for start in range(0, len(keys), CHUNK):
+        lines = [line for k in keys[start:start + CHUNK]
+                 for line in _lines(speaker, query, family, peer, k, now, cache)]
+        if lines:
+            yield ("\n".join(lines) + "\n").encode()
+        if len(cache) > 100_000:
+            cache.clear()
+
+
+def _covered_filter(key: int, afi: int, match: tuple[int, int, bool], longer: bool) -> bool:
+    net, plen, exact_addr = match
+    width = 32 if afi == AFI.IPV4 else 128
+    k_net, k_len = _parts(key, afi)
+    if exact_addr:
+        return k_len == 0 or (k_net >> (width - k_len)) == (net >> (width - k_len))
+    if k_len < plen or (not longer and k_len != plen):
+        return False
+    return plen == 0 or (k_net >> (width - plen)) == (net >> (width - plen))
+
+
+def _lines(speaker: Speaker, query: PathQuery, family: Family, peer: Peer | None, key: int,
+           now: float, cache: dict[int, tuple[dict[str, Any], str]]) -> Iterator[str]:
+    prefix = format_prefix(key, family.afi)
+    name = family_name(family)
+    if query.table == "loc":
+        entry = speaker.loc[family].entries.get(key)
+        if entry is None:
+            return
+        cands = [entry] if isinstance(entry, tuple) else list(entry)
+        for i, (src, path, since) in enumerate(cands):
+            if i and query.best:
+                break
+            if peer is not None and src.index != peer.index:
+                continue
+            yield _line(prefix, name, path, src.address or None, i == 0,
+                        _stale(speaker, src.address, family, key), None, now - since, cache)
+        return
+    assert peer is not None
+    if query.table == "adj-out":
+        out = peer.adj_out.get(family)
+        sent = out.advertised.get(key) if out is not None else None
+        if sent is not None:
+            yield _line(prefix, name, sent, None, True, False, None, None, cache)
+        return
+    adj = peer.adj_in.get(family)
+    got = adj.routes.get(key) if adj is not None else None
+    if got is not None:
+        best = speaker.loc[family].best(key)
+        is_best = best is not None and best[0].index == peer.index
+        learned = next((c[2] for c in speaker.loc[family].candidates(key) if c[0].index == peer.index), None)
+        yield _line(prefix, name, got, peer.address, is_best, adj is not None and adj.is_stale(key), None,
+                    None if learned is None else now - learned, cache)
+        return
+    rej = peer.rejected.get(family, {}).get(key)
+    if rej is not None and not query.post_policy:
+        yield _line(prefix, name, rej[0], peer.address, False, False, rej[1], None, cache)
+
+
+def _stale(speaker: Speaker, address: str, family: Family, key: int) -> bool:
+    src = speaker.peers.get(address) if address else None
+    adj = src.adj_in.get(family) if src is not None else None
+    return adj is not None and adj.is_stale(key)
+
+
+def _line(prefix: str, family: str, path: Path, source: str | None, best: bool, stale: bool,
+          rejected: str | None, age: float | None, cache: dict[int, tuple[dict[str, Any], str]]) -> str:
+    hit = cache.get(id(path))
+    if hit is None:
+        hit = cache[id(path)] = (attrs_json(path), format_attrs(path.attrs))
+    return json.dumps({"prefix": prefix, "family": family, "next_hop": list(path.next_hop), "source": source,
+                       "best": best, "stale": stale, "rejected": rejected,
+                       "age": None if age is None else round(max(0.0, age), 3),
+                       "attrs": hit[0], "attrs_text": hit[1]}, separators=(",", ":"))
+
+
+# --- health -------------------------------------------------------------------------------
+
+
+def health(speaker: Speaker, info: DaemonInfo, now: float) -> s.Health:
+    conds = [s.Condition(type=t, severity="error", subject=subj, reason=r, message=m)
+             for t, subj, r, m in info.problems]
+    for peer in speaker.peers.values():
+        conds += _peer_conditions(peer, info, now)
+    return s.Health(healthy=not conds, conditions=conds)
+
+
+def _peer_conditions(peer: Peer, info: DaemonInfo, now: float) -> list[s.Condition]:
+    out = []
+    st = peer.stats
+    state = peer.session.state
+    why = st.last_error or "no connection has succeeded yet"
+    if st.last_sent_notification == (2, 6) and state is not State.ESTABLISHED:
+        out.append(s.Condition(
+            type="HoldTimeRejected", severity="error", subject=peer.address, reason="UnacceptableHoldTime",
+            message=f"the peer offered a hold time of 1 or 2 s; RFC 4271 §4.2 allows 0 or at least 3 s, "
+                    f"so the session is refused ({why})"))
+    elif peer.admin_down:
+        pass
+    elif state is not State.ESTABLISHED and st.established_count == 0:
+        since = max(st.created, info.started)
+        if now - since >= NEVER_ESTABLISHED_GRACE:
+            out.append(s.Condition(
+                type="PeerNeverEstablished", severity="warning", subject=peer.address,
+                reason="NeverEstablished",
+                message=f"configured {now - since:.0f}s ago and never Established; state "
+                        f"{STATE_NAMES[state]}; last error: {why}"))
+    elif state is not State.ESTABLISHED:
+        out.append(s.Condition(type="PeerDown", severity="warning", subject=peer.address,
+                               reason="SessionDown",
+                               message=f"was Established {st.established_count} times, now "
+                                       f"{STATE_NAMES[state]}: {why}"))
+    neg = peer.negotiated
+    if neg is not None:
+        missing = [f for f in peer.families() if f not in neg.families]
+        if missing:
+            names = ", ".join(family_name(f) for f in missing)
+            out.append(s.Condition(
+                type="FamiliesNotNegotiated", severity="warning", subject=peer.address,
+                reason="PeerLacksFamilies",
+                message=f"configured {', '.join(family_name(f) for f in peer.families())} but the peer "
+                        f"negotiated only {', '.join(family_name(f) for f in neg.families) or 'none'}: "
+                        f"no {names} routes are exchanged"))
+    return out

@@ -1,0 +1,228 @@
+"""Operator commands (the API's AddPeer, ShutdownPeer, AddPaths ...) as values, and how the
+Speaker carries them out. Each answers with one ``Reply``; a command either happens
+whole or not at all (AddPaths checks every route before it changes any).
+
+Wire behaviour, spec/graceful-restart.md section 6 and RFC 8538 §5:
+
+* ShutdownPeer: Cease/Administrative Shutdown with the RFC 9003 message, wrapped as Hard
+  Reset where N is negotiated (the session unwraps it for a peer without N), so the peer
+  deletes our routes; the peer stays down until EnablePeer.
+* ResetPeer hard: Cease/Administrative Reset, a "provisional" subcode sent plain, so a
+  peer with GR keeps our routes while the session comes back.
+* ResetPeer soft-in: ROUTE-REFRESH (RFC 2918 §4) for each negotiated family; soft-out:
+  send our Adj-RIB-Out again.
+* DeletePeer: Cease/Peer De-configured (Hard Reset where N is negotiated).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from gracebgp.core import events as ev
+from gracebgp.core.originate import LocalRoute, to_path
+from gracebgp.core.peer import NeighborSettings
+from gracebgp.rib.path import Path
+from gracebgp.session.fsm import NotEstablishedError
+from gracebgp.types import SAFI, Family
+from gracebgp.wire import Notification
+from gracebgp.wire.iana import CeaseSubcode
+from gracebgp.wire.nlri import parse_prefix
+
+if TYPE_CHECKING:
+    from gracebgp.core.peer import Peer
+    from gracebgp.core.speaker import Speaker
+
+RESET_MODES = ("hard", "soft", "soft-in", "soft-out")
+
+
+@dataclass(frozen=True, slots=True)
+class AddPeer:
+    settings: NeighborSettings
+
+
+@dataclass(frozen=True, slots=True)
+class DeletePeer:
+    address: str
+
+
+@dataclass(frozen=True, slots=True)
+class EnablePeer:
+    address: str
+
+
+@dataclass(frozen=True, slots=True)
+class ShutdownPeer:
+    address: str
+    message: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ResetPeer:
+    address: str
+    mode: str = "hard"
+    message: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class AddRoutes:
+    routes: tuple[LocalRoute, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteRoutes:
+    prefixes: tuple[str, ...]
+
+
+Command = AddPeer | DeletePeer | EnablePeer | ShutdownPeer | ResetPeer | AddRoutes | DeleteRoutes
+
+
+class _Refused(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def execute(speaker: Speaker, ref: int, command: object, now: float) -> None:
+    """Carry out ``command``; emit its Reply (and a "command" Notice when it changed something)."""
+    handler = _HANDLERS.get(type(command))
+    if handler is None:
+        speaker.emit(ev.Reply(ref, 400, f"unknown command {type(command).__name__}"))
+        return
+    try:
+        status, message, result = handler(speaker, command, now)
+    except _Refused as exc:
+        speaker.emit(ev.Reply(ref, exc.status, str(exc)))
+        return
+    speaker.emit(ev.Reply(ref, status, message, result))
+    speaker.emit(ev.Notice("command", message, getattr(command, "address", None),
+                           {"command": type(command).__name__}))
+
+
+def _peer(speaker: Speaker, address: str) -> Peer:
+    peer = speaker.peers.get(address)
+    if peer is None:
+        raise _Refused(404, f"peer {address} not found")
+    return peer
+
+
+Result = tuple[int, str, object]
+
+
+def _add_peer(speaker: Speaker, cmd: AddPeer, now: float) -> Result:
+    address = cmd.settings.address
+    if address in speaker.peers:
+        raise _Refused(409, f"peer {address} already exists")
+    speaker.add_peer(cmd.settings, now, dynamic=True)
+    return 201, f"peer {address} added", None
+
+
+def _delete_peer(speaker: Speaker, cmd: DeletePeer, now: float) -> Result:
+    peer = _peer(speaker, cmd.address)
+    speaker.remove_peer(peer, now, "deleted through the API")
+    note = "" if peer.dynamic else " (it is in the configuration file: a reload brings it back)"
+    return 200, f"peer {cmd.address} deleted{note}", None
+
+
+def _enable_peer(speaker: Speaker, cmd: EnablePeer, now: float) -> Result:
+    peer = _peer(speaker, cmd.address)
+    if not peer.admin_down:
+        return 200, f"peer {cmd.address} is already enabled", None
+    speaker.start_peer(peer, now)
+    return 200, f"peer {cmd.address} enabled", None
+
+
+def _shutdown_peer(speaker: Speaker, cmd: ShutdownPeer, now: float) -> Result:
+    peer = _peer(speaker, cmd.address)
+    _check_message(cmd.message)
+    peer.admin_down = True
+    note = Notification.cease(CeaseSubcode.ADMINISTRATIVE_SHUTDOWN, cmd.message).hard_reset()
+    why = "administrative shutdown" + (f": {cmd.message}" if cmd.message else "")
+    speaker.stop_peer(peer, note, why, now)
+    return 200, f"peer {cmd.address} shut down" + (f" ({cmd.message})" if cmd.message else ""), None
+
+
+def _reset_peer(speaker: Speaker, cmd: ResetPeer, now: float) -> Result:
+    peer = _peer(speaker, cmd.address)
+    if cmd.mode not in RESET_MODES:
+        raise _Refused(400, f"reset mode must be one of {', '.join(RESET_MODES)}, not {cmd.mode!r}")
+    _check_message(cmd.message)
+    if cmd.mode == "hard":
+        if peer.admin_down:
+            raise _Refused(400, f"peer {cmd.address} is administratively down; enable it first")
+        note = Notification.cease(CeaseSubcode.ADMINISTRATIVE_RESET, cmd.message)
+        speaker.stop_peer(peer, note, "administrative reset", now)
+        speaker.start_peer(peer, now)
+        return 200, f"peer {cmd.address} reset", None
+    neg = peer.negotiated
+    if neg is None:
+        raise _Refused(400, f"peer {cmd.address} is {peer.session.state.name}, not ESTABLISHED: "
+                            "nothing to refresh")
+    done: list[str] = []
+    families = list(peer.adj_out)
+    if cmd.mode in ("soft", "soft-in"):
+        if not neg.route_refresh:
+            raise _Refused(400, f"peer {cmd.address} did not negotiate route refresh (RFC 2918): "
+                                "use a hard reset")
+        for family in families:
+            _refresh_in(speaker, peer, family, now)
+        done.append("asked the peer to resend (ROUTE-REFRESH)")
+    if cmd.mode in ("soft", "soft-out"):
+        for family in families:
+            speaker.resend(peer, family, now)
+        done.append("sent our routes again")
+    return 200, f"peer {cmd.address}: {' and '.join(done)}", None
+
+
+def _refresh_in(speaker: Speaker, peer: Peer, family: Family, now: float) -> None:
+    try:
+        speaker.request_refresh(peer, family, now)
+    except NotEstablishedError as exc:
+        raise _Refused(400, str(exc)) from None
+
+
+def _check_message(message: str) -> None:
+    if len(message.encode("utf-8")) > 255:
+        raise _Refused(400, "the shutdown message is longer than 255 octets of UTF-8 (RFC 9003 §2)")
+
+
+def _add_routes(speaker: Speaker, cmd: AddRoutes, now: float) -> Result:
+    paths: list[tuple[Family, int, Path]] = []
+    problems: list[str] = []
+    for i, route in enumerate(cmd.routes):
+        try:
+            paths.append(to_path(route, speaker.table))
+        except ValueError as exc:
+            problems.append(f"paths[{i}] {route.prefix}: {exc}")
+            if len(problems) >= 20:
+                break
+    if problems:
+        raise _Refused(400, "; ".join(problems))
+    changed = 0
+    for family, key, path in paths:
+        old = speaker.local_routes.get((family, key))
+        if old is not None and old.attrs == path.attrs and old.next_hop == path.next_hop:
+            continue
+        speaker.originate(family, key, path)
+        changed += 1
+    return 200, f"{changed} routes added", {"changed": changed, "unchanged": len(paths) - changed}
+
+
+def _delete_routes(speaker: Speaker, cmd: DeleteRoutes, now: float) -> Result:
+    keys: list[tuple[Family, int]] = []
+    for prefix in cmd.prefixes:
+        try:
+            afi, key = parse_prefix(prefix)
+        except ValueError as exc:
+            raise _Refused(400, f"{prefix!r}: {exc}") from None
+        keys.append((Family(afi, SAFI.UNICAST), key))
+    changed = sum(1 for family, key in keys if speaker.delete_route(family, key))
+    return 200, f"{changed} routes deleted", {"changed": changed, "unchanged": len(keys) - changed}
+
+
+_HANDLERS: dict[type, Callable[[Speaker, Any, float], Result]] = {
+    AddPeer: _add_peer, DeletePeer: _delete_peer, EnablePeer: _enable_peer,
+    ShutdownPeer: _shutdown_peer, ResetPeer: _reset_peer, AddRoutes: _add_routes,
+    DeleteRoutes: _delete_routes,
+}
