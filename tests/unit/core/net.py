@@ -21,6 +21,8 @@ class SpeakerNet:
     now: float = 1000.0
     links: list[Link] = field(default_factory=list)
     logs: list[tuple[str, ev.Log]] = field(default_factory=list)
+    replies: list[tuple[str, ev.Reply]] = field(default_factory=list)
+    notices: list[tuple[str, ev.Notice]] = field(default_factory=list)
     down: set[str] = field(default_factory=set)  # speakers whose "host" is unreachable
     _queue: list[tuple[str, ev.Input]] = field(default_factory=list)
     _next_conn: int = 5_000_000
@@ -41,6 +43,10 @@ class SpeakerNet:
     def _execute(self, name: str, out: ev.Output) -> None:
         if isinstance(out, ev.Log):
             self.logs.append((name, out))
+        elif isinstance(out, ev.Reply):
+            self.replies.append((name, out))
+        elif isinstance(out, ev.Notice):
+            self.notices.append((name, out))
         elif isinstance(out, ev.Connect):
             target = self.speakers.get(out.host)
             if target is None or out.host in self.down or name in self.down:
@@ -92,6 +98,14 @@ class SpeakerNet:
             for out in self.speakers[name].handle(inp, self.now):
                 self._execute(name, out)
         raise AssertionError("network did not settle")
+
+    def command(self, address: str, command: object) -> ev.Reply:
+        """An operator command to the speaker at ``address``; runs the network until it
+        settles and returns the speaker's Reply."""
+        ref = len(self.replies) + 1
+        self._queue.append((address, ev.CommandRequested(ref, command)))
+        self.run()
+        return next(r for n, r in self.replies if n == address and r.ref == ref)
 
     def advance(self, seconds: float, step: float = 1.0) -> None:
         end = self.now + seconds
