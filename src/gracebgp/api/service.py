@@ -39,6 +39,9 @@ STATE_NAMES = {State.IDLE: "Idle", State.CONNECT: "Connect", State.ACTIVE: "Acti
                State.ESTABLISHED: "Established"}
 #: A configured peer that is not Established this long after it was configured needs a look.
 NEVER_ESTABLISHED_GRACE = 10.0
+#: Listings up to this size come sorted by address; larger ones by prefix length, then
+#: address (sorting a million routes by address would cost ~100 MB of sort keys).
+SORT_LIMIT = 200_000
 CHUNK = 2000  # ListPaths lines per chunk handed to the server between owner turns
 
 
@@ -302,7 +305,10 @@ def _stream(speaker: Speaker, query: PathQuery, family: Family, peer: Peer | Non
         keys = [k for k in keys if _covered_filter(k, family.afi, match, query.longer)]
         if match[2] and keys:  # an address: the longest match only
             keys = [max(keys, key=lambda k: _parts(k, family.afi)[1])]
-    keys.sort(key=lambda k: _parts(k, family.afi))
+    if len(keys) <= SORT_LIMIT:
+        keys.sort(key=lambda k: _parts(k, family.afi))  # by address, then length
+    else:
+        keys.sort()  # keys are (length, address): no per-key sort key, memory stays flat
     cache: dict[int, tuple[dict[str, Any], str]] = {}
     for start in range(0, len(keys), CHUNK):
         lines = [line for k in keys[start:start + CHUNK]
