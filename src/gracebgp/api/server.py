@@ -226,7 +226,7 @@ def limit_body(app: ASGIApp, limit: int = MAX_BODY) -> ASGIApp:
             message = await receive()
             seen += len(message.get("body", b""))
             if seen > limit:
-                raise RequestError(413, f"request body over {limit} octets")
+                raise HTTPException(413, f"request body over {limit} octets")
             return message
 
         await app(scope, counted, send)

@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from gracebgp.api import schema as s
 from gracebgp.config.extras import Route
+from gracebgp.config.fields import normalize_prefix
 from gracebgp.config.model import Global as GlobalConfig
 from gracebgp.config.model import Neighbor
 from gracebgp.core import commands as cmd
@@ -162,7 +163,7 @@ def add_peer_command(req: s.PeerAdd, info: DaemonInfo, hostname: str | None) -> 
         "local_address": req.local_address, "hold_time": req.hold_time,
         "connect_retry": req.connect_retry, "admin_down": req.admin_down,
         "route_reflector_client": req.route_reflector_client,
-        "afi_safis": [{"name": f, "mp_graceful_restart": req.graceful_restart} for f in req.families],
+        "afi_safis": tuple({"name": f, "mp_graceful_restart": req.graceful_restart} for f in req.families),
     }
     if req.ebgp_multihop_ttl is not None:
         data |= {"ebgp_multihop_enabled": True, "ebgp_multihop_ttl": req.ebgp_multihop_ttl}
@@ -204,9 +205,9 @@ def delete_routes_command(req: s.PathsDelete) -> cmd.DeleteRoutes:
     bad = []
     for p in req.prefixes:
         try:
-            parse_prefix(p)
+            normalize_prefix(p)  # the same rule as AddPaths: a length, no host bits
         except ValueError as exc:
-            bad.append(f"{p!r}: {exc}")
+            bad.append(str(exc))
     if bad:
         raise RequestError(400, bad[0], bad[:20])
     return cmd.DeleteRoutes(tuple(req.prefixes))
@@ -251,9 +252,9 @@ def _match(query: PathQuery, afi: int) -> tuple[int, int, bool] | None:
         return None
     text = query.prefix.strip()
     exact_addr = "/" not in text
-    width = 32 if afi == AFI.IPV4 else 128
+    width = 128 if ":" in text else 32
     try:
-        p_afi, key = parse_prefix(text if not exact_addr else f"{text}/{width}")
+        p_afi, key = parse_prefix(f"{text}/{width}" if exact_addr else normalize_prefix(text))
     except ValueError as exc:
         raise RequestError(400, f"prefix {query.prefix!r}: {exc}") from None
     if p_afi != afi:
