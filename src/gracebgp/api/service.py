@@ -151,7 +151,8 @@ def _validation_lines(exc: ValidationError, where: str = "") -> list[str]:
     out = []
     for e in exc.errors():
         loc = ".".join(str(x) for x in e["loc"])
-        out.append(f"{where}{loc}: {e['msg']}" if loc else f"{where}{e['msg']}")
+        msg = e["msg"].removeprefix("Value error, ")
+        out.append(f"{where}{loc}: {msg}" if loc else f"{where}{msg}")
     return out
 
 

@@ -1,0 +1,338 @@
+"""A small synchronous client of the gracebgpd HTTP/JSON API (layer L4), on httpx.
+
+The target is a Unix socket (``unix:/run/gracebgp/gracebgpd.sock`` or a bare path) or a
+URL (``http://host:port``, ``https://...``). Answers are parsed into the models of
+:mod:`gracebgp.api.schema`; every failure, from a missing socket to a 404, becomes one
+:class:`ClientError` whose text is a single line for a person (docs/api.md, "Errors").
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator, Mapping
+from types import TracebackType
+from typing import Literal, TypeVar
+from urllib.parse import quote
+
+import httpx
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from gracebgp.api.schema import (
+    ApiError,
+    Done,
+    Event,
+    Global,
+    Health,
+    PathEntry,
+    PathsAdd,
+    PathsChanged,
+    PathsDelete,
+    PathSpec,
+    Peer,
+    PeerAdd,
+    PeerReset,
+    PeerShutdown,
+)
+
+__all__ = ["DEFAULT_SOCKET", "Client", "ClientError", "ResetMode", "socket_path"]
+
+DEFAULT_SOCKET = "/run/gracebgp/gracebgpd.sock"
+#: The base URL of requests over a Unix socket (the host part is only a label).
+SOCKET_BASE_URL = "http://gracebgpd"
+
+ResetMode = Literal["hard", "soft", "soft-in", "soft-out"]
+M = TypeVar("M", bound=BaseModel)
+L = TypeVar("L")
+
+_PEERS = TypeAdapter(list[Peer])
+_EVENTS = TypeAdapter(list[Event])
+_ERRNO = re.compile(r"^\[Errno -?\d+\]\s*")
+
+
+class ClientError(Exception):
+    """A request that did not succeed: ``status`` is the HTTP status, None when the
+    daemon could not be reached or answered nonsense; ``api_error`` the parsed body."""
+
+    def __init__(self, message: str, status: int | None = None, api_error: ApiError | None = None) -> None:
+        self.message = " ".join(message.split())  # always one line
+        self.status = status
+        self.api_error = api_error
+        super().__init__(self.message)
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def socket_path(target: str) -> str | None:
+    """The Unix socket path a target names, or None for an http(s) URL."""
+    if target.startswith(("http://", "https://")):
+        return None
+    return target.removeprefix("unix:")
+
+
+class Client:
+    """One connection to one gracebgpd; use as a context manager or call :meth:`close`."""
+
+    def __init__(self, target: str, token: str | None = None, timeout: float = 10.0,
+                 transport: httpx.BaseTransport | None = None) -> None:
+        """``transport`` replaces the socket or TCP connection (tests use
+        ``httpx.MockTransport``)."""
+        self.target = target
+        self._timeout = timeout
+        headers = {"Accept": "application/json", "User-Agent": "gracebgp-client"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        path = socket_path(target)
+        if path is not None:
+            if not path:
+                raise ClientError(f"no socket path in target {target!r}")
+            self._http = httpx.Client(transport=transport or httpx.HTTPTransport(uds=path),
+                                      base_url=SOCKET_BASE_URL, headers=headers, timeout=timeout)
+        else:
+            self._http = httpx.Client(transport=transport, base_url=target.rstrip("/"), headers=headers,
+                                      timeout=timeout)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    # --- operations ---------------------------------------------------------------------
+
+    def global_(self) -> Global:
+        """GetGlobal."""
+        return self._parse(Global, self._request("GET", "/v1/global"))
+
+    def peers(self) -> list[Peer]:
+        """ListPeers."""
+        return self._parse_list(_PEERS, self._request("GET", "/v1/peers"))
+
+    def peer(self, address: str) -> Peer:
+        """GetPeer."""
+        return self._parse(Peer, self._request("GET", _peer_path(address)))
+
+    def add_peer(self, peer: PeerAdd) -> Peer:
+        """AddPeer; the new peer as the daemon now shows it."""
+        response = self._request("POST", "/v1/peers", body=peer)
+        try:
+            return Peer.model_validate_json(response.content)
+        except ValidationError:
+            self._parse(Done, response)  # a daemon that answers Done: then ask for the peer
+            return self.peer(peer.address)
+
+    def delete_peer(self, address: str) -> Done:
+        """DeletePeer."""
+        return self._parse(Done, self._request("DELETE", _peer_path(address)))
+
+    def enable_peer(self, address: str) -> Done:
+        """EnablePeer."""
+        return self._parse(Done, self._request("POST", _peer_path(address, "enable")))
+
+    def shutdown_peer(self, address: str, message: str = "") -> Done:
+        """ShutdownPeer, with an RFC 9003 shutdown communication."""
+        body = PeerShutdown(message=message)
+        return self._parse(Done, self._request("POST", _peer_path(address, "shutdown"), body=body))
+
+    def reset_peer(self, address: str, mode: ResetMode = "hard", message: str = "") -> Done:
+        """ResetPeer: hard, soft (both directions), soft-in or soft-out."""
+        body = PeerReset(mode=mode, message=message)
+        return self._parse(Done, self._request("POST", _peer_path(address, "reset"), body=body))
+
+    def add_paths(self, paths: list[PathSpec]) -> PathsChanged:
+        """AddPaths: originate (or replace) routes."""
+        return self._parse(PathsChanged, self._request("POST", "/v1/paths", body=PathsAdd(paths=paths)))
+
+    def delete_paths(self, prefixes: list[str]) -> PathsChanged:
+        """DeletePaths: withdraw routes this speaker originates."""
+        body = PathsDelete(prefixes=prefixes)
+        return self._parse(PathsChanged, self._request("POST", "/v1/paths/delete", body=body))
+
+    def list_paths(self, table: str = "loc", family: str = "ipv4-unicast", peer: str | None = None,
+                   prefix: str | None = None, longer: bool = False, post_policy: bool = True,
+                   best: bool = False) -> Iterator[PathEntry]:
+        """ListPaths: the NDJSON stream, parsed one line at a time."""
+        params: dict[str, str] = {"table": table, "family": family}
+        if peer is not None:
+            params["peer"] = peer
+        if prefix is not None:
+            params["prefix"] = prefix
+        if longer:
+            params["longer"] = "true"
+        if not post_policy:
+            params["post_policy"] = "false"
+        if best:
+            params["best"] = "true"
+        for line in self._stream_lines("/v1/paths", params, self._timeout):
+            if line.strip():
+                yield self._parse_json(PathEntry, line)
+
+    def events_history(self) -> list[Event]:
+        """ListEvents: the most recent events."""
+        return self._parse_list(_EVENTS, self._request("GET", "/v1/events/history"))
+
+    def watch_events(self, routes: bool = False, history: bool = False) -> Iterator[Event]:
+        """WatchEvents: follow the server-sent event stream (no read timeout)."""
+        params = {"routes": _flag(routes), "history": _flag(history)}
+        data: list[str] = []
+        kind = "message"
+        for line in self._stream_lines("/v1/events", params, None):
+            if not line:  # a blank line ends an event
+                if kind == "overflow":
+                    raise ClientError(f"gracebgpd at {self.target} ended the event stream: this "
+                                      f"watcher fell behind and events were lost")
+                if data and kind == "message":
+                    yield self._parse_json(Event, "\n".join(data))
+                data, kind = [], "message"
+            elif line.startswith(":"):  # a comment (keep-alive)
+                continue
+            else:
+                field, _, value = line.partition(":")
+                value = value.removeprefix(" ")
+                if field == "data":
+                    data.append(value)
+                elif field == "event":
+                    kind = value or "message"
+
+    def health(self) -> Health:
+        """GetHealth; an unhealthy daemon may answer 503 with the Health body."""
+        response = self._send("GET", "/v1/health")
+        if response.status_code == 503:
+            try:
+                return Health.model_validate_json(response.content)
+            except ValidationError:
+                pass
+        return self._parse(Health, self._checked(response))
+
+    def metrics(self) -> str:
+        """The Prometheus text exposition."""
+        return self._request("GET", "/metrics").text
+
+    # --- plumbing -----------------------------------------------------------------------
+
+    def _request(self, method: str, path: str, body: BaseModel | None = None) -> httpx.Response:
+        return self._checked(self._send(method, path, body))
+
+    def _send(self, method: str, path: str, body: BaseModel | None = None) -> httpx.Response:
+        content = body.model_dump_json().encode() if body is not None else None
+        headers = {"Content-Type": "application/json"} if body is not None else None
+        try:
+            return self._http.request(method, path, content=content, headers=headers)
+        except httpx.HTTPError as exc:
+            raise self._transport_error(exc) from exc
+
+    def _checked(self, response: httpx.Response) -> httpx.Response:
+        if response.is_success:
+            return response
+        raise http_error(response.status_code, response.reason_phrase, response.content)
+
+    def _stream_lines(self, path: str, params: Mapping[str, str],
+                      read_timeout: float | None) -> Iterator[str]:
+        timeout = httpx.Timeout(self._timeout, read=read_timeout)
+        try:
+            with self._http.stream("GET", path, params=params, timeout=timeout) as response:
+                if not response.is_success:
+                    response.read()
+                    raise http_error(response.status_code, response.reason_phrase, response.content)
+                yield from response.iter_lines()
+        except httpx.HTTPError as exc:
+            raise self._transport_error(exc) from exc
+
+    def _transport_error(self, exc: httpx.HTTPError) -> ClientError:
+        if isinstance(exc, httpx.TimeoutException):
+            return ClientError(f"gracebgpd at {self.target} did not answer within {self._timeout:g}s")
+        reason = _reason(exc)
+        if isinstance(exc, httpx.ConnectError):
+            hint = "see --socket" if socket_path(self.target) is not None else "see --url"
+            return ClientError(f"cannot reach gracebgpd at {self.target}: {reason} "
+                               f"(is gracebgpd running? {hint})")
+        return ClientError(f"lost the connection to gracebgpd at {self.target}: {reason}")
+
+    def _parse(self, model: type[M], response: httpx.Response) -> M:
+        return self._parse_json(model, response.content)
+
+    def _parse_json(self, model: type[M], text: str | bytes) -> M:
+        try:
+            return model.model_validate_json(text)
+        except ValidationError as exc:
+            raise self._nonsense(model.__name__, exc) from exc
+
+    def _parse_list(self, adapter: TypeAdapter[list[L]], response: httpx.Response) -> list[L]:
+        try:
+            return adapter.validate_json(response.content)
+        except ValidationError as exc:
+            raise self._nonsense("list", exc) from exc
+
+    def _nonsense(self, what: str, exc: ValidationError) -> ClientError:
+        first = exc.errors()[0] if exc.errors() else {"msg": str(exc), "loc": ()}
+        where = ".".join(str(part) for part in first.get("loc", ()))
+        return ClientError(f"unexpected answer from gracebgpd at {self.target} (expected {what}): "
+                           f"{where + ': ' if where else ''}{first.get('msg', '')} "
+                           f"(is the client the same version as the daemon?)")
+
+
+def http_error(status: int, reason: str, body: bytes) -> ClientError:
+    """The ClientError of an HTTP error answer, from its ``{"error", "detail"}`` body when
+    there is one (FastAPI's own ``{"detail": ...}`` is understood too)."""
+    api_error: ApiError | None = None
+    try:
+        api_error = ApiError.model_validate_json(body)
+    except ValidationError:
+        api_error = _fastapi_error(body)
+    if api_error is None:
+        text = body.decode("utf-8", "replace").strip()
+        message = f"HTTP {status} {reason}" + (f": {text[:200]}" if text else "")
+        return ClientError(message, status)
+    message = api_error.error
+    if api_error.detail:
+        shown = [d for d in api_error.detail[:3] if d and d != message]
+        more = len(api_error.detail) - 3
+        if shown:
+            message += " (" + "; ".join(shown) + (f"; and {more} more" if more > 0 else "") + ")"
+    return ClientError(message, status, api_error)
+
+
+def _fastapi_error(body: bytes) -> ApiError | None:
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(data, dict) or "detail" not in data:
+        return None
+    detail = data["detail"]
+    if isinstance(detail, str):
+        return ApiError(error=detail)
+    if isinstance(detail, list):
+        lines = []
+        for item in detail:
+            if isinstance(item, dict):
+                loc = ".".join(str(p) for p in item.get("loc", ()) if p != "body")
+                lines.append(f"{loc}: {item.get('msg', '')}" if loc else str(item.get("msg", "")))
+            else:
+                lines.append(str(item))
+        return ApiError(error="invalid request", detail=lines)
+    return None
+
+
+def _reason(exc: BaseException) -> str:
+    """The innermost OS error text (``No such file or directory``), else the message."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.strerror:
+            return seen.strerror
+        seen = seen.__cause__ or seen.__context__
+    return _ERRNO.sub("", str(exc)) or type(exc).__name__
+
+
+def _peer_path(address: str, action: str | None = None) -> str:
+    path = f"/v1/peers/{quote(address, safe='')}"
+    return f"{path}/{action}" if action else path
+
+
+def _flag(value: bool) -> str:
+    return "true" if value else "false"

@@ -1,0 +1,120 @@
+"""The ``gracebgp`` command (layer L5): global options, the commands, and error handling
+that turns every failure into one line on stderr and an exit code (never a traceback).
+
+Exit codes: 0 success, 1 a failed request (or an unhealthy daemon for ``health``),
+2 a usage error, 130 interrupted (Ctrl-C).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Annotated
+
+import typer
+
+from gracebgp import __version__
+from gracebgp.api.client import ClientError
+from gracebgp.cli import peers, routes, status
+from gracebgp.cli.targets import Failure, Options, choose_targets, read_token, report
+
+app = typer.Typer(
+    name="gracebgp",
+    help="Operate gracebgpd, the gracebgp BGP daemon, through its API.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"gracebgp {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def options(
+    ctx: typer.Context,
+    socket: Annotated[str | None, typer.Option(
+        "--socket", metavar="PATH",
+        help="gracebgpd's API socket [env GRACEBGP_SOCKET; default /run/gracebgp/gracebgpd.sock]")] = None,
+    url: Annotated[str | None, typer.Option(
+        "--url", metavar="URL", help="gracebgpd's TCP API, http://host:port (needs a token)")] = None,
+    host: Annotated[list[str] | None, typer.Option(
+        "--host", metavar="[NAME=]TARGET",
+        help="a daemon (unix:PATH, a socket path or a URL); repeat to ask several and merge "
+             "the answers with a Node column")] = None,
+    token_file: Annotated[str | None, typer.Option(
+        "--token-file", metavar="PATH", envvar="GRACEBGP_TOKEN_FILE",
+        help="file whose first line is the API token [or the token itself in env GRACEBGP_TOKEN]")] = None,
+    json_output: Annotated[bool, typer.Option(
+        "--json", help="machine output: JSON objects, arrays for listings")] = False,
+    timeout: Annotated[float, typer.Option(
+        "--timeout", metavar="SECONDS", min=0.1, help="how long to wait for an answer")] = 10.0,
+    version: Annotated[bool, typer.Option(
+        "--version", callback=_version, is_eager=True, help="print the version and exit")] = False,
+) -> None:
+    """Operate gracebgpd, the gracebgp BGP daemon, through its API."""
+    ctx.obj = Options(targets=choose_targets(host or [], url, socket), token=read_token(token_file),
+                      json=json_output, timeout=timeout)
+
+
+peers.register(app)
+routes.register(app)
+status.register(app)
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Run the CLI on ``argv`` and return the exit code."""
+    try:
+        result = app(args=argv, prog_name="gracebgp", standalone_mode=False)
+    except ClientError as exc:
+        report(str(exc))
+        return 1
+    except Failure as exc:
+        report(str(exc))
+        return exc.code
+    except (typer.Abort, KeyboardInterrupt):
+        return 130
+    except BrokenPipeError:
+        # The reader went away (``gracebgp routes ... | head``); stop quietly.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
+    except Exception as exc:
+        code = _usage_error(exc)
+        if code is not None:
+            return code
+        if os.environ.get("GRACEBGP_DEBUG"):
+            raise
+        report(f"internal error: {type(exc).__name__}: {exc} (set GRACEBGP_DEBUG=1 for a traceback)")
+        return 70
+    return result if isinstance(result, int) else 0
+
+
+def _usage_error(exc: Exception) -> int | None:
+    """A click/typer usage error (unknown command, bad option value): one line, its exit
+    code; a command's bare call that shows its help: the help on stderr, exit code 2."""
+    message = getattr(exc, "format_message", None)
+    code = getattr(exc, "exit_code", None)
+    if not callable(message) or not isinstance(code, int):
+        return None
+    if type(exc).__name__ == "NoArgsIsHelpError":
+        sys.stderr.write(str(message()).rstrip("\n") + "\n")
+        return 2
+    ctx = getattr(exc, "ctx", None)
+    where = getattr(ctx, "command_path", None) or "gracebgp"
+    report(f"{message()} (see '{where} --help')" if code == 2 else str(message()))
+    return code
+
+
+def main() -> None:
+    """The ``gracebgp`` console script."""
+    sys.exit(run())
+
+
+if __name__ == "__main__":
+    main()

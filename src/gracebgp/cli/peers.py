@@ -1,0 +1,177 @@
+"""``gracebgp peers`` and ``gracebgp neighbor``: list, inspect, add, remove, enable, shut
+down and reset BGP peers (ListPeers, GetPeer, AddPeer, DeletePeer, EnablePeer,
+ShutdownPeer, ResetPeer)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Literal, cast
+
+import typer
+from pydantic import ValidationError
+
+from gracebgp.api.client import Client, ResetMode
+from gracebgp.api.schema import Done, PeerAdd
+from gracebgp.cli import output
+from gracebgp.cli.render import make_table, peer_pairs, peer_rows
+from gracebgp.cli.targets import Failure, Options, ask_all, first_error
+
+FamilyName = Literal["ipv4-unicast", "ipv6-unicast"]
+_FAMILIES: dict[str, FamilyName] = {"ipv4-unicast": "ipv4-unicast", "ipv4": "ipv4-unicast",
+                                    "ipv6-unicast": "ipv6-unicast", "ipv6": "ipv6-unicast"}
+_ACTIONS = ("enable", "shutdown", "reset", "softreset")
+NEIGHBOR_HELP = """Show or change one neighbor.
+
+\b
+  gracebgp neighbor                               list the peers (as 'peers')
+  gracebgp neighbor ADDR                          one peer in detail
+  gracebgp neighbor ADDR enable
+  gracebgp neighbor ADDR shutdown [--message TEXT]
+  gracebgp neighbor ADDR reset [--message TEXT]   hard reset: the session restarts
+  gracebgp neighbor ADDR softreset [in|out]       route refresh: both, or one direction
+  gracebgp neighbor add ADDR --as N [--family ipv4-unicast] [--passive] [--port N]
+                        [--local-address A] [--gr] [--description TEXT]
+  gracebgp neighbor del ADDR
+"""
+
+
+def show_peers(opts: Options) -> None:
+    answers = ask_all(opts, Client.peers)
+    if opts.json:
+        output.emit_listing(answers)
+    else:
+        output.emit_table(*peer_rows(answers))
+    if opts.failed:
+        raise typer.Exit(1)
+
+
+def peers_command(ctx: typer.Context) -> None:
+    """List the peers: one row per peer and address family."""
+    show_peers(ctx.obj)
+
+
+def _show_peer(opts: Options, address: str) -> None:
+    answers = ask_all(opts, lambda c: c.peer(address))
+    if opts.json:
+        output.emit_answers(answers)
+        return
+    for i, (node, peer) in enumerate(answers):
+        if node is not None:
+            output.emit_line(("\n" if i else "") + f"Node {node}:")
+        output.emit(make_table(["", ""], peer_pairs(peer), show_header=False))
+
+
+def _done(opts: Options, answers: list[tuple[str | None, Done]], what: str) -> None:
+    if opts.json:
+        output.emit_answers(answers)
+        return
+    for node, done in answers:
+        where = f"{node}: " if node is not None else ""
+        output.emit_line(f"{where}{done.message or what}")
+
+
+def _family_list(values: list[str] | None) -> list[FamilyName]:
+    families: list[FamilyName] = []
+    for value in values or []:
+        for word in value.split(","):
+            if word.strip():
+                name = _FAMILIES.get(word.strip().lower())
+                if name is None:
+                    raise Failure(f"unknown family {word!r} (use ipv4-unicast or ipv6-unicast)", 2)
+                families.append(name)
+    return families
+
+
+def _integer(text: str, what: str) -> int:
+    try:
+        return int(text, 10)
+    except ValueError:
+        raise Failure(f"{what} must be a number, not {text!r}", 2) from None
+
+
+def neighbor_command(
+    ctx: typer.Context,
+    words: Annotated[list[str] | None, typer.Argument(metavar="[ADDR ACTION | add ADDR | del ADDR]",
+                                                      show_default=False)] = None,
+    message: Annotated[str, typer.Option("--message", "-m",
+                                         help="shutdown/reset: the RFC 9003 communication")] = "",
+    peer_as: Annotated[str | None, typer.Option("--as", metavar="N", help="add: the peer's AS")] = None,
+    local_as: Annotated[str | None, typer.Option("--local-as", metavar="N",
+                                                 help="add: our AS toward the peer")] = None,
+    family: Annotated[list[str] | None, typer.Option(
+        "--family", metavar="FAMILY", help="add: ipv4-unicast, ipv6-unicast (repeatable)")] = None,
+    passive: Annotated[bool, typer.Option("--passive", help="add: wait for the peer to connect")] = False,
+    port: Annotated[int | None, typer.Option("--port", metavar="N", help="add: the peer's TCP port")] = None,
+    local_address: Annotated[str | None, typer.Option("--local-address", metavar="A",
+                                                      help="add: our source address")] = None,
+    gr: Annotated[bool, typer.Option("--gr", help="add: advertise graceful restart")] = False,
+    description: Annotated[str, typer.Option("--description", help="add: a description")] = "",
+) -> None:
+    opts: Options = ctx.obj
+    w = words or []
+    add_options = {"--as": peer_as, "--local-as": local_as, "--family": family, "--passive": passive,
+                   "--port": port, "--local-address": local_address, "--gr": gr,
+                   "--description": description}
+    given = [name for name, value in add_options.items() if value]
+    if given and (not w or w[0] != "add"):
+        raise Failure(f"{', '.join(given)} only go with 'neighbor add ADDR'", 2)
+    if not w:
+        show_peers(opts)
+        return
+    if w[0] == "add":
+        if len(w) != 2:
+            raise Failure("usage: gracebgp neighbor add ADDR --as N [options]", 2)
+        if peer_as is None:
+            raise Failure(f"neighbor add {w[1]}: --as N is required", 2)
+        try:
+            spec = PeerAdd(address=w[1], peer_as=_integer(peer_as, "--as"),
+                           local_as=None if local_as is None else _integer(local_as, "--local-as"),
+                           families=_family_list(family), passive=passive,
+                           port=179 if port is None else port, local_address=local_address,
+                           graceful_restart=gr, description=description)
+        except ValidationError as exc:
+            raise Failure(f"neighbor add {w[1]}: {first_error(exc)}", 2) from None
+        added = ask_all(opts, lambda c: c.add_peer(spec))
+        if opts.json:
+            output.emit_answers(added)
+        else:
+            _done(opts, [(n, Done(message=f"added neighbor {p.address} (AS {p.peer_as})"))
+                         for n, p in added], "added")
+    elif w[0] in ("del", "delete"):
+        if len(w) != 2:
+            raise Failure("usage: gracebgp neighbor del ADDR", 2)
+        _done(opts, ask_all(opts, lambda c: c.delete_peer(w[1])), f"deleted neighbor {w[1]}")
+    elif len(w) == 1:
+        _show_peer(opts, w[0])
+    else:
+        _action(opts, w[0], w[1], w[2:], message)
+    if opts.failed:
+        raise typer.Exit(1)
+
+
+def _action(opts: Options, address: str, action: str, rest: list[str], message: str) -> None:
+    if action not in _ACTIONS:
+        raise Failure(f"unknown neighbor action {action!r} (expected one of: {', '.join(_ACTIONS)})", 2)
+    if rest and (action != "softreset" or len(rest) > 1 or rest[0] not in ("in", "out")):
+        extra = " ".join(rest)
+        raise Failure(f"unexpected {extra!r} after 'neighbor {address} {action}'"
+                      + (" (softreset takes 'in' or 'out')" if action == "softreset" else ""), 2)
+    if message and action not in ("shutdown", "reset"):
+        raise Failure("--message only goes with shutdown and reset", 2)
+    call: Callable[[Client], Done]
+    if action == "enable":
+        call, what = (lambda c: c.enable_peer(address)), f"enabled neighbor {address}"
+    elif action == "shutdown":
+        call, what = (lambda c: c.shutdown_peer(address, message)), f"shut down neighbor {address}"
+    elif action == "reset":
+        call, what = (lambda c: c.reset_peer(address, "hard", message)), f"reset neighbor {address}"
+    else:
+        mode = cast(ResetMode, "soft" if not rest else f"soft-{rest[0]}")
+        call, what = (lambda c: c.reset_peer(address, mode)), f"soft reset ({mode}) neighbor {address}"
+    _done(opts, ask_all(opts, call), what)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("peers", help="List the peers: one row per peer and address family.")(peers_command)
+    app.command("neighbor", help=NEIGHBOR_HELP, no_args_is_help=False)(neighbor_command)
+
