@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from pydantic import ValidationError
@@ -44,6 +44,7 @@ NEVER_ESTABLISHED_GRACE = 10.0
 #: address (sorting a million routes by address would cost ~100 MB of sort keys).
 SORT_LIMIT = 200_000
 CHUNK = 2000  # ListPaths lines per chunk handed to the server between owner turns
+CACHE_LIMIT = 4096  # encoded path attributes kept while streaming
 
 
 class RequestError(Exception):
@@ -185,18 +186,28 @@ def add_routes_command(req: s.PathsAdd) -> cmd.AddRoutes:
     """AddPaths -> LocalRoutes, each checked like a ``[[gracebgp.routes]]`` entry."""
     routes: list[LocalRoute] = []
     problems: list[str] = []
+    # Bulk adds mostly repeat one set of attributes: check each set once, then only the
+    # prefix of every route (the same rules as a [[gracebgp.routes]] entry).
+    checked: dict[tuple[object, ...], LocalRoute] = {}
     for i, p in enumerate(req.paths):
+        shape = (":" in p.prefix, p.next_hop, p.origin, tuple(p.communities), tuple(p.large_communities),
+                 p.med, p.local_pref)
         try:
-            data = p.model_dump()
-            data["communities"] = tuple(p.communities)
-            data["large_communities"] = tuple(p.large_communities)
-            r = Route.model_validate(data)
+            template = checked.get(shape)
+            if template is None:
+                data = p.model_dump()
+                data["communities"] = tuple(p.communities)
+                data["large_communities"] = tuple(p.large_communities)
+                template = checked[shape] = LocalRoute.from_config(Route.model_validate(data))
+                routes.append(template)
+                continue
+            routes.append(replace(template, prefix=normalize_prefix(p.prefix)))
         except ValidationError as exc:
             problems += _validation_lines(exc, f"paths[{i}] {p.prefix}: ")
-            if len(problems) >= 20:
-                break
-            continue
-        routes.append(LocalRoute.from_config(r))
+        except ValueError as exc:
+            problems.append(f"paths[{i}] {p.prefix}: prefix: {exc}")
+        if len(problems) >= 20:
+            break
     if problems:
         raise RequestError(400, problems[0], problems)
     return cmd.AddRoutes(tuple(routes))
@@ -311,13 +322,13 @@ def _stream(speaker: Speaker, query: PathQuery, family: Family, peer: Peer | Non
         keys.sort(key=lambda k: _parts(k, family.afi))  # by address, then length
     else:
         keys.sort()  # keys are (length, address): no per-key sort key, memory stays flat
-    cache: dict[int, tuple[dict[str, Any], str]] = {}
+    cache: dict[tuple[Path, str | None], str] = {}
     for start in range(0, len(keys), CHUNK):
         lines = [line for k in keys[start:start + CHUNK]
                  for line in _lines(speaker, query, family, peer, k, now, cache)]
         if lines:
             yield ("\n".join(lines) + "\n").encode()
-        if len(cache) > 100_000:
+        if len(cache) > CACHE_LIMIT:  # consecutive routes mostly share a path: keep it small
             cache.clear()
 
 
@@ -333,7 +344,7 @@ def _covered_filter(key: int, afi: int, match: tuple[int, int, bool], longer: bo
 
 
 def _lines(speaker: Speaker, query: PathQuery, family: Family, peer: Peer | None, key: int,
-           now: float, cache: dict[int, tuple[dict[str, Any], str]]) -> Iterator[str]:
+           now: float, cache: dict[tuple[Path, str | None], str]) -> Iterator[str]:
     prefix = format_prefix(key, family.afi)
     name = family_name(family)
     if query.table == "loc":
@@ -377,14 +388,19 @@ def _stale(speaker: Speaker, address: str, family: Family, key: int) -> bool:
 
 
 def _line(prefix: str, family: str, path: Path, source: str | None, best: bool, stale: bool,
-          rejected: str | None, age: float | None, cache: dict[int, tuple[dict[str, Any], str]]) -> str:
-    hit = cache.get(id(path))
-    if hit is None:
-        hit = cache[id(path)] = (attrs_json(path), format_attrs(path.attrs))
-    return json.dumps({"prefix": prefix, "family": family, "next_hop": list(path.next_hop), "source": source,
-                       "best": best, "stale": stale, "rejected": rejected,
-                       "age": None if age is None else round(max(0.0, age), 3),
-                       "attrs": hit[0], "attrs_text": hit[1]}, separators=(",", ":"))
+          rejected: str | None, age: float | None, cache: dict[tuple[Path, str | None], str]) -> str:
+    """One PathEntry as JSON. The part shared by every prefix of a path (next hop,
+    source, attributes) is encoded once and cached; prefixes and family names are
+    addresses and fixed words that need no escaping."""
+    tail = cache.get((path, source))
+    if tail is None:
+        tail = cache[(path, source)] = json.dumps(
+            {"next_hop": list(path.next_hop), "source": source, "attrs": attrs_json(path),
+             "attrs_text": format_attrs(path.attrs)}, separators=(",", ":"))[1:]
+    return (f'{{"prefix":"{prefix}","family":"{family}","best":{"true" if best else "false"},'
+            f'"stale":{"true" if stale else "false"},'
+            f'"rejected":{"null" if rejected is None else json.dumps(rejected)},'
+            f'"age":{"null" if age is None else round(max(0.0, age), 3)},{tail}')
 
 
 # --- health -------------------------------------------------------------------------------

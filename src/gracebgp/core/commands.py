@@ -190,9 +190,22 @@ def _check_message(message: str) -> None:
 def _add_routes(speaker: Speaker, cmd: AddRoutes, now: float) -> Result:
     paths: list[tuple[Family, int, Path]] = []
     problems: list[str] = []
+    # Bulk adds mostly repeat one set of attributes: build each set's Path once.
+    shapes: dict[tuple[object, ...], tuple[Family, Path]] = {}
     for i, route in enumerate(cmd.routes):
         try:
-            paths.append(to_path(route, speaker.table))
+            shape = (":" in route.prefix, route.next_hop, route.origin, route.communities,
+                     route.large_communities, route.med, route.local_pref)
+            hit = shapes.get(shape)
+            if hit is None:
+                family, key, path = to_path(route, speaker.table)
+                shapes[shape] = (family, path)
+            else:
+                family, path = hit
+                afi, key = parse_prefix(route.prefix)
+                if afi != family.afi:
+                    raise ValueError(f"{route.prefix} is not in {family}")
+            paths.append((family, key, path))
         except ValueError as exc:
             problems.append(f"paths[{i}] {route.prefix}: {exc}")
             if len(problems) >= 20:
