@@ -25,6 +25,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/codec.py
 	$(PY) bench/routing.py --sizes 100000,1000000 --runs 3
+	$(PY) bench/api.py --routes 1000000 --add 100000 --runs 3
 
 # Two gracebgpd daemons on loopback with the embedded default configuration.
 demo: $(STAMP)

@@ -803,6 +803,12 @@ def _on_sigterm(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
+def cpu_model() -> str:
+    """The CPU's model name, for the header of a benchmark's output."""
+    return next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
+                 if ln.startswith("model name")), platform.processor())
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -852,8 +858,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             daemons.append(cls)
 
-    cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
-                if ln.startswith("model name")), platform.processor())
+    cpu = cpu_model()
     print(f"routing benchmark: {os.cpu_count()} CPUs ({cpu}), {platform.python_implementation()} "
           f"{platform.python_version()}, {'network namespaces + veth' if args.netns else 'loopback'}; "
           f"sizes {sizes}, runs {args.runs}, hold time {args.hold_time}")

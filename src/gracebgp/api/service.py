@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
@@ -201,7 +201,12 @@ def add_routes_command(req: s.PathsAdd) -> cmd.AddRoutes:
                 template = checked[shape] = LocalRoute.from_config(Route.model_validate(data))
                 routes.append(template)
                 continue
-            routes.append(replace(template, prefix=normalize_prefix(p.prefix)))
+            if "/" not in p.prefix:
+                raise ValueError(f"{p.prefix!r} has no prefix length")
+            afi, key = parse_prefix(p.prefix, strict=True)
+            t = template
+            routes.append(LocalRoute(format_prefix(key, afi), t.next_hop, t.origin, t.communities,
+                                     t.large_communities, t.med, t.local_pref))
         except ValidationError as exc:
             problems += _validation_lines(exc, f"paths[{i}] {p.prefix}: ")
         except ValueError as exc:

@@ -83,11 +83,12 @@ class LargeCommunities:
         return cls(tuple(zip(flat[0::3], flat[1::3], flat[2::3], strict=True)), flags)
 
 
+_WELL_KNOWN = {int(c): c.name for c in WellKnownCommunity}
+
+
 def format_community(value: int) -> str:
-    try:
-        return WellKnownCommunity(value).name
-    except ValueError:
-        return f"{value >> 16}:{value & 0xFFFF}"
+    name = _WELL_KNOWN.get(value)
+    return name if name is not None else f"{value >> 16}:{value & 0xFFFF}"
 
 
 def parse_community(text: str) -> int:

@@ -176,11 +176,40 @@ def addpath_key(key: int, path_id: int) -> int:
     return key << 32 | path_id
 
 
-def parse_prefix(text: str) -> tuple[AFI, int]:
-    """"10.0.0.0/24" or "2001:db8::/32" -> (AFI, key). Raises ValueError on bad input."""
-    net = ipaddress.ip_network(text.strip(), strict=False)
+def parse_prefix(text: str, strict: bool = False) -> tuple[AFI, int]:
+    """"10.0.0.0/24" or "2001:db8::/32" -> (AFI, key); an address alone is a host route.
+    ``strict``: host bits set is an error. Raises ValueError on bad input."""
+    text = text.strip()
+    fast = _parse_v4(text) if ":" not in text else None
+    if fast is not None:
+        value, length = fast
+        host = (1 << (32 - length)) - 1
+        if not value & host:
+            return AFI.IPV4, make_key(value, length, 32)
+        if not strict:
+            return AFI.IPV4, make_key(value & ~host, length, 32)
+    net = ipaddress.ip_network(text, strict=strict)
     width = 32 if net.version == 4 else 128
     return (AFI.IPV4 if width == 32 else AFI.IPV6), make_key(int(net.network_address), net.prefixlen, width)
+
+
+def _parse_v4(text: str) -> tuple[int, int] | None:
+    """(address, length) of a plainly written IPv4 prefix, else None (ipaddress decides,
+    with its error messages). The common case of bulk input, without ipaddress objects."""
+    addr, sep, plen = text.partition("/")
+    octets = addr.split(".")
+    if len(octets) != 4 or (sep and not (plen.isdigit() and len(plen) <= 2)):
+        return None
+    value = 0
+    for o in octets:
+        if not (o.isdigit() and len(o) <= 3 and o.isascii()) or (len(o) > 1 and o[0] == "0"):
+            return None
+        n = int(o)
+        if n > 255:
+            return None
+        value = value << 8 | n
+    length = int(plen) if sep else 32
+    return (value, length) if length <= 32 else None
 
 
 def format_prefix(key: int, afi: int, addpath: bool = False) -> str:
@@ -190,6 +219,8 @@ def format_prefix(key: int, afi: int, addpath: bool = False) -> str:
     if addpath:
         key, path_id = key >> 32, key & 0xFFFFFFFF
     address, length = key_parts(key, width)
-    addr = ipaddress.IPv4Address(address) if width == 32 else ipaddress.IPv6Address(address)
-    text = f"{addr}/{length}"
+    if width == 32:
+        text = f"{address >> 24}.{address >> 16 & 255}.{address >> 8 & 255}.{address & 255}/{length}"
+    else:
+        text = f"{ipaddress.IPv6Address(address)}/{length}"
     return text if path_id is None else f"{text}#{path_id}"
