@@ -27,6 +27,7 @@ from gracebgp import __version__
 from gracebgp.api import metrics, schema, service
 from gracebgp.api.service import DaemonInfo, RequestError
 from gracebgp.core import commands as cmd
+from gracebgp.core.events import Reply
 from gracebgp.runtime.owner import Owner
 
 log = logging.getLogger("gracebgp.api")
@@ -73,12 +74,7 @@ def build_app(owner: Owner, info: DaemonInfo, hostname: str | None) -> FastAPI:
         return _error(500, f"internal error: {type(exc).__name__}: {exc}")
 
     async def run(command: object) -> schema.Done:
-        try:
-            reply = await owner.request(command)
-        except TimeoutError:
-            raise RequestError(503, "the speaker did not answer in time") from None
-        if reply.status >= 400:
-            raise RequestError(reply.status, reply.message)
+        reply = await _ask(owner, command, 60.0)
         return schema.Done(ok=True, message=reply.message)
 
     @app.get("/v1/global", response_model=schema.Global, operation_id="GetGlobal")
@@ -163,13 +159,19 @@ def build_app(owner: Owner, info: DaemonInfo, hostname: str | None) -> FastAPI:
     return app
 
 
-async def _changed(owner: Owner, command: object) -> schema.PathsChanged:
+async def _ask(owner: Owner, command: object, timeout: float) -> Reply:
+    """The speaker's Reply to ``command``; a refusal becomes the RequestError it names."""
     try:
-        reply = await owner.request(command, timeout=300.0)
+        reply = await owner.request(command, timeout)
     except TimeoutError:
         raise RequestError(503, "the speaker did not answer in time") from None
     if reply.status >= 400:
         raise RequestError(reply.status, reply.message)
+    return reply
+
+
+async def _changed(owner: Owner, command: object) -> schema.PathsChanged:
+    reply = await _ask(owner, command, 300.0)
     return schema.PathsChanged(**reply.result)
 
 

@@ -263,8 +263,8 @@ class PathQuery:
     best: bool = False
 
 
-def _match(query: PathQuery, afi: int) -> tuple[int, int, bool] | None:
-    """(network as int, prefix length, exact address lookup) of the prefix filter."""
+def _match(query: PathQuery, afi: int) -> tuple[int, int, bool, int] | None:
+    """(network as int, prefix length, exact address lookup, prefix key) of the filter."""
     if query.prefix is None:
         return None
     text = query.prefix.strip()
@@ -276,7 +276,7 @@ def _match(query: PathQuery, afi: int) -> tuple[int, int, bool] | None:
         raise RequestError(400, f"prefix {query.prefix!r}: {exc}") from None
     if p_afi != afi:
         raise RequestError(400, f"prefix {query.prefix} is not in {query.family}")
-    return (*_parts(key, afi), exact_addr)
+    return (*_parts(key, afi), exact_addr, key)
 
 
 def _parts(key: int, afi: int) -> tuple[int, int]:
@@ -317,12 +317,15 @@ def _keys(speaker: Speaker, query: PathQuery, family: Family, peer: Peer | None)
 
 
 def _stream(speaker: Speaker, query: PathQuery, family: Family, peer: Peer | None,
-            match: tuple[int, int, bool] | None, now: float) -> Iterator[bytes]:
-    keys = _keys(speaker, query, family, peer)
-    if match is not None:
-        keys = [k for k in keys if _covered_filter(k, family.afi, match, query.longer)]
-        if match[2] and keys:  # an address: the longest match only
-            keys = [max(keys, key=lambda k: _parts(k, family.afi)[1])]
+            match: tuple[int, int, bool, int] | None, now: float) -> Iterator[bytes]:
+    if match is not None and not match[2] and not query.longer:
+        keys = [match[3]]  # one prefix: a lookup, not a scan (_lines skips it when absent)
+    else:
+        keys = _keys(speaker, query, family, peer)
+        if match is not None:
+            keys = [k for k in keys if _covered_filter(k, family.afi, match, query.longer)]
+            if match[2] and keys:  # an address: the longest match only
+                keys = [max(keys, key=lambda k: _parts(k, family.afi)[1])]
     if len(keys) <= SORT_LIMIT:
         keys.sort(key=lambda k: _parts(k, family.afi))  # by address, then length
     else:
@@ -337,8 +340,8 @@ def _stream(speaker: Speaker, query: PathQuery, family: Family, peer: Peer | Non
             cache.clear()
 
 
-def _covered_filter(key: int, afi: int, match: tuple[int, int, bool], longer: bool) -> bool:
-    net, plen, exact_addr = match
+def _covered_filter(key: int, afi: int, match: tuple[int, int, bool, int], longer: bool) -> bool:
+    net, plen, exact_addr, _ = match
     width = 32 if afi == AFI.IPV4 else 128
     k_net, k_len = _parts(key, afi)
     if exact_addr:
