@@ -28,7 +28,7 @@ from gracebgp.session.fsm import NotEstablishedError
 from gracebgp.types import SAFI, Family
 from gracebgp.wire import Notification
 from gracebgp.wire.iana import CeaseSubcode
-from gracebgp.wire.nlri import parse_prefix
+from gracebgp.wire.nlri import format_prefix, parse_prefix
 
 if TYPE_CHECKING:
     from gracebgp.core.peer import Peer
@@ -219,6 +219,8 @@ def _add_routes(speaker: Speaker, cmd: AddRoutes, now: float) -> Result:
             continue
         speaker.originate(family, key, path)
         changed += 1
+    if changed:
+        speaker.emit(ev.StoreRoutes(added=cmd.routes))
     return 200, f"{changed} routes added", {"changed": changed, "unchanged": len(paths) - changed}
 
 
@@ -231,6 +233,8 @@ def _delete_routes(speaker: Speaker, cmd: DeleteRoutes, now: float) -> Result:
             raise _Refused(400, f"{prefix!r}: {exc}") from None
         keys.append((Family(afi, SAFI.UNICAST), key))
     changed = sum(1 for family, key in keys if speaker.delete_route(family, key))
+    if changed:
+        speaker.emit(ev.StoreRoutes(removed=tuple(format_prefix(k, f.afi) for f, k in keys)))
     return 200, f"{changed} routes deleted", {"changed": changed, "unchanged": len(keys) - changed}
 
 

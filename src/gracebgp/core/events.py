@@ -150,4 +150,16 @@ class Notice:
     data: Mapping[str, Any] = field(default_factory=dict)
 
 
-Output = Connect | Send | Close | Log | Reply | Notice
+@dataclass(frozen=True, slots=True)
+class StoreRoutes:
+    """Make routes added or deleted through the API durable (issue 5, spec section 4:
+    a restarted speaker re-advertises what it originated before its End-of-RIB). The
+    runtime writes them to the state directory *before* it delivers the Reply that
+    follows in the same output list. ``added`` are LocalRoute values (core.originate),
+    ``removed`` canonical prefix texts."""
+
+    added: tuple[Any, ...] = ()
+    removed: tuple[str, ...] = ()
+
+
+Output = Connect | Send | Close | Log | Reply | Notice | StoreRoutes

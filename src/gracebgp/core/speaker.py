@@ -45,7 +45,8 @@ _EMPTY = AttrSet(())
 
 class Speaker:
     def __init__(self, local_as: int, router_id: str, neighbors: Sequence[NeighborSettings] = (),
-                 routes: Sequence[LocalRoute] = (), always_compare_med: bool = False) -> None:
+                 routes: Sequence[LocalRoute] = (), always_compare_med: bool = False,
+                 stored_routes: Sequence[LocalRoute] = ()) -> None:
         self.local_as = local_as
         self.router_id = router_id
         self.local = PeerInfo(0, "", local_as, router_id, ibgp=False)
@@ -62,6 +63,8 @@ class Speaker:
         self._next_index = 1
         for n in neighbors:
             self._add_peer(n)
+        for r in stored_routes:  # added through the API before a restart (durable store)
+            self.add_route(r)
         for r in routes:
             self.config_routes.add(self.add_route(r))
 
