@@ -94,7 +94,7 @@ def peer_view(speaker: Speaker, peer: Peer, now: float) -> s.Peer:
             stale=adj.stale_count if adj is not None else 0))
     since = peer.session.established_since
     cfg = peer.settings.session
-    deadline = min((t for t in (peer.restart_deadline, peer.stale_deadline) if t is not None), default=None)
+    deadline = peer.gr.next_deadline()
     return s.Peer(
         address=peer.address, description=peer.settings.description, local_as=cfg.local_as,
         peer_as=cfg.peer_as or 0, state=STATE_NAMES[peer.session.state], admin_down=peer.admin_down,

@@ -13,7 +13,13 @@ from typing import Any
 
 @dataclass(frozen=True, slots=True)
 class Started:
-    """The runtime is ready: listeners are up, peers may be started."""
+    """The runtime is ready: listeners are up, peers may be started. ``restart`` says how
+    the previous run ended, from the state directory: "cold" (a fresh start: R=0),
+    "planned" (``gracebgp restart``, SIGTERM retain) or "unplanned" (a crash): the last two
+    send R=1 and defer selection (RFC 4724 §4.1). ``detail`` explains it for the events."""
+
+    restart: str = "cold"
+    detail: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,8 +8,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gracebgp.core.stats import PeerStats
+from gracebgp.restart.helper import GrHelper
 from gracebgp.rib.adj_rib_in import AdjRibIn
 from gracebgp.rib.adj_rib_out import AdjRibOut
+from gracebgp.rib.export import ExportPolicy
 from gracebgp.rib.path import Path, PeerInfo
 from gracebgp.session.config import GrConfig, SessionConfig
 from gracebgp.session.fsm import Session
@@ -36,6 +38,8 @@ class NeighborSettings:
     cluster_id: str | None = None
     admin_down: bool = False
     description: str = ""
+    deferral_time: float = 360.0  # Selection_Deferral_Timer after our restart (RFC 4724 §4.1)
+    stale_path_time: float = 360.0  # helper: local bound on the wait for End-of-RIB (spec 3)
 
     @classmethod
     def from_config(cls, neighbor: Any, global_: Any, *, forwarding_preserved: bool = True,
@@ -67,7 +71,8 @@ class NeighborSettings:
         ttl = neighbor.ebgp_multihop_ttl if neighbor.ebgp_multihop_enabled else None
         return cls(neighbor.neighbor_address, session, neighbor.remote_port, neighbor.local_address, ttl,
                    neighbor.auth_password or None, neighbor.route_reflector_client,
-                   neighbor.route_reflector_cluster_id, neighbor.admin_down, neighbor.description)
+                   neighbor.route_reflector_cluster_id, neighbor.admin_down, neighbor.description,
+                   float(gr_cfg.deferral_time), float(gr_cfg.stale_routes_time))
 
 
 @dataclass(slots=True)
@@ -82,9 +87,9 @@ class Peer:
     negotiated: Negotiated | None = None
     adj_in: dict[Family, AdjRibIn] = field(default_factory=dict)
     adj_out: dict[Family, AdjRibOut] = field(default_factory=dict)
-    restart_deadline: float | None = None  # RFC 4724 §4.2 restart timer while the peer is away
-    stale_deadline: float | None = None  # local stale-path timer after it came back
-    eor_pending: set[Family] = field(default_factory=set)  # families whose EoR we still await
+    gr: GrHelper = field(default_factory=GrHelper)  # helper state (spec section 3, 5)
+    eor_received: set[Family] = field(default_factory=set)  # on the current session
+    policy: ExportPolicy | None = None  # base export policy of the current session
     admin_down: bool = False  # administratively shut down (configuration or ShutdownPeer)
     dynamic: bool = False  # added through the API, not owned by the configuration file
     # Routes import refused (key -> (path, reason)): Adj-RIB-In "pre-policy" only.

@@ -7,11 +7,8 @@ now) -> outputs`` drives every peer's session, applies UPDATEs to the RIBs (RFC 
                           |--> Adj-RIB-In -> Loc-RIB -> Adj-RIB-Out --UPDATE bytes--> peers
     runtime <--commands (Connect, Send, Close, Log)--
 
-Graceful restart, receiving side (RFC 4724 §4.2, basic form; the full contract of
-spec/graceful-restart.md section 3 builds on the same primitive): when a peer that
-advertised GR goes away, its routes of covered families are marked stale with
-``AdjRibIn.begin_refresh`` and kept until it is back and sends End-of-RIB, or until its
-Restart Time passes, whichever is first.
+Graceful restart in both roles, LLGR, selection deferral and drain are carried out by
+``core.graceful`` on the pure rules of ``gracebgp.restart`` (spec sections 3-6, 8).
 """
 
 from __future__ import annotations
@@ -19,9 +16,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from gracebgp.core import events as ev
+from gracebgp.core import graceful as gr
 from gracebgp.core.commands import execute
 from gracebgp.core.originate import LocalRoute, to_path
 from gracebgp.core.peer import CONN_IDS, NeighborSettings, Peer, next_hops_for
+from gracebgp.restart.restarting import Deferral
+from gracebgp.restart.shutdown import retain_stop, withdraw_stop
 from gracebgp.rib.adj_rib_in import AdjRibIn
 from gracebgp.rib.adj_rib_out import AdjRibOut
 from gracebgp.rib.export import ExportPolicy
@@ -39,7 +39,6 @@ from gracebgp.wire.nlri import format_prefix
 from gracebgp.wire.text import format_attrs
 
 FAMILIES = (IPV4_UNICAST, IPV6_UNICAST)
-STALE_PATH_TIME = 360.0  # spec section 3: local bound on the wait for End-of-RIB
 _EMPTY = AttrSet(())
 
 
@@ -61,6 +60,11 @@ class Speaker:
         self._out: list[ev.Output] = []
         self._started = False
         self._next_index = 1
+        self.deferral: Deferral | None = None  # selection deferral after our restart
+        self.drain: str | None = None  # None, "gshut" or "withdrawn" (RFC 8326 drain)
+        self.drain_deadline: float | None = None
+        self.llgr_ibgp = False  # LLGR-stale routes to iBGP peers without LLGR (NO_EXPORT, LP 0)
+        self.establish_wait = 30.0  # how long deferral waits for a peer to come up at all
         for n in neighbors:
             self._add_peer(n)
         for r in stored_routes:  # added through the API before a restart (durable store)
@@ -76,8 +80,11 @@ class Speaker:
     def next_deadline(self) -> float | None:
         times = []
         for p in self.peers.values():
-            times += [t for t in (p.session.next_deadline(), p.restart_deadline, p.stale_deadline)
-                      if t is not None]
+            times += [t for t in (p.session.next_deadline(), p.gr.next_deadline()) if t is not None]
+        if self.deferral is not None:
+            times += [t for t in (self.deferral.next_deadline(),) if t is not None]
+        if self.drain_deadline is not None:
+            times.append(self.drain_deadline)
         return min(times, default=None)
 
     # --- the one entry point -----------------------------------------------------------
@@ -106,6 +113,8 @@ class Speaker:
             self._started = True
             for family, key in self.local_routes:
                 self.loc[family].restamp(self.local, [key], now)
+            if inp.restart != "cold":
+                gr.begin_restart(self, inp.restart, inp.detail, now)
             for peer in self.peers.values():
                 self._start(peer, now)
         elif isinstance(inp, ev.StopRequested):
@@ -207,8 +216,9 @@ class Speaker:
     def remove_peer(self, peer: Peer, now: float, why: str) -> None:
         """Stop with Cease/Peer De-configured (spec section 6: Hard Reset where N is
         negotiated) and forget the peer and its routes."""
-        note = Notification(6, CeaseSubcode.PEER_DECONFIGURED).hard_reset()
+        note = withdraw_stop("", CeaseSubcode.PEER_DECONFIGURED)
         self._session_outputs(peer, peer.session.handle(se.Stop(note, why), now), now)
+        peer.gr.forget()
         if peer.info is not None:
             for family, adj in peer.adj_in.items():
                 self._retract(family, peer.info, adj.clear())
@@ -217,17 +227,15 @@ class Speaker:
         self.emit(ev.Notice("peer-removed", f"peer {peer.address} removed: {why}", peer.address))
 
     def _stop_all(self, graceful: bool, message: str, now: float) -> None:
+        gr.notice(self, "stopping", "stopping: " + ("sessions closed the graceful-restart way, peers keep "
+                  "our routes" if graceful else "withdrawing: peers delete our routes"), retain=graceful,
+                  text=message)
         for peer in self.peers.values():
             neg = peer.session.negotiated
-            if graceful:
-                # spec section 6: with N, Cease/Administrative Reset (not Hard Reset) keeps
-                # our routes at the peer; without N, close TCP with no NOTIFICATION.
-                note = (Notification.cease(CeaseSubcode.ADMINISTRATIVE_RESET, message)
-                        if neg is not None and neg.notification_supported else None)
-            else:
-                # Withdrawing stop: Hard Reset where N is negotiated (the session sends the
-                # plain Cease to a peer without N).
-                note = Notification.cease(CeaseSubcode.ADMINISTRATIVE_SHUTDOWN, message).hard_reset()
+            # spec section 6: retain = Cease/Administrative Reset with N, else no NOTIFICATION;
+            # withdraw = Hard Reset with N (the session unwraps it for a peer without N).
+            note = (retain_stop(neg is not None and neg.notification_supported, message) if graceful
+                    else withdraw_stop(message))
             self._to_session(peer.address, se.Stop(note, "graceful stop" if graceful else "stop"), now)
 
     def _to_session(self, address: str, event: se.Input, now: float) -> None:
@@ -271,6 +279,13 @@ class Speaker:
     def _log(self, level: str, message: str, peer: Peer | None = None) -> None:
         self._out.append(ev.Log(level, message, peer.address if peer else None))
 
+    log = _log
+
+    def send(self, peer: Peer, data: bytes, now: float) -> None:
+        """UPDATE octets to ``peer``'s Established session."""
+        if data:
+            self._session_outputs(peer, peer.session.send_update(data, now), now)
+
     # --- session up / down ---------------------------------------------------------------
     def _established(self, peer: Peer, neg: Negotiated, now: float) -> None:
         conn = peer.established_conn()
@@ -285,120 +300,41 @@ class Speaker:
         families = [f for f in FAMILIES if f in neg.families]
         self._log("info", f"established: AS {neg.peer_as} id {neg.peer_router_id} hold {neg.hold_time}s "
                   f"families {', '.join(str(f) for f in families) or 'none'}", peer)
-        peer.restart_deadline = None
-        # RFC 4724 §4.2: after the peer restarted, families it no longer covers with GR, or
-        # whose forwarding state it did not keep (F=0), are purged now; the rest wait for
-        # its End-of-RIB (bounded by the local stale-path timer).
-        keep = {f for f in neg.graceful_families if self._forwarding_kept(neg, f)}
+        peer.policy = policy
+        gr.established(self, peer, neg, now)
         for family, adj in list(peer.adj_in.items()):
-            if adj.refreshing and family in keep and family in families:
-                peer.eor_pending.add(family)
-                continue
             if family not in families:
                 self._retract(family, info, adj.clear())
                 del peer.adj_in[family]
-            elif adj.refreshing:
-                gone = adj.end_refresh()
-                self._retract(family, info, gone)
-                self._log("info", f"{family}: stale routes purged (GR not kept on the new session)", peer)
-                self._stale_over(peer, f"{family}: {len(gone)} stale routes purged (GR or forwarding "
-                                 "state not kept on the new session)", "stale-purged",
-                                 {"family": str(family), "purged": len(gone), "reason": "F=0 or no GR"})
-        if peer.eor_pending:
-            peer.stale_deadline = now + STALE_PATH_TIME
         for family in families:
             peer.adj_in.setdefault(family, AdjRibIn())
-            rib_out = peer.adj_out[family] = AdjRibOut(family, policy, self.table)
-            rib_out.consider_all(self.loc[family])
-        # RFC 4724 §4.2: send our routes and End-of-RIB at once, never waiting for theirs.
-        tx = neg.tx_context()
+            peer.adj_out[family] = AdjRibOut(family, gr.policy(self, peer, family), self.table)
+        # RFC 4724 §4.2: send our routes and End-of-RIB at once, never waiting for theirs;
+        # after our own restart, only once selection for the family is done (§4.1).
         for family in families:
-            rib_out = peer.adj_out[family]
-            data = b"".join(rib_out.flush(tx)) + rib_out.end_of_rib(tx)
-            self._session_outputs(peer, peer.session.send_update(data, now), now)
-
-    @staticmethod
-    def _forwarding_kept(neg: Negotiated, family: Family) -> bool:
-        return neg.peer_gr is not None and family in neg.peer_gr.forwarding
+            gr.send_table(self, peer, family, now)
+        gr.evaluate_deferral(self, now)
 
     def _down(self, peer: Peer, down: se.SessionDown, now: float) -> None:
-        info = peer.info
-        neg = down.negotiated
         peer.adj_out.clear()
         peer.rejected.clear()
         peer.negotiated = None
-        peer.eor_pending.clear()
-        peer.stale_deadline = None
+        peer.eor_received.clear()
+        peer.policy = None
         what = down.reason
         for label, note in (("sent", down.sent), ("received", down.received)):
             if note is not None and note.describe() not in what:
                 what += f" ({label} {note.describe()})"
-        if info is None:
-            return
-        retained = neg.graceful_families if down.graceful else frozenset()
-        restart_time = neg.peer_gr.restart_time if neg.peer_gr is not None else 0
-        kept = 0
-        for family, adj in list(peer.adj_in.items()):
-            if family in retained and restart_time > 0:
-                # RFC 4724 §4.2: consecutive restart -> what is still stale goes now.
-                self._retract(family, info, adj.begin_refresh())
-                kept += len(adj)
-            else:
-                self._retract(family, info, adj.clear())
         peer.stats.last_error = what
-        if kept:
-            peer.restart_deadline = now + restart_time
-            if peer.stats.stale_since is None:  # a consecutive restart continues the episode
-                peer.stats.stale_since = now
-            peer.stats.gr_event("helper-started")
-            self._log("info", f"session down: {what}; keeping {kept} routes stale for up to "
-                      f"{restart_time}s (graceful restart helper)", peer)
-            self._restart_notice(peer, f"graceful restart helper started: {kept} routes kept stale for "
-                                 f"up to {restart_time}s", "helper-started",
-                                 {"stale": {str(f): len(a) for f, a in peer.adj_in.items() if a.refreshing},
-                                  "restart_time": restart_time, "reason": what})
-        else:
-            self._log("info", f"session down: {what}; routes withdrawn", peer)
+        gr.session_down(self, peer, down, what, now)
+        gr.evaluate_deferral(self, now)
 
     def _timers(self, now: float) -> None:
         for peer in self.peers.values():
             deadline = peer.session.next_deadline()
             if deadline is not None and deadline <= now:
                 self._session_outputs(peer, peer.session.handle(se.TimerFired(), now), now)
-            for attr, why in (("restart_deadline", "restart time expired"),
-                              ("stale_deadline", "stale-path timer expired")):
-                due = getattr(peer, attr)
-                if due is not None and due <= now:
-                    setattr(peer, attr, None)
-                    self._purge_stale(peer, why)
-
-    def _purge_stale(self, peer: Peer, why: str) -> None:
-        if peer.info is None:
-            return
-        swept = 0
-        for family, adj in peer.adj_in.items():
-            if adj.refreshing:
-                gone = adj.end_refresh()
-                swept += len(gone)
-                self._retract(family, peer.info, gone)
-        peer.eor_pending.clear()
-        self._log("info", f"{why}: {swept} stale routes removed", peer)
-        self._stale_over(peer, f"{why}: {swept} stale routes removed", "stale-purged",
-                         {"purged": swept, "reason": why})
-
-    def _stale_over(self, peer: Peer, message: str, event: str, data: dict[str, object]) -> None:
-        """A graceful-restart episode of ``peer`` has ended (or one family of it has)."""
-        st = peer.stats
-        if st.stale_since is not None and not any(a.refreshing for a in peer.adj_in.values()):
-            st.last_stale_duration = self.now - st.stale_since
-            st.stale_since = None
-            data = {**data, "stale_seconds": round(st.last_stale_duration, 3)}
-        st.gr_event(event)
-        self._restart_notice(peer, message, event, data)
-
-    def _restart_notice(self, peer: Peer, message: str, event: str, data: dict[str, object]) -> None:
-        self._out.append(ev.Notice("restart", f"peer {peer.address}: {message}", peer.address,
-                                   {"event": event, **data}))
+        gr.timers(self, now)
 
     # --- routes ----------------------------------------------------------------------
     def add_route(self, route: LocalRoute) -> tuple[Family, int]:
@@ -444,7 +380,8 @@ class Speaker:
             else:
                 self._announce(peer, info, mp.family, mp.nlri, attrs, mp.next_hop)
         if result.eor is not None:
-            self._end_of_rib(peer, info, result.eor)
+            self._log("debug", f"End-of-RIB received for {result.eor}", peer)
+            gr.end_of_rib(self, peer, result.eor, self.now)
 
     def _announce(self, peer: Peer, info: PeerInfo, family: Family, keys: Sequence[int], attrs: AttrSet,
                   next_hop: tuple[str, ...]) -> None:
@@ -481,18 +418,10 @@ class Speaker:
         if keys and family in self.loc:
             self._dirty[family].update(self.loc[family].retract(info, keys))
 
-    def _end_of_rib(self, peer: Peer, info: PeerInfo, family: Family) -> None:
-        self._log("debug", f"End-of-RIB received for {family}", peer)
-        adj = peer.adj_in.get(family)
-        if adj is not None and adj.refreshing:
-            gone = adj.end_refresh()  # RFC 4724 §4.2: what is still stale after EoR goes
-            self._retract(family, info, gone)
-            self._log("info", f"{family}: End-of-RIB, {len(gone)} stale routes purged", peer)
-            self._stale_over(peer, f"{family}: End-of-RIB received, {len(gone)} stale routes purged",
-                             "eor-purged", {"family": str(family), "purged": len(gone)})
-        peer.eor_pending.discard(family)
-        if not peer.eor_pending:
-            peer.stale_deadline = None
+    retract = _retract
+
+    def offer(self, family: Family, info: PeerInfo, keys: Sequence[int], path: Path) -> None:
+        self._dirty[family].update(self.loc[family].offer(info, keys, path, self.now))
 
     def request_refresh(self, peer: Peer, family: Family, now: float) -> None:
         """Send ROUTE-REFRESH for ``family`` (NotEstablishedError when not negotiated)."""
@@ -501,7 +430,7 @@ class Speaker:
     def resend(self, peer: Peer, family: Family, now: float) -> None:
         """RFC 2918 §4: the peer asked for our routes of ``family`` again."""
         rib_out, neg = peer.adj_out.get(family), peer.negotiated
-        if rib_out is None or neg is None:
+        if rib_out is None or neg is None or not gr.gate_open(self, family):
             return
         rib_out.reset()
         rib_out.consider_all(self.loc[family])
@@ -517,6 +446,8 @@ class Speaker:
             self._dirty[family] = set()
             if self.watch_routes:
                 self._route_notices(family, keys)
+            if not gr.gate_open(self, family):
+                continue  # RFC 4724 §4.1: selection deferred; the gate sends the table
             for peer in self.peers.values():
                 rib_out, neg = peer.adj_out.get(family), peer.negotiated
                 if rib_out is None or neg is None:

@@ -109,6 +109,12 @@ class AdjRibOut:
         """RFC 4724 §2 marker after the initial table."""
         return end_of_rib(self.family, ctx)
 
+    def repolicy(self, policy: ExportPolicy) -> None:
+        """Export with ``policy`` from now on (drain, LLGR): forget the exported forms;
+        call ``consider_all`` next to send the difference."""
+        self.policy = policy
+        self._cache.clear()
+
     def reset(self) -> None:
         """The session went down: nothing is advertised any more."""
         self.advertised.clear()

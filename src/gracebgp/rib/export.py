@@ -9,6 +9,7 @@ CLUSTER_LIST), RFC 1997 (NO_EXPORT, NO_ADVERTISE, NO_EXPORT_SUBCONFED), RFC 4271
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,9 +26,11 @@ from gracebgp.wire.attributes import (
     UnknownAttribute,
 )
 from gracebgp.wire.attrset import AttrSet
+from gracebgp.wire.communities import Communities
 from gracebgp.wire.iana import AttrType, SegmentType, WellKnownCommunity
 
 _NO_ADVERTISE = int(WellKnownCommunity.NO_ADVERTISE)
+_GSHUT = int(WellKnownCommunity.GRACEFUL_SHUTDOWN)
 _NO_EXPORT = (int(WellKnownCommunity.NO_EXPORT), int(WellKnownCommunity.NO_EXPORT_SUBCONFED))
 _DROP_ALWAYS = (AttrType.AS4_PATH, AttrType.AS4_AGGREGATOR)  # rebuilt for 2-octet peers
 _INTERNAL_ONLY = (AttrType.LOCAL_PREF, AttrType.ORIGINATOR_ID, AttrType.CLUSTER_LIST)
@@ -49,6 +52,15 @@ class ExportPolicy:
     next_hop_v6: tuple[str, ...] = ()
     cluster_id: str | None = None
     next_hop_self: bool = False
+    #: RFC 9494 §4.5: the peer negotiated LLGR for this family (it may take LLGR-stale
+    #: routes); ``llgr_ibgp``: to an iBGP peer without it, send them with NO_EXPORT and
+    #: LOCAL_PREF 0 instead of not at all (spec section 5, "if configured").
+    llgr: bool = False
+    llgr_ibgp: bool = False
+    #: RFC 8326 drain (spec section 6): tag every route GRACEFUL_SHUTDOWN (LOCAL_PREF 0 to
+    #: iBGP); ``withdraw_all``: the drain's second phase, advertise nothing.
+    gshut: bool = False
+    withdraw_all: bool = False
 
 
 def prepend(segments: tuple[Segment, ...], asn: int) -> tuple[Segment, ...]:
@@ -67,9 +79,15 @@ def export_path(source: PeerInfo, path: Path, policy: ExportPolicy, family: Fami
                 table: PathTable) -> Path | None:
     """The path as sent to ``policy.peer``, or None when it must not be sent."""
     target = policy.peer
-    if source.index == target.index:
+    if source.index == target.index or policy.withdraw_all:
         return None  # never back to where it came from
     attrs = path.attrs
+    llgr_fallback = False
+    if path.llgr_stale and not policy.llgr:
+        # RFC 9494 §4.5: never to an eBGP peer without LLGR; to iBGP only if configured.
+        if not target.ibgp or not policy.llgr_ibgp:
+            return None
+        llgr_fallback = True
     comms = attrs.communities
     ebgp = not target.ibgp
     # RFC 1997 binds routes *received* with these communities; a route we originate
@@ -122,7 +140,12 @@ def export_path(source: PeerInfo, path: Path, policy: ExportPolicy, family: Fami
         if not next_hop:
             return None
     out.sort(key=lambda a: a.code)
-    return table.get(AttrSet(out), next_hop)
+    result = AttrSet(out)
+    if llgr_fallback:
+        result = with_communities(result, (_NO_EXPORT[0],), 0)
+    if policy.gshut:
+        result = with_communities(result, (_GSHUT,), None if ebgp else 0)
+    return table.get(result, next_hop)
 
 
 def _put(out: list[Any], by_code: dict[int, int], attr: Any) -> None:
@@ -132,3 +155,20 @@ def _put(out: list[Any], by_code: dict[int, int], attr: Any) -> None:
         out.append(attr)
     else:
         out[i] = attr
+
+
+def with_communities(attrs: AttrSet, add: Iterable[int], local_pref: int | None = None) -> AttrSet:
+    """``attrs`` with the communities ``add`` appended (once each) and, when given,
+    LOCAL_PREF replaced: the one rewrite that GRACEFUL_SHUTDOWN (RFC 8326 §4), LLGR_STALE
+    and NO_EXPORT (RFC 9494 §4.3, §4.5) need."""
+    have = attrs.communities
+    extra = tuple(c for c in dict.fromkeys(add) if c not in have)
+    if not extra and (local_pref is None or attrs.local_pref == local_pref):
+        return attrs
+    drop = (AttrType.COMMUNITIES,) if local_pref is None else (AttrType.COMMUNITIES, AttrType.LOCAL_PREF)
+    out: list[Any] = [a for a in attrs.attrs if a.code not in drop]
+    out.append(Communities(have + extra))
+    if local_pref is not None:
+        out.append(LocalPref(local_pref))
+    out.sort(key=lambda a: int(a.code))
+    return AttrSet(out)

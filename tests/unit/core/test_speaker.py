@@ -88,7 +88,12 @@ def test_graceful_restart_helper_keeps_routes_until_restart_time() -> None:
     net.advance(restart_time - 5)
     assert set(learned(b)) == before
     net.advance(10)
-    assert learned(b) == {}  # the restart time passed: purged
+    # The demo peers negotiate LLGR (3600 s): after the restart time the routes are kept as
+    # LLGR-stale, tagged LLGR_STALE (RFC 9494 §4.2), and purged when that time passes.
+    assert set(learned(b)) == before
+    assert all(0xFFFF0006 in p.attrs.communities for adj in peer.adj_in.values() for p in adj.routes.values())
+    net.advance(3600, step=100)
+    assert learned(b) == {}
 
 
 def test_routes_from_a_reset_without_gr_are_withdrawn() -> None:

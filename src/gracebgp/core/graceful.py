@@ -1,0 +1,279 @@
+"""Graceful restart inside the Speaker: carries out the helper's steps (``restart.helper``)
+on a peer's Adj-RIB-In and the Loc-RIB, runs selection deferral after our own restart
+(``restart.restarting``), drains (RFC 8326), and emits every transition of spec section 8
+as a "restart" Notice with its cause.
+
+RFC 4724 §4.1-§4.2, RFC 9494 §4.2-§4.5, RFC 8326 §4, spec sections 3-6 and 8.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from gracebgp.core import events as ev
+from gracebgp.restart.helper import REASONS, Action, Event, Step
+from gracebgp.restart.restarting import Deferral, PeerView
+from gracebgp.restart.shutdown import llgr_stale_attrs
+from gracebgp.rib.export import ExportPolicy
+from gracebgp.rib.path import Path
+from gracebgp.session import events as se
+from gracebgp.session.negotiate import Negotiated
+from gracebgp.types import Family
+
+if TYPE_CHECKING:
+    from gracebgp.core.peer import Peer
+    from gracebgp.core.speaker import Speaker
+
+
+def notice(sp: Speaker, event: str, message: str, peer: Peer | None = None, **data: Any) -> None:
+    """One spec-section-8 event: kind "restart", ``data["event"]`` names the transition."""
+    text = f"peer {peer.address}: {message}" if peer is not None else message
+    sp.emit(ev.Notice("restart", text, peer.address if peer is not None else None,
+                      {"event": event, **data}))
+
+
+# --- helper (receiving speaker) ---------------------------------------------------------
+
+def session_down(sp: Speaker, peer: Peer, down: se.SessionDown, what: str, now: float) -> None:
+    """Spec section 3 "Mark": retain (stale), go LLGR-stale at once, or delete, per family."""
+    neg, info = down.negotiated, peer.info
+    if info is None:
+        return
+    steps = peer.gr.session_down(list(peer.adj_in), neg, down.graceful, now)
+    notes = [n.unwrap().name() for n in (down.sent, down.received) if n is not None]
+    notice(sp, "session-down", f"session down: {what}", peer, reason=what,
+           notification=notes[0] if notes else None, retained=down.graceful)
+    kept: dict[str, int] = {}
+    for step in steps:
+        _apply(sp, peer, step, now)
+        if step.action in (Action.MARK, Action.MARK_LLGR):
+            kept[str(step.family)] = len(peer.adj_in[step.family])
+    if kept:
+        total = sum(kept.values())
+        if peer.stats.stale_since is None:  # a consecutive restart continues the episode
+            peer.stats.stale_since = now
+        peer.stats.gr_event("helper-started")
+        time = peer.gr.restart_time
+        sp.log("info", f"session down: {what}; keeping {total} routes stale for up to {time}s "
+               "(graceful restart helper)", peer)
+        notice(sp, "helper-started", f"graceful restart helper started: {total} routes kept stale for "
+               f"up to {time}s", peer, stale=kept, restart_time=time, reason=what)
+    else:
+        sp.log("info", f"session down: {what}; routes withdrawn", peer)
+
+
+def established(sp: Speaker, peer: Peer, neg: Negotiated, now: float) -> None:
+    """RFC 4724 §4.2 "Re-established": purge what the new session does not cover."""
+    peer.eor_received.clear()
+    notice(sp, "session-up", f"session up, peer R={int(bool(neg.peer_gr and neg.peer_gr.restart_state))}",
+           peer, families=sorted(str(f) for f in neg.families),
+           peer_gr=sorted(str(f) for f in neg.gr_families),
+           peer_llgr=sorted(str(f) for f in neg.llgr_families),
+           peer_restarting=bool(neg.peer_gr and neg.peer_gr.restart_state),
+           notification=neg.notification_supported)
+    for step in peer.gr.established(neg, now, peer.settings.stale_path_time):
+        _apply(sp, peer, step, now)
+
+
+def end_of_rib(sp: Speaker, peer: Peer, family: Family, now: float) -> None:
+    peer.eor_received.add(family)
+    notice(sp, "eor-received", f"{family}: End-of-RIB received", peer, family=str(family))
+    step = peer.gr.end_of_rib(family)
+    if step is not None:
+        _apply(sp, peer, step, now)
+    evaluate_deferral(sp, now)
+
+
+def timers(sp: Speaker, now: float) -> None:
+    for peer in sp.peers.values():
+        due = peer.gr.next_deadline()
+        if due is not None and due <= now:
+            for step in peer.gr.timers(now):
+                _apply(sp, peer, step, now)
+    if sp.deferral is not None:
+        due = sp.deferral.next_deadline()
+        if due is not None and due <= now:
+            evaluate_deferral(sp, now)
+    if sp.drain_deadline is not None and sp.drain_deadline <= now:
+        sp.drain_deadline = None
+        set_drain(sp, "withdrawn", now)
+
+
+def _apply(sp: Speaker, peer: Peer, step: Step, now: float) -> None:
+    """Carry out one helper step on the peer's tables (DESIGN.md rule 6 primitive)."""
+    info, family = peer.info, step.family
+    adj = peer.adj_in.get(family)
+    if info is None or adj is None:
+        return
+    action = step.action
+    if action is Action.MARK or action is Action.MARK_LLGR:
+        swept = adj.begin_refresh()  # RFC 4724 §4.2: consecutive restart sweeps old stale
+        sp.retract(family, info, swept)
+        if swept:
+            _purged(sp, peer, family, len(swept), "consecutive restart", now)
+        if action is Action.MARK_LLGR:
+            _to_llgr(sp, peer, family, now)
+    elif action is Action.DELETE:
+        sp.retract(family, info, adj.clear())
+        if step.event is Event.DOWN_DELETE and peer.negotiated is None and not adj.routes:
+            del peer.adj_in[family]
+    elif action is Action.PURGE:
+        gone = adj.end_refresh()
+        sp.retract(family, info, gone)
+        _purged(sp, peer, family, len(gone), REASONS.get(step.event, step.event.value), now)
+    elif action is Action.TO_LLGR:
+        _to_llgr(sp, peer, family, now)
+
+
+def _to_llgr(sp: Speaker, peer: Peer, family: Family, now: float) -> None:
+    """RFC 9494 §4.2-§4.3: stale routes become LLGR-stale (LLGR_STALE attached, least
+    preferred); those carrying NO_LLGR are deleted instead. They stay marked stale, so
+    the peer's End-of-RIB still sweeps them when it comes back."""
+    info, adj = peer.info, peer.adj_in[family]
+    assert info is not None
+    converted: dict[Path, Path] = {}
+    moved: dict[Path, list[int]] = {}
+    dropped: list[int] = []
+    for key in adj.stale_keys():
+        path = adj.routes[key]
+        if path.no_llgr:
+            dropped.append(key)
+            continue
+        new = converted.get(path)
+        if new is None:
+            new = converted[path] = sp.table.get(llgr_stale_attrs(path.attrs), path.next_hop)
+        moved.setdefault(new, []).append(key)
+    sp.retract(family, info, adj.withdraw(dropped))
+    for new, keys in moved.items():
+        adj.routes.update(dict.fromkeys(keys, new))  # still marked stale
+        sp.offer(family, info, keys, new)
+    until = peer.gr.llgr_deadlines.get(family)
+    peer.stats.gr_event("llgr-entered")
+    n = sum(len(k) for k in moved.values())
+    sp.log("info", f"{family}: {n} routes are now LLGR-stale for {peer.gr.llgr_times.get(family, 0)}s, "
+           f"{len(dropped)} with NO_LLGR deleted", peer)
+    notice(sp, "llgr-entered", f"{family}: {n} routes LLGR-stale, {len(dropped)} NO_LLGR routes deleted",
+           peer, family=str(family), llgr_stale=n, deleted=len(dropped),
+           stale_time=peer.gr.llgr_times.get(family, 0), expires_in=None if until is None else until - now)
+
+
+def _purged(sp: Speaker, peer: Peer, family: Family, count: int, reason: str, now: float) -> None:
+    st = peer.stats
+    data: dict[str, Any] = {"family": str(family), "purged": count, "reason": reason}
+    if st.stale_since is not None and not any(a.refreshing for a in peer.adj_in.values()):
+        st.last_stale_duration = now - st.stale_since
+        st.stale_since = None
+        data["stale_seconds"] = round(st.last_stale_duration, 3)
+    event = {"End-of-RIB": "eor-purged", "long-lived stale timer": "llgr-expired"}.get(reason, "stale-purged")
+    st.gr_event(event)
+    sp.log("info", f"{family}: {count} stale routes purged ({reason})", peer)
+    notice(sp, event, f"{family}: {count} stale routes purged ({reason})", peer, **data)
+
+
+# --- restarting speaker -----------------------------------------------------------------
+
+def begin_restart(sp: Speaker, kind: str, detail: str, now: float) -> None:
+    """We restarted (planned or not): R=1 in our OPENs and selection deferral (RFC 4724
+    §4.1) for every peer with GR configured; nothing to do when no peer has GR."""
+    gr_peers = [p for p in sp.peers.values()
+                if p.settings.session.graceful_restart is not None
+                and not p.settings.session.graceful_restart.helper_only]
+    if not gr_peers:
+        notice(sp, "restart-detected", f"{kind} restart ({detail}); no peer has graceful restart: "
+               "no deferral", kind=kind, detail=detail)
+        return
+    for p in gr_peers:
+        set_restarting(p, True)
+    deferral_time = max(p.settings.deferral_time for p in gr_peers)
+    families = tuple(sorted({f for p in gr_peers for f in p.families()} & set(sp.loc)))
+    sp.deferral = Deferral(now, now + deferral_time, now + min(sp.establish_wait, deferral_time), families)
+    notice(sp, "deferral-started", f"{kind} restart ({detail}): R=1 sent; route selection deferred for "
+           f"{', '.join(str(f) for f in families)} until End-of-RIB from the peers or {deferral_time:g}s",
+           kind=kind, detail=detail, families=[str(f) for f in families], deferral_time=deferral_time,
+           establish_wait=min(sp.establish_wait, deferral_time))
+
+
+def set_restarting(peer: Peer, on: bool) -> None:
+    cfg = peer.session.config
+    gr = cfg.graceful_restart
+    if gr is not None and gr.restarting != on:
+        peer.session.reconfigure(replace(cfg, graceful_restart=replace(gr, restarting=on)))
+
+
+def peer_views(sp: Speaker) -> list[PeerView]:
+    return [PeerView(p.address, not p.admin_down, p.settings.session.graceful_restart is not None,
+                     p.negotiated, frozenset(p.eor_received), p.stats.established_count > 0)
+            for p in sp.peers.values()]
+
+
+def gate_open(sp: Speaker, family: Family) -> bool:
+    d = sp.deferral
+    return d is None or d.is_open(family)
+
+
+def evaluate_deferral(sp: Speaker, now: float) -> None:
+    d = sp.deferral
+    if d is None or d.done:
+        return
+    for family, why in d.evaluate(peer_views(sp), now):
+        notice(sp, "selection-done", f"{family}: selection done after {now - d.started:.3f}s: {why}",
+               family=str(family), reason=why, after=round(now - d.started, 3))
+        for peer in sp.peers.values():
+            send_table(sp, peer, family, now)
+    if d.done:
+        for peer in sp.peers.values():
+            set_restarting(peer, False)  # RFC 4724 §4.1: R only in the OPENs of the restart
+        notice(sp, "restart-complete", f"restart complete after {now - d.started:.3f}s: every family "
+               "selected, End-of-RIB sent", after=round(now - d.started, 3))
+
+
+def send_table(sp: Speaker, peer: Peer, family: Family, now: float) -> None:
+    """The initial advertisement of ``family`` to ``peer``: every best route, then
+    End-of-RIB (RFC 4724 §2, §4.2). Locally originated routes are in the Loc-RIB, so
+    they always precede the EoR (spec section 4)."""
+    rib_out, neg = peer.adj_out.get(family), peer.negotiated
+    if rib_out is None or neg is None or not gate_open(sp, family):
+        return
+    rib_out.consider_all(sp.loc[family])
+    tx = neg.tx_context()
+    data = b"".join(rib_out.flush(tx)) + rib_out.end_of_rib(tx)
+    sp.send(peer, data, now)
+    notice(sp, "eor-sent", f"{family}: {len(rib_out)} routes and End-of-RIB sent", peer,
+           family=str(family), routes=len(rib_out))
+
+
+# --- drain (RFC 8326) ---------------------------------------------------------------------
+
+def policy(sp: Speaker, peer: Peer, family: Family) -> ExportPolicy:
+    """The export policy of ``family`` towards ``peer`` in the speaker's current state."""
+    base, neg = peer.policy, peer.negotiated
+    assert base is not None
+    return replace(base, llgr=neg is not None and family in neg.llgr_families and neg.local_llgr is not None,
+                   llgr_ibgp=sp.llgr_ibgp, gshut=sp.drain is not None, withdraw_all=sp.drain == "withdrawn")
+
+
+def set_drain(sp: Speaker, phase: str | None, now: float, delay: float = 0.0) -> int:
+    """Enter a drain phase ("gshut", "withdrawn") or leave it (None); re-export every
+    route to every peer. Returns how many routes were re-sent or withdrawn."""
+    sp.drain = phase
+    sp.drain_deadline = now + delay if phase == "gshut" else None
+    changed = 0
+    for peer in sp.peers.values():
+        neg = peer.negotiated
+        if neg is None:
+            continue
+        for family, rib_out in peer.adj_out.items():
+            rib_out.repolicy(policy(sp, peer, family))
+            if not gate_open(sp, family):
+                continue
+            rib_out.consider_all(sp.loc[family])
+            changed += len(rib_out.pending)
+            data = b"".join(rib_out.flush(neg.tx_context()))
+            if data:
+                sp.send(peer, data, now)
+    what = {"gshut": f"drain: routes re-advertised with GRACEFUL_SHUTDOWN; withdrawal in {delay:g}s",
+            "withdrawn": "drain: routes withdrawn from every peer", None: "drain ended: routes re-advertised"}
+    sp.log("info", what[phase])
+    notice(sp, f"drain-{phase or 'ended'}", what[phase], changed=changed, delay=delay)
+    return changed
