@@ -1,6 +1,10 @@
 """gracebgpd: the BGP daemon (layer L5). Loads the configuration, runs the Speaker on the
 asyncio runtime, and maps signals to operator intent (spec section 6):
 
+* ``gracebgp restart`` (API Restart): planned graceful restart: a restart marker in the
+  state directory, sessions closed the GR way, then the process re-executes itself (same
+  PID: supervisors see no exit; new code on disk is picked up) and comes back with R=1;
+* ``gracebgp stop [--withdraw]`` (API Stop): stop, withdrawing or retaining;
 * SIGINT: withdrawing stop (peers delete our routes now);
 * SIGTERM: the configured ``[gracebgp] sigterm`` action, ``retain`` (graceful-restart
   style: peers keep our routes while a supervisor restarts us) or ``withdraw``;
@@ -13,9 +17,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import socket
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from gracebgp import __version__
@@ -29,6 +35,8 @@ from gracebgp.core.peer import NeighborSettings
 from gracebgp.core.speaker import Speaker
 from gracebgp.runtime.gcpolicy import tune_gc
 from gracebgp.runtime.owner import Owner
+from gracebgp.runtime.restartstate import HEARTBEAT, RestartState
+from gracebgp.runtime.store import open_store
 
 log = logging.getLogger("gracebgp")
 
@@ -45,9 +53,18 @@ def routes_of(cfg: Config) -> tuple[LocalRoute, ...]:
     return tuple(LocalRoute.from_config(r) for r in cfg.gracebgp.routes)
 
 
-def build_speaker(cfg: Config) -> Speaker:
+def build_speaker(cfg: Config, stored: Sequence[LocalRoute] = ()) -> Speaker:
+    """``stored``: routes added through the API before a restart (runtime.store)."""
     return Speaker(cfg.global_.asn, cfg.global_.router_id, neighbors_of(cfg), routes_of(cfg),
-                   always_compare_med=cfg.global_.always_compare_med)
+                   always_compare_med=cfg.global_.always_compare_med, stored_routes=stored)
+
+
+def tune_speaker(speaker: Speaker, cfg: Config) -> None:
+    """The ``[gracebgp]`` settings the speaker reads at run time."""
+    g = cfg.gracebgp
+    speaker.establish_wait = float(g.establish_wait)
+    speaker.llgr_ibgp = g.llgr_to_ibgp
+    speaker.provisional_hard = g.provisional_hard_reset
 
 
 def listen_addresses(cfg: Config) -> list[tuple[str, int]]:
@@ -59,10 +76,33 @@ class Daemon:
     def __init__(self, path: Path, cfg: Config) -> None:
         self.path = path
         self.cfg = cfg
-        self.speaker = build_speaker(cfg)
+        self.store, stored = open_store(cfg.gracebgp.state_dir)  # API routes, durable
+        self.speaker = build_speaker(cfg, stored)
         self.owner = Owner(self.speaker, listen_addresses(cfg))
+        self.owner.store = self.store
         self.graceful_stop = False
         self.stop_message = ""
+        self.reexec = False  # a planned restart: exec ourselves after the stop
+        self.restart_state = RestartState(cfg.gracebgp.state_dir)
+        tune_speaker(self.speaker, cfg)
+
+    # --- Control (api.server): the process itself -------------------------------------
+    @property
+    def drain_delay(self) -> float:
+        return float(self.cfg.gracebgp.drain_delay)
+
+    def restart(self) -> str:
+        """Planned graceful restart (spec section 6): answered first, carried out next."""
+        self.reexec = True
+        asyncio.get_running_loop().call_later(0.1, self._stop, True, "gracebgp restart")
+        return ("restarting: sessions close the graceful-restart way, peers keep our routes; the "
+                f"process re-executes itself (pid {os.getpid()}) and comes back with R=1")
+
+    def stop(self, withdraw: bool, message: str) -> str:
+        why = "gracebgp stop" + (f": {message}" if message else "")
+        asyncio.get_running_loop().call_later(0.1, self._stop, not withdraw, why)
+        return ("stopping: peers withdraw our routes now" if withdraw else
+                "stopping: peers keep our routes for our restart time (graceful restart)")
 
     def _stop(self, graceful: bool, why: str) -> None:
         log.info("%s: %s", why, "stopping, peers keep our routes (graceful restart)" if graceful
@@ -83,6 +123,7 @@ class Daemon:
         log.info("reload: %d peers added, %d removed, %d changed, %d routes added, %d removed",
                  len(d.added), len(d.removed), len(d.changed), len(d.routes_added), len(d.routes_removed))
         self.cfg = new
+        tune_speaker(self.speaker, new)
         self.owner.submit(ev.Reconfigured(neighbors_of(new), routes_of(new)))
 
     def _host_problems(self) -> tuple[list[tuple[str, str, str, str]], str | None]:
@@ -120,7 +161,7 @@ class Daemon:
         if g.api_listen is not None:
             host, _, port = g.api_listen.rpartition(":")
             tcp = (host.strip("[]"), int(port))
-        api = ApiServer(build_app(self.owner, info, socket.gethostname().split(".")[0] or None),
+        api = ApiServer(build_app(self.owner, info, socket.gethostname().split(".")[0] or None, self),
                         g.api_socket, tcp, token)
         try:
             await api.start()
@@ -148,13 +189,41 @@ class Daemon:
                  else "withdraws our routes")
         tune_gc()
         api = await self._start_api(loop)
-        await self.owner.start()
+        try:
+            previous = self.restart_state.detect()
+        except OSError as exc:
+            log.error("state-dir %s: %s; starting as a cold start (R=0)", self.cfg.gracebgp.state_dir, exc)
+            previous = None
+        kind, detail = (previous.kind, previous.detail) if previous else ("cold", "state-dir unusable")
+        log.info("start: %s%s", {"cold": "cold start, R=0", "planned": "planned restart, R=1",
+                                 "unplanned": "unplanned restart (crash), R=1"}[kind],
+                 f" ({detail})" if detail else "")
+        if previous is not None and previous.events:
+            self.owner.bus.carry_over(previous.events)
+        heartbeat = loop.call_later(HEARTBEAT, self._heartbeat)
+        await self.owner.start(kind, detail)
         await self.owner.run()
+        heartbeat.cancel()
         await self.owner.shutdown(self.graceful_stop, self.stop_message)
+        try:
+            if self.graceful_stop:
+                events = [e for e in self.owner.bus.history if e.get("kind") in ("restart", "peer-state")]
+                self.restart_state.planned(self.stop_message, events)
+            else:
+                self.restart_state.clean()
+        except OSError as exc:
+            log.error("cannot record how we stopped in %s: %s", self.cfg.gracebgp.state_dir, exc)
         if api is not None:
             await api.stop()
-        log.info("stopped")
+        log.info("stopped%s", "; re-executing for the planned restart" if self.reexec else "")
         return 0
+
+    def _heartbeat(self) -> None:
+        try:
+            self.restart_state.heartbeat()
+        except OSError as exc:
+            log.warning("state-dir heartbeat: %s", exc)
+        asyncio.get_running_loop().call_later(HEARTBEAT, self._heartbeat)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -176,7 +245,14 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(message)s")
-    return asyncio.run(Daemon(args.config_file, cfg).serve())
+    daemon = Daemon(args.config_file, cfg)
+    code = asyncio.run(daemon.serve())
+    if daemon.reexec:
+        logging.shutdown()
+        # Same PID, fresh interpreter: the new code on disk, the same arguments. Our sockets
+        # are close-on-exec (PEP 446), so nothing leaks into the new process.
+        os.execv(sys.executable, [sys.executable, *sys.orig_argv[1:]])
+    return code
 
 
 if __name__ == "__main__":

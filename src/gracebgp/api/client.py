@@ -21,8 +21,11 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from gracebgp.api.schema import (
     ApiError,
     Done,
+    DrainRequest,
+    DrainResult,
     Event,
     Global,
+    GrStatus,
     Health,
     PathEntry,
     PathsAdd,
@@ -33,6 +36,8 @@ from gracebgp.api.schema import (
     PeerAdd,
     PeerReset,
     PeerShutdown,
+    StopRequest,
+    Timeline,
 )
 
 __all__ = ["DEFAULT_SOCKET", "Client", "ClientError", "ResetMode", "socket_path"]
@@ -152,6 +157,29 @@ class Client:
         """DeletePaths: withdraw routes this speaker originates."""
         body = PathsDelete(prefixes=prefixes)
         return self._parse(PathsChanged, self._request("POST", "/v1/paths/delete", body=body))
+
+    def restart(self) -> Done:
+        """Restart: planned graceful restart of the daemon (same PID, R=1)."""
+        return self._parse(Done, self._request("POST", "/v1/restart"))
+
+    def stop(self, withdraw: bool = True, message: str = "") -> Done:
+        """Stop: withdrawing (peers drop our routes now) or retaining (they keep them)."""
+        body = StopRequest(withdraw=withdraw, message=message)
+        return self._parse(Done, self._request("POST", "/v1/stop", body=body))
+
+    def drain(self, wait: bool = False, delay: float | None = None, cancel: bool = False) -> DrainResult:
+        """Drain (RFC 8326); with ``wait`` the answer comes once the withdrawals are out."""
+        body = DrainRequest(wait=wait, delay=delay, cancel=cancel)
+        return self._parse(DrainResult, self._request("POST", "/v1/drain", body=body))
+
+    def gr_status(self) -> GrStatus:
+        """GetGrStatus: our restart, selection deferral and helper episodes."""
+        return self._parse(GrStatus, self._request("GET", "/v1/gr"))
+
+    def timeline(self, peer: str | None = None) -> Timeline:
+        """GetTimeline: the last restart (or a peer's last GR episode)."""
+        path = "/v1/timeline" + (f"?peer={quote(peer, safe='')}" if peer else "")
+        return self._parse(Timeline, self._request("GET", path))
 
     def list_paths(self, table: str = "loc", family: str = "ipv4-unicast", peer: str | None = None,
                    prefix: str | None = None, longer: bool = False, post_policy: bool = True,

@@ -209,3 +209,85 @@ class Event(Model):
     peer: str | None = None
     message: str
     data: dict[str, Any] = {}
+
+
+# --- restarts, stop, drain (spec/graceful-restart.md sections 3-6, 8) -------------------
+
+class StopRequest(Model):
+    """How to stop: ``withdraw`` true, peers delete our routes now (Cease, Hard Reset where
+    RFC 8538 N was negotiated); false, peers keep them for our Restart Time (GR)."""
+
+    withdraw: bool = True
+    message: str = Field(default="", max_length=255, description="RFC 9003 shutdown message")
+
+
+class DrainRequest(Model):
+    """RFC 8326 drain. ``delay`` (s) between GRACEFUL_SHUTDOWN and withdrawal; default from
+    ``[gracebgp] drain-delay``. ``wait``: answer when the withdrawals have left our sockets.
+    ``cancel``: end a drain and advertise normally again."""
+
+    delay: float | None = Field(default=None, ge=0, le=3600)
+    wait: bool = False
+    cancel: bool = False
+
+
+class DrainResult(Model):
+    phase: Literal["gshut", "withdrawn"] | None = Field(description="None: not draining")
+    changed: int = Field(description="route advertisements changed by this call")
+    waited: float | None = Field(default=None, description="seconds --wait waited")
+    unsent_bytes: int | None = Field(default=None, description="octets still queued when it returned")
+    message: str = ""
+
+
+class Waiting(Model):
+    peer: str
+    reason: str = Field(description="End-of-RIB, or not Established yet")
+
+
+class DeferralFamily(Model):
+    """Selection deferral of one family after our restart (RFC 4724 §4.1, spec section 4)."""
+
+    family: str
+    deferring: bool
+    waiting_for: list[Waiting]
+    eor_received_from: list[str]
+    deferral_expires_in: float | None = Field(description="seconds until the deferral timer fires")
+    selection_done_after: float | None = Field(description="seconds after start selection ran")
+    reason: str | None = Field(description="why selection ran (all EoRs, or the timer)")
+
+
+class HelperFamily(Model):
+    family: str
+    phase: Literal["stale", "llgr-stale", "await-eor"]
+    stale: int = Field(description="routes still stale")
+
+
+class HelperPeer(Model):
+    """A peer whose routes we keep while it restarts (spec sections 3 and 5)."""
+
+    peer: str
+    state: str
+    families: list[HelperFamily]
+    restart_timer_in: float | None
+    stale_timer_in: float | None
+    llgr_timer_in: dict[str, float]
+
+
+class GrStatus(Model):
+    """GetGrStatus: our own restart (R bit, deferral) and our helper episodes."""
+
+    restart: Literal["cold", "planned", "unplanned"]
+    detail: str
+    restart_bit: bool = Field(description="R=1 in the OPENs we send now")
+    deferral: list[DeferralFamily]
+    helper: list[HelperPeer]
+    drain: Literal["gshut", "withdrawn"] | None
+
+
+class Timeline(Model):
+    """GetTimeline: the events of the last restart of this speaker (or, with ``peer``, of
+    that peer's last graceful-restart episode), oldest first; ``t`` offsets in seconds."""
+
+    restart: str
+    start: float | None = Field(description="Unix time of the first event")
+    events: list[Event]

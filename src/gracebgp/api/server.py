@@ -15,7 +15,7 @@ import logging
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, MutableMapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import uvicorn
 from fastapi import FastAPI, Query, Request
@@ -24,7 +24,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.exceptions import HTTPException
 
 from gracebgp import __version__
-from gracebgp.api import metrics, schema, service
+from gracebgp.api import grview, metrics, schema, service
 from gracebgp.api.service import DaemonInfo, RequestError
 from gracebgp.core import commands as cmd
 from gracebgp.core.events import Reply
@@ -47,7 +47,19 @@ def _error(status: int, message: str, detail: list[str] | None = None) -> JSONRe
     return JSONResponse(schema.ApiError(error=message, detail=detail or []).model_dump(), status_code=status)
 
 
-def build_app(owner: Owner, info: DaemonInfo, hostname: str | None) -> FastAPI:
+class Control(Protocol):
+    """What the daemon lets the API do to the process itself (spec section 6)."""
+
+    @property
+    def drain_delay(self) -> float: ...
+
+    def restart(self) -> str: ...
+
+    def stop(self, withdraw: bool, message: str) -> str: ...
+
+
+def build_app(owner: Owner, info: DaemonInfo, hostname: str | None,
+              control: Control | None = None) -> FastAPI:
     speaker = owner.speaker
     loop_time = asyncio.get_event_loop().time
     registry = metrics.registry_for(speaker, info, loop_time)
@@ -151,6 +163,43 @@ def build_app(owner: Owner, info: DaemonInfo, hostname: str | None) -> FastAPI:
     async def get_health() -> schema.Health:
         return service.health(speaker, info, loop_time())
 
+    def lifecycle() -> Control:
+        if control is None:
+            raise RequestError(501, "this server cannot restart or stop its process")
+        return control
+
+    @app.post("/v1/restart", response_model=schema.Done, status_code=202, operation_id="Restart",
+              responses={501: _ERR})
+    async def restart() -> schema.Done:
+        """Planned graceful restart: peers keep our routes; same PID (re-exec)."""
+        return schema.Done(ok=True, message=lifecycle().restart())
+
+    @app.post("/v1/stop", response_model=schema.Done, status_code=202, operation_id="Stop",
+              responses={501: _ERR, 422: _ERR})
+    async def stop(body: schema.StopRequest | None = None) -> schema.Done:
+        body = body or schema.StopRequest()
+        return schema.Done(ok=True, message=lifecycle().stop(body.withdraw, body.message))
+
+    @app.post("/v1/drain", response_model=schema.DrainResult, operation_id="Drain", responses=_R)
+    async def drain(body: schema.DrainRequest | None = None) -> schema.DrainResult:
+        body = body or schema.DrainRequest()
+        delay = body.delay if body.delay is not None else (control.drain_delay if control else 10.0)
+        reply = await _ask(owner, cmd.Drain(delay, body.cancel), 60.0)
+        result = schema.DrainResult(message=reply.message, **reply.result)
+        if body.wait and not body.cancel:
+            result.waited, result.unsent_bytes = await _drained(owner, delay + 60.0)
+            result.phase = speaker.drain  # type: ignore[assignment]
+        return result
+
+    @app.get("/v1/gr", response_model=schema.GrStatus, operation_id="GetGrStatus")
+    async def gr_status() -> schema.GrStatus:
+        return grview.gr_status(speaker, loop_time())
+
+    @app.get("/v1/timeline", response_model=schema.Timeline, operation_id="GetTimeline", responses=_R)
+    async def timeline(peer: str | None = Query(default=None, max_length=64)) -> schema.Timeline:
+        address = service.find_peer(speaker, peer).address if peer is not None else None
+        return grview.timeline(owner.bus.history, address)
+
     @app.get("/metrics", operation_id="GetMetrics", response_class=Response,
              responses={200: {"content": {metrics.CONTENT_TYPE: {}}, "description": "Prometheus text"}})
     async def get_metrics() -> Response:
@@ -168,6 +217,20 @@ async def _ask(owner: Owner, command: object, timeout: float) -> Reply:
     if reply.status >= 400:
         raise RequestError(reply.status, reply.message)
     return reply
+
+
+async def _drained(owner: Owner, timeout: float) -> tuple[float, int]:
+    """Wait (bounded) until the drain has withdrawn and every socket's queue is empty
+    (spec section 6, ``drain --wait``); returns (seconds waited, octets still unsent)."""
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    unsent = owner.transport.unsent()
+    while loop.time() - start < timeout:
+        unsent = owner.transport.unsent()
+        if owner.speaker.drain != "gshut" and unsent == 0:
+            break
+        await asyncio.sleep(0.05)
+    return round(loop.time() - start, 3), unsent
 
 
 async def _changed(owner: Owner, command: object) -> schema.PathsChanged:

@@ -15,7 +15,7 @@ import typer
 
 from gracebgp import __version__
 from gracebgp.api.client import ClientError
-from gracebgp.cli import peers, routes, status
+from gracebgp.cli import lifecycle, peers, routes, status
 from gracebgp.cli.targets import Failure, Options, choose_targets, read_token, report
 
 app = typer.Typer(
@@ -65,6 +65,7 @@ def options(
 peers.register(app)
 routes.register(app)
 status.register(app)
+lifecycle.register(app)
 
 
 def run(argv: list[str] | None = None) -> int:

@@ -60,6 +60,20 @@ class GraceBGP(Frozen):
     sigterm: Literal["retain", "withdraw"] = "retain"
     #: The F bit of our GR capability (RFC 4724 §3): the FIB outlives the daemon.
     forwarding_state_preserved: bool = True
+    #: ``gracebgp drain``: seconds between re-advertising with GRACEFUL_SHUTDOWN (RFC 8326)
+    #: and withdrawing, for the peers to move their traffic.
+    drain_delay: int = Field(default=10, ge=0, le=3600)
+    #: After our restart, how long selection deferral waits for a configured GR peer that
+    #: has not come up at all (an Established peer is waited for until its End-of-RIB or
+    #: the deferral-time).
+    establish_wait: int = Field(default=30, ge=0, le=0xFFFF)
+    #: RFC 9494 §4.5: also send LLGR-stale routes to iBGP peers without LLGR, with
+    #: NO_EXPORT and LOCAL_PREF 0 (default: only to peers that negotiated LLGR).
+    llgr_to_ibgp: bool = False
+    #: RFC 8538 §5: send the "provisional" Cease subcodes (Administrative Reset, Other
+    #: Configuration Change, Out of Resources, BFD Down) as Hard Reset. Default false:
+    #: with N negotiated, they leave our routes at the peer (graceful restart applies).
+    provisional_hard_reset: bool = False
     routes: tuple[Route, ...] = ()
 
     @field_validator("api_listen")

@@ -84,6 +84,10 @@ GRACEBGP = Section(
         ("api_token_file",): ("api-token-file",),
         ("sigterm",): ("sigterm",),
         ("forwarding_state_preserved",): ("forwarding-state-preserved",),
+        ("drain_delay",): ("drain-delay",),
+        ("establish_wait",): ("establish-wait",),
+        ("llgr_to_ibgp",): ("llgr-to-ibgp",),
+        ("provisional_hard_reset",): ("provisional-hard-reset",),
     },
     children={"routes": Child(("routes",), ROUTE, many=True)},
 )

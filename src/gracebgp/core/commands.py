@@ -21,12 +21,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from gracebgp.core import events as ev
+from gracebgp.core.graceful import set_drain
 from gracebgp.core.originate import LocalRoute, to_path
 from gracebgp.core.peer import NeighborSettings
+from gracebgp.restart.shutdown import cease, withdraw_stop
 from gracebgp.rib.path import Path
 from gracebgp.session.fsm import NotEstablishedError
 from gracebgp.types import SAFI, Family
-from gracebgp.wire import Notification
 from gracebgp.wire.iana import CeaseSubcode
 from gracebgp.wire.nlri import format_prefix, parse_prefix
 
@@ -75,7 +76,16 @@ class DeleteRoutes:
     prefixes: tuple[str, ...]
 
 
-Command = AddPeer | DeletePeer | EnablePeer | ShutdownPeer | ResetPeer | AddRoutes | DeleteRoutes
+@dataclass(frozen=True, slots=True)
+class Drain:
+    """RFC 8326 drain (spec section 6): re-advertise with GRACEFUL_SHUTDOWN now, withdraw
+    after ``delay`` seconds; ``cancel`` ends a drain and advertises normally again."""
+
+    delay: float = 10.0
+    cancel: bool = False
+
+
+Command = AddPeer | DeletePeer | EnablePeer | ShutdownPeer | ResetPeer | AddRoutes | DeleteRoutes | Drain
 
 
 class _Refused(Exception):
@@ -137,7 +147,7 @@ def _shutdown_peer(speaker: Speaker, cmd: ShutdownPeer, now: float) -> Result:
     peer = _peer(speaker, cmd.address)
     _check_message(cmd.message)
     peer.admin_down = True
-    note = Notification.cease(CeaseSubcode.ADMINISTRATIVE_SHUTDOWN, cmd.message).hard_reset()
+    note = withdraw_stop(cmd.message)  # RFC 8538 §5: Admin Shutdown is always Hard Reset
     why = "administrative shutdown" + (f": {cmd.message}" if cmd.message else "")
     speaker.stop_peer(peer, note, why, now)
     return 200, f"peer {cmd.address} shut down" + (f" ({cmd.message})" if cmd.message else ""), None
@@ -151,7 +161,9 @@ def _reset_peer(speaker: Speaker, cmd: ResetPeer, now: float) -> Result:
     if cmd.mode == "hard":
         if peer.admin_down:
             raise _Refused(400, f"peer {cmd.address} is administratively down; enable it first")
-        note = Notification.cease(CeaseSubcode.ADMINISTRATIVE_RESET, cmd.message)
+        # RFC 8538 §5: "provisional": plain (GR applies) unless configured as Hard Reset.
+        hard = speaker.provisional_hard
+        note = cease(CeaseSubcode.ADMINISTRATIVE_RESET, cmd.message, provisional_hard=hard)
         speaker.stop_peer(peer, note, "administrative reset", now)
         speaker.start_peer(peer, now)
         return 200, f"peer {cmd.address} reset", None
@@ -238,8 +250,26 @@ def _delete_routes(speaker: Speaker, cmd: DeleteRoutes, now: float) -> Result:
     return 200, f"{changed} routes deleted", {"changed": changed, "unchanged": len(keys) - changed}
 
 
+def _drain(speaker: Speaker, cmd: Drain, now: float) -> Result:
+    if cmd.cancel:
+        if speaker.drain is None:
+            return 200, "not draining", {"phase": None, "changed": 0}
+        changed = set_drain(speaker, None, now)
+        return 200, f"drain cancelled: {changed} route advertisements restored", {"phase": None,
+                                                                                  "changed": changed}
+    if speaker.drain is not None:
+        return 200, f"already draining ({speaker.drain})", {"phase": speaker.drain, "changed": 0}
+    if not 0 <= cmd.delay <= 3600:
+        raise _Refused(400, f"drain delay must be 0..3600 seconds, not {cmd.delay}")
+    changed = set_drain(speaker, "gshut", now, cmd.delay)
+    if cmd.delay == 0:
+        changed += set_drain(speaker, "withdrawn", now)
+    return 200, (f"draining: {changed} routes re-advertised with GRACEFUL_SHUTDOWN, withdrawal in "
+                 f"{cmd.delay:g}s"), {"phase": speaker.drain, "changed": changed}
+
+
 _HANDLERS: dict[type, Callable[[Speaker, Any, float], Result]] = {
     AddPeer: _add_peer, DeletePeer: _delete_peer, EnablePeer: _enable_peer,
     ShutdownPeer: _shutdown_peer, ResetPeer: _reset_peer, AddRoutes: _add_routes,
-    DeleteRoutes: _delete_routes,
+    DeleteRoutes: _delete_routes, Drain: _drain,
 }

@@ -61,10 +61,12 @@ class Speaker:
         self._started = False
         self._next_index = 1
         self.deferral: Deferral | None = None  # selection deferral after our restart
+        self.restart = ("cold", "")  # how this run started (events.Started)
         self.drain: str | None = None  # None, "gshut" or "withdrawn" (RFC 8326 drain)
         self.drain_deadline: float | None = None
         self.llgr_ibgp = False  # LLGR-stale routes to iBGP peers without LLGR (NO_EXPORT, LP 0)
         self.establish_wait = 30.0  # how long deferral waits for a peer to come up at all
+        self.provisional_hard = False  # RFC 8538 §5 provisional Cease subcodes as Hard Reset
         for n in neighbors:
             self._add_peer(n)
         for r in stored_routes:  # added through the API before a restart (durable store)
@@ -113,6 +115,9 @@ class Speaker:
             self._started = True
             for family, key in self.local_routes:
                 self.loc[family].restamp(self.local, [key], now)
+            self.restart = (inp.restart, inp.detail)
+            gr.notice(self, "process-started", f"started ({inp.restart} start: {inp.detail or 'R=0'})",
+                      restart=inp.restart, detail=inp.detail)
             if inp.restart != "cold":
                 gr.begin_restart(self, inp.restart, inp.detail, now)
             for peer in self.peers.values():

@@ -50,6 +50,14 @@ class EventBus:
             except asyncio.QueueFull:
                 self._drop(sub)
 
+    def carry_over(self, events: list[dict[str, Any]]) -> None:
+        """Put the previous process's last events (a planned restart's marker) at the
+        start of the history, renumbered, times kept, so a timeline spans the restart."""
+        for old in events:
+            self._seq += 1
+            data = {**old.get("data", {}), "previous_run": True}
+            self.history.append({**old, "seq": self._seq, "data": data})
+
     def subscribe(self, routes: bool) -> Subscriber:
         sub = Subscriber(routes)
         self.subscribers.add(sub)

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from gracebgp.core import events as ev
 from gracebgp.core.speaker import Speaker
 from gracebgp.runtime.eventbus import EventBus
+from gracebgp.runtime.store import RouteStore
 from gracebgp.runtime.transport import Transport
 
 log = logging.getLogger("gracebgp")
@@ -29,6 +30,7 @@ class Owner:
         self.bus = EventBus()
         self._refs = itertools.count(1)
         self._pending: dict[int, asyncio.Future[ev.Reply]] = {}
+        self.store: RouteStore | None = None  # durable API routes; None: not durable
 
     def submit(self, inp: ev.Input) -> None:
         """Hand a fact to the owner from any task or signal handler of this loop."""
@@ -50,6 +52,7 @@ class Owner:
 
     def _execute(self, outputs: list[ev.Output]) -> None:
         t = self.transport
+        unstored = ""  # why the last StoreRoutes failed; the next Reply reports it
         for o in outputs:
             if isinstance(o, ev.Send):
                 t.send(o.peer, o.conn, o.data)
@@ -59,13 +62,33 @@ class Owner:
                 t.close(o.peer, o.conn)
             elif isinstance(o, ev.Notice):
                 self.bus.publish(o)
+            elif isinstance(o, ev.StoreRoutes):
+                unstored = self._store(o) or unstored
             elif isinstance(o, ev.Reply):
+                reply = o
+                if unstored:
+                    reply = ev.Reply(o.ref, 500, f"{o.message}, but they could not be stored ({unstored}): "
+                                     "they are in effect now but will not survive a restart of gracebgpd",
+                                     o.result)
+                    unstored = ""
                 fut = self._pending.get(o.ref)
                 if fut is not None and not fut.done():
-                    fut.set_result(o)
+                    fut.set_result(reply)
             elif isinstance(o, ev.Log):
                 log.log(_LEVELS.get(o.level, logging.INFO), "%s%s",
                         f"peer {o.peer}: " if o.peer else "", o.message)
+
+    def _store(self, o: ev.StoreRoutes) -> str:
+        """Make API route changes durable before their Reply goes out; "" or why not."""
+        if self.store is None:
+            return ""
+        try:
+            self.store.apply(o.added, o.removed)
+        except Exception as exc:  # a full disk must not take the sessions down
+            log.error("%d routes added and %d deleted through the API are in effect but not "
+                      "stored: %s", len(o.added), len(o.removed), exc)
+            return str(exc)
+        return ""
 
     def _handle(self, inp: ev.Input, now: float) -> None:
         """Feed one fact; a bug must not take the daemon (and every session) down with it."""
@@ -79,13 +102,14 @@ class Owner:
                 if fut is not None and not fut.done():
                     fut.set_result(ev.Reply(inp.ref, 500, f"internal error: {exc}"))
 
-    async def start(self) -> None:
+    async def start(self, restart: str = "cold", detail: str = "") -> None:
+        """Listen, then start the speaker; ``restart``/``detail``: see ``events.Started``."""
         for host, port in self.listen:
             try:
                 await self.transport.listen(host, port)
             except OSError as exc:
                 log.error("cannot listen on %s port %d: %s", host, port, exc.strerror or exc)
-        self.submit(ev.Started())
+        self.submit(ev.Started(restart, detail))
 
     async def run(self) -> None:
         """Until ``stop()``: the owner loop."""

@@ -7,8 +7,12 @@ The owner task is the only reader of the queue these callbacks fill (DESIGN.md r
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
 import logging
 import socket
+import sys
+import termios
 from collections.abc import Callable
 from typing import Any
 
@@ -120,6 +124,23 @@ class Transport:
         if proto is None or proto.transport is None:
             return 0
         return proto.transport.get_write_buffer_size()
+
+    def unsent(self) -> int:
+        """Octets not yet acknowledged by any peer: our write buffers plus each socket's
+        kernel send queue (TIOCOUTQ, Linux: sent but unacknowledged included). 0 means
+        everything written (a drain's withdrawals, for instance) has reached the peers."""
+        total = 0
+        for proto in list(self.conns.values()):
+            t = proto.transport
+            if t is None or t.is_closing():
+                continue
+            total += t.get_write_buffer_size()
+            sock = t.get_extra_info("socket")
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    buf = fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, b"\0\0\0\0")
+                    total += int.from_bytes(buf, sys.byteorder, signed=True)
+        return total
 
     async def shutdown(self) -> None:
         for server in self.servers:

@@ -1,0 +1,175 @@
+"""``gracebgp restart``, ``stop``, ``drain``, ``gr status`` and ``timeline``: stopping by
+intent (spec/graceful-restart.md section 6) and watching a restart (sections 4 and 8).
+
+    restart          peers keep our routes; same PID; back with R=1, EoR after our routes
+    stop --withdraw  peers delete our routes now (Hard Reset where N is negotiated)
+    stop --retain    peers keep them for our Restart Time (a supervisor restarts us)
+    drain [--wait]   GRACEFUL_SHUTDOWN now, withdraw after the delay; --wait: until sent
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from typing import Annotated
+
+import typer
+
+from gracebgp.api.client import Client, ClientError
+from gracebgp.api.schema import GrStatus, Timeline
+from gracebgp.cli import output
+from gracebgp.cli.targets import Failure, Options
+
+gr_app = typer.Typer(help="Graceful restart: our restart, selection deferral, helper episodes.",
+                     no_args_is_help=True)
+
+
+def _one(opts: Options) -> Client:
+    if opts.fleet:
+        raise Failure("this command acts on one daemon: give one --socket, --url or --host", 2)
+    return opts.client(opts.targets[0])
+
+
+def restart_command(
+    ctx: typer.Context,
+    wait: Annotated[bool, typer.Option("--wait", help="return when the new process answers")] = False,
+) -> None:
+    """Planned graceful restart or upgrade: peers keep our routes and traffic."""
+    opts: Options = ctx.obj
+    with _one(opts) as client:
+        before = client.global_().uptime if wait else 0.0
+        done = client.restart()
+    if wait:
+        _wait_new_process(opts, before)
+    output.emit_json({"ok": True, "message": done.message}) if opts.json else output.emit_line(done.message)
+
+
+def _wait_new_process(opts: Options, before: float) -> None:
+    """Bounded: until the daemon answers with a shorter uptime: the new process (60 s)."""
+    deadline = time.monotonic() + 60.0
+    while time.monotonic() < deadline:
+        time.sleep(0.2)
+        try:
+            with opts.client(opts.targets[0]) as client:
+                if client.global_().uptime < before:
+                    return
+        except ClientError:
+            continue
+    raise Failure("gracebgpd did not come back within 60 s; see its log")
+
+
+def stop_command(
+    ctx: typer.Context,
+    withdraw: Annotated[bool, typer.Option("--withdraw/--retain",
+                                           help="--withdraw: peers delete our routes now; --retain: they "
+                                                "keep them for our restart time (graceful restart)")] = True,
+    message: Annotated[str, typer.Option("--message", "-m", help="RFC 9003 shutdown message")] = "",
+) -> None:
+    """Stop gracebgpd, withdrawing our routes (default) or retaining them at the peers."""
+    opts: Options = ctx.obj
+    with _one(opts) as client:
+        done = client.stop(withdraw, message)
+    output.emit_json({"ok": True, "message": done.message}) if opts.json else output.emit_line(done.message)
+
+
+def drain_command(
+    ctx: typer.Context,
+    wait: Annotated[bool, typer.Option("--wait", help="return when the withdrawals have left the sockets")]
+    = False,
+    delay: Annotated[float | None, typer.Option("--delay", min=0, max=3600, metavar="SECONDS",
+                                                help="GRACEFUL_SHUTDOWN -> withdrawal [drain-delay]")] = None,
+    cancel: Annotated[bool, typer.Option("--cancel", help="end the drain, advertise normally")] = False,
+) -> None:
+    """Maintenance drain (RFC 8326): peers move traffic away, then our routes go."""
+    opts: Options = ctx.obj
+    target = _one(opts)
+    target.close()
+    timeout = opts.timeout + ((delay if delay is not None else 3600.0) + 60.0 if wait else 0.0)
+    with Client(opts.targets[0].address, token=opts.token, timeout=timeout) as client:
+        result = client.drain(wait=wait, delay=delay, cancel=cancel)
+    if opts.json:
+        output.emit_json(result.model_dump())
+        return
+    output.emit_line(result.message)
+    if result.waited is not None:
+        output.emit_line(f"withdrawals sent after {result.waited:.1f}s; {result.unsent_bytes or 0} octets "
+                         "still queued" + ("" if not result.unsent_bytes else " (--wait gave up)"))
+        if result.unsent_bytes:
+            raise typer.Exit(1)
+
+
+def gr_status_command(ctx: typer.Context) -> None:
+    """Whom selection waits for, which EoRs arrived, when deferral ends; helper episodes."""
+    opts: Options = ctx.obj
+    with _one(opts) as client:
+        st = client.gr_status()
+    if opts.json:
+        output.emit_json(st.model_dump())
+        return
+    for line in gr_lines(st):
+        output.emit_line(line)
+
+
+def gr_lines(st: GrStatus) -> list[str]:
+    lines = [f"this run: {st.restart} start ({st.detail or '-'}); R bit in our OPENs: {int(st.restart_bit)}"
+             + (f"; draining ({st.drain})" if st.drain else "")]
+    for d in st.deferral:
+        if d.deferring:
+            waits = ", ".join(f"{w.peer} ({w.reason})" for w in d.waiting_for) or "nobody"
+            lines.append(f"  {d.family}: DEFERRING, waiting for {waits}; EoR from "
+                         f"{', '.join(d.eor_received_from) or 'nobody yet'}; deferral timer in "
+                         f"{d.deferral_expires_in:.1f}s")
+        else:
+            lines.append(f"  {d.family}: selection done {d.selection_done_after:.3f}s after start "
+                         f"({d.reason})")
+    if not st.deferral:
+        lines.append("  no selection deferral (cold start, or no peer with graceful restart)")
+    for h in st.helper:
+        fams = ", ".join(f"{f.family} {f.phase} ({f.stale} stale)" for f in h.families)
+        timers = [f"restart timer {h.restart_timer_in:.1f}s" if h.restart_timer_in is not None else "",
+                  f"stale-path timer {h.stale_timer_in:.1f}s" if h.stale_timer_in is not None else "",
+                  *(f"LLGR {f} {t:.0f}s" for f, t in h.llgr_timer_in.items())]
+        lines.append(f"helper for {h.peer} ({h.state}): {fams}; " + ", ".join(t for t in timers if t))
+    return lines
+
+
+def timeline_command(
+    ctx: typer.Context,
+    peer: Annotated[str | None, typer.Option("--peer", metavar="ADDR",
+                                             help="that peer's last graceful-restart episode")] = None,
+) -> None:
+    """The events of the last restart, with offsets from its first event."""
+    opts: Options = ctx.obj
+    with _one(opts) as client:
+        tl = client.timeline(peer)
+    if opts.json:
+        output.emit_json(tl.model_dump())
+        return
+    for line in timeline_lines(tl):
+        output.emit_line(line)
+
+
+def timeline_lines(tl: Timeline) -> list[str]:
+    if not tl.events or tl.start is None:
+        return ["no events yet"]
+    first = datetime.fromtimestamp(tl.start).isoformat(sep=" ", timespec="milliseconds")
+    lines = [f"timeline ({tl.restart}), from {first}:"]
+    for e in tl.events:
+        event = str(e.data.get("event", e.kind))
+        prev = " [previous process]" if e.data.get("previous_run") else ""
+        lines.append(f"  +{e.time - tl.start:9.3f}s  {event:<17} {e.message}{prev}")
+    return lines
+
+
+def register(app: typer.Typer) -> None:
+    app.command("restart", help="Planned graceful restart: peers keep our routes and traffic.")(
+        restart_command)
+    app.command("stop", help="Stop gracebgpd: --withdraw (default) or --retain our routes at peers.")(
+        stop_command)
+    app.command("drain", help="Maintenance drain (RFC 8326); --wait until the withdrawals are out.")(
+        drain_command)
+    app.command("timeline", help="The events of the last restart (or of a peer's, with --peer).")(
+        timeline_command)
+    gr_app.command("status", help="Deferral wait set, EoRs received, timers, helper episodes.")(
+        gr_status_command)
+    app.add_typer(gr_app, name="gr")
