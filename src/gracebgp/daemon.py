@@ -205,6 +205,8 @@ class Daemon:
         await self.owner.run()
         heartbeat.cancel()
         await self.owner.shutdown(self.graceful_stop, self.stop_message)
+        if self.store is not None:
+            self.store.close()
         try:
             if self.graceful_stop:
                 events = [e for e in self.owner.bus.history if e.get("kind") in ("restart", "peer-state")]

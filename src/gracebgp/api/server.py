@@ -185,11 +185,11 @@ def build_app(owner: Owner, info: DaemonInfo, hostname: str | None,
         body = body or schema.DrainRequest()
         delay = body.delay if body.delay is not None else (control.drain_delay if control else 10.0)
         reply = await _ask(owner, cmd.Drain(delay, body.cancel), 60.0)
-        result = schema.DrainResult(message=reply.message, **reply.result)
+        fields: dict[str, Any] = {"message": reply.message, **reply.result}
         if body.wait and not body.cancel:
-            result.waited, result.unsent_bytes = await _drained(owner, delay + 60.0)
-            result.phase = speaker.drain  # type: ignore[assignment]
-        return result
+            fields["waited"], fields["unsent_bytes"] = await _drained(owner, delay + 60.0)
+            fields["phase"] = speaker.drain
+        return schema.DrainResult(**fields)
 
     @app.get("/v1/gr", response_model=schema.GrStatus, operation_id="GetGrStatus")
     async def gr_status() -> schema.GrStatus:

@@ -22,10 +22,9 @@ from typing import TYPE_CHECKING, Any
 
 from gracebgp.core import events as ev
 from gracebgp.core.graceful import set_drain
-from gracebgp.core.originate import LocalRoute, to_path
+from gracebgp.core.originate import LocalRoute, to_paths
 from gracebgp.core.peer import NeighborSettings
 from gracebgp.restart.shutdown import cease, withdraw_stop
-from gracebgp.rib.path import Path
 from gracebgp.session.fsm import NotEstablishedError
 from gracebgp.types import SAFI, Family
 from gracebgp.wire.iana import CeaseSubcode
@@ -200,28 +199,7 @@ def _check_message(message: str) -> None:
 
 
 def _add_routes(speaker: Speaker, cmd: AddRoutes, now: float) -> Result:
-    paths: list[tuple[Family, int, Path]] = []
-    problems: list[str] = []
-    # Bulk adds mostly repeat one set of attributes: build each set's Path once.
-    shapes: dict[tuple[object, ...], tuple[Family, Path]] = {}
-    for i, route in enumerate(cmd.routes):
-        try:
-            shape = (":" in route.prefix, route.next_hop, route.origin, route.communities,
-                     route.large_communities, route.med, route.local_pref)
-            hit = shapes.get(shape)
-            if hit is None:
-                family, key, path = to_path(route, speaker.table)
-                shapes[shape] = (family, path)
-            else:
-                family, path = hit
-                afi, key = parse_prefix(route.prefix)
-                if afi != family.afi:
-                    raise ValueError(f"{route.prefix} is not in {family}")
-            paths.append((family, key, path))
-        except ValueError as exc:
-            problems.append(f"paths[{i}] {route.prefix}: {exc}")
-            if len(problems) >= 20:
-                break
+    paths, problems = to_paths(cmd.routes, speaker.table)
     if problems:
         raise _Refused(400, "; ".join(problems))
     changed = 0
@@ -231,8 +209,7 @@ def _add_routes(speaker: Speaker, cmd: AddRoutes, now: float) -> Result:
             continue
         speaker.originate(family, key, path)
         changed += 1
-    if changed:
-        speaker.emit(ev.StoreRoutes(added=cmd.routes))
+    speaker.emit(ev.StoreRoutes(added=cmd.routes))  # always: a retry after a failed write stores
     return 200, f"{changed} routes added", {"changed": changed, "unchanged": len(paths) - changed}
 
 

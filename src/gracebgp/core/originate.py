@@ -3,6 +3,7 @@ paths: ORIGIN, an empty AS_PATH, optional next hop, MED, LOCAL_PREF and communit
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,3 +72,32 @@ def to_path(route: LocalRoute, table: PathTable) -> tuple[Family, int, Path]:
     if route.large_communities:
         attrs.append(LargeCommunities(tuple(parse_large_community(c) for c in route.large_communities)))
     return family, key, table.get(AttrSet(attrs), next_hop)
+
+
+def to_paths(routes: Sequence[LocalRoute], table: PathTable,
+             max_problems: int = 20) -> tuple[list[tuple[Family, int, Path]], list[str]]:
+    """Many routes at once: (family, key, path) for each, and the problems (at most
+    ``max_problems``, "paths[i] prefix: why"). Bulk adds mostly repeat one set of
+    attributes, so each set's Path is built once."""
+    paths: list[tuple[Family, int, Path]] = []
+    problems: list[str] = []
+    shapes: dict[tuple[object, ...], tuple[Family, Path]] = {}
+    for i, route in enumerate(routes):
+        try:
+            shape = (":" in route.prefix, route.next_hop, route.origin, route.communities,
+                     route.large_communities, route.med, route.local_pref)
+            hit = shapes.get(shape)
+            if hit is None:
+                family, key, path = to_path(route, table)
+                shapes[shape] = (family, path)
+            else:
+                family, path = hit
+                afi, key = parse_prefix(route.prefix)
+                if afi != family.afi:
+                    raise ValueError(f"{route.prefix} is not in {family}")
+            paths.append((family, key, path))
+        except ValueError as exc:
+            problems.append(f"paths[{i}] {route.prefix}: {exc}")
+            if len(problems) >= max_problems:
+                break
+    return paths, problems

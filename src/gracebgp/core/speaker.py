@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from gracebgp.core import events as ev
 from gracebgp.core import graceful as gr
 from gracebgp.core.commands import execute
-from gracebgp.core.originate import LocalRoute, to_path
+from gracebgp.core.originate import LocalRoute, to_path, to_paths
 from gracebgp.core.peer import CONN_IDS, NeighborSettings, Peer, next_hops_for
 from gracebgp.restart.restarting import Deferral
 from gracebgp.restart.shutdown import retain_stop, withdraw_stop
@@ -69,8 +69,9 @@ class Speaker:
         self.provisional_hard = False  # RFC 8538 §5 provisional Cease subcodes as Hard Reset
         for n in neighbors:
             self._add_peer(n)
-        for r in stored_routes:  # added through the API before a restart (durable store)
-            self.add_route(r)
+        # Added through the API before a restart (the durable store checked them).
+        for family, key, path in to_paths(stored_routes, self.table, len(stored_routes) + 1)[0]:
+            self.originate(family, key, path)
         for r in routes:
             self.config_routes.add(self.add_route(r))
 
