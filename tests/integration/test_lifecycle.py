@@ -73,16 +73,22 @@ def test_stop_withdraw_peer_drops_routes_at_once_and_next_start_is_cold(pair: Pa
 def test_stop_retain_keeps_routes_and_restart_is_planned(pair: Pair) -> None:
     post(pair.a, "/v1/stop", {"withdraw": False})
     assert exited(pair.a) == 0
-    rows = wait_until("A's routes stale at B",
-                      lambda: (r := routes_from_a(pair.b)) and all(x["stale"] for x in r) and r)
+    def all_stale() -> list[dict[str, Any]] | None:
+        r = routes_from_a(pair.b)
+        return r if r and all(x["stale"] for x in r) else None
+
+    rows = wait_until("A's routes stale at B", all_stale)
     assert len(rows) == len(DEMO_V4[A_ADDR])
     relaunch(pair, pair.a)
     status = gr(pair.a)
     assert status["restart"] == "planned", status
     wait_until("stale marks clear at B", lambda: (r := routes_from_a(pair.b))
                and not any(x["stale"] for x in r) and len(r) == len(DEMO_V4[A_ADDR]))
-    done = wait_until("A's selection done", lambda: all(not f["deferring"] for f in gr(pair.a)["deferral"])
-                      and gr(pair.a))
+    def selected() -> dict[str, Any] | None:
+        st = gr(pair.a)
+        return st if all(not f["deferring"] for f in st["deferral"]) else None
+
+    done = wait_until("A's selection done", selected)
     assert {f["family"] for f in done["deferral"]} == {"ipv4-unicast", "ipv6-unicast"}
     with pair.a.client() as c:
         tl = c.get("/v1/timeline").json()
