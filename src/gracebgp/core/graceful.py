@@ -3,7 +3,7 @@ on a peer's Adj-RIB-In and the Loc-RIB, runs selection deferral after our own re
 (``restart.restarting``), drains (RFC 8326), and emits every transition of spec section 8
 as a "restart" Notice with its cause.
 
-RFC 4724 §4.1-§4.2, RFC 9494 §4.2-§4.5, RFC 8326 §4, spec sections 3-6 and 8.
+RFC 4724 §4.1-§4.2, RFC 9494 §4.2-§4.3 and §4.6, RFC 8326 §4, spec sections 3-6 and 8.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ def session_down(sp: Speaker, peer: Peer, down: se.SessionDown, what: str, now: 
     kept: dict[str, int] = {}
     for step in steps:
         _apply(sp, peer, step, now)
-        if step.action in (Action.MARK, Action.MARK_LLGR):
+        if step.action in (Action.MARK, Action.MARK_LLGR, Action.MARK_KEEP_LLGR):
             kept[str(step.family)] = len(peer.adj_in[step.family])
     if kept:
         total = sum(kept.values())
@@ -107,12 +107,14 @@ def _apply(sp: Speaker, peer: Peer, step: Step, now: float) -> None:
     if info is None or adj is None:
         return
     action = step.action
-    if action is Action.MARK or action is Action.MARK_LLGR:
-        swept = adj.begin_refresh()  # RFC 4724 §4.2: consecutive restart sweeps old stale
+    if action in (Action.MARK, Action.MARK_LLGR, Action.MARK_KEEP_LLGR):
+        # RFC 4724 §4.2: a consecutive restart sweeps what is still stale, except
+        # LLGR-stale routes, which wait for their own timer (RFC 9494 §4.2).
+        swept = adj.begin_refresh(sweep=action is not Action.MARK_KEEP_LLGR)
         sp.retract(family, info, swept)
         if swept:
             _purged(sp, peer, family, len(swept), "consecutive restart", now)
-        if action is Action.MARK_LLGR:
+        if action is not Action.MARK:
             _to_llgr(sp, peer, family, now)
     elif action is Action.DELETE:
         sp.retract(family, info, adj.clear())
@@ -203,7 +205,8 @@ def set_restarting(peer: Peer, on: bool) -> None:
 
 def peer_views(sp: Speaker) -> list[PeerView]:
     return [PeerView(p.address, not p.admin_down, p.settings.session.graceful_restart is not None,
-                     p.negotiated, frozenset(p.eor_received), p.stats.established_count > 0)
+                     p.negotiated, frozenset(p.eor_received), p.stats.established_count > 0,
+                     frozenset(p.families()))
             for p in sp.peers.values()]
 
 

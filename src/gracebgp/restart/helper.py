@@ -16,6 +16,11 @@ one mark-and-sweep primitive (DESIGN.md rule 6)::
     AWAIT_EOR --End-of-RIB / stale timer---> (none)     (PURGE)
     any    --down again, retained----------> STALE      (MARK: consecutive restart sweeps
                                                           what is still stale, §4.2)
+    AWAIT_EOR --down again, LLGR timer running--> LLGR  (MARK_KEEP_LLGR: RFC 9494 §4.2, the
+                                                          LLGR-stale routes are not deleted and
+                                                          their timer is not restarted)
+    AWAIT_EOR --LLGR timer (still running)--> (none)     (PURGE: RFC 9494 §4.2, the timer
+                                                          runs on after re-establishment)
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ class Event(Enum):
     DOWN_RETAIN = "down-retain"
     DOWN_LLGR = "down-llgr"
     DOWN_DELETE = "down-delete"
+    DOWN_IN_LLGR = "down-in-llgr"  # down again before the EoR of an LLGR episode
     RESTART_TIMER = "restart-timer"
     RESTART_TIMER_LLGR = "restart-timer-llgr"
     LLGR_TIMER = "llgr-timer"
@@ -51,6 +57,7 @@ class Action(Enum):
     NONE = "none"
     MARK = "mark"  # begin_refresh (sweeping what a previous restart left stale)
     MARK_LLGR = "mark-llgr"  # begin_refresh, then straight to LLGR-stale
+    MARK_KEEP_LLGR = "mark-keep-llgr"  # mark without sweeping, then LLGR-stale
     DELETE = "delete"  # forget every route of the family now
     PURGE = "purge"  # end_refresh: what is still stale goes
     TO_LLGR = "to-llgr"  # stale routes become LLGR-stale (NO_LLGR ones are deleted)
@@ -71,6 +78,8 @@ TABLE: dict[tuple[Phase | None, Event], tuple[Phase | None, Action]] = {
     (Phase.STALE, Event.RESTART_TIMER): (None, Action.PURGE),
     (Phase.STALE, Event.RESTART_TIMER_LLGR): (Phase.LLGR, Action.TO_LLGR),
     (Phase.LLGR, Event.LLGR_TIMER): (None, Action.PURGE),
+    (Phase.AWAIT_EOR, Event.LLGR_TIMER): (None, Action.PURGE),
+    (Phase.AWAIT_EOR, Event.DOWN_IN_LLGR): (Phase.LLGR, Action.MARK_KEEP_LLGR),
     **{(p, Event.UP_COVERED): (Phase.AWAIT_EOR, Action.NONE) for p in _AWAY},
     **{(p, Event.UP_NOT_COVERED): (None, Action.PURGE) for p in _AWAY},
     (Phase.AWAIT_EOR, Event.EOR): (None, Action.PURGE),
@@ -121,8 +130,8 @@ class GrHelper:
             self.phases.pop(family, None)
         else:
             self.phases[family] = phase
-        if phase is not Phase.LLGR:
-            self.llgr_deadlines.pop(family, None)
+        if phase is None or phase is Phase.STALE:
+            self.llgr_deadlines.pop(family, None)  # RFC 9494 §4.2: kept until EoR or expiry
         return Step(family, event, action, phase)
 
     def session_down(self, families: Iterable[Family], neg: Negotiated, retained: bool,
@@ -141,7 +150,9 @@ class GrHelper:
             llgr = (neg.peer_llgr.stale_time(family) or 0) if llgr_on and neg.peer_llgr else 0
             self.llgr_times[family] = llgr if family in neg.llgr_families else 0
             grace = gr_time if family in neg.gr_families else 0
-            if retained and grace > 0:
+            if retained and family in self.llgr_deadlines and self.phases.get(family) is Phase.AWAIT_EOR:
+                event = Event.DOWN_IN_LLGR  # RFC 9494 §4.2: the running LLGR timer is kept
+            elif retained and grace > 0:
                 event = Event.DOWN_RETAIN
             elif retained and self.llgr_times[family] > 0:
                 event = Event.DOWN_LLGR
@@ -150,7 +161,7 @@ class GrHelper:
             step = self._step(family, event)
             if step is not None:
                 steps.append(step)
-                if step.phase is Phase.LLGR:
+                if step.phase is Phase.LLGR and family not in self.llgr_deadlines:
                     self.llgr_deadlines[family] = now + self.llgr_times[family]
         if any(p is Phase.STALE for p in self.phases.values()):
             self.restart_deadline = now + gr_time
@@ -163,7 +174,7 @@ class GrHelper:
         self.restart_deadline = None
         steps: list[Step] = []
         for family in sorted(self.phases):
-            covered = family in neg.families and _forwarding_kept(neg, family)
+            covered = family in neg.families and _forwarding_kept(neg, family, self.phases[family])
             step = self._step(family, Event.UP_COVERED if covered else Event.UP_NOT_COVERED)
             if step is not None:
                 steps.append(step)
@@ -207,9 +218,11 @@ class GrHelper:
         self.restart_deadline = self.stale_deadline = None
 
 
-def _forwarding_kept(neg: Negotiated, family: Family) -> bool:
-    """RFC 4724 §4.2 / RFC 9494 §4.2: the new OPEN lists the family in its GR (or LLGR)
-    capability with the F bit set."""
-    if neg.peer_gr is not None and family in neg.peer_gr.forwarding:
-        return True
-    return neg.peer_llgr is not None and family in neg.peer_llgr.forwarding and family in neg.llgr_families
+def _forwarding_kept(neg: Negotiated, family: Family, phase: Phase) -> bool:
+    """Does the new OPEN still cover ``family``? In the GR period (RFC 4724 §4.2): its GR
+    capability lists the family with F=1. In the LLGR period (RFC 9494 §4.2): its LLGR
+    capability does, and we advertised LLGR too."""
+    if phase is Phase.LLGR:
+        return (neg.peer_llgr is not None and neg.local_llgr is not None
+                and family in neg.llgr_families and family in neg.peer_llgr.forwarding)
+    return neg.peer_gr is not None and family in neg.peer_gr.forwarding

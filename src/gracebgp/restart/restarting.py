@@ -35,6 +35,7 @@ class PeerView:
     negotiated: Negotiated | None  # None unless Established
     eor_received: frozenset[Family]  # on the current session
     ever_established: bool  # since our start
+    families: frozenset[Family] | None = None  # configured for the peer; None: any
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +53,9 @@ def wait_set(family: Family, peers: Iterable[PeerView], now: float,
     for p in peers:
         neg = p.negotiated
         if neg is None:
-            if p.enabled and p.gr_configured and not p.ever_established and now < establish_deadline:
+            configured = p.families is None or family in p.families
+            if p.enabled and p.gr_configured and not p.ever_established and configured \
+                    and now < establish_deadline:
                 out.append(Waiting(p.address, "not Established yet"))
             continue
         peer_gr = neg.peer_gr

@@ -52,11 +52,12 @@ class AdjRibIn:
     def refreshing(self) -> bool:
         return self._stale is not None
 
-    def begin_refresh(self) -> list[int]:
+    def begin_refresh(self, sweep: bool = True) -> list[int]:
         """Mark every route stale. If a refresh is already running, the routes still
         stale from it are removed first and returned (RFC 4724 §4.2: consecutive
-        restarts delete what was not re-learned)."""
-        swept = self.end_refresh() if self._stale is not None else []
+        restarts delete what was not re-learned), unless ``sweep`` is False (RFC 9494
+        §4.2: LLGR-stale routes stay until their own timer)."""
+        swept = self.end_refresh() if self._stale is not None and sweep else []
         self._stale = set(self.routes)
         return swept
 

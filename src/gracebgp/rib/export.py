@@ -52,7 +52,7 @@ class ExportPolicy:
     next_hop_v6: tuple[str, ...] = ()
     cluster_id: str | None = None
     next_hop_self: bool = False
-    #: RFC 9494 §4.5: the peer negotiated LLGR for this family (it may take LLGR-stale
+    #: RFC 9494 §4.3, §4.6: the peer negotiated LLGR for this family (it may take LLGR-stale
     #: routes); ``llgr_ibgp``: to an iBGP peer without it, send them with NO_EXPORT and
     #: LOCAL_PREF 0 instead of not at all (spec section 5, "if configured").
     llgr: bool = False
@@ -84,7 +84,7 @@ def export_path(source: PeerInfo, path: Path, policy: ExportPolicy, family: Fami
     attrs = path.attrs
     llgr_fallback = False
     if path.llgr_stale and not policy.llgr:
-        # RFC 9494 §4.5: never to an eBGP peer without LLGR; to iBGP only if configured.
+        # RFC 9494 §4.3: never to a peer without LLGR; §4.6: to iBGP if configured.
         if not target.ibgp or not policy.llgr_ibgp:
             return None
         llgr_fallback = True
@@ -160,7 +160,7 @@ def _put(out: list[Any], by_code: dict[int, int], attr: Any) -> None:
 def with_communities(attrs: AttrSet, add: Iterable[int], local_pref: int | None = None) -> AttrSet:
     """``attrs`` with the communities ``add`` appended (once each) and, when given,
     LOCAL_PREF replaced: the one rewrite that GRACEFUL_SHUTDOWN (RFC 8326 §4), LLGR_STALE
-    and NO_EXPORT (RFC 9494 §4.3, §4.5) need."""
+    and NO_EXPORT (RFC 9494 §4.3, §4.6) need."""
     have = attrs.communities
     extra = tuple(c for c in dict.fromkeys(add) if c not in have)
     if not extra and (local_pref is None or attrs.local_pref == local_pref):
