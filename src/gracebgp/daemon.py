@@ -82,6 +82,7 @@ class Daemon:
         self.owner.store = self.store
         self.graceful_stop = False
         self.stop_message = ""
+        self.stopping = False
         self.reexec = False  # a planned restart: exec ourselves after the stop
         self.restart_state = RestartState(cfg.gracebgp.state_dir)
         tune_speaker(self.speaker, cfg)
@@ -93,22 +94,35 @@ class Daemon:
 
     def restart(self) -> str:
         """Planned graceful restart (spec section 6): answered first, carried out next."""
+        if self.stopping:
+            return "already stopping; nothing more to do"
         self.reexec = True
-        asyncio.get_running_loop().call_later(0.1, self._stop, True, "gracebgp restart")
+        self._stop(True, "gracebgp restart", delay=0.1)
         return ("restarting: sessions close the graceful-restart way, peers keep our routes; the "
                 f"process re-executes itself (pid {os.getpid()}) and comes back with R=1")
 
     def stop(self, withdraw: bool, message: str) -> str:
-        why = "gracebgp stop" + (f": {message}" if message else "")
-        asyncio.get_running_loop().call_later(0.1, self._stop, not withdraw, why)
+        if self.stopping:
+            return "already stopping; nothing more to do"
+        self._stop(not withdraw, message or "gracebgp stop", delay=0.1)
         return ("stopping: peers withdraw our routes now" if withdraw else
                 "stopping: peers keep our routes for our restart time (graceful restart)")
 
-    def _stop(self, graceful: bool, why: str) -> None:
+    def _stop(self, graceful: bool, why: str, delay: float = 0.0) -> None:
+        """The first stop request decides (a SIGTERM from a supervisor right after
+        ``gracebgp stop --withdraw`` must not turn it into a retaining stop)."""
+        if self.stopping:
+            log.info("%s: already stopping (%s); ignored", why, "retaining" if self.graceful_stop
+                     else "withdrawing")
+            return
+        self.stopping = True
         log.info("%s: %s", why, "stopping, peers keep our routes (graceful restart)" if graceful
                  else "stopping, peers withdraw our routes")
         self.graceful_stop, self.stop_message = graceful, why
-        self.owner.stop()
+        if delay:
+            asyncio.get_running_loop().call_later(delay, self.owner.stop)  # the answer goes first
+        else:
+            self.owner.stop()
 
     def _reload(self) -> None:
         try:

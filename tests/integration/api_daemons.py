@@ -147,8 +147,8 @@ def wait_established(pair: Pair, timeout: float = TIMEOUT) -> None:
                        timeout)
 
 
-def _gracebgpd(conf: Path, log: Path) -> subprocess.Popen[bytes]:
-    with log.open("wb") as out:
+def _gracebgpd(conf: Path, log: Path, append: bool = False) -> subprocess.Popen[bytes]:
+    with log.open("ab" if append else "wb") as out:
         return subprocess.Popen([sys.executable, "-m", "gracebgp.daemon", "-f", str(conf), "-l", "info"],
                                 stdout=out, stderr=subprocess.STDOUT)
 
@@ -162,6 +162,32 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
     except subprocess.TimeoutExpired:
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)
+
+
+def wait_answers(pair: Pair, d: Daemon) -> None:
+    """Until ``d`` answers GET /v1/global (failing at once if any daemon of ``pair`` died)."""
+    with d.client() as c:
+        def answers() -> bool:
+            pair.assert_alive()
+            return c.get("/v1/global").status_code == 200
+        wait_until(f"{d.name} answers GET /v1/global", answers)
+
+
+def kill(d: Daemon) -> None:
+    """Crash ``d``: SIGKILL by PID (no NOTIFICATION, nothing flushed), then reap it."""
+    if d.proc.poll() is None:
+        os.kill(d.proc.pid, signal.SIGKILL)
+    d.proc.wait(timeout=10)
+
+
+def relaunch(pair: Pair, d: Daemon) -> None:
+    """Start ``d`` (stopped or killed) again with the same configuration, hence the same
+    state directory; its log continues in the same file. Returns once the API answers."""
+    assert not d.alive(), f"{d.name} is still running"
+    with d.log.open("ab") as out:
+        out.write(b"--- relaunched by the test ---\n")
+    d.proc = _gracebgpd(d.conf, d.log, append=True)
+    wait_answers(pair, d)
 
 
 def start_pair() -> Iterator[Pair]:
@@ -187,11 +213,7 @@ def start_pair() -> Iterator[Pair]:
             daemons.append(Daemon(name, address, asn, port, conf, log, sock, _gracebgpd(conf, log)))
         pair = Pair(daemons[0], daemons[1], state, api_port, token)
         for d in daemons:
-            with d.client() as c:
-                def answers(c: httpx.Client = c, d: Daemon = d) -> bool:
-                    pair.assert_alive()
-                    return c.get("/v1/global").status_code == 200
-                wait_until(f"{d.name} answers GET /v1/global", answers)
+            wait_answers(pair, d)
         with pair.tcp_client() as c:
             wait_until("A answers on TCP", lambda: c.get("/v1/global").status_code == 200)
         wait_established(pair)

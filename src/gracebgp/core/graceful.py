@@ -40,7 +40,8 @@ def session_down(sp: Speaker, peer: Peer, down: se.SessionDown, what: str, now: 
     neg, info = down.negotiated, peer.info
     if info is None:
         return
-    steps = peer.gr.session_down(list(peer.adj_in), neg, down.graceful, now)
+    # When we stop ourselves, the routes we held go with this process: no helper episode.
+    steps = peer.gr.session_down(list(peer.adj_in), neg, down.graceful and not sp.stopping, now)
     notes = [n.unwrap().name() for n in (down.sent, down.received) if n is not None]
     notice(sp, "session-down", f"session down: {what}", peer, reason=what,
            notification=notes[0] if notes else None, retained=down.graceful)

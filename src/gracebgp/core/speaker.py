@@ -62,6 +62,7 @@ class Speaker:
         self._next_index = 1
         self.deferral: Deferral | None = None  # selection deferral after our restart
         self.restart = ("cold", "")  # how this run started (events.Started)
+        self.stopping = False
         self.drain: str | None = None  # None, "gshut" or "withdrawn" (RFC 8326 drain)
         self.drain_deadline: float | None = None
         self.llgr_ibgp = False  # LLGR-stale routes to iBGP peers without LLGR (NO_EXPORT, LP 0)
@@ -236,6 +237,7 @@ class Speaker:
         gr.notice(self, "stopping", "stopping: " + ("sessions closed the graceful-restart way, peers keep "
                   "our routes" if graceful else "withdrawing: peers delete our routes"), retain=graceful,
                   text=message)
+        self.stopping = True  # our own stop: no helper episodes for the peers we leave
         for peer in self.peers.values():
             neg = peer.session.negotiated
             # spec section 6: retain = Cease/Administrative Reset with N, else no NOTIFICATION;

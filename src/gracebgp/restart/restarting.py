@@ -103,7 +103,9 @@ class Deferral:
             if now >= self.deadline:
                 why = "Selection_Deferral_Timer expired"
             elif not wait_set(family, views, now, self.establish_deadline):
-                why = "End-of-RIB received from every peer in the wait set"
+                why = ("End-of-RIB received from every peer in the wait set"
+                       if any(family in p.eor_received for p in views)
+                       else "no peer owes an End-of-RIB (none negotiated GR for it, or all restarting)")
             else:
                 continue
             self.opened[family] = (now, why)
