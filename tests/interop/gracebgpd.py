@@ -1,19 +1,35 @@
 """Driver for our own daemon in an interop Lab: same interface as the real peers' drivers.
 
-gracebgpd has no API yet (issue 4), so the driver works the way an operator without one
-would: it writes a GoBGP-style TOML file and sends SIGHUP to apply route and neighbor
-changes, and reads gracebgpd's view from the state dump it writes to its log on
-SIGUSR1. The *peers'* views are always read through their own CLIs by their drivers.
+The driver writes a GoBGP-style TOML file (plus ``[gracebgp]``) and sends SIGHUP to apply
+route and neighbor changes, the way an operator edits the file. It reads gracebgpd's view
+through the daemon's API on its Unix socket (``GET /v1/peers``, ``GET /v1/paths``, the
+same calls ``gracebgp peers`` / ``gracebgp routes`` make), and runs the ``gracebgp``
+command (``python -m gracebgp.cli.main --socket <state>/api.sock ...``) for the operator
+actions the tests are about: :meth:`GraceBgpd.graceful_restart` (``gracebgp restart``)
+and :meth:`GraceBgpd.stop_withdraw` (``gracebgp stop --withdraw``).
+
+A planned restart re-executes the daemon in place: the PID stays, the process is not
+dead. The driver tells the incarnations apart by the line the daemon logs at each start
+(``gracebgpd <version>: AS ...``, see :meth:`GraceBgpd.starts`). While the new process
+is not serving its API yet, queries answer as for a daemon with no sessions ("Idle", no
+routes) instead of failing. The *peers'* views are always read through their own CLIs by
+their drivers.
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
 import signal
+import subprocess
 import sys
 import time
-from typing import ClassVar
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import ClassVar, TypeVar
 
+from gracebgp.api.client import Client, ClientError
+from gracebgp.api.schema import PathEntry
 from gracebgp.wire.iana import WellKnownCommunity
 from tests.interop.netns import wait_until
 from tests.interop.peers import (
@@ -21,7 +37,6 @@ from tests.interop.peers import (
     PeerDaemon,
     RouteSpec,
     SeenRoute,
-    family_of,
     norm_addr,
     norm_prefix,
 )
@@ -34,8 +49,14 @@ _STATES = {
     "OPENCONFIRM": "OpenConfirm",
     "ESTABLISHED": "Established",
 }
-_ROUTE = re.compile(r"route (\S+) via (\S+) (.*) \((local|from (\S+))\)( stale)?$")
 _WELL_KNOWN = {m.name: f"{m.value >> 16}:{m.value & 0xFFFF}" for m in WellKnownCommunity}
+#: The line gracebgpd logs at each start, also after a re-exec (``gracebgp restart``).
+START_LINE = re.compile(r"gracebgpd \S+: AS \d+")
+T = TypeVar("T")
+
+
+class NotServing(Exception):
+    """gracebgpd runs but does not answer on its API socket (it is starting or re-executing)."""
 
 
 def _q(text: str) -> str:
@@ -137,17 +158,116 @@ class GraceBgpd(PeerDaemon):
         except OSError:
             return ""
 
+    @property
+    def api_socket(self) -> Path:
+        return self.workdir / "state" / "api.sock"
+
+    def starts(self) -> int:
+        """How often a gracebgpd process started with this log: spawns and re-execs."""
+        return len(START_LINE.findall(self._log_text()))
+
     def _launch(self, restarting: bool) -> None:
         conf = self.workdir / "gracebgpd.toml"
         conf.write_text(self.config())
-        before = self._log_text().count("gracebgpd 0.")
+        before = self._marks()
         self._spawn_main(
             [sys.executable, "-m", "gracebgp.daemon", "-f", str(conf), "-l", "debug"], "gracebgpd.log"
         )
         self._reloads = self._dumps = 0
-        self._wait(lambda: self._log_text().count("gracebgpd 0.") > before or None, 15, "gracebgpd to start")
-        if self.listen:
-            self._wait(lambda: "listening on" in self._log_text() or None, 10, "gracebgpd to listen")
+        self._wait_started(before, 15)
+
+    def _marks(self) -> tuple[int, int]:
+        """(start lines, "listening on" lines) in the log so far."""
+        text = self._log_text()
+        return len(START_LINE.findall(text)), text.count("listening on")
+
+    def _wait_started(self, marks: tuple[int, int], timeout: float) -> None:
+        """Wait until a process started after :meth:`_marks` gave ``marks`` has logged its
+        start line, listens (if it should) and answers on its API socket."""
+        before, listening = marks
+
+        def started() -> bool | str:
+            self.check_alive()
+            return self.starts() > before or "no start line yet"
+
+        def serving() -> bool | str:
+            self.check_alive()
+            if self.listen and self._log_text().count("listening on") <= listening:
+                return "not listening yet"
+            try:
+                self._api(lambda c: c.global_())
+            except NotServing as exc:
+                return str(exc)
+            return True
+
+        deadline = time.monotonic() + timeout
+        self._wait(started, timeout, "gracebgpd to start")
+        self._wait(serving, max(1.0, deadline - time.monotonic()), "gracebgpd to listen and serve its API")
+
+    # --- the API and the gracebgp command ----------------------------------------------------
+    @contextlib.contextmanager
+    def client(self, timeout: float = 5.0) -> Iterator[Client]:
+        with Client(str(self.api_socket), timeout=timeout) as c:
+            yield c
+
+    def _api(self, call: Callable[[Client], T]) -> T:
+        """One API call; :class:`NotServing` when the daemon does not answer (yet) on the
+        socket, :class:`DaemonDied` when its process is gone."""
+        self.check_alive()
+        try:
+            with self.client() as c:
+                return call(c)
+        except ClientError as exc:
+            if exc.status is None:
+                self.check_alive()
+                raise NotServing(str(exc)) from exc
+            raise
+
+    def cli(self, *args: str, json_out: bool = False, timeout: float = 30.0) -> str:
+        """Run ``gracebgp --socket <api socket> [--json] ARGS...`` and return its stdout."""
+        argv = [sys.executable, "-m", "gracebgp.cli.main", "--socket", str(self.api_socket)]
+        if json_out:
+            argv.append("--json")
+        return self._run([*argv, *args], timeout=timeout)
+
+    def graceful_restart(self, timeout: float = 30.0) -> float:
+        """``gracebgp restart``: a planned graceful restart (the daemon re-executes itself,
+        same PID). Returns once the new process serves its API; the result is the wall
+        clock (``time.time()``) at which the command returned (the daemon had accepted it)."""
+        before = self._marks()
+        t0 = time.monotonic()
+        self.cli("restart", timeout=timeout)
+        accepted = time.time()
+        self.restarts += 1
+        self._wait_started(before, max(1.0, timeout - (time.monotonic() - t0)))
+        return accepted
+
+    def stop_withdraw(self, timeout: float = 15.0) -> float:
+        """``gracebgp stop --withdraw``: peers are to drop our routes now. Returns once the
+        process has exited; the result is the wall clock (``time.time()``) at which the
+        command returned (the daemon had accepted it)."""
+        t0 = time.monotonic()
+        self.cli("stop", "--withdraw", timeout=timeout)
+        accepted = time.time()
+        self.wait_exited(max(1.0, timeout - (time.monotonic() - t0)))
+        return accepted
+
+    def sigint(self, timeout: float = 15.0) -> float:
+        """SIGINT: the withdrawing stop by signal. Waits for the exit; returns the wall
+        clock at which the signal was sent."""
+        assert self.proc is not None
+        sent = time.time()
+        self.proc.signal_group(signal.SIGINT)
+        self.wait_exited(timeout)
+        return sent
+
+    def wait_exited(self, timeout: float) -> int:
+        assert self.proc is not None
+        try:
+            return self.proc.popen.wait(timeout=timeout)
+        except subprocess.TimeoutExpired as exc:
+            tail = self.log_tail()
+            raise TimeoutError(f"gracebgpd did not exit within {timeout}s; log tail:\n{tail}") from exc
 
     def _reload(self) -> None:
         assert self.proc is not None
@@ -158,7 +278,8 @@ class GraceBgpd(PeerDaemon):
 
     # --- queries ---------------------------------------------------------------------------
     def dump(self) -> list[str]:
-        """Ask for a state dump (SIGUSR1) and return its lines."""
+        """Ask for a state dump (SIGUSR1) and return its lines (for failure reports; the
+        queries use the API: a SIGUSR1 that lands during a re-exec would kill the daemon)."""
         self.check_alive()
         assert self.proc is not None
         want = self._log_text().count("state: end of state") + 1
@@ -175,53 +296,60 @@ class GraceBgpd(PeerDaemon):
         return lines[start:]
 
     def session_state(self, neighbor: str) -> str:
-        want = norm_addr(neighbor)
-        for ln in self.dump():
-            parts = ln.split()
-            if parts[0] == "peer" and norm_addr(parts[1]) == want:
-                return _STATES.get(parts[4], parts[4])
-        return "Idle"
+        """The peer's state as ``GET /v1/peers/{addr}`` shows it; "Idle" while the daemon
+        does not serve its API (starting or re-executing)."""
+        try:
+            peer = self._api(lambda c: c.peer(norm_addr(neighbor)))
+        except NotServing:
+            return "Idle"
+        except ClientError as exc:
+            if exc.status == 404:
+                return "Idle"
+            raise
+        return _STATES.get(peer.state.upper(), peer.state)
 
-    def _routes(self, neighbor: str | None, family: Family) -> list[SeenRoute]:
-        out = []
-        for ln in self.dump():
-            m = _ROUTE.match(ln)
-            if m is None:
-                continue
-            prefix, via, attrs, _, source, stale = m.groups()
-            if family_of(prefix) != family:
-                continue
-            if neighbor is not None and (source is None or norm_addr(source) != norm_addr(neighbor)):
-                continue
-            out.append(self._seen(prefix, via, attrs, source, bool(stale)))
-        return out
+    def _paths(self, table: str, family: Family, peer: str | None, best: bool = False) -> list[PathEntry]:
+        def ask(c: Client) -> list[PathEntry]:
+            return list(c.list_paths(table=table, family=f"{family}-unicast", peer=peer, best=best))
+
+        try:
+            return self._api(ask)
+        except NotServing:
+            return []
+        except ClientError as exc:
+            if exc.status == 404:  # no such peer (removed from the configuration)
+                return []
+            raise
 
     @staticmethod
-    def _seen(prefix: str, via: str, attrs: str, source: str | None, stale: bool) -> SeenRoute:
-        path = re.search(r"as-path \[([^\]]*)\]", attrs)
-        med = re.search(r"\bmed (\d+)", attrs)
-        lp = re.search(r"local-pref (\d+)", attrs)
-        comms = re.search(r"communities (\S+)", attrs)
-        large = re.search(r"large (\S+)", attrs)
-        communities = [_WELL_KNOWN.get(c, c) for c in comms.group(1).split(",")] if comms else []
+    def _entry(e: PathEntry) -> SeenRoute:
+        a = e.attrs
+        communities = [_WELL_KNOWN.get(c, c) for c in a.get("communities", [])]
+        nh = e.next_hop[0] if e.next_hop else None
         return SeenRoute(
-            prefix=norm_prefix(prefix),
-            next_hop=norm_addr(via.split(",", maxsplit=1)[0]) if via != "-" else None,
-            as_path=[int(a) for a in path.group(1).split() if a.isdigit()] if path else [],
-            local_pref=int(lp.group(1)) if lp else None,
-            med=int(med.group(1)) if med else None,
+            prefix=norm_prefix(e.prefix),
+            next_hop=norm_addr(nh) if nh and nh not in ("0.0.0.0", "::") else None,
+            as_path=[int(x) for x in re.findall(r"\d+", str(a.get("as_path", "")))],
+            local_pref=a.get("local_pref"),
+            med=a.get("med"),
             communities=communities,
-            large_communities=large.group(1).split(",") if large else [],
-            stale=stale,
+            large_communities=list(a.get("large_communities", [])),
+            stale=e.stale,
             llgr_stale="65535:6" in communities,
-            peer=norm_addr(source) if source else None,
+            peer=norm_addr(e.source) if e.source else None,
         )
 
     def received_routes(self, neighbor: str, family: Family) -> list[SeenRoute]:
-        return self._routes(neighbor, family)
+        """The Adj-RIB-In (post-policy) of ``neighbor``: ``GET /v1/paths?table=adj-in``."""
+        return [self._entry(e) for e in self._paths("adj-in", family, norm_addr(neighbor))]
 
     def best_routes(self, family: Family) -> list[SeenRoute]:
-        return self._routes(None, family)
+        """The selected routes of the Loc-RIB, local ones included."""
+        return [self._entry(e) for e in self._paths("loc", family, None, best=True) if e.best]
+
+    def peer_info(self, neighbor: str) -> dict[str, object]:
+        """``GET /v1/peers/{addr}`` as a dict (GR state, counters, last error)."""
+        return self._api(lambda c: c.peer(norm_addr(neighbor))).model_dump()
 
     # --- actions ---------------------------------------------------------------------------
     def announce(self, route: RouteSpec) -> None:
@@ -234,9 +362,11 @@ class GraceBgpd(PeerDaemon):
 
     def reset(self, neighbor: str, soft: bool = False) -> None:
         """Hard reset: the neighbor leaves the configuration (Cease/Peer De-configured) and
-        comes back. A soft reset (route refresh) needs the API, which does not exist yet."""
+        comes back. Soft reset: ``POST /v1/peers/{addr}/reset`` mode soft (ROUTE-REFRESH
+        asked and our routes sent again)."""
         if soft:
-            raise RuntimeError("gracebgpd: soft reset needs the API (not there yet)")
+            self._api(lambda c: c.reset_peer(norm_addr(neighbor), "soft"))
+            return
         self.removed.add(norm_addr(neighbor))
         self._reload()
         self.removed.discard(norm_addr(neighbor))

@@ -457,6 +457,19 @@ class PeerDaemon(ABC):
                 return r
         return None
 
+    def sample_routes(self, wanted: Sequence[tuple[str, Family, str]]) -> list[SeenRoute | None]:
+        """One observation of several routes: for each ``(neighbor, family, prefix)`` the
+        route from that neighbor (as :meth:`find_route` gives it) or None. Drivers whose
+        CLI is slow to start override it with a single CLI run (GR tests sample every
+        100 ms)."""
+        return [self.find_route(n, f, p) for n, f, p in wanted]
+
+    def eor_received(self, neighbor: str, family: Family) -> bool | None:
+        """Whether the daemon says it has received End-of-RIB for ``family`` from
+        ``neighbor`` (RFC 4724 §2); None where its CLI does not tell (BIRD: its
+        "Neighbor graceful restart active" ends with the EOR, see :meth:`Bird.gr_active`)."""
+        return None
+
     def wait_route(
         self,
         neighbor: str,
@@ -668,6 +681,17 @@ class GoBgpd(PeerDaemon):
     def best_routes(self, family: Family) -> list[SeenRoute]:
         data = self.cli_json("global", "rib", "-a", family)
         return [self._path(p) for p in self._paths(data) if p.get("best")]
+
+    def eor_received(self, neighbor: str, family: Family) -> bool | None:
+        """``end_of_rib_received`` of the family in ``gobgp neighbor X -j``."""
+        data = self.cli_json("neighbor", norm_addr(neighbor)) or {}
+        afi = 1 if family == "ipv4" else 2
+        for af in data.get("afi_safis", []):
+            fam = (af.get("config") or {}).get("family") or {}
+            if fam.get("afi") == afi and fam.get("safi") == 1:
+                state = (af.get("mp_graceful_restart") or {}).get("state") or {}
+                return bool(state.get("end_of_rib_received"))
+        return False
 
     @staticmethod
     def _paths(data: Any) -> list[dict[str, Any]]:
@@ -1335,6 +1359,34 @@ class Frr(PeerDaemon):
                 if r.peer == a:
                     result.append(r)
         return result
+
+    def sample_routes(self, wanted: Sequence[tuple[str, Family, str]]) -> list[SeenRoute | None]:
+        """One vtysh run: ``show bgp <family> unicast <prefix> json`` per wanted prefix."""
+        keys = list(dict.fromkeys((f, norm_prefix(p)) for _, f, p in wanted))
+        docs = _json_stream(self.vtysh(*[f"show bgp {f} unicast {p} json" for f, p in keys]))
+        if len(docs) != len(keys):
+            raise RuntimeError(f"vtysh answered {len(docs)} documents for {len(keys)} prefixes")
+        by_key = dict(zip(keys, docs, strict=True))
+        out: list[SeenRoute | None] = []
+        for n, f, p in wanted:
+            d = by_key[(f, norm_prefix(p))]
+            a = norm_addr(n)
+            found = None
+            for path in d.get("paths", []) if isinstance(d, dict) else []:
+                r = self._path(d.get("prefix", p), path)
+                if r.peer == a:
+                    found = r
+                    break
+            out.append(found)
+        return out
+
+    def eor_received(self, neighbor: str, family: Family) -> bool | None:
+        """``endOfRibRecv`` in ``show bgp <family> neighbors X graceful-restart json``."""
+        a = norm_addr(neighbor)
+        data = json.loads(self.vtysh(f"show bgp {family} neighbors {a} graceful-restart json"))
+        info = data.get(a) or {}
+        af = info.get("ipv4Unicast" if family == "ipv4" else "ipv6Unicast") or {}
+        return bool((af.get("endOfRibStatus") or {}).get("endOfRibRecv"))
 
     def best_routes(self, family: Family) -> list[SeenRoute]:
         data = json.loads(self.vtysh(f"show bgp {family} unicast json"))
