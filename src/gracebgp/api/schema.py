@@ -217,6 +217,8 @@ class StopRequest(Model):
     """How to stop: ``withdraw`` true, peers delete our routes now (Cease, Hard Reset where
     RFC 8538 N was negotiated); false, peers keep them for our Restart Time (GR)."""
 
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)  # false is not 0
+
     withdraw: bool = True
     message: str = Field(default="", max_length=255, description="RFC 9003 shutdown message")
 
@@ -225,6 +227,8 @@ class DrainRequest(Model):
     """RFC 8326 drain. ``delay`` (s) between GRACEFUL_SHUTDOWN and withdrawal; default from
     ``[gracebgp] drain-delay``. ``wait``: answer when the withdrawals have left our sockets.
     ``cancel``: end a drain and advertise normally again."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)  # false is not 0
 
     delay: float | None = Field(default=None, ge=0, le=3600)
     wait: bool = False
