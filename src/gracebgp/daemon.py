@@ -94,27 +94,26 @@ class Daemon:
 
     def restart(self) -> str:
         """Planned graceful restart (spec section 6): answered first, carried out next."""
-        if self.stopping:
+        if not self._stop(True, "gracebgp restart", delay=0.1):
             return "already stopping; nothing more to do"
         self.reexec = True
-        self._stop(True, "gracebgp restart", delay=0.1)
         return ("restarting: sessions close the graceful-restart way, peers keep our routes; the "
                 f"process re-executes itself (pid {os.getpid()}) and comes back with R=1")
 
     def stop(self, withdraw: bool, message: str) -> str:
-        if self.stopping:
+        if not self._stop(not withdraw, message or "gracebgp stop", delay=0.1):
             return "already stopping; nothing more to do"
-        self._stop(not withdraw, message or "gracebgp stop", delay=0.1)
         return ("stopping: peers withdraw our routes now" if withdraw else
                 "stopping: peers keep our routes for our restart time (graceful restart)")
 
-    def _stop(self, graceful: bool, why: str, delay: float = 0.0) -> None:
+    def _stop(self, graceful: bool, why: str, delay: float = 0.0) -> bool:
         """The first stop request decides (a SIGTERM from a supervisor right after
-        ``gracebgp stop --withdraw`` must not turn it into a retaining stop)."""
+        ``gracebgp stop --withdraw`` must not turn it into a retaining stop); False when
+        a stop was already under way."""
         if self.stopping:
             log.info("%s: already stopping (%s); ignored", why, "retaining" if self.graceful_stop
                      else "withdrawing")
-            return
+            return False
         self.stopping = True
         log.info("%s: %s", why, "stopping, peers keep our routes (graceful restart)" if graceful
                  else "stopping, peers withdraw our routes")
@@ -123,6 +122,7 @@ class Daemon:
             asyncio.get_running_loop().call_later(delay, self.owner.stop)  # the answer goes first
         else:
             self.owner.stop()
+        return True
 
     def _reload(self) -> None:
         try:

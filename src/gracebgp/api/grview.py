@@ -14,7 +14,7 @@ from gracebgp.restart.helper import Phase
 from gracebgp.session.state import State
 from gracebgp.types import family_name
 
-_STATES = {State.IDLE: "Idle", State.CONNECT: "Connect", State.ACTIVE: "Active",
+STATE_NAMES = {State.IDLE: "Idle", State.CONNECT: "Connect", State.ACTIVE: "Active",
            State.OPENSENT: "OpenSent", State.OPENCONFIRM: "OpenConfirm", State.ESTABLISHED: "Established"}
 #: Events that open a timeline: the stop of a speaker, a start, or a peer going away.
 _STOPPING = "stopping"
@@ -34,7 +34,7 @@ def gr_status(speaker: Speaker, now: float) -> s.GrStatus:
                                stale=peer.adj_in[f].stale_count if f in peer.adj_in else 0)
                 for f, p in sorted(g.phases.items())]
         helper.append(s.HelperPeer(
-            peer=peer.address, state=_STATES[peer.session.state], families=fams,
+            peer=peer.address, state=STATE_NAMES[peer.session.state], families=fams,
             restart_timer_in=_left(g.restart_deadline, now), stale_timer_in=_left(g.stale_deadline, now),
             llgr_timer_in={family_name(f): round(t - now, 3) for f, t in sorted(g.llgr_deadlines.items())
                            if g.phases.get(f) is Phase.LLGR}))

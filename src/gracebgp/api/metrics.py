@@ -10,7 +10,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from gracebgp.api import service
+from gracebgp.api import grview, service
 from gracebgp.core.speaker import Speaker
 from gracebgp.core.stats import MESSAGE_TYPES
 from gracebgp.types import family_name
@@ -57,7 +57,7 @@ class SpeakerCollector(Collector):
             peer = sp.peers[view.address]
             a = view.address
             up.add_metric([a], 1.0 if view.state == "Established" else 0.0)
-            for name in service.STATE_NAMES.values():
+            for name in grview.STATE_NAMES.values():
                 state.add_metric([a, name], 1.0 if view.state == name else 0.0)
             uptime.add_metric([a], view.uptime or 0.0)
             flaps.add_metric([a], view.established_count)

@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from gracebgp.api import schema as s
+from gracebgp.api.grview import STATE_NAMES
 from gracebgp.config.extras import Route
 from gracebgp.config.fields import normalize_prefix
 from gracebgp.config.model import Global as GlobalConfig
@@ -35,9 +36,6 @@ from gracebgp.wire.nlri import format_prefix, key_parts, parse_prefix
 from gracebgp.wire.text import format_as_path, format_attrs
 
 FAMILIES = {"ipv4-unicast": IPV4_UNICAST, "ipv6-unicast": IPV6_UNICAST}
-STATE_NAMES = {State.IDLE: "Idle", State.CONNECT: "Connect", State.ACTIVE: "Active",
-               State.OPENSENT: "OpenSent", State.OPENCONFIRM: "OpenConfirm",
-               State.ESTABLISHED: "Established"}
 #: A configured peer that is not Established this long after it was configured needs a look.
 NEVER_ESTABLISHED_GRACE = 10.0
 #: Listings up to this size come sorted by address; larger ones by prefix length, then

@@ -18,7 +18,7 @@ from enum import Enum
 from gracebgp.rib.export import with_communities
 from gracebgp.wire import Notification
 from gracebgp.wire.attrset import AttrSet
-from gracebgp.wire.iana import CeaseSubcode, NotificationCode, WellKnownCommunity
+from gracebgp.wire.iana import CeaseSubcode, WellKnownCommunity
 
 
 class CeaseClass(Enum):
@@ -69,23 +69,9 @@ def withdraw_stop(message: str = "", subcode: int = CeaseSubcode.ADMINISTRATIVE_
     return cease(subcode, message)
 
 
-def triggers_gr(note: Notification | None, notification_supported: bool) -> bool:
-    """Does ending a session with ``note`` (sent or received) leave the routes for GR?
-    RFC 8538 §4: with N, every NOTIFICATION but Cease/Hard Reset does; RFC 4724 §4:
-    without N, none does. No NOTIFICATION (TCP failure) always does."""
-    if note is None:
-        return True
-    return notification_supported and not note.is_hard_reset
-
-
 _LLGR_STALE = int(WellKnownCommunity.LLGR_STALE)
 
 
 def llgr_stale_attrs(attrs: AttrSet) -> AttrSet:
     """RFC 9494 §4.2: a stale route that becomes LLGR-stale carries LLGR_STALE."""
     return with_communities(attrs, (_LLGR_STALE,))
-
-
-def is_cease(note: Notification | None, subcode: int) -> bool:
-    inner = note.unwrap() if note is not None else None
-    return inner is not None and inner.code == NotificationCode.CEASE and inner.subcode == subcode
