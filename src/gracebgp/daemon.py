@@ -202,7 +202,6 @@ class Daemon:
                  "retains our routes at peers (graceful restart)" if sigterm_graceful
                  else "withdraws our routes")
         tune_gc()
-        api = await self._start_api(loop)
         try:
             previous = self.restart_state.detect()
         except OSError as exc:
@@ -214,6 +213,8 @@ class Daemon:
                  f" ({detail})" if detail else "")
         if previous is not None and previous.events:
             self.owner.bus.carry_over(previous.events)
+        self.speaker.restart = (kind, detail)  # what GetGrStatus says from its first answer on
+        api = await self._start_api(loop)
         heartbeat = loop.call_later(HEARTBEAT, self._heartbeat)
         await self.owner.start(kind, detail)
         await self.owner.run()

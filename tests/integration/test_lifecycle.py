@@ -86,7 +86,7 @@ def test_stop_retain_keeps_routes_and_restart_is_planned(pair: Pair) -> None:
                and not any(x["stale"] for x in r) and len(r) == len(DEMO_V4[A_ADDR]))
     def selected() -> dict[str, Any] | None:
         st = gr(pair.a)
-        return st if all(not f["deferring"] for f in st["deferral"]) else None
+        return st if st["deferral"] and all(not f["deferring"] for f in st["deferral"]) else None
 
     done = wait_until("A's selection done", selected)
     assert {f["family"] for f in done["deferral"]} == {"ipv4-unicast", "ipv6-unicast"}
