@@ -25,6 +25,7 @@ from gracebgp.core.graceful import set_drain
 from gracebgp.core.originate import LocalRoute, to_paths
 from gracebgp.core.peer import NeighborSettings
 from gracebgp.restart.shutdown import cease, withdraw_stop
+from gracebgp.rib.path import Path
 from gracebgp.session.fsm import NotEstablishedError
 from gracebgp.types import SAFI, Family
 from gracebgp.wire.iana import CeaseSubcode
@@ -94,7 +95,14 @@ class _Refused(Exception):
 
 
 def execute(speaker: Speaker, ref: int, command: object, now: float) -> None:
-    """Carry out ``command``; emit its Reply (and a "command" Notice when it changed something)."""
+    """Carry out ``command``; emit its Reply (and a "command" Notice when it changed something).
+    AddRoutes and DeleteRoutes become a ``RouteJob`` that the speaker advances in slices
+    (``advance``); their Reply follows the last slice."""
+    if isinstance(command, (AddRoutes, DeleteRoutes)):
+        speaker.jobs.append(RouteJob(ref, command))
+        if len(speaker.jobs) == 1:
+            advance(speaker, now)
+        return
     handler = _HANDLERS.get(type(command))
     if handler is None:
         speaker.emit(ev.Reply(ref, 400, f"unknown command {type(command).__name__}"))
@@ -104,6 +112,10 @@ def execute(speaker: Speaker, ref: int, command: object, now: float) -> None:
     except _Refused as exc:
         speaker.emit(ev.Reply(ref, exc.status, str(exc)))
         return
+    _done(speaker, ref, command, status, message, result)
+
+
+def _done(speaker: Speaker, ref: int, command: object, status: int, message: str, result: object) -> None:
     speaker.emit(ev.Reply(ref, status, message, result))
     speaker.emit(ev.Notice("command", message, getattr(command, "address", None),
                            {"command": type(command).__name__}))
@@ -198,33 +210,108 @@ def _check_message(message: str) -> None:
         raise _Refused(400, "the shutdown message is longer than 255 octets of UTF-8 (RFC 9003 §2)")
 
 
-def _add_routes(speaker: Speaker, cmd: AddRoutes, now: float) -> Result:
-    paths, problems = to_paths(cmd.routes, speaker.table)
-    if problems:
-        raise _Refused(400, "; ".join(problems))
-    changed = 0
-    for family, key, path in paths:
-        old = speaker.local_routes.get((family, key))
-        if old is not None and old.attrs == path.attrs and old.next_hop == path.next_hop:
-            continue
-        speaker.originate(family, key, path)
-        changed += 1
-    speaker.emit(ev.StoreRoutes(added=cmd.routes))  # always: a retry after a failed write stores
-    return 200, f"{changed} routes added", {"changed": changed, "unchanged": len(paths) - changed}
+class RouteJob:
+    """AddRoutes or DeleteRoutes in progress (issue 10 finding 4: no owner step longer
+    than a bound). Two phases, each ``Speaker.slice_routes`` routes per owner step: every
+    route is checked first (nothing changes until the whole request is valid: all or
+    nothing), then applied. Between steps the owner handles timers, KEEPALIVEs and
+    received UPDATEs; the Reply goes out with the last slice."""
+
+    __slots__ = ("applying", "changed", "command", "keys", "paths", "pos", "problems", "ref", "removed")
+
+    def __init__(self, ref: int, command: AddRoutes | DeleteRoutes) -> None:
+        self.ref = ref
+        self.command = command
+        self.pos = 0  # next route (checking) or next checked entry (applying)
+        self.applying = False
+        self.changed = 0
+        self.paths: list[tuple[Family, int, Path]] = []  # AddRoutes, checked
+        self.keys: list[tuple[Family, int]] = []  # DeleteRoutes, checked
+        self.problems: list[str] = []
+        self.removed: list[str] = []  # DeleteRoutes: canonical prefix texts, for the store
+
+    def size(self) -> int:
+        c = self.command
+        return len(c.routes) if isinstance(c, AddRoutes) else len(c.prefixes)
+
+    def checked(self) -> int:
+        return len(self.paths) if isinstance(self.command, AddRoutes) else len(self.keys)
 
 
-def _delete_routes(speaker: Speaker, cmd: DeleteRoutes, now: float) -> Result:
-    keys: list[tuple[Family, int]] = []
-    for prefix in cmd.prefixes:
+def advance(speaker: Speaker, now: float) -> None:
+    """One slice of the oldest RouteJob: at most ``speaker.slice_routes`` routes checked or
+    applied; a small request is done in the step that brought it."""
+    job = speaker.jobs[0]
+    budget = max(1, speaker.slice_routes)
+    try:
+        while budget > 0:
+            if not job.applying:
+                budget -= _check_slice(speaker, job, budget)
+                if job.pos < job.size():
+                    continue
+                if job.problems:
+                    raise _Refused(400, "; ".join(job.problems))
+                job.applying, job.pos = True, 0
+            budget -= _apply_slice(speaker, job, budget, now)
+            if job.pos >= job.checked():
+                _finish(speaker, job)
+                break
+    except _Refused as exc:
+        speaker.jobs.popleft()
+        speaker.emit(ev.Reply(job.ref, exc.status, str(exc)))
+
+
+def _check_slice(speaker: Speaker, job: RouteJob, budget: int) -> int:
+    cmd, start = job.command, job.pos
+    if isinstance(cmd, AddRoutes):
+        end = min(start + budget, len(cmd.routes))
+        paths, problems = to_paths(cmd.routes[start:end], speaker.table, 20 - len(job.problems), start)
+        job.paths += paths
+        job.problems += problems
+        job.pos = len(cmd.routes) if len(job.problems) >= 20 else end
+        return max(1, end - start)
+    end = min(start + budget, len(cmd.prefixes))
+    keys = job.keys
+    for prefix in cmd.prefixes[start:end]:
         try:
             afi, key = parse_prefix(prefix)
         except ValueError as exc:
             raise _Refused(400, f"{prefix!r}: {exc}") from None
         keys.append((Family(afi, SAFI.UNICAST), key))
-    changed = sum(1 for family, key in keys if speaker.delete_route(family, key))
-    if changed:
-        speaker.emit(ev.StoreRoutes(removed=tuple(format_prefix(k, f.afi) for f, k in keys)))
-    return 200, f"{changed} routes deleted", {"changed": changed, "unchanged": len(keys) - changed}
+        job.removed.append(format_prefix(key, afi))
+    job.pos = end
+    return max(1, end - start)
+
+
+def _apply_slice(speaker: Speaker, job: RouteJob, budget: int, now: float) -> int:
+    start = job.pos
+    end = min(start + budget, job.checked())
+    if isinstance(job.command, AddRoutes):
+        local = speaker.local_routes
+        for family, key, path in job.paths[start:end]:
+            old = local.get((family, key))
+            if old is not None and old.attrs == path.attrs and old.next_hop == path.next_hop:
+                continue
+            speaker.originate(family, key, path)
+            job.changed += 1
+        # Stored slice by slice (always: a retry after a failed write stores); the Reply
+        # says whether every slice was stored.
+        speaker.emit(ev.StoreRoutes(added=job.command.routes[start:end], ref=job.ref))
+    else:
+        changed = sum(1 for family, key in job.keys[start:end] if speaker.delete_route(family, key))
+        job.changed += changed
+        if changed:
+            speaker.emit(ev.StoreRoutes(removed=tuple(job.removed[start:end]), ref=job.ref))
+    job.pos = end
+    return max(1, end - start)
+
+
+def _finish(speaker: Speaker, job: RouteJob) -> None:
+    speaker.jobs.popleft()
+    n, changed = job.checked(), job.changed
+    verb = "added" if isinstance(job.command, AddRoutes) else "deleted"
+    _done(speaker, job.ref, job.command, 200, f"{changed} routes {verb}",
+          {"changed": changed, "unchanged": n - changed})
 
 
 def _drain(speaker: Speaker, cmd: Drain, now: float) -> Result:
@@ -247,6 +334,5 @@ def _drain(speaker: Speaker, cmd: Drain, now: float) -> Result:
 
 _HANDLERS: dict[type, Callable[[Speaker, Any, float], Result]] = {
     AddPeer: _add_peer, DeletePeer: _delete_peer, EnablePeer: _enable_peer,
-    ShutdownPeer: _shutdown_peer, ResetPeer: _reset_peer, AddRoutes: _add_routes,
-    DeleteRoutes: _delete_routes, Drain: _drain,
+    ShutdownPeer: _shutdown_peer, ResetPeer: _reset_peer, Drain: _drain,
 }

@@ -66,6 +66,13 @@ class InputDrained:
 
 
 @dataclass(frozen=True, slots=True)
+class Continue:
+    """The speaker has work pending (``Speaker.pending()``: a large command carried out in
+    slices, issue 10 finding 4): do its next slice. The runtime sends it after the inputs
+    and timers that were ready, so no owner step is longer than one slice."""
+
+
+@dataclass(frozen=True, slots=True)
 class StopRequested:
     """Stop every session. ``graceful``: close without NOTIFICATION (or with a Cease
     that is not Hard Reset when RFC 8538 is negotiated) so peers keep our routes;
@@ -95,7 +102,7 @@ class CommandRequested:
 
 
 Input = (Started | Connected | ConnectFailed | Disconnected | Received | TimerDue | InputDrained
-         | StopRequested | Reconfigured | CommandRequested)
+         | Continue | StopRequested | Reconfigured | CommandRequested)
 
 # --- outputs: commands -----------------------------------------------------------------
 
@@ -166,6 +173,7 @@ class StoreRoutes:
 
     added: tuple[Any, ...] = ()
     removed: tuple[str, ...] = ()
+    ref: int = 0  # the command's Reply that reports a failed write; 0: the next Reply
 
 
 Output = Connect | Send | Close | Log | Reply | Notice | StoreRoutes

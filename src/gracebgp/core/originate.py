@@ -74,15 +74,16 @@ def to_path(route: LocalRoute, table: PathTable) -> tuple[Family, int, Path]:
     return family, key, table.get(AttrSet(attrs), next_hop)
 
 
-def to_paths(routes: Sequence[LocalRoute], table: PathTable,
-             max_problems: int = 20) -> tuple[list[tuple[Family, int, Path]], list[str]]:
+def to_paths(routes: Sequence[LocalRoute], table: PathTable, max_problems: int = 20,
+             first: int = 0) -> tuple[list[tuple[Family, int, Path]], list[str]]:
     """Many routes at once: (family, key, path) for each, and the problems (at most
-    ``max_problems``, "paths[i] prefix: why"). Bulk adds mostly repeat one set of
-    attributes, so each set's Path is built once."""
+    ``max_problems``, "paths[i] prefix: why", i counted from ``first``: a slice of a
+    larger request). Bulk adds mostly repeat one set of attributes, so each set's Path
+    is built once."""
     paths: list[tuple[Family, int, Path]] = []
     problems: list[str] = []
     shapes: dict[tuple[object, ...], tuple[Family, Path]] = {}
-    for i, route in enumerate(routes):
+    for i, route in enumerate(routes, first):
         try:
             shape = (":" in route.prefix, route.next_hop, route.origin, route.communities,
                      route.large_communities, route.med, route.local_pref)

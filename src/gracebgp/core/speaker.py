@@ -13,11 +13,12 @@ Graceful restart in both roles, LLGR, selection deferral and drain are carried o
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable, Sequence
 
 from gracebgp.core import events as ev
 from gracebgp.core import graceful as gr
-from gracebgp.core.commands import execute
+from gracebgp.core.commands import RouteJob, advance, execute
 from gracebgp.core.originate import LocalRoute, to_path, to_paths
 from gracebgp.core.peer import CONN_IDS, NeighborSettings, Peer, next_hops_for
 from gracebgp.restart.restarting import Deferral
@@ -39,6 +40,9 @@ from gracebgp.wire.nlri import format_prefix
 from gracebgp.wire.text import format_attrs
 
 FAMILIES = (IPV4_UNICAST, IPV6_UNICAST)
+# Routes per owner step for AddPaths/DeletePaths: about 10 µs each, so a slice stays
+# near 50 ms and a KEEPALIVE or hold timer is never late by more (issue 10 finding 4).
+SLICE_ROUTES = 5000
 _EMPTY = AttrSet(())
 
 
@@ -68,6 +72,8 @@ class Speaker:
         self.llgr_ibgp = False  # LLGR-stale routes to iBGP peers without LLGR (NO_EXPORT, LP 0)
         self.establish_wait = 30.0  # how long deferral waits for a peer to come up at all
         self.provisional_hard = False  # RFC 8538 §5 provisional Cease subcodes as Hard Reset
+        self.jobs: deque[RouteJob] = deque()  # large commands in progress, oldest first
+        self.slice_routes = SLICE_ROUTES  # routes checked or applied per owner step
         for n in neighbors:
             self._add_peer(n)
         # Added through the API before a restart (the durable store checked them).
@@ -91,6 +97,10 @@ class Speaker:
             times.append(self.drain_deadline)
         return min(times, default=None)
 
+    def pending(self) -> bool:
+        """Work is left for ``Continue`` inputs (a large AddRoutes/DeleteRoutes)."""
+        return bool(self.jobs)
+
     # --- the one entry point -----------------------------------------------------------
     def handle(self, inp: ev.Input, now: float) -> list[ev.Output]:
         self._out = []
@@ -113,6 +123,9 @@ class Speaker:
             self._to_session(inp.peer, se.TcpClosed(inp.conn, inp.error or "connection closed"), now)
         elif isinstance(inp, ev.TimerDue):
             self._timers(now)
+        elif isinstance(inp, ev.Continue):
+            if self.jobs:
+                advance(self, now)
         elif isinstance(inp, ev.Started):
             self._started = True
             for family, key in self.local_routes:

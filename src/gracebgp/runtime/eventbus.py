@@ -36,9 +36,11 @@ class EventBus:
     def wants_routes(self) -> bool:
         return any(s.routes for s in self.subscribers)
 
-    def publish(self, notice: Notice) -> None:
+    def publish(self, notice: Notice, at: float | None = None) -> None:
+        """``at``: when it happened (the wall-clock time of the input that caused it);
+        default now."""
         self._seq += 1
-        event = {"seq": self._seq, "time": round(self._clock(), 6), "kind": notice.kind,
+        event = {"seq": self._seq, "time": round(self._clock() if at is None else at, 6), "kind": notice.kind,
                  "peer": notice.peer, "message": notice.message, "data": dict(notice.data)}
         if notice.kind != "route":
             self.history.append(event)

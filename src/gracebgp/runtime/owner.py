@@ -1,12 +1,22 @@
 """The one owner task (DESIGN.md rule 1): takes facts from the queue, feeds the Speaker,
 executes its commands, tells it when the queue is drained (so it sends batched UPDATEs)
-and arms one timer at ``next_deadline()``."""
+and arms one timer at ``next_deadline()``.
+
+No step may hold the loop for long (issue 10 finding 4): each input is handed to the
+speaker with the time it was queued (``InputQueue``), not the time it is dequeued; the
+input read from the sockets is handled before expired timers fire; large commands run
+one slice (``ev.Continue``) per turn, with a turn of the event loop between slices; and
+every step's duration is measured (``StepTimes``, exported as metrics).
+"""
 
 from __future__ import annotations
 
 import asyncio
+import bisect
 import itertools
 import logging
+import time
+from collections import deque
 from collections.abc import Callable
 
 from gracebgp.core import events as ev
@@ -19,11 +29,61 @@ log = logging.getLogger("gracebgp")
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
 
 
+STEP_BOUND = 0.05  # seconds: the longest owner step we aim for (a slice of a large command)
+STEP_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+
+
+class InputQueue(asyncio.Queue[ev.Input]):
+    """The owner's queue; remembers when each input was put (``loop.time()`` in the
+    transport callback or the API handler), so the speaker sees when a KEEPALIVE arrived,
+    not when a busy owner got to it. ``last_time``: the time of the input last taken."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._times: deque[float] = deque()
+        self.last_time = 0.0
+
+    def _put(self, item: ev.Input) -> None:
+        try:
+            stamp = asyncio.get_running_loop().time()
+        except RuntimeError:  # put before the loop runs: it cannot be late
+            stamp = time.monotonic()
+        self._times.append(stamp)
+        super()._put(item)
+
+    def _get(self) -> ev.Input:
+        self.last_time = self._times.popleft()
+        item: ev.Input = super()._get()
+        return item
+
+
+class StepTimes:
+    """How long the owner's steps take (``speaker.handle`` plus executing its outputs):
+    the longest, a histogram (``STEP_BUCKETS``), and the steps over ``STEP_BOUND``."""
+
+    def __init__(self) -> None:
+        self.max = 0.0
+        self.max_input = ""  # the kind of input of the longest step
+        self.count = 0
+        self.total = 0.0
+        self.over = 0
+        self.buckets = [0] * (len(STEP_BUCKETS) + 1)  # the last one: +Inf
+
+    def observe(self, seconds: float, kind: str) -> None:
+        self.count += 1
+        self.total += seconds
+        self.buckets[bisect.bisect_left(STEP_BUCKETS, seconds)] += 1
+        if seconds > STEP_BOUND:
+            self.over += 1
+        if seconds > self.max:
+            self.max, self.max_input = seconds, kind
+
+
 class Owner:
     def __init__(self, speaker: Speaker, listen: list[tuple[str, int]]) -> None:
         self.speaker = speaker
         self.listen = listen
-        self.queue: asyncio.Queue[ev.Input] = asyncio.Queue()
+        self.queue: InputQueue = InputQueue()
         self.transport = Transport(self.queue, speaker.peer_for)
         self._stop = asyncio.Event()
         self.hooks: list[Callable[[], None]] = []  # run after each drained batch (tests, dumps)
@@ -31,6 +91,11 @@ class Owner:
         self._refs = itertools.count(1)
         self._pending: dict[int, asyncio.Future[ev.Reply]] = {}
         self.store: RouteStore | None = None  # durable API routes; None: not durable
+        self.steps = StepTimes()
+        self._unstored: dict[int, str] = {}  # command ref -> why a slice's StoreRoutes failed
+        #: Why API route changes are not durable now ("" when they are, or no store is
+        #: wanted): the store could not be opened, or its last write failed (health).
+        self.store_error = ""
 
     def submit(self, inp: ev.Input) -> None:
         """Hand a fact to the owner from any task or signal handler of this loop."""
@@ -50,9 +115,12 @@ class Owner:
         finally:
             self._pending.pop(ref, None)
 
-    def _execute(self, outputs: list[ev.Output]) -> None:
+    def _execute(self, outputs: list[ev.Output], now: float | None = None) -> None:
+        """Carry out the speaker's commands; ``now``: the loop time of the input that
+        produced them (events are stamped with it, so a timeline is right in a burst)."""
         t = self.transport
         unstored = ""  # why the last StoreRoutes failed; the next Reply reports it
+        at = None if now is None else time.time() - (asyncio.get_running_loop().time() - now)
         for o in outputs:
             if isinstance(o, ev.Send):
                 t.send(o.peer, o.conn, o.data)
@@ -61,11 +129,16 @@ class Owner:
             elif isinstance(o, ev.Close):
                 t.close(o.peer, o.conn)
             elif isinstance(o, ev.Notice):
-                self.bus.publish(o)
+                self.bus.publish(o, at)
             elif isinstance(o, ev.StoreRoutes):
-                unstored = self._store(o) or unstored
+                why = self._store(o)
+                if o.ref and why:  # a slice of a large command: its Reply, maybe steps later
+                    self._unstored[o.ref] = why
+                elif why:
+                    unstored = why
             elif isinstance(o, ev.Reply):
                 reply = o
+                unstored = self._unstored.pop(o.ref, "") or unstored
                 if unstored:
                     reply = ev.Reply(o.ref, 500, f"{o.message}, but they could not be stored ({unstored}): "
                                      "they are in effect now but will not survive a restart of gracebgpd",
@@ -81,20 +154,27 @@ class Owner:
     def _store(self, o: ev.StoreRoutes) -> str:
         """Make API route changes durable before their Reply goes out; "" or why not."""
         if self.store is None:
-            return ""
+            if self.store_error:  # wanted but unusable: never acknowledged as durable
+                log.error("%d routes added and %d deleted through the API are in effect but not "
+                          "stored: %s", len(o.added), len(o.removed), self.store_error)
+            return self.store_error
         try:
             self.store.apply(o.added, o.removed)
         except Exception as exc:  # a full disk must not take the sessions down
             log.error("%d routes added and %d deleted through the API are in effect but not "
                       "stored: %s", len(o.added), len(o.removed), exc)
+            self.store_error = str(exc)
             return str(exc)
+        self.store_error = ""
         return ""
 
     def _handle(self, inp: ev.Input, now: float) -> None:
         """Feed one fact; a bug must not take the daemon (and every session) down with it."""
         self.speaker.watch_routes = self.bus.wants_routes
+        started = time.perf_counter()
         try:
-            self._execute(self.speaker.handle(inp, now))
+            self._execute(self.speaker.handle(inp, now), now)
+            self.steps.observe(time.perf_counter() - started, type(inp).__name__)
         except Exception as exc:
             log.exception("internal error while handling %s; continuing", type(inp).__name__)
             if isinstance(inp, ev.CommandRequested):
@@ -112,36 +192,45 @@ class Owner:
         self.submit(ev.Started(restart, detail))
 
     async def run(self) -> None:
-        """Until ``stop()``: the owner loop."""
+        """Until ``stop()``: the owner loop. Each turn: the inputs queued since the last turn
+        (each with the time it was queued), then expired timers, then ``InputDrained``; then
+        the next slice of pending work (``Continue``) and a turn of the event loop (so the
+        sockets are read), or a wait for input, the next deadline or ``stop()``."""
         loop = asyncio.get_running_loop()
         speaker, queue = self.speaker, self.queue
         waiter: asyncio.Task[ev.Input] | None = None
         stopper = asyncio.ensure_future(self._stop.wait())
         try:
             while not self._stop.is_set():
-                try:
+                # Only what was queued before this turn: the queue cannot grow while we
+                # do not yield, so received KEEPALIVEs come before the hold timer.
+                while not queue.empty() and not self._stop.is_set():
                     inp = queue.get_nowait()
-                except asyncio.QueueEmpty:
-                    self._handle(ev.InputDrained(), loop.time())
-                    for hook in self.hooks:
-                        hook()
-                    deadline = speaker.next_deadline()
-                    timeout = None if deadline is None else max(0.0, deadline - loop.time())
-                    if waiter is None:
-                        waiter = asyncio.ensure_future(queue.get())
-                    done, _ = await asyncio.wait({waiter, stopper}, timeout=timeout,
-                                                 return_when=asyncio.FIRST_COMPLETED)
-                    if waiter in done:
-                        inp = waiter.result()
-                        waiter = None
-                    elif stopper in done:
-                        break
-                    else:
-                        inp = ev.TimerDue()
-                self._handle(inp, loop.time())
+                    self._handle(inp, queue.last_time)
                 deadline = speaker.next_deadline()
                 if deadline is not None and deadline <= loop.time():
                     self._handle(ev.TimerDue(), loop.time())
+                self._handle(ev.InputDrained(), loop.time())
+                for hook in self.hooks:
+                    hook()
+                if self._stop.is_set():
+                    break
+                if speaker.pending():
+                    self._handle(ev.Continue(), loop.time())
+                    await asyncio.sleep(0)  # let the transport read what arrived meanwhile
+                    continue
+                deadline = speaker.next_deadline()
+                timeout = None if deadline is None else max(0.0, deadline - loop.time())
+                if waiter is None:
+                    waiter = asyncio.ensure_future(queue.get())
+                done, _ = await asyncio.wait({waiter, stopper}, timeout=timeout,
+                                             return_when=asyncio.FIRST_COMPLETED)
+                if waiter in done:
+                    inp = waiter.result()
+                    waiter = None
+                    self._handle(inp, queue.last_time)
+                elif stopper in done:
+                    break
         finally:
             for task in (waiter, stopper):
                 if task is not None:

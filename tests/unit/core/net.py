@@ -84,6 +84,10 @@ class SpeakerNet:
         """Deliver until nothing is left, draining each speaker after its inputs."""
         for _ in range(limit):
             if not self._queue:
+                busy = [n for n, s in self.speakers.items() if n not in self.down and s.pending()]
+                if busy:  # a large command in slices: the next slice, after the inputs
+                    self._queue += [(n, ev.Continue()) for n in busy]
+                    continue
                 outs = [(n, s.handle(ev.InputDrained(), self.now)) for n, s in self.speakers.items()
                         if n not in self.down]
                 if not any(o for _, o in outs):
