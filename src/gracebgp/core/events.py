@@ -127,8 +127,16 @@ class Send:
 
 @dataclass(frozen=True, slots=True)
 class Close:
+    """Close connection ``conn``. ``after_notification``: a NOTIFICATION was just written
+    to it, so the runtime must make sure it arrives (RFC 4271 §6, §8: the NOTIFICATION is
+    sent, *then* the connection is closed): drain what is queued, shut down the write
+    side (FIN, never RST), read and discard until the peer closes or a bounded time has
+    passed, then close. Without it the connection is simply closed (a TCP close without
+    NOTIFICATION, e.g. the graceful-restart stop towards a peer without N)."""
+
     peer: str
     conn: int
+    after_notification: bool = False
 
 
 @dataclass(frozen=True, slots=True)

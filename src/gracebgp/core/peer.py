@@ -95,6 +95,10 @@ class Peer:
     # Routes import refused (key -> (path, reason)): Adj-RIB-In "pre-policy" only.
     rejected: dict[Family, dict[int, tuple[Path, str]]] = field(default_factory=dict)
     stats: PeerStats = field(default_factory=PeerStats)
+    # Connections closed after a NOTIFICATION that the runtime has not reported gone yet,
+    # and when a reset's new start is due at the latest (see Speaker.reset_peer).
+    closing: set[int] = field(default_factory=set)
+    start_at: float | None = None
 
     @property
     def address(self) -> str:

@@ -279,7 +279,9 @@ class Speaker:
                                       s.md5_password))
             elif isinstance(o, se.CloseConnection):
                 peer.local_addresses.pop(o.conn, None)
-                out.append(ev.Close(peer.address, o.conn))
+                if o.after_notification:
+                    peer.closing.add(o.conn)
+                out.append(ev.Close(peer.address, o.conn, o.after_notification))
             elif isinstance(o, se.StateChanged):
                 self._log("info", f"{o.old.name} -> {o.new.name}: {o.reason}", peer)
                 if o.new in (State.IDLE, State.ACTIVE) and o.old is not State.IDLE and o.reason:

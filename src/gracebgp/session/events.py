@@ -109,9 +109,12 @@ class SendBytes:
 @dataclass(frozen=True, slots=True)
 class CloseConnection:
     """Close connection ``conn`` after writing what was queued for it (or cancel the
-    connect attempt). Harmless for a connection the runtime already saw fail."""
+    connect attempt). Harmless for a connection the runtime already saw fail.
+    ``after_notification``: the last ``SendBytes`` on it was a NOTIFICATION, which must
+    reach the peer (RFC 4271 §6): the runtime closes the write side and lingers."""
 
     conn: int
+    after_notification: bool = False
 
 
 # --- outputs: facts for the speaker -----------------------------------------------------

@@ -382,7 +382,7 @@ class Session:
         if sent is not None:
             sent = self._wire(conn, sent)
             self._out.append(SendBytes(conn.id, sent.encode()))
-        self._out.append(CloseConnection(conn.id))
+        self._out.append(CloseConnection(conn.id, after_notification=sent is not None))
         del self._conns[conn.id]
         self._reason = reason
         if conn.state is S.ESTABLISHED and conn.negotiated is not None:

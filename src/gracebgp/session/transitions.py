@@ -112,7 +112,7 @@ def _p_accept_idle(s: Session, inp: Input | None, now: float) -> None:
 
 def _reject(s: Session, inp: Input | None) -> None:
     assert isinstance(inp, TcpAccepted)
-    s._out += [SendBytes(inp.conn, _REJECTED.encode()), CloseConnection(inp.conn)]
+    s._out += [SendBytes(inp.conn, _REJECTED.encode()), CloseConnection(inp.conn, after_notification=True)]
 
 
 def _p_accept_established(s: Session, inp: Input | None, now: float) -> None:
