@@ -23,7 +23,7 @@ from gracebgp.core import events as ev
 from gracebgp.core.speaker import Speaker
 from gracebgp.runtime.eventbus import EventBus
 from gracebgp.runtime.store import RouteStore
-from gracebgp.runtime.transport import Transport
+from gracebgp.runtime.transport import CLOSE_LINGER, Transport
 
 log = logging.getLogger("gracebgp")
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
@@ -127,7 +127,7 @@ class Owner:
             elif isinstance(o, ev.Connect):
                 t.connect(o.peer, o.conn, o.host, o.port, o.local_address, o.ttl)
             elif isinstance(o, ev.Close):
-                t.close(o.peer, o.conn)
+                t.close(o.peer, o.conn, o.after_notification)
             elif isinstance(o, ev.Notice):
                 self.bus.publish(o, at)
             elif isinstance(o, ev.StoreRoutes):
@@ -236,11 +236,12 @@ class Owner:
                 if task is not None:
                     task.cancel()
 
-    async def shutdown(self, graceful: bool, message: str = "", linger: float = 2.0) -> None:
-        """Stop every session (see StopRequested), let the NOTIFICATIONs leave, close."""
+    async def shutdown(self, graceful: bool, message: str = "", linger: float = CLOSE_LINGER + 0.5) -> None:
+        """Stop every session (see StopRequested). Connections closed after a NOTIFICATION
+        close the way every such connection does (``Transport.close``: FIN, read until the
+        peer closes, at most CLOSE_LINGER); wait for them, at most ``linger``, then close
+        whatever is left."""
         loop = asyncio.get_running_loop()
         self._execute(self.speaker.handle(ev.StopRequested(graceful, message), loop.time()))
-        end = loop.time() + linger
-        while self.transport.live and loop.time() < end:
-            await asyncio.sleep(0.05)
+        await self.transport.wait_closed(linger)
         await self.transport.shutdown()

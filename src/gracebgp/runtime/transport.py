@@ -21,6 +21,8 @@ from gracebgp.core.events import Connected, ConnectFailed, Disconnected, Input, 
 log = logging.getLogger("gracebgp.transport")
 
 CONNECT_TIMEOUT = 5.0
+#: How long a connection closed after a NOTIFICATION waits for the peer to close its side.
+CLOSE_LINGER = 2.0
 ACCEPTED_BASE = 1 << 20  # connection ids the runtime gives accepted connections
 
 
@@ -48,6 +50,8 @@ class BgpProtocol(asyncio.Protocol):
         self.peer, self.conn, self.owner, self.outgoing, self.ttl = peer, conn, owner, outgoing, ttl
         self.queue = owner.queue
         self.transport: asyncio.Transport | None = None
+        self.closing = False  # closed after a NOTIFICATION: reading only to discard
+        self._linger: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -60,10 +64,42 @@ class BgpProtocol(asyncio.Protocol):
         self.queue.put_nowait(Connected(self.peer, self.conn, _peer_host(local), self.outgoing))
 
     def data_received(self, data: bytes) -> None:
+        if self.closing:
+            return  # read and dropped: unread data would turn our close into a RST
         self.queue.put_nowait(Received(self.peer, self.conn, data))
 
+    def close_after_notification(self, linger: float) -> None:
+        """The one close path after a NOTIFICATION (RFC 4271 §6: send it, then close).
+        Closing a socket whose receive queue holds unread data makes Linux answer with a
+        RST, and a RST may make the peer drop the NOTIFICATION before its application has
+        read it. So: flush what is queued, then shut down the write side (FIN after the
+        NOTIFICATION), keep reading and discarding until the peer closes its side (it has
+        read the NOTIFICATION then), and close; after ``linger`` seconds close anyway."""
+        t = self.transport
+        if t is None or t.is_closing() or self.closing:
+            return
+        self.closing = True
+        if not t.can_write_eof():
+            t.close()
+            return
+        t.write_eof()  # SHUT_WR once the write buffer is empty
+        self._linger = asyncio.get_running_loop().call_later(linger, self._linger_over)
+
+    def _linger_over(self) -> None:
+        t = self.transport
+        if t is not None and not t.is_closing():
+            log.info("peer %s did not close the connection within %.1f s of our NOTIFICATION; "
+                     "closing it", self.peer, CLOSE_LINGER)
+            t.abort()
+
+    def eof_received(self) -> bool | None:
+        return None  # the peer closed its side: close ours (after the write buffer, if any)
+
     def connection_lost(self, exc: Exception | None) -> None:
+        if self._linger is not None:
+            self._linger.cancel()
         self.owner.live.discard(self)
+        self.owner.lost.set()
         if self.owner.conns.get((self.peer, self.conn)) is self:
             del self.owner.conns[(self.peer, self.conn)]
         self.queue.put_nowait(Disconnected(self.peer, self.conn, str(exc) if exc else ""))
@@ -77,6 +113,7 @@ class Transport:
         self.peer_of = peer_of  # remote address -> configured peer name, or None
         self.conns: dict[tuple[str, int], BgpProtocol] = {}
         self.live: set[BgpProtocol] = set()  # open until connection_lost (writes flushed)
+        self.lost = asyncio.Event()  # set at each connection_lost (wait_closed waits on it)
         self.servers: list[asyncio.base_events.Server] = []
         self._next_accepted = ACCEPTED_BASE
         self._tasks: set[asyncio.Task[None]] = set()
@@ -114,10 +151,31 @@ class Transport:
         if proto is not None and proto.transport is not None and not proto.transport.is_closing():
             proto.transport.write(data)
 
-    def close(self, peer: str, conn: int) -> None:
+    def close(self, peer: str, conn: int, after_notification: bool = False) -> None:
+        """Close a connection. ``after_notification`` (events.Close): the NOTIFICATION just
+        written must arrive: ``BgpProtocol.close_after_notification``. Otherwise a plain
+        close (what was written is still sent first)."""
         proto = self.conns.pop((peer, conn), None)
-        if proto is not None and proto.transport is not None:
+        if proto is None or proto.transport is None:
+            return
+        if after_notification:
+            proto.close_after_notification(CLOSE_LINGER)
+        else:
             proto.transport.close()
+
+    async def wait_closed(self, timeout: float) -> bool:
+        """Wait until every connection is gone (those closed after a NOTIFICATION end
+        within CLOSE_LINGER); True when none is left within ``timeout`` seconds."""
+        loop = asyncio.get_running_loop()
+        end = loop.time() + timeout
+        while self.live:
+            left = end - loop.time()
+            if left <= 0:
+                return False
+            self.lost.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.lost.wait(), left)
+        return True
 
     def write_buffer_size(self, peer: str, conn: int) -> int:
         proto = self.conns.get((peer, conn))
@@ -147,6 +205,9 @@ class Transport:
             server.close()
         for key in list(self.conns):
             self.close(*key)
+        for proto in list(self.live):  # still lingering after a NOTIFICATION
+            if proto.closing and proto.transport is not None:
+                proto.transport.abort()
         for task in list(self._tasks):
             task.cancel()
 
