@@ -2,8 +2,10 @@
 
 Neighbors are matched by ``neighbor-address``. The daemon starts ``added`` peers,
 stops ``removed`` ones with Cease / Peer De-configured (RFC 4486 §4, subcode 3),
-resets ``changed`` ones, applies ``cosmetic`` ones (description only) in place and
-leaves every other session alone. Changes to the speaker's identity or listeners
+applies ``cosmetic`` ones in place (settings nothing negotiated depends on:
+description, timers of the next connection attempt, passive mode, the GR deferral and
+stale-routes timers), resets or stops/starts ``changed`` ones (``core.reload`` says
+with which NOTIFICATION) and leaves every other session alone. Changes to the speaker's identity or listeners
 cannot be applied to running sessions: ``needs_restart`` says which, and why.
 Locally originated routes are matched by prefix: ``routes_removed`` are withdrawn,
 ``routes_added`` are announced (a route whose attributes changed is in
@@ -16,8 +18,15 @@ from dataclasses import dataclass
 
 from gracebgp.config.model import Config, Neighbor, Route
 
-#: Neighbor fields whose change needs no session reset.
-COSMETIC_FIELDS = frozenset({"description"})
+#: Neighbor fields whose change needs no session reset: nothing in the OPEN or in the
+#: established connection depends on them (the connect-retry, idle-hold and passive
+#: settings govern the next connection attempt; the keepalive interval follows the
+#: negotiated hold time, RFC 4271 §4.4). GoBGP and FRR apply these without a reset too.
+COSMETIC_FIELDS = frozenset({"description", "connect_retry", "idle_hold_time_after_reset", "passive_mode",
+                             "keepalive_interval"})
+#: ``[neighbors.graceful-restart.config]`` keys that are local timers, not capability
+#: contents (RFC 4724 §4.1 Selection_Deferral_Timer, the helper's stale-routes bound).
+COSMETIC_GR_FIELDS = frozenset({"deferral_time", "stale_routes_time"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +58,19 @@ def changed_fields(old: Neighbor, new: Neighbor) -> tuple[str, ...]:
     return tuple(name for name in Neighbor.model_fields if getattr(old, name) != getattr(new, name))
 
 
+def applies_in_place(old: Neighbor, new: Neighbor) -> bool:
+    """True when every difference between ``old`` and ``new`` is cosmetic (no reset)."""
+    for name in changed_fields(old, new):
+        if name == "graceful_restart":
+            g0, g1 = old.graceful_restart, new.graceful_restart
+            if any(getattr(g0, f) != getattr(g1, f) for f in type(g0).model_fields
+                   if f not in COSMETIC_GR_FIELDS):
+                return False
+        elif name not in COSMETIC_FIELDS:
+            return False
+    return True
+
+
 def diff(old: Config, new: Config) -> ConfigDiff:
     """What turns a speaker running ``old`` into one running ``new``."""
     before = {n.neighbor_address: n for n in old.neighbors}
@@ -61,10 +83,9 @@ def diff(old: Config, new: Config) -> ConfigDiff:
         o = before.get(address)
         if o is None or o == n:
             continue
-        fields = set(changed_fields(o, n))
         # A neighbor that relies on the global AS changes session when that AS changes;
         # that case is covered by needs_restart.
-        (cosmetic if fields <= COSMETIC_FIELDS else changed).append((o, n))
+        (cosmetic if applies_in_place(o, n) else changed).append((o, n))
 
     reasons: list[str] = []
     g0, g1 = old.global_, new.global_

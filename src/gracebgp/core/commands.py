@@ -175,8 +175,7 @@ def _reset_peer(speaker: Speaker, cmd: ResetPeer, now: float) -> Result:
         # RFC 8538 §5: "provisional": plain (GR applies) unless configured as Hard Reset.
         hard = speaker.provisional_hard
         note = cease(CeaseSubcode.ADMINISTRATIVE_RESET, cmd.message, provisional_hard=hard)
-        speaker.stop_peer(peer, note, "administrative reset", now)
-        speaker.start_peer(peer, now)
+        speaker.reset_peer(peer, note, "administrative reset", now)  # reconnects once it is gone
         return 200, f"peer {cmd.address} reset", None
     neg = peer.negotiated
     if neg is None:

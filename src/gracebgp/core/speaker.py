@@ -18,6 +18,7 @@ from collections.abc import Iterable, Sequence
 
 from gracebgp.core import events as ev
 from gracebgp.core import graceful as gr
+from gracebgp.core import reload
 from gracebgp.core.commands import RouteJob, advance, execute
 from gracebgp.core.originate import LocalRoute, to_path, to_paths
 from gracebgp.core.peer import CONN_IDS, NeighborSettings, Peer, next_hops_for
@@ -44,6 +45,9 @@ FAMILIES = (IPV4_UNICAST, IPV6_UNICAST)
 # near 50 ms and a KEEPALIVE or hold timer is never late by more (issue 10 finding 4).
 SLICE_ROUTES = 5000
 _EMPTY = AttrSet(())
+#: A reset starts the peer again once the connections that carried its NOTIFICATION are
+#: gone (the runtime reports them within its own linger bound); at the latest after this.
+CLOSE_WAIT = 3.0
 
 
 class Speaker:
@@ -95,6 +99,7 @@ class Speaker:
             times += [t for t in (self.deferral.next_deadline(),) if t is not None]
         if self.drain_deadline is not None:
             times.append(self.drain_deadline)
+        times += [p.start_at for p in self.peers.values() if p.start_at is not None]
         return min(times, default=None)
 
     def pending(self) -> bool:
@@ -121,6 +126,7 @@ class Speaker:
             self._to_session(inp.peer, se.TcpFailed(inp.conn, inp.error), now)
         elif isinstance(inp, ev.Disconnected):
             self._to_session(inp.peer, se.TcpClosed(inp.conn, inp.error or "connection closed"), now)
+            self._closed(inp.peer, inp.conn, now)
         elif isinstance(inp, ev.TimerDue):
             self._timers(now)
         elif isinstance(inp, ev.Continue):
@@ -191,6 +197,7 @@ class Speaker:
         return peer
 
     def _start(self, peer: Peer, now: float) -> None:
+        peer.start_at = None
         if peer.admin_down:
             self._log("info", "administratively down, not started", peer)
             return
@@ -205,22 +212,32 @@ class Speaker:
         """Stop the session (``note`` is sent when a connection is open)."""
         self._to_session(peer.address, se.Stop(note, why), now)
 
+    def reset_peer(self, peer: Peer, note: Notification | None, why: str, now: float) -> None:
+        """Stop with ``note``, then start again once every connection that carried it is
+        gone (RFC 4271 §6: the NOTIFICATION is sent, then the connection is closed). A new
+        connection before the peer has read the NOTIFICATION looks like our restart to a
+        GR helper (RFC 4724 §4.2): FRR then drops the old session as "NSF peer closed the
+        session" with the NOTIFICATION unread, and keeps our routes stale."""
+        self.stop_peer(peer, note, why, now)
+        if peer.admin_down:
+            return
+        if peer.closing:
+            peer.start_at = now + CLOSE_WAIT
+        else:
+            self._start(peer, now)
+
+    def _closed(self, address: str, conn: int, now: float) -> None:
+        """The runtime reports a connection gone: a reset waiting for it may start."""
+        peer = self.peers.get(address)
+        if peer is None or conn not in peer.closing:
+            return
+        peer.closing.discard(conn)
+        if not peer.closing and peer.start_at is not None:
+            self._start(peer, now)
+
     def _reconfigure(self, neighbors: Sequence[NeighborSettings], routes: Sequence[LocalRoute],
                      now: float) -> None:
-        wanted = {n.address: n for n in neighbors}
-        for address, peer in list(self.peers.items()):
-            new = wanted.get(address)
-            if new is None and peer.dynamic:
-                continue  # added through the API: the file does not own it
-            if new is None or new != peer.settings:
-                self.remove_peer(peer, now, "removed from the configuration" if new is None
-                                  else "configuration changed")
-        for address, settings in wanted.items():
-            if address not in self.peers:
-                peer = self._add_peer(settings)
-                self._log("info", f"added (AS {settings.session.peer_as})", peer)
-                if self._started:
-                    self._start(peer, now)
+        report = reload.apply_neighbors(self, neighbors, now)
         new_routes: dict[tuple[Family, int], Path] = {}
         for r in routes:
             family, key, path = to_path(r, self.table)
@@ -232,6 +249,10 @@ class Speaker:
             old = self.local_routes.get((family, key))
             if old is None or old.attrs != path.attrs or old.next_hop != path.next_hop:
                 self.originate(family, key, path)
+        text = "; ".join(f"peer {r['peer']}: {r['action']}" + (f" with {r['notification']}"
+                                                                if r["notification"] else "")
+                         for r in report) or "no peer changed"
+        self.emit(ev.Notice("reload", f"configuration reloaded: {text}", None, {"peers": report}))
 
     def remove_peer(self, peer: Peer, now: float, why: str) -> None:
         """Stop with Cease/Peer De-configured (spec section 6: Hard Reset where N is
@@ -353,6 +374,10 @@ class Speaker:
         gr.evaluate_deferral(self, now)
 
     def _timers(self, now: float) -> None:
+        for peer in list(self.peers.values()):
+            if peer.start_at is not None and peer.start_at <= now:
+                peer.closing.clear()  # not reported gone in time: start anyway
+                self._start(peer, now)
         for peer in self.peers.values():
             deadline = peer.session.next_deadline()
             if deadline is not None and deadline <= now:

@@ -94,3 +94,20 @@ def test_routes_added_removed_and_replaced() -> None:
     assert [(r.prefix, r.med) for r in d.routes_added] == [("192.0.2.128/25", 7), ("198.51.100.0/24", None)]
     assert [r.prefix for r in d.routes_removed] == ["2001:db8::/48"]
     assert d.added == d.removed == () and d.changed == () and not d.global_changed
+
+
+def test_settings_of_the_next_connection_are_cosmetic_session_contents_are_not() -> None:
+    """Issue 10 finding 8: only what the OPEN or the connection carries resets a session."""
+    for change in ("[neighbors.timers.config]\nconnect-retry = 5",
+                   "[neighbors.timers.config]\nidle-hold-time-after-reset = 5",
+                   "[neighbors.transport.config]\npassive-mode = true",
+                   '[neighbors.graceful-restart.config]\nenabled = true\ndeferral-time = 30'):
+        base = "[neighbors.graceful-restart.config]\nenabled = true" if "graceful" in change else ""
+        d = diff(_config(f"192.0.2.2;{base}"), _config(f"192.0.2.2;{change}"))
+        assert len(d.cosmetic) == 1 and d.changed == (), change
+    for change in ("[neighbors.graceful-restart.config]\nenabled = true\nrestart-time = 30",
+                   "[neighbors.transport.config]\nremote-port = 1790",
+                   "local-as = 65009"):
+        base = "[neighbors.graceful-restart.config]\nenabled = true" if "graceful" in change else ""
+        d = diff(_config(f"192.0.2.2;{base}"), _config(f"192.0.2.2;{change}"))
+        assert len(d.changed) == 1 and d.cosmetic == (), change

@@ -69,6 +69,8 @@ class SpeakerNet:
             self.links = [lk for lk in self.links if (name, out.peer, out.conn) not in (lk.a, lk.b)]
             if other is not None:
                 self._queue.append((other[0], ev.Disconnected(other[1], other[2], "closed by peer")))
+                # the runtime reports our own closed connections too (connection_lost)
+                self._queue.append((name, ev.Disconnected(out.peer, out.conn, "closed")))
 
     def cut(self, address: str) -> None:
         """The host at ``address`` vanishes: its links drop (the peers see TCP fail)."""

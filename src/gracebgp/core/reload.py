@@ -1,0 +1,197 @@
+"""What a reload (SIGHUP) does to one configured peer whose settings changed: apply them
+in place, or reset the session, and with which NOTIFICATION (RFC 4271 §6.7 / RFC 4486 §4
+Cease subcodes, RFC 8538 §5 Hard Reset classes).
+
+    change                                            what is done
+    description, deferral-time, stale-routes-time,    applied in place: nothing on the wire;
+    connect-retry, idle-hold-time-after-reset,        the timers and the F bit take effect
+    passive-mode, the F bit                           at the next connection / OPEN
+    (forwarding-state-preserved)
+    admin-down false -> true / true -> false          stopped with Cease/Administrative
+                                                      Shutdown (Hard Reset with N) / started
+    peer-as, local-as, router-id                      session reset with Hard Reset wrapping
+                                                      Cease/Other Configuration Change: the
+                                                      peer is another one now; no routes kept
+    anything else carried by the OPEN or the          session reset with Cease/Other
+    connection: hold-time, afi-safis, graceful-       Configuration Change, "provisional"
+    restart, long-lived GR, add-paths, local-address, (RFC 8538 §5): with N both sides keep
+    remote-port, ebgp-multihop, auth-password,        the routes (GR) while the new session
+    route-reflector-client, route-reflector-cluster-id comes up
+
+No neighbor key selects import or export policy yet, so no change needs only a soft reset
+(ROUTE-REFRESH / re-sending our routes); route changes in ``[[gracebgp.routes]]`` go out as
+UPDATEs and reset nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, fields, replace
+from typing import TYPE_CHECKING, Any
+
+from gracebgp.core.peer import NeighborSettings, Peer
+from gracebgp.restart.shutdown import cease, withdraw_stop
+from gracebgp.session.config import GrConfig, SessionConfig
+from gracebgp.session.state import State
+from gracebgp.wire import Notification
+from gracebgp.wire.iana import CeaseSubcode
+
+if TYPE_CHECKING:
+    from gracebgp.core.speaker import Speaker
+
+IN_PLACE = "applied in place"
+RESET = "session reset"
+SHUTDOWN = "shut down"
+STARTED = "started"
+
+#: Settings whose change needs no new session (nothing negotiated depends on them).
+_IN_PLACE_FIELDS = frozenset({
+    "description", "deferral_time", "stale_path_time", "session.passive", "session.connect_retry_time",
+    "session.idle_hold_time", "session.max_idle_hold_time", "session.stable_time",
+    "session.graceful_restart.forwarding",
+})
+#: Settings that make the peer another one: its routes must not be kept (Hard Reset).
+_IDENTITY_FIELDS = frozenset({"session.peer_as", "session.local_as", "session.router_id"})
+
+#: Settings as the operator writes them in the configuration file.
+_KEYS = {
+    "admin_down": "admin-down", "port": "remote-port", "local_address": "local-address",
+    "ttl": "ebgp-multihop", "md5_password": "auth-password", "rr_client": "route-reflector-client",
+    "cluster_id": "route-reflector-cluster-id", "deferral_time": "graceful-restart deferral-time",
+    "stale_path_time": "graceful-restart stale-routes-time", "session.peer_as": "peer-as",
+    "session.local_as": "local-as", "session.router_id": "router-id", "session.hold_time": "hold-time",
+    "session.families": "afi-safis", "session.add_path": "add-paths",
+    "session.graceful_restart": "graceful-restart enabled",
+    "session.graceful_restart.restart_time": "graceful-restart restart-time",
+    "session.graceful_restart.notification": "graceful-restart notification-enabled",
+    "session.graceful_restart.forwarding": "forwarding-state-preserved",
+    "session.graceful_restart.helper_only": "graceful-restart helper-only",
+    "session.llgr": "long-lived-graceful-restart", "session.passive": "passive-mode",
+    "session.connect_retry_time": "connect-retry",
+    "session.max_idle_hold_time": "idle-hold-time-after-reset",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class PeerPlan:
+    """``changed``: the configuration keys that differ; ``action``: one of the constants
+    above; ``notification``: what a reset or shutdown sends (None: in place or started)."""
+
+    changed: tuple[str, ...]
+    action: str
+    notification: Notification | None = None
+
+
+def changed_settings(old: NeighborSettings, new: NeighborSettings) -> tuple[str, ...]:
+    """Dotted names of the settings that differ (``session.hold_time``), in field order.
+    The R bit (``graceful_restart.restarting``) is run-time state, never a change."""
+    out: list[str] = []
+    for f in fields(NeighborSettings):
+        a, b = getattr(old, f.name), getattr(new, f.name)
+        if f.name == "session":
+            out += _session_changes(a, b)
+        elif a != b:
+            out.append(f.name)
+    return tuple(out)
+
+
+def _session_changes(a: SessionConfig, b: SessionConfig) -> list[str]:
+    out: list[str] = []
+    for f in fields(SessionConfig):
+        x, y = getattr(a, f.name), getattr(b, f.name)
+        if f.name != "graceful_restart":
+            if x != y:
+                out.append(f"session.{f.name}")
+        elif (x is None) != (y is None):
+            out.append("session.graceful_restart")
+        elif isinstance(x, GrConfig) and isinstance(y, GrConfig):
+            out += [f"session.graceful_restart.{g.name}" for g in fields(GrConfig)
+                    if g.name != "restarting" and getattr(x, g.name) != getattr(y, g.name)]
+    return out
+
+
+def key_of(setting: str) -> str:
+    """The configuration key an operator knows for a dotted setting name."""
+    return _KEYS.get(setting, setting.rsplit(".", 1)[-1].replace("_", "-"))
+
+
+def plan(old: NeighborSettings, new: NeighborSettings, *, provisional_hard: bool = False) -> PeerPlan:
+    """What to do for one peer whose configured settings go from ``old`` to ``new``."""
+    changed = changed_settings(old, new)
+    keys = tuple(key_of(c) for c in changed)
+    if new.admin_down and not old.admin_down:
+        # RFC 8538 §5: Administrative Shutdown is always a Hard Reset.
+        return PeerPlan(keys, SHUTDOWN, withdraw_stop("", CeaseSubcode.ADMINISTRATIVE_SHUTDOWN))
+    if old.admin_down and not new.admin_down:
+        return PeerPlan(keys, STARTED)
+    if new.admin_down or set(changed) <= _IN_PLACE_FIELDS:
+        return PeerPlan(keys, IN_PLACE)  # a peer kept down uses its new settings when enabled
+    note = Notification.cease(CeaseSubcode.OTHER_CONFIGURATION_CHANGE)
+    if _IDENTITY_FIELDS & set(changed):
+        return PeerPlan(keys, RESET, note.hard_reset())
+    # RFC 8538 §5: Other Configuration Change is "provisional": plain unless configured hard.
+    return PeerPlan(keys, RESET, cease(CeaseSubcode.OTHER_CONFIGURATION_CHANGE,
+                                       provisional_hard=provisional_hard))
+
+
+# --- applying a reload to the speaker's peers -------------------------------------------
+
+def apply_neighbors(sp: Speaker, neighbors: Sequence[NeighborSettings], now: float) -> list[dict[str, Any]]:
+    """Apply the configured neighbors: removed ones stop with Cease/Peer De-configured
+    (Hard Reset with N), changed ones as ``plan`` says, new ones start. Returns what was
+    done per peer (the "reload" event's ``peers``): peer, changed keys, action and the
+    NOTIFICATION sent (None when nothing went on the wire)."""
+    wanted = {n.address: n for n in neighbors}
+    report: list[dict[str, Any]] = []
+    for address, peer in list(sp.peers.items()):
+        new = wanted.get(address)
+        if new is None and peer.dynamic:
+            continue  # added through the API: the file does not own it
+        if new is None:
+            sent = would_send(peer, withdraw_stop("", CeaseSubcode.PEER_DECONFIGURED))
+            sp.remove_peer(peer, now, "removed from the configuration")
+            report.append({"peer": address, "changed": ["neighbor"], "action": "removed",
+                           "notification": sent})
+        elif new != peer.settings:
+            report.append(_apply(sp, peer, new, now))
+    for address, settings in wanted.items():
+        if address not in sp.peers:
+            added = sp.add_peer(settings, now, dynamic=False)
+            sp.log("info", f"added (AS {settings.session.peer_as})", added)
+            report.append({"peer": address, "changed": ["neighbor"], "action": "added",
+                           "notification": None})
+    return report
+
+
+def would_send(peer: Peer, note: Notification) -> str | None:
+    """The NOTIFICATION a stop with ``note`` puts on the wire now, described; None when no
+    connection has sent its OPEN (nothing is sent then, RFC 4271 §8.2.2)."""
+    if peer.session.state < State.OPENSENT:
+        return None
+    neg = peer.session.negotiated
+    if note.is_hard_reset and not (neg is not None and neg.notification_supported):
+        note = note.unwrap()  # spec section 6, RFC 8538 §3: never Hard Reset to a peer without N
+    return note.describe()
+
+
+def _apply(sp: Speaker, peer: Peer, new: NeighborSettings, now: float) -> dict[str, Any]:
+    p = plan(peer.settings, new, provisional_hard=sp.provisional_hard)
+    note = p.notification
+    sent = would_send(peer, note) if note is not None and p.action != STARTED else None
+    cfg, current = new.session, peer.session.config.graceful_restart
+    if current is not None and current.restarting and cfg.graceful_restart is not None:
+        # the R bit stays as our restart set it (RFC 4724 §4.1), whatever the file says
+        cfg = replace(cfg, graceful_restart=replace(cfg.graceful_restart, restarting=True))
+    peer.settings = new
+    peer.session.reconfigure(cfg)  # used from the next connection / OPEN on
+    why = "configuration changed: " + ", ".join(p.changed)
+    if p.action == SHUTDOWN:
+        peer.admin_down = True
+        sp.stop_peer(peer, note, why, now)
+    elif p.action == STARTED:
+        sp.start_peer(peer, now)
+    elif p.action == RESET:
+        sp.reset_peer(peer, note, why, now)
+    sp.log("info", f"reload: {', '.join(p.changed)} changed: {p.action}"
+           + (f" with {sent}" if sent else ""), peer)
+    return {"peer": peer.address, "changed": list(p.changed), "action": p.action, "notification": sent}
