@@ -198,3 +198,25 @@ def test_metrics_follow_a_shutdown(pair: Pair) -> None:
         m = snapshot(pair.b)[2]
         assert value(m, "gracebgp_peer_up", peer=A_ADDR) == 1.0
         assert value(m, "gracebgp_peer_established_total", peer=A_ADDR) == 2.0
+
+
+def test_owner_step_metrics_are_exported_and_sane(pair: Pair) -> None:
+    """The owner's longest step and a histogram of its steps (issue 10 finding 4): present,
+    consistent with each other, and the longest no longer than the daemon has run."""
+    wait_established(pair)
+    with pair.a.client() as a:
+        uptime = a.get("/v1/global").json()["uptime"]
+        m = scrape(a)
+    longest = [(dict(labels), v) for (name, labels), v in m.items() if name == "gracebgp_owner_step_seconds_max"]
+    assert len(longest) == 1
+    labels, seconds = longest[0]
+    assert 0.0 < seconds <= uptime + 1.0 and labels["input"]  # the kind of input of that step
+    assert value(m, "gracebgp_owner_step_bound_seconds") == 0.05
+    count = value(m, "gracebgp_owner_step_seconds_count")
+    assert count > 0 and value(m, "gracebgp_owner_step_seconds_bucket", le="+Inf") == count
+    edges = sorted((float(dict(labels)["le"]), v) for (name, labels), v in m.items()
+                   if name == "gracebgp_owner_step_seconds_bucket")
+    assert [v for _, v in edges] == sorted(v for _, v in edges)  # cumulative
+    over = value(m, "gracebgp_owner_steps_over_bound_total")
+    assert over == count - value(m, "gracebgp_owner_step_seconds_bucket", le="0.05")
+    assert 0.0 < value(m, "gracebgp_owner_step_seconds_sum") <= count * seconds

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from types import TracebackType
 from typing import Literal, TypeVar
 from urllib.parse import quote
@@ -49,6 +49,13 @@ SOCKET_BASE_URL = "http://gracebgpd"
 ResetMode = Literal["hard", "soft", "soft-in", "soft-out"]
 M = TypeVar("M", bound=BaseModel)
 L = TypeVar("L")
+P = TypeVar("P")
+#: AddPaths/DeletePaths split into requests of at most this many paths and octets of
+#: JSON: the daemon refuses bodies over 32 MiB (api/server.py MAX_BODY) and takes ~1 s per
+#: 100k paths, well inside the client's timeout.
+BATCH_PATHS = 100_000
+BATCH_OCTETS = 16 * 1024 * 1024
+
 
 _PEERS = TypeAdapter(list[Peer])
 _EVENTS = TypeAdapter(list[Event])
@@ -150,13 +157,47 @@ class Client:
         return self._parse(Done, self._request("POST", _peer_path(address, "reset"), body=body))
 
     def add_paths(self, paths: list[PathSpec]) -> PathsChanged:
-        """AddPaths: originate (or replace) routes."""
-        return self._parse(PathsChanged, self._request("POST", "/v1/paths", body=PathsAdd(paths=paths)))
+        """AddPaths: originate (or replace) routes. More than ``BATCH_PATHS`` paths (or
+        ``BATCH_OCTETS`` of JSON) go in several requests, in order (docs/api.md "Limits");
+        each is all or nothing, and a refused one says how many were added before it."""
+        return self._batched("/v1/paths", paths, lambda part: PathsAdd(paths=part), "added")
 
     def delete_paths(self, prefixes: list[str]) -> PathsChanged:
-        """DeletePaths: withdraw routes this speaker originates."""
-        body = PathsDelete(prefixes=prefixes)
-        return self._parse(PathsChanged, self._request("POST", "/v1/paths/delete", body=body))
+        """DeletePaths: withdraw routes this speaker originates (in batches, as add_paths)."""
+        return self._batched("/v1/paths/delete", prefixes, lambda part: PathsDelete(prefixes=part),
+                             "deleted")
+
+    def _batched(self, path: str, items: list[P], body: Callable[[list[P]], BaseModel],
+                 verb: str) -> PathsChanged:
+        changed = unchanged = 0
+        done = 0
+        pending = [items[i:i + BATCH_PATHS] for i in range(0, len(items), BATCH_PATHS)] or [items]
+        while pending:
+            part = pending.pop(0)
+            content = body(part).model_dump_json().encode()
+            if len(content) > BATCH_OCTETS and len(part) > 1:  # long attributes: smaller batches
+                half = len(part) // 2
+                pending[:0] = [part[:half], part[half:]]
+                continue
+            try:
+                answer = self._parse(PathsChanged, self._checked(self._post_json(path, content)))
+            except ClientError as exc:
+                if not done:
+                    raise
+                raise ClientError(f"{exc} (in the request for items {done + 1}-{done + len(part)} of "
+                                  f"{len(items)}; the {done} before it were {verb}: {changed} changed)",
+                                  exc.status, exc.api_error) from exc
+            changed += answer.changed
+            unchanged += answer.unchanged
+            done += len(part)
+        return PathsChanged(changed=changed, unchanged=unchanged)
+
+    def _post_json(self, path: str, content: bytes) -> httpx.Response:
+        try:
+            return self._http.request("POST", path, content=content,
+                                      headers={"Content-Type": "application/json"})
+        except httpx.HTTPError as exc:
+            raise self._transport_error(exc) from exc
 
     def restart(self) -> Done:
         """Restart: planned graceful restart of the daemon (same PID, R=1)."""

@@ -7,22 +7,25 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from gracebgp.api import grview, service
 from gracebgp.core.speaker import Speaker
 from gracebgp.core.stats import MESSAGE_TYPES
+from gracebgp.runtime.owner import STEP_BOUND, STEP_BUCKETS, StepTimes
 from gracebgp.types import family_name
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
 class SpeakerCollector(Collector):
-    def __init__(self, speaker: Speaker, info: service.DaemonInfo, clock: Callable[[], float]) -> None:
+    def __init__(self, speaker: Speaker, info: service.DaemonInfo, clock: Callable[[], float],
+                 steps: StepTimes | None = None) -> None:
         self.speaker = speaker
         self.info = info
         self.clock = clock
+        self.steps = steps
 
     def collect(self) -> Iterator[Metric]:
         now = self.clock()
@@ -85,11 +88,35 @@ class SpeakerCollector(Collector):
         local.add_metric([], len(sp.local_routes))
         yield from (up, state, uptime, flaps, rx, tx, *prefixes.values(), gr, stale_last, stale_now, deferral,
                     rib, paths, local)
+        if self.steps is not None:
+            yield from owner_steps(self.steps)
 
 
-def registry_for(speaker: Speaker, info: service.DaemonInfo, clock: Callable[[], float]) -> CollectorRegistry:
+def owner_steps(steps: StepTimes) -> Iterator[Metric]:
+    """How long the owner's steps take (issue 10 finding 4): a step holds every session's
+    KEEPALIVEs and timers, so the longest one is what an operator watches."""
+    longest = GaugeMetricFamily("gracebgp_owner_step_seconds_max",
+                                "the longest owner step since start (one input or one slice of a "
+                                "large command, its outputs included)", labels=["input"])
+    longest.add_metric([steps.max_input], steps.max)
+    bound = GaugeMetricFamily("gracebgp_owner_step_bound_seconds", "the owner step gracebgpd aims to stay "
+                              "within (large commands are sliced to fit)")
+    bound.add_metric([], STEP_BOUND)
+    over = CounterMetricFamily("gracebgp_owner_steps_over_bound", "owner steps longer than the bound")
+    over.add_metric([], steps.over)
+    hist = HistogramMetricFamily("gracebgp_owner_step_seconds", "owner steps by duration")
+    cumulative, buckets = 0, []
+    for edge, n in zip((*STEP_BUCKETS, float("inf")), steps.buckets, strict=True):
+        cumulative += n
+        buckets.append(("+Inf" if edge == float("inf") else f"{edge:g}", cumulative))
+    hist.add_metric([], buckets, steps.total)
+    yield from (longest, bound, over, hist)
+
+
+def registry_for(speaker: Speaker, info: service.DaemonInfo, clock: Callable[[], float],
+                 steps: StepTimes | None = None) -> CollectorRegistry:
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(SpeakerCollector(speaker, info, clock))
+    registry.register(SpeakerCollector(speaker, info, clock, steps))
     return registry
 
 

@@ -20,18 +20,23 @@ from typing import Any, Literal, Protocol
 import uvicorn
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
 
 from gracebgp import __version__
-from gracebgp.api import grview, metrics, schema, service
+from gracebgp.api import bulk, grview, metrics, schema, service
 from gracebgp.api.service import DaemonInfo, RequestError
 from gracebgp.core import commands as cmd
 from gracebgp.core.events import Reply
 from gracebgp.runtime.owner import Owner
 
 log = logging.getLogger("gracebgp.api")
-MAX_BODY = 256 * 1024 * 1024  # AddPaths of 1M prefixes is about 100 MB of JSON
+# 413 above this, before a byte is parsed (docs/api.md "Limits"). AddPaths costs 50-100
+# octets a path: 32 MiB is 300k-600k paths; larger batches are split (the client and
+# ``gracebgp rib add --file`` do it). The body is parsed in slices (api/bulk.py).
+MAX_BODY = 32 * 1024 * 1024
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -62,7 +67,7 @@ def build_app(owner: Owner, info: DaemonInfo, hostname: str | None,
               control: Control | None = None) -> FastAPI:
     speaker = owner.speaker
     loop_time = asyncio.get_event_loop().time
-    registry = metrics.registry_for(speaker, info, loop_time)
+    registry = metrics.registry_for(speaker, info, loop_time, owner.steps)
     app = FastAPI(title="gracebgpd", version=__version__,
                   description="The gracebgp BGP speaker's API (see docs/api.md).")
 
@@ -126,14 +131,17 @@ def build_app(owner: Owner, info: DaemonInfo, hostname: str | None,
         peer = service.find_peer(speaker, address)
         return await run(cmd.ResetPeer(peer.address, body.mode, body.message))
 
-    @app.post("/v1/paths", response_model=schema.PathsChanged, operation_id="AddPaths", responses=_R)
-    async def add_paths(body: schema.PathsAdd) -> schema.PathsChanged:
-        return await _changed(owner, service.add_routes_command(body))
+    # The bodies are read in slices (api/bulk.py), not by FastAPI: documented by hand.
+    @app.post("/v1/paths", response_model=schema.PathsChanged, operation_id="AddPaths", responses=_R,
+              openapi_extra=_body_doc("PathsAdd"))
+    async def add_paths(request: Request) -> schema.PathsChanged:
+        return await _changed(owner, await bulk.add_routes_command(request))
 
     @app.post("/v1/paths/delete", response_model=schema.PathsChanged, operation_id="DeletePaths",
-              responses=_R)
-    async def delete_paths(body: schema.PathsDelete) -> schema.PathsChanged:
-        return await _changed(owner, service.delete_routes_command(body))
+              responses=_R, openapi_extra=_body_doc("PathsDelete"))
+    async def delete_paths(request: Request) -> schema.PathsChanged:
+        return await _changed(owner, await bulk.delete_routes_command(request))
+
 
     @app.get("/v1/paths", operation_id="ListPaths", responses={
         200: {"description": "NDJSON: one PathEntry per line",
@@ -205,6 +213,7 @@ def build_app(owner: Owner, info: DaemonInfo, hostname: str | None,
     async def get_metrics() -> Response:
         return Response(metrics.render(registry), media_type=metrics.CONTENT_TYPE)
 
+    _with_body_models(app)
     return app
 
 
@@ -231,6 +240,37 @@ async def _drained(owner: Owner, timeout: float) -> tuple[float, int]:
             break
         await asyncio.sleep(0.05)
     return round(loop.time() - start, 3), unsent
+
+
+def _body_doc(model: str) -> dict[str, Any]:
+    return {"requestBody": {"required": True, "content": {"application/json": {
+        "schema": {"$ref": f"#/components/schemas/{model}"}}}}}
+
+
+def _with_body_models(app: FastAPI) -> None:
+    """Put the models of the bodies read by hand (``_body_doc``) into the OpenAPI document,
+    as FastAPI writes them for a declared body."""
+    base = app.openapi
+
+    async def add(body: schema.PathsAdd) -> None: ...
+
+    async def delete(body: schema.PathsDelete) -> None: ...
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            doc = base()
+            models = get_openapi(title="", version="", routes=[APIRoute("/add", add, methods=["POST"]),
+                                                               APIRoute("/delete", delete, methods=["POST"])])
+            found = doc.setdefault("components", {}).setdefault("schemas", {})
+            found.update(models["components"]["schemas"])
+            doc["components"]["schemas"] = dict(sorted(found.items()))
+            for path in ("/v1/paths", "/v1/paths/delete"):  # FastAPI's order: body, answers
+                op = doc["paths"][path]["post"]
+                op["requestBody"], op["responses"] = op.pop("requestBody"), op.pop("responses")
+            app.openapi_schema = doc
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 async def _changed(owner: Owner, command: object) -> schema.PathsChanged:

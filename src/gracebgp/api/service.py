@@ -6,7 +6,7 @@ API's models and turns API requests into Speaker commands. Pure: the time comes 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -184,10 +184,27 @@ def add_routes_command(req: s.PathsAdd) -> cmd.AddRoutes:
     """AddPaths -> LocalRoutes, each checked like a ``[[gracebgp.routes]]`` entry."""
     routes: list[LocalRoute] = []
     problems: list[str] = []
+    check_paths(req.paths, 0, routes, problems, {})
+    return routes_command(routes, problems)
+
+
+def routes_command(routes: list[LocalRoute], problems: list[str]) -> cmd.AddRoutes:
+    """The AddRoutes of paths checked by ``check_paths`` (400 with the first problems)."""
+    if problems:
+        raise RequestError(400, problems[0], problems)
+    return cmd.AddRoutes(tuple(routes))
+
+
+def check_paths(paths: Sequence[s.PathSpec], first: int, routes: list[LocalRoute], problems: list[str],
+                checked: dict[tuple[object, ...], LocalRoute]) -> None:
+    """Check ``paths`` (``paths[first:]`` of a request: the server checks a large one in
+    slices), appending to ``routes`` and ``problems`` (at most 20). ``checked``: the
+    LocalRoute of each set of attributes seen so far in the request."""
     # Bulk adds mostly repeat one set of attributes: check each set once, then only the
     # prefix of every route (the same rules as a [[gracebgp.routes]] entry).
-    checked: dict[tuple[object, ...], LocalRoute] = {}
-    for i, p in enumerate(req.paths):
+    if len(problems) >= 20:
+        return
+    for i, p in enumerate(paths, first):
         shape = (":" in p.prefix, p.next_hop, p.origin, tuple(p.communities), tuple(p.large_communities),
                  p.med, p.local_pref)
         try:
@@ -211,21 +228,27 @@ def add_routes_command(req: s.PathsAdd) -> cmd.AddRoutes:
             problems.append(f"paths[{i}] {p.prefix}: prefix: {exc}")
         if len(problems) >= 20:
             break
-    if problems:
-        raise RequestError(400, problems[0], problems)
-    return cmd.AddRoutes(tuple(routes))
 
 
 def delete_routes_command(req: s.PathsDelete) -> cmd.DeleteRoutes:
-    bad = []
-    for p in req.prefixes:
+    bad: list[str] = []
+    check_prefixes(req.prefixes, bad)
+    return prefixes_command(req.prefixes, bad)
+
+
+def check_prefixes(prefixes: Sequence[str], bad: list[str]) -> None:
+    """DeletePaths: why each prefix (of a slice of the request) is not one, into ``bad``."""
+    for p in prefixes:
         try:
             normalize_prefix(p)  # the same rule as AddPaths: a length, no host bits
         except ValueError as exc:
             bad.append(str(exc))
+
+
+def prefixes_command(prefixes: Sequence[str], bad: list[str]) -> cmd.DeleteRoutes:
     if bad:
         raise RequestError(400, bad[0], bad[:20])
-    return cmd.DeleteRoutes(tuple(req.prefixes))
+    return cmd.DeleteRoutes(tuple(prefixes))
 
 
 # --- paths ------------------------------------------------------------------------------
