@@ -1,15 +1,22 @@
 """gracebgpd: the BGP daemon (layer L5). Loads the configuration, runs the Speaker on the
 asyncio runtime, and maps signals to operator intent (spec section 6):
 
-* ``gracebgp restart`` (API Restart): planned graceful restart: a restart marker in the
-  state directory, sessions closed the GR way, then the process re-executes itself (same
-  PID: supervisors see no exit; new code on disk is picked up) and comes back with R=1;
+* ``gracebgp restart`` (API Restart): planned graceful restart: first the command line the
+  re-execution will run checks the configuration and imports the code on disk (refused,
+  every session up, if either fails); then a restart marker in the state directory,
+  sessions closed the GR way, and the process re-executes itself (same PID: supervisors
+  see no exit; new code on disk is picked up) and comes back with R=1;
 * ``gracebgp stop [--withdraw]`` (API Stop): stop, withdrawing or retaining;
 * SIGINT: withdrawing stop (peers delete our routes now);
 * SIGTERM: the configured ``[gracebgp] sigterm`` action, ``retain`` (graceful-restart
   style: peers keep our routes while a supervisor restarts us) or ``withdraw``;
 * SIGHUP: reload the file and apply the difference (a bad file is reported and ignored);
 * SIGUSR1: write the peers and the Loc-RIB to the log.
+
+Exit codes (README "Running the daemon"): 0 stopped as asked; 1 the configuration is
+invalid (``--check`` found problems); 2 the command line is wrong; 3 another gracebgpd
+holds the state directory; 4 a listener (BGP port, API socket, TCP API) cannot be bound;
+5 the state directory cannot be used.
 """
 
 from __future__ import annotations
@@ -26,7 +33,7 @@ from pathlib import Path
 
 from gracebgp import __version__
 from gracebgp.api.server import ApiServer, build_app
-from gracebgp.api.service import DaemonInfo
+from gracebgp.api.service import DaemonInfo, RequestError
 from gracebgp.config import ConfigError, check, diff, load_file
 from gracebgp.config.model import Config
 from gracebgp.core import events as ev
@@ -34,11 +41,22 @@ from gracebgp.core.originate import LocalRoute
 from gracebgp.core.peer import NeighborSettings
 from gracebgp.core.speaker import Speaker
 from gracebgp.runtime.gcpolicy import tune_gc
+from gracebgp.runtime.instance import InstanceError, InstanceLock, acquire
 from gracebgp.runtime.owner import Owner
+from gracebgp.runtime.preflight import host_problems, import_problems, preflight, reexec_argv
 from gracebgp.runtime.restartstate import HEARTBEAT, RestartState
 from gracebgp.runtime.store import open_store
 
 log = logging.getLogger("gracebgp")
+EXIT_CONFIG, EXIT_RUNNING, EXIT_LISTEN, EXIT_STATE = 1, 3, 4, 5
+
+
+class StartupError(Exception):
+    """The daemon cannot start: one line, and the process's exit code."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 def neighbors_of(cfg: Config) -> tuple[NeighborSettings, ...]:
@@ -67,6 +85,17 @@ def tune_speaker(speaker: Speaker, cfg: Config) -> None:
     speaker.provisional_hard = g.provisional_hard_reset
 
 
+def peers_hold(cfg: Config) -> float:
+    """How long peers keep our routes after we go: the longest Restart Time we advertise
+    (RFC 4724 §4.2), plus the longest LLGR stale time of that neighbor (RFC 9494 §4.2)."""
+    longest = 0
+    for n in neighbors_of(cfg):
+        gr = n.session.graceful_restart
+        if gr is not None:
+            longest = max(longest, gr.restart_time + max((t for _, t in n.session.llgr), default=0))
+    return float(longest)
+
+
 def listen_addresses(cfg: Config) -> list[tuple[str, int]]:
     port = cfg.global_.port
     return [] if port <= 0 else [(a, port) for a in cfg.global_.local_address_list]
@@ -76,10 +105,19 @@ class Daemon:
     def __init__(self, path: Path, cfg: Config) -> None:
         self.path = path
         self.cfg = cfg
-        self.store, stored = open_store(cfg.gracebgp.state_dir)  # API routes, durable
-        self.speaker = build_speaker(cfg, stored)
+        opened = open_store(cfg.gracebgp.state_dir)  # API routes, durable
+        self.store = opened.store
+        #: (type, subject, reason, message) of the state directory's files, for health.
+        self.state_problems: list[tuple[str, str, str, str]] = []
+        if opened.problem:
+            self.state_problems.append(("RouteStore", f"state-dir {cfg.gracebgp.state_dir}",
+                                        opened.reason, opened.problem))
+        self.speaker = build_speaker(cfg, opened.routes)
         self.owner = Owner(self.speaker, listen_addresses(cfg))
         self.owner.store = self.store
+        self.owner.store_error = opened.error
+        self.restarting = False  # the planned restart's pre-flight is running
+        self.lock: InstanceLock | None = None  # the state directory's (runtime.instance)
         self.graceful_stop = False
         self.stop_message = ""
         self.stopping = False
@@ -92,8 +130,22 @@ class Daemon:
     def drain_delay(self) -> float:
         return float(self.cfg.gracebgp.drain_delay)
 
-    def restart(self) -> str:
-        """Planned graceful restart (spec section 6): answered first, carried out next."""
+    async def restart(self) -> str:
+        """Planned graceful restart (spec section 6): answered first, carried out next;
+        refused (RequestError 409, every session up) when the command line the restart
+        will execute does not pass its pre-flight (configuration, code on disk)."""
+        if self.stopping:
+            return "already stopping; nothing more to do"
+        if self.restarting:
+            raise RequestError(409, "restart refused: a restart is already being checked")
+        self.restarting = True
+        try:
+            why = await preflight(reexec_argv())
+        finally:
+            self.restarting = False
+        if why:
+            log.error("restart refused, every session stays up: %s", why)
+            raise RequestError(409, f"restart refused: the new process would not start: {why}")
         if not self._stop(True, "gracebgp restart", delay=0.1):
             return "already stopping; nothing more to do"
         self.reexec = True
@@ -165,12 +217,21 @@ class Daemon:
             log.error("%s: %s: %s", kind, subject, message)
         return problems, token
 
-    async def _start_api(self, loop: asyncio.AbstractEventLoop) -> ApiServer | None:
+    def _live_problems(self) -> list[tuple[str, str, str, str]]:
+        """Health conditions that come and go: the state directory's files, the store."""
+        out = list(self.state_problems)
+        if self.owner.store_error and not any(r == "StoreUnusable" for _, _, r, _ in out):
+            out.append(("RouteStore", f"state-dir {self.cfg.gracebgp.state_dir}", "StoreWriteFailed",
+                        f"the last change through the API could not be stored ({self.owner.store_error}): "
+                        "routes added or deleted since may not survive a restart"))
+        return out
+
+    async def _start_api(self, loop: asyncio.AbstractEventLoop) -> ApiServer:
         g = self.cfg.gracebgp
         problems, token = self._host_problems()
         info = DaemonInfo(__version__, socket.gethostname(), loop.time(), self.cfg.global_.port,
                           tuple(self.cfg.global_.local_address_list), g.sigterm, g.forwarding_state_preserved,
-                          self.cfg.global_, tuple(problems))
+                          self.cfg.global_, tuple(problems), self._live_problems)
         tcp = None
         if g.api_listen is not None:
             host, _, port = g.api_listen.rpartition(":")
@@ -180,8 +241,7 @@ class Daemon:
         try:
             await api.start()
         except OSError as exc:
-            log.error("cannot serve the API on %s: %s", g.api_socket, exc.strerror or exc)
-            return None
+            raise StartupError(EXIT_LISTEN, f"cannot serve the API: {exc.strerror or exc}") from None
         log.info("API on unix:%s%s", g.api_socket,
                  f" and http://{g.api_listen} (token)" if tcp and token else "")
         return api
@@ -202,21 +262,42 @@ class Daemon:
                  "retains our routes at peers (graceful restart)" if sigterm_graceful
                  else "withdraws our routes")
         tune_gc()
-        try:
-            previous = self.restart_state.detect()
-        except OSError as exc:
-            log.error("state-dir %s: %s; starting as a cold start (R=0)", self.cfg.gracebgp.state_dir, exc)
-            previous = None
-        kind, detail = (previous.kind, previous.detail) if previous else ("cold", "state-dir unusable")
+        previous = self.restart_state.classify(peers_hold(self.cfg))  # we hold the state-dir lock
+        for problem in previous.problems:
+            log.error("%s", problem)
+            self.state_problems.append(("StateFileDamaged", f"state-dir {self.cfg.gracebgp.state_dir}",
+                                        "SetAside", problem))
+        kind, detail = previous.kind, previous.detail
         log.info("start: %s%s", {"cold": "cold start, R=0", "planned": "planned restart, R=1",
                                  "unplanned": "unplanned restart (crash), R=1"}[kind],
                  f" ({detail})" if detail else "")
-        if previous is not None and previous.events:
+        if previous.events:
             self.owner.bus.carry_over(previous.events)
         self.speaker.restart = (kind, detail)  # what GetGrStatus says from its first answer on
-        api = await self._start_api(loop)
+        # running.json before the API answers (a SIGKILL from then on is a crash); the BGP
+        # listeners last, just before the owner runs (an early connection would wait in
+        # the queue). A listener that cannot be bound ends the start with the state files
+        # put back: the next start still judges the previous run.
+        try:
+            before = self.restart_state.begin()
+        except OSError as exc:
+            raise StartupError(EXIT_STATE, f"state-dir {self.cfg.gracebgp.state_dir}: cannot record "
+                               f"this run: {exc.strerror or exc}") from None
+        api: ApiServer | None = None
+        try:
+            api = await self._start_api(loop)
+            await self.owner.start(kind, detail)
+        except (OSError, StartupError) as exc:
+            self.restart_state.undo(before)
+            await self.owner.transport.shutdown()
+            if api is not None:
+                await api.stop()
+            if self.store is not None:
+                self.store.close()
+            if isinstance(exc, StartupError):
+                raise
+            raise StartupError(EXIT_LISTEN, exc.strerror or str(exc)) from None
         heartbeat = loop.call_later(HEARTBEAT, self._heartbeat)
-        await self.owner.start(kind, detail)
         await self.owner.run()
         heartbeat.cancel()
         await self.owner.shutdown(self.graceful_stop, self.stop_message)
@@ -230,8 +311,7 @@ class Daemon:
                 self.restart_state.clean()
         except OSError as exc:
             log.error("cannot record how we stopped in %s: %s", self.cfg.gracebgp.state_dir, exc)
-        if api is not None:
-            await api.stop()
+        await api.stop()
         log.info("stopped%s", "; re-executing for the planned restart" if self.reexec else "")
         return 0
 
@@ -243,32 +323,75 @@ class Daemon:
         asyncio.get_running_loop().call_later(HEARTBEAT, self._heartbeat)
 
 
+def _check(path: Path, preflight_mode: bool) -> int:
+    """``--check``: the file, and what the host must offer (state-dir, socket directory);
+    ``--preflight`` (the planned restart's, run by the old process with the new code): also
+    import every module the daemon will need. One problem per line on stderr."""
+    code, text = check(path)
+    if code != 0:
+        print(f"the configuration no longer validates: {text}" if preflight_mode else text, file=sys.stderr)
+        return code
+    problems = [str(p) for p in host_problems(load_file(path), path)]
+    if preflight_mode:
+        problems += [f"the new code cannot run: {line}" for line in import_problems()]
+    if problems:
+        print("\n".join(problems), file=sys.stderr)
+        return EXIT_CONFIG
+    print(text)
+    return 0
+
+
+def _run(path: Path, cfg: Config) -> tuple[int, Daemon | None]:
+    """Lock the state directory, then serve; a failed start is one line and its code."""
+    try:
+        lock = acquire(cfg.gracebgp.state_dir)  # before anything in the state dir is touched
+    except InstanceError as exc:
+        log.error("%s", exc)
+        return (EXIT_RUNNING if exc.pid is not None else EXIT_STATE), None
+    try:
+        daemon = Daemon(path, cfg)
+        daemon.lock = lock
+        return asyncio.run(daemon.serve()), daemon
+    except StartupError as exc:
+        log.error("cannot start: %s", exc)
+        lock.release()
+        return exc.code, None
+
+
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="gracebgpd", description="gracebgp BGP daemon")
+    ap = argparse.ArgumentParser(prog="gracebgpd", description="gracebgp BGP daemon",
+                                 epilog="exit codes: 0 stopped as asked, 1 invalid configuration, 2 bad "
+                                        "command line, 3 another gracebgpd holds the state directory, 4 a "
+                                        "listener cannot be bound, 5 the state directory cannot be used")
     ap.add_argument("-f", "--config-file", required=True, type=Path, help="GoBGP-style TOML configuration")
     ap.add_argument("-l", "--log-level", default="info", choices=["debug", "info", "warning", "error"])
     ap.add_argument("--check", action="store_true",
-                    help="validate the configuration and exit (0 valid, 1 not)")
+                    help="validate the configuration (and the state and socket directories) and exit "
+                         "(0 valid, 1 not)")
+    ap.add_argument("--preflight", action="store_true",
+                    help="--check, and import every module the daemon needs (run by 'gracebgp restart' "
+                         "before any session is closed)")
     ap.add_argument("--version", action="version", version=f"gracebgpd {__version__}")
     args = ap.parse_args(argv)
-    if args.check:
-        code, text = check(args.config_file)
-        print(text, file=sys.stdout if code == 0 else sys.stderr)
-        return code
+    if args.check or args.preflight:
+        return _check(args.config_file, args.preflight)
     try:
         cfg = load_file(args.config_file)
     except ConfigError as exc:
         print(exc, file=sys.stderr)
-        return 1
+        return EXIT_CONFIG
     logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(message)s")
-    daemon = Daemon(args.config_file, cfg)
-    code = asyncio.run(daemon.serve())
-    if daemon.reexec:
+    code, daemon = _run(args.config_file, cfg)
+    if daemon is not None and daemon.reexec:
         logging.shutdown()
         # Same PID, fresh interpreter: the new code on disk, the same arguments. Our sockets
-        # are close-on-exec (PEP 446), so nothing leaks into the new process.
-        os.execv(sys.executable, [sys.executable, *sys.orig_argv[1:]])
+        # are close-on-exec (PEP 446), so nothing leaks into the new process; the state
+        # directory's lock is handed over, so no other instance can start in between.
+        if daemon.lock is not None:
+            daemon.lock.hand_over()
+        argv_new = reexec_argv()
+        os.execv(argv_new[0], argv_new)
     return code
 
 

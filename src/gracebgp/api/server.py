@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import hmac
 import json
 import logging
 import os
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, MutableMapping
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -58,7 +60,7 @@ class Control(Protocol):
     @property
     def drain_delay(self) -> float: ...
 
-    def restart(self) -> str: ...
+    async def restart(self) -> str: ...
 
     def stop(self, withdraw: bool, message: str) -> str: ...
 
@@ -177,10 +179,11 @@ def build_app(owner: Owner, info: DaemonInfo, hostname: str | None,
         return control
 
     @app.post("/v1/restart", response_model=schema.Done, status_code=202, operation_id="Restart",
-              responses={501: _ERR})
+              responses={501: _ERR, 409: _ERR})
     async def restart() -> schema.Done:
-        """Planned graceful restart: peers keep our routes; same PID (re-exec)."""
-        return schema.Done(ok=True, message=lifecycle().restart())
+        """Planned graceful restart: peers keep our routes; same PID (re-exec). 409, every
+        session up, when the new process would not start (configuration, code on disk)."""
+        return schema.Done(ok=True, message=await lifecycle().restart())
 
     @app.post("/v1/stop", response_model=schema.Done, status_code=202, operation_id="Stop",
               responses={501: _ERR, 422: _ERR})
@@ -386,22 +389,40 @@ class ApiServer:
         self.tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
+        """Bind every listener, then serve. OSError naming the listener when one cannot be
+        bound (a start-up failure: never a daemon nobody can manage); a Unix socket another
+        process still answers on is never taken over."""
         path = Path(self.socket_path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if path.is_socket():
-            path.unlink()  # left by a process that is gone (we hold the daemon's single instance)
-        for server in self.servers:
-            self.tasks.append(asyncio.create_task(server.serve()))
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            _clear_stale_socket(path)
+            sockets = [_bind(socket.AF_UNIX, str(path))]
+        except OSError as exc:
+            raise OSError(exc.errno, f"API socket {path}: {exc.strerror or exc}") from None
+        try:
+            os.chmod(path, 0o660)
+            for server in self.servers[1:]:
+                host, port = server.config.host, server.config.port
+                try:
+                    sockets.append(_bind(socket.AF_INET6 if ":" in host else socket.AF_INET, (host, port)))
+                except OSError as exc:
+                    raise OSError(exc.errno, f"API on TCP {host} port {port}: "
+                                             f"{exc.strerror or exc}") from None
+        except OSError:
+            for sock in sockets:
+                sock.close()
+            path.unlink(missing_ok=True)
+            raise
+        for server, sock in zip(self.servers, sockets, strict=True):
+            self.tasks.append(asyncio.create_task(server.serve(sockets=[sock])))
         for _ in range(100):  # bounded: 5 s
             if all(s.started for s in self.servers) or any(t.done() for t in self.tasks):
                 break
             await asyncio.sleep(0.05)
-        if path.exists():
-            os.chmod(path, 0o660)
         for server, task in zip(self.servers, self.tasks, strict=True):
             if task.done() and not server.started:
-                exc = task.exception()
-                log.error("API listener failed to start: %s", exc or "see above")
+                failure = task.exception()
+                log.error("API listener failed to start: %s", failure or "see above")
 
     async def stop(self) -> None:
         for server in self.servers:
@@ -410,3 +431,30 @@ class ApiServer:
             await asyncio.wait(self.tasks, timeout=5.0)
         with contextlib.suppress(OSError):
             Path(self.socket_path).unlink()
+
+def _clear_stale_socket(path: Path) -> None:
+    """Remove a socket file left by a process that is gone; EADDRINUSE when a process
+    answers on it (another daemon's API: taking it over would strand that daemon)."""
+    if not path.is_socket():
+        return
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        probe.settimeout(1.0)
+        try:
+            probe.connect(str(path))
+        except OSError:
+            path.unlink()
+            return
+    raise OSError(errno.EADDRINUSE, "in use by another process (another gracebgpd?); not taken over")
+
+
+def _bind(family: socket.AddressFamily, address: str | tuple[str, int]) -> socket.socket:
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        if family != socket.AF_UNIX:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.setblocking(False)
+    except OSError:
+        sock.close()
+        raise
+    return sock

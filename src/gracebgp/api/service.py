@@ -6,7 +6,7 @@ API's models and turns API requests into Speaker commands. Pure: the time comes 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,6 +68,8 @@ class DaemonInfo:
     global_config: GlobalConfig
     #: (type, subject, reason, message) for settings that point to nothing, found at start-up.
     problems: tuple[tuple[str, str, str, str], ...] = ()
+    #: The same, for conditions that come and go (the route store, damaged state files).
+    live: Callable[[], Sequence[tuple[str, str, str, str]]] | None = None
 
 
 # --- peers ----------------------------------------------------------------------------
@@ -436,8 +438,9 @@ def _line(prefix: str, family: str, path: Path, source: str | None, best: bool, 
 
 
 def health(speaker: Speaker, info: DaemonInfo, now: float) -> s.Health:
+    found = [*info.problems, *(info.live() if info.live is not None else ())]
     conds = [s.Condition(type=t, severity="error", subject=subj, reason=r, message=m)
-             for t, subj, r, m in info.problems]
+             for t, subj, r, m in found]
     for peer in speaker.peers.values():
         conds += _peer_conditions(peer, info, now)
     return s.Health(healthy=not conds, conditions=conds)

@@ -42,6 +42,10 @@ class Route(Frozen):
         return IPV6_UNICAST if ":" in self.prefix else IPV4_UNICAST
 
 
+#: The longest Unix socket path Linux can bind (unix(7): 108 octets with the NUL).
+MAX_SOCKET_PATH = 107
+
+
 class GraceBGP(Frozen):
     """``[gracebgp]``: gracebgp's own additions to GoBGP's schema."""
 
@@ -75,6 +79,17 @@ class GraceBGP(Frozen):
     #: with N negotiated, they leave our routes at the peer (graceful restart applies).
     provisional_hard_reset: bool = False
     routes: tuple[Route, ...] = ()
+
+    @field_validator("api_socket")
+    @classmethod
+    def _socket_path(cls, value: str) -> str:
+        # sockaddr_un.sun_path is 108 octets with the terminating NUL (unix(7)): a longer
+        # path cannot be bound, and a daemon nobody can manage must not start.
+        size = len(value.encode())
+        if size > MAX_SOCKET_PATH:
+            raise ValueError(f"{size} bytes long; a Unix socket path has at most {MAX_SOCKET_PATH} "
+                             "(AF_UNIX): choose a shorter path")
+        return value
 
     @field_validator("api_listen")
     @classmethod

@@ -183,12 +183,15 @@ class Owner:
                     fut.set_result(ev.Reply(inp.ref, 500, f"internal error: {exc}"))
 
     async def start(self, restart: str = "cold", detail: str = "") -> None:
-        """Listen, then start the speaker; ``restart``/``detail``: see ``events.Started``."""
+        """Listen, then start the speaker; ``restart``/``detail``: see ``events.Started``.
+        A listener that cannot be bound is a start-up failure (OSError naming the address),
+        not a daemon without a BGP port that says it is healthy."""
         for host, port in self.listen:
             try:
                 await self.transport.listen(host, port)
             except OSError as exc:
-                log.error("cannot listen on %s port %d: %s", host, port, exc.strerror or exc)
+                raise OSError(exc.errno, f"cannot listen on {host} port {port} (BGP): "
+                                         f"{exc.strerror or exc}") from exc
         self.submit(ev.Started(restart, detail))
 
     async def run(self) -> None:

@@ -8,11 +8,14 @@ import ipaddress
 import json
 import logging
 import sqlite3
+import time
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from gracebgp.core.originate import LocalRoute, to_path
 from gracebgp.rib.path import PathTable
+from gracebgp.runtime.restartstate import set_aside
 from gracebgp.wire.nlri import format_prefix, parse_prefix
 
 log = logging.getLogger("gracebgp")
@@ -35,8 +38,22 @@ _CREATE = """CREATE TABLE IF NOT EXISTS routes (
 _UPSERT = f"INSERT OR REPLACE INTO routes ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"
 
 
+#: SQLite's answers for a file that is not (or no longer) a database (sqlite3.h).
+_DAMAGED = {11: "SQLITE_CORRUPT", 26: "SQLITE_NOTADB"}
+
+
 class StoreError(Exception):
-    """The store cannot be opened, read or written; the message names the file."""
+    """The store cannot be opened, read or written; the message names the file.
+    ``damaged``: the file is not a usable SQLite database (garbage, truncated), as opposed
+    to one that cannot be used here (a directory, read-only, a newer schema, locked)."""
+
+    def __init__(self, message: str, damaged: bool = False) -> None:
+        super().__init__(message)
+        self.damaged = damaged
+
+
+def _error(what: str, path: Path, exc: sqlite3.Error) -> StoreError:
+    return StoreError(f"{what} {path}: {exc}", getattr(exc, "sqlite_errorcode", None) in _DAMAGED)
 
 
 class RouteStore:
@@ -55,14 +72,14 @@ class RouteStore:
             # Autocommit mode: each transaction is an explicit BEGIN ... COMMIT below.
             db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT, isolation_level=None)
         except sqlite3.Error as exc:
-            raise StoreError(f"cannot open the route store {self.path}: {exc}") from exc
+            raise _error("cannot open the route store", self.path, exc) from exc
         try:
             self._prepare(db)
         except (sqlite3.Error, StoreError) as exc:
             db.close()
             if isinstance(exc, StoreError):
                 raise
-            raise StoreError(f"cannot open the route store {self.path}: {exc}") from exc
+            raise _error("cannot open the route store", self.path, exc) from exc
         self._db = db
 
     def _prepare(self, db: sqlite3.Connection) -> None:
@@ -76,8 +93,9 @@ class RouteStore:
                 raise StoreError(f"the route store {self.path} has schema version {version}; this "
                                  f"gracebgpd knows up to {SCHEMA_VERSION} (written by a newer version?)")
             db.execute(_CREATE)
-            if version < SCHEMA_VERSION:
-                db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            # Always written: a write that fails here (read-only file or file system) makes
+            # the store unusable at start-up rather than at the first AddPaths.
+            db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
@@ -93,7 +111,7 @@ class RouteStore:
         try:
             rows = self._conn().execute(f"SELECT {_COLUMNS} FROM routes ORDER BY prefix").fetchall()
         except sqlite3.Error as exc:
-            raise StoreError(f"cannot read the route store {self.path}: {exc}") from exc
+            raise _error("cannot read the route store", self.path, exc) from exc
         routes: list[LocalRoute] = []
         problems: list[str] = []
         table = PathTable()  # throwaway: only checks that each row makes a path
@@ -195,22 +213,62 @@ def _texts(name: str, value: object) -> tuple[str, ...]:
     return tuple(items)
 
 
-def open_store(state_dir: str | Path) -> tuple[RouteStore | None, list[LocalRoute]]:
-    """The daemon's start-up: open and load the store, logging what was restored and each
-    row skipped. (None, []) with an error logged when the store is unusable: the daemon
-    then runs, but routes added through the API do not survive a restart."""
+@dataclass
+class OpenedStore:
+    """What start-up found: the store (None: unusable, API routes are not durable), the
+    routes to restore, and ``problem``/``reason`` when the operator must know (health)."""
+
+    store: RouteStore | None
+    routes: list[LocalRoute] = field(default_factory=list)
+    reason: str = ""  # "" | "StoreDamaged" (set aside, a fresh one in use) | "StoreUnusable"
+    problem: str = ""  # one line for the log and the health condition
+    error: str = ""  # StoreUnusable: why, for the answers to AddPaths/DeletePaths
+
+
+def _load(state_dir: str | Path) -> tuple[RouteStore, list[LocalRoute], list[str]]:
+    store = RouteStore(state_dir)
     try:
-        store = RouteStore(state_dir)
-        try:
-            routes, problems = store.load()
-        except StoreError:
-            store.close()
-            raise
+        routes, problems = store.load()
+    except StoreError:
+        store.close()
+        raise
+    return store, routes, problems
+
+
+def open_store(state_dir: str | Path, now: float | None = None) -> OpenedStore:
+    """The daemon's start-up: open and load the store, logging what was restored and each
+    row skipped. A damaged file (not a database, truncated) is set aside as
+    ``routes.sqlite3.damaged-<time>`` and a fresh store used: reported, since the routes
+    it held are not restored. A store that cannot be used (a directory, read-only, a
+    newer schema) gives ``store=None`` and a problem: the daemon runs, but AddPaths and
+    DeletePaths are answered as not stored."""
+    try:
+        store, routes, problems = _load(state_dir)
     except StoreError as exc:
-        log.error("%s; routes added through the API will NOT survive a restart of gracebgpd", exc)
-        return None, []
+        path = Path(state_dir) / FILE_NAME
+        if not exc.damaged:
+            why = (f"{exc}; routes added through the API are not restored and will NOT survive a "
+                   "restart of gracebgpd")
+            log.error("%s", why)
+            return OpenedStore(None, reason="StoreUnusable", problem=why, error=str(exc))
+        try:
+            aside = set_aside(path, time.time() if now is None else now)
+            for extra in ("-wal", "-shm"):  # the journal of the damaged file goes with it
+                side = path.with_name(path.name + extra)
+                if side.exists():
+                    side.replace(aside.with_name(aside.name + extra))
+            store, routes, problems = _load(state_dir)
+        except (OSError, StoreError) as again:
+            why = (f"{exc}; and it could not be replaced ({getattr(again, 'strerror', None) or again}); "
+                   "routes added through the API will NOT survive a restart of gracebgpd")
+            log.error("%s", why)
+            return OpenedStore(None, reason="StoreUnusable", problem=why, error=f"{exc}; {again}")
+        why = (f"{exc}; set aside as {aside.name} and a new, empty store started: routes added "
+               "through the API before were not restored")
+        log.error("%s", why)
+        return OpenedStore(store, routes, "StoreDamaged", why)
     for problem in problems:
         log.error("%s", problem)
     log.info("restored %d routes added through the API from %s%s", len(routes), store.path,
              f" ({len(problems)} unusable rows skipped)" if problems else "")
-    return store, routes
+    return OpenedStore(store, routes)

@@ -130,16 +130,72 @@ def test_unopenable_store_names_the_path(tmp_path: Path, how: str) -> None:
 def test_open_store_logs_and_runs_without_a_store(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     (tmp_path / "file").write_text("")
     with caplog.at_level(logging.INFO, "gracebgp"):
-        assert open_store(tmp_path / "file") == (None, [])
-    assert "will NOT survive a restart" in caplog.text
+        opened = open_store(tmp_path / "file")
+    assert opened.store is None and opened.routes == [] and opened.reason == "StoreUnusable"
+    assert "will NOT survive a restart" in caplog.text and "will NOT survive a restart" in opened.problem
+    assert str(tmp_path / "file") in opened.error  # what AddPaths answers: never "stored"
     good = RouteStore(tmp_path / "ok")
     good.apply([R1, R2], [])
     good.close()
     caplog.clear()
     with caplog.at_level(logging.INFO, "gracebgp"):
-        store, routes = open_store(tmp_path / "ok")
-    assert store is not None and routes == [R1, R2]
+        opened = open_store(tmp_path / "ok")
+    assert opened.store is not None and opened.routes == [R1, R2] and opened.problem == ""
     assert "restored 2 routes" in caplog.text
+
+
+def _truncated(state: Path) -> None:
+    store = RouteStore(state)
+    store.apply([LocalRoute(v4(i), "192.0.2.1") for i in range(20_000)], [])
+    store.close()
+    path = state / FILE_NAME
+    path.write_bytes(path.read_bytes()[:len(path.read_bytes()) // 2])
+
+
+@pytest.mark.parametrize("how", ["garbage", "truncated"])
+def test_a_damaged_store_is_set_aside_and_a_new_one_used(tmp_path: Path, how: str) -> None:
+    state = tmp_path / "state"
+    if how == "garbage":
+        state.mkdir()
+        (state / FILE_NAME).write_bytes(b"this is not an SQLite database\n" * 200)
+    else:
+        _truncated(state)
+    damaged = (state / FILE_NAME).read_bytes()
+    opened = open_store(state)
+    assert opened.reason == "StoreDamaged" and opened.store is not None and opened.routes == []
+    assert "set aside as routes.sqlite3.damaged-" in opened.problem, opened.problem
+    assert "were not restored" in opened.problem
+    kept = sorted(state.glob(FILE_NAME + ".damaged-*"))
+    assert [k.read_bytes() for k in kept if not k.name.endswith(("-wal", "-shm"))] == [damaged]
+    opened.store.apply([R1], [])  # the new store is durable
+    opened.store.close()
+    again = open_store(state)
+    assert again.routes == [R1] and again.problem == ""
+    assert again.store is not None
+    again.store.close()
+
+
+@pytest.mark.parametrize("how", ["db-is-a-dir", "newer-schema", "read-only"])
+def test_an_unusable_store_is_not_set_aside(tmp_path: Path, how: str,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    state = tmp_path / "state"
+    if how == "db-is-a-dir":
+        (state / FILE_NAME).mkdir(parents=True)
+    elif how == "newer-schema":
+        RouteStore(state).close()
+        sqlite3.connect(state / FILE_NAME, isolation_level=None).execute("PRAGMA user_version=99")
+    else:  # root ignores file modes: make SQLite see a read-only file
+        RouteStore(state).close()
+        real = sqlite3.connect
+
+        def read_only(path: object, *args: object, **kwargs: object) -> sqlite3.Connection:
+            return real(f"file:{path}?mode=ro", *args, uri=True, **kwargs)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(sqlite3, "connect", read_only)
+    opened = open_store(state)
+    assert opened.store is None and opened.reason == "StoreUnusable", opened
+    assert str(state / FILE_NAME) in opened.error
+    assert not list(state.glob(FILE_NAME + ".damaged-*"))  # kept where it is: not damaged
 
 
 def test_ten_thousand_routes_in_one_apply(store: RouteStore) -> None:
@@ -173,3 +229,28 @@ def test_owner_turns_a_failed_store_into_a_500(store: RouteStore) -> None:
     assert failed.message.startswith("1 routes added, but they could not be stored (")
     assert str(store.path) in failed.message and "will not survive a restart" in failed.message
     assert next_one == ev.Reply(2, 200, "0 routes deleted")  # only the Reply that follows
+
+
+def test_owner_with_an_unusable_store_never_acknowledges_durable() -> None:
+    """The store could not be opened: owner.store is None, but not "no store wanted"."""
+    async def scenario() -> ev.Reply:
+        owner = Owner(Speaker(65001, "192.0.2.1"), [])
+        owner.store_error = "cannot open the route store /x/routes.sqlite3: unable to open database file"
+        fut: asyncio.Future[ev.Reply] = asyncio.get_running_loop().create_future()
+        owner._pending[1] = fut
+        owner._execute([ev.StoreRoutes(added=(R1,)), ev.Reply(1, 200, "1 routes added")])
+        return fut.result()
+
+    reply = asyncio.run(scenario())
+    assert reply.status == 500 and "could not be stored (cannot open the route store" in reply.message
+
+
+def test_owner_clears_the_write_error_once_a_write_succeeds(store: RouteStore) -> None:
+    async def scenario() -> tuple[str, str]:
+        owner = Owner(Speaker(65001, "192.0.2.1"), [])
+        owner.store = store
+        owner.store_error = "earlier failure"
+        owner._execute([ev.StoreRoutes(added=(R1,))])
+        return owner.store_error, ""
+
+    assert asyncio.run(scenario())[0] == ""
