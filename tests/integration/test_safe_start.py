@@ -167,7 +167,8 @@ def test_damaged_state_is_reported_and_routes_are_not_acknowledged_as_durable(pa
     with pair.a.client() as c:
         r = c.post("/v1/paths", json={"paths": [V4]})
         assert r.status_code == 500, r.text
-        assert "could not be stored" in r.json()["error"] and "will not survive a restart" in r.json()["error"]
+        error = r.json()["error"]
+        assert "could not be stored" in error and "will not survive a restart" in error, error
         listed = [json.loads(x) for x in c.get("/v1/paths", params={"table": "loc"}).text.splitlines() if x]
         assert V4["prefix"] in {e["prefix"] for e in listed}  # in effect all the same
     wait_until("B Established with A again", lambda: peer_seen_by_b(pair)["state"] == "Established")

@@ -36,7 +36,10 @@ def restart_command(
 ) -> None:
     """Planned graceful restart or upgrade: peers keep our routes and traffic."""
     opts: Options = ctx.obj
-    with _one(opts) as client:
+    _one(opts).close()
+    # The daemon first checks that the new process would start (up to 30 s) and refuses
+    # the restart (409, one line, exit 1) if it would not: wait for that answer.
+    with Client(opts.targets[0].address, token=opts.token, timeout=max(opts.timeout, 45.0)) as client:
         before = client.global_().uptime if wait else 0.0
         done = client.restart()
     if wait:

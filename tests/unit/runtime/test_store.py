@@ -188,8 +188,8 @@ def test_an_unusable_store_is_not_set_aside(tmp_path: Path, how: str,
         RouteStore(state).close()
         real = sqlite3.connect
 
-        def read_only(path: object, *args: object, **kwargs: object) -> sqlite3.Connection:
-            return real(f"file:{path}?mode=ro", *args, uri=True, **kwargs)  # type: ignore[arg-type]
+        def read_only(path: object, timeout: float = 5.0, isolation_level: None = None) -> sqlite3.Connection:
+            return real(f"file:{path}?mode=ro", timeout=timeout, isolation_level=isolation_level, uri=True)
 
         monkeypatch.setattr(sqlite3, "connect", read_only)
     opened = open_store(state)
