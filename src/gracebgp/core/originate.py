@@ -71,7 +71,7 @@ def to_path(route: LocalRoute, table: PathTable) -> tuple[Family, int, Path]:
         attrs.append(Communities(tuple(parse_community(c) for c in route.communities)))
     if route.large_communities:
         attrs.append(LargeCommunities(tuple(parse_large_community(c) for c in route.large_communities)))
-    return family, key, table.get(AttrSet(attrs), next_hop)
+    return family, key, table.derived(AttrSet(attrs), next_hop)
 
 
 def to_paths(routes: Sequence[LocalRoute], table: PathTable, max_problems: int = 20,

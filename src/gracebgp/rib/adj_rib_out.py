@@ -12,17 +12,25 @@ from collections.abc import Iterable
 
 from gracebgp.rib.export import ExportPolicy, export_path
 from gracebgp.rib.loc_rib import LocRib
-from gracebgp.rib.path import Path, PathTable
+from gracebgp.rib.path import Path, PathTable, PeerInfo
 from gracebgp.types import IPV4_UNICAST, Family
 from gracebgp.wire.attrset import to_two_octet
 from gracebgp.wire.context import CodecContext
 from gracebgp.wire.update import end_of_rib, pack_ipv4, pack_mp, pack_withdrawals
 
-_CACHE_LIMIT = 1 << 19
+_SAME = object()  # export memo: the exported path is the source path itself (no cycle)
 
 
 class AdjRibOut:
-    __slots__ = ("_cache", "_table", "advertised", "family", "pending", "policy")
+    """``slot`` names this peer and family in the export memo each source Path carries
+    (``Path.exports``: one ``(slot, policy, source, exported)`` tuple, or slot -> tuple
+    when several peers export it). The memo lives on the source path, so it goes with the
+    last route using that path and never holds a path alive; a new session or policy
+    (``repolicy``) makes its entries stale: an entry made with an equal policy (the peer
+    back with the same session parameters) is still good, so a flapping peer gets the
+    same exported Paths again without exporting anything anew."""
+
+    __slots__ = ("_table", "advertised", "family", "pending", "policy", "slot")
 
     def __init__(self, family: Family, policy: ExportPolicy, table: PathTable) -> None:
         self.family = family
@@ -30,27 +38,51 @@ class AdjRibOut:
         self._table = table
         self.advertised: dict[int, Path] = {}
         self.pending: dict[int, Path | None] = {}  # key -> path to announce, None: withdraw
-        # source path -> (source peer index, exported path or None); Paths hash by identity
-        self._cache: dict[Path, tuple[int, Path | None]] = {}
+        self.slot = policy.peer.index << 24 | family.afi << 8 | family.safi
 
     def __len__(self) -> int:
         return len(self.advertised)
 
+    def _export(self, source: PeerInfo, path: Path) -> Path | None:
+        """``path`` from ``source`` as sent to this peer, from the memo or computed."""
+        slot, policy = self.slot, self.policy
+        memo = path.exports
+        hit = memo if memo is None or memo.__class__ is tuple else memo.get(slot)
+        if hit is not None and hit[0] == slot and (hit[2] is source or hit[2] == source):
+            if hit[1] is not policy or hit[2] is not source:
+                if hit[1] != policy:  # repolicy: export anew
+                    hit = None
+                elif memo is hit:  # equal policy and source in new sessions: still good
+                    path.exports = hit = (slot, policy, source, hit[3])
+                else:
+                    memo[slot] = hit = (slot, policy, source, hit[3])
+            if hit is not None:
+                out = hit[3]
+                return path if out is _SAME else out
+        out = export_path(source, path, policy, self.family, self._table)
+        entry = (slot, policy, source, _SAME if out is path else out)
+        if memo is None or (memo.__class__ is tuple and memo[0] == slot):
+            path.exports = entry
+        elif memo.__class__ is tuple:
+            path.exports = {memo[0]: memo, slot: entry}
+        else:
+            memo[slot] = entry
+        return out
+
     def consider(self, keys: Iterable[int], loc: LocRib) -> None:
         """Re-evaluate ``keys`` against the Loc-RIB's current best paths."""
-        advertised, pending, cache = self.advertised, self.pending, self._cache
+        advertised, pending = self.advertised, self.pending
         entries = loc.entries
         target = self.policy.peer.index
         last_path: Path | None = None  # consecutive keys mostly share a path (one UPDATE)
-        last_index = -1
+        last_peer: PeerInfo | None = None
         last_out: Path | None = None
         for k in keys:
             e = entries.get(k)
             out: Path | None = None
             if e is not None:
                 peer, path, _ = e if isinstance(e, tuple) else e[0]
-                index = peer.index
-                if index == target:
+                if peer.index == target:
                     # Its own route: never sent back (export_path's first rule), so only a
                     # route advertised earlier needs a withdrawal.
                     if k in advertised:
@@ -58,18 +90,11 @@ class AdjRibOut:
                     else:
                         pending.pop(k, None)
                     continue
-                if path is last_path and index == last_index:
+                if path is last_path and peer is last_peer:
                     out = last_out
                 else:
-                    hit = cache.get(path)
-                    if hit is None or hit[0] != index:
-                        out = export_path(peer, path, self.policy, self.family, self._table)
-                        if len(cache) >= _CACHE_LIMIT:  # forget paths of routes long gone
-                            cache.clear()
-                        cache[path] = (index, out)
-                    else:
-                        out = hit[1]
-                    last_path, last_index, last_out = path, index, out
+                    out = self._export(peer, path)
+                    last_path, last_peer, last_out = path, peer, out
             if advertised.get(k) is out:
                 pending.pop(k, None)
             else:
@@ -110,10 +135,9 @@ class AdjRibOut:
         return end_of_rib(self.family, ctx)
 
     def repolicy(self, policy: ExportPolicy) -> None:
-        """Export with ``policy`` from now on (drain, LLGR): forget the exported forms;
-        call ``consider_all`` next to send the difference."""
+        """Export with ``policy`` from now on (drain, LLGR): the memo entries made with
+        the old one no longer match; call ``consider_all`` next to send the difference."""
         self.policy = policy
-        self._cache.clear()
 
     def reset(self) -> None:
         """The session went down: nothing is advertised any more."""

@@ -25,7 +25,7 @@ from gracebgp.wire.attributes import (
     Segment,
     UnknownAttribute,
 )
-from gracebgp.wire.attrset import AttrSet
+from gracebgp.wire.attrset import AttrSet, intern_derived
 from gracebgp.wire.communities import Communities
 from gracebgp.wire.iana import AttrType, SegmentType, WellKnownCommunity
 
@@ -145,7 +145,7 @@ def export_path(source: PeerInfo, path: Path, policy: ExportPolicy, family: Fami
         result = with_communities(result, (_NO_EXPORT[0],), 0)
     if policy.gshut:
         result = with_communities(result, (_GSHUT,), None if ebgp else 0)
-    return table.get(result, next_hop)
+    return table.get(intern_derived(result), next_hop)
 
 
 def _put(out: list[Any], by_code: dict[int, int], attr: Any) -> None:

@@ -8,16 +8,19 @@ many prefixes share one Path, so everything best-path selection reads (RFC 4271
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
+from weakref import ref
 
 from gracebgp.wire.addr import ip_bytes
 from gracebgp.wire.attributes import path_length
-from gracebgp.wire.attrset import AttrSet
+from gracebgp.wire.attrset import AttrSet, intern_derived
 from gracebgp.wire.iana import AttrType, SegmentType, WellKnownCommunity
 
 DEFAULT_LOCAL_PREF = 100  # RFC 4271 §5.1.5 leaves it to policy; every implementation uses 100
 _LLGR_STALE = int(WellKnownCommunity.LLGR_STALE)
 _NO_LLGR = int(WellKnownCommunity.NO_LLGR)
 _GSHUT = int(WellKnownCommunity.GRACEFUL_SHUTDOWN)
+_LIVE = [0]  # Paths alive in this process (``live_paths``)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,15 +55,38 @@ class Path:
     """Attributes plus next hop of a set of routes. Compare with ``is`` after interning.
 
     The decision fields are computed on first use: a prefix with a single candidate (a
-    full table from one upstream) never needs them.
+    full table from one upstream) never needs them. ``exports`` is the Adj-RIBs-Out's
+    memo of this path as exported (``rib.adj_rib_out``); it lives and dies with the path.
+    When the last route using a path is gone, the path is freed and releases its
+    attribute set from the intern table if no other path uses it (``__del__``).
     """
 
-    __slots__ = ("__weakref__", "_d", "attrs", "next_hop")
+    __slots__ = ("__weakref__", "_d", "attrs", "exports", "next_hop")
 
     def __init__(self, attrs: AttrSet, next_hop: tuple[str, ...]) -> None:
         self.attrs = attrs
         self.next_hop = next_hop
         self._d: _Decision | None = None
+        self.exports: Any = None
+        _LIVE[0] += 1
+
+    def __del__(self, _live: list[int] = _LIVE) -> None:  # a default: works during exit
+        _live[0] -= 1
+        attrs = self.attrs
+        memo = attrs.paths
+        if memo is None:
+            return
+        if memo.__class__ is dict:
+            ref = memo.get(self.next_hop)
+            if ref is None or ref() is not self:
+                return
+            del memo[self.next_hop]
+            if memo:
+                return
+        elif memo() is not self:
+            return
+        attrs.paths = None
+        attrs.release()
 
     def _decision(self) -> _Decision:
         d = self._d
@@ -140,47 +166,46 @@ class _Decision:
         self.no_llgr = _NO_LLGR in comms
 
 
-_TABLE_LIMIT = 1 << 21
+def live_paths() -> int:
+    """How many Path objects are alive in this process (tests and diagnostics)."""
+    return _LIVE[0]
 
 
 class PathTable:
     """Interns Paths by (AttrSet identity, next hop) so equal routes share one object.
 
-    Keyed by ``id(attrs)``; the hit is verified against the Path's own ``attrs`` (a Path
-    keeps its AttrSet alive, so the id is not reused while the entry exists). IPv4 paths
-    have one next hop per AttrSet (it is an attribute); MP paths sharing an AttrSet with
-    different next hops get a small dict under the same id.
+    Holds nothing itself: each AttrSet keeps a weak reference to the Path made of it
+    (``AttrSet.paths``; next hop -> weak reference when MP routes share the set with
+    different next hops), so a Path lives exactly as long as some route, Adj-RIB or
+    export memo uses it, and the table never grows with the number of sessions seen.
+    ``derived`` first interns a set built here (an export, a local route) by content.
     """
 
-    __slots__ = ("_paths",)
-
-    def __init__(self) -> None:
-        self._paths: dict[int, Path | dict[tuple[str, ...], Path]] = {}
+    __slots__ = ()
 
     def get(self, attrs: AttrSet, next_hop: tuple[str, ...]) -> Path:
-        key = id(attrs)
-        hit = self._paths.get(key)
-        if hit.__class__ is Path:
-            assert isinstance(hit, Path)
-            if hit.attrs is attrs:
-                if hit.next_hop == next_hop:
-                    return hit
-                path = Path(attrs, next_hop)
-                self._paths[key] = {hit.next_hop: hit, next_hop: path}
-                return path
-        elif hit is not None:
-            assert isinstance(hit, dict)
-            known = hit.get(next_hop)
-            first = next(iter(hit.values()))
-            if first.attrs is attrs:
-                if known is None:
-                    known = hit[next_hop] = Path(attrs, next_hop)
-                return known
-        if len(self._paths) >= _TABLE_LIMIT:
-            self._paths.clear()  # routes keep their Paths; only sharing restarts
-        path = Path(attrs, next_hop)
-        self._paths[key] = path
-        return path
+        memo = attrs.paths
+        if memo is None:
+            path = Path(attrs, next_hop)
+            attrs.paths = ref(path)
+            return path
+        if memo.__class__ is dict:
+            known = memo.get(next_hop)
+            hit = known() if known is not None else None
+            if hit is None:
+                hit = Path(attrs, next_hop)
+                memo[next_hop] = ref(hit)
+            return hit
+        hit = memo()
+        if hit is None:
+            hit = Path(attrs, next_hop)
+            attrs.paths = ref(hit)
+        elif hit.next_hop != next_hop:
+            path = Path(attrs, next_hop)
+            attrs.paths = {hit.next_hop: memo, next_hop: ref(path)}
+            return path
+        return hit
 
-    def __len__(self) -> int:
-        return len(self._paths)
+    def derived(self, attrs: AttrSet, next_hop: tuple[str, ...]) -> Path:
+        """The Path of a set built here rather than decoded: equal content, same Path."""
+        return self.get(intern_derived(attrs), next_hop)

@@ -66,11 +66,14 @@ class AttrSet:
         "_as4",
         "_as_path",
         "_hash",
+        "_home",
+        "_key",
         "_wire2",
         "_wire4",
         "action",
         "attrs",
         "complete_v4",
+        "paths",
         "problems",
     )
 
@@ -89,6 +92,11 @@ class AttrSet:
         self._hash: int | None = None
         self._wire4: bytes | None = None
         self._wire2: bytes | None = None
+        self._home: dict[bytes, AttrSet] | None = None  # the intern table holding it
+        self._key = b""
+        #: The RIB's memo of the Paths made of this set (``rib.path.PathTable``): a weak
+        #: reference, or next hop -> weak reference when several next hops share it.
+        self.paths: Any = None
 
     def _effective(self) -> tuple[Segment, ...]:
         path = self.get(AttrType.AS_PATH)
@@ -115,6 +123,9 @@ class AttrSet:
         self._hash = None
         self._wire4 = None
         self._wire2 = None
+        self._home = None
+        self._key = b""
+        self.paths = None
         return self
 
     def _merge_as4(self, segments: tuple[Segment, ...],
@@ -202,6 +213,15 @@ class AttrSet:
                 self._wire2 = w
         return w
 
+    def release(self) -> None:
+        """No route uses this set any more: leave the intern table (if it is still the
+        entry there), so the set is freed and the same block decodes anew next time."""
+        home = self._home
+        if home is not None:
+            self._home = None
+            if home.get(self._key) is self:
+                del home[self._key]
+
     def __eq__(self, other: object) -> bool:
         if self is other:
             return True
@@ -240,6 +260,7 @@ def to_two_octet(attrs: AttrSet) -> AttrSet:
 _CACHE_LIMIT = 1 << 20
 _block_caches: dict[tuple[bool, bool], dict[bytes, AttrSet]] = {}
 _attr_caches: dict[tuple[bool, bool], dict[bytes, Any]] = {}
+_derived_caches: dict[bool, dict[bytes, AttrSet]] = {True: {}, False: {}}
 
 
 class Flawed:
@@ -294,14 +315,38 @@ def decode_tlv(raw: bytes, as4: bool, ibgp: bool) -> Any:
 
 
 def intern(cache: dict[bytes, AttrSet], key: bytes, attrs: AttrSet) -> AttrSet:
-    """Remember ``attrs`` as the decoding of block ``key``."""
+    """Remember ``attrs`` as the decoding of block ``key`` until ``attrs.release()`` (the
+    RIB calls it when the last route using the set is gone)."""
     if len(cache) >= _CACHE_LIMIT:
-        cache.clear()
+        cache.clear()  # only sets that never became a route can pile up to here
     cache[key] = attrs
+    attrs._home, attrs._key = cache, key
     return attrs
+
+
+def intern_derived(attrs: AttrSet) -> AttrSet:
+    """The one shared set with the content of ``attrs`` (a set built here, not decoded:
+    an export, a locally originated route), keyed by its encoding. Exporting the same
+    path again, or to another peer with the same result, gives the same object back;
+    it leaves the table with ``release()`` like a decoded block."""
+    if attrs._home is not None or attrs.problems:
+        return attrs
+    cache = _derived_caches[attrs._as4]
+    key = attrs.wire(True)
+    known = cache.get(key)
+    if known is not None:
+        return known
+    return intern(cache, key, attrs)
+
+
+def interned_count() -> int:
+    """Attribute sets held by the intern tables (decoded blocks and derived sets)."""
+    return sum(len(c) for c in _block_caches.values()) + sum(len(c) for c in _derived_caches.values())
 
 
 def clear_caches() -> None:
     """Forget every interned block and attribute (benchmarks start cold with this)."""
     _block_caches.clear()
     _attr_caches.clear()
+    for cache in _derived_caches.values():
+        cache.clear()
