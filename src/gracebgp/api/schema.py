@@ -7,14 +7,41 @@ Families are written as GoBGP names them: ``ipv4-unicast``, ``ipv6-unicast``.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic_core import PydanticCustomError
 
 FamilyName = Literal["ipv4-unicast", "ipv6-unicast"]
-#: RFC 9003 §2: the shutdown communication is at most 255 octets of UTF-8 (checked in
-#: octets by the service; 255 characters is the outer bound).
+#: RFC 9003 §2: the shutdown communication is at most 255 octets of UTF-8 (its length
+#: field is one octet). Counted in octets: 128 "é" are 256 octets, too long.
 SHUTDOWN_MESSAGE_MAX = 255
+
+
+def shutdown_message_problem(message: str) -> str | None:
+    """Why ``message`` cannot be an RFC 9003 shutdown communication, or None. The CLI
+    asks this before it sends; the API's models below check the same."""
+    try:
+        octets = len(message.encode("utf-8"))
+    except UnicodeEncodeError:
+        return "the shutdown message is not valid UTF-8 (RFC 9003 §2)"
+    if octets > SHUTDOWN_MESSAGE_MAX:
+        return (f"the shutdown message is {octets} octets of UTF-8; RFC 9003 §2 allows at most "
+                f"{SHUTDOWN_MESSAGE_MAX}")
+    return None
+
+
+def _shutdown_message(message: str) -> str:
+    problem = shutdown_message_problem(message)
+    if problem is not None:  # one line, without pydantic's "Value error, " prefix
+        raise PydanticCustomError("shutdown_message", problem)
+    return message
+
+
+#: A field holding an RFC 9003 shutdown communication (422 when longer than 255 octets).
+ShutdownMessage = Annotated[str, AfterValidator(_shutdown_message), Field(
+    json_schema_extra={"maxLength": SHUTDOWN_MESSAGE_MAX},
+    description="RFC 9003 shutdown communication: UTF-8, at most 255 octets")]
 #: AddPaths / DeletePaths: how many prefixes one call may carry.
 MAX_PATHS_PER_CALL = 1_000_000
 
@@ -97,8 +124,7 @@ class PeerAdd(Model):
 
 
 class PeerShutdown(Model):
-    message: str = Field(default="", max_length=SHUTDOWN_MESSAGE_MAX,
-                         description="RFC 9003 shutdown communication (UTF-8, at most 255 octets)")
+    message: ShutdownMessage = ""
 
 
 class PeerReset(Model):
@@ -106,7 +132,7 @@ class PeerReset(Model):
         default="hard",
         description="hard: Cease/Administrative Reset, the session restarts; soft-in: ask the "
                     "peer to resend (ROUTE-REFRESH); soft-out: resend our routes; soft: both")
-    message: str = Field(default="", max_length=SHUTDOWN_MESSAGE_MAX)
+    message: ShutdownMessage = ""
 
 
 class Done(Model):
@@ -220,7 +246,7 @@ class StopRequest(Model):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)  # false is not 0
 
     withdraw: bool = True
-    message: str = Field(default="", max_length=255, description="RFC 9003 shutdown message")
+    message: ShutdownMessage = ""
 
 
 class DrainRequest(Model):

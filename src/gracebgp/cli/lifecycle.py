@@ -16,7 +16,7 @@ from typing import Annotated
 import typer
 
 from gracebgp.api.client import Client, ClientError
-from gracebgp.api.schema import GrStatus, Timeline
+from gracebgp.api.schema import GrStatus, Timeline, shutdown_message_problem
 from gracebgp.cli import output
 from gracebgp.cli.targets import Failure, Options
 
@@ -63,15 +63,24 @@ def _wait_new_process(opts: Options, before: float) -> None:
 
 def stop_command(
     ctx: typer.Context,
-    withdraw: Annotated[bool, typer.Option("--withdraw/--retain",
-                                           help="--withdraw: peers delete our routes now; --retain: they "
-                                                "keep them for our restart time (graceful restart)")] = True,
-    message: Annotated[str, typer.Option("--message", "-m", help="RFC 9003 shutdown message")] = "",
+    withdraw: Annotated[bool, typer.Option("--withdraw", help="peers delete our routes now (the default)")]
+    = False,
+    retain: Annotated[bool, typer.Option("--retain", help="peers keep our routes for our restart time "
+                                                          "(graceful restart)")] = False,
+    message: Annotated[str, typer.Option("--message", "-m",
+                                         help="RFC 9003 shutdown message (at most 255 octets of UTF-8)")]
+    = "",
 ) -> None:
     """Stop gracebgpd, withdrawing our routes (default) or retaining them at the peers."""
     opts: Options = ctx.obj
+    if withdraw and retain:
+        raise Failure("stop: --withdraw and --retain exclude each other: give one (--withdraw is the "
+                      "default)", 2)
+    problem = shutdown_message_problem(message)
+    if problem is not None:
+        raise Failure(f"stop: {problem}", 2)
     with _one(opts) as client:
-        done = client.stop(withdraw, message)
+        done = client.stop(not retain, message)
     output.emit_json({"ok": True, "message": done.message}) if opts.json else output.emit_line(done.message)
 
 
@@ -85,10 +94,14 @@ def drain_command(
 ) -> None:
     """Maintenance drain (RFC 8326): peers move traffic away, then our routes go."""
     opts: Options = ctx.obj
-    target = _one(opts)
-    target.close()
+    if cancel and (wait or delay is not None):
+        given = " and ".join(flag for flag, on in (("--wait", wait), ("--delay", delay is not None)) if on)
+        raise Failure(f"drain: --cancel ends a drain; it does not go with {given}", 2)
+    if delay is not None and not 0 <= delay <= 3600:  # NaN passes the option's range check
+        raise Failure(f"drain: --delay must be 0..3600 seconds, not {delay}", 2)
+    _one(opts).close()
     timeout = opts.timeout + ((delay if delay is not None else 3600.0) + 60.0 if wait else 0.0)
-    with Client(opts.targets[0].address, token=opts.token, timeout=timeout) as client:
+    with opts.client(opts.targets[0], timeout=timeout) as client:
         result = client.drain(wait=wait, delay=delay, cancel=cancel)
     if opts.json:
         output.emit_json(result.model_dump())

@@ -1,22 +1,38 @@
 """The ``gracebgp`` command (layer L5): global options, the commands, and error handling
 that turns every failure into one line on stderr and an exit code (never a traceback).
 
-Exit codes: 0 success, 1 a failed request (or an unhealthy daemon for ``health``),
-2 a usage error, 130 interrupted (Ctrl-C).
+Exit codes (docs/cli.md, "Exit codes and errors"): 0 success; 1 a failed request (the
+daemon refused it or could not be reached; ``health``: not healthy); 2 a usage error
+(bad word, value or flag combination: checked here, nothing is sent); 130 interrupted
+(Ctrl-C); 141 the reader of stdout went away; 70 a bug in gracebgp (EX_SOFTWARE),
+never the answer to anything an operator typed.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 
 from gracebgp import __version__
 from gracebgp.api.client import ClientError
 from gracebgp.cli import lifecycle, peers, routes, status
-from gracebgp.cli.targets import Failure, Options, choose_targets, read_token, report
+from gracebgp.cli.targets import (
+    Failure,
+    Options,
+    check_words,
+    choose_targets,
+    first_error,
+    read_token,
+    report,
+)
+
+#: Exit codes (the module docstring); EX_USAGE-style 2 is click's own for usage errors.
+OK, FAILED, USAGE, BUG, INTERRUPTED, BROKEN_PIPE = 0, 1, 2, 70, 130, 141
 
 app = typer.Typer(
     name="gracebgp",
@@ -58,6 +74,8 @@ def options(
         "--version", callback=_version, is_eager=True, help="print the version and exit")] = False,
 ) -> None:
     """Operate gracebgpd, the gracebgp BGP daemon, through its API."""
+    if not math.isfinite(timeout):  # NaN passes the option's range check
+        raise Failure(f"--timeout must be a number of seconds, not {timeout}", 2)
     ctx.obj = Options(targets=choose_targets(host or [], url, socket), token=read_token(token_file),
                       json=json_output, timeout=timeout)
 
@@ -71,29 +89,36 @@ lifecycle.register(app)
 def run(argv: list[str] | None = None) -> int:
     """Run the CLI on ``argv`` and return the exit code."""
     try:
+        check_words(sys.argv[1:] if argv is None else argv)
         result = app(args=argv, prog_name="gracebgp", standalone_mode=False)
     except ClientError as exc:
         report(str(exc))
-        return 1
+        return FAILED
     except Failure as exc:
         report(str(exc))
         return exc.code
+    except ValidationError as exc:
+        # A request body the API's models refuse, built from what was typed (the commands
+        # check their values first; this is the net under them): a usage error.
+        report(f"invalid request: {first_error(exc)}")
+        return USAGE
     except (typer.Abort, KeyboardInterrupt):
-        return 130
+        return INTERRUPTED
     except BrokenPipeError:
         # The reader went away (``gracebgp routes ... | head``); stop quietly.
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
-        return 141
+        return BROKEN_PIPE
     except Exception as exc:
         code = _usage_error(exc)
         if code is not None:
             return code
         if os.environ.get("GRACEBGP_DEBUG"):
             raise
-        report(f"internal error: {type(exc).__name__}: {exc} (set GRACEBGP_DEBUG=1 for a traceback)")
-        return 70
-    return result if isinstance(result, int) else 0
+        report(f"internal error (a bug in gracebgp, please report it): {type(exc).__name__}: {exc} "
+               "(set GRACEBGP_DEBUG=1 for a traceback)")
+        return BUG
+    return result if isinstance(result, int) else OK
 
 
 def _usage_error(exc: Exception) -> int | None:

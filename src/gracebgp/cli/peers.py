@@ -11,7 +11,7 @@ import typer
 from pydantic import ValidationError
 
 from gracebgp.api.client import Client, ResetMode
-from gracebgp.api.schema import Done, PeerAdd
+from gracebgp.api.schema import Done, PeerAdd, shutdown_message_problem
 from gracebgp.cli import output
 from gracebgp.cli.render import make_table, peer_pairs, peer_rows
 from gracebgp.cli.targets import Failure, Options, ask_all, first_error
@@ -115,6 +115,8 @@ def neighbor_command(
     given = [name for name, value in add_options.items() if value]
     if given and (not w or w[0] != "add"):
         raise Failure(f"{', '.join(given)} only go with 'neighbor add ADDR'", 2)
+    if message and (len(w) < 2 or w[0] in ("add", "del", "delete")):
+        raise Failure("--message only goes with 'neighbor ADDR shutdown' and 'neighbor ADDR reset'", 2)
     if not w:
         show_peers(opts)
         return
@@ -158,6 +160,9 @@ def _action(opts: Options, address: str, action: str, rest: list[str], message: 
                       + (" (softreset takes 'in' or 'out')" if action == "softreset" else ""), 2)
     if message and action not in ("shutdown", "reset"):
         raise Failure("--message only goes with shutdown and reset", 2)
+    problem = shutdown_message_problem(message)
+    if problem is not None:
+        raise Failure(f"neighbor {address} {action}: {problem}", 2)
     call: Callable[[Client], Done]
     if action == "enable":
         call, what = (lambda c: c.enable_peer(address)), f"enabled neighbor {address}"

@@ -91,6 +91,8 @@ def _read(path: str) -> list[str]:
         return Path(path).read_text(encoding="utf-8").splitlines()
     except OSError as exc:
         raise Failure(f"cannot read {path}: {exc.strerror or exc}", 2) from None
+    except UnicodeDecodeError as exc:
+        raise Failure(f"{path} is not text (UTF-8): byte {exc.start}", 2) from None
 
 
 def _changed(opts: Options, answers: list[tuple[str | None, PathsChanged]], verb: str) -> None:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
+import httpx
 from pydantic import ValidationError
 
 from gracebgp.api.client import DEFAULT_SOCKET, Client, ClientError
@@ -57,8 +58,37 @@ class Options:
     def fleet(self) -> bool:
         return len(self.targets) > 1
 
-    def client(self, target: Target) -> Client:
-        return Client(target.address, token=self.token, timeout=self.timeout)
+    def client(self, target: Target, timeout: float | None = None) -> Client:
+        """A client of ``target``; ``timeout`` replaces ``--timeout`` (``drain --wait``)."""
+        return Client(target.address, token=self.token, timeout=self.timeout if timeout is None else timeout)
+
+
+def check_words(words: Sequence[str]) -> None:
+    """Every command-line word is text the API can carry: bytes that are not UTF-8 (which
+    Python keeps as lone surrogates) or a NUL are a usage error before anything is sent."""
+    for word in words:
+        shown = ascii(word if len(word) <= 40 else word[:40] + "...")
+        if "\x00" in word:
+            raise Failure(f"the argument {shown} contains a NUL character", 2)
+        try:
+            word.encode("utf-8")
+        except UnicodeEncodeError:
+            raise Failure(f"the argument {shown} is not valid UTF-8", 2) from None
+
+
+def check_url(flag: str, url: str) -> str:
+    """``url`` if it is an http(s) URL a request can go to (host, port 1..65535)."""
+    if not url.startswith(("http://", "https://")):
+        raise Failure(f"{flag} {url}: expected http://host:port or https://host:port", 2)
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL as exc:
+        raise Failure(f"{flag} {url}: {exc}", 2) from None
+    if not parsed.host:
+        raise Failure(f"{flag} {url}: no host (expected http://host:port)", 2)
+    if parsed.port is not None and not 1 <= parsed.port <= 65535:
+        raise Failure(f"{flag} {url}: the port must be 1..65535, not {parsed.port}", 2)
+    return url
 
 
 def parse_host(text: str) -> Target:
@@ -68,8 +98,16 @@ def parse_host(text: str) -> Target:
     if sep and name and "/" not in name and ":" not in name:
         if not rest:
             raise Failure(f"--host {text}: missing the target after '='", 2)
-        return Target(name, rest)
-    return Target(None, text)
+        return Target(name, _socket_or_url("--host", rest))
+    return Target(None, _socket_or_url("--host", text))
+
+
+def _socket_or_url(flag: str, target: str) -> str:
+    if target.startswith(("http://", "https://")):
+        return check_url(flag, target)
+    if not target.removeprefix("unix:"):
+        raise Failure(f"{flag} {target!r}: no socket path", 2)
+    return target
 
 
 def choose_targets(hosts: Sequence[str], url: str | None, sock: str | None) -> list[Target]:
@@ -83,10 +121,13 @@ def choose_targets(hosts: Sequence[str], url: str | None, sock: str | None) -> l
             raise Failure("--host names must be unique", 2)
         return targets
     if url:
-        if not url.startswith(("http://", "https://")):
-            raise Failure(f"--url {url}: expected http://host:port or https://host:port", 2)
-        return [Target(None, url)]
-    return [Target(None, sock or os.environ.get(SOCKET_ENV) or DEFAULT_SOCKET)]
+        return [Target(None, check_url("--url", url))]
+    if sock is not None:
+        return [Target(None, _socket_or_url("--socket", sock))]
+    from_env = os.environ.get(SOCKET_ENV)
+    if from_env:
+        check_words([from_env])
+    return [Target(None, from_env or DEFAULT_SOCKET)]
 
 
 def read_token(token_file: str | None) -> str | None:
@@ -96,11 +137,21 @@ def read_token(token_file: str | None) -> str | None:
             lines = Path(token_file).read_text(encoding="utf-8").splitlines()
         except OSError as exc:
             raise Failure(f"cannot read the token file {token_file}: {exc.strerror or exc}", 2) from None
+        except UnicodeDecodeError:
+            raise Failure(f"the token file {token_file} is not text (UTF-8)", 2) from None
         token = lines[0].strip() if lines else ""
         if not token:
             raise Failure(f"the token file {token_file} is empty", 2)
-        return token
-    return os.environ.get(TOKEN_ENV) or None
+        return _header_safe(token, f"the token in {token_file}")
+    token = (os.environ.get(TOKEN_ENV) or "").strip()
+    return _header_safe(token, f"${TOKEN_ENV}") if token else None
+
+
+def _header_safe(token: str, where: str) -> str:
+    """A bearer token goes in an HTTP header: printable ASCII only."""
+    if not token.isascii() or not token.isprintable():
+        raise Failure(f"{where} is not a valid token (printable ASCII expected)", 2)
+    return token
 
 
 def first_error(exc: ValidationError) -> str:

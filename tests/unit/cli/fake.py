@@ -65,7 +65,7 @@ Handler = Callable[[httpx.Request], httpx.Response]
 
 def install(monkeypatch: pytest.MonkeyPatch, daemons: dict[str, Handler]) -> None:
     """Route every target address to its fake daemon."""
-    def client(self: Options, target: Target) -> Client:
-        return Client(target.address, token=self.token, timeout=self.timeout,
+    def client(self: Options, target: Target, timeout: float | None = None) -> Client:
+        return Client(target.address, token=self.token, timeout=self.timeout if timeout is None else timeout,
                       transport=httpx.MockTransport(daemons[target.address]))
     monkeypatch.setattr(Options, "client", client)
