@@ -9,7 +9,7 @@ Cease subcodes, RFC 8538 §5 Hard Reset classes).
     (forwarding-state-preserved)
     admin-down false -> true / true -> false          stopped with Cease/Administrative
                                                       Shutdown (Hard Reset with N) / started
-    peer-as, local-as, router-id                      session reset with Hard Reset wrapping
+    peer-as, local-as                                 session reset with Hard Reset wrapping
                                                       Cease/Other Configuration Change: the
                                                       peer is another one now; no routes kept
     anything else carried by the OPEN or the          session reset with Cease/Other
@@ -18,6 +18,8 @@ Cease subcodes, RFC 8538 §5 Hard Reset classes).
     remote-port, ebgp-multihop, auth-password,        the routes (GR) while the new session
     route-reflector-client, route-reflector-cluster-id comes up
 
+The router-id is the speaker's, not the peer's: a new one needs a restart of the daemon
+(``config.diff`` reports it), so a reload keeps the running one in every session.
 No neighbor key selects import or export policy yet, so no change needs only a soft reset
 (ROUTE-REFRESH / re-sending our routes); route changes in ``[[gracebgp.routes]]`` go out as
 UPDATEs and reset nothing.
@@ -51,7 +53,7 @@ _IN_PLACE_FIELDS = frozenset({
     "session.graceful_restart.forwarding",
 })
 #: Settings that make the peer another one: its routes must not be kept (Hard Reset).
-_IDENTITY_FIELDS = frozenset({"session.peer_as", "session.local_as", "session.router_id"})
+_IDENTITY_FIELDS = frozenset({"session.peer_as", "session.local_as"})
 
 #: Settings as the operator writes them in the configuration file.
 _KEYS = {
@@ -152,8 +154,8 @@ def apply_neighbors(sp: Speaker, neighbors: Sequence[NeighborSettings], now: flo
             sp.remove_peer(peer, now, "removed from the configuration")
             report.append({"peer": address, "changed": ["neighbor"], "action": "removed",
                            "notification": sent})
-        elif new != peer.settings:
-            report.append(_apply(sp, peer, new, now))
+        elif new != peer.settings and (entry := _apply(sp, peer, new, now)) is not None:
+            report.append(entry)
     for address, settings in wanted.items():
         if address not in sp.peers:
             added = sp.add_peer(settings, now, dynamic=False)
@@ -174,7 +176,11 @@ def would_send(peer: Peer, note: Notification) -> str | None:
     return note.describe()
 
 
-def _apply(sp: Speaker, peer: Peer, new: NeighborSettings, now: float) -> dict[str, Any]:
+def _apply(sp: Speaker, peer: Peer, new: NeighborSettings, now: float) -> dict[str, Any] | None:
+    # The speaker's identity changes only with a restart (config.diff: needs_restart).
+    new = replace(new, session=replace(new.session, router_id=peer.settings.session.router_id))
+    if new == peer.settings:
+        return None
     p = plan(peer.settings, new, provisional_hard=sp.provisional_hard)
     note = p.notification
     sent = would_send(peer, note) if note is not None and p.action != STARTED else None

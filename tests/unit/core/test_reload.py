@@ -185,3 +185,16 @@ def test_operator_reset_reconnects_only_after_the_old_connection_is_gone() -> No
     assert a.peers[B].start_at is not None
     _settle(net, out)
     assert a.peers[B].start_at is None and a.peers[B].session.state is State.ESTABLISHED
+
+
+def test_a_new_router_id_waits_for_a_restart() -> None:
+    """The router-id is the speaker's identity (config.diff: needs_restart): a reload keeps
+    the running one and resets nothing for it."""
+    net, a, _b = demo_pair()
+    out = a.handle(ev.Reconfigured(tuple(replace(p.settings, session=replace(p.settings.session,
+                                                                             router_id="192.0.2.99"))
+                                         for p in a.peers.values()), ()), net.now)
+    assert not [o for o in out if isinstance(o, (ev.Send, ev.Close, ev.Connect))]
+    notice = next(o for o in out if isinstance(o, ev.Notice) and o.kind == "reload")
+    assert notice.data["peers"] == []
+    assert a.peers[B].session.config.router_id == a.router_id
