@@ -95,6 +95,35 @@ def test_a_second_instance_exits_at_once_naming_the_pid_and_touches_nothing(pair
     assert after["state"] == "Established" and after["established_count"] == before["established_count"]
 
 
+def test_a_live_api_socket_is_never_taken_over(pair: Pair, tmp_path: Path) -> None:
+    """Another state-dir (so the lock does not stop it) but A's API socket: exit 4, and
+    A's socket stays A's (before the fix, ApiServer.start unlinked it)."""
+    conf = _conf(tmp_path, free_port(A_ADDR), str(pair.a.socket))
+    inode = os.stat(pair.a.socket).st_ino
+    r = run([*GRACEBGPD, "-f", str(conf)], timeout=30)
+    assert r.returncode == 4, (r.returncode, r.stderr[-2000:])
+    assert f"API socket {pair.a.socket}: in use by another process" in r.stderr, r.stderr
+    assert os.stat(pair.a.socket).st_ino == inode
+    with pair.a.client() as c:
+        assert c.get("/v1/global").status_code == 200
+
+
+def test_the_lock_is_held_across_a_planned_restart(pair: Pair) -> None:
+    with pair.a.client() as c:
+        before = c.get("/v1/global").json()["uptime"]
+        assert c.post("/v1/restart").status_code == 202
+
+    def restarted() -> bool:
+        with pair.a.client() as c:
+            return bool(c.get("/v1/global").json()["uptime"] < before)
+
+    wait_until("A's new process answers", restarted)
+    assert pair.a.alive()
+    r = run([*GRACEBGPD, "-f", str(pair.a.conf)], timeout=30)
+    assert r.returncode == 3 and f"(pid {pair.a.proc.pid})" in r.stderr, r.stderr
+    wait_until("B Established with A again", lambda: peer_seen_by_b(pair)["state"] == "Established")
+
+
 def _conf(tmp: Path, port: int, api_socket: str | None = None) -> Path:
     text, _ = demo_configs(port, free_port("127.0.0.2"), str(tmp))
     if api_socket is not None:
