@@ -147,6 +147,22 @@ def test_a_bgp_port_in_use_is_a_startup_error(tmp_path: Path) -> None:
     assert not (state / "gracebgpd.sock").exists()
 
 
+def test_a_tcp_api_port_in_use_is_a_startup_error(tmp_path: Path) -> None:
+    conf = _conf(tmp_path, free_port(A_ADDR))
+    token = tmp_path / "token"
+    token.write_text("secret\n")
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        extra = f"\n[gracebgp]\napi-listen = '127.0.0.1:{port}'\napi-token-file = '{token}'\n"
+        conf.write_text(conf.read_text().replace("\n[gracebgp]\n", extra, 1))
+        r = run([*GRACEBGPD, "-f", str(conf)], timeout=30)
+    assert r.returncode == 4, (r.returncode, r.stderr[-2000:])
+    assert f"cannot serve the API: API on TCP 127.0.0.1 port {port}: " in r.stderr, r.stderr
+    assert not (tmp_path / "speaker-a" / "gracebgpd.sock").exists()  # the Unix one is not left behind
+
+
 def test_an_api_socket_path_too_long_fails_check_and_start(tmp_path: Path) -> None:
     long_path = str(tmp_path / ("s" * 120) / "gracebgpd.sock")
     conf = _conf(tmp_path, free_port(A_ADDR), long_path)

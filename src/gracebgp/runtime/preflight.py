@@ -92,7 +92,7 @@ async def preflight(argv: list[str], timeout: float = PREFLIGHT_TIMEOUT) -> str:
         with contextlib.suppress(ProcessLookupError):
             proc.kill()
         await proc.wait()
-        return f"the new code did not finish its check within {timeout:.0f}s"
+        return f"the new code did not finish its check within {timeout:g} s"
     if proc.returncode == 0:
         return ""
     lines = [x.strip() for x in (err or out).decode("utf-8", "replace").splitlines() if x.strip()]
