@@ -174,7 +174,10 @@ class Owner:
         started = time.perf_counter()
         try:
             self._execute(self.speaker.handle(inp, now), now)
-            self.steps.observe(time.perf_counter() - started, type(inp).__name__)
+            took = time.perf_counter() - started
+            self.steps.observe(took, type(inp).__name__)
+            if took > STEP_BOUND:
+                log.debug("owner step of %.0f ms handling %s", took * 1000, type(inp).__name__)
         except Exception as exc:
             log.exception("internal error while handling %s; continuing", type(inp).__name__)
             if isinstance(inp, ev.CommandRequested):
