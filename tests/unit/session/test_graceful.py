@@ -11,6 +11,7 @@ import pytest
 
 from gracebgp.session import (
     BytesReceived,
+    CloseConnection,
     GrConfig,
     Negotiated,
     Output,
@@ -207,3 +208,16 @@ def test_peer_process_restart_end_to_end() -> None:
     assert d.graceful and d.reason == "peer restarted (new connection while established)"
     neg = pair.a.session.negotiated
     assert neg is not None and neg.peer_gr is not None and neg.peer_gr.restart_state
+
+
+def test_a_close_after_a_notification_says_so() -> None:
+    """Issue 10 finding 8: the runtime must see which closes follow a NOTIFICATION (then it
+    shuts down the write side and waits for the peer) and which are plain TCP closes."""
+    p = Probe(with_gr(config())).to_established(gr_peer(PEER_GR_N))
+    assert [o for o in p(Stop(CEASE_RESET)) if isinstance(o, CloseConnection)] == [
+        CloseConnection(1, after_notification=True)]
+    p = Probe(with_gr(config())).to_established(gr_peer(PEER_GR))
+    assert [o for o in p(Stop(None)) if isinstance(o, CloseConnection)] == [CloseConnection(1)]
+    p = Probe(with_gr(config())).to_established(gr_peer(PEER_GR))
+    closes = [o for o in p(TcpAccepted(99)) if isinstance(o, CloseConnection)]
+    assert closes == [CloseConnection(1)]  # the peer restarted: no NOTIFICATION, plain close
