@@ -16,7 +16,7 @@ asyncio runtime, and maps signals to operator intent (spec section 6):
 Exit codes (README "Running the daemon"): 0 stopped as asked; 1 the configuration is
 invalid (``--check`` found problems); 2 the command line is wrong; 3 another gracebgpd
 holds the state directory; 4 a listener (BGP port, API socket, TCP API) cannot be bound;
-5 the state directory cannot be used.
+5 the state directory cannot be used; 6 the planned restart could not re-execute.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ from gracebgp.runtime.restartstate import HEARTBEAT, RestartState
 from gracebgp.runtime.store import open_store
 
 log = logging.getLogger("gracebgp")
-EXIT_CONFIG, EXIT_RUNNING, EXIT_LISTEN, EXIT_STATE = 1, 3, 4, 5
+EXIT_CONFIG, EXIT_RUNNING, EXIT_LISTEN, EXIT_STATE, EXIT_EXEC = 1, 3, 4, 5, 6
 
 
 class StartupError(Exception):
@@ -362,7 +362,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="gracebgpd", description="gracebgp BGP daemon",
                                  epilog="exit codes: 0 stopped as asked, 1 invalid configuration, 2 bad "
                                         "command line, 3 another gracebgpd holds the state directory, 4 a "
-                                        "listener cannot be bound, 5 the state directory cannot be used")
+                                        "listener cannot be bound, 5 the state directory cannot be used, 6 "
+                                        "the planned restart could not re-execute")
     ap.add_argument("-f", "--config-file", required=True, type=Path, help="GoBGP-style TOML configuration")
     ap.add_argument("-l", "--log-level", default="info", choices=["debug", "info", "warning", "error"])
     ap.add_argument("--check", action="store_true",
@@ -391,7 +392,12 @@ def main(argv: list[str] | None = None) -> int:
         if daemon.lock is not None:
             daemon.lock.hand_over()
         argv_new = reexec_argv()
-        os.execv(argv_new[0], argv_new)
+        try:
+            os.execv(argv_new[0], argv_new)
+        except OSError as exc:  # the pre-flight ran this argv a moment ago: rare
+            print(f"gracebgpd: cannot re-execute {argv_new[0]}: {exc.strerror or exc}; the restart "
+                  "marker stays, start gracebgpd again for a planned restart", file=sys.stderr)
+            return EXIT_EXEC
     return code
 
 
