@@ -68,7 +68,9 @@ def set_aside(path: Path, now: float) -> Path:
 
 
 def _number(data: dict[str, Any], key: str) -> float:
-    value = data.get(key)
+    if key not in data:
+        raise ValueError(f"{key!r} is missing")
+    value = data[key]
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise ValueError(f"{key!r} is {json.dumps(value)}, not a number")
     return float(value)
