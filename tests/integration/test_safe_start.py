@@ -24,7 +24,10 @@ from typing import Any
 
 import pytest
 
+from gracebgp.config import load_file
 from gracebgp.config.default import demo_configs
+from gracebgp.daemon import peers_hold
+from gracebgp.runtime.restartstate import HEARTBEAT
 from gracebgp.runtime.store import FILE_NAME
 
 from .api_daemons import A_ADDR, Daemon, Pair, free_port, kill, relaunch, start_pair, wait_until
@@ -188,6 +191,23 @@ def health(d: Daemon) -> dict[str, Any]:
         r = c.get("/v1/health")
         assert r.status_code == 200, r.text
         return dict(r.json())
+
+
+def test_a_crash_longer_ago_than_peers_hold_our_routes_is_a_cold_start(pair: Pair) -> None:
+    """The demo config advertises restart-time 120 (+ LLGR): an hour-old crash is cold (R=0);
+    before the fix anything up to 4095 + 60 s after the last heartbeat came back with R=1."""
+    state = pair.a.socket.parent
+    kill(pair.a)
+    running = json.loads((state / "running.json").read_text())
+    hold = peers_hold(load_file(pair.a.conf))
+    assert hold == 120 + 3600  # restart-time + the LLGR stale time of the demo configuration
+    running["time"] -= hold + HEARTBEAT + 30  # its last heartbeat: beyond the hold and a heartbeat
+    (state / "running.json").write_text(json.dumps(running))
+    relaunch(pair, pair.a)
+    with pair.a.client() as c:
+        status = c.get("/v1/gr").json()
+    assert status["restart"] == "cold" and status["restart_bit"] is False, status
+    assert "after the" in status["detail"] and "peers hold our routes" in status["detail"], status
 
 
 def test_damaged_state_is_reported_and_routes_are_not_acknowledged_as_durable(pair: Pair) -> None:
