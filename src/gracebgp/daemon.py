@@ -42,6 +42,7 @@ from gracebgp.core.peer import NeighborSettings
 from gracebgp.core.speaker import Speaker
 from gracebgp.runtime.gcpolicy import tune_gc
 from gracebgp.runtime.instance import InstanceError, InstanceLock, acquire
+from gracebgp.runtime.limits import raise_fd_limit
 from gracebgp.runtime.owner import Owner
 from gracebgp.runtime.preflight import host_problems, import_problems, preflight, reexec_argv
 from gracebgp.runtime.restartstate import HEARTBEAT, RestartState
@@ -262,6 +263,7 @@ class Daemon:
                  "retains our routes at peers (graceful restart)" if sigterm_graceful
                  else "withdraws our routes")
         tune_gc()
+        raise_fd_limit()  # soft RLIMIT_NOFILE to the hard limit (runtime/limits.py)
         previous = self.restart_state.classify(peers_hold(self.cfg))  # we hold the state-dir lock
         for problem in previous.problems:
             log.error("%s", problem)

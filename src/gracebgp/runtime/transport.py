@@ -17,8 +17,13 @@ from collections.abc import Callable
 from typing import Any
 
 from gracebgp.core.events import Connected, ConnectFailed, Disconnected, Input, Received
+from gracebgp.runtime.limits import RateLimited, quiet_accept_errors
 
 log = logging.getLogger("gracebgp.transport")
+#: A flood from unconfigured addresses logs its first refusal, then a count per interval.
+_refused = RateLimited(log, logging.WARNING,
+                       "%d more connections from addresses that are not configured neighbors refused "
+                       "in the last %d s")
 
 CONNECT_TIMEOUT = 5.0
 #: How long a connection closed after a NOTIFICATION waits for the peer to close its side.
@@ -120,6 +125,7 @@ class Transport:
 
     async def listen(self, host: str, port: int) -> None:
         loop = asyncio.get_running_loop()
+        quiet_accept_errors(loop)  # EMFILE on accept: one line per interval, not one per attempt
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         server = await loop.create_server(self._accept, host, port, family=family, reuse_address=True)
         self.servers.append(server)
@@ -224,7 +230,7 @@ class _Acceptor(asyncio.Protocol):
         host = _peer_host(transport.get_extra_info("peername"))
         peer = self.owner.peer_of(host)
         if peer is None:
-            log.warning("connection from %s refused: not a configured neighbor", host)
+            _refused("connection from %s refused: not a configured neighbor", host)
             transport.close()
             return
         conn = self.owner._next_accepted
