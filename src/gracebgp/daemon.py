@@ -114,6 +114,7 @@ class Daemon:
             self.state_problems.append(("RouteStore", f"state-dir {cfg.gracebgp.state_dir}",
                                         opened.reason, opened.problem))
         self.speaker = build_speaker(cfg, opened.routes)
+        self.speaker.config_file = os.path.abspath(path)  # named when the API refuses its routes
         self.owner = Owner(self.speaker, listen_addresses(cfg))
         self.owner.store = self.store
         self.owner.store_error = opened.error

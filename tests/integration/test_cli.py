@@ -344,3 +344,49 @@ def test_errors_are_one_line(pair: Pair) -> None:
     assert r.returncode == 2 and "unknown subsequent address family 'multicast'" in one_line_error(r)
     r = gb("--url", "http://127.0.0.1:1", "peers")
     assert "cannot reach gracebgpd at http://127.0.0.1:1: Connection refused" in one_line_error(r)
+
+
+def test_bad_requests_are_refused_before_anything_is_sent(pair: Pair) -> None:
+    """Issue 10: an RFC 9003 message over 255 octets (counted in octets), flags that
+    exclude each other: one line, exit code 2, and the daemon and its session untouched."""
+    established(pair)
+    before = (peer_of(pair.a, B_ADDR) or {})["established_count"]
+    too_long = "octets of UTF-8; RFC 9003 §2 allows at most 255"
+    for args, says in (
+            (["neighbor", B_ADDR, "shutdown", "-m", "x" * 300], f"is 300 {too_long}"),
+            (["neighbor", B_ADDR, "shutdown", "--message", "\u00e9" * 128], f"is 256 {too_long}"),
+            (["neighbor", B_ADDR, "reset", "-m", "x" * 256], f"is 256 {too_long}"),
+            (["stop", "-m", "x" * 300], f"is 300 {too_long}"),
+            (["stop", "--retain", "-m", "\u00e9" * 128], f"is 256 {too_long}"),
+            (["stop", "--withdraw", "--retain"], "--withdraw and --retain exclude each other"),
+            (["drain", "--cancel", "--wait"], "--cancel ends a drain; it does not go with --wait"),
+            (["neighbor", B_ADDR, "-m", "hello"], "--message only goes with")):
+        r = gb(*args, sock=pair.a)
+        err = one_line_error(r)
+        assert r.returncode == 2 and says in err, (args, err)
+        assert "internal error" not in err and "pydantic" not in err
+    peer = peer_of(pair.a, B_ADDR) or {}
+    assert peer["state"] == "Established" and peer["established_count"] == before and not peer["admin_down"]
+    assert as_json("global", sock=pair.a)["asn"] == 65001  # not stopped
+
+
+def test_configured_routes_are_refused_by_rib_add_and_del(pair: Pair) -> None:
+    """Issue 10: a route of [[gracebgp.routes]] is the file's; rib add/del would be undone
+    by the next reload or restart, so the daemon refuses (409) and names the file."""
+    established(pair)
+    conf = f"{pair.logs[0].with_name('a.toml')} ([[gracebgp.routes]])"
+    r = gb("rib", "del", "198.51.100.0/26", sock=pair.a)
+    assert r.returncode == 1
+    assert one_line_error(r) == (f"gracebgp: error: 198.51.100.0/26 is configured in {conf}; "
+                                 "remove it there and reload (SIGHUP); nothing was deleted\n")
+    r = gb("rib", "add", "10.97.0.0/24", sock=pair.a)  # an API route is fine ...
+    assert r.returncode == 0, r.stderr
+    r = gb("rib", "add", "198.51.100.0/26", "med", "5", sock=pair.a)  # ... a configured one is not
+    assert r.returncode == 1
+    assert f"198.51.100.0/26 is configured in {conf}; change it there" in one_line_error(r)
+    r = gb("rib", "del", "10.97.0.0/24", "2001:db8:a::/48", sock=pair.a)  # all or nothing
+    assert r.returncode == 1 and "2001:db8:a::/48 is configured" in one_line_error(r)
+    assert received(pair.b, A_ADDR, "10.97.0.0/24")
+    got = received(pair.b, A_ADDR, "198.51.100.0/26")
+    assert got and "med" not in got[0]["attrs"]
+    assert as_json("rib", "del", "10.97.0.0/24", sock=pair.a) == {"changed": 1, "unchanged": 0}

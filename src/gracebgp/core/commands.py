@@ -16,11 +16,12 @@ Wire behaviour, spec/graceful-restart.md section 6 and RFC 8538 §5:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from gracebgp.core import events as ev
+from gracebgp.core.configured import configured_refusal
 from gracebgp.core.graceful import set_drain
 from gracebgp.core.originate import LocalRoute, to_paths
 from gracebgp.core.peer import NeighborSettings
@@ -265,6 +266,7 @@ def _check_slice(speaker: Speaker, job: RouteJob, budget: int) -> int:
     if isinstance(cmd, AddRoutes):
         end = min(start + budget, len(cmd.routes))
         paths, problems = to_paths(cmd.routes[start:end], speaker.table, 20 - len(job.problems), start)
+        _not_configured(speaker, ((family, key) for family, key, _ in paths), "add")
         job.paths += paths
         job.problems += problems
         job.pos = len(cmd.routes) if len(job.problems) >= 20 else end
@@ -278,8 +280,16 @@ def _check_slice(speaker: Speaker, job: RouteJob, budget: int) -> int:
             raise _Refused(400, f"{prefix!r}: {exc}") from None
         keys.append((Family(afi, SAFI.UNICAST), key))
         job.removed.append(format_prefix(key, afi))
+    _not_configured(speaker, keys[start:], "delete")  # keys holds one entry per prefix checked
     job.pos = end
     return max(1, end - start)
+
+
+def _not_configured(speaker: Speaker, keys: Iterable[tuple[Family, int]], verb: str) -> None:
+    """Routes of the configuration file are the file's (core/configured.py): 409."""
+    why = configured_refusal(speaker.config_routes, keys, speaker.config_file, verb)
+    if why is not None:
+        raise _Refused(409, why)
 
 
 def _apply_slice(speaker: Speaker, job: RouteJob, budget: int, now: float) -> int:

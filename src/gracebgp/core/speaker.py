@@ -63,6 +63,7 @@ class Speaker:
         self.peers: dict[str, Peer] = {}
         self.local_routes: dict[tuple[Family, int], Path] = {}
         self.config_routes: set[tuple[Family, int]] = set()  # the rest came from the API
+        self.config_file = ""  # where config_routes come from, for the API's refusals
         self.watch_routes = False  # emit a "route" Notice per best-path change
         self.now = 0.0  # the time of the input being handled
         self._dirty: dict[Family, set[int]] = {f: set() for f in FAMILIES}

@@ -85,7 +85,8 @@ def calls(path: list[str], command: Any) -> Iterator[list[str]]:
     for start in starts:
         for g in GARBAGE:
             yield [*path, *start, g]
-            yield [*path, *start, g, g]
+            if not start:
+                yield [*path, g, g]
     flags = []
     for param in command.params:
         if param.param_type_name != "option":
@@ -119,7 +120,7 @@ def test_every_command_is_walked() -> None:
     names = {" ".join(path) for path, _ in COMMANDS}
     assert {"neighbor", "stop", "drain", "rib add", "rib del", "routes available", "gr status",
             "events", "timeline", "restart"} <= names
-    assert len(CALLS) > 1000
+    assert len(CALLS) > 1000, len(CALLS)
 
 
 @pytest.mark.parametrize("chunk", range(8))

@@ -140,3 +140,57 @@ def test_commands_on_a_bare_speaker_do_not_need_a_network() -> None:
                                                                    {"changed": 1, "unchanged": 0})]
     out = s.handle(ev.CommandRequested(8, "not a command"), 1.0)
     assert out == [ev.Reply(8, 400, "unknown command str")]
+
+
+# --- configured routes belong to the file (issue 10 finding 10) ---------------------------
+
+CONFIGURED = "198.51.100.0/26"  # one of demo speaker A's [[gracebgp.routes]]
+
+
+def test_add_or_delete_of_a_configured_route_is_refused_with_the_file_to_edit() -> None:
+    net, a, b = demo_pair()
+    a.config_file = "/etc/gracebgp/a.toml"
+    key = (IPV4_UNICAST, parse_prefix(CONFIGURED)[1])
+    before = a.local_routes[key]
+    reply = net.command(A, cmd.AddRoutes((LocalRoute("10.40.0.0/24"), LocalRoute(CONFIGURED, med=5))))
+    assert (reply.status, reply.message) == (409, (
+        f"{CONFIGURED} is configured in /etc/gracebgp/a.toml ([[gracebgp.routes]]); change it there "
+        "and reload (SIGHUP); nothing was added"))
+    assert a.local_routes[key] is before  # not replaced ...
+    assert "10.40.0.0/24" not in learned(b)  # ... and all or nothing
+    reply = net.command(A, cmd.DeleteRoutes(("10.99.0.0/24", CONFIGURED)))
+    assert (reply.status, reply.message) == (409, (
+        f"{CONFIGURED} is configured in /etc/gracebgp/a.toml ([[gracebgp.routes]]); remove it there "
+        "and reload (SIGHUP); nothing was deleted"))
+    assert CONFIGURED in learned(b)
+    many = ("192.0.2.0/26", CONFIGURED, "203.0.113.0/26", "2001:db8:a::/48", "10.99.0.0/24")
+    reply = net.command(A, cmd.DeleteRoutes(many))
+    assert reply.status == 409 and reply.message.startswith(
+        "192.0.2.0/26, 198.51.100.0/26, 203.0.113.0/26 and 1 more are configured in /etc/gracebgp/a.toml "
+        "([[gracebgp.routes]]); remove them there")
+    reply = net.command(A, cmd.AddRoutes((LocalRoute("2001:db8:a:1::/64"),)))
+    assert reply.status == 409 and reply.message.startswith("2001:db8:a:1::/64 is configured")
+    assert len(a.local_routes) == 5 and not any(n.kind == "command" for _, n in net.notices)
+
+
+def test_configured_route_refused_in_any_slice_before_anything_changes() -> None:
+    s = speaker_from(demo_configs(1179, 1180, "/tmp/gracebgp-test")[0])
+    s.slice_routes = 2
+    adds = (*(LocalRoute(f"10.41.{i}.0/24") for i in range(5)), LocalRoute(CONFIGURED))
+    out = s.handle(ev.CommandRequested(1, cmd.AddRoutes(adds)), 1.0)
+    while not any(isinstance(o, ev.Reply) for o in out):
+        out = s.handle(ev.Continue(), 1.0)
+    reply = next(o for o in out if isinstance(o, ev.Reply))
+    assert reply.status == 409 and "the configuration file ([[gracebgp.routes]])" in reply.message
+    assert len(s.local_routes) == 5 and not s.jobs
+
+
+def test_a_route_the_file_no_longer_has_is_the_apis_again() -> None:
+    net, a, _b = demo_pair()
+    a_text, _ = demo_configs(1179, 1180, "/tmp/gracebgp-test")
+    again = speaker_from(a_text)
+    a.handle(ev.Reconfigured(tuple(p.settings for p in again.peers.values()), (LocalRoute("192.0.2.0/26"),)),
+             net.now)
+    assert net.command(A, cmd.AddRoutes((LocalRoute(CONFIGURED, med=5),))).status == 200
+    assert net.command(A, cmd.DeleteRoutes((CONFIGURED,))).status == 200
+    assert net.command(A, cmd.DeleteRoutes(("192.0.2.0/26",))).status == 409
