@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Callable, Iterator, Mapping
 from types import TracebackType
 from typing import Literal, TypeVar
@@ -56,10 +57,14 @@ P = TypeVar("P")
 BATCH_PATHS = 100_000
 BATCH_OCTETS = 16 * 1024 * 1024
 
-
 _PEERS = TypeAdapter(list[Peer])
 _EVENTS = TypeAdapter(list[Event])
 _ERRNO = re.compile(r"^\[Errno -?\d+\]\s*")
+#: WatchEvents reconnection backoff (seconds): first wait, then doubling up to the max.
+RECONNECT_FIRST, RECONNECT_MAX = 0.1, 2.0
+#: ... and no more than this many reconnections within one reconnection window.
+RECONNECT_LIMIT = 20
+_END_REASONS = {"restart": "restarting", "stop": "stopping"}
 
 
 class ClientError(Exception):
@@ -245,21 +250,84 @@ class Client:
         """ListEvents: the most recent events."""
         return self._parse_list(_EVENTS, self._request("GET", "/v1/events/history"))
 
-    def watch_events(self, routes: bool = False, history: bool = False) -> Iterator[Event]:
-        """WatchEvents: follow the server-sent event stream (no read timeout)."""
+    def watch_events(self, routes: bool = False, history: bool = False, reconnect: float = 0.0,
+                     on_status: Callable[[str], None] | None = None) -> Iterator[Event]:
+        """WatchEvents: follow the server-sent event stream (no read timeout).
+
+        The daemon ends the stream with ``event: end`` when it stops or re-executes. With
+        ``reconnect`` > 0 the watch goes on through that and through a lost connection:
+        it reconnects with a bounded backoff (0.1 s doubling to 2 s) for at most
+        ``reconnect`` seconds (and at most RECONNECT_LIMIT times within that long), tells
+        ``on_status`` ("gracebgpd restarting; reconnecting...", "reconnected ..."), and
+        resumes after the last event it saw (Last-Event-ID): no event twice, and the new
+        process's events from before the reconnection come from its history. Route events
+        are not kept in the history: those are lost meanwhile. A stream closed without
+        ``event: end`` ends the watch.
+        """
         params = {"routes": _flag(routes), "history": _flag(history)}
+        last_id: str | None = None
+        deadline: float | None = None  # while reconnecting
+        delay = RECONNECT_FIRST
+        note = on_status or (lambda _: None)
+        outages: list[float] = []  # when each reconnection began (a bound on flapping)
+        ever_opened = False
+        while True:
+            why = ""
+            try:
+                for kind, event_id, data in self._sse_frames(params, last_id):
+                    last_id = event_id or last_id
+                    if kind == "open":
+                        ever_opened = True
+                        if deadline is not None:
+                            note(f"reconnected to gracebgpd at {self.target}")
+                            deadline, delay = None, RECONNECT_FIRST
+                    elif kind == "message" and data:
+                        yield self._parse_json(Event, data)
+                    elif kind == "overflow":
+                        raise ClientError(f"gracebgpd at {self.target} ended the event stream: this "
+                                          f"watcher fell behind and events were lost")
+                    elif kind == "end":
+                        why = f"gracebgpd {_END_REASONS.get(_end_reason(data), 'ended the event stream')}"
+                        break
+            except ClientError as exc:
+                if not reconnect or not ever_opened or not isinstance(exc.__cause__, httpx.TransportError):
+                    raise
+                why = str(exc)  # lost the connection to gracebgpd at ...: reason
+            if not reconnect or not why:
+                return  # ended by the daemon without saying why: the caller reports it
+            now = time.monotonic()
+            if deadline is None:  # a new outage
+                outages = [t for t in outages if now - t < reconnect] + [now]
+                if len(outages) > RECONNECT_LIMIT:
+                    raise ClientError(f"gracebgpd at {self.target} ended the event stream "
+                                      f"{len(outages)} times within {reconnect:g}s; giving up")
+                deadline = now + reconnect
+                note(f"{why}; reconnecting...")
+            elif now >= deadline:
+                raise ClientError(f"gracebgpd at {self.target} did not come back within {reconnect:g}s "
+                                  f"({why})")
+            time.sleep(delay)  # bounded backoff, also when a stopping daemon ends it at once
+            delay = min(2 * delay, RECONNECT_MAX)
+
+    def _sse_frames(self, params: Mapping[str, str], last_id: str | None) -> Iterator[tuple[str, str, str]]:
+        """Each SSE frame as (event type, id or "", data), after ("open", "", "") once the
+        stream has started with something other than its end."""
+        headers = {"Last-Event-ID": last_id} if last_id else None
         data: list[str] = []
-        kind = "message"
-        for line in self._stream_lines("/v1/events", params, None):
-            if not line:  # a blank line ends an event
-                if kind == "overflow":
-                    raise ClientError(f"gracebgpd at {self.target} ended the event stream: this "
-                                      f"watcher fell behind and events were lost")
-                if data and kind == "message":
-                    yield self._parse_json(Event, "\n".join(data))
-                data, kind = [], "message"
-            elif line.startswith(":"):  # a comment (keep-alive)
-                continue
+        kind, event_id = "message", ""
+        opened = False  # a stream that starts with its end (the daemon is stopping) is not open
+        for line in self._stream_lines("/v1/events", params, None, headers):
+            if not line:  # a blank line ends a frame
+                if data or kind != "message":
+                    if not opened and kind != "end":
+                        opened = True
+                        yield "open", "", ""
+                    yield kind, event_id, "\n".join(data)
+                data, kind, event_id = [], "message", ""
+            elif line.startswith(":"):  # a comment: the greeting, keep-alives
+                if not opened:
+                    opened = True
+                    yield "open", "", ""
             else:
                 field, _, value = line.partition(":")
                 value = value.removeprefix(" ")
@@ -267,6 +335,8 @@ class Client:
                     data.append(value)
                 elif field == "event":
                     kind = value or "message"
+                elif field == "id":
+                    event_id = value
 
     def health(self) -> Health:
         """GetHealth; an unhealthy daemon may answer 503 with the Health body."""
@@ -300,11 +370,11 @@ class Client:
             return response
         raise http_error(response.status_code, response.reason_phrase, response.content)
 
-    def _stream_lines(self, path: str, params: Mapping[str, str],
-                      read_timeout: float | None) -> Iterator[str]:
+    def _stream_lines(self, path: str, params: Mapping[str, str], read_timeout: float | None,
+                      headers: Mapping[str, str] | None = None) -> Iterator[str]:
         timeout = httpx.Timeout(self._timeout, read=read_timeout)
         try:
-            with self._http.stream("GET", path, params=params, timeout=timeout) as response:
+            with self._http.stream("GET", path, params=params, timeout=timeout, headers=headers) as response:
                 if not response.is_success:
                     response.read()
                     raise http_error(response.status_code, response.reason_phrase, response.content)
@@ -401,6 +471,14 @@ def _reason(exc: BaseException) -> str:
 def _peer_path(address: str, action: str | None = None) -> str:
     path = f"/v1/peers/{quote(address, safe='')}"
     return f"{path}/{action}" if action else path
+
+
+def _end_reason(data: str) -> str:
+    try:
+        reason = json.loads(data).get("reason", "")
+    except (ValueError, AttributeError):
+        return ""
+    return reason if isinstance(reason, str) else ""
 
 
 def _flag(value: bool) -> str:

@@ -32,6 +32,9 @@ from gracebgp.api import bulk, grview, metrics, schema, service
 from gracebgp.api.service import DaemonInfo, RequestError
 from gracebgp.core import commands as cmd
 from gracebgp.core.events import Reply
+from gracebgp.runtime.eventbus import End, EventBus
+from gracebgp.runtime.httpguard import GatedSocket, ListenerGuard, protocol_for
+from gracebgp.runtime.limits import quiet_accept_errors
 from gracebgp.runtime.owner import Owner
 
 log = logging.getLogger("gracebgp.api")
@@ -72,6 +75,13 @@ def build_app(owner: Owner, info: DaemonInfo, hostname: str | None,
     registry = metrics.registry_for(speaker, info, loop_time, owner.steps)
     app = FastAPI(title="gracebgpd", version=__version__,
                   description="The gracebgp BGP speaker's API (see docs/api.md).")
+
+    def end_streams() -> EventBus:
+        """For ApiServer.stop: every event stream ends, saying why, before uvicorn closes."""
+        owner.bus.end("restart" if getattr(control, "reexec", False) else "stop")
+        return owner.bus
+
+    app.state.end_streams = end_streams
 
     @app.exception_handler(RequestError)
     async def _request_error(_: Request, exc: RequestError) -> JSONResponse:
@@ -144,7 +154,6 @@ def build_app(owner: Owner, info: DaemonInfo, hostname: str | None,
     async def delete_paths(request: Request) -> schema.PathsChanged:
         return await _changed(owner, await bulk.delete_routes_command(request))
 
-
     @app.get("/v1/paths", operation_id="ListPaths", responses={
         200: {"description": "NDJSON: one PathEntry per line",
               "content": {"application/x-ndjson": {"schema": schema.PathEntry.model_json_schema()}}},
@@ -161,9 +170,10 @@ def build_app(owner: Owner, info: DaemonInfo, hostname: str | None,
     @app.get("/v1/events", operation_id="WatchEvents", responses={
         200: {"description": "server-sent events; each data line is an Event",
               "content": {"text/event-stream": {"schema": schema.Event.model_json_schema()}}}})
-    async def watch_events(routes: bool = False, history: bool = False) -> Response:
-        return StreamingResponse(_sse(owner, routes, history), media_type="text/event-stream",
-                                 headers={"Cache-Control": "no-cache"})
+    async def watch_events(request: Request, routes: bool = False, history: bool = False) -> Response:
+        last_id = request.headers.get("last-event-id")  # a reconnecting client (SSE)
+        return StreamingResponse(_sse(owner.bus, routes, history, last_id and last_id[:64]),
+                                 media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
 
     @app.get("/v1/events/history", response_model=list[schema.Event], operation_id="ListEvents")
     async def list_events() -> list[dict[str, Any]]:
@@ -288,29 +298,37 @@ async def _paced(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
         await asyncio.sleep(0)
 
 
-async def _sse(owner: Owner, routes: bool, history: bool) -> AsyncIterator[str]:
-    sub = owner.bus.subscribe(routes)
+async def _sse(bus: EventBus, routes: bool, history: bool, last_id: str | None) -> AsyncIterator[str]:
+    """WatchEvents (docs/api.md): ``id: <run>.<seq>`` on every event; a client sending
+    Last-Event-ID gets what it missed from the history; ``event: end`` with the reason
+    when the daemon stops or re-executes, then the stream ends."""
+    sub = bus.subscribe(routes)  # the history is read in the same step: no gap, no repeat
+    past = [] if bus.ended else bus.replay(last_id) if last_id else list(bus.history) if history else []
     try:
-        yield ": gracebgpd events\n\n"
-        if history:
-            for past in list(owner.bus.history):
-                yield _frame(past)
+        if bus.ended is None:  # a stopping daemon answers with the end alone
+            yield ": gracebgpd events\n\n"
+        for event in past:
+            yield _frame(bus, event)
         while True:
             try:
-                event: dict[str, Any] | None = await asyncio.wait_for(sub.queue.get(), 15.0)
+                item = await asyncio.wait_for(sub.queue.get(), 15.0)
             except TimeoutError:
                 yield ": keepalive\n\n"
                 continue
-            if event is None:
+            if item is None:
                 yield "event: overflow\ndata: {}\n\n"
                 return
-            yield _frame(event)
+            if isinstance(item, End):
+                end = json.dumps({"reason": item.reason})
+                yield f"event: end\nid: {item.last_id}\ndata: {end}\n\n"
+                return
+            yield _frame(bus, item)
     finally:
-        owner.bus.unsubscribe(sub)
+        bus.unsubscribe(sub)
 
 
-def _frame(event: dict[str, Any]) -> str:
-    return f"id: {event['seq']}\ndata: {json.dumps(event, separators=(',', ':'))}\n\n"
+def _frame(bus: EventBus, event: dict[str, Any]) -> str:
+    return f"id: {bus.event_id(event['seq'])}\ndata: {json.dumps(event, separators=(',', ':'))}\n\n"
 
 
 # --- guards -----------------------------------------------------------------------------
@@ -366,7 +384,17 @@ async def _reject(send: Send, status: int, message: str) -> None:
 
 
 class _Embedded(uvicorn.Server):
-    """uvicorn inside the daemon's loop: the daemon owns the signals."""
+    """uvicorn inside the daemon's loop: the daemon owns the signals. Its listening
+    sockets accept at most ``guard``'s cap of connections (runtime/httpguard.py)."""
+
+    def __init__(self, config: uvicorn.Config, guard: ListenerGuard) -> None:
+        super().__init__(config)
+        self.guard = guard
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        gated: list[socket.socket] | None = (
+            [GatedSocket.gate(sock, self.guard) for sock in sockets] if sockets is not None else None)
+        await super().startup(gated)
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
@@ -379,13 +407,21 @@ class ApiServer:
     def __init__(self, app: FastAPI, socket_path: str, tcp: tuple[str, int] | None = None,
                  token: str | None = None) -> None:
         self.socket_path = socket_path
+        self.app = app
         self.servers: list[_Embedded] = []
+        with contextlib.suppress(RuntimeError):  # outside a loop (tests): asyncio's default
+            quiet_accept_errors(asyncio.get_running_loop())
         common: dict[str, Any] = {"log_config": None, "access_log": False, "lifespan": "off",
                                   "timeout_graceful_shutdown": 2}
-        self.servers.append(_Embedded(uvicorn.Config(limit_body(app), uds=socket_path, **common)))
+        # Connection cap and head/body deadlines per listener (runtime/httpguard.py).
+        unix = ListenerGuard(f"unix:{socket_path}")
+        self.servers.append(_Embedded(uvicorn.Config(limit_body(app), uds=socket_path,
+                                                     http=protocol_for(unix), **common), unix))
         if tcp is not None and token:
             guarded = require_token(limit_body(app), token)
-            self.servers.append(_Embedded(uvicorn.Config(guarded, host=tcp[0], port=tcp[1], **common)))
+            inet = ListenerGuard(f"{tcp[0]} port {tcp[1]}")
+            self.servers.append(_Embedded(uvicorn.Config(guarded, host=tcp[0], port=tcp[1],
+                                                         http=protocol_for(inet), **common), inet))
         self.tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
@@ -425,12 +461,20 @@ class ApiServer:
                 log.error("API listener failed to start: %s", failure or "see above")
 
     async def stop(self) -> None:
+        end_streams: Callable[[], EventBus] | None = getattr(self.app.state, "end_streams", None)
+        if end_streams is not None:  # event streams end first, cleanly (no cancelled task)
+            bus = end_streams()
+            for _ in range(40):  # bounded: 2 s for every stream to send its end event
+                if not bus.ending:
+                    break
+                await asyncio.sleep(0.05)
         for server in self.servers:
             server.should_exit = True
         if self.tasks:
             await asyncio.wait(self.tasks, timeout=5.0)
         with contextlib.suppress(OSError):
             Path(self.socket_path).unlink()
+
 
 def _clear_stale_socket(path: Path) -> None:
     """Remove a socket file left by a process that is gone; EADDRINUSE when a process

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import queue
+import sys
 import threading
 from typing import Annotated
 
@@ -83,16 +84,26 @@ def events_command(
     _follow(opts, routes, history, count)
 
 
+#: ``events --follow`` waits this long (seconds) for a restarting daemon to come back.
+RECONNECT = 60.0
+
+
 def _follow(opts: Options, routes: bool, history: bool, count: int | None) -> None:
-    """Merge the event streams of every selected daemon, printing each as it comes."""
+    """Merge the event streams of every selected daemon, printing each as it comes; a
+    stream that ends because its daemon restarts is reconnected (docs/cli.md)."""
     named: list[tuple[str | None, Target]] = (
         list(named_targets(opts)) if opts.fleet else [(None, opts.targets[0])])
     inbox: queue.Queue[tuple[str | None, Target, Event | ClientError | None]] = queue.Queue()
 
     def pump(node: str | None, target: Target) -> None:
+        def note(message: str) -> None:  # reconnecting across a restart: say so on stderr
+            sys.stderr.write(f"gracebgp: {f'node {node}: ' if node else ''}{message}\n")
+            sys.stderr.flush()
+
         try:
             with opts.client(target) as client:
-                for event in client.watch_events(routes=routes, history=history):
+                for event in client.watch_events(routes=routes, history=history, reconnect=RECONNECT,
+                                                 on_status=note):
                     inbox.put((node, target, event))
             inbox.put((node, target, None))
         except ClientError as exc:
