@@ -27,9 +27,10 @@ log = logging.getLogger("gracebgp.api")
 
 HEAD_TIMEOUT = 10.0
 #: A body's deadline: BODY_TIMEOUT plus its declared length at BODY_RATE octets/s
-#: (a 100 MB AddPaths gets 130 s); a body of unknown length (chunked) gets 10 x BODY_TIMEOUT.
+#: (the largest AddPaths body, 32 MiB, gets 164 s: the daemon reads it while it works through it);
+#: a body of unknown length (chunked) gets 10 x BODY_TIMEOUT.
 BODY_TIMEOUT = 30.0
-BODY_RATE = 1_000_000
+BODY_RATE = 250_000
 #: Connections one accept() call takes (and closes, over the cap) before it lets the loop run.
 ACCEPT_BATCH = 64
 

@@ -7,11 +7,13 @@ import asyncio
 import errno
 import logging
 import socket
+from typing import Any
 
 import pytest
+import uvicorn
 
 from gracebgp.runtime import limits
-from gracebgp.runtime.httpguard import GatedSocket, ListenerGuard
+from gracebgp.runtime.httpguard import GatedSocket, ListenerGuard, protocol_for
 
 
 class Clock:
@@ -105,3 +107,47 @@ def test_gated_accept_closes_connections_over_the_cap() -> None:
         for c in clients:
             c.close()
         listener.close()
+
+
+async def _serve_guarded(guard: ListenerGuard) -> tuple[uvicorn.Server, int]:
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"got %d" % len(body)})
+    plain = socket.socket()
+    plain.bind(("127.0.0.1", 0))
+    port = plain.getsockname()[1]
+    config = uvicorn.Config(app, http=protocol_for(guard), log_config=None, lifespan="off")
+    config.load()
+    server = uvicorn.Server(config)
+    server.lifespan = config.lifespan_class(config)  # what Server.serve sets up before startup
+    await server.startup(sockets=[GatedSocket.gate(plain, guard)])
+    return server, port
+
+
+def test_head_and_body_deadlines_close_slow_clients() -> None:
+    async def scenario() -> None:
+        guard = ListenerGuard("test", cap=8, head_timeout=0.3, body_timeout=0.3)
+        server, port = await _serve_guarded(guard)
+        try:
+            ok_r, ok_w = await asyncio.open_connection("127.0.0.1", port)
+            head_r, head_w = await asyncio.open_connection("127.0.0.1", port)
+            body_r, body_w = await asyncio.open_connection("127.0.0.1", port)
+            head_w.write(b"POST / HTTP/1.1\r\nHost: x\r\n")  # never finished
+            body_w.write(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc")  # 3 of 10
+            ok_w.write(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n0123456789")
+            assert (await asyncio.wait_for(ok_r.readuntil(b"got 10"), 2.0)).startswith(b"HTTP/1.1 200")
+            assert await asyncio.wait_for(head_r.read(), 2.0) == b""  # closed, no answer
+            assert await asyncio.wait_for(body_r.read(), 2.0) == b""
+            assert guard.closed_slow == 2
+            for w in (ok_w, head_w, body_w):
+                w.close()
+        finally:
+            server.should_exit = True
+            await server.shutdown()
+    asyncio.run(scenario())
