@@ -8,6 +8,7 @@ spec per line; blank lines and ``#`` comments are skipped.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -15,7 +16,8 @@ from pydantic import ValidationError
 
 from gracebgp.api.schema import PathSpec
 
-__all__ = ["KEYWORDS", "WordError", "is_keyword", "parse_path_file", "parse_path_words", "prefixes_of_file"]
+__all__ = ["KEYWORDS", "WordError", "check_prefix", "is_keyword", "parse_path_file", "parse_path_words",
+           "prefixes_of_file"]
 
 #: keyword -> (PathSpec field, takes a list of values)
 _FIELDS: dict[str, tuple[str, bool]] = {
@@ -64,6 +66,27 @@ def _integer(keyword: str, value: str) -> int:
     return number
 
 
+def check_prefix(text: str) -> int:
+    """The IP version of the prefix ``text`` (``192.0.2.0/24``, ``2001:db8::/32``), checked
+    before anything is sent: a length, no host bits."""
+    try:
+        if "/" not in text:
+            raise ValueError("no /length")
+        return ipaddress.ip_network(text, strict=True).version
+    except ValueError as exc:
+        why = str(exc) if "host bits" in str(exc) or "/length" in str(exc) else "not an address/length"
+        raise WordError(f"{text!r} is not a prefix such as 192.0.2.0/24 or 2001:db8::/32 ({why})") from None
+
+
+def _next_hop(text: str, version: int) -> None:
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        raise WordError(f"nexthop {text!r} is not an IP address") from None
+    if address.version != version:
+        raise WordError(f"an IPv{version} route needs an IPv{version} next hop, not {text}")
+
+
 def parse_path_words(words: Sequence[str]) -> PathSpec:
     """``["10.0.0.0/24", "nexthop", "192.0.2.1", "community", "65000:1"]`` -> PathSpec."""
     if not words:
@@ -71,6 +94,7 @@ def parse_path_words(words: Sequence[str]) -> PathSpec:
     prefix = words[0]
     if _keyword(prefix) is not None:
         raise WordError(f"expected a prefix first, not the keyword {prefix!r}")
+    version = check_prefix(prefix)
     fields: dict[str, Any] = {"prefix": prefix}
     seen: set[str] = set()
     i = 1
@@ -105,6 +129,7 @@ def parse_path_words(words: Sequence[str]) -> PathSpec:
         else:
             if len(values) > 1:
                 raise WordError(f"{keyword} takes one value, not {','.join(values)!r}")
+            _next_hop(values[0], version)
             fields[field] = values[0]
     try:
         return PathSpec(**fields)

@@ -11,7 +11,14 @@ import typer
 from gracebgp.api.schema import PathsChanged, PathSpec
 from gracebgp.cli import output
 from gracebgp.cli.render import route_rows
-from gracebgp.cli.ribwords import WordError, is_keyword, parse_path_file, parse_path_words, prefixes_of_file
+from gracebgp.cli.ribwords import (
+    WordError,
+    check_prefix,
+    is_keyword,
+    parse_path_file,
+    parse_path_words,
+    prefixes_of_file,
+)
 from gracebgp.cli.targets import Failure, Options, ask_all
 
 routes_app = typer.Typer(help="Show routes: available (Loc-RIB), received (Adj-RIB-In), "
@@ -141,6 +148,11 @@ def rib_del(ctx: typer.Context,
         wanted.extend(prefixes_of_file(_read(file), file))
     if not wanted:
         raise Failure("rib del: give one or more PREFIXes or --file FILE", 2)
+    try:
+        for prefix in wanted:
+            check_prefix(prefix)
+    except WordError as exc:
+        raise Failure(f"rib del: {exc}", 2) from None
     _changed(ctx.obj, ask_all(ctx.obj, lambda c: c.delete_paths(wanted)), "deleted")
 
 

@@ -71,6 +71,13 @@ def test_255_octets_are_sent(daemon: FakeDaemon, capsys: Capture) -> None:
     (["events", "--count", "3"], "--history and --count go with --follow"),
     (["--url", "http://127.0.0.1:1", "peers"], "use one of --host, --url and --socket"),
     (["neighbor", "192.0.2.2", "shutdown", "-m", "bad \udcff byte"], "is not valid UTF-8"),
+    (["rib", "add", "10.0.0.0/33"], "rib add: '10.0.0.0/33' is not a prefix such as 192.0.2.0/24"),
+    (["rib", "add", "10.0.0.1/24"], "(10.0.0.1/24 has host bits set)"),
+    (["rib", "add", "10.0.0.0"], "(no /length)"),
+    (["rib", "add", "10.0.0.0/24", "nexthop", "2001:db8::1"], "an IPv4 route needs an IPv4 next hop"),
+    (["rib", "add", "2001:db8::/32", "nexthop", "192.0.2.1"], "an IPv6 route needs an IPv6 next hop"),
+    (["rib", "add", "10.0.0.0/24", "nexthop", "banana"], "nexthop 'banana' is not an IP address"),
+    (["rib", "del", "10.0.0.0/24", "banana"], "rib del: 'banana' is not a prefix"),
 ])
 def test_conflicting_or_misplaced_flags_are_refused(daemon: FakeDaemon, capsys: Capture, args: list[str],
                                                     message: str) -> None:
