@@ -4,6 +4,7 @@ ShutdownPeer, ResetPeer)."""
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable
 from typing import Annotated, Literal, cast
 
@@ -82,6 +83,16 @@ def _family_list(values: list[str] | None) -> list[FamilyName]:
     return families
 
 
+def _address(text: str | None, what: str) -> str | None:
+    """An IPv4 or IPv6 address, checked before sending (the daemon checks the same)."""
+    if text is not None:
+        try:
+            ipaddress.ip_address(text.strip())
+        except ValueError:
+            raise Failure(f"{what} {text!r} is not an IPv4 or IPv6 address", 2) from None
+    return text
+
+
 def _integer(text: str, what: str) -> int:
     try:
         return int(text, 10)
@@ -125,6 +136,8 @@ def neighbor_command(
             raise Failure("usage: gracebgp neighbor add ADDR --as N [options]", 2)
         if peer_as is None:
             raise Failure(f"neighbor add {w[1]}: --as N is required", 2)
+        _address(w[1], "neighbor add:")
+        _address(local_address, f"neighbor add {w[1]}: --local-address")
         try:
             spec = PeerAdd(address=w[1], peer_as=_integer(peer_as, "--as"),
                            local_as=None if local_as is None else _integer(local_as, "--local-as"),

@@ -78,6 +78,8 @@ def test_255_octets_are_sent(daemon: FakeDaemon, capsys: Capture) -> None:
     (["rib", "add", "2001:db8::/32", "nexthop", "192.0.2.1"], "an IPv6 route needs an IPv6 next hop"),
     (["rib", "add", "10.0.0.0/24", "nexthop", "banana"], "nexthop 'banana' is not an IP address"),
     (["rib", "del", "10.0.0.0/24", "banana"], "rib del: 'banana' is not a prefix"),
+    (["neighbor", "add", "banana", "--as", "5"], "neighbor add: 'banana' is not an IPv4 or IPv6 address"),
+    (["neighbor", "add", "192.0.2.7", "--as", "5", "--local-address", "x"], "--local-address 'x' is not"),
 ])
 def test_conflicting_or_misplaced_flags_are_refused(daemon: FakeDaemon, capsys: Capture, args: list[str],
                                                     message: str) -> None:
