@@ -2,8 +2,9 @@
 A with its API on a Unix socket and on TCP, B its configured peer on 127.0.0.2), all on
 loopback:
 
-* 500 connections to A's BGP port from addresses that are not configured neighbors: a
-  few log lines with a count, not one per connection;
+* 500 connections to A's BGP port from addresses that are not configured neighbors, and
+  200 requests that are not HTTP on the TCP API: a few log lines with a count, not one
+  per connection;
 * a slowloris of 2,000 connections with unfinished request heads on the TCP API, with A's
   fd limit at 1024: the BGP session with B survives a reset (B connects again), the
   Unix-socket API answers, the slow connections are closed after the head deadline, and
@@ -95,6 +96,17 @@ def test_unconfigured_bgp_connections_are_logged_with_a_count(pair: Pair) -> Non
     assert len(full) + counted == 500, text
     with pair.a.client() as c:
         assert established(c, B_ADDR) is not None
+
+
+def test_invalid_requests_are_logged_with_a_count(pair: Pair) -> None:
+    mark = LogMark(pair.a)
+    for _ in range(200):
+        with socket.create_connection(("127.0.0.1", pair.api_port), timeout=5.0) as s:
+            s.sendall(b"\x16\x03\x01 not HTTP at all\r\n\r\n")
+            assert s.recv(4096).startswith(b"HTTP/1.1 400")
+    text = mark.added()
+    assert text.count("invalid HTTP request") == 1, text[:3000]
+    assert "Invalid HTTP request received" not in text, text[:3000]
 
 
 def test_slowloris_on_the_tcp_api_leaves_bgp_and_the_unix_api_working(pair: Pair) -> None:

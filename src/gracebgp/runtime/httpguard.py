@@ -1,15 +1,17 @@
 """Guards for the API's HTTP listeners, at the connection level (before any ASGI code):
 a cap on concurrent connections per listener, and deadlines for a request's head and
-body (docs/api.md, "Limits").
+body (docs/api.md, "Connection limits").
 
 The cap is enforced in the listening socket's ``accept()`` (:class:`GatedSocket`): a
 connection over the cap is closed in the same call that accepted it, so a flood costs one
 file descriptor for an instant. (At the protocol level it would be too late: asyncio
 accepts up to ``backlog`` connections per turn of the loop before any protocol exists,
 and uvicorn's own ``limit_concurrency`` keeps the connection and answers 503 only once a
-request has arrived.) A client that has not sent a complete request head within HEAD_TIMEOUT, or the
-body within its deadline, is closed: a slowloris holds nothing for long. Refusals and
-closures are logged rate-limited with a count (runtime/limits.py).
+request has arrived.) A client that has not sent a complete request head within
+HEAD_TIMEOUT, or the body within its deadline, is closed: a slowloris holds nothing for
+long. Refusals and
+closures are logged rate-limited with a count (runtime/limits.py), and so is uvicorn's
+line for each invalid request.
 """
 
 from __future__ import annotations
@@ -172,8 +174,31 @@ class GuardedH11(H11Protocol):
             timer.cancel()
 
 
+class _QuietInvalid(logging.Filter):
+    """uvicorn logs "Invalid HTTP request received." once per such connection: under a
+    flood of garbage that is a line per connection. Here: the first, then a count."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.limited = RateLimited(log, logging.WARNING,
+                                   "API: %d more invalid HTTP requests (answered 400) in the last %d s")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.getMessage() != "Invalid HTTP request received.":
+            return True
+        self.limited("API: invalid HTTP request received (answered 400)")
+        return False
+
+
+def _quiet_invalid_requests() -> None:
+    uvicorn_log = logging.getLogger("uvicorn.error")
+    if not any(isinstance(f, _QuietInvalid) for f in uvicorn_log.filters):
+        uvicorn_log.addFilter(_QuietInvalid())
+
+
 def protocol_for(guard: ListenerGuard) -> type[asyncio.Protocol]:
     """The protocol class to give uvicorn (``Config(http=...)``) for one listener."""
+    _quiet_invalid_requests()
 
     class Guarded(GuardedH11):
         pass
