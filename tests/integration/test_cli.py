@@ -390,3 +390,31 @@ def test_configured_routes_are_refused_by_rib_add_and_del(pair: Pair) -> None:
     got = received(pair.b, A_ADDR, "198.51.100.0/26")
     assert got and "med" not in got[0]["attrs"]
     assert as_json("rib", "del", "10.97.0.0/24", sock=pair.a) == {"changed": 1, "unchanged": 0}
+
+
+#: Commands that end, restart or drain the daemon, or follow forever: not walked live.
+NOT_WALKED = {"stop", "restart", "drain", "events"}
+
+
+def test_garbage_against_a_live_daemon_is_one_line_with_a_documented_code(
+        pair: Pair, capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 10: the unit walk (tests/unit/cli/test_garbage.py) against gracebgpd itself,
+    so what the daemon answers is covered too; the session with B stays up."""
+    from gracebgp.cli.main import run
+    from tests.unit.cli.test_garbage import COMMANDS, GARBAGE, check
+
+    established(pair)
+    before = (peer_of(pair.a, B_ADDR) or {})["established_count"]
+    walked = 0
+    for path, command in COMMANDS:
+        if path[0] in NOT_WALKED:
+            continue
+        options = [p.opts[0] for p in command.params if p.param_type_name == "option" and not p.is_flag]
+        for g in GARBAGE:
+            for args in ([*path, g], [*path, g, g], *([*path, option, g] for option in options)):
+                code = run(["--socket", pair.a, *args])
+                check(code, capsys.readouterr().err, args)
+                walked += 1
+    assert walked > 500
+    peer = peer_of(pair.a, B_ADDR) or {}
+    assert peer["state"] == "Established" and peer["established_count"] == before
