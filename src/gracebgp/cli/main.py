@@ -37,6 +37,8 @@ OK, FAILED, USAGE, BUG, INTERRUPTED, BROKEN_PIPE = 0, 1, 2, 70, 130, 141
 app = typer.Typer(
     name="gracebgp",
     help="Operate gracebgpd, the gracebgp BGP daemon, through its API.",
+    epilog="Exit codes: 0 done; 1 the request failed (refused, unreachable; health: not healthy); "
+           "2 usage error (nothing was sent); 70 a bug in gracebgp; 130 Ctrl-C. See docs/cli.md.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
