@@ -15,6 +15,7 @@ from gracebgp.core import events as ev
 from gracebgp.restart.helper import REASONS, Action, Event, Step
 from gracebgp.restart.restarting import Deferral, PeerView
 from gracebgp.restart.shutdown import llgr_stale_attrs
+from gracebgp.rib.adj_rib_out import AdjRibOut
 from gracebgp.rib.export import ExportPolicy
 from gracebgp.rib.path import Path
 from gracebgp.session import events as se
@@ -228,23 +229,73 @@ def evaluate_deferral(sp: Speaker, now: float) -> None:
     if d.done:
         for peer in sp.peers.values():
             set_restarting(peer, False)  # RFC 4724 §4.1: R only in the OPENs of the restart
-        notice(sp, "restart-complete", f"restart complete after {now - d.started:.3f}s: every family "
-               "selected, End-of-RIB sent", after=round(now - d.started, 3))
+        sp.restart_unannounced = True
+        _restart_complete(sp, now)
+
+
+def _restart_complete(sp: Speaker, now: float) -> None:
+    """Once every family is selected and every table with its End-of-RIB has gone out."""
+    d = sp.deferral
+    if d is None or not sp.restart_unannounced or sp.sending:
+        return
+    sp.restart_unannounced = False
+    notice(sp, "restart-complete", f"restart complete after {now - d.started:.3f}s: every family "
+           "selected, End-of-RIB sent", after=round(now - d.started, 3))
+
+
+class TableSend:
+    """The initial advertisement of one family to one peer, in progress: the Loc-RIB's
+    keys when it began, sent ``Speaker.table_slice`` per owner step (issue 10 finding 4:
+    a 1M-route table is seconds of work). Routes that change meanwhile go out with the
+    normal flush; a key sent twice is sent once (AdjRibOut compares)."""
+
+    __slots__ = ("keys", "pos", "rib_out")
+
+    def __init__(self, rib_out: AdjRibOut, keys: list[int]) -> None:
+        self.rib_out = rib_out
+        self.keys = keys
+        self.pos = 0
 
 
 def send_table(sp: Speaker, peer: Peer, family: Family, now: float) -> None:
     """The initial advertisement of ``family`` to ``peer``: every best route, then
     End-of-RIB (RFC 4724 §2, §4.2). Locally originated routes are in the Loc-RIB, so
-    they always precede the EoR (spec section 4)."""
+    they always precede the EoR (spec section 4). A table larger than one slice goes out
+    over several owner steps (``advance_tables``), its EoR with the last."""
     rib_out, neg = peer.adj_out.get(family), peer.negotiated
     if rib_out is None or neg is None or not gate_open(sp, family):
         return
-    rib_out.consider_all(sp.loc[family])
+    sp.sending[(peer.address, family)] = TableSend(rib_out, list(sp.loc[family].entries))
+    _send_slice(sp, peer.address, family, now)
+
+
+def advance_tables(sp: Speaker, now: float) -> None:
+    """One slice of every table being sent."""
+    for address, family in list(sp.sending):
+        _send_slice(sp, address, family, now)
+    _restart_complete(sp, now)
+
+
+def _send_slice(sp: Speaker, address: str, family: Family, now: float) -> None:
+    job = sp.sending[(address, family)]
+    peer = sp.peers.get(address)
+    neg = peer.negotiated if peer is not None else None
+    if peer is None or neg is None or peer.adj_out.get(family) is not job.rib_out:
+        del sp.sending[(address, family)]  # the session went down: a new one sends anew
+        return
+    rib_out, end = job.rib_out, job.pos + max(1, sp.table_slice)
+    rib_out.consider(job.keys[job.pos:end], sp.loc[family])
+    job.pos = end
     tx = neg.tx_context()
-    data = b"".join(rib_out.flush(tx)) + rib_out.end_of_rib(tx)
+    data = b"".join(rib_out.flush(tx))
+    done = end >= len(job.keys)
+    if done:
+        data += rib_out.end_of_rib(tx)
+        del sp.sending[(address, family)]
     sp.send(peer, data, now)
-    notice(sp, "eor-sent", f"{family}: {len(rib_out)} routes and End-of-RIB sent", peer,
-           family=str(family), routes=len(rib_out))
+    if done:
+        notice(sp, "eor-sent", f"{family}: {len(rib_out)} routes and End-of-RIB sent", peer,
+               family=str(family), routes=len(rib_out))
 
 
 # --- drain (RFC 8326) ---------------------------------------------------------------------

@@ -13,6 +13,7 @@ Graceful restart in both roles, LLGR, selection deferral and drain are carried o
 
 from __future__ import annotations
 
+import itertools
 from collections import deque
 from collections.abc import Iterable, Sequence
 
@@ -45,6 +46,9 @@ FAMILIES = (IPV4_UNICAST, IPV6_UNICAST)
 # stored), so a slice takes 10-25 ms, inside the 50 ms bound with room for a busy host,
 # and a KEEPALIVE or hold timer is never late by more (issue 10 finding 4).
 SLICE_ROUTES = 2000
+# Route-and-peer pairs exported per owner step (about 1-2 µs each): the initial table of
+# a session and a large flush (a peer's whole table withdrawn) go out in slices.
+TABLE_SLICE = 20_000
 _EMPTY = AttrSet(())
 #: A reset starts the peer again once the connections that carried its NOTIFICATION are
 #: gone (the runtime reports them within its own linger bound); at the latest after this.
@@ -80,6 +84,9 @@ class Speaker:
         self.provisional_hard = False  # RFC 8538 §5 provisional Cease subcodes as Hard Reset
         self.jobs: deque[RouteJob] = deque()  # large commands in progress, oldest first
         self.slice_routes = SLICE_ROUTES  # routes checked or applied per owner step
+        self.table_slice = TABLE_SLICE  # keys per owner step: a table sent, a flush
+        self.sending: dict[tuple[str, Family], gr.TableSend] = {}  # initial tables going out
+        self.restart_unannounced = False  # selection done, restart-complete waits for the tables
         for n in neighbors:
             self._add_peer(n)
         # Added through the API before a restart (the durable store checked them).
@@ -105,8 +112,9 @@ class Speaker:
         return min(times, default=None)
 
     def pending(self) -> bool:
-        """Work is left for ``Continue`` inputs (a large AddRoutes/DeleteRoutes)."""
-        return bool(self.jobs)
+        """Work is left for ``Continue`` inputs (a large AddRoutes/DeleteRoutes, a table
+        being sent) or the next ``InputDrained`` (changes over one flush's budget)."""
+        return bool(self.jobs or self.sending or any(self._dirty.values()))
 
     # --- the one entry point -----------------------------------------------------------
     def handle(self, inp: ev.Input, now: float) -> list[ev.Output]:
@@ -132,7 +140,9 @@ class Speaker:
         elif isinstance(inp, ev.TimerDue):
             self._timers(now)
         elif isinstance(inp, ev.Continue):
-            if self.jobs:
+            if self.sending:
+                gr.advance_tables(self, now)
+            elif self.jobs:
                 advance(self, now)
         elif isinstance(inp, ev.Started):
             self._started = True
@@ -490,10 +500,17 @@ class Speaker:
 
     def _flush(self, now: float) -> None:
         """Send what changed since the last flush to every Established peer."""
-        for family, keys in self._dirty.items():
-            if not keys:
+        targets = sum(1 for p in self.peers.values() if p.negotiated is not None)
+        budget = max(1000, self.table_slice // max(1, targets))
+        for family, dirty in self._dirty.items():
+            if not dirty or budget <= 0:
                 continue
-            self._dirty[family] = set()
+            if len(dirty) > budget:  # the rest at the next InputDrained (pending())
+                keys = set(itertools.islice(dirty, budget))
+                dirty.difference_update(keys)
+            else:
+                keys, self._dirty[family] = dirty, set()
+            budget -= len(keys)
             if self.watch_routes:
                 self._route_notices(family, keys)
             if not gr.gate_open(self, family):

@@ -85,18 +85,16 @@ class SpeakerNet:
     def run(self, limit: int = 100_000) -> None:
         """Deliver until nothing is left, draining each speaker after its inputs."""
         for _ in range(limit):
-            if not self._queue:
-                busy = [n for n, s in self.speakers.items() if n not in self.down and s.pending()]
-                if busy:  # a large command in slices: the next slice, after the inputs
-                    self._queue += [(n, ev.Continue()) for n in busy]
-                    continue
+            if not self._queue:  # as the owner: InputDrained, then the next slice of work
                 outs = [(n, s.handle(ev.InputDrained(), self.now)) for n, s in self.speakers.items()
                         if n not in self.down]
-                if not any(o for _, o in outs):
-                    return
                 for n, o in outs:
                     for x in o:
                         self._execute(n, x)
+                busy = [n for n, s in self.speakers.items() if n not in self.down and s.pending()]
+                self._queue += [(n, ev.Continue()) for n in busy]
+                if not busy and not any(o for _, o in outs):
+                    return
                 continue
             name, inp = self._queue.pop(0)
             if name in self.down:

@@ -5,6 +5,10 @@ and timers, KEEPALIVEs and other inputs are handled between slices."""
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
+
 from gracebgp.core import commands as cmd
 from gracebgp.core import events as ev
 from gracebgp.core.originate import LocalRoute
@@ -33,7 +37,7 @@ def run_sliced(s: Speaker, ref: int, command: object, now: float = 1.0) -> tuple
         sizes.append(len(s.local_routes))
         got = replies(out)
         if got:
-            assert not s.pending()
+            assert not s.jobs  # (changes wait for the flush: pending() until InputDrained)
             return got[0], sizes
         assert s.pending()
         out = s.handle(ev.Continue(), now)
@@ -59,7 +63,7 @@ def test_every_slice_stores_what_it_applied_before_the_reply() -> None:
     s.slice_routes = 100
     out = s.handle(ev.CommandRequested(3, cmd.AddRoutes(routes(250))), 1.0)
     outs = [out]
-    while s.pending():
+    while s.jobs:
         outs.append(s.handle(ev.Continue(), 1.0))
     stored = [o for step in outs for o in step if isinstance(o, ev.StoreRoutes)]
     assert sum(len(o.added) for o in stored) == 250 and {o.ref for o in stored} == {3}
@@ -97,7 +101,7 @@ def test_route_commands_queue_in_order_behind_a_sliced_one() -> None:
     out += s.handle(ev.CommandRequested(2, cmd.DeleteRoutes(prefixes)), 1.0)
     out += s.handle(ev.CommandRequested(3, cmd.EnablePeer("192.0.2.9")), 1.0)  # not a route job: at once
     assert [r.ref for r in replies(out)] == [3]
-    while s.pending():
+    while s.jobs:
         out += s.handle(ev.Continue(), 1.0)
     assert [(r.ref, r.status) for r in replies(out)] == [(3, 404), (1, 200), (2, 200)]
     assert not s.local_routes
@@ -107,7 +111,7 @@ def test_small_requests_still_finish_in_one_step() -> None:
     s = Speaker(65000, "192.0.2.1")
     out = s.handle(ev.CommandRequested(1, cmd.AddRoutes(routes(SLICE_ROUTES // 2))), 1.0)
     assert replies(out)[0].result == {"changed": SLICE_ROUTES // 2, "unchanged": 0}
-    assert not s.pending()
+    assert not s.jobs
 
 
 def test_keepalives_and_updates_go_out_between_slices() -> None:
@@ -121,12 +125,12 @@ def test_keepalives_and_updates_go_out_between_slices() -> None:
     keepalives = a.peers[B].stats.sent[4]
     net._queue.append((A, ev.CommandRequested(9, cmd.AddRoutes(routes(3000, 150)))))
     steps = 0
-    while steps < 1000 and (steps == 0 or a.pending()):
+    while steps < 1000 and (steps == 0 or a.jobs):
         net.now += 1.0
         for name, s in net.speakers.items():
             if (d := s.next_deadline()) is not None and d <= net.now:
                 net._queue.append((name, ev.TimerDue()))
-        if a.pending():
+        if a.jobs or a.sending:
             net._queue.append((A, ev.Continue()))
         while net._queue:  # deliver without finishing the command (SpeakerNet.run would)
             name, inp = net._queue.pop(0)
@@ -145,3 +149,59 @@ def test_keepalives_and_updates_go_out_between_slices() -> None:
     assert a.peers[B].session.state == State.ESTABLISHED and b.peers[A].session.state == State.ESTABLISHED
     assert {r.prefix for r in routes(3000, 150)} <= set(learned(b))
     assert [r.status for n, r in net.replies if r.ref == 9] == [200]
+
+
+def test_a_large_initial_table_goes_out_in_slices_with_the_end_of_rib_last(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # A session coming up gets the whole table (RFC 4724 §4.2), a slice per owner step;
+    # the End-of-RIB follows the last slice, never a route.
+    from gracebgp.config.default import demo_configs
+    from gracebgp.rib.adj_rib_out import AdjRibOut
+
+    from .net import SpeakerNet
+    from .test_speaker import speaker_from
+
+    sizes: list[int] = []
+    consider = AdjRibOut.consider
+
+    def recorded(self: AdjRibOut, keys: Any, loc: Any) -> None:
+        keys = list(keys)
+        if self.policy.peer.address == B:  # A's exports to B (B's own flushes aside)
+            sizes.append(len(keys))
+        consider(self, keys, loc)
+
+    monkeypatch.setattr(AdjRibOut, "consider", recorded)
+    a_text, b_text = demo_configs(1179, 1180, "/tmp/gracebgp-test")
+    net = SpeakerNet()
+    a = speaker_from(a_text)
+    a.table_slice = 2000
+    for r in routes(10_000, 150):
+        a.add_route(r)
+    net.add(A, a)
+    b = net.add(B, speaker_from(b_text))
+    net.run()
+    assert b.peers[A].session.state == State.ESTABLISHED
+    assert {r.prefix for r in routes(10_000, 150)} <= set(learned(b))
+    assert max(sizes) <= 2000 and sum(1 for n in sizes if n) >= 5
+    eors = [n.data for name, n in net.notices if name == A and n.data.get("event") == "eor-sent"
+            and n.data.get("family") == "ipv4-unicast"]
+    assert len(eors) == 1 and eors[0]["routes"] >= 10_000  # sent once, after every route
+    assert not a.sending
+
+
+def test_a_large_flush_is_cut_into_batches() -> None:
+    net, a, b = demo_pair()
+    a.table_slice = 1000
+    reply = net.command(A, cmd.AddRoutes(routes(5000, 150)))
+    assert reply.status == 200
+    assert {r.prefix for r in routes(5000, 150)} <= set(learned(b))
+    # The same through the owner's eyes: one InputDrained exports at most the budget.
+    out = a.handle(ev.CommandRequested(99, cmd.DeleteRoutes(tuple(r.prefix for r in routes(5000, 150)))), 9.0)
+    while a.jobs:
+        out += a.handle(ev.Continue(), 9.0)
+    assert a.pending() and sum(len(d) for d in a._dirty.values()) == 5000
+    a.handle(ev.InputDrained(), 9.0)
+    assert sum(len(d) for d in a._dirty.values()) == 4000 and a.pending()
+    for _ in range(4):
+        a.handle(ev.InputDrained(), 9.0)
+    assert not a.pending()
