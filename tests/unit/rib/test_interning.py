@@ -1,0 +1,146 @@
+"""Issue 10 finding 6: interned attribute sets and Paths are shared while routes use them
+and released when none does; exporting the same path again gives the same object."""
+
+from __future__ import annotations
+
+import gc
+from dataclasses import replace
+
+from gracebgp.rib.adj_rib_out import AdjRibOut
+from gracebgp.rib.export import ExportPolicy, export_path
+from gracebgp.rib.loc_rib import LocRib
+from gracebgp.rib.path import PathTable, PeerInfo, live_paths
+from gracebgp.types import IPV4_UNICAST
+from gracebgp.wire import AsPath, AttrSet, CodecContext, Communities, NextHop, Origin, parse_update
+from gracebgp.wire.attrset import intern_derived, interned_count
+from gracebgp.wire.nlri import parse_prefix
+from gracebgp.wire.update import pack_ipv4
+
+from .helpers import EBGP_A, EBGP_B, LOCAL
+
+CTX = CodecContext()
+V4 = IPV4_UNICAST
+
+
+def policy(peer: PeerInfo) -> ExportPolicy:
+    return ExportPolicy(peer, 65000, "10.0.0.100", next_hop_v4="192.0.2.100")
+
+
+def key(i: int) -> int:
+    return parse_prefix(f"10.{i >> 8}.{i & 255}.0/24")[1]
+
+
+def received(i: int, table: PathTable) -> object:
+    """The Path of a decoded UPDATE, as the speaker makes it (block-interned AttrSet)."""
+    attrs = AttrSet([Origin(0), AsPath(((2, (65001, 1000 + i)),)), NextHop("192.0.2.1"),
+                     Communities((65001 << 16 | i,))])
+    (message,) = pack_ipv4(attrs, [key(i)], CTX)
+    result = parse_update(message[19:], CTX)
+    assert result.update is not None and result.update.attrs is not None
+    return table.get(result.update.attrs, ("192.0.2.1",))
+
+
+def settle() -> tuple[int, int]:
+    gc.collect()
+    return live_paths(), interned_count()
+
+
+def test_the_same_export_is_the_same_object() -> None:
+    table = PathTable()
+    src = received(1, table)
+    first = export_path(EBGP_A, src, policy(EBGP_B), V4, table)  # type: ignore[arg-type]
+    again = export_path(EBGP_A, src, policy(EBGP_B), V4, table)  # type: ignore[arg-type]
+    assert first is not None and again is first and again.attrs is first.attrs
+    # Built by hand with equal content: the same interned set.
+    twin = AttrSet(first.attrs.attrs)
+    assert intern_derived(twin) is first.attrs
+
+
+def test_a_reestablished_peer_gets_the_identical_exported_path() -> None:
+    table = PathTable()
+    loc = LocRib()
+    src = received(2, table)
+    loc.offer(EBGP_A, [key(2)], src)  # type: ignore[arg-type]
+    base = settle()
+    out = AdjRibOut(V4, policy(EBGP_B), table)
+    out.consider_all(loc)
+    out.flush(CTX)
+    sent = out.advertised[key(2)]
+    grown = settle()
+    assert grown == (base[0] + 1, base[1] + 1)  # one exported Path and its AttrSet
+    for _ in range(50):  # the session flaps: a new Adj-RIB-Out with an equal policy
+        out = AdjRibOut(V4, replace(policy(EBGP_B)), table)
+        out.consider_all(loc)
+        out.flush(CTX)
+        assert out.advertised[key(2)] is sent
+    assert settle() == grown
+    # Another peer whose export is the same content shares the object too.
+    other = AdjRibOut(V4, policy(replace(EBGP_B, index=7, address="192.0.2.7")), table)
+    other.consider_all(loc)
+    assert other.pending[key(2)] is sent
+
+
+def test_a_new_policy_exports_anew() -> None:
+    table = PathTable()
+    loc = LocRib()
+    loc.offer(EBGP_A, [key(3)], received(3, table))  # type: ignore[arg-type]
+    out = AdjRibOut(V4, policy(EBGP_B), table)
+    out.consider_all(loc)
+    plain = out.pending[key(3)]
+    out.repolicy(replace(policy(EBGP_B), gshut=True))  # RFC 8326 drain
+    out.consider_all(loc)
+    tagged = out.pending[key(3)]
+    assert plain is not None and tagged is not None and tagged is not plain
+    assert 65535 << 16 in tagged.attrs.communities
+
+
+def test_paths_and_sets_are_released_when_no_route_uses_them() -> None:
+    table = PathTable()
+    base = settle()
+    loc = LocRib()
+    keys = []
+    for i in range(100):
+        keys.append(key(i))
+        loc.offer(EBGP_A, [key(i)], received(i, table))  # type: ignore[arg-type]
+    local = table.derived(AttrSet([Origin(0), AsPath(()), NextHop("192.0.2.9")]), ("192.0.2.9",))
+    loc.offer(LOCAL, [key(200)], local)
+    out = AdjRibOut(V4, policy(EBGP_B), table)
+    out.consider_all(loc)
+    out.flush(CTX)
+    assert settle() == (base[0] + 202, base[1] + 202)  # 100 + 1 sources, 100 + 1 exports
+    del out  # the session goes down: its exports stay only in the sources' memos
+    assert loc.retract(EBGP_A, keys) == keys  # and the peer's routes are withdrawn
+    assert settle() == (base[0] + 2, base[1] + 2)  # the local route and its export
+    loc.retract(LOCAL, [key(200)])
+    del local
+    assert settle() == base
+
+
+def test_a_released_block_decodes_again_and_interns_again() -> None:
+    table = PathTable()
+    base = settle()
+    first = received(5, table)
+    assert settle() == (base[0] + 1, base[1] + 1)
+    again = received(5, table)
+    assert again is first  # still used: the same Path
+    del first, again
+    assert settle() == base
+    third = received(5, table)
+    assert settle() == (base[0] + 1, base[1] + 1)
+    assert third is not None
+
+
+def test_mp_paths_with_several_next_hops_are_released_one_by_one() -> None:
+    table = PathTable()
+    base = settle()
+    attrs = intern_derived(AttrSet([Origin(0), AsPath(((2, (65001,)),))]))
+    a = table.get(attrs, ("2001:db8::1",))
+    b = table.get(attrs, ("2001:db8::2",))
+    assert a is not b and table.get(attrs, ("2001:db8::1",)) is a
+    del attrs
+    assert settle() == (base[0] + 2, base[1] + 1)
+    del a
+    assert settle() == (base[0] + 1, base[1] + 1)
+    assert table.get(b.attrs, ("2001:db8::2",)) is b
+    del b
+    assert settle() == base
