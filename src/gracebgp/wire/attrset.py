@@ -61,7 +61,6 @@ class AttrSet:
     """
 
     __slots__ = (
-        "__weakref__",
         "_aggregator",
         "_as4",
         "_as_path",
