@@ -177,6 +177,7 @@ def test_a_large_initial_table_goes_out_in_slices_with_the_end_of_rib_last(
     a.table_slice = 2000
     for r in routes(10_000, 150):
         a.add_route(r)
+    a.handle(ev.InputDrained(), 0.0)  # no peer up yet: only the table will send them
     net.add(A, a)
     b = net.add(B, speaker_from(b_text))
     net.run()
@@ -191,17 +192,18 @@ def test_a_large_initial_table_goes_out_in_slices_with_the_end_of_rib_last(
 
 def test_a_large_flush_is_cut_into_batches() -> None:
     net, a, b = demo_pair()
-    a.table_slice = 1000
-    reply = net.command(A, cmd.AddRoutes(routes(5000, 150)))
+    a.flush_budget = 1000  # the floor: 10,000 keys a flush
+    reply = net.command(A, cmd.AddRoutes(routes(25_000, 150)))
     assert reply.status == 200
-    assert {r.prefix for r in routes(5000, 150)} <= set(learned(b))
+    assert {r.prefix for r in routes(25_000, 150)} <= set(learned(b))
     # The same through the owner's eyes: one InputDrained exports at most the budget.
-    out = a.handle(ev.CommandRequested(99, cmd.DeleteRoutes(tuple(r.prefix for r in routes(5000, 150)))), 9.0)
+    delete = cmd.DeleteRoutes(tuple(r.prefix for r in routes(25_000, 150)))
+    out = a.handle(ev.CommandRequested(99, delete), 9.0)
     while a.jobs:
         out += a.handle(ev.Continue(), 9.0)
-    assert a.pending() and sum(len(d) for d in a._dirty.values()) == 5000
+    assert a.pending() and sum(len(d) for d in a._dirty.values()) == 25_000
     a.handle(ev.InputDrained(), 9.0)
-    assert sum(len(d) for d in a._dirty.values()) == 4000 and a.pending()
-    for _ in range(4):
+    assert sum(len(d) for d in a._dirty.values()) == 15_000 and a.pending()
+    for _ in range(2):
         a.handle(ev.InputDrained(), 9.0)
     assert not a.pending()
