@@ -56,6 +56,7 @@ P = TypeVar("P")
 #: 100k paths, well inside the client's timeout.
 BATCH_PATHS = 100_000
 BATCH_OCTETS = 16 * 1024 * 1024
+BATCH_TIMEOUT = 60.0  # seconds to wait for the answer to a batch of more than 10,000 paths
 
 _PEERS = TypeAdapter(list[Peer])
 _EVENTS = TypeAdapter(list[Event])
@@ -184,8 +185,10 @@ class Client:
                 half = len(part) // 2
                 pending[:0] = [part[:half], part[half:]]
                 continue
+            # A large batch takes the daemon seconds (slices between its sessions' work).
+            wait = self._timeout if len(part) <= 10_000 else max(self._timeout, BATCH_TIMEOUT)
             try:
-                answer = self._parse(PathsChanged, self._checked(self._post_json(path, content)))
+                answer = self._parse(PathsChanged, self._checked(self._post_json(path, content, wait)))
             except ClientError as exc:
                 if not done:
                     raise
@@ -197,9 +200,9 @@ class Client:
             done += len(part)
         return PathsChanged(changed=changed, unchanged=unchanged)
 
-    def _post_json(self, path: str, content: bytes) -> httpx.Response:
+    def _post_json(self, path: str, content: bytes, timeout: float) -> httpx.Response:
         try:
-            return self._http.request("POST", path, content=content,
+            return self._http.request("POST", path, content=content, timeout=timeout,
                                       headers={"Content-Type": "application/json"})
         except httpx.HTTPError as exc:
             raise self._transport_error(exc) from exc
