@@ -787,3 +787,30 @@ def test_spec8_every_section_8_transition_has_an_event() -> None:
     reasons = {e["reason"] for e in net.events(B) if e["event"] in purges}
     assert {"End-of-RIB", "long-lived stale timer", "F=0 or capability missing"} <= reasons
     assert learned(b) == {}
+
+
+def test_restart_complete_waits_for_tables_sent_in_slices() -> None:
+    # Issue 10 finding 4: after the deferral, a large table goes out a slice per owner
+    # step; "restart-complete" (every family selected, End-of-RIB sent) comes only after
+    # the last End-of-RIB, and its duration is that of the last slice's input.
+    many = tuple(f"10.{i // 256}.{i % 256}.0/24" for i in range(5000))
+    net, _a, b = pair(a_routes=routes(many, A_V6))
+    net.deliver(A, ev.StopRequested(graceful=True, message="upgrade"))
+    net.down.add(A)
+    a = restarted_a(v4=many)
+    a.table_slice = 1000
+    seen: list[str] = []
+    handle = a.handle
+
+    def counted(inp: ev.Input, now: float) -> list[ev.Output]:
+        seen.append(type(inp).__name__)
+        return handle(inp, now)
+
+    setattr(a, "handle", counted)  # noqa: B010
+    net.start(A, a)
+    assert seen.count("Continue") >= 5  # the IPv4 table went out in slices
+    names = net.event_names(A)
+    assert "restart-complete" in names
+    last_eor = max(i for i, n in enumerate(names) if n == "eor-sent")
+    assert names.index("restart-complete") > last_eor
+    assert set(many) <= set(learned(b)) and not a.sending
