@@ -249,12 +249,13 @@ class TableSend:
     a 1M-route table is seconds of work). Routes that change meanwhile go out with the
     normal flush; a key sent twice is sent once (AdjRibOut compares)."""
 
-    __slots__ = ("keys", "pos", "rib_out")
+    __slots__ = ("eor", "keys", "pos", "rib_out")
 
-    def __init__(self, rib_out: AdjRibOut, keys: list[int]) -> None:
+    def __init__(self, rib_out: AdjRibOut, keys: list[int], eor: bool = True) -> None:
         self.rib_out = rib_out
         self.keys = keys
         self.pos = 0
+        self.eor = eor  # End-of-RIB after the last slice (not for a ROUTE-REFRESH answer)
 
 
 def send_table(sp: Speaker, peer: Peer, family: Family, now: float) -> None:
@@ -262,10 +263,18 @@ def send_table(sp: Speaker, peer: Peer, family: Family, now: float) -> None:
     End-of-RIB (RFC 4724 §2, §4.2). Locally originated routes are in the Loc-RIB, so
     they always precede the EoR (spec section 4). A table larger than one slice goes out
     over several owner steps (``advance_tables``), its EoR with the last."""
+    send_routes(sp, peer, family, now, eor=True)
+
+
+def send_routes(sp: Speaker, peer: Peer, family: Family, now: float, eor: bool) -> None:
+    """Every best route of ``family`` to ``peer`` in slices (the first one now); ``eor``:
+    End-of-RIB after the last (kept when a table still going out is started again)."""
     rib_out, neg = peer.adj_out.get(family), peer.negotiated
     if rib_out is None or neg is None or not gate_open(sp, family):
         return
-    sp.sending[(peer.address, family)] = TableSend(rib_out, list(sp.loc[family].entries))
+    old = sp.sending.get((peer.address, family))
+    eor = eor or (old is not None and old.rib_out is rib_out and old.eor)
+    sp.sending[(peer.address, family)] = TableSend(rib_out, list(sp.loc[family].entries), eor)
     _send_slice(sp, peer.address, family, now)
 
 
@@ -290,10 +299,11 @@ def _send_slice(sp: Speaker, address: str, family: Family, now: float) -> None:
     data = b"".join(rib_out.flush(tx))
     done = end >= len(job.keys)
     if done:
-        data += rib_out.end_of_rib(tx)
+        if job.eor:
+            data += rib_out.end_of_rib(tx)
         del sp.sending[(address, family)]
     sp.send(peer, data, now)
-    if done:
+    if done and job.eor:
         notice(sp, "eor-sent", f"{family}: {len(rib_out)} routes and End-of-RIB sent", peer,
                family=str(family), routes=len(rib_out))
 

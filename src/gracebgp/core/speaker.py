@@ -499,10 +499,7 @@ class Speaker:
         if rib_out is None or neg is None or not gr.gate_open(self, family):
             return
         rib_out.reset()
-        rib_out.consider_all(self.loc[family])
-        data = b"".join(rib_out.flush(neg.tx_context()))
-        if data:
-            self._session_outputs(peer, peer.session.send_update(data, now), now)
+        gr.send_routes(self, peer, family, now, eor=False)  # in slices, as a new session's
 
     def _flush(self, now: float) -> None:
         """Send what changed since the last flush to every Established peer."""

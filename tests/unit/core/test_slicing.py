@@ -207,3 +207,24 @@ def test_a_large_flush_is_cut_into_batches() -> None:
     for _ in range(2):
         a.handle(ev.InputDrained(), 9.0)
     assert not a.pending()
+
+
+def test_a_route_refresh_answer_goes_out_in_slices_without_an_end_of_rib() -> None:
+    net, a, b = demo_pair()
+    assert net.command(A, cmd.AddRoutes(routes(5000, 150))).status == 200
+    a.table_slice = 1000
+    seen: list[str] = []
+    handle = a.handle
+
+    def counted(inp: ev.Input, now: float) -> list[ev.Output]:
+        seen.append(type(inp).__name__)
+        return handle(inp, now)
+
+    setattr(a, "handle", counted)  # noqa: B010
+    updates = b.peers[A].session.received_counts[2]
+    eors = sum(1 for name, n in net.notices if name == A and n.data.get("event") == "eor-sent")
+    assert net.command(A, cmd.ResetPeer(B, "soft-out")).status == 200
+    assert seen.count("Continue") >= 4  # 5,003 IPv4 routes, 1,000 a step
+    assert b.peers[A].session.received_counts[2] > updates
+    assert {r.prefix for r in routes(5000, 150)} <= set(learned(b)) and not a.sending
+    assert sum(1 for name, n in net.notices if name == A and n.data.get("event") == "eor-sent") == eors
