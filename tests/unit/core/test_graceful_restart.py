@@ -28,7 +28,7 @@ from gracebgp.wire.iana import MARKER, MessageType
 from gracebgp.wire.iana import WellKnownCommunity as WK
 from gracebgp.wire.nlri import format_prefix
 
-from .net import SpeakerNet
+from .net import SpeakerNet, count_inputs
 
 V4, V6 = IPV4_UNICAST, IPV6_UNICAST
 BOTH = (V4, V6)
@@ -799,14 +799,7 @@ def test_restart_complete_waits_for_tables_sent_in_slices() -> None:
     net.down.add(A)
     a = restarted_a(v4=many)
     a.table_slice = 1000
-    seen: list[str] = []
-    handle = a.handle
-
-    def counted(inp: ev.Input, now: float) -> list[ev.Output]:
-        seen.append(type(inp).__name__)
-        return handle(inp, now)
-
-    setattr(a, "handle", counted)  # noqa: B010
+    seen = count_inputs(a)
     net.start(A, a)
     assert seen.count("Continue") >= 5  # the IPv4 table went out in slices
     names = net.event_names(A)

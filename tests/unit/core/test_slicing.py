@@ -15,6 +15,7 @@ from gracebgp.core.originate import LocalRoute
 from gracebgp.core.speaker import SLICE_ROUTES, Speaker
 from gracebgp.session.state import State
 
+from .net import count_inputs
 from .test_speaker import demo_pair, learned
 
 A, B = "127.0.0.1", "127.0.0.2"
@@ -213,14 +214,7 @@ def test_a_route_refresh_answer_goes_out_in_slices_without_an_end_of_rib() -> No
     net, a, b = demo_pair()
     assert net.command(A, cmd.AddRoutes(routes(5000, 150))).status == 200
     a.table_slice = 1000
-    seen: list[str] = []
-    handle = a.handle
-
-    def counted(inp: ev.Input, now: float) -> list[ev.Output]:
-        seen.append(type(inp).__name__)
-        return handle(inp, now)
-
-    setattr(a, "handle", counted)  # noqa: B010
+    seen = count_inputs(a)
     updates = b.peers[A].session.received_counts[2]
     eors = sum(1 for name, n in net.notices if name == A and n.data.get("event") == "eor-sent")
     assert net.command(A, cmd.ResetPeer(B, "soft-out")).status == 200
