@@ -207,7 +207,8 @@ def test_owner_step_metrics_are_exported_and_sane(pair: Pair) -> None:
     with pair.a.client() as a:
         uptime = a.get("/v1/global").json()["uptime"]
         m = scrape(a)
-    longest = [(dict(labels), v) for (name, labels), v in m.items() if name == "gracebgp_owner_step_seconds_max"]
+    longest = [(dict(labels), v) for (name, labels), v in m.items()
+               if name == "gracebgp_owner_step_seconds_max"]
     assert len(longest) == 1
     labels, seconds = longest[0]
     assert 0.0 < seconds <= uptime + 1.0 and labels["input"]  # the kind of input of that step
