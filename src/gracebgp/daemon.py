@@ -97,6 +97,21 @@ def peers_hold(cfg: Config) -> float:
     return float(longest)
 
 
+def keep_identity(running: Config, new: Config) -> Config:
+    """``new`` with the settings that need a restart (``ConfigDiff.needs_restart``: AS,
+    router-id, listeners, state-dir, API) kept as they run: a reload must not apply half of
+    them, e.g. reset every session that relies on the global AS to a new AS that the
+    speaker itself does not use yet."""
+    g0, x0 = running.global_, running.gracebgp
+    global_ = new.global_.model_copy(update={
+        "asn": g0.asn, "router_id": g0.router_id, "port": g0.port,
+        "local_address_list": g0.local_address_list})
+    extras = new.gracebgp.model_copy(update={
+        "state_dir": x0.state_dir, "api_socket": x0.api_socket, "api_listen": x0.api_listen,
+        "api_token_file": x0.api_token_file})
+    return new.model_copy(update={"global_": global_, "gracebgp": extras})
+
+
 def listen_addresses(cfg: Config) -> list[tuple[str, int]]:
     port = cfg.global_.port
     return [] if port <= 0 else [(a, port) for a in cfg.global_.local_address_list]
@@ -190,7 +205,7 @@ class Daemon:
                         "; ".join(d.needs_restart))
         log.info("reload: %d peers added, %d removed, %d changed, %d routes added, %d removed",
                  len(d.added), len(d.removed), len(d.changed), len(d.routes_added), len(d.routes_removed))
-        self.cfg = new
+        self.cfg = new = keep_identity(self.cfg, new) if d.needs_restart else new
         tune_speaker(self.speaker, new)
         self.owner.submit(ev.Reconfigured(neighbors_of(new), routes_of(new)))
 
