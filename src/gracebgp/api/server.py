@@ -242,14 +242,15 @@ async def _ask(owner: Owner, command: object, timeout: float) -> Reply:
 
 
 async def _drained(owner: Owner, timeout: float) -> tuple[float, int]:
-    """Wait (bounded) until the drain has withdrawn and every socket's queue is empty
+    """Wait (bounded) until the drain has withdrawn (every slice of it queued: no table
+    still going out) and every socket's queue is empty
     (spec section 6, ``drain --wait``); returns (seconds waited, octets still unsent)."""
     loop = asyncio.get_running_loop()
     start = loop.time()
     unsent = owner.transport.unsent()
     while loop.time() - start < timeout:
         unsent = owner.transport.unsent()
-        if owner.speaker.drain != "gshut" and unsent == 0:
+        if owner.speaker.drain != "gshut" and not owner.speaker.sending and unsent == 0:
             break
         await asyncio.sleep(0.05)
     return round(loop.time() - start, 3), unsent

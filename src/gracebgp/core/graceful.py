@@ -320,23 +320,26 @@ def policy(sp: Speaker, peer: Peer, family: Family) -> ExportPolicy:
 
 def set_drain(sp: Speaker, phase: str | None, now: float, delay: float = 0.0) -> int:
     """Enter a drain phase ("gshut", "withdrawn") or leave it (None); re-export every
-    route to every peer. Returns how many routes were re-sent or withdrawn."""
+    route to every peer, in table slices like a new session's table (issue 10 finding
+    4: a 1M-route drain is seconds of work), without End-of-RIB. Returns how many route
+    advertisements change: those in place (each is re-sent with or without
+    GRACEFUL_SHUTDOWN, or withdrawn), or, when a drain ends after its withdrawal, the
+    advertisements that withdrawal took away."""
+    restore = sp.drain == "withdrawn" and phase is None
     sp.drain = phase
     sp.drain_deadline = now + delay if phase == "gshut" else None
-    changed = 0
+    changed = sp.drain_withdrawn if restore else 0
     for peer in sp.peers.values():
-        neg = peer.negotiated
-        if neg is None:
+        if peer.negotiated is None:
             continue
         for family, rib_out in peer.adj_out.items():
             rib_out.repolicy(policy(sp, peer, family))
             if not gate_open(sp, family):
-                continue
-            rib_out.consider_all(sp.loc[family])
-            changed += len(rib_out.pending)
-            data = b"".join(rib_out.flush(neg.tx_context()))
-            if data:
-                sp.send(peer, data, now)
+                continue  # the deferral's end sends the table with this policy
+            if not restore:
+                changed += len(rib_out)
+            send_routes(sp, peer, family, now, eor=False)
+    sp.drain_withdrawn = changed if phase == "withdrawn" else 0
     what = {"gshut": f"drain: routes re-advertised with GRACEFUL_SHUTDOWN; withdrawal in {delay:g}s",
             "withdrawn": "drain: routes withdrawn from every peer", None: "drain ended: routes re-advertised"}
     sp.log("info", what[phase])

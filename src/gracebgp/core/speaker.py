@@ -84,6 +84,7 @@ class Speaker:
         self.stopping = False
         self.drain: str | None = None  # None, "gshut" or "withdrawn" (RFC 8326 drain)
         self.drain_deadline: float | None = None
+        self.drain_withdrawn = 0  # advertisements the drain's withdrawal took away (restored on cancel)
         self.llgr_ibgp = False  # LLGR-stale routes to iBGP peers without LLGR (NO_EXPORT, LP 0)
         self.establish_wait = 30.0  # how long deferral waits for a peer to come up at all
         self.provisional_hard = False  # RFC 8538 §5 provisional Cease subcodes as Hard Reset

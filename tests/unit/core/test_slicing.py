@@ -222,3 +222,39 @@ def test_a_route_refresh_answer_goes_out_in_slices_without_an_end_of_rib() -> No
     assert b.peers[A].session.received_counts[2] > updates
     assert {r.prefix for r in routes(5000, 150)} <= set(learned(b)) and not a.sending
     assert sum(1 for name, n in net.notices if name == A and n.data.get("event") == "eor-sent") == eors
+
+
+def test_a_drain_re_exports_in_slices_and_its_withdrawal_too() -> None:
+    # RFC 8326 drain of a large table: the GRACEFUL_SHUTDOWN re-advertisement, the
+    # withdrawal and the restore on cancel go out a table slice per owner step, not in one.
+    from gracebgp.types import IPV4_UNICAST
+    from gracebgp.wire.nlri import format_prefix
+
+    def drained(s: Speaker) -> dict[str, bool]:  # prefix -> carries GRACEFUL_SHUTDOWN
+        return {format_prefix(k, 1): c[1].gshut for k, c in s.loc[IPV4_UNICAST].items()
+                if not c[0].local}
+
+    net, a, b = demo_pair()
+    assert net.command(A, cmd.AddRoutes(routes(5000, 150))).status == 200
+    mine = {r.prefix for r in routes(5000, 150)}
+    a.table_slice = 1000
+    seen = count_inputs(a)
+    reply = net.command(A, cmd.Drain(delay=30))
+    assert reply.status == 200 and reply.result["changed"] >= 5000  # the advertisements in place
+    assert seen.count("Continue") >= 4
+    got = drained(b)
+    assert mine <= set(got) and all(got[p] for p in mine)
+    assert not a.sending
+    n = seen.count("Continue")
+    reply = net.command(A, cmd.Drain(cancel=True))
+    assert reply.result["changed"] >= 5000 and seen.count("Continue") >= n + 4
+    assert not any(drained(b).values())
+    n = seen.count("Continue")
+    withdrawn = net.command(A, cmd.Drain(delay=0))
+    assert withdrawn.result["phase"] == "withdrawn" and seen.count("Continue") >= n + 4
+    assert not mine & set(learned(b))
+    restored = net.command(A, cmd.Drain(cancel=True))
+    # what the withdrawal took away comes back (Drain(delay=0) counts both of its phases)
+    assert restored.result["changed"] == reply.result["changed"] == withdrawn.result["changed"] // 2
+    assert mine <= set(learned(b)) and not a.sending
+    assert a.peers[B].session.state == State.ESTABLISHED
