@@ -231,7 +231,7 @@ class Event(Model):
 
     seq: int
     time: float = Field(description="Unix time")
-    kind: str = Field(description="peer-state, peer-added, peer-removed, route, restart, command")
+    kind: str = Field(description="peer-state, peer-added, peer-removed, route, restart, command, reload")
     peer: str | None = None
     message: str
     data: dict[str, Any] = {}
