@@ -254,7 +254,11 @@ def _finish(update: Update, problems: list[Problem], ctx: CodecContext) -> Updat
     if action == A.TREAT_AS_WITHDRAW and not has_reach:
         action = A.SESSION_RESET  # RFC 7606 §5.2
     if action == A.SESSION_RESET:
-        first = next(p for p in problems if p.action >= A.TREAT_AS_WITHDRAW)
+        # RFC 7606 §3 h: the strongest action wins, so the NOTIFICATION names the error that
+        # demands the reset; a treat-as-withdraw error is named only when none does and it
+        # was escalated (RFC 7606 §5.2).
+        first = next((p for p in problems if p.action == A.SESSION_RESET), None) or next(
+            p for p in problems if p.action == A.TREAT_AS_WITHDRAW)
         err = CodecError(NotificationCode.UPDATE_MESSAGE_ERROR, first.subcode, first.data, first.reason)
         return UpdateResult(action, update, tuple(problems), None, err)
     eor = update.eor_family if action == A.ACCEPT else None

@@ -362,6 +362,54 @@ def test_strongest_action_wins_3h() -> None:
     assert {p.action for p in r.problems} == {A.ATTRIBUTE_DISCARD, A.TREAT_AS_WITHDRAW}
 
 
+BAD_COMMUNITIES = attr(0xC0, 8, b"\x01")  # c0080101: treat-as-withdraw (RFC 7606 §7.8)
+WELL_KNOWN_77 = attr(0x40, 77, b"\x78")  # 404d0178: session reset (RFC 4271 §6.3)
+
+
+@pytest.mark.parametrize("order", ["withdraw error first", "reset error first"])
+def test_notification_names_the_error_that_resets_3h(order: str) -> None:
+    # Issue 11 finding 8: the NOTIFICATION named the treat-as-withdraw error (3/9 c0080101).
+    errors = BAD_COMMUNITIES + WELL_KNOWN_77
+    if order == "reset error first":
+        errors = WELL_KNOWN_77 + BAD_COMMUNITIES
+    r = parse(body(attrs=MANDATORY + errors, nlri=NLRI_10_0_1))
+    assert r.action == A.SESSION_RESET
+    assert r.error is not None
+    assert (r.error.code, r.error.subcode, r.error.data.hex()) == (3, 2, "404d0178")
+    assert "77" in r.error.reason
+
+
+_FLAGS_MP = mp_reach_v6(V6_2001_DB8_1, flags=0xC0)
+_NH5_MP = mp_reach_v6(V6_2001_DB8_1, next_hop=bytes(5))
+_BAD_LARGE = attr(0xC0, 32, bytes(5))  # LARGE_COMMUNITIES not 12n: treat-as-withdraw
+
+
+@pytest.mark.parametrize(("errors", "subcode", "data"), [
+    # bad LARGE_COMMUNITIES, then an MP_REACH whose flags are wrong (RFC 7606 §5.3)
+    (_BAD_LARGE + _FLAGS_MP, S.ATTRIBUTE_FLAGS_ERROR, _FLAGS_MP),
+    # a short MED, then an MP_REACH whose next hop length is impossible (RFC 7606 §7.11)
+    (attr(0x80, 4, b"\x00") + _NH5_MP, S.OPTIONAL_ATTRIBUTE_ERROR, _NH5_MP),
+    # an unrecognized well-known attribute, then one overrunning the block (§4)
+    (attr(0x40, 99, b"x") + bytes([0xC0, 8, 4, 0, 1]), S.UNRECOGNIZED_WELL_KNOWN_ATTRIBUTE,
+     attr(0x40, 99, b"x")),
+    # bad COMMUNITIES, then MP_REACH twice (§3 g; the data is empty)
+    (BAD_COMMUNITIES + mp_reach_v6(V6_2001_DB8_1) * 2, S.MALFORMED_ATTRIBUTE_LIST, b""),
+], ids=["mp-flags", "mp-next-hop-length", "well-known-then-overrun", "mp-twice"])
+def test_reset_error_is_named_whatever_else_is_wrong_3h(errors: bytes, subcode: int, data: bytes) -> None:
+    block = MANDATORY + errors
+    r = parse(b"\x00\x00" + len(block).to_bytes(2, "big") + block + NLRI_10_0_1)
+    assert r.action == A.SESSION_RESET
+    assert {p.action for p in r.problems} >= {A.TREAT_AS_WITHDRAW, A.SESSION_RESET}
+    assert r.error is not None and (r.error.subcode, r.error.data) == (subcode, data)
+
+
+def test_escalated_withdraw_error_is_named_when_nothing_else_resets_5_2() -> None:
+    bad = attr(0x40, 1, b"\x07")
+    r = parse(body(withdrawn=NLRI_10_0_1, attrs=attr(0x40, 6, b"\x01") + bad))
+    assert r.action == A.SESSION_RESET
+    assert r.error is not None and (r.error.subcode, r.error.data) == (S.INVALID_ORIGIN_ATTRIBUTE, bad)
+
+
 # --- RFC 4271 §5 / §6.3: unrecognized attributes ----------------------------------------
 
 def test_unrecognized_well_known_attribute_resets() -> None:
