@@ -107,8 +107,10 @@ def _v6(text: str, length: int) -> int:
     return make_key(int(ipaddress.IPv6Address(text)), length, 128)
 
 
-SEED_CONTEXTS = (CodecContext(ibgp=True),
-                 CodecContext(as4=False, addpath=frozenset({IPV4_UNICAST, IPV6_UNICAST}), ibgp=True))
+_ENH = frozenset({IPV4_UNICAST})  # RFC 8950: the IPv4 seed below has an IPv6 next hop
+SEED_CONTEXTS = (CodecContext(ibgp=True, extended_next_hop=_ENH),
+                 CodecContext(as4=False, addpath=frozenset({IPV4_UNICAST, IPV6_UNICAST}), ibgp=True,
+                              extended_next_hop=_ENH))
 
 
 def _seed_updates() -> list[tuple[CodecContext, bytes]]:

@@ -27,7 +27,9 @@ def context(record: dict[str, Any]) -> CodecContext:
     c = record["context"]
     # ibgp=True keeps LOCAL_PREF from every session, so the re-encoding is complete.
     return CodecContext(as4=c["as4"], addpath=frozenset(make_family(a, s) for a, s in c["addpath"]),
-                        extended_message=c["extended_message"], ibgp=True)
+                        extended_message=c["extended_message"], ibgp=True,
+                        extended_next_hop=frozenset(make_family(a, s)
+                                                    for a, s in c.get("extended_next_hop", ())))
 
 
 def test_vectors_from_all_three_real_peers_are_present() -> None:

@@ -58,7 +58,7 @@ pytestmark = [
     pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark is not installed (apt install tshark)"),
 ]
 
-NEW_IBGP = CodecContext(as4=True, ibgp=True)
+NEW_IBGP = CodecContext(as4=True, ibgp=True, extended_next_hop=frozenset({IPV4_UNICAST}))  # RFC 8950
 OLD = CodecContext(as4=False, ibgp=False)
 ADDPATH = CodecContext(addpath=frozenset({IPV4_UNICAST, IPV6_UNICAST}), ibgp=True)
 

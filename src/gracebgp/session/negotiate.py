@@ -150,11 +150,13 @@ class Negotiated:
 
     def rx_context(self) -> CodecContext:
         """How to decode what the peer sends us."""
-        return CodecContext(self.as4, self.add_path_rx, self.extended_message, self.ibgp)
+        return CodecContext(self.as4, self.add_path_rx, self.extended_message, self.ibgp,
+                            self.extended_next_hop)
 
     def tx_context(self) -> CodecContext:
         """How to encode what we send the peer."""
-        return CodecContext(self.as4, self.add_path_tx, self.extended_message, self.ibgp)
+        return CodecContext(self.as4, self.add_path_tx, self.extended_message, self.ibgp,
+                            self.extended_next_hop)
 
 
 # --- our OPEN ---------------------------------------------------------------------------
@@ -167,7 +169,10 @@ def build_open(cfg: SessionConfig) -> Open:
     """Our OPEN: capabilities in ascending code order, one Capabilities parameter.
 
     4-octet AS is always sent (RFC 6793 §4.1); My AS is AS_TRANS when the local AS needs 4
-    octets. LLGR goes out only next to GR (RFC 9494 §4.1), which config validation ensures.
+    octets. GR lists the families of ``GrConfig.listed`` (RFC 4724 §3), F where forwarding
+    state is kept. LLGR goes out only next to GR (RFC 9494 §4.1, which config validation
+    ensures) and only when configured (``long_lived`` or ``llgr``); helper-only lists no
+    family in it either: we ask the peer to keep none of our routes.
     """
     caps: list[Capability] = list(_mp_caps(cfg))
     if cfg.route_refresh:
@@ -179,17 +184,17 @@ def build_open(cfg: SessionConfig) -> Open:
     gr = cfg.graceful_restart
     if gr is not None:
         flags = (GrFlag.RESTART if gr.restarting else 0) | (GrFlag.NOTIFICATION if gr.notification else 0)
-        fams = () if gr.helper_only else tuple(
-            (f.afi, f.safi, _F if f in gr.forwarding else 0) for f in cfg.families)
+        fams = tuple((f.afi, f.safi, _F if f in gr.forwarding else 0) for f in gr.listed(cfg.families))
         caps.append(GracefulRestart(int(flags), gr.restart_time, fams))
     caps.append(FourOctetAs(cfg.local_as))
     if cfg.add_path:
         caps.append(AddPath(tuple((f.afi, f.safi, int(mode)) for f, mode in cfg.add_path)))
     if cfg.enhanced_route_refresh:
         caps.append(EnhancedRouteRefresh())
-    if cfg.llgr and gr is not None:
+    if (cfg.llgr or cfg.long_lived) and gr is not None:
+        llgr = () if gr.helper_only else cfg.llgr
         caps.append(LongLivedGracefulRestart(tuple(
-            (f.afi, f.safi, _F if f in gr.forwarding else 0, t) for f, t in cfg.llgr)))
+            (f.afi, f.safi, _F if f in gr.forwarding else 0, t) for f, t in llgr)))
     if cfg.hostname:
         caps.append(Fqdn(cfg.hostname, cfg.domain))
     return Open.build(cfg.local_as, cfg.hold_time, cfg.router_id, tuple(caps))

@@ -27,6 +27,7 @@ def context_from(record: dict[str, Any]) -> CodecContext:
         addpath=frozenset(make_family(a, s) for a, s in ctx.get("addpath", [])),
         extended_message=bool(ctx.get("extended_message", False)),
         ibgp=bool(ctx.get("ibgp", True)),
+        extended_next_hop=frozenset(make_family(a, s) for a, s in ctx.get("extended_next_hop", [])),
     )
 
 

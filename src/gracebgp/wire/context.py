@@ -1,7 +1,8 @@
 """The immutable codec context: what a session negotiated that changes the bytes.
 
 RFC 6793 (4-octet AS), RFC 7911 §3 (ADD-PATH per family and direction), RFC 8654 (extended
-message), RFC 7606 §7.5/§7.9/§7.10 (handling that depends on iBGP vs eBGP).
+message), RFC 8950 §4 (extended next hop), RFC 7606 §7.5/§7.9/§7.10 (handling that depends on
+iBGP vs eBGP).
 """
 
 from __future__ import annotations
@@ -23,12 +24,16 @@ class CodecContext:
     * ``addpath``: families whose NLRI carry a 4-octet Path Identifier in this direction.
     * ``extended_message``: both sides sent capability 6; messages up to 65535 octets.
     * ``ibgp``: the peer is internal (changes RFC 7606 handling of LOCAL_PREF etc.).
+    * ``extended_next_hop``: IPv4 families whose MP_REACH_NLRI may carry an IPv6 next hop
+      (RFC 8950 §4, negotiated); for any other IPv4 family a 16- or 32-octet next hop is
+      malformed (RFC 7606 §7.11).
     """
 
     as4: bool = True
     addpath: frozenset[Family] = field(default_factory=frozenset)
     extended_message: bool = False
     ibgp: bool = False
+    extended_next_hop: frozenset[Family] = field(default_factory=frozenset)
 
     @property
     def max_message_len(self) -> int:

@@ -16,8 +16,9 @@ MP_UNREACH_NLRI value: AFI (2), SAFI (1), Withdrawn Routes (variable).
 
 Families whose NLRI are plain prefixes (IPv4/IPv6 unicast and multicast) decode into
 prefix keys (``nlri``); any other family is kept undecoded in ``raw`` so it survives.
-Malformations here are RFC 7606 §5.3 / §7.11 "session reset" cases; the caller maps the
-raised ``AttrMalformed`` to Optional Attribute Error.
+Malformations here are RFC 7606 §5.3 / §7.11 "session reset" cases (an IPv6 next hop for
+an IPv4 family without Extended Next Hop is one: RFC 7606 §7.11 MUST, RFC 4760 §7); the
+caller maps the raised ``AttrMalformed`` to Optional Attribute Error.
 """
 
 from __future__ import annotations
@@ -41,11 +42,19 @@ def _bad(reason: str) -> AttrMalformed:
     return AttrMalformed(UpdateSubcode.OPTIONAL_ATTRIBUTE_ERROR, reason)
 
 
-def decode_next_hop(afi: int, raw: bytes) -> tuple[str, ...]:
-    """RFC 4760 §3 with RFC 2545 §3 (IPv6 global [+ link-local]) and RFC 8950 §3."""
+def decode_next_hop(afi: int, raw: bytes, ipv6_allowed: bool = True) -> tuple[str, ...]:
+    """RFC 4760 §3 with RFC 2545 §3 (IPv6 global [+ link-local]) and RFC 8950 §3.
+
+    An IPv6 next hop (16 or 32 octets) is expected for AFI 2, and for AFI 1 only when
+    ``ipv6_allowed`` (Extended Next Hop negotiated for the family, RFC 8950 §4)."""
     n = len(raw)
-    if n == 4 and afi == AFI.IPV4:
-        return (ipv4_text(raw),)
+    if afi == AFI.IPV4:
+        if n == 4:
+            return (ipv4_text(raw),)
+        if not ipv6_allowed and n in (16, 32):
+            # RFC 7606 §7.11: "that which was expected" is the length the AFI/SAFI defines,
+            # "potentially modified by any extensions in use"; RFC 8950 is not in use here.
+            raise _bad(f"next hop length {n} for AFI 1 without Extended Next Hop (RFC 8950)")
     if n == 16:
         return (ipv6_text(raw),)
     if n == 32:
@@ -107,7 +116,10 @@ class MpReach(_MpFamily):
                 + encode_prefixes(self.nlri, self.width, self.addpath))
 
     @classmethod
-    def decode(cls, value: bytes, flags: int, addpath: frozenset[Family]) -> MpReach:
+    def decode(cls, value: bytes, flags: int, addpath: frozenset[Family],
+               extended_next_hop: frozenset[Family] = frozenset()) -> MpReach:
+        """``extended_next_hop``: IPv4 families that may carry an IPv6 next hop (RFC 8950);
+        any other 16- or 32-octet next hop for AFI 1 is malformed (RFC 7606 §7.11)."""
         if len(value) < 5:  # RFC 7606 §5.3
             raise _bad("MP_REACH_NLRI shorter than 5 octets")
         afi, safi = int.from_bytes(value[:2], "big"), value[2]
@@ -118,7 +130,7 @@ class MpReach(_MpFamily):
         end = 4 + nhl
         if end + 1 > len(value):
             raise _bad("MP_REACH_NLRI next hop overruns the attribute")
-        next_hop = decode_next_hop(afi, value[4:end])
+        next_hop = decode_next_hop(afi, value[4:end], family in extended_next_hop)
         nlri = _nlri(afi, safi, value[end + 1:], addpath)
         return cls(afi, safi, next_hop, nlri, b"", flags, family in addpath)
 

@@ -151,7 +151,7 @@ def _walk(block: bytes, ctx: CodecContext) -> tuple[AttrSet | None, MpReach | No
             continue
         try:
             if code == 14:
-                reach = MpReach.decode(block[start:end], flags, ctx.addpath)
+                reach = MpReach.decode(block[start:end], flags, ctx.addpath, ctx.extended_next_hop)
             else:
                 unreach = MpUnreach.decode(block[start:end], flags, ctx.addpath)
         except AttrMalformed as exc:  # RFC 7606 §7.11, RFC 4760 §7

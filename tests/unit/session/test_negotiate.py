@@ -199,6 +199,13 @@ def test_extended_next_hop_needs_both() -> None:
     assert neg(theirs(*BASIC, ExtendedNextHop(((1, 1, 2),)))).extended_next_hop == frozenset()
 
 
+def test_extended_next_hop_reaches_the_receive_context() -> None:
+    # RFC 8950 §4: the decoder accepts an IPv6 next hop for IPv4 only where negotiated.
+    n = neg(theirs(*BASIC, ExtendedNextHop(((1, 1, 2),))), extended_next_hop=(V4,))
+    assert n.rx_context().extended_next_hop == {V4}
+    assert neg(theirs(*BASIC)).rx_context().extended_next_hop == frozenset()
+
+
 def test_hostname() -> None:
     n = neg(theirs(*BASIC, Fqdn("rtr1", "example.net")))
     assert (n.peer_hostname, n.peer_domain) == ("rtr1", "example.net")

@@ -315,6 +315,55 @@ def test_incorrect_mp_attribute_resets_with_optional_attribute_error(mp: bytes, 
     assert r.error.data == mp  # the erroneous attribute
 
 
+V4_NLRI = bytes([24, 10, 0, 1])
+V6_NH = bytes.fromhex("20010db8000000000000000000000001")
+V6_LL = bytes.fromhex("fe800000000000000000000000000001")
+
+
+def mp_reach_v4(next_hop: bytes, safi: int = 1) -> bytes:
+    return attr(0x80, 14, b"\x00\x01" + bytes([safi, len(next_hop)]) + next_hop + b"\x00" + V4_NLRI)
+
+
+@pytest.mark.parametrize("next_hop", [V6_NH, V6_NH + V6_LL], ids=["16", "32"])
+@pytest.mark.parametrize("safi", [1, 2])
+def test_ipv6_next_hop_for_ipv4_without_extended_next_hop_resets_7_11(next_hop: bytes, safi: int) -> None:
+    # Issue 11 finding 9. RFC 7606 §7.11: the length "expected" is the one the AFI/SAFI
+    # defines (4 for AFI 1) unless an extension is in use (RFC 8950, negotiated per
+    # family, §4); the NLRI cannot be located reliably, so "session reset" MUST be used,
+    # with Optional Attribute Error (RFC 4760 §7).
+    mp = mp_reach_v4(next_hop, safi)
+    r = parse(body(attrs=mp + ORIGIN_IGP + AS_PATH_4))
+    assert r.action == A.SESSION_RESET
+    assert r.error is not None and (r.error.subcode, r.error.data) == (S.OPTIONAL_ATTRIBUTE_ERROR, mp)
+    assert "Extended Next Hop" in r.error.reason
+
+
+@pytest.mark.parametrize("next_hop", [V6_NH, V6_NH + V6_LL], ids=["16", "32"])
+def test_ipv6_next_hop_for_ipv4_with_extended_next_hop_is_accepted_rfc8950(next_hop: bytes) -> None:
+    ctx = CodecContext(extended_next_hop=frozenset({IPV4_UNICAST}))
+    r = parse(body(attrs=mp_reach_v4(next_hop) + ORIGIN_IGP + AS_PATH_4), ctx)
+    assert r.action == A.ACCEPT and r.update is not None and r.update.mp_reach is not None
+    assert r.update.mp_reach.next_hop[0] == "2001:db8::1"
+    assert [format_prefix(k, 1) for k in r.update.mp_reach.nlri] == ["10.0.1.0/24"]
+    # Negotiated for unicast only: IPv4 multicast still expects 4 octets.
+    assert parse(body(attrs=mp_reach_v4(next_hop, 2) + ORIGIN_IGP + AS_PATH_4), ctx).action == A.SESSION_RESET
+
+
+@pytest.mark.parametrize("ctx", [EBGP, CodecContext(extended_next_hop=frozenset({IPV4_UNICAST}))])
+def test_ipv4_next_hop_in_mp_reach_is_accepted_with_or_without_extended_next_hop(ctx: CodecContext) -> None:
+    r = parse(body(attrs=mp_reach_v4(bytes([192, 0, 2, 1])) + ORIGIN_IGP + AS_PATH_4), ctx)
+    assert r.action == A.ACCEPT and r.update is not None and r.update.mp_reach is not None
+    assert r.update.mp_reach.next_hop == ("192.0.2.1",)
+
+
+@pytest.mark.parametrize("next_hop", [bytes(4), V6_NH + bytes(8)], ids=["4", "24"])
+def test_ipv6_needs_a_16_or_32_octet_next_hop_7_11(next_hop: bytes) -> None:
+    mp = mp_reach_v6(V6_2001_DB8_1, next_hop=next_hop)
+    r = parse(body(attrs=mp + ORIGIN_IGP + AS_PATH_4))
+    assert r.action == A.SESSION_RESET
+    assert r.error is not None and (r.error.subcode, r.error.data) == (S.OPTIONAL_ATTRIBUTE_ERROR, mp)
+
+
 def test_mp_attribute_with_wrong_flags_resets_5_3() -> None:
     mp = mp_reach_v6(V6_2001_DB8_1, flags=0xC0)
     r = parse(body(attrs=mp + ORIGIN_IGP + AS_PATH_4))

@@ -222,11 +222,12 @@ ATTRS_AS2 = attribute_strategies(as4=False)
 IBGP_ONLY = {"local_pref", "originator_id", "cluster_list"}  # RFC 7606 §7.5/§7.9/§7.10
 
 
-def mp_next_hops(family: Family) -> SearchStrategy[tuple[str, ...]]:
-    """IPv4: one IPv4 address or (RFC 8950) one or two IPv6; IPv6: global [+ link-local]."""
+def mp_next_hops(family: Family, extended: bool = True) -> SearchStrategy[tuple[str, ...]]:
+    """IPv4: one IPv4 address or, with Extended Next Hop (RFC 8950), one or two IPv6;
+    IPv6: global [+ link-local]."""
     v6 = st.lists(ipv6, min_size=1, max_size=2).map(tuple)
     if family.afi == AFI.IPV4:
-        return st.one_of(ipv4.map(lambda a: (a,)), v6)
+        return st.one_of(ipv4.map(lambda a: (a,)), v6) if extended else ipv4.map(lambda a: (a,))
     return v6
 
 
@@ -238,7 +239,8 @@ def mp_reaches(ctx: CodecContext) -> SearchStrategy[MpReach]:
         if family == EVPN:
             return MpReach(family.afi, family.safi, raw=draw(st.binary(min_size=2, max_size=40)), flags=flags)
         addpath = family in ctx.addpath
-        reach = MpReach(family.afi, family.safi, draw(mp_next_hops(family)),
+        next_hop = draw(mp_next_hops(family, family in ctx.extended_next_hop))
+        reach = MpReach(family.afi, family.safi, next_hop,
                         draw(key_lists(width(family), addpath)), flags=flags, addpath=addpath)
         out: MpReach = canonical(reach, ctx.as4)
         return out
@@ -265,6 +267,7 @@ contexts = st.builds(
     as4=st.booleans(),
     addpath=st.sets(st.sampled_from(PREFIX_FAMILIES)).map(frozenset),
     ibgp=st.booleans(),
+    extended_next_hop=st.sets(st.sampled_from([IPV4_UNICAST, IPV4_MULTICAST])).map(frozenset),
 )
 
 
@@ -532,7 +535,8 @@ def test_mp_attributes_roundtrip(family: Family, addpath: bool, data: st.DataObj
     for attr in (canonical(reach, True), canonical(unreach, True)):
         wire = encode_attribute(attr, True)
         value = wire[tlv_header_len(wire):]
-        decoded = type(attr).decode(value, wire[0], ctx.addpath)
+        decoded = (MpReach.decode(value, wire[0], ctx.addpath, frozenset({family}))
+                   if isinstance(attr, MpReach) else MpUnreach.decode(value, wire[0], ctx.addpath))
         assert decoded == attr
         assert decoded.addpath == addpath
         assert decoded.family == family
@@ -674,7 +678,8 @@ def split_decode(messages: list[bytes], ctx: CodecContext) -> list[Update]:
 
 
 pack_contexts = st.builds(CodecContext, as4=st.booleans(), addpath=st.sets(
-    st.sampled_from([IPV4_UNICAST, IPV6_UNICAST])).map(frozenset), extended_message=st.booleans())
+    st.sampled_from([IPV4_UNICAST, IPV6_UNICAST])).map(frozenset), extended_message=st.booleans(),
+    extended_next_hop=st.sets(st.sampled_from([IPV4_UNICAST, IPV4_MULTICAST])).map(frozenset))
 
 
 @SLOW
@@ -713,7 +718,7 @@ def test_pack_withdrawals(ctx: CodecContext, family: Family, data: st.DataObject
 def test_pack_mp(ctx: CodecContext, family: Family, data: st.DataObject) -> None:
     addpath = family in ctx.addpath
     attrs = data.draw(v4_attrs(ctx.as4))
-    next_hop = data.draw(mp_next_hops(family))
+    next_hop = data.draw(mp_next_hops(family, family in ctx.extended_next_hop))
     keys = data.draw(many_keys(width(family), addpath, max_n=1500))
     updates = split_decode(pack_mp(attrs, family, next_hop, keys, ctx), ctx)
     collected: list[int] = []
