@@ -51,20 +51,25 @@ class NeighborSettings:
         gr = None
         llgr: tuple[tuple[Family, int], ...] = ()
         if gr_cfg.enabled:
-            gr_fams = frozenset(_FAMILY_NAMES[a.name] for a in neighbor.afi_safis
-                                if a.enabled and a.mp_graceful_restart) or frozenset(families)
+            # As GoBGP: the GR capability lists the afi-safis whose mp-graceful-restart is
+            # enabled, none when no afi-safi enables it (RFC 4724 §3: helper only); the LLGR
+            # capability goes out only with long-lived-enabled (RFC 9494 §3.1).
+            listed = frozenset(_FAMILY_NAMES[a.name] for a in neighbor.afi_safis
+                               if a.enabled and a.mp_graceful_restart)
             gr = GrConfig(restart_time=gr_cfg.restart_time, notification=gr_cfg.notification_enabled,
-                          forwarding=gr_fams if forwarding_preserved else frozenset(),
-                          helper_only=gr_cfg.helper_only)
-            llgr = tuple((_FAMILY_NAMES[a.name], a.long_lived_restart_time) for a in neighbor.afi_safis
-                         if a.enabled and a.long_lived_graceful_restart)
+                          forwarding=frozenset(families) if forwarding_preserved else frozenset(),
+                          helper_only=gr_cfg.helper_only, families=listed)
+            if gr_cfg.long_lived_enabled:
+                llgr = tuple((_FAMILY_NAMES[a.name], a.long_lived_restart_time) for a in neighbor.afi_safis
+                             if a.enabled and a.long_lived_graceful_restart)
         add_path = tuple((_FAMILY_NAMES[a.name], AddPathMode.RECEIVE) for a in neighbor.afi_safis
                          if a.enabled and a.add_paths_receive)
         session = SessionConfig(
             local_as=neighbor.local_as or global_.asn, router_id=global_.router_id,
             peer_address=neighbor.neighbor_address, peer_as=neighbor.peer_as,
             hold_time=int(neighbor.hold_time), families=families, add_path=add_path,
-            graceful_restart=gr, llgr=llgr, hostname=hostname, passive=neighbor.passive_mode,
+            graceful_restart=gr, llgr=llgr, long_lived=gr is not None and gr_cfg.long_lived_enabled,
+            hostname=hostname, passive=neighbor.passive_mode,
             connect_retry_time=float(neighbor.connect_retry),
             max_idle_hold_time=max(1.0, float(neighbor.idle_hold_time_after_reset)),
         )

@@ -69,6 +69,8 @@ _KEYS = {
     "session.graceful_restart.forwarding": "forwarding-state-preserved",
     "session.graceful_restart.helper_only": "graceful-restart helper-only",
     "session.llgr": "long-lived-graceful-restart", "session.passive": "passive-mode",
+    "session.long_lived": "graceful-restart long-lived-enabled",
+    "session.graceful_restart.families": "mp-graceful-restart",
     "session.connect_retry_time": "connect-retry",
     "session.max_idle_hold_time": "idle-hold-time-after-reset",
 }

@@ -32,6 +32,9 @@ class GrConfig:
       across the restart (or the speaker does not program forwarding and says so).
     * ``helper_only``: list no AFI/SAFI at all. RFC 4724 §3: we then only support the
       receiving-speaker procedures and do not preserve our own forwarding state.
+    * ``families``: the AFI/SAFIs our capability lists (RFC 4724 §3: those whose routes the
+      peer is to keep when we restart; GoBGP's per-family ``mp-graceful-restart``); None:
+      every configured family. Empty lists none, like ``helper_only``.
     """
 
     restart_time: int = 90
@@ -39,6 +42,13 @@ class GrConfig:
     restarting: bool = False
     forwarding: frozenset[Family] = frozenset()
     helper_only: bool = False
+    families: frozenset[Family] | None = None
+
+    def listed(self, configured: tuple[Family, ...]) -> tuple[Family, ...]:
+        """The families our GR capability lists, in configuration order (RFC 4724 §3)."""
+        if self.helper_only:
+            return ()
+        return tuple(f for f in configured if self.families is None or f in self.families)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,8 +58,12 @@ class SessionConfig:
     ``peer_as`` None accepts any AS (for dynamic peers). ``families`` are the AFI/SAFIs
     we advertise in Multiprotocol capabilities, in this order. ``add_path`` maps a family
     to what we want (RFC 7911 §4: RECEIVE, SEND or BOTH). ``llgr`` holds (family, Long-lived
-    Stale Time) pairs; it needs ``graceful_restart`` (RFC 9494 §4.1). ``extended_next_hop``
-    lists the NLRI families we accept with an IPv6 next hop (RFC 8950 §3).
+    Stale Time) pairs; it needs ``graceful_restart`` (RFC 9494 §4.1). ``long_lived`` sends
+    the LLGR capability even when ``llgr`` is empty (RFC 9494 §3.1: "zero or more tuples"):
+    we then keep a peer's routes long-lived but ask it to keep none of ours; a non-empty
+    ``llgr`` sends it anyway; without ``graceful_restart`` neither does anything (RFC 9494
+    §4.1: LLGR goes out only next to GR). ``extended_next_hop`` lists the NLRI families we accept with an
+    IPv6 next hop (RFC 8950 §3).
 
     Timers (seconds): ``connect_retry_time`` spaces our outgoing connection attempts
     (RFC 4271 §10; 30 s is the OpenConfig default); after a failure the automatic restart
@@ -70,6 +84,7 @@ class SessionConfig:
     add_path: tuple[tuple[Family, AddPathMode], ...] = ()
     graceful_restart: GrConfig | None = None
     llgr: tuple[tuple[Family, int], ...] = ()
+    long_lived: bool = False
     hostname: str | None = None
     domain: str = ""
     extended_next_hop: tuple[Family, ...] = ()
@@ -106,6 +121,7 @@ def _problems(cfg: SessionConfig) -> list[str]:
     gr = cfg.graceful_restart
     if gr is not None:
         extra += [f for f in gr.forwarding if f not in configured]
+        extra += [f for f in gr.families or () if f not in configured]
         if not 0 <= gr.restart_time <= MAX_RESTART_TIME:
             out.append(f"restart_time {gr.restart_time} does not fit in 12 bits")
     if extra:

@@ -102,6 +102,37 @@ def test_build_open_gr_helper_only_and_no_n_bit() -> None:
     assert gr == GracefulRestart(0, 90, ())
 
 
+def test_build_open_gr_lists_only_its_families() -> None:
+    """RFC 4724 §3: the listed AFI/SAFIs are those the peer keeps for us; GrConfig.families
+    (GoBGP's mp-graceful-restart) picks them, in configuration order; empty lists none."""
+    gr = GrConfig(restart_time=60, notification=False, forwarding=frozenset({IPV4_UNICAST, IPV6_UNICAST}),
+                  families=frozenset({IPV6_UNICAST}))
+
+    def cap(g: GrConfig) -> GracefulRestart:
+        caps = build_open(config(graceful_restart=g)).capabilities
+        return next(c for c in caps if isinstance(c, GracefulRestart))
+
+    assert cap(gr) == GracefulRestart(0, 60, ((2, 1, 0x80),))
+    none = GrConfig(restart_time=60, notification=False, families=frozenset())
+    assert cap(none) == GracefulRestart(0, 60, ())
+    with pytest.raises(ValueError, match="used but not configured"):
+        config(families=(IPV4_UNICAST,), graceful_restart=gr)
+
+
+def test_build_open_llgr_only_when_configured() -> None:
+    """RFC 9494 §3.1: zero or more tuples. ``long_lived`` sends it with none (helper for
+    LLGR); neither ``llgr`` nor ``long_lived``: no capability; helper-only: no tuples."""
+    def llgr(**kw: Any) -> LongLivedGracefulRestart | None:
+        caps = build_open(config(**kw)).capabilities
+        return next((c for c in caps if isinstance(c, LongLivedGracefulRestart)), None)
+
+    assert llgr(graceful_restart=GrConfig()) is None
+    assert llgr(graceful_restart=GrConfig(), long_lived=True) == LongLivedGracefulRestart(())
+    assert llgr(graceful_restart=GrConfig(helper_only=True), llgr=((IPV4_UNICAST, 60),)) == \
+        LongLivedGracefulRestart(())
+    assert llgr(long_lived=True) is None  # RFC 9494 §4.1: never without GR
+
+
 def test_build_open_four_octet_as_uses_as_trans() -> None:
     """RFC 6793 §4.1/§4.2.1: AS_TRANS in My AS, the real AS in capability 65."""
     o = build_open(config(local_as=4200000001))
