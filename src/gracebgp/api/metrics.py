@@ -56,6 +56,8 @@ class SpeakerCollector(Collector):
         deferral = GaugeMetricFamily("gracebgp_gr_deferral_remaining_seconds",
                                      "seconds until the peer's stale routes are purged unless its "
                                      "End-of-RIB arrives first", labels=["peer"])
+        own_nh = CounterMetricFamily("gracebgp_peer_own_next_hop_routes", "routes ignored because their "
+                                     "NEXT_HOP is an address of ours (RFC 4271 §6.3)", labels=["peer"])
         for view in service.list_peers(sp, now):
             peer = sp.peers[view.address]
             a = view.address
@@ -78,6 +80,8 @@ class SpeakerCollector(Collector):
                 stale_last.add_metric([a], st.last_stale_duration)
             stale_now.add_metric([a], 0.0 if st.stale_since is None else now - st.stale_since)
             deferral.add_metric([a], view.stale_until or 0.0)
+            own_nh.add_metric([a], st.own_next_hop)
+        yield own_nh
         rib = GaugeMetricFamily("gracebgp_rib_prefixes", "prefixes in the Loc-RIB", labels=["family"])
         paths = GaugeMetricFamily("gracebgp_rib_paths", "candidate paths in the Loc-RIB", labels=["family"])
         for f, loc in sp.loc.items():

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 
 from gracebgp.core import events as ev
 from gracebgp.core import graceful as gr
-from gracebgp.core import reload
+from gracebgp.core import nexthop, reload
 from gracebgp.core.commands import RouteJob, advance, execute
 from gracebgp.core.originate import LocalRoute, to_path, to_paths
 from gracebgp.core.peer import CONN_IDS, NeighborSettings, Peer, next_hops_for
@@ -94,6 +94,7 @@ class Speaker:
         self.flush_budget = FLUSH_BUDGET  # route-peer pairs per flush
         self.sending: dict[tuple[str, Family], gr.TableSend] = {}  # initial tables going out
         self.restart_unannounced = False  # selection done, restart-complete waits for the tables
+        self.own_addresses = nexthop.OwnAddresses()  # our ends of the open connections
         for n in neighbors:
             self._add_peer(n)
         # Added through the API before a restart (the durable store checked them).
@@ -135,6 +136,7 @@ class Speaker:
             peer = self.peers.get(inp.peer)
             if peer is not None:
                 peer.local_addresses[inp.conn] = inp.local_address
+                self.own_addresses.changed()
                 event: se.Input = se.TcpConnected(inp.conn) if inp.outgoing else se.TcpAccepted(inp.conn)
                 self._to_session(inp.peer, event, now)
             else:
@@ -318,7 +320,8 @@ class Speaker:
                 out.append(ev.Connect(peer.address, o.conn, s.address, s.port, s.local_address, s.ttl,
                                       s.md5_password))
             elif isinstance(o, se.CloseConnection):
-                peer.local_addresses.pop(o.conn, None)
+                if peer.local_addresses.pop(o.conn, None) is not None:
+                    self.own_addresses.changed()
                 if o.after_notification:
                     peer.closing.add(o.conn)
                 out.append(ev.Close(peer.address, o.conn, o.after_notification))
@@ -457,11 +460,13 @@ class Speaker:
             return  # not negotiated: RFC 4760 §7 says ignore
         path = self.table.get(attrs, next_hop)
         rejected = peer.rejected.get(family)
-        if self._loop(attrs):
+        why = ("AS loop (our AS in AS_PATH, RFC 4271 §9.1.2)" if self._loop(attrs) else
+               nexthop.REASON if nexthop.ignored(self, peer, family, next_hop, len(keys)) else None)
+        if why is not None:  # the peer's previous route for these keys is replaced: withdrawn
             self._withdraw(peer, info, family, keys)
             if rejected is None:
                 rejected = peer.rejected[family] = {}
-            entry = (path, "AS loop (our AS in AS_PATH, RFC 4271 §9.1.2)")
+            entry = (path, why)
             for k in keys:
                 rejected[k] = entry
             return

@@ -20,6 +20,11 @@ class PeerStats:
 
     last_sent_notification: tuple[int, int] | None = None  # (code, subcode)
     created: float = 0.0  # when the speaker got this peer (start-up or AddPeer)
+    # Routes ignored because their NEXT_HOP is ours (core.nexthop, RFC 4271 §6.3 a): in
+    # all, since the last log line, and when that line was logged.
+    own_next_hop: int = 0
+    own_next_hop_unlogged: int = 0
+    own_next_hop_logged_at: float | None = None
 
     def count_sent(self, data: bytes) -> None:
         """Count the BGP messages in ``data`` (whole messages, back to back) by type and
