@@ -36,8 +36,8 @@ def test_full_fixture_values() -> None:
     assert (gr.enabled, gr.restart_time, gr.helper_only, gr.deferral_time, gr.notification_enabled,
             gr.long_lived_enabled, gr.stale_routes_time) == (True, 240, True, 180, True, True, 600)
     v4, v6 = a.afi_safis
-    assert (v4.add_paths_receive, v4.add_paths_send_max) == (False, 8)  # its own values win
-    assert (v6.add_paths_receive, v6.add_paths_send_max, v6.enabled) == (True, 4, False)  # inherited
+    assert (v4.add_paths_receive, v4.add_paths_send_max) == (False, 0)  # its own values win
+    assert (v6.add_paths_receive, v6.add_paths_send_max, v6.enabled) == (True, 0, False)  # inherited
     assert a.families == (IPV4_UNICAST,)
     assert (v4.long_lived_graceful_restart, v4.long_lived_restart_time) == (True, 86400)
     assert (b.neighbor_address, b.route_reflector_client, b.route_reflector_cluster_id) == (
