@@ -148,7 +148,8 @@ class Neighbor(Frozen):
     auth_password: str = Field(default="", max_length=MAX_TCP_MD5_KEY)
     #: RFC 4271 §4.2: 0 (no keepalives) or at least 3 seconds. GoBGP default 90.
     hold_time: Seconds = 90
-    #: Default hold-time / 3 (GoBGP; RFC 4271 §10 suggests one third).
+    #: Default hold-time / 3 (GoBGP; RFC 4271 §10 suggests one third), at most that; the
+    #: session sends min(this, negotiated hold-time / 3) (``session.negotiate``).
     keepalive_interval: Seconds = 30
     #: ConnectRetryTimer (RFC 4271 §10). GoBGP's default is 120 s (the RFC suggests 120 too).
     connect_retry: Seconds = Field(default=120, ge=1)
@@ -223,9 +224,16 @@ class Neighbor(Frozen):
     @classmethod
     def _keepalive(cls, value: int, info: ValidationInfo) -> int:
         hold = info.data.get("hold_time")
-        if isinstance(hold, int) and hold > 0 and value >= hold:
-            raise ValueError(f"{value} must be less than the hold-time ({hold}); "
-                             "RFC 4271 §10 suggests one third of it")
+        if not isinstance(hold, int):
+            return value
+        if hold == 0 and value:
+            raise ValueError(f"{value} has no effect with hold-time 0, which sends no keepalives "
+                             "(RFC 4271 §4.4): remove it or set a hold-time")
+        if hold and not 1 <= value <= hold // 3:
+            # the session sends min(keepalive-interval, negotiated hold-time / 3): a larger
+            # value could never apply; 0 would let the peer's hold timer expire
+            raise ValueError(f"{value} must be 1..{hold // 3}, at most a third of the hold-time ({hold}): "
+                             "RFC 4271 §4.4 calls a third \"a reasonable maximum\"")
         return value
 
     @field_validator("local_address")

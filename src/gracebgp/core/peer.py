@@ -67,7 +67,8 @@ class NeighborSettings:
         session = SessionConfig(
             local_as=neighbor.local_as or global_.asn, router_id=global_.router_id,
             peer_address=neighbor.neighbor_address, peer_as=neighbor.peer_as,
-            hold_time=int(neighbor.hold_time), families=families, add_path=add_path,
+            hold_time=int(neighbor.hold_time), keepalive_time=int(neighbor.keepalive_interval),
+            families=families, add_path=add_path,
             graceful_restart=gr, llgr=llgr, long_lived=gr is not None and gr_cfg.long_lived_enabled,
             hostname=hostname, passive=neighbor.passive_mode,
             connect_retry_time=float(neighbor.connect_retry),

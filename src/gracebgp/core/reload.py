@@ -49,7 +49,7 @@ STARTED = "started"
 #: Settings whose change needs no new session (nothing negotiated depends on them).
 _IN_PLACE_FIELDS = frozenset({
     "description", "deferral_time", "stale_path_time", "session.passive", "session.connect_retry_time",
-    "session.idle_hold_time", "session.max_idle_hold_time", "session.stable_time",
+    "session.idle_hold_time", "session.max_idle_hold_time", "session.stable_time", "session.keepalive_time",
     "session.graceful_restart.forwarding",
 })
 #: Settings that make the peer another one: its routes must not be kept (Hard Reset).
@@ -71,7 +71,7 @@ _KEYS = {
     "session.llgr": "long-lived-graceful-restart", "session.passive": "passive-mode",
     "session.long_lived": "graceful-restart long-lived-enabled",
     "session.graceful_restart.families": "mp-graceful-restart",
-    "session.connect_retry_time": "connect-retry",
+    "session.connect_retry_time": "connect-retry", "session.keepalive_time": "keepalive-interval",
     "session.max_idle_hold_time": "idle-hold-time-after-reset",
 }
 

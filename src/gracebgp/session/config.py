@@ -65,7 +65,10 @@ class SessionConfig:
     §4.1: LLGR goes out only next to GR). ``extended_next_hop`` lists the NLRI families we accept with an
     IPv6 next hop (RFC 8950 §3).
 
-    Timers (seconds): ``connect_retry_time`` spaces our outgoing connection attempts
+    Timers (seconds): ``keepalive_time`` is the most we wait between KEEPALIVEs; the session
+    uses the smaller of it and a third of the negotiated Hold Time (RFC 4271 §4.4, §10; None:
+    that third), none at all with Hold Time 0; 0 only with ``hold_time`` 0.
+    ``connect_retry_time`` spaces our outgoing connection attempts
     (RFC 4271 §10; 30 s is the OpenConfig default); after a failure the automatic restart
     waits ``idle_hold_time * 2**(n-1)`` for the n-th consecutive failure, at most
     ``max_idle_hold_time``; a session that stayed Established ``stable_time`` or longer
@@ -77,6 +80,7 @@ class SessionConfig:
     peer_address: str
     peer_as: int | None = None
     hold_time: int = 90
+    keepalive_time: int | None = None
     families: tuple[Family, ...] = (IPV4_UNICAST,)
     route_refresh: bool = True
     enhanced_route_refresh: bool = True
@@ -112,6 +116,9 @@ def _problems(cfg: SessionConfig) -> list[str]:
         out.append(f"router_id {cfg.router_id!r} is not an IPv4 address")
     if cfg.hold_time != 0 and not 3 <= cfg.hold_time <= 0xFFFF:  # RFC 4271 §4.2
         out.append(f"hold_time {cfg.hold_time} must be 0 or 3..65535")
+    ka = cfg.keepalive_time
+    if ka is not None and not (0 if cfg.hold_time == 0 else 1) <= ka <= 0xFFFF:  # RFC 4271 §4.4
+        out.append(f"keepalive_time {ka} must be 1..65535 (0 only with hold_time 0)")
     if not cfg.families or len(set(cfg.families)) != len(cfg.families):
         out.append("families must be non-empty and without duplicates")
     configured = set(cfg.families)

@@ -293,14 +293,26 @@ def _ext_nh(caps: tuple[Capability, ...]) -> set[tuple[int, int, int]]:
     return {(a, s, n) for c in caps if isinstance(c, ExtendedNextHop) for a, s, n in c.entries}
 
 
+def keepalive_time(configured: int | None, hold: int) -> int:
+    """Seconds between our KEEPALIVEs for a negotiated Hold Time ``hold``: the configured
+    interval, at most a third of the Hold Time (RFC 4271 §10 suggests a third; §4.4 calls it
+    "a reasonable maximum"), so a peer that negotiated a shorter Hold Time than ours is
+    never starved; None configured: the third. Hold Time 0: none at all (RFC 4271 §4.4:
+    "MUST NOT be sent")."""
+    if hold == 0:
+        return 0
+    third = hold // 3
+    return third if configured is None else max(1, min(configured, third))
+
+
 def negotiate(cfg: SessionConfig, ours: Open, theirs: Open) -> Negotiated:
     """The session both OPENs describe. ``theirs`` must have passed ``check_open``.
 
-    ``cfg`` gives our identity; every capability decision is taken from the two OPENs as
-    sent, so that a captured OPEN pair replays to the same result.
+    ``cfg`` gives our identity and keepalive interval; every capability decision is taken
+    from the two OPENs as sent, so that a captured OPEN pair replays to the same result.
 
     * Hold time: the smaller of the two (RFC 4271 §4.2), so 0 when either side sent 0;
-      keepalive time: a third of it (RFC 4271 §10), 0 with it.
+      keepalive time: ``keepalive_time(cfg.keepalive_time, hold)``.
     * ADD-PATH (RFC 7911 §5): we send Path Identifiers for F iff we advertised Send (2/3)
       and they advertised Receive (1/3) for F; we receive them iff the reverse holds.
     """
@@ -322,7 +334,7 @@ def negotiate(cfg: SessionConfig, ours: Open, theirs: Open) -> Negotiated:
         peer_router_id=theirs.bgp_id,
         ibgp=theirs.asn == cfg.local_as,
         hold_time=hold,
-        keepalive_time=hold // 3,
+        keepalive_time=keepalive_time(cfg.keepalive_time, hold),
         families=families,
         as4=_has(oc, FourOctetAs) and _has(tc, FourOctetAs),
         add_path_rx=ap_rx,

@@ -118,7 +118,20 @@ enabled = true
      "must be less than or equal to 65535, got 65536"),
     ('[neighbors.timers.config]\nhold-time = 9\nkeepalive-interval = 9\n', 10,
      "neighbors[0].timers.config.keepalive-interval",
-     "9 must be less than the hold-time (9); RFC 4271 §10 suggests one third of it"),
+     '9 must be 1..3, at most a third of the hold-time (9): RFC 4271 §4.4 calls a third '
+     '"a reasonable maximum"'),
+    ('[neighbors.timers.config]\nhold-time = 90\nkeepalive-interval = 31\n', 10,
+     "neighbors[0].timers.config.keepalive-interval",
+     '31 must be 1..30, at most a third of the hold-time (90): RFC 4271 §4.4 calls a third '
+     '"a reasonable maximum"'),
+    ('[neighbors.timers.config]\nkeepalive-interval = 0\n', 9,  # the peer's hold timer would expire
+     "neighbors[0].timers.config.keepalive-interval",
+     '0 must be 1..30, at most a third of the hold-time (90): RFC 4271 §4.4 calls a third '
+     '"a reasonable maximum"'),
+    ('[neighbors.timers.config]\nhold-time = 0\nkeepalive-interval = 10\n', 10,
+     "neighbors[0].timers.config.keepalive-interval",
+     "10 has no effect with hold-time 0, which sends no keepalives (RFC 4271 §4.4): remove it or set "
+     "a hold-time"),
     ('[neighbors.timers.config]\nconnect-retry = 0\n', 9, "neighbors[0].timers.config.connect-retry",
      "must be greater than or equal to 1, got 0"),
     ('[neighbors.timers.config]\nhold-time = 90.5\n', 9, "neighbors[0].timers.config.hold-time",

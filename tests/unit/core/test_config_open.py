@@ -13,6 +13,7 @@ from pathlib import Path
 
 from gracebgp.config import Global, Neighbor, load_file, parse
 from gracebgp.core.peer import NeighborSettings
+from gracebgp.core.reload import IN_PLACE, PeerPlan, plan
 from gracebgp.session import build_open, negotiate
 from gracebgp.types import IPV4_UNICAST, IPV6_UNICAST
 from gracebgp.wire import (
@@ -171,3 +172,31 @@ def test_no_llgr_without_graceful_restart() -> None:
 def _first(path: Path) -> tuple[Neighbor, Global]:
     cfg = load_file(path)
     return cfg.neighbors[0], cfg.global_
+
+
+# --- keepalive-interval: the interval the session uses ----------------------------------------
+
+def _negotiated_keepalive(text: str, their_hold: int) -> int:
+    s = settings(text)
+    caps = (Multiprotocol(1, 1), FourOctetAs(65002))
+    peer = Open(65002, their_hold, "192.0.2.2", (CapabilitiesParam(caps),))
+    return negotiate(s.session, build_open(s.session), peer).keepalive_time
+
+
+def test_keepalive_interval_is_used_bounded_by_the_negotiated_hold_time() -> None:
+    """issue 11 finding 5: the keepalive was always hold/3. Now min(keepalive-interval,
+    negotiated hold time / 3) (RFC 4271 §10), none with hold time 0 (§4.4)."""
+    text = HEAD + "[neighbors.timers.config]\nhold-time = 90\nkeepalive-interval = 10\n"
+    assert settings(text).session.keepalive_time == 10
+    assert _negotiated_keepalive(text, 90) == 10
+    assert _negotiated_keepalive(text, 15) == 5  # the peer's 15 s hold time: a third of it
+    assert _negotiated_keepalive(text, 0) == 0
+    assert _negotiated_keepalive(HEAD, 90) == 30  # GoBGP's default: hold-time / 3
+    assert _negotiated_keepalive(HEAD + "[neighbors.timers.config]\nhold-time = 9\n", 90) == 3
+
+
+def test_keepalive_interval_change_is_applied_without_a_reset() -> None:
+    """A local timer: the reload changes nothing on the wire; the next session uses it."""
+    old = settings(HEAD)
+    new = settings(HEAD + "[neighbors.timers.config]\nkeepalive-interval = 10\n")
+    assert plan(old, new) == PeerPlan(("keepalive-interval",), IN_PLACE)

@@ -61,6 +61,22 @@ def test_hold_time_is_the_smaller(ours: int, their: int, hold: int, keepalive: i
     assert (n.hold_time, n.keepalive_time) == (hold, keepalive)
 
 
+@pytest.mark.parametrize(("ours", "configured", "their", "keepalive"), [
+    (90, 10, 90, 10),  # the configured interval
+    (90, 30, 90, 30),
+    (90, 20, 30, 10),  # the peer's shorter hold time bounds it: a third of 30
+    (90, 5, 30, 5),
+    (9, 3, 3, 1),  # RFC 4271 §4.2: 3 s is the least non-zero hold time
+    (90, 10, 0, 0),  # RFC 4271 §4.4: hold time 0, no KEEPALIVE at all
+])
+def test_keepalive_is_the_configured_interval_bounded_by_the_hold_time(
+        ours: int, configured: int, their: int, keepalive: int) -> None:
+    """keepalive-interval (issue 11 finding 5): min(configured, negotiated Hold Time / 3),
+    RFC 4271 §10 ("one third of the HoldTime") and §4.4 (none with Hold Time 0)."""
+    n = neg(theirs(*BASIC, hold=their), hold_time=ours, keepalive_time=configured)
+    assert n.keepalive_time == keepalive
+
+
 def test_families_intersection() -> None:
     """RFC 5492 §3: a family is used only when both Multiprotocol capabilities list it."""
     n = neg(theirs(Multiprotocol(2, 1), Multiprotocol(1, 128), FourOctetAs(65002)))

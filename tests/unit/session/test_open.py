@@ -55,6 +55,8 @@ VPN = Family(1, 128)
     ({"connect_retry_time": 0}, "connect_retry_time must be > 0"),
     ({"idle_hold_time": 10, "max_idle_hold_time": 5}, "max_idle_hold_time"),
     ({"hostname": "x" * 256}, "255 octets"),
+    ({"keepalive_time": 0}, "keepalive_time 0 must be 1..65535"),  # RFC 4271 §4.4: hold time expires
+    ({"keepalive_time": 70000}, "keepalive_time 70000"),
 ])
 def test_config_rejects(kw: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
@@ -65,6 +67,7 @@ def test_config_accepts_hold_time_zero_and_three() -> None:
     """RFC 4271 §4.2: the Hold Time is zero or at least three seconds."""
     assert config(hold_time=0).hold_time == 0
     assert config(hold_time=3).hold_time == 3
+    assert config(hold_time=0, keepalive_time=0).keepalive_time == 0  # no keepalives (§4.4)
 
 
 # --- build_open -------------------------------------------------------------------------

@@ -48,6 +48,17 @@ def test_keepalives_every_third_of_the_hold_time() -> None:
     assert pair.a.session.state is pair.b.session.state is State.ESTABLISHED  # keepalives hold it up
 
 
+def test_keepalives_at_the_configured_interval() -> None:
+    """keepalive-interval 5 with hold time 90: a KEEPALIVE every 5 s, not every 30 s; the
+    peer that negotiated 90 keeps its third (issue 11 finding 5)."""
+    pair = SessionPair(config(hold_time=90, keepalive_time=5), peer_config(hold_time=90))
+    pair.establish()
+    pair.clear()
+    pair.advance(31)
+    assert summary(pair.a.outputs) == ["KEEPALIVE@1"] * 6  # 5, 10, ... 30
+    assert summary(pair.b.outputs) == ["KEEPALIVE@2"]  # 30
+
+
 def test_hold_timer_expires_without_keepalives() -> None:
     """RFC 4271 §6.5: nothing for Hold Time seconds -> Hold Timer Expired (4/0), Idle."""
     p = Probe().to_established()
