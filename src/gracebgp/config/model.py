@@ -153,8 +153,11 @@ class Neighbor(Frozen):
     keepalive_interval: Seconds = 30
     #: ConnectRetryTimer (RFC 4271 §10). GoBGP's default is 120 s (the RFC suggests 120 too).
     connect_retry: Seconds = Field(default=120, ge=1)
-    #: IdleHoldTimer after a reset (RFC 4271 §8.1.1 DampPeerOscillations); GoBGP default 30.
-    idle_hold_time_after_reset: Seconds = 30
+    #: GoBGP's meaning: after an operator's reset (``gracebgp neighbor ADDR reset``) the
+    #: session stays Idle this long before it connects again (RFC 4271 §8.1.1 IdleHoldTimer).
+    #: Default 0, not GoBGP's 30: with graceful restart the peer keeps our routes stale
+    #: meanwhile, and a restart-time of 30 s or less would run out first.
+    idle_hold_time_after_reset: Seconds = 0
     passive_mode: bool = False
     #: Source address for the session; None: chosen by the kernel.
     local_address: IPAddress | None = None

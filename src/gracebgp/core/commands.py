@@ -176,8 +176,10 @@ def _reset_peer(speaker: Speaker, cmd: ResetPeer, now: float) -> Result:
         # RFC 8538 §5: "provisional": plain (GR applies) unless configured as Hard Reset.
         hard = speaker.provisional_hard
         note = cease(CeaseSubcode.ADMINISTRATIVE_RESET, cmd.message, provisional_hard=hard)
-        speaker.reset_peer(peer, note, "administrative reset", now)  # reconnects once it is gone
-        return 200, f"peer {cmd.address} reset", None
+        idle = peer.settings.idle_hold_after_reset  # GoBGP: Idle that long after a reset
+        speaker.reset_peer(peer, note, "administrative reset", now, idle)  # reconnects once it is gone
+        later = f"; idle for {idle:g}s (idle-hold-time-after-reset) before it connects again" if idle else ""
+        return 200, f"peer {cmd.address} reset{later}", None
     neg = peer.negotiated
     if neg is None:
         raise _Refused(400, f"peer {cmd.address} is {peer.session.state.name}, not ESTABLISHED: "

@@ -40,6 +40,7 @@ class NeighborSettings:
     description: str = ""
     deferral_time: float = 360.0  # Selection_Deferral_Timer after our restart (RFC 4724 §4.1)
     stale_path_time: float = 360.0  # helper: local bound on the wait for End-of-RIB (spec 3)
+    idle_hold_after_reset: float = 0.0  # Idle this long after an operator's reset (GoBGP's meaning)
 
     @classmethod
     def from_config(cls, neighbor: Any, global_: Any, *, forwarding_preserved: bool = True,
@@ -72,13 +73,13 @@ class NeighborSettings:
             graceful_restart=gr, llgr=llgr, long_lived=gr is not None and gr_cfg.long_lived_enabled,
             hostname=hostname, passive=neighbor.passive_mode,
             connect_retry_time=float(neighbor.connect_retry),
-            max_idle_hold_time=max(1.0, float(neighbor.idle_hold_time_after_reset)),
         )
         ttl = neighbor.ebgp_multihop_ttl if neighbor.ebgp_multihop_enabled else None
         return cls(neighbor.neighbor_address, session, neighbor.remote_port, neighbor.local_address, ttl,
                    neighbor.auth_password or None, neighbor.route_reflector_client,
                    neighbor.route_reflector_cluster_id, neighbor.admin_down, neighbor.description,
-                   float(gr_cfg.deferral_time), float(gr_cfg.stale_routes_time))
+                   float(gr_cfg.deferral_time), float(gr_cfg.stale_routes_time),
+                   idle_hold_after_reset=float(neighbor.idle_hold_time_after_reset))
 
 
 @dataclass(slots=True)
@@ -105,6 +106,7 @@ class Peer:
     # and when a reset's new start is due at the latest (see Speaker.reset_peer).
     closing: set[int] = field(default_factory=set)
     start_at: float | None = None
+    idle_until: float | None = None  # an operator's reset: Idle until then (idle-hold-time-after-reset)
 
     @property
     def address(self) -> str:

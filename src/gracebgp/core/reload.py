@@ -48,7 +48,8 @@ STARTED = "started"
 
 #: Settings whose change needs no new session (nothing negotiated depends on them).
 _IN_PLACE_FIELDS = frozenset({
-    "description", "deferral_time", "stale_path_time", "session.passive", "session.connect_retry_time",
+    "description", "deferral_time", "idle_hold_after_reset", "stale_path_time", "session.passive",
+    "session.connect_retry_time",
     "session.idle_hold_time", "session.max_idle_hold_time", "session.stable_time", "session.keepalive_time",
     "session.graceful_restart.forwarding",
 })
@@ -72,7 +73,7 @@ _KEYS = {
     "session.long_lived": "graceful-restart long-lived-enabled",
     "session.graceful_restart.families": "mp-graceful-restart",
     "session.connect_retry_time": "connect-retry", "session.keepalive_time": "keepalive-interval",
-    "session.max_idle_hold_time": "idle-hold-time-after-reset",
+    "idle_hold_after_reset": "idle-hold-time-after-reset",
 }
 
 

@@ -218,7 +218,7 @@ class Speaker:
         return peer
 
     def _start(self, peer: Peer, now: float) -> None:
-        peer.start_at = None
+        peer.start_at = peer.idle_until = None
         if peer.admin_down:
             self._log("info", "administratively down, not started", peer)
             return
@@ -233,17 +233,22 @@ class Speaker:
         """Stop the session (``note`` is sent when a connection is open)."""
         self._to_session(peer.address, se.Stop(note, why), now)
 
-    def reset_peer(self, peer: Peer, note: Notification | None, why: str, now: float) -> None:
+    def reset_peer(self, peer: Peer, note: Notification | None, why: str, now: float,
+                   idle_hold: float = 0.0) -> None:
         """Stop with ``note``, then start again once every connection that carried it is
         gone (RFC 4271 §6: the NOTIFICATION is sent, then the connection is closed). A new
         connection before the peer has read the NOTIFICATION looks like our restart to a
         GR helper (RFC 4724 §4.2): FRR then drops the old session as "NSF peer closed the
-        session" with the NOTIFICATION unread, and keeps our routes stale."""
+        session" with the NOTIFICATION unread, and keeps our routes stale. ``idle_hold``:
+        stay Idle (refusing connections) that many seconds first (idle-hold-time-after-reset)."""
         self.stop_peer(peer, note, why, now)
         if peer.admin_down:
             return
+        peer.idle_until = now + idle_hold if idle_hold > 0 else None
         if peer.closing:
-            peer.start_at = now + CLOSE_WAIT
+            peer.start_at = now + max(CLOSE_WAIT, idle_hold)
+        elif peer.idle_until is not None:
+            peer.start_at = peer.idle_until
         else:
             self._start(peer, now)
 
@@ -254,7 +259,10 @@ class Speaker:
             return
         peer.closing.discard(conn)
         if not peer.closing and peer.start_at is not None:
-            self._start(peer, now)
+            if peer.idle_until is not None and peer.idle_until > now:
+                peer.start_at = peer.idle_until
+            else:
+                self._start(peer, now)
 
     def _reconfigure(self, neighbors: Sequence[NeighborSettings], routes: Sequence[LocalRoute],
                      now: float) -> None:

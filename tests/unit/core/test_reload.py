@@ -64,8 +64,8 @@ def test_description_only_is_applied_in_place() -> None:
 def test_next_connection_settings_are_applied_in_place() -> None:
     net, a, _b = demo_pair()
     out, entry = _reload(net, a, lambda s: replace(
-        s, stale_path_time=99.0, deferral_time=50.0,
-        session=replace(s.session, connect_retry_time=7.0, max_idle_hold_time=60.0)))
+        s, stale_path_time=99.0, deferral_time=50.0, idle_hold_after_reset=60.0,
+        session=replace(s.session, connect_retry_time=7.0)))
     assert not [o for o in out if isinstance(o, (ev.Send, ev.Close, ev.Connect))]
     assert entry["action"] == IN_PLACE
     assert set(entry["changed"]) == {"graceful-restart deferral-time", "graceful-restart stale-routes-time",
