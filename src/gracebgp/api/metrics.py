@@ -11,6 +11,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.registry import Collector
 
 from gracebgp.api import grview, service
+from gracebgp.core import limits
 from gracebgp.core.speaker import Speaker
 from gracebgp.core.stats import MESSAGE_TYPES
 from gracebgp.runtime.owner import STEP_BOUND, STEP_BUCKETS, StepTimes
@@ -92,8 +93,40 @@ class SpeakerCollector(Collector):
         local.add_metric([], len(sp.local_routes))
         yield from (up, state, uptime, flaps, rx, tx, *prefixes.values(), gr, stale_last, stale_now, deferral,
                     rib, paths, local)
+        yield from prefix_limits(sp, now)
         if self.steps is not None:
             yield from owner_steps(self.steps)
+
+
+def prefix_limits(sp: Speaker, now: float) -> Iterator[Metric]:
+    """Per peer and family with a prefix limit (core.limits): the limit, the count it is
+    checked against, whether the warning threshold (or the limit) was reached, how often
+    the session was closed for it, and how long a held-down session has left."""
+    labels = ["peer", "family"]
+    limit = GaugeMetricFamily("gracebgp_prefix_limit", "prefix-limit max-prefixes", labels=labels)
+    count = GaugeMetricFamily("gracebgp_prefix_limit_accepted", "routes counted against the limit "
+                              "(accepted on the current session)", labels=labels)
+    reached = GaugeMetricFamily("gracebgp_prefix_limit_reached", "1 while over shutdown-threshold-pct of "
+                                "max-prefixes, or held down for exceeding max-prefixes", labels=labels)
+    exceeded = CounterMetricFamily("gracebgp_prefix_limit_exceeded", "sessions closed with Cease/Maximum "
+                                   "Number of Prefixes Reached", labels=labels)
+    held = GaugeMetricFamily("gracebgp_prefix_limit_held_down", "1 while the session is held down for "
+                             "exceeding a prefix limit", labels=["peer"])
+    restart = GaugeMetricFamily("gracebgp_prefix_limit_restart_seconds", "seconds until a held-down session "
+                                "starts again (restart-timer; absent: until enabled)", labels=["peer"])
+    for peer in sp.peers.values():
+        views = limits.views(peer)
+        for v in views:
+            fam = [peer.address, family_name(v.family)]
+            limit.add_metric(fam, v.max_prefixes)
+            count.add_metric(fam, v.accepted)
+            reached.add_metric(fam, 1.0 if v.reached else 0.0)
+            exceeded.add_metric(fam, v.exceeded)
+        if views or peer.limit.held is not None:
+            held.add_metric([peer.address], 1.0 if peer.limit.held is not None else 0.0)
+        if peer.limit.restart_at is not None:
+            restart.add_metric([peer.address], max(0.0, peer.limit.restart_at - now))
+    yield from (limit, count, reached, exceeded, held, restart)
 
 
 def owner_steps(steps: StepTimes) -> Iterator[Metric]:

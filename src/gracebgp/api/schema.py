@@ -78,6 +78,8 @@ class PeerFamily(Model):
     accepted: int = Field(description="routes that passed import checks (candidates for Loc-RIB)")
     advertised: int = Field(description="routes in the Adj-RIB-Out (sent to the peer)")
     stale: int = Field(description="routes kept stale for graceful restart")
+    max_prefixes: int | None = Field(default=None, description="prefix-limit max-prefixes of this "
+                                     "family; null: no limit")
 
 
 class Peer(Model):
@@ -100,6 +102,11 @@ class Peer(Model):
     graceful_restart: bool = Field(description="we advertise the GR capability to this peer")
     peer_restart_time: int | None = Field(description="Restart Time in the peer's GR capability")
     stale_until: float | None = Field(description="seconds until the stale routes of this peer go")
+    held_down: Literal["prefix-limit"] | None = Field(
+        default=None, description="prefix-limit: the peer sent more routes than a family's max-prefixes; "
+                                  "the session stays down until restart_in runs out or EnablePeer")
+    restart_in: float | None = Field(default=None, description="seconds until a held-down session "
+                                     "starts again (restart-timer); null: until EnablePeer")
 
 
 class PeerAdd(Model):
@@ -231,7 +238,8 @@ class Event(Model):
 
     seq: int
     time: float = Field(description="Unix time")
-    kind: str = Field(description="peer-state, peer-added, peer-removed, route, restart, command, reload")
+    kind: str = Field(description="peer-state, peer-added, peer-removed, route, restart, command, reload, "
+                                  "prefix-limit")
     peer: str | None = None
     message: str
     data: dict[str, Any] = {}

@@ -19,6 +19,7 @@ from gracebgp.config.fields import normalize_prefix
 from gracebgp.config.model import Global as GlobalConfig
 from gracebgp.config.model import Neighbor
 from gracebgp.core import commands as cmd
+from gracebgp.core import limits
 from gracebgp.core.originate import LocalRoute
 from gracebgp.core.peer import NeighborSettings, Peer
 from gracebgp.core.speaker import Speaker
@@ -84,6 +85,7 @@ def peer_view(speaker: Speaker, peer: Peer, now: float) -> s.Peer:
     negotiated = neg.families if neg is not None else frozenset()
     fams = list(peer.families()) + [f for f in peer.adj_in if f not in peer.families()]
     rows = []
+    maxima = {f: lim.max_prefixes for f, lim in peer.settings.prefix_limits}
     for f in fams:
         adj, out, rej = peer.adj_in.get(f), peer.adj_out.get(f), peer.rejected.get(f)
         accepted = len(adj) if adj is not None else 0
@@ -91,7 +93,7 @@ def peer_view(speaker: Speaker, peer: Peer, now: float) -> s.Peer:
             family=family_name(f), configured=f in peer.families(), negotiated=f in negotiated,
             received=accepted + (len(rej) if rej else 0), accepted=accepted,
             advertised=len(out) if out is not None else 0,
-            stale=adj.stale_count if adj is not None else 0))
+            stale=adj.stale_count if adj is not None else 0, max_prefixes=maxima.get(f)))
     since = peer.session.established_since
     cfg = peer.settings.session
     deadline = peer.gr.next_deadline()
@@ -105,7 +107,9 @@ def peer_view(speaker: Speaker, peer: Peer, now: float) -> s.Peer:
         families=rows, messages_received=_counts(peer.session.received_counts),
         messages_sent=_counts(peer.stats.sent), graceful_restart=cfg.graceful_restart is not None,
         peer_restart_time=neg.peer_gr.restart_time if neg and neg.peer_gr else None,
-        stale_until=None if deadline is None else max(0.0, deadline - now))
+        stale_until=None if deadline is None else max(0.0, deadline - now),
+        held_down=limits.HELD if peer.limit.held is not None else None,
+        restart_in=None if peer.limit.restart_at is None else max(0.0, peer.limit.restart_at - now))
 
 
 def list_peers(speaker: Speaker, now: float) -> list[s.Peer]:
@@ -458,6 +462,8 @@ def _peer_conditions(peer: Peer, info: DaemonInfo, now: float) -> list[s.Conditi
                     f"so the session is refused ({why})"))
     elif peer.admin_down:
         pass
+    elif peer.limit.held is not None:
+        pass  # PrefixLimitExceeded below says why it is down
     elif state is not State.ESTABLISHED and st.established_count == 0:
         since = max(st.created, info.started)
         if now - since >= NEVER_ESTABLISHED_GRACE:
@@ -471,6 +477,8 @@ def _peer_conditions(peer: Peer, info: DaemonInfo, now: float) -> list[s.Conditi
                                reason="SessionDown",
                                message=f"was Established {st.established_count} times, now "
                                        f"{STATE_NAMES[state]}: {why}"))
+    out += [s.Condition(type=t, severity=sev, subject=peer.address, reason=r, message=m)
+            for t, sev, r, m in limits.conditions(peer, now)]
     neg = peer.negotiated
     if neg is not None:
         missing = [f for f in peer.families() if f not in neg.families]

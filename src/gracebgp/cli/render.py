@@ -55,7 +55,12 @@ def route_flags(entry: PathEntry) -> str:
 
 
 def peer_state(peer: Peer) -> str:
-    return f"{peer.state} (admin down)" if peer.admin_down else peer.state
+    if peer.admin_down:
+        return f"{peer.state} (admin down)"
+    if peer.held_down is not None:  # over a prefix limit: back after restart_in or enable
+        left = "until enabled" if peer.restart_in is None else f"restart in {peer.restart_in:.0f}s"
+        return f"{peer.state} ({peer.held_down}, {left})"
+    return peer.state
 
 
 def _noded(answers: Iterable[Answer[T]], row: Callable[[T], Iterable[list[str]]]) -> Rows:
@@ -171,8 +176,9 @@ def _counts(m: MessageCounts) -> str:
 
 def _family_text(f: PeerFamily) -> str:
     status = "negotiated" if f.negotiated else "configured, not negotiated" if f.configured else "offered"
+    limit = f", max-prefixes {f.max_prefixes}" if f.max_prefixes is not None else ""
     return (f"{status}: received {f.received}, accepted {f.accepted}, advertised {f.advertised}, "
-            f"stale {f.stale}")
+            f"stale {f.stale}{limit}")
 
 
 def peer_pairs(p: Peer) -> Pairs:

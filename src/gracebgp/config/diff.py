@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gracebgp.config.model import Config, Neighbor, Route
+from gracebgp.config.model import AfiSafi, Config, Neighbor, PrefixLimit, Route
 
 #: Neighbor fields whose change needs no session reset: nothing in the OPEN or in the
 #: established connection depends on them (the connect-retry, idle-hold and passive
@@ -66,9 +66,16 @@ def applies_in_place(old: Neighbor, new: Neighbor) -> bool:
             if any(getattr(g0, f) != getattr(g1, f) for f in type(g0).model_fields
                    if f not in COSMETIC_GR_FIELDS):
                 return False
+        elif name == "afi_safis":  # a prefix-limit is applied in place (core.reload)
+            if _without_limits(old) != _without_limits(new):
+                return False
         elif name not in COSMETIC_FIELDS:
             return False
     return True
+
+
+def _without_limits(n: Neighbor) -> tuple[AfiSafi, ...]:
+    return tuple(af.model_copy(update={"prefix_limit": PrefixLimit()}) for af in n.afi_safis)
 
 
 def diff(old: Config, new: Config) -> ConfigDiff:

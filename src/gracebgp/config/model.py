@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Sequence
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field, ValidationInfo, field_validator, model_validator
+from pydantic import BeforeValidator, Field, ValidationInfo, field_validator, model_validator
 
 from gracebgp.config.extras import GraceBGP, Route
 from gracebgp.config.fields import (
@@ -41,7 +41,7 @@ from gracebgp.config.fields import (
 )
 from gracebgp.types import Family
 
-__all__ = ["AfiSafi", "Config", "Global", "GraceBGP", "GracefulRestart", "Neighbor", "Route"]
+__all__ = ["AfiSafi", "Config", "Global", "GraceBGP", "GracefulRestart", "Neighbor", "PrefixLimit", "Route"]
 
 
 # -- [global] --------------------------------------------------------------------------------
@@ -95,6 +95,30 @@ class GracefulRestart(Frozen):
     stale_routes_time: Seconds = Field(default=360, ge=1)
 
 
+class PrefixLimit(Frozen):
+    """``[neighbors.afi-safis.prefix-limit.config]``: the most routes of one family the
+    neighbor may send (RFC 4271 §9.1.2 leaves the bound to local configuration; RFC 4486
+    §4 names the Cease subcode). The count is of the routes accepted into this family's
+    Adj-RIB-In on the current session (core.limits)."""
+
+    #: 0: no limit (GoBGP). One route more and the session is closed with Cease /
+    #: Maximum Number of Prefixes Reached, and held down.
+    max_prefixes: int = Field(default=0, ge=0, le=0xFFFFFFFF)
+    #: Warn (event, metric, health) once more than this percentage of max-prefixes is
+    #: accepted; 0: no warning (GoBGP).
+    shutdown_threshold_pct: int = Field(default=0, ge=0, le=100)
+    #: Seconds the session stays down after exceeding the limit, then it starts again;
+    #: 0: until ``gracebgp neighbor ADDR enable``.
+    restart_timer: Annotated[int, BeforeValidator(integral)] = Field(default=0, ge=0, le=0xFFFFFFFF)
+
+    @field_validator("shutdown_threshold_pct", "restart_timer")
+    @classmethod
+    def _needs_limit(cls, value: int, info: ValidationInfo) -> int:
+        if value and info.data.get("max_prefixes") == 0:
+            raise ValueError("applies to a limit, and max-prefixes is 0 (no limit): set max-prefixes")
+        return value
+
+
 class AfiSafi(Frozen):
     """``[[neighbors.afi-safis]]``: one address family negotiated with the neighbor."""
 
@@ -114,6 +138,7 @@ class AfiSafi(Frozen):
     add_paths_receive: bool = False
     #: ADD-PATH Send is not supported yet: only 0 (see ``no_add_path_send``).
     add_paths_send_max: int = Field(default=0, ge=0, le=255)
+    prefix_limit: PrefixLimit = PrefixLimit()
 
     @field_validator("add_paths_send_max")
     @classmethod

@@ -109,9 +109,16 @@ GLOBAL = Section(
         "route-selection-options.config.enable-aigp",
         "route-selection-options.config.ignore-next-hop-igp-metric",
         "route-selection-options.config.disable-best-path-selection",
-        "default-route-distance", "graceful-restart", "afi-safis", "mpls-label-range",
+        "default-route-distance", "graceful-restart", "mpls-label-range",
     ),
     hints={
+        # GoBGP reads [[global.afi-safis]] for the families its RIB holds and nothing
+        # else: a prefix-limit (or any other afi-safi setting) there is parsed and never
+        # applied; only a neighbor's own afi-safi is checked (pkg/server/peer.go).
+        ("afi-safis",): "[[global.afi-safis]] is not supported: gracebgp's RIB always holds "
+                        "ipv4-unicast and ipv6-unicast, and GoBGP applies no other setting written "
+                        "there (a prefix-limit in it limits nothing); set a limit per neighbor in "
+                        "[neighbors.afi-safis.prefix-limit.config]",
         ("listen-config",): "[global.listen-config] is GoBGP's old schema; set port and "
                             "local-address-list in [global.config]",
         ("as",): "as belongs in [global.config]",
@@ -129,9 +136,12 @@ AFI_SAFI = Section(
         ("long_lived_restart_time",): ("long-lived-graceful-restart", "config", "restart-time"),
         ("add_paths_receive",): ("add-paths", "config", "receive"),
         ("add_paths_send_max",): ("add-paths", "config", "send-max"),
+        ("prefix_limit", "max_prefixes"): ("prefix-limit", "config", "max-prefixes"),
+        ("prefix_limit", "shutdown_threshold_pct"): ("prefix-limit", "config", "shutdown-threshold-pct"),
+        ("prefix_limit", "restart_timer"): ("prefix-limit", "config", "restart-timer"),
     },
     unsupported=_paths(
-        "prefix-limit", "apply-policy", "route-selection-options", "use-multiple-paths",
+        "apply-policy", "route-selection-options", "use-multiple-paths",
         "ipv4-unicast", "ipv6-unicast", "ipv4-labelled-unicast", "ipv6-labelled-unicast",
         "l3vpn-ipv4-unicast", "l3vpn-ipv6-unicast", "l2vpn-evpn", "l2vpn-vpls",
         "route-target-membership",

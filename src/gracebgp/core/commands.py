@@ -149,7 +149,7 @@ def _delete_peer(speaker: Speaker, cmd: DeletePeer, now: float) -> Result:
 
 def _enable_peer(speaker: Speaker, cmd: EnablePeer, now: float) -> Result:
     peer = _peer(speaker, cmd.address)
-    if not peer.admin_down:
+    if not peer.admin_down and peer.limit.held is None:  # (held: over its prefix limit)
         return 200, f"peer {cmd.address} is already enabled", None
     speaker.start_peer(peer, now)
     return 200, f"peer {cmd.address} enabled", None
@@ -171,8 +171,9 @@ def _reset_peer(speaker: Speaker, cmd: ResetPeer, now: float) -> Result:
         raise _Refused(400, f"reset mode must be one of {', '.join(RESET_MODES)}, not {cmd.mode!r}")
     _check_message(cmd.message)
     if cmd.mode == "hard":
-        if peer.admin_down:
-            raise _Refused(400, f"peer {cmd.address} is administratively down; enable it first")
+        if peer.admin_down or peer.limit.held is not None:
+            why = "administratively down" if peer.admin_down else "held down over its prefix limit"
+            raise _Refused(400, f"peer {cmd.address} is {why}; enable it first")
         # RFC 8538 §5: "provisional": plain (GR applies) unless configured as Hard Reset.
         hard = speaker.provisional_hard
         note = cease(CeaseSubcode.ADMINISTRATIVE_RESET, cmd.message, provisional_hard=hard)

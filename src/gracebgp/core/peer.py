@@ -7,6 +7,7 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
+from gracebgp.core.limits import Limits, LimitState, configured
 from gracebgp.core.stats import PeerStats
 from gracebgp.restart.helper import GrHelper
 from gracebgp.rib.adj_rib_in import AdjRibIn
@@ -41,6 +42,7 @@ class NeighborSettings:
     deferral_time: float = 360.0  # Selection_Deferral_Timer after our restart (RFC 4724 §4.1)
     stale_path_time: float = 360.0  # helper: local bound on the wait for End-of-RIB (spec 3)
     idle_hold_after_reset: float = 0.0  # Idle this long after an operator's reset (GoBGP's meaning)
+    prefix_limits: Limits = ()  # per family, only those with max-prefixes > 0 (core.limits)
 
     @classmethod
     def from_config(cls, neighbor: Any, global_: Any, *, forwarding_preserved: bool = True,
@@ -79,7 +81,9 @@ class NeighborSettings:
                    neighbor.auth_password or None, neighbor.route_reflector_client,
                    neighbor.route_reflector_cluster_id, neighbor.admin_down, neighbor.description,
                    float(gr_cfg.deferral_time), float(gr_cfg.stale_routes_time),
-                   idle_hold_after_reset=float(neighbor.idle_hold_time_after_reset))
+                   idle_hold_after_reset=float(neighbor.idle_hold_time_after_reset),
+                   prefix_limits=configured((_FAMILY_NAMES[a.name], a.prefix_limit)
+                                            for a in neighbor.afi_safis if a.enabled))
 
 
 @dataclass(slots=True)
@@ -107,6 +111,7 @@ class Peer:
     closing: set[int] = field(default_factory=set)
     start_at: float | None = None
     idle_until: float | None = None  # an operator's reset: Idle until then (idle-hold-time-after-reset)
+    limit: LimitState = field(default_factory=LimitState)  # prefix limits (core.limits)
 
     @property
     def address(self) -> str:

@@ -31,6 +31,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
 from typing import TYPE_CHECKING, Any
 
+from gracebgp.core import limits
 from gracebgp.core.peer import NeighborSettings, Peer
 from gracebgp.restart.shutdown import cease, withdraw_stop
 from gracebgp.session.config import GrConfig, SessionConfig
@@ -51,7 +52,7 @@ _IN_PLACE_FIELDS = frozenset({
     "description", "deferral_time", "idle_hold_after_reset", "stale_path_time", "session.passive",
     "session.connect_retry_time",
     "session.idle_hold_time", "session.max_idle_hold_time", "session.stable_time", "session.keepalive_time",
-    "session.graceful_restart.forwarding",
+    "session.graceful_restart.forwarding", "prefix_limits",
 })
 #: Settings that make the peer another one: its routes must not be kept (Hard Reset).
 _IDENTITY_FIELDS = frozenset({"session.peer_as", "session.local_as"})
@@ -73,7 +74,7 @@ _KEYS = {
     "session.long_lived": "graceful-restart long-lived-enabled",
     "session.graceful_restart.families": "mp-graceful-restart",
     "session.connect_retry_time": "connect-retry", "session.keepalive_time": "keepalive-interval",
-    "idle_hold_after_reset": "idle-hold-time-after-reset",
+    "idle_hold_after_reset": "idle-hold-time-after-reset", "prefix_limits": "prefix-limit",
 }
 
 
@@ -201,6 +202,8 @@ def _apply(sp: Speaker, peer: Peer, new: NeighborSettings, now: float) -> dict[s
         sp.start_peer(peer, now)
     elif p.action == RESET:
         sp.reset_peer(peer, note, why, now)
+    elif p.action == IN_PLACE:
+        limits.check(sp, peer, now)  # a lower prefix limit applies to the routes accepted so far
     sp.log("info", f"reload: {', '.join(p.changed)} changed: {p.action}"
            + (f" with {sent}" if sent else ""), peer)
     return {"peer": peer.address, "changed": list(p.changed), "action": p.action, "notification": sent}

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 
 from gracebgp.core import events as ev
 from gracebgp.core import graceful as gr
-from gracebgp.core import nexthop, reload
+from gracebgp.core import limits, nexthop, reload
 from gracebgp.core.commands import RouteJob, advance, execute
 from gracebgp.core.originate import LocalRoute, to_path, to_paths
 from gracebgp.core.peer import CONN_IDS, NeighborSettings, Peer, next_hops_for
@@ -117,6 +117,7 @@ class Speaker:
         if self.drain_deadline is not None:
             times.append(self.drain_deadline)
         times += [p.start_at for p in self.peers.values() if p.start_at is not None]
+        times += limits.deadlines(self.peers.values())
         return min(times, default=None)
 
     def pending(self) -> bool:
@@ -222,11 +223,15 @@ class Speaker:
         if peer.admin_down:
             self._log("info", "administratively down, not started", peer)
             return
+        if limits.holding(self, peer):
+            return
         self._to_session(peer.address, se.Start(), now)
 
     def start_peer(self, peer: Peer, now: float) -> None:
-        """EnablePeer: clear the administrative shutdown and start the session."""
+        """EnablePeer: clear the administrative shutdown (and a prefix limit's hold) and
+        start the session."""
         peer.admin_down = False
+        limits.release(self, peer, "enabled by the operator")
         self._start(peer, now)
 
     def stop_peer(self, peer: Peer, note: Notification | None, why: str, now: float) -> None:
@@ -408,6 +413,8 @@ class Speaker:
             if peer.start_at is not None and peer.start_at <= now:
                 peer.closing.clear()  # not reported gone in time: start anyway
                 self._start(peer, now)
+        for peer in limits.due(self, now):  # restart-timer of a prefix limit
+            self._start(peer, now)
         for peer in self.peers.values():
             deadline = peer.session.next_deadline()
             if deadline is not None and deadline <= now:
@@ -441,8 +448,8 @@ class Speaker:
     def _apply(self, peer: Peer, result: UpdateResult) -> None:
         """RFC 4271 §9 Phase 1-2 for one UPDATE; RFC 7606 treat-as-withdraw included."""
         info, u = peer.info, result.update
-        if info is None or u is None:
-            return
+        if info is None or u is None or peer.negotiated is None:
+            return  # (negotiated: the session went down earlier in this batch)
         withdraw_all = result.action == UpdateAction.TREAT_AS_WITHDRAW
         attrs = u.attrs if u.attrs is not None else _EMPTY
         if u.withdrawn or (withdraw_all and u.nlri):
@@ -457,6 +464,8 @@ class Speaker:
                 self._withdraw(peer, info, mp.family, mp.nlri)
             else:
                 self._announce(peer, info, mp.family, mp.nlri, attrs, mp.next_hop)
+        if peer.settings.prefix_limits:
+            limits.check(self, peer, self.now)  # per UPDATE: len() of the tables
         if result.eor is not None:
             self._log("debug", f"End-of-RIB received for {result.eor}", peer)
             gr.end_of_rib(self, peer, result.eor, self.now)
