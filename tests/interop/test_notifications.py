@@ -143,6 +143,7 @@ def _reset(rig: Rig, kind: str, targets: list[str], want: int) -> None:
         for t in targets:
             g._api(partial(Client.reset_peer, address=t, mode="hard"))
     elif kind == "reload":  # a hold-time change needs a new OPEN: the session is reset
+        # (the driver writes keepalive-interval = hold-time / 3: it changes too, 3 <-> 4)
         g.neighbors = [replace(nb, hold_time=12 if nb.hold_time == 9 else 9) if nb.address in targets else nb
                        for nb in g.neighbors]
         before = len(_reload_events(rig))
@@ -150,7 +151,8 @@ def _reset(rig: Rig, kind: str, targets: list[str], want: int) -> None:
         # the reload event says per peer what changed and what was done
         last = wait_until(lambda: _reload_events(rig)[before:], 10, 0.05, what="the reload event")[0]
         assert {p["peer"]: (p["changed"], p["action"], p["notification"]) for p in last.data["peers"]} == {
-            t: (["hold-time"], "session reset", "CEASE/OTHER_CONFIGURATION_CHANGE") for t in targets}
+            t: (["hold-time", "keepalive-interval"], "session reset", "CEASE/OTHER_CONFIGURATION_CHANGE")
+            for t in targets}
     elif kind == "shutdown":
         for t in targets:
             g._api(partial(Client.shutdown_peer, address=t, message="maintenance"))
