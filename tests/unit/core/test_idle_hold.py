@@ -1,9 +1,9 @@
-"""idle-hold-time-after-reset with GoBGP's meaning (issue 11 finding 6): after an operator's
-reset (``gracebgp neighbor ADDR reset``, ResetPeer hard) the session stays Idle that many
-seconds, refusing connections (RFC 4271 §8.1.1 IdleHoldTimer), before it connects again.
-gracebgp's default is 0 (GoBGP: 30): the peer then keeps our routes stale under graceful
-restart for as short a time as possible. Resets that are not the operator's (a reload, a
-protocol error) never wait for it, as in GoBGP."""
+"""idle-hold-time-after-reset with GoBGP's meaning (issue 11: nothing accepted is ignored):
+after an operator's reset (``gracebgp neighbor ADDR reset``, ResetPeer hard) the session
+stays Idle that many seconds, refusing connections (RFC 4271 §8.1.1 IdleHoldTimer), before
+it connects again. gracebgp's default is 0 (GoBGP: 30): the peer then keeps our routes stale
+under graceful restart for as short a time as possible. Resets that are not the operator's
+(a reload, a protocol error) never wait for it, as in GoBGP."""
 
 from __future__ import annotations
 

@@ -1,0 +1,450 @@
+"""Nothing accepted is ignored (issue 11, deliverable 1): every field of the configuration
+model (config/model.py, config/extras.py, walked with their nested models) has a consumer
+that a test can see.
+
+Each field has a ``Probe``: how an operator writes a non-default value (an edit of
+``BASE``, a real file in GoBGP's schema), and an ``effect``: what a consumer does with
+the configuration, observed as far down as a unit test can reach without sockets: the
+OPEN we send, the speaker's connect commands, its timers, what it answers to a reset,
+the API's peer listing, the daemon's listeners, the routes it originates. The test parses
+``BASE`` and the edited file and requires (1) that the edit changed that field (the probe
+aims at the field it is filed under) and (2) that the effect differs. A value gracebgp
+does not implement is a probe whose edit must be refused, naming the key.
+
+Where the effect is a setting handed to code that only acts later (a timer, an I/O
+path), the probe also names the module that reads it (``read_by``), and the test checks
+that the module does. A field of the model without a probe, or a probe for a field that
+no longer exists, fails the walk. ``INFORMATIONAL`` is the allow-list of fields whose
+only job is to be shown; it is empty: even ``description`` is checked in ListPeers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, get_args
+
+import pytest
+from pydantic import BaseModel
+
+from gracebgp.api.service import peer_view
+from gracebgp.config import Config, ConfigError, Neighbor, parse
+from gracebgp.core import events as ev
+from gracebgp.core.commands import ResetPeer
+from gracebgp.core.peer import NeighborSettings
+from gracebgp.core.speaker import Speaker
+from gracebgp.daemon import build_speaker, listen_addresses, neighbors_of, tune_speaker
+from gracebgp.session import build_open, check_open, negotiate
+from gracebgp.wire import CapabilitiesParam, FourOctetAs, Multiprotocol, Open
+
+SRC = Path(__file__).parents[3] / "src" / "gracebgp"
+NOW = 1000.0
+PEER = "192.0.2.2"
+
+#: Fields that only inform (shown, never acted on), with the reason. None so far.
+INFORMATIONAL: dict[str, str] = {}
+
+BASE = """\
+[global.config]
+as = 65001
+router-id = "192.0.2.1"
+port = 179
+local-address-list = ["0.0.0.0", "::"]
+[global.route-selection-options.config]
+always-compare-med = false
+
+[[neighbors]]
+[neighbors.config]
+neighbor-address = "192.0.2.2"
+peer-as = 65002
+description = "uplink"
+admin-down = false
+auth-password = ""
+[neighbors.timers.config]
+hold-time = 90
+keepalive-interval = 30
+connect-retry = 120
+idle-hold-time-after-reset = 0
+[neighbors.transport.config]
+passive-mode = false
+remote-port = 179
+[neighbors.ebgp-multihop.config]
+enabled = true
+multihop-ttl = 255
+[neighbors.add-paths.config]
+receive = false
+send-max = 0
+[neighbors.graceful-restart.config]
+enabled = true
+restart-time = 90
+helper-only = false
+deferral-time = 360
+notification-enabled = false
+long-lived-enabled = true
+stale-routes-time = 360
+[[neighbors.afi-safis]]
+[neighbors.afi-safis.config]
+afi-safi-name = "ipv4-unicast"
+enabled = true
+[neighbors.afi-safis.mp-graceful-restart.config]
+enabled = true
+[neighbors.afi-safis.long-lived-graceful-restart.config]
+enabled = true
+restart-time = 3600
+[neighbors.afi-safis.add-paths.config]
+receive = false
+send-max = 0
+[[neighbors.afi-safis]]
+[neighbors.afi-safis.config]
+afi-safi-name = "ipv6-unicast"
+enabled = true
+
+[[neighbors]]
+[neighbors.config]
+neighbor-address = "192.0.2.3"
+peer-as = 65001
+[neighbors.route-reflector.config]
+route-reflector-client = true
+route-reflector-cluster-id = "192.0.2.1"
+
+[gracebgp]
+state-dir = "/var/lib/gracebgp"
+api-socket = "/run/gracebgp/gracebgpd.sock"
+api-token-file = "/etc/gracebgp/token"
+sigterm = "retain"
+forwarding-state-preserved = true
+drain-delay = 10
+establish-wait = 30
+llgr-to-ibgp = false
+provisional-hard-reset = false
+
+[[gracebgp.routes]]
+prefix = "198.51.100.0/24"
+origin = "igp"
+communities = []
+large-communities = []
+"""
+
+
+# --- what consumers do with a configuration ----------------------------------------------------
+
+def _speaker(cfg: Config) -> Speaker:
+    sp = build_speaker(cfg)  # as gracebgpd builds it
+    tune_speaker(sp, cfg)
+    return sp
+
+
+def _started(cfg: Config) -> tuple[Speaker, list[ev.Output]]:
+    sp = _speaker(cfg)
+    return sp, sp.handle(ev.Started(), NOW)
+
+
+def _commands(out: list[ev.Output]) -> list[str]:
+    """The socket commands (connect, listener keys), as the runtime gets them."""
+    return [repr(o) for o in out if type(o).__name__ in ("Connect", "AcceptFrom")]
+
+
+def _their_open(hold: int = 90) -> Open:
+    caps = (Multiprotocol(1, 1), Multiprotocol(2, 1), FourOctetAs(65002))
+    return Open(65002, hold, "10.9.9.9", (CapabilitiesParam(caps),))
+
+
+def our_opens(cfg: Config) -> list[bytes]:
+    """The OPEN each session sends."""
+    return [build_open(s.session).encode() for s in neighbors_of(cfg)]
+
+
+def open_checks(cfg: Config) -> list[object]:
+    """How each session answers the same OPEN from AS 65002 (RFC 4271 §6.2)."""
+    return [check_open(s.session, _their_open()) for s in neighbors_of(cfg)]
+
+
+def keepalives(cfg: Config) -> list[int]:
+    """The keepalive interval each session runs with against a 90 s peer."""
+    return [negotiate(s.session, build_open(s.session), _their_open()).keepalive_time
+            for s in neighbors_of(cfg)]
+
+
+def start_commands(cfg: Config) -> list[str]:
+    return _commands(_started(cfg)[1])
+
+
+def connect_retry(cfg: Config) -> float | None:
+    """When the speaker tries again after the connection attempts failed."""
+    sp, out = _started(cfg)
+    for o in out:
+        if isinstance(o, ev.Connect):
+            sp.handle(ev.ConnectFailed(o.peer, o.conn, "refused"), NOW)
+    deadline = sp.next_deadline()
+    return None if deadline is None else deadline - NOW
+
+
+def reset_answer(cfg: Config) -> tuple[list[str], list[str], float | None]:
+    """ResetPeer hard: the reply, whether it connects at once, when it will."""
+    sp, _ = _started(cfg)
+    out = sp.handle(ev.CommandRequested(1, ResetPeer(PEER, "hard")), NOW)
+    return [o.message for o in out if isinstance(o, ev.Reply)], _commands(out), sp.next_deadline()
+
+
+def peer_listing(cfg: Config) -> list[object]:
+    """ListPeers as the API answers it."""
+    sp = _speaker(cfg)
+    return [peer_view(sp, p, NOW) for p in sp.peers.values()]
+
+
+def deferral(cfg: Config) -> str:
+    """Selection deferral after a planned restart (RFC 4724 §4.1)."""
+    sp = _speaker(cfg)
+    sp.handle(ev.Started("planned", "test"), NOW)
+    return repr(sp.deferral)
+
+
+def originated(cfg: Config) -> list[object]:
+    sp = _speaker(cfg)
+    return [(f, k, p.next_hop, p.attrs.attrs) for (f, k), p in sorted(sp.local_routes.items())]
+
+
+def route_selection(cfg: Config) -> list[bool]:
+    return [loc.always_compare_med for loc in _speaker(cfg).loc.values()]
+
+
+def setting(name: str) -> Callable[[Config], object]:
+    """A per-neighbor setting the speaker acts on later (see ``read_by``)."""
+    return lambda cfg: [getattr(s, name) for s in neighbors_of(cfg)]
+
+
+def speaker_attr(name: str) -> Callable[[Config], object]:
+    return lambda cfg: getattr(_speaker(cfg), name)
+
+
+def runtime_only(cfg: Config) -> None:
+    """Read by the daemon's I/O code only (``read_by``); nothing to observe in memory."""
+    return None
+
+
+# --- probes -----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Probe:
+    """``edit``: (text of BASE, replacement) pairs that set a non-default value;
+    ``effect``: what a consumer does with the configuration (None: the edit must be
+    refused, at this key); ``read_by``: (module under src/gracebgp, text) that must occur
+    there, for effects observed at a setting; ``base``: extra edits for both sides."""
+
+    edit: tuple[tuple[str, str], ...]
+    effect: Callable[[Config], object] | None
+    read_by: tuple[str, str] | None = None
+    base: tuple[tuple[str, str], ...] = ()
+
+
+def p(old: str, new: str, effect: Callable[[Config], object] | None, read_by: tuple[str, str] | None = None,
+      *more: tuple[str, str]) -> Probe:
+    """Replace ``old`` by ``new`` (and the ``more`` pairs, in order)."""
+    return Probe(((old, new), *more), effect, read_by)
+
+
+def kv(key: str, old: object, new: object, effect: Callable[[Config], object] | None,
+       read_by: tuple[str, str] | None = None) -> Probe:
+    """``key = old`` becomes ``key = new`` (values as TOML text)."""
+    return p(f"{key} = {old}", f"{key} = {new}", effect, read_by)
+
+
+V4_ADD_PATHS = "[neighbors.afi-safis.add-paths.config]\nreceive = false\nsend-max = 0\n"
+LIMIT = ("[neighbors.afi-safis.prefix-limit.config]\n"
+         "max-prefixes = 100\nshutdown-threshold-pct = 0\nrestart-timer = 0\n")
+
+
+def limit(probe: Probe) -> Probe:
+    """The probe on a file whose IPv4 afi-safi has a prefix limit (threshold and timer need one)."""
+    return replace(probe, base=((V4_ADD_PATHS, V4_ADD_PATHS + LIMIT),))
+ROUTE = 'origin = "igp"\n'
+GR = "neighbors.graceful_restart."
+AF = "neighbors.afi_safis."
+MP_GR = "[neighbors.afi-safis.mp-graceful-restart.config]\nenabled"
+AF_LLGR = "[neighbors.afi-safis.long-lived-graceful-restart.config]\nenabled"
+
+PROBES: dict[str, Probe] = {
+    "global_.asn": p("\nas = 65001", "\nas = 65010", our_opens, None, ("peer-as = 65001", "peer-as = 65010")),
+    "global_.router_id": kv("router-id", '"192.0.2.1"', '"192.0.2.9"', our_opens),
+    "global_.port": p("\nport = 179", "\nport = 1179", listen_addresses),
+    "global_.local_address_list": p('["0.0.0.0", "::"]', '["192.0.2.1"]', listen_addresses),
+    "global_.always_compare_med": kv("always-compare-med", "false", "true", route_selection,
+                                     ("rib/loc_rib.py", "select(cands, self.always_compare_med)")),
+    "neighbors.neighbor_address": p('"192.0.2.2"', '"192.0.2.4"', start_commands),
+    "neighbors.peer_as": kv("peer-as", 65002, 65003, open_checks),
+    "neighbors.local_as": p("peer-as = 65002\n", "peer-as = 65002\nlocal-as = 65010\n", our_opens),
+    "neighbors.description": p('"uplink"', '"rack 7"', peer_listing),
+    "neighbors.admin_down": kv("admin-down", "false", "true", start_commands),
+    "neighbors.auth_password": kv("auth-password", '""', '"s3cret"', start_commands),
+    "neighbors.hold_time": kv("hold-time", 90, 120, our_opens),
+    "neighbors.keepalive_interval": kv("keepalive-interval", 30, 10, keepalives),
+    "neighbors.connect_retry": kv("connect-retry", 120, 5, connect_retry),
+    "neighbors.idle_hold_time_after_reset": kv("idle-hold-time-after-reset", 0, 5, reset_answer),
+    "neighbors.passive_mode": kv("passive-mode", "false", "true", start_commands),
+    "neighbors.local_address": p("remote-port = 179\n", 'remote-port = 179\nlocal-address = "192.0.2.1"\n',
+                                 start_commands),
+    "neighbors.remote_port": kv("remote-port", 179, 1179, start_commands),
+    "neighbors.ebgp_multihop_enabled": kv("[neighbors.ebgp-multihop.config]\nenabled", "true", "false",
+                                          start_commands),
+    "neighbors.ebgp_multihop_ttl": kv("multihop-ttl", 255, 3, start_commands),
+    "neighbors.route_reflector_client": kv("route-reflector-client", "true", "false", setting("rr_client"),
+                                           ("core/speaker.py", "peer.settings.rr_client")),
+    "neighbors.route_reflector_cluster_id": kv("route-reflector-cluster-id", '"192.0.2.1"', '"10.0.0.9"',
+                                               setting("cluster_id"),
+                                               ("core/speaker.py", "peer.settings.cluster_id")),
+    "neighbors.add_paths_receive": kv("[neighbors.add-paths.config]\nreceive", "false", "true", our_opens),
+    "neighbors.add_paths_send_max": kv("send-max", "0\n[neighbors.graceful", "8\n[neighbors.graceful", None),
+    GR + "enabled": kv("[neighbors.graceful-restart.config]\nenabled", "true", "false", our_opens),
+    GR + "restart_time": kv("restart-time", 90, 120, our_opens),
+    GR + "helper_only": kv("helper-only", "false", "true", our_opens),
+    GR + "deferral_time": kv("deferral-time", 360, 60, deferral),
+    GR + "notification_enabled": kv("notification-enabled", "false", "true", our_opens),
+    GR + "long_lived_enabled": kv("long-lived-enabled", "true", "false", our_opens),
+    GR + "stale_routes_time": kv("stale-routes-time", 360, 60, setting("stale_path_time"),
+                                 ("core/graceful.py", "peer.settings.stale_path_time")),
+    AF + "name": p('"ipv4-unicast"', '"ipv9"', our_opens, None,  # swapped: v6 first, GR for v6
+                   ('"ipv6-unicast"', '"ipv4-unicast"'), ('"ipv9"', '"ipv6-unicast"')),
+    AF + "enabled": kv('"ipv6-unicast"\nenabled', "true", "false", our_opens),
+    AF + "mp_graceful_restart": kv(MP_GR, "true", "false", our_opens),
+    AF + "long_lived_graceful_restart": kv(AF_LLGR, "true", "false", our_opens),
+    AF + "long_lived_restart_time": kv("restart-time", 3600, 60, our_opens),
+    AF + "add_paths_receive": p(V4_ADD_PATHS, V4_ADD_PATHS.replace("false", "true"), our_opens),
+    AF + "add_paths_send_max": p(V4_ADD_PATHS, V4_ADD_PATHS.replace("= 0", "= 8"), None),
+    AF + "prefix_limit.max_prefixes": limit(kv("max-prefixes", 100, 50, peer_listing)),
+    AF + "prefix_limit.shutdown_threshold_pct": limit(kv("shutdown-threshold-pct", 0, 80,
+                                                         setting("prefix_limits"),
+                                                         ("core/limits.py", "threshold = lim.threshold"))),
+    AF + "prefix_limit.restart_timer": limit(kv("restart-timer", 0, 30, setting("prefix_limits"),
+                                                ("core/limits.py", "now + lim.restart_timer"))),
+    "gracebgp.state_dir": p('"/var/lib/gracebgp"', '"/srv/bgp"', runtime_only, ("daemon.py", ".state_dir")),
+    "gracebgp.api_socket": p('"/run/gracebgp/gracebgpd.sock"', '"/run/bgp.sock"', runtime_only,
+                             ("daemon.py", ".api_socket")),
+    "gracebgp.api_token_file": p('"/etc/gracebgp/token"', '"/etc/bgp-token"', runtime_only,
+                                 ("daemon.py", ".api_token_file")),
+    "gracebgp.api_listen": p('sigterm = "retain"', 'sigterm = "retain"\napi-listen = "[::1]:8179"',
+                             runtime_only, ("daemon.py", ".api_listen")),
+    "gracebgp.sigterm": kv("sigterm", '"retain"', '"withdraw"', runtime_only, ("daemon.py", ".sigterm")),
+    "gracebgp.forwarding_state_preserved": kv("forwarding-state-preserved", "true", "false", our_opens),
+    "gracebgp.drain_delay": kv("drain-delay", 10, 60, runtime_only, ("daemon.py", ".drain_delay")),
+    "gracebgp.establish_wait": kv("establish-wait", 30, 5, deferral),
+    "gracebgp.llgr_to_ibgp": kv("llgr-to-ibgp", "false", "true", speaker_attr("llgr_ibgp"),
+                                ("core/graceful.py", "llgr_ibgp=sp.llgr_ibgp")),
+    "gracebgp.provisional_hard_reset": kv("provisional-hard-reset", "false", "true",
+                                          speaker_attr("provisional_hard"),
+                                          ("core/commands.py", "speaker.provisional_hard")),
+    "gracebgp.routes.prefix": p('"198.51.100.0/24"', '"203.0.113.0/24"', originated),
+    "gracebgp.routes.next_hop": p(ROUTE, ROUTE + 'next-hop = "192.0.2.1"\n', originated),
+    "gracebgp.routes.origin": p(ROUTE, 'origin = "incomplete"\n', originated),
+    "gracebgp.routes.communities": p("\ncommunities = []", '\ncommunities = ["65001:7"]', originated),
+    "gracebgp.routes.large_communities": kv("large-communities", "[]", '["65001:1:7"]', originated),
+    "gracebgp.routes.med": p(ROUTE, ROUTE + "med = 50\n", originated),
+    "gracebgp.routes.local_pref": p(ROUTE, ROUTE + "local-pref = 200\n", originated),
+}
+
+
+# --- the walk -----------------------------------------------------------------------------------
+
+def _model(annotation: Any) -> type[BaseModel] | None:
+    """The configuration model an annotation holds (directly, optional or in a tuple)."""
+    todo = [annotation]
+    while todo:
+        a = todo.pop()
+        if isinstance(a, type) and issubclass(a, BaseModel):
+            return a
+        todo += get_args(a)
+    return None
+
+
+def model_fields(model: type[BaseModel] = Config, prefix: str = "") -> Iterator[str]:
+    """Every leaf field, dotted (list items share one path: ``neighbors.afi_safis.name``)."""
+    for name, info in model.model_fields.items():
+        sub = _model(info.annotation)
+        if sub is not None:
+            yield from model_fields(sub, f"{prefix}{name}.")
+        else:
+            yield prefix + name
+
+
+def values(obj: Any, path: list[str]) -> list[Any]:
+    """The values at ``path`` in a parsed configuration, across list items."""
+    if not path:
+        return [obj]
+    if isinstance(obj, tuple):
+        return [v for item in obj for v in values(item, path)]
+    if obj is None:
+        return [None]
+    return values(getattr(obj, path[0]), path[1:])
+
+
+def edited(probe: Probe) -> tuple[str, str]:
+    base = BASE
+    for old, new in probe.base:
+        assert base.count(old) == 1, old
+        base = base.replace(old, new)
+    text = base
+    for old, new in probe.edit:
+        assert text.count(old) == 1, f"{old!r} is not exactly once in the text"
+        text = text.replace(old, new)
+    return base, text
+
+
+def test_every_field_has_a_consumer() -> None:
+    fields = set(model_fields())
+    missing = sorted(fields - set(PROBES) - set(INFORMATIONAL))
+    assert not missing, (
+        f"fields nothing is known to consume: {missing}. Add a Probe to PROBES in {__file__} (how an "
+        "operator writes a non-default value, and what a consumer does with it), make the value an error "
+        "that names the key, or, for a field that is only shown, an INFORMATIONAL entry with the reason")
+    stale = sorted((set(PROBES) | set(INFORMATIONAL)) - fields)
+    assert not stale, f"probes for fields the model no longer has: {stale}"
+
+
+def test_base_is_valid_and_neutral() -> None:
+    """BASE parses, and it is an ordinary file: every effect can be computed on it."""
+    cfg = parse(BASE)
+    for probe in PROBES.values():
+        if probe.effect is not None and not probe.base:
+            probe.effect(cfg)
+
+
+@pytest.mark.parametrize("field", sorted(PROBES))
+def test_field_is_consumed(field: str) -> None:
+    probe = PROBES[field]
+    base_text, text = edited(probe)
+    base = parse(base_text)
+    if probe.effect is None:  # not implemented: refused at the key, never ignored
+        with pytest.raises(ConfigError) as info:
+            parse(text, "probe.toml")
+        key = field.rsplit(".", 1)[-1].replace("add_paths_", "").replace("_", "-")
+        found = info.value.problems
+        assert any(pr.key.endswith(key) and "not supported yet" in pr.message for pr in found), found
+        return
+    changed = parse(text)
+    path = field.split(".")
+    assert values(changed, path) != values(base, path), f"the probe's edit does not change {field}"
+    if probe.effect is runtime_only:
+        assert probe.read_by is not None, f"{field}: a runtime-only field needs read_by"
+    else:
+        assert probe.effect(changed) != probe.effect(base), (
+            f"{field}: changing it changes nothing a consumer does")
+    if probe.read_by is not None:
+        module, needle = probe.read_by
+        assert needle in (SRC / module).read_text(), (
+            f"{field}: src/gracebgp/{module} no longer reads it ({needle})")
+
+
+def test_the_walk_catches_an_unused_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bug the walk exists for (issue 11 finding 3): long-lived-enabled was accepted and
+    read by nothing. Put that back (the settings built as if it were always true) and the
+    walk fails for exactly that key."""
+    original = NeighborSettings.from_config
+
+    def ignoring(neighbor: Neighbor, global_: Any, **kw: Any) -> NeighborSettings:
+        gr = neighbor.graceful_restart.model_copy(update={"long_lived_enabled": True})
+        return original(neighbor.model_copy(update={"graceful_restart": gr}), global_, **kw)
+
+    monkeypatch.setattr(NeighborSettings, "from_config", staticmethod(ignoring))
+    with pytest.raises(AssertionError, match="changing it changes nothing a consumer does"):
+        test_field_is_consumed("neighbors.graceful_restart.long_lived_enabled")
+    test_field_is_consumed("neighbors.graceful_restart.restart_time")  # the others still pass
