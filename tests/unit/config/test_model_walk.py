@@ -30,6 +30,7 @@ from pydantic import BaseModel
 
 from gracebgp.api.service import peer_view
 from gracebgp.config import Config, ConfigError, Neighbor, parse
+from gracebgp.config.schema import CONFIG, Section
 from gracebgp.core import events as ev
 from gracebgp.core.commands import ResetPeer
 from gracebgp.core.peer import NeighborSettings
@@ -356,14 +357,21 @@ def _model(annotation: Any) -> type[BaseModel] | None:
     return None
 
 
-def model_fields(model: type[BaseModel] = Config, prefix: str = "") -> Iterator[str]:
-    """Every leaf field, dotted (list items share one path: ``neighbors.afi_safis.name``)."""
+def model_fields(model: type[BaseModel] = Config, section: Section = CONFIG,
+                 prefix: str = "", rel: tuple[str, ...] = ()) -> Iterator[tuple[str, bool]]:
+    """Every leaf field, dotted (list items share one path: ``neighbors.afi_safis.name``),
+    with whether a TOML key sets it. A leaf is what an operator writes as one key (the
+    schema says so): a nested model is walked into, unless one key fills it whole (a
+    value read from a file, say)."""
     for name, info in model.model_fields.items():
-        sub = _model(info.annotation)
-        if sub is not None:
-            yield from model_fields(sub, f"{prefix}{name}.")
+        sub, path = _model(info.annotation), (*rel, name)
+        if name in section.children and sub is not None and not rel:
+            child = section.children[name]
+            yield from model_fields(sub, child.section, f"{prefix}{name}.")
+        elif sub is not None and path not in section.fields:
+            yield from model_fields(sub, section, f"{prefix}{name}.", path)
         else:
-            yield prefix + name
+            yield prefix + name, path in section.fields
 
 
 def values(obj: Any, path: list[str]) -> list[Any]:
@@ -390,7 +398,9 @@ def edited(probe: Probe) -> tuple[str, str]:
 
 
 def test_every_field_has_a_consumer() -> None:
-    fields = set(model_fields())
+    walked = dict(model_fields())
+    assert all(walked.values()), f"fields no TOML key sets: {[f for f, keyed in walked.items() if not keyed]}"
+    fields = set(walked)
     missing = sorted(fields - set(PROBES) - set(INFORMATIONAL))
     assert not missing, (
         f"fields nothing is known to consume: {missing}. Add a Probe to PROBES in {__file__} (how an "
