@@ -16,7 +16,7 @@ IPv4-mapped IPv6, RFC 4291 §2.5.5.2). The router id is not one: it need not be 
 of ours. A next hop equal to the sending peer's own address is always the peer's (two
 speakers on one host, e.g. 127.0.0.1 with other ports, share the address), never ignored.
 
-Checked once per UPDATE (one set lookup), not per prefix (DESIGN.md §3).
+Checked once per UPDATE (one set lookup in the Speaker), not per prefix (DESIGN.md §3).
 """
 
 from __future__ import annotations
@@ -49,23 +49,10 @@ def _forms(address: str) -> list[str]:
     return [ip.compressed]
 
 
-class OwnAddresses:
-    """Our addresses on the open connections, recomputed only after a connection opened
-    or closed (``changed``)."""
-
-    __slots__ = ("_cache",)
-
-    def __init__(self) -> None:
-        self._cache: frozenset[str] | None = None
-
-    def changed(self) -> None:
-        self._cache = None
-
-    def get(self, peers: Iterable[Peer]) -> frozenset[str]:
-        if self._cache is None:
-            self._cache = frozenset(form for p in peers for a in p.local_addresses.values()
-                                    for form in _forms(a))
-        return self._cache
+def own_addresses(peers: Iterable[Peer]) -> frozenset[str]:
+    """Our addresses on the open connections, in every form a next hop can take: the
+    Speaker keeps the set and computes it again only when a connection opens or closes."""
+    return frozenset(form for p in peers for a in p.local_addresses.values() for form in _forms(a))
 
 
 def _same(a: str, b: str) -> bool:
@@ -73,10 +60,9 @@ def _same(a: str, b: str) -> bool:
 
 
 def ignored(speaker: Speaker, peer: Peer, family: Family, next_hop: tuple[str, ...], count: int) -> bool:
-    """True when the routes of one UPDATE (``count`` prefixes of ``family``) are to be
-    ignored because ``next_hop`` is ours; counts them and logs, rate-limited."""
-    if not next_hop or next_hop[0] not in speaker.own_addresses.get(speaker.peers.values()):
-        return False
+    """True when the routes of one UPDATE (``count`` prefixes of ``family``), whose next
+    hop the caller found in ``speaker.own``, are to be ignored; counts them and logs,
+    rate-limited."""
     if _same(next_hop[0], peer.address):
         return False
     st = peer.stats

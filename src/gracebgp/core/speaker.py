@@ -94,7 +94,7 @@ class Speaker:
         self.flush_budget = FLUSH_BUDGET  # route-peer pairs per flush
         self.sending: dict[tuple[str, Family], gr.TableSend] = {}  # initial tables going out
         self.restart_unannounced = False  # selection done, restart-complete waits for the tables
-        self.own_addresses = nexthop.OwnAddresses()  # our ends of the open connections
+        self.own: frozenset[str] = frozenset()  # our ends of the open connections (core.nexthop)
         for n in neighbors:
             self._add_peer(n)
         # Added through the API before a restart (the durable store checked them).
@@ -137,7 +137,7 @@ class Speaker:
             peer = self.peers.get(inp.peer)
             if peer is not None:
                 peer.local_addresses[inp.conn] = inp.local_address
-                self.own_addresses.changed()
+                self.own = nexthop.own_addresses(self.peers.values())
                 event: se.Input = se.TcpConnected(inp.conn) if inp.outgoing else se.TcpAccepted(inp.conn)
                 self._to_session(inp.peer, event, now)
             else:
@@ -334,7 +334,7 @@ class Speaker:
                                       s.md5_password))
             elif isinstance(o, se.CloseConnection):
                 if peer.local_addresses.pop(o.conn, None) is not None:
-                    self.own_addresses.changed()
+                    self.own = nexthop.own_addresses(self.peers.values())
                 if o.after_notification:
                     peer.closing.add(o.conn)
                 out.append(ev.Close(peer.address, o.conn, o.after_notification))
@@ -477,8 +477,9 @@ class Speaker:
             return  # not negotiated: RFC 4760 §7 says ignore
         path = self.table.get(attrs, next_hop)
         rejected = peer.rejected.get(family)
-        why = ("AS loop (our AS in AS_PATH, RFC 4271 §9.1.2)" if self._loop(attrs) else
-               nexthop.REASON if nexthop.ignored(self, peer, family, next_hop, len(keys)) else None)
+        why = ("AS loop (our AS in AS_PATH, RFC 4271 §9.1.2)" if self._loop(attrs) else nexthop.REASON
+               if next_hop and next_hop[0] in self.own and nexthop.ignored(self, peer, family, next_hop,
+                                                                          len(keys)) else None)
         if why is not None:  # the peer's previous route for these keys is replaced: withdrawn
             self._withdraw(peer, info, family, keys)
             if rejected is None:
