@@ -21,6 +21,8 @@ from gracebgp.rib.path import Path
 from gracebgp.session import events as se
 from gracebgp.session.negotiate import Negotiated
 from gracebgp.types import Family
+from gracebgp.wire.iana import RouteRefreshSubtype
+from gracebgp.wire.messages import RouteRefresh
 
 if TYPE_CHECKING:
     from gracebgp.core.peer import Peer
@@ -247,15 +249,19 @@ class TableSend:
     """The initial advertisement of one family to one peer, in progress: the Loc-RIB's
     keys when it began, sent ``Speaker.table_slice`` per owner step (issue 10 finding 4:
     a 1M-route table is seconds of work). Routes that change meanwhile go out with the
-    normal flush; a key sent twice is sent once (AdjRibOut compares)."""
+    normal flush; a key sent twice is sent once (AdjRibOut compares), except in a route
+    refresh (``again``), which re-advertises every key once."""
 
-    __slots__ = ("eor", "keys", "pos", "rib_out")
+    __slots__ = ("again", "eor", "eorr", "keys", "pos", "rib_out")
 
-    def __init__(self, rib_out: AdjRibOut, keys: list[int], eor: bool = True) -> None:
+    def __init__(self, rib_out: AdjRibOut, keys: list[int], eor: bool = True, again: bool = False,
+                 eorr: bool = False) -> None:
         self.rib_out = rib_out
         self.keys = keys
         self.pos = 0
         self.eor = eor  # End-of-RIB after the last slice (not for a ROUTE-REFRESH answer)
+        self.again = again  # a route refresh: send each key even when unchanged
+        self.eorr = eorr  # RFC 7313 §4: EoRR after the last slice (its BoRR went before)
 
 
 def send_table(sp: Speaker, peer: Peer, family: Family, now: float) -> None:
@@ -266,15 +272,18 @@ def send_table(sp: Speaker, peer: Peer, family: Family, now: float) -> None:
     send_routes(sp, peer, family, now, eor=True)
 
 
-def send_routes(sp: Speaker, peer: Peer, family: Family, now: float, eor: bool) -> None:
+def send_routes(sp: Speaker, peer: Peer, family: Family, now: float, eor: bool, again: bool = False,
+                eorr: bool = False) -> None:
     """Every best route of ``family`` to ``peer`` in slices (the first one now); ``eor``:
-    End-of-RIB after the last (kept when a table still going out is started again)."""
+    End-of-RIB after the last; ``again`` and ``eorr``: a route refresh (see TableSend).
+    Starting again a table still going out keeps what it was to end with."""
     rib_out, neg = peer.adj_out.get(family), peer.negotiated
     if rib_out is None or neg is None or not gate_open(sp, family):
         return
     old = sp.sending.get((peer.address, family))
-    eor = eor or (old is not None and old.rib_out is rib_out and old.eor)
-    sp.sending[(peer.address, family)] = TableSend(rib_out, list(sp.loc[family].entries), eor)
+    if old is not None and old.rib_out is rib_out:
+        eor, again, eorr = eor or old.eor, again or old.again, eorr or old.eorr
+    sp.sending[(peer.address, family)] = TableSend(rib_out, list(sp.loc[family].entries), eor, again, eorr)
     _send_slice(sp, peer.address, family, now)
 
 
@@ -293,7 +302,7 @@ def _send_slice(sp: Speaker, address: str, family: Family, now: float) -> None:
         del sp.sending[(address, family)]  # the session went down: a new one sends anew
         return
     rib_out, end = job.rib_out, job.pos + max(1, sp.table_slice)
-    rib_out.consider(job.keys[job.pos:end], sp.loc[family])
+    rib_out.consider(job.keys[job.pos:end], sp.loc[family], job.again)
     job.pos = end
     tx = neg.tx_context()
     data = b"".join(rib_out.flush(tx))
@@ -301,8 +310,12 @@ def _send_slice(sp: Speaker, address: str, family: Family, now: float) -> None:
     if done:
         if job.eor:
             data += rib_out.end_of_rib(tx)
+        if job.eorr:  # RFC 7313 §4: after the whole Adj-RIB-Out, in the same write
+            data += RouteRefresh(family.afi, family.safi, RouteRefreshSubtype.EORR).encode()
         del sp.sending[(address, family)]
     sp.send(peer, data, now)
+    if done and job.eorr:
+        sp.log("info", f"{family}: route refresh answered: {len(rib_out)} routes, then EoRR", peer)
     if done and job.eor:
         notice(sp, "eor-sent", f"{family}: {len(rib_out)} routes and End-of-RIB sent", peer,
                family=str(family), routes=len(rib_out))

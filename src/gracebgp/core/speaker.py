@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 
 from gracebgp.core import events as ev
 from gracebgp.core import graceful as gr
-from gracebgp.core import limits, nexthop, reload
+from gracebgp.core import limits, nexthop, refresh, reload
 from gracebgp.core.commands import RouteJob, advance, execute
 from gracebgp.core.originate import LocalRoute, to_path, to_paths
 from gracebgp.core.peer import CONN_IDS, NeighborSettings, Peer, next_hops_for
@@ -34,7 +34,7 @@ from gracebgp.session import events as se
 from gracebgp.session.fsm import Session
 from gracebgp.session.negotiate import Negotiated
 from gracebgp.session.state import State
-from gracebgp.types import IPV4_UNICAST, IPV6_UNICAST, Family, make_family
+from gracebgp.types import IPV4_UNICAST, IPV6_UNICAST, Family
 from gracebgp.wire import Notification, UpdateAction, UpdateResult
 from gracebgp.wire.attrset import AttrSet
 from gracebgp.wire.iana import CeaseSubcode
@@ -95,6 +95,7 @@ class Speaker:
         self.sending: dict[tuple[str, Family], gr.TableSend] = {}  # initial tables going out
         self.restart_unannounced = False  # selection done, restart-complete waits for the tables
         self.own: frozenset[str] = frozenset()  # our ends of the open connections (core.nexthop)
+        self.refreshing: dict[tuple[str, Family], float] = {}  # a peer's BoRR..EoRR: deadline (refresh)
         for n in neighbors:
             self._add_peer(n)
         # Added through the API before a restart (the durable store checked them).
@@ -118,6 +119,7 @@ class Speaker:
             times.append(self.drain_deadline)
         times += [p.start_at for p in self.peers.values() if p.start_at is not None]
         times += limits.deadlines(self.peers.values())
+        times += self.refreshing.values()
         return min(times, default=None)
 
     def pending(self) -> bool:
@@ -350,7 +352,7 @@ class Speaker:
             elif isinstance(o, se.SessionDown):
                 self._down(peer, o, now)
             elif isinstance(o, se.RouteRefreshReceived):
-                self.resend(peer, make_family(o.message.afi, o.message.safi), now)
+                refresh.received(self, peer, o, now)
             elif isinstance(o, se.NotificationReceived):
                 self._log("warning", f"NOTIFICATION received: {o.notification.describe()}", peer)
                 peer.stats.last_error = f"NOTIFICATION received: {o.notification.describe()}"
@@ -405,6 +407,7 @@ class Speaker:
             if note is not None and note.describe() not in what:
                 what += f" ({label} {note.describe()})"
         peer.stats.last_error = what
+        refresh.session_down(self, peer)  # before GR marks the routes
         gr.session_down(self, peer, down, what, now)
         gr.evaluate_deferral(self, now)
 
@@ -420,6 +423,7 @@ class Speaker:
             if deadline is not None and deadline <= now:
                 self._session_outputs(peer, peer.session.handle(se.TimerFired(), now), now)
         gr.timers(self, now)
+        refresh.timers(self, now)
 
     # --- routes ----------------------------------------------------------------------
     def add_route(self, route: LocalRoute) -> tuple[Family, int]:
@@ -518,12 +522,9 @@ class Speaker:
         self._session_outputs(peer, peer.session.send_route_refresh(family), now)
 
     def resend(self, peer: Peer, family: Family, now: float) -> None:
-        """RFC 2918 §4: the peer asked for our routes of ``family`` again."""
-        rib_out, neg = peer.adj_out.get(family), peer.negotiated
-        if rib_out is None or neg is None or not gr.gate_open(self, family):
-            return
-        rib_out.reset()
-        gr.send_routes(self, peer, family, now, eor=False)  # in slices, as a new session's
+        """RFC 2918 §4: the peer asked for our routes of ``family`` again (or soft reset
+        out); RFC 7313 §4: between BoRR and EoRR. In slices, as a new session's table."""
+        refresh.answer(self, peer, family, now)
 
     def _flush(self, now: float) -> None:
         """Send what changed since the last flush to every Established peer."""

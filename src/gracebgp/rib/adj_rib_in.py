@@ -61,6 +61,12 @@ class AdjRibIn:
         self._stale = set(self.routes)
         return swept
 
+    def abandon_refresh(self) -> None:
+        """Unmark without removing: a refresh that will not end (an enhanced route refresh
+        whose session went down, RFC 7313 §4), so that graceful restart marks the routes
+        as its own (RFC 4724 §4.2) instead of sweeping them as a consecutive restart."""
+        self._stale = None
+
     def end_refresh(self) -> list[int]:
         """Remove what is still stale; returns the removed keys."""
         stale = self._stale

@@ -69,8 +69,10 @@ class AdjRibOut:
             memo[slot] = entry
         return out
 
-    def consider(self, keys: Iterable[int], loc: LocRib) -> None:
-        """Re-evaluate ``keys`` against the Loc-RIB's current best paths."""
+    def consider(self, keys: Iterable[int], loc: LocRib, again: bool = False) -> None:
+        """Re-evaluate ``keys`` against the Loc-RIB's current best paths; ``again``: send
+        them even when unchanged (a route refresh re-advertises the Adj-RIB-Out, RFC 2918
+        §4, RFC 7313 §4), keeping what was advertised, so a withdrawal still goes out."""
         advertised, pending = self.advertised, self.pending
         entries = loc.entries
         target = self.policy.peer.index
@@ -95,7 +97,7 @@ class AdjRibOut:
                 else:
                     out = self._export(peer, path)
                     last_path, last_peer, last_out = path, peer, out
-            if advertised.get(k) is out:
+            if advertised.get(k) is out and not again:
                 pending.pop(k, None)
             else:
                 pending[k] = out

@@ -161,9 +161,12 @@ class UpdateReceived:
 
 @dataclass(frozen=True, slots=True)
 class RouteRefreshReceived:
-    """A ROUTE-REFRESH for a negotiated family (RFC 2918 §4, RFC 7313 §4)."""
+    """A ROUTE-REFRESH (RFC 2918 §4, RFC 7313 §4). ``ignored``: why the session ignores it
+    (a family not negotiated, a subtype unknown or not negotiated), for the log (RFC 7313
+    §5: "It SHOULD log an error"); empty when it is to be carried out."""
 
     message: RouteRefresh
+    ignored: str = ""
 
 
 @dataclass(frozen=True, slots=True)

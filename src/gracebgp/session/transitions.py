@@ -261,12 +261,16 @@ def _c_route_refresh(s: Session, conn: Connection, payload: object, now: float) 
     assert isinstance(payload, RouteRefresh) and conn.negotiated is not None
     s._restart_hold(conn, now)
     neg = conn.negotiated
-    if payload.subtype == RouteRefreshSubtype.NORMAL:
-        ok = neg.route_refresh or neg.enhanced_route_refresh
-    else:
-        ok = neg.enhanced_route_refresh and payload.subtype in _DEMARCATION
-    if ok and (payload.afi, payload.safi) in neg.families:
-        s._facts.append(RouteRefreshReceived(payload))
+    why = ""
+    if (payload.afi, payload.safi) not in neg.families:
+        why = f"AFI {payload.afi} SAFI {payload.safi} not negotiated (RFC 2918 §4)"
+    elif payload.subtype == RouteRefreshSubtype.NORMAL:
+        why = "" if neg.route_refresh or neg.enhanced_route_refresh else "route refresh not negotiated"
+    elif payload.subtype not in _DEMARCATION:
+        why = f"unknown subtype {payload.subtype} (RFC 7313 §5)"
+    elif not neg.enhanced_route_refresh:
+        why = "BoRR/EoRR without Enhanced Route Refresh negotiated (RFC 7313 §4)"
+    s._facts.append(RouteRefreshReceived(payload, why))
 
 
 PeerHandler: TypeAlias = "Callable[[Session, Input | None, float], None]"
