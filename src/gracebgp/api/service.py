@@ -477,6 +477,13 @@ def _peer_conditions(peer: Peer, info: DaemonInfo, now: float) -> list[s.Conditi
                                reason="SessionDown",
                                message=f"was Established {st.established_count} times, now "
                                        f"{STATE_NAMES[state]}: {why}"))
+    if _md5_suspected(peer, info, now):
+        out.append(s.Condition(
+            type="TcpMd5Suspected", severity="error", subject=peer.address, reason="PeerSilent",
+            message="auth-password (TCP MD5, RFC 2385) is set and the peer stays silent: no TCP "
+                    "connection completes; the likely cause is a different key on each side, or a key "
+                    "on one side only, which makes the kernels drop the segments unanswered (so does "
+                    f"a port nothing listens on: a signed SYN gets no RST) ({why})"))
     out += [s.Condition(type=t, severity=sev, subject=peer.address, reason=r, message=m)
             for t, sev, r, m in limits.conditions(peer, now)]
     neg = peer.negotiated
@@ -491,3 +498,20 @@ def _peer_conditions(peer: Peer, info: DaemonInfo, now: float) -> list[s.Conditi
                         f"negotiated only {', '.join(family_name(f) for f in neg.families) or 'none'}: "
                         f"no {names} routes are exchanged"))
     return out
+
+
+def _md5_suspected(peer: Peer, info: DaemonInfo, now: float) -> bool:
+    """MD5 is configured, the session is down, and for NEVER_ESTABLISHED_GRACE no TCP
+    connection with the peer came up in either direction, our last connect timing out
+    (or none made): a key mismatch drops segments unanswered (RFC 2385 §3), whereas a
+    peer without a listener answers with a RST (refused)."""
+    st = peer.stats
+    if not peer.settings.sockets.md5_password or peer.admin_down:
+        return False
+    if peer.session.state not in (State.IDLE, State.CONNECT, State.ACTIVE):
+        return False
+    since = max(st.down_since if st.down_since is not None else max(st.created, info.started),
+                st.tcp_up_at or 0.0)
+    error = st.connect_error.lower()
+    silent = not error or "timeout" in error or "timed out" in error
+    return silent and now - since >= NEVER_ESTABLISHED_GRACE

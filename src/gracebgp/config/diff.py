@@ -23,7 +23,10 @@ from gracebgp.config.model import AfiSafi, Config, Neighbor, PrefixLimit, Route
 #: settings govern the next connection attempt; the keepalive interval follows the
 #: negotiated hold time, RFC 4271 §4.4). GoBGP and FRR apply these without a reset too.
 COSMETIC_FIELDS = frozenset({"description", "connect_retry", "idle_hold_time_after_reset", "passive_mode",
-                             "keepalive_interval"})
+                             "keepalive_interval",
+                             # re-keys the listeners; an established session keeps its key
+                             # (core.reload; one that is not established reconnects)
+                             "auth_password", "auth_password_file"})
 #: ``[neighbors.graceful-restart.config]`` keys that are local timers, not capability
 #: contents (RFC 4724 §4.1 Selection_Deferral_Timer, the helper's stale-routes bound).
 COSMETIC_GR_FIELDS = frozenset({"deferral_time", "stale_routes_time"})

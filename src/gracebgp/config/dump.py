@@ -13,6 +13,7 @@ from pydantic import BaseModel
 
 from gracebgp.config.model import Config
 from gracebgp.config.schema import CONFIG, Section
+from gracebgp.config.secrets import PasswordFile
 
 
 def to_toml(config: Config) -> str:
@@ -63,4 +64,6 @@ def _value(value: Any) -> str:
         return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")  # TOML forbids raw DEL
     if isinstance(value, tuple):
         return "[" + ", ".join(_value(v) for v in value) + "]"
+    if isinstance(value, PasswordFile):
+        return _value(value.path)  # the path, never the key
     raise TypeError(f"cannot write {type(value).__name__} as TOML")

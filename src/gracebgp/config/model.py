@@ -27,7 +27,6 @@ from gracebgp.config.fields import (
     GOBGP_ONLY_AFI_SAFIS,
     MAX_GR_RESTART_TIME,
     MAX_LLGR_STALE_TIME,
-    MAX_TCP_MD5_KEY,
     SUPPORTED_AFI_SAFIS,
     DottedQuad,
     Frozen,
@@ -39,6 +38,7 @@ from gracebgp.config.fields import (
     normalize_ip,
     normalize_prefix,
 )
+from gracebgp.config.secrets import PasswordFile, PasswordFileField, md5_key_problem
 from gracebgp.types import Family
 
 __all__ = ["AfiSafi", "Config", "Global", "GraceBGP", "GracefulRestart", "Neighbor", "PrefixLimit", "Route"]
@@ -170,7 +170,9 @@ class Neighbor(Frozen):
     description: str = ""
     admin_down: bool = False
     #: TCP MD5 signature key (RFC 2385); empty for none.
-    auth_password: str = Field(default="", max_length=MAX_TCP_MD5_KEY)
+    auth_password: str = ""
+    #: gracebgp's ``[neighbors.gracebgp] auth-password-file``: the key, read from a file.
+    auth_password_file: PasswordFileField | None = None
     #: RFC 4271 §4.2: 0 (no keepalives) or at least 3 seconds. GoBGP default 90.
     hold_time: Seconds = 90
     #: Default hold-time / 3 (GoBGP; RFC 4271 §10 suggests one third), at most that; the
@@ -263,6 +265,26 @@ class Neighbor(Frozen):
             raise ValueError(f"{value} must be 1..{hold // 3}, at most a third of the hold-time ({hold}): "
                              "RFC 4271 §4.4 calls a third \"a reasonable maximum\"")
         return value
+
+    @field_validator("auth_password")
+    @classmethod
+    def _md5_key(cls, value: str) -> str:
+        why = md5_key_problem(value)
+        if why:
+            raise ValueError(why)
+        return value
+
+    @field_validator("auth_password_file")
+    @classmethod
+    def _one_key(cls, value: PasswordFile | None, info: ValidationInfo) -> PasswordFile | None:
+        if value is not None and info.data.get("auth_password"):
+            raise ValueError("auth-password is set too: give the TCP MD5 key in one place only")
+        return value
+
+    @property
+    def md5_password(self) -> str:
+        """The TCP MD5 key (RFC 2385) of the session, "" for none."""
+        return self.auth_password_file.key if self.auth_password_file is not None else self.auth_password
 
     @field_validator("local_address")
     @classmethod

@@ -161,6 +161,7 @@ NEIGHBOR = Section(
         ("description",): ("config", "description"),
         ("admin_down",): ("config", "admin-down"),
         ("auth_password",): ("config", "auth-password"),
+        ("auth_password_file",): ("gracebgp", "auth-password-file"),
         ("hold_time",): ("timers", "config", "hold-time"),
         ("keepalive_interval",): ("timers", "config", "keepalive-interval"),
         ("connect_retry",): ("timers", "config", "connect-retry"),

@@ -108,14 +108,40 @@ Input = (Started | Connected | ConnectFailed | Disconnected | Received | TimerDu
 
 
 @dataclass(frozen=True, slots=True)
+class SocketOptions:
+    """What one peer's TCP sockets need, in both directions (``runtime.sockopts`` sets
+    them): ``md5_password`` the TCP MD5 signature key (RFC 2385), None for none; ``ttl``
+    the IP TTL / IPv6 hop limit of what we send (None: the kernel's default); ``min_ttl``
+    the lowest TTL accepted from the peer (GTSM, RFC 5082 §3), None for no check."""
+
+    md5_password: str | None = None
+    ttl: int | None = None
+    min_ttl: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Connect:
+    """Open a TCP connection to ``host`` with the peer's socket ``options`` set before
+    the SYN leaves (an MD5 key must sign the SYN, RFC 2385 §2)."""
+
     peer: str
     conn: int
     host: str
     port: int
     local_address: str | None = None
-    ttl: int | None = None
-    md5_password: str | None = None
+    options: SocketOptions = SocketOptions()
+
+
+@dataclass(frozen=True, slots=True)
+class AcceptFrom:
+    """Set the listening sockets up for connections from ``peer``: its MD5 key on each
+    listener (so the kernel checks the SYN's signature, RFC 2385) and the options its
+    accepted connections get. None: the peer is gone, remove its key. Emitted for every
+    peer before the listeners accept (``Speaker.accept_commands``), when a peer is added
+    or removed, and when a reload changes its options."""
+
+    peer: str
+    options: SocketOptions | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,4 +210,4 @@ class StoreRoutes:
     ref: int = 0  # the command's Reply that reports a failed write; 0: the next Reply
 
 
-Output = Connect | Send | Close | Log | Reply | Notice | StoreRoutes
+Output = Connect | AcceptFrom | Send | Close | Log | Reply | Notice | StoreRoutes

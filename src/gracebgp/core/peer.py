@@ -7,7 +7,9 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
+from gracebgp.core.events import SocketOptions
 from gracebgp.core.limits import Limits, LimitState, configured
+from gracebgp.core.sockets import socket_options
 from gracebgp.core.stats import PeerStats
 from gracebgp.restart.helper import GrHelper
 from gracebgp.rib.adj_rib_in import AdjRibIn
@@ -33,8 +35,7 @@ class NeighborSettings:
     session: SessionConfig
     port: int = 179
     local_address: str | None = None
-    ttl: int | None = None
-    md5_password: str | None = None
+    sockets: SocketOptions = field(default_factory=SocketOptions)  # MD5, TTL, GTSM: both directions
     rr_client: bool = False
     cluster_id: str | None = None
     admin_down: bool = False
@@ -76,9 +77,9 @@ class NeighborSettings:
             hostname=hostname, passive=neighbor.passive_mode,
             connect_retry_time=float(neighbor.connect_retry),
         )
-        ttl = neighbor.ebgp_multihop_ttl if neighbor.ebgp_multihop_enabled else None
-        return cls(neighbor.neighbor_address, session, neighbor.remote_port, neighbor.local_address, ttl,
-                   neighbor.auth_password or None, neighbor.route_reflector_client,
+        sockets = socket_options(neighbor, ebgp=session.peer_as != session.local_as)
+        return cls(neighbor.neighbor_address, session, neighbor.remote_port, neighbor.local_address, sockets,
+                   neighbor.route_reflector_client,
                    neighbor.route_reflector_cluster_id, neighbor.admin_down, neighbor.description,
                    float(gr_cfg.deferral_time), float(gr_cfg.stale_routes_time),
                    idle_hold_after_reset=float(neighbor.idle_hold_time_after_reset),

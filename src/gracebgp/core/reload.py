@@ -7,6 +7,10 @@ Cease subcodes, RFC 8538 §5 Hard Reset classes).
     connect-retry, idle-hold-time-after-reset,        the timers and the F bit take effect
     passive-mode, the F bit                           at the next connection / OPEN
     (forwarding-state-preserved)
+    auth-password (only)                              re-keyed: the listeners and the next
+                                                      connection use the new TCP MD5 key; an
+                                                      established session stays up on its
+                                                      key, one that is not restarts at once
     admin-down false -> true / true -> false          stopped with Cease/Administrative
                                                       Shutdown (Hard Reset with N) / started
     peer-as, local-as                                 session reset with Hard Reset wrapping
@@ -15,7 +19,7 @@ Cease subcodes, RFC 8538 §5 Hard Reset classes).
     anything else carried by the OPEN or the          session reset with Cease/Other
     connection: hold-time, afi-safis, graceful-       Configuration Change, "provisional"
     restart, long-lived GR, add-paths, local-address, (RFC 8538 §5): with N both sides keep
-    remote-port, ebgp-multihop, auth-password,        the routes (GR) while the new session
+    remote-port, ebgp-multihop, ttl-security,         the routes (GR) while the new session
     route-reflector-client, route-reflector-cluster-id comes up
 
 The router-id is the speaker's, not the peer's: a new one needs a restart of the daemon
@@ -32,6 +36,7 @@ from dataclasses import dataclass, fields, replace
 from typing import TYPE_CHECKING, Any
 
 from gracebgp.core import limits
+from gracebgp.core.events import AcceptFrom
 from gracebgp.core.peer import NeighborSettings, Peer
 from gracebgp.restart.shutdown import cease, withdraw_stop
 from gracebgp.session.config import GrConfig, SessionConfig
@@ -54,13 +59,22 @@ _IN_PLACE_FIELDS = frozenset({
     "session.idle_hold_time", "session.max_idle_hold_time", "session.stable_time", "session.keepalive_time",
     "session.graceful_restart.forwarding", "prefix_limits",
 })
+#: The TCP MD5 key: the listening sockets are re-keyed at once and the next connection
+#: uses the new key; an established connection keeps the key it was opened with (Linux
+#: copies the listener's key into each accepted socket; RFC 2385 has no re-keying of a
+#: live connection, and changing its key on one side drops every segment until the other
+#: side changes too). A session that is not established restarts its connection attempt.
+_REKEY_FIELDS = frozenset({"sockets.md5_password"})
+REKEYED = ("TCP MD5 key changed: the listening sockets and the next connection use the new key; "
+           "the established connection keeps the key it was opened with until it closes")
 #: Settings that make the peer another one: its routes must not be kept (Hard Reset).
 _IDENTITY_FIELDS = frozenset({"session.peer_as", "session.local_as"})
 
 #: Settings as the operator writes them in the configuration file.
 _KEYS = {
     "admin_down": "admin-down", "port": "remote-port", "local_address": "local-address",
-    "ttl": "ebgp-multihop", "md5_password": "auth-password", "rr_client": "route-reflector-client",
+    "sockets.ttl": "ebgp-multihop", "sockets.md5_password": "auth-password",
+    "sockets.min_ttl": "ttl-security", "rr_client": "route-reflector-client",
     "cluster_id": "route-reflector-cluster-id", "deferral_time": "graceful-restart deferral-time",
     "stale_path_time": "graceful-restart stale-routes-time", "session.peer_as": "peer-as",
     "session.local_as": "local-as", "session.router_id": "router-id", "session.hold_time": "hold-time",
@@ -96,6 +110,8 @@ def changed_settings(old: NeighborSettings, new: NeighborSettings) -> tuple[str,
         a, b = getattr(old, f.name), getattr(new, f.name)
         if f.name == "session":
             out += _session_changes(a, b)
+        elif f.name == "sockets":
+            out += [f"sockets.{g.name}" for g in fields(a) if getattr(a, g.name) != getattr(b, g.name)]
         elif a != b:
             out.append(f.name)
     return tuple(out)
@@ -130,7 +146,7 @@ def plan(old: NeighborSettings, new: NeighborSettings, *, provisional_hard: bool
         return PeerPlan(keys, SHUTDOWN, withdraw_stop("", CeaseSubcode.ADMINISTRATIVE_SHUTDOWN))
     if old.admin_down and not new.admin_down:
         return PeerPlan(keys, STARTED)
-    if new.admin_down or set(changed) <= _IN_PLACE_FIELDS:
+    if new.admin_down or set(changed) <= _IN_PLACE_FIELDS | _REKEY_FIELDS:
         return PeerPlan(keys, IN_PLACE)  # a peer kept down uses its new settings when enabled
     note = Notification.cease(CeaseSubcode.OTHER_CONFIGURATION_CHANGE)
     if _IDENTITY_FIELDS & set(changed):
@@ -186,6 +202,13 @@ def _apply(sp: Speaker, peer: Peer, new: NeighborSettings, now: float) -> dict[s
     if new == peer.settings:
         return None
     p = plan(peer.settings, new, provisional_hard=sp.provisional_hard)
+    rekey = _REKEY_FIELDS & set(changed_settings(peer.settings, new))
+    if rekey and p.action == IN_PLACE and not new.admin_down and peer.session.state is not State.ESTABLISHED:
+        # nothing to keep: try again at once with the new key (it may be the fix)
+        p = PeerPlan(p.changed, RESET, cease(CeaseSubcode.OTHER_CONFIGURATION_CHANGE,
+                                             provisional_hard=sp.provisional_hard))
+    if new.sockets != peer.settings.sockets:
+        sp.emit(AcceptFrom(peer.address, new.sockets))
     note = p.notification
     sent = would_send(peer, note) if note is not None and p.action != STARTED else None
     cfg, current = new.session, peer.session.config.graceful_restart
@@ -206,4 +229,8 @@ def _apply(sp: Speaker, peer: Peer, new: NeighborSettings, now: float) -> dict[s
         limits.check(sp, peer, now)  # a lower prefix limit applies to the routes accepted so far
     sp.log("info", f"reload: {', '.join(p.changed)} changed: {p.action}"
            + (f" with {sent}" if sent else ""), peer)
-    return {"peer": peer.address, "changed": list(p.changed), "action": p.action, "notification": sent}
+    entry: dict[str, Any] = {"peer": peer.address, "changed": list(p.changed), "action": p.action,
+                             "notification": sent}
+    if rekey:
+        entry["detail"] = REKEYED if p.action == IN_PLACE else "TCP MD5 key changed: connecting with it now"
+    return entry

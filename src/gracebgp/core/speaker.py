@@ -139,12 +139,15 @@ class Speaker:
             peer = self.peers.get(inp.peer)
             if peer is not None:
                 peer.local_addresses[inp.conn] = inp.local_address
+                peer.stats.tcp_up_at, peer.stats.connect_error = now, ""
                 self.own = nexthop.own_addresses(self.peers.values())
                 event: se.Input = se.TcpConnected(inp.conn) if inp.outgoing else se.TcpAccepted(inp.conn)
                 self._to_session(inp.peer, event, now)
             else:
                 self._out.append(ev.Close(inp.peer, inp.conn))
         elif isinstance(inp, ev.ConnectFailed):
+            if (failed := self.peers.get(inp.peer)) is not None:
+                failed.stats.connect_error = inp.error
             self._to_session(inp.peer, se.TcpFailed(inp.conn, inp.error), now)
         elif isinstance(inp, ev.Disconnected):
             self._to_session(inp.peer, se.TcpClosed(inp.conn, inp.error or "connection closed"), now)
@@ -214,6 +217,7 @@ class Speaker:
     def add_peer(self, settings: NeighborSettings, now: float, dynamic: bool = True) -> Peer:
         """A new peer (AddPeer): started at once unless it is administratively down."""
         peer = self._add_peer(settings, dynamic)
+        self.emit(ev.AcceptFrom(peer.address, settings.sockets))
         self.emit(ev.Notice("peer-added", f"peer {peer.address} added (AS {settings.session.peer_as})",
                             peer.address, {"dynamic": dynamic}))
         if self._started:
@@ -228,6 +232,11 @@ class Speaker:
         if limits.holding(self, peer):
             return
         self._to_session(peer.address, se.Start(), now)
+
+    def accept_commands(self) -> list[ev.AcceptFrom]:
+        """What the listening sockets need for every peer (MD5 keys): the runtime carries
+        these out before it listens, so no SYN is accepted unchecked."""
+        return [ev.AcceptFrom(p.address, p.settings.sockets) for p in self.peers.values()]
 
     def start_peer(self, peer: Peer, now: float) -> None:
         """EnablePeer: clear the administrative shutdown (and a prefix limit's hold) and
@@ -300,6 +309,7 @@ class Speaker:
             for family, adj in peer.adj_in.items():
                 self._retract(family, peer.info, adj.clear())
         del self.peers[peer.address]
+        self.emit(ev.AcceptFrom(peer.address, None))
         self._log("info", f"{why}: session stopped, routes withdrawn", peer)
         self.emit(ev.Notice("peer-removed", f"peer {peer.address} removed: {why}", peer.address))
 
@@ -332,8 +342,7 @@ class Speaker:
                 self._apply(peer, o.result)
             elif isinstance(o, se.Connect):
                 s = peer.settings
-                out.append(ev.Connect(peer.address, o.conn, s.address, s.port, s.local_address, s.ttl,
-                                      s.md5_password))
+                out.append(ev.Connect(peer.address, o.conn, s.address, s.port, s.local_address, s.sockets))
             elif isinstance(o, se.CloseConnection):
                 if peer.local_addresses.pop(o.conn, None) is not None:
                     self.own = nexthop.own_addresses(self.peers.values())
@@ -344,6 +353,8 @@ class Speaker:
                 self._log("info", f"{o.old.name} -> {o.new.name}: {o.reason}", peer)
                 if o.new in (State.IDLE, State.ACTIVE) and o.old is not State.IDLE and o.reason:
                     peer.stats.last_error = o.reason
+                if o.old is State.ESTABLISHED:
+                    peer.stats.down_since = now
                 out.append(ev.Notice("peer-state", f"peer {peer.address}: {o.old.name} -> {o.new.name}: "
                                      f"{o.reason}", peer.address,
                                      {"old": o.old.name, "new": o.new.name, "reason": o.reason}))

@@ -20,6 +20,8 @@ class PeerStats:
 
     last_sent_notification: tuple[int, int] | None = None  # (code, subcode)
     created: float = 0.0  # when the speaker got this peer (start-up or AddPeer)
+    tcp_up_at: float | None = None  # the last TCP connection with the peer came up
+    connect_error: str = ""  # why our last connect failed ("" since one succeeded)
     # Routes ignored because their NEXT_HOP is ours (core.nexthop, RFC 4271 §6.3 a): in
     # all, since the last log line, and when that line was logged.
     own_next_hop: int = 0

@@ -125,7 +125,9 @@ class Owner:
             if isinstance(o, ev.Send):
                 t.send(o.peer, o.conn, o.data)
             elif isinstance(o, ev.Connect):
-                t.connect(o.peer, o.conn, o.host, o.port, o.local_address, o.ttl)
+                t.connect(o.peer, o.conn, o.host, o.port, o.local_address, o.options)
+            elif isinstance(o, ev.AcceptFrom):
+                t.accept_from(o.peer, o.options)
             elif isinstance(o, ev.Close):
                 t.close(o.peer, o.conn, o.after_notification)
             elif isinstance(o, ev.Notice):
@@ -188,7 +190,9 @@ class Owner:
     async def start(self, restart: str = "cold", detail: str = "") -> None:
         """Listen, then start the speaker; ``restart``/``detail``: see ``events.Started``.
         A listener that cannot be bound is a start-up failure (OSError naming the address),
-        not a daemon without a BGP port that says it is healthy."""
+        not a daemon without a BGP port that says it is healthy. The peers' MD5 keys
+        are known before the first listener is (events.AcceptFrom)."""
+        self._execute(list(self.speaker.accept_commands()))
         for host, port in self.listen:
             try:
                 await self.transport.listen(host, port)

@@ -1,5 +1,6 @@
-"""TCP for BGP sessions on asyncio: outgoing connects (source address, TTL, TCP_NODELAY),
-listeners, and a Protocol per connection that turns socket events into Speaker inputs.
+"""TCP for BGP sessions on asyncio: outgoing connects (source address, socket options set
+before the SYN), listeners (each peer's MD5 key set on them), and a Protocol per
+connection that turns socket events into Speaker inputs.
 
 The owner task is the only reader of the queue these callbacks fill (DESIGN.md rule 1).
 """
@@ -16,8 +17,9 @@ import termios
 from collections.abc import Callable
 from typing import Any
 
-from gracebgp.core.events import Connected, ConnectFailed, Disconnected, Input, Received
+from gracebgp.core.events import Connected, ConnectFailed, Disconnected, Input, Received, SocketOptions
 from gracebgp.runtime.limits import RateLimited, quiet_accept_errors
+from gracebgp.runtime.sockopts import apply_accepted, apply_listener, apply_outgoing
 
 log = logging.getLogger("gracebgp.transport")
 #: A flood from unconfigured addresses logs its first refusal, then a count per interval.
@@ -31,15 +33,9 @@ CLOSE_LINGER = 2.0
 ACCEPTED_BASE = 1 << 20  # connection ids the runtime gives accepted connections
 
 
-def _tune(sock: socket.socket | None, ttl: int | None = None) -> None:
-    if sock is None:
-        return
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    if ttl is not None:
-        if sock.family == socket.AF_INET6:
-            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_UNICAST_HOPS, ttl)
-        else:
-            sock.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, ttl)
+def _tune(sock: socket.socket | None) -> None:
+    if sock is not None:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 def _peer_host(address: Any) -> str:
@@ -50,9 +46,8 @@ def _peer_host(address: Any) -> str:
 class BgpProtocol(asyncio.Protocol):
     """One TCP connection; its bytes go to the owner's queue unchanged."""
 
-    def __init__(self, peer: str, conn: int, owner: Transport, outgoing: bool,
-                 ttl: int | None = None) -> None:
-        self.peer, self.conn, self.owner, self.outgoing, self.ttl = peer, conn, owner, outgoing, ttl
+    def __init__(self, peer: str, conn: int, owner: Transport, outgoing: bool) -> None:
+        self.peer, self.conn, self.owner, self.outgoing = peer, conn, owner, outgoing
         self.queue = owner.queue
         self.transport: asyncio.Transport | None = None
         self.closing = False  # closed after a NOTIFICATION: reading only to discard
@@ -61,7 +56,7 @@ class BgpProtocol(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
-        _tune(transport.get_extra_info("socket"), self.ttl)
+        _tune(transport.get_extra_info("socket"))
         # Registered before the owner hears of it, so its first Send finds the connection.
         self.owner.conns[(self.peer, self.conn)] = self
         self.owner.live.add(self)
@@ -122,35 +117,97 @@ class Transport:
         self.servers: list[asyncio.base_events.Server] = []
         self._next_accepted = ACCEPTED_BASE
         self._tasks: set[asyncio.Task[None]] = set()
+        #: Connects in progress: a Close cancels one, so that its SYN (retransmitted for a
+        #: second or more, a signed SYN to a port without a listener gets no RST) does not
+        #: reach the peer after the session came up on another connection (RFC 4724 §4.2:
+        #: a GR peer would take a new connection for our restart and drop the session).
+        self._connecting: dict[tuple[str, int], asyncio.Task[None]] = {}
+        #: Per peer address: the options of its connections (events.AcceptFrom).
+        self.accepting: dict[str, SocketOptions] = {}
+        #: Peers whose MD5 key could not be set on a listener: their connections are
+        #: refused, never accepted unsigned.
+        self.unkeyed: set[str] = set()
 
     async def listen(self, host: str, port: int) -> None:
+        """Listen on ``host``; the keys of the peers known so far are set before
+        ``listen()``, so no SYN reaches an unkeyed socket."""
         loop = asyncio.get_running_loop()
         quiet_accept_errors(loop)  # EMFILE on accept: one line per interval, not one per attempt
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        server = await loop.create_server(self._accept, host, port, family=family, reuse_address=True)
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:  # as asyncio does: "::" takes no IPv4 connections
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            sock.bind((host, port))
+            for peer, options in self.accepting.items():
+                self._key_listener(sock, peer, options)
+            server = await loop.create_server(self._accept, sock=sock)
+        except BaseException:
+            sock.close()
+            raise
         self.servers.append(server)
         log.info("listening on %s port %d", host, port)
+
+    def accept_from(self, peer: str, options: SocketOptions | None) -> None:
+        """events.AcceptFrom: set (or remove) ``peer``'s key on every listening socket."""
+        if options is None:
+            self.accepting.pop(peer, None)
+        else:
+            self.accepting[peer] = options
+        self.unkeyed.discard(peer)
+        for server in self.servers:
+            for sock in server.sockets:
+                self._key_listener(sock, peer, options)
+
+    def _key_listener(self, sock: Any, peer: str, options: SocketOptions | None) -> None:
+        try:
+            apply_listener(sock, peer, options)
+        except OSError as exc:
+            if options is not None and options.md5_password:
+                self.unkeyed.add(peer)
+                log.error("cannot set the TCP MD5 key of %s on the listener %s: %s; its connections "
+                          "are refused", peer, sock.getsockname()[0], exc.strerror or exc)
 
     def _accept(self) -> asyncio.Protocol:
         return _Acceptor(self)
 
     def connect(self, peer: str, conn: int, host: str, port: int, local_address: str | None,
-                ttl: int | None) -> None:
-        coro = self._connect(peer, conn, host, port, local_address, ttl)
+                options: SocketOptions | None = None) -> None:
+        coro = self._connect(peer, conn, host, port, local_address, options or SocketOptions())
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
+        self._connecting[(peer, conn)] = task
         task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(lambda _t: self._connecting.pop((peer, conn), None))
 
     async def _connect(self, peer: str, conn: int, host: str, port: int, local_address: str | None,
-                       ttl: int | None) -> None:
+                       options: SocketOptions) -> None:
+        """Our own socket, so that its options (the MD5 key above all) are set before the
+        SYN; then a non-blocking connect, and asyncio's transport on top."""
         loop = asyncio.get_running_loop()
+        sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
         try:
-            local = (local_address, 0) if local_address else None
-            await asyncio.wait_for(loop.create_connection(
-                lambda: BgpProtocol(peer, conn, self, True, ttl), host, port, local_addr=local),
-                CONNECT_TIMEOUT)
+            sock.setblocking(False)
+            try:
+                apply_outgoing(sock, host, options)
+            except OSError as exc:
+                raise OSError(exc.errno, f"cannot set the socket options ({_named(options)}): "
+                                         f"{exc.strerror or exc}") from None
+            if local_address:
+                sock.bind((local_address, 0))
+            await asyncio.wait_for(loop.sock_connect(sock, (host, port)), CONNECT_TIMEOUT)
+            await loop.create_connection(lambda: BgpProtocol(peer, conn, self, True), sock=sock)
         except (TimeoutError, OSError) as exc:
-            self.queue.put_nowait(ConnectFailed(peer, conn, str(exc) or type(exc).__name__))
+            sock.close()
+            why = str(exc) or type(exc).__name__
+            if isinstance(exc, TimeoutError) and options.md5_password:
+                why += (" (TCP MD5 is configured: a key mismatch, or no listener, makes the peer "
+                        "drop our signed SYN silently)")
+            self.queue.put_nowait(ConnectFailed(peer, conn, why))
+        except BaseException:
+            sock.close()
+            raise
 
     def send(self, peer: str, conn: int, data: bytes) -> None:
         proto = self.conns.get((peer, conn))
@@ -162,6 +219,9 @@ class Transport:
         written must arrive: ``BgpProtocol.close_after_notification``. Otherwise a plain
         close (what was written is still sent first)."""
         proto = self.conns.pop((peer, conn), None)
+        pending = self._connecting.pop((peer, conn), None)
+        if pending is not None and proto is None:
+            pending.cancel()  # closes its socket: no SYN leaves any more
         if proto is None or proto.transport is None:
             return
         if after_notification:
@@ -233,6 +293,19 @@ class _Acceptor(asyncio.Protocol):
             _refused("connection from %s refused: not a configured neighbor", host)
             transport.close()
             return
+        if peer in self.owner.unkeyed:
+            _refused("connection from %s refused: its TCP MD5 key is not set on the listener", host)
+            transport.close()
+            return
+        options = self.owner.accepting.get(peer)
+        if options is not None:
+            try:
+                apply_accepted(transport.get_extra_info("socket"), options)
+            except OSError as exc:
+                log.error("connection from %s refused: cannot set its socket options: %s", host,
+                          exc.strerror or exc)
+                transport.close()
+                return
         conn = self.owner._next_accepted
         self.owner._next_accepted += 1
         self.inner = BgpProtocol(peer, conn, self.owner, False)
@@ -245,3 +318,9 @@ class _Acceptor(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         if self.inner is not None:
             self.inner.connection_lost(exc)
+
+
+def _named(options: SocketOptions) -> str:
+    """The options that are set, by name (never the key)."""
+    names = [("TCP MD5", options.md5_password), ("TTL", options.ttl), ("minimum TTL", options.min_ttl)]
+    return ", ".join(name for name, value in names if value is not None) or "none"

@@ -164,7 +164,9 @@ enabled = true
     ('local-as = 4294967296\n', 8, "neighbors[0].config.local-as",
      "must be less than or equal to 4294967295, got 4294967296"),
     ('auth-password = "' + "x" * 81 + '"\n', 8, "neighbors[0].config.auth-password",
-     "must have at most 80 characters, got \"" + "x" * 81 + "\""),
+     "81 octets long; a TCP MD5 key has at most 80 (Linux TCP_MD5SIG_MAXKEYLEN)"),  # the key never echoed
+    ('auth-password = "' + "é" * 41 + '"\n', 8, "neighbors[0].config.auth-password",
+     "82 octets long; a TCP MD5 key has at most 80 (Linux TCP_MD5SIG_MAXKEYLEN)"),
     ('[neighbors.timers]\nconfig = 5\n', 9, "neighbors[0].timers.config",
      "must be a table, written [neighbors.timers.config]"),
 ])

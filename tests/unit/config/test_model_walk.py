@@ -40,6 +40,7 @@ from gracebgp.session import build_open, check_open, negotiate
 from gracebgp.wire import CapabilitiesParam, FourOctetAs, Multiprotocol, Open
 
 SRC = Path(__file__).parents[3] / "src" / "gracebgp"
+KEY_FILE = Path(__file__).parent / "fixtures" / "walk_md5.key"  # a TCP MD5 key in a file
 NOW = 1000.0
 PEER = "192.0.2.2"
 
@@ -278,6 +279,9 @@ PROBES: dict[str, Probe] = {
     "neighbors.description": p('"uplink"', '"rack 7"', peer_listing),
     "neighbors.admin_down": kv("admin-down", "false", "true", start_commands),
     "neighbors.auth_password": kv("auth-password", '""', '"s3cret"', start_commands),
+    "neighbors.auth_password_file": p("[neighbors.timers.config]\n",
+                                      f'[neighbors.gracebgp]\nauth-password-file = "{KEY_FILE}"\n'
+                                      "[neighbors.timers.config]\n", start_commands),
     "neighbors.hold_time": kv("hold-time", 90, 120, our_opens),
     "neighbors.keepalive_interval": kv("keepalive-interval", 30, 10, keepalives),
     "neighbors.connect_retry": kv("connect-retry", 120, 5, connect_retry),

@@ -1,0 +1,67 @@
+"""Secrets the configuration names instead of holding: ``[neighbors.gracebgp]
+auth-password-file``, the TCP MD5 key (RFC 2385) of one neighbor, read when the file
+is loaded (at start and at each reload), so that the key can live in a file only root
+reads, or in a Kubernetes Secret mounted as a file, instead of the configuration.
+
+A file that cannot be read, is empty or holds a key too long for the kernel makes the
+configuration invalid (``FILE:LINE: key: message``): a neighbor that asks for MD5 must
+never connect without it. One trailing line break is not part of the key (``echo``
+writes one); any other character is.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, Field
+
+from gracebgp.config.fields import MAX_TCP_MD5_KEY, Frozen
+
+MAX_SECRET_FILE = 4096  # octets read at most: a key file is small
+
+
+class PasswordFile(Frozen):
+    """A key read from ``path``; compares by path *and* key, so a reload notices a file
+    whose content changed. The key never appears in a repr."""
+
+    path: str
+    key: str = Field(repr=False)
+
+
+def md5_key_problem(key: str) -> str:
+    """"" when ``key`` can be a TCP MD5 key, else why not (the kernel counts octets)."""
+    size = len(key.encode())
+    if size > MAX_TCP_MD5_KEY:
+        return f"{size} octets long; a TCP MD5 key has at most {MAX_TCP_MD5_KEY} (Linux TCP_MD5SIG_MAXKEYLEN)"
+    return ""
+
+
+def read_password_file(value: Any) -> Any:
+    """A path -> the PasswordFile it names (``ValueError`` saying why it cannot be used)."""
+    if not isinstance(value, str):
+        return value  # strict validation reports the wrong type
+    if not value:
+        raise ValueError("empty path; name the file that holds the TCP MD5 key")
+    try:
+        with Path(value).open("rb") as f:
+            data = f.read(MAX_SECRET_FILE + 1)
+    except OSError as exc:
+        raise ValueError(f"cannot read {value}: {exc.strerror or exc}") from None
+    if len(data) > MAX_SECRET_FILE:
+        raise ValueError(f"{value} is longer than {MAX_SECRET_FILE} octets; it should hold only the key")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValueError(f"{value} is not UTF-8 text") from None
+    key = text[:-2] if text.endswith("\r\n") else text[:-1] if text.endswith("\n") else text
+    if not key:
+        raise ValueError(f"{value} is empty; it must hold the TCP MD5 key")
+    why = md5_key_problem(key)
+    if why:
+        raise ValueError(f"the key in {value} is {why}")
+    return PasswordFile(path=value, key=key)
+
+
+#: ``auth-password-file``: a path in TOML, the key it holds once loaded.
+PasswordFileField = Annotated[PasswordFile, BeforeValidator(read_password_file)]

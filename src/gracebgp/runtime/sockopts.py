@@ -1,0 +1,117 @@
+"""Socket options of BGP connections on Linux: the TCP MD5 signature key of a peer
+(RFC 2385) and the TTL rules (IP TTL / IPv6 hop limit of what we send; GTSM's minimum,
+RFC 5082), set from ``events.SocketOptions`` on the outgoing socket before its SYN and
+on the listening sockets for each peer's incoming connections.
+
+RFC 2385 §2: every segment, the SYN included, carries a 16-octet MD5 digest of the
+segment and the key; a segment whose digest is missing or wrong is dropped without an
+answer (§3: a connection with mismatched keys looks like a silent peer). Linux keeps
+keys per remote address on each socket (``TCP_MD5SIG``), and an accepted socket gets
+its listener's key for that address.
+
+    struct tcp_md5sig {                        (linux/tcp.h, 216 octets)
+        struct sockaddr_storage tcpm_addr;     128: the peer (sockaddr_in / sockaddr_in6)
+        __u8  tcpm_flags;                      TCP_MD5SIG_FLAG_PREFIX: tcpm_prefixlen is set
+        __u8  tcpm_prefixlen;                  with TCP_MD5SIG_EXT: a key for a whole prefix
+        __u16 tcpm_keylen;                     0 deletes the key for tcpm_addr
+        __u32 tcpm_ifindex;
+        __u8  tcpm_key[80];                    TCP_MD5SIG_MAXKEYLEN
+    };
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import logging
+import socket
+import struct
+
+from gracebgp.core.events import SocketOptions
+
+log = logging.getLogger("gracebgp.transport")
+
+TCP_MD5SIG = 14  # linux/tcp.h
+TCP_MD5SIG_EXT = 32  # with tcpm_flags / tcpm_prefixlen
+TCP_MD5SIG_FLAG_PREFIX = 0x1
+TCP_MD5SIG_MAXKEYLEN = 80
+_SOCKADDR_STORAGE = 128
+
+
+def _sockaddr(family: int, address: str) -> bytes:
+    """A ``sockaddr_in``/``sockaddr_in6`` with port 0, padded to ``sockaddr_storage``;
+    an IPv4 address on an IPv6 socket becomes IPv4-mapped (``::ffff:a.b.c.d``), the
+    form Linux gives IPv4 peers of a dual-stack listener."""
+    ip = ipaddress.ip_address(address)
+    if family == socket.AF_INET:
+        if ip.version != 4:
+            raise ValueError(f"{address} is not an IPv4 address (IPv4 socket)")
+        raw = struct.pack("=HH4s", socket.AF_INET, 0, ip.packed)
+    else:
+        if isinstance(ip, ipaddress.IPv4Address):
+            ip = ipaddress.IPv6Address(b"\0" * 10 + b"\xff\xff" + ip.packed)
+        raw = struct.pack("=HHI16sI", socket.AF_INET6, 0, 0, ip.packed, 0)
+    return raw.ljust(_SOCKADDR_STORAGE, b"\0")
+
+
+def md5sig(family: int, address: str, key: bytes, prefixlen: int | None = None) -> bytes:
+    """``struct tcp_md5sig`` for ``address`` on a socket of ``family``; an empty ``key``
+    deletes the key. ``prefixlen`` (set with ``TCP_MD5SIG_EXT``): one key for a prefix."""
+    if len(key) > TCP_MD5SIG_MAXKEYLEN:
+        raise ValueError(f"a TCP MD5 key has at most {TCP_MD5SIG_MAXKEYLEN} octets, not {len(key)}")
+    flags = 0 if prefixlen is None else TCP_MD5SIG_FLAG_PREFIX
+    return (_sockaddr(family, address)
+            + struct.pack("=BBHI", flags, prefixlen or 0, len(key), 0)
+            + key.ljust(TCP_MD5SIG_MAXKEYLEN, b"\0"))
+
+
+def set_md5(sock: socket.socket, address: str, password: str | None) -> None:
+    """Sign and check every segment exchanged with ``address`` with ``password``;
+    None removes its key (a key that is not there is no error)."""
+    key = password.encode() if password else b""
+    try:
+        sock.setsockopt(socket.IPPROTO_TCP, TCP_MD5SIG, md5sig(sock.family, address, key))
+    except FileNotFoundError:  # ENOENT: there was no key to remove
+        if key:
+            raise
+
+
+def accepts_family(sock: socket.socket, address: str) -> bool:
+    """Can connections from ``address`` arrive on this listening socket?"""
+    v4 = ipaddress.ip_address(address).version == 4
+    if sock.family == socket.AF_INET:
+        return v4
+    return not v4 or not sock.getsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY)
+
+
+def set_ttl(sock: socket.socket, ttl: int | None) -> None:
+    """The IP TTL (IPv6: unicast hop limit) of what we send; None leaves the default."""
+    if ttl is None:
+        return
+    if sock.family == socket.AF_INET6:
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_UNICAST_HOPS, ttl)
+        with contextlib.suppress(OSError):  # IPv4 peers of a dual-stack socket
+            sock.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, ttl)
+    else:
+        sock.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, ttl)
+
+
+def apply_outgoing(sock: socket.socket, address: str, options: SocketOptions) -> None:
+    """Everything ``options`` asks of the socket of a connection to ``address``, set
+    before its SYN (which the MD5 key must sign, RFC 2385 §2)."""
+    if options.md5_password is not None:
+        set_md5(sock, address, options.md5_password)
+    apply_accepted(sock, options)
+
+
+def apply_accepted(sock: socket.socket, options: SocketOptions) -> None:
+    """What ``options`` asks of an accepted connection's socket (its MD5 key is its
+    listener's, copied by the kernel when the SYN was checked)."""
+    set_ttl(sock, options.ttl)
+
+
+def apply_listener(sock: socket.socket, address: str, options: SocketOptions | None) -> None:
+    """The listening socket's part for connections from ``address``: its MD5 key (set,
+    replaced or, for None or no password, removed)."""
+    if accepts_family(sock, address):
+        set_md5(sock, address, options.md5_password if options is not None else None)
