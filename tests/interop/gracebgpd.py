@@ -34,6 +34,7 @@ from gracebgp.wire.iana import WellKnownCommunity
 from tests.interop.netns import wait_until
 from tests.interop.peers import (
     Family,
+    NeighborSpec,
     PeerDaemon,
     RouteSpec,
     SeenRoute,
@@ -93,6 +94,8 @@ class GraceBgpd(PeerDaemon):
             ]
             if norm_addr(n.address) in self.admin_down:
                 out.append("    admin-down = true")
+            if n.password:
+                out.append(f"    auth-password = {_q(n.password)}")
             out += [
                 "  [neighbors.timers.config]",
                 f"    hold-time = {n.hold_time}",
@@ -372,6 +375,17 @@ class GraceBgpd(PeerDaemon):
         self.removed.discard(norm_addr(neighbor))
         time.sleep(0.2)
         self._reload()
+
+    def set_neighbor(self, spec: NeighborSpec) -> None:
+        """Replace the neighbor with ``spec``'s address by ``spec`` and reload (SIGHUP)."""
+        key = norm_addr(spec.address)
+        assert any(norm_addr(n.address) == key for n in self.neighbors), spec
+        self.neighbors = [spec if norm_addr(n.address) == key else n for n in self.neighbors]
+        self._reload()
+
+    def health(self) -> list[dict[str, object]]:
+        """``GET /v1/health``: the conditions, as dicts."""
+        return [c.model_dump() for c in self._api(lambda c: c.health()).conditions]
 
     def shutdown(self, neighbor: str, message: str) -> None:
         """admin-down in the configuration (the message is not carried without the API)."""

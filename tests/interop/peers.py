@@ -77,6 +77,7 @@ class NeighborSpec:
     of the lab link that leads to ``address``. ``graceful_restart`` ``None`` (or
     ``enabled=False``) switches GR off explicitly for this neighbor where the daemon
     would otherwise advertise it by default (BIRD "aware", FRR helper mode).
+    ``password``: the TCP MD5 key (RFC 2385) of the session, None for none.
     """
 
     address: str
@@ -88,6 +89,7 @@ class NeighborSpec:
     port: int = 179
     local_address: str | None = None
     connect_retry: int = 1
+    password: str | None = None  # TCP MD5 key (RFC 2385)
 
     @property
     def keepalive(self) -> int:
@@ -578,6 +580,7 @@ class GoBgpd(PeerDaemon):
                 "  [neighbors.config]",
                 f'    neighbor-address = "{norm_addr(n.address)}"',
                 f"    peer-as = {n.peer_as}",
+                *([f'    auth-password = "{n.password}"'] if n.password else []),
                 "  [neighbors.timers.config]",
                 f"    hold-time = {n.hold_time}",
                 f"    keepalive-interval = {n.keepalive}",
@@ -905,6 +908,7 @@ class Bird(PeerDaemon):
                 "  error wait time 1, 4; error forget time 10;",
                 f"  passive {'on' if n.passive else 'off'};",
                 "  direct;" if local is not None else "  multihop;",
+                *([f'  password "{n.password}";'] if n.password else []),
             ]
             if gr is not None:
                 lines.append(f"  graceful restart on; graceful restart time {gr.restart_time};")
@@ -1155,6 +1159,8 @@ class Frr(PeerDaemon):
                 out.append(f" neighbor {a} port {n.port}")
             if n.passive:
                 out.append(f" neighbor {a} passive")
+            if n.password:
+                out.append(f" neighbor {a} password {n.password}")
             if local is not None:
                 out.append(f" neighbor {a} update-source {local}")
             out.append(

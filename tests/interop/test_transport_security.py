@@ -1,0 +1,181 @@
+"""Transport security against real peers (issue 11 finding 1, deliverable 2): TCP MD5
+(RFC 2385) between gracebgpd and FRR (``neighbor X password``), BIRD (``password``) and
+gobgpd (``auth-password``), one lab and one set of daemons for the module.
+
+Each peer has two sessions with gracebgpd: over IPv4 both sides hold the same key; over
+IPv6 only gracebgpd holds one (the case of the issue: before, gracebgpd connected to a
+peer without a password). Checked:
+
+* the same key: Established on both sides, and every SYN on the wire carries the TCP
+  MD5 signature option (kind 19, tshark ``tcp.options.md5.digest``), ours and theirs;
+* a key on one side only: never Established, on either side; our SYNs are signed, the
+  peer's are not, and health names MD5 (``TcpMd5Suspected``);
+* a wrong key: a reload re-keys without touching the established sessions; once the
+  sessions are started again they never come up and health names MD5; the right key
+  again brings them up at once.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+
+import pytest
+
+from tests.interop.common import assert_nothing_left, interop, require
+from tests.interop.gracebgpd import GraceBgpd
+from tests.interop.netns import Lab, wait_until
+from tests.interop.peers import Bird, Frr, GoBgpd, NeighborSpec, PeerDaemon, norm_addr
+from tests.interop.test_gr_restarting_peers import Capture
+
+pytestmark = interop
+
+OURS = 65001
+KEY = "gr4ce-md5-key"
+KINDS = ("frr", "bird", "gobgpd")
+ASN = {"frr": 65002, "bird": 65003, "gobgpd": 65004}
+
+
+@dataclass
+class Side:
+    kind: str
+    daemon: PeerDaemon
+    theirs4: str  # the peer's addresses (our neighbor-addresses)
+    theirs6: str
+    ours4: str  # ours towards it (its neighbor-addresses)
+    ours6: str
+
+
+@dataclass
+class Rig:
+    lab: Lab
+    g: GraceBgpd
+    cap: Capture
+    sides: dict[str, Side]
+
+
+@dataclass(frozen=True)
+class Syn:
+    """A SYN (without ACK) as tshark decoded it."""
+
+    src: str
+    dst: str
+    md5: bool  # carries the TCP MD5 signature option (kind 19)
+    ttl: int  # IPv4 TTL or IPv6 hop limit
+    line: str  # tshark's fields, for the report
+
+
+def syns(cap: Capture) -> list[Syn]:
+    out = subprocess.run(
+        ["tshark", "-n", "-r", str(cap.path), "-Y", "tcp.flags.syn == 1 && tcp.flags.ack == 0",
+         "-T", "json", "-e", "ip.src", "-e", "ipv6.src", "-e", "ip.dst", "-e", "ipv6.dst",
+         "-e", "tcp.option_kind", "-e", "tcp.options.md5.digest", "-e", "ip.ttl", "-e", "ipv6.hlim"],
+        capture_output=True, text=True, timeout=60, check=False).stdout
+    found = []
+    for frame in json.loads(out or "[]"):
+        f = {k: v[0] for k, v in frame["_source"]["layers"].items()}
+        src, dst = f.get("ip.src") or f.get("ipv6.src", ""), f.get("ip.dst") or f.get("ipv6.dst", "")
+        kinds = frame["_source"]["layers"].get("tcp.option_kind", [])
+        line = (f"{src} > {dst} TTL {f.get('ip.ttl') or f.get('ipv6.hlim')} option kinds {','.join(kinds)}"
+                f" md5 digest {f.get('tcp.options.md5.digest', '-')}")
+        found.append(Syn(norm_addr(src), norm_addr(dst), "tcp.options.md5.digest" in f,
+                         int(f.get("ip.ttl") or f.get("ipv6.hlim") or 0), line))
+    return found
+
+
+@pytest.fixture(scope="module")
+def rig() -> Iterator[Rig]:
+    require(Frr, Bird, GoBgpd)
+    lab = Lab(4, links=[(0, 1), (0, 2), (0, 3)])
+    with lab:
+        daemons: list[PeerDaemon] = [Frr(with_zebra=False), Bird(), GoBgpd()]
+        sides = {k: Side(k, d, link.b_v4, link.b_v6, link.a_v4, link.a_v6)
+                 for k, d, link in zip(KINDS, daemons, lab.links, strict=True)}
+        cap = Capture(lab, lab.ns(0), "any")
+        g = GraceBgpd()
+        ours: list[NeighborSpec] = []
+        for k, s in sides.items():
+            ours += [NeighborSpec(s.theirs4, ASN[k], ("ipv4",), password=KEY),
+                     NeighborSpec(s.theirs6, ASN[k], ("ipv6",), password=KEY)]
+        g.start(lab, lab.ns(0), asn=OURS, router_id=sides["frr"].ours4, neighbors=ours)
+        for i, (k, s) in enumerate(sides.items(), 1):
+            s.daemon.start(lab, lab.ns(i), asn=ASN[k], router_id=s.theirs4,
+                           neighbors=[NeighborSpec(s.ours4, OURS, ("ipv4",), password=KEY),
+                                      NeighborSpec(s.ours6, OURS, ("ipv6",))])  # no key over IPv6
+        yield Rig(lab, g, cap, sides)
+        cap.stop()
+    assert_nothing_left(lab)
+
+
+def md5_condition(g: GraceBgpd, address: str) -> dict[str, object] | None:
+    return next((c for c in g.health() if c["type"] == "TcpMd5Suspected" and c["subject"] == address), None)
+
+
+def never_up(rig: Rig, s: Side, ours: str, theirs: str) -> None:
+    """Not Established on either side, and gracebgpd's health names MD5 (after its 10 s grace)."""
+    cond = wait_until(lambda: md5_condition(rig.g, theirs), 40, 0.5,
+                      what=f"TcpMd5Suspected for {s.kind} at {theirs}")
+    assert "TCP MD5" in str(cond), cond
+    assert rig.g.session_state(theirs) != "Established"
+    assert s.daemon.session_state(ours) != "Established", s.daemon.log_tail()
+
+
+def test_the_same_key_comes_up_signed(rig: Rig) -> None:
+    for s in rig.sides.values():
+        rig.g.wait_established(s.theirs4, timeout=60)
+        s.daemon.wait_established(s.ours4, timeout=60)
+    seen = syns(rig.cap)
+    for s in rig.sides.values():
+        ours = [x for x in seen if (x.src, x.dst) == (norm_addr(s.ours4), norm_addr(s.theirs4))]
+        theirs = [x for x in seen if (x.src, x.dst) == (norm_addr(s.theirs4), norm_addr(s.ours4))]
+        assert ours or theirs, f"no SYN between us and {s.kind}"
+        assert all(x.md5 for x in ours + theirs), [x.line for x in ours + theirs]
+        for x in ours[:1] + theirs[:1]:
+            print(f"MD5 {s.kind}: {x.line}")  # the wire evidence for the issue note
+
+
+def test_a_key_on_one_side_only_never_comes_up(rig: Rig) -> None:
+    for s in rig.sides.values():
+        never_up(rig, s, s.ours6, s.theirs6)
+        assert rig.g.peer_info(s.theirs6)["established_count"] == 0
+    seen = syns(rig.cap)
+    for s in rig.sides.values():
+        ours = [x for x in seen if (x.src, x.dst) == (norm_addr(s.ours6), norm_addr(s.theirs6))]
+        theirs = [x for x in seen if (x.src, x.dst) == (norm_addr(s.theirs6), norm_addr(s.ours6))]
+        assert ours and all(x.md5 for x in ours), [x.line for x in ours]  # we always sign
+        assert not any(x.md5 for x in theirs), [x.line for x in theirs]  # the peer has no key
+        for x in (ours[:1] + theirs[:1]):
+            print(f"MD5 one side {s.kind}: {x.line}")
+
+
+def test_a_wrong_key_is_rekeyed_in_place_and_never_comes_up_again_until_fixed(rig: Rig) -> None:
+    g = rig.g
+    for s in rig.sides.values():
+        g.wait_established(s.theirs4, timeout=60)
+    since = {s.kind: g.peer_info(s.theirs4)["uptime"] for s in rig.sides.values()}
+    spec = {norm_addr(n.address): n for n in g.neighbors}
+    for s in rig.sides.values():  # one reload per peer: the established sessions stay up
+        g.set_neighbor(replace(spec[norm_addr(s.theirs4)], password="wr0ng"))
+    time.sleep(2)
+    for s in rig.sides.values():
+        info = g.peer_info(s.theirs4)
+        assert info["state"] == "Established" and info["established_count"] == 1, info
+        assert float(info["uptime"]) > float(since[s.kind]), info  # type: ignore[arg-type]
+        assert s.daemon.session_state(s.ours4) == "Established"
+    # start the sessions again (out of the configuration and back): the keys differ now
+    for s in rig.sides.values():
+        g.reset(s.theirs4)
+    for s in rig.sides.values():
+        never_up(rig, s, s.ours4, s.theirs4)
+    # the right key: connecting again at once
+    started = time.monotonic()
+    for s in rig.sides.values():
+        g.set_neighbor(replace(spec[norm_addr(s.theirs4)], password=KEY))
+    for s in rig.sides.values():
+        g.wait_established(s.theirs4, timeout=60)
+        s.daemon.wait_established(s.ours4, timeout=60)
+        assert md5_condition(g, s.theirs4) is None
+    print(f"MD5 fixed key: all three up again {time.monotonic() - started:.1f}s after the reloads")
