@@ -192,6 +192,11 @@ class Neighbor(Frozen):
     ebgp_multihop_enabled: bool = False
     #: TTL for multihop eBGP; GoBGP's default when enabled is 255.
     ebgp_multihop_ttl: int = Field(default=255, ge=1, le=255)
+    #: ``[neighbors.ttl-security.config] enabled``: GTSM (RFC 5082), send with TTL 255 and
+    #: drop what arrives with a TTL below ``ttl_min``.
+    ttl_security_enabled: bool = False
+    #: ``... ttl-min``: the lowest TTL accepted, 256 - hops (GoBGP's default 255: one hop).
+    ttl_security_ttl_min: int = Field(default=255, ge=1, le=255)
     route_reflector_client: bool = False
     #: None: the router-id (GoBGP's default).
     route_reflector_cluster_id: DottedQuad | None = None
@@ -279,6 +284,14 @@ class Neighbor(Frozen):
     def _one_key(cls, value: PasswordFile | None, info: ValidationInfo) -> PasswordFile | None:
         if value is not None and info.data.get("auth_password"):
             raise ValueError("auth-password is set too: give the TCP MD5 key in one place only")
+        return value
+
+    @field_validator("ttl_security_enabled")
+    @classmethod
+    def _gtsm(cls, value: bool, info: ValidationInfo) -> bool:
+        if value and info.data.get("ebgp_multihop_enabled"):
+            raise ValueError("ebgp-multihop is enabled too: with GTSM every packet leaves with TTL 255 "
+                             "(RFC 5082 §3); for a peer N hops away set ttl-min = 256 - N instead")
         return value
 
     @property

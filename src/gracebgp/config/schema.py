@@ -171,6 +171,8 @@ NEIGHBOR = Section(
         ("remote_port",): ("transport", "config", "remote-port"),
         ("ebgp_multihop_enabled",): ("ebgp-multihop", "config", "enabled"),
         ("ebgp_multihop_ttl",): ("ebgp-multihop", "config", "multihop-ttl"),
+        ("ttl_security_enabled",): ("ttl-security", "config", "enabled"),
+        ("ttl_security_ttl_min",): ("ttl-security", "config", "ttl-min"),
         ("route_reflector_client",): ("route-reflector", "config", "route-reflector-client"),
         ("route_reflector_cluster_id",): ("route-reflector", "config", "route-reflector-cluster-id"),
         ("add_paths_receive",): ("add-paths", "config", "receive"),
@@ -192,7 +194,7 @@ NEIGHBOR = Section(
         "transport.config.ttl", "transport.config.mtu-discovery", "transport.config.tcp-mss",
         "transport.config.bind-interface", "transport.config.ip-tos",
         "as-path-options", "error-handling", "logging", "apply-policy", "route-server",
-        "ttl-security", "use-multiple-paths", "bfd",
+        "use-multiple-paths", "bfd",
     ),
 )
 

@@ -1,7 +1,20 @@
 """What a neighbor's configuration asks of its TCP sockets (``events.SocketOptions``):
 the TCP MD5 key (RFC 2385) and the TTL rules. Pure: the runtime (``runtime.sockopts``)
-sets the options, on the outgoing socket before its SYN and on the listening sockets
-for the peer's own connections.
+sets the options, on the outgoing socket before its SYN, on each accepted connection
+and on the listening sockets.
+
+TTL, as GoBGP sets it, for both connection directions:
+
+    [neighbors.ttl-security.config] enabled     TTL 255, and nothing accepted below
+                                                ttl-min (GTSM, RFC 5082 §3: 255 for a
+                                                directly connected peer, 256 - hops)
+    eBGP, [neighbors.ebgp-multihop.config]      TTL multihop-ttl
+      enabled
+    eBGP (single hop)                           TTL 1: the session cannot run over a
+                                                router (RFC 4271 §5.1.3 expects a shared
+                                                subnet for eBGP)
+    iBGP                                        the kernel's default TTL (64), or
+                                                multihop-ttl when ebgp-multihop is enabled
 """
 
 from __future__ import annotations
@@ -10,9 +23,18 @@ from typing import Any
 
 from gracebgp.core.events import SocketOptions
 
+GTSM_TTL = 255  # RFC 5082 §3: "set the TTL ... to 255"
+SINGLE_HOP_TTL = 1
+
 
 def socket_options(neighbor: Any, *, ebgp: bool) -> SocketOptions:
     """From a ``gracebgp.config`` Neighbor (duck-typed); its ``md5_password`` is
     ``auth-password`` or the key read from ``auth-password-file``."""
-    ttl = neighbor.ebgp_multihop_ttl if neighbor.ebgp_multihop_enabled else None
-    return SocketOptions(md5_password=neighbor.md5_password or None, ttl=ttl)
+    key = neighbor.md5_password or None
+    if neighbor.ttl_security_enabled:
+        return SocketOptions(md5_password=key, ttl=GTSM_TTL, min_ttl=neighbor.ttl_security_ttl_min)
+    if neighbor.ebgp_multihop_enabled:
+        ttl: int | None = neighbor.ebgp_multihop_ttl
+    else:
+        ttl = SINGLE_HOP_TTL if ebgp else None
+    return SocketOptions(md5_password=key, ttl=ttl)

@@ -1,7 +1,8 @@
 """Socket options of BGP connections on Linux: the TCP MD5 signature key of a peer
 (RFC 2385) and the TTL rules (IP TTL / IPv6 hop limit of what we send; GTSM's minimum,
-RFC 5082), set from ``events.SocketOptions`` on the outgoing socket before its SYN and
-on the listening sockets for each peer's incoming connections.
+RFC 5082 §3: IP_MINTTL / IPV6_MINHOPCOUNT), set from ``events.SocketOptions`` on the
+outgoing socket before its SYN, on each accepted socket at once, and on the listening
+sockets for each peer's incoming connections.
 
 RFC 2385 §2: every segment, the SYN included, carries a 16-octet MD5 digest of the
 segment and the key; a segment whose digest is missing or wrong is dropped without an
@@ -31,6 +32,8 @@ from gracebgp.core.events import SocketOptions
 
 log = logging.getLogger("gracebgp.transport")
 
+IP_MINTTL = 21  # linux/in.h: drop what arrives with a lower TTL (RFC 5082 GTSM)
+IPV6_MINHOPCOUNT = 73  # linux/in6.h: the same for the IPv6 hop limit
 TCP_MD5SIG = 14  # linux/tcp.h
 TCP_MD5SIG_EXT = 32  # with tcpm_flags / tcpm_prefixlen
 TCP_MD5SIG_FLAG_PREFIX = 0x1
@@ -85,7 +88,8 @@ def accepts_family(sock: socket.socket, address: str) -> bool:
 
 
 def set_ttl(sock: socket.socket, ttl: int | None) -> None:
-    """The IP TTL (IPv6: unicast hop limit) of what we send; None leaves the default."""
+    """The IP TTL (IPv6: unicast hop limit) of what we send; None leaves it as it is,
+    -1 is the kernel's default."""
     if ttl is None:
         return
     if sock.family == socket.AF_INET6:
@@ -94,6 +98,24 @@ def set_ttl(sock: socket.socket, ttl: int | None) -> None:
             sock.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, ttl)
     else:
         sock.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, ttl)
+
+
+def set_min_ttl(sock: socket.socket, min_ttl: int | None) -> None:
+    """GTSM (RFC 5082 §3): segments with a lower TTL (hop limit) are dropped before TCP
+    sees them; None or 0 checks nothing."""
+    value = min_ttl or 0
+    if sock.family == socket.AF_INET6:
+        sock.setsockopt(socket.IPPROTO_IPV6, IPV6_MINHOPCOUNT, value)
+    else:
+        sock.setsockopt(socket.IPPROTO_IP, IP_MINTTL, value)
+
+
+def get_ttls(sock: socket.socket) -> tuple[int, int]:
+    """(TTL, minimum TTL) as the kernel has them (IPv6: hop limit, minimum hop count)."""
+    if sock.family == socket.AF_INET6:
+        return (sock.getsockopt(socket.IPPROTO_IPV6, socket.IPV6_UNICAST_HOPS),
+                sock.getsockopt(socket.IPPROTO_IPV6, IPV6_MINHOPCOUNT))
+    return sock.getsockopt(socket.IPPROTO_IP, socket.IP_TTL), sock.getsockopt(socket.IPPROTO_IP, IP_MINTTL)
 
 
 def apply_outgoing(sock: socket.socket, address: str, options: SocketOptions) -> None:
@@ -108,6 +130,7 @@ def apply_accepted(sock: socket.socket, options: SocketOptions) -> None:
     """What ``options`` asks of an accepted connection's socket (its MD5 key is its
     listener's, copied by the kernel when the SYN was checked)."""
     set_ttl(sock, options.ttl)
+    set_min_ttl(sock, options.min_ttl)
 
 
 def apply_listener(sock: socket.socket, address: str, options: SocketOptions | None) -> None:
@@ -115,3 +138,15 @@ def apply_listener(sock: socket.socket, address: str, options: SocketOptions | N
     replaced or, for None or no password, removed)."""
     if accepts_family(sock, address):
         set_md5(sock, address, options.md5_password if options is not None else None)
+
+
+def listener_ttls(sock: socket.socket, peers: dict[str, SocketOptions]) -> tuple[int, int]:
+    """(TTL, minimum TTL) for a listening socket shared by ``peers``: a socket option holds
+    for every peer, so GTSM (RFC 5082) is checked on the listener only when every peer that
+    can arrive on it asks for it (then the lowest ttl-min); each accepted connection gets
+    its own peer's minimum at once. The SYN-ACK leaves with the listener's TTL: 255 when a
+    GTSM peer may arrive (its kernel drops anything lower), else the default (-1)."""
+    mine = [o for a, o in peers.items() if accepts_family(sock, a)]
+    gtsm = [o.min_ttl for o in mine if o.min_ttl]
+    min_ttl = min(gtsm) if gtsm and len(gtsm) == len(mine) else 0
+    return (255 if gtsm else -1), min_ttl

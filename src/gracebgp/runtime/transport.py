@@ -19,7 +19,14 @@ from typing import Any
 
 from gracebgp.core.events import Connected, ConnectFailed, Disconnected, Input, Received, SocketOptions
 from gracebgp.runtime.limits import RateLimited, quiet_accept_errors
-from gracebgp.runtime.sockopts import apply_accepted, apply_listener, apply_outgoing
+from gracebgp.runtime.sockopts import (
+    apply_accepted,
+    apply_listener,
+    apply_outgoing,
+    listener_ttls,
+    set_min_ttl,
+    set_ttl,
+)
 
 log = logging.getLogger("gracebgp.transport")
 #: A flood from unconfigured addresses logs its first refusal, then a count per interval.
@@ -142,6 +149,7 @@ class Transport:
             sock.bind((host, port))
             for peer, options in self.accepting.items():
                 self._key_listener(sock, peer, options)
+            self._ttl_listener(sock)
             server = await loop.create_server(self._accept, sock=sock)
         except BaseException:
             sock.close()
@@ -159,6 +167,16 @@ class Transport:
         for server in self.servers:
             for sock in server.sockets:
                 self._key_listener(sock, peer, options)
+                self._ttl_listener(sock)
+
+    def _ttl_listener(self, sock: Any) -> None:
+        ttl, min_ttl = listener_ttls(sock, self.accepting)
+        try:
+            set_ttl(sock, ttl)
+            set_min_ttl(sock, min_ttl)
+        except OSError as exc:
+            log.error("cannot set the TTL (%d) or minimum TTL (%d) of the listener %s: %s", ttl, min_ttl,
+                      sock.getsockname()[0], exc.strerror or exc)
 
     def _key_listener(self, sock: Any, peer: str, options: SocketOptions | None) -> None:
         try:

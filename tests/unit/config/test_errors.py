@@ -96,7 +96,7 @@ def test_unsupported_gobgp_neighbor_keys() -> None:
     text = MINIMAL + NEIGHBOR + """peer-group = "g"
 [neighbors.apply-policy.config]
 import-policy-list = ["p"]
-[neighbors.ttl-security.config]
+[neighbors.bfd.config]
 enabled = true
 """
     assert [(p.line, p.key, p.message) for p in problems(text)] == [
@@ -104,8 +104,8 @@ enabled = true
          "key neighbors.config.peer-group is GoBGP configuration gracebgp does not support yet"),
         (9, "neighbors[0].apply-policy",
          "section [neighbors.apply-policy] is GoBGP configuration gracebgp does not support yet"),
-        (11, "neighbors[0].ttl-security",
-         "section [neighbors.ttl-security] is GoBGP configuration gracebgp does not support yet"),
+        (11, "neighbors[0].bfd",
+         "section [neighbors.bfd] is GoBGP configuration gracebgp does not support yet"),
     ]
 
 

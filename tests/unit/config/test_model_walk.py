@@ -253,6 +253,8 @@ def kv(key: str, old: object, new: object, effect: Callable[[Config], object] | 
 
 
 V4_ADD_PATHS = "[neighbors.afi-safis.add-paths.config]\nreceive = false\nsend-max = 0\n"
+MULTIHOP = "[neighbors.ebgp-multihop.config]\nenabled = true\nmultihop-ttl = 255\n"
+GTSM_OFF = "[neighbors.ttl-security.config]\nenabled = false\nttl-min = 255\n"  # ebgp-multihop excludes GTSM
 LIMIT = ("[neighbors.afi-safis.prefix-limit.config]\n"
          "max-prefixes = 100\nshutdown-threshold-pct = 0\nrestart-timer = 0\n")
 
@@ -293,6 +295,10 @@ PROBES: dict[str, Probe] = {
     "neighbors.ebgp_multihop_enabled": kv("[neighbors.ebgp-multihop.config]\nenabled", "true", "false",
                                           start_commands),
     "neighbors.ebgp_multihop_ttl": kv("multihop-ttl", 255, 3, start_commands),
+    "neighbors.ttl_security_enabled": replace(
+        p(GTSM_OFF, GTSM_OFF.replace("false", "true"), start_commands), base=((MULTIHOP, GTSM_OFF),)),
+    "neighbors.ttl_security_ttl_min": replace(
+        kv("ttl-min", 255, 254, start_commands), base=((MULTIHOP, GTSM_OFF.replace("false", "true")),)),
     "neighbors.route_reflector_client": kv("route-reflector-client", "true", "false", setting("rr_client"),
                                            ("core/speaker.py", "peer.settings.rr_client")),
     "neighbors.route_reflector_cluster_id": kv("route-reflector-cluster-id", '"192.0.2.1"', '"10.0.0.9"',

@@ -26,6 +26,7 @@ from .test_speaker import demo_pair
 A, B = "127.0.0.1", "127.0.0.2"
 X = "192.0.2.9"
 KEY = ev.SocketOptions(md5_password="s3cret")
+EBGP_KEY = ev.SocketOptions(md5_password="s3cret", ttl=1)  # single-hop eBGP sends with TTL 1
 
 CONFIG = """
 [global.config]
@@ -48,7 +49,7 @@ def test_auth_password_reaches_the_connect_and_the_listeners_before_they_accept(
     settings = NeighborSettings.from_config(cfg.neighbors[0], cfg.global_)
     assert settings.sockets.md5_password == "s3cret"
     s = Speaker(65000, "192.0.2.1", [settings], [])
-    assert s.accept_commands() == [ev.AcceptFrom(X, KEY)]
+    assert s.accept_commands() == [ev.AcceptFrom(X, EBGP_KEY)]
     out = s.handle(ev.Started(), 1.0)
     (connect,) = [o for o in out if isinstance(o, ev.Connect)]
     assert connect.options.md5_password == "s3cret" and connect.host == X
@@ -76,7 +77,7 @@ def test_a_new_key_rekeys_the_listeners_and_keeps_the_established_session() -> N
     since = a.peers[B].session.established_since
     out, entry = _reload(net, a, lambda s: _with_key(s, "rotated"))
     assert [o for o in out if isinstance(o, ev.AcceptFrom)] == [
-        ev.AcceptFrom(B, ev.SocketOptions(md5_password="rotated"))]
+        ev.AcceptFrom(B, ev.SocketOptions(md5_password="rotated", ttl=1))]
     assert not [o for o in out if isinstance(o, (ev.Send, ev.Close, ev.Connect))]
     assert entry == {"peer": B, "changed": ["auth-password"], "action": IN_PLACE, "notification": None,
                      "detail": REKEYED}
@@ -106,7 +107,7 @@ def test_removing_the_key_is_a_rekey_too() -> None:
     net, a, _b = demo_pair()
     a.peers[B].settings = _with_key(a.peers[B].settings, "old")
     out, entry = _reload(net, a, lambda s: _with_key(s, None))
-    assert ev.AcceptFrom(B, ev.SocketOptions()) in out
+    assert ev.AcceptFrom(B, ev.SocketOptions(ttl=1)) in out
     assert entry["action"] == IN_PLACE and entry["changed"] == ["auth-password"]
 
 

@@ -1,0 +1,90 @@
+"""TTL and GTSM (RFC 5082) on real loopback sockets (issue 11 deliverable 4): the TTL and
+the minimum TTL are read back from the kernel on the outgoing socket, the accepted one
+and the listener; a listener for GTSM peers drops a SYN sent with TTL 254 (loopback does
+not decrement the TTL, so what we send is what arrives) and takes one sent with 255."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from typing import Any
+
+import pytest
+
+from gracebgp.core import events as ev
+from gracebgp.runtime import transport as tr
+from gracebgp.runtime.sockopts import get_ttls
+
+from .test_tcp_md5 import _until, free_port
+
+A = "127.0.0.1"
+GTSM = ev.SocketOptions(ttl=255, min_ttl=255)
+
+
+def _socket(t: tr.Transport, peer: str, conn: int) -> Any:
+    proto = t.conns[(peer, conn)]
+    assert proto.transport is not None
+    return proto.transport.get_extra_info("socket")
+
+
+async def _pair(host: str, client: str, port: int, server_opts: ev.SocketOptions,
+                client_opts: ev.SocketOptions, others: dict[str, ev.SocketOptions] | None = None,
+                ) -> tuple[ev.Input, list[tuple[int, int]]]:
+    """A listener with ``server_opts`` for ``client`` (and ``others``), a connect with
+    ``client_opts``; the first outcome and the (TTL, minimum TTL) of the listener, the
+    outgoing and the accepted socket (as far as they exist)."""
+    queue: asyncio.Queue[ev.Input] = asyncio.Queue()
+    server = tr.Transport(queue, lambda h: h if h == client else None)  # the speaker names peers so
+    server.accept_from(client, server_opts)
+    for addr, opts in (others or {}).items():
+        server.accept_from(addr, opts)
+    await server.listen(host, port)
+    ttls = [get_ttls(server.servers[0].sockets[0])]  # type: ignore[arg-type]
+    out: asyncio.Queue[ev.Input] = asyncio.Queue()
+    t = tr.Transport(out, lambda _h: None)
+    t.connect("p", 1, host, port, client, client_opts)
+    try:
+        got = await _until(out, (ev.Connected, ev.ConnectFailed), 8)
+        if isinstance(got, ev.Connected):
+            accepted = await _until(queue, ev.Connected, 5)
+            ttls += [get_ttls(_socket(t, "p", 1)), get_ttls(_socket(server, client, accepted.conn))]
+        result: ev.Input = got
+        return result, ttls
+    finally:
+        await t.shutdown()
+        await server.shutdown()
+
+
+@pytest.mark.parametrize(("host", "client"), [(A, "127.0.0.3"), ("::1", "::1")])
+def test_gtsm_both_ends_read_back(host: str, client: str) -> None:
+    got, ttls = asyncio.run(_pair(host, client, free_port(host), GTSM, GTSM))
+    assert isinstance(got, ev.Connected), got
+    listener, outgoing, accepted = ttls
+    assert listener == (255, 255)  # every peer of this listener is GTSM
+    assert outgoing == (255, 255) and accepted == (255, 255)
+
+
+def test_single_hop_ebgp_sends_with_ttl_1_both_ways() -> None:
+    one = ev.SocketOptions(ttl=1)
+    got, ttls = asyncio.run(_pair(A, "127.0.0.3", free_port(A), one, one))
+    assert isinstance(got, ev.Connected), got
+    default = socket.socket().getsockopt(socket.IPPROTO_IP, socket.IP_TTL)
+    assert ttls == [(default, 0), (1, 0), (1, 0)]  # the listener's SYN-ACK keeps the default
+
+
+def test_a_listener_shared_with_a_peer_without_gtsm_checks_on_the_accepted_socket() -> None:
+    got, ttls = asyncio.run(_pair(A, "127.0.0.3", free_port(A), GTSM, GTSM,
+                                  {"127.0.0.4": ev.SocketOptions(ttl=1)}))
+    assert isinstance(got, ev.Connected), got
+    assert ttls[0] == (255, 0) and ttls[2] == (255, 255)
+
+
+def test_gtsm_drops_a_sender_one_hop_too_far(monkeypatch: pytest.MonkeyPatch) -> None:
+    """TTL 254 arrives as 254 on loopback: below ttl-min 255, the SYN is dropped
+    (IP_MINTTL), so the connect times out; ttl-min 254 lets it in."""
+    monkeypatch.setattr(tr, "CONNECT_TIMEOUT", 2.0)
+    far = ev.SocketOptions(ttl=254)
+    got, _ = asyncio.run(_pair(A, "127.0.0.3", free_port(A), GTSM, far))
+    assert isinstance(got, ev.ConnectFailed) and "TimeoutError" in got.error, got
+    got, _ = asyncio.run(_pair(A, "127.0.0.3", free_port(A), ev.SocketOptions(ttl=255, min_ttl=254), far))
+    assert isinstance(got, ev.Connected), got
