@@ -39,7 +39,7 @@ async def _pair(host: str, client: str, port: int, server_opts: ev.SocketOptions
     for addr, opts in (others or {}).items():
         server.accept_from(addr, opts)
     await server.listen(host, port)
-    ttls = [get_ttls(server.servers[0].sockets[0])]  # type: ignore[arg-type]
+    ttls = [get_ttls(server.servers[0].sockets[0])]
     out: asyncio.Queue[ev.Input] = asyncio.Queue()
     t = tr.Transport(out, lambda _h: None)
     t.connect("p", 1, host, port, client, client_opts)
@@ -88,3 +88,34 @@ def test_gtsm_drops_a_sender_one_hop_too_far(monkeypatch: pytest.MonkeyPatch) ->
     assert isinstance(got, ev.ConnectFailed) and "TimeoutError" in got.error, got
     got, _ = asyncio.run(_pair(A, "127.0.0.3", free_port(A), ev.SocketOptions(ttl=255, min_ttl=254), far))
     assert isinstance(got, ev.Connected), got
+
+
+def test_a_shared_listener_refuses_a_gtsm_peer_whose_syn_came_from_too_far() -> None:
+    """The listener also serves a peer without GTSM, so it checks no minimum itself: the
+    handshake with a sender one hop too far completes, and what that sender queues right
+    after it arrives before the accepted socket's own minimum is set. The SYN's saved
+    TTL (TCP_SAVE_SYN) refuses the connection before anything is read."""
+
+    async def run() -> tuple[list[ev.Input], ev.Input]:
+        port = free_port(A)
+        queue: asyncio.Queue[ev.Input] = asyncio.Queue()
+        server = tr.Transport(queue, lambda h: h)
+        server.accept_from("127.0.0.3", GTSM)
+        server.accept_from("127.0.0.4", ev.SocketOptions(ttl=1))
+        await server.listen(A, port)
+        out: asyncio.Queue[ev.Input] = asyncio.Queue()
+        client = tr.Transport(out, lambda _h: None)
+        client.connect("p", 1, A, port, "127.0.0.3", ev.SocketOptions(ttl=254))
+        try:
+            assert isinstance(await _until(out, ev.Connected, 5), ev.Connected)  # the handshake
+            client.send("p", 1, b"\xff" * 16 + b"\x00\x13\x04")  # queued at once
+            gone = await _until(out, ev.Disconnected, 5)  # refused: closed by the server
+            await asyncio.sleep(0.2)
+            return [queue.get_nowait() for _ in range(queue.qsize())], gone
+        finally:
+            await client.shutdown()
+            await server.shutdown()
+
+    seen, gone = asyncio.run(run())
+    assert seen == [], seen  # nothing accepted, nothing read
+    assert isinstance(gone, ev.Disconnected)

@@ -35,6 +35,8 @@ log = logging.getLogger("gracebgp.transport")
 IP_MINTTL = 21  # linux/in.h: drop what arrives with a lower TTL (RFC 5082 GTSM)
 IPV6_MINHOPCOUNT = 73  # linux/in6.h: the same for the IPv6 hop limit
 TCP_MD5SIG = 14  # linux/tcp.h
+TCP_SAVE_SYN = 27  # keep each SYN's network and TCP headers for the accepted socket
+TCP_SAVED_SYN = 28  # read them (once) from the accepted socket
 TCP_MD5SIG_EXT = 32  # with tcpm_flags / tcpm_prefixlen
 TCP_MD5SIG_FLAG_PREFIX = 0x1
 TCP_MD5SIG_MAXKEYLEN = 80
@@ -143,10 +145,33 @@ def apply_listener(sock: socket.socket, address: str, options: SocketOptions | N
 def listener_ttls(sock: socket.socket, peers: dict[str, SocketOptions]) -> tuple[int, int]:
     """(TTL, minimum TTL) for a listening socket shared by ``peers``: a socket option holds
     for every peer, so GTSM (RFC 5082) is checked on the listener only when every peer that
-    can arrive on it asks for it (then the lowest ttl-min); each accepted connection gets
-    its own peer's minimum at once. The SYN-ACK leaves with the listener's TTL: 255 when a
-    GTSM peer may arrive (its kernel drops anything lower), else the default (-1)."""
+    can arrive on it asks for it (then the lowest ttl-min); otherwise each accepted
+    connection of a GTSM peer is checked at accept (``syn_ttl``, then its own minimum).
+    The SYN-ACK leaves with the listener's TTL: 255 when a GTSM peer may arrive (its
+    kernel drops anything lower), else the default (-1)."""
     mine = [o for a, o in peers.items() if accepts_family(sock, a)]
     gtsm = [o.min_ttl for o in mine if o.min_ttl]
     min_ttl = min(gtsm) if gtsm and len(gtsm) == len(mine) else 0
     return (255 if gtsm else -1), min_ttl
+
+
+def save_syns(sock: socket.socket, on: bool) -> None:
+    """TCP_SAVE_SYN on a listener: each accepted socket keeps its SYN's headers."""
+    sock.setsockopt(socket.IPPROTO_TCP, TCP_SAVE_SYN, 1 if on else 0)
+
+
+def syn_ttl(sock: socket.socket) -> int | None:
+    """The TTL (IPv6: hop limit) the SYN of this accepted connection arrived with, from
+    its saved headers (RFC 791 §3.1: octet 8; RFC 8200 §3: octet 7); None when none was
+    saved. GTSM on a listener shared with peers without it: the SYN is the one segment
+    the accepted socket's own minimum TTL came too late for (what the peer sent right
+    after the handshake is queued by then, and it is read only after this check)."""
+    try:
+        head = sock.getsockopt(socket.IPPROTO_TCP, TCP_SAVED_SYN, 512)
+    except OSError:
+        return None
+    if len(head) >= 20 and head[0] >> 4 == 4:
+        return head[8]
+    if len(head) >= 40 and head[0] >> 4 == 6:
+        return head[7]
+    return None

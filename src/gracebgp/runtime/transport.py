@@ -24,8 +24,10 @@ from gracebgp.runtime.sockopts import (
     apply_listener,
     apply_outgoing,
     listener_ttls,
+    save_syns,
     set_min_ttl,
     set_ttl,
+    syn_ttl,
 )
 
 log = logging.getLogger("gracebgp.transport")
@@ -33,6 +35,9 @@ log = logging.getLogger("gracebgp.transport")
 _refused = RateLimited(log, logging.WARNING,
                        "%d more connections from addresses that are not configured neighbors refused "
                        "in the last %d s")
+_too_far = RateLimited(log, logging.WARNING,
+                       "%d more connections from GTSM neighbors whose SYN arrived with a TTL below their "
+                       "ttl-min refused in the last %d s")
 
 CONNECT_TIMEOUT = 5.0
 #: How long a connection closed after a NOTIFICATION waits for the peer to close its side.
@@ -174,6 +179,7 @@ class Transport:
         try:
             set_ttl(sock, ttl)
             set_min_ttl(sock, min_ttl)
+            save_syns(sock, ttl == 255)  # a GTSM peer may arrive: its SYN's TTL is checked
         except OSError as exc:
             log.error("cannot set the TTL (%d) or minimum TTL (%d) of the listener %s: %s", ttl, min_ttl,
                       sock.getsockname()[0], exc.strerror or exc)
@@ -317,8 +323,15 @@ class _Acceptor(asyncio.Protocol):
             return
         options = self.owner.accepting.get(peer)
         if options is not None:
+            sock = transport.get_extra_info("socket")
+            ttl = syn_ttl(sock) if options.min_ttl else None
+            if options.min_ttl and (ttl is None or ttl < options.min_ttl):
+                _too_far("connection from %s refused: its SYN arrived with TTL %s, below ttl-min %d "
+                         "(GTSM, RFC 5082)", host, "unknown" if ttl is None else ttl, options.min_ttl)
+                transport.abort()
+                return
             try:
-                apply_accepted(transport.get_extra_info("socket"), options)
+                apply_accepted(sock, options)
             except OSError as exc:
                 log.error("connection from %s refused: cannot set its socket options: %s", host,
                           exc.strerror or exc)
