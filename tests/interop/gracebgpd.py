@@ -96,6 +96,9 @@ class GraceBgpd(PeerDaemon):
                 out.append("    admin-down = true")
             if n.password:
                 out.append(f"    auth-password = {_q(n.password)}")
+            if n.ttl_security:
+                out += ["  [neighbors.ttl-security.config]", "    enabled = true",
+                        f"    ttl-min = {256 - n.ttl_security}"]
             out += [
                 "  [neighbors.timers.config]",
                 f"    hold-time = {n.hold_time}",

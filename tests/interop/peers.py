@@ -78,6 +78,8 @@ class NeighborSpec:
     ``enabled=False``) switches GR off explicitly for this neighbor where the daemon
     would otherwise advertise it by default (BIRD "aware", FRR helper mode).
     ``password``: the TCP MD5 key (RFC 2385) of the session, None for none.
+    ``ttl_security``: GTSM (RFC 5082) for a peer that many hops away (TTL 255 out, at
+    least 256 - hops in), None for none.
     """
 
     address: str
@@ -90,6 +92,7 @@ class NeighborSpec:
     local_address: str | None = None
     connect_retry: int = 1
     password: str | None = None  # TCP MD5 key (RFC 2385)
+    ttl_security: int | None = None  # GTSM (RFC 5082): the peer is this many hops away
 
     @property
     def keepalive(self) -> int:
@@ -581,6 +584,8 @@ class GoBgpd(PeerDaemon):
                 f'    neighbor-address = "{norm_addr(n.address)}"',
                 f"    peer-as = {n.peer_as}",
                 *([f'    auth-password = "{n.password}"'] if n.password else []),
+                *(["  [neighbors.ttl-security.config]", "    enabled = true",
+                   f"    ttl-min = {256 - n.ttl_security}"] if n.ttl_security else []),
                 "  [neighbors.timers.config]",
                 f"    hold-time = {n.hold_time}",
                 f"    keepalive-interval = {n.keepalive}",
@@ -909,6 +914,7 @@ class Bird(PeerDaemon):
                 f"  passive {'on' if n.passive else 'off'};",
                 "  direct;" if local is not None else "  multihop;",
                 *([f'  password "{n.password}";'] if n.password else []),
+                *(["  ttl security on;"] if n.ttl_security else []),
             ]
             if gr is not None:
                 lines.append(f"  graceful restart on; graceful restart time {gr.restart_time};")
@@ -1161,6 +1167,8 @@ class Frr(PeerDaemon):
                 out.append(f" neighbor {a} passive")
             if n.password:
                 out.append(f" neighbor {a} password {n.password}")
+            if n.ttl_security:
+                out.append(f" neighbor {a} ttl-security hops {n.ttl_security}")
             if local is not None:
                 out.append(f" neighbor {a} update-source {local}")
             out.append(

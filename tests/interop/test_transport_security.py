@@ -1,10 +1,13 @@
-"""Transport security against real peers (issue 11 finding 1, deliverable 2): TCP MD5
-(RFC 2385) between gracebgpd and FRR (``neighbor X password``), BIRD (``password``) and
-gobgpd (``auth-password``), one lab and one set of daemons for the module.
+"""Transport security against real peers (issue 11 findings 1 and 6, deliverables 2 and 4),
+one lab and one set of daemons for the module: TCP MD5 (RFC 2385) between gracebgpd and
+FRR (``neighbor X password``), BIRD (``password``) and gobgpd (``auth-password``); GTSM
+(RFC 5082) with FRR (``neighbor X ttl-security hops 1``) and BIRD (``ttl security on``);
+the TTL of single-hop eBGP (gobgpd); and an FRR one router away (a sixth namespace behind
+a forwarding one) that GTSM must keep out.
 
-Each peer has two sessions with gracebgpd: over IPv4 both sides hold the same key; over
-IPv6 only gracebgpd holds one (the case of the issue: before, gracebgpd connected to a
-peer without a password). Checked:
+Each directly connected peer has two sessions with gracebgpd: over IPv4 both sides hold
+the same key (and FRR and BIRD run GTSM); over IPv6 only gracebgpd holds one (the case of
+the issue: before, gracebgpd connected to a peer without a password). Checked:
 
 * the same key: Established on both sides, and every SYN on the wire carries the TCP
   MD5 signature option (kind 19, tshark ``tcp.options.md5.digest``), ours and theirs;
@@ -12,7 +15,11 @@ peer without a password). Checked:
   peer's are not, and health names MD5 (``TcpMd5Suspected``);
 * a wrong key: a reload re-keys without touching the established sessions; once the
   sessions are started again they never come up and health names MD5; the right key
-  again brings them up at once.
+  again brings them up at once;
+* GTSM: every BGP message between us and FRR or BIRD travels with TTL 255 (tshark
+  ``ip.ttl``), both ways; to and from gobgpd (single-hop eBGP) with TTL 1;
+* one hop too far: FRR's packets arrive with TTL 254, below our ttl-min 255: the session
+  never comes up; with ttl-min 254 (two hops) it does.
 """
 
 from __future__ import annotations
@@ -37,6 +44,9 @@ OURS = 65001
 KEY = "gr4ce-md5-key"
 KINDS = ("frr", "bird", "gobgpd")
 ASN = {"frr": 65002, "bird": 65003, "gobgpd": 65004}
+FAR_AS = 65005
+GTSM_PEERS = ("frr", "bird")  # gobgpd's IPv4 session stays a plain single-hop eBGP one
+GTSM_HOPS = 1
 
 
 @dataclass
@@ -55,6 +65,7 @@ class Rig:
     g: GraceBgpd
     cap: Capture
     sides: dict[str, Side]
+    far: Side  # FRR behind a router
 
 
 @dataclass(frozen=True)
@@ -89,23 +100,36 @@ def syns(cap: Capture) -> list[Syn]:
 @pytest.fixture(scope="module")
 def rig() -> Iterator[Rig]:
     require(Frr, Bird, GoBgpd)
-    lab = Lab(4, links=[(0, 1), (0, 2), (0, 3)])
+    # ns0 gracebgpd; ns1-3 FRR, BIRD, gobgpd; ns4 a router; ns5 FRR behind it
+    lab = Lab(6, links=[(0, 1), (0, 2), (0, 3), (0, 4), (4, 5)])
     with lab:
         daemons: list[PeerDaemon] = [Frr(with_zebra=False), Bird(), GoBgpd()]
         sides = {k: Side(k, d, link.b_v4, link.b_v6, link.a_v4, link.a_v6)
-                 for k, d, link in zip(KINDS, daemons, lab.links, strict=True)}
+                 for k, d, link in zip(KINDS, daemons, lab.links[:3], strict=True)}
+        to_router, behind = lab.links[3], lab.links[4]
+        lab.run(lab.ns(4), ["sysctl", "-qw", "net.ipv4.ip_forward=1"])
+        lab.run(lab.ns(0), ["ip", "route", "add", f"{behind.b_v4}/32", "via", to_router.b_v4])
+        lab.run(lab.ns(5), ["ip", "route", "add", f"{to_router.a_v4}/32", "via", behind.a_v4])
+        far = Side("frr-far", Frr(with_zebra=False), behind.b_v4, "", to_router.a_v4, "")
         cap = Capture(lab, lab.ns(0), "any")
         g = GraceBgpd()
         ours: list[NeighborSpec] = []
         for k, s in sides.items():
-            ours += [NeighborSpec(s.theirs4, ASN[k], ("ipv4",), password=KEY),
+            gtsm = GTSM_HOPS if k in GTSM_PEERS else None
+            ours += [NeighborSpec(s.theirs4, ASN[k], ("ipv4",), password=KEY, ttl_security=gtsm),
                      NeighborSpec(s.theirs6, ASN[k], ("ipv6",), password=KEY)]
+        ours.append(NeighborSpec(far.theirs4, FAR_AS, ("ipv4",), local_address=far.ours4, ttl_security=1))
         g.start(lab, lab.ns(0), asn=OURS, router_id=sides["frr"].ours4, neighbors=ours)
         for i, (k, s) in enumerate(sides.items(), 1):
+            gtsm = GTSM_HOPS if k in GTSM_PEERS else None
             s.daemon.start(lab, lab.ns(i), asn=ASN[k], router_id=s.theirs4,
-                           neighbors=[NeighborSpec(s.ours4, OURS, ("ipv4",), password=KEY),
+                           neighbors=[NeighborSpec(s.ours4, OURS, ("ipv4",), password=KEY, ttl_security=gtsm),
                                       NeighborSpec(s.ours6, OURS, ("ipv6",))])  # no key over IPv6
-        yield Rig(lab, g, cap, sides)
+        # FRR two hops away takes our TTL 254 (hops 2); we want 255 (one hop)
+        far.daemon.start(lab, lab.ns(5), asn=FAR_AS, router_id=far.theirs4,
+                         neighbors=[NeighborSpec(far.ours4, OURS, ("ipv4",), local_address=far.theirs4,
+                                                 ttl_security=2)])
+        yield Rig(lab, g, cap, sides, far)
         cap.stop()
     assert_nothing_left(lab)
 
@@ -179,3 +203,54 @@ def test_a_wrong_key_is_rekeyed_in_place_and_never_comes_up_again_until_fixed(ri
         s.daemon.wait_established(s.ours4, timeout=60)
         assert md5_condition(g, s.theirs4) is None
     print(f"MD5 fixed key: all three up again {time.monotonic() - started:.1f}s after the reloads")
+
+
+def bgp_ttls(cap: Capture, src: str, dst: str) -> tuple[set[int], list[str]]:
+    """The TTLs of the BGP messages from ``src`` to ``dst`` (tshark), and a few lines."""
+    out = subprocess.run(
+        ["tshark", "-n", "-r", str(cap.path), "-Y", f"bgp && ip.src == {src} && ip.dst == {dst}",
+         "-T", "fields", "-e", "ip.src", "-e", "ip.dst", "-e", "ip.ttl", "-e", "bgp.type"],
+        capture_output=True, text=True, timeout=60, check=False).stdout
+    lines = [ln for ln in out.splitlines() if ln.strip()]
+    return {int(ln.split("\t")[2].split(",")[0]) for ln in lines}, lines[:3]
+
+
+def test_gtsm_sessions_run_at_ttl_255_and_single_hop_ebgp_at_ttl_1(rig: Rig) -> None:
+    for s in rig.sides.values():
+        rig.g.wait_established(s.theirs4, timeout=60)
+        s.daemon.wait_established(s.ours4, timeout=60)
+    for s in rig.sides.values():
+        want = 255 if s.kind in GTSM_PEERS else 1
+        for src, dst in ((s.ours4, s.theirs4), (s.theirs4, s.ours4)):
+            wait_until(lambda src=src, dst=dst: bgp_ttls(rig.cap, src, dst)[0], 20, 0.5,  # type: ignore[misc]
+                       what=f"BGP messages {src} > {dst} in the capture")
+            ttls, lines = bgp_ttls(rig.cap, src, dst)
+            assert ttls == {want}, (s.kind, src, dst, lines)
+            print(f"TTL {s.kind}: " + " | ".join(lines[:1]) + " (src dst ttl type)")
+
+
+def test_gtsm_keeps_out_a_sender_one_hop_too_far(rig: Rig) -> None:
+    g, far = rig.g, rig.far
+    # FRR's packets reach us through the router with TTL 254; ours reach it with 254 (it
+    # takes them, hops 2): our ttl-min 255 drops everything it sends after the handshake.
+    arrived = wait_until(lambda: bgp_ttls(rig.cap, far.theirs4, far.ours4)[0]
+                         or _tcp_ttls(rig.cap, far.theirs4, far.ours4), 40, 0.5,
+                         what="packets from the FRR behind the router")
+    assert arrived == {254}, arrived
+    time.sleep(5)  # a few connection attempts both ways (connect-retry 1 s)
+    assert g.session_state(far.theirs4) != "Established"
+    assert g.peer_info(far.theirs4)["established_count"] == 0
+    assert far.daemon.session_state(far.ours4) != "Established"
+    print(f"GTSM far: packets from {far.theirs4} arrive with TTL {sorted(arrived)}; never Established")
+    # two hops allowed: ttl-min 254 lets it in
+    spec = next(n for n in g.neighbors if norm_addr(n.address) == norm_addr(far.theirs4))
+    g.set_neighbor(replace(spec, ttl_security=2))
+    g.wait_established(far.theirs4, timeout=60)
+    far.daemon.wait_established(far.ours4, timeout=60)
+
+
+def _tcp_ttls(cap: Capture, src: str, dst: str) -> set[int]:
+    out = subprocess.run(
+        ["tshark", "-n", "-r", str(cap.path), "-Y", f"tcp && ip.src == {src} && ip.dst == {dst}",
+         "-T", "fields", "-e", "ip.ttl"], capture_output=True, text=True, timeout=60, check=False).stdout
+    return {int(x) for x in out.split()}
