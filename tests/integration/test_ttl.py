@@ -13,7 +13,7 @@ import pytest
 
 from gracebgp.core import events as ev
 from gracebgp.runtime import transport as tr
-from gracebgp.runtime.sockopts import get_ttls
+from gracebgp.runtime.sockopts import get_ttls, read_back
 
 from .test_tcp_md5 import _until, free_port
 
@@ -119,3 +119,61 @@ def test_a_shared_listener_refuses_a_gtsm_peer_whose_syn_came_from_too_far() -> 
     seen, gone = asyncio.run(run())
     assert seen == [], seen  # nothing accepted, nothing read
     assert isinstance(gone, ev.Disconnected)
+
+
+def test_gobgp_transport_keys_read_back_on_both_sockets() -> None:
+    """tcp-mss, ip-tos, bind-interface, mtu-discovery, ttl on the outgoing socket (set
+    before the SYN) and on the accepted one (set at accept), read back from the kernel;
+    local-port is the outgoing connection's source port."""
+    port, local_port = free_port(A), free_port("127.0.0.3")
+    opts = ev.SocketOptions(ttl=7, tcp_mss=1200, tos=0xC0, bind_interface="lo", pmtu_discovery=False,
+                            local_port=local_port)
+
+    async def run() -> tuple[list[dict[str, object]], tuple[str, int], tuple[str, int]]:
+        queue: asyncio.Queue[ev.Input] = asyncio.Queue()
+        server = tr.Transport(queue, lambda h: h)
+        server.accept_from("127.0.0.3", opts)
+        await server.listen(A, port)
+        out: asyncio.Queue[ev.Input] = asyncio.Queue()
+        client = tr.Transport(out, lambda _h: None)
+        client.connect("p", 1, A, port, "127.0.0.3", opts)
+        try:
+            assert isinstance(await _until(out, ev.Connected, 5), ev.Connected)
+            accepted = await _until(queue, ev.Connected, 5)
+            mine, theirs = _socket(client, "p", 1), _socket(server, "127.0.0.3", accepted.conn)
+            return [read_back(mine), read_back(theirs)], mine.getsockname(), theirs.getpeername()
+        finally:
+            await client.shutdown()
+            await server.shutdown()
+
+    (outgoing, accepted), ours, seen = asyncio.run(run())
+    want = {"ttl": 7, "min_ttl": 0, "tos": 0xC0, "bind_interface": "lo", "pmtu": 0}
+    for got in (outgoing, accepted):
+        mss = got.pop("tcp_mss")
+        assert isinstance(mss, int) and 1200 - 40 <= mss <= 1200, mss  # less the TCP options in use
+        assert got == want, got  # loopback's own MSS would be 65483
+    assert ours == ("127.0.0.3", local_port) == seen
+
+
+def test_pmtu_discovery_on_and_ipv6_traffic_class() -> None:
+    opts = ev.SocketOptions(tos=0xB8, pmtu_discovery=True)
+    port = free_port("::1")
+
+    async def run() -> list[dict[str, object]]:
+        queue: asyncio.Queue[ev.Input] = asyncio.Queue()
+        server = tr.Transport(queue, lambda h: h)
+        server.accept_from("::1", opts)
+        await server.listen("::1", port)
+        out: asyncio.Queue[ev.Input] = asyncio.Queue()
+        client = tr.Transport(out, lambda _h: None)
+        client.connect("p", 1, "::1", port, None, opts)
+        try:
+            assert isinstance(await _until(out, ev.Connected, 5), ev.Connected)
+            accepted = await _until(queue, ev.Connected, 5)
+            return [read_back(_socket(client, "p", 1)), read_back(_socket(server, "::1", accepted.conn))]
+        finally:
+            await client.shutdown()
+            await server.shutdown()
+
+    for seen in asyncio.run(run()):
+        assert (seen["tos"], seen["pmtu"]) == (0xB8, 2), seen  # IPV6_TCLASS, IPV6_PMTUDISC_DO

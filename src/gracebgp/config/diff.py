@@ -26,7 +26,8 @@ COSMETIC_FIELDS = frozenset({"description", "connect_retry", "idle_hold_time_aft
                              "keepalive_interval",
                              # re-keys the listeners; an established session keeps its key
                              # (core.reload; one that is not established reconnects)
-                             "auth_password", "auth_password_file"})
+                             "auth_password", "auth_password_file",
+                             "local_port"})  # the source port of the next connection
 #: ``[neighbors.graceful-restart.config]`` keys that are local timers, not capability
 #: contents (RFC 4724 §4.1 Selection_Deferral_Timer, the helper's stale-routes bound).
 COSMETIC_GR_FIELDS = frozenset({"deferral_time", "stale_routes_time"})

@@ -24,6 +24,8 @@ MAX_ASN = 0xFFFFFFFF  # RFC 6793: four-octet AS numbers
 MAX_GR_RESTART_TIME = 0xFFF  # RFC 4724 §3: 12-bit Restart Time
 MAX_LLGR_STALE_TIME = 0xFFFFFF  # RFC 9494 §3.1: 24-bit Long-Lived Stale Time
 MAX_TCP_MD5_KEY = 80  # Linux TCP_MD5SIG_MAXKEYLEN (RFC 2385 keys)
+MIN_TCP_MSS, MAX_TCP_MSS = 88, 32767  # what Linux's TCP_MAXSEG takes (TCP_MIN_MSS, MAX_TCP_WINDOW)
+MAX_IFNAME = 15  # IFNAMSIZ - 1
 
 SUPPORTED_AFI_SAFIS: dict[str, Family] = {"ipv4-unicast": IPV4_UNICAST, "ipv6-unicast": IPV6_UNICAST}
 

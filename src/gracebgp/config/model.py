@@ -26,7 +26,10 @@ from gracebgp.config.fields import (
     ASN,
     GOBGP_ONLY_AFI_SAFIS,
     MAX_GR_RESTART_TIME,
+    MAX_IFNAME,
     MAX_LLGR_STALE_TIME,
+    MAX_TCP_MSS,
+    MIN_TCP_MSS,
     SUPPORTED_AFI_SAFIS,
     DottedQuad,
     Frozen,
@@ -189,6 +192,18 @@ class Neighbor(Frozen):
     #: Source address for the session; None: chosen by the kernel.
     local_address: IPAddress | None = None
     remote_port: Port = 179
+    #: ``[neighbors.transport.config] local-port``: source port of our connections; 0: any.
+    local_port: int = Field(default=0, ge=0, le=0xFFFF)
+    #: ``... tcp-mss``: TCP_MAXSEG, 0 for the kernel's (Linux takes 88..32767).
+    tcp_mss: int = 0
+    #: ``... ip-tos``: IPv4 TOS / IPv6 traffic class of the session's packets; 0: the default.
+    ip_tos: int = Field(default=0, ge=0, le=255)
+    #: ``... bind-interface``: the network device the session must use (SO_BINDTODEVICE).
+    bind_interface: str = ""
+    #: ``... mtu-discovery``: path MTU discovery on or off; absent: the kernel's default.
+    mtu_discovery: bool | None = None
+    #: ``... ttl``: the TTL of the session's packets where no other rule sets it (core.sockets).
+    ttl: int = Field(default=0, ge=0, le=255)
     ebgp_multihop_enabled: bool = False
     #: TTL for multihop eBGP; GoBGP's default when enabled is 255.
     ebgp_multihop_ttl: int = Field(default=255, ge=1, le=255)
@@ -292,6 +307,34 @@ class Neighbor(Frozen):
         if value and info.data.get("ebgp_multihop_enabled"):
             raise ValueError("ebgp-multihop is enabled too: with GTSM every packet leaves with TTL 255 "
                              "(RFC 5082 §3); for a peer N hops away set ttl-min = 256 - N instead")
+        if value and info.data.get("ttl"):
+            raise ValueError("[neighbors.transport.config] ttl is set too: with GTSM every packet leaves "
+                             "with TTL 255 (RFC 5082 §3)")
+        return value
+
+    @field_validator("ebgp_multihop_enabled")
+    @classmethod
+    def _one_ttl(cls, value: bool, info: ValidationInfo) -> bool:
+        if value and info.data.get("ttl"):
+            raise ValueError("[neighbors.transport.config] ttl is set too: multihop-ttl is the TTL of a "
+                             "multihop session; set one of them")
+        return value
+
+    @field_validator("tcp_mss")
+    @classmethod
+    def _mss(cls, value: int) -> int:
+        if value and not MIN_TCP_MSS <= value <= MAX_TCP_MSS:
+            raise ValueError(f"{value} is not a segment size Linux takes: 0 (the kernel's) or "
+                             f"{MIN_TCP_MSS}..{MAX_TCP_MSS} (TCP_MAXSEG)")
+        return value
+
+    @field_validator("bind_interface")
+    @classmethod
+    def _device(cls, value: str) -> str:
+        bad = "/" in value or any(c.isspace() for c in value) or value in (".", "..")
+        if len(value.encode()) > MAX_IFNAME or bad:
+            raise ValueError(f"{value!r} is not a network interface name (at most {MAX_IFNAME} octets, "
+                             "no '/' or blanks)")
         return value
 
     @property

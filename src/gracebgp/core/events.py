@@ -112,11 +112,20 @@ class SocketOptions:
     """What one peer's TCP sockets need, in both directions (``runtime.sockopts`` sets
     them): ``md5_password`` the TCP MD5 signature key (RFC 2385), None for none; ``ttl``
     the IP TTL / IPv6 hop limit of what we send (None: the kernel's default); ``min_ttl``
-    the lowest TTL accepted from the peer (GTSM, RFC 5082 §3), None for no check."""
+    the lowest TTL accepted from the peer (GTSM, RFC 5082 §3), None for no check;
+    ``tcp_mss`` the largest segment we send and announce; ``tos`` the IPv4 TOS / IPv6
+    traffic class of what we send; ``bind_interface`` the device the session must use;
+    ``pmtu_discovery`` path MTU discovery on (DF set) or off; ``local_port`` the source
+    port of our own connections. None everywhere: the kernel's default."""
 
     md5_password: str | None = None
     ttl: int | None = None
     min_ttl: int | None = None
+    tcp_mss: int | None = None
+    tos: int | None = None
+    bind_interface: str | None = None
+    pmtu_discovery: bool | None = None
+    local_port: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,7 @@ Cease subcodes, RFC 8538 §5 Hard Reset classes).
     description, deferral-time, stale-routes-time,    applied in place: nothing on the wire;
     connect-retry, idle-hold-time-after-reset,        the timers and the F bit take effect
     passive-mode, the F bit                           at the next connection / OPEN
-    (forwarding-state-preserved)
+    (forwarding-state-preserved), local-port
     auth-password (only)                              re-keyed: the listeners and the next
                                                       connection use the new TCP MD5 key; an
                                                       established session stays up on its
@@ -20,7 +20,9 @@ Cease subcodes, RFC 8538 §5 Hard Reset classes).
     connection: hold-time, afi-safis, graceful-       Configuration Change, "provisional"
     restart, long-lived GR, add-paths, local-address, (RFC 8538 §5): with N both sides keep
     remote-port, ebgp-multihop, ttl-security,         the routes (GR) while the new session
-    route-reflector-client, route-reflector-cluster-id comes up
+    the other transport keys (ttl, tcp-mss, ip-tos,   comes up
+    bind-interface, mtu-discovery),
+    route-reflector-client, route-reflector-cluster-id
 
 The router-id is the speaker's, not the peer's: a new one needs a restart of the daemon
 (``config.diff`` reports it), so a reload keeps the running one in every session.
@@ -58,6 +60,7 @@ _IN_PLACE_FIELDS = frozenset({
     "session.connect_retry_time",
     "session.idle_hold_time", "session.max_idle_hold_time", "session.stable_time", "session.keepalive_time",
     "session.graceful_restart.forwarding", "prefix_limits",
+    "sockets.local_port",  # the source port of our next connection
 })
 #: The TCP MD5 key: the listening sockets are re-keyed at once and the next connection
 #: uses the new key; an established connection keeps the key it was opened with (Linux
@@ -73,8 +76,10 @@ _IDENTITY_FIELDS = frozenset({"session.peer_as", "session.local_as"})
 #: Settings as the operator writes them in the configuration file.
 _KEYS = {
     "admin_down": "admin-down", "port": "remote-port", "local_address": "local-address",
-    "sockets.ttl": "ebgp-multihop", "sockets.md5_password": "auth-password",
-    "sockets.min_ttl": "ttl-security", "rr_client": "route-reflector-client",
+    "sockets.ttl": "ttl", "sockets.md5_password": "auth-password", "sockets.min_ttl": "ttl-security ttl-min",
+    "sockets.tcp_mss": "tcp-mss", "sockets.tos": "ip-tos", "sockets.bind_interface": "bind-interface",
+    "sockets.pmtu_discovery": "mtu-discovery", "sockets.local_port": "local-port",
+    "rr_client": "route-reflector-client",
     "cluster_id": "route-reflector-cluster-id", "deferral_time": "graceful-restart deferral-time",
     "stale_path_time": "graceful-restart stale-routes-time", "session.peer_as": "peer-as",
     "session.local_as": "local-as", "session.router_id": "router-id", "session.hold_time": "hold-time",

@@ -8,13 +8,15 @@ TTL, as GoBGP sets it, for both connection directions:
     [neighbors.ttl-security.config] enabled     TTL 255, and nothing accepted below
                                                 ttl-min (GTSM, RFC 5082 §3: 255 for a
                                                 directly connected peer, 256 - hops)
-    eBGP, [neighbors.ebgp-multihop.config]      TTL multihop-ttl
-      enabled
+    [neighbors.ebgp-multihop.config] enabled    TTL multihop-ttl (iBGP too)
+    [neighbors.transport.config] ttl            TTL ttl (the three exclude each other)
     eBGP (single hop)                           TTL 1: the session cannot run over a
                                                 router (RFC 4271 §5.1.3 expects a shared
                                                 subnet for eBGP)
-    iBGP                                        the kernel's default TTL (64), or
-                                                multihop-ttl when ebgp-multihop is enabled
+    iBGP                                        the kernel's default TTL (64)
+
+The other ``[neighbors.transport.config]`` keys map one to one: ``tcp-mss``, ``ip-tos``,
+``bind-interface``, ``mtu-discovery``, ``local-port`` (0 / "" / absent: not set).
 """
 
 from __future__ import annotations
@@ -30,11 +32,17 @@ SINGLE_HOP_TTL = 1
 def socket_options(neighbor: Any, *, ebgp: bool) -> SocketOptions:
     """From a ``gracebgp.config`` Neighbor (duck-typed); its ``md5_password`` is
     ``auth-password`` or the key read from ``auth-password-file``."""
-    key = neighbor.md5_password or None
+    min_ttl = None
     if neighbor.ttl_security_enabled:
-        return SocketOptions(md5_password=key, ttl=GTSM_TTL, min_ttl=neighbor.ttl_security_ttl_min)
-    if neighbor.ebgp_multihop_enabled:
-        ttl: int | None = neighbor.ebgp_multihop_ttl
+        ttl: int | None = GTSM_TTL
+        min_ttl = neighbor.ttl_security_ttl_min
+    elif neighbor.ebgp_multihop_enabled:
+        ttl = neighbor.ebgp_multihop_ttl
+    elif neighbor.ttl:
+        ttl = neighbor.ttl
     else:
         ttl = SINGLE_HOP_TTL if ebgp else None
-    return SocketOptions(md5_password=key, ttl=ttl)
+    return SocketOptions(md5_password=neighbor.md5_password or None, ttl=ttl, min_ttl=min_ttl,
+                         tcp_mss=neighbor.tcp_mss or None, tos=neighbor.ip_tos or None,
+                         bind_interface=neighbor.bind_interface or None,
+                         pmtu_discovery=neighbor.mtu_discovery, local_port=neighbor.local_port or None)

@@ -1,8 +1,9 @@
 """Socket options of BGP connections on Linux: the TCP MD5 signature key of a peer
-(RFC 2385) and the TTL rules (IP TTL / IPv6 hop limit of what we send; GTSM's minimum,
-RFC 5082 §3: IP_MINTTL / IPV6_MINHOPCOUNT), set from ``events.SocketOptions`` on the
-outgoing socket before its SYN, on each accepted socket at once, and on the listening
-sockets for each peer's incoming connections.
+(RFC 2385), the TTL rules (IP TTL / IPv6 hop limit of what we send; GTSM's minimum,
+RFC 5082 §3: IP_MINTTL / IPV6_MINHOPCOUNT) and GoBGP's transport keys (TCP_MAXSEG,
+IP_TOS / IPV6_TCLASS, SO_BINDTODEVICE, IP_MTU_DISCOVER), set from ``events.SocketOptions``
+on the outgoing socket before its SYN, on each accepted socket at once, and on the
+listening sockets for each peer's incoming connections.
 
 RFC 2385 §2: every segment, the SYN included, carries a 16-octet MD5 digest of the
 segment and the key; a segment whose digest is missing or wrong is dropped without an
@@ -34,6 +35,8 @@ log = logging.getLogger("gracebgp.transport")
 
 IP_MINTTL = 21  # linux/in.h: drop what arrives with a lower TTL (RFC 5082 GTSM)
 IPV6_MINHOPCOUNT = 73  # linux/in6.h: the same for the IPv6 hop limit
+IP_MTU_DISCOVER, IP_PMTUDISC_DONT, IP_PMTUDISC_DO = 10, 0, 2  # linux/in.h
+IPV6_MTU_DISCOVER, IPV6_PMTUDISC_DONT, IPV6_PMTUDISC_DO = 23, 0, 2  # linux/in6.h
 TCP_MD5SIG = 14  # linux/tcp.h
 TCP_SAVE_SYN = 27  # keep each SYN's network and TCP headers for the accepted socket
 TCP_SAVED_SYN = 28  # read them (once) from the accepted socket
@@ -120,9 +123,45 @@ def get_ttls(sock: socket.socket) -> tuple[int, int]:
     return sock.getsockopt(socket.IPPROTO_IP, socket.IP_TTL), sock.getsockopt(socket.IPPROTO_IP, IP_MINTTL)
 
 
+def set_tos(sock: socket.socket, tos: int | None) -> None:
+    """IPv4 TOS / IPv6 traffic class of what we send (DSCP and ECN bits)."""
+    if tos is None:
+        return
+    if sock.family == socket.AF_INET6:
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_TCLASS, tos)
+    else:
+        sock.setsockopt(socket.IPPROTO_IP, socket.IP_TOS, tos)
+
+
+def set_pmtu_discovery(sock: socket.socket, on: bool | None) -> None:
+    """Path MTU discovery (RFC 1191, RFC 8201): on sets DF on every packet and sizes the
+    segments from the path MTU (IP_PMTUDISC_DO); off lets routers fragment (_DONT)."""
+    if on is None:
+        return
+    if sock.family == socket.AF_INET6:
+        mode = IPV6_PMTUDISC_DO if on else IPV6_PMTUDISC_DONT
+        sock.setsockopt(socket.IPPROTO_IPV6, IPV6_MTU_DISCOVER, mode)
+    else:
+        sock.setsockopt(socket.IPPROTO_IP, IP_MTU_DISCOVER, IP_PMTUDISC_DO if on else IP_PMTUDISC_DONT)
+
+
+def read_back(sock: socket.socket) -> dict[str, object]:
+    """The options as the kernel has them: TTL, minimum TTL, MSS, TOS, device, PMTU mode."""
+    v6 = sock.family == socket.AF_INET6
+    ttl, min_ttl = get_ttls(sock)
+    device = sock.getsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, 16).split(b"\0", 1)[0].decode()
+    return {"ttl": ttl, "min_ttl": min_ttl, "tcp_mss": sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG),
+            "tos": sock.getsockopt(*((socket.IPPROTO_IPV6, socket.IPV6_TCLASS) if v6 else
+                                      (socket.IPPROTO_IP, socket.IP_TOS))),
+            "bind_interface": device,
+            "pmtu": sock.getsockopt(*((socket.IPPROTO_IPV6, IPV6_MTU_DISCOVER) if v6 else
+                                       (socket.IPPROTO_IP, IP_MTU_DISCOVER)))}
+
+
 def apply_outgoing(sock: socket.socket, address: str, options: SocketOptions) -> None:
     """Everything ``options`` asks of the socket of a connection to ``address``, set
-    before its SYN (which the MD5 key must sign, RFC 2385 §2)."""
+    before its SYN (which the MD5 key must sign, RFC 2385 §2, and which announces the
+    MSS); ``local_port`` is the caller's (it binds)."""
     if options.md5_password is not None:
         set_md5(sock, address, options.md5_password)
     apply_accepted(sock, options)
@@ -130,9 +169,16 @@ def apply_outgoing(sock: socket.socket, address: str, options: SocketOptions) ->
 
 def apply_accepted(sock: socket.socket, options: SocketOptions) -> None:
     """What ``options`` asks of an accepted connection's socket (its MD5 key is its
-    listener's, copied by the kernel when the SYN was checked)."""
+    listener's, copied by the kernel when the SYN was checked). Bound to a device, an
+    established socket only matches segments that arrive on it."""
     set_ttl(sock, options.ttl)
     set_min_ttl(sock, options.min_ttl)
+    if options.tcp_mss is not None:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG, options.tcp_mss)
+    set_tos(sock, options.tos)
+    if options.bind_interface is not None:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, options.bind_interface.encode())
+    set_pmtu_discovery(sock, options.pmtu_discovery)
 
 
 def apply_listener(sock: socket.socket, address: str, options: SocketOptions | None) -> None:

@@ -218,8 +218,11 @@ class Transport:
             except OSError as exc:
                 raise OSError(exc.errno, f"cannot set the socket options ({_named(options)}): "
                                          f"{exc.strerror or exc}") from None
-            if local_address:
-                sock.bind((local_address, 0))
+            if local_address or options.local_port:
+                if options.local_port:  # a fixed source port: the last connection may be in TIME_WAIT
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                wildcard = "::" if sock.family == socket.AF_INET6 else "0.0.0.0"
+                sock.bind((local_address or wildcard, options.local_port or 0))
             await asyncio.wait_for(loop.sock_connect(sock, (host, port)), CONNECT_TIMEOUT)
             await loop.create_connection(lambda: BgpProtocol(peer, conn, self, True), sock=sock)
         except (TimeoutError, OSError) as exc:
@@ -353,5 +356,7 @@ class _Acceptor(asyncio.Protocol):
 
 def _named(options: SocketOptions) -> str:
     """The options that are set, by name (never the key)."""
-    names = [("TCP MD5", options.md5_password), ("TTL", options.ttl), ("minimum TTL", options.min_ttl)]
+    names = [("TCP MD5", options.md5_password), ("TTL", options.ttl), ("minimum TTL", options.min_ttl),
+             ("tcp-mss", options.tcp_mss), ("ip-tos", options.tos),
+             ("bind-interface", options.bind_interface), ("mtu-discovery", options.pmtu_discovery)]
     return ", ".join(name for name, value in names if value is not None) or "none"

@@ -254,6 +254,7 @@ def kv(key: str, old: object, new: object, effect: Callable[[Config], object] | 
 
 V4_ADD_PATHS = "[neighbors.afi-safis.add-paths.config]\nreceive = false\nsend-max = 0\n"
 MULTIHOP = "[neighbors.ebgp-multihop.config]\nenabled = true\nmultihop-ttl = 255\n"
+PORT = "remote-port = 179\n"  # in [neighbors.transport.config]
 GTSM_OFF = "[neighbors.ttl-security.config]\nenabled = false\nttl-min = 255\n"  # ebgp-multihop excludes GTSM
 LIMIT = ("[neighbors.afi-safis.prefix-limit.config]\n"
          "max-prefixes = 100\nshutdown-threshold-pct = 0\nrestart-timer = 0\n")
@@ -292,6 +293,12 @@ PROBES: dict[str, Probe] = {
     "neighbors.local_address": p("remote-port = 179\n", 'remote-port = 179\nlocal-address = "192.0.2.1"\n',
                                  start_commands),
     "neighbors.remote_port": kv("remote-port", 179, 1179, start_commands),
+    "neighbors.local_port": p(PORT, PORT + "local-port = 1790\n", start_commands),
+    "neighbors.tcp_mss": p(PORT, PORT + "tcp-mss = 1200\n", start_commands),
+    "neighbors.ip_tos": p(PORT, PORT + "ip-tos = 192\n", start_commands),
+    "neighbors.bind_interface": p(PORT, PORT + 'bind-interface = "eth1"\n', start_commands),
+    "neighbors.mtu_discovery": p(PORT, PORT + "mtu-discovery = false\n", start_commands),
+    "neighbors.ttl": replace(p(PORT, PORT + "ttl = 5\n", start_commands), base=((MULTIHOP, ""),)),
     "neighbors.ebgp_multihop_enabled": kv("[neighbors.ebgp-multihop.config]\nenabled", "true", "false",
                                           start_commands),
     "neighbors.ebgp_multihop_ttl": kv("multihop-ttl", 255, 3, start_commands),
