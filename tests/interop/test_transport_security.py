@@ -19,12 +19,15 @@ the issue: before, gracebgpd connected to a peer without a password). Checked:
 * GTSM: every BGP message between us and FRR or BIRD travels with TTL 255 (tshark
   ``ip.ttl``), both ways; to and from gobgpd (single-hop eBGP) with TTL 1;
 * one hop too far: FRR's packets arrive with TTL 254, below our ttl-min 255: the session
-  never comes up; with ttl-min 254 (two hops) it does.
+  never comes up; with ttl-min 254 (two hops) it does;
+* GoBGP's transport keys on the wire: towards gobgpd we set ip-tos 192 and tcp-mss 1200;
+  our BGP messages carry DSCP CS6 and our SYN announces MSS 1200.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import time
 from collections.abc import Iterator
@@ -59,10 +62,27 @@ class Side:
     ours6: str
 
 
+class TunedGraceBgpd(GraceBgpd):
+    """gracebgpd with extra ``[neighbors.transport.config]`` keys per neighbor address."""
+
+    transport: dict[str, str]
+
+    def config(self) -> str:
+        chunks = super().config().split("[[neighbors]]\n")
+        for i, chunk in enumerate(chunks[1:], 1):
+            m = re.search(r'neighbor-address = "([^"]+)"', chunk)
+            extra = self.transport.get(norm_addr(m[1])) if m else None
+            if extra:
+                port = re.search(r"    remote-port = \d+\n", chunk)
+                assert port is not None, chunk
+                chunks[i] = chunk[:port.end()] + extra + chunk[port.end():]
+        return "[[neighbors]]\n".join(chunks)
+
+
 @dataclass
 class Rig:
     lab: Lab
-    g: GraceBgpd
+    g: TunedGraceBgpd
     cap: Capture
     sides: dict[str, Side]
     far: Side  # FRR behind a router
@@ -112,7 +132,8 @@ def rig() -> Iterator[Rig]:
         lab.run(lab.ns(5), ["ip", "route", "add", f"{to_router.a_v4}/32", "via", behind.a_v4])
         far = Side("frr-far", Frr(with_zebra=False), behind.b_v4, "", to_router.a_v4, "")
         cap = Capture(lab, lab.ns(0), "any")
-        g = GraceBgpd()
+        g = TunedGraceBgpd()
+        g.transport = {norm_addr(sides["gobgpd"].theirs4): "    ip-tos = 192\n    tcp-mss = 1200\n"}
         ours: list[NeighborSpec] = []
         for k, s in sides.items():
             gtsm = GTSM_HOPS if k in GTSM_PEERS else None
@@ -254,3 +275,20 @@ def _tcp_ttls(cap: Capture, src: str, dst: str) -> set[int]:
         ["tshark", "-n", "-r", str(cap.path), "-Y", f"tcp && ip.src == {src} && ip.dst == {dst}",
          "-T", "fields", "-e", "ip.ttl"], capture_output=True, text=True, timeout=60, check=False).stdout
     return {int(x) for x in out.split()}
+
+
+def test_gobgp_transport_keys_on_the_wire(rig: Rig) -> None:
+    s = rig.sides["gobgpd"]
+    rig.g.wait_established(s.theirs4, timeout=60)
+    src, dst = norm_addr(s.ours4), norm_addr(s.theirs4)
+    out = subprocess.run(
+        ["tshark", "-n", "-r", str(rig.cap.path), "-Y", f"ip.src == {src} && ip.dst == {dst}",
+         "-T", "fields", "-e", "tcp.flags.syn", "-e", "tcp.flags.ack", "-e", "tcp.options.mss_val",
+         "-e", "ip.dsfield", "-e", "bgp.type"],
+        capture_output=True, text=True, timeout=60, check=False).stdout
+    rows = [ln.split("\t") for ln in out.splitlines() if ln.strip()]
+    syns = [r for r in rows if r[0] in ("1", "True") and r[1] in ("0", "False")]
+    bgp = [r for r in rows if r[4]]
+    assert syns and all(r[2] == "1200" for r in syns), syns  # our SYNs announce tcp-mss
+    assert bgp and all(int(r[3], 16) == 0xC0 for r in bgp), bgp[:5]  # ip-tos 192: DSCP CS6
+    print(f"transport keys: our SYN to gobgpd MSS {syns[0][2]}; {len(bgp)} BGP messages, DS {bgp[0][3]}")
