@@ -46,6 +46,7 @@ from gracebgp.runtime.limits import raise_fd_limit
 from gracebgp.runtime.owner import Owner
 from gracebgp.runtime.preflight import host_problems, import_problems, preflight, reexec_argv
 from gracebgp.runtime.restartstate import HEARTBEAT, RestartState
+from gracebgp.runtime.sdnotify import Notifier
 from gracebgp.runtime.store import open_store
 
 log = logging.getLogger("gracebgp")
@@ -140,6 +141,8 @@ class Daemon:
         self.stopping = False
         self.reexec = False  # a planned restart: exec ourselves after the stop
         self.restart_state = RestartState(cfg.gracebgp.state_dir)
+        #: The service manager ($NOTIFY_SOCKET; runtime.sdnotify): READY, RELOADING, STOPPING.
+        self.notify = Notifier.from_environment()
         tune_speaker(self.speaker, cfg)
 
     # --- Control (api.server): the process itself -------------------------------------
@@ -163,9 +166,12 @@ class Daemon:
         if why:
             log.error("restart refused, every session stays up: %s", why)
             raise RequestError(409, f"restart refused: the new process would not start: {why}")
-        if not self._stop(True, "gracebgp restart", delay=0.1):
+        if not self._stop(True, "gracebgp restart", delay=0.1, restart=True):
             return "already stopping; nothing more to do"
         self.reexec = True
+        # To systemd a planned restart is a reload: same PID, READY=1 from the new process.
+        self.notify.reloading(f"gracebgp restart: sessions closing the graceful-restart way, "
+                              f"re-executing (pid {os.getpid()})")
         return ("restarting: sessions close the graceful-restart way, peers keep our routes; the "
                 f"process re-executes itself (pid {os.getpid()}) and comes back with R=1")
 
@@ -175,10 +181,11 @@ class Daemon:
         return ("stopping: peers withdraw our routes now" if withdraw else
                 "stopping: peers keep our routes for our restart time (graceful restart)")
 
-    def _stop(self, graceful: bool, why: str, delay: float = 0.0) -> bool:
+    def _stop(self, graceful: bool, why: str, delay: float = 0.0, restart: bool = False) -> bool:
         """The first stop request decides (a SIGTERM from a supervisor right after
         ``gracebgp stop --withdraw`` must not turn it into a retaining stop); False when
-        a stop was already under way."""
+        a stop was already under way. ``restart``: the planned restart's stop, of which the
+        service manager hears RELOADING (see ``restart``), not STOPPING."""
         if self.stopping:
             log.info("%s: already stopping (%s); ignored", why, "retaining" if self.graceful_stop
                      else "withdrawing")
@@ -187,6 +194,9 @@ class Daemon:
         log.info("%s: %s", why, "stopping, peers keep our routes (graceful restart)" if graceful
                  else "stopping, peers withdraw our routes")
         self.graceful_stop, self.stop_message = graceful, why
+        if not restart:
+            self.notify.stopping(f"{why}: stopping, peers " + ("keep our routes (graceful restart)"
+                                                               if graceful else "withdraw our routes"))
         if delay:
             asyncio.get_running_loop().call_later(delay, self.owner.stop)  # the answer goes first
         else:
@@ -194,11 +204,21 @@ class Daemon:
         return True
 
     def _reload(self) -> None:
+        if self.stopping:  # the service manager heard STOPPING (or a restart): no READY now
+            self._apply_reload()
+            return
+        self.notify.reloading(f"reloading {self.path}")
+        status = self._apply_reload()
+        self.notify.ready(status)
+
+    def _apply_reload(self) -> str:
+        """SIGHUP: load the file and apply the difference; the outcome in one line."""
         try:
             new = load_file(self.path)
         except ConfigError as exc:
             log.error("reload failed, keeping the running configuration:\n%s", exc)
-            return
+            return (f"running; the last reload failed ({len(exc.problems)} problems in {self.path}), "
+                    "the running configuration is kept")
         d = diff(self.cfg, new)
         if d.needs_restart:
             log.warning("reload: these changes need a restart and are not applied: %s",
@@ -208,6 +228,8 @@ class Daemon:
         self.cfg = new = keep_identity(self.cfg, new) if d.needs_restart else new
         tune_speaker(self.speaker, new)
         self.owner.submit(ev.Reconfigured(neighbors_of(new), routes_of(new)))
+        return (f"running; reloaded {self.path}: {len(new.neighbors)} neighbors"
+                + ("; some changes need a restart" if d.needs_restart else ""))
 
     def _host_problems(self) -> tuple[list[tuple[str, str, str, str]], str | None]:
         """Settings that point to nothing (health conditions), and the API token."""
@@ -315,6 +337,11 @@ class Daemon:
             if isinstance(exc, StartupError):
                 raise
             raise StartupError(EXIT_LISTEN, exc.strerror or str(exc)) from None
+        # Configuration loaded, API answering, BGP listeners bound: ready (after a planned
+        # restart too: the re-executed process has the same PID, MAINPID says so).
+        self.notify.ready(f"running: AS {self.cfg.global_.asn}, router-id {self.cfg.global_.router_id}, "
+                          f"{len(self.cfg.neighbors)} neighbors; {kind} start"
+                          + (f" ({detail})" if detail else ""))
         heartbeat = loop.call_later(HEARTBEAT, self._heartbeat)
         await self.owner.run()
         heartbeat.cancel()
