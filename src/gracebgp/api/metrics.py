@@ -1,9 +1,10 @@
 """Prometheus metrics, read from the speaker at scrape time (nothing is counted twice):
-session state and uptime, messages by type, prefixes per peer and family, RIB size,
-graceful-restart episodes and stale durations."""
+the build (version, Python), session state and uptime, messages by type, prefixes per
+peer and family, RIB size, graceful-restart episodes and stale durations."""
 
 from __future__ import annotations
 
+import platform
 from collections.abc import Callable, Iterator
 
 from prometheus_client import CollectorRegistry, generate_latest
@@ -29,6 +30,7 @@ class SpeakerCollector(Collector):
         self.steps = steps
 
     def collect(self) -> Iterator[Metric]:
+        yield build_info(self.info.version)
         now = self.clock()
         sp = self.speaker
         up = GaugeMetricFamily("gracebgp_peer_up", "1 when the session is Established", labels=["peer"])
@@ -96,6 +98,16 @@ class SpeakerCollector(Collector):
         yield from prefix_limits(sp, now)
         if self.steps is not None:
             yield from owner_steps(self.steps)
+
+
+def build_info(version: str) -> Metric:
+    """Which gracebgp runs, on which Python: constant 1, the facts in the labels (the
+    ``*_build_info`` convention), so that a fleet's versions show in one query and an
+    upgrade by ``gracebgp restart`` shows as a new version on the same target."""
+    info = GaugeMetricFamily("gracebgp_build_info", "the running gracebgpd: version and Python version, "
+                             "value 1", labels=["version", "python"])
+    info.add_metric([version, platform.python_version()], 1.0)
+    return info
 
 
 def prefix_limits(sp: Speaker, now: float) -> Iterator[Metric]:
