@@ -1,6 +1,8 @@
 """Views of graceful restart for the API (pure, like ``api.service``): our restart and its
-selection deferral, the peers whose routes we keep, and the timeline of the last restart
-built from the event history (spec/graceful-restart.md sections 4 and 8)."""
+selection deferral, the peers whose routes we keep, the timeline of the last restart
+built from the event history (spec/graceful-restart.md sections 4 and 8), and what one
+session's OPENs offered and decided (RFC 5492; GR and N: RFC 4724 §3, RFC 8538 §2;
+LLGR: RFC 9494 §3.1; ADD-PATH: RFC 7911 §4)."""
 
 from __future__ import annotations
 
@@ -9,10 +11,26 @@ from typing import Any
 
 from gracebgp.api import schema as s
 from gracebgp.core.graceful import peer_views
+from gracebgp.core.peer import Peer
 from gracebgp.core.speaker import Speaker
 from gracebgp.restart.helper import Phase
+from gracebgp.session.negotiate import GrCapability, LlgrCapability, Negotiated, build_open
 from gracebgp.session.state import State
-from gracebgp.types import family_name
+from gracebgp.types import AFI, Family, family_name, make_family
+from gracebgp.wire import (
+    AddPath,
+    EnhancedRouteRefresh,
+    ExtendedMessage,
+    ExtendedNextHop,
+    FourOctetAs,
+    Fqdn,
+    GracefulRestart,
+    LongLivedGracefulRestart,
+    Multiprotocol,
+    Open,
+    RouteRefreshCapability,
+    UnknownCapability,
+)
 
 STATE_NAMES = {State.IDLE: "Idle", State.CONNECT: "Connect", State.ACTIVE: "Active",
            State.OPENSENT: "OpenSent", State.OPENCONFIRM: "OpenConfirm", State.ESTABLISHED: "Established"}
@@ -75,3 +93,71 @@ def timeline(history: Iterable[Mapping[str, Any]], peer: str | None = None) -> s
 def _event(e: Mapping[str, Any]) -> str:
     data = e.get("data")
     return str(data.get("event", "")) if isinstance(data, Mapping) else ""
+
+
+# --- one session's capabilities ---------------------------------------------------------
+
+_ADD_PATH = {1: "receive", 2: "send", 3: "both"}
+
+
+def _names(families: Iterable[Family]) -> list[str]:
+    return sorted(family_name(f) for f in families)
+
+
+def capabilities(message: Open) -> s.Capabilities:
+    """What one OPEN offers, as sent (the last instance of a single-instance capability)."""
+    caps = message.capabilities
+    gr = next((c for c in reversed(caps) if isinstance(c, GracefulRestart)), None)
+    llgr = next((c for c in reversed(caps) if isinstance(c, LongLivedGracefulRestart)), None)
+    four = next((c.asn for c in reversed(caps) if isinstance(c, FourOctetAs)), None)
+    fqdn = next((c for c in reversed(caps) if isinstance(c, Fqdn)), None)
+    add_path = {make_family(a, sa): m for c in caps if isinstance(c, AddPath) for a, sa, m in c.entries}
+    grp = None
+    if gr is not None:
+        g = GrCapability.from_wire(gr)
+        grp = s.GrParams(restart_state=g.restart_state, notification=g.notification,
+                         restart_time=g.restart_time,
+                         families=[s.GrFamily(family=family_name(f), forwarding=f in g.forwarding)
+                                   for f in sorted(g.families)])
+    llgr_fams = None
+    if llgr is not None:
+        lc = LlgrCapability.from_wire(llgr)
+        llgr_fams = [s.LlgrFamily(family=family_name(f), stale_time=t, forwarding=f in lc.forwarding)
+                     for f, t in lc.stale_times]
+    return s.Capabilities(
+        four_octet_as=four,
+        families=_names(c.family for c in caps if isinstance(c, Multiprotocol)),
+        route_refresh=any(isinstance(c, RouteRefreshCapability) for c in caps),
+        enhanced_route_refresh=any(isinstance(c, EnhancedRouteRefresh) for c in caps),
+        extended_message=any(isinstance(c, ExtendedMessage) for c in caps),
+        extended_next_hop=_names({make_family(a, sa) for c in caps if isinstance(c, ExtendedNextHop)
+                                  for a, sa, nh in c.entries if nh == AFI.IPV6}),
+        add_path=[s.AddPathFamily(family=family_name(f), mode=_ADD_PATH[m])  # type: ignore[arg-type]
+                  for f, m in sorted(add_path.items()) if m in _ADD_PATH],
+        graceful_restart=grp, llgr=llgr_fams,
+        hostname=None if fqdn is None else fqdn.hostname + (f".{fqdn.domain}" if fqdn.domain else ""),
+        other=sorted({c.code for c in caps if isinstance(c, UnknownCapability)}))
+
+
+def negotiation(neg: Negotiated) -> s.Negotiation:
+    """What both OPENs decided (``session.negotiate``), with who keeps whose routes."""
+    fams = neg.families
+    peer_helps = neg.peer_gr is not None and neg.local_gr is not None
+    peer_llgr = neg.peer_llgr is not None and neg.local_llgr is not None
+    return s.Negotiation(
+        four_octet_as=neg.as4, families=_names(fams), route_refresh=neg.route_refresh,
+        enhanced_route_refresh=neg.enhanced_route_refresh, extended_message=neg.extended_message,
+        extended_next_hop=_names(neg.extended_next_hop), add_path_send=_names(neg.add_path_tx),
+        add_path_receive=_names(neg.add_path_rx), notification=neg.notification_supported,
+        gr_we_keep=_names(neg.gr_families),
+        gr_peer_keeps=_names(fams & neg.local_gr.families) if peer_helps and neg.local_gr else [],
+        llgr_we_keep=_names(neg.llgr_families),
+        llgr_peer_keeps=_names(fams & neg.local_llgr.families) if peer_llgr and neg.local_llgr else [])
+
+
+def session_view(peer: Peer) -> tuple[s.Capabilities, s.Capabilities | None, s.Negotiation | None]:
+    """Our OPEN (as sent, else as it would go now), the peer's and the negotiation."""
+    neg = peer.negotiated
+    if neg is None:
+        return capabilities(build_open(peer.session.config)), None, None
+    return capabilities(neg.local_open), capabilities(neg.peer_open), negotiation(neg)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
 FamilyName = Literal["ipv4-unicast", "ipv6-unicast"]
@@ -82,6 +82,71 @@ class PeerFamily(Model):
                                      "family; null: no limit")
 
 
+class GrFamily(Model):
+    family: str
+    forwarding: bool = Field(description="F bit: the sender kept its forwarding state for this family")
+
+
+class GrParams(Model):
+    """One side's Graceful Restart capability (RFC 4724 §3, RFC 8538 §2)."""
+
+    restart_state: bool = Field(description="R bit: the sender has just restarted")
+    notification: bool = Field(description="N bit: the sender does RFC 8538 (a NOTIFICATION other than "
+                                           "Hard Reset keeps the routes, like a TCP loss)")
+    restart_time: int = Field(description="seconds the receiver is to keep the sender's routes while it "
+                                          "restarts")
+    families: list[GrFamily] = Field(description="the families whose routes the receiver is to keep; "
+                                                 "empty: the sender is a helper only")
+
+
+class LlgrFamily(Model):
+    family: str
+    stale_time: int = Field(description="Long-lived Stale Time: seconds the receiver keeps the routes "
+                                        "LLGR-stale after the restart time (RFC 9494)")
+    forwarding: bool = Field(description="F bit")
+
+
+class AddPathFamily(Model):
+    family: str
+    mode: Literal["receive", "send", "both"] = Field(description="what the sender offers (RFC 7911 §4)")
+
+
+class Capabilities(Model):
+    """The capabilities of one OPEN message (RFC 5492)."""
+
+    four_octet_as: int | None = Field(description="the AS in the 4-octet AS capability (RFC 6793); "
+                                                  "null: not sent")
+    families: list[str] = Field(description="Multiprotocol (RFC 4760); none sent means ipv4-unicast")
+    route_refresh: bool = Field(description="RFC 2918")
+    enhanced_route_refresh: bool = Field(description="RFC 7313")
+    extended_message: bool = Field(description="RFC 8654: messages up to 65535 octets")
+    extended_next_hop: list[str] = Field(description="families offered with an IPv6 next hop (RFC 8950)")
+    add_path: list[AddPathFamily] = Field(description="ADD-PATH (RFC 7911) per family")
+    graceful_restart: GrParams | None = Field(description="null: not sent")
+    llgr: list[LlgrFamily] | None = Field(description="Long-Lived GR (RFC 9494) per family; null: not sent")
+    hostname: str | None = Field(description="the FQDN capability's host name (and .domain)")
+    other: list[int] = Field(description="codes of capabilities gracebgp does not know")
+
+
+class Negotiation(Model):
+    """What both OPENs decided: a capability is used when both sides sent it (RFC 5492 §3)."""
+
+    four_octet_as: bool
+    families: list[str]
+    route_refresh: bool
+    enhanced_route_refresh: bool
+    extended_message: bool
+    extended_next_hop: list[str]
+    add_path_send: list[str] = Field(description="families we send with Path Identifiers")
+    add_path_receive: list[str] = Field(description="families the peer sends with Path Identifiers")
+    notification: bool = Field(description="N sent and received: RFC 8538 applies to this session")
+    gr_we_keep: list[str] = Field(description="families whose routes we keep when the peer restarts")
+    gr_peer_keeps: list[str] = Field(description="families whose routes the peer keeps when we restart")
+    llgr_we_keep: list[str] = Field(description="families we keep LLGR-stale after the restart time")
+    llgr_peer_keeps: list[str] = Field(description="families the peer keeps LLGR-stale after our "
+                                                   "restart time")
+
+
 class Peer(Model):
     address: str
     description: str = ""
@@ -107,6 +172,11 @@ class Peer(Model):
                                   "the session stays down until restart_in runs out or EnablePeer")
     restart_in: float | None = Field(default=None, description="seconds until a held-down session "
                                      "starts again (restart-timer); null: until EnablePeer")
+    local_capabilities: Capabilities | None = Field(
+        default=None, description="our OPEN: as sent on the current session, else as it would be sent now")
+    peer_capabilities: Capabilities | None = Field(
+        default=None, description="the peer's OPEN on the current session; null when not Established")
+    negotiated: Negotiation | None = Field(default=None, description="null when not Established")
 
 
 class PeerAdd(Model):
@@ -137,9 +207,20 @@ class PeerShutdown(Model):
 class PeerReset(Model):
     mode: Literal["hard", "soft", "soft-in", "soft-out"] = Field(
         default="hard",
-        description="hard: Cease/Administrative Reset, the session restarts; soft-in: ask the "
-                    "peer to resend (ROUTE-REFRESH); soft-out: resend our routes; soft: both")
+        description="hard: the session restarts (Cease/Administrative Reset, sent plain: a peer that "
+                    "negotiated graceful restart with the N bit keeps our routes meanwhile, RFC 8538 "
+                    "§4; this name is not RFC 8538's Hard Reset, see hard_reset); soft-in: ask the peer "
+                    "to resend (ROUTE-REFRESH); soft-out: resend our routes; soft: both")
     message: ShutdownMessage = ""
+    hard_reset: bool = Field(default=False, description="mode hard only: send the Cease wrapped in "
+                             "Hard Reset (RFC 8538 §3), so the peer deletes our routes at once")
+
+    @model_validator(mode="after")
+    def _hard_reset_restarts(self) -> PeerReset:
+        if self.hard_reset and self.mode != "hard":
+            raise PydanticCustomError("hard_reset", "hard_reset goes with mode hard (a Hard Reset restarts "
+                                      "the session), not with {mode}", {"mode": self.mode})
+        return self
 
 
 class Done(Model):

@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from gracebgp.api import schema as s
-from gracebgp.api.grview import STATE_NAMES
+from gracebgp.api.grview import STATE_NAMES, session_view
 from gracebgp.config.extras import Route
 from gracebgp.config.fields import normalize_prefix
 from gracebgp.config.model import Global as GlobalConfig
@@ -97,6 +97,7 @@ def peer_view(speaker: Speaker, peer: Peer, now: float) -> s.Peer:
     since = peer.session.established_since
     cfg = peer.settings.session
     deadline = peer.gr.next_deadline()
+    ours, theirs, decided = session_view(peer)
     return s.Peer(
         address=peer.address, description=peer.settings.description, local_as=cfg.local_as,
         peer_as=cfg.peer_as or 0, state=STATE_NAMES[peer.session.state], admin_down=peer.admin_down,
@@ -109,7 +110,8 @@ def peer_view(speaker: Speaker, peer: Peer, now: float) -> s.Peer:
         peer_restart_time=neg.peer_gr.restart_time if neg and neg.peer_gr else None,
         stale_until=None if deadline is None else max(0.0, deadline - now),
         held_down=limits.HELD if peer.limit.held is not None else None,
-        restart_in=None if peer.limit.restart_at is None else max(0.0, peer.limit.restart_at - now))
+        restart_in=None if peer.limit.restart_at is None else max(0.0, peer.limit.restart_at - now),
+        local_capabilities=ours, peer_capabilities=theirs, negotiated=decided)
 
 
 def list_peers(speaker: Speaker, now: float) -> list[s.Peer]:
@@ -477,7 +479,17 @@ def _peer_conditions(peer: Peer, info: DaemonInfo, now: float) -> list[s.Conditi
                                reason="SessionDown",
                                message=f"was Established {st.established_count} times, now "
                                        f"{STATE_NAMES[state]}: {why}"))
-    if _md5_suspected(peer, info, now):
+    if peer.settings.sockets.ao_keys and _auth_suspected(peer, info, now):
+        unavailable = "has no TCP-AO" in peer.stats.connect_error
+        out.append(s.Condition(
+            type="TcpAoUnavailable" if unavailable else "TcpAoSuspected", severity="error",
+            subject=peer.address, reason="NoKernelSupport" if unavailable else "PeerSilent",
+            message=f"tcp-ao-keys are set: {why}" if unavailable else
+                    "tcp-ao-keys (TCP-AO, RFC 5925) are set and the peer stays silent: no TCP connection "
+                    "completes; the likely cause is a key, KeyID or algorithm the peer does not share "
+                    "(its kernel drops segments it cannot verify, unanswered), or no TCP-AO on its "
+                    f"side ({why})"))
+    if peer.settings.sockets.md5_password and _auth_suspected(peer, info, now):
         out.append(s.Condition(
             type="TcpMd5Suspected", severity="error", subject=peer.address, reason="PeerSilent",
             message="auth-password (TCP MD5, RFC 2385) is set and the peer stays silent: no TCP "
@@ -500,18 +512,19 @@ def _peer_conditions(peer: Peer, info: DaemonInfo, now: float) -> list[s.Conditi
     return out
 
 
-def _md5_suspected(peer: Peer, info: DaemonInfo, now: float) -> bool:
-    """MD5 is configured, the session is down, and for NEVER_ESTABLISHED_GRACE no TCP
-    connection with the peer came up in either direction, our last connect timing out
-    (or none made): a key mismatch drops segments unanswered (RFC 2385 §3), whereas a
-    peer without a listener answers with a RST (refused)."""
+def _auth_suspected(peer: Peer, info: DaemonInfo, now: float) -> bool:
+    """MD5 or TCP-AO is configured (the caller checks which), the session is down, and for
+    NEVER_ESTABLISHED_GRACE no TCP connection with the peer came up in either direction,
+    our last connect timing out (or none made, or refused by our kernel for lack of
+    TCP-AO): a key mismatch drops segments unanswered (RFC 2385 §3, RFC 5925 §7.3),
+    whereas a peer without a listener answers with a RST (refused)."""
     st = peer.stats
-    if not peer.settings.sockets.md5_password or peer.admin_down:
+    if peer.admin_down:
         return False
     if peer.session.state not in (State.IDLE, State.CONNECT, State.ACTIVE):
         return False
     since = max(st.down_since if st.down_since is not None else max(st.created, info.started),
                 st.tcp_up_at or 0.0)
     error = st.connect_error.lower()
-    silent = not error or "timeout" in error or "timed out" in error
+    silent = not error or "timeout" in error or "timed out" in error or "has no tcp-ao" in error
     return silent and now - since >= NEVER_ESTABLISHED_GRACE

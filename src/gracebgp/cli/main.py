@@ -13,14 +13,17 @@ from __future__ import annotations
 import math
 import os
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
 from pydantic import ValidationError
+from typer.core import TyperGroup
 
 from gracebgp import __version__
-from gracebgp.api.client import ClientError
+from gracebgp.api.client import CA_FILE_ENV, ClientError
 from gracebgp.cli import lifecycle, peers, routes, status
+from gracebgp.cli.arrange import global_options_first, plain_help
 from gracebgp.cli.targets import (
     Failure,
     Options,
@@ -37,10 +40,12 @@ OK, FAILED, USAGE, BUG, INTERRUPTED, BROKEN_PIPE = 0, 1, 2, 70, 130, 141
 app = typer.Typer(
     name="gracebgp",
     help="Operate gracebgpd, the gracebgp BGP daemon, through its API.",
-    epilog="Exit codes: 0 done; 1 the request failed (refused, unreachable; health: not healthy); "
-           "2 usage error (nothing was sent); 70 a bug in gracebgp; 130 Ctrl-C. See docs/cli.md.",
+    epilog="Global options go before or after the command (gracebgp peers --json). "
+           "Exit codes: 0 done; 1 the request failed (refused, unreachable; health: not healthy, "
+           "or a node did not answer); 2 usage error (nothing was sent); 70 a bug in gracebgp; "
+           "130 Ctrl-C. Shell completion: gracebgp --install-completion. See docs/cli.md.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -68,8 +73,11 @@ def options(
     token_file: Annotated[str | None, typer.Option(
         "--token-file", metavar="PATH", envvar="GRACEBGP_TOKEN_FILE",
         help="file whose first line is the API token [or the token itself in env GRACEBGP_TOKEN]")] = None,
+    ca_file: Annotated[Path | None, typer.Option(
+        "--ca-file", metavar="PATH", envvar=CA_FILE_ENV, exists=True, dir_okay=False,
+        help="CA certificate(s), PEM, that verify an https:// daemon [default: the system's CAs]")] = None,
     json_output: Annotated[bool, typer.Option(
-        "--json", help="machine output: JSON objects, arrays for listings")] = False,
+        "--json", "-j", help="machine output: JSON objects, arrays for listings")] = False,
     timeout: Annotated[float, typer.Option(
         "--timeout", metavar="SECONDS", min=0.1, help="how long to wait for an answer")] = 10.0,
     version: Annotated[bool, typer.Option(
@@ -78,6 +86,8 @@ def options(
     """Operate gracebgpd, the gracebgp BGP daemon, through its API."""
     if not math.isfinite(timeout):  # NaN passes the option's range check
         raise Failure(f"--timeout must be a number of seconds, not {timeout}", 2)
+    if ca_file is not None:  # every Client of this call verifies https daemons with it (api.client)
+        os.environ[CA_FILE_ENV] = str(ca_file)
     ctx.obj = Options(targets=choose_targets(host or [], url, socket), token=read_token(token_file),
                       json=json_output, timeout=timeout)
 
@@ -88,11 +98,22 @@ status.register(app)
 lifecycle.register(app)
 
 
+def command() -> TyperGroup:
+    """The click command tree of ``app``, its help in words (no Python type names)."""
+    root = typer.main.get_command(app)
+    assert isinstance(root, TyperGroup)
+    plain_help(root)
+    return root
+
+
 def run(argv: list[str] | None = None) -> int:
     """Run the CLI on ``argv`` and return the exit code."""
     try:
-        check_words(sys.argv[1:] if argv is None else argv)
-        result = app(args=argv, prog_name="gracebgp", standalone_mode=False)
+        words = sys.argv[1:] if argv is None else argv
+        check_words(words)
+        root = command()
+        result = root.main(args=global_options_first(words, root), prog_name="gracebgp",
+                           standalone_mode=False)
     except ClientError as exc:
         report(str(exc))
         return FAILED

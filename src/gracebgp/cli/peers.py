@@ -12,8 +12,9 @@ import typer
 from pydantic import ValidationError
 
 from gracebgp.api.client import Client, ResetMode
-from gracebgp.api.schema import Done, PeerAdd, shutdown_message_problem
+from gracebgp.api.schema import Done, Peer, PeerAdd, shutdown_message_problem
 from gracebgp.cli import output
+from gracebgp.cli.capabilities import CAPABILITY_COLUMNS, capability_note, capability_rows
 from gracebgp.cli.render import make_table, peer_pairs, peer_rows
 from gracebgp.cli.targets import Failure, Options, ask_all, first_error
 
@@ -28,7 +29,10 @@ NEIGHBOR_HELP = """Show or change one neighbor.
   gracebgp neighbor ADDR                          one peer in detail
   gracebgp neighbor ADDR enable
   gracebgp neighbor ADDR shutdown [--message TEXT]
-  gracebgp neighbor ADDR reset [--message TEXT]   hard reset: the session restarts
+  gracebgp neighbor ADDR reset [--message TEXT]   the session restarts; a peer with graceful
+                                                  restart and N (RFC 8538) keeps our routes
+  gracebgp neighbor ADDR reset --hard [-m TEXT]   RFC 8538 Hard Reset: the peer deletes our
+                                                  routes now, learns them again when back
   gracebgp neighbor ADDR softreset [in|out]       route refresh: both, or one direction
   gracebgp neighbor add ADDR --as N [--family ipv4-unicast] [--passive] [--port N]
                         [--local-address A] [--gr] [--description TEXT]
@@ -60,6 +64,13 @@ def _show_peer(opts: Options, address: str) -> None:
         if node is not None:
             output.emit_line(("\n" if i else "") + f"Node {node}:")
         output.emit(make_table(["", ""], peer_pairs(peer), show_header=False))
+        rows = capability_rows(peer)
+        if rows:
+            output.emit_line("")
+            output.emit(make_table(CAPABILITY_COLUMNS, rows))
+        note = capability_note(peer)
+        if note:
+            output.emit_line(note)
 
 
 def _done(opts: Options, answers: list[tuple[str | None, Done]], what: str) -> None:
@@ -104,8 +115,10 @@ def neighbor_command(
     ctx: typer.Context,
     words: Annotated[list[str] | None, typer.Argument(metavar="[ADDR ACTION | add ADDR | del ADDR]",
                                                       show_default=False)] = None,
-    message: Annotated[str, typer.Option("--message", "-m",
+    message: Annotated[str, typer.Option("--message", "-m", metavar="TEXT",
                                          help="shutdown/reset: the RFC 9003 communication")] = "",
+    hard: Annotated[bool, typer.Option("--hard", help="reset: RFC 8538 Hard Reset, the peer deletes "
+                                                       "our routes")] = False,
     peer_as: Annotated[str | None, typer.Option("--as", metavar="N", help="add: the peer's AS")] = None,
     local_as: Annotated[str | None, typer.Option("--local-as", metavar="N",
                                                  help="add: our AS toward the peer")] = None,
@@ -128,6 +141,8 @@ def neighbor_command(
         raise Failure(f"{', '.join(given)} only go with 'neighbor add ADDR'", 2)
     if message and (len(w) < 2 or w[0] in ("add", "del", "delete")):
         raise Failure("--message only goes with 'neighbor ADDR shutdown' and 'neighbor ADDR reset'", 2)
+    if hard and (len(w) < 2 or w[0] in ("add", "del", "delete") or w[1] != "reset"):
+        raise Failure("--hard only goes with 'neighbor ADDR reset'", 2)
     if not w:
         show_peers(opts)
         return
@@ -159,12 +174,12 @@ def neighbor_command(
     elif len(w) == 1:
         _show_peer(opts, w[0])
     else:
-        _action(opts, w[0], w[1], w[2:], message)
+        _action(opts, w[0], w[1], w[2:], message, hard)
     if opts.failed:
         raise typer.Exit(1)
 
 
-def _action(opts: Options, address: str, action: str, rest: list[str], message: str) -> None:
+def _action(opts: Options, address: str, action: str, rest: list[str], message: str, hard: bool) -> None:
     if action not in _ACTIONS:
         raise Failure(f"unknown neighbor action {action!r} (expected one of: {', '.join(_ACTIONS)})", 2)
     if rest and (action != "softreset" or len(rest) > 1 or rest[0] not in ("in", "out")):
@@ -182,11 +197,49 @@ def _action(opts: Options, address: str, action: str, rest: list[str], message: 
     elif action == "shutdown":
         call, what = (lambda c: c.shutdown_peer(address, message)), f"shut down neighbor {address}"
     elif action == "reset":
-        call, what = (lambda c: c.reset_peer(address, "hard", message)), f"reset neighbor {address}"
+        _reset(opts, address, message, hard)
+        return
     else:
         mode = cast(ResetMode, "soft" if not rest else f"soft-{rest[0]}")
         call, what = (lambda c: c.reset_peer(address, mode)), f"soft reset ({mode}) neighbor {address}"
     _done(opts, ask_all(opts, call), what)
+
+
+def _reset(opts: Options, address: str, message: str, hard: bool) -> None:
+    """``neighbor ADDR reset [--hard]``: the peer as it was, then the reset; the answer
+    says what the peer does with our routes."""
+    def call(c: Client) -> tuple[Peer, Done]:
+        before = c.peer(address)
+        return before, c.reset_peer(address, "hard", message, hard_reset=hard)
+
+    answers = ask_all(opts, call)
+    if opts.json:
+        output.emit_answers([(node, done) for node, (_, done) in answers])
+        return
+    _done(opts, [(node, Done(message=reset_words(peer, done))) for node, (peer, done) in answers], "")
+
+
+def reset_words(peer: Peer, done: Done) -> str:
+    """What a reset did, and what the peer does with our routes (RFC 8538 §4, §5)."""
+    head = f"peer {peer.address} reset"
+    rest = done.message.split(" reset", 1)[1] if " reset" in done.message else ""
+    hard = "Hard Reset" in rest
+    later = rest.split(";", 1)[1].strip() if ";" in rest else ""
+    neg = peer.negotiated
+    if peer.state != "Established" or neg is None:
+        fate = "it was not Established, so it had none of our routes"
+    elif hard:
+        fate = ("RFC 8538 Hard Reset: the peer deletes our routes now and learns them again when the "
+                "session is back")
+    elif neg.notification and neg.gr_peer_keeps:
+        kept = ", ".join(neg.gr_peer_keeps)
+        gone = [f.family for f in peer.families if f.negotiated and f.family not in neg.gr_peer_keeps]
+        fate = (f"the session restarts; the peer keeps our {kept} routes meanwhile (graceful restart "
+                f"with N, RFC 8538)" + (f" and deletes our {', '.join(gone)} routes" if gone else ""))
+    else:
+        fate = ("the session restarts; the peer deletes our routes (it did not negotiate graceful restart "
+                "with N, RFC 8538) and learns them again when the session is back")
+    return f"{head}: {fate}" + (f"; {later}" if later else "")
 
 
 def register(app: typer.Typer) -> None:

@@ -8,7 +8,10 @@ Wire behaviour, spec/graceful-restart.md section 6 and RFC 8538 §5:
   Reset where N is negotiated (the session unwraps it for a peer without N), so the peer
   deletes our routes; the peer stays down until EnablePeer.
 * ResetPeer hard: Cease/Administrative Reset, a "provisional" subcode sent plain, so a
-  peer with GR keeps our routes while the session comes back.
+  peer that negotiated GR with N keeps our routes while the session comes back (one
+  without N deletes them: RFC 4724 §4, any NOTIFICATION ends GR). With ``hard_reset``
+  (or ``provisional-hard-reset`` configured) it goes wrapped in Cease/Hard Reset
+  (RFC 8538 §3) and the peer deletes our routes at once.
 * ResetPeer soft-in: ROUTE-REFRESH (RFC 2918 §4) for each negotiated family; soft-out:
   send our Adj-RIB-Out again.
 * DeletePeer: Cease/Peer De-configured (Hard Reset where N is negotiated).
@@ -65,6 +68,7 @@ class ResetPeer:
     address: str
     mode: str = "hard"
     message: str = ""
+    hard_reset: bool = False  # mode "hard": RFC 8538 Hard Reset, the peer deletes our routes
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,17 +174,21 @@ def _reset_peer(speaker: Speaker, cmd: ResetPeer, now: float) -> Result:
     if cmd.mode not in RESET_MODES:
         raise _Refused(400, f"reset mode must be one of {', '.join(RESET_MODES)}, not {cmd.mode!r}")
     _check_message(cmd.message)
+    if cmd.hard_reset and cmd.mode != "hard":
+        raise _Refused(400, f"a Hard Reset resets the session: it does not go with mode {cmd.mode}")
     if cmd.mode == "hard":
         if peer.admin_down or peer.limit.held is not None:
             why = "administratively down" if peer.admin_down else "held down over its prefix limit"
             raise _Refused(400, f"peer {cmd.address} is {why}; enable it first")
-        # RFC 8538 §5: "provisional": plain (GR applies) unless configured as Hard Reset.
-        hard = speaker.provisional_hard
+        # RFC 8538 §5: "provisional": plain (GR applies) unless configured or asked as Hard Reset.
+        hard = speaker.provisional_hard or cmd.hard_reset
         note = cease(CeaseSubcode.ADMINISTRATIVE_RESET, cmd.message, provisional_hard=hard)
         idle = peer.settings.idle_hold_after_reset  # GoBGP: Idle that long after a reset
-        speaker.reset_peer(peer, note, "administrative reset", now, idle)  # reconnects once it is gone
+        speaker.reset_peer(peer, note, "administrative reset" + (" (Hard Reset)" if hard else ""), now,
+                           idle)  # reconnects once it is gone
         later = f"; idle for {idle:g}s (idle-hold-time-after-reset) before it connects again" if idle else ""
-        return 200, f"peer {cmd.address} reset{later}", None
+        how = " with a Hard Reset (RFC 8538)" if hard else ""
+        return 200, f"peer {cmd.address} reset{how}{later}", None
     neg = peer.negotiated
     if neg is None:
         raise _Refused(400, f"peer {cmd.address} is {peer.session.state.name}, not ESTABLISHED: "
