@@ -40,6 +40,7 @@ from gracebgp.core import events as ev
 from gracebgp.core.originate import LocalRoute
 from gracebgp.core.peer import NeighborSettings
 from gracebgp.core.speaker import Speaker
+from gracebgp.runtime import tcpao
 from gracebgp.runtime.gcpolicy import tune_gc
 from gracebgp.runtime.instance import InstanceError, InstanceLock, acquire
 from gracebgp.runtime.limits import raise_fd_limit
@@ -252,6 +253,10 @@ class Daemon:
         except OSError as exc:
             problems.append(("MissingReference", f"state-dir {g.state_dir}", "StateDirUnusable",
                              f"cannot create the state directory: {exc.strerror or exc}"))
+        ao = [n.neighbor_address for n in self.cfg.neighbors if n.tcp_ao_keys]
+        no_ao = tcpao.supported() if ao else ""
+        if no_ao:
+            problems.append(("TcpAoUnavailable", f"tcp-ao-keys of {', '.join(ao)}", "NoKernelSupport", no_ao))
         for kind, subject, _, message in problems:
             log.error("%s: %s: %s", kind, subject, message)
         return problems, token

@@ -42,6 +42,7 @@ from gracebgp.config.fields import (
     normalize_prefix,
 )
 from gracebgp.config.secrets import PasswordFile, PasswordFileField, md5_key_problem
+from gracebgp.config.tcpao import TcpAoKey, current_problem, keys_problem
 from gracebgp.types import Family
 
 __all__ = ["AfiSafi", "Config", "Global", "GraceBGP", "GracefulRestart", "Neighbor", "PrefixLimit", "Route"]
@@ -176,6 +177,10 @@ class Neighbor(Frozen):
     auth_password: str = ""
     #: gracebgp's ``[neighbors.gracebgp] auth-password-file``: the key, read from a file.
     auth_password_file: PasswordFileField | None = None
+    #: ``[[neighbors.gracebgp.tcp-ao-keys]]``: TCP-AO (RFC 5925) keys (config.tcpao).
+    tcp_ao_keys: tuple[TcpAoKey, ...] = ()
+    #: ``[neighbors.gracebgp] tcp-ao-current-key``: the send-id we sign with; None: the first key.
+    tcp_ao_current_key: int | None = Field(default=None, ge=0, le=255)
     #: RFC 4271 §4.2: 0 (no keepalives) or at least 3 seconds. GoBGP default 90.
     hold_time: Seconds = 90
     #: Default hold-time / 3 (GoBGP; RFC 4271 §10 suggests one third), at most that; the
@@ -299,6 +304,27 @@ class Neighbor(Frozen):
     def _one_key(cls, value: PasswordFile | None, info: ValidationInfo) -> PasswordFile | None:
         if value is not None and info.data.get("auth_password"):
             raise ValueError("auth-password is set too: give the TCP MD5 key in one place only")
+        return value
+
+    @field_validator("tcp_ao_keys")
+    @classmethod
+    def _ao_keys(cls, value: tuple[TcpAoKey, ...], info: ValidationInfo) -> tuple[TcpAoKey, ...]:
+        if value and (info.data.get("auth_password") or info.data.get("auth_password_file")):
+            raise ValueError("auth-password (TCP MD5) is set too: a session is protected by TCP MD5 or by "
+                             "TCP-AO, not both (RFC 5925 obsoletes RFC 2385); remove one of them")
+        why = keys_problem(value)
+        if why:
+            raise ValueError(why)
+        return value
+
+    @field_validator("tcp_ao_current_key")
+    @classmethod
+    def _ao_current(cls, value: int | None, info: ValidationInfo) -> int | None:
+        if "tcp_ao_keys" not in info.data:
+            return value  # the keys are wrong: that error is reported at their key
+        why = current_problem(value, info.data["tcp_ao_keys"])
+        if why:
+            raise ValueError(why)
         return value
 
     @field_validator("ttl_security_enabled")

@@ -152,6 +152,17 @@ AFI_SAFI = Section(
     },
 )
 
+TCP_AO_KEY = Section(
+    name="tcp-ao-key",
+    fields={
+        ("send_id",): ("send-id",),
+        ("recv_id",): ("recv-id",),
+        ("algorithm",): ("algorithm",),
+        ("secret",): ("secret",),
+        ("secret_file",): ("secret-file",),
+    },
+)
+
 NEIGHBOR = Section(
     name="neighbor",
     fields={
@@ -162,6 +173,7 @@ NEIGHBOR = Section(
         ("admin_down",): ("config", "admin-down"),
         ("auth_password",): ("config", "auth-password"),
         ("auth_password_file",): ("gracebgp", "auth-password-file"),
+        ("tcp_ao_current_key",): ("gracebgp", "tcp-ao-current-key"),
         ("hold_time",): ("timers", "config", "hold-time"),
         ("keepalive_interval",): ("timers", "config", "keepalive-interval"),
         ("connect_retry",): ("timers", "config", "connect-retry"),
@@ -191,7 +203,8 @@ NEIGHBOR = Section(
         ("graceful_restart", "long_lived_enabled"): ("graceful-restart", "config", "long-lived-enabled"),
         ("graceful_restart", "stale_routes_time"): ("graceful-restart", "config", "stale-routes-time"),
     },
-    children={"afi_safis": Child(("afi-safis",), AFI_SAFI, many=True)},
+    children={"afi_safis": Child(("afi-safis",), AFI_SAFI, many=True),
+              "tcp_ao_keys": Child(("gracebgp", "tcp-ao-keys"), TCP_AO_KEY, many=True)},
     unsupported=_paths(
         "config.peer-group", "config.neighbor-interface", "config.remove-private-as",
         "config.route-flap-damping", "config.send-community", "config.peer-type", "config.vrf",

@@ -1,5 +1,6 @@
 """Secrets the configuration names instead of holding: ``[neighbors.gracebgp]
-auth-password-file``, the TCP MD5 key (RFC 2385) of one neighbor, read when the file
+auth-password-file``, the TCP MD5 key (RFC 2385) of one neighbor, and ``tcp-ao-keys
+secret-file``, a TCP-AO master key (RFC 5925), read when the file
 is loaded (at start and at each reload), so that the key can live in a file only root
 reads, or in a Kubernetes Secret mounted as a file, instead of the configuration.
 
@@ -11,6 +12,7 @@ writes one); any other character is.
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -31,18 +33,26 @@ class PasswordFile(Frozen):
 
 def md5_key_problem(key: str) -> str:
     """"" when ``key`` can be a TCP MD5 key, else why not (the kernel counts octets)."""
+    return key_problem(key, "TCP MD5 key")
+
+
+def key_problem(key: str, what: str) -> str:
+    """"" when ``key`` fits the kernel (TCP_MD5SIG_MAXKEYLEN and TCP_AO_MAXKEYLEN are both
+    80 octets), else why not."""
     size = len(key.encode())
     if size > MAX_TCP_MD5_KEY:
-        return f"{size} octets long; a TCP MD5 key has at most {MAX_TCP_MD5_KEY} (Linux TCP_MD5SIG_MAXKEYLEN)"
+        limit = "TCP_AO_MAXKEYLEN" if "AO" in what else "TCP_MD5SIG_MAXKEYLEN"
+        return f"{size} octets long; a {what} has at most {MAX_TCP_MD5_KEY} (Linux {limit})"
     return ""
 
 
-def read_password_file(value: Any) -> Any:
-    """A path -> the PasswordFile it names (``ValueError`` saying why it cannot be used)."""
+def read_password_file(value: Any, what: str = "TCP MD5 key") -> Any:
+    """A path -> the PasswordFile it names (``ValueError`` saying why it cannot be used);
+    ``what`` names the key in messages (``TCP MD5 key``, ``TCP-AO key``)."""
     if not isinstance(value, str):
         return value  # strict validation reports the wrong type
     if not value:
-        raise ValueError("empty path; name the file that holds the TCP MD5 key")
+        raise ValueError(f"empty path; name the file that holds the {what}")
     try:
         with Path(value).open("rb") as f:
             data = f.read(MAX_SECRET_FILE + 1)
@@ -56,8 +66,8 @@ def read_password_file(value: Any) -> Any:
         raise ValueError(f"{value} is not UTF-8 text") from None
     key = text[:-2] if text.endswith("\r\n") else text[:-1] if text.endswith("\n") else text
     if not key:
-        raise ValueError(f"{value} is empty; it must hold the TCP MD5 key")
-    why = md5_key_problem(key)
+        raise ValueError(f"{value} is empty; it must hold the {what}")
+    why = key_problem(key, what)
     if why:
         raise ValueError(f"the key in {value} is {why}")
     return PasswordFile(path=value, key=key)
@@ -65,3 +75,5 @@ def read_password_file(value: Any) -> Any:
 
 #: ``auth-password-file``: a path in TOML, the key it holds once loaded.
 PasswordFileField = Annotated[PasswordFile, BeforeValidator(read_password_file)]
+#: ``tcp-ao-keys secret-file``: the same for a TCP-AO master key (RFC 5925 §3.1).
+AoKeyFileField = Annotated[PasswordFile, BeforeValidator(partial(read_password_file, what="TCP-AO key"))]

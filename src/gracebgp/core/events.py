@@ -108,6 +108,19 @@ Input = (Started | Connected | ConnectFailed | Disconnected | Received | TimerDu
 
 
 @dataclass(frozen=True, slots=True)
+class AoKey:
+    """One TCP-AO Master Key Tuple (RFC 5925 §3.1) for a peer: ``send_id`` / ``recv_id``
+    (the KeyIDs of what we send / what we accept), ``algorithm`` (Linux's crypto name,
+    ``hmac(sha1)`` or ``cmac(aes128)``), ``mac_len`` (octets) and the master ``key``."""
+
+    send_id: int
+    recv_id: int
+    algorithm: str
+    mac_len: int
+    key: str = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
 class SocketOptions:
     """What one peer's TCP sockets need, in both directions (``runtime.sockopts`` sets
     them): ``md5_password`` the TCP MD5 signature key (RFC 2385), None for none; ``ttl``
@@ -116,9 +129,13 @@ class SocketOptions:
     ``tcp_mss`` the largest segment we send and announce; ``tos`` the IPv4 TOS / IPv6
     traffic class of what we send; ``bind_interface`` the device the session must use;
     ``pmtu_discovery`` path MTU discovery on (DF set) or off; ``local_port`` the source
-    port of our own connections. None everywhere: the kernel's default."""
+    port of our own connections; ``ao_keys`` the TCP-AO keys (RFC 5925; exclusive with
+    ``md5_password``) and ``ao_current`` the SendID of the one we sign with (None: the
+    first). None everywhere: the kernel's default."""
 
     md5_password: str | None = None
+    ao_keys: tuple[AoKey, ...] = ()
+    ao_current: int | None = None
     ttl: int | None = None
     min_ttl: int | None = None
     tcp_mss: int | None = None

@@ -11,6 +11,13 @@ Cease subcodes, RFC 8538 §5 Hard Reset classes).
                                                       connection use the new TCP MD5 key; an
                                                       established session stays up on its
                                                       key, one that is not restarts at once
+    tcp-ao-keys, tcp-ao-current-key (only)            rolled over: keys added, the current
+                                                      key switched and keys removed on the
+                                                      established connection and the
+                                                      listeners (RFC 5925 §3.3); a change
+                                                      the kernel cannot make live (a key
+                                                      changed under its KeyIDs, TCP-AO
+                                                      turned on or off) resets the session
     admin-down false -> true / true -> false          stopped with Cease/Administrative
                                                       Shutdown (Hard Reset with N) / started
     peer-as, local-as                                 session reset with Hard Reset wrapping
@@ -38,7 +45,7 @@ from dataclasses import dataclass, fields, replace
 from typing import TYPE_CHECKING, Any
 
 from gracebgp.core import limits
-from gracebgp.core.events import AcceptFrom
+from gracebgp.core.events import AcceptFrom, SocketOptions
 from gracebgp.core.peer import NeighborSettings, Peer
 from gracebgp.restart.shutdown import cease, withdraw_stop
 from gracebgp.session.config import GrConfig, SessionConfig
@@ -67,16 +74,23 @@ _IN_PLACE_FIELDS = frozenset({
 #: copies the listener's key into each accepted socket; RFC 2385 has no re-keying of a
 #: live connection, and changing its key on one side drops every segment until the other
 #: side changes too). A session that is not established restarts its connection attempt.
-_REKEY_FIELDS = frozenset({"sockets.md5_password"})
+_MD5_FIELDS = frozenset({"sockets.md5_password"})
+#: TCP-AO keys are rolled over on the established connection too (RFC 5925 §3.3: MKTs
+#: change without a new connection), where ``ao_rollover`` says the kernel can.
+_AO_FIELDS = frozenset({"sockets.ao_keys", "sockets.ao_current"})
+_REKEY_FIELDS = _MD5_FIELDS | _AO_FIELDS
 REKEYED = ("TCP MD5 key changed: the listening sockets and the next connection use the new key; "
            "the established connection keeps the key it was opened with until it closes")
+AO_ROLLED = ("TCP-AO keys changed: rolled over on the established connection without a reset "
+             "(RFC 5925 §3.3); the listening sockets and the next connection use them too")
 #: Settings that make the peer another one: its routes must not be kept (Hard Reset).
 _IDENTITY_FIELDS = frozenset({"session.peer_as", "session.local_as"})
 
 #: Settings as the operator writes them in the configuration file.
 _KEYS = {
     "admin_down": "admin-down", "port": "remote-port", "local_address": "local-address",
-    "sockets.ttl": "ttl", "sockets.md5_password": "auth-password", "sockets.min_ttl": "ttl-security ttl-min",
+    "sockets.ttl": "ttl", "sockets.md5_password": "auth-password", "sockets.ao_keys": "tcp-ao-keys",
+    "sockets.ao_current": "tcp-ao-current-key", "sockets.min_ttl": "ttl-security ttl-min",
     "sockets.tcp_mss": "tcp-mss", "sockets.tos": "ip-tos", "sockets.bind_interface": "bind-interface",
     "sockets.pmtu_discovery": "mtu-discovery", "sockets.local_port": "local-port",
     "rr_client": "route-reflector-client",
@@ -137,6 +151,18 @@ def _session_changes(a: SessionConfig, b: SessionConfig) -> list[str]:
     return out
 
 
+def ao_rollover(old: SocketOptions, new: SocketOptions) -> bool:
+    """Can the TCP-AO keys go from ``old`` to ``new`` on a live connection? Only between
+    two sets of AO keys (a connection cannot start or stop using TCP-AO, RFC 5925 §7.5.2,
+    nor switch from MD5), where every key kept is unchanged and every key added has
+    KeyIDs no old key uses (the new keys go on before the old ones come off)."""
+    if not (old.ao_keys and new.ao_keys):
+        return False
+    added = [k for k in new.ao_keys if k not in old.ao_keys]
+    sends, recvs = {k.send_id for k in old.ao_keys}, {k.recv_id for k in old.ao_keys}
+    return all(k.send_id not in sends and k.recv_id not in recvs for k in added)
+
+
 def key_of(setting: str) -> str:
     """The configuration key an operator knows for a dotted setting name."""
     return _KEYS.get(setting, setting.rsplit(".", 1)[-1].replace("_", "-"))
@@ -151,7 +177,8 @@ def plan(old: NeighborSettings, new: NeighborSettings, *, provisional_hard: bool
         return PeerPlan(keys, SHUTDOWN, withdraw_stop("", CeaseSubcode.ADMINISTRATIVE_SHUTDOWN))
     if old.admin_down and not new.admin_down:
         return PeerPlan(keys, STARTED)
-    if new.admin_down or set(changed) <= _IN_PLACE_FIELDS | _REKEY_FIELDS:
+    rekey = _REKEY_FIELDS if ao_rollover(old.sockets, new.sockets) else _MD5_FIELDS
+    if new.admin_down or set(changed) <= _IN_PLACE_FIELDS | rekey:
         return PeerPlan(keys, IN_PLACE)  # a peer kept down uses its new settings when enabled
     note = Notification.cease(CeaseSubcode.OTHER_CONFIGURATION_CHANGE)
     if _IDENTITY_FIELDS & set(changed):
@@ -237,5 +264,8 @@ def _apply(sp: Speaker, peer: Peer, new: NeighborSettings, now: float) -> dict[s
     entry: dict[str, Any] = {"peer": peer.address, "changed": list(p.changed), "action": p.action,
                              "notification": sent}
     if rekey:
-        entry["detail"] = REKEYED if p.action == IN_PLACE else "TCP MD5 key changed: connecting with it now"
+        ao = bool(rekey & _AO_FIELDS)
+        now_with = "TCP-AO keys changed: connecting with them now" if ao else \
+            "TCP MD5 key changed: connecting with it now"
+        entry["detail"] = (AO_ROLLED if ao else REKEYED) if p.action == IN_PLACE else now_with
     return entry

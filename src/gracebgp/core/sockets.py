@@ -1,7 +1,7 @@
 """What a neighbor's configuration asks of its TCP sockets (``events.SocketOptions``):
-the TCP MD5 key (RFC 2385) and the TTL rules. Pure: the runtime (``runtime.sockopts``)
-sets the options, on the outgoing socket before its SYN, on each accepted connection
-and on the listening sockets.
+the TCP MD5 key (RFC 2385) or the TCP-AO keys (RFC 5925), and the TTL rules. Pure:
+the runtime (``runtime.sockopts``) sets the options, on the outgoing socket before its
+SYN, on each accepted connection and on the listening sockets.
 
 TTL, as GoBGP sets it, for both connection directions:
 
@@ -23,7 +23,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from gracebgp.core.events import SocketOptions
+from gracebgp.config.tcpao import ALGORITHMS
+from gracebgp.core.events import AoKey, SocketOptions
 
 GTSM_TTL = 255  # RFC 5082 §3: "set the TTL ... to 255"
 SINGLE_HOP_TTL = 1
@@ -42,7 +43,11 @@ def socket_options(neighbor: Any, *, ebgp: bool) -> SocketOptions:
         ttl = neighbor.ttl
     else:
         ttl = SINGLE_HOP_TTL if ebgp else None
-    return SocketOptions(md5_password=neighbor.md5_password or None, ttl=ttl, min_ttl=min_ttl,
+    keys = tuple(AoKey(k.send_id, k.rid, *ALGORITHMS[k.algorithm], k.key) for k in neighbor.tcp_ao_keys)
+    current = neighbor.tcp_ao_current_key if keys else None
+    return SocketOptions(md5_password=neighbor.md5_password or None, ao_keys=keys,
+                         ao_current=keys[0].send_id if keys and current is None else current,
+                         ttl=ttl, min_ttl=min_ttl,
                          tcp_mss=neighbor.tcp_mss or None, tos=neighbor.ip_tos or None,
                          bind_interface=neighbor.bind_interface or None,
                          pmtu_discovery=neighbor.mtu_discovery, local_port=neighbor.local_port or None)

@@ -1,9 +1,10 @@
 """Socket options of BGP connections on Linux: the TCP MD5 signature key of a peer
-(RFC 2385), the TTL rules (IP TTL / IPv6 hop limit of what we send; GTSM's minimum,
-RFC 5082 §3: IP_MINTTL / IPV6_MINHOPCOUNT) and GoBGP's transport keys (TCP_MAXSEG,
-IP_TOS / IPV6_TCLASS, SO_BINDTODEVICE, IP_MTU_DISCOVER), set from ``events.SocketOptions``
-on the outgoing socket before its SYN, on each accepted socket at once, and on the
-listening sockets for each peer's incoming connections.
+(RFC 2385) or its TCP-AO keys (RFC 5925, ``runtime.tcpao``), the TTL rules (IP TTL /
+IPv6 hop limit of what we send; GTSM's minimum, RFC 5082 §3: IP_MINTTL /
+IPV6_MINHOPCOUNT) and GoBGP's transport keys (TCP_MAXSEG, IP_TOS / IPV6_TCLASS,
+SO_BINDTODEVICE, IP_MTU_DISCOVER), set from ``events.SocketOptions`` on the outgoing
+socket before its SYN, on each accepted socket at once, and on the listening sockets
+for each peer's incoming connections.
 
 RFC 2385 §2: every segment, the SYN included, carries a 16-octet MD5 digest of the
 segment and the key; a segment whose digest is missing or wrong is dropped without an
@@ -30,6 +31,8 @@ import socket
 import struct
 
 from gracebgp.core.events import SocketOptions
+from gracebgp.runtime import tcpao
+from gracebgp.runtime.sockaddr import sockaddr
 
 log = logging.getLogger("gracebgp.transport")
 
@@ -43,23 +46,6 @@ TCP_SAVED_SYN = 28  # read them (once) from the accepted socket
 TCP_MD5SIG_EXT = 32  # with tcpm_flags / tcpm_prefixlen
 TCP_MD5SIG_FLAG_PREFIX = 0x1
 TCP_MD5SIG_MAXKEYLEN = 80
-_SOCKADDR_STORAGE = 128
-
-
-def _sockaddr(family: int, address: str) -> bytes:
-    """A ``sockaddr_in``/``sockaddr_in6`` with port 0, padded to ``sockaddr_storage``;
-    an IPv4 address on an IPv6 socket becomes IPv4-mapped (``::ffff:a.b.c.d``), the
-    form Linux gives IPv4 peers of a dual-stack listener."""
-    ip = ipaddress.ip_address(address)
-    if family == socket.AF_INET:
-        if ip.version != 4:
-            raise ValueError(f"{address} is not an IPv4 address (IPv4 socket)")
-        raw = struct.pack("=HH4s", socket.AF_INET, 0, ip.packed)
-    else:
-        if isinstance(ip, ipaddress.IPv4Address):
-            ip = ipaddress.IPv6Address(b"\0" * 10 + b"\xff\xff" + ip.packed)
-        raw = struct.pack("=HHI16sI", socket.AF_INET6, 0, 0, ip.packed, 0)
-    return raw.ljust(_SOCKADDR_STORAGE, b"\0")
 
 
 def md5sig(family: int, address: str, key: bytes, prefixlen: int | None = None) -> bytes:
@@ -68,7 +54,7 @@ def md5sig(family: int, address: str, key: bytes, prefixlen: int | None = None) 
     if len(key) > TCP_MD5SIG_MAXKEYLEN:
         raise ValueError(f"a TCP MD5 key has at most {TCP_MD5SIG_MAXKEYLEN} octets, not {len(key)}")
     flags = 0 if prefixlen is None else TCP_MD5SIG_FLAG_PREFIX
-    return (_sockaddr(family, address)
+    return (sockaddr(family, address)
             + struct.pack("=BBHI", flags, prefixlen or 0, len(key), 0)
             + key.ljust(TCP_MD5SIG_MAXKEYLEN, b"\0"))
 
@@ -160,17 +146,27 @@ def read_back(sock: socket.socket) -> dict[str, object]:
 
 def apply_outgoing(sock: socket.socket, address: str, options: SocketOptions) -> None:
     """Everything ``options`` asks of the socket of a connection to ``address``, set
-    before its SYN (which the MD5 key must sign, RFC 2385 §2, and which announces the
-    MSS); ``local_port`` is the caller's (it binds)."""
+    before its SYN (which the MD5 or AO key must sign, RFC 2385 §2, RFC 5925 §7.5.1, and
+    which announces the MSS); ``local_port`` is the caller's (it binds)."""
     if options.md5_password is not None:
         set_md5(sock, address, options.md5_password)
-    apply_accepted(sock, options)
+    if options.ao_keys:
+        tcpao.set_outgoing(sock, address, options.ao_keys, options.ao_current)
+    _apply_common(sock, options)
 
 
 def apply_accepted(sock: socket.socket, options: SocketOptions) -> None:
-    """What ``options`` asks of an accepted connection's socket (its MD5 key is its
-    listener's, copied by the kernel when the SYN was checked). Bound to a device, an
-    established socket only matches segments that arrive on it."""
+    """What ``options`` asks of an accepted connection's socket. Its MD5 key or AO keys
+    are its listener's, copied by the kernel when the SYN was checked; the AO key the
+    peer's SYN used is current until ours is made current here."""
+    if options.ao_keys:
+        tcpao.make_current(sock, options.ao_keys, options.ao_current)
+    _apply_common(sock, options)
+
+
+def _apply_common(sock: socket.socket, options: SocketOptions) -> None:
+    """TTL, GTSM and GoBGP's transport keys, the same in both directions. Bound to a
+    device, an established socket only matches segments that arrive on it."""
     set_ttl(sock, options.ttl)
     set_min_ttl(sock, options.min_ttl)
     if options.tcp_mss is not None:
@@ -181,11 +177,21 @@ def apply_accepted(sock: socket.socket, options: SocketOptions) -> None:
     set_pmtu_discovery(sock, options.pmtu_discovery)
 
 
-def apply_listener(sock: socket.socket, address: str, options: SocketOptions | None) -> None:
-    """The listening socket's part for connections from ``address``: its MD5 key (set,
-    replaced or, for None or no password, removed)."""
-    if accepts_family(sock, address):
-        set_md5(sock, address, options.md5_password if options is not None else None)
+def apply_listener(sock: socket.socket, address: str, options: SocketOptions | None,
+                   old: SocketOptions | None = None) -> None:
+    """The listening socket's part for connections from ``address``: its MD5 key or AO
+    keys (set, replaced or, for None, removed; ``old``: what was set before). The key
+    that goes away is removed before the other kind is added: Linux refuses an MD5 and
+    an AO key for the same peer."""
+    if not accepts_family(sock, address):
+        return
+    md5 = options.md5_password if options is not None else None
+    if md5 is None:
+        set_md5(sock, address, None)
+    tcpao.set_listener(sock, address, old.ao_keys if old is not None else (),
+                       options.ao_keys if options is not None else ())
+    if md5 is not None:
+        set_md5(sock, address, md5)
 
 
 def listener_ttls(sock: socket.socket, peers: dict[str, SocketOptions]) -> tuple[int, int]:

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from gracebgp.core.events import Connected, ConnectFailed, Disconnected, Input, Received, SocketOptions
+from gracebgp.runtime import tcpao
 from gracebgp.runtime.limits import RateLimited, quiet_accept_errors
 from gracebgp.runtime.sockopts import (
     apply_accepted,
@@ -163,7 +164,9 @@ class Transport:
         log.info("listening on %s port %d", host, port)
 
     def accept_from(self, peer: str, options: SocketOptions | None) -> None:
-        """events.AcceptFrom: set (or remove) ``peer``'s key on every listening socket."""
+        """events.AcceptFrom: set (or remove) ``peer``'s key on every listening socket;
+        changed TCP-AO keys are rolled over on its established connections too."""
+        old = self.accepting.get(peer)
         if options is None:
             self.accepting.pop(peer, None)
         else:
@@ -171,8 +174,27 @@ class Transport:
         self.unkeyed.discard(peer)
         for server in self.servers:
             for sock in server.sockets:
-                self._key_listener(sock, peer, options)
+                self._key_listener(sock, peer, options, old)
                 self._ttl_listener(sock)
+        if old is not None and options is not None and old.ao_keys and options.ao_keys \
+                and (old.ao_keys, old.ao_current) != (options.ao_keys, options.ao_current):
+            self._roll_over(peer, old, options)
+
+    def _roll_over(self, peer: str, old: SocketOptions, new: SocketOptions) -> None:
+        """RFC 5925 §3.3: new MKTs and a new current key on the live connections, no reset."""
+        for (name, _conn), proto in list(self.conns.items()):
+            sock = proto.transport.get_extra_info("socket") if proto.transport is not None else None
+            if name != peer or sock is None:
+                continue
+            try:
+                tcpao.roll_over(sock, peer, old.ao_keys, new.ao_keys, new.ao_current)
+            except OSError as exc:
+                log.error("TCP-AO keys of %s not rolled over on the established connection: %s; it keeps "
+                          "signing with the keys it had", peer, exc.strerror or exc)
+                continue
+            info = tcpao.read_info(sock)
+            log.info("TCP-AO keys of %s rolled over on the established connection: now signing with "
+                     "key %d and asking the peer for key %d", peer, info["current_key"], info["rnext"])
 
     def _ttl_listener(self, sock: Any) -> None:
         ttl, min_ttl = listener_ttls(sock, self.accepting)
@@ -184,14 +206,16 @@ class Transport:
             log.error("cannot set the TTL (%d) or minimum TTL (%d) of the listener %s: %s", ttl, min_ttl,
                       sock.getsockname()[0], exc.strerror or exc)
 
-    def _key_listener(self, sock: Any, peer: str, options: SocketOptions | None) -> None:
+    def _key_listener(self, sock: Any, peer: str, options: SocketOptions | None,
+                      old: SocketOptions | None = None) -> None:
         try:
-            apply_listener(sock, peer, options)
+            apply_listener(sock, peer, options, old)
         except OSError as exc:
-            if options is not None and options.md5_password:
+            if options is not None and (options.md5_password or options.ao_keys):
                 self.unkeyed.add(peer)
-                log.error("cannot set the TCP MD5 key of %s on the listener %s: %s; its connections "
-                          "are refused", peer, sock.getsockname()[0], exc.strerror or exc)
+                kind = "TCP MD5 key" if options.md5_password else "TCP-AO keys"
+                log.error("cannot set the %s of %s on the listener %s: %s; its connections "
+                          "are refused", kind, peer, sock.getsockname()[0], exc.strerror or exc)
 
     def _accept(self) -> asyncio.Protocol:
         return _Acceptor(self)
@@ -228,8 +252,9 @@ class Transport:
         except (TimeoutError, OSError) as exc:
             sock.close()
             why = str(exc) or type(exc).__name__
-            if isinstance(exc, TimeoutError) and options.md5_password:
-                why += (" (TCP MD5 is configured: a key mismatch, or no listener, makes the peer "
+            if isinstance(exc, TimeoutError) and (options.md5_password or options.ao_keys):
+                kind = "TCP MD5" if options.md5_password else "TCP-AO"
+                why += (f" ({kind} is configured: a key mismatch, or no listener, makes the peer "
                         "drop our signed SYN silently)")
             self.queue.put_nowait(ConnectFailed(peer, conn, why))
         except BaseException:
@@ -321,7 +346,7 @@ class _Acceptor(asyncio.Protocol):
             transport.close()
             return
         if peer in self.owner.unkeyed:
-            _refused("connection from %s refused: its TCP MD5 key is not set on the listener", host)
+            _refused("connection from %s refused: its TCP MD5 or TCP-AO key is not set on the listener", host)
             transport.close()
             return
         options = self.owner.accepting.get(peer)
@@ -356,7 +381,8 @@ class _Acceptor(asyncio.Protocol):
 
 def _named(options: SocketOptions) -> str:
     """The options that are set, by name (never the key)."""
-    names = [("TCP MD5", options.md5_password), ("TTL", options.ttl), ("minimum TTL", options.min_ttl),
+    names = [("TCP MD5", options.md5_password), ("TCP-AO", options.ao_keys or None),
+             ("TTL", options.ttl), ("minimum TTL", options.min_ttl),
              ("tcp-mss", options.tcp_mss), ("ip-tos", options.tos),
              ("bind-interface", options.bind_interface), ("mtu-discovery", options.pmtu_discovery)]
     return ", ".join(name for name, value in names if value is not None) or "none"

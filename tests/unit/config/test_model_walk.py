@@ -269,6 +269,19 @@ AF = "neighbors.afi_safis."
 MP_GR = "[neighbors.afi-safis.mp-graceful-restart.config]\nenabled"
 AF_LLGR = "[neighbors.afi-safis.long-lived-graceful-restart.config]\nenabled"
 
+TIMERS = "[neighbors.timers.config]\n"
+AO_KEY = ('[[neighbors.gracebgp.tcp-ao-keys]]\nsend-id = 1\nrecv-id = 1\nalgorithm = "hmac-sha-1-96"\n'
+          'secret = "k"\n')
+
+
+def ao(old: str, new: str, *, current: bool = False) -> Probe:
+    """A probe on a file whose first neighbor has one TCP-AO key (``current``: and a second
+    key, the first one current)."""
+    block = AO_KEY + (AO_KEY.replace("= 1", "= 2").replace('"k"', '"k2"') if current else "")
+    head = "[neighbors.gracebgp]\ntcp-ao-current-key = 1\n" if current else ""
+    return Probe(((old, new),), start_commands, base=((TIMERS, head + block + TIMERS),))
+
+
 PROBES: dict[str, Probe] = {
     "global_.asn": p("\nas = 65001", "\nas = 65010", our_opens, None, ("peer-as = 65001", "peer-as = 65010")),
     "global_.router_id": kv("router-id", '"192.0.2.1"', '"192.0.2.9"', our_opens),
@@ -285,6 +298,12 @@ PROBES: dict[str, Probe] = {
     "neighbors.auth_password_file": p("[neighbors.timers.config]\n",
                                       f'[neighbors.gracebgp]\nauth-password-file = "{KEY_FILE}"\n'
                                       "[neighbors.timers.config]\n", start_commands),
+    "neighbors.tcp_ao_keys.send_id": ao("send-id = 1", "send-id = 3"),
+    "neighbors.tcp_ao_keys.recv_id": ao("recv-id = 1", "recv-id = 4"),
+    "neighbors.tcp_ao_keys.algorithm": ao('"hmac-sha-1-96"', '"aes-128-cmac-96"'),
+    "neighbors.tcp_ao_keys.secret": ao('secret = "k"', 'secret = "k3"'),
+    "neighbors.tcp_ao_keys.secret_file": ao('secret = "k"', f'secret-file = "{KEY_FILE}"'),
+    "neighbors.tcp_ao_current_key": ao("tcp-ao-current-key = 1", "tcp-ao-current-key = 2", current=True),
     "neighbors.hold_time": kv("hold-time", 90, 120, our_opens),
     "neighbors.keepalive_interval": kv("keepalive-interval", 30, 10, keepalives),
     "neighbors.connect_retry": kv("connect-retry", 120, 5, connect_retry),
