@@ -35,6 +35,7 @@ from gracebgp import __version__
 from gracebgp.api.server import ApiServer, build_app
 from gracebgp.api.service import DaemonInfo, RequestError
 from gracebgp.config import ConfigError, check, diff, load_file
+from gracebgp.config.extras import host_port
 from gracebgp.config.model import Config
 from gracebgp.core import events as ev
 from gracebgp.core.originate import LocalRoute
@@ -110,7 +111,9 @@ def keep_identity(running: Config, new: Config) -> Config:
         "local_address_list": g0.local_address_list})
     extras = new.gracebgp.model_copy(update={
         "state_dir": x0.state_dir, "api_socket": x0.api_socket, "api_listen": x0.api_listen,
-        "api_token_file": x0.api_token_file})
+        "api_token_file": x0.api_token_file, "api_socket_group": x0.api_socket_group,
+        "api_socket_mode": x0.api_socket_mode, "api_tls_cert_file": x0.api_tls_cert_file,
+        "api_tls_key_file": x0.api_tls_key_file, "metrics_listen": x0.metrics_listen})
     return new.model_copy(update={"global_": global_, "gracebgp": extras})
 
 
@@ -276,18 +279,21 @@ class Daemon:
         info = DaemonInfo(__version__, socket.gethostname(), loop.time(), self.cfg.global_.port,
                           tuple(self.cfg.global_.local_address_list), g.sigterm, g.forwarding_state_preserved,
                           self.cfg.global_, tuple(problems), self._live_problems)
-        tcp = None
-        if g.api_listen is not None:
-            host, _, port = g.api_listen.rpartition(":")
-            tcp = (host.strip("[]"), int(port))
+        tcp = host_port(g.api_listen) if g.api_listen is not None else None
+        cert, key = g.api_tls_cert_file, g.api_tls_key_file
+        tls = (cert, key) if cert is not None and key is not None else None
         api = ApiServer(build_app(self.owner, info, socket.gethostname().split(".")[0] or None, self),
-                        g.api_socket, tcp, token)
+                        g.api_socket, tcp, token, socket_group=g.api_socket_group,
+                        socket_mode=int(g.api_socket_mode, 8), tls=tls,
+                        metrics=host_port(g.metrics_listen) if g.metrics_listen is not None else None)
         try:
             await api.start()
         except OSError as exc:
             raise StartupError(EXIT_LISTEN, f"cannot serve the API: {exc.strerror or exc}") from None
-        log.info("API on unix:%s%s", g.api_socket,
-                 f" and http://{g.api_listen} (token)" if tcp and token else "")
+        log.info("API on unix:%s (mode %s%s)%s%s", g.api_socket, g.api_socket_mode,
+                 f", group {g.api_socket_group}" if g.api_socket_group is not None else "",
+                 f" and {'https' if tls else 'http'}://{g.api_listen} (token)" if tcp and token else "",
+                 f"; metrics on http://{g.metrics_listen}/metrics (no token)" if g.metrics_listen else "")
         return api
 
     def _dump(self) -> None:

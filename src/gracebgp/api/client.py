@@ -1,7 +1,9 @@
 """A small synchronous client of the gracebgpd HTTP/JSON API (layer L4), on httpx.
 
 The target is a Unix socket (``unix:/run/gracebgp/gracebgpd.sock`` or a bare path) or a
-URL (``http://host:port``, ``https://...``). Answers are parsed into the models of
+URL (``http://host:port``, ``https://...``). An ``https`` daemon's certificate is verified
+against ``ca_file`` (``$GRACEBGP_CA_FILE``) when given, else against the system's trusted
+CAs; one that does not verify is refused. Answers are parsed into the models of
 :mod:`gracebgp.api.schema`; every failure, from a missing socket to a 404, becomes one
 :class:`ClientError` whose text is a single line for a person (docs/api.md, "Errors").
 """
@@ -9,7 +11,9 @@ URL (``http://host:port``, ``https://...``). Answers are parsed into the models 
 from __future__ import annotations
 
 import json
+import os
 import re
+import ssl
 import time
 from collections.abc import Callable, Iterator, Mapping
 from types import TracebackType
@@ -41,9 +45,12 @@ from gracebgp.api.schema import (
     Timeline,
 )
 
-__all__ = ["DEFAULT_SOCKET", "Client", "ClientError", "ResetMode", "socket_path"]
+__all__ = ["CA_FILE_ENV", "DEFAULT_SOCKET", "Client", "ClientError", "ResetMode", "socket_path",
+           "tls_context"]
 
 DEFAULT_SOCKET = "/run/gracebgp/gracebgpd.sock"
+#: The CA file that verifies an https daemon when the caller names none (``gracebgp --ca-file``).
+CA_FILE_ENV = "GRACEBGP_CA_FILE"
 #: The base URL of requests over a Unix socket (the host part is only a label).
 SOCKET_BASE_URL = "http://gracebgpd"
 
@@ -89,13 +96,25 @@ def socket_path(target: str) -> str | None:
     return target.removeprefix("unix:")
 
 
+def tls_context(ca_file: str | None = None) -> ssl.SSLContext:
+    """How an https daemon is verified: its certificate must chain to ``ca_file`` (PEM; a
+    self-signed certificate can be its own CA), else to the system's trusted CAs, and name
+    the host of the URL. ``ClientError`` when ``ca_file`` cannot be used."""
+    try:
+        return ssl.create_default_context(cafile=ca_file) if ca_file else ssl.create_default_context()
+    except OSError as exc:  # ssl.SSLError is one
+        why = exc.strerror if not isinstance(exc, ssl.SSLError) else _tls_reason(exc)
+        raise ClientError(f"cannot use the CA file {ca_file}: {why or exc}") from None
+
+
 class Client:
     """One connection to one gracebgpd; use as a context manager or call :meth:`close`."""
 
     def __init__(self, target: str, token: str | None = None, timeout: float = 10.0,
-                 transport: httpx.BaseTransport | None = None) -> None:
+                 transport: httpx.BaseTransport | None = None, ca_file: str | None = None) -> None:
         """``transport`` replaces the socket or TCP connection (tests use
-        ``httpx.MockTransport``)."""
+        ``httpx.MockTransport``); ``ca_file`` verifies an https daemon (default
+        ``$GRACEBGP_CA_FILE``, else the system's CAs)."""
         self.target = target
         self._timeout = timeout
         headers = {"Accept": "application/json", "User-Agent": "gracebgp-client"}
@@ -108,8 +127,11 @@ class Client:
             self._http = httpx.Client(transport=transport or httpx.HTTPTransport(uds=path),
                                       base_url=SOCKET_BASE_URL, headers=headers, timeout=timeout)
         else:
+            https = target.startswith("https://")
+            self.ca_file = (ca_file or os.environ.get(CA_FILE_ENV) or None) if https else None
+            verify = tls_context(self.ca_file) if https and transport is None else True
             self._http = httpx.Client(transport=transport, base_url=target.rstrip("/"), headers=headers,
-                                      timeout=timeout)
+                                      timeout=timeout, verify=verify)
 
     def close(self) -> None:
         self._http.close()
@@ -157,9 +179,11 @@ class Client:
         body = PeerShutdown(message=message)
         return self._parse(Done, self._request("POST", _peer_path(address, "shutdown"), body=body))
 
-    def reset_peer(self, address: str, mode: ResetMode = "hard", message: str = "") -> Done:
-        """ResetPeer: hard, soft (both directions), soft-in or soft-out."""
-        body = PeerReset(mode=mode, message=message)
+    def reset_peer(self, address: str, mode: ResetMode = "hard", message: str = "",
+                   hard_reset: bool = False) -> Done:
+        """ResetPeer: hard (the session restarts; ``hard_reset``: as RFC 8538 Hard Reset),
+        soft (both directions), soft-in or soft-out."""
+        body = PeerReset(mode=mode, message=message, hard_reset=hard_reset)
         return self._parse(Done, self._request("POST", _peer_path(address, "reset"), body=body))
 
     def add_paths(self, paths: list[PathSpec]) -> PathsChanged:
@@ -388,7 +412,19 @@ class Client:
     def _transport_error(self, exc: httpx.HTTPError) -> ClientError:
         if isinstance(exc, httpx.TimeoutException):
             return ClientError(f"gracebgpd at {self.target} did not answer within {self._timeout:g}s")
+        unverified = _cause(exc, ssl.SSLCertVerificationError)
+        if unverified is not None:
+            where = f"the CA file {self.ca_file}" if self.ca_file else "the system's trusted CAs"
+            return ClientError(f"cannot verify the TLS certificate of gracebgpd at {self.target}: "
+                               f"{_verify_reason(unverified)} (checked against {where}; give the CA that "
+                               f"signed it with --ca-file or ${CA_FILE_ENV})")
+        handshake = _cause(exc, ssl.SSLError)
+        if handshake is not None:
+            return ClientError(f"TLS with gracebgpd at {self.target} failed: {_tls_reason(handshake)} "
+                               "(does it serve TLS there? api-tls-cert-file; else use an http:// URL)")
         reason = _reason(exc)
+        if self.target.startswith("http://") and isinstance(exc, httpx.RemoteProtocolError):
+            reason = reason.rstrip(".") + " (if it serves TLS there, use an https:// URL)"
         if isinstance(exc, httpx.ConnectError):
             hint = "see --socket" if socket_path(self.target) is not None else "see --url"
             return ClientError(f"cannot reach gracebgpd at {self.target}: {reason} "
@@ -469,6 +505,32 @@ def _reason(exc: BaseException) -> str:
             return seen.strerror
         seen = seen.__cause__ or seen.__context__
     return _ERRNO.sub("", str(exc)) or type(exc).__name__
+
+
+E = TypeVar("E", bound=BaseException)
+
+
+def _cause(exc: BaseException, kind: type[E]) -> E | None:
+    """The first exception of type ``kind`` in ``exc``'s chain of causes."""
+    seen: BaseException | None = exc
+    for _ in range(16):  # bounded: a cycle of contexts is possible
+        if seen is None:
+            return None
+        if isinstance(seen, kind):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+def _verify_reason(exc: ssl.SSLCertVerificationError) -> str:
+    """``self-signed certificate``, ``Hostname mismatch, certificate is not valid for
+    '127.0.0.2'``, ``certificate has expired``..."""
+    return str(exc.verify_message or _tls_reason(exc)).rstrip(".")
+
+
+def _tls_reason(exc: ssl.SSLError) -> str:
+    text = str(exc.reason or (exc.args[1] if len(exc.args) > 1 else exc))
+    return re.sub(r"\s*\(_ssl\.c:\d+\)", "", text).replace("_", " ").lower()
 
 
 def _peer_path(address: str, action: str | None = None) -> str:

@@ -1,5 +1,7 @@
 """The HTTP/JSON API (docs/api.md) served by gracebgpd inside its own event loop: FastAPI
-on uvicorn, on a Unix socket (mode 0660) and optionally on TCP with a bearer token.
+on uvicorn, on a Unix socket (mode 0660 or ``api-socket-mode``, group ``api-socket-group``),
+optionally on TCP with a bearer token (and TLS), and optionally GET /metrics alone on a
+listener of its own, without a token (``metrics-listen``).
 Reads come straight from the speaker between owner turns; every change goes to the owner
 as a command and waits for its Reply (DESIGN.md rule 1). No request can stop the daemon:
 every failure becomes a 4xx/5xx answer with a one-line message.
@@ -15,6 +17,7 @@ import json
 import logging
 import os
 import socket
+import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, MutableMapping
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -30,6 +33,7 @@ from starlette.exceptions import HTTPException
 from gracebgp import __version__
 from gracebgp.api import bulk, grview, metrics, schema, service
 from gracebgp.api.service import DaemonInfo, RequestError
+from gracebgp.config.extras import group_id, server_tls_context
 from gracebgp.core import commands as cmd
 from gracebgp.core.events import Reply
 from gracebgp.runtime.eventbus import End, EventBus
@@ -42,6 +46,8 @@ log = logging.getLogger("gracebgp.api")
 # octets a path: 32 MiB is 300k-600k paths; larger batches are split (the client and
 # ``gracebgp rib add --file`` do it). The body is parsed in slices (api/bulk.py).
 MAX_BODY = 32 * 1024 * 1024
+#: The metrics listener takes GET /metrics alone: no request there has a body to speak of.
+METRICS_BODY = 4096
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -376,11 +382,30 @@ def require_token(app: ASGIApp, token: str) -> ASGIApp:
     return guarded
 
 
-async def _reject(send: Send, status: int, message: str) -> None:
+def only_metrics(app: ASGIApp) -> ASGIApp:
+    """The metrics listener (``metrics-listen``): ``GET /metrics`` goes through, anything
+    else is answered 404 (another path) or 405 (another method) without reaching the app."""
+
+    async def guarded(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":  # lifespan is off; a websocket is closed unanswered
+            return
+        if scope.get("path") != "/metrics":
+            await _reject(send, 404, "not found: this listener serves only GET /metrics")
+        elif scope.get("method") != "GET":
+            await _reject(send, 405, "method not allowed: this listener serves only GET /metrics",
+                          [(b"allow", b"GET")])
+        else:
+            await app(scope, receive, send)
+
+    return guarded
+
+
+async def _reject(send: Send, status: int, message: str,
+                  headers: list[tuple[bytes, bytes]] | None = None) -> None:
     body = json.dumps({"error": message, "detail": []}).encode()
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"),
-                            (b"content-length", str(len(body)).encode())]})
+                            (b"content-length", str(len(body)).encode()), *(headers or [])]})
     await send({"type": "http.response.body", "body": body})
 
 
@@ -402,27 +427,55 @@ class _Embedded(uvicorn.Server):
         yield
 
 
+class _EmbeddedTLS(_Embedded):
+    """The TCP API with TLS: uvicorn serves with the context :meth:`ApiServer.start` built
+    (``api-tls-cert-file``, ``api-tls-key-file``: config.extras.server_tls_context)."""
+
+    tls: ssl.SSLContext | None = None
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        self.config.ssl = self.tls  # after uvicorn's Config.load(), which serve() ran
+        await super().startup(sockets)
+
+
 class ApiServer:
-    """The listeners: the Unix socket always, TCP when configured."""
+    """The listeners: the Unix socket always; the TCP API (with TLS when ``tls`` names the
+    certificate and key files) and the metrics listener when configured."""
 
     def __init__(self, app: FastAPI, socket_path: str, tcp: tuple[str, int] | None = None,
-                 token: str | None = None) -> None:
+                 token: str | None = None, *, socket_group: str | int | None = None,
+                 socket_mode: int = 0o660, tls: tuple[str, str] | None = None,
+                 metrics: tuple[str, int] | None = None) -> None:
         self.socket_path = socket_path
+        self.socket_group, self.socket_mode = socket_group, socket_mode
         self.app = app
         self.servers: list[_Embedded] = []
+        #: What each listener after the Unix socket is, for the errors of start().
+        self.labels: list[str] = []
+        self.tls_files = tls if tcp is not None and token else None
+        #: The API listeners share the fd budget (runtime/limits.api_connection_cap).
+        count = max(2, 1 + (tcp is not None and bool(token)) + (metrics is not None))
         with contextlib.suppress(RuntimeError):  # outside a loop (tests): asyncio's default
             quiet_accept_errors(asyncio.get_running_loop())
         common: dict[str, Any] = {"log_config": None, "access_log": False, "lifespan": "off",
                                   "timeout_graceful_shutdown": 2}
         # Connection cap and head/body deadlines per listener (runtime/httpguard.py).
-        unix = ListenerGuard(f"unix:{socket_path}")
+        unix = ListenerGuard(f"unix:{socket_path}", listeners=count)
         self.servers.append(_Embedded(uvicorn.Config(limit_body(app), uds=socket_path,
                                                      http=protocol_for(unix), **common), unix))
         if tcp is not None and token:
             guarded = require_token(limit_body(app), token)
-            inet = ListenerGuard(f"{tcp[0]} port {tcp[1]}")
-            self.servers.append(_Embedded(uvicorn.Config(guarded, host=tcp[0], port=tcp[1],
-                                                         http=protocol_for(inet), **common), inet))
+            inet = ListenerGuard(f"{tcp[0]} port {tcp[1]}", listeners=count)
+            kind = _EmbeddedTLS if self.tls_files else _Embedded
+            self.servers.append(kind(uvicorn.Config(guarded, host=tcp[0], port=tcp[1],
+                                                    http=protocol_for(inet), **common), inet))
+            self.labels.append(f"API on TCP {tcp[0]} port {tcp[1]}")
+        if metrics is not None:
+            scrape = ListenerGuard(f"metrics {metrics[0]} port {metrics[1]}", listeners=count)
+            self.servers.append(_Embedded(uvicorn.Config(only_metrics(limit_body(app, METRICS_BODY)),
+                                                         host=metrics[0], port=metrics[1],
+                                                         http=protocol_for(scrape), **common), scrape))
+            self.labels.append(f"metrics listener on TCP {metrics[0]} port {metrics[1]}")
         self.tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
@@ -430,21 +483,34 @@ class ApiServer:
         bound (a start-up failure: never a daemon nobody can manage); a Unix socket another
         process still answers on is never taken over."""
         path = Path(self.socket_path)
+        for server in self.servers:
+            if isinstance(server, _EmbeddedTLS) and self.tls_files is not None:
+                try:
+                    server.tls = server_tls_context(*self.tls_files)
+                except ValueError as exc:
+                    raise OSError(errno.EINVAL, f"API TLS: {exc}") from None
+        try:
+            gid = group_id(self.socket_group) if self.socket_group is not None else None
+        except ValueError as exc:
+            raise OSError(errno.EINVAL, f"API socket {path}: api-socket-group: {exc}") from None
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             _clear_stale_socket(path)
-            sockets = [_bind(socket.AF_UNIX, str(path))]
+            mask = os.umask(0o177)  # created owner-only: nobody connects before its mode is set
+            try:
+                sockets = [_bind(socket.AF_UNIX, str(path))]
+            finally:
+                os.umask(mask)
         except OSError as exc:
             raise OSError(exc.errno, f"API socket {path}: {exc.strerror or exc}") from None
         try:
-            os.chmod(path, 0o660)
-            for server in self.servers[1:]:
+            _set_access(path, gid, self.socket_group, self.socket_mode)
+            for server, label in zip(self.servers[1:], self.labels, strict=True):
                 host, port = server.config.host, server.config.port
                 try:
                     sockets.append(_bind(socket.AF_INET6 if ":" in host else socket.AF_INET, (host, port)))
                 except OSError as exc:
-                    raise OSError(exc.errno, f"API on TCP {host} port {port}: "
-                                             f"{exc.strerror or exc}") from None
+                    raise OSError(exc.errno, f"{label}: {exc.strerror or exc}") from None
         except OSError:
             for sock in sockets:
                 sock.close()
@@ -475,6 +541,19 @@ class ApiServer:
             await asyncio.wait(self.tasks, timeout=5.0)
         with contextlib.suppress(OSError):
             Path(self.socket_path).unlink()
+
+
+def _set_access(path: Path, gid: int | None, group: str | int | None, mode: int) -> None:
+    """The API socket's group (``api-socket-group``, when set) and mode; OSError naming
+    what could not be set (a group the daemon is not in needs root or CAP_CHOWN)."""
+    what = f"give it group {group}"
+    try:
+        if gid is not None:
+            os.chown(path, -1, gid)
+        what = f"set its mode {mode:04o}"
+        os.chmod(path, mode)
+    except OSError as exc:
+        raise OSError(exc.errno, f"API socket {path}: cannot {what}: {exc.strerror or exc}") from None
 
 
 def _clear_stale_socket(path: Path) -> None:

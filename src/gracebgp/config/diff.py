@@ -112,6 +112,11 @@ def diff(old: Config, new: Config) -> ConfigDiff:
         ("gracebgp.api-socket", x0.api_socket, x1.api_socket),
         ("gracebgp.api-listen", x0.api_listen, x1.api_listen),
         ("gracebgp.api-token-file", x0.api_token_file, x1.api_token_file),
+        ("gracebgp.api-socket-group", x0.api_socket_group, x1.api_socket_group),
+        ("gracebgp.api-socket-mode", x0.api_socket_mode, x1.api_socket_mode),
+        ("gracebgp.api-tls-cert-file", x0.api_tls_cert_file, x1.api_tls_cert_file),
+        ("gracebgp.api-tls-key-file", x0.api_tls_key_file, x1.api_tls_key_file),
+        ("gracebgp.metrics-listen", x0.metrics_listen, x1.metrics_listen),
     )
     for label, a, b in pairs:
         if a != b:

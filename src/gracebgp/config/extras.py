@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import grp
 import ipaddress
-from typing import Literal
+import re
+import ssl
+from pathlib import Path
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import BeforeValidator, Field, ValidationInfo, field_validator
 
 from gracebgp.config.fields import Community, Frozen, IPAddress, LargeCommunity, normalize_prefix
 from gracebgp.types import IPV4_UNICAST, IPV6_UNICAST, Family
@@ -44,6 +48,131 @@ class Route(Frozen):
 
 #: The longest Unix socket path Linux can bind (unix(7): 108 octets with the NUL).
 MAX_SOCKET_PATH = 107
+#: The largest gid (``(gid_t) -1`` means "unchanged" to chown(2)).
+MAX_GID = 0xFFFFFFFE
+MAX_PEM_FILE = 1024 * 1024  # a certificate chain or a key is a few kB
+_MODE = re.compile(r"0?([0-7]{3})")
+#: Hosts that listen on every address: a port taken there is taken on all of them.
+_WILDCARD_HOSTS = frozenset({"0.0.0.0", "::", "0:0:0:0:0:0:0:0"})
+
+
+# -- the API's listeners: helpers shared with api.server ----------------------------------------
+
+def host_port(value: str) -> tuple[str, int]:
+    """``"127.0.0.1:8179"`` / ``"[::1]:8179"`` -> (host without brackets, port); the value
+    must have passed ``api-listen``'s check."""
+    host, _, port = value.rpartition(":")
+    return host.strip("[]"), int(port)
+
+
+def _check_host_port(value: str) -> str:
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 1 <= int(port) <= 0xFFFF:
+        raise ValueError(f"{value!r} is not host:port (use [addr]:port for IPv6)")
+    if host.startswith("[") != host.endswith("]") or (":" in host and not host.startswith("[")):
+        raise ValueError(f"{value!r}: write an IPv6 address in brackets, e.g. [::1]:8179")
+    return value
+
+
+def group_id(value: str | int) -> int:
+    """The gid of ``api-socket-group``: a group name (looked up on this host, as chgrp
+    does) or a number (taken as it is: a gid need not have a name, e.g. a Kubernetes
+    fsGroup). ``ValueError`` when it names no group."""
+    if isinstance(value, int):
+        if not 0 <= value <= MAX_GID:
+            raise ValueError(f"{value} is not a group id (0..{MAX_GID})")
+        return value
+    if not value:
+        raise ValueError("empty; give a group name (e.g. \"gracebgp\") or a numeric gid")
+    try:
+        return grp.getgrnam(value).gr_gid
+    except KeyError:
+        if value.isascii() and value.isdigit():
+            return group_id(int(value))
+        raise ValueError(f"there is no group {value!r} on this host (getent group {value}): create it, "
+                         "or give a numeric gid") from None
+
+
+def _socket_group(value: Any) -> Any:
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        shown = "true or false" if isinstance(value, bool) else type(value).__name__
+        raise ValueError(f"expected a group name or a numeric gid, got {shown}")
+    group_id(value)
+    return value
+
+
+def _socket_mode(value: Any) -> Any:
+    if isinstance(value, int) and not isinstance(value, bool):
+        raise ValueError(f"write the mode as a string of octal digits, e.g. \"0660\" (the number {value} "
+                         "is read as decimal)")
+    if not isinstance(value, str):
+        return value  # strict validation names the type
+    m = _MODE.fullmatch(value.strip())
+    if m is None:
+        raise ValueError(f"{value!r} is not a permission mode: three octal digits, e.g. \"0660\" "
+                         "(no setuid, setgid or sticky bits)")
+    mode = int(m.group(1), 8)
+    if mode & 0o002:
+        raise ValueError(f"{value!r} is world-writable: every local user could drive gracebgpd (stop it, "
+                         "change its routes); give the operators a group (api-socket-group) and use \"0660\"")
+    return f"0{m.group(1)}"
+
+
+def _read_pem(path: str, what: str, marker: bytes) -> bytes:
+    """The content of a PEM file that must hold ``marker`` (``ValueError`` saying why not)."""
+    if not path:
+        raise ValueError(f"empty path; name the file that holds the {what}")
+    try:
+        with Path(path).open("rb") as f:
+            data = f.read(MAX_PEM_FILE + 1)
+    except OSError as exc:
+        raise ValueError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if len(data) > MAX_PEM_FILE:
+        raise ValueError(f"{path} is longer than {MAX_PEM_FILE} octets; it should hold only the {what}")
+    if marker not in data:
+        raise ValueError(f"{path} holds no PEM {what} (a \"-----BEGIN {marker.decode()}\" block)")
+    return data
+
+
+def _ssl_reason(exc: ssl.SSLError) -> str:
+    text = exc.reason or (exc.args[1] if len(exc.args) > 1 else str(exc))
+    return re.sub(r"\s*\(_ssl\.c:\d+\)", "", str(text)).replace("_", " ").lower()
+
+
+_ENCRYPTED = ("the key in {} is encrypted: gracebgpd cannot ask for a passphrase; store it unencrypted "
+              "in a file only gracebgpd's user can read")
+
+
+def _encrypted() -> bytes:
+    raise ValueError("encrypted")
+
+
+def server_tls_context(cert_file: str, key_file: str) -> ssl.SSLContext:
+    """The TLS context of the TCP API: ``cert_file`` (the certificate, then any
+    intermediates, PEM) and ``key_file`` (its unencrypted private key, PEM); TLS 1.2 or
+    newer, HTTP/1.1. ``ValueError`` saying why the pair cannot be used."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.set_alpn_protocols(["http/1.1"])
+    try:
+        context.load_cert_chain(cert_file, key_file, password=_encrypted)
+    except ValueError:
+        raise ValueError(_ENCRYPTED.format(key_file)) from None
+    except ssl.SSLError as exc:
+        if exc.reason == "KEY_VALUES_MISMATCH":
+            raise ValueError(f"the key in {key_file} is not the key of the certificate in "
+                             f"{cert_file}") from None
+        raise ValueError(f"cannot load the certificate {cert_file} with the key {key_file}: "
+                         f"{_ssl_reason(exc)}") from None
+    except OSError as exc:
+        raise ValueError(f"cannot read {exc.filename or key_file}: {exc.strerror or exc}") from None
+    return context
+
+
+#: ``api-socket-group``: a group name or a numeric gid that exists.
+SocketGroup = Annotated[str | int, BeforeValidator(_socket_group)]
+#: ``api-socket-mode``: "0660"-style permission bits, never world-writable.
+SocketMode = Annotated[str, BeforeValidator(_socket_mode)]
 
 
 class GraceBGP(Frozen):
@@ -53,11 +182,23 @@ class GraceBGP(Frozen):
     state_dir: str = Field(default="/var/lib/gracebgp", min_length=1)
     #: The API's Unix socket (DESIGN.md §4).
     api_socket: str = Field(default="/run/gracebgp/gracebgpd.sock", min_length=1)
+    #: The socket's group (a name or a gid); None: the daemon's own group.
+    api_socket_group: SocketGroup | None = None
+    #: The socket's permission bits, "0660"-style (connecting needs write permission);
+    #: checked against api_socket_group, declared before it.
+    api_socket_mode: SocketMode = "0660"
     #: File holding the bearer token the TCP API requires; declared before api_listen,
     #: whose check needs it.
     api_token_file: str | None = Field(default=None, min_length=1)
     #: Optional TCP listener for the API, "host:port" ("[::1]:8179" for IPv6).
     api_listen: str | None = None
+    #: TLS on api_listen: the certificate (chain) file, PEM; declared after api_listen,
+    #: which it needs, and before the key file, whose check loads the pair.
+    api_tls_cert_file: str | None = None
+    #: ... and its private key, PEM, unencrypted; both or neither.
+    api_tls_key_file: str | None = Field(default=None, validate_default=True)
+    #: Optional plain-HTTP listener, "host:port", that serves only GET /metrics, no token.
+    metrics_listen: str | None = None
     #: SIGTERM: "retain" stops without NOTIFICATION so peers run GR and keep our routes;
     #: "withdraw" sends a Cease NOTIFICATION first (a Hard Reset where RFC 8538 was
     #: negotiated, RFC 8538 §3) so peers drop our routes at once, as gobgpd does.
@@ -91,16 +232,68 @@ class GraceBGP(Frozen):
                              "(AF_UNIX): choose a shorter path")
         return value
 
+    @field_validator("api_socket_mode")
+    @classmethod
+    def _mode_for_group(cls, value: str, info: ValidationInfo) -> str:
+        if info.data.get("api_socket_group") is not None and not int(value, 8) & 0o020:
+            raise ValueError(f"{value!r} gives api-socket-group no write permission, which connecting to "
+                             "a Unix socket needs: the group could not use the API (use \"0660\")")
+        return value
+
     @field_validator("api_listen")
     @classmethod
     def _listen(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value is None:
             return None
-        host, sep, port = value.rpartition(":")
-        if not sep or not host or not port.isdigit() or not 1 <= int(port) <= 0xFFFF:
-            raise ValueError(f"{value!r} is not host:port (use [addr]:port for IPv6)")
-        if host.startswith("[") != host.endswith("]") or (":" in host and not host.startswith("[")):
-            raise ValueError(f"{value!r}: write an IPv6 address in brackets, e.g. [::1]:8179")
+        _check_host_port(value)
         if "api_token_file" in info.data and info.data["api_token_file"] is None:
             raise ValueError("a TCP API listener needs api-token-file (the token that guards it)")
+        return value
+
+    @field_validator("api_tls_cert_file")
+    @classmethod
+    def _tls_cert(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return None
+        if "api_listen" in info.data and info.data["api_listen"] is None:
+            raise ValueError("a TLS certificate for the TCP API needs api-listen (the listener it is for)")
+        data = _read_pem(value, "certificate", b"CERTIFICATE-----")
+        try:
+            ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_verify_locations(
+                cadata=data.decode("ascii", "replace"))
+        except ssl.SSLError as exc:
+            raise ValueError(f"{value}: the certificate cannot be read: {_ssl_reason(exc)}") from None
+        return value
+
+    @field_validator("api_tls_key_file")
+    @classmethod
+    def _tls_key(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if "api_tls_cert_file" not in info.data:
+            return value  # the certificate is wrong already: reported at its key
+        cert = info.data["api_tls_cert_file"]
+        if value is None:
+            if cert is not None:
+                raise ValueError("api-tls-cert-file needs api-tls-key-file, the file of the certificate's "
+                                 "private key")
+            return None
+        if cert is None:
+            raise ValueError("a TLS key needs api-tls-cert-file, the certificate it belongs to")
+        data = _read_pem(value, "private key", b"PRIVATE KEY-----")
+        if b"ENCRYPTED" in data:
+            raise ValueError(_ENCRYPTED.format(value))
+        server_tls_context(cert, value)
+        return value
+
+    @field_validator("metrics_listen")
+    @classmethod
+    def _metrics_listen(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return None
+        _check_host_port(value)
+        api = info.data.get("api_listen")
+        if api is not None:
+            (host, port), (api_host, api_port) = host_port(value), host_port(api)
+            if port == api_port and (host == api_host or {host, api_host} & _WILDCARD_HOSTS):
+                raise ValueError(f"{value!r} is where api-listen ({api!r}) listens: give the metrics "
+                                 "listener a port of its own")
         return value

@@ -80,8 +80,13 @@ GRACEBGP = Section(
     fields={
         ("state_dir",): ("state-dir",),
         ("api_socket",): ("api-socket",),
+        ("api_socket_group",): ("api-socket-group",),
+        ("api_socket_mode",): ("api-socket-mode",),
         ("api_listen",): ("api-listen",),
         ("api_token_file",): ("api-token-file",),
+        ("api_tls_cert_file",): ("api-tls-cert-file",),
+        ("api_tls_key_file",): ("api-tls-key-file",),
+        ("metrics_listen",): ("metrics-listen",),
         ("sigterm",): ("sigterm",),
         ("forwarding_state_preserved",): ("forwarding-state-preserved",),
         ("drain_delay",): ("drain-delay",),

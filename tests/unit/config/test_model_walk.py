@@ -41,6 +41,8 @@ from gracebgp.wire import CapabilitiesParam, FourOctetAs, Multiprotocol, Open
 
 SRC = Path(__file__).parents[3] / "src" / "gracebgp"
 KEY_FILE = Path(__file__).parent / "fixtures" / "walk_md5.key"  # a TCP MD5 key in a file
+TLS_CERT = Path(__file__).parent / "fixtures" / "walk_tls.crt"  # self-signed, for api-tls-*
+TLS_KEY = Path(__file__).parent / "fixtures" / "walk_tls.key"
 NOW = 1000.0
 PEER = "192.0.2.2"
 
@@ -361,6 +363,18 @@ PROBES: dict[str, Probe] = {
                                  ("daemon.py", ".api_token_file")),
     "gracebgp.api_listen": p('sigterm = "retain"', 'sigterm = "retain"\napi-listen = "[::1]:8179"',
                              runtime_only, ("daemon.py", ".api_listen")),
+    "gracebgp.api_socket_group": p('sigterm = "retain"', 'sigterm = "retain"\napi-socket-group = 0',
+                                   runtime_only, ("daemon.py", ".api_socket_group")),
+    "gracebgp.api_socket_mode": p('sigterm = "retain"', 'sigterm = "retain"\napi-socket-mode = "0600"',
+                                  runtime_only, ("daemon.py", ".api_socket_mode")),
+    "gracebgp.api_tls_cert_file": p('sigterm = "retain"', f'sigterm = "retain"\napi-listen = "[::1]:8179"\n'
+                                    f'api-tls-cert-file = "{TLS_CERT}"\napi-tls-key-file = "{TLS_KEY}"',
+                                    runtime_only, ("daemon.py", ".api_tls_cert_file")),
+    "gracebgp.api_tls_key_file": p('sigterm = "retain"', f'sigterm = "retain"\napi-listen = "[::1]:8179"\n'
+                                   f'api-tls-cert-file = "{TLS_CERT}"\napi-tls-key-file = "{TLS_KEY}"',
+                                   runtime_only, ("daemon.py", ".api_tls_key_file")),
+    "gracebgp.metrics_listen": p('sigterm = "retain"', 'sigterm = "retain"\nmetrics-listen = "[::1]:9179"',
+                                 runtime_only, ("daemon.py", ".metrics_listen")),
     "gracebgp.sigterm": kv("sigterm", '"retain"', '"withdraw"', runtime_only, ("daemon.py", ".sigterm")),
     "gracebgp.forwarding_state_preserved": kv("forwarding-state-preserved", "true", "false", our_opens),
     "gracebgp.drain_delay": kv("drain-delay", 10, 60, runtime_only, ("daemon.py", ".drain_delay")),
