@@ -7,7 +7,8 @@ and the real CLI (subprocesses):
   the TLS port gets nothing, and the daemon goes on serving;
 * the metrics listener answers ``GET /metrics`` without a token and nothing else;
 * a metrics port that is taken is a start-up failure naming the listener (exit 4), and
-  ``--check`` loads the certificate files.
+  ``--check`` loads the certificate files;
+* a reload (SIGHUP) that changes them applies nothing and says a restart is needed.
 
 Only the daemons started here are stopped, by PID; every wait is bounded.
 """
@@ -18,6 +19,7 @@ import grp
 import os
 import secrets
 import shutil
+import signal
 import socket
 import ssl
 import stat
@@ -293,3 +295,23 @@ def test_check_loads_the_certificate_files(daemon: Daemon, tmp_path: Path) -> No
         "group no-such-group-gb): create it, or give a numeric gid",
         f"{conf}:14: gracebgp.api-tls-key-file: the key in {other.key} is not the key of the certificate "
         f"in {daemon.tls.cert}"]
+
+
+# --- reload -------------------------------------------------------------------------------------
+
+def test_a_reload_keeps_the_listeners_and_says_a_restart_is_needed(daemon: Daemon) -> None:
+    original = daemon.conf.read_text()
+    assert original.count('api-socket-mode = "0660"') == 1
+    daemon.conf.write_text(original.replace('api-socket-mode = "0660"', 'api-socket-mode = "0620"')
+                           .replace(f"metrics-listen = \"{HOST}:{daemon.metrics_port}\"\n", ""))
+    try:
+        os.kill(daemon.proc.pid, signal.SIGHUP)
+        wait_until("the reload is logged", lambda: "need a restart and are not applied" in daemon.log_tail())
+        line = next(x for x in daemon.log_tail().splitlines() if "need a restart and are not applied" in x)
+        assert "gracebgp.api-socket-mode changed from 0660 to 0620" in line
+        assert f"gracebgp.metrics-listen changed from {HOST}:{daemon.metrics_port} to unset" in line
+        assert stat.S_IMODE(os.stat(daemon.socket).st_mode) == 0o660
+        with httpx.Client(base_url=daemon.metrics, timeout=10) as c:
+            assert c.get("/metrics").status_code == 200
+    finally:
+        daemon.conf.write_text(original)
