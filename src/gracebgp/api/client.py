@@ -117,6 +117,8 @@ class Client:
         ``$GRACEBGP_CA_FILE``, else the system's CAs)."""
         self.target = target
         self._timeout = timeout
+        #: The CA file an https target is verified with (None: the system's CAs, or not https).
+        self.ca_file: str | None = None
         headers = {"Accept": "application/json", "User-Agent": "gracebgp-client"}
         if token:
             headers["Authorization"] = f"Bearer {token}"
