@@ -150,6 +150,9 @@ def trip(rig: Rig, side: Side) -> tuple[WireMsg, float]:
     note = wait_until(lambda: our_notifications(rig, side)[before:], 10, 0.2,
                       what=f"our NOTIFICATION to {side.kind} in the capture")
     assert len(note) == 1
+    # the wire evidence for the issue note: (code, subcode, data hex) as tshark decoded it
+    print(f"prefix-limit {side.kind}: tshark: NOTIFICATION {side.ours} > {side.theirs} "
+          f"(code, subcode, data) = {note[0].notification}")
     return note[0], gone
 
 
