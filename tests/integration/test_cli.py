@@ -183,7 +183,7 @@ def test_routes_views(pair: Pair) -> None:
 def test_rib_add_reaches_the_peer_and_del_withdraws(pair: Pair, tmp_path: Path) -> None:
     established(pair)
     assert ok("rib", "add", "10.99.0.0/24", "community", "65000:7", "65000:8", "med", "10",
-              sock=pair.a) == "added 1 route (0 unchanged)\n"
+              sock=pair.a) == "added 1 route\n"
     got = until(lambda: received(pair.b, A_ADDR, "10.99.0.0/24"), "10.99.0.0/24 at B")
     assert got[0]["attrs"]["communities"] == ["65000:7", "65000:8"] and got[0]["attrs"]["med"] == 10
     table = ok("routes", "received", "ipv4", "unicast", "--peer", A_ADDR, "10.99.0.0/24", sock=pair.b)
@@ -193,10 +193,16 @@ def test_rib_add_reaches_the_peer_and_del_withdraws(pair: Pair, tmp_path: Path) 
     # --file: bulk add and delete, one spec per line
     routes = tmp_path / "routes.txt"
     routes.write_text("".join(f"10.98.{i}.0/24 community 65000:{i}  # bulk\n" for i in range(20)))
-    assert ok("rib", "add", "--file", str(routes), sock=pair.a) == "added 20 routes (0 unchanged)\n"
+    assert ok("rib", "add", "--file", str(routes), sock=pair.a) == "added 20 routes\n"
     until(lambda: received(pair.b, A_ADDR, "10.98.19.0/24"), "bulk routes at B")
-    assert ok("rib", "add", "-f", str(routes), sock=pair.a) == "added 0 routes (20 unchanged)\n"
-    assert ok("rib", "del", "--file", str(routes), sock=pair.a) == "deleted 20 routes (0 unchanged)\n"
+    again = ok("rib", "add", "-f", str(routes), sock=pair.a)
+    assert again == "added 0 routes; 20 were already there, identical\n"
+    assert ok("rib", "del", "--file", str(routes), sock=pair.a) == "deleted 20 routes\n"
+    # a prefix that is not there: said so, not "deleted 0 routes (1 unchanged)"
+    assert ok("rib", "del", "10.97.0.0/24", sock=pair.a) == (
+        "no route 10.97.0.0/24 to delete: this speaker does not originate it\n")
+    assert ok("rib", "del", "10.97.0.0/24", "10.98.0.0/24", sock=pair.a) == (
+        "deleted 0 routes; 2 prefixes not found (not originated here)\n")
     until(lambda: not received(pair.b, A_ADDR, "10.98.19.0/24"), "bulk routes withdrawn at B")
     # bad words are caught by the CLI, bad values by the daemon: one line each
     assert "unknown word 'colour'" in one_line_error(gb("rib", "add", "10.0.0.0/24", "colour", "red",

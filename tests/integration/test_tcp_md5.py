@@ -102,7 +102,7 @@ def test_listener_keys_accept_only_the_same_key(monkeypatch: pytest.MonkeyPatch,
             for wrong in ("wrong", None):
                 failed = await _connect_with(server, client, port, wrong)
                 assert isinstance(failed, ev.ConnectFailed), failed
-                assert "TimeoutError" in failed.error
+                assert "no answer from" in failed.error
             # a new key on the listener: the next connection needs it; established ones stay
             t.accept_from(client, ev.SocketOptions(md5_password="rotated"))
             assert isinstance(await _connect_with(server, client, port, "right"), ev.ConnectFailed)

@@ -85,7 +85,7 @@ def test_gtsm_drops_a_sender_one_hop_too_far(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setattr(tr, "CONNECT_TIMEOUT", 2.0)
     far = ev.SocketOptions(ttl=254)
     got, _ = asyncio.run(_pair(A, "127.0.0.3", free_port(A), GTSM, far))
-    assert isinstance(got, ev.ConnectFailed) and "TimeoutError" in got.error, got
+    assert isinstance(got, ev.ConnectFailed) and "no answer from" in got.error, got
     got, _ = asyncio.run(_pair(A, "127.0.0.3", free_port(A), ev.SocketOptions(ttl=255, min_ttl=254), far))
     assert isinstance(got, ev.Connected), got
 

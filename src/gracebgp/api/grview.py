@@ -44,7 +44,7 @@ def gr_status(speaker: Speaker, now: float) -> s.GrStatus:
     rows = d.status(peer_views(speaker), now) if d is not None else []
     deferral = [s.DeferralFamily.model_validate(row) for row in rows]
     helper: list[s.HelperPeer] = []
-    for peer in speaker.peers.values():
+    for peer in sorted(speaker.peers.values(), key=address_order):
         g = peer.gr
         if not g.active:
             continue
@@ -61,6 +61,11 @@ def gr_status(speaker: Speaker, now: float) -> s.GrStatus:
                      and p.session.config.graceful_restart.restarting for p in speaker.peers.values())
     return s.GrStatus(restart=kind, detail=detail, restart_bit=restarting,  # type: ignore[arg-type]
                       deferral=deferral, helper=helper, drain=speaker.drain)  # type: ignore[arg-type]
+
+
+def address_order(peer: Peer) -> tuple[int, int, str]:
+    """Peers in address order: IPv4 before IPv6, numerically."""
+    return s.address_key(peer.address)
 
 
 def _left(deadline: float | None, now: float) -> float | None:

@@ -7,6 +7,7 @@ Families are written as GoBGP names them: ``ipv4-unicast``, ``ipv6-unicast``.
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
@@ -29,6 +30,16 @@ def shutdown_message_problem(message: str) -> str | None:
         return (f"the shutdown message is {octets} octets of UTF-8; RFC 9003 §2 allows at most "
                 f"{SHUTDOWN_MESSAGE_MAX}")
     return None
+
+
+def address_key(text: str) -> tuple[int, int, str]:
+    """Sorts peer addresses as addresses (IPv4 before IPv6, 192.0.2.9 before 192.0.2.10),
+    anything else after them by name: the order of every peer listing, API and CLI."""
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return (7, 0, text)
+    return (address.version, int(address), "")
 
 
 def _shutdown_message(message: str) -> str:

@@ -147,7 +147,7 @@ def build_app(owner: Owner, info: DaemonInfo, hostname: str | None,
     async def reset_peer(address: str, body: schema.PeerReset | None = None) -> schema.Done:
         body = body or schema.PeerReset()
         peer = service.find_peer(speaker, address)
-        return await run(cmd.ResetPeer(peer.address, body.mode, body.message))
+        return await run(cmd.ResetPeer(peer.address, body.mode, body.message, body.hard_reset))
 
     # The bodies are read in slices (api/bulk.py), not by FastAPI: documented by hand.
     @app.post("/v1/paths", response_model=schema.PathsChanged, operation_id="AddPaths", responses=_R,

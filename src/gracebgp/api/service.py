@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from gracebgp.api import schema as s
-from gracebgp.api.grview import STATE_NAMES, session_view
+from gracebgp.api.grview import STATE_NAMES, address_order, session_view
 from gracebgp.config.extras import Route
 from gracebgp.config.fields import normalize_prefix
 from gracebgp.config.model import Global as GlobalConfig
@@ -115,7 +115,8 @@ def peer_view(speaker: Speaker, peer: Peer, now: float) -> s.Peer:
 
 
 def list_peers(speaker: Speaker, now: float) -> list[s.Peer]:
-    return [peer_view(speaker, p, now) for p in speaker.peers.values()]
+    """Sorted by address: IPv4 before IPv6, numerically (not in the order they were added)."""
+    return [peer_view(speaker, p, now) for p in sorted(speaker.peers.values(), key=address_order)]
 
 
 def get_peer(speaker: Speaker, address: str, now: float) -> s.Peer:

@@ -82,8 +82,8 @@ def plain_help(command: object, root: bool = True) -> None:
             param.display_type_rich = _no_type_name  # type: ignore[method-assign]
         elif isinstance(param, TyperOption) and not (param.is_flag or param.count) and param.metavar is None:
             param.metavar = "TEXT"
+    if not root and isinstance(command, (TyperCommand, TyperGroup)):
+        command.epilog = f"{command.epilog}\n\n{GLOBAL_EPILOG}" if command.epilog else GLOBAL_EPILOG
     if isinstance(command, TyperGroup):
         for sub in command.commands.values():
             plain_help(sub, root=False)
-    elif not root and isinstance(command, TyperCommand):
-        command.epilog = f"{command.epilog}\n\n{GLOBAL_EPILOG}" if command.epilog else GLOBAL_EPILOG

@@ -9,6 +9,7 @@ intent (spec/graceful-restart.md section 6) and watching a restart (sections 4 a
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import datetime
 from typing import Annotated
@@ -16,8 +17,9 @@ from typing import Annotated
 import typer
 
 from gracebgp.api.client import Client, ClientError
-from gracebgp.api.schema import GrStatus, Timeline, shutdown_message_problem
+from gracebgp.api.schema import GrStatus, Timeline, address_key, shutdown_message_problem
 from gracebgp.cli import output
+from gracebgp.cli.render import format_duration
 from gracebgp.cli.targets import Failure, Options
 
 gr_app = typer.Typer(help="Graceful restart: our restart, selection deferral, helper episodes.",
@@ -119,28 +121,40 @@ def gr_status_command(ctx: typer.Context) -> None:
     opts: Options = ctx.obj
     with _one(opts) as client:
         st = client.gr_status()
+        uptime = None if opts.json else client.global_().uptime
     if opts.json:
         output.emit_json(st.model_dump())
         return
-    for line in gr_lines(st):
+    for line in gr_lines(st, uptime):
         output.emit_line(line)
 
 
-def gr_lines(st: GrStatus) -> list[str]:
-    lines = [f"this run: {st.restart} start ({st.detail or '-'}); R bit in our OPENs: {int(st.restart_bit)}"
-             + (f"; draining ({st.drain})" if st.drain else "")]
+def live_ages(detail: str, uptime: float) -> str:
+    """The start's detail was written when this run started (``gracebgp restart, 1.6s ago``):
+    each ``Ns ago`` in it, aged by this run's uptime, so it reads right at any later time."""
+    return re.sub(r"(\d+(?:\.\d+)?)s ago", lambda m: f"{format_duration(float(m[1]) + uptime)} ago", detail)
+
+
+def gr_lines(st: GrStatus, uptime: float | None = None) -> list[str]:
+    """``gr status`` as text; ``uptime``: this run's, for the ages (None: as the daemon said)."""
+    detail = st.detail if uptime is None else live_ages(st.detail, uptime)
+    when = "" if uptime is None else f" {format_duration(uptime)} ago"
+    lines = [f"this run: {st.restart} start{when} ({detail or '-'}); "
+             f"R bit in our OPENs: {int(st.restart_bit)}" + (f"; draining ({st.drain})" if st.drain else "")]
     for d in st.deferral:
         if d.deferring:
-            waits = ", ".join(f"{w.peer} ({w.reason})" for w in d.waiting_for) or "nobody"
+            waits = ", ".join(f"{w.peer} ({w.reason})"
+                              for w in sorted(d.waiting_for, key=lambda w: address_key(w.peer))) or "nobody"
+            eors = sorted(d.eor_received_from, key=address_key)
             lines.append(f"  {d.family}: DEFERRING, waiting for {waits}; EoR from "
-                         f"{', '.join(d.eor_received_from) or 'nobody yet'}; deferral timer in "
+                         f"{', '.join(eors) or 'nobody yet'}; deferral timer in "
                          f"{d.deferral_expires_in:.1f}s")
         else:
             lines.append(f"  {d.family}: selection done {d.selection_done_after:.3f}s after start "
                          f"({d.reason})")
     if not st.deferral:
         lines.append("  no selection deferral (cold start, or no peer with graceful restart)")
-    for h in st.helper:
+    for h in sorted(st.helper, key=lambda h: address_key(h.peer)):
         fams = ", ".join(f"{f.family} {f.phase} ({f.stale} stale)" for f in h.families)
         timers = [f"restart timer {h.restart_timer_in:.1f}s" if h.restart_timer_in is not None else "",
                   f"stale-path timer {h.stale_timer_in:.1f}s" if h.stale_timer_in is not None else "",

@@ -111,10 +111,25 @@ def _integer(text: str, what: str) -> int:
         raise Failure(f"{what} must be a number, not {text!r}", 2) from None
 
 
+def _complete_words(ctx: typer.Context, incomplete: str) -> list[str]:
+    """Shell completion of ``neighbor``'s words: add/del first, an action after ADDR."""
+    typed = [w for w in (ctx.params.get("words") or []) if w != incomplete]
+    if not typed:
+        choices: tuple[str, ...] = ("add", "del")
+    elif len(typed) == 1 and typed[0] not in ("add", "del", "delete"):
+        choices = _ACTIONS
+    elif len(typed) == 2 and typed[1] == "softreset":
+        choices = ("in", "out")
+    else:
+        choices = ()
+    return [c for c in choices if c.startswith(incomplete)]
+
+
 def neighbor_command(
     ctx: typer.Context,
     words: Annotated[list[str] | None, typer.Argument(metavar="[ADDR ACTION | add ADDR | del ADDR]",
-                                                      show_default=False)] = None,
+                                                      show_default=False,
+                                                      autocompletion=_complete_words)] = None,
     message: Annotated[str, typer.Option("--message", "-m", metavar="TEXT",
                                          help="shutdown/reset: the RFC 9003 communication")] = "",
     hard: Annotated[bool, typer.Option("--hard", help="reset: RFC 8538 Hard Reset, the peer deletes "
@@ -221,16 +236,15 @@ def _reset(opts: Options, address: str, message: str, hard: bool) -> None:
 
 def reset_words(peer: Peer, done: Done) -> str:
     """What a reset did, and what the peer does with our routes (RFC 8538 §4, §5)."""
-    head = f"peer {peer.address} reset"
     rest = done.message.split(" reset", 1)[1] if " reset" in done.message else ""
-    hard = "Hard Reset" in rest
+    hard = "Hard Reset" in rest  # the daemon says so (asked, or provisional-hard-reset configured)
     later = rest.split(";", 1)[1].strip() if ";" in rest else ""
     neg = peer.negotiated
+    head = f"peer {peer.address} reset" + (" with an RFC 8538 Hard Reset" if hard and neg else "")
     if peer.state != "Established" or neg is None:
         fate = "it was not Established, so it had none of our routes"
     elif hard:
-        fate = ("RFC 8538 Hard Reset: the peer deletes our routes now and learns them again when the "
-                "session is back")
+        fate = "the peer deletes our routes now and learns them again when the session is back"
     elif neg.notification and neg.gr_peer_keeps:
         kept = ", ".join(neg.gr_peer_keeps)
         gone = [f.family for f in peer.families if f.negotiated and f.family not in neg.gr_peer_keeps]

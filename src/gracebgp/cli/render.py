@@ -15,7 +15,17 @@ from rich.console import Console, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from gracebgp.api.schema import Condition, Event, Global, Health, MessageCounts, PathEntry, Peer, PeerFamily
+from gracebgp.api.schema import (
+    Condition,
+    Event,
+    Global,
+    Health,
+    MessageCounts,
+    PathEntry,
+    Peer,
+    PeerFamily,
+    address_key,
+)
 
 T = TypeVar("T")
 Answer = tuple[str | None, T]
@@ -79,10 +89,10 @@ def _headers(answers: Sequence[Answer[object]], columns: Sequence[str]) -> list[
 def peer_rows(answers: Sequence[Answer[list[Peer]]]) -> tuple[list[str], Rows]:
     """One row per peer and family, like ``cilium bgp peers``."""
     def rows(peers: list[Peer]) -> Iterable[list[str]]:
-        for peer in peers:
+        for peer in sorted(peers, key=lambda p: address_key(p.address)):
             head = [peer.address, str(peer.local_as), str(peer.peer_as), peer_state(peer),
                     format_duration(peer.uptime)]
-            families = peer.families or []
+            families = sorted(peer.families or [], key=lambda f: f.family)
             if not families:
                 yield [*head, "-", "-", "-", "-", "-"]
             for fam in families:
@@ -123,8 +133,10 @@ def event_line(node: str | None, event: Event) -> str:
 
 
 def health_rows(answers: Sequence[Answer[Health]]) -> tuple[list[str], Rows]:
+    """Errors first, then by subject (a peer address sorts as an address)."""
     def rows(health: Health) -> Iterable[list[str]]:
-        for c in health.conditions:
+        for c in sorted(health.conditions, key=lambda c: (c.severity != "error", address_key(c.subject),
+                                                          c.type)):
             yield condition_cells(c)
     return _headers(answers, HEALTH_COLUMNS), _noded(answers, rows)
 
@@ -133,11 +145,22 @@ def condition_cells(c: Condition) -> list[str]:
     return [c.type, c.severity, c.subject, c.reason, c.message]
 
 
+def unreachable_health(failures: Sequence[tuple[str, str]]) -> list[Answer[Health]]:
+    """A fleet's node that did not answer ``health``: not healthy, and why."""
+    return [(node, Health(healthy=False, conditions=[Condition(
+        type="NodeUnreachable", severity="error", subject=node, reason="NoAnswer", message=why)]))
+        for node, why in failures]
+
+
 def health_summary(answers: Sequence[Answer[Health]]) -> str:
+    """``healthy``; ``all 3 nodes healthy``; ``not healthy: 1 of 3 nodes (c)``."""
     sick = [node or "gracebgpd" for node, h in answers if not h.healthy]
+    one = len(answers) == 1 and answers[0][0] is None
     if not sick:
-        return "healthy" if len(answers) == 1 else f"all {len(answers)} nodes healthy"
-    return "not healthy" if len(answers) == 1 else f"not healthy: {', '.join(sick)}"
+        return "healthy" if one else f"all {len(answers)} nodes healthy"
+    if one:
+        return "not healthy"
+    return f"not healthy: {len(sick)} of {len(answers)} nodes ({', '.join(sick)})"
 
 
 def _routes_text(g: Global) -> str:

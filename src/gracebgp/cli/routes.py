@@ -28,11 +28,23 @@ rib_app = typer.Typer(help="Originate or withdraw routes: rib add|del PREFIX ...
 _AFIS = ("ipv4", "ipv6")
 _SAFIS = ("unicast",)
 
-Afi = Annotated[str, typer.Argument(metavar="AFI", help="ipv4 or ipv6", show_default=False)]
-Safi = Annotated[str, typer.Argument(metavar="SAFI", help="unicast", show_default=False)]
+def _afis(incomplete: str) -> list[str]:
+    return [a for a in _AFIS if a.startswith(incomplete)]
+
+
+def _safis(incomplete: str) -> list[str]:
+    return [a for a in _SAFIS if a.startswith(incomplete)]
+
+
+Afi = Annotated[str, typer.Argument(metavar="AFI", help="ipv4 or ipv6", show_default=False,
+                                    autocompletion=_afis)]
+Safi = Annotated[str, typer.Argument(metavar="SAFI", help="unicast", show_default=False,
+                                     autocompletion=_safis)]
 Prefix = Annotated[str | None, typer.Argument(
     metavar="[PREFIX]", help="a prefix, or an address (longest match)", show_default=False)]
-PeerOpt = Annotated[str | None, typer.Option("--peer", "-p", metavar="ADDR", help="the neighbor")]
+PeerOpt = Annotated[str | None, typer.Option(
+    "--peer", "-p", metavar="ADDR",
+    help="the neighbor, as the Peer column shows it ('local': the routes we originate)")]
 Longer = Annotated[bool, typer.Option("--longer", help="PREFIX and every more specific one")]
 
 
@@ -46,11 +58,16 @@ def family_of(afi: str, safi: str) -> str:
     return f"{afi}-{safi}"
 
 
+#: What the Peer column prints for the routes this speaker originates; ``--peer`` takes it.
+LOCAL = "local"
+
+
 def _list(opts: Options, table: str, family: str, peer: str | None, prefix: str | None, longer: bool,
           post_policy: bool = True, best: bool = False) -> None:
-    answers = ask_all(opts, lambda c: list(c.list_paths(table=table, family=family, peer=peer,
-                                                        prefix=prefix, longer=longer,
-                                                        post_policy=post_policy, best=best)))
+    local = peer is not None and peer.strip().lower() == LOCAL
+    answers = ask_all(opts, lambda c: [e for e in c.list_paths(
+        table=table, family=family, peer=None if local else peer, prefix=prefix, longer=longer,
+        post_policy=post_policy, best=best) if not local or e.source is None])
     if opts.json:
         output.emit_listing(answers)
     elif any(entries for _, entries in answers) or opts.fleet:
@@ -64,6 +81,9 @@ def _list(opts: Options, table: str, family: str, peer: str | None, prefix: str 
 def _need_peer(command: str, peer: str | None) -> str:
     if not peer:
         raise Failure(f"routes {command} needs --peer ADDR (the neighbor whose routes to show)", 2)
+    if peer.strip().lower() == LOCAL:
+        raise Failure(f"routes {command} --peer local: 'local' is this speaker, not a neighbor; its own "
+                      "routes are in 'routes available ... --peer local'", 2)
     return peer
 
 
@@ -102,14 +122,34 @@ def _read(path: str) -> list[str]:
         raise Failure(f"{path} is not text (UTF-8): byte {exc.start}", 2) from None
 
 
-def _changed(opts: Options, answers: list[tuple[str | None, PathsChanged]], verb: str) -> None:
+def _routes(count: int) -> str:
+    return f"{count} route" if count == 1 else f"{count} routes"
+
+
+def changed_words(done: PathsChanged, verb: str, prefixes: list[str] | None = None) -> str:
+    """``added 2 routes``, ``added 1 route; 1 was already there, identical``; ``deleted 1
+    route; 1 prefix not found ...``; one prefix that is not there: ``no route 10.9.0.0/24 to
+    delete ...``."""
+    if verb == "deleted":
+        missing = "this speaker does not originate it" if done.unchanged == 1 else "not originated here"
+        if done.changed == 0 and prefixes is not None and len(prefixes) == 1:
+            return f"no route {prefixes[0]} to delete: {missing}"
+        tail = (f"; {done.unchanged} {'prefix' if done.unchanged == 1 else 'prefixes'} not found "
+                f"({missing})" if done.unchanged else "")
+        return f"deleted {_routes(done.changed)}{tail}"
+    same = "was" if done.unchanged == 1 else "were"
+    tail = f"; {done.unchanged} {same} already there, identical" if done.unchanged else ""
+    return f"{verb} {_routes(done.changed)}{tail}"
+
+
+def _changed(opts: Options, answers: list[tuple[str | None, PathsChanged]], verb: str,
+             prefixes: list[str] | None = None) -> None:
     if opts.json:
         output.emit_answers(answers)
     else:
         for node, done in answers:
             where = f"{node}: " if node is not None else ""
-            routes = "route" if done.changed == 1 else "routes"
-            output.emit_line(f"{where}{verb} {done.changed} {routes} ({done.unchanged} unchanged)")
+            output.emit_line(where + changed_words(done, verb, prefixes))
     if opts.failed:
         raise typer.Exit(1)
 
@@ -153,7 +193,7 @@ def rib_del(ctx: typer.Context,
             check_prefix(prefix)
     except WordError as exc:
         raise Failure(f"rib del: {exc}", 2) from None
-    _changed(ctx.obj, ask_all(ctx.obj, lambda c: c.delete_paths(wanted)), "deleted")
+    _changed(ctx.obj, ask_all(ctx.obj, lambda c: c.delete_paths(wanted)), "deleted", wanted)
 
 
 def register(app: typer.Typer) -> None:

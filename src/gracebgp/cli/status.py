@@ -13,7 +13,15 @@ import typer
 from gracebgp.api.client import Client, ClientError
 from gracebgp.api.schema import Event
 from gracebgp.cli import output
-from gracebgp.cli.render import event_line, event_rows, global_pairs, global_rows, health_rows, health_summary
+from gracebgp.cli.render import (
+    event_line,
+    event_rows,
+    global_pairs,
+    global_rows,
+    health_rows,
+    health_summary,
+    unreachable_health,
+)
 from gracebgp.cli.targets import Failure, Options, Target, ask_all, named_targets, report
 
 
@@ -34,7 +42,7 @@ def global_command(ctx: typer.Context) -> None:
 def health_command(ctx: typer.Context) -> None:
     """Conditions that need an operator; exit code 1 when not healthy."""
     opts: Options = ctx.obj
-    answers = ask_all(opts, Client.health)
+    answers = ask_all(opts, Client.health) + unreachable_health(opts.failures)
     if opts.json:
         output.emit_answers(answers)
     else:

@@ -53,6 +53,8 @@ class Options:
     timeout: float = 10.0
     #: set when a node of a fleet failed; the command still shows the others
     failed: bool = field(default=False)
+    #: the nodes of a fleet that failed, with why (``health`` counts them as not healthy)
+    failures: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def fleet(self) -> bool:
@@ -218,4 +220,5 @@ def _each(opts: Options, named: list[tuple[str, Target]],
             except ClientError as exc:
                 report(f"node {name}: {exc}")
                 opts.failed = True
+                opts.failures.append((name, str(exc)))
     return answers

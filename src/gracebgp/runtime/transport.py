@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import fcntl
 import logging
 import socket
@@ -115,7 +116,7 @@ class BgpProtocol(asyncio.Protocol):
         self.owner.lost.set()
         if self.owner.conns.get((self.peer, self.conn)) is self:
             del self.owner.conns[(self.peer, self.conn)]
-        self.queue.put_nowait(Disconnected(self.peer, self.conn, str(exc) if exc else ""))
+        self.queue.put_nowait(Disconnected(self.peer, self.conn, _lost(exc) if exc else ""))
 
 
 class Transport:
@@ -251,7 +252,7 @@ class Transport:
             await loop.create_connection(lambda: BgpProtocol(peer, conn, self, True), sock=sock)
         except (TimeoutError, OSError) as exc:
             sock.close()
-            why = str(exc) or type(exc).__name__
+            why = connect_failure(exc, host, port)
             if isinstance(exc, TimeoutError) and (options.md5_password or options.ao_keys):
                 kind = "TCP MD5" if options.md5_password else "TCP-AO"
                 why += (f" ({kind} is configured: a key mismatch, or no listener, makes the peer "
@@ -386,3 +387,37 @@ def _named(options: SocketOptions) -> str:
              ("tcp-mss", options.tcp_mss), ("ip-tos", options.tos),
              ("bind-interface", options.bind_interface), ("mtu-discovery", options.pmtu_discovery)]
     return ", ".join(name for name, value in names if value is not None) or "none"
+
+#: Why a connection attempt failed, in an operator's words (health, events, ``neighbor``):
+#: errno -> text with {where} (the peer's address and port); never Python's own message.
+_CONNECT_WORDS = {
+    errno.ECONNREFUSED: "connection refused by {where} (nothing listens there, or a firewall rejects it)",
+    errno.EHOSTUNREACH: "no route to {where} (host unreachable)",
+    errno.ENETUNREACH: "no route to {where} (network unreachable)",
+    errno.EADDRNOTAVAIL: "the local address cannot be used to reach {where} (not configured on this host?)",
+    errno.EADDRINUSE: "the local address and port are in use, cannot connect to {where}",
+    errno.ECONNRESET: "connection reset by {where}",
+    errno.EACCES: "not permitted to connect to {where} (a local firewall, or a privileged option)",
+    errno.EPERM: "not permitted to connect to {where} (a local firewall, or a privileged option)",
+}
+
+
+def connect_failure(exc: BaseException, host: str, port: int) -> str:
+    """``[Errno 111] Connect call failed ('192.0.2.1', 179)`` -> ``connection refused by
+    192.0.2.1 port 179 (...)``; a timeout -> ``no answer from ...``."""
+    where = f"{host} port {port}"
+    if isinstance(exc, TimeoutError):
+        return (f"no answer from {where} within {CONNECT_TIMEOUT:g}s (timed out: the peer is down or "
+                "unreachable, or a firewall drops our SYN)")
+    number = getattr(exc, "errno", None)
+    if number in _CONNECT_WORDS:
+        return _CONNECT_WORDS[number].format(where=where)
+    text = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+    return f"cannot connect to {where}: {text}"
+
+
+def _lost(exc: BaseException) -> str:
+    """Why an established connection went away, without Python's ``[Errno N]``."""
+    if isinstance(exc, ConnectionResetError):
+        return "connection reset by the peer"
+    return getattr(exc, "strerror", None) or str(exc) or type(exc).__name__

@@ -79,7 +79,7 @@ def test_rib_add_file(daemon: FakeDaemon, capsys: Capture, tmp_path: Path) -> No
     routes = tmp_path / "routes.txt"
     routes.write_text("10.0.0.0/24 med 5\n# skip\n10.0.1.0/24 community 1:1\n")
     code, out, _ = cli(capsys, "rib", "add", "--file", str(routes))
-    assert (code, out) == (0, "added 2 routes (0 unchanged)\n")
+    assert (code, out) == (0, "added 2 routes\n")
     assert json.loads(daemon.requests[-1].content)["paths"][1]["communities"] == ["1:1"]
     code, out, _ = cli(capsys, "--json", "rib", "del", "-f", str(routes), "10.0.2.0/24")
     assert json.loads(out) == {"changed": 3, "unchanged": 0}

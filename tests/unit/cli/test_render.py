@@ -95,7 +95,7 @@ def test_health_rows_and_summary() -> None:
     headers, rows = health_rows(answers)
     assert headers == ["Node", "Type", "Severity", "Subject", "Reason", "Message"]
     assert rows == [["b", "PeerDown", "error", "192.0.2.9", "Idle", "session down since 5m"]]
-    assert health_summary(answers) == "not healthy: b"
+    assert health_summary(answers) == "not healthy: 1 of 2 nodes (b)"
     assert health_summary([(None, canned.health(True))]) == "healthy"
     assert health_summary([(None, canned.health(False))]) == "not healthy"
     assert health_summary([("a", canned.health(True)), ("b", canned.health(True))]) == "all 2 nodes healthy"
