@@ -222,6 +222,10 @@ def test_daemonset_volumes_args_and_update_strategy() -> None:
         assert g.state_dir == mounts["state"], f"{key}: state-dir is not on the hostPath volume"
         assert str(PurePosixPath(g.api_socket).parent) == mounts["run"], key
         assert g.api_socket == DEFAULTS.api_socket, f"{key}: the probes use gracebgp's default socket"
+        if g.metrics_listen is not None:  # the port the pod declares and Prometheus is told
+            port = g.metrics_listen.rpartition(":")[2]
+            assert {"name": "metrics", "containerPort": int(port), "protocol": "TCP"} in c["ports"], key
+            assert ds["spec"]["template"]["metadata"]["annotations"]["prometheus.io/port"] == port, key
     sc = c["securityContext"]
     assert sc["capabilities"] == {"drop": ["ALL"], "add": ["NET_BIND_SERVICE"]}
     assert sc["readOnlyRootFilesystem"] is True
