@@ -13,6 +13,7 @@ what a systemd unit would hear (runtime/sdnotify.py, deploy/systemd/gracebgpd.se
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -100,9 +101,7 @@ def run() -> Iterator[Run]:
             os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)
         notify.close()
-        for p in sorted(state.rglob("*"), reverse=True):
-            p.unlink() if not p.is_dir() else p.rmdir()
-        state.rmdir()
+        shutil.rmtree(state, ignore_errors=True)
 
 
 def api_answers(r: Run) -> bool:
