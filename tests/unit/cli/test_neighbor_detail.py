@@ -3,10 +3,16 @@ from a real sans-IO Speaker through the API's view (api.service) to the CLI's ro
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import pytest
+from pydantic import ValidationError
+
 from gracebgp.api import schema
 from gracebgp.api.service import get_peer
 from gracebgp.cli.capabilities import capability_note, capability_rows
 from gracebgp.core import events as ev
+from gracebgp.core.commands import ResetPeer
 from gracebgp.core.peer import NeighborSettings
 from gracebgp.core.speaker import Speaker
 from gracebgp.session.config import GrConfig, SessionConfig
@@ -97,3 +103,36 @@ def test_before_established_only_our_open_is_shown() -> None:
     assert rows["Graceful restart"] == ["R=0 N=1, restart time 120s", "-", "-"]
     assert rows["4-octet AS"] == ["AS 4200000001", "-", "-"]
     assert "not Established" in (capability_note(p) or "")
+
+
+def _speaker_established() -> Speaker:
+    s = Speaker(4200000001, "127.0.0.1", [NeighborSettings(X, ours())], [])
+    conn = next(o.conn for o in s.handle(ev.Started(), 10.0) if isinstance(o, ev.Connect))
+    s.handle(ev.Connected(X, conn, "127.0.0.1", outgoing=True), 10.0)
+    s.handle(ev.Received(X, conn, theirs().encode()), 11.0)
+    s.handle(ev.Received(X, conn, KEEPALIVE_BYTES), 11.0)
+    return s
+
+
+def _notification(out: Sequence[object]) -> bytes:
+    sent = [o.data for o in out if isinstance(o, ev.Send) and o.data[18] == 3]  # type 3: NOTIFICATION
+    assert len(sent) == 1, out
+    return sent[0][19:]
+
+
+def test_reset_sends_administrative_reset_and_hard_reset_wraps_it() -> None:
+    """``reset``: Cease/Administrative Reset (6/4) as it is, so a peer with N keeps our
+    routes; ``reset --hard``: Cease/Hard Reset (6/9) whose data is 6/4 (RFC 8538 §3)."""
+    s = _speaker_established()
+    out = s.handle(ev.CommandRequested(1, ResetPeer(X, "hard")), 12.0)
+    assert _notification(out)[:2] == bytes([6, 4])
+    assert next(o for o in out if isinstance(o, ev.Reply)).message == f"peer {X} reset"
+    s = _speaker_established()
+    out = s.handle(ev.CommandRequested(1, ResetPeer(X, "hard", "", True)), 12.0)
+    assert _notification(out)[:4] == bytes([6, 9, 6, 4])
+    reply = next(o for o in out if isinstance(o, ev.Reply))
+    assert reply.message == f"peer {X} reset with a Hard Reset (RFC 8538)"
+    out = s.handle(ev.CommandRequested(2, ResetPeer(X, "soft", "", True)), 13.0)
+    assert next(o for o in out if isinstance(o, ev.Reply)).status == 400
+    with pytest.raises(ValidationError, match="hard_reset goes with mode hard"):
+        schema.PeerReset(mode="soft", hard_reset=True)
