@@ -10,7 +10,7 @@ own option (``--message -j``) and everything after ``--`` stay where they are.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
@@ -73,13 +73,28 @@ def _no_type_name(ctx: object) -> None:
     return None
 
 
+def _usage_name(param: TyperArgument) -> Callable[[], str]:
+    """An argument in the usage line as people write it: ``AFI``, ``[PREFIX]``,
+    ``[PREFIX...]`` (typer writes ``{AFI}`` and wraps a bracketed metavar again)."""
+    name = param.display_name_raw
+    if name.startswith("["):  # a metavar that already says how it repeats
+        return lambda: name
+    if param.nargs != 1 and "..." not in name:
+        name += "..."
+    if not param.required:
+        name = f"[{name}]"
+    return lambda: name
+
+
 def plain_help(command: object, root: bool = True) -> None:
     """Help in words, not Python types: arguments show their name only (typer appends
-    ``<str>``, ``<list[str]>``), an option without a metavar shows ``TEXT``; every command
-    but the root ends with where the global options go."""
+    ``<str>``, ``<list[str]>``) and the usage line writes them as people do; an option
+    without a metavar shows ``TEXT``; every command but the root ends with where the
+    global options go."""
     for param in _params(command):
         if isinstance(param, TyperArgument):
             param.display_type_rich = _no_type_name  # type: ignore[method-assign]
+            param._usage_display_name = _usage_name(param)  # type: ignore[method-assign]
         elif isinstance(param, TyperOption) and not (param.is_flag or param.count) and param.metavar is None:
             param.metavar = "TEXT"
     if not root and isinstance(command, (TyperCommand, TyperGroup)):
