@@ -17,9 +17,9 @@ from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 __all__ = ["GLOBAL_EPILOG", "HOISTED", "global_options_first", "plain_help"]
 
 #: The global options (their click parameter names) that may follow the command.
-HOISTED = frozenset({"socket", "url", "host", "token_file", "json_output", "timeout"})
+HOISTED = frozenset({"socket", "url", "host", "token_file", "ca_file", "json_output", "timeout"})
 GLOBAL_EPILOG = ("Global options go before or after the command: -j/--json, --socket PATH, --url URL, "
-                 "--host [NAME=]TARGET (repeatable), --token-file PATH, --timeout SECONDS "
+                 "--host [NAME=]TARGET (repeatable), --token-file PATH, --ca-file PATH, --timeout SECONDS "
                  "(see 'gracebgp --help').")
 
 

@@ -42,6 +42,7 @@ def daemon(monkeypatch: pytest.MonkeyPatch) -> FakeDaemon:
     (["peers", "--json"], ["--json", "peers"]),
     (["peers", "-j", "--socket", "/x"], ["-j", "--socket", "/x", "peers"]),
     (["peers", "--socket=/x"], ["--socket=/x", "peers"]),
+    (["global", "--ca-file", "/ca.pem"], ["--ca-file", "/ca.pem", "global"]),
     (["routes", "available", "ipv4", "unicast", "--json", "--peer", "local"],
      ["--json", "routes", "available", "ipv4", "unicast", "--peer", "local"]),
     (["routes", "-j", "available", "ipv4", "unicast"], ["-j", "routes", "available", "ipv4", "unicast"]),
