@@ -339,8 +339,8 @@ class GraceBgpd(Dut):
     #: run gracebgp from this source tree (a ``--ref`` snapshot) instead of the installed one
     src: ClassVar[Path | None] = None
 
-    _EOR = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) DEBUG peer (\S+): "
-                      r"End-of-RIB received for ipv4-unicast")
+    _EOR = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) DEBUG (?:\[session\] )?peer (\S+): "
+                      r"End-of-RIB received for ipv4-unicast")  # "[session]": since the logger names
 
     def __init__(self, lab: Lab) -> None:
         super().__init__(lab)

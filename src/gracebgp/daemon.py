@@ -45,6 +45,8 @@ from gracebgp.runtime import tcpao
 from gracebgp.runtime.gcpolicy import tune_gc
 from gracebgp.runtime.instance import InstanceError, InstanceLock, acquire
 from gracebgp.runtime.limits import raise_fd_limit
+from gracebgp.runtime.logsetup import FORMATS
+from gracebgp.runtime.logsetup import setup as setup_logging
 from gracebgp.runtime.owner import Owner
 from gracebgp.runtime.preflight import host_problems, import_problems, preflight, reexec_argv
 from gracebgp.runtime.restartstate import HEARTBEAT, RestartState
@@ -421,7 +423,12 @@ def main(argv: list[str] | None = None) -> int:
                                         "listener cannot be bound, 5 the state directory cannot be used, 6 "
                                         "the planned restart could not re-execute")
     ap.add_argument("-f", "--config-file", required=True, type=Path, help="GoBGP-style TOML configuration")
-    ap.add_argument("-l", "--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    ap.add_argument("-l", "--log-level", default="info", choices=["debug", "info", "warning", "error"],
+                    help="debug adds each OPEN with its capabilities, each NOTIFICATION and a summary "
+                         "of the UPDATEs per peer and family")
+    ap.add_argument("--log-format", default="text", choices=FORMATS,
+                    help="text (default), or json: one object per line with time, level, logger, peer, "
+                         "event, msg and fields (docs/logging.md)")
     ap.add_argument("--check", action="store_true",
                     help="validate the configuration (and the state and socket directories) and exit "
                          "(0 valid, 1 not)")
@@ -432,13 +439,15 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.check or args.preflight:
         return _check(args.config_file, args.preflight)
+    setup_logging(args.log_level, args.log_format)
     try:
         cfg = load_file(args.config_file)
     except ConfigError as exc:
-        print(exc, file=sys.stderr)
+        if args.log_format == "json":  # every line on stderr is JSON
+            log.error("invalid configuration, not started: %s", exc, extra={"event": "config-invalid"})
+        else:
+            print(exc, file=sys.stderr)
         return EXIT_CONFIG
-    logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(message)s")
     code, daemon = _run(args.config_file, cfg)
     if daemon is not None and daemon.reexec:
         logging.shutdown()

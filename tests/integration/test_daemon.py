@@ -118,6 +118,8 @@ def test_two_daemons_exchange_routes_reload_and_stop(
     procs[0].send_signal(signal.SIGINT)
     assert procs[0].wait(timeout=10) == 0
     wait_for(logs[1], "NOTIFICATION received: CEASE/HARD_RESET wrapping CEASE/ADMINISTRATIVE_SHUTDOWN")
-    wait_for(logs[1], "routes withdrawn")
+    # B says what happened to the routes on both sides: its copy of A's deleted, and A's
+    # copy of B's too (a Hard Reset deletes both ways, RFC 8538).
+    wait_for(logs[1], "its 6 routes: deleted (Hard Reset, RFC 8538); our routes: the peer deletes them")
     procs[1].send_signal(signal.SIGINT)
     assert procs[1].wait(timeout=10) == 0

@@ -39,6 +39,7 @@ from gracebgp.core.events import Reply
 from gracebgp.runtime.eventbus import End, EventBus
 from gracebgp.runtime.httpguard import GatedSocket, ListenerGuard, protocol_for
 from gracebgp.runtime.limits import quiet_accept_errors
+from gracebgp.runtime.logsetup import quiet_uvicorn
 from gracebgp.runtime.owner import Owner
 
 log = logging.getLogger("gracebgp.api")
@@ -105,7 +106,7 @@ def build_app(owner: Owner, info: DaemonInfo, hostname: str | None,
 
     @app.exception_handler(Exception)
     async def _internal(_: Request, exc: Exception) -> JSONResponse:
-        log.exception("API request failed")
+        log.exception("API request failed", extra={"event": "internal-error"})
         return _error(500, f"internal error: {type(exc).__name__}: {exc}")
 
     async def run(command: object) -> schema.Done:
@@ -457,6 +458,7 @@ class ApiServer:
         count = max(2, 1 + (tcp is not None and bool(token)) + (metrics is not None))
         with contextlib.suppress(RuntimeError):  # outside a loop (tests): asyncio's default
             quiet_accept_errors(asyncio.get_running_loop())
+        quiet_uvicorn()  # no "Uvicorn running ... (Press CTRL+C to quit)": SIGINT withdraws our routes
         common: dict[str, Any] = {"log_config": None, "access_log": False, "lifespan": "off",
                                   "timeout_graceful_shutdown": 2}
         # Connection cap and head/body deadlines per listener (runtime/httpguard.py).

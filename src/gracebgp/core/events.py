@@ -193,11 +193,18 @@ class Close:
 
 @dataclass(frozen=True, slots=True)
 class Log:
-    """Something an operator wants in the log: every session transition with its reason."""
+    """Something an operator wants in the log: every session transition with its reason.
+    The runtime logs it on logger ``gracebgp.<subsystem>`` (session, rib, restart, config);
+    ``event`` names what happened (kebab-case, the same names as the Notices where there is
+    one) and ``fields`` holds its details as JSON values: both go into the JSON log
+    (runtime/logsetup.py), the text log shows the message."""
 
     level: str  # "debug" | "info" | "warning" | "error"
     message: str
     peer: str | None = None
+    subsystem: str = "session"
+    event: str = ""
+    fields: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

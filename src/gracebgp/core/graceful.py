@@ -12,6 +12,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from gracebgp.core import events as ev
+from gracebgp.core import wirelog
 from gracebgp.restart.helper import REASONS, Action, Event, Step
 from gracebgp.restart.restarting import Deferral, PeerView
 from gracebgp.restart.shutdown import llgr_stale_attrs
@@ -48,23 +49,105 @@ def session_down(sp: Speaker, peer: Peer, down: se.SessionDown, what: str, now: 
     notes = [n.unwrap().name() for n in (down.sent, down.received) if n is not None]
     notice(sp, "session-down", f"session down: {what}", peer, reason=what,
            notification=notes[0] if notes else None, retained=down.graceful)
+    before = peer.route_count()
     kept: dict[str, int] = {}
+    llgr = 0  # the longest LLGR stale time of the families kept
     for step in steps:
         _apply(sp, peer, step, now)
         if step.action in (Action.MARK, Action.MARK_LLGR, Action.MARK_KEEP_LLGR):
             kept[str(step.family)] = len(peer.adj_in[step.family])
+            llgr = max(llgr, peer.gr.llgr_times.get(step.family, 0))
+    theirs, theirs_data = _their_routes(sp, peer, down, before, kept, llgr)
+    ours, ours_data = _our_routes(sp, down)
+    sp.log("info", f"session down: {what}; {theirs}" + (f"; {ours}" if ours else ""), peer, "session",
+           "session-down", reason=what,
+           notification_sent=down.sent.describe() if down.sent else None,
+           notification_received=down.received.describe() if down.received else None,
+           routes_from_peer=theirs_data, routes_to_peer=ours_data)
     if kept:
         total = sum(kept.values())
         if peer.stats.stale_since is None:  # a consecutive restart continues the episode
             peer.stats.stale_since = now
         peer.stats.gr_event("helper-started")
         time = peer.gr.restart_time
-        sp.log("info", f"session down: {what}; keeping {total} routes stale for up to {time}s "
-               "(graceful restart helper)", peer)
         notice(sp, "helper-started", f"graceful restart helper started: {total} routes kept stale for "
                f"up to {time}s", peer, stale=kept, restart_time=time, reason=what)
+
+
+def _their_routes(sp: Speaker, peer: Peer, down: se.SessionDown, before: int, kept: dict[str, int],
+                  longest: int) -> tuple[str, dict[str, Any]]:
+    """What happens to the routes the peer sent us, in words and as log fields."""
+    if kept:
+        total, time = sum(kept.values()), peer.gr.restart_time
+        if time > 0:
+            how = f"kept stale for up to {time}s" + (
+                f", then LLGR-stale for up to {longest}s" if longest else "")
+        else:
+            how = f"kept LLGR-stale for up to {longest}s"
+        return (f"its {total} routes: {how} (we are its graceful restart helper)",
+                {"count": total, "fate": "kept-stale" if time > 0 else "llgr-stale", "seconds": time,
+                 "llgr_seconds": longest})
+    fate = "deleted"
+    if sp.stopping:
+        why, fate = "we are stopping", "dropped"
+    elif down.graceful:  # to be retained, but its Restart Time is 0 and no LLGR stale time
+        why = "its restart time is 0"
+    elif not down.negotiated.graceful_families:
+        why = "it did not ask us to keep them: no graceful restart for its families"
     else:
-        sp.log("info", f"session down: {what}; routes withdrawn", peer)
+        why = _why_deleted(down) or "the session was reset"
+    count = f"its {before} routes" if before else "its routes (none)"
+    return f"{count}: {fate} ({why})", {"count": before, "fate": fate, "why": why}
+
+
+def _our_routes(sp: Speaker, down: se.SessionDown) -> tuple[str, dict[str, Any] | None]:
+    """What the peer does with our routes, by the same rules as ``session.graceful.
+    retain_routes`` with the roles swapped: our GR / LLGR capability, the peer's ability to
+    help (its own GR capability), the NOTIFICATION sent or received and the N bit. Said
+    when we ended the session (a NOTIFICATION sent, our stop) or the peer's NOTIFICATION
+    deletes them; not when the peer went away or ended it the graceful-restart way: then
+    whether it keeps anything depends on what it is doing ("", None)."""
+    neg = down.negotiated
+    if down.sent is None and not sp.stopping and (down.received is None or not _why_deleted(down)):
+        return "", None
+    ours, peer_gr = neg.local_gr, neg.peer_gr
+    grace = ours.restart_time if ours is not None else 0
+    gr_fams = frozenset() if ours is None or peer_gr is None or grace == 0 else neg.families & ours.families
+    # RFC 9494 §4.1-§4.2: LLGR applies when both sides sent it (next to GR).
+    llgr = neg.local_llgr if neg.peer_llgr is not None and peer_gr is not None else None
+    llgr_times = {f: t for f, t in llgr.stale_times if t > 0 and f in neg.families} if llgr else {}
+    longest = max(llgr_times.values(), default=0)
+    covered = gr_fams | frozenset(llgr_times)
+    if peer_gr is None:
+        why = "it did not negotiate graceful restart"
+    elif not covered:
+        why = "our graceful restart capability asks it to keep none"
+    else:
+        why = _why_deleted(down)
+    if why:
+        return f"our routes: the peer deletes them ({why})", {"fate": "deleted", "why": why}
+    if gr_fams:
+        how = f"keeps them stale for up to {grace}s" + (f", then LLGR-stale for up to {longest}s"
+                                                         if longest else "")
+    else:
+        how = f"keeps them LLGR-stale for up to {longest}s"
+    only = "" if covered == neg.families else f" ({', '.join(sorted(str(f) for f in covered))} only)"
+    return (f"our routes: the peer {how}{only} (graceful restart)",
+            {"fate": "kept-stale" if gr_fams else "llgr-stale", "seconds": grace if gr_fams else 0,
+             "llgr_seconds": longest, "families": sorted(str(f) for f in covered)})
+
+
+def _why_deleted(down: se.SessionDown) -> str:
+    """Why the way the session ended deletes routes a graceful restart would keep (RFC 4724
+    §4, RFC 8538 §4); "" when it does not."""
+    notes = [n for n in (down.sent, down.received) if n is not None]
+    if not notes:
+        return ""
+    if any(n.is_hard_reset for n in notes):
+        return "Hard Reset, RFC 8538"
+    if not down.negotiated.notification_supported:
+        return "a NOTIFICATION without the N bit of RFC 8538"
+    return ""
 
 
 def established(sp: Speaker, peer: Peer, neg: Negotiated, now: float) -> None:
@@ -157,8 +240,10 @@ def _to_llgr(sp: Speaker, peer: Peer, family: Family, now: float) -> None:
     until = peer.gr.llgr_deadlines.get(family)
     peer.stats.gr_event("llgr-entered")
     n = sum(len(k) for k in moved.values())
-    sp.log("info", f"{family}: {n} routes are now LLGR-stale for {peer.gr.llgr_times.get(family, 0)}s, "
-           f"{len(dropped)} with NO_LLGR deleted", peer)
+    stale_time = peer.gr.llgr_times.get(family, 0)
+    sp.log("info", f"{family}: restart time over, the peer is not back: {n} of its routes kept LLGR-stale "
+           f"(least preferred) for up to {stale_time}s, {len(dropped)} with NO_LLGR deleted", peer, "restart",
+           "llgr-entered", family=str(family), llgr_stale=n, deleted=len(dropped), stale_time=stale_time)
     notice(sp, "llgr-entered", f"{family}: {n} routes LLGR-stale, {len(dropped)} NO_LLGR routes deleted",
            peer, family=str(family), llgr_stale=n, deleted=len(dropped),
            stale_time=peer.gr.llgr_times.get(family, 0), expires_in=None if until is None else until - now)
@@ -173,8 +258,19 @@ def _purged(sp: Speaker, peer: Peer, family: Family, count: int, reason: str, no
         data["stale_seconds"] = round(st.last_stale_duration, 3)
     event = {"End-of-RIB": "eor-purged", "long-lived stale timer": "llgr-expired"}.get(reason, "stale-purged")
     st.gr_event(event)
-    sp.log("info", f"{family}: {count} stale routes purged ({reason})", peer)
+    sp.log("info", f"{family}: {count} stale routes of the peer deleted ({_PURGED.get(reason, reason)})",
+           peer, "restart", event, **data)
     notice(sp, event, f"{family}: {count} stale routes purged ({reason})", peer, **data)
+
+
+#: Why stale routes go (restart.helper.REASONS), for the log.
+_PURGED = {"End-of-RIB": "End-of-RIB: the peer did not re-advertise them",
+           "restart timer": "restart timer: the peer did not come back in time",
+           "stale-path timer": "stale-path timer: no End-of-RIB in time",
+           "long-lived stale timer": "long-lived stale timer expired",
+           "F=0 or capability missing": "the new session keeps no forwarding state for them (F=0 or "
+                                        "no capability)",
+           "consecutive restart": "the peer restarted again before its End-of-RIB"}
 
 
 # --- restarting speaker -----------------------------------------------------------------
@@ -188,6 +284,8 @@ def begin_restart(sp: Speaker, kind: str, detail: str, now: float) -> None:
     if not gr_peers:
         notice(sp, "restart-detected", f"{kind} restart ({detail}); no peer has graceful restart: "
                "no deferral", kind=kind, detail=detail)
+        sp.log("info", f"{kind} restart, but no peer has graceful restart: routes are selected and "
+               "sent as the sessions come up", None, "restart", "restart-detected", kind=kind, detail=detail)
         return
     for p in gr_peers:
         set_restarting(p, True)
@@ -198,6 +296,10 @@ def begin_restart(sp: Speaker, kind: str, detail: str, now: float) -> None:
            f"{', '.join(str(f) for f in families)} until End-of-RIB from the peers or {deferral_time:g}s",
            kind=kind, detail=detail, families=[str(f) for f in families], deferral_time=deferral_time,
            establish_wait=min(sp.establish_wait, deferral_time))
+    sp.log("info", f"{kind} restart: R=1 in our OPENs, the peers keep our routes stale meanwhile; route "
+           f"selection deferred for {', '.join(str(f) for f in families)} until End-of-RIB from the peers "
+           f"(at most {deferral_time:g}s)", None, "restart", "deferral-started", kind=kind,
+           families=[str(f) for f in families], deferral_time=deferral_time)
 
 
 def set_restarting(peer: Peer, on: bool) -> None:
@@ -226,6 +328,10 @@ def evaluate_deferral(sp: Speaker, now: float) -> None:
     for family, why in d.evaluate(peer_views(sp), now):
         notice(sp, "selection-done", f"{family}: selection done after {now - d.started:.3f}s: {why}",
                family=str(family), reason=why, after=round(now - d.started, 3))
+        sp.log("info", f"{family}: selection done after {now - d.started:.3f}s ({why}): our routes and "
+               "End-of-RIB go to the peers, which then delete the stale routes we did not re-advertise",
+               None, "restart", "selection-done", family=str(family), reason=why,
+               after=round(now - d.started, 3))
         for peer in sp.peers.values():
             send_table(sp, peer, family, now)
     if d.done:
@@ -243,6 +349,9 @@ def _restart_complete(sp: Speaker, now: float) -> None:
     sp.restart_unannounced = False
     notice(sp, "restart-complete", f"restart complete after {now - d.started:.3f}s: every family "
            "selected, End-of-RIB sent", after=round(now - d.started, 3))
+    sp.log("info", f"restart complete after {now - d.started:.3f}s: every family selected, our routes and "
+           "End-of-RIB sent to every peer", None, "restart", "restart-complete",
+           after=round(now - d.started, 3))
 
 
 class TableSend:
@@ -305,17 +414,22 @@ def _send_slice(sp: Speaker, address: str, family: Family, now: float) -> None:
     rib_out.consider(job.keys[job.pos:end], sp.loc[family], job.again)
     job.pos = end
     tx = neg.tx_context()
+    if sp.debug:
+        wirelog.count_pending(sp.tallies, address, rib_out)
     data = b"".join(rib_out.flush(tx))
     done = end >= len(job.keys)
     if done:
         if job.eor:
             data += rib_out.end_of_rib(tx)
+            if sp.debug:
+                wirelog.count_eor(sp.tallies, address, family)
         if job.eorr:  # RFC 7313 §4: after the whole Adj-RIB-Out, in the same write
             data += RouteRefresh(family.afi, family.safi, RouteRefreshSubtype.EORR).encode()
         del sp.sending[(address, family)]
     sp.send(peer, data, now)
     if done and job.eorr:
-        sp.log("info", f"{family}: route refresh answered: {len(rib_out)} routes, then EoRR", peer)
+        sp.log("info", f"{family}: route refresh answered: {len(rib_out)} routes, then EoRR", peer, "rib",
+               "route-refresh-answered", family=str(family), routes=len(rib_out))
     if done and job.eor:
         notice(sp, "eor-sent", f"{family}: {len(rib_out)} routes and End-of-RIB sent", peer,
                family=str(family), routes=len(rib_out))
@@ -355,6 +469,11 @@ def set_drain(sp: Speaker, phase: str | None, now: float, delay: float = 0.0) ->
     sp.drain_withdrawn = changed if phase == "withdrawn" else 0
     what = {"gshut": f"drain: routes re-advertised with GRACEFUL_SHUTDOWN; withdrawal in {delay:g}s",
             "withdrawn": "drain: routes withdrawn from every peer", None: "drain ended: routes re-advertised"}
-    sp.log("info", what[phase])
+    said = {"gshut": f"drain: {changed} route advertisements re-sent with GRACEFUL_SHUTDOWN: peers that "
+                     f"honour RFC 8326 prefer other paths, they still have ours; withdrawal in {delay:g}s",
+            "withdrawn": f"drain: {changed} route advertisements withdrawn: the peers delete our routes; the "
+                         "sessions stay up",
+            None: f"drain ended: {changed} route advertisements re-sent without GRACEFUL_SHUTDOWN"}
+    sp.log("info", said[phase], None, "restart", f"drain-{phase or 'ended'}", changed=changed, delay=delay)
     notice(sp, f"drain-{phase or 'ended'}", what[phase], changed=changed, delay=delay)
     return changed

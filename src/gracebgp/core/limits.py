@@ -138,7 +138,8 @@ def _exceeded(sp: Speaker, peer: Peer, family: Family, count: int, lim: PrefixLi
              else f"held down until `gracebgp neighbor {peer.address} enable`")
     what = (f"{family_name(family)}: {count} routes accepted, over max-prefixes {lim.max_prefixes}")
     sp.log("warning", f"prefix limit exceeded: {what}; closing the session with Cease/Maximum Number of "
-           f"Prefixes Reached, {until}", peer)
+           f"Prefixes Reached, {until}", peer, "rib", "limit-exceeded", family=family_name(family),
+           count=count, max_prefixes=lim.max_prefixes)
     _notice(sp, peer, "limit-exceeded", f"{what}: session closed, {until}", family, count, lim,
             restart_in=lim.restart_timer if state.restart_at is not None else None)
     # The routes go with the session: a NOTIFICATION (a Hard Reset where N was negotiated)
@@ -160,7 +161,8 @@ def holding(sp: Speaker, peer: Peer) -> bool:
     family = peer.limit.held
     if family is None:
         return False
-    sp.log("info", f"held down after exceeding its {family_name(family)} prefix limit, not started", peer)
+    sp.log("info", f"held down after exceeding its {family_name(family)} prefix limit, not started", peer,
+           "rib", "limit-held-down", family=family_name(family))
     return True
 
 

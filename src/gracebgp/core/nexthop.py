@@ -73,7 +73,8 @@ def ignored(speaker: Speaker, peer: Peer, family: Family, next_hop: tuple[str, .
         more = "" if last is None else f" in the last {now - last:.0f}s"
         speaker.log("warning", f"{st.own_next_hop_unlogged} {family} route(s) with NEXT_HOP {next_hop[0]}"
                     f"{more}: {REASON} (no more than one line per {LOG_INTERVAL:.0f}s; "
-                    f"{st.own_next_hop} in all)", peer)
+                    f"{st.own_next_hop} in all)", peer, "rib", "next-hop-ignored", family=str(family),
+                    next_hop=next_hop[0], total=st.own_next_hop)
         st.own_next_hop_logged_at = now
         st.own_next_hop_unlogged = 0
     return True

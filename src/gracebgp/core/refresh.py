@@ -43,7 +43,7 @@ def received(sp: Speaker, peer: Peer, fact: RouteRefreshReceived, now: float) ->
     name = ("ROUTE-REFRESH", "BoRR", "EoRR")[msg.subtype] if msg.subtype <= RR.EORR else "ROUTE-REFRESH"
     if fact.ignored:
         sp.log("warning", f"{name} AFI {msg.afi} SAFI {msg.safi} subtype {msg.subtype} ignored: "
-               f"{fact.ignored}", peer)
+               f"{fact.ignored}", peer, "rib", "route-refresh-ignored", reason=fact.ignored)
         return
     family = make_family(msg.afi, msg.safi)
     if msg.subtype == RR.BORR:
@@ -71,7 +71,8 @@ def answer(sp: Speaker, peer: Peer, family: Family, now: float) -> None:
     if enhanced and (job is None or job.rib_out is not rib_out or not job.eorr):
         # A refresh already between its BoRR and EoRR starts over without a second BoRR.
         sp.send(peer, RouteRefresh(family.afi, family.safi, RR.BORR).encode(), now)
-        sp.log("info", f"{family}: route refresh: BoRR sent, re-advertising {len(rib_out)} routes", peer)
+        sp.log("info", f"{family}: route refresh: BoRR sent, re-advertising {len(rib_out)} routes", peer,
+               "rib", "route-refresh-started", family=str(family), routes=len(rib_out))
     gr.send_routes(sp, peer, family, now, eor=False, again=True, eorr=enhanced)
 
 
@@ -85,24 +86,28 @@ def _begin(sp: Speaker, peer: Peer, family: Family, now: float) -> None:
         return
     if neg.peer_gr is not None and family not in peer.eor_received:
         # RFC 7313 §4: "MUST ignore any BoRRs ... before the speaker receives the EoR".
-        sp.log("warning", f"{family}: BoRR before the peer's End-of-RIB ignored (RFC 7313 §4)", peer)
+        sp.log("warning", f"{family}: BoRR before the peer's End-of-RIB ignored (RFC 7313 §4)", peer, "rib",
+               "borr-ignored", family=str(family))
         return
     if adj.refreshing and key not in sp.refreshing:
-        sp.log("warning", f"{family}: BoRR ignored: the routes are stale for graceful restart", peer)
+        sp.log("warning", f"{family}: BoRR ignored: the routes are stale for graceful restart", peer, "rib",
+               "borr-ignored", family=str(family))
         return
     again = key in sp.refreshing  # a second BoRR: everything must come again
     adj.begin_refresh(sweep=False)
     bound = peer.settings.stale_path_time
     sp.refreshing[key] = now + bound
     sp.log("info", f"{family}: BoRR received: {len(adj)} routes marked stale until EoRR (at most "
-           f"{bound:g}s){' again' if again else ''}", peer)
+           f"{bound:g}s){' again' if again else ''}", peer, "rib", "borr-received", family=str(family),
+           routes=len(adj))
 
 
 def _end(sp: Speaker, peer: Peer, family: Family, now: float) -> None:
     """RFC 7313 §4 EoRR: "it MUST immediately remove any routes from the peer that are
     still marked as stale"; one without a BoRR "MAY" be ignored, and is."""
     if sp.refreshing.pop((peer.address, family), None) is None:
-        sp.log("warning", f"{family}: EoRR without a BoRR ignored (RFC 7313 §4)", peer)
+        sp.log("warning", f"{family}: EoRR without a BoRR ignored (RFC 7313 §4)", peer, "rib", "eorr-ignored",
+               family=str(family))
         return
     _sweep(sp, peer, family, "EoRR received")
 
@@ -113,7 +118,8 @@ def _sweep(sp: Speaker, peer: Peer, family: Family, why: str) -> None:
         return
     gone = adj.end_refresh()
     sp.retract(family, info, gone)
-    sp.log("info", f"{family}: {why}: {len(gone)} routes the peer did not re-advertise removed", peer)
+    sp.log("info", f"{family}: {why}: {len(gone)} routes the peer did not re-advertise removed", peer, "rib",
+           "route-refresh-done", family=str(family), removed=len(gone), reason=why)
 
 
 def timers(sp: Speaker, now: float) -> None:

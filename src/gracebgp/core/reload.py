@@ -211,7 +211,8 @@ def apply_neighbors(sp: Speaker, neighbors: Sequence[NeighborSettings], now: flo
     for address, settings in wanted.items():
         if address not in sp.peers:
             added = sp.add_peer(settings, now, dynamic=False)
-            sp.log("info", f"added (AS {settings.session.peer_as})", added)
+            sp.log("info", f"added (AS {settings.session.peer_as})", added, "config", "peer-added",
+                   peer_as=settings.session.peer_as)
             report.append({"peer": address, "changed": ["neighbor"], "action": "added",
                            "notification": None})
     return report
@@ -260,7 +261,8 @@ def _apply(sp: Speaker, peer: Peer, new: NeighborSettings, now: float) -> dict[s
     elif p.action == IN_PLACE:
         limits.check(sp, peer, now)  # a lower prefix limit applies to the routes accepted so far
     sp.log("info", f"reload: {', '.join(p.changed)} changed: {p.action}"
-           + (f" with {sent}" if sent else ""), peer)
+           + (f" with {sent}" if sent else ""), peer, "config", "reload", changed=list(p.changed),
+           action=p.action, notification=sent)
     entry: dict[str, Any] = {"peer": peer.address, "changed": list(p.changed), "action": p.action,
                              "notification": sent}
     if rekey:

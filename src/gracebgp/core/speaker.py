@@ -16,10 +16,11 @@ from __future__ import annotations
 import itertools
 from collections import deque
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from gracebgp.core import events as ev
 from gracebgp.core import graceful as gr
-from gracebgp.core import limits, nexthop, refresh, reload
+from gracebgp.core import limits, nexthop, refresh, reload, wirelog
 from gracebgp.core.commands import RouteJob, advance, execute
 from gracebgp.core.originate import LocalRoute, to_path, to_paths
 from gracebgp.core.peer import CONN_IDS, NeighborSettings, Peer, next_hops_for
@@ -96,6 +97,10 @@ class Speaker:
         self.restart_unannounced = False  # selection done, restart-complete waits for the tables
         self.own: frozenset[str] = frozenset()  # our ends of the open connections (core.nexthop)
         self.refreshing: dict[tuple[str, Family], float] = {}  # a peer's BoRR..EoRR: deadline (refresh)
+        #: The debug log is on (``set_debug``): OPENs, NOTIFICATIONs and UPDATE summaries
+        #: become Log outputs (core.wirelog); off, none of that code runs.
+        self.debug = False
+        self.tallies: wirelog.Tallies = {}  # UPDATEs per peer and direction in this input
         for n in neighbors:
             self._add_peer(n)
         # Added through the API before a restart (the durable store checked them).
@@ -176,7 +181,19 @@ class Speaker:
             self._reconfigure(inp.neighbors, inp.routes, now)
         elif isinstance(inp, ev.CommandRequested):
             execute(self, inp.ref, inp.command, now)
+        if self.tallies:
+            self._out += wirelog.summaries(self.tallies)
+            self.tallies = {}
         return self._out
+
+    def set_debug(self, on: bool) -> None:
+        """Debug log lines on or off (the runtime calls this before each input, from its
+        logger's level): each session reports the OPENs, NOTIFICATIONs and ROUTE-REFRESHes
+        it sends and receives, and UPDATEs are counted for one summary per input."""
+        if on != self.debug:
+            self.debug = on
+            for peer in self.peers.values():
+                peer.session.trace = on
 
     def emit(self, output: ev.Output) -> None:
         """Add an output to the answer of the input being handled."""
@@ -210,6 +227,7 @@ class Speaker:
         peer = Peer(self._next_index, settings, Session(settings.session, conn_ids=CONN_IDS),
                     admin_down=settings.admin_down, dynamic=dynamic)
         self._next_index += 1
+        peer.session.trace = self.debug
         peer.stats.created = self.now
         self.peers[settings.address] = peer
         return peer
@@ -227,7 +245,7 @@ class Speaker:
     def _start(self, peer: Peer, now: float) -> None:
         peer.start_at = peer.idle_until = None
         if peer.admin_down:
-            self._log("info", "administratively down, not started", peer)
+            self._log("info", "administratively down, not started", peer, event="admin-down")
             return
         if limits.holding(self, peer):
             return
@@ -303,14 +321,20 @@ class Speaker:
         """Stop with Cease/Peer De-configured (spec section 6: Hard Reset where N is
         negotiated) and forget the peer and its routes."""
         note = withdraw_stop("", CeaseSubcode.PEER_DECONFIGURED)
+        up = peer.session.state is State.ESTABLISHED
         self._session_outputs(peer, peer.session.handle(se.Stop(note, why), now), now)
         peer.gr.forget()
+        left = 0  # kept stale for a restart of the peer (its session was down already)
         if peer.info is not None:
             for family, adj in peer.adj_in.items():
+                left += len(adj)
                 self._retract(family, peer.info, adj.clear())
         del self.peers[peer.address]
         self.emit(ev.AcceptFrom(peer.address, None))
-        self._log("info", f"{why}: session stopped, routes withdrawn", peer)
+        self._log("info", f"{why}: peer removed"
+                  + ("; Cease/Peer De-configured sent, the peer deletes our routes" if up else "")
+                  + (f"; the {left} stale routes we kept for it deleted" if left else ""), peer, "config",
+                  "peer-removed", reason=why, session_was_up=up, stale_deleted=left)
         self.emit(ev.Notice("peer-removed", f"peer {peer.address} removed: {why}", peer.address))
 
     def _stop_all(self, graceful: bool, message: str, now: float) -> None:
@@ -334,11 +358,16 @@ class Speaker:
 
     def _session_outputs(self, peer: Peer, outputs: Iterable[se.Output], now: float) -> None:
         out = self._out
+        debug = self.debug
         for o in outputs:
             if isinstance(o, se.SendBytes):
                 peer.stats.count_sent(o.data)
                 out.append(ev.Send(peer.address, o.conn, o.data))
+                if debug:
+                    wirelog.count_sent(self.tallies, peer.address, o.data)
             elif isinstance(o, se.UpdateReceived):
+                if debug:
+                    wirelog.count_received(self.tallies, peer.address, o.result)
                 self._apply(peer, o.result)
             elif isinstance(o, se.Connect):
                 s = peer.settings
@@ -350,7 +379,8 @@ class Speaker:
                     peer.closing.add(o.conn)
                 out.append(ev.Close(peer.address, o.conn, o.after_notification))
             elif isinstance(o, se.StateChanged):
-                self._log("info", f"{o.old.name} -> {o.new.name}: {o.reason}", peer)
+                self._log("info", f"{o.old.name} -> {o.new.name}: {o.reason}", peer, event="peer-state",
+                          old=o.old.name, new=o.new.name, reason=o.reason)
                 if o.new in (State.IDLE, State.ACTIVE) and o.old is not State.IDLE and o.reason:
                     peer.stats.last_error = o.reason
                 if o.old is State.ESTABLISHED:
@@ -365,11 +395,18 @@ class Speaker:
             elif isinstance(o, se.RouteRefreshReceived):
                 refresh.received(self, peer, o, now)
             elif isinstance(o, se.NotificationReceived):
-                self._log("warning", f"NOTIFICATION received: {o.notification.describe()}", peer)
+                self._log("warning", f"NOTIFICATION received: {o.notification.describe()}", peer,
+                          event="peer-notification", **wirelog.notification_fields(o.notification))
                 peer.stats.last_error = f"NOTIFICATION received: {o.notification.describe()}"
+            elif isinstance(o, se.MessageTraced):
+                line = wirelog.message_log(o.message, o.sent, peer.address)
+                if line is not None:
+                    out.append(line)
 
-    def _log(self, level: str, message: str, peer: Peer | None = None) -> None:
-        self._out.append(ev.Log(level, message, peer.address if peer else None))
+    def _log(self, level: str, message: str, peer: Peer | None = None, subsystem: str = "session",
+             event: str = "", **fields: Any) -> None:
+        """A log line on logger ``gracebgp.<subsystem>`` (events.Log); ``fields``: JSON values."""
+        self._out.append(ev.Log(level, message, peer.address if peer else None, subsystem, event, fields))
 
     log = _log
 
@@ -391,7 +428,12 @@ class Speaker:
                               peer.settings.cluster_id if peer.settings.rr_client else None)
         families = [f for f in FAMILIES if f in neg.families]
         self._log("info", f"established: AS {neg.peer_as} id {neg.peer_router_id} hold {neg.hold_time}s "
-                  f"families {', '.join(str(f) for f in families) or 'none'}", peer)
+                  f"families {', '.join(str(f) for f in families) or 'none'}", peer, event="session-up",
+                  peer_as=neg.peer_as, router_id=neg.peer_router_id, hold_time=neg.hold_time,
+                  families=[str(f) for f in families],
+                  graceful_restart=sorted(str(f) for f in neg.gr_families),
+                  llgr=sorted(str(f) for f in neg.llgr_families), notification=neg.notification_supported,
+                  peer_restarting=bool(neg.peer_gr and neg.peer_gr.restart_state))
         peer.policy = policy
         gr.established(self, peer, neg, now)
         for family, adj in list(peer.adj_in.items()):
@@ -482,7 +524,8 @@ class Speaker:
         if peer.settings.prefix_limits:
             limits.check(self, peer, self.now)  # per UPDATE: len() of the tables
         if result.eor is not None:
-            self._log("debug", f"End-of-RIB received for {result.eor}", peer)
+            self._log("debug", f"End-of-RIB received for {result.eor}", peer, event="eor-received",
+                      family=str(result.eor))
             gr.end_of_rib(self, peer, result.eor, self.now)
 
     def _announce(self, peer: Peer, info: PeerInfo, family: Family, keys: Sequence[int], attrs: AttrSet,
@@ -559,6 +602,8 @@ class Speaker:
                 if rib_out is None or neg is None:
                     continue
                 rib_out.consider(keys, self.loc[family])
+                if self.debug:
+                    wirelog.count_pending(self.tallies, peer.address, rib_out)
                 data = b"".join(rib_out.flush(neg.tx_context()))
                 if data:
                     self._session_outputs(peer, peer.session.send_update(data, now), now)

@@ -49,9 +49,11 @@ class ListenerGuard:
         self.refused = 0
         self.closed_slow = 0
         self._refused_log = RateLimited(
-            log, logging.WARNING, f"API {name}: %d more connections refused over the cap in the last %d s")
+            log, logging.WARNING, f"API {name}: %d more connections refused over the cap in the last %d s",
+            event="connection-refused")
         self._slow_log = RateLimited(
-            log, logging.WARNING, f"API {name}: %d more slow connections closed in the last %d s")
+            log, logging.WARNING, f"API {name}: %d more slow connections closed in the last %d s",
+            event="slow-client")
 
     @property
     def cap(self) -> int:
@@ -181,7 +183,8 @@ class _QuietInvalid(logging.Filter):
     def __init__(self) -> None:
         super().__init__()
         self.limited = RateLimited(log, logging.WARNING,
-                                   "API: %d more invalid HTTP requests (answered 400) in the last %d s")
+                                   "API: %d more invalid HTTP requests (answered 400) in the last %d s",
+                                   event="invalid-request")
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.getMessage() != "Invalid HTTP request received.":

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-log = logging.getLogger("gracebgp.limits")
+log = logging.getLogger("gracebgp.runtime")
 
 INTERVAL = 10.0
 #: Descriptors kept out of the API's reach: BGP listeners and sessions, the store, logs.
@@ -34,11 +34,13 @@ Handler = Callable[[asyncio.AbstractEventLoop, dict[str, Any]], object]
 class RateLimited:
     """One kind of repeated log line. The first in an interval is logged in full; the
     rest are counted, and one summary line (``summary % (count, interval)``) is logged
-    when the interval ends: ``"%d more ... in the last %d s"``."""
+    when the interval ends: ``"%d more ... in the last %d s"``. ``event``: the JSON log's
+    event of both kinds of line (runtime/logsetup.py)."""
 
     def __init__(self, logger: logging.Logger, level: int, summary: str, interval: float = INTERVAL,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, event: str | None = None) -> None:
         self._logger, self._level, self._summary = logger, level, summary
+        self._extra = {"event": event}
         self._interval, self._clock = interval, clock
         self._window_end = float("-inf")
         self.suppressed = 0
@@ -50,7 +52,7 @@ class RateLimited:
         now = self._clock()
         if now >= self._window_end:
             self.flush()
-            self._logger.log(self._level, message, *args)
+            self._logger.log(self._level, message, *args, extra=self._extra)
             self._window_end = now + self._interval
             return
         self.suppressed += 1
@@ -67,7 +69,8 @@ class RateLimited:
             self._timer.cancel()
             self._timer = None
         if self.suppressed:
-            self._logger.log(self._level, self._summary, self.suppressed, round(self._interval))
+            self._logger.log(self._level, self._summary, self.suppressed, round(self._interval),
+                             extra={**self._extra, "fields": {"suppressed": self.suppressed}})
             self.suppressed = 0
 
 
@@ -86,7 +89,8 @@ def raise_fd_limit() -> int:
         try:
             resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
         except (ValueError, OSError) as exc:
-            log.warning("cannot raise the file descriptor limit from %d to %d: %s", soft, want, exc)
+            log.warning("cannot raise the file descriptor limit from %d to %d: %s", soft, want, exc,
+                        extra={"event": "fd-limit"})
     return fd_limit()
 
 
@@ -117,7 +121,8 @@ class _QuietAccept:
         limiter = self.limiters.get(where)
         if limiter is None:
             limiter = self.limiters[where] = RateLimited(
-                log, logging.ERROR, f"%d more failed accept() on {where} in the last %d s")
+                log, logging.ERROR, f"%d more failed accept() on {where} in the last %d s",
+                event="accept-failed")
         exc = context.get("exception")
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         limiter("cannot accept connections on %s: %s (file descriptor limit %d); asyncio retries "

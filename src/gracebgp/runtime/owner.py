@@ -25,7 +25,13 @@ from gracebgp.runtime.eventbus import EventBus
 from gracebgp.runtime.store import RouteStore
 from gracebgp.runtime.transport import CLOSE_LINGER, Transport
 
-log = logging.getLogger("gracebgp")
+log = logging.getLogger("gracebgp.runtime")
+#: The speaker's subsystems (events.Log.subsystem) each log on a logger of their own.
+_LOGGERS: dict[str, logging.Logger] = {}
+#: Its debug lines (OPENs, NOTIFICATIONs, UPDATE summaries: core.wirelog) are made only
+#: while this logger is enabled for DEBUG (checked once per input).
+_wire_log = logging.getLogger("gracebgp.session")
+_store_log = logging.getLogger("gracebgp.rib")
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
 
 
@@ -150,21 +156,25 @@ class Owner:
                 if fut is not None and not fut.done():
                     fut.set_result(reply)
             elif isinstance(o, ev.Log):
-                log.log(_LEVELS.get(o.level, logging.INFO), "%s%s",
-                        f"peer {o.peer}: " if o.peer else "", o.message)
+                logger = _LOGGERS.get(o.subsystem)
+                if logger is None:
+                    logger = _LOGGERS[o.subsystem] = logging.getLogger(f"gracebgp.{o.subsystem}")
+                logger.log(_LEVELS.get(o.level, logging.INFO), "%s%s", f"peer {o.peer}: " if o.peer else "",
+                           o.message, extra={"peer": o.peer, "event": o.event or None, "fields": o.fields})
 
     def _store(self, o: ev.StoreRoutes) -> str:
         """Make API route changes durable before their Reply goes out; "" or why not."""
         if self.store is None:
             if self.store_error:  # wanted but unusable: never acknowledged as durable
-                log.error("%d routes added and %d deleted through the API are in effect but not "
-                          "stored: %s", len(o.added), len(o.removed), self.store_error)
+                _store_log.error("%d routes added and %d deleted through the API are in effect but not "
+                                 "stored: %s", len(o.added), len(o.removed), self.store_error,
+                                 extra={"event": "store-failed"})
             return self.store_error
         try:
             self.store.apply(o.added, o.removed)
         except Exception as exc:  # a full disk must not take the sessions down
-            log.error("%d routes added and %d deleted through the API are in effect but not "
-                      "stored: %s", len(o.added), len(o.removed), exc)
+            _store_log.error("%d routes added and %d deleted through the API are in effect but not "
+                             "stored: %s", len(o.added), len(o.removed), exc, extra={"event": "store-failed"})
             self.store_error = str(exc)
             return str(exc)
         self.store_error = ""
@@ -173,15 +183,19 @@ class Owner:
     def _handle(self, inp: ev.Input, now: float) -> None:
         """Feed one fact; a bug must not take the daemon (and every session) down with it."""
         self.speaker.watch_routes = self.bus.wants_routes
+        self.speaker.set_debug(_wire_log.isEnabledFor(logging.DEBUG))
         started = time.perf_counter()
         try:
             self._execute(self.speaker.handle(inp, now), now)
             took = time.perf_counter() - started
             self.steps.observe(took, type(inp).__name__)
             if took > STEP_BOUND:
-                log.debug("owner step of %.0f ms handling %s", took * 1000, type(inp).__name__)
+                log.debug("owner step of %.0f ms handling %s", took * 1000, type(inp).__name__,
+                          extra={"event": "slow-step", "fields": {"ms": round(took * 1000, 1),
+                                                                  "input": type(inp).__name__}})
         except Exception as exc:
-            log.exception("internal error while handling %s; continuing", type(inp).__name__)
+            log.exception("internal error while handling %s; continuing", type(inp).__name__,
+                          extra={"event": "internal-error"})
             if isinstance(inp, ev.CommandRequested):
                 fut = self._pending.get(inp.ref)
                 if fut is not None and not fut.done():

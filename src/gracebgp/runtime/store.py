@@ -18,7 +18,7 @@ from gracebgp.rib.path import PathTable
 from gracebgp.runtime.restartstate import set_aside
 from gracebgp.wire.nlri import format_prefix, parse_prefix
 
-log = logging.getLogger("gracebgp")
+log = logging.getLogger("gracebgp.rib")
 
 FILE_NAME = "routes.sqlite3"
 SCHEMA_VERSION = 1
@@ -249,7 +249,7 @@ def open_store(state_dir: str | Path, now: float | None = None) -> OpenedStore:
         if not exc.damaged:
             why = (f"{exc}; routes added through the API are not restored and will NOT survive a "
                    "restart of gracebgpd")
-            log.error("%s", why)
+            log.error("%s", why, extra={"event": "store-unusable"})
             return OpenedStore(None, reason="StoreUnusable", problem=why, error=str(exc))
         try:
             aside = set_aside(path, time.time() if now is None else now)
@@ -261,14 +261,15 @@ def open_store(state_dir: str | Path, now: float | None = None) -> OpenedStore:
         except (OSError, StoreError) as again:
             why = (f"{exc}; and it could not be replaced ({getattr(again, 'strerror', None) or again}); "
                    "routes added through the API will NOT survive a restart of gracebgpd")
-            log.error("%s", why)
+            log.error("%s", why, extra={"event": "store-unusable"})
             return OpenedStore(None, reason="StoreUnusable", problem=why, error=f"{exc}; {again}")
         why = (f"{exc}; set aside as {aside.name} and a new, empty store started: routes added "
                "through the API before were not restored")
-        log.error("%s", why)
+        log.error("%s", why, extra={"event": "store-damaged"})
         return OpenedStore(store, routes, "StoreDamaged", why)
     for problem in problems:
-        log.error("%s", problem)
+        log.error("%s", problem, extra={"event": "store-row-skipped"})
     log.info("restored %d routes added through the API from %s%s", len(routes), store.path,
-             f" ({len(problems)} unusable rows skipped)" if problems else "")
+             f" ({len(problems)} unusable rows skipped)" if problems else "",
+             extra={"event": "store-restored", "fields": {"routes": len(routes), "skipped": len(problems)}})
     return OpenedStore(store, routes)

@@ -36,10 +36,10 @@ log = logging.getLogger("gracebgp.transport")
 #: A flood from unconfigured addresses logs its first refusal, then a count per interval.
 _refused = RateLimited(log, logging.WARNING,
                        "%d more connections from addresses that are not configured neighbors refused "
-                       "in the last %d s")
+                       "in the last %d s", event="connection-refused")
 _too_far = RateLimited(log, logging.WARNING,
                        "%d more connections from GTSM neighbors whose SYN arrived with a TTL below their "
-                       "ttl-min refused in the last %d s")
+                       "ttl-min refused in the last %d s", event="connection-refused")
 
 CONNECT_TIMEOUT = 5.0
 #: How long a connection closed after a NOTIFICATION waits for the peer to close its side.
@@ -103,7 +103,8 @@ class BgpProtocol(asyncio.Protocol):
         t = self.transport
         if t is not None and not t.is_closing():
             log.info("peer %s did not close the connection within %.1f s of our NOTIFICATION; "
-                     "closing it", self.peer, CLOSE_LINGER)
+                     "closing it", self.peer, CLOSE_LINGER,
+                     extra={"peer": self.peer, "event": "linger-expired"})
             t.abort()
 
     def eof_received(self) -> bool | None:
@@ -162,7 +163,8 @@ class Transport:
             sock.close()
             raise
         self.servers.append(server)
-        log.info("listening on %s port %d", host, port)
+        log.info("listening on %s port %d", host, port, extra={"event": "listening",
+                                                               "fields": {"address": host, "port": port}})
 
     def accept_from(self, peer: str, options: SocketOptions | None) -> None:
         """events.AcceptFrom: set (or remove) ``peer``'s key on every listening socket;
@@ -387,6 +389,7 @@ def _named(options: SocketOptions) -> str:
              ("tcp-mss", options.tcp_mss), ("ip-tos", options.tos),
              ("bind-interface", options.bind_interface), ("mtu-discovery", options.pmtu_discovery)]
     return ", ".join(name for name, value in names if value is not None) or "none"
+
 
 #: Why a connection attempt failed, in an operator's words (health, events, ``neighbor``):
 #: errno -> text with {where} (the peer's address and port); never Python's own message.

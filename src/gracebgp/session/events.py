@@ -17,7 +17,7 @@ from typing import Union
 
 from gracebgp.session.negotiate import Negotiated
 from gracebgp.session.state import State
-from gracebgp.wire import Notification, RouteRefresh, UpdateResult
+from gracebgp.wire import Notification, Open, RouteRefresh, UpdateResult
 
 # --- inputs -----------------------------------------------------------------------------
 
@@ -177,5 +177,16 @@ class NotificationReceived:
     notification: Notification
 
 
+@dataclass(frozen=True, slots=True)
+class MessageTraced:
+    """Only with ``Session.trace`` on (the debug log wants it): an OPEN, NOTIFICATION or
+    ROUTE-REFRESH sent (``sent``) or received on connection ``conn``, decoded; it follows
+    the ``SendBytes`` that carries it, or comes where the received message is decoded."""
+
+    conn: int
+    sent: bool
+    message: Open | Notification | RouteRefresh
+
+
 Output = Union[Connect, SendBytes, CloseConnection, StateChanged, Established, SessionDown,
-               UpdateReceived, RouteRefreshReceived, NotificationReceived]
+               UpdateReceived, RouteRefreshReceived, NotificationReceived, MessageTraced]

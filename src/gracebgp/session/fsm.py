@@ -43,6 +43,8 @@ back-off in Idle (automatic restart). Stop leads to Idle from every state, for g
 Outputs of one input come in this order: commands (Connect, SendBytes, CloseConnection),
 then StateChanged, then facts for the speaker (Established, SessionDown, UpdateReceived,
 RouteRefreshReceived, NotificationReceived); per received message when a read holds several.
+With ``trace`` on, a MessageTraced comes among the commands: where a received message is
+decoded, or right after the SendBytes that carries one (for the debug log only).
 """
 
 from __future__ import annotations
@@ -58,6 +60,7 @@ from gracebgp.session.events import (
     CloseConnection,
     Connect,
     Input,
+    MessageTraced,
     Output,
     SendBytes,
     SessionDown,
@@ -120,6 +123,7 @@ class Session:
         "_reason",
         "_rx",
         "_state",
+        "trace",
     )
 
     def __init__(self, config: SessionConfig, *, conn_ids: Iterator[int] | None = None,
@@ -139,6 +143,9 @@ class Session:
         self._facts: list[Output] = []
         self._reason = ""
         self._rx = [0] * 6  # messages received by type (index 0: any other type)
+        #: Report each OPEN, NOTIFICATION and ROUTE-REFRESH sent or received as a
+        #: MessageTraced output (the speaker turns them into debug log lines).
+        self.trace = False
 
     # --- public surface -----------------------------------------------------------------
 
@@ -235,7 +242,11 @@ class Session:
         no_err = subtype in _DEMARCATION and not neg.enhanced_route_refresh
         if family not in neg.families or not neg.route_refresh or no_err:
             raise NotEstablishedError(f"ROUTE-REFRESH {family} subtype {subtype} was not negotiated")
-        return [SendBytes(conn.id, RouteRefresh(family.afi, family.safi, subtype).encode())]
+        msg = RouteRefresh(family.afi, family.safi, subtype)
+        out: list[Output] = [SendBytes(conn.id, msg.encode())]
+        if self.trace:
+            out.append(MessageTraced(conn.id, True, msg))
+        return out
 
     # --- dispatch -------------------------------------------------------------------------
 
@@ -295,6 +306,8 @@ class Session:
             msg = decode_body(mtype, body, conn.rx_context)
         except CodecError as exc:
             return E.MESSAGE_ERROR, exc
+        if self.trace and isinstance(msg, (Open, Notification, RouteRefresh)):
+            self._out.append(MessageTraced(conn.id, False, msg))
         if isinstance(msg, UpdateResult):
             return (E.UPDATE_ERROR if msg.action == UpdateAction.SESSION_RESET else E.UPDATE), msg
         if isinstance(msg, Keepalive):
@@ -356,6 +369,8 @@ class Session:
         conn.local_open = build_open(self._cfg)
         conn.hold_at = now + OPENSENT_HOLD_TIME  # RFC 4271 §8.2.2: "a large value"
         self._out.append(SendBytes(conn.id, conn.local_open.encode()))
+        if self.trace:
+            self._out.append(MessageTraced(conn.id, True, conn.local_open))
 
     def _arm_keepalive(self, conn: Connection, now: float) -> None:
         ka = conn.negotiated.keepalive_time if conn.negotiated else 0
@@ -382,6 +397,8 @@ class Session:
         if sent is not None:
             sent = self._wire(conn, sent)
             self._out.append(SendBytes(conn.id, sent.encode()))
+            if self.trace:
+                self._out.append(MessageTraced(conn.id, True, sent))
         self._out.append(CloseConnection(conn.id, after_notification=sent is not None))
         del self._conns[conn.id]
         self._reason = reason

@@ -21,6 +21,7 @@ from gracebgp.session.events import (
     CloseConnection,
     Established,
     Input,
+    MessageTraced,
     NotificationReceived,
     RouteRefreshReceived,
     SendBytes,
@@ -112,7 +113,10 @@ def _p_accept_idle(s: Session, inp: Input | None, now: float) -> None:
 
 def _reject(s: Session, inp: Input | None) -> None:
     assert isinstance(inp, TcpAccepted)
-    s._out += [SendBytes(inp.conn, _REJECTED.encode()), CloseConnection(inp.conn, after_notification=True)]
+    s._out.append(SendBytes(inp.conn, _REJECTED.encode()))
+    if s.trace:
+        s._out.append(MessageTraced(inp.conn, True, _REJECTED))
+    s._out.append(CloseConnection(inp.conn, after_notification=True))
 
 
 def _p_accept_established(s: Session, inp: Input | None, now: float) -> None:

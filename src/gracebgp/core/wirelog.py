@@ -1,0 +1,317 @@
+"""What goes over a session, for the debug log (``gracebgpd -l debug``): each OPEN with its
+capabilities decoded (RFC 5492 §4), each NOTIFICATION by code and subcode name with its
+data (RFC 4271 §4.5, RFC 8538 §3 Hard Reset, RFC 9003 shutdown communication), and the
+UPDATEs of a peer as one summary per input and direction, counted per family (announced,
+withdrawn, End-of-RIB), never prefix by prefix.
+
+None of this runs unless ``Speaker.debug`` is on: the runtime sets it once per input from
+its ``gracebgp.session`` logger, so with the log above DEBUG the receive path pays the test
+of one boolean per UPDATE, and nothing is formatted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import TYPE_CHECKING, Any
+
+from gracebgp.core import events as ev
+from gracebgp.types import IPV4_UNICAST, Family, make_family
+from gracebgp.wire import Notification, Open, RouteRefresh, UpdateAction, UpdateResult
+from gracebgp.wire.capabilities import (
+    AddPath,
+    Capability,
+    EnhancedRouteRefresh,
+    ExtendedMessage,
+    ExtendedNextHop,
+    FourOctetAs,
+    Fqdn,
+    GracefulRestart,
+    LongLivedGracefulRestart,
+    Multiprotocol,
+    UnknownCapability,
+)
+from gracebgp.wire.capabilities import RouteRefresh as RouteRefreshCapability
+from gracebgp.wire.iana import (
+    AFI,
+    CeaseSubcode,
+    FsmSubcode,
+    GrFamilyFlag,
+    GrFlag,
+    HeaderSubcode,
+    NotificationCode,
+    OpenSubcode,
+    RouteRefreshErrorSubcode,
+    RouteRefreshSubtype,
+    UpdateSubcode,
+)
+
+if TYPE_CHECKING:
+    from gracebgp.rib.adj_rib_out import AdjRibOut
+
+_SUBCODES: dict[int, type[Any]] = {
+    NotificationCode.MESSAGE_HEADER_ERROR: HeaderSubcode,
+    NotificationCode.OPEN_MESSAGE_ERROR: OpenSubcode,
+    NotificationCode.UPDATE_MESSAGE_ERROR: UpdateSubcode,
+    NotificationCode.FSM_ERROR: FsmSubcode,
+    NotificationCode.CEASE: CeaseSubcode,
+    NotificationCode.ROUTE_REFRESH_MESSAGE_ERROR: RouteRefreshErrorSubcode,
+}
+_ADD_PATH = {1: "receive", 2: "send", 3: "both"}
+_F = GrFamilyFlag.FORWARDING
+
+
+def _direction(sent: bool) -> str:
+    return "sent" if sent else "received"
+
+
+# --- OPEN ----------------------------------------------------------------------------------
+
+def _capability(cap: Capability, out: dict[str, Any]) -> str | None:
+    """One capability as text and into ``out``, whose keys and shapes are those of the
+    API's Capabilities (GET /v1/peers/ADDR: ``peer_capabilities``)."""
+    if isinstance(cap, Multiprotocol):
+        out["families"] = sorted({*out.get("families", ()), str(cap.family)})
+        return "multiprotocol " + str(cap.family)
+    if isinstance(cap, RouteRefreshCapability):
+        out["route_refresh"] = True
+        return "route-refresh"
+    if isinstance(cap, EnhancedRouteRefresh):
+        out["enhanced_route_refresh"] = True
+        return "enhanced-route-refresh"
+    if isinstance(cap, ExtendedMessage):
+        out["extended_message"] = True
+        return "extended-message"
+    if isinstance(cap, FourOctetAs):
+        out["four_octet_as"] = cap.asn
+        return f"4-octet-as {cap.asn}"
+    if isinstance(cap, GracefulRestart):
+        r, n = int(bool(cap.flags & GrFlag.RESTART)), int(bool(cap.flags & GrFlag.NOTIFICATION))
+        fams = [(str(make_family(a, s)), int(bool(f & _F))) for a, s, f in cap.families]
+        out["graceful_restart"] = {"restart_state": bool(r), "notification": bool(n),
+                                   "restart_time": cap.restart_time,
+                                   "families": [{"family": f, "forwarding": bool(fw)} for f, fw in fams]}
+        listed = ", ".join(f"{name} F={fw}" for name, fw in fams)
+        return (f"graceful-restart R={r} N={n} restart-time {cap.restart_time}s "
+                + (listed or "no family (helper only)"))
+    if isinstance(cap, LongLivedGracefulRestart):
+        llgr = [(str(make_family(a, s)), t, int(bool(f & _F))) for a, s, f, t in cap.families]
+        out["llgr"] = [{"family": name, "stale_time": t, "forwarding": bool(fw)} for name, t, fw in llgr]
+        return "long-lived-graceful-restart " + (", ".join(
+            f"{name} stale-time {t}s F={fw}" for name, t, fw in llgr) or "no family")
+    if isinstance(cap, AddPath):
+        modes = [{"family": str(make_family(a, s)), "mode": _ADD_PATH.get(m, str(m))}
+                 for a, s, m in cap.entries]
+        out["add_path"] = modes
+        return "add-path " + ", ".join(f"{v['family']} {v['mode']}" for v in modes)
+    if isinstance(cap, ExtendedNextHop):
+        hops = [(str(make_family(a, s)), nh) for a, s, nh in cap.entries]
+        out["extended_next_hop"] = sorted(f for f, nh in hops if nh == AFI.IPV6)
+        return "extended-next-hop " + ", ".join(f"{f} via {_afi_name(nh)}" for f, nh in hops)
+    if isinstance(cap, Fqdn):
+        out["hostname"] = cap.hostname + (f".{cap.domain}" if cap.domain else "")
+        return f"hostname {out['hostname']}"
+    if isinstance(cap, UnknownCapability):
+        out["other"] = sorted({*out.get("other", ()), cap.code})
+        return f"capability {cap.code} ({cap.value.hex() or 'empty'})"
+    return None  # pragma: no cover - every decoded capability is one of the above
+
+
+def _afi_name(afi: int) -> str:
+    try:
+        return AFI(afi).name.lower()
+    except ValueError:
+        return f"afi-{afi}"
+
+
+def open_log(msg: Open, sent: bool, peer: str) -> ev.Log:
+    caps: dict[str, Any] = {}
+    parts = [t for t in (_capability(c, caps) for c in msg.capabilities) if t]
+    # The Multiprotocol capabilities read better as one item.
+    mp = [p for p in parts if p.startswith("multiprotocol ")]
+    if len(mp) > 1:
+        at = parts.index(mp[0])
+        parts = [p for p in parts if p not in mp]
+        parts.insert(at, "multiprotocol " + ", ".join(p.split(" ", 1)[1] for p in mp))
+    text = (f"OPEN {_direction(sent)}: AS {msg.asn}, hold time {msg.hold_time}s, router-id {msg.bgp_id}; "
+            f"capabilities: {'; '.join(parts) if parts else 'none'}")
+    return ev.Log("debug", text, peer, "session", f"open-{_direction(sent)}",
+                  {"direction": _direction(sent), "version": msg.version, "asn": msg.asn,
+                   "hold_time": msg.hold_time, "router_id": msg.bgp_id, "capabilities": caps})
+
+
+# --- NOTIFICATION, ROUTE-REFRESH -------------------------------------------------------------
+
+def notification_names(note: Notification) -> tuple[str, str]:
+    """The code's and the subcode's IANA names (numbers where unknown)."""
+    try:
+        code = NotificationCode(note.code).name
+    except ValueError:
+        code = str(note.code)
+    sub = str(note.subcode)
+    kind = _SUBCODES.get(note.code)
+    if kind is not None:
+        with contextlib.suppress(ValueError):
+            sub = kind(note.subcode).name
+    elif note.code == NotificationCode.HOLD_TIMER_EXPIRED and note.subcode == 0:
+        sub = "UNSPECIFIC"
+    return code, sub
+
+
+def _notification_text(note: Notification) -> tuple[str, dict[str, Any]]:
+    code, sub = notification_names(note)
+    fields: dict[str, Any] = {"code": note.code, "subcode": note.subcode, "code_name": code,
+                              "subcode_name": sub, "data": note.data.hex()}
+    text = f"{code}/{sub} ({note.code}/{note.subcode})"
+    if note.is_hard_reset and len(note.data) >= 2:
+        inner_text, inner = _notification_text(note.unwrap())
+        fields["hard_reset"] = inner
+        return f"{text} wrapping {inner_text}", fields
+    if note.communication is not None:
+        fields["communication"] = note.communication
+        text += f", shutdown communication {note.communication!r}"
+    elif note.data:
+        text += f", data {note.data.hex()}"
+    return text, fields
+
+
+def notification_fields(note: Notification) -> dict[str, Any]:
+    """Code and subcode (numbers and names), data (hex), the shutdown communication, and
+    what a Hard Reset wraps, as log fields."""
+    return _notification_text(note)[1]
+
+
+def notification_log(note: Notification, sent: bool, peer: str) -> ev.Log:
+    text, fields = _notification_text(note)
+    return ev.Log("debug", f"NOTIFICATION {_direction(sent)}: {text}", peer, "session",
+                  f"notification-{_direction(sent)}", {"direction": _direction(sent), **fields})
+
+
+def route_refresh_log(msg: RouteRefresh, sent: bool, peer: str) -> ev.Log:
+    family = make_family(msg.afi, msg.safi)
+    try:
+        subtype = RouteRefreshSubtype(msg.subtype).name
+    except ValueError:
+        subtype = str(msg.subtype)
+    return ev.Log("debug", f"ROUTE-REFRESH {_direction(sent)}: {family} subtype {subtype}", peer,
+                  "session", f"route-refresh-{_direction(sent)}",
+                  {"direction": _direction(sent), "family": str(family), "subtype": subtype})
+
+
+def message_log(msg: object, sent: bool, peer: str) -> ev.Log | None:
+    if isinstance(msg, Open):
+        return open_log(msg, sent, peer)
+    if isinstance(msg, Notification):
+        return notification_log(msg, sent, peer)
+    if isinstance(msg, RouteRefresh):
+        return route_refresh_log(msg, sent, peer)
+    return None
+
+
+# --- UPDATE summaries -------------------------------------------------------------------------
+
+class Tally:
+    """The UPDATEs of one peer in one direction since the last summary."""
+
+    __slots__ = ("families", "messages", "treat_as_withdraw")
+
+    def __init__(self) -> None:
+        self.messages = 0
+        self.treat_as_withdraw = 0
+        self.families: dict[Family, list[int]] = {}  # [announced, withdrawn, End-of-RIBs]
+
+    def add(self, family: Family, announced: int = 0, withdrawn: int = 0, eor: int = 0) -> None:
+        counts = self.families.get(family)
+        if counts is None:
+            counts = self.families[family] = [0, 0, 0]
+        counts[0] += announced
+        counts[1] += withdrawn
+        counts[2] += eor
+
+
+Tallies = dict[tuple[str, bool], Tally]
+
+
+def _tally(tallies: Tallies, peer: str, sent: bool) -> Tally:
+    t = tallies.get((peer, sent))
+    if t is None:
+        t = tallies[(peer, sent)] = Tally()
+    return t
+
+
+def count_received(tallies: Tallies, peer: str, result: UpdateResult) -> None:
+    """One received UPDATE (RFC 7606 treat-as-withdraw: its announcements count as withdrawn)."""
+    t = _tally(tallies, peer, False)
+    t.messages += 1
+    if result.eor is not None:
+        t.add(result.eor, eor=1)
+        return
+    u = result.update
+    if u is None:
+        return
+    gone = result.action == UpdateAction.TREAT_AS_WITHDRAW
+    t.treat_as_withdraw += gone
+    if u.withdrawn or u.nlri:
+        t.add(IPV4_UNICAST, 0 if gone else len(u.nlri), len(u.withdrawn) + (len(u.nlri) if gone else 0))
+    if u.mp_unreach is not None:
+        t.add(u.mp_unreach.family, withdrawn=len(u.mp_unreach.withdrawn))
+    if u.mp_reach is not None:
+        n = len(u.mp_reach.nlri)
+        t.add(u.mp_reach.family, 0 if gone else n, n if gone else 0)
+
+
+def count_pending(tallies: Tallies, peer: str, rib_out: AdjRibOut) -> None:
+    """What ``rib_out.flush()`` is about to send: the announcements, and the withdrawals of
+    what was advertised (``AdjRibOut.flush`` drops the others)."""
+    announced = withdrawn = 0
+    advertised = rib_out.advertised
+    for key, path in rib_out.pending.items():
+        if path is not None:
+            announced += 1
+        elif key in advertised:
+            withdrawn += 1
+    if announced or withdrawn:
+        _tally(tallies, peer, True).add(rib_out.family, announced, withdrawn)
+
+
+def count_eor(tallies: Tallies, peer: str, family: Family) -> None:
+    _tally(tallies, peer, True).add(family, eor=1)
+
+
+def count_sent(tallies: Tallies, peer: str, data: bytes) -> None:
+    """UPDATE messages among the octets going to ``peer`` (their headers only)."""
+    n, i, end = 0, 0, len(data)
+    while i + 19 <= end:
+        length = data[i + 16] << 8 | data[i + 17]
+        if length < 19:
+            break
+        n += data[i + 18] == 2
+        i += length
+    if n:
+        _tally(tallies, peer, True).messages += n
+
+
+def summaries(tallies: Tallies) -> list[ev.Log]:
+    """One debug line per peer and direction: "UPDATEs received: 3 messages; ipv4-unicast
+    1000 announced, 20 withdrawn; ipv6-unicast End-of-RIB"."""
+    out = []
+    for (peer, sent), t in tallies.items():
+        parts, fams = [], {}
+        for family, (announced, withdrawn, eor) in sorted(t.families.items()):
+            words = [w for w in (f"{announced} announced" if announced else "",
+                                 f"{withdrawn} withdrawn" if withdrawn else "",
+                                 "End-of-RIB" if eor else "") if w]
+            parts.append(f"{family} {', '.join(words) or 'nothing'}")
+            fams[str(family)] = {"announced": announced, "withdrawn": withdrawn, "end_of_rib": bool(eor)}
+        if not t.messages and not fams:
+            continue
+        direction = _direction(sent)
+        text = f"UPDATEs {direction}: {t.messages} message{'s' * (t.messages != 1)}"
+        if parts:
+            text += "; " + "; ".join(parts)
+        if t.treat_as_withdraw:
+            text += f"; {t.treat_as_withdraw} treated as withdraw (RFC 7606)"
+        fields: dict[str, Any] = {"direction": direction, "messages": t.messages, "families": fams}
+        if t.treat_as_withdraw:
+            fields["treat_as_withdraw"] = t.treat_as_withdraw
+        out.append(ev.Log("debug", text, peer, "session", f"updates-{direction}", fields))
+    return out
