@@ -92,7 +92,7 @@ def test_unconfigured_bgp_connections_are_logged_with_a_count(pair: Pair) -> Non
     full = [line for line in text.splitlines() if "refused: not a configured neighbor" in line]
     summaries = [line for line in text.splitlines() if "not configured neighbors refused" in line]
     assert 1 <= len(full) <= 2 and 1 <= len(summaries) <= 2, text
-    counted = sum(int(line.split(" WARNING ")[1].split()[0]) for line in summaries)
+    counted = sum(int(line.split(" WARNING [transport] ")[1].split()[0]) for line in summaries)
     assert len(full) + counted == 500, text
     with pair.a.client() as c:
         assert established(c, B_ADDR) is not None
