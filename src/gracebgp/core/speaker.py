@@ -20,7 +20,7 @@ from typing import Any
 
 from gracebgp.core import events as ev
 from gracebgp.core import graceful as gr
-from gracebgp.core import limits, nexthop, refresh, reload, wirelog
+from gracebgp.core import limits, nexthop, refresh, reload, statedump, wirelog
 from gracebgp.core.commands import RouteJob, advance, execute
 from gracebgp.core.originate import LocalRoute, to_path, to_paths
 from gracebgp.core.peer import CONN_IDS, NeighborSettings, Peer, next_hops_for
@@ -97,9 +97,7 @@ class Speaker:
         self.restart_unannounced = False  # selection done, restart-complete waits for the tables
         self.own: frozenset[str] = frozenset()  # our ends of the open connections (core.nexthop)
         self.refreshing: dict[tuple[str, Family], float] = {}  # a peer's BoRR..EoRR: deadline (refresh)
-        #: The debug log is on (``set_debug``): OPENs, NOTIFICATIONs and UPDATE summaries
-        #: become Log outputs (core.wirelog); off, none of that code runs.
-        self.debug = False
+        self.debug = False  # debug log lines (set_debug, core.wirelog); off: none of that code runs
         self.tallies: wirelog.Tallies = {}  # UPDATEs per peer and direction in this input
         for n in neighbors:
             self._add_peer(n)
@@ -187,9 +185,7 @@ class Speaker:
         return self._out
 
     def set_debug(self, on: bool) -> None:
-        """Debug log lines on or off (the runtime calls this before each input, from its
-        logger's level): each session reports the OPENs, NOTIFICATIONs and ROUTE-REFRESHes
-        it sends and receives, and UPDATEs are counted for one summary per input."""
+        """Debug log lines (core.wirelog) on or off: the runtime asks its logger per input."""
         if on != self.debug:
             self.debug = on
             for peer in self.peers.values():
@@ -201,26 +197,7 @@ class Speaker:
 
     def describe(self) -> list[str]:
         """Peers and Loc-RIB as text lines (the daemon logs them on SIGUSR1)."""
-        lines = [f"speaker AS {self.local_as} router-id {self.router_id}"]
-        for peer in self.peers.values():
-            neg = peer.negotiated
-            fams = ", ".join(str(f) for f in sorted(peer.adj_in)) or "-"
-            n_stale = sum(a.stale_count for a in peer.adj_in.values())
-            lines.append(f"peer {peer.address} AS {peer.settings.session.peer_as} "
-                         f"{peer.session.state.name} received {peer.route_count()} stale {n_stale} "
-                         f"families {fams}" + (f" hold {neg.hold_time}s" if neg else ""))
-        total = 0
-        for family, loc in self.loc.items():
-            for key, (src, path, _) in sorted(loc.items()):
-                origin = "local" if src.local else f"from {src.address}"
-                source = self.peers.get(src.address)
-                adj = source.adj_in.get(family) if source is not None else None
-                mark = " stale" if adj is not None and adj.is_stale(key) else ""
-                lines.append(f"route {format_prefix(key, family.afi)} via {','.join(path.next_hop) or '-'} "
-                             f"{format_attrs(path.attrs)} ({origin}){mark}")
-                total += 1
-        lines.append(f"end of state: {len(self.peers)} peers, {total} routes")
-        return lines
+        return statedump.lines(self)
 
     # --- peers -------------------------------------------------------------------------
     def _add_peer(self, settings: NeighborSettings, dynamic: bool = False) -> Peer:
@@ -331,10 +308,10 @@ class Speaker:
                 self._retract(family, peer.info, adj.clear())
         del self.peers[peer.address]
         self.emit(ev.AcceptFrom(peer.address, None))
-        self._log("info", f"{why}: peer removed"
-                  + ("; Cease/Peer De-configured sent, the peer deletes our routes" if up else "")
-                  + (f"; the {left} stale routes we kept for it deleted" if left else ""), peer, "config",
-                  "peer-removed", reason=why, session_was_up=up, stale_deleted=left)
+        said = ["peer removed"] + ["Cease/Peer De-configured sent, the peer deletes our routes"] * up
+        said += [f"the {left} stale routes we kept for it deleted"] * bool(left)
+        self._log("info", f"{why}: {'; '.join(said)}", peer, "config", "peer-removed", reason=why,
+                  session_was_up=up, stale_deleted=left)
         self.emit(ev.Notice("peer-removed", f"peer {peer.address} removed: {why}", peer.address))
 
     def _stop_all(self, graceful: bool, message: str, now: float) -> None:
@@ -395,17 +372,13 @@ class Speaker:
             elif isinstance(o, se.RouteRefreshReceived):
                 refresh.received(self, peer, o, now)
             elif isinstance(o, se.NotificationReceived):
-                self._log("warning", f"NOTIFICATION received: {o.notification.describe()}", peer,
-                          event="peer-notification", **wirelog.notification_fields(o.notification))
+                out.append(wirelog.peer_notification(o.notification, peer.address))
                 peer.stats.last_error = f"NOTIFICATION received: {o.notification.describe()}"
             elif isinstance(o, se.MessageTraced):
-                line = wirelog.message_log(o.message, o.sent, peer.address)
-                if line is not None:
-                    out.append(line)
+                out.append(wirelog.message_log(o.message, o.sent, peer.address))
 
     def _log(self, level: str, message: str, peer: Peer | None = None, subsystem: str = "session",
-             event: str = "", **fields: Any) -> None:
-        """A log line on logger ``gracebgp.<subsystem>`` (events.Log); ``fields``: JSON values."""
+             event: str = "", **fields: Any) -> None:  # events.Log: fields are JSON values
         self._out.append(ev.Log(level, message, peer.address if peer else None, subsystem, event, fields))
 
     log = _log
@@ -427,13 +400,7 @@ class Speaker:
         policy = ExportPolicy(info, neg.local_as, self.router_id, v4, v6,
                               peer.settings.cluster_id if peer.settings.rr_client else None)
         families = [f for f in FAMILIES if f in neg.families]
-        self._log("info", f"established: AS {neg.peer_as} id {neg.peer_router_id} hold {neg.hold_time}s "
-                  f"families {', '.join(str(f) for f in families) or 'none'}", peer, event="session-up",
-                  peer_as=neg.peer_as, router_id=neg.peer_router_id, hold_time=neg.hold_time,
-                  families=[str(f) for f in families],
-                  graceful_restart=sorted(str(f) for f in neg.gr_families),
-                  llgr=sorted(str(f) for f in neg.llgr_families), notification=neg.notification_supported,
-                  peer_restarting=bool(neg.peer_gr and neg.peer_gr.restart_state))
+        self._out.append(wirelog.session_up(neg, families, peer.address))
         peer.policy = policy
         gr.established(self, peer, neg, now)
         for family, adj in list(peer.adj_in.items()):

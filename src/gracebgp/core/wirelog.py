@@ -12,6 +12,7 @@ of one boolean per UPDATE, and nothing is formatted.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from gracebgp.core import events as ev
@@ -47,6 +48,7 @@ from gracebgp.wire.iana import (
 
 if TYPE_CHECKING:
     from gracebgp.rib.adj_rib_out import AdjRibOut
+    from gracebgp.session.negotiate import Negotiated
 
 _SUBCODES: dict[int, type[Any]] = {
     NotificationCode.MESSAGE_HEADER_ERROR: HeaderSubcode,
@@ -197,14 +199,31 @@ def route_refresh_log(msg: RouteRefresh, sent: bool, peer: str) -> ev.Log:
                   {"direction": _direction(sent), "family": str(family), "subtype": subtype})
 
 
-def message_log(msg: object, sent: bool, peer: str) -> ev.Log | None:
+def message_log(msg: Open | Notification | RouteRefresh, sent: bool, peer: str) -> ev.Log:
     if isinstance(msg, Open):
         return open_log(msg, sent, peer)
     if isinstance(msg, Notification):
         return notification_log(msg, sent, peer)
-    if isinstance(msg, RouteRefresh):
-        return route_refresh_log(msg, sent, peer)
-    return None
+    return route_refresh_log(msg, sent, peer)
+
+
+# --- the session, at info ----------------------------------------------------------------------
+
+def session_up(neg: Negotiated, families: Sequence[Family], peer: str) -> ev.Log:
+    return ev.Log("info", f"established: AS {neg.peer_as} id {neg.peer_router_id} hold {neg.hold_time}s "
+                  f"families {', '.join(str(f) for f in families) or 'none'}", peer, "session", "session-up",
+                  {"peer_as": neg.peer_as, "router_id": neg.peer_router_id, "hold_time": neg.hold_time,
+                   "families": [str(f) for f in families],
+                   "graceful_restart": sorted(str(f) for f in neg.gr_families),
+                   "llgr": sorted(str(f) for f in neg.llgr_families),
+                   "notification": neg.notification_supported,
+                   "peer_restarting": bool(neg.peer_gr and neg.peer_gr.restart_state)})
+
+
+def peer_notification(note: Notification, peer: str) -> ev.Log:
+    """The NOTIFICATION that ends the session, at every level (the debug trace has it too)."""
+    return ev.Log("warning", f"NOTIFICATION received: {note.describe()}", peer, "session",
+                  "peer-notification", notification_fields(note))
 
 
 # --- UPDATE summaries -------------------------------------------------------------------------
