@@ -206,3 +206,21 @@ def test_debug_text_shows_opens_and_update_summaries(speakers: tuple[Speaker, Sp
     assert "CTRL+C" not in text and "Using selector" not in text
     for line in text.splitlines():
         assert line.split(" ", 4)[3].startswith("["), line  # date time LEVEL [logger] message
+
+
+def test_json_even_for_an_invalid_configuration(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[global.config]\n  as = 65001\n  router-id = "10.0.0.1"\n  colour = "blue"\n')
+    daemon = [sys.executable, "-m", "gracebgp.daemon", "-f", str(bad)]
+    r = subprocess.run([*daemon, "--log-format", "json"], check=False, capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 1 and not r.stdout
+    (line,) = r.stderr.splitlines()  # one line, the file's problems inside it
+    got = json.loads(line)
+    assert got["event"] == "config-invalid" and got["level"] == "error" and got["logger"] == "daemon"
+    assert f"{bad}:4:" in got["msg"] and "colour" in got["msg"]
+    text = subprocess.run(daemon, check=False, capture_output=True, text=True, timeout=60)
+    assert text.returncode == 1 and text.stderr.startswith(f"{bad}:")  # text: as it always was
+    wrong = subprocess.run([*daemon, "--log-format", "xml"], check=False, capture_output=True, text=True,
+                           timeout=60)
+    assert wrong.returncode == 2 and "invalid choice: 'xml'" in wrong.stderr

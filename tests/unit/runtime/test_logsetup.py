@@ -248,3 +248,19 @@ def test_session_down_says_what_happens_to_the_routes_both_ways() -> None:
     net.run()
     (theirs,) = logs(net, B, "session-down")
     assert "its 5 routes: kept stale" in theirs.message and "our routes" not in theirs.message
+
+
+def test_drain_and_peer_removal_say_what_the_peers_do() -> None:
+    net, _a, _b = pair(debug=False)
+    net.command(A, cmd.Drain(delay=5))
+    (gshut,) = logs(net, A, "drain-gshut")
+    assert gshut.subsystem == "restart" and gshut.fields["changed"] == 5
+    assert "5 route advertisements re-sent with GRACEFUL_SHUTDOWN" in gshut.message
+    assert "they still have ours" in gshut.message
+    net.advance(6)
+    (gone,) = logs(net, A, "drain-withdrawn")
+    assert "withdrawn: the peers delete our routes; the sessions stay up" in gone.message
+    net.command(A, cmd.DeletePeer(B))
+    (removed,) = logs(net, A, "peer-removed")
+    assert removed.subsystem == "config" and removed.fields["session_was_up"] is True
+    assert "peer removed; Cease/Peer De-configured sent, the peer deletes our routes" in removed.message
