@@ -16,7 +16,7 @@ For each daemon and size N, each run:
 4. Timed from the injector's first UPDATE write:
 
    * ingest: until the DUT holds all N in its Loc-RIB. gracebgpd: the time stamp of its
-     ``peer X: End-of-RIB received for ipv4-unicast`` debug line (logged once every
+     ``peer X: End-of-RIB received for ipv4-unicast`` info line (logged once every
      UPDATE before the End-of-RIB was processed, in order). The others are polled through
      their CLI and the time is the end of the first poll that shows N: gobgpd ``gobgp
      global rib summary -a ipv4`` (destinations), BIRD ``birdc show protocols all``
@@ -339,7 +339,7 @@ class GraceBgpd(Dut):
     #: run gracebgp from this source tree (a ``--ref`` snapshot) instead of the installed one
     src: ClassVar[Path | None] = None
 
-    _EOR = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) DEBUG (?:\[session\] )?peer (\S+): "
+    _EOR = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) (?:DEBUG|INFO) (?:\[session\] )?peer (\S+): "
                       r"End-of-RIB received for ipv4-unicast")  # "[session]": since the logger names
 
     def __init__(self, lab: Lab) -> None:
@@ -371,7 +371,11 @@ class GraceBgpd(Dut):
         env = dict(os.environ, PYTHONPATH=str(self.src)) if self.src is not None else None
         daemon = [sys.executable, "-m", "gracebgp.daemon", "-f", str(conf)]
         sh([*daemon, "--check"], env=env)
-        self.proc = self.lab.spawn("gracebgpd", self.lab.dut_ns, [*daemon, "-l", "debug"], env=env)
+        # info: the End-of-RIB line, without -l debug's per-UPDATE summaries (they cost ~5%);
+        # a --ref snapshot from before that line was info needs debug (it had no summaries)
+        speaker = (self.src or HERE.parent / "src") / "gracebgp" / "core" / "speaker.py"
+        level = "info" if '"info", f"End-of-RIB received' in speaker.read_text() else "debug"
+        self.proc = self.lab.spawn("gracebgpd", self.lab.dut_ns, [*daemon, "-l", level], env=env)
 
     def ingest_done(self, n: int) -> float | None:
         assert self.proc is not None

@@ -491,7 +491,7 @@ class Speaker:
         if peer.settings.prefix_limits:
             limits.check(self, peer, self.now)  # per UPDATE: len() of the tables
         if result.eor is not None:
-            self._log("debug", f"End-of-RIB received for {result.eor}", peer, event="eor-received",
+            self._log("info", f"End-of-RIB received for {result.eor}", peer, event="eor-received",
                       family=str(result.eor))
             gr.end_of_rib(self, peer, result.eor, self.now)
 
