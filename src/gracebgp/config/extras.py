@@ -6,12 +6,12 @@ import grp
 import ipaddress
 import re
 import ssl
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, ValidationInfo, field_validator
 
 from gracebgp.config.fields import Community, Frozen, IPAddress, LargeCommunity, normalize_prefix
+from gracebgp.config.secrets import read_small_file
 from gracebgp.types import IPV4_UNICAST, IPV6_UNICAST, Family
 
 
@@ -120,15 +120,7 @@ def _socket_mode(value: Any) -> Any:
 
 def _read_pem(path: str, what: str, marker: bytes) -> bytes:
     """The content of a PEM file that must hold ``marker`` (``ValueError`` saying why not)."""
-    if not path:
-        raise ValueError(f"empty path; name the file that holds the {what}")
-    try:
-        with Path(path).open("rb") as f:
-            data = f.read(MAX_PEM_FILE + 1)
-    except OSError as exc:
-        raise ValueError(f"cannot read {path}: {exc.strerror or exc}") from None
-    if len(data) > MAX_PEM_FILE:
-        raise ValueError(f"{path} is longer than {MAX_PEM_FILE} octets; it should hold only the {what}")
+    data = read_small_file(path, what, MAX_PEM_FILE, f"the {what}")
     if marker not in data:
         raise ValueError(f"{path} holds no PEM {what} (a \"-----BEGIN {marker.decode()}\" block)")
     return data

@@ -46,20 +46,27 @@ def key_problem(key: str, what: str) -> str:
     return ""
 
 
+def read_small_file(path: str, what: str, limit: int, only: str) -> bytes:
+    """The content of a file the configuration names, at most ``limit`` octets
+    (``ValueError`` saying why it cannot be used; ``what`` and ``only`` name what it holds)."""
+    if not path:
+        raise ValueError(f"empty path; name the file that holds the {what}")
+    try:
+        with Path(path).open("rb") as f:
+            data = f.read(limit + 1)
+    except OSError as exc:
+        raise ValueError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if len(data) > limit:
+        raise ValueError(f"{path} is longer than {limit} octets; it should hold only {only}")
+    return data
+
+
 def read_password_file(value: Any, what: str = "TCP MD5 key") -> Any:
     """A path -> the PasswordFile it names (``ValueError`` saying why it cannot be used);
     ``what`` names the key in messages (``TCP MD5 key``, ``TCP-AO key``)."""
     if not isinstance(value, str):
         return value  # strict validation reports the wrong type
-    if not value:
-        raise ValueError(f"empty path; name the file that holds the {what}")
-    try:
-        with Path(value).open("rb") as f:
-            data = f.read(MAX_SECRET_FILE + 1)
-    except OSError as exc:
-        raise ValueError(f"cannot read {value}: {exc.strerror or exc}") from None
-    if len(data) > MAX_SECRET_FILE:
-        raise ValueError(f"{value} is longer than {MAX_SECRET_FILE} octets; it should hold only the key")
+    data = read_small_file(value, what, MAX_SECRET_FILE, "the key")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
