@@ -81,9 +81,16 @@ def _p_stop(s: Session, inp: Input | None, now: float) -> None:
     s._enabled = False
     s._failures = 0
     s._idle_hold_at = None
-    text = s._reason + (f" (sent {note.describe()})" if note else "")
+    why = s._reason
+    text = why + (f" (sent {note.describe()})" if note else "")
     for conn in list(s._conns.values()):
-        s._close(conn, now, text, sent=note if conn.state >= S.OPENSENT else None, then=None)
+        # The text names the NOTIFICATION that goes out on this connection: for a peer
+        # without N, the Hard Reset is unwrapped first (RFC 8538 §3, spec section 6).
+        sent = s._wire(conn, note) if note is not None and conn.state >= S.OPENSENT else None
+        said = why + (f" (sent {sent.describe()})" if sent else "")
+        if sent is not None:
+            text = said
+        s._close(conn, now, said, sent=sent, then=None)
     s._reason = text
 
 
