@@ -10,8 +10,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from gracebgp.api import schema as s
-from gracebgp.core.graceful import peer_views
 from gracebgp.core.peer import Peer
+from gracebgp.core.restart_control import peer_views
 from gracebgp.core.speaker import Speaker
 from gracebgp.restart.helper import Phase
 from gracebgp.session.negotiate import GrCapability, LlgrCapability, Negotiated, build_open

@@ -8,6 +8,7 @@ Families are written as GoBGP names them: ``ipv4-unicast``, ``ipv6-unicast``.
 from __future__ import annotations
 
 import ipaddress
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
@@ -421,3 +422,17 @@ class Timeline(Model):
     restart: str
     start: float | None = Field(description="Unix time of the first event")
     events: list[Event]
+
+    def lines(self) -> list[str]:
+        """As ``gracebgp timeline`` prints it (the demo prints the same): one line per
+        event, its offset from the first one, and ``[previous process]`` for events of the
+        process that restarted."""
+        if not self.events or self.start is None:
+            return ["no events yet"]
+        first = datetime.fromtimestamp(self.start).isoformat(sep=" ", timespec="milliseconds")
+        lines = [f"timeline ({self.restart}), from {first}:"]
+        for e in self.events:
+            event = str(e.data.get("event", e.kind))
+            prev = " [previous process]" if e.data.get("previous_run") else ""
+            lines.append(f"  +{e.time - self.start:9.3f}s  {event:<17} {e.message}{prev}")
+        return lines

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import re
 import time
-from datetime import datetime
 from typing import Annotated
 
 import typer
 
 from gracebgp.api.client import Client, ClientError
-from gracebgp.api.schema import GrStatus, Timeline, address_key, shutdown_message_problem
+from gracebgp.api.schema import GrStatus, address_key, shutdown_message_problem
 from gracebgp.cli import output
 from gracebgp.cli.render import format_duration
 from gracebgp.cli.targets import Failure, Options
@@ -175,20 +174,8 @@ def timeline_command(
     if opts.json:
         output.emit_json(tl.model_dump())
         return
-    for line in timeline_lines(tl):
+    for line in tl.lines():
         output.emit_line(line)
-
-
-def timeline_lines(tl: Timeline) -> list[str]:
-    if not tl.events or tl.start is None:
-        return ["no events yet"]
-    first = datetime.fromtimestamp(tl.start).isoformat(sep=" ", timespec="milliseconds")
-    lines = [f"timeline ({tl.restart}), from {first}:"]
-    for e in tl.events:
-        event = str(e.data.get("event", e.kind))
-        prev = " [previous process]" if e.data.get("previous_run") else ""
-        lines.append(f"  +{e.time - tl.start:9.3f}s  {event:<17} {e.message}{prev}")
-    return lines
 
 
 def register(app: typer.Typer) -> None:

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from gracebgp.core import events as ev
 from gracebgp.core.configured import configured_refusal
-from gracebgp.core.graceful import set_drain
+from gracebgp.core.drain import set_drain
 from gracebgp.core.originate import LocalRoute, to_paths
 from gracebgp.core.peer import NeighborSettings
 from gracebgp.restart.shutdown import cease, withdraw_stop

@@ -143,7 +143,7 @@ def _exceeded(sp: Speaker, peer: Peer, family: Family, count: int, lim: PrefixLi
     _notice(sp, peer, "limit-exceeded", f"{what}: session closed, {until}", family, count, lim,
             restart_in=lim.restart_timer if state.restart_at is not None else None)
     # The routes go with the session: a NOTIFICATION (a Hard Reset where N was negotiated)
-    # never leaves them stale (session.graceful.retain_routes, RFC 8538 §5).
+    # never leaves them stale (session.retention.retain_routes, RFC 8538 §5).
     sp.stop_peer(peer, notification(family, lim.max_prefixes), f"prefix limit exceeded ({what})", now)
 
 

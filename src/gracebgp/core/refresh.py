@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from gracebgp.core import graceful as gr
+from gracebgp.core import restart_control as gr
 from gracebgp.types import Family, make_family
 from gracebgp.wire.iana import RouteRefreshSubtype
 from gracebgp.wire.messages import RouteRefresh

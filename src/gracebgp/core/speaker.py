@@ -8,7 +8,7 @@ now) -> outputs`` drives every peer's session, applies UPDATEs to the RIBs (RFC 
     runtime <--commands (Connect, Send, Close, Log)--
 
 Graceful restart in both roles, LLGR, selection deferral and drain are carried out by
-``core.graceful`` on the pure rules of ``gracebgp.restart`` (spec sections 3-6, 8).
+``core.restart_control`` and ``core.drain`` on the pure rules of ``gracebgp.restart`` (spec sections 3-6, 8).
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from collections import deque
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from gracebgp.core import drain, limits, nexthop, refresh, reload, statedump, wirelog
 from gracebgp.core import events as ev
-from gracebgp.core import graceful as gr
-from gracebgp.core import limits, nexthop, refresh, reload, statedump, wirelog
+from gracebgp.core import restart_control as gr
 from gracebgp.core.commands import RouteJob, advance, execute
 from gracebgp.core.originate import LocalRoute, to_path, to_paths
 from gracebgp.core.peer import CONN_IDS, NeighborSettings, Peer, next_hops_for
@@ -409,7 +409,7 @@ class Speaker:
                 del peer.adj_in[family]
         for family in families:
             peer.adj_in.setdefault(family, AdjRibIn())
-            peer.adj_out[family] = AdjRibOut(family, gr.policy(self, peer, family), self.table)
+            peer.adj_out[family] = AdjRibOut(family, drain.policy(self, peer, family), self.table)
         # RFC 4724 §4.2: send our routes and End-of-RIB at once, never waiting for theirs;
         # after our own restart, only once selection for the family is done (§4.1).
         for family in families:
@@ -443,6 +443,7 @@ class Speaker:
             if deadline is not None and deadline <= now:
                 self._session_outputs(peer, peer.session.handle(se.TimerFired(), now), now)
         gr.timers(self, now)
+        drain.timers(self, now)
         refresh.timers(self, now)
 
     # --- routes ----------------------------------------------------------------------

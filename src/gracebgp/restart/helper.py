@@ -137,7 +137,7 @@ class GrHelper:
     def session_down(self, families: Iterable[Family], neg: Negotiated, retained: bool,
                      now: float) -> list[Step]:
         """The session ended. ``retained`` is the RFC 4724 §4 / RFC 8538 §4 verdict
-        (``session.graceful.retain_routes``). Per family (RFC 9494 §4.2): a GR period (the
+        (``session.retention.retain_routes``). Per family (RFC 9494 §4.2): a GR period (the
         Restart Time, for families in the GR capability) keeps it STALE; without one, a
         Long-lived Stale Time makes it LLGR-stale at once; otherwise it is deleted.
         LLGR is used only when both sides advertised it."""

@@ -27,7 +27,6 @@ from gracebgp.session.events import (
     UpdateReceived,
 )
 from gracebgp.session.fsm import NotEstablishedError, Session
-from gracebgp.session.graceful import retain_routes
 from gracebgp.session.negotiate import (
     GrCapability,
     LlgrCapability,
@@ -36,6 +35,7 @@ from gracebgp.session.negotiate import (
     check_open,
     negotiate,
 )
+from gracebgp.session.retention import retain_routes
 from gracebgp.session.state import ConnEvent, PeerEvent, State
 from gracebgp.session.transitions import CONN_TABLE, PEER_TABLE
 

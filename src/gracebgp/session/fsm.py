@@ -72,8 +72,8 @@ from gracebgp.session.events import (
     TcpConnected,
     TimerFired,
 )
-from gracebgp.session.graceful import retain_routes
 from gracebgp.session.negotiate import Negotiated, build_open, check_open
+from gracebgp.session.retention import retain_routes
 from gracebgp.session.state import ConnEvent, PeerEvent, State
 from gracebgp.session.timers import OPENSENT_HOLD_TIME, Jitter, idle_hold_delay
 from gracebgp.session.transitions import CONN_TABLE, PEER_TABLE
@@ -84,14 +84,12 @@ from gracebgp.wire import (
     Open,
     RouteRefresh,
     UpdateAction,
-    UpdateResult,
     decode_body,
     parse_update,
 )
-from gracebgp.wire.iana import RouteRefreshSubtype
+from gracebgp.wire.iana import DEMARCATION, RouteRefreshSubtype
 
 S, P, E = State, PeerEvent, ConnEvent
-_DEMARCATION = (RouteRefreshSubtype.BORR, RouteRefreshSubtype.EORR)  # RFC 7313 §3.2
 _RECEIVED = {e: e.name.replace("_", " ") + " received" for e in ConnEvent}
 
 
@@ -239,7 +237,7 @@ class Session:
         neg = conn.negotiated if conn else None
         if conn is None or neg is None:
             raise NotEstablishedError(f"peer {self._cfg.peer_address} is not ESTABLISHED")
-        no_err = subtype in _DEMARCATION and not neg.enhanced_route_refresh
+        no_err = subtype in DEMARCATION and not neg.enhanced_route_refresh
         if family not in neg.families or not neg.route_refresh or no_err:
             raise NotEstablishedError(f"ROUTE-REFRESH {family} subtype {subtype} was not negotiated")
         msg = RouteRefresh(family.afi, family.safi, subtype)
@@ -285,10 +283,11 @@ class Session:
         conn = self._conns.get(inp.conn)
         if conn is None:
             return  # bytes that were in flight when we closed the connection
-        conn.feed(inp.data)
+        conn.framer.push(inp.data)
+        cut = conn.framer.next_message
         while self._conns.get(conn.id) is conn:
             try:
-                msg = conn.next_message()
+                msg = cut()
             except CodecError as exc:  # RFC 4271 §6.1: the stream cannot be trusted further
                 self._dispatch(conn, E.MESSAGE_ERROR, exc, now, exc.reason)
                 return
@@ -308,8 +307,6 @@ class Session:
             return E.MESSAGE_ERROR, exc
         if self.trace and isinstance(msg, (Open, Notification, RouteRefresh)):
             self._out.append(MessageTraced(conn.id, False, msg))
-        if isinstance(msg, UpdateResult):
-            return (E.UPDATE_ERROR if msg.action == UpdateAction.SESSION_RESET else E.UPDATE), msg
         if isinstance(msg, Keepalive):
             return E.KEEPALIVE, msg
         if isinstance(msg, Open):

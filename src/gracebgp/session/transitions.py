@@ -33,7 +33,7 @@ from gracebgp.session.events import (
 from gracebgp.session.negotiate import negotiate
 from gracebgp.session.state import MESSAGE_TYPE_OF, ConnEvent, PeerEvent, State
 from gracebgp.wire import Notification, Open, RouteRefresh, UpdateResult
-from gracebgp.wire.iana import CeaseSubcode, NotificationCode, RouteRefreshSubtype
+from gracebgp.wire.iana import DEMARCATION, CeaseSubcode, NotificationCode, RouteRefreshSubtype
 from gracebgp.wire.messages import KEEPALIVE_BYTES
 
 if TYPE_CHECKING:
@@ -44,7 +44,6 @@ _FSM_SUBCODE = {S.OPENSENT: 1, S.OPENCONFIRM: 2, S.ESTABLISHED: 3}  # RFC 6608 �
 _HOLD_EXPIRED = Notification(NotificationCode.HOLD_TIMER_EXPIRED, 0)  # RFC 4271 §6.5
 _COLLISION = Notification.cease(CeaseSubcode.CONNECTION_COLLISION_RESOLUTION)  # RFC 4486
 _REJECTED = Notification.cease(CeaseSubcode.CONNECTION_REJECTED)
-_DEMARCATION = (RouteRefreshSubtype.BORR, RouteRefreshSubtype.EORR)  # RFC 7313 §3.2
 
 
 # --- peer handlers: (session, input, now) -------------------------------------------------
@@ -277,7 +276,7 @@ def _c_route_refresh(s: Session, conn: Connection, payload: object, now: float) 
         why = f"AFI {payload.afi} SAFI {payload.safi} not negotiated (RFC 2918 §4)"
     elif payload.subtype == RouteRefreshSubtype.NORMAL:
         why = "" if neg.route_refresh or neg.enhanced_route_refresh else "route refresh not negotiated"
-    elif payload.subtype not in _DEMARCATION:
+    elif payload.subtype not in DEMARCATION:
         why = f"unknown subtype {payload.subtype} (RFC 7313 §5)"
     elif not neg.enhanced_route_refresh:
         why = "BoRR/EoRR without Enhanced Route Refresh negotiated (RFC 7313 §4)"

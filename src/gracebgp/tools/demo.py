@@ -26,12 +26,10 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
 
 from gracebgp.api.client import Client, ClientError
-from gracebgp.api.schema import Timeline
 from gracebgp.config.default import demo_configs
 
 T = TypeVar("T")
@@ -142,18 +140,6 @@ def restart_done(a: Speaker, b: Speaker, wanted: set[str]) -> bool:
     return wanted <= set(seen) and not any(stale for _, stale in seen.values())
 
 
-def timeline_lines(tl: Timeline) -> list[str]:
-    """As ``gracebgp timeline`` prints it."""
-    if not tl.events or tl.start is None:
-        return ["no events yet"]
-    first = datetime.fromtimestamp(tl.start).isoformat(sep=" ", timespec="milliseconds")
-    lines = [f"timeline ({tl.restart}), from {first}:"]
-    for e in tl.events:
-        prev = " [previous process]" if e.data.get("previous_run") else ""
-        lines.append(f"  +{e.time - tl.start:9.3f}s  {e.data.get('event', e.kind)!s:<17} {e.message}{prev}")
-    return lines
-
-
 def stale_seconds_at_b(b: Speaker, a_addr: str, since: float) -> list[float]:
     """``stale_seconds`` of B's purge events for A after ``since`` (Unix time)."""
     return [float(e.data["stale_seconds"]) for e in ask(b, Client.events_history)
@@ -226,7 +212,7 @@ def run(work: Path, speakers: list[Speaker]) -> int:
     print(f"\nB's table, read through B's API every {SAMPLE_EVERY * 1000:.0f} ms (changes only; "
           "+0 s = restart requested):")
     print("\n".join(changes(samples, t_restart)))
-    print("\nA's restart timeline (gracebgp timeline on A):\n" + "\n".join(timeline_lines(tl)))
+    print("\nA's restart timeline (gracebgp timeline on A):\n" + "\n".join(tl.lines()))
     print("\nResult")
     print(f"  samples of B's table:     {len(samples)} over {samples[-1].at - samples[0].at:.1f}s"
           + (f", {len(samples) - len(answered)} NOT ANSWERED" if len(answered) < len(samples) else ""))

@@ -53,42 +53,58 @@ def check_header(header: bytes, max_len: int) -> tuple[int, int]:
 
 
 class Framer:
-    """Accumulates received bytes and yields complete (type, body) messages.
+    """Accumulates received bytes and cuts complete (type, body) messages: the one framer,
+    used by the session's connections and by ``split_messages``.
 
+    ``next_message`` cuts one message at a time, so that a limit changed by the message
+    just cut (RFC 8654 §4: Extended Message, negotiated by OPEN and KEEPALIVE) applies to
+    the very next message in the buffer; ``feed`` cuts everything complete at once.
     After a FramingError the stream cannot be trusted; the session must send the error as
     NOTIFICATION and close.
     """
 
-    __slots__ = ("_buf", "max_len")
+    __slots__ = ("_buf", "_pos", "max_len")
 
     def __init__(self, max_len: int = MAX_MESSAGE_LEN) -> None:
         self._buf = b""
+        self._pos = 0
         self.max_len = max_len
 
     @property
     def pending(self) -> int:
         """Octets received but not yet a complete message."""
-        return len(self._buf)
+        return len(self._buf) - self._pos
+
+    def push(self, data: bytes) -> None:
+        """Append received bytes (the ones already cut are dropped first)."""
+        if self._pos:
+            self._buf = self._buf[self._pos:]
+            self._pos = 0
+        self._buf = self._buf + data if self._buf else bytes(data)
+
+    def next_message(self) -> tuple[int, bytes] | None:
+        """The next complete (type, body), or None. Raises FramingError (RFC 4271 §6.1)."""
+        buf, i = self._buf, self._pos
+        if len(buf) - i < HEADER_LEN:
+            return None
+        length = buf[i + 16] << 8 | buf[i + 17]
+        mtype = buf[i + 18]
+        # UPDATE fast path: only the length needs checking; anything irregular goes
+        # through check_header, which raises the exact error.
+        if mtype != 2 or not 23 <= length <= self.max_len or buf[i:i + 16] != MARKER:
+            length, mtype = check_header(buf[i:i + HEADER_LEN], self.max_len)
+        if len(buf) - i < length:
+            return None
+        self._pos = i + length
+        return mtype, buf[i + HEADER_LEN:i + length]
 
     def feed(self, data: bytes) -> list[tuple[int, bytes]]:
-        buf = self._buf + data if self._buf else bytes(data)
+        """``push`` then every complete message."""
+        self.push(data)
         out: list[tuple[int, bytes]] = []
-        append = out.append
-        n = len(buf)
-        i = 0
-        max_len = self.max_len
-        while n - i >= HEADER_LEN:
-            if buf[i:i + 16] != MARKER or buf[i + 18] != 2:
-                length, mtype = check_header(buf[i:i + HEADER_LEN], max_len)
-            else:  # UPDATE fast path: only the length needs checking
-                length, mtype = buf[i + 16] << 8 | buf[i + 17], 2
-                if length < 23 or length > max_len:
-                    raise _bad_length(length)
-            if n - i < length:
-                break
-            append((mtype, buf[i + HEADER_LEN:i + length]))
-            i += length
-        self._buf = buf[i:]
+        cut = self.next_message
+        while (msg := cut()) is not None:
+            out.append(msg)
         return out
 
 

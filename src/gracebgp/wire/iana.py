@@ -199,6 +199,10 @@ class RouteRefreshSubtype(IntEnum):
     EORR = 2  # RFC 7313 §3
 
 
+#: The Enhanced Route Refresh demarcation subtypes (RFC 7313 §3.2).
+DEMARCATION = frozenset((RouteRefreshSubtype.BORR, RouteRefreshSubtype.EORR))
+
+
 class GrFlag(IntFlag):
     """Restart Flags of the Graceful Restart capability (4 high bits)."""
 

@@ -31,7 +31,8 @@ from gracebgp.wire.nlri import decode_prefixes, encode_prefixes, prefix_wire_len
 from gracebgp.wire.outcome import Problem, UpdateAction
 
 A = UpdateAction
-_MP = (14, 15)  # MP_REACH_NLRI, MP_UNREACH_NLRI
+_REACH, _UNREACH = int(AttrType.MP_REACH_NLRI), int(AttrType.MP_UNREACH_NLRI)
+_MP = frozenset((_REACH, _UNREACH))  # RFC 4760 §3, §4
 _OT = OPTIONAL_TRANSITIVE
 
 
@@ -91,6 +92,7 @@ def _walk(block: bytes, ctx: CodecContext) -> tuple[AttrSet | None, MpReach | No
     in it (their NLRI differ in every UPDATE)."""
     as4, ibgp = ctx.as4, ctx.ibgp
     aget = attr_cache(as4, ibgp).get
+    mp = _MP  # a local: tested once per attribute
     raws: list[bytes] = []
     attrs: list[Any] = []
     by_code: dict[int, Any] = {}
@@ -123,7 +125,7 @@ def _walk(block: bytes, ctx: CodecContext) -> tuple[AttrSet | None, MpReach | No
         raw = block[i:end]
         i = end
         if code in seen:
-            if code in {14, 15}:  # RFC 7606 §3 g
+            if code in mp:  # RFC 7606 §3 g
                 problems.append(Problem(A.SESSION_RESET, S.MALFORMED_ATTRIBUTE_LIST,
                                         f"attribute {code} appears twice", code))
             else:
@@ -131,7 +133,7 @@ def _walk(block: bytes, ctx: CodecContext) -> tuple[AttrSet | None, MpReach | No
                                         f"duplicate attribute {code} discarded", code, raw))
             continue
         seen.add(code)
-        if code not in {14, 15}:
+        if code not in mp:
             raws.append(raw)
             a = aget(raw)
             if a is None:
@@ -150,7 +152,7 @@ def _walk(block: bytes, ctx: CodecContext) -> tuple[AttrSet | None, MpReach | No
                                     f"attribute {code} has flags 0x{flags:02x}", code, raw))
             continue
         try:
-            if code == 14:
+            if code == _REACH:
                 reach = MpReach.decode(block[start:end], flags, ctx.addpath, ctx.extended_next_hop)
             else:
                 unreach = MpUnreach.decode(block[start:end], flags, ctx.addpath)
@@ -161,7 +163,7 @@ def _walk(block: bytes, ctx: CodecContext) -> tuple[AttrSet | None, MpReach | No
         # Canonical order (what encode_update writes without a layout): MP_REACH,
         # MP_UNREACH, then the rest as received. Keep the real order when it differs;
         # attributes that were discarded are not part of it.
-        decoded = {14: reach is not None, 15: unreach is not None}
+        decoded = {_REACH: reach is not None, _UNREACH: unreach is not None}
         order: list[int] = []
         pending = iter([*mp_at, (len(raws) + 1, 0)])
         before, mp_code = next(pending)
@@ -172,7 +174,7 @@ def _walk(block: bytes, ctx: CodecContext) -> tuple[AttrSet | None, MpReach | No
                 before, mp_code = next(pending)
             if code in by_code:  # kept (a discarded attribute is not part of the order)
                 order.append(code)
-        canonical = [c for c in (14, 15) if c in order] + [c for c in order if c not in (14, 15)]
+        canonical = [c for c in (_REACH, _UNREACH) if c in order] + [c for c in order if c not in mp]
         if order != canonical:
             layout = tuple(order)
     if not raws:

@@ -341,7 +341,7 @@ PROBES: dict[str, Probe] = {
     GR + "notification_enabled": kv("notification-enabled", "false", "true", our_opens),
     GR + "long_lived_enabled": kv("long-lived-enabled", "true", "false", our_opens),
     GR + "stale_routes_time": kv("stale-routes-time", 360, 60, setting("stale_path_time"),
-                                 ("core/graceful.py", "peer.settings.stale_path_time")),
+                                 ("core/restart_control.py", "peer.settings.stale_path_time")),
     AF + "name": p('"ipv4-unicast"', '"ipv9"', our_opens, None,  # swapped: v6 first, GR for v6
                    ('"ipv6-unicast"', '"ipv4-unicast"'), ('"ipv9"', '"ipv6-unicast"')),
     AF + "enabled": kv('"ipv6-unicast"\nenabled', "true", "false", our_opens),
@@ -380,7 +380,7 @@ PROBES: dict[str, Probe] = {
     "gracebgp.drain_delay": kv("drain-delay", 10, 60, runtime_only, ("daemon.py", ".drain_delay")),
     "gracebgp.establish_wait": kv("establish-wait", 30, 5, deferral),
     "gracebgp.llgr_to_ibgp": kv("llgr-to-ibgp", "false", "true", speaker_attr("llgr_ibgp"),
-                                ("core/graceful.py", "llgr_ibgp=sp.llgr_ibgp")),
+                                ("core/drain.py", "llgr_ibgp=sp.llgr_ibgp")),
     "gracebgp.provisional_hard_reset": kv("provisional-hard-reset", "false", "true",
                                           speaker_attr("provisional_hard"),
                                           ("core/commands.py", "speaker.provisional_hard")),

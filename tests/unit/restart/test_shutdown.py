@@ -23,7 +23,7 @@ from gracebgp.rib.decision import select
 from gracebgp.rib.export import ExportPolicy, export_path, with_communities
 from gracebgp.rib.loc_rib import LocRib
 from gracebgp.rib.path import Path, PeerInfo
-from gracebgp.session.graceful import retain_routes
+from gracebgp.session.retention import retain_routes
 from gracebgp.types import IPV4_UNICAST
 from gracebgp.wire import Notification
 from gracebgp.wire.iana import AttrType, CeaseSubcode, NotificationCode

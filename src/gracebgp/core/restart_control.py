@@ -1,9 +1,10 @@
-"""Graceful restart inside the Speaker: carries out the helper's steps (``restart.helper``)
-on a peer's Adj-RIB-In and the Loc-RIB, runs selection deferral after our own restart
-(``restart.restarting``), drains (RFC 8326), and emits every transition of spec section 8
-as a "restart" Notice with its cause.
+"""Restart control inside the Speaker: carries out the graceful-restart helper's steps
+(``restart.helper``) on a peer's Adj-RIB-In and the Loc-RIB, runs selection deferral after
+our own restart (``restart.restarting``), sends each peer's table with End-of-RIB once the
+gate opens, and emits every transition of spec section 8 as a "restart" Notice with its
+cause. The RFC 8326 drain is ``core.drain``.
 
-RFC 4724 §4.1-§4.2, RFC 9494 §4.2-§4.3 and §4.6, RFC 8326 §4, spec sections 3-6 and 8.
+RFC 4724 §4.1-§4.2, RFC 9494 §4.2-§4.3 and §4.6, spec sections 3-5 and 8.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from gracebgp.restart.helper import REASONS, Action, Event, Step
 from gracebgp.restart.restarting import Deferral, PeerView
 from gracebgp.restart.shutdown import llgr_stale_attrs
 from gracebgp.rib.adj_rib_out import AdjRibOut
-from gracebgp.rib.export import ExportPolicy
 from gracebgp.rib.path import Path
 from gracebgp.session import events as se
 from gracebgp.session.negotiate import Negotiated
@@ -101,7 +101,7 @@ def _their_routes(sp: Speaker, peer: Peer, down: se.SessionDown, before: int, ke
 
 
 def _our_routes(sp: Speaker, down: se.SessionDown) -> tuple[str, dict[str, Any] | None]:
-    """What the peer does with our routes, by the same rules as ``session.graceful.
+    """What the peer does with our routes, by the same rules as ``session.retention.
     retain_routes`` with the roles swapped: our GR / LLGR capability, the peer's ability to
     help (its own GR capability), the NOTIFICATION sent or received and the N bit. Said
     when we ended the session (a NOTIFICATION sent, our stop) or the peer's NOTIFICATION
@@ -173,6 +173,7 @@ def end_of_rib(sp: Speaker, peer: Peer, family: Family, now: float) -> None:
 
 
 def timers(sp: Speaker, now: float) -> None:
+    """The helper's timers of every peer and the selection deferral's, when due."""
     for peer in sp.peers.values():
         due = peer.gr.next_deadline()
         if due is not None and due <= now:
@@ -182,9 +183,6 @@ def timers(sp: Speaker, now: float) -> None:
         due = sp.deferral.next_deadline()
         if due is not None and due <= now:
             evaluate_deferral(sp, now)
-    if sp.drain_deadline is not None and sp.drain_deadline <= now:
-        sp.drain_deadline = None
-        set_drain(sp, "withdrawn", now)
 
 
 def _apply(sp: Speaker, peer: Peer, step: Step, now: float) -> None:
@@ -433,47 +431,3 @@ def _send_slice(sp: Speaker, address: str, family: Family, now: float) -> None:
     if done and job.eor:
         notice(sp, "eor-sent", f"{family}: {len(rib_out)} routes and End-of-RIB sent", peer,
                family=str(family), routes=len(rib_out))
-
-
-# --- drain (RFC 8326) ---------------------------------------------------------------------
-
-def policy(sp: Speaker, peer: Peer, family: Family) -> ExportPolicy:
-    """The export policy of ``family`` towards ``peer`` in the speaker's current state."""
-    base, neg = peer.policy, peer.negotiated
-    assert base is not None
-    return replace(base, llgr=neg is not None and family in neg.llgr_families and neg.local_llgr is not None,
-                   llgr_ibgp=sp.llgr_ibgp, gshut=sp.drain is not None, withdraw_all=sp.drain == "withdrawn")
-
-
-def set_drain(sp: Speaker, phase: str | None, now: float, delay: float = 0.0) -> int:
-    """Enter a drain phase ("gshut", "withdrawn") or leave it (None); re-export every
-    route to every peer, in table slices like a new session's table (issue 10 finding
-    4: a 1M-route drain is seconds of work), without End-of-RIB. Returns how many route
-    advertisements change: those in place (each is re-sent with or without
-    GRACEFUL_SHUTDOWN, or withdrawn), or, when a drain ends after its withdrawal, the
-    advertisements that withdrawal took away."""
-    restore = sp.drain == "withdrawn" and phase is None
-    sp.drain = phase
-    sp.drain_deadline = now + delay if phase == "gshut" else None
-    changed = sp.drain_withdrawn if restore else 0
-    for peer in sp.peers.values():
-        if peer.negotiated is None:
-            continue
-        for family, rib_out in peer.adj_out.items():
-            rib_out.repolicy(policy(sp, peer, family))
-            if not gate_open(sp, family):
-                continue  # the deferral's end sends the table with this policy
-            if not restore:
-                changed += len(rib_out)
-            send_routes(sp, peer, family, now, eor=False)
-    sp.drain_withdrawn = changed if phase == "withdrawn" else 0
-    what = {"gshut": f"drain: routes re-advertised with GRACEFUL_SHUTDOWN; withdrawal in {delay:g}s",
-            "withdrawn": "drain: routes withdrawn from every peer", None: "drain ended: routes re-advertised"}
-    said = {"gshut": f"drain: {changed} route advertisements re-sent with GRACEFUL_SHUTDOWN: peers that "
-                     f"honour RFC 8326 prefer other paths, they still have ours; withdrawal in {delay:g}s",
-            "withdrawn": f"drain: {changed} route advertisements withdrawn: the peers delete our routes; the "
-                         "sessions stay up",
-            None: f"drain ended: {changed} route advertisements re-sent without GRACEFUL_SHUTDOWN"}
-    sp.log("info", said[phase], None, "restart", f"drain-{phase or 'ended'}", changed=changed, delay=delay)
-    notice(sp, f"drain-{phase or 'ended'}", what[phase], changed=changed, delay=delay)
-    return changed
