@@ -80,15 +80,16 @@ def routes_of(cfg: Config) -> tuple[LocalRoute, ...]:
 def build_speaker(cfg: Config, stored: Sequence[LocalRoute] = ()) -> Speaker:
     """``stored``: routes added through the API before a restart (runtime.store)."""
     return Speaker(cfg.global_.asn, cfg.global_.router_id, neighbors_of(cfg), routes_of(cfg),
-                   always_compare_med=cfg.global_.always_compare_med, stored_routes=stored)
+                   always_compare_med=cfg.global_.always_compare_med, stored_routes=stored,
+                   tunables=tunables_of(cfg))
 
 
-def tune_speaker(speaker: Speaker, cfg: Config) -> None:
-    """The ``[gracebgp]`` settings the speaker reads at run time."""
+def tunables_of(cfg: Config) -> ev.Tunables:
+    """The ``[gracebgp]`` settings the speaker reads at run time (given when it is built,
+    and in ``Reconfigured`` on SIGHUP)."""
     g = cfg.gracebgp
-    speaker.establish_wait = float(g.establish_wait)
-    speaker.llgr_ibgp = g.llgr_to_ibgp
-    speaker.provisional_hard = g.provisional_hard_reset
+    return ev.Tunables(establish_wait=float(g.establish_wait), llgr_ibgp=g.llgr_to_ibgp,
+                       provisional_hard=g.provisional_hard_reset)
 
 
 def peers_hold(cfg: Config) -> float:
@@ -149,7 +150,6 @@ class Daemon:
         self.restart_state = RestartState(cfg.gracebgp.state_dir)
         #: The service manager ($NOTIFY_SOCKET; runtime.sdnotify): READY, RELOADING, STOPPING.
         self.notify = Notifier.from_environment()
-        tune_speaker(self.speaker, cfg)
 
     # --- Control (api.server): the process itself -------------------------------------
     @property
@@ -232,8 +232,7 @@ class Daemon:
         log.info("reload: %d peers added, %d removed, %d changed, %d routes added, %d removed",
                  len(d.added), len(d.removed), len(d.changed), len(d.routes_added), len(d.routes_removed))
         self.cfg = new = keep_identity(self.cfg, new) if d.needs_restart else new
-        tune_speaker(self.speaker, new)
-        self.owner.submit(ev.Reconfigured(neighbors_of(new), routes_of(new)))
+        self.owner.submit(ev.Reconfigured(neighbors_of(new), routes_of(new), tunables_of(new)))
         return (f"running; reloaded {self.path}: {len(new.neighbors)} neighbors"
                 + ("; some changes need a restart" if d.needs_restart else ""))
 
@@ -326,7 +325,7 @@ class Daemon:
                  f" ({detail})" if detail else "")
         if previous.events:
             self.owner.bus.carry_over(previous.events)
-        self.speaker.restart = (kind, detail)  # what GetGrStatus says from its first answer on
+        self.owner.feed(ev.RestartDecided(kind, detail))  # what GetGrStatus says from its first answer on
         # running.json before the API answers (a SIGKILL from then on is a crash); the BGP
         # listeners last, just before the owner runs (an early connection would wait in
         # the queue). A listener that cannot be bound ends the start with the state files

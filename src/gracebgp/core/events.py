@@ -83,13 +83,46 @@ class StopRequested:
 
 
 @dataclass(frozen=True, slots=True)
+class Tunables:
+    """The speaker-wide ``[gracebgp]`` settings the speaker reads at run time: how long
+    selection deferral waits for a peer to come up at all (``establish_wait``, spec
+    section 4), LLGR-stale routes to iBGP peers without LLGR (``llgr_ibgp``, RFC 9494
+    §4.6), RFC 8538 §5's provisional Cease subcodes sent as Hard Reset
+    (``provisional_hard``). Given to the Speaker when it is built, and in ``Reconfigured``."""
+
+    establish_wait: float = 30.0
+    llgr_ibgp: bool = False
+    provisional_hard: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class Reconfigured:
     """The configuration was reloaded (SIGHUP). The speaker applies the difference: new
     peers start, removed ones stop with Cease/Peer De-configured, changed ones reset,
-    untouched sessions stay up; local routes are added and withdrawn to match."""
+    untouched sessions stay up; local routes are added and withdrawn to match; the
+    ``tunables`` (None: unchanged) apply from this input on."""
 
     neighbors: tuple[Any, ...]  # NeighborSettings (core.peer), kept loose to avoid a cycle
     routes: tuple[Any, ...]  # LocalRoute (core.originate)
+    tunables: Tunables | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RestartDecided:
+    """How this run started, judged from the state directory before the API answers (the
+    values of ``Started``): GetGrStatus says it from its first answer on. ``Started``
+    repeats it when the listeners are up."""
+
+    restart: str = "cold"
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RoutesWatched:
+    """Someone follows the route events (or no one does any more): ``on`` makes the
+    speaker emit a "route" Notice per best-path change."""
+
+    on: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +135,7 @@ class CommandRequested:
 
 
 Input = (Started | Connected | ConnectFailed | Disconnected | Received | TimerDue | InputDrained
-         | Continue | StopRequested | Reconfigured | CommandRequested)
+         | Continue | StopRequested | Reconfigured | RestartDecided | RoutesWatched | CommandRequested)
 
 # --- outputs: commands -----------------------------------------------------------------
 

@@ -3,7 +3,6 @@ export policy, and the mapping from operator configuration to session configurat
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -141,5 +140,3 @@ def next_hops_for(local_address: str, router_id: str) -> tuple[str | None, tuple
 def family_width(family: Family) -> int:
     return 32 if family.afi == AFI.IPV4 else 128
 
-
-CONN_IDS = itertools.count(1)  # shared by every session (the runtime uses ids >= 1 << 20)

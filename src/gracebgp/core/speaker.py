@@ -18,12 +18,12 @@ from collections import deque
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from gracebgp.core import drain, limits, nexthop, refresh, reload, statedump, wirelog
+from gracebgp.core import drain, limits, nexthop, refresh, reload, routewatch, statedump, wirelog
 from gracebgp.core import events as ev
 from gracebgp.core import restart_control as gr
 from gracebgp.core.commands import RouteJob, advance, execute
 from gracebgp.core.originate import LocalRoute, to_path, to_paths
-from gracebgp.core.peer import CONN_IDS, NeighborSettings, Peer, next_hops_for
+from gracebgp.core.peer import NeighborSettings, Peer, next_hops_for
 from gracebgp.restart.restarting import Deferral
 from gracebgp.restart.shutdown import retain_stop, withdraw_stop
 from gracebgp.rib.adj_rib_in import AdjRibIn
@@ -39,8 +39,6 @@ from gracebgp.types import IPV4_UNICAST, IPV6_UNICAST, Family
 from gracebgp.wire import Notification, UpdateAction, UpdateResult
 from gracebgp.wire.attrset import AttrSet
 from gracebgp.wire.iana import CeaseSubcode
-from gracebgp.wire.nlri import format_prefix
-from gracebgp.wire.text import format_attrs
 
 FAMILIES = (IPV4_UNICAST, IPV6_UNICAST)
 # Routes per owner step for AddPaths/DeletePaths: 4-12 µs each (checked, applied and
@@ -56,6 +54,7 @@ TABLE_SLICE = 20_000
 # propagation 9% slower); 100,000 only cuts a backlog such as a whole table withdrawn.
 FLUSH_BUDGET = 100_000
 _EMPTY = AttrSet(())
+_DEFAULTS = ev.Tunables()
 #: A reset starts the peer again once the connections that carried its NOTIFICATION are
 #: gone (the runtime reports them within its own linger bound); at the latest after this.
 CLOSE_WAIT = 3.0
@@ -64,7 +63,7 @@ CLOSE_WAIT = 3.0
 class Speaker:
     def __init__(self, local_as: int, router_id: str, neighbors: Sequence[NeighborSettings] = (),
                  routes: Sequence[LocalRoute] = (), always_compare_med: bool = False,
-                 stored_routes: Sequence[LocalRoute] = ()) -> None:
+                 stored_routes: Sequence[LocalRoute] = (), tunables: ev.Tunables = _DEFAULTS) -> None:
         self.local_as = local_as
         self.router_id = router_id
         self.local = PeerInfo(0, "", local_as, router_id, ibgp=False)
@@ -80,15 +79,17 @@ class Speaker:
         self._out: list[ev.Output] = []
         self._started = False
         self._next_index = 1
+        self._conn_ids = itertools.count(1)  # of every session's connections (runtime's: >= 1 << 20)
         self.deferral: Deferral | None = None  # selection deferral after our restart
         self.restart = ("cold", "")  # how this run started (events.Started)
         self.stopping = False
         self.drain: str | None = None  # None, "gshut" or "withdrawn" (RFC 8326 drain)
         self.drain_deadline: float | None = None
         self.drain_withdrawn = 0  # advertisements the drain's withdrawal took away (restored on cancel)
-        self.llgr_ibgp = False  # LLGR-stale routes to iBGP peers without LLGR (NO_EXPORT, LP 0)
-        self.establish_wait = 30.0  # how long deferral waits for a peer to come up at all
-        self.provisional_hard = False  # RFC 8538 §5 provisional Cease subcodes as Hard Reset
+        # ev.Tunables: LLGR-stale routes to iBGP peers without LLGR (NO_EXPORT, LP 0); how long
+        # deferral waits for a peer to come up at all; RFC 8538 §5 provisional Ceases as Hard Reset
+        self.llgr_ibgp, self.establish_wait, self.provisional_hard = False, 30.0, False
+        self._tune(tunables)
         self.jobs: deque[RouteJob] = deque()  # large commands in progress, oldest first
         self.slice_routes = SLICE_ROUTES  # routes checked or applied per owner step
         self.table_slice = TABLE_SLICE  # keys per owner step of a table being sent
@@ -176,13 +177,23 @@ class Speaker:
         elif isinstance(inp, ev.StopRequested):
             self._stop_all(inp.graceful, inp.message, now)
         elif isinstance(inp, ev.Reconfigured):
+            if inp.tunables is not None:
+                self._tune(inp.tunables)
             self._reconfigure(inp.neighbors, inp.routes, now)
+        elif isinstance(inp, ev.RoutesWatched):
+            self.watch_routes = inp.on
+        elif isinstance(inp, ev.RestartDecided):
+            self.restart = (inp.restart, inp.detail)
         elif isinstance(inp, ev.CommandRequested):
             execute(self, inp.ref, inp.command, now)
         if self.tallies:
             self._out += wirelog.summaries(self.tallies)
             self.tallies = {}
         return self._out
+
+    def _tune(self, t: ev.Tunables) -> None:
+        self.establish_wait, self.llgr_ibgp, self.provisional_hard = t.establish_wait, t.llgr_ibgp, \
+            t.provisional_hard
 
     def set_debug(self, on: bool) -> None:
         """Debug log lines (core.wirelog) on or off: the runtime asks its logger per input."""
@@ -201,7 +212,7 @@ class Speaker:
 
     # --- peers -------------------------------------------------------------------------
     def _add_peer(self, settings: NeighborSettings, dynamic: bool = False) -> Peer:
-        peer = Peer(self._next_index, settings, Session(settings.session, conn_ids=CONN_IDS),
+        peer = Peer(self._next_index, settings, Session(settings.session, conn_ids=self._conn_ids),
                     admin_down=settings.admin_down, dynamic=dynamic)
         self._next_index += 1
         peer.session.trace = self.debug
@@ -562,7 +573,7 @@ class Speaker:
                 keys, self._dirty[family] = dirty, set()
             budget -= len(keys)
             if self.watch_routes:
-                self._route_notices(family, keys)
+                self._out += routewatch.notices(self.loc[family], family, keys)
             if not gr.gate_open(self, family):
                 continue  # RFC 4724 §4.1: selection deferred; the gate sends the table
             for peer in self.peers.values():
@@ -575,25 +586,3 @@ class Speaker:
                 data = b"".join(rib_out.flush(neg.tx_context()))
                 if data:
                     self._session_outputs(peer, peer.session.send_update(data, now), now)
-
-    def _route_notices(self, family: Family, keys: set[int]) -> None:
-        """One "route" Notice per best-path change (at most 1000 per batch, then a count)."""
-        loc = self.loc[family]
-        for n, key in enumerate(sorted(keys)):
-            if n == 1000:
-                self._out.append(ev.Notice("route", f"{len(keys) - 1000} more route changes in "
-                                           f"{family}", None, {"family": str(family),
-                                                               "more": len(keys) - 1000}))
-                break
-            prefix = format_prefix(key, family.afi)
-            best = loc.best(key)
-            if best is None:
-                self._out.append(ev.Notice("route", f"{prefix} withdrawn", None,
-                                           {"family": str(family), "prefix": prefix, "best": None}))
-                continue
-            src, path, _ = best
-            self._out.append(ev.Notice(
-                "route", f"{prefix} via {','.join(path.next_hop) or '-'} from "
-                f"{src.address or 'local'}", src.address or None,
-                {"family": str(family), "prefix": prefix, "next_hop": list(path.next_hop),
-                 "source": src.address or None, "attrs": format_attrs(path.attrs)}))

@@ -98,10 +98,16 @@ class Owner:
         self._pending: dict[int, asyncio.Future[ev.Reply]] = {}
         self.store: RouteStore | None = None  # durable API routes; None: not durable
         self.steps = StepTimes()
+        self._watching = False  # what the speaker was told last (events.RoutesWatched)
         self._unstored: dict[int, str] = {}  # command ref -> why a slice's StoreRoutes failed
         #: Why API route changes are not durable now ("" when they are, or no store is
         #: wanted): the store could not be opened, or its last write failed (health).
         self.store_error = ""
+
+    def feed(self, inp: ev.Input) -> None:
+        """Hand a fact to the speaker now, before the owner task runs (the daemon's start-up
+        decisions, e.g. ``RestartDecided`` before the API answers)."""
+        self._handle(inp, asyncio.get_running_loop().time())
 
     def submit(self, inp: ev.Input) -> None:
         """Hand a fact to the owner from any task or signal handler of this loop."""
@@ -182,10 +188,12 @@ class Owner:
 
     def _handle(self, inp: ev.Input, now: float) -> None:
         """Feed one fact; a bug must not take the daemon (and every session) down with it."""
-        self.speaker.watch_routes = self.bus.wants_routes
         self.speaker.set_debug(_wire_log.isEnabledFor(logging.DEBUG))
         started = time.perf_counter()
         try:
+            if (wants := self.bus.wants_routes) != self._watching:  # a follower came or went
+                self._watching = wants
+                self._execute(self.speaker.handle(ev.RoutesWatched(wants), now), now)
             self._execute(self.speaker.handle(inp, now), now)
             took = time.perf_counter() - started
             self.steps.observe(took, type(inp).__name__)

@@ -35,7 +35,7 @@ from gracebgp.core import events as ev
 from gracebgp.core.commands import ResetPeer
 from gracebgp.core.peer import NeighborSettings
 from gracebgp.core.speaker import Speaker
-from gracebgp.daemon import build_speaker, listen_addresses, neighbors_of, tune_speaker
+from gracebgp.daemon import build_speaker, listen_addresses, neighbors_of
 from gracebgp.session import build_open, check_open, negotiate
 from gracebgp.wire import CapabilitiesParam, FourOctetAs, Multiprotocol, Open
 
@@ -134,9 +134,7 @@ large-communities = []
 # --- what consumers do with a configuration ----------------------------------------------------
 
 def _speaker(cfg: Config) -> Speaker:
-    sp = build_speaker(cfg)  # as gracebgpd builds it
-    tune_speaker(sp, cfg)
-    return sp
+    return build_speaker(cfg)  # as gracebgpd builds it
 
 
 def _started(cfg: Config) -> tuple[Speaker, list[ev.Output]]:
@@ -144,9 +142,10 @@ def _started(cfg: Config) -> tuple[Speaker, list[ev.Output]]:
     return sp, sp.handle(ev.Started(), NOW)
 
 
-def _commands(out: list[ev.Output]) -> list[str]:
-    """The socket commands (connect, listener keys), as the runtime gets them."""
-    return [repr(o) for o in out if type(o).__name__ in ("Connect", "AcceptFrom")]
+def _commands(out: list[ev.Output]) -> list[ev.Output]:
+    """The socket commands (connect, listener keys), as the runtime gets them: compared
+    whole, TCP-AO keys included (their repr hides them)."""
+    return [o for o in out if type(o).__name__ in ("Connect", "AcceptFrom")]
 
 
 def _their_open(hold: int = 90) -> Open:
@@ -170,7 +169,7 @@ def keepalives(cfg: Config) -> list[int]:
             for s in neighbors_of(cfg)]
 
 
-def start_commands(cfg: Config) -> list[str]:
+def start_commands(cfg: Config) -> list[ev.Output]:
     return _commands(_started(cfg)[1])
 
 
@@ -184,7 +183,7 @@ def connect_retry(cfg: Config) -> float | None:
     return None if deadline is None else deadline - NOW
 
 
-def reset_answer(cfg: Config) -> tuple[list[str], list[str], float | None]:
+def reset_answer(cfg: Config) -> tuple[list[str], list[ev.Output], float | None]:
     """ResetPeer hard: the reply, whether it connects at once, when it will."""
     sp, _ = _started(cfg)
     out = sp.handle(ev.CommandRequested(1, ResetPeer(PEER, "hard")), NOW)
