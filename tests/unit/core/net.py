@@ -24,15 +24,16 @@ class SpeakerNet:
     replies: list[tuple[str, ev.Reply]] = field(default_factory=list)
     notices: list[tuple[str, ev.Notice]] = field(default_factory=list)
     down: set[str] = field(default_factory=set)  # speakers whose "host" is unreachable
-    _queue: list[tuple[str, ev.Input]] = field(default_factory=list)
+    queue: list[tuple[str, ev.Input]] = field(default_factory=list)  # (speaker, input), next first
     _next_conn: int = 5_000_000
 
     def add(self, address: str, speaker: Speaker) -> Speaker:
         self.speakers[address] = speaker
-        self._queue.append((address, ev.Started()))
+        self.queue.append((address, ev.Started()))
         return speaker
 
-    def _other(self, name: str, peer: str, conn: int) -> tuple[str, str, int] | None:
+    def far_end(self, name: str, peer: str, conn: int) -> tuple[str, str, int] | None:
+        """The other end (speaker, peer, conn) of ``name``'s connection, if linked."""
         for link in self.links:
             if link.a == (name, peer, conn):
                 return link.b
@@ -40,7 +41,8 @@ class SpeakerNet:
                 return link.a
         return None
 
-    def _execute(self, name: str, out: ev.Output) -> None:
+    def execute(self, name: str, out: ev.Output) -> None:
+        """Carry out one output of ``name`` as the runtime would (subclasses add to it)."""
         if isinstance(out, ev.Log):
             self.logs.append((name, out))
         elif isinstance(out, ev.Reply):
@@ -50,34 +52,34 @@ class SpeakerNet:
         elif isinstance(out, ev.Connect):
             target = self.speakers.get(out.host)
             if target is None or out.host in self.down or name in self.down:
-                self._queue.append((name, ev.ConnectFailed(out.peer, out.conn, "unreachable")))
+                self.queue.append((name, ev.ConnectFailed(out.peer, out.conn, "unreachable")))
                 return
             self._next_conn += 1
             far = (out.host, name, self._next_conn)
             if target.peer_for(name) is None:
-                self._queue.append((name, ev.ConnectFailed(out.peer, out.conn, "refused")))
+                self.queue.append((name, ev.ConnectFailed(out.peer, out.conn, "refused")))
                 return
             self.links.append(Link((name, out.peer, out.conn), far))
-            self._queue.append((name, ev.Connected(out.peer, out.conn, name, outgoing=True)))
-            self._queue.append((out.host, ev.Connected(name, far[2], out.host, outgoing=False)))
+            self.queue.append((name, ev.Connected(out.peer, out.conn, name, outgoing=True)))
+            self.queue.append((out.host, ev.Connected(name, far[2], out.host, outgoing=False)))
         elif isinstance(out, ev.Send):
-            other = self._other(name, out.peer, out.conn)
+            other = self.far_end(name, out.peer, out.conn)
             if other is not None:
-                self._queue.append((other[0], ev.Received(other[1], other[2], out.data)))
+                self.queue.append((other[0], ev.Received(other[1], other[2], out.data)))
         elif isinstance(out, ev.Close):
-            other = self._other(name, out.peer, out.conn)
+            other = self.far_end(name, out.peer, out.conn)
             self.links = [lk for lk in self.links if (name, out.peer, out.conn) not in (lk.a, lk.b)]
             if other is not None:
-                self._queue.append((other[0], ev.Disconnected(other[1], other[2], "closed by peer")))
+                self.queue.append((other[0], ev.Disconnected(other[1], other[2], "closed by peer")))
                 # the runtime reports our own closed connections too (connection_lost)
-                self._queue.append((name, ev.Disconnected(out.peer, out.conn, "closed")))
+                self.queue.append((name, ev.Disconnected(out.peer, out.conn, "closed")))
 
     def cut(self, address: str) -> None:
         """The host at ``address`` vanishes: its links drop (the peers see TCP fail)."""
         for link in list(self.links):
             for mine, theirs in ((link.a, link.b), (link.b, link.a)):
                 if mine[0] == address:
-                    self._queue.append((theirs[0], ev.Disconnected(theirs[1], theirs[2], "reset")))
+                    self.queue.append((theirs[0], ev.Disconnected(theirs[1], theirs[2], "reset")))
                     self.links.remove(link)
                     break
         self.down.add(address)
@@ -85,29 +87,29 @@ class SpeakerNet:
     def run(self, limit: int = 100_000) -> None:
         """Deliver until nothing is left, draining each speaker after its inputs."""
         for _ in range(limit):
-            if not self._queue:  # as the owner: InputDrained, then the next slice of work
+            if not self.queue:  # as the owner: InputDrained, then the next slice of work
                 outs = [(n, s.handle(ev.InputDrained(), self.now)) for n, s in self.speakers.items()
                         if n not in self.down]
                 for n, o in outs:
                     for x in o:
-                        self._execute(n, x)
+                        self.execute(n, x)
                 busy = [n for n, s in self.speakers.items() if n not in self.down and s.pending()]
-                self._queue += [(n, ev.Continue()) for n in busy]
+                self.queue += [(n, ev.Continue()) for n in busy]
                 if not busy and not any(o for _, o in outs):
                     return
                 continue
-            name, inp = self._queue.pop(0)
+            name, inp = self.queue.pop(0)
             if name in self.down:
                 continue
             for out in self.speakers[name].handle(inp, self.now):
-                self._execute(name, out)
+                self.execute(name, out)
         raise AssertionError("network did not settle")
 
     def command(self, address: str, command: object) -> ev.Reply:
         """An operator command to the speaker at ``address``; runs the network until it
         settles and returns the speaker's Reply."""
         ref = len(self.replies) + 1
-        self._queue.append((address, ev.CommandRequested(ref, command)))
+        self.queue.append((address, ev.CommandRequested(ref, command)))
         self.run()
         return next(r for n, r in self.replies if n == address and r.ref == ref)
 
@@ -118,7 +120,7 @@ class SpeakerNet:
             for name, s in self.speakers.items():
                 d = s.next_deadline()
                 if name not in self.down and d is not None and d <= self.now:
-                    self._queue.append((name, ev.TimerDue()))
+                    self.queue.append((name, ev.TimerDue()))
             self.run()
 
 

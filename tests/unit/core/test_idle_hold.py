@@ -74,7 +74,7 @@ def test_only_the_operators_reset_waits() -> None:
                       for p in a.peers.values())
     out = a.handle(ev.Reconfigured(neighbors, ()), net.now)
     for o in out:
-        net._execute(A, o)
+        net.execute(A, o)
     net.run()
     assert a.peers[B].session.state is State.ESTABLISHED
 

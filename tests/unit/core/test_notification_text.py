@@ -8,7 +8,7 @@ import pytest
 
 from gracebgp.core import events as ev
 
-from .test_graceful_restart import A, B, neighbor, pair
+from .grnet import A, B, neighbor, pair
 
 SHUT = "CEASE/ADMINISTRATIVE_SHUTDOWN: 'bye'"
 

@@ -45,7 +45,7 @@ def _notifications(out: list[ev.Output]) -> list[Notification]:
 
 def _settle(net: SpeakerNet, out: list[ev.Output]) -> None:
     for o in out:
-        net._execute(A, o)
+        net.execute(A, o)
     net.run()
 
 

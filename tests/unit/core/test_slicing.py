@@ -124,23 +124,23 @@ def test_keepalives_and_updates_go_out_between_slices() -> None:
     neg = a.peers[B].session.negotiated
     assert neg is not None and neg.hold_time > 0
     keepalives = a.peers[B].stats.sent[4]
-    net._queue.append((A, ev.CommandRequested(9, cmd.AddRoutes(routes(3000, 150)))))
+    net.queue.append((A, ev.CommandRequested(9, cmd.AddRoutes(routes(3000, 150)))))
     steps = 0
     while steps < 1000 and (steps == 0 or a.jobs):
         net.now += 1.0
         for name, s in net.speakers.items():
             if (d := s.next_deadline()) is not None and d <= net.now:
-                net._queue.append((name, ev.TimerDue()))
+                net.queue.append((name, ev.TimerDue()))
         if a.jobs or a.sending:
-            net._queue.append((A, ev.Continue()))
-        while net._queue:  # deliver without finishing the command (SpeakerNet.run would)
-            name, inp = net._queue.pop(0)
+            net.queue.append((A, ev.Continue()))
+        while net.queue:  # deliver without finishing the command (SpeakerNet.run would)
+            name, inp = net.queue.pop(0)
             for o in net.speakers[name].handle(inp, net.now):
-                net._execute(name, o)
-            if not net._queue:
+                net.execute(name, o)
+            if not net.queue:
                 for name, s in net.speakers.items():
                     for o in s.handle(ev.InputDrained(), net.now):
-                        net._execute(name, o)
+                        net.execute(name, o)
         steps += 1
         if steps == 90:  # 60 steps checked, 30 applied: those already reached B
             assert 0 < sum(1 for p in learned(b) if p.startswith("10.1")) < 3000

@@ -101,7 +101,7 @@ def test_routes_from_a_reset_without_gr_are_withdrawn() -> None:
     # A withdrawing stop: Cease, peers must delete our routes at once.
     from gracebgp.core import events as ev
     for out in a.handle(ev.StopRequested(graceful=False, message="decommission"), net.now):
-        net._execute("127.0.0.1", out)
+        net.execute("127.0.0.1", out)
     net.run()
     assert learned(b) == {}
     assert any("decommission" in log.message for name, log in net.logs if name == "127.0.0.2")
@@ -154,14 +154,14 @@ def test_reload_adds_removes_and_leaves_untouched_sessions_up() -> None:
     neighbors = tuple(p.settings for p in a.peers.values())
     routes = (LocalRoute("192.0.2.0/24"), LocalRoute("198.51.100.77/32", med=5))
     for out in a.handle(ev.Reconfigured(neighbors, routes), net.now):
-        net._execute("127.0.0.1", out)
+        net.execute("127.0.0.1", out)
     net.run()
     assert a.peers["127.0.0.2"].session.established_since == since  # untouched: still up
     assert set(learned(b)) == {"192.0.2.0/24", "198.51.100.77/32"}
     assert learned(b, IPV6_UNICAST) == {}
     # Removing the neighbor stops it with Cease/Peer De-configured; B drops A's routes.
     for out in a.handle(ev.Reconfigured((), routes), net.now):
-        net._execute("127.0.0.1", out)
+        net.execute("127.0.0.1", out)
     net.run()
     assert "127.0.0.2" not in a.peers
     assert learned(b) == {}

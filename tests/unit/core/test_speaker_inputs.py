@@ -16,7 +16,7 @@ from gracebgp.core.speaker import Speaker
 from gracebgp.wire import Notification
 from gracebgp.wire.iana import CeaseSubcode, MessageType
 
-from .test_graceful_restart import A, B, neighbor
+from .grnet import A, B, neighbor
 from .test_speaker import demo_pair
 
 OTHER_CHANGE = Notification.cease(CeaseSubcode.OTHER_CONFIGURATION_CHANGE)

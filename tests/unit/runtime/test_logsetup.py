@@ -222,7 +222,7 @@ def test_no_debug_no_trace() -> None:
 def test_session_down_says_what_happens_to_the_routes_both_ways() -> None:
     # The peer stops the graceful-restart way (N negotiated: Cease/Administrative Reset).
     net, _a, _b = pair(debug=False)
-    net._queue.append((A, ev.StopRequested(True, "gracebgp restart")))
+    net.queue.append((A, ev.StopRequested(True, "gracebgp restart")))
     net.run()
     (mine,) = logs(net, A, "session-down")
     assert "its 5 routes: dropped (we are stopping)" in mine.message
@@ -236,7 +236,7 @@ def test_session_down_says_what_happens_to_the_routes_both_ways() -> None:
     assert "our routes" not in theirs.message  # the peer ended it: what it keeps is up to it
     # A withdrawing stop: Hard Reset, both sides delete.
     net, _a, _b = pair(debug=False)
-    net._queue.append((A, ev.StopRequested(False, "SIGINT")))
+    net.queue.append((A, ev.StopRequested(False, "SIGINT")))
     net.run()
     (mine,) = logs(net, A, "session-down")
     assert "our routes: the peer deletes them (Hard Reset, RFC 8538)" in mine.message
