@@ -89,8 +89,7 @@ class SpeakerCollector(Collector):
         paths = GaugeMetricFamily("gracebgp_rib_paths", "candidate paths in the Loc-RIB", labels=["family"])
         for f, loc in sp.loc.items():
             rib.add_metric([family_name(f)], len(loc))
-            paths.add_metric([family_name(f)], sum(1 if isinstance(e, tuple) else len(e)
-                                                   for e in loc.entries.values()))
+            paths.add_metric([family_name(f)], loc.path_count())
         local = GaugeMetricFamily("gracebgp_local_routes", "routes this speaker originates")
         local.add_metric([], len(sp.local_routes))
         yield from (up, state, uptime, flaps, rx, tx, *prefixes.values(), gr, stale_last, stale_now, deferral,

@@ -142,8 +142,7 @@ def _canonical(address: str) -> str:
 def global_view(speaker: Speaker, info: DaemonInfo, now: float) -> s.Global:
     rib = []
     for f, loc in speaker.loc.items():
-        paths = sum(1 if isinstance(e, tuple) else len(e) for e in loc.entries.values())
-        rib.append(s.RibSize(family=family_name(f), prefixes=len(loc), paths=paths))
+        rib.append(s.RibSize(family=family_name(f), prefixes=len(loc), paths=loc.path_count()))
     established = sum(1 for p in speaker.peers.values() if p.session.state is State.ESTABLISHED)
     return s.Global(version=info.version, node=info.node, asn=speaker.local_as, router_id=speaker.router_id,
                     listen_port=info.listen_port, listen_addresses=list(info.listen_addresses),
@@ -333,7 +332,7 @@ def paths(speaker: Speaker, query: PathQuery, now: float) -> Iterator[bytes]:
 
 def _keys(speaker: Speaker, query: PathQuery, family: Family, peer: Peer | None) -> list[int]:
     if query.table == "loc":
-        return list(speaker.loc[family].entries)
+        return speaker.loc[family].keys()
     assert peer is not None
     if query.table == "adj-out":
         out = peer.adj_out.get(family)
@@ -386,11 +385,7 @@ def _lines(speaker: Speaker, query: PathQuery, family: Family, peer: Peer | None
     prefix = format_prefix(key, family.afi)
     name = family_name(family)
     if query.table == "loc":
-        entry = speaker.loc[family].entries.get(key)
-        if entry is None:
-            return
-        cands = [entry] if isinstance(entry, tuple) else list(entry)
-        for i, (src, path, since) in enumerate(cands):
+        for i, (src, path, since) in enumerate(speaker.loc[family].candidates(key)):
             if i and query.best:
                 break
             if peer is not None and src.index != peer.index:

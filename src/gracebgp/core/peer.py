@@ -11,8 +11,8 @@ from gracebgp.core.limits import Limits, LimitState, configured
 from gracebgp.core.sockets import socket_options
 from gracebgp.core.stats import PeerStats
 from gracebgp.restart.helper import GrHelper
-from gracebgp.rib.adj_rib_in import AdjRibIn
 from gracebgp.rib.adj_rib_out import AdjRibOut
+from gracebgp.rib.channel import Channel
 from gracebgp.rib.export import ExportPolicy
 from gracebgp.rib.path import Path, PeerInfo
 from gracebgp.session.config import GrConfig, SessionConfig
@@ -96,7 +96,7 @@ class Peer:
     local_addresses: dict[int, str] = field(default_factory=dict)  # conn -> our address
     info: PeerInfo | None = None  # set while Established
     negotiated: Negotiated | None = None
-    adj_in: dict[Family, AdjRibIn] = field(default_factory=dict)
+    adj_in: dict[Family, Channel] = field(default_factory=dict)  # the doors to the Loc-RIB
     adj_out: dict[Family, AdjRibOut] = field(default_factory=dict)
     gr: GrHelper = field(default_factory=GrHelper)  # helper state (spec section 3, 5)
     eor_received: set[Family] = field(default_factory=set)  # on the current session

@@ -117,7 +117,6 @@ def _sweep(sp: Speaker, peer: Peer, family: Family, why: str) -> None:
     if adj is None or info is None:
         return
     gone = adj.end_refresh()
-    sp.retract(family, info, gone)
     sp.log("info", f"{family}: {why}: {len(gone)} routes the peer did not re-advertise removed", peer, "rib",
            "route-refresh-done", family=str(family), removed=len(gone), reason=why)
 

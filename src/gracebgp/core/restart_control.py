@@ -18,7 +18,6 @@ from gracebgp.restart.helper import REASONS, Action, Event, Step
 from gracebgp.restart.restarting import Deferral, PeerView
 from gracebgp.restart.shutdown import llgr_stale_attrs
 from gracebgp.rib.adj_rib_out import AdjRibOut
-from gracebgp.rib.path import Path
 from gracebgp.session import events as se
 from gracebgp.session.negotiate import Negotiated
 from gracebgp.types import Family
@@ -196,18 +195,16 @@ def _apply(sp: Speaker, peer: Peer, step: Step, now: float) -> None:
         # RFC 4724 §4.2: a consecutive restart sweeps what is still stale, except
         # LLGR-stale routes, which wait for their own timer (RFC 9494 §4.2).
         swept = adj.begin_refresh(sweep=action is not Action.MARK_KEEP_LLGR)
-        sp.retract(family, info, swept)
         if swept:
             _purged(sp, peer, family, len(swept), "consecutive restart", now)
         if action is not Action.MARK:
             _to_llgr(sp, peer, family, now)
     elif action is Action.DELETE:
-        sp.retract(family, info, adj.clear())
-        if step.event is Event.DOWN_DELETE and peer.negotiated is None and not adj.routes:
+        adj.clear()
+        if step.event is Event.DOWN_DELETE and peer.negotiated is None:
             del peer.adj_in[family]
     elif action is Action.PURGE:
         gone = adj.end_refresh()
-        sp.retract(family, info, gone)
         _purged(sp, peer, family, len(gone), REASONS.get(step.event, step.event.value), now)
     elif action is Action.TO_LLGR:
         _to_llgr(sp, peer, family, now)
@@ -217,33 +214,16 @@ def _to_llgr(sp: Speaker, peer: Peer, family: Family, now: float) -> None:
     """RFC 9494 §4.2-§4.3: stale routes become LLGR-stale (LLGR_STALE attached, least
     preferred); those carrying NO_LLGR are deleted instead. They stay marked stale, so
     the peer's End-of-RIB still sweeps them when it comes back."""
-    info, adj = peer.info, peer.adj_in[family]
-    assert info is not None
-    converted: dict[Path, Path] = {}
-    moved: dict[Path, list[int]] = {}
-    dropped: list[int] = []
-    for key in adj.stale_keys():
-        path = adj.routes[key]
-        if path.no_llgr:
-            dropped.append(key)
-            continue
-        new = converted.get(path)
-        if new is None:
-            new = converted[path] = sp.table.get(llgr_stale_attrs(path.attrs), path.next_hop)
-        moved.setdefault(new, []).append(key)
-    sp.retract(family, info, adj.withdraw(dropped))
-    for new, keys in moved.items():
-        adj.routes.update(dict.fromkeys(keys, new))  # still marked stale
-        sp.offer(family, info, keys, new)
+    n, deleted = peer.adj_in[family].relabel_stale(
+        lambda path: None if path.no_llgr else sp.table.get(llgr_stale_attrs(path.attrs), path.next_hop), now)
     until = peer.gr.llgr_deadlines.get(family)
     peer.stats.gr_event("llgr-entered")
-    n = sum(len(k) for k in moved.values())
     stale_time = peer.gr.llgr_times.get(family, 0)
     sp.log("info", f"{family}: restart time over, the peer is not back: {n} of its routes kept LLGR-stale "
-           f"(least preferred) for up to {stale_time}s, {len(dropped)} with NO_LLGR deleted", peer, "restart",
-           "llgr-entered", family=str(family), llgr_stale=n, deleted=len(dropped), stale_time=stale_time)
-    notice(sp, "llgr-entered", f"{family}: {n} routes LLGR-stale, {len(dropped)} NO_LLGR routes deleted",
-           peer, family=str(family), llgr_stale=n, deleted=len(dropped),
+           f"(least preferred) for up to {stale_time}s, {deleted} with NO_LLGR deleted", peer, "restart",
+           "llgr-entered", family=str(family), llgr_stale=n, deleted=deleted, stale_time=stale_time)
+    notice(sp, "llgr-entered", f"{family}: {n} routes LLGR-stale, {deleted} NO_LLGR routes deleted",
+           peer, family=str(family), llgr_stale=n, deleted=deleted,
            stale_time=peer.gr.llgr_times.get(family, 0), expires_in=None if until is None else until - now)
 
 
@@ -390,7 +370,7 @@ def send_routes(sp: Speaker, peer: Peer, family: Family, now: float, eor: bool, 
     old = sp.sending.get((peer.address, family))
     if old is not None and old.rib_out is rib_out:
         eor, again, eorr = eor or old.eor, again or old.again, eorr or old.eorr
-    sp.sending[(peer.address, family)] = TableSend(rib_out, list(sp.loc[family].entries), eor, again, eorr)
+    sp.sending[(peer.address, family)] = TableSend(rib_out, sp.loc[family].keys(), eor, again, eorr)
     _send_slice(sp, peer.address, family, now)
 
 

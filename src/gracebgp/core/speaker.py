@@ -7,8 +7,10 @@ now) -> outputs`` drives every peer's session, applies UPDATEs to the RIBs (RFC 
                           |--> Adj-RIB-In -> Loc-RIB -> Adj-RIB-Out --UPDATE bytes--> peers
     runtime <--commands (Connect, Send, Close, Log)--
 
-Graceful restart in both roles, LLGR, selection deferral and drain are carried out by
-``core.restart_control`` and ``core.drain`` on the pure rules of ``gracebgp.restart`` (spec sections 3-6, 8).
+A peer's routes reach the Loc-RIB only through its ``rib.channel.Channel`` per family (its
+Adj-RIB-In). Graceful restart in both roles, LLGR, selection deferral and drain are carried
+out by ``core.restart_control`` and ``core.drain`` on the pure rules of ``gracebgp.restart``
+(spec sections 3-6, 8).
 """
 
 from __future__ import annotations
@@ -26,8 +28,8 @@ from gracebgp.core.originate import LocalRoute, to_path, to_paths
 from gracebgp.core.peer import NeighborSettings, Peer, next_hops_for
 from gracebgp.restart.restarting import Deferral
 from gracebgp.restart.shutdown import retain_stop, withdraw_stop
-from gracebgp.rib.adj_rib_in import AdjRibIn
 from gracebgp.rib.adj_rib_out import AdjRibOut
+from gracebgp.rib.channel import Channel
 from gracebgp.rib.export import ExportPolicy
 from gracebgp.rib.loc_rib import LocRib
 from gracebgp.rib.path import Path, PathTable, PeerInfo
@@ -313,10 +315,8 @@ class Speaker:
         self._session_outputs(peer, peer.session.handle(se.Stop(note, why), now), now)
         peer.gr.forget()
         left = 0  # kept stale for a restart of the peer (its session was down already)
-        if peer.info is not None:
-            for family, adj in peer.adj_in.items():
-                left += len(adj)
-                self._retract(family, peer.info, adj.clear())
+        for adj in peer.adj_in.values():
+            left += len(adj.clear())
         del self.peers[peer.address]
         self.emit(ev.AcceptFrom(peer.address, None))
         said = ["peer removed"] + ["Cease/Peer De-configured sent, the peer deletes our routes"] * up
@@ -415,11 +415,12 @@ class Speaker:
         peer.policy = policy
         gr.established(self, peer, neg, now)
         for family, adj in list(peer.adj_in.items()):
+            adj.info = info  # the routes kept from the last session are this session's now
             if family not in families:
-                self._retract(family, info, adj.clear())
+                adj.clear()
                 del peer.adj_in[family]
         for family in families:
-            peer.adj_in.setdefault(family, AdjRibIn())
+            peer.adj_in.setdefault(family, Channel(family, self.loc[family], self._dirty, info))
             peer.adj_out[family] = AdjRibOut(family, drain.policy(self, peer, family), self.table)
         # RFC 4724 §4.2: send our routes and End-of-RIB at once, never waiting for theirs;
         # after our own restart, only once selection for the family is done (§4.1).
@@ -528,8 +529,7 @@ class Speaker:
         if rejected:
             for k in keys:
                 rejected.pop(k, None)
-        adj.announce(keys, path)
-        self._dirty[family].update(self.loc[family].offer(info, keys, path, self.now))
+        adj.announce(keys, path, self.now)
 
     def _withdraw(self, peer: Peer, info: PeerInfo, family: Family, keys: Sequence[int]) -> None:
         adj = peer.adj_in.get(family)
@@ -539,16 +539,7 @@ class Speaker:
         if rejected:
             for k in keys:
                 rejected.pop(k, None)
-        self._retract(family, info, adj.withdraw(keys))
-
-    def _retract(self, family: Family, info: PeerInfo, keys: Sequence[int]) -> None:
-        if keys and family in self.loc:
-            self._dirty[family].update(self.loc[family].retract(info, keys))
-
-    retract = _retract
-
-    def offer(self, family: Family, info: PeerInfo, keys: Sequence[int], path: Path) -> None:
-        self._dirty[family].update(self.loc[family].offer(info, keys, path, self.now))
+        adj.withdraw(keys)
 
     def request_refresh(self, peer: Peer, family: Family, now: float) -> None:
         """Send ROUTE-REFRESH for ``family`` (NotEstablishedError when not negotiated)."""

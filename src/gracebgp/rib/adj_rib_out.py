@@ -104,7 +104,7 @@ class AdjRibOut:
 
     def consider_all(self, loc: LocRib) -> None:
         """The whole table, e.g. when the session comes up (RFC 4271 §9.1.3)."""
-        self.consider(list(loc.entries), loc)
+        self.consider(loc.keys(), loc)
 
     def flush(self, ctx: CodecContext) -> list[bytes]:
         """UPDATEs for everything pending; ``advertised`` then reflects them."""

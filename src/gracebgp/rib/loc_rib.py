@@ -39,6 +39,14 @@ class LocRib:
             return []
         return [e] if isinstance(e, tuple) else list(e)
 
+    def keys(self) -> list[int]:
+        """Every prefix key with a route, in the table's order."""
+        return list(self.entries)
+
+    def path_count(self) -> int:
+        """Candidate paths over all prefixes."""
+        return sum(1 if isinstance(e, tuple) else len(e) for e in self.entries.values())
+
     def items(self) -> Iterator[tuple[int, Candidate]]:
         for k, e in self.entries.items():
             yield k, (e if isinstance(e, tuple) else e[0])

@@ -1,0 +1,96 @@
+"""The one door between one peer's routes of one family and the Loc-RIB: its Adj-RIB-In,
+whose every change is carried into the Loc-RIB (RFC 4271 §9.1 Phase 2) and into the set
+of prefixes whose best path changed (sent at the next flush, §9.1.3, §9.2) in the same
+call, so no caller pairs a Loc-RIB retract with an Adj-RIB-In change by hand.
+
+Announce and withdraw (RFC 4271 §9), clear (the session's routes go), the mark-and-sweep
+refresh of DESIGN.md rule 6 (RFC 4724 §4.2, RFC 7313 §4), and the relabelling of stale
+routes when graceful restart turns into long-lived GR (RFC 9494 §4.2-§4.3).
+
+Import policy and FIB reconciliation hook in here: a route that passes the door is in
+the Loc-RIB, so this is where a policy would transform or refuse it (``announce``), and
+where every change of a peer's contribution to the Loc-RIB can be seen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+
+from gracebgp.rib.adj_rib_in import AdjRibIn
+from gracebgp.rib.loc_rib import LocRib
+from gracebgp.rib.path import Path, PeerInfo
+from gracebgp.types import Family
+
+
+class Channel(AdjRibIn):
+    """``loc`` is the family's Loc-RIB, ``changed[family]`` the keys whose best path
+    changed since the last flush (the speaker's; it swaps the set out when it flushes),
+    ``info`` the peer as the Loc-RIB knows it (renewed when a session comes up)."""
+
+    __slots__ = ("changed", "family", "info", "loc")
+
+    def __init__(self, family: Family, loc: LocRib, changed: dict[Family, set[int]], info: PeerInfo) -> None:
+        super().__init__()
+        self.family = family
+        self.loc = loc
+        self.changed = changed
+        self.info = info
+
+    def _retract(self, keys: list[int]) -> list[int]:
+        """``keys`` left the Adj-RIB-In: take them out of the Loc-RIB too; returns them."""
+        if keys:
+            self.changed[self.family].update(self.loc.retract(self.info, keys))
+        return keys
+
+    # --- the hot path: once per UPDATE (AdjRibIn's method called directly, not super()) ---
+    def announce(self, keys: Sequence[int], path: Path, now: float = 0.0) -> None:
+        """The peer announces ``path`` for ``keys`` (an announcement unmarks a stale route)."""
+        AdjRibIn.announce(self, keys, path)
+        self.changed[self.family].update(self.loc.offer(self.info, keys, path, now))
+
+    def withdraw(self, keys: Iterable[int]) -> list[int]:
+        """The peer withdraws ``keys``; returns those that were present."""
+        gone = AdjRibIn.withdraw(self, keys)
+        if gone:
+            self.changed[self.family].update(self.loc.retract(self.info, gone))
+        return gone
+
+    # --- the whole table ------------------------------------------------------------------
+    def clear(self) -> list[int]:
+        """Every route of the peer goes; returns the keys."""
+        return self._retract(super().clear())
+
+    def begin_refresh(self, sweep: bool = True) -> list[int]:
+        """DESIGN.md rule 6 (see AdjRibIn.begin_refresh); what a consecutive refresh
+        sweeps leaves the Loc-RIB too."""
+        return self._retract(super().begin_refresh(sweep))
+
+    def end_refresh(self) -> list[int]:
+        """Remove what is still stale, here and in the Loc-RIB; returns the keys."""
+        return self._retract(super().end_refresh())
+
+    def relabel_stale(self, relabel: Callable[[Path], Path | None], now: float) -> tuple[int, int]:
+        """RFC 9494 §4.2-§4.3: give every stale route the path ``relabel`` makes of its own
+        (LLGR_STALE attached), or delete it where that is None (NO_LLGR). The routes stay
+        marked stale, so the peer's End-of-RIB still sweeps them. Returns (relabelled,
+        deleted)."""
+        converted: dict[Path, Path | None] = {}
+        moved: dict[Path, list[int]] = {}
+        dropped: list[int] = []
+        routes = self.routes
+        for key in self.stale_keys():
+            path = routes[key]
+            if path in converted:
+                new = converted[path]
+            else:
+                new = converted[path] = relabel(path)
+            if new is None:
+                dropped.append(key)
+            else:
+                moved.setdefault(new, []).append(key)
+        self.withdraw(dropped)
+        offer, changed = self.loc.offer, self.changed[self.family]
+        for new, keys in moved.items():
+            routes.update(dict.fromkeys(keys, new))  # still marked stale
+            changed.update(offer(self.info, keys, new, now))
+        return sum(len(k) for k in moved.values()), len(dropped)
