@@ -1,6 +1,7 @@
 """Per-peer BGP sessions (layer L2, sans-IO): our OPEN and the peer's, the RFC 4271 §8 FSM.
 
-Start with ``Session`` (``fsm``), its inputs and outputs (``events``), ``SessionConfig``
+Start with ``Session`` (``fsm``; its transition tables in ``transitions``, the state they
+change in ``machine``), its inputs and outputs (``events``), ``SessionConfig``
 (``config``) and ``Negotiated`` (``negotiate``). RFC sections are cited in each module.
 """
 

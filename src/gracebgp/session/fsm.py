@@ -58,24 +58,21 @@ from gracebgp.session.connection import Connection
 from gracebgp.session.events import (
     BytesReceived,
     CloseConnection,
-    Connect,
     Input,
     MessageTraced,
     Output,
     SendBytes,
-    SessionDown,
     Start,
-    StateChanged,
     Stop,
     TcpAccepted,
     TcpClosed,
     TcpConnected,
     TimerFired,
 )
-from gracebgp.session.negotiate import Negotiated, build_open, check_open
-from gracebgp.session.retention import retain_routes
+from gracebgp.session.machine import PeerMachine
+from gracebgp.session.negotiate import Negotiated, check_open
 from gracebgp.session.state import ConnEvent, PeerEvent, State
-from gracebgp.session.timers import OPENSENT_HOLD_TIME, Jitter, idle_hold_delay
+from gracebgp.session.timers import Jitter
 from gracebgp.session.transitions import CONN_TABLE, PEER_TABLE
 from gracebgp.types import Family
 from gracebgp.wire import (
@@ -105,65 +102,49 @@ class Session:
     see ``events``); ``jitter_seed`` enables RFC 4271 §10 jitter (None: exact timers).
     """
 
-    __slots__ = (
-        "_cfg",
-        "_connect_retry_at",
-        "_conns",
-        "_enabled",
-        "_established_at",
-        "_facts",
-        "_failures",
-        "_idle_hold_at",
-        "_ids",
-        "_jitter",
-        "_out",
-        "_passive",
-        "_reason",
-        "_rx",
-        "_state",
-        "trace",
-    )
+    __slots__ = ("_m", "_rx")
 
     def __init__(self, config: SessionConfig, *, conn_ids: Iterator[int] | None = None,
                  jitter_seed: int | None = None) -> None:
-        self._cfg = config
-        self._ids = conn_ids if conn_ids is not None else itertools.count(1)
-        self._jitter = Jitter(jitter_seed)
-        self._conns: dict[int, Connection] = {}
-        self._enabled = False
-        self._passive = config.passive
-        self._connect_retry_at: float | None = None
-        self._idle_hold_at: float | None = None
-        self._failures = 0
-        self._established_at: float | None = None
-        self._state = S.IDLE
-        self._out: list[Output] = []
-        self._facts: list[Output] = []
-        self._reason = ""
+        self._m = PeerMachine(config, conn_ids if conn_ids is not None else itertools.count(1),
+                              Jitter(jitter_seed))
         self._rx = [0] * 6  # messages received by type (index 0: any other type)
-        #: Report each OPEN, NOTIFICATION and ROUTE-REFRESH sent or received as a
-        #: MessageTraced output (the speaker turns them into debug log lines).
-        self.trace = False
 
     # --- public surface -----------------------------------------------------------------
 
     @property
+    def trace(self) -> bool:
+        """Report each OPEN, NOTIFICATION and ROUTE-REFRESH sent or received as a
+        MessageTraced output (the speaker turns them into debug log lines)."""
+        return self._m.trace
+
+    @trace.setter
+    def trace(self, on: bool) -> None:
+        self._m.trace = on
+
+    @property
+    def machine(self) -> PeerMachine:
+        """The FSM's state and primitives (``machine``), for tests that drive the tables
+        directly; the speaker uses the surface above."""
+        return self._m
+
+    @property
     def config(self) -> SessionConfig:
-        return self._cfg
+        return self._m.cfg
 
     @property
     def state(self) -> State:
-        return self._state
+        return self._m.state
 
     @property
     def negotiated(self) -> Negotiated | None:
         """What the Established session negotiated, else None."""
-        conn = self._established()
+        conn = self._m.established()
         return conn.negotiated if conn else None
 
     @property
     def established_since(self) -> float | None:
-        return self._established_at
+        return self._m.established_at
 
     @property
     def received_counts(self) -> list[int]:
@@ -173,119 +154,102 @@ class Session:
     @property
     def consecutive_failures(self) -> int:
         """Failures since the last reset of the back-off (see ``timers.idle_hold_delay``)."""
-        return self._failures
+        return self._m.failures
 
     @property
     def connections(self) -> dict[int, State]:
         """Each open connection's own state (more than one only around a collision)."""
-        return {cid: c.state for cid, c in sorted(self._conns.items())}
+        return {cid: c.state for cid, c in sorted(self._m.conns.items())}
 
     def reconfigure(self, config: SessionConfig) -> None:
         """Use ``config`` from the next OPEN on (the R/F bits of a restart, for instance).
         Connections that already sent their OPEN are not touched."""
-        self._cfg = config
+        self._m.cfg = config
 
     def next_deadline(self) -> float | None:
-        times = [t for c in self._conns.values() for t in (c.hold_at, c.keepalive_at) if t is not None]
-        times += [t for t in (self._connect_retry_at, self._idle_hold_at) if t is not None]
+        times = [t for c in self._m.conns.values() for t in (c.hold_at, c.keepalive_at) if t is not None]
+        times += [t for t in (self._m.connect_retry_at, self._m.idle_hold_at) if t is not None]
         return min(times, default=None)
 
     def handle(self, event: Input, now: float) -> list[Output]:
-        self._out, self._facts = [], []
+        self._m.out, self._m.facts = [], []
         if isinstance(event, BytesReceived):
             self._receive(event, now)
         elif isinstance(event, TimerFired):
             self._fire_timers(now)
         elif isinstance(event, Start):
-            self._peer(P.MANUAL_START_PASSIVE if event.passive or self._cfg.passive else P.MANUAL_START,
+            self._peer(P.MANUAL_START_PASSIVE if event.passive or self._m.cfg.passive else P.MANUAL_START,
                        event, now, "started")
         elif isinstance(event, Stop):
             self._peer(P.MANUAL_STOP, event, now, event.reason or "stopped")
         elif isinstance(event, TcpAccepted):
-            if event.conn in self._conns:
+            if event.conn in self._m.conns:
                 raise ValueError(f"connection id {event.conn} is already in use")
             self._peer(P.TCP_ACCEPTED, event, now, "connection accepted; OPEN sent")
         elif isinstance(event, TcpConnected):
-            conn = self._conns.get(event.conn)
+            conn = self._m.conns.get(event.conn)
             if conn is None:  # we gave up on it (ConnectRetry, Stop) before it connected
-                self._out.append(CloseConnection(event.conn))
+                self._m.out.append(CloseConnection(event.conn))
             else:
                 self._dispatch(conn, E.TCP_CONNECTED, None, now, "TCP connection up; OPEN sent")
         else:
-            conn = self._conns.get(event.conn)
+            conn = self._m.conns.get(event.conn)
             if conn is not None:
                 why = "TCP connection closed by the peer" if isinstance(event, TcpClosed) else "TCP failed"
                 why += f": {event.reason}" if event.reason else ""
                 self._dispatch(conn, E.TCP_FAILED, None, now, why)
-        out = self._out
-        self._out, self._facts = [], []
+        out = self._m.out
+        self._m.out, self._m.facts = [], []
         return out
 
     def send_update(self, data: bytes, now: float) -> list[Output]:
         """SendBytes for pre-encoded UPDATE(s) (encode with ``negotiated.tx_context()``).
         RFC 4271 §8.2.2: sending an UPDATE restarts the KeepaliveTimer."""
-        conn = self._established()
+        m = self._m
+        conn = m.established()
         if conn is None:
-            raise NotEstablishedError(f"peer {self._cfg.peer_address} is {self._state.name}, not ESTABLISHED")
-        self._arm_keepalive(conn, now)
+            raise NotEstablishedError(f"peer {m.cfg.peer_address} is {m.state.name}, not ESTABLISHED")
+        m.arm_keepalive(conn, now)
         return [SendBytes(conn.id, data)]
 
     def send_route_refresh(self, family: Family, subtype: int = RouteRefreshSubtype.NORMAL) -> list[Output]:
         """SendBytes for a ROUTE-REFRESH: only for a negotiated family, when the peer can take
         it (RFC 2918 §4); BoRR/EoRR only with Enhanced Route Refresh (RFC 7313 §4)."""
-        conn = self._established()
+        conn = self._m.established()
         neg = conn.negotiated if conn else None
         if conn is None or neg is None:
-            raise NotEstablishedError(f"peer {self._cfg.peer_address} is not ESTABLISHED")
+            raise NotEstablishedError(f"peer {self._m.cfg.peer_address} is not ESTABLISHED")
         no_err = subtype in DEMARCATION and not neg.enhanced_route_refresh
         if family not in neg.families or not neg.route_refresh or no_err:
             raise NotEstablishedError(f"ROUTE-REFRESH {family} subtype {subtype} was not negotiated")
         msg = RouteRefresh(family.afi, family.safi, subtype)
         out: list[Output] = [SendBytes(conn.id, msg.encode())]
-        if self.trace:
+        if self._m.trace:
             out.append(MessageTraced(conn.id, True, msg))
         return out
 
     # --- dispatch -------------------------------------------------------------------------
 
     def _peer(self, event: PeerEvent, inp: Input | None, now: float, reason: str) -> None:
-        self._reason = reason
-        PEER_TABLE[(self._state, event)](self, inp, now)
-        self._sync(now)
+        m = self._m
+        m.reason = reason
+        PEER_TABLE[(m.state, event)](m, inp, now)
+        m.sync(now)
 
     def _dispatch(self, conn: Connection, event: ConnEvent, payload: object, now: float, reason: str) -> None:
-        self._reason = reason
-        CONN_TABLE[(conn.state, event)](self, conn, payload, now)
-        self._sync(now)
-
-    def _sync(self, now: float) -> None:
-        """Derive the peer state, keep the ConnectRetry timer running exactly in Connect and
-        Active (when not passive), and emit StateChanged, then the facts."""
-        conns = self._conns
-        if conns:
-            self._idle_hold_at = None
-            new = max(c.state for c in conns.values()) if len(conns) > 1 else next(iter(conns.values())).state
-        else:
-            new = S.ACTIVE if self._enabled and self._idle_hold_at is None else S.IDLE
-        if new is S.CONNECT or new is S.ACTIVE:
-            if self._connect_retry_at is None and not self._passive:
-                self._connect_retry_at = now + self._jitter.apply(self._cfg.connect_retry_time)
-        elif self._connect_retry_at is not None:
-            self._connect_retry_at = None
-        if new is not self._state:
-            self._out.append(StateChanged(self._state, new, self._reason))
-            self._state = new
-        if self._facts:
-            self._out.extend(self._facts)
-            self._facts = []
+        m = self._m
+        m.reason = reason
+        CONN_TABLE[(conn.state, event)](m, conn, payload, now)
+        m.sync(now)
 
     def _receive(self, inp: BytesReceived, now: float) -> None:
-        conn = self._conns.get(inp.conn)
+        conns = self._m.conns
+        conn = conns.get(inp.conn)
         if conn is None:
             return  # bytes that were in flight when we closed the connection
         conn.framer.push(inp.data)
         cut = conn.framer.next_message
-        while self._conns.get(conn.id) is conn:
+        while conns.get(conn.id) is conn:
             try:
                 msg = cut()
             except CodecError as exc:  # RFC 4271 §6.1: the stream cannot be trusted further
@@ -305,12 +269,12 @@ class Session:
             msg = decode_body(mtype, body, conn.rx_context)
         except CodecError as exc:
             return E.MESSAGE_ERROR, exc
-        if self.trace and isinstance(msg, (Open, Notification, RouteRefresh)):
-            self._out.append(MessageTraced(conn.id, False, msg))
+        if self._m.trace and isinstance(msg, (Open, Notification, RouteRefresh)):
+            self._m.out.append(MessageTraced(conn.id, False, msg))
         if isinstance(msg, Keepalive):
             return E.KEEPALIVE, msg
         if isinstance(msg, Open):
-            error = check_open(self._cfg, msg)
+            error = check_open(self._m.cfg, msg)
             return (E.OPEN, msg) if error is None else (E.OPEN_ERROR, error)
         if isinstance(msg, Notification):
             return E.NOTIFICATION, msg
@@ -320,94 +284,26 @@ class Session:
         """Each deadline that has passed fires once, earliest first; a timer re-armed by a
         handler waits for the next TimerFired (no loops on a zero interval)."""
         due: list[tuple[float, int, int]] = []
-        for c in self._conns.values():
+        for c in self._m.conns.values():
             if c.hold_at is not None and c.hold_at <= now:
                 due.append((c.hold_at, 0, c.id))
             if c.keepalive_at is not None and c.keepalive_at <= now:
                 due.append((c.keepalive_at, 1, c.id))
-        if self._connect_retry_at is not None and self._connect_retry_at <= now:
-            due.append((self._connect_retry_at, 2, 0))
-        if self._idle_hold_at is not None and self._idle_hold_at <= now:
-            due.append((self._idle_hold_at, 3, 0))
+        if self._m.connect_retry_at is not None and self._m.connect_retry_at <= now:
+            due.append((self._m.connect_retry_at, 2, 0))
+        if self._m.idle_hold_at is not None and self._m.idle_hold_at <= now:
+            due.append((self._m.idle_hold_at, 3, 0))
         for deadline, kind, cid in sorted(due):
-            conn = self._conns.get(cid)
+            conn = self._m.conns.get(cid)
             if kind == 0 and conn is not None and conn.hold_at == deadline:
                 conn.hold_at = None
                 self._dispatch(conn, E.HOLD_TIMER_EXPIRES, None, now, "hold timer expired")
             elif kind == 1 and conn is not None and conn.keepalive_at == deadline:
                 conn.keepalive_at = None
                 self._dispatch(conn, E.KEEPALIVE_TIMER_EXPIRES, None, now, "keepalive timer expired")
-            elif kind == 2 and self._connect_retry_at == deadline:
-                self._connect_retry_at = None
+            elif kind == 2 and self._m.connect_retry_at == deadline:
+                self._m.connect_retry_at = None
                 self._peer(P.CONNECT_RETRY_EXPIRES, None, now, "ConnectRetry timer expired; connecting")
-            elif kind == 3 and self._idle_hold_at == deadline:
-                self._idle_hold_at = None
+            elif kind == 3 and self._m.idle_hold_at == deadline:
+                self._m.idle_hold_at = None
                 self._peer(P.IDLE_HOLD_EXPIRES, None, now, "IdleHold timer expired; automatic restart")
-
-    # --- helpers ----------------------------------------------------------------------------
-
-    def _established(self) -> Connection | None:
-        return next((c for c in self._conns.values() if c.state is S.ESTABLISHED), None)
-
-    def _connect(self, now: float) -> None:
-        cid = next(self._ids)
-        self._conns[cid] = Connection(cid, True, S.CONNECT)
-        self._out.append(Connect(cid))
-        self._connect_retry_at = now + self._jitter.apply(self._cfg.connect_retry_time)
-
-    def _begin(self, now: float) -> None:
-        """ManualStart / AutomaticStart: connect at once (no initial delay), or just listen."""
-        self._idle_hold_at = None
-        if not self._passive:
-            self._connect(now)
-
-    def _send_open(self, conn: Connection, now: float) -> None:
-        conn.state = S.OPENSENT
-        conn.local_open = build_open(self._cfg)
-        conn.hold_at = now + OPENSENT_HOLD_TIME  # RFC 4271 §8.2.2: "a large value"
-        self._out.append(SendBytes(conn.id, conn.local_open.encode()))
-        if self.trace:
-            self._out.append(MessageTraced(conn.id, True, conn.local_open))
-
-    def _arm_keepalive(self, conn: Connection, now: float) -> None:
-        ka = conn.negotiated.keepalive_time if conn.negotiated else 0
-        conn.keepalive_at = now + self._jitter.apply(ka) if ka else None  # none with hold time 0
-
-    def _restart_hold(self, conn: Connection, now: float) -> None:
-        hold = conn.negotiated.hold_time if conn.negotiated else 0
-        conn.hold_at = now + hold if hold else None
-
-    def _wire(self, conn: Connection, n: Notification) -> Notification:
-        """Never Hard Reset to a peer without N (spec section 6, RFC 8538 §3); never more
-        than the peer can take (RFC 8654 §5: 4096 octets unless Extended Message)."""
-        if n.is_hard_reset and not (conn.negotiated and conn.negotiated.notification_supported):
-            n = n.unwrap()
-        room = conn.max_tx - 21
-        return n if len(n.data) <= room else Notification(n.code, n.subcode, n.data[:room])
-
-    def _close(self, conn: Connection, now: float, reason: str, *, sent: Notification | None = None,
-               received: Notification | None = None, hold_expired: bool = False,
-               then: State | None = S.IDLE) -> None:
-        """Tear down one connection (NOTIFICATION first when ``sent``). When it was the last
-        one of a started peer, continue in ``then``: Active (listen; ConnectRetry when not
-        passive) or Idle (automatic restart after the IdleHold back-off); None: stay put."""
-        if sent is not None:
-            sent = self._wire(conn, sent)
-            self._out.append(SendBytes(conn.id, sent.encode()))
-            if self.trace:
-                self._out.append(MessageTraced(conn.id, True, sent))
-        self._out.append(CloseConnection(conn.id, after_notification=sent is not None))
-        del self._conns[conn.id]
-        self._reason = reason
-        if conn.state is S.ESTABLISHED and conn.negotiated is not None:
-            if self._established_at is not None and now - self._established_at >= self._cfg.stable_time:
-                self._failures = 0
-            self._established_at = None
-            graceful = retain_routes(conn.negotiated, sent, received, hold_timer_expired=hold_expired)
-            self._facts.append(SessionDown(reason, sent, received, graceful, conn.negotiated))
-        if self._conns or not self._enabled or then is None:
-            return
-        if then is S.IDLE:
-            self._failures += 1
-            delay = idle_hold_delay(self._failures, self._cfg.idle_hold_time, self._cfg.max_idle_hold_time)
-            self._idle_hold_at = now + self._jitter.apply(delay)

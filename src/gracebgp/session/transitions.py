@@ -6,13 +6,14 @@ message type); RFC 4724 §4.2 and §5; RFC 7606 §2; RFC 2918 §4 and RFC 7313 �
 ``PEER_TABLE`` and ``CONN_TABLE`` list every (state, event) pair explicitly, the pairs
 RFC 4271 calls "ignored" and those that cannot happen here included (a timer that is
 stopped when the peer leaves the states it runs in). The tests walk both tables. The
-machinery they drive (timers, teardown, back-off) is ``fsm.Session``.
+state they change and the machinery they drive (timers, teardown, back-off) is
+``machine.PeerMachine``, a module below this one; ``fsm.Session`` dispatches to the tables.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, TypeAlias
+from typing import TypeAlias
 
 from gracebgp.errors import CodecError
 from gracebgp.session.collision import keep_outgoing
@@ -30,14 +31,12 @@ from gracebgp.session.events import (
     TcpAccepted,
     UpdateReceived,
 )
+from gracebgp.session.machine import PeerMachine
 from gracebgp.session.negotiate import negotiate
 from gracebgp.session.state import MESSAGE_TYPE_OF, ConnEvent, PeerEvent, State
 from gracebgp.wire import Notification, Open, RouteRefresh, UpdateResult
 from gracebgp.wire.iana import DEMARCATION, CeaseSubcode, NotificationCode, RouteRefreshSubtype
 from gracebgp.wire.messages import KEEPALIVE_BYTES
-
-if TYPE_CHECKING:
-    from gracebgp.session.fsm import Session
 
 S, P, E = State, PeerEvent, ConnEvent
 _FSM_SUBCODE = {S.OPENSENT: 1, S.OPENCONFIRM: 2, S.ESTABLISHED: 3}  # RFC 6608 §3
@@ -49,153 +48,153 @@ _REJECTED = Notification.cease(CeaseSubcode.CONNECTION_REJECTED)
 # --- peer handlers: (session, input, now) -------------------------------------------------
 
 
-def _p_ignore(s: Session, inp: Input | None, now: float) -> None:
+def _p_ignore(s: PeerMachine, inp: Input | None, now: float) -> None:
     """RFC 4271 §8.2.2: start events are ignored outside Idle."""
 
 
-def _p_not_running(s: Session, inp: Input | None, now: float) -> None:
+def _p_not_running(s: PeerMachine, inp: Input | None, now: float) -> None:
     """The timer is stopped whenever the peer leaves the states it runs in: unreachable."""
 
 
-def _p_start(s: Session, inp: Input | None, now: float) -> None:
+def _p_start(s: PeerMachine, inp: Input | None, now: float) -> None:
     """Idle + ManualStart: reset the back-off, connect at once (or listen when passive)."""
-    s._enabled = True
-    s._passive = s._cfg.passive or (isinstance(inp, Start) and inp.passive)
-    s._failures = 0
-    s._begin(now)
-    s._reason = "started (passive)" if s._passive else "started; connecting"
+    s.enabled = True
+    s.passive = s.cfg.passive or (isinstance(inp, Start) and inp.passive)
+    s.failures = 0
+    s.begin(now)
+    s.reason = "started (passive)" if s.passive else "started; connecting"
 
 
-def _p_auto_start(s: Session, inp: Input | None, now: float) -> None:
+def _p_auto_start(s: PeerMachine, inp: Input | None, now: float) -> None:
     """Idle + IdleHold expiry: AutomaticStart (RFC 4271 §8.1.2 Events 3 and 5), only for a
     started peer (the timer is cancelled by Stop, so this guards a stale expiry)."""
-    if s._enabled:
-        s._begin(now)
+    if s.enabled:
+        s.begin(now)
 
 
-def _p_stop(s: Session, inp: Input | None, now: float) -> None:
+def _p_stop(s: PeerMachine, inp: Input | None, now: float) -> None:
     """ManualStop in any state: NOTIFICATION (if given) on connections that sent their
     OPEN, close everything, no automatic restart. In Idle it only cancels that."""
     note = inp.notification if isinstance(inp, Stop) else None
-    s._enabled = False
-    s._failures = 0
-    s._idle_hold_at = None
-    why = s._reason
+    s.enabled = False
+    s.failures = 0
+    s.idle_hold_at = None
+    why = s.reason
     text = why + (f" (sent {note.describe()})" if note else "")
-    for conn in list(s._conns.values()):
+    for conn in list(s.conns.values()):
         # The text names the NOTIFICATION that goes out on this connection: for a peer
         # without N, the Hard Reset is unwrapped first (RFC 8538 §3, spec section 6).
-        sent = s._wire(conn, note) if note is not None and conn.state >= S.OPENSENT else None
+        sent = s.wire(conn, note) if note is not None and conn.state >= S.OPENSENT else None
         said = why + (f" (sent {sent.describe()})" if sent else "")
         if sent is not None:
             text = said
-        s._close(conn, now, said, sent=sent, then=None)
-    s._reason = text
+        s.close(conn, now, said, sent=sent, then=None)
+    s.reason = text
 
 
-def _p_accept(s: Session, inp: Input | None, now: float) -> None:
+def _p_accept(s: PeerMachine, inp: Input | None, now: float) -> None:
     """Track the accepted connection (RFC 4271 §8.2.2, Events 16/17 in every state) and
     send our OPEN. The peer's newest connection supersedes an older one from it that is
     not Established: a peer has one connection attempt of its own at a time."""
     assert isinstance(inp, TcpAccepted)
-    for old in [c for c in s._conns.values() if not c.outgoing and c.state is not S.ESTABLISHED]:
-        s._close(old, now, "superseded by a newer connection from the peer", then=None)
+    for old in [c for c in s.conns.values() if not c.outgoing and c.state is not S.ESTABLISHED]:
+        s.close(old, now, "superseded by a newer connection from the peer", then=None)
     conn = Connection(inp.conn, False, S.OPENSENT)
-    s._conns[inp.conn] = conn
-    s._send_open(conn, now)
-    s._reason = "connection accepted; OPEN sent"
+    s.conns[inp.conn] = conn
+    s.send_open(conn, now)
+    s.reason = "connection accepted; OPEN sent"
 
 
-def _p_accept_idle(s: Session, inp: Input | None, now: float) -> None:
+def _p_accept_idle(s: PeerMachine, inp: Input | None, now: float) -> None:
     """Idle refuses connections (RFC 4271 §8.2.2) with Cease / Connection Rejected (RFC
     4486 §4) unless the peer is started and only waiting out the IdleHold back-off: then
     take the peer's connection. The back-off spaces our own attempts; refusing a peer that
     is back would only delay the session (and a restarted GR peer's routes)."""
-    if s._enabled:
+    if s.enabled:
         _p_accept(s, inp, now)
     else:
         _reject(s, inp)
 
 
-def _reject(s: Session, inp: Input | None) -> None:
+def _reject(s: PeerMachine, inp: Input | None) -> None:
     assert isinstance(inp, TcpAccepted)
-    s._out.append(SendBytes(inp.conn, _REJECTED.encode()))
+    s.out.append(SendBytes(inp.conn, _REJECTED.encode()))
     if s.trace:
-        s._out.append(MessageTraced(inp.conn, True, _REJECTED))
-    s._out.append(CloseConnection(inp.conn, after_notification=True))
+        s.out.append(MessageTraced(inp.conn, True, _REJECTED))
+    s.out.append(CloseConnection(inp.conn, after_notification=True))
 
 
-def _p_accept_established(s: Session, inp: Input | None, now: float) -> None:
+def _p_accept_established(s: PeerMachine, inp: Input | None, now: float) -> None:
     """RFC 4724 §4.2 and §5: with the peer's GR capability (one or more families), a new
     connection means the peer restarted: close the old one without NOTIFICATION, keep its
     routes, go on with the new one. Otherwise RFC 4271 §6.8: a collision with an
     Established connection closes the new one (Cease / Connection Rejected, RFC 4486 §4)."""
     assert isinstance(inp, TcpAccepted)
-    old = s._established()
+    old = s.established()
     if old is not None and old.negotiated is not None and old.negotiated.graceful_families:
         why = "peer restarted (new connection while established)"
-        s._close(old, now, why, then=None)
-        s._failures = 0
+        s.close(old, now, why, then=None)
+        s.failures = 0
         _p_accept(s, inp, now)
-        s._reason = why
+        s.reason = why
     else:
         _reject(s, inp)
 
 
-def _p_retry(s: Session, inp: Input | None, now: float) -> None:
+def _p_retry(s: PeerMachine, inp: Input | None, now: float) -> None:
     """Connect/Active + ConnectRetry expiry: drop a pending attempt, connect again."""
-    for c in [c for c in s._conns.values() if c.state is S.CONNECT]:
-        s._close(c, now, "connect attempt timed out", then=None)
-    s._connect(now)
-    s._reason = "ConnectRetry timer expired; connecting"
+    for c in [c for c in s.conns.values() if c.state is S.CONNECT]:
+        s.close(c, now, "connect attempt timed out", then=None)
+    s.connect(now)
+    s.reason = "ConnectRetry timer expired; connecting"
 
 
 # --- connection handlers: (session, connection, payload, now) --------------------------------
 
 
-def _c_ignore(s: Session, conn: Connection, payload: object, now: float) -> None:
+def _c_ignore(s: PeerMachine, conn: Connection, payload: object, now: float) -> None:
     """Nothing to do: a duplicate TcpConnected, or a timer that does not run in this state."""
 
 
-def _c_connected(s: Session, conn: Connection, payload: object, now: float) -> None:
+def _c_connected(s: PeerMachine, conn: Connection, payload: object, now: float) -> None:
     """Connect + TCP up: send OPEN, Hold = 240 s, OpenSent (no DelayOpen)."""
-    s._send_open(conn, now)
+    s.send_open(conn, now)
 
 
-def _c_unexpected_before_open(s: Session, conn: Connection, payload: object, now: float) -> None:
+def _c_unexpected_before_open(s: PeerMachine, conn: Connection, payload: object, now: float) -> None:
     """Connect + a message before TCP was reported up (RFC 4271 §8.2.2 Connect, "any other
     event"): drop the connection; no NOTIFICATION, as no OPEN was sent."""
-    s._close(conn, now, "message before the connection was up")
+    s.close(conn, now, "message before the connection was up")
 
 
-def _c_tcp_failed_early(s: Session, conn: Connection, payload: object, now: float) -> None:
+def _c_tcp_failed_early(s: PeerMachine, conn: Connection, payload: object, now: float) -> None:
     """Connect or OpenSent + TCP failure: Active, ConnectRetry restarted (RFC 4271 §8.2.2
     OpenSent Event 18, and Connect's DelayOpen branch): keep listening, retry later."""
-    s._connect_retry_at = None
-    s._close(conn, now, s._reason, then=S.ACTIVE)
+    s.connect_retry_at = None
+    s.close(conn, now, s.reason, then=S.ACTIVE)
 
 
-def _c_tcp_failed(s: Session, conn: Connection, payload: object, now: float) -> None:
-    s._close(conn, now, s._reason)
+def _c_tcp_failed(s: PeerMachine, conn: Connection, payload: object, now: float) -> None:
+    s.close(conn, now, s.reason)
 
 
-def _c_hold_expired(s: Session, conn: Connection, payload: object, now: float) -> None:
-    s._close(conn, now, "hold timer expired", sent=_HOLD_EXPIRED, hold_expired=True)
+def _c_hold_expired(s: PeerMachine, conn: Connection, payload: object, now: float) -> None:
+    s.close(conn, now, "hold timer expired", sent=_HOLD_EXPIRED, hold_expired=True)
 
 
-def _c_send_keepalive(s: Session, conn: Connection, payload: object, now: float) -> None:
-    s._out.append(SendBytes(conn.id, KEEPALIVE_BYTES))
-    s._arm_keepalive(conn, now)
+def _c_send_keepalive(s: PeerMachine, conn: Connection, payload: object, now: float) -> None:
+    s.out.append(SendBytes(conn.id, KEEPALIVE_BYTES))
+    s.arm_keepalive(conn, now)
 
 
-def _c_open(s: Session, conn: Connection, payload: object, now: float) -> None:
+def _c_open(s: PeerMachine, conn: Connection, payload: object, now: float) -> None:
     """OpenSent + valid OPEN: resolve collisions (RFC 4271 §6.8), then send KEEPALIVE, set
     the negotiated Hold and Keepalive timers, OpenConfirm."""
     assert isinstance(payload, Open) and conn.local_open is not None
-    neg = negotiate(s._cfg, conn.local_open, payload)
-    rivals = [c for c in s._conns.values() if c is not conn and c.state in (S.OPENSENT, S.OPENCONFIRM)]
+    neg = negotiate(s.cfg, conn.local_open, payload)
+    rivals = [c for c in s.conns.values() if c is not conn and c.state in (S.OPENSENT, S.OPENCONFIRM)]
     if rivals:
-        outgoing = keep_outgoing(s._cfg.router_id, s._cfg.local_as, payload.bgp_id, neg.peer_as)
+        outgoing = keep_outgoing(s.cfg.router_id, s.cfg.local_as, payload.bgp_id, neg.peer_as)
         winner = conn if conn.outgoing == outgoing else next(
             (r for r in rivals if r.outgoing == outgoing), conn)
         for loser in [c for c in (conn, *rivals) if c is not winner]:
@@ -204,72 +203,72 @@ def _c_open(s: Session, conn: Connection, payload: object, now: float) -> None:
             return
     conn.use(neg)
     conn.state = S.OPENCONFIRM
-    s._out.append(SendBytes(conn.id, KEEPALIVE_BYTES))
-    s._restart_hold(conn, now)
-    s._arm_keepalive(conn, now)
-    s._reason = "OPEN received; KEEPALIVE sent"
+    s.out.append(SendBytes(conn.id, KEEPALIVE_BYTES))
+    s.restart_hold(conn, now)
+    s.arm_keepalive(conn, now)
+    s.reason = "OPEN received; KEEPALIVE sent"
 
 
-def _c_collision_dump(s: Session, conn: Connection, payload: object, now: float) -> None:
-    s._close(conn, now, "connection collision resolution (RFC 4271 §6.8)", sent=_COLLISION)
+def _c_collision_dump(s: PeerMachine, conn: Connection, payload: object, now: float) -> None:
+    s.close(conn, now, "connection collision resolution (RFC 4271 §6.8)", sent=_COLLISION)
 
 
-def _c_open_error(s: Session, conn: Connection, payload: object, now: float) -> None:
+def _c_open_error(s: PeerMachine, conn: Connection, payload: object, now: float) -> None:
     assert isinstance(payload, Notification)
-    s._close(conn, now, f"OPEN rejected: sent {payload.describe()}", sent=payload)
+    s.close(conn, now, f"OPEN rejected: sent {payload.describe()}", sent=payload)
 
 
-def _c_message_error(s: Session, conn: Connection, payload: object, now: float) -> None:
+def _c_message_error(s: PeerMachine, conn: Connection, payload: object, now: float) -> None:
     """A CodecError: send the NOTIFICATION it carries (RFC 4271 §6.1-§6.4, RFC 7313 §5).
     In Established too: RFC 4271 §6 names the code, not the FSM's "any other event"."""
     assert isinstance(payload, CodecError)
     note = Notification.from_error(payload)
-    s._close(conn, now, f"{payload.reason}: sent {note.describe()}", sent=note)
+    s.close(conn, now, f"{payload.reason}: sent {note.describe()}", sent=note)
 
 
-def _c_notification(s: Session, conn: Connection, payload: object, now: float) -> None:
+def _c_notification(s: PeerMachine, conn: Connection, payload: object, now: float) -> None:
     """Any state: close without answering (RFC 4271 §6.4: a NOTIFICATION is never answered)."""
     assert isinstance(payload, Notification)
-    s._facts.append(NotificationReceived(conn.id, payload))
-    s._close(conn, now, f"NOTIFICATION received: {payload.describe()}", received=payload)
+    s.facts.append(NotificationReceived(conn.id, payload))
+    s.close(conn, now, f"NOTIFICATION received: {payload.describe()}", received=payload)
 
 
-def _c_establish(s: Session, conn: Connection, payload: object, now: float) -> None:
+def _c_establish(s: PeerMachine, conn: Connection, payload: object, now: float) -> None:
     """OpenConfirm + KEEPALIVE: Established. Other connections to the peer close (RFC 4271
     §6.8: a collision with an Established connection closes the newer one)."""
     assert conn.negotiated is not None
     conn.state = S.ESTABLISHED
-    s._restart_hold(conn, now)
-    s._established_at = now
-    for other in [c for c in s._conns.values() if c is not conn]:
-        s._close(other, now, "collision with the established connection",
+    s.restart_hold(conn, now)
+    s.established_at = now
+    for other in [c for c in s.conns.values() if c is not conn]:
+        s.close(other, now, "collision with the established connection",
                  sent=_COLLISION if other.state >= S.OPENSENT else None, then=None)
-    s._reason = "KEEPALIVE received"
-    s._facts.append(Established(conn.negotiated))
+    s.reason = "KEEPALIVE received"
+    s.facts.append(Established(conn.negotiated))
 
 
-def _c_keepalive(s: Session, conn: Connection, payload: object, now: float) -> None:
-    s._restart_hold(conn, now)
+def _c_keepalive(s: PeerMachine, conn: Connection, payload: object, now: float) -> None:
+    s.restart_hold(conn, now)
 
 
-def _c_update(s: Session, conn: Connection, payload: object, now: float) -> None:
+def _c_update(s: PeerMachine, conn: Connection, payload: object, now: float) -> None:
     assert isinstance(payload, UpdateResult)
-    s._restart_hold(conn, now)
-    s._facts.append(UpdateReceived(payload))
+    s.restart_hold(conn, now)
+    s.facts.append(UpdateReceived(payload))
 
 
-def _c_update_error(s: Session, conn: Connection, payload: object, now: float) -> None:
+def _c_update_error(s: PeerMachine, conn: Connection, payload: object, now: float) -> None:
     """RFC 7606 §2 session reset: the UPDATE Message Error the codec chose."""
     assert isinstance(payload, UpdateResult) and payload.error is not None
     note = Notification.from_error(payload.error)
-    s._close(conn, now, f"UPDATE error (RFC 7606 session reset): {payload.error.reason}", sent=note)
+    s.close(conn, now, f"UPDATE error (RFC 7606 session reset): {payload.error.reason}", sent=note)
 
 
-def _c_route_refresh(s: Session, conn: Connection, payload: object, now: float) -> None:
+def _c_route_refresh(s: PeerMachine, conn: Connection, payload: object, now: float) -> None:
     """Ignored unless for a negotiated family (RFC 2918 §4) with a known subtype (RFC 7313
     §5), BoRR/EoRR only with Enhanced Route Refresh (RFC 7313 §4)."""
     assert isinstance(payload, RouteRefresh) and conn.negotiated is not None
-    s._restart_hold(conn, now)
+    s.restart_hold(conn, now)
     neg = conn.negotiated
     why = ""
     if (payload.afi, payload.safi) not in neg.families:
@@ -280,20 +279,20 @@ def _c_route_refresh(s: Session, conn: Connection, payload: object, now: float) 
         why = f"unknown subtype {payload.subtype} (RFC 7313 §5)"
     elif not neg.enhanced_route_refresh:
         why = "BoRR/EoRR without Enhanced Route Refresh negotiated (RFC 7313 §4)"
-    s._facts.append(RouteRefreshReceived(payload, why))
+    s.facts.append(RouteRefreshReceived(payload, why))
 
 
-PeerHandler: TypeAlias = "Callable[[Session, Input | None, float], None]"
-ConnHandler: TypeAlias = "Callable[[Session, Connection, object, float], None]"
+PeerHandler: TypeAlias = "Callable[[PeerMachine, Input | None, float], None]"
+ConnHandler: TypeAlias = "Callable[[PeerMachine, Connection, object, float], None]"
 
 
 def _unexpected(event: ConnEvent) -> ConnHandler:
     """RFC 6608 §3: FSM Error, subcode per state, Data = the unexpected message type."""
     mtype = MESSAGE_TYPE_OF[event]
 
-    def handler(s: Session, conn: Connection, payload: object, now: float) -> None:
+    def handler(s: PeerMachine, conn: Connection, payload: object, now: float) -> None:
         note = Notification(NotificationCode.FSM_ERROR, _FSM_SUBCODE[conn.state], bytes([mtype]))
-        s._close(conn, now, f"unexpected {event.name} in {conn.state.name}: sent {note.describe()}",
+        s.close(conn, now, f"unexpected {event.name} in {conn.state.name}: sent {note.describe()}",
                  sent=note)
 
     handler.__name__ = f"_unexpected_{event.name.lower()}"

@@ -36,8 +36,8 @@ def test_simultaneous_open_both_sides_agree(a_id: str, a_keeps_outgoing: bool) -
     (b_conn, b_state), = pair.b.session.connections.items()
     assert a_state is b_state is State.ESTABLISHED
     assert pair.peer_of[("a", a_conn)][1] == b_conn  # the same TCP connection on both ends
-    assert pair.a.session._conns[a_conn].outgoing is a_keeps_outgoing
-    assert pair.b.session._conns[b_conn].outgoing is not a_keeps_outgoing
+    assert pair.a.session.machine.conns[a_conn].outgoing is a_keeps_outgoing
+    assert pair.b.session.machine.conns[b_conn].outgoing is not a_keeps_outgoing
     loser_side = pair.b if a_keeps_outgoing else pair.a
     assert any(s.startswith("NOTIFICATION 6/7@") for s in summary(loser_side.outputs))
 

@@ -54,14 +54,15 @@ def test_tables_are_complete() -> None:
 # --- peer table ------------------------------------------------------------------------------
 
 def _inject_peer(p: Probe, event: PeerEvent) -> list[Output]:
-    s = p.session
-    s._out, s._facts = [], []
-    s._peer(event, None, p.clock.now, "injected")
-    return s._out
+    m = p.session.machine
+    m.out, m.facts, m.reason = [], [], "injected"
+    PEER_TABLE[(m.state, event)](m, None, p.clock.now)
+    m.sync(p.clock.now)
+    return m.out
 
 
 def _timer(p: Probe, attr: str, event: PeerEvent) -> list[Output]:
-    deadline = getattr(p.session, attr)
+    deadline = getattr(p.session.machine, attr)
     if deadline is None:  # not running in this state: the pair can only be injected
         return _inject_peer(p, event)
     return p.fire_at(deadline)
@@ -72,8 +73,8 @@ PEER_DRIVE: dict[PeerEvent, Callable[[Probe], list[Output]]] = {
     P.MANUAL_START_PASSIVE: lambda p: p(Start(passive=True)),
     P.MANUAL_STOP: lambda p: p(Stop(Notification.cease(2))),
     P.TCP_ACCEPTED: lambda p: p(TcpAccepted(99)),
-    P.CONNECT_RETRY_EXPIRES: lambda p: _timer(p, "_connect_retry_at", P.CONNECT_RETRY_EXPIRES),
-    P.IDLE_HOLD_EXPIRES: lambda p: _timer(p, "_idle_hold_at", P.IDLE_HOLD_EXPIRES),
+    P.CONNECT_RETRY_EXPIRES: lambda p: _timer(p, "connect_retry_at", P.CONNECT_RETRY_EXPIRES),
+    P.IDLE_HOLD_EXPIRES: lambda p: _timer(p, "idle_hold_at", P.IDLE_HOLD_EXPIRES),
 }
 
 _STOPPED = ["NOTIFICATION 6/2@1", "close@1", "state IDLE"]
@@ -148,14 +149,16 @@ def test_idle_waiting_for_idle_hold() -> None:
 # --- connection table --------------------------------------------------------------------------
 
 def _inject_conn(p: Probe, event: ConnEvent) -> list[Output]:
-    s = p.session
-    s._out, s._facts = [], []
-    s._dispatch(s._conns[1], event, None, p.clock.now, "injected")
-    return s._out
+    m = p.session.machine
+    m.out, m.facts, m.reason = [], [], "injected"
+    conn = m.conns[1]
+    CONN_TABLE[(conn.state, event)](m, conn, None, p.clock.now)
+    m.sync(p.clock.now)
+    return m.out
 
 
 def _conn_timer(p: Probe, attr: str, event: ConnEvent) -> list[Output]:
-    deadline = getattr(p.session._conns[1], attr)
+    deadline = getattr(p.session.machine.conns[1], attr)
     if deadline is None:
         return _inject_conn(p, event)
     return p.fire_at(deadline)

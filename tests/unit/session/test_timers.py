@@ -76,10 +76,10 @@ def test_messages_restart_the_hold_timer() -> None:
     t0 = p.clock.now
     p.clock.now = t0 + 80
     p(BytesReceived(1, KEEPALIVE_MSG))
-    assert p.session._conns[1].hold_at == t0 + 170
+    assert p.session.machine.conns[1].hold_at == t0 + 170
     p.clock.now = t0 + 150
     p(BytesReceived(1, EOR_V4))
-    assert p.session._conns[1].hold_at == t0 + 240
+    assert p.session.machine.conns[1].hold_at == t0 + 240
     p.fire_at(t0 + 239.9)
     assert p.state is State.ESTABLISHED
     assert "NOTIFICATION 4/0@1" in summary(p.fire_at(t0 + 240))
@@ -92,7 +92,7 @@ def test_sending_an_update_restarts_the_keepalive_timer() -> None:
     t0 = p.clock.now
     p.clock.now = t0 + 25
     assert p.session.send_update(EOR_V4, p.clock.now) == [SendBytes(1, EOR_V4)]
-    assert p.session._conns[1].keepalive_at == t0 + 55
+    assert p.session.machine.conns[1].keepalive_at == t0 + 55
 
 
 def test_send_update_outside_established() -> None:
@@ -126,8 +126,8 @@ def test_opensent_uses_the_large_hold_time() -> None:
 
 def test_openconfirm_uses_the_negotiated_hold_time() -> None:
     p = Probe().to_openconfirm(peer_open(hold=9))
-    assert p.session._conns[1].hold_at == p.clock.now + 9
-    assert p.session._conns[1].keepalive_at == p.clock.now + 3
+    assert p.session.machine.conns[1].hold_at == p.clock.now + 9
+    assert p.session.machine.conns[1].keepalive_at == p.clock.now + 3
 
 
 def test_connect_retry() -> None:
@@ -191,7 +191,7 @@ def test_back_off_resets_after_a_stable_session() -> None:
     assert p.session.next_deadline() == p.clock.now + 2
 
     q = Probe(config(stable_time=60)).to_established()
-    q.session._failures = 5
+    q.session.machine.failures = 5
     q.clock.now += 60
     q(BytesReceived(1, KEEPALIVE_MSG))
     q(TcpFailed(1))
@@ -201,7 +201,7 @@ def test_back_off_resets_after_a_stable_session() -> None:
 def test_start_and_stop_reset_the_back_off() -> None:
     """RFC 4271 §8.2.2: ManualStart / ManualStop set the ConnectRetryCounter to zero."""
     p = Probe().to_idle_waiting()
-    p.session._failures = 4
+    p.session.machine.failures = 4
     p(Stop())
     assert p.session.consecutive_failures == 0 and p.session.next_deadline() is None
     assert p.state is State.IDLE
