@@ -13,7 +13,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from gracebgp.core import events as ev
-from gracebgp.core import wirelog
+from gracebgp.core.advertise import advertise
 from gracebgp.restart.helper import REASONS, Action, Event, Step
 from gracebgp.restart.restarting import Deferral, PeerView
 from gracebgp.restart.shutdown import llgr_stale_attrs
@@ -21,8 +21,6 @@ from gracebgp.rib.adj_rib_out import AdjRibOut
 from gracebgp.session import events as se
 from gracebgp.session.negotiate import Negotiated
 from gracebgp.types import Family
-from gracebgp.wire.iana import RouteRefreshSubtype
-from gracebgp.wire.messages import RouteRefresh
 
 if TYPE_CHECKING:
     from gracebgp.core.peer import Peer
@@ -388,23 +386,13 @@ def _send_slice(sp: Speaker, address: str, family: Family, now: float) -> None:
     if peer is None or neg is None or peer.adj_out.get(family) is not job.rib_out:
         del sp.sending[(address, family)]  # the session went down: a new one sends anew
         return
-    rib_out, end = job.rib_out, job.pos + max(1, sp.table_slice)
-    rib_out.consider(job.keys[job.pos:end], sp.loc[family], job.again)
+    rib_out, start, end = job.rib_out, job.pos, job.pos + max(1, sp.table_slice)
     job.pos = end
-    tx = neg.tx_context()
-    if sp.debug:
-        wirelog.count_pending(sp.tallies, address, rib_out)
-    data = b"".join(rib_out.flush(tx))
     done = end >= len(job.keys)
     if done:
-        if job.eor:
-            data += rib_out.end_of_rib(tx)
-            if sp.debug:
-                wirelog.count_eor(sp.tallies, address, family)
-        if job.eorr:  # RFC 7313 §4: after the whole Adj-RIB-Out, in the same write
-            data += RouteRefresh(family.afi, family.safi, RouteRefreshSubtype.EORR).encode()
         del sp.sending[(address, family)]
-    sp.send(peer, data, now)
+    advertise(sp, peer, family, rib_out, job.keys[start:end], now, again=job.again, eor=done and job.eor,
+              eorr=done and job.eorr)
     if done and job.eorr:
         sp.log("info", f"{family}: route refresh answered: {len(rib_out)} routes, then EoRR", peer, "rib",
                "route-refresh-answered", family=str(family), routes=len(rib_out))

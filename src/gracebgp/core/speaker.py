@@ -23,6 +23,7 @@ from typing import Any
 from gracebgp.core import drain, limits, nexthop, refresh, reload, routewatch, statedump, wirelog
 from gracebgp.core import events as ev
 from gracebgp.core import restart_control as gr
+from gracebgp.core.advertise import advertise
 from gracebgp.core.commands import RouteJob, advance, execute
 from gracebgp.core.originate import LocalRoute, to_path, to_paths
 from gracebgp.core.peer import NeighborSettings, Peer, next_hops_for
@@ -394,6 +395,10 @@ class Speaker:
 
     log = _log
 
+    def gate_open(self, family: Family) -> bool:
+        """False while route selection for ``family`` is deferred (RFC 4724 §4.1)."""
+        return gr.gate_open(self, family)
+
     def send(self, peer: Peer, data: bytes, now: float) -> None:
         """UPDATE octets to ``peer``'s Established session."""
         if data:
@@ -565,15 +570,9 @@ class Speaker:
             budget -= len(keys)
             if self.watch_routes:
                 self._out += routewatch.notices(self.loc[family], family, keys)
-            if not gr.gate_open(self, family):
+            if not self.gate_open(family):
                 continue  # RFC 4724 §4.1: selection deferred; the gate sends the table
             for peer in self.peers.values():
-                rib_out, neg = peer.adj_out.get(family), peer.negotiated
-                if rib_out is None or neg is None:
-                    continue
-                rib_out.consider(keys, self.loc[family])
-                if self.debug:
-                    wirelog.count_pending(self.tallies, peer.address, rib_out)
-                data = b"".join(rib_out.flush(neg.tx_context()))
-                if data:
-                    self._session_outputs(peer, peer.session.send_update(data, now), now)
+                rib_out = peer.adj_out.get(family)
+                if rib_out is not None:
+                    advertise(self, peer, family, rib_out, keys, now)

@@ -1,0 +1,64 @@
+"""The one way our routes go out to a peer: check the gate, consider, flush, send.
+
+RFC 4271 §9.2 (Update-Send: the Adj-RIB-Out's changes as UPDATEs), §9.1.3 (the Adj-RIB-Out
+takes the Loc-RIB's best routes through the export policy); RFC 4724 §4.1 (no route goes
+out while selection is deferred for its family: the gate) and §2 (End-of-RIB after the
+initial table); RFC 7313 §4 (EoRR after the whole Adj-RIB-Out, in the same write).
+
+The normal flush of changed prefixes (``Speaker``), a session's initial table, a route
+refresh answer and a drain's re-export (``restart_control``, in table slices) all send
+through ``advertise``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Protocol
+
+from gracebgp.core import wirelog
+from gracebgp.core.peer import Peer
+from gracebgp.rib.adj_rib_out import AdjRibOut
+from gracebgp.rib.loc_rib import LocRib
+from gracebgp.types import Family
+from gracebgp.wire.iana import RouteRefreshSubtype
+from gracebgp.wire.messages import RouteRefresh
+
+
+class Outbound(Protocol):
+    """What ``advertise`` needs of the speaker (the Speaker is one)."""
+
+    debug: bool  # count what goes out for the debug log's per-input summaries
+    tallies: wirelog.Tallies
+    loc: dict[Family, LocRib]
+
+    def gate_open(self, family: Family) -> bool:
+        """False while selection for ``family`` is deferred (RFC 4724 §4.1)."""
+        ...
+
+    def send(self, peer: Peer, data: bytes, now: float) -> None:
+        """UPDATE octets to ``peer``'s Established session (nothing when empty)."""
+        ...
+
+
+def advertise(out: Outbound, peer: Peer, family: Family, rib_out: AdjRibOut, keys: Iterable[int], now: float,
+              *, again: bool = False, eor: bool = False, eorr: bool = False) -> bool:
+    """Send ``peer`` what changed in ``rib_out`` for ``keys`` of the Loc-RIB (each key
+    again with ``again``: a route refresh), then End-of-RIB (``eor``) and EoRR (``eorr``).
+    False, and nothing considered, while the gate of ``family`` is closed or the session
+    is not Established."""
+    neg = peer.negotiated
+    if neg is None or not out.gate_open(family):
+        return False
+    rib_out.consider(keys, out.loc[family], again)
+    tx = neg.tx_context()
+    if out.debug:
+        wirelog.count_pending(out.tallies, peer.address, rib_out)
+    data = b"".join(rib_out.flush(tx))
+    if eor:
+        data += rib_out.end_of_rib(tx)
+        if out.debug:
+            wirelog.count_eor(out.tallies, peer.address, family)
+    if eorr:
+        data += RouteRefresh(family.afi, family.safi, RouteRefreshSubtype.EORR).encode()
+    out.send(peer, data, now)
+    return True
