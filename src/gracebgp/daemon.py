@@ -49,6 +49,7 @@ from gracebgp.runtime.logsetup import FORMATS
 from gracebgp.runtime.logsetup import setup as setup_logging
 from gracebgp.runtime.owner import Owner
 from gracebgp.runtime.preflight import host_problems, import_problems, preflight, reexec_argv
+from gracebgp.runtime.recorder import Recorder, SpeakerArgs
 from gracebgp.runtime.restartstate import HEARTBEAT, RestartState
 from gracebgp.runtime.sdnotify import Notifier
 from gracebgp.runtime.store import open_store
@@ -77,11 +78,16 @@ def routes_of(cfg: Config) -> tuple[LocalRoute, ...]:
     return tuple(LocalRoute.from_config(r) for r in cfg.gracebgp.routes)
 
 
+def speaker_args(cfg: Config, stored: Sequence[LocalRoute] = (), config_file: str = "") -> SpeakerArgs:
+    """How the Speaker is built (a recording's first line: runtime.recorder); ``stored``:
+    routes added through the API before a restart (runtime.store)."""
+    return SpeakerArgs(cfg.global_.asn, cfg.global_.router_id, neighbors_of(cfg), routes_of(cfg),
+                       always_compare_med=cfg.global_.always_compare_med, stored_routes=tuple(stored),
+                       tunables=tunables_of(cfg), config_file=config_file)
+
+
 def build_speaker(cfg: Config, stored: Sequence[LocalRoute] = ()) -> Speaker:
-    """``stored``: routes added through the API before a restart (runtime.store)."""
-    return Speaker(cfg.global_.asn, cfg.global_.router_id, neighbors_of(cfg), routes_of(cfg),
-                   always_compare_med=cfg.global_.always_compare_med, stored_routes=stored,
-                   tunables=tunables_of(cfg))
+    return speaker_args(cfg, stored).build()
 
 
 def tunables_of(cfg: Config) -> ev.Tunables:
@@ -116,7 +122,8 @@ def keep_identity(running: Config, new: Config) -> Config:
         "state_dir": x0.state_dir, "api_socket": x0.api_socket, "api_listen": x0.api_listen,
         "api_token_file": x0.api_token_file, "api_socket_group": x0.api_socket_group,
         "api_socket_mode": x0.api_socket_mode, "api_tls_cert_file": x0.api_tls_cert_file,
-        "api_tls_key_file": x0.api_tls_key_file, "metrics_listen": x0.metrics_listen})
+        "api_tls_key_file": x0.api_tls_key_file, "metrics_listen": x0.metrics_listen,
+        "record": x0.record})
     return new.model_copy(update={"global_": global_, "gracebgp": extras})
 
 
@@ -126,7 +133,7 @@ def listen_addresses(cfg: Config) -> list[tuple[str, int]]:
 
 
 class Daemon:
-    def __init__(self, path: Path, cfg: Config) -> None:
+    def __init__(self, path: Path, cfg: Config, recorder: Recorder | None = None) -> None:
         self.path = path
         self.cfg = cfg
         opened = open_store(cfg.gracebgp.state_dir)  # API routes, durable
@@ -136,9 +143,14 @@ class Daemon:
         if opened.problem:
             self.state_problems.append(("RouteStore", f"state-dir {cfg.gracebgp.state_dir}",
                                         opened.reason, opened.problem))
-        self.speaker = build_speaker(cfg, opened.routes)
-        self.speaker.config_file = os.path.abspath(path)  # named when the API refuses its routes
+        # config_file: named when the API refuses the file's routes
+        args = speaker_args(cfg, opened.routes, os.path.abspath(path))
+        self.speaker = args.build()
         self.owner = Owner(self.speaker, listen_addresses(cfg))
+        self.recorder = recorder  # --record / [gracebgp] record (runtime.recorder)
+        if recorder is not None:
+            recorder.begin(args)
+            self.owner.recorder = recorder
         self.owner.store = self.store
         self.owner.store_error = opened.error
         self.restarting = False  # the planned restart's pre-flight is running
@@ -369,6 +381,8 @@ class Daemon:
         except OSError as exc:
             log.error("cannot record how we stopped in %s: %s", self.cfg.gracebgp.state_dir, exc)
         await api.stop()
+        if self.recorder is not None:
+            self.recorder.close()
         log.info("stopped%s", "; re-executing for the planned restart" if self.reexec else "")
         return 0
 
@@ -398,20 +412,34 @@ def _check(path: Path, preflight_mode: bool) -> int:
     return 0
 
 
-def _run(path: Path, cfg: Config) -> tuple[int, Daemon | None]:
-    """Lock the state directory, then serve; a failed start is one line and its code."""
+def _run(path: Path, cfg: Config, record: str | None = None) -> tuple[int, Daemon | None]:
+    """Lock the state directory, then serve; a failed start is one line and its code.
+    ``record``: the recording file (--record, else ``[gracebgp] record``)."""
     try:
         lock = acquire(cfg.gracebgp.state_dir)  # before anything in the state dir is touched
     except InstanceError as exc:
         log.error("%s", exc)
         return (EXIT_RUNNING if exc.pid is not None else EXIT_STATE), None
+    recorder = None
+    target = record or cfg.gracebgp.record
+    if target:
+        try:
+            recorder = Recorder.open(target)
+        except OSError as exc:
+            log.error("cannot start: cannot record to %s: %s", target, exc.strerror or exc)
+            lock.release()
+            return (2 if record else EXIT_CONFIG), None
+        log.warning("recording every input and output of the speaker to %s (large: every UPDATE "
+                    "received and sent, in hex)", target, extra={"event": "recording"})
     try:
-        daemon = Daemon(path, cfg)
+        daemon = Daemon(path, cfg, recorder)
         daemon.lock = lock
         return asyncio.run(daemon.serve()), daemon
     except StartupError as exc:
         log.error("cannot start: %s", exc)
         lock.release()
+        if recorder is not None:
+            recorder.close()
         return exc.code, None
 
 
@@ -434,6 +462,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--preflight", action="store_true",
                     help="--check, and import every module the daemon needs (run by 'gracebgp restart' "
                          "before any session is closed)")
+    ap.add_argument("--record", metavar="FILE",
+                    help="append every input and output of the speaker to FILE as JSON lines, for a "
+                         "replay test (docs/scenarios.md); overrides [gracebgp] record. Large: every "
+                         "UPDATE in hex")
     ap.add_argument("--version", action="version", version=f"gracebgpd {__version__}")
     args = ap.parse_args(argv)
     if args.check or args.preflight:
@@ -447,7 +479,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print(exc, file=sys.stderr)
         return EXIT_CONFIG
-    code, daemon = _run(args.config_file, cfg)
+    code, daemon = _run(args.config_file, cfg, args.record)
     if daemon is not None and daemon.reexec:
         logging.shutdown()
         # Same PID, fresh interpreter: the new code on disk, the same arguments. Our sockets

@@ -117,6 +117,7 @@ def diff(old: Config, new: Config) -> ConfigDiff:
         ("gracebgp.api-tls-cert-file", x0.api_tls_cert_file, x1.api_tls_cert_file),
         ("gracebgp.api-tls-key-file", x0.api_tls_key_file, x1.api_tls_key_file),
         ("gracebgp.metrics-listen", x0.metrics_listen, x1.metrics_listen),
+        ("gracebgp.record", x0.record, x1.record),
     )
     for label, a, b in pairs:
         if a != b:

@@ -211,6 +211,9 @@ class GraceBGP(Frozen):
     #: Configuration Change, Out of Resources, BFD Down) as Hard Reset. Default false:
     #: with N negotiated, they leave our routes at the peer (graceful restart applies).
     provisional_hard_reset: bool = False
+    #: Append every input and output of the speaker to this file as JSON lines (a recording
+    #: for a replay test, runtime/recorder.py); ``gracebgpd --record`` overrides it.
+    record: str | None = Field(default=None, min_length=1)
     routes: tuple[Route, ...] = ()
 
     @field_validator("api_socket")

@@ -93,6 +93,7 @@ GRACEBGP = Section(
         ("establish_wait",): ("establish-wait",),
         ("llgr_to_ibgp",): ("llgr-to-ibgp",),
         ("provisional_hard_reset",): ("provisional-hard-reset",),
+        ("record",): ("record",),
     },
     children={"routes": Child(("routes",), ROUTE, many=True)},
 )

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from gracebgp.core import events as ev
 from gracebgp.core.speaker import Speaker
 from gracebgp.runtime.eventbus import EventBus
+from gracebgp.runtime.recorder import Recorder
 from gracebgp.runtime.store import RouteStore
 from gracebgp.runtime.transport import CLOSE_LINGER, Transport
 
@@ -103,6 +104,15 @@ class Owner:
         #: Why API route changes are not durable now ("" when they are, or no store is
         #: wanted): the store could not be opened, or its last write failed (health).
         self.store_error = ""
+        #: ``gracebgpd --record``: every handle() with its outputs (runtime.recorder); None: off.
+        self.recorder: Recorder | None = None
+
+    def _speak(self, inp: ev.Input, now: float) -> list[ev.Output]:
+        """``speaker.handle``, recorded when a recording is on (one ``if`` when it is off)."""
+        out = self.speaker.handle(inp, now)
+        if self.recorder is not None:
+            self.recorder.step(now, inp, out)
+        return out
 
     def feed(self, inp: ev.Input) -> None:
         """Hand a fact to the speaker now, before the owner task runs (the daemon's start-up
@@ -188,13 +198,16 @@ class Owner:
 
     def _handle(self, inp: ev.Input, now: float) -> None:
         """Feed one fact; a bug must not take the daemon (and every session) down with it."""
-        self.speaker.set_debug(_wire_log.isEnabledFor(logging.DEBUG))
+        debug = _wire_log.isEnabledFor(logging.DEBUG)
+        if debug != self.speaker.debug and self.recorder is not None:
+            self.recorder.call("set_debug", on=debug)
+        self.speaker.set_debug(debug)
         started = time.perf_counter()
         try:
             if (wants := self.bus.wants_routes) != self._watching:  # a follower came or went
                 self._watching = wants
-                self._execute(self.speaker.handle(ev.RoutesWatched(wants), now), now)
-            self._execute(self.speaker.handle(inp, now), now)
+                self._execute(self._speak(ev.RoutesWatched(wants), now), now)
+            self._execute(self._speak(inp, now), now)
             took = time.perf_counter() - started
             self.steps.observe(took, type(inp).__name__)
             if took > STEP_BOUND:
@@ -214,7 +227,10 @@ class Owner:
         A listener that cannot be bound is a start-up failure (OSError naming the address),
         not a daemon without a BGP port that says it is healthy. The peers' MD5 keys
         are known before the first listener is (events.AcceptFrom)."""
-        self._execute(list(self.speaker.accept_commands()))
+        accept: list[ev.Output] = list(self.speaker.accept_commands())
+        if self.recorder is not None:
+            self.recorder.call("accept_commands", accept)
+        self._execute(accept)
         for host, port in self.listen:
             try:
                 await self.transport.listen(host, port)
@@ -274,6 +290,6 @@ class Owner:
         peer closes, at most CLOSE_LINGER); wait for them, at most ``linger``, then close
         whatever is left."""
         loop = asyncio.get_running_loop()
-        self._execute(self.speaker.handle(ev.StopRequested(graceful, message), loop.time()))
+        self._execute(self._speak(ev.StopRequested(graceful, message), loop.time()))
         await self.transport.wait_closed(linger)
         await self.transport.shutdown()

@@ -374,6 +374,8 @@ PROBES: dict[str, Probe] = {
                                    runtime_only, ("daemon.py", ".api_tls_key_file")),
     "gracebgp.metrics_listen": p('sigterm = "retain"', 'sigterm = "retain"\nmetrics-listen = "[::1]:9179"',
                                  runtime_only, ("daemon.py", ".metrics_listen")),
+    "gracebgp.record": p('sigterm = "retain"', 'sigterm = "retain"\nrecord = "/var/tmp/gracebgpd.jsonl"',
+                         runtime_only, ("daemon.py", ".record")),
     "gracebgp.sigterm": kv("sigterm", '"retain"', '"withdraw"', runtime_only, ("daemon.py", ".sigterm")),
     "gracebgp.forwarding_state_preserved": kv("forwarding-state-preserved", "true", "false", our_opens),
     "gracebgp.drain_delay": kv("drain-delay", 10, 60, runtime_only, ("daemon.py", ".drain_delay")),
