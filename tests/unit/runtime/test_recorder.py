@@ -213,3 +213,12 @@ def test_gracebgpd_record_to_a_file_that_cannot_be_opened_exits_2(tmp_path: Path
     conf.write_text(f'[global.config]\nas = 65001\nrouter-id = "192.0.2.1"\nport = -1\n'
                     f'[gracebgp]\nstate-dir = "{tmp_path / "state"}"\napi-socket = "{tmp_path / "s"}"\n')
     assert main(["-f", str(conf), "--record", str(tmp_path / "no" / "such" / "dir.jsonl")]) == 2
+
+
+def test_changing_record_needs_a_restart_and_a_reload_keeps_recording_where_it_started() -> None:
+    from gracebgp.config import diff, parse
+    from gracebgp.daemon import keep_identity
+    base = '[global.config]\nas = 65001\nrouter-id = "192.0.2.1"\n[gracebgp]\n'
+    old, new = parse(base + 'record = "/var/tmp/a.jsonl"\n'), parse(base + 'record = "/var/tmp/b.jsonl"\n')
+    assert diff(old, new).needs_restart == ("gracebgp.record changed from /var/tmp/a.jsonl to /var/tmp/b.jsonl",)
+    assert keep_identity(old, new).gracebgp.record == "/var/tmp/a.jsonl"
