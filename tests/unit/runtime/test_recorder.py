@@ -220,5 +220,6 @@ def test_changing_record_needs_a_restart_and_a_reload_keeps_recording_where_it_s
     from gracebgp.daemon import keep_identity
     base = '[global.config]\nas = 65001\nrouter-id = "192.0.2.1"\n[gracebgp]\n'
     old, new = parse(base + 'record = "/var/tmp/a.jsonl"\n'), parse(base + 'record = "/var/tmp/b.jsonl"\n')
-    assert diff(old, new).needs_restart == ("gracebgp.record changed from /var/tmp/a.jsonl to /var/tmp/b.jsonl",)
+    assert diff(old, new).needs_restart == (
+        "gracebgp.record changed from /var/tmp/a.jsonl to /var/tmp/b.jsonl",)
     assert keep_identity(old, new).gracebgp.record == "/var/tmp/a.jsonl"
