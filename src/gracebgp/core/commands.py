@@ -19,25 +19,23 @@ Wire behaviour, spec/graceful-restart.md section 6 and RFC 8538 §5:
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from gracebgp.core import events as ev
 from gracebgp.core.configured import configured_refusal
-from gracebgp.core.drain import set_drain
+from gracebgp.core.drain import DrainControl, DrainHost
 from gracebgp.core.originate import LocalRoute, to_paths
-from gracebgp.core.peer import NeighborSettings
+from gracebgp.core.peer import NeighborSettings, Peer
+from gracebgp.core.reload import ReloadHost
 from gracebgp.restart.shutdown import cease, withdraw_stop
 from gracebgp.rib.path import Path
 from gracebgp.session.fsm import NotEstablishedError
 from gracebgp.types import SAFI, Family
 from gracebgp.wire.iana import CeaseSubcode
 from gracebgp.wire.nlri import format_prefix, parse_prefix
-
-if TYPE_CHECKING:
-    from gracebgp.core.peer import Peer
-    from gracebgp.core.speaker import Speaker
 
 RESET_MODES = ("hard", "soft", "soft-in", "soft-out")
 
@@ -93,13 +91,47 @@ class Drain:
 Command = AddPeer | DeletePeer | EnablePeer | ShutdownPeer | ResetPeer | AddRoutes | DeleteRoutes | Drain
 
 
+class CommandHost(ReloadHost, DrainHost, Protocol):
+    """What the commands need of the speaker: what a reload needs (peers added, removed,
+    stopped, started, reset), route refresh both ways, the routes we originate, the
+    route jobs in progress and the drain."""
+
+    jobs: deque[RouteJob]  # AddRoutes/DeleteRoutes in progress, oldest first
+
+    @property
+    def slice_routes(self) -> int: ...  # routes checked or applied per owner step
+
+    @property
+    def local_routes(self) -> dict[tuple[Family, int], Path]: ...
+
+    @property
+    def config_routes(self) -> set[tuple[Family, int]]: ...  # the configuration file's
+
+    @property
+    def config_file(self) -> str: ...
+
+    @property
+    def drain(self) -> str | None: ...  # the drain's phase
+
+    @property
+    def drain_control(self) -> DrainControl: ...
+
+    def originate(self, family: Family, key: int, path: Path) -> None: ...
+
+    def delete_route(self, family: Family, key: int) -> bool: ...
+
+    def request_refresh(self, peer: Peer, family: Family, now: float) -> None: ...
+
+    def resend(self, peer: Peer, family: Family, now: float) -> None: ...
+
+
 class _Refused(Exception):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
         self.status = status
 
 
-def execute(speaker: Speaker, ref: int, command: object, now: float) -> None:
+def execute(speaker: CommandHost, ref: int, command: object, now: float) -> None:
     """Carry out ``command``; emit its Reply (and a "command" Notice when it changed something).
     AddRoutes and DeleteRoutes become a ``RouteJob`` that the speaker advances in slices
     (``advance``); their Reply follows the last slice."""
@@ -120,13 +152,13 @@ def execute(speaker: Speaker, ref: int, command: object, now: float) -> None:
     _done(speaker, ref, command, status, message, result)
 
 
-def _done(speaker: Speaker, ref: int, command: object, status: int, message: str, result: object) -> None:
+def _done(speaker: CommandHost, ref: int, command: object, status: int, message: str, result: object) -> None:
     speaker.emit(ev.Reply(ref, status, message, result))
     speaker.emit(ev.Notice("command", message, getattr(command, "address", None),
                            {"command": type(command).__name__}))
 
 
-def _peer(speaker: Speaker, address: str) -> Peer:
+def _peer(speaker: CommandHost, address: str) -> Peer:
     peer = speaker.peers.get(address)
     if peer is None:
         raise _Refused(404, f"peer {address} not found")
@@ -136,7 +168,7 @@ def _peer(speaker: Speaker, address: str) -> Peer:
 Result = tuple[int, str, object]
 
 
-def _add_peer(speaker: Speaker, cmd: AddPeer, now: float) -> Result:
+def _add_peer(speaker: CommandHost, cmd: AddPeer, now: float) -> Result:
     address = cmd.settings.address
     if address in speaker.peers:
         raise _Refused(409, f"peer {address} already exists")
@@ -144,14 +176,14 @@ def _add_peer(speaker: Speaker, cmd: AddPeer, now: float) -> Result:
     return 201, f"peer {address} added", None
 
 
-def _delete_peer(speaker: Speaker, cmd: DeletePeer, now: float) -> Result:
+def _delete_peer(speaker: CommandHost, cmd: DeletePeer, now: float) -> Result:
     peer = _peer(speaker, cmd.address)
     speaker.remove_peer(peer, now, "deleted through the API")
     note = "" if peer.dynamic else " (it is in the configuration file: a reload brings it back)"
     return 200, f"peer {cmd.address} deleted{note}", None
 
 
-def _enable_peer(speaker: Speaker, cmd: EnablePeer, now: float) -> Result:
+def _enable_peer(speaker: CommandHost, cmd: EnablePeer, now: float) -> Result:
     peer = _peer(speaker, cmd.address)
     if not peer.admin_down and peer.limit.held is None:  # (held: over its prefix limit)
         return 200, f"peer {cmd.address} is already enabled", None
@@ -159,7 +191,7 @@ def _enable_peer(speaker: Speaker, cmd: EnablePeer, now: float) -> Result:
     return 200, f"peer {cmd.address} enabled", None
 
 
-def _shutdown_peer(speaker: Speaker, cmd: ShutdownPeer, now: float) -> Result:
+def _shutdown_peer(speaker: CommandHost, cmd: ShutdownPeer, now: float) -> Result:
     peer = _peer(speaker, cmd.address)
     _check_message(cmd.message)
     peer.admin_down = True
@@ -169,7 +201,7 @@ def _shutdown_peer(speaker: Speaker, cmd: ShutdownPeer, now: float) -> Result:
     return 200, f"peer {cmd.address} shut down" + (f" ({cmd.message})" if cmd.message else ""), None
 
 
-def _reset_peer(speaker: Speaker, cmd: ResetPeer, now: float) -> Result:
+def _reset_peer(speaker: CommandHost, cmd: ResetPeer, now: float) -> Result:
     peer = _peer(speaker, cmd.address)
     if cmd.mode not in RESET_MODES:
         raise _Refused(400, f"reset mode must be one of {', '.join(RESET_MODES)}, not {cmd.mode!r}")
@@ -209,7 +241,7 @@ def _reset_peer(speaker: Speaker, cmd: ResetPeer, now: float) -> Result:
     return 200, f"peer {cmd.address}: {' and '.join(done)}", None
 
 
-def _refresh_in(speaker: Speaker, peer: Peer, family: Family, now: float) -> None:
+def _refresh_in(speaker: CommandHost, peer: Peer, family: Family, now: float) -> None:
     try:
         speaker.request_refresh(peer, family, now)
     except NotEstablishedError as exc:
@@ -249,7 +281,7 @@ class RouteJob:
         return len(self.paths) if isinstance(self.command, AddRoutes) else len(self.keys)
 
 
-def advance(speaker: Speaker, now: float) -> None:
+def advance(speaker: CommandHost, now: float) -> None:
     """One slice of the oldest RouteJob: at most ``speaker.slice_routes`` routes checked or
     applied; a small request is done in the step that brought it."""
     job = speaker.jobs[0]
@@ -272,7 +304,7 @@ def advance(speaker: Speaker, now: float) -> None:
         speaker.emit(ev.Reply(job.ref, exc.status, str(exc)))
 
 
-def _check_slice(speaker: Speaker, job: RouteJob, budget: int) -> int:
+def _check_slice(speaker: CommandHost, job: RouteJob, budget: int) -> int:
     cmd, start = job.command, job.pos
     if isinstance(cmd, AddRoutes):
         end = min(start + budget, len(cmd.routes))
@@ -296,14 +328,14 @@ def _check_slice(speaker: Speaker, job: RouteJob, budget: int) -> int:
     return max(1, end - start)
 
 
-def _not_configured(speaker: Speaker, keys: Iterable[tuple[Family, int]], verb: str) -> None:
+def _not_configured(speaker: CommandHost, keys: Iterable[tuple[Family, int]], verb: str) -> None:
     """Routes of the configuration file are the file's (core/configured.py): 409."""
     why = configured_refusal(speaker.config_routes, keys, speaker.config_file, verb)
     if why is not None:
         raise _Refused(409, why)
 
 
-def _apply_slice(speaker: Speaker, job: RouteJob, budget: int, now: float) -> int:
+def _apply_slice(speaker: CommandHost, job: RouteJob, budget: int, now: float) -> int:
     start = job.pos
     end = min(start + budget, job.checked())
     if isinstance(job.command, AddRoutes):
@@ -326,7 +358,7 @@ def _apply_slice(speaker: Speaker, job: RouteJob, budget: int, now: float) -> in
     return max(1, end - start)
 
 
-def _finish(speaker: Speaker, job: RouteJob) -> None:
+def _finish(speaker: CommandHost, job: RouteJob) -> None:
     speaker.jobs.popleft()
     n, changed = job.checked(), job.changed
     verb = "added" if isinstance(job.command, AddRoutes) else "deleted"
@@ -334,25 +366,25 @@ def _finish(speaker: Speaker, job: RouteJob) -> None:
           {"changed": changed, "unchanged": n - changed})
 
 
-def _drain(speaker: Speaker, cmd: Drain, now: float) -> Result:
+def _drain(speaker: CommandHost, cmd: Drain, now: float) -> Result:
     if cmd.cancel:
         if speaker.drain is None:
             return 200, "not draining", {"phase": None, "changed": 0}
-        changed = set_drain(speaker, None, now)
+        changed = speaker.drain_control.set(speaker, None, now)
         return 200, f"drain cancelled: {changed} route advertisements restored", {"phase": None,
                                                                                   "changed": changed}
     if speaker.drain is not None:
         return 200, f"already draining ({speaker.drain})", {"phase": speaker.drain, "changed": 0}
     if not 0 <= cmd.delay <= 3600:
         raise _Refused(400, f"drain delay must be 0..3600 seconds, not {cmd.delay}")
-    changed = set_drain(speaker, "gshut", now, cmd.delay)
+    changed = speaker.drain_control.set(speaker, "gshut", now, cmd.delay)
     if cmd.delay == 0:
-        changed += set_drain(speaker, "withdrawn", now)
+        changed += speaker.drain_control.set(speaker, "withdrawn", now)
     return 200, (f"draining: {changed} routes re-advertised with GRACEFUL_SHUTDOWN, withdrawal in "
                  f"{cmd.delay:g}s"), {"phase": speaker.drain, "changed": changed}
 
 
-_HANDLERS: dict[type, Callable[[Speaker, Any, float], Result]] = {
+_HANDLERS: dict[type, Callable[[CommandHost, Any, float], Result]] = {
     AddPeer: _add_peer, DeletePeer: _delete_peer, EnablePeer: _enable_peer,
     ShutdownPeer: _shutdown_peer, ResetPeer: _reset_peer, Drain: _drain,
 }

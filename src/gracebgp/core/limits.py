@@ -22,57 +22,29 @@ The count is read per UPDATE (``len`` of the table), never per prefix.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
 
 from gracebgp.core import events as ev
+from gracebgp.core.limitsettings import Limits, LimitState, PrefixLimitSettings, configured
+from gracebgp.core.peer import Peer
+from gracebgp.core.views import Emits, Peers
 from gracebgp.restart.shutdown import CEASE_CLASSES, CeaseClass
 from gracebgp.types import Family, family_name
 from gracebgp.wire import Notification
 from gracebgp.wire.iana import CeaseSubcode, NotificationCode
 
-if TYPE_CHECKING:
-    from gracebgp.core.peer import Peer
-    from gracebgp.core.speaker import Speaker
+
+class LimitHost(Emits, Peers, Protocol):
+    """What the prefix limits need of the speaker."""
+
+    def stop_peer(self, peer: Peer, note: Notification | None, why: str, now: float) -> None: ...
+
 
 #: The ``reason`` of a peer held down by its limit (peers API ``held_down``).
 HELD: Literal["prefix-limit"] = "prefix-limit"
-
-
-@dataclass(frozen=True, slots=True)
-class PrefixLimitSettings:
-    """One family's limit, from the configuration (max_prefixes > 0)."""
-
-    max_prefixes: int
-    threshold_pct: int = 0  # shutdown-threshold-pct; 0: no warning
-    restart_timer: float = 0.0  # seconds held down; 0: until EnablePeer
-
-    @property
-    def threshold(self) -> int | None:
-        """The count above which a warning is due (GoBGP: max * pct / 100, integer), None
-        when no threshold is set."""
-        return self.max_prefixes * self.threshold_pct // 100 if self.threshold_pct else None
-
-
-Limits = tuple[tuple[Family, PrefixLimitSettings], ...]
-
-
-def configured(pairs: Iterable[tuple[Family, Any]]) -> Limits:
-    """(family, ``config.model.PrefixLimit``) pairs -> the limits that limit something."""
-    return tuple((f, PrefixLimitSettings(p.max_prefixes, p.shutdown_threshold_pct, float(p.restart_timer)))
-                 for f, p in pairs if p.max_prefixes > 0)
-
-
-@dataclass(slots=True)
-class LimitState:
-    """One peer's prefix-limit state (owned by the Speaker)."""
-
-    #: Family -> the session (``stats.established_count``) its threshold warning was for.
-    warned: dict[Family, int] = field(default_factory=dict)
-    held: Family | None = None  # the family that went over; the session is held down
-    held_count: int = 0  # its count when it went over
-    restart_at: float | None = None  # when restart-timer starts it again (None: EnablePeer)
-    exceeded: dict[Family, int] = field(default_factory=dict)  # sessions closed, per family
+__all__ = ["HELD", "LimitHost", "LimitState", "LimitView", "Limits", "PrefixLimitSettings", "check",
+           "conditions", "configured", "deadlines", "due", "holding", "notification", "release", "views"]
 
 
 def notification(family: Family, limit: int) -> Notification:
@@ -102,7 +74,7 @@ def accepted(peer: Peer, family: Family) -> int:
     return len(adj) - adj.stale_count if adj is not None else 0
 
 
-def check(sp: Speaker, peer: Peer, now: float) -> None:
+def check(sp: LimitHost, peer: Peer, now: float) -> None:
     """After an UPDATE from ``peer`` (or a reload that changed its limits): warn past a
     threshold, close the session past a limit. O(families), whatever the UPDATE held."""
     if peer.negotiated is None:
@@ -126,7 +98,7 @@ def check(sp: Speaker, peer: Peer, now: float) -> None:
             state.warned.pop(family, None)
 
 
-def _exceeded(sp: Speaker, peer: Peer, family: Family, count: int, lim: PrefixLimitSettings,
+def _exceeded(sp: LimitHost, peer: Peer, family: Family, count: int, lim: PrefixLimitSettings,
               now: float) -> None:
     """RFC 4271 §6.7: above the bound, end the session with a Cease; hold it down."""
     state = peer.limit
@@ -147,7 +119,7 @@ def _exceeded(sp: Speaker, peer: Peer, family: Family, count: int, lim: PrefixLi
     sp.stop_peer(peer, notification(family, lim.max_prefixes), f"prefix limit exceeded ({what})", now)
 
 
-def _notice(sp: Speaker, peer: Peer, event: str, message: str, family: Family, count: int,
+def _notice(sp: LimitHost, peer: Peer, event: str, message: str, family: Family, count: int,
             lim: PrefixLimitSettings, **extra: Any) -> None:
     sp.emit(ev.Notice("prefix-limit", f"peer {peer.address}: {message}", peer.address, {
         "event": event, "family": family_name(family), "accepted": count, "max_prefixes": lim.max_prefixes,
@@ -156,7 +128,7 @@ def _notice(sp: Speaker, peer: Peer, event: str, message: str, family: Family, c
 
 # --- held down ------------------------------------------------------------------------
 
-def holding(sp: Speaker, peer: Peer) -> bool:
+def holding(sp: LimitHost, peer: Peer) -> bool:
     """True (and logged) when ``peer`` must not be started: held down by its limit."""
     family = peer.limit.held
     if family is None:
@@ -166,7 +138,7 @@ def holding(sp: Speaker, peer: Peer) -> bool:
     return True
 
 
-def release(sp: Speaker, peer: Peer, why: str) -> bool:
+def release(sp: LimitHost, peer: Peer, why: str) -> bool:
     """End the hold (restart-timer, EnablePeer); False when there was none."""
     state = peer.limit
     family = state.held
@@ -182,7 +154,7 @@ def deadlines(peers: Iterable[Peer]) -> list[float]:
     return [p.limit.restart_at for p in peers if p.limit.restart_at is not None]
 
 
-def due(sp: Speaker, now: float) -> Iterator[Peer]:
+def due(sp: LimitHost, now: float) -> Iterator[Peer]:
     """Peers whose restart-timer has run out: released, for the speaker to start."""
     for peer in list(sp.peers.values()):
         at = peer.limit.restart_at

@@ -23,13 +23,18 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from gracebgp.core.peer import Peer
+from gracebgp.core.views import Emits
 from gracebgp.types import Family
 
-if TYPE_CHECKING:
-    from gracebgp.core.speaker import Speaker
+
+class NextHopHost(Emits, Protocol):
+    """What the check needs of the speaker: the time of the input and its log."""
+
+    @property
+    def now(self) -> float: ...
 
 REASON = "NEXT_HOP is an address of ours (RFC 4271 §5.1.3, §6.3 a): ignored"
 #: After the first line about a peer, at most one line per interval, with a count.
@@ -59,7 +64,7 @@ def _same(a: str, b: str) -> bool:
     return _forms(a)[:1] == _forms(b)[:1]
 
 
-def ignored(speaker: Speaker, peer: Peer, family: Family, next_hop: tuple[str, ...], count: int) -> bool:
+def ignored(speaker: NextHopHost, peer: Peer, family: Family, next_hop: tuple[str, ...], count: int) -> bool:
     """True when the routes of one UPDATE (``count`` prefixes of ``family``), whose next
     hop the caller found in ``speaker.own``, are to be ignored; counts them and logs,
     rate-limited."""

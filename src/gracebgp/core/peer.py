@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gracebgp.core.events import SocketOptions
-from gracebgp.core.limits import Limits, LimitState, configured
+from gracebgp.core.limitsettings import Limits, LimitState, configured
 from gracebgp.core.sockets import socket_options
 from gracebgp.core.stats import PeerStats
 from gracebgp.restart.helper import GrHelper

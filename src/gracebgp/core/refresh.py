@@ -22,22 +22,30 @@ route (``session_down``).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-from gracebgp.core import restart_control as gr
+from gracebgp.core.peer import Peer
+from gracebgp.core.restart_control import RestartControl, RestartHost
+from gracebgp.session.events import RouteRefreshReceived
 from gracebgp.types import Family, make_family
 from gracebgp.wire.iana import RouteRefreshSubtype
 from gracebgp.wire.messages import RouteRefresh
 
-if TYPE_CHECKING:
-    from gracebgp.core.peer import Peer
-    from gracebgp.core.speaker import Speaker
-    from gracebgp.session.events import RouteRefreshReceived
-
 RR = RouteRefreshSubtype
 
 
-def received(sp: Speaker, peer: Peer, fact: RouteRefreshReceived, now: float) -> None:
+class RefreshHost(RestartHost, Protocol):
+    """What route refresh needs of the speaker: what restart control needs (it sends the
+    answers, in table slices), the refreshes in progress and the restart control."""
+
+    @property
+    def refreshing(self) -> dict[tuple[str, Family], float]: ...  # a peer's BoRR..EoRR: deadline
+
+    @property
+    def restart_control(self) -> RestartControl: ...
+
+
+def received(sp: RefreshHost, peer: Peer, fact: RouteRefreshReceived, now: float) -> None:
     """A ROUTE-REFRESH from ``peer``: carry it out by subtype, or log why it is ignored."""
     msg = fact.message
     name = ("ROUTE-REFRESH", "BoRR", "EoRR")[msg.subtype] if msg.subtype <= RR.EORR else "ROUTE-REFRESH"
@@ -56,13 +64,13 @@ def received(sp: Speaker, peer: Peer, fact: RouteRefreshReceived, now: float) ->
 
 # --- sending ----------------------------------------------------------------------------
 
-def answer(sp: Speaker, peer: Peer, family: Family, now: float) -> None:
+def answer(sp: RefreshHost, peer: Peer, family: Family, now: float) -> None:
     """Send our Adj-RIB-Out of ``family`` again (RFC 2918 §4; soft reset out), in table
     slices; with Enhanced Route Refresh between BoRR and EoRR (RFC 7313 §4)."""
     rib_out, neg = peer.adj_out.get(family), peer.negotiated
-    if rib_out is None or neg is None or not gr.gate_open(sp, family):
+    if rib_out is None or neg is None or not sp.restart_control.gate_open(family):
         return  # selection deferred: the table goes out with End-of-RIB when it is done
-    job = sp.sending.get((peer.address, family))
+    job = sp.restart_control.sending.get((peer.address, family))
     if job is not None and job.rib_out is rib_out and job.eor:
         # The initial table is still going out: it answers the request, with End-of-RIB;
         # RFC 7313 §4: "MUST NOT send a BoRR ... before it sends the EoR".
@@ -73,12 +81,12 @@ def answer(sp: Speaker, peer: Peer, family: Family, now: float) -> None:
         sp.send(peer, RouteRefresh(family.afi, family.safi, RR.BORR).encode(), now)
         sp.log("info", f"{family}: route refresh: BoRR sent, re-advertising {len(rib_out)} routes", peer,
                "rib", "route-refresh-started", family=str(family), routes=len(rib_out))
-    gr.send_routes(sp, peer, family, now, eor=False, again=True, eorr=enhanced)
+    sp.restart_control.send_routes(sp, peer, family, now, eor=False, again=True, eorr=enhanced)
 
 
 # --- receiving ----------------------------------------------------------------------------
 
-def _begin(sp: Speaker, peer: Peer, family: Family, now: float) -> None:
+def _begin(sp: RefreshHost, peer: Peer, family: Family, now: float) -> None:
     """RFC 7313 §4 BoRR: "it MUST mark all the routes with the given <AFI, SAFI> from
     that peer as stale"."""
     adj, neg, key = peer.adj_in.get(family), peer.negotiated, (peer.address, family)
@@ -102,7 +110,7 @@ def _begin(sp: Speaker, peer: Peer, family: Family, now: float) -> None:
            routes=len(adj))
 
 
-def _end(sp: Speaker, peer: Peer, family: Family, now: float) -> None:
+def _end(sp: RefreshHost, peer: Peer, family: Family, now: float) -> None:
     """RFC 7313 §4 EoRR: "it MUST immediately remove any routes from the peer that are
     still marked as stale"; one without a BoRR "MAY" be ignored, and is."""
     if sp.refreshing.pop((peer.address, family), None) is None:
@@ -112,7 +120,7 @@ def _end(sp: Speaker, peer: Peer, family: Family, now: float) -> None:
     _sweep(sp, peer, family, "EoRR received")
 
 
-def _sweep(sp: Speaker, peer: Peer, family: Family, why: str) -> None:
+def _sweep(sp: RefreshHost, peer: Peer, family: Family, why: str) -> None:
     adj, info = peer.adj_in.get(family), peer.info
     if adj is None or info is None:
         return
@@ -121,7 +129,7 @@ def _sweep(sp: Speaker, peer: Peer, family: Family, why: str) -> None:
            "route-refresh-done", family=str(family), removed=len(gone), reason=why)
 
 
-def timers(sp: Speaker, now: float) -> None:
+def timers(sp: RefreshHost, now: float) -> None:
     """RFC 7313 §4: "MAY remove any routes ... still marked as stale ... without waiting
     for an EoRR message" once the local upper bound (stale-routes-time) is reached."""
     for (address, family), due in list(sp.refreshing.items()):
@@ -133,7 +141,7 @@ def timers(sp: Speaker, now: float) -> None:
             _sweep(sp, peer, family, f"no EoRR within {peer.settings.stale_path_time:g}s")
 
 
-def session_down(sp: Speaker, peer: Peer) -> None:
+def session_down(sp: RefreshHost, peer: Peer) -> None:
     """The session of a refresh in progress went down: its marks are dropped (not swept),
     so that graceful restart retains and marks every route (RFC 4724 §4.2)."""
     for address, family in [k for k in sp.refreshing if k[0] == peer.address]:

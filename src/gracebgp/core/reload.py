@@ -42,19 +42,36 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from gracebgp.core import limits
 from gracebgp.core.events import AcceptFrom, SocketOptions
 from gracebgp.core.peer import NeighborSettings, Peer
+from gracebgp.core.views import Emits, Peers
 from gracebgp.restart.shutdown import cease, withdraw_stop
 from gracebgp.session.config import GrConfig, SessionConfig
 from gracebgp.session.state import State
 from gracebgp.wire import Notification
 from gracebgp.wire.iana import CeaseSubcode
 
-if TYPE_CHECKING:
-    from gracebgp.core.speaker import Speaker
+
+class ReloadHost(Emits, Peers, Protocol):
+    """What a reload needs of the speaker: its peers and how to add, remove, stop, start
+    and reset one."""
+
+    @property
+    def provisional_hard(self) -> bool: ...
+
+    def add_peer(self, settings: NeighborSettings, now: float, dynamic: bool = True) -> Peer: ...
+
+    def remove_peer(self, peer: Peer, now: float, why: str) -> None: ...
+
+    def start_peer(self, peer: Peer, now: float) -> None: ...
+
+    def stop_peer(self, peer: Peer, note: Notification | None, why: str, now: float) -> None: ...
+
+    def reset_peer(self, peer: Peer, note: Notification | None, why: str, now: float,
+                   idle_hold: float = 0.0) -> None: ...
 
 IN_PLACE = "applied in place"
 RESET = "session reset"
@@ -190,7 +207,8 @@ def plan(old: NeighborSettings, new: NeighborSettings, *, provisional_hard: bool
 
 # --- applying a reload to the speaker's peers -------------------------------------------
 
-def apply_neighbors(sp: Speaker, neighbors: Sequence[NeighborSettings], now: float) -> list[dict[str, Any]]:
+def apply_neighbors(sp: ReloadHost, neighbors: Sequence[NeighborSettings],
+                    now: float) -> list[dict[str, Any]]:
     """Apply the configured neighbors: removed ones stop with Cease/Peer De-configured
     (Hard Reset with N), changed ones as ``plan`` says, new ones start. Returns what was
     done per peer (the "reload" event's ``peers``): peer, changed keys, action and the
@@ -229,7 +247,7 @@ def would_send(peer: Peer, note: Notification) -> str | None:
     return note.describe()
 
 
-def _apply(sp: Speaker, peer: Peer, new: NeighborSettings, now: float) -> dict[str, Any] | None:
+def _apply(sp: ReloadHost, peer: Peer, new: NeighborSettings, now: float) -> dict[str, Any] | None:
     # The speaker's identity changes only with a restart (config.diff: needs_restart).
     new = replace(new, session=replace(new.session, router_id=peer.settings.session.router_id))
     if new == peer.settings:

@@ -20,13 +20,14 @@ from collections import deque
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from gracebgp.core import drain, limits, nexthop, refresh, reload, routewatch, statedump, wirelog
 from gracebgp.core import events as ev
-from gracebgp.core import restart_control as gr
+from gracebgp.core import limits, nexthop, refresh, reload, routewatch, statedump, wirelog
 from gracebgp.core.advertise import advertise
 from gracebgp.core.commands import RouteJob, advance, execute
+from gracebgp.core.drain import DrainControl
 from gracebgp.core.originate import LocalRoute, to_path, to_paths
 from gracebgp.core.peer import NeighborSettings, Peer, next_hops_for
+from gracebgp.core.restart_control import RestartControl, TableSend, notice
 from gracebgp.restart.restarting import Deferral
 from gracebgp.restart.shutdown import retain_stop, withdraw_stop
 from gracebgp.rib.adj_rib_out import AdjRibOut
@@ -83,12 +84,8 @@ class Speaker:
         self._started = False
         self._next_index = 1
         self._conn_ids = itertools.count(1)  # of every session's connections (runtime's: >= 1 << 20)
-        self.deferral: Deferral | None = None  # selection deferral after our restart
         self.restart = ("cold", "")  # how this run started (events.Started)
         self.stopping = False
-        self.drain: str | None = None  # None, "gshut" or "withdrawn" (RFC 8326 drain)
-        self.drain_deadline: float | None = None
-        self.drain_withdrawn = 0  # advertisements the drain's withdrawal took away (restored on cancel)
         # ev.Tunables: LLGR-stale routes to iBGP peers without LLGR (NO_EXPORT, LP 0); how long
         # deferral waits for a peer to come up at all; RFC 8538 §5 provisional Ceases as Hard Reset
         self.llgr_ibgp, self.establish_wait, self.provisional_hard = False, 30.0, False
@@ -97,8 +94,10 @@ class Speaker:
         self.slice_routes = SLICE_ROUTES  # routes checked or applied per owner step
         self.table_slice = TABLE_SLICE  # keys per owner step of a table being sent
         self.flush_budget = FLUSH_BUDGET  # route-peer pairs per flush
-        self.sending: dict[tuple[str, Family], gr.TableSend] = {}  # initial tables going out
-        self.restart_unannounced = False  # selection done, restart-complete waits for the tables
+        # Graceful restart (helper, deferral, initial tables) and the RFC 8326 drain: objects
+        # of their own; their steps are handed narrow views of this speaker (core.views).
+        self.restart_control = RestartControl()
+        self.drain_control = DrainControl(self.restart_control)
         self.own: frozenset[str] = frozenset()  # our ends of the open connections (core.nexthop)
         self.refreshing: dict[tuple[str, Family], float] = {}  # a peer's BoRR..EoRR: deadline (refresh)
         self.debug = False  # debug log lines (set_debug, core.wirelog); off: none of that code runs
@@ -120,10 +119,9 @@ class Speaker:
         times = []
         for p in self.peers.values():
             times += [t for t in (p.session.next_deadline(), p.gr.next_deadline()) if t is not None]
-        if self.deferral is not None:
-            times += [t for t in (self.deferral.next_deadline(),) if t is not None]
-        if self.drain_deadline is not None:
-            times.append(self.drain_deadline)
+        for t in (self.restart_control.next_deadline(), self.drain_control.deadline):
+            if t is not None:
+                times.append(t)
         times += [p.start_at for p in self.peers.values() if p.start_at is not None]
         times += limits.deadlines(self.peers.values())
         times += self.refreshing.values()
@@ -163,7 +161,7 @@ class Speaker:
             self._timers(now)
         elif isinstance(inp, ev.Continue):
             if self.sending:
-                gr.advance_tables(self, now)
+                self.restart_control.advance_tables(self, now)
             elif self.jobs:
                 advance(self, now)
         elif isinstance(inp, ev.Started):
@@ -171,10 +169,10 @@ class Speaker:
             for family, key in self.local_routes:
                 self.loc[family].restamp(self.local, [key], now)
             self.restart = (inp.restart, inp.detail)
-            gr.notice(self, "process-started", f"started ({inp.restart} start: {inp.detail or 'R=0'})",
+            notice(self, "process-started", f"started ({inp.restart} start: {inp.detail or 'R=0'})",
                       restart=inp.restart, detail=inp.detail)
             if inp.restart != "cold":
-                gr.begin_restart(self, inp.restart, inp.detail, now)
+                self.restart_control.begin_restart(self, inp.restart, inp.detail, now)
             for peer in self.peers.values():
                 self._start(peer, now)
         elif isinstance(inp, ev.StopRequested):
@@ -209,6 +207,21 @@ class Speaker:
         """Add an output to the answer of the input being handled."""
         self._out.append(output)
 
+    @property
+    def deferral(self) -> Deferral | None:
+        """Selection deferral after our restart (RFC 4724 §4.1); None when we did not restart."""
+        return self.restart_control.deferral
+
+    @property
+    def sending(self) -> dict[tuple[str, Family], TableSend]:
+        """The initial tables (and refresh answers, drain re-exports) going out."""
+        return self.restart_control.sending
+
+    @property
+    def drain(self) -> str | None:
+        """None, "gshut" or "withdrawn" (RFC 8326 drain)."""
+        return self.drain_control.phase
+
     def describe(self) -> list[str]:
         """Peers and Loc-RIB as text lines (the daemon logs them on SIGUSR1)."""
         return statedump.lines(self)
@@ -236,7 +249,7 @@ class Speaker:
     def _start(self, peer: Peer, now: float) -> None:
         peer.start_at = peer.idle_until = None
         if peer.admin_down:
-            self._log("info", "administratively down, not started", peer, event="admin-down")
+            self.log("info", "administratively down, not started", peer, event="admin-down")
             return
         if limits.holding(self, peer):
             return
@@ -322,12 +335,12 @@ class Speaker:
         self.emit(ev.AcceptFrom(peer.address, None))
         said = ["peer removed"] + ["Cease/Peer De-configured sent, the peer deletes our routes"] * up
         said += [f"the {left} stale routes we kept for it deleted"] * bool(left)
-        self._log("info", f"{why}: {'; '.join(said)}", peer, "config", "peer-removed", reason=why,
+        self.log("info", f"{why}: {'; '.join(said)}", peer, "config", "peer-removed", reason=why,
                   session_was_up=up, stale_deleted=left)
         self.emit(ev.Notice("peer-removed", f"peer {peer.address} removed: {why}", peer.address))
 
     def _stop_all(self, graceful: bool, message: str, now: float) -> None:
-        gr.notice(self, "stopping", "stopping: " + ("sessions closed the graceful-restart way, peers keep "
+        notice(self, "stopping", "stopping: " + ("sessions closed the graceful-restart way, peers keep "
                   "our routes" if graceful else "withdrawing: peers delete our routes"), retain=graceful,
                   text=message)
         self.stopping = True  # our own stop: no helper episodes for the peers we leave
@@ -368,7 +381,7 @@ class Speaker:
                     peer.closing.add(o.conn)
                 out.append(ev.Close(peer.address, o.conn, o.after_notification))
             elif isinstance(o, se.StateChanged):
-                self._log("info", f"{o.old.name} -> {o.new.name}: {o.reason}", peer, event="peer-state",
+                self.log("info", f"{o.old.name} -> {o.new.name}: {o.reason}", peer, event="peer-state",
                           old=o.old.name, new=o.new.name, reason=o.reason)
                 if o.new in (State.IDLE, State.ACTIVE) and o.old is not State.IDLE and o.reason:
                     peer.stats.last_error = o.reason
@@ -389,15 +402,13 @@ class Speaker:
             elif isinstance(o, se.MessageTraced):
                 out.append(wirelog.message_log(o.message, o.sent, peer.address))
 
-    def _log(self, level: str, message: str, peer: Peer | None = None, subsystem: str = "session",
+    def log(self, level: str, message: str, peer: Peer | None = None, subsystem: str = "session",
              event: str = "", **fields: Any) -> None:  # events.Log: fields are JSON values
         self._out.append(ev.Log(level, message, peer.address if peer else None, subsystem, event, fields))
 
-    log = _log
-
     def gate_open(self, family: Family) -> bool:
         """False while route selection for ``family`` is deferred (RFC 4724 §4.1)."""
-        return gr.gate_open(self, family)
+        return self.restart_control.gate_open(family)
 
     def send(self, peer: Peer, data: bytes, now: float) -> None:
         """UPDATE octets to ``peer``'s Established session."""
@@ -418,7 +429,7 @@ class Speaker:
         families = [f for f in FAMILIES if f in neg.families]
         self._out.append(wirelog.session_up(neg, families, peer.address))
         peer.policy = policy
-        gr.established(self, peer, neg, now)
+        self.restart_control.established(self, peer, neg, now)
         for family, adj in list(peer.adj_in.items()):
             adj.info = info  # the routes kept from the last session are this session's now
             if family not in families:
@@ -426,12 +437,13 @@ class Speaker:
                 del peer.adj_in[family]
         for family in families:
             peer.adj_in.setdefault(family, Channel(family, self.loc[family], self._dirty, info))
-            peer.adj_out[family] = AdjRibOut(family, drain.policy(self, peer, family), self.table)
+            export = self.drain_control.policy(self, peer, family)
+            peer.adj_out[family] = AdjRibOut(family, export, self.table)
         # RFC 4724 §4.2: send our routes and End-of-RIB at once, never waiting for theirs;
         # after our own restart, only once selection for the family is done (§4.1).
         for family in families:
-            gr.send_table(self, peer, family, now)
-        gr.evaluate_deferral(self, now)
+            self.restart_control.send_table(self, peer, family, now)
+        self.restart_control.evaluate_deferral(self, now)
 
     def _down(self, peer: Peer, down: se.SessionDown, now: float) -> None:
         peer.adj_out.clear()
@@ -445,8 +457,8 @@ class Speaker:
                 what += f" ({label} {note.describe()})"
         peer.stats.last_error = what
         refresh.session_down(self, peer)  # before GR marks the routes
-        gr.session_down(self, peer, down, what, now)
-        gr.evaluate_deferral(self, now)
+        self.restart_control.session_down(self, peer, down, what, now)
+        self.restart_control.evaluate_deferral(self, now)
 
     def _timers(self, now: float) -> None:
         for peer in list(self.peers.values()):
@@ -459,8 +471,8 @@ class Speaker:
             deadline = peer.session.next_deadline()
             if deadline is not None and deadline <= now:
                 self._session_outputs(peer, peer.session.handle(se.TimerFired(), now), now)
-        gr.timers(self, now)
-        drain.timers(self, now)
+        self.restart_control.timers(self, now)
+        self.drain_control.timers(self, now)
         refresh.timers(self, now)
 
     # --- routes ----------------------------------------------------------------------
@@ -509,9 +521,9 @@ class Speaker:
         if peer.settings.prefix_limits:
             limits.check(self, peer, self.now)  # per UPDATE: len() of the tables
         if result.eor is not None:
-            self._log("info", f"End-of-RIB received for {result.eor}", peer, event="eor-received",
+            self.log("info", f"End-of-RIB received for {result.eor}", peer, event="eor-received",
                       family=str(result.eor))
-            gr.end_of_rib(self, peer, result.eor, self.now)
+            self.restart_control.end_of_rib(self, peer, result.eor, self.now)
 
     def _announce(self, peer: Peer, info: PeerInfo, family: Family, keys: Sequence[int], attrs: AttrSet,
                   next_hop: tuple[str, ...]) -> None:

@@ -4,16 +4,29 @@ Loc-RIB route (next hop, attributes, where from, stale), then a total."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
+from gracebgp.core.views import Peers
+from gracebgp.rib.loc_rib import LocRib
+from gracebgp.types import Family
 from gracebgp.wire.nlri import format_prefix
 from gracebgp.wire.text import format_attrs
 
-if TYPE_CHECKING:
-    from gracebgp.core.speaker import Speaker
+
+class Dumped(Peers, Protocol):
+    """What the dump reads of the speaker."""
+
+    @property
+    def local_as(self) -> int: ...
+
+    @property
+    def router_id(self) -> str: ...
+
+    @property
+    def loc(self) -> dict[Family, LocRib]: ...
 
 
-def lines(sp: Speaker) -> list[str]:
+def lines(sp: Dumped) -> list[str]:
     out = [f"speaker AS {sp.local_as} router-id {sp.router_id}"]
     for peer in sp.peers.values():
         neg = peer.negotiated
