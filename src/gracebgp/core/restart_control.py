@@ -1,4 +1,3 @@
-
 """Restart control inside the Speaker (``RestartControl``, an object of its own handed a
 narrow view of the speaker, ``RestartHost``): carries out the graceful-restart helper's
 steps (``restart.helper``) on a peer's Adj-RIB-In and the Loc-RIB, runs selection deferral after
@@ -124,8 +123,6 @@ class RestartControl:
 
     def next_deadline(self) -> float | None:
         return self.deferral.next_deadline() if self.deferral is not None else None
-
-
 
     # --- helper (receiving speaker) ---------------------------------------------------------
 
@@ -323,7 +320,6 @@ class RestartControl:
         sp.log("info", f"{family}: {count} stale routes of the peer deleted ({_PURGED.get(reason, reason)})",
                peer, "restart", event, **data)
         notice(sp, event, f"{family}: {count} stale routes purged ({reason})", peer, **data)
-
 
     # --- restarting speaker -----------------------------------------------------------------
 

@@ -170,7 +170,7 @@ class Speaker:
                 self.loc[family].restamp(self.local, [key], now)
             self.restart = (inp.restart, inp.detail)
             notice(self, "process-started", f"started ({inp.restart} start: {inp.detail or 'R=0'})",
-                      restart=inp.restart, detail=inp.detail)
+                   restart=inp.restart, detail=inp.detail)
             if inp.restart != "cold":
                 self.restart_control.begin_restart(self, inp.restart, inp.detail, now)
             for peer in self.peers.values():
@@ -336,13 +336,13 @@ class Speaker:
         said = ["peer removed"] + ["Cease/Peer De-configured sent, the peer deletes our routes"] * up
         said += [f"the {left} stale routes we kept for it deleted"] * bool(left)
         self.log("info", f"{why}: {'; '.join(said)}", peer, "config", "peer-removed", reason=why,
-                  session_was_up=up, stale_deleted=left)
+                 session_was_up=up, stale_deleted=left)
         self.emit(ev.Notice("peer-removed", f"peer {peer.address} removed: {why}", peer.address))
 
     def _stop_all(self, graceful: bool, message: str, now: float) -> None:
         notice(self, "stopping", "stopping: " + ("sessions closed the graceful-restart way, peers keep "
-                  "our routes" if graceful else "withdrawing: peers delete our routes"), retain=graceful,
-                  text=message)
+               "our routes" if graceful else "withdrawing: peers delete our routes"), retain=graceful,
+               text=message)
         self.stopping = True  # our own stop: no helper episodes for the peers we leave
         for peer in self.peers.values():
             neg = peer.session.negotiated
@@ -382,7 +382,7 @@ class Speaker:
                 out.append(ev.Close(peer.address, o.conn, o.after_notification))
             elif isinstance(o, se.StateChanged):
                 self.log("info", f"{o.old.name} -> {o.new.name}: {o.reason}", peer, event="peer-state",
-                          old=o.old.name, new=o.new.name, reason=o.reason)
+                         old=o.old.name, new=o.new.name, reason=o.reason)
                 if o.new in (State.IDLE, State.ACTIVE) and o.old is not State.IDLE and o.reason:
                     peer.stats.last_error = o.reason
                 if o.old is State.ESTABLISHED:
@@ -522,7 +522,7 @@ class Speaker:
             limits.check(self, peer, self.now)  # per UPDATE: len() of the tables
         if result.eor is not None:
             self.log("info", f"End-of-RIB received for {result.eor}", peer, event="eor-received",
-                      family=str(result.eor))
+                     family=str(result.eor))
             self.restart_control.end_of_rib(self, peer, result.eor, self.now)
 
     def _announce(self, peer: Peer, info: PeerInfo, family: Family, keys: Sequence[int], attrs: AttrSet,
