@@ -13,24 +13,11 @@ from gracebgp.api import schema as s
 from gracebgp.core.peer import Peer
 from gracebgp.core.restart_control import peer_views
 from gracebgp.core.speaker import Speaker
+from gracebgp.core.wirelog import open_capabilities
 from gracebgp.restart.helper import Phase
-from gracebgp.session.negotiate import GrCapability, LlgrCapability, Negotiated, build_open
+from gracebgp.session.negotiate import Negotiated, build_open
 from gracebgp.session.state import State
-from gracebgp.types import AFI, Family, family_name, make_family
-from gracebgp.wire import (
-    AddPath,
-    EnhancedRouteRefresh,
-    ExtendedMessage,
-    ExtendedNextHop,
-    FourOctetAs,
-    Fqdn,
-    GracefulRestart,
-    LongLivedGracefulRestart,
-    Multiprotocol,
-    Open,
-    RouteRefreshCapability,
-    UnknownCapability,
-)
+from gracebgp.types import Family, family_name
 
 STATE_NAMES = {State.IDLE: "Idle", State.CONNECT: "Connect", State.ACTIVE: "Active",
            State.OPENSENT: "OpenSent", State.OPENCONFIRM: "OpenConfirm", State.ESTABLISHED: "Established"}
@@ -102,46 +89,8 @@ def _event(e: Mapping[str, Any]) -> str:
 
 # --- one session's capabilities ---------------------------------------------------------
 
-_ADD_PATH = {1: "receive", 2: "send", 3: "both"}
-
-
 def _names(families: Iterable[Family]) -> list[str]:
     return sorted(family_name(f) for f in families)
-
-
-def capabilities(message: Open) -> s.Capabilities:
-    """What one OPEN offers, as sent (the last instance of a single-instance capability)."""
-    caps = message.capabilities
-    gr = next((c for c in reversed(caps) if isinstance(c, GracefulRestart)), None)
-    llgr = next((c for c in reversed(caps) if isinstance(c, LongLivedGracefulRestart)), None)
-    four = next((c.asn for c in reversed(caps) if isinstance(c, FourOctetAs)), None)
-    fqdn = next((c for c in reversed(caps) if isinstance(c, Fqdn)), None)
-    add_path = {make_family(a, sa): m for c in caps if isinstance(c, AddPath) for a, sa, m in c.entries}
-    grp = None
-    if gr is not None:
-        g = GrCapability.from_wire(gr)
-        grp = s.GrParams(restart_state=g.restart_state, notification=g.notification,
-                         restart_time=g.restart_time,
-                         families=[s.GrFamily(family=family_name(f), forwarding=f in g.forwarding)
-                                   for f in sorted(g.families)])
-    llgr_fams = None
-    if llgr is not None:
-        lc = LlgrCapability.from_wire(llgr)
-        llgr_fams = [s.LlgrFamily(family=family_name(f), stale_time=t, forwarding=f in lc.forwarding)
-                     for f, t in lc.stale_times]
-    return s.Capabilities(
-        four_octet_as=four,
-        families=_names(c.family for c in caps if isinstance(c, Multiprotocol)),
-        route_refresh=any(isinstance(c, RouteRefreshCapability) for c in caps),
-        enhanced_route_refresh=any(isinstance(c, EnhancedRouteRefresh) for c in caps),
-        extended_message=any(isinstance(c, ExtendedMessage) for c in caps),
-        extended_next_hop=_names({make_family(a, sa) for c in caps if isinstance(c, ExtendedNextHop)
-                                  for a, sa, nh in c.entries if nh == AFI.IPV6}),
-        add_path=[s.AddPathFamily(family=family_name(f), mode=_ADD_PATH[m])  # type: ignore[arg-type]
-                  for f, m in sorted(add_path.items()) if m in _ADD_PATH],
-        graceful_restart=grp, llgr=llgr_fams,
-        hostname=None if fqdn is None else fqdn.hostname + (f".{fqdn.domain}" if fqdn.domain else ""),
-        other=sorted({c.code for c in caps if isinstance(c, UnknownCapability)}))
 
 
 def negotiation(neg: Negotiated) -> s.Negotiation:
@@ -164,5 +113,5 @@ def session_view(peer: Peer) -> tuple[s.Capabilities, s.Capabilities | None, s.N
     """Our OPEN (as sent, else as it would go now), the peer's and the negotiation."""
     neg = peer.negotiated
     if neg is None:
-        return capabilities(build_open(peer.session.config)), None, None
-    return capabilities(neg.local_open), capabilities(neg.peer_open), negotiation(neg)
+        return open_capabilities(build_open(peer.session.config)), None, None
+    return open_capabilities(neg.local_open), open_capabilities(neg.peer_open), negotiation(neg)

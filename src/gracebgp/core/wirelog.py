@@ -12,11 +12,13 @@ of one boolean per UPDATE, and nothing is formatted.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from gracebgp.api import schema as api
 from gracebgp.core import events as ev
-from gracebgp.types import IPV4_UNICAST, Family, make_family
+from gracebgp.session.negotiate import GrCapability, LlgrCapability
+from gracebgp.types import IPV4_UNICAST, Family, family_name, make_family
 from gracebgp.wire import Notification, Open, RouteRefresh, UpdateAction, UpdateResult
 from gracebgp.wire.capabilities import (
     AddPath,
@@ -68,54 +70,78 @@ def _direction(sent: bool) -> str:
 
 # --- OPEN ----------------------------------------------------------------------------------
 
-def _capability(cap: Capability, out: dict[str, Any]) -> str | None:
-    """One capability as text and into ``out``, whose keys and shapes are those of the
-    API's Capabilities (GET /v1/peers/ADDR: ``peer_capabilities``)."""
+def _capability(cap: Capability) -> str | None:
+    """One capability as the debug log's text."""
     if isinstance(cap, Multiprotocol):
-        out["families"] = sorted({*out.get("families", ()), str(cap.family)})
         return "multiprotocol " + str(cap.family)
     if isinstance(cap, RouteRefreshCapability):
-        out["route_refresh"] = True
         return "route-refresh"
     if isinstance(cap, EnhancedRouteRefresh):
-        out["enhanced_route_refresh"] = True
         return "enhanced-route-refresh"
     if isinstance(cap, ExtendedMessage):
-        out["extended_message"] = True
         return "extended-message"
     if isinstance(cap, FourOctetAs):
-        out["four_octet_as"] = cap.asn
         return f"4-octet-as {cap.asn}"
     if isinstance(cap, GracefulRestart):
         r, n = int(bool(cap.flags & GrFlag.RESTART)), int(bool(cap.flags & GrFlag.NOTIFICATION))
-        fams = [(str(make_family(a, s)), int(bool(f & _F))) for a, s, f in cap.families]
-        out["graceful_restart"] = {"restart_state": bool(r), "notification": bool(n),
-                                   "restart_time": cap.restart_time,
-                                   "families": [{"family": f, "forwarding": bool(fw)} for f, fw in fams]}
-        listed = ", ".join(f"{name} F={fw}" for name, fw in fams)
+        listed = ", ".join(f"{make_family(a, s)} F={int(bool(f & _F))}" for a, s, f in cap.families)
         return (f"graceful-restart R={r} N={n} restart-time {cap.restart_time}s "
                 + (listed or "no family (helper only)"))
     if isinstance(cap, LongLivedGracefulRestart):
-        llgr = [(str(make_family(a, s)), t, int(bool(f & _F))) for a, s, f, t in cap.families]
-        out["llgr"] = [{"family": name, "stale_time": t, "forwarding": bool(fw)} for name, t, fw in llgr]
         return "long-lived-graceful-restart " + (", ".join(
-            f"{name} stale-time {t}s F={fw}" for name, t, fw in llgr) or "no family")
+            f"{make_family(a, s)} stale-time {t}s F={int(bool(f & _F))}" for a, s, f, t in cap.families)
+            or "no family")
     if isinstance(cap, AddPath):
-        modes = [{"family": str(make_family(a, s)), "mode": _ADD_PATH.get(m, str(m))}
-                 for a, s, m in cap.entries]
-        out["add_path"] = modes
-        return "add-path " + ", ".join(f"{v['family']} {v['mode']}" for v in modes)
+        return "add-path " + ", ".join(f"{make_family(a, s)} {_ADD_PATH.get(m, str(m))}"
+                                       for a, s, m in cap.entries)
     if isinstance(cap, ExtendedNextHop):
-        hops = [(str(make_family(a, s)), nh) for a, s, nh in cap.entries]
-        out["extended_next_hop"] = sorted(f for f, nh in hops if nh == AFI.IPV6)
-        return "extended-next-hop " + ", ".join(f"{f} via {_afi_name(nh)}" for f, nh in hops)
+        return "extended-next-hop " + ", ".join(f"{make_family(a, s)} via {_afi_name(nh)}"
+                                                for a, s, nh in cap.entries)
     if isinstance(cap, Fqdn):
-        out["hostname"] = cap.hostname + (f".{cap.domain}" if cap.domain else "")
-        return f"hostname {out['hostname']}"
+        return "hostname " + cap.hostname + (f".{cap.domain}" if cap.domain else "")
     if isinstance(cap, UnknownCapability):
-        out["other"] = sorted({*out.get("other", ()), cap.code})
         return f"capability {cap.code} ({cap.value.hex() or 'empty'})"
     return None  # pragma: no cover - every decoded capability is one of the above
+
+
+def _family_names(families: Iterable[Family]) -> list[str]:
+    return sorted(family_name(f) for f in families)
+
+
+def open_capabilities(message: Open) -> api.Capabilities:
+    """What one OPEN offers, as sent (the last instance of a single-instance capability):
+    the API's ``Capabilities`` (GET /v1/peers/ADDR) and the debug log's OPEN fields."""
+    caps = message.capabilities
+    gr = next((c for c in reversed(caps) if isinstance(c, GracefulRestart)), None)
+    llgr = next((c for c in reversed(caps) if isinstance(c, LongLivedGracefulRestart)), None)
+    four = next((c.asn for c in reversed(caps) if isinstance(c, FourOctetAs)), None)
+    fqdn = next((c for c in reversed(caps) if isinstance(c, Fqdn)), None)
+    add_path = {make_family(a, sa): m for c in caps if isinstance(c, AddPath) for a, sa, m in c.entries}
+    grp = None
+    if gr is not None:
+        g = GrCapability.from_wire(gr)
+        grp = api.GrParams(restart_state=g.restart_state, notification=g.notification,
+                         restart_time=g.restart_time,
+                         families=[api.GrFamily(family=family_name(f), forwarding=f in g.forwarding)
+                                   for f in sorted(g.families)])
+    llgr_fams = None
+    if llgr is not None:
+        lc = LlgrCapability.from_wire(llgr)
+        llgr_fams = [api.LlgrFamily(family=family_name(f), stale_time=t, forwarding=f in lc.forwarding)
+                     for f, t in lc.stale_times]
+    return api.Capabilities(
+        four_octet_as=four,
+        families=_family_names(c.family for c in caps if isinstance(c, Multiprotocol)),
+        route_refresh=any(isinstance(c, RouteRefreshCapability) for c in caps),
+        enhanced_route_refresh=any(isinstance(c, EnhancedRouteRefresh) for c in caps),
+        extended_message=any(isinstance(c, ExtendedMessage) for c in caps),
+        extended_next_hop=_family_names({make_family(a, sa) for c in caps if isinstance(c, ExtendedNextHop)
+                                         for a, sa, nh in c.entries if nh == AFI.IPV6}),
+        add_path=[api.AddPathFamily(family=family_name(f), mode=_ADD_PATH[m])  # type: ignore[arg-type]
+                  for f, m in sorted(add_path.items()) if m in _ADD_PATH],
+        graceful_restart=grp, llgr=llgr_fams,
+        hostname=None if fqdn is None else fqdn.hostname + (f".{fqdn.domain}" if fqdn.domain else ""),
+        other=sorted({c.code for c in caps if isinstance(c, UnknownCapability)}))
 
 
 def _afi_name(afi: int) -> str:
@@ -126,8 +152,7 @@ def _afi_name(afi: int) -> str:
 
 
 def open_log(msg: Open, sent: bool, peer: str) -> ev.Log:
-    caps: dict[str, Any] = {}
-    parts = [t for t in (_capability(c, caps) for c in msg.capabilities) if t]
+    parts = [t for t in (_capability(c) for c in msg.capabilities) if t]
     # The Multiprotocol capabilities read better as one item.
     mp = [p for p in parts if p.startswith("multiprotocol ")]
     if len(mp) > 1:
@@ -138,7 +163,8 @@ def open_log(msg: Open, sent: bool, peer: str) -> ev.Log:
             f"capabilities: {'; '.join(parts) if parts else 'none'}")
     return ev.Log("debug", text, peer, "session", f"open-{_direction(sent)}",
                   {"direction": _direction(sent), "version": msg.version, "asn": msg.asn,
-                   "hold_time": msg.hold_time, "router_id": msg.bgp_id, "capabilities": caps})
+                   "hold_time": msg.hold_time, "router_id": msg.bgp_id,
+                   "capabilities": open_capabilities(msg).model_dump()})
 
 
 # --- NOTIFICATION, ROUTE-REFRESH -------------------------------------------------------------

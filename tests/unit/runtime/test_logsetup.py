@@ -16,11 +16,11 @@ from typing import Any
 
 import pytest
 
-from gracebgp.api.grview import capabilities as api_capabilities
 from gracebgp.config.default import demo_configs
 from gracebgp.core import commands as cmd
 from gracebgp.core import events as ev
 from gracebgp.core.speaker import Speaker
+from gracebgp.core.wirelog import open_capabilities as api_capabilities
 from gracebgp.runtime import logsetup
 from gracebgp.runtime.owner import Owner
 from tests.unit.core.net import SpeakerNet
