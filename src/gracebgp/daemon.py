@@ -21,7 +21,6 @@ holds the state directory; 4 a listener (BGP port, API socket, TCP API) cannot b
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import logging
 import os
@@ -35,6 +34,7 @@ from gracebgp import __version__
 from gracebgp.api.server import ApiServer, build_app
 from gracebgp.api.service import DaemonInfo, RequestError
 from gracebgp.config import ConfigError, check, diff, load_file
+from gracebgp.config.cmdline import parse_args
 from gracebgp.config.extras import host_port
 from gracebgp.config.model import Config
 from gracebgp.core import events as ev
@@ -45,7 +45,6 @@ from gracebgp.runtime import tcpao
 from gracebgp.runtime.gcpolicy import tune_gc
 from gracebgp.runtime.instance import InstanceError, InstanceLock, acquire
 from gracebgp.runtime.limits import raise_fd_limit
-from gracebgp.runtime.logsetup import FORMATS
 from gracebgp.runtime.logsetup import setup as setup_logging
 from gracebgp.runtime.owner import Owner
 from gracebgp.runtime.preflight import host_problems, import_problems, preflight, reexec_argv
@@ -133,8 +132,10 @@ def listen_addresses(cfg: Config) -> list[tuple[str, int]]:
 
 
 class Daemon:
-    def __init__(self, path: Path, cfg: Config, recorder: Recorder | None = None) -> None:
+    def __init__(self, path: Path, cfg: Config, recorder: Recorder | None = None,
+                 config_type: str = "toml") -> None:
         self.path = path
+        self.config_type = config_type  # -t: how SIGHUP reads the file again
         self.cfg = cfg
         opened = open_store(cfg.gracebgp.state_dir)  # API routes, durable
         self.store = opened.store
@@ -232,7 +233,7 @@ class Daemon:
     def _apply_reload(self) -> str:
         """SIGHUP: load the file and apply the difference; the outcome in one line."""
         try:
-            new = load_file(self.path)
+            new = load_file(self.path, self.config_type)
         except ConfigError as exc:
             log.error("reload failed, keeping the running configuration:\n%s", exc)
             return (f"running; the last reload failed ({len(exc.problems)} problems in {self.path}), "
@@ -394,15 +395,15 @@ class Daemon:
         asyncio.get_running_loop().call_later(HEARTBEAT, self._heartbeat)
 
 
-def _check(path: Path, preflight_mode: bool) -> int:
+def _check(path: Path, preflight_mode: bool, config_type: str = "toml") -> int:
     """``--check``: the file, and what the host must offer (state-dir, socket directory);
     ``--preflight`` (the planned restart's, run by the old process with the new code): also
     import every module the daemon will need. One problem per line on stderr."""
-    code, text = check(path)
+    code, text = check(path, config_type)
     if code != 0:
         print(f"the configuration no longer validates: {text}" if preflight_mode else text, file=sys.stderr)
         return code
-    problems = [str(p) for p in host_problems(load_file(path), path)]
+    problems = [str(p) for p in host_problems(load_file(path, config_type), path)]
     if preflight_mode:
         problems += [f"the new code cannot run: {line}" for line in import_problems()]
     if problems:
@@ -412,9 +413,11 @@ def _check(path: Path, preflight_mode: bool) -> int:
     return 0
 
 
-def _run(path: Path, cfg: Config, record: str | None = None) -> tuple[int, Daemon | None]:
+def _run(path: Path, cfg: Config, record: str | None = None,
+         config_type: str = "toml") -> tuple[int, Daemon | None]:
     """Lock the state directory, then serve; a failed start is one line and its code.
-    ``record``: the recording file (--record, else ``[gracebgp] record``)."""
+    ``record``: the recording file (--record, else ``[gracebgp] record``); ``config_type``:
+    the file's format (-t), for reloads."""
     try:
         lock = acquire(cfg.gracebgp.state_dir)  # before anything in the state dir is touched
     except InstanceError as exc:
@@ -432,7 +435,7 @@ def _run(path: Path, cfg: Config, record: str | None = None) -> tuple[int, Daemo
         log.warning("recording every input and output of the speaker to %s (large: every UPDATE "
                     "received and sent, in hex)", target, extra={"event": "recording"})
     try:
-        daemon = Daemon(path, cfg, recorder)
+        daemon = Daemon(path, cfg, recorder, config_type)
         daemon.lock = lock
         return asyncio.run(daemon.serve()), daemon
     except StartupError as exc:
@@ -444,42 +447,21 @@ def _run(path: Path, cfg: Config, record: str | None = None) -> tuple[int, Daemo
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="gracebgpd", description="gracebgp BGP daemon",
-                                 epilog="exit codes: 0 stopped as asked, 1 invalid configuration, 2 bad "
-                                        "command line, 3 another gracebgpd holds the state directory, 4 a "
-                                        "listener cannot be bound, 5 the state directory cannot be used, 6 "
-                                        "the planned restart could not re-execute")
-    ap.add_argument("-f", "--config-file", required=True, type=Path, help="GoBGP-style TOML configuration")
-    ap.add_argument("-l", "--log-level", default="info", choices=["debug", "info", "warning", "error"],
-                    help="debug adds each OPEN with its capabilities, each NOTIFICATION and a summary "
-                         "of the UPDATEs per peer and family")
-    ap.add_argument("--log-format", default="text", choices=FORMATS,
-                    help="text (default), or json: one object per line with time, level, logger, peer, "
-                         "event, msg and fields (docs/logging.md)")
-    ap.add_argument("--check", action="store_true",
-                    help="validate the configuration (and the state and socket directories) and exit "
-                         "(0 valid, 1 not)")
-    ap.add_argument("--preflight", action="store_true",
-                    help="--check, and import every module the daemon needs (run by 'gracebgp restart' "
-                         "before any session is closed)")
-    ap.add_argument("--record", metavar="FILE",
-                    help="append every input and output of the speaker to FILE as JSON lines, for a "
-                         "replay test (docs/scenarios.md); overrides [gracebgp] record. Large: every "
-                         "UPDATE in hex")
-    ap.add_argument("--version", action="version", version=f"gracebgpd {__version__}")
-    args = ap.parse_args(argv)
-    if args.check or args.preflight:
-        return _check(args.config_file, args.preflight)
-    setup_logging(args.log_level, args.log_format)
+    opts = parse_args(argv, __version__)  # gobgpd's options too (config.cmdline)
+    if opts.check or opts.preflight:
+        return _check(opts.config_file, opts.preflight, opts.config_type)
+    setup_logging(opts.log_level, opts.log_format)
+    for notice in opts.notices:
+        log.warning("gobgpd option accepted: %s", notice, extra={"event": "gobgpd-option"})
     try:
-        cfg = load_file(args.config_file)
+        cfg = load_file(opts.config_file, opts.config_type)
     except ConfigError as exc:
-        if args.log_format == "json":  # every line on stderr is JSON
+        if opts.log_format == "json":  # every line on stderr is JSON
             log.error("invalid configuration, not started: %s", exc, extra={"event": "config-invalid"})
         else:
             print(exc, file=sys.stderr)
         return EXIT_CONFIG
-    code, daemon = _run(args.config_file, cfg, args.record)
+    code, daemon = _run(opts.config_file, cfg, opts.record, opts.config_type)
     if daemon is not None and daemon.reexec:
         logging.shutdown()
         # Same PID, fresh interpreter: the new code on disk, the same arguments. Our sockets

@@ -38,6 +38,25 @@ GOBGP_ONLY_AFI_SAFIS = frozenset({
     "l2vpn-flowspec", "opaque", "ls", "ipv4-srpolicy", "ipv6-srpolicy", "ipv4-mup", "ipv6-mup",
 })
 
+#: The feature an afi-safi-name gracebgp does not support belongs to (its error names it).
+_AFI_SAFI_FEATURES = (
+    ("flowspec", "FlowSpec (RFC 8955)"), ("evpn", "EVPN (RFC 7432)"), ("vpls", "VPLS (RFC 4761)"),
+    ("l3vpn", "L3VPN (RFC 4364)"), ("mup", "BGP-MUP"), ("srpolicy", "SR Policy"),
+    ("labelled", "labelled unicast (RFC 8277)"), ("multicast", "multicast (RFC 4760)"),
+    ("encap", "the encapsulation SAFI (RFC 5512)"), ("rtc", "route target constraint (RFC 4684)"),
+    ("route-target", "route target constraint (RFC 4684)"), ("opaque", "GoBGP's opaque family"),
+    ("ls", "BGP-LS (RFC 7752)"),
+)
+
+
+def afi_safi_feature(name: str) -> str:
+    """The feature of an afi-safi-name in ``GOBGP_ONLY_AFI_SAFIS`` ("" when none is known)."""
+    parts = name.split("-")
+    for marker, feature in _AFI_SAFI_FEATURES:
+        if marker in parts or name.startswith(marker + "-"):
+            return feature
+    return ""
+
 
 # -- field types -----------------------------------------------------------------------------
 

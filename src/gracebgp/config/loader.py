@@ -1,8 +1,9 @@
-"""Turn GoBGP-schema TOML text into a :class:`Config`, reporting every problem with file, line and key.
+"""Turn GoBGP-schema text (TOML, YAML or JSON) into a :class:`Config`, reporting every problem
+with file, line and key.
 
-Steps: :mod:`tomllib` reads the values (a syntax error is one problem, with
-tomllib's line); :class:`Positions` indexes where each key is written; the
-document is reshaped into the models' layout following :mod:`schema` (unknown
+Steps: :mod:`formats` reads the values (a syntax error is one problem, with the
+parser's line) and knows where each key is written; :mod:`groups` merges the peer
+groups into their neighbors; the document is reshaped into the models' layout following :mod:`schema` (unknown
 keys and GoBGP sections gracebgp does not implement are problems); each object
 is validated on its own so that all errors surface together; rules that span
 objects (duplicate neighbors, route-reflector clients, duplicate routes) run on
@@ -13,14 +14,15 @@ from __future__ import annotations
 
 import difflib
 import json
-import re
-import tomllib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
+from gracebgp.config.formats import SYNTAX_KEY, read_document
+from gracebgp.config.groups import Inheritance, effective, expand
 from gracebgp.config.model import (
     Config,
     Global,
@@ -35,14 +37,13 @@ from gracebgp.config.model import (
 )
 from gracebgp.config.positions import KeyPath, Positions, format_path
 from gracebgp.config.problems import ConfigError, ConfigProblem
-from gracebgp.config.schema import CONFIG, Section, TomlPath
+from gracebgp.config.schema import CONFIG, FEATURES, Section, TomlPath
 
-SYNTAX_KEY = "(syntax)"
+__all__ = ["SYNTAX_KEY", "Loaded", "check", "load_file", "parse", "parse_detailed", "read_file"]
 
 _M = TypeVar("_M", bound=BaseModel)
 
 _Issue = tuple[KeyPath, str]  # absolute TOML key path, message
-_TOML_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)|\s*\(at end of document\)")
 _TYPE_NAMES = {
     "int_type": "an integer",
     "bool_type": "true or false",
@@ -52,10 +53,11 @@ _TYPE_NAMES = {
     "dict_type": "a table",
 }
 _NOT_YET = "is GoBGP configuration gracebgp does not support yet"
+_NOT_YET_FOR = "which gracebgp does not support yet"
 
 
-def load_file(path: str | Path) -> Config:
-    """Read and parse a configuration file; raises :class:`ConfigError`."""
+def read_file(path: str | Path) -> str:
+    """The text of a configuration file; raises :class:`ConfigError`."""
     name = str(path)
     try:
         data = Path(path).read_bytes()
@@ -63,46 +65,78 @@ def load_file(path: str | Path) -> Config:
         problem = ConfigProblem(name, 0, "", f"cannot read the file: {exc.strerror or exc}")
         raise ConfigError([problem]) from None
     try:
-        text = data.decode("utf-8")
+        return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data[:exc.start].count(b"\n") + 1
         raise ConfigError([ConfigProblem(name, line, SYNTAX_KEY, "the file is not valid UTF-8")]) from None
-    return parse(text, name)
 
 
-def check(path: str | Path) -> tuple[int, str]:
-    """What ``gracebgpd -f FILE --check`` prints, and its exit status (0 valid, 1 not)."""
+def load_file(path: str | Path, config_type: str = "toml") -> Config:
+    """Read and parse a configuration file (``config_type``: toml, yaml or json, gobgpd's
+    ``-t``); raises :class:`ConfigError`."""
+    return parse(read_file(path), str(path), config_type)
+
+
+def check(path: str | Path, config_type: str = "toml") -> tuple[int, str]:
+    """What ``gracebgpd -f FILE --check`` prints, and its exit status (0 valid, 1 not): for
+    a neighbor in a peer group, also its effective values and where each came from."""
     try:
-        config = load_file(path)
+        loaded = parse_detailed(read_file(path), str(path), config_type)
     except ConfigError as exc:
         return 1, str(exc)
-    return 0, (f"{path}: configuration OK ({len(config.neighbors)} neighbors, "
-               f"{len(config.gracebgp.routes)} routes)")
+    config = loaded.config
+    lines = [f"{path}: configuration OK ({len(config.neighbors)} neighbors, "
+             f"{len(config.gracebgp.routes)} routes)"]
+    lines += loaded.explain()
+    return 0, "\n".join(lines)
 
 
-def parse(text: str, filename: str = "<config>") -> Config:
-    """Parse TOML text in GoBGP's schema; raises :class:`ConfigError` listing every problem."""
-    try:
-        doc = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError([_syntax_problem(str(exc), filename, text)]) from None
+@dataclass(frozen=True)
+class Loaded:
+    """A parsed configuration and how it was written: the neighbors' tables after the peer
+    groups were merged in, which keys each inherited, and where every key is."""
+
+    config: Config
+    neighbors: list[dict[str, Any]]
+    inheritance: Inheritance
+    positions: Positions
+
+    def explain(self) -> list[str]:
+        """For each neighbor in a peer group: every value it ends up with, and its source."""
+        out: list[str] = []
+        for i, member in sorted(self.inheritance.members.items()):
+            n = self.config.neighbors[i]
+            out.append(f"neighbor {n.neighbor_address} (peer-group {member.group!r}), as written "
+                       "(keys not listed take their defaults):")
+            for rel, value, inherited in effective(self.neighbors[i], member):
+                key = format_path(rel)
+                secret = any(w in str(part) for part in rel for w in ("password", "secret"))
+                shown = "(secret)" if secret else _show(value)
+                base: KeyPath = ("peer-groups", member.group_index) if inherited else ("neighbors", i)
+                source = f"peer group {member.group!r}" if inherited else "neighbor"
+                out.append(f"  {key} = {shown}  <- {source}, line {self.positions.line_of((*base, *rel))}")
+        return out
+
+
+def parse(text: str, filename: str = "<config>", config_type: str = "toml") -> Config:
+    """Parse text in GoBGP's schema; raises :class:`ConfigError` listing every problem."""
+    return parse_detailed(text, filename, config_type).config
+
+
+def parse_detailed(text: str, filename: str = "<config>", config_type: str = "toml") -> Loaded:
+    """:func:`parse`, keeping how the configuration was written (:class:`Loaded`)."""
+    doc, positions = read_document(text, filename, config_type)
     issues: list[_Issue] = []
+    inheritance = expand(doc, _reshape, issues)
     shaped = _reshape(doc, CONFIG, (), issues)
     config = _build(shaped, issues)
+    issues = inheritance.relocate(issues)
     if config is None or issues:
-        positions = Positions(text)
-        raise ConfigError(ConfigProblem(filename, positions.line_of(path), format_path(path), message)
+        where = positions()
+        raise ConfigError(ConfigProblem(filename, where.line_of(path), format_path(path), message)
                           for path, message in issues)
-    return config
-
-
-def _syntax_problem(message: str, filename: str, text: str) -> ConfigProblem:
-    m = _TOML_POSITION.search(message)
-    line = int(m.group(1)) if m and m.group(1) else max(1, len(text.splitlines()))
-    text = _TOML_POSITION.sub("", message)
-    if m and m.group(2):
-        text += f" (column {m.group(2)})"
-    return ConfigProblem(filename, line, SYNTAX_KEY, f"TOML syntax error: {text}")
+    neighbors = doc.get("neighbors", [])
+    return Loaded(config, neighbors if isinstance(neighbors, list) else [], inheritance, positions())
 
 
 # -- reshaping: GoBGP's nested tables -> the models' field layout -----------------------------
@@ -155,7 +189,9 @@ def _reshape(table: dict[str, Any], section: Section, base: KeyPath, issues: lis
             elif path in section.hints:
                 issues.append((where, section.hints[path]))
             elif path in section.unsupported:
-                issues.append((where, f"{_kind(value, where)} {_NOT_YET}"))
+                feature = FEATURES.get(path)
+                what = f"is GoBGP configuration for {feature}, {_NOT_YET_FOR}" if feature else _NOT_YET
+                issues.append((where, f"{_kind(value, where)} {what}"))
             else:
                 issues.append((where, _unknown(key, section, rel, base)))
 

@@ -37,6 +37,7 @@ from gracebgp.config.fields import (
     Port,
     RouterId,
     Seconds,
+    afi_safi_feature,
     integral,
     normalize_ip,
     normalize_prefix,
@@ -156,7 +157,9 @@ class AfiSafi(Frozen):
             return value
         supported = " and ".join(SUPPORTED_AFI_SAFIS)
         if value in GOBGP_ONLY_AFI_SAFIS:
-            raise ValueError(f"afi-safi {value!r} is not supported yet; gracebgp supports only {supported}")
+            feature = afi_safi_feature(value) or "a family"
+            raise ValueError(f"afi-safi {value!r} is {feature}, which gracebgp does not support yet; "
+                             f"gracebgp supports only {supported}")
         raise ValueError(f"unknown afi-safi {value!r}; gracebgp supports only {supported}")
 
     @property

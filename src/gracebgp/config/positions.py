@@ -51,6 +51,13 @@ class Positions:
         with contextlib.suppress(ValueError, IndexError):
             _Scanner(text, self._lines).run()
 
+    @classmethod
+    def from_lines(cls, lines: dict[KeyPath, int]) -> Positions:
+        """Positions found by another reader (YAML's node marks, the JSON scan)."""
+        positions = cls("")
+        positions._lines.update(lines)
+        return positions
+
     def line_of(self, path: Sequence[str | int]) -> int:
         """Line where ``path`` (or, if it is not in the file, its nearest ancestor) is defined;
         1 when not even the first component appears."""

@@ -37,6 +37,8 @@ class Section:
     unsupported: frozenset[TomlPath] = frozenset()
     #: Keys that are wrong but recognisable, with the message that says what to write.
     hints: Mapping[TomlPath, str] = field(default_factory=dict)
+    #: Valid keys read before the document is shaped (config.groups): offered as hints.
+    others: frozenset[TomlPath] = frozenset()
 
     @cached_property
     def by_toml(self) -> dict[TomlPath, FieldPath]:
@@ -54,7 +56,8 @@ class Section:
 
     def candidates(self, rel: TomlPath) -> list[str]:
         """Every key that is valid (or known) directly under ``rel``."""
-        paths = [*self.fields.values(), *(c.toml for c in self.children.values()), *self.unsupported]
+        paths = [*self.fields.values(), *(c.toml for c in self.children.values()), *self.unsupported,
+                 *self.others]
         return sorted({p[len(rel)] for p in paths if len(p) > len(rel) and p[:len(rel)] == rel})
 
 
@@ -212,13 +215,14 @@ NEIGHBOR = Section(
     children={"afi_safis": Child(("afi-safis",), AFI_SAFI, many=True),
               "tcp_ao_keys": Child(("gracebgp", "tcp-ao-keys"), TCP_AO_KEY, many=True)},
     unsupported=_paths(
-        "config.peer-group", "config.neighbor-interface", "config.remove-private-as",
+        "config.neighbor-interface", "config.remove-private-as",
         "config.route-flap-damping", "config.send-community", "config.peer-type", "config.vrf",
         "config.send-software-version",
         "timers.config.minimum-advertisement-interval",
         "as-path-options", "error-handling", "logging", "apply-policy", "route-server",
         "use-multiple-paths", "bfd",
     ),
+    others=_paths("config.peer-group"),
 )
 
 CONFIG = Section(
@@ -230,10 +234,40 @@ CONFIG = Section(
         "gracebgp": Child(("gracebgp",), GRACEBGP, many=False),
     },
     unsupported=_paths(
-        "peer-groups", "rpki-servers", "bmp-servers", "vrfs", "mrt-dump", "zebra", "netlink",
+        "rpki-servers", "bmp-servers", "vrfs", "mrt-dump", "zebra", "netlink",
         "collector", "defined-sets", "policy-definitions", "dynamic-neighbors",
     ),
     hints={
         ("neighbor",): "the GoBGP section is [[neighbors]] (plural)",
     },
+    others=_paths("peer-groups"),
 )
+
+#: What a GoBGP section gracebgp does not implement configures, for its error message
+#: (the key path, relative to the section that lists it as unsupported).
+FEATURES: Mapping[TomlPath, str] = {
+    ("rpki-servers",): "RPKI origin validation (RFC 6811)",
+    ("bmp-servers",): "BMP monitoring (RFC 7854)",
+    ("vrfs",): "VRFs (L3VPN, RFC 4364)",
+    ("mrt-dump",): "MRT dumps (RFC 6396)",
+    ("zebra",): "the zebra (FRR) FIB interface",
+    ("netlink",): "GoBGP's netlink FIB interface",
+    ("collector",): "the InfluxDB collector",
+    ("defined-sets",): "routing policy",
+    ("policy-definitions",): "routing policy",
+    ("apply-policy",): "routing policy",
+    ("dynamic-neighbors",): "dynamic neighbors",
+    ("confederation",): "BGP confederations (RFC 5065)",
+    ("use-multiple-paths",): "multipath",
+    ("route-server",): "route-server clients (RFC 7947)",
+    ("as-path-options",): "AS-path options",
+    ("bfd",): "BFD",
+    ("l3vpn-ipv4-unicast",): "L3VPN (RFC 4364)",
+    ("l3vpn-ipv6-unicast",): "L3VPN (RFC 4659)",
+    ("l2vpn-evpn",): "EVPN (RFC 7432)",
+    ("l2vpn-vpls",): "VPLS (RFC 4761)",
+    ("ipv4-labelled-unicast",): "labelled unicast (RFC 8277)",
+    ("ipv6-labelled-unicast",): "labelled unicast (RFC 8277)",
+    ("route-target-membership",): "route target constraint (RFC 4684)",
+    ("mpls-label-range",): "MPLS labels",
+}

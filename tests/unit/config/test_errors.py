@@ -15,6 +15,9 @@ NEIGHBOR = """\
 neighbor-address = "192.0.2.2"
 peer-as = 65002
 """  # in MINIMAL + NEIGHBOR: [[neighbors]] on line 4, neighbor-address on 6, peer-as on 7
+#: GoBGP's omitted peer-as means "any AS" (ASN negotiation skipped): not supported yet.
+OMITTED_PEER_AS = ("peer-as is omitted: GoBGP then accepts whatever AS the peer's OPEN names (\"any AS\"); "
+                   "gracebgp does not support that yet: set peer-as on the neighbor")
 
 
 def test_error_type_and_format() -> None:
@@ -74,7 +77,6 @@ nexthop = "192.0.2.1"
 
 
 @pytest.mark.parametrize(("section", "text"), [
-    ("peer-groups", "[[peer-groups]]\n[peer-groups.config]\npeer-group-name = \"g\"\n"),
     ("defined-sets", "[[defined-sets.prefix-sets]]\nprefix-set-name = \"ps0\"\n"),
     ("policy-definitions", "[[policy-definitions]]\nname = \"p\"\n"),
     ("zebra", "[zebra.config]\nenabled = true\n"),
@@ -89,23 +91,21 @@ def test_unsupported_gobgp_sections(section: str, text: str) -> None:
     line, key, message = only(MINIMAL + "\n" + text)
     assert (line, key) == (5, section)
     assert message.startswith("section [") and section in message
-    assert message.endswith("is GoBGP configuration gracebgp does not support yet")
+    assert message.endswith("which gracebgp does not support yet")
 
 
 def test_unsupported_gobgp_neighbor_keys() -> None:
-    text = MINIMAL + NEIGHBOR + """peer-group = "g"
+    text = MINIMAL + NEIGHBOR + """description = "x"
 [neighbors.apply-policy.config]
 import-policy-list = ["p"]
 [neighbors.bfd.config]
 enabled = true
 """
     assert [(p.line, p.key, p.message) for p in problems(text)] == [
-        (8, "neighbors[0].config.peer-group",
-         "key neighbors.config.peer-group is GoBGP configuration gracebgp does not support yet"),
-        (9, "neighbors[0].apply-policy",
-         "section [neighbors.apply-policy] is GoBGP configuration gracebgp does not support yet"),
+        (9, "neighbors[0].apply-policy", "section [neighbors.apply-policy] is GoBGP configuration for "
+         "routing policy, which gracebgp does not support yet"),
         (11, "neighbors[0].bfd",
-         "section [neighbors.bfd] is GoBGP configuration gracebgp does not support yet"),
+         "section [neighbors.bfd] is GoBGP configuration for BFD, which gracebgp does not support yet"),
     ]
 
 
@@ -185,7 +185,8 @@ def test_invalid_neighbor_address(address: str, message: str) -> None:
 
 
 @pytest.mark.parametrize(("peer_as", "message"), [
-    ("0", "must be greater than or equal to 1, got 0"),
+    ("0", "peer-as is 0: GoBGP then accepts whatever AS the peer's OPEN names (\"any AS\"); gracebgp "
+          "does not support that yet: set peer-as on the neighbor"),
     ("4294967296", "must be less than or equal to 4294967295, got 4294967296"),
     ('"65002"', 'expected an integer, got "65002"'),
     ("true", "expected an integer, got true"),
@@ -221,9 +222,11 @@ peer-as = "broken too"
 
 @pytest.mark.parametrize(("name", "message"), [
     ("l2vpn-evpn",
-     "afi-safi 'l2vpn-evpn' is not supported yet; gracebgp supports only ipv4-unicast and ipv6-unicast"),
+     "afi-safi 'l2vpn-evpn' is EVPN (RFC 7432), which gracebgp does not support yet; "
+     "gracebgp supports only ipv4-unicast and ipv6-unicast"),
     ("ipv4-flowspec",
-     "afi-safi 'ipv4-flowspec' is not supported yet; gracebgp supports only ipv4-unicast and ipv6-unicast"),
+     "afi-safi 'ipv4-flowspec' is FlowSpec (RFC 8955), which gracebgp does not support yet; "
+     "gracebgp supports only ipv4-unicast and ipv6-unicast"),
     ("ipv4_unicast", "unknown afi-safi 'ipv4_unicast'; gracebgp supports only ipv4-unicast and ipv6-unicast"),
 ])
 def test_afi_safi_names(name: str, message: str) -> None:
@@ -309,9 +312,9 @@ def test_missing_neighbor_keys_point_at_the_enclosing_table() -> None:
     text = MINIMAL + "\n[[neighbors]]\n[neighbors.config]\ndescription = \"x\"\n\n[[neighbors]]\n"
     assert [(p.line, p.key, p.message) for p in problems(text)] == [
         (6, "neighbors[0].config.neighbor-address", "required key is missing"),
-        (6, "neighbors[0].config.peer-as", "required key is missing"),
+        (6, "neighbors[0].config.peer-as", OMITTED_PEER_AS),
         (9, "neighbors[1].config.neighbor-address", "required key is missing"),
-        (9, "neighbors[1].config.peer-as", "required key is missing"),
+        (9, "neighbors[1].config.peer-as", OMITTED_PEER_AS),
     ]
 
 
@@ -389,7 +392,7 @@ sigterm = "drop"
         parse(text, "multi.toml")
     assert [(p.line, p.key) for p in info.value.problems] == [
         (2, "global.config.as"),
-        (4, "peer-groups"),
+        (4, "peer-groups[0].config.peer-group-name"),
         (10, "neighbors[0].timers.config.hold-time"),
         (13, "neighbors[0].afi-safis[0].config.afi-safi-name"),
         (16, "neighbors[1].config.neighbor-address"),
