@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from gracebgp.config import Config, parse
+from gracebgp.config import Config, diff, parse, to_toml
 from gracebgp.config.loader import check, parse_detailed
 
 from .conftest import MINIMAL, problems
@@ -229,3 +229,17 @@ def test_check_hides_secrets() -> None:
     loaded = parse_detailed(GROUPED.replace("peer-as = 65100", 'peer-as = 65100\nauth-password = "s3cret"'))
     assert "  config.auth-password = (secret)  <- peer group 'spines', line 8" in loaded.explain()
     assert "s3cret" not in "\n".join(loaded.explain())
+
+
+def test_a_changed_group_changes_its_members_on_reload() -> None:
+    before, after = parse(GROUPED), parse(GROUPED.replace("peer-as = 65100", "peer-as = 65101"))
+    d = diff(before, after)
+    assert [(old.peer_as, new.peer_as) for old, new in d.changed] == [(65100, 65101)]
+    assert diff(before, parse(GROUPED.replace('peer-group-name = "spines"', 'peer-group-name = "spines"\n'
+                                              'description = "x"'))).cosmetic
+
+
+def test_the_merged_configuration_dumps_without_groups() -> None:
+    config = parse(GROUPED)
+    text = to_toml(config)
+    assert "peer-group" not in text and parse(text) == config
