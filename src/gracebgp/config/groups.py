@@ -79,6 +79,13 @@ class Inheritance:
     group_problems: set[KeyPath] = field(default_factory=set)
     #: neighbor key paths with a problem :func:`expand` explains better than the models would
     explained: dict[KeyPath, str] = field(default_factory=dict)
+    #: name -> (index, the group's tables without its name)
+    groups: dict[str, tuple[int, dict[str, Any]]] = field(default_factory=dict)
+
+    def unreferenced(self) -> list[tuple[int, dict[str, Any]]]:
+        """The groups no neighbor names: (index, tables), for a check of their values."""
+        used = {m.group for m in self.members.values()}
+        return [entry for name, entry in self.groups.items() if name not in used]
 
     def relocate(self, issues: list[Issue]) -> list[Issue]:
         """Point every problem in an inherited value at the group that wrote it; drop the
@@ -106,7 +113,7 @@ class Inheritance:
 def expand(doc: dict[str, Any], reshape: Reshape, issues: list[Issue]) -> Inheritance:
     """Take ``peer-groups`` out of ``doc`` and merge each group into its members, in place."""
     found = Inheritance()
-    groups = _groups(doc.pop("peer-groups", None), reshape, issues, found)
+    groups = found.groups = _groups(doc.pop("peer-groups", None), reshape, issues, found)
     neighbors = doc.get("neighbors")
     if not isinstance(neighbors, list):
         return found
@@ -199,6 +206,19 @@ def _peer_as(table: dict[str, Any], i: int, found: Inheritance, issues: list[Iss
                f"peer-as{in_group} on the neighbor")
     issues.append((where, message))
     found.explained[where] = message
+
+
+def probe(group: dict[str, Any]) -> dict[str, Any]:
+    """A neighbor made of ``group`` alone, to check a group no neighbor names: an address of
+    the family of its local-address, and its peer-as or a stand-in (0 would mean "any")."""
+    table = copy.deepcopy(group)
+    config = table.setdefault("config", {})
+    transport = table.get("transport")
+    local = transport.get("config", {}).get("local-address") if isinstance(transport, dict) else None
+    config["neighbor-address"] = "2001:db8::1" if isinstance(local, str) and ":" in local else "192.0.2.1"
+    if config.get("peer-as") in (None, 0):
+        config["peer-as"] = 65535
+    return table
 
 
 def effective(table: dict[str, Any], member: Member) -> Iterator[tuple[KeyPath, Any, bool]]:

@@ -22,7 +22,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from gracebgp.config.formats import SYNTAX_KEY, read_document
-from gracebgp.config.groups import Inheritance, effective, expand
+from gracebgp.config.groups import Inheritance, effective, expand, probe
 from gracebgp.config.model import (
     Config,
     Global,
@@ -37,7 +37,7 @@ from gracebgp.config.model import (
 )
 from gracebgp.config.positions import KeyPath, Positions, format_path
 from gracebgp.config.problems import ConfigError, ConfigProblem
-from gracebgp.config.schema import CONFIG, FEATURES, Section, TomlPath
+from gracebgp.config.schema import CONFIG, FEATURES, NEIGHBOR, Section, TomlPath
 
 __all__ = ["SYNTAX_KEY", "Loaded", "check", "load_file", "parse", "parse_detailed", "read_file"]
 
@@ -130,6 +130,8 @@ def parse_detailed(text: str, filename: str = "<config>", config_type: str = "to
     inheritance = expand(doc, _reshape, issues)
     shaped = _reshape(doc, CONFIG, (), issues)
     config = _build(shaped, issues)
+    for index, group in inheritance.unreferenced():
+        _group_values(index, group, issues)
     issues = inheritance.relocate(issues)
     if config is None or issues:
         where = positions()
@@ -244,6 +246,15 @@ def _build(shaped: dict[str, Any], issues: list[_Issue]) -> Config | None:
     valid_routes = tuple(r for r in routes if r is not None)
     return Config(global_=global_, neighbors=valid_neighbors,
                   gracebgp=extras.model_copy(update={"routes": valid_routes}))
+
+
+def _group_values(index: int, group: dict[str, Any], issues: list[_Issue]) -> None:
+    """The values of a peer group no neighbor names, checked as a neighbor's would be (its
+    keys were checked by :func:`expand`); a member's are checked where it is merged."""
+    found: list[_Issue] = []
+    shaped = _reshape(probe(group), NEIGHBOR, (), [])
+    _validate(Neighbor, shaped, ("neighbors", 0), found)
+    issues.extend((("peer-groups", index, *path[2:]), message) for path, message in found)
 
 
 def _validate(model: type[_M], data: dict[str, Any], loc: ModelLoc, issues: list[_Issue]) -> _M | None:

@@ -243,3 +243,21 @@ def test_the_merged_configuration_dumps_without_groups() -> None:
     config = parse(GROUPED)
     text = to_toml(config)
     assert "peer-group" not in text and parse(text) == config
+
+
+def test_a_group_no_neighbor_names_has_its_values_checked() -> None:
+    text = MINIMAL + """\
+[[peer-groups]]
+[peer-groups.config]
+peer-group-name = "spare"
+[peer-groups.timers.config]
+hold-time = 2
+[peer-groups.transport.config]
+local-address = "2001:db8::9"
+tcp-mss = 20
+"""
+    assert [(p.line, p.key) for p in problems(text)] == [
+        (8, "peer-groups[0].timers.config.hold-time"),
+        (11, "peer-groups[0].transport.config.tcp-mss"),
+    ]
+    assert parse(text.replace("hold-time = 2", "hold-time = 3").replace("tcp-mss = 20", "tcp-mss = 1400"))
