@@ -139,8 +139,8 @@ def treat_as_withdraw() -> Scenario:
     b = net.add(B, s.speaker(B, neighbor(B, A), neighbor(B, C), record="b"))
     net.add(C, s.speaker(C, neighbor(C, B)))
     net.run()
-    b.set_debug(True)  # as the owner does when the session logger is at debug: UPDATE summaries
-    s.recorders["b"].call("set_debug", on=True)
+    # As the owner does when the session logger is at debug: UPDATE summaries.
+    assert b.handle(ev.DebugLogged(True), net.now) == []
     conn = b.peers[A].established_conn()
     assert conn is not None
     attrs = (b"\x40\x01\x01\x05"  # ORIGIN 5: malformed (RFC 7606 §7.1: treat-as-withdraw)

@@ -17,6 +17,7 @@ from pathlib import Path
 import httpx
 
 from gracebgp.config.default import demo_configs
+from gracebgp.core import events as ev
 from gracebgp.runtime import recorder
 
 from ..integration.api_daemons import (
@@ -78,7 +79,7 @@ def test_a_real_daemons_recording_replays() -> None:
         text = rec.read_text()
         runs = recorder.read(text)
         assert len(runs) == 2, "the planned restart appends a second run"
-        assert any(s.call == "set_debug" and s.on for s in runs[0].steps)  # -l debug
+        assert any(isinstance(s.inp, ev.DebugLogged) and s.inp.on for s in runs[0].steps)  # -l debug
         inputs = {type(s.inp).__name__ for run in runs for s in run.steps if not s.call}
         assert {"Started", "RestartDecided", "Connected", "Received", "CommandRequested",
                 "StopRequested", "InputDrained"} <= inputs

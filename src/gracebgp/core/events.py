@@ -126,6 +126,15 @@ class RoutesWatched:
 
 
 @dataclass(frozen=True, slots=True)
+class DebugLogged:
+    """The runtime's wire logger was turned to debug (or back): ``on`` makes the speaker
+    write the debug lines of ``core.wirelog`` (OPEN, NOTIFICATION, UPDATE summaries);
+    off, none of that code runs."""
+
+    on: bool
+
+
+@dataclass(frozen=True, slots=True)
 class CommandRequested:
     """An operator asked for something (API, CLI). The speaker answers with a ``Reply``
     carrying the same ``ref``. ``command`` is one of ``core.commands``."""
@@ -135,7 +144,8 @@ class CommandRequested:
 
 
 Input = (Started | Connected | ConnectFailed | Disconnected | Received | TimerDue | InputDrained
-         | Continue | StopRequested | Reconfigured | RestartDecided | RoutesWatched | CommandRequested)
+         | Continue | StopRequested | Reconfigured | RestartDecided | RoutesWatched | DebugLogged
+         | CommandRequested)
 
 # --- outputs: commands -----------------------------------------------------------------
 

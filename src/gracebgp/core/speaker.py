@@ -67,19 +67,22 @@ CLOSE_WAIT = 3.0
 class Speaker:
     def __init__(self, local_as: int, router_id: str, neighbors: Sequence[NeighborSettings] = (),
                  routes: Sequence[LocalRoute] = (), always_compare_med: bool = False,
-                 stored_routes: Sequence[LocalRoute] = (), tunables: ev.Tunables = _DEFAULTS) -> None:
+                 stored_routes: Sequence[LocalRoute] = (), tunables: ev.Tunables = _DEFAULTS,
+                 config_file: str = "") -> None:
         self.local_as = local_as
         self.router_id = router_id
         self.local = PeerInfo(0, "", local_as, router_id, ibgp=False)
         self.table = PathTable()
         self.loc = {f: LocRib(always_compare_med) for f in FAMILIES}
         self.peers: dict[str, Peer] = {}
-        self.local_routes: dict[tuple[Family, int], Path] = {}
+        self.local_routes: dict[tuple[Family, int], Path] = {}  # what we originate, by family
+        # Our own routes reach the Loc-RIB through the same door as a peer's (rib.channel).
+        self.changed: dict[Family, set[int]] = {f: set() for f in FAMILIES}  # best path moved
+        self.local_in = {f: Channel(f, self.loc[f], self.changed, self.local) for f in FAMILIES}
         self.config_routes: set[tuple[Family, int]] = set()  # the rest came from the API
-        self.config_file = ""  # where config_routes come from, for the API's refusals
+        self.config_file = config_file  # where config_routes come from, for the API's refusals
         self.watch_routes = False  # emit a "route" Notice per best-path change
         self.now = 0.0  # the time of the input being handled
-        self._dirty: dict[Family, set[int]] = {f: set() for f in FAMILIES}
         self._out: list[ev.Output] = []
         self._started = False
         self._next_index = 1
@@ -100,7 +103,7 @@ class Speaker:
         self.drain_control = DrainControl(self.restart_control)
         self.own: frozenset[str] = frozenset()  # our ends of the open connections (core.nexthop)
         self.refreshing: dict[tuple[str, Family], float] = {}  # a peer's BoRR..EoRR: deadline (refresh)
-        self.debug = False  # debug log lines (set_debug, core.wirelog); off: none of that code runs
+        self.debug = False  # debug log lines (events.DebugLogged, core.wirelog); off: none of that code runs
         self.tallies: wirelog.Tallies = {}  # UPDATEs per peer and direction in this input
         for n in neighbors:
             self._add_peer(n)
@@ -130,7 +133,7 @@ class Speaker:
     def pending(self) -> bool:
         """Work is left for ``Continue`` inputs (a large AddRoutes/DeleteRoutes, a table
         being sent) or the next ``InputDrained`` (changes over one flush's budget)."""
-        return bool(self.jobs or self.sending or any(self._dirty.values()))
+        return bool(self.jobs or self.sending or any(self.changed.values()))
 
     # --- the one entry point -----------------------------------------------------------
     def handle(self, inp: ev.Input, now: float) -> list[ev.Output]:
@@ -166,8 +169,8 @@ class Speaker:
                 advance(self, now)
         elif isinstance(inp, ev.Started):
             self._started = True
-            for family, key in self.local_routes:
-                self.loc[family].restamp(self.local, [key], now)
+            for channel in self.local_in.values():  # configured before the clock started
+                channel.restamp(now)
             self.restart = (inp.restart, inp.detail)
             notice(self, "process-started", f"started ({inp.restart} start: {inp.detail or 'R=0'})",
                    restart=inp.restart, detail=inp.detail)
@@ -183,6 +186,8 @@ class Speaker:
             self._reconfigure(inp.neighbors, inp.routes, now)
         elif isinstance(inp, ev.RoutesWatched):
             self.watch_routes = inp.on
+        elif isinstance(inp, ev.DebugLogged):
+            self._set_debug(inp.on)
         elif isinstance(inp, ev.RestartDecided):
             self.restart = (inp.restart, inp.detail)
         elif isinstance(inp, ev.CommandRequested):
@@ -196,8 +201,8 @@ class Speaker:
         self.establish_wait, self.llgr_ibgp, self.provisional_hard = t.establish_wait, t.llgr_ibgp, \
             t.provisional_hard
 
-    def set_debug(self, on: bool) -> None:
-        """Debug log lines (core.wirelog) on or off: the runtime asks its logger per input."""
+    def _set_debug(self, on: bool) -> None:
+        """Debug log lines (core.wirelog) on or off (events.DebugLogged)."""
         if on != self.debug:
             self.debug = on
             for peer in self.peers.values():
@@ -436,7 +441,7 @@ class Speaker:
                 adj.clear()
                 del peer.adj_in[family]
         for family in families:
-            peer.adj_in.setdefault(family, Channel(family, self.loc[family], self._dirty, info))
+            peer.adj_in.setdefault(family, Channel(family, self.loc[family], self.changed, info))
             export = self.drain_control.policy(self, peer, family)
             peer.adj_out[family] = AdjRibOut(family, export, self.table)
         # RFC 4724 §4.2: send our routes and End-of-RIB at once, never waiting for theirs;
@@ -486,12 +491,12 @@ class Speaker:
         if family not in self.loc:
             raise ValueError(f"{family} routes are not supported")
         self.local_routes[(family, key)] = path
-        self._dirty[family].update(self.loc[family].offer(self.local, [key], path, self.now))
+        self.local_in[family].announce((key,), path, self.now)
 
     def delete_route(self, family: Family, key: int) -> bool:
         if self.local_routes.pop((family, key), None) is None:
             return False
-        self._dirty[family].update(self.loc[family].retract(self.local, [key]))
+        self.local_in[family].withdraw((key,))
         return True
 
     def _loop(self, attrs: AttrSet) -> bool:
@@ -571,14 +576,14 @@ class Speaker:
         """Send what changed since the last flush to every Established peer."""
         targets = sum(1 for p in self.peers.values() if p.negotiated is not None)
         budget = max(10_000, self.flush_budget // max(1, targets))
-        for family, dirty in self._dirty.items():
+        for family, dirty in self.changed.items():
             if not dirty or budget <= 0:
                 continue
             if len(dirty) > budget:  # the rest at the next InputDrained (pending())
                 keys = set(itertools.islice(dirty, budget))
                 dirty.difference_update(keys)
             else:
-                keys, self._dirty[family] = dirty, set()
+                keys, self.changed[family] = dirty, set()
             budget -= len(keys)
             if self.watch_routes:
                 self._out += routewatch.notices(self.loc[family], family, keys)

@@ -121,7 +121,9 @@ class GrHelper:
         return sorted(f for f, p in self.phases.items() if p is Phase.AWAIT_EOR)
 
     # --- events ------------------------------------------------------------------------
-    def _step(self, family: Family, event: Event) -> Step | None:
+    def step(self, family: Family, event: Event) -> Step | None:
+        """Apply TABLE to ``event`` for ``family``: the phase moves and the Step says what
+        to do; None (nothing changes) where the table has no entry."""
         hit = TABLE.get((self.phases.get(family), event))
         if hit is None:
             return None
@@ -158,7 +160,7 @@ class GrHelper:
                 event = Event.DOWN_LLGR
             else:
                 event = Event.DOWN_DELETE
-            step = self._step(family, event)
+            step = self.step(family, event)
             if step is not None:
                 steps.append(step)
                 if step.phase is Phase.LLGR and family not in self.llgr_deadlines:
@@ -175,14 +177,14 @@ class GrHelper:
         steps: list[Step] = []
         for family in sorted(self.phases):
             covered = family in neg.families and _forwarding_kept(neg, family, self.phases[family])
-            step = self._step(family, Event.UP_COVERED if covered else Event.UP_NOT_COVERED)
+            step = self.step(family, Event.UP_COVERED if covered else Event.UP_NOT_COVERED)
             if step is not None:
                 steps.append(step)
         self.stale_deadline = now + stale_path_time if self.waiting_for_eor() else None
         return steps
 
     def end_of_rib(self, family: Family) -> Step | None:
-        step = self._step(family, Event.EOR)
+        step = self.step(family, Event.EOR)
         if not self.waiting_for_eor():
             self.stale_deadline = None
         return step
@@ -193,20 +195,20 @@ class GrHelper:
             self.restart_deadline = None
             for family in sorted(f for f, p in self.phases.items() if p is Phase.STALE):
                 llgr = self.llgr_times.get(family, 0)
-                step = self._step(family, Event.RESTART_TIMER_LLGR if llgr > 0 else Event.RESTART_TIMER)
+                step = self.step(family, Event.RESTART_TIMER_LLGR if llgr > 0 else Event.RESTART_TIMER)
                 if step is not None:
                     steps.append(step)
                     if step.phase is Phase.LLGR:
                         self.llgr_deadlines[family] = now + llgr
         for family, due in sorted(self.llgr_deadlines.items()):
             if due <= now:
-                step = self._step(family, Event.LLGR_TIMER)
+                step = self.step(family, Event.LLGR_TIMER)
                 if step is not None:
                     steps.append(step)
         if self.stale_deadline is not None and self.stale_deadline <= now:
             self.stale_deadline = None
             for family in self.waiting_for_eor():
-                step = self._step(family, Event.STALE_TIMER)
+                step = self.step(family, Event.STALE_TIMER)
                 if step is not None:
                     steps.append(step)
         return steps

@@ -56,6 +56,11 @@ class Channel(AdjRibIn):
         return gone
 
     # --- the whole table ------------------------------------------------------------------
+    def restamp(self, now: float) -> None:
+        """Every route of this channel was learned at ``now`` (our own routes, configured
+        before the clock started)."""
+        self.loc.restamp(self.info, list(self.routes), now)
+
     def clear(self) -> list[int]:
         """Every route of the peer goes; returns the keys."""
         return self._retract(super().clear())

@@ -108,16 +108,22 @@ class Owner:
         self.recorder: Recorder | None = None
 
     def _speak(self, inp: ev.Input, now: float) -> list[ev.Output]:
-        """``speaker.handle``, recorded when a recording is on (one ``if`` when it is off)."""
-        out = self.speaker.handle(inp, now)
-        if self.recorder is not None:
-            self.recorder.step(now, inp, out)
+        """``speaker.handle``, recorded when a recording is on (one ``if`` when it is off);
+        an input the speaker raised on is recorded with the error (a bug to replay)."""
+        if self.recorder is None:
+            return self.speaker.handle(inp, now)
+        try:
+            out = self.speaker.handle(inp, now)
+        except Exception as exc:
+            self.recorder.failed(now, inp, exc)
+            raise
+        self.recorder.step(now, inp, out)
         return out
 
     def feed(self, inp: ev.Input) -> None:
         """Hand a fact to the speaker now, before the owner task runs (the daemon's start-up
         decisions, e.g. ``RestartDecided`` before the API answers)."""
-        self._handle(inp, asyncio.get_running_loop().time())
+        self.handle(inp, asyncio.get_running_loop().time())
 
     def submit(self, inp: ev.Input) -> None:
         """Hand a fact to the owner from any task or signal handler of this loop."""
@@ -129,15 +135,21 @@ class Owner:
     async def request(self, command: object, timeout: float = 60.0) -> ev.Reply:
         """Hand an operator command to the owner and wait for the speaker's Reply."""
         ref = next(self._refs)
-        fut: asyncio.Future[ev.Reply] = asyncio.get_running_loop().create_future()
-        self._pending[ref] = fut
+        fut = self.awaiting(ref)
         self.submit(ev.CommandRequested(ref, command))
         try:
             return await asyncio.wait_for(fut, timeout)
         finally:
             self._pending.pop(ref, None)
 
-    def _execute(self, outputs: list[ev.Output], now: float | None = None) -> None:
+    def awaiting(self, ref: int) -> asyncio.Future[ev.Reply]:
+        """The future the speaker's ``Reply`` with ``ref`` will complete (when ``execute``
+        carries it out)."""
+        fut: asyncio.Future[ev.Reply] = asyncio.get_running_loop().create_future()
+        self._pending[ref] = fut
+        return fut
+
+    def execute(self, outputs: list[ev.Output], now: float | None = None) -> None:
         """Carry out the speaker's commands; ``now``: the loop time of the input that
         produced them (events are stamped with it, so a timeline is right in a burst)."""
         t = self.transport
@@ -196,18 +208,17 @@ class Owner:
         self.store_error = ""
         return ""
 
-    def _handle(self, inp: ev.Input, now: float) -> None:
-        """Feed one fact; a bug must not take the daemon (and every session) down with it."""
-        debug = _wire_log.isEnabledFor(logging.DEBUG)
-        if debug != self.speaker.debug and self.recorder is not None:
-            self.recorder.call("set_debug", on=debug)
-        self.speaker.set_debug(debug)
+    def handle(self, inp: ev.Input, now: float) -> None:
+        """Feed one fact (at loop time ``now``); a bug must not take the daemon (and every
+        session) down with it."""
         started = time.perf_counter()
         try:
+            if (debug := _wire_log.isEnabledFor(logging.DEBUG)) != self.speaker.debug:
+                self.execute(self._speak(ev.DebugLogged(debug), now), now)
             if (wants := self.bus.wants_routes) != self._watching:  # a follower came or went
                 self._watching = wants
-                self._execute(self._speak(ev.RoutesWatched(wants), now), now)
-            self._execute(self._speak(inp, now), now)
+                self.execute(self._speak(ev.RoutesWatched(wants), now), now)
+            self.execute(self._speak(inp, now), now)
             took = time.perf_counter() - started
             self.steps.observe(took, type(inp).__name__)
             if took > STEP_BOUND:
@@ -230,7 +241,7 @@ class Owner:
         accept: list[ev.Output] = list(self.speaker.accept_commands())
         if self.recorder is not None:
             self.recorder.call("accept_commands", accept)
-        self._execute(accept)
+        self.execute(accept)
         for host, port in self.listen:
             try:
                 await self.transport.listen(host, port)
@@ -254,17 +265,17 @@ class Owner:
                 # do not yield, so received KEEPALIVEs come before the hold timer.
                 while not queue.empty() and not self._stop.is_set():
                     inp = queue.get_nowait()
-                    self._handle(inp, queue.last_time)
+                    self.handle(inp, queue.last_time)
                 deadline = speaker.next_deadline()
                 if deadline is not None and deadline <= loop.time():
-                    self._handle(ev.TimerDue(), loop.time())
-                self._handle(ev.InputDrained(), loop.time())
+                    self.handle(ev.TimerDue(), loop.time())
+                self.handle(ev.InputDrained(), loop.time())
                 for hook in self.hooks:
                     hook()
                 if self._stop.is_set():
                     break
                 if speaker.pending():
-                    self._handle(ev.Continue(), loop.time())
+                    self.handle(ev.Continue(), loop.time())
                     await asyncio.sleep(0)  # let the transport read what arrived meanwhile
                     continue
                 deadline = speaker.next_deadline()
@@ -276,7 +287,7 @@ class Owner:
                 if waiter in done:
                     inp = waiter.result()
                     waiter = None
-                    self._handle(inp, queue.last_time)
+                    self.handle(inp, queue.last_time)
                 elif stopper in done:
                     break
         finally:
@@ -290,6 +301,6 @@ class Owner:
         peer closes, at most CLOSE_LINGER); wait for them, at most ``linger``, then close
         whatever is left."""
         loop = asyncio.get_running_loop()
-        self._execute(self._speak(ev.StopRequested(graceful, message), loop.time()))
+        self.execute(self._speak(ev.StopRequested(graceful, message), loop.time()))
         await self.transport.wait_closed(linger)
         await self.transport.shutdown()

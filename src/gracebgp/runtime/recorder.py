@@ -12,8 +12,12 @@ changed line):
   planned restart's re-executed process continues the recording);
 * ``{"in": {...}, "t": 1234.5}``: an input and the time handed with it, followed by
   ``{"out": {...}}``, one line per output, in order;
+* ``{"error": "ValueError: ..."}`` instead of outputs where ``handle`` raised (a bug: the
+  owner logs it and goes on; the recording keeps the input that caused it, so the replay
+  raises again and the bug becomes a test);
 * ``{"call": "accept_commands"}`` followed by its outputs (the listeners' set-up, not an
-  input), and ``{"call": "set_debug", "on": true}`` (debug log lines on or off).
+  input). Recordings before ``events.DebugLogged`` existed hold ``{"call": "set_debug",
+  "on": true}`` instead of that input; the replay reads them as the input.
 
 The codec: a dataclass (or NamedTuple) is an object with its type name under ``"@"`` and
 every field; bytes ``{"@hex": "..."}``; an enum ``{"@enum": "Class.NAME"}``; a Family
@@ -73,11 +77,9 @@ class SpeakerArgs:
     config_file: str = ""
 
     def build(self) -> Speaker:
-        speaker = Speaker(self.local_as, self.router_id, self.neighbors, self.routes,
-                          always_compare_med=self.always_compare_med, stored_routes=self.stored_routes,
-                          tunables=self.tunables)
-        speaker.config_file = self.config_file
-        return speaker
+        return Speaker(self.local_as, self.router_id, self.neighbors, self.routes,
+                       always_compare_med=self.always_compare_med, stored_routes=self.stored_routes,
+                       tunables=self.tunables, config_file=self.config_file)
 
 
 # --- the registry of types a recording may hold ---------------------------------------------
@@ -213,6 +215,11 @@ def decode(value: Any) -> Any:
     return {k: decode(v) for k, v in value.items()}
 
 
+def error_text(exc: BaseException) -> str:
+    """How a recording names an exception ``handle`` raised."""
+    return f"{type(exc).__name__}: {exc}"
+
+
 def line(obj: Mapping[str, Any]) -> str:
     """One recording line: keys sorted, compact, no trailing newline."""
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
@@ -273,6 +280,14 @@ class Recorder:
             return
         self._write(lines, now)
 
+    def failed(self, now: float, inp: ev.Input, exc: BaseException) -> None:
+        """``handle(inp, now)`` raised ``exc``."""
+        try:
+            head = line({"in": encode(inp, self.redact), "t": now})
+        except TypeError:
+            head = line({"in": repr(type(inp).__name__), "t": now})
+        self._write([head, line({"error": error_text(exc)})], now)
+
     def call(self, name: str, outputs: list[ev.Output] | None = None, **kwargs: Any) -> None:
         """A Speaker method other than handle that the owner called (see the module doc)."""
         lines = [line({"call": name, **kwargs})]
@@ -299,7 +314,11 @@ def recorded(speaker: Speaker, recorder: Recorder) -> Speaker:
     handle = speaker.handle
 
     def recording(inp: ev.Input, now: float) -> list[ev.Output]:
-        out = handle(inp, now)
+        try:
+            out = handle(inp, now)
+        except Exception as exc:
+            recorder.failed(now, inp, exc)
+            raise
         recorder.step(now, inp, out)
         return out
 
@@ -350,7 +369,7 @@ def read(text: str) -> list[Segment]:
             if not segments:
                 raise ValueError("a recording starts with a speaker line")
             steps = segments[-1].steps
-            if "out" in obj:
+            if "out" in obj or "error" in obj:
                 if not steps:
                     raise ValueError("an output before any input")
                 steps[-1].expected.append(raw)
@@ -387,16 +406,21 @@ def run(segments: list[Segment]) -> Iterator[tuple[Segment, Step, int, list[str]
     its recorded time; yields each step with the output lines the Speaker gives now."""
     for seg in segments:
         speaker = seg.args.build()
+        now = 0.0
         for i, step in enumerate(seg.steps, 1):
-            if step.call == "set_debug":
-                speaker.set_debug(step.on)
-                outs: list[Any] = []
-            elif step.call == "accept_commands":
-                outs = list(speaker.accept_commands())
+            if step.call == "accept_commands":
+                outs: list[Any] = list(speaker.accept_commands())
+            elif step.call == "set_debug":  # an older recording's events.DebugLogged
+                outs = speaker.handle(ev.DebugLogged(step.on), now)
             elif step.call:
                 raise ValueError(f"line {step.lineno}: unknown call {step.call!r}")
             else:
-                outs = speaker.handle(step.inp, step.t)
+                now = step.t
+                try:
+                    outs = speaker.handle(step.inp, now)
+                except Exception as exc:  # recorded as {"error": ...} if it raised then too
+                    yield seg, step, i, [line({"error": error_text(exc)})]
+                    continue
             # (no redaction: a recording's secrets are redacted already, written as read)
             yield seg, step, i, [line({"out": encode(o)}) for o in outs]
 

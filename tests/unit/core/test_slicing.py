@@ -202,9 +202,9 @@ def test_a_large_flush_is_cut_into_batches() -> None:
     out = a.handle(ev.CommandRequested(99, delete), 9.0)
     while a.jobs:
         out += a.handle(ev.Continue(), 9.0)
-    assert a.pending() and sum(len(d) for d in a._dirty.values()) == 25_000
+    assert a.pending() and sum(len(d) for d in a.changed.values()) == 25_000
     a.handle(ev.InputDrained(), 9.0)
-    assert sum(len(d) for d in a._dirty.values()) == 15_000 and a.pending()
+    assert sum(len(d) for d in a.changed.values()) == 15_000 and a.pending()
     for _ in range(2):
         a.handle(ev.InputDrained(), 9.0)
     assert not a.pending()

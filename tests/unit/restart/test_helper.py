@@ -111,7 +111,7 @@ def test_spec3_5_every_phase_event_pair(phase: Phase | None, event: Event) -> No
         h.llgr_deadlines[V4] = 5000.0
     h.phases[V6] = W  # a bystander family never moves
     before_phases, before_llgr = dict(h.phases), dict(h.llgr_deadlines)
-    step = h._step(V4, event)
+    step = h.step(V4, event)
     hit = EXPECTED.get((phase, event))
     if hit is None:
         assert step is None

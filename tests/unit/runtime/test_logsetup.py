@@ -134,7 +134,7 @@ def test_owner_logs_speaker_lines_on_their_subsystem_logger(restore_logging: Non
 
     async def scenario() -> None:
         owner = Owner(Speaker(65001, "192.0.2.1"), [])
-        owner._execute([ev.Log("info", "selection done", None, "restart", "selection-done", {"after": 0.1}),
+        owner.execute([ev.Log("info", "selection done", None, "restart", "selection-done", {"after": 0.1}),
                         ev.Log("warning", "NOTIFICATION received: CEASE/ADMINISTRATIVE_RESET", "192.0.2.2",
                                "session", "peer-notification", {"code": 6})])
         await owner.transport.shutdown()
@@ -154,8 +154,8 @@ def pair(debug: bool) -> tuple[SpeakerNet, Speaker, Speaker]:
     a_text, b_text = demo_configs(1179, 1180, "/tmp/gracebgp-test")
     net = SpeakerNet()
     a, b = speaker_from(a_text), speaker_from(b_text)
-    a.set_debug(debug)
-    b.set_debug(debug)
+    a.handle(ev.DebugLogged(debug), 0.0)
+    b.handle(ev.DebugLogged(debug), 0.0)
     net.add(A, a)
     net.add(B, b)
     net.run()

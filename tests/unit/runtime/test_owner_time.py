@@ -30,10 +30,10 @@ def test_a_late_burst_keeps_the_timeline_offsets_equal_to_its_durations() -> Non
         now = asyncio.get_running_loop().time()
         # A burst handled late: the restart began 8 s ago, the deferral's establish wait
         # (5 s) ran out 3 s ago, and the owner only now gets to both inputs.
-        owner._handle(ev.Started("planned", "test"), now - 8.0)
+        owner.handle(ev.Started("planned", "test"), now - 8.0)
         deadline = speaker.next_deadline()
         assert deadline is not None and abs(deadline - (now - 3.0)) < 1e-6
-        owner._handle(ev.TimerDue(), deadline)
+        owner.handle(ev.TimerDue(), deadline)
         return list(owner.bus.history), now
 
     history, _ = asyncio.run(scenario())

@@ -45,7 +45,7 @@ SAMPLES: list[Any] = [
     ev.Reconfigured((neighbor(A, B, llgr=100),), routes(("192.0.2.0/24",), ("2001:db8::/32",)),
                     ev.Tunables(1.5)),
     ev.RestartDecided("unplanned", "crash"),
-    ev.RoutesWatched(True),
+    ev.RoutesWatched(True), ev.DebugLogged(True),
     ev.CommandRequested(3, cmd.AddRoutes((LocalRoute("192.0.2.0/24", med=5, communities=("65001:1",)),))),
     ev.AoKey(1, 2, "cmac(aes128)", 12, "k"),
     OPTS,
@@ -152,6 +152,44 @@ def test_the_owner_records_what_it_hands_the_speaker() -> None:
     assert inputs == ["RestartDecided", "CommandRequested", "TimerDue"]
     assert any(x.get("out", {}).get("@") == "Reply" for x in lines)
     assert recorder.replay(stream.getvalue()) is None
+
+
+def test_an_input_the_speaker_raises_on_is_recorded_with_its_error_and_replays_as_one() -> None:
+    """A bug in handle(): the owner logs it and goes on; the recording keeps the input and
+    the error in place of outputs, and the replay raises the same error at that step."""
+    stream = io.StringIO()
+
+    async def go() -> None:
+        args = _speaker_args()
+        owner = Owner(args.build(), [])
+        owner.recorder = Recorder(stream, key=b"k")
+        owner.recorder.begin(args)
+        owner.feed(ev.Reconfigured(("not a NeighborSettings",), ()))
+        owner.feed(ev.TimerDue())  # the daemon goes on, and so does the recording
+        await owner.transport.shutdown()
+
+    asyncio.run(go())
+    lines = stream.getvalue().splitlines()
+    errors = [n for n, s in enumerate(lines) if s.startswith('{"error"')]
+    assert len(errors) == 1 and json.loads(lines[errors[0] - 1])["in"]["@"] == "Reconfigured"
+    error = "AttributeError: 'str' object has no attribute 'address'"
+    assert json.loads(lines[errors[0]]) == {"error": error}
+    assert json.loads(lines[-1])["in"]["@"] == "TimerDue"
+    assert recorder.replay(stream.getvalue()) is None
+    # A recording that says the input went through is not what the speaker does now.
+    quiet = "\n".join(s for s in lines if not s.startswith('{"error"')) + "\n"
+    mismatch = recorder.replay(quiet)
+    assert mismatch is not None and mismatch.got == [lines[errors[0]]]
+
+
+def test_an_older_recording_s_set_debug_call_replays_as_the_input() -> None:
+    path = SCENARIO.parents[1] / "treat-as-withdraw" / "b.jsonl"
+    text = path.read_text()
+    new = '{"in":{"@":"DebugLogged","on":true},"t":1000.0}'
+    assert text.count(new) == 1
+    assert recorder.replay(text.replace(new, '{"call":"set_debug","on":true}')) is None
+    # and the debug lines it turned on are in the golden file: without them, a mismatch
+    assert recorder.replay(text.replace(new, '{"call":"set_debug","on":false}')) is not None
 
 
 def test_a_failing_write_stops_the_recording_not_the_daemon(caplog: pytest.LogCaptureFixture) -> None:

@@ -215,12 +215,9 @@ def test_owner_turns_a_failed_store_into_a_500(store: RouteStore) -> None:
     async def scenario() -> tuple[ev.Reply, ev.Reply]:
         owner = Owner(Speaker(65001, "192.0.2.1"), [])
         owner.store = store
-        loop = asyncio.get_running_loop()
-        first: asyncio.Future[ev.Reply] = loop.create_future()
-        second: asyncio.Future[ev.Reply] = loop.create_future()
-        owner._pending.update({1: first, 2: second})
+        first, second = owner.awaiting(1), owner.awaiting(2)
         store.close()  # every write now fails
-        owner._execute([ev.StoreRoutes(added=(R1,)), ev.Reply(1, 200, "1 routes added"),
+        owner.execute([ev.StoreRoutes(added=(R1,)), ev.Reply(1, 200, "1 routes added"),
                         ev.Reply(2, 200, "0 routes deleted")])
         return first.result(), second.result()
 
@@ -236,9 +233,8 @@ def test_owner_with_an_unusable_store_never_acknowledges_durable() -> None:
     async def scenario() -> ev.Reply:
         owner = Owner(Speaker(65001, "192.0.2.1"), [])
         owner.store_error = "cannot open the route store /x/routes.sqlite3: unable to open database file"
-        fut: asyncio.Future[ev.Reply] = asyncio.get_running_loop().create_future()
-        owner._pending[1] = fut
-        owner._execute([ev.StoreRoutes(added=(R1,)), ev.Reply(1, 200, "1 routes added")])
+        fut = owner.awaiting(1)
+        owner.execute([ev.StoreRoutes(added=(R1,)), ev.Reply(1, 200, "1 routes added")])
         return fut.result()
 
     reply = asyncio.run(scenario())
@@ -250,7 +246,7 @@ def test_owner_clears_the_write_error_once_a_write_succeeds(store: RouteStore) -
         owner = Owner(Speaker(65001, "192.0.2.1"), [])
         owner.store = store
         owner.store_error = "earlier failure"
-        owner._execute([ev.StoreRoutes(added=(R1,))])
+        owner.execute([ev.StoreRoutes(added=(R1,))])
         return owner.store_error, ""
 
     assert asyncio.run(scenario())[0] == ""
