@@ -105,6 +105,7 @@ class Reconfigured:
     neighbors: tuple[Any, ...]  # NeighborSettings (core.peer), kept loose to avoid a cycle
     routes: tuple[Any, ...]  # LocalRoute (core.originate)
     tunables: Tunables | None = None
+    ranges: tuple[Any, ...] = ()  # DynamicRange (core.dynamic): [[dynamic-neighbors]]
 
 
 @dataclass(frozen=True, slots=True)

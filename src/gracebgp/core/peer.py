@@ -76,7 +76,10 @@ class NeighborSettings:
             hostname=hostname, passive=neighbor.passive_mode,
             connect_retry_time=float(neighbor.connect_retry),
         )
-        sockets = socket_options(neighbor, ebgp=session.peer_as != session.local_as)
+        # Any AS (a dynamic neighbor's group without peer-as): iBGP or eBGP is known only
+        # from the OPEN, so the TTL is not pinned to eBGP's single hop.
+        ebgp = session.peer_as is not None and session.peer_as != session.local_as
+        sockets = socket_options(neighbor, ebgp=ebgp)
         return cls(neighbor.neighbor_address, session, neighbor.remote_port, neighbor.local_address, sockets,
                    neighbor.route_reflector_client,
                    neighbor.route_reflector_cluster_id, neighbor.admin_down, neighbor.description,
@@ -102,7 +105,8 @@ class Peer:
     eor_received: set[Family] = field(default_factory=set)  # on the current session
     policy: ExportPolicy | None = None  # base export policy of the current session
     admin_down: bool = False  # administratively shut down (configuration or ShutdownPeer)
-    dynamic: bool = False  # added through the API, not owned by the configuration file
+    dynamic: bool = False  # added through the API or a dynamic-neighbors range, not the file's
+    dynamic_range: str | None = None  # the [[dynamic-neighbors]] prefix it was accepted through
     # Routes import refused (key -> (path, reason)): Adj-RIB-In "pre-policy" only.
     rejected: dict[Family, dict[int, tuple[Path, str]]] = field(default_factory=dict)
     stats: PeerStats = field(default_factory=PeerStats)

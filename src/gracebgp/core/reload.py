@@ -224,7 +224,7 @@ def apply_neighbors(sp: ReloadHost, neighbors: Sequence[NeighborSettings],
             sp.remove_peer(peer, now, "removed from the configuration")
             report.append({"peer": address, "changed": ["neighbor"], "action": "removed",
                            "notification": sent})
-        elif new != peer.settings and (entry := _apply(sp, peer, new, now)) is not None:
+        elif new != peer.settings and (entry := apply_settings(sp, peer, new, now)) is not None:
             report.append(entry)
     for address, settings in wanted.items():
         if address not in sp.peers:
@@ -247,7 +247,9 @@ def would_send(peer: Peer, note: Notification) -> str | None:
     return note.describe()
 
 
-def _apply(sp: ReloadHost, peer: Peer, new: NeighborSettings, now: float) -> dict[str, Any] | None:
+def apply_settings(sp: ReloadHost, peer: Peer, new: NeighborSettings, now: float) -> dict[str, Any] | None:
+    """Apply ``new`` to a peer whose settings they replace (``plan``); the report entry,
+    or None when nothing differs."""
     # The speaker's identity changes only with a restart (config.diff: needs_restart).
     new = replace(new, session=replace(new.session, router_id=peer.settings.session.router_id))
     if new == peer.settings:

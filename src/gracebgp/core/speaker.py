@@ -20,8 +20,8 @@ from collections import deque
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from gracebgp.core import dynamic, limits, nexthop, refresh, reload, routewatch, statedump, wirelog
 from gracebgp.core import events as ev
-from gracebgp.core import limits, nexthop, refresh, reload, routewatch, statedump, wirelog
 from gracebgp.core.advertise import advertise
 from gracebgp.core.commands import RouteJob, advance, execute
 from gracebgp.core.drain import DrainControl
@@ -68,13 +68,14 @@ class Speaker:
     def __init__(self, local_as: int, router_id: str, neighbors: Sequence[NeighborSettings] = (),
                  routes: Sequence[LocalRoute] = (), always_compare_med: bool = False,
                  stored_routes: Sequence[LocalRoute] = (), tunables: ev.Tunables = _DEFAULTS,
-                 config_file: str = "") -> None:
+                 config_file: str = "", ranges: Sequence[dynamic.DynamicRange] = ()) -> None:
         self.local_as = local_as
         self.router_id = router_id
         self.local = PeerInfo(0, "", local_as, router_id, ibgp=False)
         self.table = PathTable()
         self.loc = {f: LocRib(always_compare_med) for f in FAMILIES}
         self.peers: dict[str, Peer] = {}
+        self.ranges = dynamic.Ranges(ranges)  # [[dynamic-neighbors]] and the peers accepted through them
         self.local_routes: dict[tuple[Family, int], Path] = {}  # what we originate, by family
         # Our own routes reach the Loc-RIB through the same door as a peer's (rib.channel).
         self.changed: dict[Family, set[int]] = {f: set() for f in FAMILIES}  # best path moved
@@ -116,7 +117,7 @@ class Speaker:
     # --- queries ---------------------------------------------------------------------
     def peer_for(self, address: str) -> str | None:
         """The configured peer an accepted connection from ``address`` belongs to."""
-        return address if address in self.peers else None
+        return address if address in self.peers else self.ranges.covers(address)
 
     def next_deadline(self) -> float | None:
         times = []
@@ -144,7 +145,7 @@ class Speaker:
         elif isinstance(inp, ev.InputDrained):
             self._flush(now)
         elif isinstance(inp, ev.Connected):
-            peer = self.peers.get(inp.peer)
+            peer = self.peers.get(inp.peer) or self.ranges.admit(self, inp, now)
             if peer is not None:
                 peer.local_addresses[inp.conn] = inp.local_address
                 peer.stats.tcp_up_at, peer.stats.connect_error = now, ""
@@ -195,6 +196,7 @@ class Speaker:
         if self.tallies:
             self._out += wirelog.summaries(self.tallies)
             self.tallies = {}
+        self.ranges.after_input(self, inp, now)  # a reload of the ranges; peers whose session is gone
         return self._out
 
     def _tune(self, t: ev.Tunables) -> None:
