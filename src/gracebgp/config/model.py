@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Sequence
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, ValidationInfo, field_validator, model_validator
 
@@ -229,6 +229,19 @@ class Neighbor(Frozen):
     graceful_restart: GracefulRestart = GracefulRestart()
     #: Empty or absent: ipv4-unicast or ipv6-unicast after the neighbor address (GoBGP).
     afi_safis: tuple[AfiSafi, ...] = ()
+    #: ``[neighbors.as-path-options.config] allow-own-as``: accept routes whose AS_PATH holds
+    #: our AS up to this many times (0: none, RFC 4271 §9.1.2). GoBGP's uint8.
+    allow_own_as: int = Field(default=0, ge=0, le=255)
+    #: ``... replace-peer-as``: on export, each occurrence of the peer's AS in the AS_PATH
+    #: becomes ours (GoBGP's meaning).
+    replace_peer_as: bool = False
+    #: ``[neighbors.config] remove-private-as``: "all" removes every private AS number
+    #: (RFC 6996) from the AS_PATH sent to this eBGP neighbor, "replace" puts our AS in
+    #: their place; "" (default) leaves them.
+    remove_private_as: Literal["", "all", "replace"] = ""
+    #: ``[neighbors.route-server.config] route-server-client``: RFC 7947 transparency
+    #: towards this eBGP neighbor (rib.export).
+    route_server_client: bool = False
 
     @model_validator(mode="before")
     @classmethod
@@ -473,7 +486,29 @@ def config_conflicts(global_: Global | None, neighbors: Sequence[Neighbor | None
             out.append((("neighbors", i, "route_reflector_client"),
                         f"a route-reflector client must be iBGP (RFC 4456), but peer-as {n.peer_as} "
                         f"differs from the local AS {local_as}"))
+        out += _ebgp_only(n, i, local_as)
     return sorted(out)
+
+
+def _ebgp_only(n: Neighbor, i: int, local_as: int | None) -> list[tuple[ModelLoc, str]]:
+    """Export options that only an eBGP neighbor has a use for, refused on an iBGP one
+    rather than ignored; remove-private-as beside route-server-client, which GoBGP
+    silently ignores there (RFC 7947 §2.2.2.1: a route server leaves the AS_PATH alone)."""
+    out: list[tuple[ModelLoc, str]] = []
+    ibgp = local_as is not None and n.peer_as == local_as
+    if n.route_server_client and ibgp:
+        out.append((("neighbors", i, "route_server_client"),
+                    f"a route-server client is an eBGP neighbor (RFC 7947 §1), but peer-as {n.peer_as} "
+                    f"is the local AS"))
+    if n.remove_private_as and ibgp:
+        out.append((("neighbors", i, "remove_private_as"),
+                    f"remove-private-as applies to eBGP neighbors (GoBGP refuses it too), but peer-as "
+                    f"{n.peer_as} is the local AS"))
+    elif n.remove_private_as and n.route_server_client:
+        out.append((("neighbors", i, "remove_private_as"),
+                    "remove-private-as has no effect towards a route-server client, whose AS_PATH is "
+                    "passed on unchanged (RFC 7947 §2.2.2.1; GoBGP ignores it there): remove one of them"))
+    return out
 
 
 def address_key(value: Any) -> str | None:

@@ -12,6 +12,7 @@ from gracebgp.core.sockets import socket_options
 from gracebgp.core.stats import PeerStats
 from gracebgp.restart.helper import GrHelper
 from gracebgp.rib.adj_rib_out import AdjRibOut
+from gracebgp.rib.aspath_rules import RemovePrivateAs
 from gracebgp.rib.channel import Channel
 from gracebgp.rib.export import ExportPolicy
 from gracebgp.rib.path import Path, PeerInfo
@@ -43,6 +44,13 @@ class NeighborSettings:
     stale_path_time: float = 360.0  # helper: local bound on the wait for End-of-RIB (spec 3)
     idle_hold_after_reset: float = 0.0  # Idle this long after an operator's reset (GoBGP's meaning)
     prefix_limits: Limits = ()  # per family, only those with max-prefixes > 0 (core.limits)
+    #: Import: routes whose AS_PATH holds our AS up to this many times are accepted.
+    allow_own_as: int = 0
+    #: Export (rib.aspath_rules, rib.export): the peer's AS becomes ours; private AS
+    #: numbers removed or replaced; RFC 7947 route-server client (attributes unchanged).
+    replace_peer_as: bool = False
+    remove_private_as: RemovePrivateAs = RemovePrivateAs.NONE
+    route_server_client: bool = False
 
     @classmethod
     def from_config(cls, neighbor: Any, global_: Any, *, forwarding_preserved: bool = True,
@@ -86,7 +94,15 @@ class NeighborSettings:
                    float(gr_cfg.deferral_time), float(gr_cfg.stale_routes_time),
                    idle_hold_after_reset=float(neighbor.idle_hold_time_after_reset),
                    prefix_limits=configured((_FAMILY_NAMES[a.name], a.prefix_limit)
-                                            for a in neighbor.afi_safis if a.enabled))
+                                            for a in neighbor.afi_safis if a.enabled),
+                   allow_own_as=neighbor.allow_own_as, replace_peer_as=neighbor.replace_peer_as,
+                   remove_private_as=RemovePrivateAs(neighbor.remove_private_as),
+                   route_server_client=neighbor.route_server_client)
+
+    def export_options(self) -> dict[str, Any]:
+        """The ExportPolicy fields this neighbor's configuration sets."""
+        return {"replace_peer_as": self.replace_peer_as, "remove_private_as": self.remove_private_as,
+                "route_server_client": self.route_server_client}
 
 
 @dataclass(slots=True)

@@ -31,6 +31,7 @@ from gracebgp.core.restart_control import RestartControl, TableSend, notice
 from gracebgp.restart.restarting import Deferral
 from gracebgp.restart.shutdown import retain_stop, withdraw_stop
 from gracebgp.rib.adj_rib_out import AdjRibOut
+from gracebgp.rib.aspath_rules import own_as_loop
 from gracebgp.rib.channel import Channel
 from gracebgp.rib.export import ExportPolicy
 from gracebgp.rib.loc_rib import LocRib
@@ -432,7 +433,8 @@ class Speaker:
         peer.stats.established_count += 1
         v4, v6 = next_hops_for(local_address or self.router_id, self.router_id)
         policy = ExportPolicy(info, neg.local_as, self.router_id, v4, v6,
-                              peer.settings.cluster_id if peer.settings.rr_client else None)
+                              peer.settings.cluster_id if peer.settings.rr_client else None,
+                              **peer.settings.export_options())
         families = [f for f in FAMILIES if f in neg.families]
         self._out.append(wirelog.session_up(neg, families, peer.address))
         peer.policy = policy
@@ -501,10 +503,10 @@ class Speaker:
         self.local_in[family].withdraw((key,))
         return True
 
-    def _loop(self, attrs: AttrSet) -> bool:
-        """RFC 4271 §9.1.2: a route whose AS_PATH holds our AS is not a candidate."""
-        asn = self.local_as
-        return any(asn in asns for _, asns in attrs.as_path)
+    def _loop(self, peer: Peer, attrs: AttrSet) -> bool:
+        """RFC 4271 §9.1.2: a route whose AS_PATH holds our AS (more than allow-own-as
+        times) is not a candidate."""
+        return own_as_loop(attrs.as_path, self.local_as, peer.settings.allow_own_as)
 
     def _apply(self, peer: Peer, result: UpdateResult) -> None:
         """RFC 4271 §9 Phase 1-2 for one UPDATE; RFC 7606 treat-as-withdraw included."""
@@ -539,7 +541,7 @@ class Speaker:
             return  # not negotiated: RFC 4760 §7 says ignore
         path = self.table.get(attrs, next_hop)
         rejected = peer.rejected.get(family)
-        why = ("AS loop (our AS in AS_PATH, RFC 4271 §9.1.2)" if self._loop(attrs) else nexthop.REASON
+        why = ("AS loop (our AS in AS_PATH, RFC 4271 §9.1.2)" if self._loop(peer, attrs) else nexthop.REASON
                if next_hop and next_hop[0] in self.own and nexthop.ignored(self, peer, family, next_hop,
                                                                           len(keys)) else None)
         if why is not None:  # the peer's previous route for these keys is replaced: withdrawn

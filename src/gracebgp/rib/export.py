@@ -4,7 +4,9 @@ RFC 4271 §9.1.3 (Phase 3) and §5.1 (per-attribute rules: AS_PATH prepend §5.1
 NEXT_HOP §5.1.3, MED not propagated across ASes §5.1.4, LOCAL_PREF only inside the AS
 §5.1.5), §9.2 (iBGP split horizon), RFC 4456 §8 (route reflection, ORIGINATOR_ID,
 CLUSTER_LIST), RFC 1997 (NO_EXPORT, NO_ADVERTISE, NO_EXPORT_SUBCONFED), RFC 4271 §5
-(unrecognized optional transitive attributes are passed on with Partial set).
+(unrecognized optional transitive attributes are passed on with Partial set); RFC 7947
+§2.2 (attribute transparency towards route-server clients); the AS_PATH options of
+:mod:`gracebgp.rib.aspath_rules`.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from gracebgp.rib.aspath_rules import RemovePrivateAs, count_as, remove_private, replace_as
 from gracebgp.rib.path import Path, PathTable, PeerInfo
 from gracebgp.types import IPV4_UNICAST, Family
 from gracebgp.wire.attributes import (
@@ -61,6 +64,13 @@ class ExportPolicy:
     #: iBGP); ``withdraw_all``: the drain's second phase, advertise nothing.
     gshut: bool = False
     withdraw_all: bool = False
+    #: RFC 7947: the peer is a route-server client; routes go to it as they came (no AS
+    #: prepended, NEXT_HOP, MED and communities unchanged, §2.2).
+    route_server_client: bool = False
+    #: ``replace-peer-as``: the peer's AS in the AS_PATH becomes ours (aspath_rules).
+    replace_peer_as: bool = False
+    #: ``remove-private-as`` (eBGP only): private AS numbers removed or replaced by ours.
+    remove_private_as: RemovePrivateAs = RemovePrivateAs.NONE
 
 
 def prepend(segments: tuple[Segment, ...], asn: int) -> tuple[Segment, ...]:
@@ -69,10 +79,6 @@ def prepend(segments: tuple[Segment, ...], asn: int) -> tuple[Segment, ...]:
     if segments and segments[0][0] == SegmentType.AS_SEQUENCE and len(segments[0][1]) < 255:
         return ((SegmentType.AS_SEQUENCE, (asn, *segments[0][1])), *segments[1:])
     return ((SegmentType.AS_SEQUENCE, (asn,)), *segments)
-
-
-def _contains_as(segments: tuple[Segment, ...], asn: int) -> bool:
-    return any(asn in asns for _, asns in segments)
 
 
 def export_path(source: PeerInfo, path: Path, policy: ExportPolicy, family: Family,
@@ -98,8 +104,13 @@ def export_path(source: PeerInfo, path: Path, policy: ExportPolicy, family: Fami
     if not ebgp and from_ibgp and not (source.rr_client or target.rr_client):
         return None  # RFC 4271 §9.2 split horizon; RFC 4456 §8 reflection otherwise
     segments = attrs.as_path
-    if ebgp and _contains_as(segments, target.asn):
+    if policy.replace_peer_as:  # before the loop check, so the route goes out (GoBGP's order)
+        segments = replace_as(segments, target.asn, policy.local_as)
+    if ebgp and count_as(segments, target.asn):
         return None  # the peer would drop it as a loop (RFC 4271 §9.1.2)
+    # RFC 7947 §2.2: a route server passes its clients' attributes on unchanged (the routes
+    # it originates itself carry its AS and next hop like any eBGP route).
+    transparent = ebgp and policy.route_server_client and not source.local
 
     out: list[Any] = []
     for a in attrs.attrs:
@@ -108,8 +119,8 @@ def export_path(source: PeerInfo, path: Path, policy: ExportPolicy, family: Fami
             continue
         if ebgp and code in _INTERNAL_ONLY:
             continue
-        if code == AttrType.MULTI_EXIT_DISC and ebgp and not source.local:
-            continue  # RFC 4271 §5.1.4
+        if code == AttrType.MULTI_EXIT_DISC and ebgp and not source.local and not transparent:
+            continue  # RFC 4271 §5.1.4; RFC 7947 §2.2.3: a route server passes MED on
         if isinstance(a, UnknownAttribute):
             if not a.flags & WELL_KNOWN:  # optional non-transitive: not passed on
                 continue
@@ -117,7 +128,11 @@ def export_path(source: PeerInfo, path: Path, policy: ExportPolicy, family: Fami
             continue
         out.append(a)
     by_code = {a.code: i for i, a in enumerate(out)}
-    new_path = AsPath(prepend(segments, policy.local_as) if ebgp else segments)
+    if ebgp and not transparent:
+        if policy.remove_private_as:  # GoBGP's order: before our AS goes in front
+            segments = remove_private(segments, policy.remove_private_as, policy.local_as)
+        segments = prepend(segments, policy.local_as)
+    new_path = AsPath(segments)  # RFC 7947 §2.2.2.1: a route server does not prepend its AS
     _put(out, by_code, new_path)
     if not ebgp:
         _put(out, by_code, LocalPref(path.local_pref))
@@ -128,7 +143,9 @@ def export_path(source: PeerInfo, path: Path, policy: ExportPolicy, family: Fami
             cluster = policy.cluster_id or policy.router_id
             _put(out, by_code, ClusterList((cluster, *(old.ids if old is not None else ()))))
 
-    self_next_hop = ebgp or policy.next_hop_self or not path.next_hop
+    # RFC 7947 §2.2.1: NEXT_HOP unchanged towards a route-server client (ours only for a
+    # route without one, one we originate).
+    self_next_hop = (ebgp and not transparent) or policy.next_hop_self or not path.next_hop
     if family == IPV4_UNICAST:
         nh = policy.next_hop_v4 if self_next_hop else path.next_hop[0]
         if nh is None:

@@ -261,6 +261,10 @@ LIMIT = ("[neighbors.afi-safis.prefix-limit.config]\n"
          "max-prefixes = 100\nshutdown-threshold-pct = 0\nrestart-timer = 0\n")
 
 
+#: Where the speaker hands the neighbor's export options to its ExportPolicy (rib/export.py).
+EXPORT_OPTIONS = ("core/speaker.py", "**peer.settings.export_options()")
+
+
 def limit(probe: Probe) -> Probe:
     """The probe on a file whose IPv4 afi-safi has a prefix limit (threshold and timer need one)."""
     return replace(probe, base=((V4_ADD_PATHS, V4_ADD_PATHS + LIMIT),))
@@ -331,6 +335,15 @@ PROBES: dict[str, Probe] = {
     "neighbors.route_reflector_cluster_id": kv("route-reflector-cluster-id", '"192.0.2.1"', '"10.0.0.9"',
                                                setting("cluster_id"),
                                                ("core/speaker.py", "peer.settings.cluster_id")),
+    "neighbors.allow_own_as": p(MULTIHOP, MULTIHOP + "[neighbors.as-path-options.config]\nallow-own-as = 2\n",
+                                setting("allow_own_as"), ("core/speaker.py", "peer.settings.allow_own_as")),
+    "neighbors.replace_peer_as": p(MULTIHOP, MULTIHOP + "[neighbors.as-path-options.config]\n"
+                                   "replace-peer-as = true\n", setting("replace_peer_as"), EXPORT_OPTIONS),
+    "neighbors.remove_private_as": p("peer-as = 65002\n", 'peer-as = 65002\nremove-private-as = "all"\n',
+                                     setting("remove_private_as"), EXPORT_OPTIONS),
+    "neighbors.route_server_client": p(MULTIHOP, MULTIHOP + "[neighbors.route-server.config]\n"
+                                       "route-server-client = true\n", setting("route_server_client"),
+                                       EXPORT_OPTIONS),
     "neighbors.add_paths_receive": kv("[neighbors.add-paths.config]\nreceive", "false", "true", our_opens),
     "neighbors.add_paths_send_max": kv("send-max", "0\n[neighbors.graceful", "8\n[neighbors.graceful", None),
     GR + "enabled": kv("[neighbors.graceful-restart.config]\nenabled", "true", "false", our_opens),

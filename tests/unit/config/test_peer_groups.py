@@ -42,10 +42,13 @@ RICH: dict[str, Any] = {
         {"config": {"afi-safi-name": "ipv6-unicast", "enabled": False}},
     ],
 }
-#: The sections RICH cannot hold together with ttl-security or MD5, each in its own neighbor.
+#: The sections RICH cannot hold together with ttl-security or MD5 or iBGP (route-server),
+#: each in its own neighbor.
 MULTIHOP: dict[str, Any] = {
     "config": {"neighbor-address": "192.0.2.3", "peer-as": 64514},
     "ebgp-multihop": {"config": {"enabled": True, "multihop-ttl": 3}},
+    "as-path-options": {"config": {"allow-own-as": 2, "replace-peer-as": True}},
+    "route-server": {"config": {"route-server-client": True}},
     "gracebgp": {"tcp-ao-current-key": 2,
                  "tcp-ao-keys": [{"send-id": 1, "secret": "k-alpha"},
                                  {"send-id": 2, "recv-id": 7, "algorithm": "aes-128-cmac-96",
@@ -175,16 +178,16 @@ peer-group-name = "rs"
 neighbor-address = "192.0.2.7"
 [peer-groups.timers.config]
 hold-tme = 30
-[peer-groups.route-server.config]
-route-server-client = true
+[peer-groups.error-handling.config]
+treat-as-withdraw = true
 """
     assert [(p.line, p.key, p.message) for p in problems(text)] == [
         (17, "peer-groups[1].config.neighbor-address", "neighbor-address is set per neighbor, in "
          "[neighbors.config]: a peer group (GoBGP's PeerGroupConfig) has no such key"),
         (19, "peer-groups[1].timers.config.hold-tme",
          "unknown key 'hold-tme' in [peer-groups.timers.config]; did you mean 'hold-time'?"),
-        (20, "peer-groups[1].route-server", "section [peer-groups.route-server] is GoBGP configuration "
-         "for route-server clients (RFC 7947), which gracebgp does not support yet"),
+        (20, "peer-groups[1].error-handling", "section [peer-groups.error-handling] is GoBGP configuration "
+         "gracebgp does not support yet"),
     ]
 
 

@@ -81,7 +81,8 @@ passive-mode local-address remote-port local-port tcp-mss ip-tos bind-interface 
 ebgp-multihop enabled multihop-ttl ttl-security ttl-min route-reflector route-reflector-client
 route-reflector-cluster-id add-paths receive send-max restart-time helper-only deferral-time
 notification-enabled long-lived-enabled stale-routes-time as-path-options error-handling logging
-route-server bfd afi-safi-name mp-graceful-restart long-lived-graceful-restart prefix-limit
+route-server route-server-client secondary-route allow-own-as replace-peer-as
+bfd afi-safi-name mp-graceful-restart long-lived-graceful-restart prefix-limit
 max-prefixes shutdown-threshold-pct restart-timer ipv4-unicast ipv6-unicast ipv4-labelled-unicast
 ipv6-labelled-unicast l3vpn-ipv4-unicast l3vpn-ipv6-unicast l2vpn-evpn l2vpn-vpls
 route-target-membership peer-groups peer-group-name rpki-servers bmp-servers vrfs mrt-dump zebra
