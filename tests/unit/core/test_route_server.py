@@ -7,6 +7,7 @@ from gracebgp.config import parse
 from gracebgp.core import events as ev
 from gracebgp.core.originate import LocalRoute
 from gracebgp.core.peer import NeighborSettings
+from gracebgp.core.reload import RESET, plan
 from gracebgp.core.speaker import Speaker
 from gracebgp.types import IPV4_UNICAST
 from gracebgp.wire import AsPath, AttrSet, CodecContext, NextHop, Origin, encode_message
@@ -116,3 +117,14 @@ def test_own_as_refused_by_default_and_accepted_with_allow_own_as() -> None:
     # allow-own-as N: up to N times, not N + 1
     assert "10.20.0.0/24" not in learned(own_as_update(1, 65005, 65000, 65000))
     assert "10.20.0.0/24" in learned(own_as_update(2, 65005, 65000, 65000))
+
+
+def test_a_changed_option_resets_the_session_on_reload() -> None:
+    # What is accepted and sent changes: the new session exchanges the routes again.
+    old = speaker(65000, RS, neighbor(A, 65001)).peers[A].settings
+    options = "[neighbors.as-path-options.config]\n"
+    for option in (RS_CLIENT, options + "allow-own-as = 1\n", options + "replace-peer-as = true\n",
+                   'remove-private-as = "all"\n'):
+        new = speaker(65000, RS, neighbor(A, 65001, option)).peers[A].settings
+        p = plan(old, new)
+        assert p.action == RESET and len(p.changed) == 1, (option, p)
