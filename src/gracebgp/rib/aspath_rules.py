@@ -39,9 +39,17 @@ def count_as(segments: tuple[Segment, ...], asn: int) -> int:
     return sum(asns.count(asn) for _, asns in segments)
 
 
+def holds_as(segments: tuple[Segment, ...], asn: int) -> bool:
+    """``asn`` appears in the AS_PATH (the export loop check, RFC 4271 §9.1.2 on the
+    receiver's side: stops at the first hit)."""
+    return any(asn in asns for _, asns in segments)
+
+
 def own_as_loop(segments: tuple[Segment, ...], local_as: int, allow_own_as: int = 0) -> bool:
     """RFC 4271 §9.1.2: a route whose AS_PATH holds our AS is not a candidate; with
     ``allow-own-as`` N (GoBGP's meaning) only one holding it more than N times is refused."""
+    if not allow_own_as:
+        return holds_as(segments, local_as)
     return count_as(segments, local_as) > allow_own_as
 
 

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from gracebgp.rib.aspath_rules import RemovePrivateAs, count_as, remove_private, replace_as
+from gracebgp.rib.aspath_rules import RemovePrivateAs, holds_as, remove_private, replace_as
 from gracebgp.rib.path import Path, PathTable, PeerInfo
 from gracebgp.types import IPV4_UNICAST, Family
 from gracebgp.wire.attributes import (
@@ -106,7 +106,7 @@ def export_path(source: PeerInfo, path: Path, policy: ExportPolicy, family: Fami
     segments = attrs.as_path
     if policy.replace_peer_as:  # before the loop check, so the route goes out (GoBGP's order)
         segments = replace_as(segments, target.asn, policy.local_as)
-    if ebgp and count_as(segments, target.asn):
+    if ebgp and holds_as(segments, target.asn):
         return None  # the peer would drop it as a loop (RFC 4271 §9.1.2)
     # RFC 7947 §2.2: a route server passes its clients' attributes on unchanged (the routes
     # it originates itself carry its AS and next hop like any eBGP route).

@@ -8,6 +8,7 @@ import pytest
 from gracebgp.rib.aspath_rules import (
     RemovePrivateAs,
     count_as,
+    holds_as,
     is_private_as,
     own_as_loop,
     remove_private,
@@ -50,6 +51,7 @@ def test_own_as_loop_counts_every_segment_against_allow_own_as() -> None:
     assert own_as_loop(segs, LOCAL_AS, 1)  # twice is more than once
     assert not own_as_loop(segs, LOCAL_AS, 2)
     assert not own_as_loop(((SEQ, (65001,)),), LOCAL_AS)
+    assert holds_as(segs, 65010) and not holds_as(segs, 65011)
 
 
 def test_replace_as_keeps_segment_types_and_order() -> None:
