@@ -28,6 +28,7 @@ import signal
 import socket
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from gracebgp import __version__
@@ -36,8 +37,9 @@ from gracebgp.api.service import DaemonInfo, RequestError
 from gracebgp.config import ConfigError, check, diff, load_file
 from gracebgp.config.cmdline import parse_args
 from gracebgp.config.extras import host_port
-from gracebgp.config.model import Config
+from gracebgp.config.model import Config, Neighbor
 from gracebgp.core import events as ev
+from gracebgp.core.dynamic import DynamicRange
 from gracebgp.core.originate import LocalRoute
 from gracebgp.core.peer import NeighborSettings
 from gracebgp.core.speaker import Speaker
@@ -66,11 +68,25 @@ class StartupError(Exception):
 
 
 def neighbors_of(cfg: Config) -> tuple[NeighborSettings, ...]:
-    g = cfg.gracebgp
+    return tuple(neighbor_settings(cfg, n) for n in cfg.neighbors)
+
+
+def neighbor_settings(cfg: Config, n: Neighbor) -> NeighborSettings:
     host = socket.gethostname().split(".")[0] or None
-    return tuple(NeighborSettings.from_config(n, cfg.global_, hostname=host,
-                                              forwarding_preserved=g.forwarding_state_preserved)
-                 for n in cfg.neighbors)
+    return NeighborSettings.from_config(n, cfg.global_, hostname=host,
+                                        forwarding_preserved=cfg.gracebgp.forwarding_state_preserved)
+
+
+def ranges_of(cfg: Config) -> tuple[DynamicRange, ...]:
+    """``[[dynamic-neighbors]]`` for the speaker (core.dynamic): each range's group settings;
+    the group's peer-as omitted or 0 is any AS (None)."""
+    out = []
+    for d in cfg.dynamic_neighbors:
+        settings = neighbor_settings(cfg, d.template)
+        if d.any_as:
+            settings = replace(settings, session=replace(settings.session, peer_as=None))
+        out.append(DynamicRange(d.prefix, d.peer_group, settings, d.max_peers))
+    return tuple(out)
 
 
 def routes_of(cfg: Config) -> tuple[LocalRoute, ...]:
@@ -82,7 +98,7 @@ def speaker_args(cfg: Config, stored: Sequence[LocalRoute] = (), config_file: st
     routes added through the API before a restart (runtime.store)."""
     return SpeakerArgs(cfg.global_.asn, cfg.global_.router_id, neighbors_of(cfg), routes_of(cfg),
                        always_compare_med=cfg.global_.always_compare_med, stored_routes=tuple(stored),
-                       tunables=tunables_of(cfg), config_file=config_file)
+                       tunables=tunables_of(cfg), config_file=config_file, ranges=ranges_of(cfg))
 
 
 def build_speaker(cfg: Config, stored: Sequence[LocalRoute] = ()) -> Speaker:
@@ -245,7 +261,8 @@ class Daemon:
         log.info("reload: %d peers added, %d removed, %d changed, %d routes added, %d removed",
                  len(d.added), len(d.removed), len(d.changed), len(d.routes_added), len(d.routes_removed))
         self.cfg = new = keep_identity(self.cfg, new) if d.needs_restart else new
-        self.owner.submit(ev.Reconfigured(neighbors_of(new), routes_of(new), tunables_of(new)))
+        self.owner.submit(ev.Reconfigured(neighbors_of(new), routes_of(new), tunables_of(new),
+                                          ranges_of(new)))
         return (f"running; reloaded {self.path}: {len(new.neighbors)} neighbors"
                 + ("; some changes need a restart" if d.needs_restart else ""))
 

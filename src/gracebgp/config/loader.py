@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
+from gracebgp.config import dynamic
 from gracebgp.config.formats import SYNTAX_KEY, read_document
 from gracebgp.config.groups import Inheritance, effective, expand, probe
 from gracebgp.config.model import (
@@ -88,6 +89,10 @@ def check(path: str | Path, config_type: str = "toml") -> tuple[int, str]:
     lines = [f"{path}: configuration OK ({len(config.neighbors)} neighbors, "
              f"{len(config.gracebgp.routes)} routes)"]
     lines += loaded.explain()
+    for d in config.dynamic_neighbors:
+        peer_as = "any AS" if d.any_as else f"AS {d.template.peer_as}"
+        cap = f"at most {d.max_peers} peers" if d.max_peers else "no max-peers"
+        lines.append(f"dynamic-neighbors {d.prefix}: peer group {d.peer_group!r}, {peer_as}, {cap}")
     return 0, "\n".join(lines)
 
 
@@ -129,7 +134,7 @@ def parse_detailed(text: str, filename: str = "<config>", config_type: str = "to
     issues: list[_Issue] = []
     inheritance = expand(doc, _reshape, issues)
     shaped = _reshape(doc, CONFIG, (), issues)
-    config = _build(shaped, issues)
+    config = _build(shaped, issues, inheritance)
     for index, group in inheritance.unreferenced():
         _group_values(index, group, issues)
     issues = inheritance.relocate(issues)
@@ -219,8 +224,10 @@ def _unknown(key: str, section: Section, rel: TomlPath, base: KeyPath) -> str:
 
 # -- validation --------------------------------------------------------------------------------
 
-def _build(shaped: dict[str, Any], issues: list[_Issue]) -> Config | None:
+def _build(shaped: dict[str, Any], issues: list[_Issue], inheritance: Inheritance) -> Config | None:
     global_ = _validate(Global, shaped.get("global_", {}), ("global_",), issues)
+    ranges = dynamic.build(list(shaped.get("dynamic_neighbors", ())), inheritance,
+                           shaped.get("global_", {}).get("asn"), _reshape, _validate, issues)
     neighbors = tuple(_validate(Neighbor, n, ("neighbors", i), issues)
                       for i, n in enumerate(shaped.get("neighbors", [])))
     grace = dict(shaped.get("gracebgp", {}))
@@ -245,7 +252,8 @@ def _build(shaped: dict[str, Any], issues: list[_Issue]) -> Config | None:
     valid_neighbors = tuple(n for n in neighbors if n is not None)
     valid_routes = tuple(r for r in routes if r is not None)
     return Config(global_=global_, neighbors=valid_neighbors,
-                  gracebgp=extras.model_copy(update={"routes": valid_routes}))
+                  gracebgp=extras.model_copy(update={"routes": valid_routes}),
+                  dynamic_neighbors=tuple(ranges))
 
 
 def _group_values(index: int, group: dict[str, Any], issues: list[_Issue]) -> None:

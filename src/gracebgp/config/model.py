@@ -19,7 +19,7 @@ import ipaddress
 from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, ValidationInfo, field_validator, model_validator
+from pydantic import BeforeValidator, Field, PrivateAttr, ValidationInfo, field_validator, model_validator
 
 from gracebgp.config.extras import GraceBGP, Route
 from gracebgp.config.fields import (
@@ -35,6 +35,7 @@ from gracebgp.config.fields import (
     Frozen,
     IPAddress,
     Port,
+    Prefix,
     RouterId,
     Seconds,
     afi_safi_feature,
@@ -418,12 +419,45 @@ def no_add_path_send(send_max: int) -> int:
 ModelLoc = tuple[str | int, ...]
 
 
+class DynamicNeighbor(Frozen):
+    """``[[dynamic-neighbors]]``: passive sessions accepted from any address inside
+    ``prefix``, each with the settings of the peer group ``peer_group`` (config.dynamic,
+    core.dynamic)."""
+
+    prefix: Prefix
+    peer_group: str
+    #: ``[dynamic-neighbors.gracebgp] max-peers``: the most peers of this range at once
+    #: (connecting, up, or kept for a graceful restart); None: no limit (GoBGP's).
+    max_peers: int | None = Field(default=None, ge=1)
+    # Not keys of the entry but what its peer-group says (config.dynamic sets them).
+    _template: Neighbor | None = PrivateAttr(default=None)
+    _any_as: bool = PrivateAttr(default=False)
+
+    @property
+    def template(self) -> Neighbor:
+        """The group's values as one neighbor of the range (its address: the prefix's own;
+        with ``any_as`` its peer-as is a stand-in, the global AS)."""
+        assert self._template is not None, "built by config.dynamic"
+        return self._template
+
+    @property
+    def any_as(self) -> bool:
+        """The group's peer-as is omitted or 0: whatever AS the OPEN names (GoBGP's meaning)."""
+        return self._any_as
+
+    def with_group(self, template: Neighbor, any_as: bool) -> DynamicNeighbor:
+        out = self.model_copy()
+        out._template, out._any_as = template, any_as
+        return out
+
+
 class Config(Frozen):
     """A whole configuration file."""
 
     global_: Global
     neighbors: tuple[Neighbor, ...] = ()
     gracebgp: GraceBGP = GraceBGP()
+    dynamic_neighbors: tuple[DynamicNeighbor, ...] = ()
 
     @model_validator(mode="after")
     def _consistent(self) -> Config:

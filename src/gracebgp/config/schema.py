@@ -230,6 +230,16 @@ NEIGHBOR = Section(
     others=_paths("config.peer-group"),
 )
 
+#: ``[[dynamic-neighbors]]`` (config.dynamic adds the peer group's values).
+DYNAMIC_NEIGHBOR = Section(
+    name="dynamic-neighbor",
+    fields={
+        ("prefix",): ("config", "prefix"),
+        ("peer_group",): ("config", "peer-group"),
+        ("max_peers",): ("gracebgp", "max-peers"),
+    },
+)
+
 CONFIG = Section(
     name="config",
     fields={},
@@ -237,10 +247,11 @@ CONFIG = Section(
         "global_": Child(("global",), GLOBAL, many=False),
         "neighbors": Child(("neighbors",), NEIGHBOR, many=True),
         "gracebgp": Child(("gracebgp",), GRACEBGP, many=False),
+        "dynamic_neighbors": Child(("dynamic-neighbors",), DYNAMIC_NEIGHBOR, many=True),
     },
     unsupported=_paths(
         "rpki-servers", "bmp-servers", "vrfs", "mrt-dump", "zebra", "netlink",
-        "collector", "defined-sets", "policy-definitions", "dynamic-neighbors",
+        "collector", "defined-sets", "policy-definitions",
     ),
     hints={
         ("neighbor",): "the GoBGP section is [[neighbors]] (plural)",
@@ -261,7 +272,6 @@ FEATURES: Mapping[TomlPath, str] = {
     ("defined-sets",): "routing policy",
     ("policy-definitions",): "routing policy",
     ("apply-policy",): "routing policy",
-    ("dynamic-neighbors",): "dynamic neighbors",
     ("confederation",): "BGP confederations (RFC 5065)",
     ("use-multiple-paths",): "multipath",
     ("route-server", "config", "secondary-route"): "route-server secondary routes (GoBGP's own extension)",

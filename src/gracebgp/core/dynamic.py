@@ -89,9 +89,11 @@ class Ranges:
         connection and reports it; whether a peer is made of it is decided in ``admit``)."""
         return address if self.ranges and _best(self.ranges, address) is not None else None
 
-    def accept_commands(self) -> list[ev.AcceptFrom]:
-        """The listeners' part for each range: its MD5 key scoped to the prefix."""
-        return [ev.AcceptFrom(r.prefix, r.template.sockets) for r in self.ranges]
+    def accept_commands(self, peers: Iterable[Peer]) -> list[ev.AcceptFrom]:
+        """What the listeners need before they accept: each peer's options (its MD5 key),
+        then each range's, its key scoped to the prefix (``runtime.sockopts``)."""
+        return [ev.AcceptFrom(p.address, p.settings.sockets) for p in peers] + \
+            [ev.AcceptFrom(r.prefix, r.template.sockets) for r in self.ranges]
 
     def count(self, prefix: str) -> int:
         return sum(1 for p in self.members.values() if p == prefix)

@@ -266,7 +266,7 @@ class Speaker:
     def accept_commands(self) -> list[ev.AcceptFrom]:
         """What the listening sockets need for every peer (MD5 keys): the runtime carries
         these out before it listens, so no SYN is accepted unchecked."""
-        return [ev.AcceptFrom(p.address, p.settings.sockets) for p in self.peers.values()]
+        return self.ranges.accept_commands(self.peers.values())  # and each dynamic range's
 
     def start_peer(self, peer: Peer, now: float) -> None:
         """EnablePeer: clear the administrative shutdown (and a prefix limit's hold) and

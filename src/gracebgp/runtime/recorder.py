@@ -48,6 +48,7 @@ from typing import IO, Any
 
 from gracebgp.core import commands
 from gracebgp.core import events as ev
+from gracebgp.core.dynamic import DynamicRange
 from gracebgp.core.originate import LocalRoute
 from gracebgp.core.peer import NeighborSettings
 from gracebgp.core.speaker import Speaker
@@ -75,11 +76,12 @@ class SpeakerArgs:
     stored_routes: tuple[LocalRoute, ...] = ()
     tunables: ev.Tunables = field(default_factory=ev.Tunables)
     config_file: str = ""
+    ranges: tuple[DynamicRange, ...] = ()  # [[dynamic-neighbors]]
 
     def build(self) -> Speaker:
         return Speaker(self.local_as, self.router_id, self.neighbors, self.routes,
                        always_compare_med=self.always_compare_med, stored_routes=self.stored_routes,
-                       tunables=self.tunables, config_file=self.config_file)
+                       tunables=self.tunables, config_file=self.config_file, ranges=self.ranges)
 
 
 # --- the registry of types a recording may hold ---------------------------------------------
@@ -87,7 +89,7 @@ class SpeakerArgs:
 def _roots() -> list[type]:
     union_members = [*typing.get_args(ev.Input), *typing.get_args(ev.Output),
                      *typing.get_args(commands.Command)]
-    return [*union_members, ev.Tunables, SpeakerArgs, NeighborSettings, LocalRoute]
+    return [*union_members, ev.Tunables, SpeakerArgs, NeighborSettings, LocalRoute, DynamicRange]
 
 
 def _walk(hint: Any, found: dict[str, type]) -> None:

@@ -61,18 +61,33 @@ def md5sig(family: int, address: str, key: bytes, prefixlen: int | None = None) 
 
 def set_md5(sock: socket.socket, address: str, password: str | None) -> None:
     """Sign and check every segment exchanged with ``address`` with ``password``;
-    None removes its key (a key that is not there is no error)."""
+    None removes its key (a key that is not there is no error). ``address`` may be a
+    prefix (``10.0.0.0/24``, a dynamic-neighbors range): one key for every address in
+    it, on a listener; Linux picks the longest matching key for each SYN, so a
+    configured neighbor's own key inside the range wins."""
     key = password.encode() if password else b""
     try:
-        sock.setsockopt(socket.IPPROTO_TCP, TCP_MD5SIG, md5sig(sock.family, address, key))
+        if "/" in address:
+            sock.setsockopt(socket.IPPROTO_TCP, TCP_MD5SIG_EXT, md5sig_prefix(sock.family, address, key))
+        else:
+            sock.setsockopt(socket.IPPROTO_TCP, TCP_MD5SIG, md5sig(sock.family, address, key))
     except FileNotFoundError:  # ENOENT: there was no key to remove
         if key:
             raise
 
 
+def md5sig_prefix(family: int, prefix: str, key: bytes) -> bytes:
+    """``struct tcp_md5sig`` for every address in ``prefix`` (TCP_MD5SIG_FLAG_PREFIX); an
+    IPv4 prefix on an IPv6 socket is the IPv4-mapped prefix (``::ffff:0:0/96`` + length)."""
+    net = ipaddress.ip_network(prefix, strict=False)
+    mapped = net.version == 4 and family == socket.AF_INET6
+    return md5sig(family, str(net.network_address), key, net.prefixlen + (96 if mapped else 0))
+
+
 def accepts_family(sock: socket.socket, address: str) -> bool:
-    """Can connections from ``address`` arrive on this listening socket?"""
-    v4 = ipaddress.ip_address(address).version == 4
+    """Can connections from ``address`` (or a prefix) arrive on this listening socket?"""
+    v4 = (ipaddress.ip_network(address, strict=False) if "/" in address
+          else ipaddress.ip_address(address)).version == 4
     if sock.family == socket.AF_INET:
         return v4
     return not v4 or not sock.getsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY)

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import errno
 import fcntl
+import ipaddress
 import logging
 import socket
 import sys
@@ -220,6 +221,24 @@ class Transport:
                 log.error("cannot set the %s of %s on the listener %s: %s; its connections "
                           "are refused", kind, peer, sock.getsockname()[0], exc.strerror or exc)
 
+    def options_key(self, peer: str) -> str | None:
+        """Where the options of ``peer``'s accepted connections are kept: its own entry,
+        else the longest dynamic-neighbors prefix holding it (the same key the kernel
+        checked its SYN with)."""
+        if peer in self.accepting:
+            return peer
+        try:
+            ip = ipaddress.ip_address(peer)
+        except ValueError:
+            return None
+        best: tuple[int, str] | None = None
+        for name in self.accepting:
+            if "/" in name:
+                net = ipaddress.ip_network(name, strict=False)
+                if net.version == ip.version and ip in net and (best is None or net.prefixlen > best[0]):
+                    best = (net.prefixlen, name)
+        return best[1] if best is not None else None
+
     def _accept(self) -> asyncio.Protocol:
         return _Acceptor(self)
 
@@ -348,11 +367,12 @@ class _Acceptor(asyncio.Protocol):
             _refused("connection from %s refused: not a configured neighbor", host)
             transport.close()
             return
-        if peer in self.owner.unkeyed:
+        key = self.owner.options_key(peer)
+        if key in self.owner.unkeyed:
             _refused("connection from %s refused: its TCP MD5 or TCP-AO key is not set on the listener", host)
             transport.close()
             return
-        options = self.owner.accepting.get(peer)
+        options = self.owner.accepting.get(key) if key is not None else None
         if options is not None:
             sock = transport.get_extra_info("socket")
             ttl = syn_ttl(sock) if options.min_ttl else None

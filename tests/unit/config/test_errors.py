@@ -83,7 +83,6 @@ nexthop = "192.0.2.1"
     ("bmp-servers", "[[bmp-servers]]\n[bmp-servers.config]\naddress = \"127.0.0.1\"\n"),
     ("rpki-servers", "[[rpki-servers]]\n[rpki-servers.config]\naddress = \"127.0.0.1\"\n"),
     ("mrt-dump", "[[mrt-dump]]\n[mrt-dump.config]\ndump-type = \"updates\"\n"),
-    ("dynamic-neighbors", "[[dynamic-neighbors]]\n[dynamic-neighbors.config]\nprefix = \"10.0.0.0/24\"\n"),
     ("vrfs", "[[vrfs]]\n[vrfs.config]\nname = \"v\"\n"),
     ("collector", "[collector.config]\nurl = \"x\"\n"),
 ])

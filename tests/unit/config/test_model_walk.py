@@ -287,7 +287,33 @@ def ao(old: str, new: str, *, current: bool = False) -> Probe:
     return Probe(((old, new),), start_commands, base=((TIMERS, head + block + TIMERS),))
 
 
+#: A peer group and a [[dynamic-neighbors]] range using it (the probes below edit them).
+DYNAMIC = ('\n[gracebgp]\n', '\n[[peer-groups]]\n[peer-groups.config]\npeer-group-name = "leaves"\n'
+           '[[peer-groups]]\n[peer-groups.config]\npeer-group-name = "spines"\npeer-as = 65020\n'
+           '[[dynamic-neighbors]]\n[dynamic-neighbors.config]\nprefix = "10.0.0.0/24"\n'
+           'peer-group = "leaves"\n[dynamic-neighbors.gracebgp]\nmax-peers = 2\n\n[gracebgp]\n')
+
+
+def dynamic_peers(cfg: Config) -> list[object]:
+    """Which addresses a connection is taken from, and what becomes of two more from the
+    range (the second over a cap of 1: refused with Cease/Out of Resources)."""
+    sp, _ = _started(cfg)
+    answers: list[object] = [sp.peer_for(a) for a in ("10.0.0.9", "10.0.1.9")]
+    for n, address in enumerate(("10.0.0.7", "10.0.0.8", "10.0.0.9")):
+        out = sp.handle(ev.Connected(address, (1 << 21) + n, "10.0.0.1", outgoing=False), NOW)
+        answers.append([type(o).__name__ for o in out if not isinstance(o, (ev.Log, ev.Notice))])
+    answers += [(p.address, p.settings.session.peer_as) for p in sp.peers.values() if p.dynamic_range]
+    return answers
+
+
+def dyn(old: str, new: str) -> Probe:
+    return Probe(((old, new),), dynamic_peers, base=(DYNAMIC,))
+
+
 PROBES: dict[str, Probe] = {
+    "dynamic_neighbors.prefix": dyn('prefix = "10.0.0.0/24"', 'prefix = "10.0.0.0/29"'),
+    "dynamic_neighbors.peer_group": dyn('peer-group = "leaves"', 'peer-group = "spines"'),
+    "dynamic_neighbors.max_peers": dyn("max-peers = 2", "max-peers = 3"),
     "global_.asn": p("\nas = 65001", "\nas = 65010", our_opens, None, ("peer-as = 65001", "peer-as = 65010")),
     "global_.router_id": kv("router-id", '"192.0.2.1"', '"192.0.2.9"', our_opens),
     "global_.port": p("\nport = 179", "\nport = 1179", listen_addresses),

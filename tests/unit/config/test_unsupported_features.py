@@ -59,14 +59,6 @@ def test_every_unsupported_feature_is_named_in_one_run() -> None:
         assert feature in message and "which gracebgp does not support yet" in message
 
 
-def test_dynamic_neighbors_are_refused_for_now() -> None:
-    (p,) = problems(MINIMAL + "[[dynamic-neighbors]]\n[dynamic-neighbors.config]\nprefix = \"10.0.0.0/24\"\n"
-                    "peer-group = \"g\"\n")
-    assert (p.line, p.key) == (4, "dynamic-neighbors")
-    assert p.message == ("section [[dynamic-neighbors]] is GoBGP configuration for dynamic neighbors, "
-                         "which gracebgp does not support yet")
-
-
 #: Key names of GoBGP's configuration schema (pkg/config/oc) that gracebgp's sections
 #: name, and gracebgp's own extension keys ([gracebgp], [neighbors.gracebgp]).
 _GOBGP_WORDS = """
@@ -93,7 +85,7 @@ gracebgp auth-password-file tcp-ao-current-key tcp-ao-keys send-id recv-id algor
 state-dir api-socket api-socket-group api-socket-mode api-listen api-token-file api-tls-cert-file
 api-tls-key-file metrics-listen sigterm forwarding-state-preserved drain-delay establish-wait
 llgr-to-ibgp provisional-hard-reset record routes prefix next-hop origin communities
-large-communities med local-pref
+large-communities med local-pref max-peers
 """
 GOBGP_KEYS = frozenset(_GOBGP_WORDS.split())
 GRACEBGP_KEYS = frozenset(_GRACEBGP_WORDS.split())

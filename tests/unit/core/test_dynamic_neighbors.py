@@ -26,9 +26,9 @@ V4 = IPV4_UNICAST
 
 def template(prefix: str, peer_as: int | None = None, restart_time: int = 60) -> NeighborSettings:
     """A peer group's settings as the daemon builds them (address: the prefix's)."""
-    session = SessionConfig(HUB_AS, HUB, prefix.split("/")[0], peer_as, passive=True,
+    session = SessionConfig(HUB_AS, HUB, prefix.split("/", maxsplit=1)[0], peer_as, passive=True,
                             graceful_restart=GrConfig(restart_time, forwarding=frozenset({V4})))
-    return NeighborSettings(prefix.split("/")[0], session)
+    return NeighborSettings(prefix.split("/", maxsplit=1)[0], session)
 
 
 def client(me: str, asn: int, prefix: str, restart: str = "") -> Speaker:

@@ -9,7 +9,7 @@ import struct
 
 import pytest
 
-from gracebgp.runtime.sockopts import TCP_MD5SIG_FLAG_PREFIX, md5sig
+from gracebgp.runtime.sockopts import TCP_MD5SIG_FLAG_PREFIX, md5sig, md5sig_prefix
 
 
 def _fields(raw: bytes) -> tuple[bytes, int, int, int, int, bytes]:
@@ -53,3 +53,13 @@ def test_what_linux_cannot_take_is_refused() -> None:
         md5sig(socket.AF_INET, "192.0.2.9", b"k" * 81)
     with pytest.raises(ValueError, match="not an IPv4 address"):
         md5sig(socket.AF_INET, "2001:db8::9", b"k")
+
+
+def test_a_dynamic_neighbors_range_is_one_prefix_key() -> None:
+    addr, flags, prefixlen, keylen, *_ = _fields(md5sig_prefix(socket.AF_INET, "10.0.0.0/24", b"k"))
+    assert addr[4:8] == bytes([10, 0, 0, 0]) and (flags, prefixlen, keylen) == (TCP_MD5SIG_FLAG_PREFIX, 24, 1)
+    # on a dual-stack socket an IPv4 range is the IPv4-mapped prefix: 96 more bits
+    addr, flags, prefixlen, *_ = _fields(md5sig_prefix(socket.AF_INET6, "10.0.0.0/24", b"k"))
+    assert addr[8:24] == socket.inet_pton(socket.AF_INET6, "::ffff:10.0.0.0") and prefixlen == 120
+    addr, flags, prefixlen, *_ = _fields(md5sig_prefix(socket.AF_INET6, "2001:db8:1::/48", b""))
+    assert addr[8:24] == socket.inet_pton(socket.AF_INET6, "2001:db8:1::") and (flags, prefixlen) == (1, 48)

@@ -1,0 +1,115 @@
+"""``[[dynamic-neighbors]]`` (GoBGP's schema): a prefix and the peer group whose settings
+every peer connecting from inside it takes.
+
+    [[dynamic-neighbors]]
+      [dynamic-neighbors.config]
+        prefix = "10.0.0.0/24"          GoBGP's DynamicNeighborConfig.prefix
+        peer-group = "leaves"           GoBGP's DynamicNeighborConfig.peer-group
+      [dynamic-neighbors.gracebgp]
+        max-peers = 20                  gracebgp: the most peers of this range at once
+
+The group's tables (already checked as a group, ``config.groups``) become one neighbor
+table per range, its address the prefix's own, so every key a group may hold has the same
+meaning for a dynamic peer as for a configured member. A group without ``peer-as`` (or
+with 0) takes any AS, as GoBGP does. What cannot work for a range is refused here: TCP-AO
+keys (the kernel keys TCP-AO per address; the MD5 key is scoped to the prefix), a
+local-address of the other family, a prefix given twice.
+"""
+
+from __future__ import annotations
+
+import copy
+import ipaddress
+from collections.abc import Callable
+from typing import Any
+
+from gracebgp.config.groups import PEER_AS, Inheritance, Reshape
+from gracebgp.config.model import DynamicNeighbor, Neighbor
+from gracebgp.config.positions import KeyPath
+from gracebgp.config.schema import NEIGHBOR
+
+Issue = tuple[KeyPath, str]
+#: Validates data as a model, reporting at a model location (the loader's ``_validate``).
+Validate = Callable[[Any, dict[str, Any], tuple[str | int, ...], list[Issue]], Any]
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def build(entries: list[dict[str, Any]], found: Inheritance, global_as: Any, reshape: Reshape,
+          validate: Validate, issues: list[Issue]) -> list[DynamicNeighbor]:
+    """The shaped ``[[dynamic-neighbors]]`` entries (prefix, peer_group, max_peers) as
+    models, each with its group's values as its ``template`` neighbor."""
+    out: list[DynamicNeighbor] = []
+    seen: dict[str, int] = {}
+    for i, entry in enumerate(entries):
+        where: KeyPath = ("dynamic-neighbors", i, "config")
+        name, network = entry.get("peer_group"), _network(entry.get("prefix"))
+        if network is not None and str(network) in seen:
+            issues.append(((*where, "prefix"), f"prefix {network} is given twice (also "
+                           f"dynamic-neighbors[{seen[str(network)]}])"))
+            continue
+        if network is not None:
+            seen[str(network)] = i
+        if name is None or not isinstance(name, str) or name not in found.groups:
+            defined = ", ".join(repr(n) for n in found.groups) or "none"
+            issues.append(((*where, "peer-group"), "required key is missing: the [[peer-groups]] entry whose "
+                           "settings the range's peers take" if name is None else
+                           f"there is no peer group {name!r} (peer groups defined: {defined})"))
+            continue
+        group = found.groups[name][1]
+        problem = _unfit(group, network)
+        if problem:
+            issues.append(((*where, "peer-group"), f"peer group {name!r}: {problem}"))
+            continue
+        table, any_as = _template(group, network, global_as)
+        mine: list[Issue] = []
+        shaped = reshape(table, NEIGHBOR, ("neighbors", 0), mine)
+        template = validate(Neighbor, shaped, ("neighbors", 0), mine)
+        for path, message in mine:  # the group's own check has the details at its lines
+            key = ".".join(str(p) for p in path[2:])
+            issues.append(((*where, "peer-group"), f"peer group {name!r}, as a neighbor in "
+                           f"{entry.get('prefix')}: {key}: {message}"))
+        if template is None or mine:
+            continue
+        obj = validate(DynamicNeighbor, entry, ("dynamic_neighbors", i), issues)
+        if obj is not None:
+            out.append(obj.with_group(template, any_as))
+    return out
+
+
+def _network(prefix: Any) -> Network | None:
+    try:
+        return ipaddress.ip_network(str(prefix), strict=False) if isinstance(prefix, str) else None
+    except ValueError:
+        return None  # the model says why
+
+
+def _unfit(group: dict[str, Any], network: Network | None) -> str:
+    """Why a group cannot serve a range (empty: it can)."""
+    extras = group.get("gracebgp")
+    if isinstance(extras, dict) and extras.get("tcp-ao-keys"):
+        return ("TCP-AO keys are not supported for dynamic neighbors (the kernel keys TCP-AO per "
+                "peer address); use auth-password, which is scoped to the prefix")
+    transport = group.get("transport")
+    config = transport.get("config") if isinstance(transport, dict) else None
+    local = config.get("local-address") if isinstance(config, dict) else None
+    if network is not None and isinstance(local, str):
+        try:
+            if ipaddress.ip_address(local).version != network.version:
+                return f"its local-address {local} is not of the family of {network}"
+        except ValueError:
+            pass  # the group's own check reports it
+    return ""
+
+
+def _template(group: dict[str, Any], network: Network | None, global_as: Any) -> tuple[dict[str, Any], bool]:
+    """The group as a neighbor table of the range; whether it takes any AS."""
+    table = copy.deepcopy(group)
+    config = table.setdefault("config", {})
+    config["neighbor-address"] = str(network.network_address) if network is not None else "192.0.2.0"
+    peer_as = config.get(PEER_AS[-1])
+    any_as = peer_as in (None, 0) and not isinstance(peer_as, bool)
+    if any_as:
+        # A stand-in so that the neighbor validates: the global AS (iBGP-shaped, so no
+        # eBGP single-hop TTL is derived from it); the speaker gets None (any AS).
+        config[PEER_AS[-1]] = global_as if isinstance(global_as, int) and global_as > 0 else 65535
+    return table, any_as
