@@ -166,7 +166,11 @@ class Peer(Model):
     peer_as: int
     state: str = Field(description="Idle, Connect, Active, OpenSent, OpenConfirm or Established")
     admin_down: bool
-    dynamic: bool = Field(description="added through the API (not in the configuration file)")
+    dynamic: bool = Field(description="not a configured neighbor: added through the API, or accepted from "
+                          "a [[dynamic-neighbors]] range (dynamic_range)")
+    dynamic_range: str | None = Field(default=None, description=(
+        "the [[dynamic-neighbors]] prefix the peer was accepted from (null for other peers); such a peer "
+        "is forgotten when its session is gone, or after its graceful restart when one keeps it"))
     uptime: float | None = Field(description="seconds Established, null when not Established")
     router_id: str | None = Field(description="the peer's BGP Identifier once Established")
     hold_time: int | None = None

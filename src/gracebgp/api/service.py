@@ -100,8 +100,10 @@ def peer_view(speaker: Speaker, peer: Peer, now: float) -> s.Peer:
     ours, theirs, decided = session_view(peer)
     return s.Peer(
         address=peer.address, description=peer.settings.description, local_as=cfg.local_as,
-        peer_as=cfg.peer_as or 0, state=STATE_NAMES[peer.session.state], admin_down=peer.admin_down,
-        dynamic=peer.dynamic, uptime=None if since is None else max(0.0, now - since),
+        peer_as=neg.peer_as if neg else cfg.peer_as or 0,  # any AS (dynamic): 0 until the OPEN
+        state=STATE_NAMES[peer.session.state], admin_down=peer.admin_down,
+        dynamic=peer.dynamic, dynamic_range=peer.dynamic_range,
+        uptime=None if since is None else max(0.0, now - since),
         router_id=neg.peer_router_id if neg else None, hold_time=neg.hold_time if neg else None,
         keepalive_time=neg.keepalive_time if neg else None,
         established_count=peer.stats.established_count, last_error=peer.stats.last_error,

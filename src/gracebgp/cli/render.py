@@ -90,7 +90,8 @@ def peer_rows(answers: Sequence[Answer[list[Peer]]]) -> tuple[list[str], Rows]:
     """One row per peer and family, like ``cilium bgp peers``."""
     def rows(peers: list[Peer]) -> Iterable[list[str]]:
         for peer in sorted(peers, key=lambda p: address_key(p.address)):
-            head = [peer.address, str(peer.local_as), str(peer.peer_as), peer_state(peer),
+            address = f"{peer.address} (dynamic)" if peer.dynamic_range else peer.address
+            head = [address, str(peer.local_as), str(peer.peer_as), peer_state(peer),
                     format_duration(peer.uptime)]
             families = sorted(peer.families or [], key=lambda f: f.family)
             if not families:
@@ -212,7 +213,8 @@ def peer_pairs(p: Peer) -> Pairs:
         ("Uptime", format_duration(p.uptime)), ("Router ID", _maybe(p.router_id)),
         ("Hold time", _maybe(p.hold_time)), ("Keepalive", _maybe(p.keepalive_time)),
         ("Established", f"{p.established_count} times"), ("Last error", _maybe(p.last_error)),
-        ("Dynamic", "yes" if p.dynamic else "no"),
+        ("Dynamic", f"yes, accepted from the dynamic-neighbors range {p.dynamic_range}" if p.dynamic_range
+         else "yes, added through the API" if p.dynamic else "no"),
         ("Graceful restart", "yes" if p.graceful_restart else "no"),
         ("Peer restart time", _maybe(p.peer_restart_time)),
         ("Stale routes expire in", format_duration(p.stale_until) if p.stale_until is not None else "-"),

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from gracebgp.api.service import list_peers
+from gracebgp.cli.render import peer_pairs, peer_rows
 from gracebgp.core import events as ev
 from gracebgp.core.dynamic import DynamicRange
 from gracebgp.core.originate import LocalRoute
@@ -202,3 +204,18 @@ def test_reload_making_a_dynamic_peer_a_configured_neighbor_keeps_its_session() 
     net.queue.append(("127.0.0.2", ev.StopRequested(graceful=False, message="bye")))
     net.run()
     assert "127.0.0.2" in h.peers  # a configured neighbor stays when its session goes down
+
+
+def test_the_api_and_the_cli_mark_dynamic_peers_and_they_disappear() -> None:
+    net = Net()
+    h = net.add(HUB, hub(wide()))
+    net.add("127.0.0.2", client("127.0.0.2", 65002, "10.2.0.0/16"))
+    net.run()
+    (peer,) = list_peers(h, net.now)
+    assert (peer.address, peer.dynamic, peer.dynamic_range, peer.peer_as) == ("127.0.0.2", True, WIDE, 65002)
+    _, rows = peer_rows([(None, [peer])])
+    assert rows[0][:3] == ["127.0.0.2 (dynamic)", str(HUB_AS), "65002"]
+    assert ("Dynamic", f"yes, accepted from the dynamic-neighbors range {WIDE}") in peer_pairs(peer)
+    net.queue.append(("127.0.0.2", ev.StopRequested(graceful=False, message="bye")))
+    net.run()
+    assert list_peers(h, net.now) == []
