@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from gracebgp.rib.export import ExportPolicy, export_path
+from gracebgp.rib.export import ExportPolicy, export_class, export_path
 from gracebgp.rib.loc_rib import LocRib
 from gracebgp.rib.path import Path, PathTable, PeerInfo
 from gracebgp.types import IPV4_UNICAST, Family
@@ -21,52 +21,73 @@ from gracebgp.wire.update import end_of_rib, pack_ipv4, pack_mp, pack_withdrawal
 _SAME = object()  # export memo: the exported path is the source path itself (no cycle)
 
 
-class AdjRibOut:
-    """``slot`` names this peer and family in the export memo each source Path carries
-    (``Path.exports``: one ``(slot, policy, source, exported)`` tuple, or slot -> tuple
-    when several peers export it). The memo lives on the source path, so it goes with the
-    last route using that path and never holds a path alive; a new session or policy
-    (``repolicy``) makes its entries stale: an entry made with an equal policy (the peer
-    back with the same session parameters) is still good, so a flapping peer gets the
-    same exported Paths again without exporting anything anew."""
+#: (export class, family) -> the slot its entries carry in ``Path.exports`` (a small int).
+_SLOTS: dict[tuple[ExportPolicy, Family], int] = {}
 
-    __slots__ = ("_table", "advertised", "family", "pending", "policy", "slot")
+
+def _slot(shared: ExportPolicy, family: Family) -> int:
+    key = (shared, family)
+    slot = _SLOTS.get(key)
+    if slot is None:
+        slot = _SLOTS[key] = len(_SLOTS) + 1
+    return slot
+
+
+class AdjRibOut:
+    """Peers whose policies differ only in who the peer is share an export class
+    (``export.export_class``, an update group) and with it one ``slot`` in the export memo
+    each source Path carries (``Path.exports``: one ``(slot, source, exported)`` tuple,
+    or slot -> tuple when several classes export it): a path is exported once per class,
+    however many peers the class has, and each peer adds only the rules that depend on
+    it (``_export``). The memo lives on the source path, so it goes with the last route
+    using that path and never holds a path alive; a new policy (``repolicy``) is another
+    class and slot, while a peer back with the same session parameters finds its
+    class's entries still good, so a flapping peer gets the same exported Paths again
+    without exporting anything anew."""
+
+    __slots__ = ("_loop_asn", "_shared", "_table", "advertised", "family", "pending", "policy", "slot")
 
     def __init__(self, family: Family, policy: ExportPolicy, table: PathTable) -> None:
         self.family = family
-        self.policy = policy
         self._table = table
         self.advertised: dict[int, Path] = {}
         self.pending: dict[int, Path | None] = {}  # key -> path to announce, None: withdraw
-        self.slot = policy.peer.index << 24 | family.afi << 8 | family.safi
+        self.repolicy(policy)
 
     def __len__(self) -> int:
         return len(self.advertised)
 
     def _export(self, source: PeerInfo, path: Path) -> Path | None:
-        """``path`` from ``source`` as sent to this peer, from the memo or computed."""
-        slot, policy = self.slot, self.policy
+        """``path`` from ``source`` as sent to this peer: its class's export, from the
+        memo or computed, then this peer's own AS-loop check (RFC 4271 §9.1.2: the peer
+        would drop a path holding its AS). Never called for the peer's own routes."""
+        slot = self.slot
+        out: Path | None
         memo = path.exports
         hit = memo if memo is None or memo.__class__ is tuple else memo.get(slot)
-        if hit is not None and hit[0] == slot and (hit[2] is source or hit[2] == source):
-            if hit[1] is not policy or hit[2] is not source:
-                if hit[1] != policy:  # repolicy: export anew
-                    hit = None
-                elif memo is hit:  # equal policy and source in new sessions: still good
-                    path.exports = hit = (slot, policy, source, hit[3])
+        if hit is not None and hit[0] == slot and (hit[1] is source or hit[1] == source):
+            out = hit[2]
+            if hit[1] is not source:  # the source's new session, equal: still good
+                entry = (slot, source, out)
+                if memo is hit:
+                    path.exports = entry
                 else:
-                    memo[slot] = hit = (slot, policy, source, hit[3])
-            if hit is not None:
-                out = hit[3]
-                return path if out is _SAME else out
-        out = export_path(source, path, policy, self.family, self._table)
-        entry = (slot, policy, source, _SAME if out is path else out)
-        if memo is None or (memo.__class__ is tuple and memo[0] == slot):
-            path.exports = entry
-        elif memo.__class__ is tuple:
-            path.exports = {memo[0]: memo, slot: entry}
+                    memo[slot] = entry
+            out = path if out is _SAME else out
         else:
-            memo[slot] = entry
+            out = export_path(source, path, self._shared, self.family, self._table)
+            entry = (slot, source, _SAME if out is path else out)
+            if memo is None or (memo.__class__ is tuple and memo[0] == slot):
+                path.exports = entry
+            elif memo.__class__ is tuple:
+                path.exports = {memo[0]: memo, slot: entry}
+            else:
+                memo[slot] = entry
+        asn = self._loop_asn
+        if out is not None and asn is not None:
+            for _, asns in path.attrs.as_path:
+                if asn in asns:
+                    return None
         return out
 
     def consider(self, keys: Iterable[int], loc: LocRib, again: bool = False) -> None:
@@ -137,9 +158,15 @@ class AdjRibOut:
         return end_of_rib(self.family, ctx)
 
     def repolicy(self, policy: ExportPolicy) -> None:
-        """Export with ``policy`` from now on (drain, LLGR): the memo entries made with
-        the old one no longer match; call ``consider_all`` next to send the difference."""
+        """Export with ``policy`` from now on (drain, LLGR): its class has its own slot,
+        so the memo entries made with the old one no longer match; call ``consider_all``
+        next to send the difference."""
         self.policy = policy
+        self._shared = export_class(policy)
+        self.slot = _slot(self._shared, self.family)
+        # The AS-loop check the class leaves to each peer (eBGP; with replace-peer-as the
+        # peer's AS is in the class and export_path checks it there).
+        self._loop_asn = None if policy.peer.ibgp or policy.replace_peer_as else policy.peer.asn
 
     def reset(self) -> None:
         """The session went down: nothing is advertised any more."""

@@ -12,7 +12,7 @@ CLUSTER_LIST), RFC 1997 (NO_EXPORT, NO_ADVERTISE, NO_EXPORT_SUBCONFED), RFC 4271
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from gracebgp.rib.aspath_rules import RemovePrivateAs, holds_as, remove_private, replace_as
@@ -33,6 +33,7 @@ from gracebgp.wire.communities import Communities
 from gracebgp.wire.iana import AttrType, SegmentType, WellKnownCommunity
 
 _NO_ADVERTISE = int(WellKnownCommunity.NO_ADVERTISE)
+_LLGR_STALE = int(WellKnownCommunity.LLGR_STALE)
 _GSHUT = int(WellKnownCommunity.GRACEFUL_SHUTDOWN)
 _NO_EXPORT = (int(WellKnownCommunity.NO_EXPORT), int(WellKnownCommunity.NO_EXPORT_SUBCONFED))
 _DROP_ALWAYS = (AttrType.AS4_PATH, AttrType.AS4_AGGREGATOR)  # rebuilt for 2-octet peers
@@ -88,13 +89,15 @@ def export_path(source: PeerInfo, path: Path, policy: ExportPolicy, family: Fami
     if source.index == target.index or policy.withdraw_all:
         return None  # never back to where it came from
     attrs = path.attrs
+    comms = attrs.communities
     llgr_fallback = False
-    if path.llgr_stale and not policy.llgr:
+    # (the community itself, not ``path.llgr_stale``: that reads every decision field of
+    # a path that is only being exported)
+    if _LLGR_STALE in comms and not policy.llgr:
         # RFC 9494 §4.3: never to a peer without LLGR; §4.6: to iBGP if configured.
         if not target.ibgp or not policy.llgr_ibgp:
             return None
         llgr_fallback = True
-    comms = attrs.communities
     ebgp = not target.ibgp
     # RFC 1997 binds routes *received* with these communities; a route we originate
     # carries them for the neighbor to honour (the usual "tag my prefix NO_EXPORT").
@@ -131,9 +134,9 @@ def export_path(source: PeerInfo, path: Path, policy: ExportPolicy, family: Fami
     if ebgp and not transparent:
         if policy.remove_private_as:  # GoBGP's order: before our AS goes in front
             segments = remove_private(segments, policy.remove_private_as, policy.local_as)
-        segments = prepend(segments, policy.local_as)
-    new_path = AsPath(segments)  # RFC 7947 §2.2.2.1: a route server does not prepend its AS
-    _put(out, by_code, new_path)
+        _put(out, by_code, _prepended(segments, policy.local_as))
+    else:  # RFC 7947 §2.2.2.1: a route server does not prepend its AS
+        _put(out, by_code, AsPath(segments))
     if not ebgp:
         _put(out, by_code, LocalPref(path.local_pref))
         if from_ibgp:  # reflecting (RFC 4456 §8)
@@ -150,19 +153,62 @@ def export_path(source: PeerInfo, path: Path, policy: ExportPolicy, family: Fami
         nh = policy.next_hop_v4 if self_next_hop else path.next_hop[0]
         if nh is None:
             return None  # no address to put in NEXT_HOP yet
-        _put(out, by_code, NextHop(nh))
+        _put(out, by_code, _next_hop(nh))
         next_hop: tuple[str, ...] = (nh,)
     else:
         next_hop = policy.next_hop_v6 if self_next_hop else path.next_hop
         if not next_hop:
             return None
-    out.sort(key=lambda a: a.code)
-    result = AttrSet(out)
+    out.sort(key=_code)
+    result = AttrSet.clean(tuple(out), by_code, True)
     if llgr_fallback:
         result = with_communities(result, (_NO_EXPORT[0],), 0)
     if policy.gshut:
         result = with_communities(result, (_GSHUT,), None if ebgp else 0)
     return table.get(intern_derived(result), next_hop)
+
+
+def export_class(policy: ExportPolicy) -> ExportPolicy:
+    """``policy`` without the target peer's identity: what ``export_path`` makes of a path
+    is the same for every peer of one class (an update group), so the Adj-RIBs-Out export
+    each path once per class. Only two rules depend on the peer itself, and the class
+    leaves them to the caller: never back to where a route came from, and the eBGP
+    AS-loop check (the class's AS is -1, in no AS_PATH) - unless ``replace-peer-as``
+    makes the AS_PATH itself depend on the peer's AS, which then stays in the class."""
+    peer = policy.peer
+    asn = peer.asn if policy.replace_peer_as else -1
+    return replace(policy, peer=PeerInfo(-1, "", asn, "", peer.ibgp, peer.rr_client))
+
+
+def _code(attr: Any) -> int:
+    return attr.code  # type: ignore[no-any-return]
+
+
+#: Exports share their AS_PATH and NEXT_HOP attributes: a full table has tens of thousands
+#: of AS paths but a hundred thousand attribute sets, and one NEXT_HOP per session.
+_PREPENDED: dict[tuple[tuple[Segment, ...], int], AsPath] = {}
+_NEXT_HOPS: dict[str, NextHop] = {}
+_SHARED_LIMIT = 1 << 18
+
+
+def _prepended(segments: tuple[Segment, ...], asn: int) -> AsPath:
+    """AS_PATH with ``asn`` prepended (RFC 4271 §5.1.2), one object per result."""
+    key = (segments, asn)
+    hit = _PREPENDED.get(key)
+    if hit is None:
+        if len(_PREPENDED) >= _SHARED_LIMIT:
+            _PREPENDED.clear()
+        hit = _PREPENDED[key] = AsPath(prepend(segments, asn))
+    return hit
+
+
+def _next_hop(address: str) -> NextHop:
+    hit = _NEXT_HOPS.get(address)
+    if hit is None:
+        if len(_NEXT_HOPS) >= _SHARED_LIMIT:
+            _NEXT_HOPS.clear()
+        hit = _NEXT_HOPS[address] = NextHop(address)
+    return hit
 
 
 def _put(out: list[Any], by_code: dict[int, int], attr: Any) -> None:
