@@ -14,6 +14,17 @@ Both are small asyncio BGP speakers written for measuring, not for routing:
   17..24, is taken as one ``struct.unpack``), and reports the time the count first reached
   ``--expect``.
 
+Several ``--local`` addresses (and, for the injector, one ``--stream`` each) run one session
+from each address in the same process (``bench/scale.py``: 100 injectors, 10 collectors);
+"complete" then means every collector session holds ``--expect`` prefixes.
+
+With ``--graceful-restart SECONDS`` both also offer Graceful Restart (RFC 4724, Restart
+Time SECONDS, ipv4-unicast with F) and act as the DUT's helpers when it restarts: they
+connect again (for up to SECONDS), the collector sends its End-of-RIB and keeps the
+routes it had, counting those the DUT announces again, until the DUT's End-of-RIB
+("eor" event: how many were announced again, how many stale ones purged, how many
+withdrawals seen in all); the injector sends its whole stream and End-of-RIB again.
+
 Each prints JSON lines on standard output (``{"event": ..., ...}``); times are both
 ``time.monotonic()`` (``mono``) and ``time.time()`` (``wall``), which are system-wide.
 
@@ -40,15 +51,18 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from gracebgp.types import IPV4_UNICAST
 from gracebgp.wire import (
     KEEPALIVE,
     AsPath,
     AttrSet,
+    Capability,
     CodecContext,
     Communities,
     FourOctetAs,
+    GracefulRestart,
     MultiExitDisc,
     Multiprotocol,
     NextHop,
@@ -73,6 +87,7 @@ MARKER = b"\xff" * 16
 MSG_OPEN, MSG_UPDATE, MSG_NOTIFICATION, MSG_KEEPALIVE = 1, 2, 3, 4
 CHUNK = 1 << 20
 _RESERVED_ASNS = {0, 23456, DUT_AS, INJECTOR_AS, COLLECTOR_AS}
+EOR = end_of_rib(IPV4_UNICAST, CTX)
 
 
 def emit(event: str, **fields: object) -> None:
@@ -96,10 +111,11 @@ def _asn(rng: random.Random) -> int:
             return a
 
 
-def build_updates(n: int, next_hop: str, first_as: int = INJECTOR_AS, seed: int = 7) -> bytes:
-    """``n`` /24 prefixes as pre-encoded UPDATE messages, one attribute set per 10 prefixes."""
-    if not 0 < n <= MAX_PREFIXES:
-        raise ValueError(f"between 1 and {MAX_PREFIXES} prefixes")
+def build_updates(n: int, next_hop: str, first_as: int = INJECTOR_AS, seed: int = 7, start: int = 0) -> bytes:
+    """``n`` /24 prefixes as pre-encoded UPDATE messages, one attribute set per 10 prefixes;
+    ``start``: the index of the first /24 (several injectors send disjoint ranges)."""
+    if n <= 0 or start < 0 or start + n > MAX_PREFIXES:
+        raise ValueError(f"between 1 and {MAX_PREFIXES} prefixes in all")
     rng = random.Random(seed)
     paths = [tuple(_asn(rng) for _ in range(rng.randint(1, 3))) for _ in range(20_000)]
     # Communities from private ASNs 1..64511 so that none is well-known (NO_EXPORT would stop
@@ -117,7 +133,7 @@ def build_updates(n: int, next_hop: str, first_as: int = INJECTOR_AS, seed: int 
         attrs = AttrSet([Origin(0), AsPath(((2, (first_as, *paths[p])),)), NextHop(next_hop),
                          MultiExitDisc(med * 10), Communities((comms[c1], comms[c2]))])
         lo = s * PER_SET
-        keys = [make_key(FIRST_PREFIX + (i << 8), 24, 32) for i in range(lo, min(n, lo + PER_SET))]
+        keys = [make_key(FIRST_PREFIX + ((start + i) << 8), 24, 32) for i in range(lo, min(n, lo + PER_SET))]
         out.extend(pack_ipv4(attrs, keys, CTX))
     return b"".join(out)
 
@@ -179,9 +195,16 @@ async def connect(dut: str, port: int, local: str | None, timeout: float
 
 
 async def open_session(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, asn: int,
-                       router_id: str, hold_time: int, timeout: float) -> int:
-    """OPEN / KEEPALIVE exchange; returns the negotiated hold time."""
-    caps = (Multiprotocol(1, 1), RouteRefreshCapability(), FourOctetAs(asn))
+                       router_id: str, hold_time: int, timeout: float, gr_time: int = 0,
+                       peer: dict[str, Any] | None = None) -> int:
+    """OPEN / KEEPALIVE exchange; returns the negotiated hold time.
+
+    ``gr_time``: also offer Graceful Restart (RFC 4724 §3) with this Restart Time, no R bit
+    (we never restart) and ipv4-unicast with F set. ``peer`` gets the DUT's GR capability
+    (``gr``: its R and N bits, Restart Time and the F bit per family, or None)."""
+    caps: tuple[Capability, ...] = (Multiprotocol(1, 1), RouteRefreshCapability(), FourOctetAs(asn))
+    if gr_time:
+        caps += (GracefulRestart(0, gr_time, ((1, 1, 0x80),)),)
     writer.write(Open.build(asn, hold_time, router_id, caps).encode())
     await writer.drain()
     peer_open: Open | None = None
@@ -206,6 +229,11 @@ async def open_session(reader: asyncio.StreamReader, writer: asyncio.StreamWrite
     except (asyncio.IncompleteReadError, ConnectionError) as exc:
         raise SessionError(f"DUT closed the session during the handshake: {exc}") from exc
     assert peer_open is not None
+    if peer is not None:
+        gr = next((c for c in peer_open.capabilities if isinstance(c, GracefulRestart)), None)
+        peer["gr"] = None if gr is None else {
+            "r": bool(gr.flags & 0x8), "n": bool(gr.flags & 0x4), "time": gr.restart_time,
+            "f": {f"{afi}/{safi}": bool(flags & 0x80) for afi, safi, flags in gr.families}}
     return min(hold_time, peer_open.hold_time)
 
 
@@ -245,52 +273,132 @@ async def _stdin_command(want: str | None) -> str:
             return line
 
 
-async def _discard(reader: asyncio.StreamReader, what: str) -> None:
-    """Read and drop what the DUT sends; report a NOTIFICATION or a close."""
+async def _discard(reader: asyncio.StreamReader, what: str, gr: bool = False) -> str:
+    """Read and drop what the DUT sends; report a NOTIFICATION or a close (with ``gr``, the
+    caller reports it: the session comes back) and return what ended the session."""
     try:
         while True:
             mtype, body = await read_message(reader)
             if mtype == MSG_NOTIFICATION:
-                emit("notification", who=what, text=_notification_text(body), **now())
-                return
+                text = _notification_text(body)
+                if not gr:
+                    emit("notification", who=what, text=text, **now())
+                return text
     except (asyncio.IncompleteReadError, ConnectionError) as exc:
-        emit("closed", who=what, error=str(exc), **now())
+        if not gr:
+            emit("closed", who=what, error=str(exc), **now())
+        return f"closed: {exc}"
+
+
+async def _establish_again(what: str, attempt: Any, timeout: float) -> None:
+    """RFC 4724 §4.2, the helper's side: connect again until ``attempt()`` succeeds or
+    ``timeout`` s (the DUT's restart) have passed; a refused OPEN is retried too."""
+    deadline = time.monotonic() + timeout
+    while True:
+        left = deadline - time.monotonic()
+        try:
+            await attempt(max(1.0, left))
+            return
+        except (SessionError, asyncio.IncompleteReadError, ConnectionError, TimeoutError) as exc:
+            if left <= 0:
+                raise SessionError(f"{what}: no session with the DUT within {timeout:.0f}s: {exc}") from exc
+            await asyncio.sleep(0.2)
 
 
 # --- injector -------------------------------------------------------------------------------
 
 
+class Injection:
+    """One injector session: our address, our pre-encoded stream, and with graceful restart
+    the sessions after the DUT restarts (each gets the whole stream and End-of-RIB again)."""
+
+    def __init__(self, args: argparse.Namespace, local: str | None, data: bytes) -> None:
+        self.args = args
+        self.local = local
+        self.router_id: str = args.router_id or local or "192.0.2.1"
+        self.data = data
+        self.chunks = list(aligned_chunks(data, args.chunk))
+        self.hold = 0
+        self.sessions = 0
+        self.peer: dict[str, Any] = {}
+        self.writer: asyncio.StreamWriter | None = None
+        self.tasks: list[asyncio.Future[Any]] = []
+
+    async def establish(self, timeout: float) -> None:
+        args = self.args
+        reader, writer = await connect(args.dut, args.port, self.local, timeout)
+        self.writer = writer
+        _tune(writer)
+        self.hold = await open_session(reader, writer, args.asn, self.router_id, args.hold_time, timeout,
+                                       args.graceful_restart, self.peer)
+        self.sessions += 1
+        self.tasks = [asyncio.ensure_future(keepalives(writer, self.hold)),
+                      asyncio.ensure_future(_discard(reader, "injector", bool(args.graceful_restart)))]
+
+    async def send_table(self) -> None:
+        assert self.writer is not None
+        for chunk in self.chunks:
+            self.writer.write(chunk)
+            await self.writer.drain()
+        self.writer.write(EOR)
+        await self.writer.drain()
+
+    async def follow(self) -> None:
+        """Graceful restart helper: whenever the session ends, connect again and send the
+        whole table and the End-of-RIB (the restarting DUT waits for it, RFC 4724 §4.1)."""
+        while True:
+            why = await self.tasks[1]
+            emit("session_down", who="injector", local=self.local, session=self.sessions, why=why, **now())
+            self.close()
+            await _establish_again("injector", self.establish, self.args.graceful_restart)
+            emit("reestablished", who="injector", local=self.local, session=self.sessions, peer=self.peer,
+                 **now())
+            await self.send_table()
+            emit("resent", who="injector", local=self.local, session=self.sessions, **now())
+
+    def close(self) -> None:
+        for t in self.tasks:
+            t.cancel()
+        if self.writer is not None:
+            self.writer.close()
+
+
 async def inject(args: argparse.Namespace) -> int:
-    data = Path(args.stream).read_bytes()
-    chunks = list(aligned_chunks(data, args.chunk))
-    eor = end_of_rib(IPV4_UNICAST, CTX)
-    reader, writer = await connect(args.dut, args.port, args.local, args.connect_timeout)
-    _tune(writer)
-    hold = await open_session(reader, writer, args.asn, args.router_id, args.hold_time, args.connect_timeout)
-    emit("established", hold=hold, octets=len(data), chunks=len(chunks), **now())
-    tasks = [asyncio.ensure_future(keepalives(writer, hold)),
-             asyncio.ensure_future(_discard(reader, "injector"))]
+    if len(args.stream) != len(args.local):
+        raise SessionError(f"{len(args.local)} --local addresses but {len(args.stream)} --stream files")
+    sessions = [Injection(args, local, Path(stream).read_bytes())
+                for local, stream in zip(args.local, args.stream, strict=True)]
+    octets = sum(len(s.data) for s in sessions)
+    many = {"sessions": len(sessions)} if len(sessions) > 1 else {}
+    followers: list[asyncio.Future[None]] = []
     try:
+        await asyncio.gather(*(s.establish(args.connect_timeout) for s in sessions))
+        emit("established", hold=min(s.hold for s in sessions), octets=octets,
+             chunks=sum(len(s.chunks) for s in sessions), **many, **now())
         if args.wait_go and await _stdin_command("go") != "go":
             return 0
         first = now()
-        for chunk in chunks:
-            writer.write(chunk)
-            await writer.drain()
-        writer.write(eor)
-        await writer.drain()
-        emit("sent", first_update=first, octets=len(data), **now())
-        await stop_requested()
+        await asyncio.gather(*(s.send_table() for s in sessions))
+        emit("sent", first_update=first, octets=octets, **now())
+        if args.graceful_restart:
+            followers = [asyncio.ensure_future(s.follow()) for s in sessions]
+        stopping = asyncio.ensure_future(stop_requested())
+        await asyncio.wait({stopping, *followers}, return_when=asyncio.FIRST_COMPLETED)
+        for f in followers:
+            if f.done():
+                f.result()  # re-raises why the session could not come back
         return 0
     except ConnectionError as exc:
         emit("closed", who="injector", error=str(exc), **now())
         return 1
     finally:
-        for t in tasks:
-            t.cancel()
-        writer.close()
+        for f in followers:
+            f.cancel()
+        for s in sessions:
+            s.close()
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(writer.wait_closed(), 2)
+            await asyncio.wait_for(asyncio.gather(*(s.writer.wait_closed() for s in sessions
+                                                    if s.writer is not None)), 2)
 
 
 def _tune(writer: asyncio.StreamWriter) -> None:
@@ -307,12 +415,15 @@ class PrefixCounter:
 
     A prefix is keyed by its NLRI octets read as one integer (length octet first), so a
     /17-/24 is one 4-octet word and a whole run of them is one ``struct.unpack``.
+    ``fresh``: when a set, also the prefixes announced since it was set (graceful restart:
+    the routes the restarted DUT sent again).
     """
 
-    __slots__ = ("eors", "live", "updates", "withdrawn_total")
+    __slots__ = ("eors", "fresh", "live", "updates", "withdrawn_total")
 
     def __init__(self) -> None:
         self.live: set[int] = set()
+        self.fresh: set[int] | None = None
         self.updates = 0
         self.withdrawn_total = 0
         self.eors = 0
@@ -347,31 +458,98 @@ class PrefixCounter:
             gone = self.keys(body[2:2 + wlen])
             self.withdrawn_total += len(gone)
             self.live.difference_update(gone)
+            if self.fresh is not None:
+                self.fresh.difference_update(gone)
         nlri = body[4 + wlen + alen:]
         if nlri:
-            self.live.update(self.keys(nlri))
+            keys = self.keys(nlri)
+            self.live.update(keys)
+            if self.fresh is not None:
+                self.fresh.update(keys)
         elif not wlen and not alen:
             self.eors += 1
 
 
-async def collect(args: argparse.Namespace) -> int:
-    reader, writer = await connect(args.dut, args.port, args.local, args.connect_timeout)
-    hold = await open_session(reader, writer, args.asn, args.router_id, args.hold_time, args.connect_timeout)
-    emit("established", hold=hold, **now())
-    ka = asyncio.ensure_future(keepalives(writer, hold))
-    counter = PrefixCounter()
-    expect: int = args.expect
-    state = {"reached": False}
+class Collection:
+    """One collector session, and with graceful restart the sessions after the DUT restarts:
+    the routes it announced stay counted (we are its helper, RFC 4724 §4.2) until its next
+    End-of-RIB, which reports how many it announced again and purges the rest."""
 
-    async def count() -> None:
-        buf = b""
-        next_progress = time.monotonic() + args.progress
-        first_seen = False
+    def __init__(self, args: argparse.Namespace, local: str | None, shared: dict[str, Any]) -> None:
+        self.args = args
+        self.local = local
+        self.router_id: str = args.router_id or local or "192.0.2.1"
+        self.shared = shared
+        self.counter = PrefixCounter()
+        self.reached = False
+        self.hold = 0
+        self.sessions = 0
+        self.peer: dict[str, Any] = {}
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+        self.ka: asyncio.Future[None] | None = None
+
+    async def establish(self, timeout: float) -> None:
+        args = self.args
+        self.reader, self.writer = await connect(args.dut, args.port, self.local, timeout)
+        self.hold = await open_session(self.reader, self.writer, args.asn, self.router_id, args.hold_time,
+                                       timeout, args.graceful_restart, self.peer)
+        self.sessions += 1
+        if args.graceful_restart:
+            # Our (empty) table's End-of-RIB: a restarted DUT waits for it (RFC 4724 §4.1).
+            self.writer.write(EOR)
+        self.ka = asyncio.ensure_future(keepalives(self.writer, self.hold))
+
+    def close(self) -> None:
+        if self.ka is not None:
+            self.ka.cancel()
+        if self.writer is not None:
+            self.writer.close()
+
+    async def run(self, collections: list[Collection]) -> None:
         while True:
-            data = await reader.read(1 << 20)
-            if not data:
-                emit("closed", who="collector", error="EOF", count=len(counter.live), **now())
+            why = await self.count(collections)
+            if not self.args.graceful_restart:
                 return
+            emit("session_down", who="collector", local=self.local, session=self.sessions, why=why,
+                 count=len(self.counter.live), **now())
+            self.close()
+            self.counter.fresh = set()
+            await _establish_again("collector", self.establish, self.args.graceful_restart)
+            emit("reestablished", who="collector", local=self.local, session=self.sessions, peer=self.peer,
+                 **now())
+
+    def _end_of_rib(self) -> None:
+        """The DUT's End-of-RIB (graceful restart only): what it announced on this session."""
+        c = self.counter
+        fresh = c.fresh
+        purged = 0
+        if fresh is not None:
+            purged = len(c.live) - len(fresh)
+            c.live.intersection_update(fresh)  # RFC 4724 §4.2: stale routes not sent again go
+            c.fresh = None
+        emit("eor", who="collector", local=self.local, session=self.sessions, count=len(c.live),
+             announced_again=None if fresh is None else len(fresh), purged=purged,
+             withdrawn=c.withdrawn_total, updates=c.updates, **now())
+
+    async def count(self, collections: list[Collection]) -> str:
+        """Count until the session ends; returns why it ended."""
+        assert self.reader is not None
+        reader, counter, shared = self.reader, self.counter, self.shared
+        gr = bool(self.args.graceful_restart)
+        expect: int = self.args.expect
+        buf = b""
+        while True:
+            try:
+                data = await reader.read(1 << 20)
+            except ConnectionError as exc:
+                if not gr:
+                    raise
+                return f"closed: {exc}"
+            if not data:
+                if not gr:
+                    emit("closed", who="collector", error="EOF", count=len(counter.live), **now())
+                return "EOF"
             buf = buf + data if buf else data
             n = len(buf)
             i = 0
@@ -383,41 +561,64 @@ async def collect(args: argparse.Namespace) -> int:
                     break
                 mtype = buf[i + 18]
                 if mtype == MSG_UPDATE:
+                    eors = counter.eors
                     counter.update(buf[i + HEADER_LEN:i + length])
+                    if gr and counter.eors != eors:
+                        self._end_of_rib()
                 elif mtype == MSG_NOTIFICATION:
                     text = _notification_text(buf[i + HEADER_LEN:i + length])
-                    emit("notification", who="collector", text=text, **now())
-                    return
+                    if not gr:
+                        emit("notification", who="collector", text=text, **now())
+                    return text
                 i += length
             buf = buf[i:]
             live = len(counter.live)
-            if not first_seen and live:
-                first_seen = True
+            if not shared["first_seen"] and live:
+                shared["first_seen"] = True
                 emit("first_prefix", **now())
-            if not state["reached"] and live >= expect:
-                state["reached"] = True
-                emit("complete", count=live, updates=counter.updates, **now())
-            if time.monotonic() >= next_progress:
-                next_progress = time.monotonic() + args.progress
-                emit("progress", count=live, updates=counter.updates, withdrawn=counter.withdrawn_total,
-                     **now())
+            if not self.reached and live >= expect:
+                self.reached = True
+                shared["reached"] += 1
+                if shared["reached"] == len(collections):
+                    emit("complete", count=min(len(c.counter.live) for c in collections),
+                         updates=sum(c.counter.updates for c in collections), **now())
+            if time.monotonic() >= shared["next_progress"]:
+                shared["next_progress"] = time.monotonic() + self.args.progress
+                emit("progress", **_totals(collections), **now())
 
-    counting = asyncio.ensure_future(count())
-    stopping = asyncio.ensure_future(stop_requested())
+
+def _totals(collections: list[Collection]) -> dict[str, int]:
+    """count: the fewest prefixes any collector session holds; the others summed."""
+    return {"count": min(len(c.counter.live) for c in collections),
+            "updates": sum(c.counter.updates for c in collections),
+            "withdrawn": sum(c.counter.withdrawn_total for c in collections)}
+
+
+async def collect(args: argparse.Namespace) -> int:
+    shared: dict[str, Any] = {"first_seen": False, "reached": 0,
+                              "next_progress": time.monotonic() + args.progress}
+    collections = [Collection(args, local, shared) for local in args.local]
+    many = {"sessions": len(collections)} if len(collections) > 1 else {}
+    running: list[asyncio.Future[None]] = []
     try:
-        await asyncio.wait({counting, stopping}, return_when=asyncio.FIRST_COMPLETED)
-        if counting.done():
-            counting.result()  # re-raises what ended the count (a malformed message)
-        emit("final", count=len(counter.live), updates=counter.updates, withdrawn=counter.withdrawn_total,
-             eors=counter.eors, **now())
+        await asyncio.gather(*(c.establish(args.connect_timeout) for c in collections))
+        emit("established", hold=min(c.hold for c in collections), **many, **now())
+        running = [asyncio.ensure_future(c.run(collections)) for c in collections]
+        stopping = asyncio.ensure_future(stop_requested())
+        await asyncio.wait({stopping, *running}, return_when=asyncio.FIRST_COMPLETED)
+        for r in running:
+            if r.done():
+                r.result()  # re-raises what ended the count (a malformed message)
+        emit("final", **_totals(collections), eors=sum(c.counter.eors for c in collections), **now())
         return 0
     except ConnectionError as exc:
         emit("closed", who="collector", error=str(exc), **now())
         return 1
     finally:
-        for t in (ka, counting, stopping):
-            t.cancel()
-        writer.close()
+        for r in running:
+            r.cancel()
+        for c in collections:
+            c.close()
 
 
 # --- command line ---------------------------------------------------------------------------
@@ -426,11 +627,15 @@ async def collect(args: argparse.Namespace) -> int:
 def _session_args(ap: argparse.ArgumentParser, asn: int, local: str) -> None:
     ap.add_argument("--dut", required=True, help="the DUT's address")
     ap.add_argument("--port", type=int, default=179)
-    ap.add_argument("--local", default=local, help="our source address")
+    ap.add_argument("--local", nargs="+", default=[local],
+                    help="our source address; several: one session from each (one process, asyncio)")
     ap.add_argument("--asn", type=int, default=asn)
-    ap.add_argument("--router-id", default=None, help="default: --local")
+    ap.add_argument("--router-id", default=None, help="default: each session's --local")
     ap.add_argument("--hold-time", type=int, default=0, help="proposed hold time (0: no keepalives)")
     ap.add_argument("--connect-timeout", type=float, default=30.0)
+    ap.add_argument("--graceful-restart", type=int, default=0, metavar="SECONDS",
+                    help="offer Graceful Restart (RFC 4724) with this Restart Time and act as the helper "
+                         "when the DUT restarts: connect again within SECONDS (0: off)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -440,9 +645,10 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--prefixes", type=int, required=True)
     b.add_argument("--next-hop", required=True)
     b.add_argument("--out", required=True)
+    b.add_argument("--start", type=int, default=0, help="index of the first /24 (from 11.0.0.0)")
     i = sub.add_parser("inject", help="send a pre-encoded stream to the DUT")
     _session_args(i, INJECTOR_AS, "10.253.0.2")
-    i.add_argument("--stream", required=True, help="file written by `build`")
+    i.add_argument("--stream", nargs="+", required=True, help="file written by `build`, one per --local")
     i.add_argument("--chunk", type=int, default=CHUNK, help="octets per write (cut between messages)")
     i.add_argument("--no-wait", dest="wait_go", action="store_false",
                    help="send as soon as the session is up instead of waiting for `go` on stdin")
@@ -453,12 +659,10 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.cmd == "build":
         t0 = time.perf_counter()
-        data = build_updates(args.prefixes, args.next_hop)
+        data = build_updates(args.prefixes, args.next_hop, start=args.start)
         Path(args.out).write_bytes(data)
         emit("built", prefixes=args.prefixes, octets=len(data), seconds=round(time.perf_counter() - t0, 2))
         return 0
-    if args.router_id is None:
-        args.router_id = args.local or "192.0.2.1"
     try:
         return asyncio.run(inject(args) if args.cmd == "inject" else collect(args))
     except SessionError as exc:

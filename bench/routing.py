@@ -39,14 +39,11 @@ N ("x grace": 0.5 means half of gracebgpd's time or memory).
 from __future__ import annotations
 
 import argparse
-import atexit
 import contextlib
 import json
 import math
 import os
 import platform
-import re
-import secrets
 import shutil
 import signal
 import statistics
@@ -54,472 +51,23 @@ import subprocess
 import sys
 import tarfile
 import tempfile
-import threading
 import time
-from abc import ABC, abstractmethod
 from collections import Counter
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
 from pathlib import Path
 from types import FrameType
-from typing import Any, ClassVar
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench import bgpio
-from tests.interop.netns import wait_until
+from bench.daemons import DAEMONS, HERE, VENV_BIN, Bird, Dut, Frr, GoBgpd, GraceBgpd, usable_daemons
+from bench.lab import Lab, Proc, _close_all, close_labs, netns_works, proc_status, sh, wait_for
 
-HERE = Path(__file__).resolve().parent
+# bench/api.py imports these from here (they lived here before bench/lab.py and bench/daemons.py)
+__all__ = ["DAEMONS", "HERE", "VENV_BIN", "Bird", "Dut", "Frr", "GoBgpd", "GraceBgpd", "Lab", "Proc",
+           "RunFailed", "_close_all", "netns_works", "proc_status", "sh", "snapshot", "wait_for"]
 
-VENV_BIN = Path(sys.executable).parent
 MB = 1 << 20
-NS_PREFIX = "gbb"
-
-
-# --- processes ------------------------------------------------------------------------------
-
-
-class Proc:
-    """A process we started, leader of its own process group; stopped by that group id."""
-
-    def __init__(self, name: str, argv: list[str], log_path: Path, *, pipes: bool = False,
-                 env: dict[str, str] | None = None) -> None:
-        self.name = name
-        self.argv = argv
-        self.log_path = log_path
-        self.events: list[dict[str, Any]] = []
-        self._lock = threading.Lock()
-        self._log = open(log_path, "ab")  # noqa: SIM115 - closed in stop()
-        self.popen: subprocess.Popen[bytes] = subprocess.Popen(
-            argv, stdin=subprocess.PIPE if pipes else subprocess.DEVNULL,
-            stdout=subprocess.PIPE if pipes else self._log, stderr=self._log, start_new_session=True, env=env)
-        self._reader: threading.Thread | None = None
-        if pipes:
-            self._reader = threading.Thread(target=self._read_events, daemon=True)
-            self._reader.start()
-
-    @property
-    def pid(self) -> int:
-        return self.popen.pid
-
-    def alive(self) -> bool:
-        return self.popen.poll() is None
-
-    def _read_events(self) -> None:
-        assert self.popen.stdout is not None
-        for raw in self.popen.stdout:
-            self._log.write(raw)
-            self._log.flush()
-            with contextlib.suppress(ValueError):
-                ev = json.loads(raw)
-                if isinstance(ev, dict):
-                    with self._lock:
-                        self.events.append(ev)
-
-    def event(self, name: str) -> dict[str, Any] | None:
-        with self._lock:
-            return next((e for e in self.events if e.get("event") == name), None)
-
-    def last_event(self, name: str) -> dict[str, Any] | None:
-        with self._lock:
-            return next((e for e in reversed(self.events) if e.get("event") == name), None)
-
-    def failure(self) -> str | None:
-        """The first error/notification/close event, if any."""
-        with self._lock:
-            for e in self.events:
-                if e.get("event") in ("error", "notification", "closed"):
-                    return f"{self.name}: {e.get('event')} {e.get('text') or e.get('error') or ''}".strip()
-        return None
-
-    def send(self, line: str) -> None:
-        if self.popen.stdin is not None and self.alive():
-            with contextlib.suppress(OSError):
-                self.popen.stdin.write(line.encode() + b"\n")
-                self.popen.stdin.flush()
-
-    def stop(self, grace: float = 5.0) -> None:
-        """Close stdin, SIGTERM the group, SIGKILL it after ``grace`` s."""
-        if self.popen.stdin is not None:
-            with contextlib.suppress(OSError):
-                self.popen.stdin.close()
-        if self.alive():
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(self.pid, signal.SIGTERM)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self.popen.wait(timeout=grace)
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.pid, signal.SIGKILL)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.popen.wait(timeout=grace)
-        if self._reader is not None:
-            self._reader.join(timeout=2)
-        self._log.close()
-
-    def tail(self, lines: int = 25) -> str:
-        try:
-            text = self.log_path.read_text(errors="replace")
-        except OSError:
-            return ""
-        return "\n".join(text.splitlines()[-lines:])
-
-
-def sh(argv: list[str], timeout: float = 20.0, check: bool = True,
-       env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False,
-                          stdin=subprocess.DEVNULL, env=env)
-    if check and proc.returncode != 0:
-        why = proc.stderr.strip() or proc.stdout.strip()
-        raise RuntimeError(f"{' '.join(argv)} exited {proc.returncode}: {why}")
-    return proc
-
-
-def wait_for(pred: Any, timeout: float, what: str, interval: float = 0.1) -> Any:
-    """Call ``pred`` until it returns something truthy (bounded); exceptions count as "not yet"."""
-    return wait_until(pred, timeout, interval, what)
-
-
-def proc_status(pid: int, key: str) -> int | None:
-    """A ``/proc/PID/status`` field in kB (VmRSS, VmHWM), or None."""
-    try:
-        with open(f"/proc/{pid}/status") as fh:
-            for line in fh:
-                if line.startswith(key + ":"):
-                    return int(line.split()[1])
-    except (OSError, ValueError):
-        return None
-    return None
-
-
-# --- the lab: namespaces or loopback ----------------------------------------------------------
-
-
-class Lab:
-    """Where one run happens. ``netns``: two namespaces and a veth pair (root); otherwise
-    loopback addresses and a high port. Cleans up (processes, namespaces, files) on close."""
-
-    def __init__(self, netns: bool, base: Path, keep: bool = False) -> None:
-        self.netns = netns
-        self.keep = keep
-        self.workdir = Path(tempfile.mkdtemp(prefix="run-", dir=base))
-        os.chmod(self.workdir, 0o777)  # FRR drops privileges to user frr
-        self.procs: list[Proc] = []
-        self.namespaces: list[str] = []
-        if netns:
-            tag = secrets.token_hex(3)
-            self.dut_ns: str | None = f"{NS_PREFIX}{tag}d"
-            self.peer_ns: str | None = f"{NS_PREFIX}{tag}p"
-            self.dut, self.injector, self.collector = "10.253.0.1", "10.253.0.2", "10.253.0.3"
-            self.port = 179
-        else:
-            self.dut_ns = self.peer_ns = None
-            self.dut, self.injector, self.collector = "127.0.0.1", "127.0.0.2", "127.0.0.3"
-            self.port = 20000 + secrets.randbelow(20000)
-        self.api_port = self.port + 1 if not netns else 50051
-
-    def __enter__(self) -> Lab:
-        _LIVE.append(self)
-        try:
-            if self.netns:
-                self._build()
-        except BaseException:
-            self.close()
-            raise
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def _build(self) -> None:
-        assert self.dut_ns is not None and self.peer_ns is not None
-        for ns in (self.dut_ns, self.peer_ns):
-            sh(["ip", "netns", "add", ns])
-            self.namespaces.append(ns)
-            sh(["ip", "-n", ns, "link", "set", "lo", "up"])
-        sh(["ip", "link", "add", "vdut", "netns", self.dut_ns, "type", "veth", "peer", "name", "vpeer",
-            "netns", self.peer_ns])
-        sh(["ip", "-n", self.dut_ns, "addr", "add", f"{self.dut}/24", "dev", "vdut"])
-        sh(["ip", "-n", self.peer_ns, "addr", "add", f"{self.injector}/24", "dev", "vpeer"])
-        sh(["ip", "-n", self.peer_ns, "addr", "add", f"{self.collector}/24", "dev", "vpeer"])
-        sh(["ip", "-n", self.dut_ns, "link", "set", "vdut", "up"])
-        sh(["ip", "-n", self.peer_ns, "link", "set", "vpeer", "up"])
-
-    def wrap(self, ns: str | None, argv: list[str]) -> list[str]:
-        return ["ip", "netns", "exec", ns, *argv] if ns else argv
-
-    def spawn(self, name: str, ns: str | None, argv: list[str], *, pipes: bool = False,
-              env: dict[str, str] | None = None) -> Proc:
-        """Start ``argv`` in ``ns`` (``ip netns exec`` execs in place: the pid is the program's)."""
-        proc = Proc(name, self.wrap(ns, argv), self.workdir / f"{name}.log", pipes=pipes, env=env)
-        self.procs.append(proc)
-        return proc
-
-    def run(self, ns: str | None, argv: list[str], timeout: float = 20.0) -> str:
-        return sh(self.wrap(ns, argv), timeout=timeout).stdout
-
-    def close(self) -> None:
-        try:
-            for p in reversed(self.procs):
-                p.stop()
-            self.procs.clear()
-        finally:
-            for ns in reversed(self.namespaces):
-                sh(["ip", "netns", "delete", ns], check=False)
-            self.namespaces.clear()
-            if not self.keep:
-                shutil.rmtree(self.workdir, ignore_errors=True)
-            if self in _LIVE:
-                _LIVE.remove(self)
-
-
-_LIVE: list[Lab] = []
-
-
-def _close_all() -> None:
-    for lab in list(_LIVE):
-        lab.close()
-
-
-atexit.register(_close_all)
-
-
-def netns_works() -> bool:
-    if os.geteuid() != 0 or shutil.which("ip") is None:
-        return False
-    probe = f"{NS_PREFIX}probe{secrets.token_hex(3)}"
-    try:
-        return sh(["ip", "netns", "add", probe], check=False).returncode == 0
-    finally:
-        sh(["ip", "netns", "delete", probe], check=False)
-
-
-# --- the daemons under test -----------------------------------------------------------------
-
-
-class Dut(ABC):
-    name: ClassVar[str]
-    needs_netns: ClassVar[bool] = True
-    binaries: ClassVar[tuple[str, ...]] = ()
-    poll_interval: ClassVar[float] = 0.05
-
-    def __init__(self, lab: Lab) -> None:
-        self.lab = lab
-        self.dir = lab.workdir
-        self.proc: Proc | None = None
-        self.last_count: int | None = None
-
-    @classmethod
-    def missing(cls) -> list[str]:
-        return [b for b in cls.binaries if not (os.access(b, os.X_OK) if "/" in b else shutil.which(b))]
-
-    @property
-    def pid(self) -> int:
-        assert self.proc is not None
-        return self.proc.pid
-
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.alive()
-
-    @abstractmethod
-    def start(self) -> None:
-        """Write the configuration, start the daemon, return once it answers (bounded)."""
-
-    @abstractmethod
-    def ingest_done(self, n: int) -> float | None:
-        """Wall-clock time at which the DUT was seen holding ``n`` routes, or None yet."""
-
-    def log_tail(self) -> str:
-        return self.proc.tail() if self.proc is not None else ""
-
-
-class GraceBgpd(Dut):
-    name = "gracebgpd"
-    needs_netns = False
-    binaries = (str(VENV_BIN / "gracebgpd"),)
-    poll_interval = 0.02
-    #: run gracebgp from this source tree (a ``--ref`` snapshot) instead of the installed one
-    src: ClassVar[Path | None] = None
-
-    _EOR = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) (?:DEBUG|INFO) (?:\[session\] )?peer (\S+): "
-                      r"End-of-RIB received for ipv4-unicast")  # "[session]": since the logger names
-
-    def __init__(self, lab: Lab) -> None:
-        super().__init__(lab)
-        self._offset = 0
-        self._partial = b""
-
-    def config(self) -> str:
-        lab = self.lab
-        out = [
-            "[global.config]", "as = 65000", f'router-id = "{lab.dut if lab.netns else "10.253.0.1"}"',
-            f"port = {lab.port}", f'local-address-list = ["{lab.dut}"]', "",
-        ]
-        for addr, asn in ((lab.injector, bgpio.INJECTOR_AS), (lab.collector, bgpio.COLLECTOR_AS)):
-            out += [
-                "[[neighbors]]", "[neighbors.config]", f'neighbor-address = "{addr}"', f"peer-as = {asn}",
-                "[neighbors.timers.config]", "hold-time = 90",
-                "[neighbors.transport.config]", "passive-mode = true", f'local-address = "{lab.dut}"',
-                "[[neighbors.afi-safis]]", "[neighbors.afi-safis.config]",
-                'afi-safi-name = "ipv4-unicast"', "",
-            ]
-        out += ["[gracebgp]", f"state-dir = '{self.dir / 'state'}'", f"api-socket = '{self.dir / 'g.sock'}'",
-                'sigterm = "withdraw"', ""]
-        return "\n".join(out)
-
-    def start(self) -> None:
-        conf = self.dir / "gracebgpd.toml"
-        conf.write_text(self.config())
-        env = dict(os.environ, PYTHONPATH=str(self.src)) if self.src is not None else None
-        daemon = [sys.executable, "-m", "gracebgp.daemon", "-f", str(conf)]
-        sh([*daemon, "--check"], env=env)
-        # info: the End-of-RIB line, without -l debug's per-UPDATE summaries (they cost ~5%);
-        # a --ref snapshot from before that line was info needs debug (it had no summaries)
-        speaker = (self.src or HERE.parent / "src") / "gracebgp" / "core" / "speaker.py"
-        level = "info" if '"info", f"End-of-RIB received' in speaker.read_text() else "debug"
-        self.proc = self.lab.spawn("gracebgpd", self.lab.dut_ns, [*daemon, "-l", level], env=env)
-
-    def ingest_done(self, n: int) -> float | None:
-        assert self.proc is not None
-        with open(self.proc.log_path, "rb") as fh:
-            fh.seek(self._offset)
-            data = fh.read()
-        self._offset += len(data)
-        lines = (self._partial + data).split(b"\n")
-        self._partial = lines.pop()
-        for raw in lines:
-            m = self._EOR.match(raw.decode(errors="replace"))
-            if m is not None and m.group(2) == self.lab.injector:
-                return datetime.strptime(m.group(1), "%Y-%m-%d %H:%M:%S,%f").timestamp()
-        return None
-
-
-class GoBgpd(Dut):
-    name = "gobgpd"
-    needs_netns = False
-    binaries = ("gobgpd", "gobgp")
-    poll_interval = 0.1
-
-    def config(self) -> str:
-        lab = self.lab
-        out = ["[global.config]", "  as = 65000", '  router-id = "10.253.0.1"', f"  port = {lab.port}",
-               f'  local-address-list = ["{lab.dut}"]', ""]
-        for addr, asn in ((lab.injector, bgpio.INJECTOR_AS), (lab.collector, bgpio.COLLECTOR_AS)):
-            out += [
-                "[[neighbors]]", "  [neighbors.config]", f'    neighbor-address = "{addr}"',
-                f"    peer-as = {asn}",
-                "  [neighbors.timers.config]", "    hold-time = 90", "    keepalive-interval = 30",
-                "  [neighbors.transport.config]", "    passive-mode = true",
-                f'    local-address = "{lab.dut}"',
-                "  [[neighbors.afi-safis]]", "    [neighbors.afi-safis.config]",
-                '      afi-safi-name = "ipv4-unicast"', "",
-            ]
-        return "\n".join(out) + "\n"
-
-    def cli(self, *args: str) -> str:
-        api = ["gobgp", "-u", "127.0.0.1", "-p", str(self.lab.api_port)]
-        return self.lab.run(self.lab.dut_ns, [*api, *args])
-
-    def start(self) -> None:
-        conf = self.dir / "gobgpd.toml"
-        conf.write_text(self.config())
-        self.proc = self.lab.spawn("gobgpd", self.lab.dut_ns, [
-            "gobgpd", "-f", str(conf), "-t", "toml", "-p", "-l", "info",
-            "--api-hosts", f"127.0.0.1:{self.lab.api_port}", "--pprof-disable"])
-        wait_for(lambda: self.alive() and "AS" in self.cli("global"), 20, "gobgpd API")
-
-    def ingest_done(self, n: int) -> float | None:
-        m = re.search(r"Destination:\s*(\d+)", self.cli("global", "rib", "summary", "-a", "ipv4"))
-        self.last_count = int(m.group(1)) if m else None
-        return time.time() if self.last_count is not None and self.last_count >= n else None
-
-
-class Bird(Dut):
-    name = "bird"
-    binaries = ("bird", "birdc")
-
-    def config(self) -> str:
-        lab = self.lab
-        out = [f"router id {lab.dut};",
-               f'log "{self.dir / "bird-daemon.log"}" {{ info, warning, error, fatal }};',
-               "protocol device { scan time 10; }"]
-        peers = (("inj", lab.injector, bgpio.INJECTOR_AS), ("col", lab.collector, bgpio.COLLECTOR_AS))
-        for proto, addr, asn in peers:
-            out += [f"protocol bgp {proto} {{", f"  local {lab.dut} as 65000;",
-                    f"  neighbor {addr} as {asn};",
-                    "  passive on; hold time 90; keepalive time 30;",
-                    "  ipv4 { import all; export all; };", "}"]
-        return "\n".join(out) + "\n"
-
-    @property
-    def socket(self) -> Path:
-        return self.dir / "bird.ctl"
-
-    def birdc(self, *args: str) -> str:
-        return sh(["birdc", "-s", str(self.socket), *args], timeout=20).stdout
-
-    def start(self) -> None:
-        conf = self.dir / "bird.conf"
-        conf.write_text(self.config())
-        sh(["bird", "-p", "-c", str(conf)])
-        self.proc = self.lab.spawn("bird", self.lab.dut_ns, [
-            "bird", "-f", "-c", str(conf), "-s", str(self.socket), "-P", str(self.dir / "bird.pid")])
-        wait_for(lambda: self.alive() and "ready" in self.birdc("show", "status"), 20, "bird control socket")
-
-    def ingest_done(self, n: int) -> float | None:
-        m = re.search(r"Routes:\s+(\d+) imported", self.birdc("show", "protocols", "all", "inj"))
-        self.last_count = int(m.group(1)) if m else None
-        return time.time() if self.last_count is not None and self.last_count >= n else None
-
-
-class Frr(Dut):
-    name = "frr"
-    binaries = ("/usr/lib/frr/bgpd", "/usr/lib/frr/zebra", "vtysh")
-
-    def __init__(self, lab: Lab) -> None:
-        super().__init__(lab)
-        self.zebra: Proc | None = None
-
-    def config(self) -> str:
-        lab = self.lab
-        out = ["frr defaults traditional", "hostname gbb-dut", "!", "router bgp 65000",
-               f" bgp router-id {lab.dut}", " no bgp ebgp-requires-policy", " no bgp default ipv4-unicast"]
-        peers = ((lab.injector, bgpio.INJECTOR_AS), (lab.collector, bgpio.COLLECTOR_AS))
-        for addr, asn in peers:
-            out += [f" neighbor {addr} remote-as {asn}", f" neighbor {addr} timers 30 90",
-                    f" neighbor {addr} passive", f" neighbor {addr} update-source {lab.dut}"]
-        out.append(" address-family ipv4 unicast")
-        out += [f"  neighbor {addr} activate" for addr, _ in peers]
-        out += [" exit-address-family", "exit", "!"]
-        return "\n".join(out) + "\n"
-
-    def vtysh(self, command: str) -> str:
-        return sh(["vtysh", "--vty_socket", str(self.dir), "-d", "bgpd", "-c", command], timeout=20).stdout
-
-    def start(self) -> None:
-        d = self.dir
-        (d / "zebra.conf").write_text("hostname gbb-dut-zebra\n")
-        self.zebra = self.lab.spawn("zebra", self.lab.dut_ns, [
-            "/usr/lib/frr/zebra", "-f", str(d / "zebra.conf"), "-i", str(d / "zebra.pid"),
-            "-z", str(d / "zserv.api"), "--vty_socket", str(d), "-u", "frr", "-g", "frr", "-P", "0",
-            "--log", f"file:{d / 'zebra-daemon.log'}"])
-        wait_for((d / "zserv.api").exists, 15, "zebra's zserv socket")
-        conf = d / "bgpd.conf"
-        conf.write_text(self.config())
-        # -n: nothing is installed in the kernel (the routes still go through zebra's NHT).
-        self.proc = self.lab.spawn("bgpd", self.lab.dut_ns, [
-            "/usr/lib/frr/bgpd", "-f", str(conf), "-i", str(d / "bgpd.pid"), "-z", str(d / "zserv.api"),
-            "--vty_socket", str(d), "-n", "-P", "0", "-p", str(self.lab.port), "-u", "frr", "-g", "frr",
-            "--log", f"file:{d / 'bgpd-daemon.log'}"])
-        wait_for(lambda: self.alive() and "BGP" in self.vtysh("show bgp summary"), 20, "bgpd vty")
-
-    def ingest_done(self, n: int) -> float | None:
-        data = json.loads(self.vtysh("show bgp ipv4 unicast summary json") or "{}")
-        peers = (data.get("ipv4Unicast", data) or {}).get("peers", {})
-        self.last_count = int(peers.get(self.lab.injector, {}).get("pfxRcd", 0))
-        return time.time() if self.last_count >= n else None
-
-
-DAEMONS: dict[str, type[Dut]] = {"gracebgpd": GraceBgpd, "gobgpd": GoBgpd, "bird": Bird, "frr": Frr}
-
 
 # --- one run ----------------------------------------------------------------------------------
 
@@ -563,27 +111,31 @@ class Profiler:
                 self.proc.popen.wait(timeout=30)
 
 
-def run_once(daemon: type[Dut], n: int, stream: Path, args: argparse.Namespace, base: Path,
-             profile: Path | None) -> RunResult:
+def run_once(daemon: type[Dut], n: int, stream: Path | list[Path], args: argparse.Namespace, base: Path,
+             profile: Path | None, collectors: int = 1) -> RunResult:
+    """One run: ``n`` routes in all, from one injector per stream (``bench/scale.py``: 100,
+    each with its own prefixes) to ``collectors`` collectors, each expecting all ``n``."""
+    streams = stream if isinstance(stream, list) else [stream]
     res = RunResult(daemon.name, n, profiled=profile is not None)
     res.loadavg_before = Path("/proc/loadavg").read_text().split(" ")[0]
     timeout = args.timeout if args.timeout else max(60.0, 600.0 * n / 1_000_000)
     started = time.monotonic()
-    with Lab(args.netns, base, keep=args.keep) as lab:
+    with Lab(args.netns, base, keep=args.keep, injectors=len(streams), collectors=collectors) as lab:
         dut = daemon(lab)
         try:
             dut.start()
             helper = [sys.executable, str(HERE / "bgpio.py")]
             common = ["--dut", lab.dut, "--port", str(lab.port), "--hold-time", str(args.hold_time)]
-            col = lab.spawn("collector", lab.peer_ns, [*helper, "collect", *common, "--local", lab.collector,
-                                                       "--asn", str(bgpio.COLLECTOR_AS), "--expect", str(n)],
-                            pipes=True)
+            col = lab.spawn("collector", lab.peer_ns,
+                            [*helper, "collect", *common, "--local", *lab.collectors,
+                             "--asn", str(bgpio.COLLECTOR_AS), "--expect", str(n)], pipes=True)
             wait_for(lambda: col.event("established") or _fail(col, dut), 60, "the collector's session")
             inj = lab.spawn("injector", lab.peer_ns,
-                            [*helper, "inject", *common, "--local", lab.injector,
-                             "--asn", str(bgpio.INJECTOR_AS), "--stream", str(stream)], pipes=True)
+                            [*helper, "inject", *common, "--local", *lab.injectors,
+                             "--asn", str(bgpio.INJECTOR_AS), "--stream", *map(str, streams)], pipes=True)
             wait_for(lambda: inj.event("established") or _fail(inj, dut), 60, "the injector's session")
-            time.sleep(1.0)  # let the DUT settle (initial End-of-RIBs, session bookkeeping)
+            # let the DUT settle (initial End-of-RIBs, session bookkeeping)
+            time.sleep(3.0 if lab.multi else 1.0)
             before = proc_status(dut.pid, "VmRSS")
             res.rss_before_mb = before / 1024 if before is not None else None
             prof = (Profiler(lab, dut.pid, Path(f"{profile}-ingest.txt"), args.profile_rate)
@@ -729,6 +281,14 @@ def summarize(results: list[RunResult]) -> list[dict[str, Any]]:
     return rows
 
 
+def run_summary(r: RunResult) -> str:
+    """One run's figures, as the progress lines show them."""
+    return (f"ingest {_fmt(r.ingest)} s, propagate {_fmt(r.propagate)} s, RSS {_fmt(r.rss_before_mb, 0)} -> "
+            f"{_fmt(r.rss_peak_mb, 0)} MB ({_fmt(r.growth_per_100k, 1)} MB/100k), "
+            f"load {r.loadavg_before}, {r.wall_seconds:.0f} s wall"
+            + (f" ERROR {r.error}" if r.error else "") + (f" [{'; '.join(r.notes)}]" if r.notes else ""))
+
+
 def _fmt(v: float | None, digits: int = 2, timeout: bool = False) -> str:
     if v is None:
         return ">timeout" if timeout else "-"
@@ -849,18 +409,9 @@ def main(argv: list[str] | None = None) -> int:
     args.netns = not args.loopback and netns_works()
     signal.signal(signal.SIGTERM, _on_sigterm)
 
-    daemons: list[type[Dut]] = []
-    for name in names:
-        cls = DAEMONS[name]
-        if cls.missing():
-            print(f"skipping {name}: not installed ({', '.join(cls.missing())}; "
-                  "apt-get install -y gobgpd bird2 frr)")
-        elif cls.needs_netns and not args.netns:
-            print(f"skipping {name}: needs root and network namespaces")
-        elif cls is GraceBgpd and args.profile and shutil.which(str(VENV_BIN / "py-spy")) is None:
-            ap.error("--profile needs py-spy in the virtualenv (pip install py-spy)")
-        else:
-            daemons.append(cls)
+    daemons = usable_daemons(names, args.netns)
+    if GraceBgpd in daemons and args.profile and shutil.which(str(VENV_BIN / "py-spy")) is None:
+        ap.error("--profile needs py-spy in the virtualenv (pip install py-spy)")
 
     cpu = cpu_model()
     print(f"routing benchmark: {os.cpu_count()} CPUs ({cpu}), {platform.python_implementation()} "
@@ -899,12 +450,7 @@ def main(argv: list[str] | None = None) -> int:
                     results.append(r)
                     if cls is GraceBgpd and not args.ref and (now := _source_state()) != source:
                         r.notes.append(f"gracebgp now {now}")
-                    extra = f" [{'; '.join(r.notes)}]" if r.notes else ""
-                    print(f"  {cls.name:<9} N={n:<8,} run {i + 1}/{runs}: ingest {_fmt(r.ingest)} s, "
-                          f"propagate {_fmt(r.propagate)} s, RSS {_fmt(r.rss_before_mb, 0)} -> "
-                          f"{_fmt(r.rss_peak_mb, 0)} MB ({_fmt(r.growth_per_100k, 1)} MB/100k), "
-                          f"load {r.loadavg_before}, {r.wall_seconds:.0f} s wall"
-                          + (f" ERROR {r.error}" if r.error else "") + extra, flush=True)
+                    print(f"  {cls.name:<9} N={n:<8,} run {i + 1}/{runs}: {run_summary(r)}", flush=True)
                     if profile is not None:
                         args.profile = None  # one profiled run is enough
                         print_profile(profile)
@@ -912,12 +458,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\ninterrupted; results so far:", file=sys.stderr)
     finally:
-        for lab in list(_LIVE):
-            lab.close()
-        if args.keep:
-            print(f"work directories kept under {base}")
-        else:
-            shutil.rmtree(base, ignore_errors=True)
+        close_labs(base, args.keep)
     rows = summarize(results)
     print_table(rows)
     print_targets(rows)
