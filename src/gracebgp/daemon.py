@@ -34,9 +34,10 @@ from pathlib import Path
 from gracebgp import __version__
 from gracebgp.api.server import ApiServer, build_app
 from gracebgp.api.service import DaemonInfo, RequestError
-from gracebgp.config import ConfigError, check, diff, load_file
+from gracebgp.config import ConfigError, check, diff, effective, load_file
 from gracebgp.config.cmdline import parse_args
 from gracebgp.config.extras import host_port
+from gracebgp.config.loader import Loaded, parse_detailed, read_file
 from gracebgp.config.model import Config, Neighbor
 from gracebgp.core import events as ev
 from gracebgp.core.dynamic import DynamicRange
@@ -142,6 +143,14 @@ def keep_identity(running: Config, new: Config) -> Config:
     return new.model_copy(update={"global_": global_, "gracebgp": extras})
 
 
+def _detailed(path: Path, config_type: str) -> Loaded | None:
+    """The file as written (peer groups, lines), or None when it no longer parses."""
+    try:
+        return parse_detailed(read_file(path), str(path), config_type)
+    except ConfigError:
+        return None
+
+
 def listen_addresses(cfg: Config) -> list[tuple[str, int]]:
     port = cfg.global_.port
     return [] if port <= 0 else [(a, port) for a in cfg.global_.local_address_list]
@@ -153,6 +162,7 @@ class Daemon:
         self.path = path
         self.config_type = config_type  # -t: how SIGHUP reads the file again
         self.cfg = cfg
+        self.loaded = _detailed(path, config_type)  # how it is written: GetPeer's sources
         opened = open_store(cfg.gracebgp.state_dir)  # API routes, durable
         self.store = opened.store
         #: (type, subject, reason, message) of the state directory's files, for health.
@@ -249,7 +259,8 @@ class Daemon:
     def _apply_reload(self) -> str:
         """SIGHUP: load the file and apply the difference; the outcome in one line."""
         try:
-            new = load_file(self.path, self.config_type)
+            loaded = parse_detailed(read_file(self.path), str(self.path), self.config_type)
+            new = loaded.config
         except ConfigError as exc:
             log.error("reload failed, keeping the running configuration:\n%s", exc)
             return (f"running; the last reload failed ({len(exc.problems)} problems in {self.path}), "
@@ -261,10 +272,15 @@ class Daemon:
         log.info("reload: %d peers added, %d removed, %d changed, %d routes added, %d removed",
                  len(d.added), len(d.removed), len(d.changed), len(d.routes_added), len(d.routes_removed))
         self.cfg = new = keep_identity(self.cfg, new) if d.needs_restart else new
+        self.loaded = loaded
         self.owner.submit(ev.Reconfigured(neighbors_of(new), routes_of(new), tunables_of(new),
                                           ranges_of(new)))
         return (f"running; reloaded {self.path}: {len(new.neighbors)} neighbors"
                 + ("; some changes need a restart" if d.needs_restart else ""))
+
+    def _settings(self, address: str, dynamic_range: str | None) -> list[tuple[str, str, str]]:
+        """GetPeer's configured values and their sources (config.effective), as last loaded."""
+        return [] if self.loaded is None else effective.settings(self.loaded, address, dynamic_range)
 
     def _host_problems(self) -> tuple[list[tuple[str, str, str, str]], str | None]:
         """Settings that point to nothing (health conditions), and the API token."""
@@ -309,7 +325,7 @@ class Daemon:
         problems, token = self._host_problems()
         info = DaemonInfo(__version__, socket.gethostname(), loop.time(), self.cfg.global_.port,
                           tuple(self.cfg.global_.local_address_list), g.sigterm, g.forwarding_state_preserved,
-                          self.cfg.global_, tuple(problems), self._live_problems)
+                          self.cfg.global_, tuple(problems), self._live_problems, self._settings)
         tcp = host_port(g.api_listen) if g.api_listen is not None else None
         cert, key = g.api_tls_cert_file, g.api_tls_key_file
         tls = (cert, key) if cert is not None and key is not None else None

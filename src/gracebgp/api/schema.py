@@ -159,6 +159,15 @@ class Negotiation(Model):
                                                    "restart time")
 
 
+class PeerSetting(Model):
+    """One configured value of a peer (``gracebgp neighbor ADDR``)."""
+
+    key: str = Field(description="GoBGP's key path in the neighbor section, e.g. timers.config.hold-time")
+    value: str = Field(description="as text; secrets only say whether one is set")
+    source: str = Field(description="\"neighbor, line N\", \"peer group 'G', line N\", "
+                                    "\"dynamic-neighbors range P, line N\" or \"default\"")
+
+
 class Peer(Model):
     address: str
     description: str = ""
@@ -193,6 +202,10 @@ class Peer(Model):
     peer_capabilities: Capabilities | None = Field(
         default=None, description="the peer's OPEN on the current session; null when not Established")
     negotiated: Negotiation | None = Field(default=None, description="null when not Established")
+    settings: list[PeerSetting] = Field(default_factory=list, description=(
+        "GetPeer only: every configuration key the peer runs with, its value and where it came "
+        "from (the neighbor's line, its peer group's, a dynamic-neighbors range, or the default); "
+        "empty for a peer added through the API"))
 
 
 class PeerAdd(Model):

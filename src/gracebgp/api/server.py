@@ -123,7 +123,7 @@ def build_app(owner: Owner, info: DaemonInfo, hostname: str | None,
 
     @app.get("/v1/peers/{address}", response_model=schema.Peer, operation_id="GetPeer", responses=_R)
     async def get_peer(address: str) -> schema.Peer:
-        return service.get_peer(speaker, address, loop_time())
+        return service.get_peer(speaker, address, loop_time(), info)
 
     @app.post("/v1/peers", response_model=schema.Done, status_code=201, operation_id="AddPeer", responses=_R)
     async def add_peer(body: schema.PeerAdd) -> schema.Done:

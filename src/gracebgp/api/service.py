@@ -71,6 +71,8 @@ class DaemonInfo:
     problems: tuple[tuple[str, str, str, str], ...] = ()
     #: The same, for conditions that come and go (the route store, damaged state files).
     live: Callable[[], Sequence[tuple[str, str, str, str]]] | None = None
+    #: (address, dynamic range) -> (key, value, source) of each configured value (config.effective).
+    settings: Callable[[str, str | None], Sequence[tuple[str, str, str]]] | None = None
 
 
 # --- peers ----------------------------------------------------------------------------
@@ -121,8 +123,15 @@ def list_peers(speaker: Speaker, now: float) -> list[s.Peer]:
     return [peer_view(speaker, p, now) for p in sorted(speaker.peers.values(), key=address_order)]
 
 
-def get_peer(speaker: Speaker, address: str, now: float) -> s.Peer:
-    return peer_view(speaker, find_peer(speaker, address), now)
+def get_peer(speaker: Speaker, address: str, now: float, info: DaemonInfo | None = None) -> s.Peer:
+    """One peer; with ``info``, every configured value and where it came from."""
+    peer = find_peer(speaker, address)
+    view = peer_view(speaker, peer, now)
+    if info is None or info.settings is None:
+        return view
+    found = info.settings(peer.address, peer.dynamic_range)
+    rows = [s.PeerSetting(key=key, value=value, source=source) for key, value, source in found]
+    return view.model_copy(update={"settings": rows})
 
 
 def find_peer(speaker: Speaker, address: str) -> Peer:

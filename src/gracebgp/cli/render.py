@@ -220,6 +220,8 @@ def peer_pairs(p: Peer) -> Pairs:
         ("Stale routes expire in", format_duration(p.stale_until) if p.stale_until is not None else "-"),
         ("Messages received", _counts(p.messages_received)), ("Messages sent", _counts(p.messages_sent)),
         *[(f"Family {f.family}", _family_text(f)) for f in p.families],
+        *([("Configuration", "value <- where it came from")] if p.settings else []),
+        *[(f"  {c.key}", f"{c.value}  <- {c.source}") for c in p.settings],
     ]
 
 
