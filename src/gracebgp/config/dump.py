@@ -7,11 +7,13 @@ an explicit, canonical form of the configuration the speaker runs.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 from pydantic import BaseModel
 
-from gracebgp.config.model import Config
+from gracebgp.config.groups import PEER_GROUP
+from gracebgp.config.model import Config, Neighbor
 from gracebgp.config.schema import CONFIG, Section
 from gracebgp.config.secrets import PasswordFile
 
@@ -19,7 +21,31 @@ from gracebgp.config.secrets import PasswordFile
 def to_toml(config: Config) -> str:
     lines: list[str] = []
     _object(config, CONFIG, (), lines, array=False)
+    _groups(config, lines)
     return "\n".join(lines).strip("\n") + "\n"
+
+
+class _Group:
+    """A dynamic-neighbors range's template neighbor, seen as its peer group."""
+
+    def __init__(self, name: str, template: Neighbor) -> None:
+        self.peer_group_name, self._template = name, template
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._template, name)
+
+
+def _groups(config: Config, lines: list[str]) -> None:
+    """The peer groups the ``[[dynamic-neighbors]]`` name (members were written merged):
+    each range's values, without the neighbor's identity (and without peer-as for any AS)."""
+    done: set[str] = set()
+    for d in config.dynamic_neighbors:
+        if d.peer_group in done:
+            continue
+        done.add(d.peer_group)
+        fields = {f: t for f, t in PEER_GROUP.fields.items() if not (d.any_as and f == ("peer_as",))}
+        group: Any = _Group(d.peer_group, d.template)
+        _object(group, replace(PEER_GROUP, fields=fields), ("peer-groups",), lines, array=True)
 
 
 def _object(obj: BaseModel, section: Section, header: tuple[str, ...], lines: list[str], array: bool) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gracebgp.config import parse
+from gracebgp.config import parse, to_toml
 from gracebgp.config.loader import check
 from gracebgp.daemon import ranges_of
 
@@ -116,3 +116,12 @@ def test_a_group_that_cannot_serve_a_range() -> None:
     (p,) = problems(MINIMAL + v6 + RANGE)
     assert p.message == ("peer group 'leaves': its local-address 2001:db8::1 is not of the family of "
                          "10.0.0.0/24")
+
+
+def test_a_configuration_with_ranges_dumps_with_their_groups_and_parses_back_equal() -> None:
+    for group in (GROUP, GROUP.replace('auth-password = "s3cret"', "peer-as = 65010")):
+        cfg = parse(MINIMAL + group + RANGE + "  [dynamic-neighbors.gracebgp]\n    max-peers = 3\n")
+        again = parse(to_toml(cfg))
+        assert again == cfg
+        assert again.dynamic_neighbors[0].any_as is cfg.dynamic_neighbors[0].any_as
+        assert again.dynamic_neighbors[0].template == cfg.dynamic_neighbors[0].template
