@@ -142,14 +142,10 @@ class AfiSafi(Frozen):
     #: ``[neighbors.afi-safis.add-paths.config]`` (RFC 7911); default from the
     #: neighbor's own ``[neighbors.add-paths.config]``.
     add_paths_receive: bool = False
-    #: ADD-PATH Send is not supported yet: only 0 (see ``no_add_path_send``).
+    #: > 0: advertise ADD-PATH Send and send up to this many paths per prefix to a peer
+    #: that advertises Receive (RFC 7911 §4-§5, rib.adj_rib_out_addpath).
     add_paths_send_max: int = Field(default=0, ge=0, le=255)
     prefix_limit: PrefixLimit = PrefixLimit()
-
-    @field_validator("add_paths_send_max")
-    @classmethod
-    def _send_max(cls, value: int) -> int:
-        return no_add_path_send(value)
 
     @field_validator("name")
     @classmethod
@@ -226,7 +222,7 @@ class Neighbor(Frozen):
     route_reflector_cluster_id: DottedQuad | None = None
     #: ``[neighbors.add-paths.config]``: defaults for every afi-safi (GoBGP semantics).
     add_paths_receive: bool = False
-    add_paths_send_max: int = Field(default=0, ge=0, le=255)  # only 0: see no_add_path_send
+    add_paths_send_max: int = Field(default=0, ge=0, le=255)
     graceful_restart: GracefulRestart = GracefulRestart()
     #: Empty or absent: ipv4-unicast or ipv6-unicast after the neighbor address (GoBGP).
     afi_safis: tuple[AfiSafi, ...] = ()
@@ -269,12 +265,15 @@ class Neighbor(Frozen):
                 name = "ipv6-unicast"
             data["afi_safis"] = ({"name": name},)
         receive = data.get("add_paths_receive")
+        send_max = data.get("add_paths_send_max")
         if isinstance(data["afi_safis"], (list, tuple)):
             afs = []
             for item in data["afi_safis"]:
                 af = dict(item) if isinstance(item, dict) else item
                 if isinstance(af, dict) and receive is True:
                     af.setdefault("add_paths_receive", True)
+                if isinstance(af, dict) and type(send_max) is int and 0 < send_max <= 255:
+                    af.setdefault("add_paths_send_max", send_max)
                 afs.append(af)
             data["afi_safis"] = tuple(afs) if isinstance(data["afi_safis"], tuple) else afs
         return data
@@ -286,11 +285,6 @@ class Neighbor(Frozen):
             raise ValueError(f"{value} is not a hold time: use 0 (no keepalives) or at least 3 "
                              "seconds (RFC 4271 §4.2)")
         return value
-
-    @field_validator("add_paths_send_max")
-    @classmethod
-    def _send_max(cls, value: int) -> int:
-        return no_add_path_send(value)
 
     @field_validator("keepalive_interval")
     @classmethod
@@ -401,16 +395,6 @@ class Neighbor(Frozen):
 
     def afi_safi(self, family: Family) -> AfiSafi | None:
         return next((af for af in self.afi_safis if af.family == family), None)
-
-
-def no_add_path_send(send_max: int) -> int:
-    """``add-paths send-max`` > 0 asks for ADD-PATH Send (RFC 7911 §4: advertise Send, then
-    several paths per prefix, each with a Path Identifier). gracebgp advertises Receive only
-    and sends one path per prefix, so a non-zero value is refused rather than ignored."""
-    if send_max:
-        raise ValueError(f"add-paths send-max is not supported yet (got {send_max}): gracebgp receives "
-                         "ADD-PATH (RFC 7911) but sends one path per prefix; remove send-max or set it to 0")
-    return send_max
 
 
 # -- the whole file --------------------------------------------------------------------------

@@ -12,10 +12,13 @@ from gracebgp.core.sockets import socket_options
 from gracebgp.core.stats import PeerStats
 from gracebgp.restart.helper import GrHelper
 from gracebgp.rib.adj_rib_out import AdjRibOut
+from gracebgp.rib.adj_rib_out_addpath import rib_out_for
 from gracebgp.rib.aspath_rules import RemovePrivateAs
 from gracebgp.rib.channel import Channel
+from gracebgp.rib.channel_addpath import channel_for
 from gracebgp.rib.export import ExportPolicy
-from gracebgp.rib.path import Path, PeerInfo
+from gracebgp.rib.loc_rib import LocRib
+from gracebgp.rib.path import Path, PathTable, PeerInfo
 from gracebgp.session.config import GrConfig, SessionConfig
 from gracebgp.session.fsm import Session
 from gracebgp.session.negotiate import Negotiated
@@ -51,6 +54,16 @@ class NeighborSettings:
     replace_peer_as: bool = False
     remove_private_as: RemovePrivateAs = RemovePrivateAs.NONE
     route_server_client: bool = False
+    #: RFC 7911: per family with ``add-paths send-max`` > 0, how many paths per prefix go to
+    #: the peer when ADD-PATH Send is negotiated (rib.adj_rib_out_addpath).
+    add_path_send_max: tuple[tuple[Family, int], ...] = ()
+
+    def send_max(self, family: Family, neg: Negotiated) -> int | None:
+        """Paths per prefix for ``family`` on the session ``neg``; None: one, without Path
+        Identifiers (ADD-PATH Send not negotiated, RFC 7911 §5)."""
+        if family not in neg.add_path_tx:
+            return None
+        return next((n for f, n in self.add_path_send_max if f == family), None)
 
     @classmethod
     def from_config(cls, neighbor: Any, global_: Any, *, forwarding_preserved: bool = True,
@@ -73,8 +86,13 @@ class NeighborSettings:
             if gr_cfg.long_lived_enabled:
                 llgr = tuple((_FAMILY_NAMES[a.name], a.long_lived_restart_time) for a in neighbor.afi_safis
                              if a.enabled and a.long_lived_graceful_restart)
-        add_path = tuple((_FAMILY_NAMES[a.name], AddPathMode.RECEIVE) for a in neighbor.afi_safis
-                         if a.enabled and a.add_paths_receive)
+        # RFC 7911 §4: Receive (1) for receive = true, Send (2) for send-max > 0, or both (3).
+        add_path = tuple((_FAMILY_NAMES[a.name], AddPathMode((1 if a.add_paths_receive else 0)
+                                                             | (2 if a.add_paths_send_max else 0)))
+                         for a in neighbor.afi_safis
+                         if a.enabled and (a.add_paths_receive or a.add_paths_send_max))
+        send_max = tuple((_FAMILY_NAMES[a.name], a.add_paths_send_max) for a in neighbor.afi_safis
+                         if a.enabled and a.add_paths_send_max)
         session = SessionConfig(
             local_as=neighbor.local_as or global_.asn, router_id=global_.router_id,
             peer_address=neighbor.neighbor_address, peer_as=neighbor.peer_as,
@@ -97,7 +115,7 @@ class NeighborSettings:
                                             for a in neighbor.afi_safis if a.enabled),
                    allow_own_as=neighbor.allow_own_as, replace_peer_as=neighbor.replace_peer_as,
                    remove_private_as=RemovePrivateAs(neighbor.remove_private_as),
-                   route_server_client=neighbor.route_server_client)
+                   route_server_client=neighbor.route_server_client, add_path_send_max=send_max)
 
     def export_options(self) -> dict[str, Any]:
         """The ExportPolicy fields this neighbor's configuration sets."""
@@ -146,6 +164,15 @@ class Peer:
     def families(self) -> tuple[Family, ...]:
         """The families configured for this peer."""
         return self.settings.session.families
+
+    def open_family(self, family: Family, neg: Negotiated, info: PeerInfo, loc: LocRib,
+                    changed: dict[Family, set[int]], export: ExportPolicy, table: PathTable) -> None:
+        """The session ``neg`` came up with ``family``: its door to the Loc-RIB (the one kept
+        for graceful restart when it has the right shape) and a new Adj-RIB-Out, each with
+        Path Identifiers or not as negotiated (RFC 7911 §5), chosen once per session."""
+        self.adj_in[family] = channel_for(family, loc, changed, info, family in neg.add_path_rx,
+                                          self.adj_in.get(family))
+        self.adj_out[family] = rib_out_for(family, export, table, self.settings.send_max(family, neg))
 
 
 def next_hops_for(local_address: str, router_id: str) -> tuple[str | None, tuple[str, ...]]:

@@ -30,7 +30,6 @@ from gracebgp.core.peer import NeighborSettings, Peer, next_hops_for
 from gracebgp.core.restart_control import RestartControl, TableSend, notice
 from gracebgp.restart.restarting import Deferral
 from gracebgp.restart.shutdown import retain_stop, withdraw_stop
-from gracebgp.rib.adj_rib_out import AdjRibOut
 from gracebgp.rib.aspath_rules import own_as_loop
 from gracebgp.rib.channel import Channel
 from gracebgp.rib.export import ExportPolicy
@@ -445,9 +444,8 @@ class Speaker:
                 adj.clear()
                 del peer.adj_in[family]
         for family in families:
-            peer.adj_in.setdefault(family, Channel(family, self.loc[family], self.changed, info))
             export = self.drain_control.policy(self, peer, family)
-            peer.adj_out[family] = AdjRibOut(family, export, self.table)
+            peer.open_family(family, neg, info, self.loc[family], self.changed, export, self.table)
         # RFC 4724 §4.2: send our routes and End-of-RIB at once, never waiting for theirs;
         # after our own restart, only once selection for the family is done (§4.1).
         for family in families:

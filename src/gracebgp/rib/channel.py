@@ -42,6 +42,10 @@ class Channel(AdjRibIn):
             self.changed[self.family].update(self.loc.retract(self.info, keys))
         return keys
 
+    def _offer(self, keys: list[int], path: Path, now: float) -> None:
+        """Offer ``path`` for ``keys`` (of this Adj-RIB-In) to the Loc-RIB."""
+        self.changed[self.family].update(self.loc.offer(self.info, keys, path, now))
+
     # --- the hot path: once per UPDATE (AdjRibIn's method called directly, not super()) ---
     def announce(self, keys: Sequence[int], path: Path, now: float = 0.0) -> None:
         """The peer announces ``path`` for ``keys`` (an announcement unmarks a stale route)."""
@@ -94,8 +98,7 @@ class Channel(AdjRibIn):
             else:
                 moved.setdefault(new, []).append(key)
         self.withdraw(dropped)
-        offer, changed = self.loc.offer, self.changed[self.family]
         for new, keys in moved.items():
             routes.update(dict.fromkeys(keys, new))  # still marked stale
-            changed.update(offer(self.info, keys, new, now))
+            self._offer(keys, new, now)
         return sum(len(k) for k in moved.values()), len(dropped)

@@ -41,12 +41,14 @@ def _router_id(c: Candidate) -> int:
     return int.from_bytes(bytes(int(x) for x in c[0].router_id.split(".")), "big")
 
 
-def select(candidates: Sequence[Candidate], always_compare_med: bool = False) -> int:
-    """Index of the best candidate. Each step keeps only the best by one criterion."""
-    if len(candidates) == 1:
-        return 0
-    cands = list(candidates)
-    steps: tuple[Callable[[list[Candidate]], list[Candidate]], ...] = (
+#: How many of ``_steps`` come before the tie-breaks: §9.1.2.2 f (BGP identifier), RFC 4456
+#: §9 (CLUSTER_LIST length) and §9.1.2.2 g (peer address) only pick one of routes that are
+#: equally good for forwarding, so the equal-cost set (``equal_cost``) stops before them.
+_TIE_BREAKS = 7
+
+
+def _steps(always_compare_med: bool) -> tuple[Callable[[list[Candidate]], list[Candidate]], ...]:
+    return (
         lambda cs: _keep_best(cs, lambda c: c[1].llgr_stale),  # RFC 9494 §4.3
         lambda cs: _keep_best(cs, lambda c: -c[1].local_pref),  # §9.1.2.1 degree of preference
         lambda cs: _keep_best(cs, lambda c: not c[0].local),  # locally originated first
@@ -59,9 +61,47 @@ def select(candidates: Sequence[Candidate], always_compare_med: bool = False) ->
         lambda cs: _keep_best(cs, lambda c: c[1].cluster_len),  # RFC 4456 §9
         lambda cs: _keep_best(cs, lambda c: c[0].address_key),  # §9.1.2.2 g
     )
-    for step in steps:
+
+
+def select(candidates: Sequence[Candidate], always_compare_med: bool = False) -> int:
+    """Index of the best candidate. Each step keeps only the best by one criterion."""
+    if len(candidates) == 1:
+        return 0
+    cands = list(candidates)
+    for step in _steps(always_compare_med):
         if len(cands) == 1:
             break
         cands = step(cands)
     winner = cands[0]
     return next(i for i, c in enumerate(candidates) if c is winner)
+
+
+def ranked(candidates: Sequence[Candidate], always_compare_med: bool = False) -> list[Candidate]:
+    """The candidates best first: the best, then the best of the rest, and so on (the
+    order in which ADD-PATH Send offers paths, RFC 7911 §5)."""
+    rest = list(candidates)
+    out: list[Candidate] = []
+    while rest:
+        out.append(rest.pop(select(rest, always_compare_med)))
+    return out
+
+
+def equal_cost(candidates: Sequence[Candidate], always_compare_med: bool = False,
+               allow_multiple_as: bool = False, maximum: int = 0) -> list[Candidate]:
+    """The multipath set: the best candidate first, then every candidate the decision
+    process cannot tell from it before the tie-breaks (RFC 4271 §9.1.2.2 a-e: LOCAL_PREF,
+    AS_PATH length, ORIGIN, MED, eBGP over iBGP, with RFC 9494 §4.3 first), in the order of
+    ``candidates``. Unless ``allow_multiple_as``, only routes from the best's neighbouring
+    AS (§9.1.2.2 c compares MEDs only within one AS, so without it paths through different
+    ASes would be mixed on a MED nobody compared). ``maximum`` > 0 caps the set's size."""
+    if not candidates:
+        return []
+    best = candidates[select(candidates, always_compare_med)]
+    cands = list(candidates)
+    for step in _steps(always_compare_med)[:_TIE_BREAKS]:
+        cands = step(cands)
+    if not allow_multiple_as:
+        asn = best[1].neighbor_as
+        cands = [c for c in cands if c[1].neighbor_as == asn]
+    out = [best, *(c for c in cands if c is not best)]
+    return out[:maximum] if maximum > 0 else out

@@ -3,8 +3,9 @@
 RFC 4271 §9.1: Phase 2 (route selection) runs per prefix when a candidate changes. An
 entry is one (PeerInfo, Path, learned-at) tuple when a single peer offers the prefix (the common
 case for a full table from one upstream, kept allocation-free: the candidate tuple is
-shared by every prefix of an UPDATE), else a list with the best first. A peer is known by
-its ``index`` (its PeerInfo is rebuilt when its session comes up again).
+shared by every prefix of an UPDATE), else a list with the best first. A candidate is known
+by its source's ``source`` (the peer's index, or one per Path Identifier of an ADD-PATH
+peer, RFC 7911 §5; its PeerInfo is rebuilt when its session comes up again).
 """
 
 from __future__ import annotations
@@ -57,24 +58,24 @@ class LocRib:
         cand = (peer, path, now)
         entries = self.entries
         changed: list[int] = []
-        index = peer.index
+        index = peer.source
         for k in keys:
             e = entries.get(k)
             if e is None:
                 entries[k] = cand
                 changed.append(k)
             elif isinstance(e, tuple):
-                if e[0].index == index:
+                if e[0].source == index:
                     if e[1] is not path:
                         entries[k] = cand
                         changed.append(k)
                 elif self._reselect(k, [e, cand], e):
                     changed.append(k)
             else:
-                old = next((c for c in e if c[0].index == index), None)
+                old = next((c for c in e if c[0].source == index), None)
                 if old is not None and old[1] is path:
                     continue
-                others = [c for c in e if c[0].index != index]
+                others = [c for c in e if c[0].source != index]
                 if self._reselect(k, [*others, cand], e[0]):
                     changed.append(k)
         return changed
@@ -86,26 +87,26 @@ class LocRib:
         for k in keys:
             e = entries.get(k)
             if isinstance(e, tuple):
-                if e[0].index == peer.index:
+                if e[0].source == peer.source:
                     entries[k] = (e[0], e[1], now)
             elif e is not None:
-                entries[k] = [(c[0], c[1], now) if c[0].index == peer.index else c for c in e]
+                entries[k] = [(c[0], c[1], now) if c[0].source == peer.source else c for c in e]
 
     def retract(self, peer: PeerInfo, keys: Sequence[int]) -> list[int]:
         """``peer`` no longer offers ``keys``; returns the keys whose best changed."""
         entries = self.entries
         changed: list[int] = []
-        index = peer.index
+        index = peer.source
         for k in keys:
             e = entries.get(k)
             if e is None:
                 continue
             if isinstance(e, tuple):
-                if e[0].index == index:
+                if e[0].source == index:
                     del entries[k]
                     changed.append(k)
                 continue
-            others = [c for c in e if c[0].index != index]
+            others = [c for c in e if c[0].source != index]
             if len(others) == len(e):
                 continue
             if self._reselect(k, others, e[0]):

@@ -7,7 +7,7 @@ many prefixes share one Path, so everything best-path selection reads (RFC 4271
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from weakref import ref
 
@@ -27,7 +27,10 @@ _LIVE = [0]  # Paths alive in this process (``live_paths``)
 class PeerInfo:
     """What the RIB needs to know about a route's source.
 
-    ``index`` 0 is the speaker itself (locally originated routes).
+    ``index`` 0 is the speaker itself (locally originated routes). ``source`` tells the
+    Loc-RIB's candidates of one prefix apart: the index itself for a peer that sends one
+    path per prefix, a negative number per (index, Path Identifier) for the paths of an
+    ADD-PATH peer (RFC 7911 §5, ``for_path_id``), so ``index`` still names the peer.
     """
 
     index: int
@@ -36,6 +39,21 @@ class PeerInfo:
     router_id: str
     ibgp: bool
     rr_client: bool = False
+    source: int = -1
+
+    def __post_init__(self) -> None:
+        if self.source == -1:
+            object.__setattr__(self, "source", self.index)
+
+    def for_path_id(self, path_id: int) -> PeerInfo:
+        """The source of this peer's path ``path_id`` (RFC 7911 §3: a path is known by its
+        prefix and Path Identifier together)."""
+        return replace(self, source=-2 - ((self.index << 32) | path_id))
+
+    @property
+    def path_id(self) -> int | None:
+        """The peer's Path Identifier for an ADD-PATH source, else None."""
+        return None if self.source >= 0 else (-2 - self.source) & 0xFFFFFFFF
 
     @property
     def local(self) -> bool:

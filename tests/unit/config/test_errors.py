@@ -156,9 +156,6 @@ enabled = true
      "a route-reflector client must be iBGP (RFC 4456), but peer-as 65002 differs from the local AS 65001"),
     ('[neighbors.add-paths.config]\nsend-max = 256\n', 9, "neighbors[0].add-paths.config.send-max",
      "must be less than or equal to 255, got 256"),
-    ('[neighbors.add-paths.config]\nsend-max = 8\n', 9, "neighbors[0].add-paths.config.send-max",
-     "add-paths send-max is not supported yet (got 8): gracebgp receives ADD-PATH (RFC 7911) but sends "
-     "one path per prefix; remove send-max or set it to 0"),
     ('description = 7\n', 8, "neighbors[0].config.description", "expected a string, got 7"),
     ('local-as = 4294967296\n', 8, "neighbors[0].config.local-as",
      "must be less than or equal to 4294967295, got 4294967296"),
@@ -245,19 +242,16 @@ def test_afi_safi_listed_twice_and_llgr_stale_time_range() -> None:
     ]
 
 
-def test_add_paths_send_max_is_refused_not_ignored() -> None:
-    """GoBGP's add-paths example (send-max 8): gracebgp would advertise Receive only and
-    send one path per prefix (issue 11 finding 2), so the file is refused, at the key;
-    send-max 0 and receive are accepted."""
+def test_add_paths_send_max_is_accepted_and_inherited() -> None:
+    """GoBGP's add-paths example (send-max 8) loads (RFC 7911 Send, issue 15 item 6); the
+    neighbor's [neighbors.add-paths.config] is the default of every afi-safi without its own."""
     af = ('[[neighbors.afi-safis]]\n[neighbors.afi-safis.config]\nafi-safi-name = "ipv4-unicast"\n'
           "[neighbors.afi-safis.add-paths.config]\nreceive = true\nsend-max = 8\n")
-    assert only(MINIMAL + NEIGHBOR + af) == (
-        13, "neighbors[0].afi-safis[0].add-paths.config.send-max",
-        "add-paths send-max is not supported yet (got 8): gracebgp receives ADD-PATH (RFC 7911) but sends "
-        "one path per prefix; remove send-max or set it to 0")
-    ok = parse(MINIMAL + NEIGHBOR + af.replace("send-max = 8", "send-max = 0"))
-    v4 = ok.neighbors[0].afi_safis[0]
-    assert (v4.add_paths_receive, v4.add_paths_send_max) == (True, 0)
+    v4 = parse(MINIMAL + NEIGHBOR + af).neighbors[0].afi_safis[0]
+    assert (v4.add_paths_receive, v4.add_paths_send_max) == (True, 8)
+    whole = "[neighbors.add-paths.config]\nsend-max = 3\n"
+    v4 = parse(MINIMAL + NEIGHBOR + whole).neighbors[0].afi_safis[0]
+    assert (v4.add_paths_receive, v4.add_paths_send_max) == (False, 3)
 
 
 def test_afi_safi_name_outside_its_config_table_gets_a_hint() -> None:

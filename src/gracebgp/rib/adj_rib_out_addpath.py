@@ -1,0 +1,94 @@
+"""Adj-RIB-Out of a peer that receives several paths per prefix from us (ADD-PATH Send
+negotiated for the family, RFC 7911 §5): up to ``send-max`` paths per prefix, each under a
+Path Identifier of ours.
+
+RFC 7911 §5: the route update is made per (prefix, Path Identifier), so a path that stays
+keeps its identifier and only what changed is sent; the best route SHOULD be among the
+paths sent unless it came from that peer. Which further paths to send is left open by the
+RFC: we send the candidates in the decision process's order (``decision.ranked``), each
+after this peer's export rules, skipping those the peer gave us (never sent back) or that
+export refuses. RFC 7911 §3: the Path Identifier is ours to assign; we give each
+candidate source (a peer, or one Path Identifier of an ADD-PATH peer) one identifier for
+the life of this Adj-RIB-Out, so the same source's path is the same path id for every
+prefix.
+
+A peer without ADD-PATH Send keeps ``AdjRibOut``: the choice is made once per session and
+family. Keys in ``advertised`` and ``pending`` are ADD-PATH keys (``prefix << 32 | id``),
+which ``flush`` packs with Path Identifiers because the session's context lists the family.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from gracebgp.rib.adj_rib_out import AdjRibOut
+from gracebgp.rib.decision import ranked
+from gracebgp.rib.export import ExportPolicy
+from gracebgp.rib.loc_rib import LocRib
+from gracebgp.rib.path import Path, PathTable, PeerInfo
+from gracebgp.types import Family
+
+
+class AddPathRibOut(AdjRibOut):
+    __slots__ = ("_ids", "_sent", "send_max")
+
+    def __init__(self, family: Family, policy: ExportPolicy, table: PathTable, send_max: int) -> None:
+        super().__init__(family, policy, table)
+        self.send_max = max(1, send_max)
+        self._ids: dict[int, int] = {}  # candidate source -> our Path Identifier
+        self._sent: dict[int, dict[int, Path]] = {}  # prefix -> {our path id: path} once flushed
+
+    def path_id(self, source: PeerInfo) -> int:
+        """Our Path Identifier for the paths of ``source`` (1, 2, ... in order of first use)."""
+        pid = self._ids.get(source.source)
+        if pid is None:
+            pid = self._ids[source.source] = len(self._ids) + 1
+        return pid
+
+    def chosen(self, key: int, loc: LocRib) -> dict[int, Path]:
+        """The paths to send for prefix ``key``: our path id -> the exported path."""
+        want: dict[int, Path] = {}
+        target = self.policy.peer.index
+        for peer, path, _ in ranked(loc.candidates(key), loc.always_compare_med):
+            if peer.index == target:
+                continue  # its own path: never sent back (export_path's first rule)
+            out = self._export(peer, path)
+            if out is not None:
+                want[self.path_id(peer)] = out
+                if len(want) >= self.send_max:
+                    break
+        return want
+
+    def consider(self, keys: Iterable[int], loc: LocRib, again: bool = False) -> None:
+        advertised, pending, sent = self.advertised, self.pending, self._sent
+        for k in keys:
+            want = self.chosen(k, loc)
+            for pid in sent.get(k, {}):
+                if pid not in want:
+                    key = k << 32 | pid
+                    if key in advertised:
+                        pending[key] = None
+                    else:
+                        pending.pop(key, None)
+            for pid, out in want.items():
+                key = k << 32 | pid
+                if advertised.get(key) is out and not again:
+                    pending.pop(key, None)
+                else:
+                    pending[key] = out
+            if want:
+                sent[k] = want
+            else:
+                sent.pop(k, None)
+
+    def reset(self) -> None:
+        super().reset()
+        self._sent.clear()
+
+
+def rib_out_for(family: Family, policy: ExportPolicy, table: PathTable, send_max: int | None) -> AdjRibOut:
+    """The Adj-RIB-Out of a session that came up: several paths per prefix when ADD-PATH
+    Send was negotiated for ``family`` (``send_max``: how many; None: not negotiated)."""
+    if send_max is None:
+        return AdjRibOut(family, policy, table)
+    return AddPathRibOut(family, policy, table, send_max)
