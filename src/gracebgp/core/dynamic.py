@@ -40,6 +40,8 @@ from gracebgp.wire import Notification
 from gracebgp.wire.iana import CeaseSubcode
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+#: Inputs that end a session only by a state change the speaker reports ("peer-state").
+_HOT = (ev.Received, ev.InputDrained, ev.Continue)
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,13 +124,19 @@ class Ranges:
         return peer
 
     # --- after each input ------------------------------------------------------------------
-    def after_input(self, sp: ReloadHost, inp: ev.Input, now: float) -> None:
-        """After the speaker handled ``inp``: a reload's new ranges (after the configured
-        neighbors were applied), then the dynamic peers whose session is gone."""
+    def after_input(self, sp: ReloadHost, inp: ev.Input, out: Sequence[ev.Output], now: float) -> None:
+        """After the speaker handled ``inp`` (its outputs: ``out``): a reload's new ranges
+        (after the configured neighbors were applied), then the dynamic peers whose session
+        is gone. The inputs of the hot path (bytes received, a flush, the next slice) are
+        looked at only when a session changed state in them."""
         if isinstance(inp, ev.Reconfigured):
             self.reconfigure(sp, inp.ranges, inp.neighbors, now)
-        if self.members:
-            self.sweep(sp)
+        if not self.members:
+            return
+        if isinstance(inp, _HOT) and not any(isinstance(o, ev.Notice) and o.kind == "peer-state"
+                                             and o.peer in self.members for o in out):
+            return
+        self.sweep(sp)
 
     def sweep(self, sp: ReloadHost) -> None:
         """Forget the dynamic peers whose session is gone and who have no graceful-restart

@@ -196,7 +196,7 @@ class Speaker:
         if self.tallies:
             self._out += wirelog.summaries(self.tallies)
             self.tallies = {}
-        self.ranges.after_input(self, inp, now)  # a reload of the ranges; peers whose session is gone
+        self.ranges.after_input(self, inp, self._out, now)  # a reload; peers whose session is gone
         return self._out
 
     def _tune(self, t: ev.Tunables) -> None:
