@@ -116,9 +116,10 @@ def tunables_of(cfg: Config) -> ev.Tunables:
 
 def peers_hold(cfg: Config) -> float:
     """How long peers keep our routes after we go: the longest Restart Time we advertise
-    (RFC 4724 §4.2), plus the longest LLGR stale time of that neighbor (RFC 9494 §4.2)."""
+    (RFC 4724 §4.2), plus the longest LLGR stale time of that neighbor (RFC 9494 §4.2);
+    a dynamic-neighbors range's peers get its group's."""
     longest = 0
-    for n in neighbors_of(cfg):
+    for n in (*neighbors_of(cfg), *(r.template for r in ranges_of(cfg))):
         gr = n.session.graceful_restart
         if gr is not None:
             longest = max(longest, gr.restart_time + max((t for _, t in n.session.llgr), default=0))

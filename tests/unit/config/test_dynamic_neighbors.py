@@ -8,7 +8,7 @@ from pathlib import Path
 
 from gracebgp.config import parse, to_toml
 from gracebgp.config.loader import check
-from gracebgp.daemon import ranges_of
+from gracebgp.daemon import peers_hold, ranges_of
 
 from .conftest import MINIMAL, problems
 
@@ -125,3 +125,9 @@ def test_a_configuration_with_ranges_dumps_with_their_groups_and_parses_back_equ
         assert again == cfg
         assert again.dynamic_neighbors[0].any_as is cfg.dynamic_neighbors[0].any_as
         assert again.dynamic_neighbors[0].template == cfg.dynamic_neighbors[0].template
+
+
+def test_a_ranges_restart_time_counts_in_how_long_peers_hold_our_routes() -> None:
+    # RFC 4724 §4.2: dynamic peers keep our routes for the Restart Time we advertise them
+    assert peers_hold(parse(MINIMAL + GROUP + RANGE)) == 60.0
+    assert peers_hold(parse(MINIMAL + GROUP)) == 0.0
