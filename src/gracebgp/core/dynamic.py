@@ -16,7 +16,8 @@ when the connection arrives and forgotten when the session is gone.
         '- otherwise ......................... forgotten at once
 
 A configured neighbor (or one added through the API) for an address wins over every
-range. The cap counts the range's peers that exist: connecting, up, or kept for a
+range. A dynamic peer an operator shuts down stays (down, refusing its connections) until
+it is enabled or deleted. The cap counts the range's peers that exist: connecting, up, or kept for a
 graceful restart (a restarting peer keeps its slot).
 
 Over the cap: RFC 4486 §3 gives Cease/Out of Resources for a speaker that "decides to
@@ -196,9 +197,11 @@ class Ranges:
 
 
 def _gone(peer: Peer | None) -> bool:
-    """A dynamic peer with nothing left to keep: no connection, no session, no helper state."""
+    """A dynamic peer with nothing left to keep: no connection, no session, no helper state.
+    One an operator shut down (ShutdownPeer) stays, down, so that it cannot come straight
+    back as a new peer; EnablePeer (or DeletePeer) ends that."""
     if peer is None:
         return True
     s = peer.session
     return (s.state in (State.IDLE, State.ACTIVE) and not s.connections and not peer.closing
-            and not peer.gr.active and peer.start_at is None)
+            and not peer.gr.active and peer.start_at is None and not peer.admin_down)

@@ -9,6 +9,7 @@ from dataclasses import replace
 from gracebgp.api.service import list_peers
 from gracebgp.cli.render import peer_pairs, peer_rows
 from gracebgp.core import events as ev
+from gracebgp.core.commands import EnablePeer, ShutdownPeer
 from gracebgp.core.dynamic import DynamicRange
 from gracebgp.core.originate import LocalRoute
 from gracebgp.core.peer import NeighborSettings
@@ -219,3 +220,17 @@ def test_the_api_and_the_cli_mark_dynamic_peers_and_they_disappear() -> None:
     net.queue.append(("127.0.0.2", ev.StopRequested(graceful=False, message="bye")))
     net.run()
     assert list_peers(h, net.now) == []
+
+
+def test_a_dynamic_peer_shut_down_by_the_operator_stays_down_until_enabled() -> None:
+    net = Net()
+    h = net.add(HUB, hub(wide()))
+    net.add("127.0.0.2", client("127.0.0.2", 65002, "10.2.0.0/16"))
+    net.run()
+    assert net.command(HUB, ShutdownPeer("127.0.0.2", "maintenance")).status == 200
+    net.advance(20)  # the peer tries again: refused, the shut-down peer is still there
+    peer = h.peers["127.0.0.2"]
+    assert peer.admin_down and peer.session.state is not State.ESTABLISHED
+    assert net.command(HUB, EnablePeer("127.0.0.2")).status == 200
+    net.advance(20)
+    assert h.peers["127.0.0.2"].session.state is State.ESTABLISHED
