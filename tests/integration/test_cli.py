@@ -290,7 +290,8 @@ def test_neighbor_add_show_del(pair: Pair) -> None:
     assert new is not None and new["dynamic"] and new["peer_as"] == 65009
     detail = ok("neighbor", "127.0.0.9", sock=pair.a)
     pairs = [line.split() for line in detail.splitlines()]
-    assert ["Description", "test", "peer"] in pairs and ["Dynamic", "yes"] in pairs
+    assert ["Description", "test", "peer"] in pairs
+    assert ["Dynamic", "yes,", "added", "through", "the", "API"] in pairs
     assert as_json("neighbor", "127.0.0.9", sock=pair.a)["description"] == "test peer"
     err = one_line_error(gb("neighbor", "add", "127.0.0.9", "--as", "65009", sock=pair.a))
     assert "already exists" in err
