@@ -7,7 +7,8 @@ All 20 come up and are listed as dynamic (API and ``gracebgp peers``), the route
 originates arrives; then BIRD restarts the graceful way (killed, started again with
 ``bird -R``): gracebgpd keeps each peer, and its routes stale, for their Restart Time
 (RFC 4724 §4.2), and when the peers are back from the same addresses the routes are
-theirs again, no longer stale.
+theirs again, no longer stale. Last, a reload narrows the range: the peers outside it
+are removed with Cease/Peer De-configured, the ones inside keep their sessions.
 """
 
 from __future__ import annotations
@@ -44,6 +45,13 @@ def prefix(i: int) -> str:
 class DynamicHub(GraceBgpd):
     """gracebgpd with a peer group and a range instead of neighbors."""
 
+    prefix = "10.254.0.0/24"
+
+    def narrow(self, prefix: str) -> None:
+        """SIGHUP with the range set to ``prefix``."""
+        self.prefix = prefix
+        self._reload()
+
     def config(self) -> str:
         return super().config() + f"""
 [[peer-groups]]
@@ -59,7 +67,7 @@ class DynamicHub(GraceBgpd):
 
 [[dynamic-neighbors]]
   [dynamic-neighbors.config]
-    prefix = "10.254.0.0/24"
+    prefix = "{self.prefix}"
     peer-group = "leaves"
   [dynamic-neighbors.gracebgp]
     max-peers = {PEERS}
@@ -131,3 +139,20 @@ def test_twenty_bird_peers_from_one_range() -> None:
         wait_until(established, 60, what="the 20 dynamic peers back")
         wait_until(lambda: routes(stale=False), 60, what="every route refreshed, no longer stale")
         assert "dynamic-peer-refused" not in hub.logs()
+
+        # A reload narrows the range to a /28 (.0-.15): the peers outside it are removed as
+        # de-configured neighbors (Cease/Peer De-configured), the six inside stay up.
+        inside = {address(i) for i in range(6)}
+        before = {p["address"]: p["established_count"] for p in json.loads(hub.cli("peers", json_out=True))}
+        hub.narrow("10.254.0.0/28")
+
+        def only_inside_up() -> bool | None:
+            peers = json.loads(hub.cli("peers", json_out=True))
+            listed = {p["address"] for p in peers}
+            up = {p["address"] for p in peers if p["state"] == "Established"}
+            return (listed == up == inside) or None
+
+        wait_until(only_inside_up, 20, what="only the six peers inside the /28 left, up")
+        assert "Peer de-configured" in leaves.birdc("show", "protocols", "all", "n6")
+        after = {p["address"]: p["established_count"] for p in json.loads(hub.cli("peers", json_out=True))}
+        assert after == {a: before[a] for a in inside}  # no session inside the /28 was reset
