@@ -12,12 +12,13 @@ through ``advertise``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Collection, Iterable
 from typing import Protocol
 
 from gracebgp.core import wirelog
 from gracebgp.core.peer import Peer
-from gracebgp.rib.adj_rib_out import AdjRibOut
+from gracebgp.rib.adj_rib_out import AdjRibOut, Packed
 from gracebgp.rib.loc_rib import LocRib
 from gracebgp.types import Family
 from gracebgp.wire.iana import RouteRefreshSubtype
@@ -41,11 +42,12 @@ class Outbound(Protocol):
 
 
 def advertise(out: Outbound, peer: Peer, family: Family, rib_out: AdjRibOut, keys: Iterable[int], now: float,
-              *, again: bool = False, eor: bool = False, eorr: bool = False) -> bool:
+              *, again: bool = False, eor: bool = False, eorr: bool = False,
+              packed: Packed | None = None) -> bool:
     """Send ``peer`` what changed in ``rib_out`` for ``keys`` of the Loc-RIB (each key
     again with ``again``: a route refresh), then End-of-RIB (``eor``) and EoRR (``eorr``).
     False, and nothing considered, while the gate of ``family`` is closed or the session
-    is not Established."""
+    is not Established. ``packed``: shared by the peers of one round (``AdjRibOut.flush``)."""
     neg = peer.negotiated
     if neg is None or not out.gate_open(family):
         return False
@@ -53,7 +55,7 @@ def advertise(out: Outbound, peer: Peer, family: Family, rib_out: AdjRibOut, key
     tx = neg.tx_context()
     if out.debug:
         wirelog.count_pending(out.tallies, peer.address, rib_out)
-    data = b"".join(rib_out.flush(tx))
+    data = b"".join(rib_out.flush(tx, packed))
     if eor:
         data += rib_out.end_of_rib(tx)
         if out.debug:
@@ -62,3 +64,16 @@ def advertise(out: Outbound, peer: Peer, family: Family, rib_out: AdjRibOut, key
         data += RouteRefresh(family.afi, family.safi, RouteRefreshSubtype.EORR).encode()
     out.send(peer, data, now)
     return True
+
+
+def advertise_round(out: Outbound, peers: Iterable[Peer], family: Family, keys: Collection[int],
+                    now: float) -> None:
+    """The changed ``keys`` of ``family`` to every peer with an Adj-RIB-Out for it. Peers
+    of one export class (``AdjRibOut.slot``) flush the same groups: the UPDATEs packed
+    for the first are reused for the others when their codec contexts are equal (a peer
+    alone in its class packs as before, without keeping what it packed)."""
+    outs = [(peer, rib_out) for peer in peers if (rib_out := peer.adj_out.get(family)) is not None]
+    classes = Counter(rib_out.slot for _, rib_out in outs)
+    packed: Packed = {}
+    for peer, rib_out in outs:
+        advertise(out, peer, family, rib_out, keys, now, packed=packed if classes[rib_out.slot] > 1 else None)

@@ -22,7 +22,7 @@ from typing import Any
 
 from gracebgp.core import dynamic, limits, nexthop, refresh, reload, routewatch, statedump, wirelog
 from gracebgp.core import events as ev
-from gracebgp.core.advertise import advertise
+from gracebgp.core.advertise import advertise_round
 from gracebgp.core.commands import RouteJob, advance, execute
 from gracebgp.core.drain import DrainControl
 from gracebgp.core.originate import LocalRoute, to_path, to_paths
@@ -591,7 +591,4 @@ class Speaker:
                 self._out += routewatch.notices(self.loc[family], family, keys)
             if not self.gate_open(family):
                 continue  # RFC 4724 §4.1: selection deferred; the gate sends the table
-            for peer in self.peers.values():
-                rib_out = peer.adj_out.get(family)
-                if rib_out is not None:
-                    advertise(self, peer, family, rib_out, keys, now)
+            advertise_round(self, self.peers.values(), family, keys, now)

@@ -33,6 +33,11 @@ def _slot(shared: ExportPolicy, family: Family) -> int:
     return slot
 
 
+#: UPDATEs packed in one flush of the speaker, by exported path: (codec context, keys,
+#: messages). The caller makes one per round of peers and drops it after.
+Packed = dict[Path, tuple[CodecContext, list[int], list[bytes]]]
+
+
 class AdjRibOut:
     """Peers whose policies differ only in who the peer is share an export class
     (``export.export_class``, an update group) and with it one ``slot`` in the export memo
@@ -127,8 +132,11 @@ class AdjRibOut:
         """The whole table, e.g. when the session comes up (RFC 4271 §9.1.3)."""
         self.consider(loc.keys(), loc)
 
-    def flush(self, ctx: CodecContext) -> list[bytes]:
-        """UPDATEs for everything pending; ``advertised`` then reflects them."""
+    def flush(self, ctx: CodecContext, packed: Packed | None = None) -> list[bytes]:
+        """UPDATEs for everything pending; ``advertised`` then reflects them. ``packed``:
+        what other peers' flushes of this round packed, reused where the path, the keys
+        and the codec context are the same (the peers of one class send the same bytes),
+        and added to."""
         if not self.pending:
             return []
         withdraw: list[int] = []
@@ -146,11 +154,19 @@ class AdjRibOut:
         if withdraw:
             out += pack_withdrawals(self.family, withdraw, ctx)
         for path, keys in groups.items():
+            if packed is not None:
+                hit = packed.get(path)
+                if hit is not None and hit[1] == keys and (hit[0] is ctx or hit[0] == ctx):
+                    out += hit[2]
+                    continue
             attrs = path.attrs if ctx.as4 else to_two_octet(path.attrs)
             if self.family == IPV4_UNICAST:
-                out += pack_ipv4(attrs, keys, ctx)
+                messages = pack_ipv4(attrs, keys, ctx)
             else:
-                out += pack_mp(attrs, self.family, path.next_hop, keys, ctx)
+                messages = pack_mp(attrs, self.family, path.next_hop, keys, ctx)
+            if packed is not None:
+                packed[path] = (ctx, keys, messages)
+            out += messages
         return out
 
     def end_of_rib(self, ctx: CodecContext) -> bytes:

@@ -110,3 +110,18 @@ def test_exports_share_their_as_path_and_next_hop_attributes() -> None:
     assert first is not None and second is not None and first.attrs is not second.attrs
     (ap1, nh1), (ap2, nh2) = ((s.attrs.get(2), s.attrs.get(3)) for s in (first, second))
     assert ap1 is ap2 and nh1 is nh2
+
+
+def test_peers_of_one_class_reuse_the_packed_updates_when_their_contexts_are_equal() -> None:
+    p = path(65001, 10)
+    loc = table_of((K1, p), (K2, p))
+    packed: dict = {}  # type: ignore[type-arg]
+    sent = []
+    for peer, ctx in ((B, CTX), (C, CodecContext()), (PeerInfo(7, "192.0.2.7", 65007, "10.0.0.7", False),
+                                                     CodecContext(as4=False))):
+        out = AdjRibOut(V4, policy(peer), TABLE)
+        out.consider(loc.keys(), loc)
+        sent.append(out.flush(ctx, packed))
+    assert len(sent[0]) == 1 and sent[1] == sent[0] and sent[1][0] is sent[0][0]  # reused, not packed again
+    assert sent[2] != sent[0]  # a 2-octet-AS session: its own encoding
+    assert AdjRibOut(V4, policy(B), TABLE).flush(CTX, packed) == []  # nothing pending: nothing sent
