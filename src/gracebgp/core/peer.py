@@ -172,7 +172,10 @@ class Peer:
         Path Identifiers or not as negotiated (RFC 7911 §5), chosen once per session."""
         self.adj_in[family] = channel_for(family, loc, changed, info, family in neg.add_path_rx,
                                           self.adj_in.get(family))
-        self.adj_out[family] = rib_out_for(family, export, table, self.settings.send_max(family, neg))
+        send_max = self.settings.send_max(family, neg)
+        self.adj_out[family] = rib_out_for(family, export, table, send_max)
+        if send_max is not None:
+            loc.every_change = True
 
 
 def next_hops_for(local_address: str, router_id: str) -> tuple[str | None, tuple[str, ...]]:

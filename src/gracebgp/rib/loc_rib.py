@@ -19,11 +19,16 @@ Entry = Candidate | list[Candidate]
 
 
 class LocRib:
-    __slots__ = ("always_compare_med", "entries")
+    """``every_change``: ``offer`` and ``retract`` report a prefix when any of its
+    candidates changed, not only its best (set for good once a peer of the family takes
+    several paths per prefix, RFC 7911 §5: that peer's Adj-RIB-Out must see them)."""
+
+    __slots__ = ("always_compare_med", "entries", "every_change")
 
     def __init__(self, always_compare_med: bool = False) -> None:
         self.entries: dict[int, Entry] = {}
         self.always_compare_med = always_compare_med
+        self.every_change = False
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -116,9 +121,9 @@ class LocRib:
     def _reselect(self, key: int, cands: list[Candidate], old_best: Candidate) -> bool:
         if len(cands) == 1:
             self.entries[key] = cands[0]
-            return cands[0] is not old_best
+            return cands[0] is not old_best or self.every_change
         i = select(cands, self.always_compare_med)
         if i:
             cands[0], cands[i] = cands[i], cands[0]
         self.entries[key] = cands
-        return cands[0] is not old_best
+        return cands[0] is not old_best or self.every_change

@@ -193,3 +193,12 @@ def test_route_refresh_resends_every_path_and_reset_forgets() -> None:
     out.reset()
     out.consider_all(loc)
     assert len(out.pending) == 3 and len(out.advertised) == 0
+
+
+def test_the_loc_rib_reports_every_candidate_change_once_a_peer_takes_several_paths() -> None:
+    loc = LocRib()
+    Channel(V4, loc, {V4: set()}, EBGP_A).announce([K1], SHORT)
+    assert loc.offer(EBGP_B, [K1], LONG) == []  # the best stays: nothing to send one path
+    loc.every_change = True  # an ADD-PATH Send session came up (Peer.open_family)
+    assert loc.offer(EBGP_B, [K1], LONGER) == [K1]  # another path: send-max peers must see it
+    assert loc.retract(EBGP_B, [K1]) == [K1]
