@@ -109,9 +109,12 @@ def build_speaker(cfg: Config, stored: Sequence[LocalRoute] = ()) -> Speaker:
 def tunables_of(cfg: Config) -> ev.Tunables:
     """The ``[gracebgp]`` settings the speaker reads at run time (given when it is built,
     and in ``Reconfigured`` on SIGHUP)."""
-    g = cfg.gracebgp
+    g, mp = cfg.gracebgp, cfg.global_
     return ev.Tunables(establish_wait=float(g.establish_wait), llgr_ibgp=g.llgr_to_ibgp,
-                       provisional_hard=g.provisional_hard_reset)
+                       provisional_hard=g.provisional_hard_reset, multipath=mp.multipath,
+                       multipath_allow_multiple_as=mp.multipath_allow_multiple_as,
+                       multipath_ebgp_maximum_paths=mp.multipath_ebgp_maximum_paths,
+                       multipath_ibgp_maximum_paths=mp.multipath_ibgp_maximum_paths)
 
 
 def peers_hold(cfg: Config) -> float:

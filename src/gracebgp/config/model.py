@@ -64,6 +64,18 @@ class Global(Frozen):
     #: RFC 4271 §9.1.2.2 c compares MED only between routes from the same neighbouring AS;
     #: true compares it across all of them (GoBGP/FRR ``always-compare-med``).
     always_compare_med: bool = False
+    #: ``[global.use-multiple-paths.config] enabled``: mark each prefix's equal-cost set in
+    #: the Loc-RIB (RFC 4271 §9.1.2.2 a-e equal; rib.decision.equal_cost), shown by
+    #: ``routes available`` and installed as ECMP by the FIB.
+    multipath: bool = False
+    #: ``[global.use-multiple-paths.ebgp.config] allow-multiple-as``: the set may hold paths
+    #: from different neighbouring ASes.
+    multipath_allow_multiple_as: bool = False
+    #: ``[global.use-multiple-paths.ebgp.config] maximum-paths`` / ``[...ibgp.config]
+    #: maximum-paths``: at most this many paths in the set when the best is an eBGP / an
+    #: iBGP path; 0: no limit.
+    multipath_ebgp_maximum_paths: int = Field(default=0, ge=0, le=0xFFFFFFFF)
+    multipath_ibgp_maximum_paths: int = Field(default=0, ge=0, le=0xFFFFFFFF)
 
     @field_validator("port")
     @classmethod

@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from gracebgp.rib.decision import Multipath
+
 # --- inputs: facts -------------------------------------------------------------------
 
 
@@ -88,11 +90,24 @@ class Tunables:
     selection deferral waits for a peer to come up at all (``establish_wait``, spec
     section 4), LLGR-stale routes to iBGP peers without LLGR (``llgr_ibgp``, RFC 9494
     §4.6), RFC 8538 §5's provisional Cease subcodes sent as Hard Reset
-    (``provisional_hard``). Given to the Speaker when it is built, and in ``Reconfigured``."""
+    (``provisional_hard``); and ``[global.use-multiple-paths]`` (``multipath``...). Given to
+    the Speaker when it is built, and in ``Reconfigured``."""
 
     establish_wait: float = 30.0
     llgr_ibgp: bool = False
     provisional_hard: bool = False
+    #: ``[global.use-multiple-paths]``: mark each prefix's equal-cost set (rib.decision).
+    multipath: bool = False
+    multipath_allow_multiple_as: bool = False
+    multipath_ebgp_maximum_paths: int = 0
+    multipath_ibgp_maximum_paths: int = 0
+
+    def use_multiple_paths(self) -> Multipath | None:
+        """The Loc-RIBs' multipath settings; None: the best path alone."""
+        if not self.multipath:
+            return None
+        return Multipath(self.multipath_allow_multiple_as, self.multipath_ebgp_maximum_paths,
+                         self.multipath_ibgp_maximum_paths)
 
 
 @dataclass(frozen=True, slots=True)

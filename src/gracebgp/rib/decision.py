@@ -8,6 +8,7 @@ step by step as §9.1.2.2 describes, because the MED step is not a total order.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from gracebgp.rib.path import Path, PeerInfo
 
@@ -105,3 +106,27 @@ def equal_cost(candidates: Sequence[Candidate], always_compare_med: bool = False
         cands = [c for c in cands if c[1].neighbor_as == asn]
     out = [best, *(c for c in cands if c is not best)]
     return out[:maximum] if maximum > 0 else out
+
+
+@dataclass(frozen=True, slots=True)
+class Multipath:
+    """``[global.use-multiple-paths]`` (GoBGP's keys, OpenConfig's meaning): the Loc-RIB
+    marks each prefix's equal-cost set (``equal_cost``) for the FIB to install as ECMP.
+    ``allow_multiple_as``: paths from different neighbouring ASes may share the set
+    (``[...ebgp.config] allow-multiple-as``); the maximum paths cap the set when the best
+    is an eBGP (``[...ebgp.config] maximum-paths``) or an iBGP path (``[...ibgp.config]
+    maximum-paths``); 0: no cap."""
+
+    allow_multiple_as: bool = False
+    ebgp_maximum_paths: int = 0
+    ibgp_maximum_paths: int = 0
+
+
+def multipath_set(candidates: Sequence[Candidate], always_compare_med: bool,
+                  multipath: Multipath | None) -> list[Candidate]:
+    """The candidates that carry traffic for a prefix whose ``candidates`` are listed best
+    first: the equal-cost set with ``multipath``, the best alone without it."""
+    if multipath is None or len(candidates) < 2:
+        return list(candidates[:1])
+    limit = multipath.ibgp_maximum_paths if candidates[0][0].ibgp else multipath.ebgp_maximum_paths
+    return equal_cost(candidates, always_compare_med, multipath.allow_multiple_as, limit)

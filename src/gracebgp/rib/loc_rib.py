@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
-from gracebgp.rib.decision import Candidate, select
+from gracebgp.rib.decision import Candidate, Multipath, multipath_set, select
 from gracebgp.rib.path import Path, PeerInfo
 
 Entry = Candidate | list[Candidate]
@@ -21,14 +21,16 @@ Entry = Candidate | list[Candidate]
 class LocRib:
     """``every_change``: ``offer`` and ``retract`` report a prefix when any of its
     candidates changed, not only its best (set for good once a peer of the family takes
-    several paths per prefix, RFC 7911 §5: that peer's Adj-RIB-Out must see them)."""
+    several paths per prefix, RFC 7911 §5: that peer's Adj-RIB-Out must see them).
+    ``multipath``: ``[global.use-multiple-paths]``, read only by ``multipath_set``."""
 
-    __slots__ = ("always_compare_med", "entries", "every_change")
+    __slots__ = ("always_compare_med", "entries", "every_change", "multipath")
 
     def __init__(self, always_compare_med: bool = False) -> None:
         self.entries: dict[int, Entry] = {}
         self.always_compare_med = always_compare_med
         self.every_change = False
+        self.multipath: Multipath | None = None
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -44,6 +46,12 @@ class LocRib:
         if e is None:
             return []
         return [e] if isinstance(e, tuple) else list(e)
+
+    def multipath_set(self, key: int) -> list[Candidate]:
+        """The candidates of ``key`` that carry traffic: its equal-cost set with
+        ``[global.use-multiple-paths]`` (``decision.equal_cost``), else the best alone.
+        Computed when asked (the API, the FIB), never on the way routes are learned."""
+        return multipath_set(self.candidates(key), self.always_compare_med, self.multipath)
 
     def keys(self) -> list[int]:
         """Every prefix key with a route, in the table's order."""

@@ -57,6 +57,13 @@ port = 179
 local-address-list = ["0.0.0.0", "::"]
 [global.route-selection-options.config]
 always-compare-med = false
+[global.use-multiple-paths.config]
+enabled = false
+[global.use-multiple-paths.ebgp.config]
+allow-multiple-as = false
+maximum-paths = 0
+[global.use-multiple-paths.ibgp.config]
+maximum-paths = 0
 
 [[neighbors]]
 [neighbors.config]
@@ -212,6 +219,19 @@ def route_selection(cfg: Config) -> list[bool]:
     return [loc.always_compare_med for loc in _speaker(cfg).loc.values()]
 
 
+def multipaths(cfg: Config) -> list[object]:
+    return [loc.multipath for loc in _speaker(cfg).loc.values()]
+
+
+MP_ON = ("enabled = false\n[global.use-multiple-paths.ebgp",
+         "enabled = true\n[global.use-multiple-paths.ebgp")
+
+
+def mp(old: str, new: str) -> Probe:
+    """A [global.use-multiple-paths] key, with multipath enabled on both sides."""
+    return Probe(((old, new),), multipaths, None, (MP_ON,))
+
+
 def setting(name: str) -> Callable[[Config], object]:
     """A per-neighbor setting the speaker acts on later (see ``read_by``)."""
     return lambda cfg: [getattr(s, name) for s in neighbors_of(cfg)]
@@ -320,6 +340,12 @@ PROBES: dict[str, Probe] = {
     "global_.local_address_list": p('["0.0.0.0", "::"]', '["192.0.2.1"]', listen_addresses),
     "global_.always_compare_med": kv("always-compare-med", "false", "true", route_selection,
                                      ("rib/loc_rib.py", "select(cands, self.always_compare_med)")),
+    "global_.multipath": p(*MP_ON, multipaths, ("core/speaker.py", "t.use_multiple_paths()")),
+    "global_.multipath_allow_multiple_as": mp("allow-multiple-as = false", "allow-multiple-as = true"),
+    "global_.multipath_ebgp_maximum_paths": mp("maximum-paths = 0\n[global.use-multiple-paths.ibgp",
+                                               "maximum-paths = 4\n[global.use-multiple-paths.ibgp"),
+    "global_.multipath_ibgp_maximum_paths": mp("ibgp.config]\nmaximum-paths = 0",
+                                               "ibgp.config]\nmaximum-paths = 4"),
     "neighbors.neighbor_address": p('"192.0.2.2"', '"192.0.2.4"', start_commands),
     "neighbors.peer_as": kv("peer-as", 65002, 65003, open_checks),
     "neighbors.local_as": p("peer-as = 65002\n", "peer-as = 65002\nlocal-as = 65010\n", our_opens),

@@ -78,7 +78,8 @@ bfd afi-safi-name mp-graceful-restart long-lived-graceful-restart prefix-limit
 max-prefixes shutdown-threshold-pct restart-timer ipv4-unicast ipv6-unicast ipv4-labelled-unicast
 ipv6-labelled-unicast l3vpn-ipv4-unicast l3vpn-ipv6-unicast l2vpn-evpn l2vpn-vpls
 route-target-membership peer-groups peer-group-name rpki-servers bmp-servers vrfs mrt-dump zebra
-netlink collector defined-sets policy-definitions dynamic-neighbors
+netlink collector defined-sets policy-definitions dynamic-neighbors ebgp ibgp allow-multiple-as
+maximum-paths
 """
 _GRACEBGP_WORDS = """
 gracebgp auth-password-file tcp-ao-current-key tcp-ao-keys send-id recv-id algorithm secret secret-file
