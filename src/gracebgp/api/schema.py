@@ -297,6 +297,12 @@ class PathEntry(Model):
     next_hop: list[str]
     source: str | None = Field(description="the peer it came from; null for a local route")
     best: bool
+    multipath: bool = Field(default=False, description=(
+        "Loc-RIB: in the prefix's equal-cost set, the paths that carry traffic "
+        "([global.use-multiple-paths]; without it, the best alone)"))
+    path_id: int | None = Field(default=None, description=(
+        "ADD-PATH (RFC 7911) Path Identifier: the source's for a received path, ours for an "
+        "advertised one; null without ADD-PATH"))
     stale: bool
     rejected: str | None = Field(default=None, description="why import refused it (Adj-RIB-In pre-policy)")
     age: float | None = Field(description="seconds since it was learned or last changed")

@@ -24,7 +24,7 @@ from gracebgp.core.originate import LocalRoute
 from gracebgp.core.peer import NeighborSettings, Peer
 from gracebgp.core.speaker import Speaker
 from gracebgp.core.stats import MESSAGE_TYPES
-from gracebgp.rib.path import Path
+from gracebgp.rib.path import Path, PeerInfo
 from gracebgp.session.state import State
 from gracebgp.types import AFI, IPV4_UNICAST, IPV6_UNICAST, Family, family_name
 from gracebgp.wire.communities import (
@@ -347,12 +347,12 @@ def _keys(speaker: Speaker, query: PathQuery, family: Family, peer: Peer | None)
     assert peer is not None
     if query.table == "adj-out":
         out = peer.adj_out.get(family)
-        return list(out.advertised) if out is not None else []
+        return out.prefix_keys() if out is not None else []
     adj = peer.adj_in.get(family)
-    keys = list(adj.routes) if adj is not None else []
+    keys = adj.prefix_keys() if adj is not None else []
     rej = peer.rejected.get(family)
     if rej and not query.post_policy:
-        keys += list(rej)
+        keys += [k >> 32 for k in rej] if adj is not None and adj.with_path_ids else list(rej)
     return keys
 
 
@@ -396,43 +396,48 @@ def _lines(speaker: Speaker, query: PathQuery, family: Family, peer: Peer | None
     prefix = format_prefix(key, family.afi)
     name = family_name(family)
     if query.table == "loc":
-        for i, (src, path, since) in enumerate(speaker.loc[family].candidates(key)):
+        loc = speaker.loc[family]
+        members = {id(c) for c in loc.multipath_set(key)}  # [global.use-multiple-paths]
+        for i, c in enumerate(loc.candidates(key)):
+            src, path, since = c
             if i and query.best:
                 break
             if peer is not None and src.index != peer.index:
                 continue
-            yield _line(prefix, name, path, src.address or None, i == 0,
-                        _stale(speaker, src.address, family, key), None, now - since, cache)
+            yield _line(prefix, name, path, src.address or None, i == 0, _stale(speaker, src, family, key),
+                        None, now - since, cache, id(c) in members, src.path_id)
         return
     assert peer is not None
     if query.table == "adj-out":
         out = peer.adj_out.get(family)
-        sent = out.advertised.get(key) if out is not None else None
-        if sent is not None:
-            yield _line(prefix, name, sent, None, True, False, None, None, cache)
+        for pid, sent in out.sent(key) if out is not None else ():
+            yield _line(prefix, name, sent, None, True, False, None, None, cache, path_id=pid)
         return
     adj = peer.adj_in.get(family)
-    got = adj.routes.get(key) if adj is not None else None
-    if got is not None:
-        best = speaker.loc[family].best(key)
-        is_best = best is not None and best[0].index == peer.index
-        learned = next((c[2] for c in speaker.loc[family].candidates(key) if c[0].index == peer.index), None)
-        yield _line(prefix, name, got, peer.address, is_best, adj is not None and adj.is_stale(key), None,
-                    None if learned is None else now - learned, cache)
+    paths = adj.paths(key) if adj is not None else []
+    if adj is not None and paths:
+        cands = speaker.loc[family].candidates(key)
+        for pid, akey in paths:
+            got = adj.routes[akey]
+            mine = next((c for c in cands if c[0].index == peer.index and c[0].path_id == pid), None)
+            yield _line(prefix, name, got, peer.address, mine is not None and mine is cands[0],
+                        adj.is_stale(akey), None, None if mine is None else now - mine[2], cache, path_id=pid)
         return
     rej = peer.rejected.get(family, {}).get(key)
     if rej is not None and not query.post_policy:
         yield _line(prefix, name, rej[0], peer.address, False, False, rej[1], None, cache)
 
 
-def _stale(speaker: Speaker, address: str, family: Family, key: int) -> bool:
-    src = speaker.peers.get(address) if address else None
-    adj = src.adj_in.get(family) if src is not None else None
-    return adj is not None and adj.is_stale(key)
+def _stale(speaker: Speaker, src: PeerInfo, family: Family, key: int) -> bool:
+    peer = speaker.peers.get(src.address) if src.address else None
+    adj = peer.adj_in.get(family) if peer is not None else None
+    pid = src.path_id
+    return adj is not None and adj.is_stale(key if pid is None else key << 32 | pid)
 
 
 def _line(prefix: str, family: str, path: Path, source: str | None, best: bool, stale: bool,
-          rejected: str | None, age: float | None, cache: dict[tuple[Path, str | None], str]) -> str:
+          rejected: str | None, age: float | None, cache: dict[tuple[Path, str | None], str],
+          multipath: bool = False, path_id: int | None = None) -> str:
     """One PathEntry as JSON. The part shared by every prefix of a path (next hop,
     source, attributes) is encoded once and cached; prefixes and family names are
     addresses and fixed words that need no escaping."""
@@ -442,6 +447,8 @@ def _line(prefix: str, family: str, path: Path, source: str | None, best: bool, 
             {"next_hop": list(path.next_hop), "source": source, "attrs": attrs_json(path),
              "attrs_text": format_attrs(path.attrs)}, separators=(",", ":"))[1:]
     return (f'{{"prefix":"{prefix}","family":"{family}","best":{"true" if best else "false"},'
+            f'"multipath":{"true" if multipath else "false"},'
+            f'"path_id":{"null" if path_id is None else path_id},'
             f'"stale":{"true" if stale else "false"},'
             f'"rejected":{"null" if rejected is None else json.dumps(rejected)},'
             f'"age":{"null" if age is None else round(max(0.0, age), 3)},{tail}')

@@ -59,9 +59,10 @@ def format_time(stamp: float) -> str:
 
 
 def route_flags(entry: PathEntry) -> str:
-    """GoBGP-like status: ``*`` valid, ``>`` best, ``S`` stale."""
-    return (("*" if entry.rejected is None else " ") + (">" if entry.best else " ")
-            + ("S" if entry.stale else "")).rstrip()
+    """GoBGP-like status: ``*`` valid, ``>`` best, ``=`` another path of the equal-cost
+    (multipath) set, ``S`` stale."""
+    chosen = ">" if entry.best else "=" if entry.multipath else " "
+    return (("*" if entry.rejected is None else " ") + chosen + ("S" if entry.stale else "")).rstrip()
 
 
 def peer_state(peer: Peer) -> str:
@@ -103,14 +104,17 @@ def peer_rows(answers: Sequence[Answer[list[Peer]]]) -> tuple[list[str], Rows]:
 
 
 def route_rows(answers: Sequence[Answer[list[PathEntry]]], with_source: bool) -> tuple[list[str], Rows]:
-    """``*>``, Prefix, NextHop, [Peer], Age, Attrs."""
-    columns = [" ", "Prefix", "NextHop", *(["Peer"] if with_source else []), "Age", "Attrs"]
+    """``*>``, [ID: the ADD-PATH Path Identifier], Prefix, NextHop, [Peer], Age, Attrs."""
+    ids = any(e.path_id is not None for _, entries in answers for e in entries)  # ADD-PATH
+    columns = [" ", *(["ID"] if ids else []), "Prefix", "NextHop", *(["Peer"] if with_source else []), "Age",
+               "Attrs"]
 
     def rows(entries: list[PathEntry]) -> Iterable[list[str]]:
         for e in entries:
             attrs = e.attrs_text + (f" (rejected: {e.rejected})" if e.rejected else "")
             source = [e.source or "local"] if with_source else []
-            yield [route_flags(e), e.prefix, ",".join(e.next_hop) or "-", *source,
+            pid = [str(e.path_id) if e.path_id is not None else "-"] if ids else []
+            yield [route_flags(e), *pid, e.prefix, ",".join(e.next_hop) or "-", *source,
                    format_duration(e.age), attrs.strip()]
     return _headers(answers, columns), _noded(answers, rows)
 

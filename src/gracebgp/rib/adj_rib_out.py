@@ -95,6 +95,15 @@ class AdjRibOut:
                     return None
         return out
 
+    def prefix_keys(self) -> list[int]:
+        """The prefixes advertised (the views list them)."""
+        return list(self.advertised)
+
+    def sent(self, key: int) -> list[tuple[int | None, Path]]:
+        """(Path Identifier, path) of what is advertised for prefix ``key``."""
+        path = self.advertised.get(key)
+        return [] if path is None else [(None, path)]
+
     def consider(self, keys: Iterable[int], loc: LocRib, again: bool = False) -> None:
         """Re-evaluate ``keys`` against the Loc-RIB's current best paths; ``again``: send
         them even when unchanged (a route refresh re-advertises the Adj-RIB-Out, RFC 2918

@@ -45,6 +45,14 @@ class AddPathRibOut(AdjRibOut):
             pid = self._ids[source.source] = len(self._ids) + 1
         return pid
 
+    def prefix_keys(self) -> list[int]:
+        return list(dict.fromkeys(k >> 32 for k in self.advertised))
+
+    def sent(self, key: int) -> list[tuple[int | None, Path]]:
+        advertised = self.advertised
+        return [(pid, advertised[key << 32 | pid]) for pid in sorted(self._sent.get(key, ()))
+                if key << 32 | pid in advertised]
+
     def chosen(self, key: int, loc: LocRib) -> dict[int, Path]:
         """The paths to send for prefix ``key``: our path id -> the exported path."""
         want: dict[int, Path] = {}

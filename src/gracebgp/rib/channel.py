@@ -42,6 +42,17 @@ class Channel(AdjRibIn):
             self.changed[self.family].update(self.loc.retract(self.info, keys))
         return keys
 
+    #: Whether the Adj-RIB-In keys carry Path Identifiers (rib.channel_addpath).
+    with_path_ids = False
+
+    def prefix_keys(self) -> list[int]:
+        """The prefixes the peer sent routes for (the views list them)."""
+        return list(self.routes)
+
+    def paths(self, key: int) -> list[tuple[int | None, int]]:
+        """(Path Identifier, Adj-RIB-In key) of each route the peer sent for prefix ``key``."""
+        return [(None, key)] if key in self.routes else []
+
     def _offer(self, keys: list[int], path: Path, now: float) -> None:
         """Offer ``path`` for ``keys`` (of this Adj-RIB-In) to the Loc-RIB."""
         self.changed[self.family].update(self.loc.offer(self.info, keys, path, now))

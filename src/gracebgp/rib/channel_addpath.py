@@ -48,6 +48,18 @@ class AddPathChannel(Channel):
         self._sources: dict[int, PeerInfo] = {}
         self._built_for = info
 
+    with_path_ids = True
+
+    def prefix_keys(self) -> list[int]:
+        return list(dict.fromkeys(k >> 32 for k in self.routes))
+
+    def paths(self, key: int) -> list[tuple[int | None, int]]:
+        # Every route of the Adj-RIB-In is a Loc-RIB candidate (refused ones are kept apart,
+        # Peer.rejected), so the Loc-RIB knows the path ids without a scan.
+        index = self.info.index
+        return sorted((c[0].path_id, key << 32 | c[0].path_id) for c in self.loc.candidates(key)
+                      if c[0].index == index and c[0].path_id is not None)
+
     def source(self, path_id: int) -> PeerInfo:
         """The Loc-RIB source of the peer's path ``path_id`` on the current session."""
         if self._built_for is not self.info:  # the session came up again: new PeerInfo

@@ -37,9 +37,11 @@ def peer(address: str = "192.0.2.2", state: str = "Established", uptime: float |
 
 def path(prefix: str = "10.0.0.0/24", best: bool = True, stale: bool = False,
          source: str | None = "192.0.2.2",
-         rejected: str | None = None, attrs_text: str = "origin igp as-path [65002]") -> PathEntry:
+         rejected: str | None = None, attrs_text: str = "origin igp as-path [65002]",
+         multipath: bool = False, path_id: int | None = None) -> PathEntry:
     return PathEntry(prefix=prefix, family="ipv4-unicast", next_hop=["192.0.2.2"], source=source, best=best,
-                     stale=stale, rejected=rejected, age=65.0, attrs={"origin": "igp"}, attrs_text=attrs_text)
+                     stale=stale, rejected=rejected, age=65.0, attrs={"origin": "igp"}, attrs_text=attrs_text,
+                     multipath=multipath, path_id=path_id)
 
 
 def global_(node: str = "edge1", router_id: str = "192.0.2.1") -> Global:

@@ -35,6 +35,9 @@ def test_route_flags() -> None:
     assert route_flags(canned.path(best=False)) == "*"
     assert route_flags(canned.path(best=True, stale=True)) == "*>S"
     assert route_flags(canned.path(best=False, rejected="AS loop")) == ""
+    # another path of the equal-cost set ([global.use-multiple-paths]); the best stays ">"
+    assert route_flags(canned.path(best=False, multipath=True)) == "*="
+    assert route_flags(canned.path(best=True, multipath=True)) == "*>"
 
 
 def text_of(headers: list[str], rows: list[list[str]]) -> list[str]:
@@ -78,6 +81,15 @@ def test_routes_loc_and_adj() -> None:
     assert headers == ["Node", " ", "Prefix", "NextHop", "Age", "Attrs"]
     # "[65002]" must stay text, not be taken for rich markup
     assert "as-path [65002]" in render_text(make_table(headers, rows))
+
+
+def test_routes_show_the_add_path_ids_when_there_are_any() -> None:
+    entries = [canned.path(path_id=1, multipath=True), canned.path(best=False, path_id=2, multipath=True),
+               canned.path("10.0.1.0/24", best=False)]
+    headers, rows = route_rows([(None, entries)], with_source=False)
+    assert headers == [" ", "ID", "Prefix", "NextHop", "Age", "Attrs"]
+    assert [r[:3] for r in rows] == [["*>", "1", "10.0.0.0/24"], ["*=", "2", "10.0.0.0/24"],
+                                     ["*", "-", "10.0.1.0/24"]]
 
 
 def test_global_single_and_fleet() -> None:

@@ -4,7 +4,11 @@ keeps both as candidates of that prefix, each under its own Path Identifier."""
 
 from __future__ import annotations
 
+import json
+
+from gracebgp.api.service import PathQuery, paths
 from gracebgp.core.speaker import Speaker
+from gracebgp.rib.decision import Multipath
 from gracebgp.types import IPV4_UNICAST
 from gracebgp.wire.nlri import parse_prefix
 
@@ -61,3 +65,25 @@ def test_send_max_1_sends_the_best_only_with_a_path_id() -> None:
     best = m.loc[IPV4_UNICAST].best(K)
     assert best is not None and len(got) == 1 and got[0][0] is not None
     assert got[0][1] == (65000, best[1].attrs.as_path[0][1][0])
+
+
+def listed(s: Speaker, table: str = "loc", peer: str | None = None) -> list[dict[str, object]]:
+    """ListPaths lines for K (the API's NDJSON)."""
+    q = PathQuery(table, peer=peer, prefix="10.9.0.0/24")
+    return [json.loads(line) for chunk in paths(s, q, 0.0) for line in chunk.decode().splitlines()]
+
+
+def test_listings_show_path_ids_both_ways_and_the_multipath_set() -> None:
+    _, _, m, z = network()
+    got = listed(z, "adj-in", M)  # received: one line per path, each with the id M chose
+    assert len(got) == 2 and {e["path_id"] for e in got} == {p[0] for p in paths_at(z)}
+    sent = listed(m, "adj-out", Z)
+    assert sorted(e["path_id"] for e in sent) == sorted(e["path_id"] for e in got)  # type: ignore[type-var]
+    loc = listed(z)
+    assert [e["best"] for e in loc].count(True) == 1 and all(e["path_id"] is not None for e in loc)
+    # without [global.use-multiple-paths] the set is the best alone
+    assert [e["multipath"] for e in loc] == [e["best"] for e in loc]
+    # with it and allow-multiple-as, M's two paths (through 65001 and 65002, equal up to the
+    # router-id tie-break) are both in the set
+    z.loc[IPV4_UNICAST].multipath = Multipath(allow_multiple_as=True)
+    assert [e["multipath"] for e in listed(z)] == [True, True]
