@@ -28,7 +28,6 @@ import signal
 import socket
 import sys
 from collections.abc import Sequence
-from dataclasses import replace
 from pathlib import Path
 
 from gracebgp import __version__
@@ -79,15 +78,10 @@ def neighbor_settings(cfg: Config, n: Neighbor) -> NeighborSettings:
 
 
 def ranges_of(cfg: Config) -> tuple[DynamicRange, ...]:
-    """``[[dynamic-neighbors]]`` for the speaker (core.dynamic): each range's group settings;
-    the group's peer-as omitted or 0 is any AS (None)."""
-    out = []
-    for d in cfg.dynamic_neighbors:
-        settings = neighbor_settings(cfg, d.template)
-        if d.any_as:
-            settings = replace(settings, session=replace(settings.session, peer_as=None))
-        out.append(DynamicRange(d.prefix, d.peer_group, settings, d.max_peers))
-    return tuple(out)
+    """``[[dynamic-neighbors]]`` for the speaker (core.dynamic): each range's group settings
+    (the group's peer-as omitted or 0 is any AS: None, as for a configured neighbor)."""
+    return tuple(DynamicRange(d.prefix, d.peer_group, neighbor_settings(cfg, d.template), d.max_peers)
+                 for d in cfg.dynamic_neighbors)
 
 
 def routes_of(cfg: Config) -> tuple[LocalRoute, ...]:

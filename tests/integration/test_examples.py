@@ -138,4 +138,5 @@ def test_examples_use_documentation_addresses_and_private_asns() -> None:
             inside = any(net.subnet_of(d) for d in documentation if d.version == net.version)  # type: ignore[arg-type]
             assert inside, f"{name}: {r.prefix}"
         for asn in (cfg.global_.asn, *(n.peer_as for n in cfg.neighbors)):
+            assert asn is not None, f"{name}: an example names the peer's AS"
             assert 64512 <= asn <= 65534 or 4200000000 <= asn <= 4294967294, f"{name}: AS {asn}"

@@ -7,7 +7,6 @@ an explicit, canonical form of the configuration the speaker runs.
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from typing import Any
 
 from pydantic import BaseModel
@@ -37,15 +36,15 @@ class _Group:
 
 def _groups(config: Config, lines: list[str]) -> None:
     """The peer groups the ``[[dynamic-neighbors]]`` name (members were written merged):
-    each range's values, without the neighbor's identity (and without peer-as for any AS)."""
+    each range's values, without the neighbor's identity (and, as for any neighbor, without
+    peer-as for any AS: None is not written)."""
     done: set[str] = set()
     for d in config.dynamic_neighbors:
         if d.peer_group in done:
             continue
         done.add(d.peer_group)
-        fields = {f: t for f, t in PEER_GROUP.fields.items() if not (d.any_as and f == ("peer_as",))}
         group: Any = _Group(d.peer_group, d.template)
-        _object(group, replace(PEER_GROUP, fields=fields), ("peer-groups",), lines, array=True)
+        _object(group, PEER_GROUP, ("peer-groups",), lines, array=True)
 
 
 def _object(obj: BaseModel, section: Section, header: tuple[str, ...], lines: list[str], array: bool) -> None:

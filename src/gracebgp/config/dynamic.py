@@ -23,7 +23,7 @@ import ipaddress
 from collections.abc import Callable
 from typing import Any
 
-from gracebgp.config.groups import PEER_AS, Inheritance, Reshape
+from gracebgp.config.groups import Inheritance, Reshape
 from gracebgp.config.model import DynamicNeighbor, Neighbor
 from gracebgp.config.positions import KeyPath
 from gracebgp.config.schema import NEIGHBOR
@@ -34,8 +34,8 @@ Validate = Callable[[Any, dict[str, Any], tuple[str | int, ...], list[Issue]], A
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
-def build(entries: list[dict[str, Any]], found: Inheritance, global_as: Any, reshape: Reshape,
-          validate: Validate, issues: list[Issue]) -> list[DynamicNeighbor]:
+def build(entries: list[dict[str, Any]], found: Inheritance, reshape: Reshape, validate: Validate,
+          issues: list[Issue]) -> list[DynamicNeighbor]:
     """The shaped ``[[dynamic-neighbors]]`` entries (prefix, peer_group, max_peers) as
     models, each with its group's values as its ``template`` neighbor."""
     out: list[DynamicNeighbor] = []
@@ -60,7 +60,7 @@ def build(entries: list[dict[str, Any]], found: Inheritance, global_as: Any, res
         if problem:
             issues.append(((*where, "peer-group"), f"peer group {name!r}: {problem}"))
             continue
-        table, any_as = _template(group, network, global_as)
+        table = _template(group, network)
         mine: list[Issue] = []
         shaped = reshape(table, NEIGHBOR, ("neighbors", 0), mine)
         template = validate(Neighbor, shaped, ("neighbors", 0), mine)
@@ -72,7 +72,7 @@ def build(entries: list[dict[str, Any]], found: Inheritance, global_as: Any, res
             continue
         obj = validate(DynamicNeighbor, entry, ("dynamic_neighbors", i), issues)
         if obj is not None:
-            out.append(obj.with_group(template, any_as))
+            out.append(obj.with_group(template))
     return out
 
 
@@ -101,15 +101,10 @@ def _unfit(group: dict[str, Any], network: Network | None) -> str:
     return ""
 
 
-def _template(group: dict[str, Any], network: Network | None, global_as: Any) -> tuple[dict[str, Any], bool]:
-    """The group as a neighbor table of the range; whether it takes any AS."""
+def _template(group: dict[str, Any], network: Network | None) -> dict[str, Any]:
+    """The group as a neighbor table of the range (peer-as omitted or 0: any AS, as for a
+    configured neighbor: the model's ``peer_as`` None)."""
     table = copy.deepcopy(group)
     config = table.setdefault("config", {})
     config["neighbor-address"] = str(network.network_address) if network is not None else "192.0.2.0"
-    peer_as = config.get(PEER_AS[-1])
-    any_as = peer_as in (None, 0) and not isinstance(peer_as, bool)
-    if any_as:
-        # A stand-in so that the neighbor validates: the global AS (iBGP-shaped, so no
-        # eBGP single-hop TTL is derived from it); the speaker gets None (any AS).
-        config[PEER_AS[-1]] = global_as if isinstance(global_as, int) and global_as > 0 else 65535
-    return table, any_as
+    return table

@@ -14,7 +14,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from gracebgp.config.loader import Loaded
+from gracebgp.config.groups import PEER_AS
+from gracebgp.config.loader import ANY_AS_MEANING, Loaded
 from gracebgp.config.model import Neighbor
 from gracebgp.config.positions import KeyPath
 from gracebgp.config.schema import NEIGHBOR, TomlPath
@@ -39,9 +40,7 @@ def settings(loaded: Loaded, address: str, dynamic_range: str | None = None) -> 
         group: Origin = (f"peer group {d.peer_group!r}", ("peer-groups", groups[d.peer_group][0]))
         out = [("config.neighbor-address", address,
                 f"dynamic-neighbors range {d.prefix}, line {line_of(here)}")]
-        any_as = ("config.peer-as", "any", "default: the group has no peer-as (any AS, GoBGP's meaning)")
-        out += [any_as if s[0] == "config.peer-as" and d.any_as else s
-                for s in _walk(d.template, groups[d.peer_group][1], lambda rel: group, loaded)
+        out += [s for s in _walk(d.template, groups[d.peer_group][1], lambda rel: group, loaded)
                 if s[0] != "config.neighbor-address"]
         return out
     i = next((n for n, nb in enumerate(config.neighbors) if nb.neighbor_address == address), None)
@@ -72,8 +71,10 @@ def _walk(model: Neighbor, table: dict[str, Any], origin: Callable[[TomlPath], O
         shown = ", ".join(a.name for a in items) if name == "afi_safis" else f"{len(items)} keys"
         keys.append((child.toml, shown))
     out: list[Setting] = []
-    for toml, shown in keys:
-        source = "default"
+    for toml, text in keys:
+        shown, source = text, "default"
+        if toml == PEER_AS and model.peer_as is None:
+            shown, source = "any", f"default ({ANY_AS_MEANING})"
         if _written(table, toml):
             label, base = origin(toml)
             source = f"{label}, line {loaded.positions.line_of((*base, *toml))}"

@@ -6,7 +6,8 @@ and then takes, key by key, the group's value for every key it does not write it
 a key the neighbor writes wins, otherwise the group's, otherwise the default. Arrays of
 tables (``afi-safis``, gracebgp's ``tcp-ao-keys``) are one value each: a neighbor that
 lists its own replaces the group's list. As in GoBGP, ``peer-as = 0`` on a member means
-"not set" and the group's ``peer-as`` applies.
+"not set" and the group's ``peer-as`` applies; with none there either, any AS (the
+model's ``peer_as`` None).
 
 The merge works on the document as read (TOML, YAML or JSON), before it is shaped into
 models, so any key gracebgp accepts on a neighbor is accepted in a group with the same
@@ -77,8 +78,6 @@ class Inheritance:
     members: dict[int, Member] = field(default_factory=dict)
     #: key paths where a group's own table already has a problem reported
     group_problems: set[KeyPath] = field(default_factory=set)
-    #: neighbor key paths with a problem :func:`expand` explains better than the models would
-    explained: dict[KeyPath, str] = field(default_factory=dict)
     #: name -> (index, the group's tables without its name)
     groups: dict[str, tuple[int, dict[str, Any]]] = field(default_factory=dict)
 
@@ -92,8 +91,6 @@ class Inheritance:
         ones the group's own check reported already, and the duplicates."""
         out: list[Issue] = []
         for path, message in issues:
-            if path in self.explained and message != self.explained[path]:
-                continue
             moved = self.locate(path)
             if moved != path and (moved in self.group_problems or (moved, message) in out):
                 continue
@@ -130,15 +127,12 @@ def expand(doc: dict[str, Any], reshape: Reshape, issues: list[Issue]) -> Inheri
             elif name not in groups:
                 defined = ", ".join(repr(n) for n in groups) or "none"
                 issues.append((where, f"there is no peer group {name!r} (peer groups defined: {defined})"))
-                if isinstance(config, dict) and "peer-as" not in config:  # the group may have had it
-                    found.explained[("neighbors", i, *PEER_AS)] = ""
                 continue
             else:
                 index, group = groups[name]
                 member = Member(name, index)
                 neighbors[i] = table = _merge(group, table, (), member.inherited)
                 found.members[i] = member
-        _peer_as(table, i, found, issues)
     return found
 
 
@@ -190,34 +184,14 @@ def _merge(group: dict[str, Any], mine: dict[str, Any], rel: TomlPath,
     return out
 
 
-def _peer_as(table: dict[str, Any], i: int, found: Inheritance, issues: list[Issue]) -> None:
-    """An omitted (or 0) peer-as: GoBGP then skips the AS check of the OPEN and takes any AS
-    (the peer is iBGP when it names ours); gracebgp's sessions need the AS beforehand."""
-    config = table.get("config", {})
-    if not isinstance(config, dict):
-        return  # reported as not a table
-    peer_as = config.get("peer-as")
-    if (peer_as is not None and peer_as != 0) or isinstance(peer_as, bool):
-        return
-    where: KeyPath = ("neighbors", i, *PEER_AS)
-    in_group = f" in peer group {found.members[i].group!r} or" if i in found.members else ""
-    message = (f"peer-as {'is 0' if peer_as == 0 else 'is omitted'}: GoBGP then accepts whatever AS the "
-               "peer's OPEN names (\"any AS\"); gracebgp does not support that yet: set "
-               f"peer-as{in_group} on the neighbor")
-    issues.append((where, message))
-    found.explained[where] = message
-
-
 def probe(group: dict[str, Any]) -> dict[str, Any]:
     """A neighbor made of ``group`` alone, to check a group no neighbor names: an address of
-    the family of its local-address, and its peer-as or a stand-in (0 would mean "any")."""
+    the family of its local-address."""
     table = copy.deepcopy(group)
     config = table.setdefault("config", {})
     transport = table.get("transport")
     local = transport.get("config", {}).get("local-address") if isinstance(transport, dict) else None
     config["neighbor-address"] = "2001:db8::1" if isinstance(local, str) and ":" in local else "192.0.2.1"
-    if config.get("peer-as") in (None, 0):
-        config["peer-as"] = 65535
     return table
 
 

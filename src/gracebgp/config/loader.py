@@ -54,6 +54,11 @@ _TYPE_NAMES = {
     "dict_type": "a table",
 }
 _NOT_YET = "is GoBGP configuration gracebgp does not support yet"
+#: A neighbor whose peer-as is omitted or 0 (the model's None), as --check and
+#: ``gracebgp neighbor ADDR`` say it.
+ANY_AS = "any AS"
+ANY_AS_MEANING = ("peer-as omitted or 0: the OPEN's AS is accepted, iBGP when it is ours, else eBGP "
+                  "(GoBGP's meaning)")
 _NOT_YET_FOR = "which gracebgp does not support yet"
 
 
@@ -89,8 +94,10 @@ def check(path: str | Path, config_type: str = "toml") -> tuple[int, str]:
     lines = [f"{path}: configuration OK ({len(config.neighbors)} neighbors, "
              f"{len(config.gracebgp.routes)} routes)"]
     lines += loaded.explain()
+    lines += [f"neighbor {n.neighbor_address}: {ANY_AS} ({ANY_AS_MEANING})"
+              for n in config.neighbors if n.peer_as is None]
     for d in config.dynamic_neighbors:
-        peer_as = "any AS" if d.any_as else f"AS {d.template.peer_as}"
+        peer_as = ANY_AS if d.any_as else f"AS {d.template.peer_as}"
         cap = f"at most {d.max_peers} peers" if d.max_peers else "no max-peers"
         lines.append(f"dynamic-neighbors {d.prefix}: peer group {d.peer_group!r}, {peer_as}, {cap}")
     return 0, "\n".join(lines)
@@ -226,8 +233,8 @@ def _unknown(key: str, section: Section, rel: TomlPath, base: KeyPath) -> str:
 
 def _build(shaped: dict[str, Any], issues: list[_Issue], inheritance: Inheritance) -> Config | None:
     global_ = _validate(Global, shaped.get("global_", {}), ("global_",), issues)
-    ranges = dynamic.build(list(shaped.get("dynamic_neighbors", ())), inheritance,
-                           shaped.get("global_", {}).get("asn"), _reshape, _validate, issues)
+    ranges = dynamic.build(list(shaped.get("dynamic_neighbors", ())), inheritance, _reshape, _validate,
+                           issues)
     neighbors = tuple(_validate(Neighbor, n, ("neighbors", i), issues)
                       for i, n in enumerate(shaped.get("neighbors", [])))
     grace = dict(shaped.get("gracebgp", {}))

@@ -92,6 +92,11 @@ class Global(Frozen):
 
 # -- [[neighbors]] ---------------------------------------------------------------------------
 
+def zero_is_any(value: Any) -> Any:
+    """``peer-as = 0`` is GoBGP's "not set": any AS (None)."""
+    return None if type(value) is int and value == 0 else value
+
+
 class GracefulRestart(Frozen):
     """``[neighbors.graceful-restart.config]``: RFC 4724 GR, RFC 8538 N bit, RFC 9494 LLGR."""
 
@@ -180,7 +185,11 @@ class Neighbor(Frozen):
     """``[[neighbors]]``: one configured BGP peer, keyed by ``neighbor_address``."""
 
     neighbor_address: IPAddress
-    peer_as: ASN
+    #: None (``peer-as`` omitted or 0, GoBGP's meaning): any AS; the OPEN is not checked
+    #: against it and the session is iBGP when the OPEN names our AS, else eBGP. Then the
+    #: options of one kind apply only on sessions of that kind: route-reflector-client on
+    #: iBGP (RFC 4456), route-server-client and remove-private-as on eBGP (rib.export).
+    peer_as: Annotated[ASN | None, BeforeValidator(zero_is_any)] = None
     #: None: the global AS (GoBGP's default).
     local_as: ASN | None = None
     description: str = ""
@@ -425,25 +434,23 @@ class DynamicNeighbor(Frozen):
     #: ``[dynamic-neighbors.gracebgp] max-peers``: the most peers of this range at once
     #: (connecting, up, or kept for a graceful restart); None: no limit (GoBGP's).
     max_peers: int | None = Field(default=None, ge=1)
-    # Not keys of the entry but what its peer-group says (config.dynamic sets them).
+    # Not a key of the entry but what its peer-group says (config.dynamic sets it).
     _template: Neighbor | None = PrivateAttr(default=None)
-    _any_as: bool = PrivateAttr(default=False)
 
     @property
     def template(self) -> Neighbor:
-        """The group's values as one neighbor of the range (its address: the prefix's own;
-        with ``any_as`` its peer-as is a stand-in, the global AS)."""
+        """The group's values as one neighbor of the range (its address: the prefix's own)."""
         assert self._template is not None, "built by config.dynamic"
         return self._template
 
     @property
     def any_as(self) -> bool:
         """The group's peer-as is omitted or 0: whatever AS the OPEN names (GoBGP's meaning)."""
-        return self._any_as
+        return self.template.peer_as is None
 
-    def with_group(self, template: Neighbor, any_as: bool) -> DynamicNeighbor:
+    def with_group(self, template: Neighbor) -> DynamicNeighbor:
         out = self.model_copy()
-        out._template, out._any_as = template, any_as
+        out._template = template
         return out
 
 
@@ -473,8 +480,9 @@ class Config(Frozen):
     def cluster_id_of(self, neighbor: Neighbor) -> str:
         return neighbor.route_reflector_cluster_id or self.global_.router_id
 
-    def is_ebgp(self, neighbor: Neighbor) -> bool:
-        return neighbor.peer_as != self.local_as_of(neighbor)
+    def is_ebgp(self, neighbor: Neighbor) -> bool | None:
+        """None for any AS: the OPEN tells."""
+        return None if neighbor.peer_as is None else neighbor.peer_as != self.local_as_of(neighbor)
 
 
 def duplicates(keys: Sequence[str | None], what: str, label: str, where: ModelLoc,
@@ -512,7 +520,8 @@ def config_conflicts(global_: Global | None, neighbors: Sequence[Neighbor | None
         if n is None:
             continue
         local_as = n.local_as if n.local_as is not None else (global_.asn if global_ else None)
-        if n.route_reflector_client and local_as is not None and n.peer_as != local_as:
+        known = n.peer_as is not None  # any AS: the session's kind comes from the OPEN
+        if n.route_reflector_client and known and local_as is not None and n.peer_as != local_as:
             out.append((("neighbors", i, "route_reflector_client"),
                         f"a route-reflector client must be iBGP (RFC 4456), but peer-as {n.peer_as} "
                         f"differs from the local AS {local_as}"))
@@ -525,7 +534,7 @@ def _ebgp_only(n: Neighbor, i: int, local_as: int | None) -> list[tuple[ModelLoc
     rather than ignored; remove-private-as beside route-server-client, which GoBGP
     silently ignores there (RFC 7947 §2.2.2.1: a route server leaves the AS_PATH alone)."""
     out: list[tuple[ModelLoc, str]] = []
-    ibgp = local_as is not None and n.peer_as == local_as
+    ibgp = local_as is not None and n.peer_as is not None and n.peer_as == local_as
     if n.route_server_client and ibgp:
         out.append((("neighbors", i, "route_server_client"),
                     f"a route-server client is an eBGP neighbor (RFC 7947 §1), but peer-as {n.peer_as} "

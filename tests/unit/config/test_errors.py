@@ -15,9 +15,6 @@ NEIGHBOR = """\
 neighbor-address = "192.0.2.2"
 peer-as = 65002
 """  # in MINIMAL + NEIGHBOR: [[neighbors]] on line 4, neighbor-address on 6, peer-as on 7
-#: GoBGP's omitted peer-as means "any AS" (ASN negotiation skipped): not supported yet.
-OMITTED_PEER_AS = ("peer-as is omitted: GoBGP then accepts whatever AS the peer's OPEN names (\"any AS\"); "
-                   "gracebgp does not support that yet: set peer-as on the neighbor")
 
 
 def test_error_type_and_format() -> None:
@@ -181,8 +178,7 @@ def test_invalid_neighbor_address(address: str, message: str) -> None:
 
 
 @pytest.mark.parametrize(("peer_as", "message"), [
-    ("0", "peer-as is 0: GoBGP then accepts whatever AS the peer's OPEN names (\"any AS\"); gracebgp "
-          "does not support that yet: set peer-as on the neighbor"),
+    ("-1", "must be greater than or equal to 1, got -1"),  # 0 is any AS (test_any_as)
     ("4294967296", "must be less than or equal to 4294967295, got 4294967296"),
     ('"65002"', 'expected an integer, got "65002"'),
     ("true", "expected an integer, got true"),
@@ -305,9 +301,7 @@ def test_missing_neighbor_keys_point_at_the_enclosing_table() -> None:
     text = MINIMAL + "\n[[neighbors]]\n[neighbors.config]\ndescription = \"x\"\n\n[[neighbors]]\n"
     assert [(p.line, p.key, p.message) for p in problems(text)] == [
         (6, "neighbors[0].config.neighbor-address", "required key is missing"),
-        (6, "neighbors[0].config.peer-as", OMITTED_PEER_AS),
         (9, "neighbors[1].config.neighbor-address", "required key is missing"),
-        (9, "neighbors[1].config.peer-as", OMITTED_PEER_AS),
     ]
 
 

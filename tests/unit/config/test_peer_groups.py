@@ -207,12 +207,10 @@ def test_group_names_are_required_and_unique() -> None:
     ]
 
 
-def test_omitted_peer_as_in_group_and_neighbor_is_not_supported_yet() -> None:
-    (p,) = problems(GROUPED.replace("peer-as = 65100\n", ""))
-    assert (p.line, p.key) == (10, "neighbors[0].config.peer-as")  # [neighbors.config]
-    assert p.message == ("peer-as is omitted: GoBGP then accepts whatever AS the peer's OPEN names "
-                         "(\"any AS\"); gracebgp does not support that yet: set peer-as in peer group "
-                         "'spines' or on the neighbor")
+def test_omitted_peer_as_in_group_and_neighbor_is_any_as() -> None:
+    # GoBGP's meaning: no peer-as anywhere (or 0) accepts whatever AS the OPEN names
+    assert parse(GROUPED.replace("peer-as = 65100\n", "")).neighbors[0].peer_as is None
+    assert parse(GROUPED.replace("peer-as = 65100", "peer-as = 0")).neighbors[0].peer_as is None
 
 
 def test_check_shows_effective_values_and_their_source(tmp_path: Path) -> None:
