@@ -14,6 +14,7 @@ from gracebgp.config import diff, parse, to_toml
 from gracebgp.config.effective import settings
 from gracebgp.config.loader import check, parse_detailed
 from gracebgp.core.peer import NeighborSettings
+from gracebgp.core.reload import changed_settings
 
 from .conftest import MINIMAL, problems
 
@@ -78,6 +79,8 @@ def test_any_as_to_a_fixed_as_is_a_change_that_resets() -> None:
         assert [(a.peer_as, b.peer_as) for a, b in d.changed] == [(old.neighbors[0].peer_as,
                                                                    new.neighbors[0].peer_as)]
         assert d.cosmetic == ()
+        settings_of = [NeighborSettings.from_config(c.neighbors[0], c.global_) for c in (old, new)]
+        assert changed_settings(*settings_of) == ("session.peer_as",)  # an identity change: Hard Reset
     assert diff(parse(ANY), parse(ZERO)).empty  # 0 and omitted mean the same
 
 
