@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 from gracebgp.api.service import PathQuery, paths
+from gracebgp.core import events as ev
 from gracebgp.core.speaker import Speaker
 from gracebgp.rib.decision import Multipath
 from gracebgp.types import IPV4_UNICAST
@@ -87,3 +88,13 @@ def test_listings_show_path_ids_both_ways_and_the_multipath_set() -> None:
     # router-id tie-break) are both in the set
     z.loc[IPV4_UNICAST].multipath = Multipath(allow_multiple_as=True)
     assert [e["multipath"] for e in listed(z)] == [True, True]
+
+
+def test_a_reload_applies_use_multiple_paths() -> None:
+    _, _, _, z = network()
+    assert z.loc[IPV4_UNICAST].multipath is None
+    settings = tuple(p.settings for p in z.peers.values())
+    tunables = ev.Tunables(multipath=True, multipath_ebgp_maximum_paths=2)
+    z.handle(ev.Reconfigured(settings, (), tunables), 2000.0)
+    assert z.loc[IPV4_UNICAST].multipath == Multipath(ebgp_maximum_paths=2)
+    assert z.peers[M].negotiated is not None  # the session stays up
