@@ -125,6 +125,7 @@ _KEYS = {
     "session.graceful_restart.families": "mp-graceful-restart",
     "session.connect_retry_time": "connect-retry", "session.keepalive_time": "keepalive-interval",
     "idle_hold_after_reset": "idle-hold-time-after-reset", "prefix_limits": "prefix-limit",
+    "add_path_send_max": "add-paths send-max",
 }
 
 

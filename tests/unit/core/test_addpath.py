@@ -5,9 +5,13 @@ keeps both as candidates of that prefix, each under its own Path Identifier."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 from gracebgp.api.service import PathQuery, paths
+from gracebgp.config import parse
 from gracebgp.core import events as ev
+from gracebgp.core.peer import NeighborSettings
+from gracebgp.core.reload import RESET, plan
 from gracebgp.core.speaker import Speaker
 from gracebgp.rib.decision import Multipath
 from gracebgp.types import IPV4_UNICAST
@@ -98,3 +102,11 @@ def test_a_reload_applies_use_multiple_paths() -> None:
     z.handle(ev.Reconfigured(settings, (), tunables), 2000.0)
     assert z.loc[IPV4_UNICAST].multipath == Multipath(ebgp_maximum_paths=2)
     assert z.peers[M].negotiated is not None  # the session stays up
+
+
+def test_a_changed_send_max_resets_the_session() -> None:
+    cfg = parse(f'[global.config]\nas = 65000\nrouter-id = "{M}"\n' + neighbor(Z, 65003, SEND2))
+    old = NeighborSettings.from_config(cfg.neighbors[0], cfg.global_)
+    new = replace(old, add_path_send_max=((IPV4_UNICAST, 4),))
+    p = plan(old, new)
+    assert p.action == RESET and p.changed == ("add-paths send-max",)
