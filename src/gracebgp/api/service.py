@@ -431,8 +431,7 @@ def _lines(speaker: Speaker, query: PathQuery, family: Family, peer: Peer | None
 def _stale(speaker: Speaker, src: PeerInfo, family: Family, key: int) -> bool:
     peer = speaker.peers.get(src.address) if src.address else None
     adj = peer.adj_in.get(family) if peer is not None else None
-    pid = src.path_id
-    return adj is not None and adj.is_stale(key if pid is None else key << 32 | pid)
+    return adj is not None and adj.is_stale(src.adj_key(key))
 
 
 def _line(prefix: str, family: str, path: Path, source: str | None, best: bool, stale: bool,

@@ -41,7 +41,7 @@ def lines(sp: Dumped) -> list[str]:
             origin = "local" if src.local else f"from {src.address}"
             source = sp.peers.get(src.address)
             adj = source.adj_in.get(family) if source is not None else None
-            mark = " stale" if adj is not None and adj.is_stale(key) else ""
+            mark = " stale" if adj is not None and adj.is_stale(src.adj_key(key)) else ""
             out.append(f"route {format_prefix(key, family.afi)} via {','.join(path.next_hop) or '-'} "
                        f"{format_attrs(path.attrs)} ({origin}){mark}")
             total += 1

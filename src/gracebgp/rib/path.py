@@ -55,6 +55,10 @@ class PeerInfo:
         """The peer's Path Identifier for an ADD-PATH source, else None."""
         return None if self.source >= 0 else (-2 - self.source) & 0xFFFFFFFF
 
+    def adj_key(self, key: int) -> int:
+        """The Adj-RIB-In key of this source's route for prefix ``key``."""
+        return key if self.source >= 0 else key << 32 | ((-2 - self.source) & 0xFFFFFFFF)
+
     @property
     def local(self) -> bool:
         return self.index == 0

@@ -110,3 +110,13 @@ def test_a_changed_send_max_resets_the_session() -> None:
     new = replace(old, add_path_send_max=((IPV4_UNICAST, 4),))
     p = plan(old, new)
     assert p.action == RESET and p.changed == ("add-paths send-max",)
+
+
+def test_stale_marks_follow_each_paths_own_key() -> None:
+    _, _, _, z = network()
+    adj = z.peers[M].adj_in[IPV4_UNICAST]
+    adj.begin_refresh()  # as graceful restart marks them (DESIGN.md rule 6)
+    first = adj.paths(K)[0][1]
+    adj.announce([first], adj.routes[first])  # one path re-learned
+    assert sorted(e["stale"] for e in listed(z)) == [False, True]
+    assert sorted(e["stale"] for e in listed(z, "adj-in", M)) == [False, True]

@@ -69,6 +69,13 @@ def test_withdrawing_one_path_id_keeps_the_other_and_reselects() -> None:
     assert len(loc) == 0
 
 
+def test_a_source_knows_its_adj_rib_in_key() -> None:
+    assert EBGP_A.adj_key(K1) == K1 and EBGP_A.path_id is None
+    src = EBGP_A.for_path_id(7)
+    assert src.adj_key(K1) == addpath_key(K1, 7) and src.path_id == 7 and src.index == EBGP_A.index
+    assert src != EBGP_A.for_path_id(8) and src.source != EBGP_B.for_path_id(7).source
+
+
 def test_paths_of_two_peers_and_the_session_clear() -> None:
     ch, loc, _ = receiving()
     plain = Channel(V4, loc, {V4: set()}, EBGP_B)
