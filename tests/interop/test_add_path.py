@@ -10,7 +10,9 @@ originate one prefix that F originates too, so each has two paths for it:
   Identifiers (RFC 7911 §3, §5), read through P's own CLI;
 * P holds 10.20.0.0/24 as its own and from F, and sends G both (FRR
   ``addpath-tx-all-paths``, gobgpd ``send-max``; G advertises Receive): G must keep two
-  candidates from P for that prefix, one per Path Identifier, besides F's own path.
+  candidates from P for that prefix, one per Path Identifier, besides F's own path;
+* G runs with ``[global.use-multiple-paths]`` (allow-multiple-as): the API marks the
+  equal-cost set of that prefix (``multipath``) and shows P's Path Identifiers.
 
 Only the control plane: nothing here sends traffic.
 """
@@ -44,11 +46,18 @@ def add_paths_for(text: str, address: str) -> str:
     return "[[neighbors]]\n".join(blocks)
 
 
+MULTIPATH = ("[global.use-multiple-paths.config]\n  enabled = true\n"
+             "[global.use-multiple-paths.ebgp.config]\n  allow-multiple-as = true\n")
+
+
 class AddPathGrace(GraceBgpd):
+    """gracebgpd with ADD-PATH towards ``towards`` and the multipath set marked."""
+
     towards = ""
 
     def config(self) -> str:
-        return add_paths_for(super().config(), self.towards)
+        text = add_paths_for(super().config(), self.towards)
+        return text.replace("[[neighbors]]\n", MULTIPATH + "[[neighbors]]\n", 1)
 
 
 class AddPathGoBgpd(GoBgpd):
@@ -154,3 +163,16 @@ def test_add_path_both_ways(kind: str) -> None:
         wait_until(lambda: ours_from(g, THEIRS, p_to_g) == 2 or None, 45,
                    what=f"gracebgpd to keep two paths for {THEIRS} from {kind}")
         assert ours_from(g, THEIRS, lab.addr(1, 0)) == 1
+
+        # [global.use-multiple-paths] with allow-multiple-as: F's [65003] and FRR's [65001]
+        # are equal up to the tie-breaks (one AS each, IGP origin, no MED, both eBGP), P's
+        # [65001 65003] is longer: the set is those two, the best among them. gobgpd's own
+        # route (``gobgp global rib add``) has ORIGIN incomplete: §9.1.2.2 b leaves F's alone
+        with g.client() as api:
+            entries = list(api.list_paths(table="loc", family="ipv4-unicast", prefix=THEIRS))
+        in_set = sorted((e.source, e.attrs_text.split("as-path ")[1].split("]")[0] + "]")
+                        for e in entries if e.multipath)
+        want = [(lab.addr(1, 0), f"[{F_AS}]"), *([(p_to_g, f"[{P_AS}]")] if kind == "frr" else [])]
+        assert in_set == sorted(want), entries
+        assert sum(e.best for e in entries) == 1 and all(e.multipath for e in entries if e.best)
+        assert {e.path_id for e in entries if e.source == p_to_g} != {None}  # P's ids are shown
