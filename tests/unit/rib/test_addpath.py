@@ -4,6 +4,7 @@ Receive, each under a Path Identifier of ours that stays while the path stays (s
 
 from __future__ import annotations
 
+from gracebgp.restart.shutdown import llgr_stale_attrs
 from gracebgp.rib.adj_rib_out import AdjRibOut
 from gracebgp.rib.adj_rib_out_addpath import AddPathRibOut, rib_out_for
 from gracebgp.rib.channel import Channel
@@ -13,6 +14,7 @@ from gracebgp.rib.loc_rib import LocRib
 from gracebgp.rib.path import Path, PeerInfo
 from gracebgp.types import IPV4_UNICAST, Family
 from gracebgp.wire.context import CodecContext
+from gracebgp.wire.iana import WellKnownCommunity as WK
 from gracebgp.wire.nlri import addpath_key, parse_prefix
 from gracebgp.wire.update import parse_update
 
@@ -209,3 +211,16 @@ def test_the_loc_rib_reports_every_candidate_change_once_a_peer_takes_several_pa
     loc.every_change = True  # an ADD-PATH Send session came up (Peer.open_family)
     assert loc.offer(EBGP_B, [K1], LONGER) == [K1]  # another path: send-max peers must see it
     assert loc.retract(EBGP_B, [K1]) == [K1]
+
+
+def test_llgr_relabels_each_path_and_deletes_no_llgr_ones_rfc9494_4_2() -> None:
+    ch, loc, _ = receiving()
+    no_llgr = path(65001, comms=(int(WK.NO_LLGR),), nh="192.0.2.14")
+    ch.announce([addpath_key(K1, 1)], SHORT)
+    ch.announce([addpath_key(K1, 2)], no_llgr)
+    ch.begin_refresh()
+    assert ch.relabel_stale(lambda p: None if p.no_llgr else TABLE.get(llgr_stale_attrs(p.attrs), p.next_hop),
+                            now=3.0) == (1, 1)
+    [(src, kept, _)] = loc.candidates(K1)
+    assert src.path_id == 1 and int(WK.LLGR_STALE) in kept.attrs.communities
+    assert ch.end_refresh() == [addpath_key(K1, 1)] and len(loc) == 0
