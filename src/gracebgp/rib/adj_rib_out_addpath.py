@@ -57,7 +57,10 @@ class AddPathRibOut(AdjRibOut):
         """The paths to send for prefix ``key``: our path id -> the exported path."""
         want: dict[int, Path] = {}
         target = self.policy.peer.index
-        for peer, path, _ in ranked(loc.candidates(key), loc.always_compare_med):
+        cands = loc.candidates(key)  # the best first (LocRib keeps it there)
+        if len(cands) > self.send_max:  # which of the others go depends on their order
+            cands = [cands[0], *ranked(cands[1:], loc.always_compare_med)]
+        for peer, path, _ in cands:
             if peer.index == target:
                 continue  # its own path: never sent back (export_path's first rule)
             out = self._export(peer, path)
