@@ -84,6 +84,10 @@ class RunResult:
     profiled: bool = False
     loadavg_before: str = ""
     wall_seconds: float = 0.0
+    #: CPU seconds the DUT used (user + system, /proc/PID/stat) from just before the first
+    #: UPDATE until both phases were done: on a shared machine it moves far less than the
+    #: wall-clock figures (BIRD, gobgpd: the daemon's process; FRR: bgpd)
+    cpu: float | None = None
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -138,6 +142,7 @@ def run_once(daemon: type[Dut], n: int, stream: Path | list[Path], args: argpars
             time.sleep(3.0 if lab.multi else 1.0)
             before = proc_status(dut.pid, "VmRSS")
             res.rss_before_mb = before / 1024 if before is not None else None
+            cpu_before = proc_cpu(dut.pid)
             prof = (Profiler(lab, dut.pid, Path(f"{profile}-ingest.txt"), args.profile_rate)
                     if profile else None)
             inj.send("go")
@@ -168,6 +173,9 @@ def run_once(daemon: type[Dut], n: int, stream: Path | list[Path], args: argpars
                 if res.ingest is not None and res.propagate is not None:
                     break
                 time.sleep(dut.poll_interval)
+            cpu_after = proc_cpu(dut.pid)
+            if cpu_before is not None and cpu_after is not None:
+                res.cpu = cpu_after - cpu_before
             if prof is not None:
                 prof.finish()
             hwm = proc_status(dut.pid, "VmHWM")
@@ -281,10 +289,20 @@ def summarize(results: list[RunResult]) -> list[dict[str, Any]]:
     return rows
 
 
+def proc_cpu(pid: int) -> float | None:
+    """User + system CPU seconds of process ``pid`` so far (``/proc/PID/stat``), or None."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rpartition(")")[2].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def run_summary(r: RunResult) -> str:
     """One run's figures, as the progress lines show them."""
     return (f"ingest {_fmt(r.ingest)} s, propagate {_fmt(r.propagate)} s, RSS {_fmt(r.rss_before_mb, 0)} -> "
-            f"{_fmt(r.rss_peak_mb, 0)} MB ({_fmt(r.growth_per_100k, 1)} MB/100k), "
+            f"{_fmt(r.rss_peak_mb, 0)} MB ({_fmt(r.growth_per_100k, 1)} MB/100k), CPU {_fmt(r.cpu)} s, "
             f"load {r.loadavg_before}, {r.wall_seconds:.0f} s wall"
             + (f" ERROR {r.error}" if r.error else "") + (f" [{'; '.join(r.notes)}]" if r.notes else ""))
 
