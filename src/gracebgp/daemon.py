@@ -108,7 +108,11 @@ def tunables_of(cfg: Config) -> ev.Tunables:
                        provisional_hard=g.provisional_hard_reset, multipath=mp.multipath,
                        multipath_allow_multiple_as=mp.multipath_allow_multiple_as,
                        multipath_ebgp_maximum_paths=mp.multipath_ebgp_maximum_paths,
-                       multipath_ibgp_maximum_paths=mp.multipath_ibgp_maximum_paths)
+                       multipath_ibgp_maximum_paths=mp.multipath_ibgp_maximum_paths,
+                       multipath_families=tuple(
+                           (af.family, m.enabled, m.allow_multiple_as, m.ebgp_maximum_paths,
+                            m.ibgp_maximum_paths)
+                           for af in mp.afi_safis if (m := af.multipath) is not None))
 
 
 def peers_hold(cfg: Config) -> float:

@@ -53,7 +53,7 @@ def _object(obj: BaseModel, section: Section, header: tuple[str, ...], lines: li
     for field, toml in section.fields.items():
         value: Any = obj
         for part in field:
-            value = getattr(value, part)
+            value = getattr(value, part, None)  # None: an optional block not written
         if value is None:
             continue
         tables.setdefault(toml[:-1], []).append(f"{_key(toml[-1])} = {_value(value)}")

@@ -248,10 +248,13 @@ def _build(shaped: dict[str, Any], issues: list[_Issue], inheritance: Inheritanc
                             "neighbor", "neighbors", ("neighbors",), "neighbor_address")
     conflicts += duplicates([prefix_key(r.get("prefix")) for r in raw_routes],
                             "route", "gracebgp.routes", ("gracebgp", "routes"), "prefix")
-    for i, n in enumerate(raw_neighbors):
-        names = [af.get("name") for af in n.get("afi_safis", ())]
+    raw_lists: list[tuple[ModelLoc, Any]] = [
+        (("neighbors", i, "afi_safis"), n.get("afi_safis", ())) for i, n in enumerate(raw_neighbors)]
+    raw_lists.append((("global_", "afi_safis"), shaped.get("global_", {}).get("afi_safis", ())))
+    for where, afs in raw_lists:
+        names = [af.get("name") for af in afs]
         conflicts += duplicates([name if isinstance(name, str) else None for name in names],
-                                "afi-safi", "afi-safis", ("neighbors", i, "afi_safis"), "name")
+                                "afi-safi", "afi-safis", where, "name")
     for loc, message in conflicts:
         issues.append((toml_path(loc), message))
     if issues or global_ is None or extras is None:

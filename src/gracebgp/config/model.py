@@ -24,13 +24,11 @@ from pydantic import BeforeValidator, Field, PrivateAttr, ValidationInfo, field_
 from gracebgp.config.extras import GraceBGP, Route
 from gracebgp.config.fields import (
     ASN,
-    GOBGP_ONLY_AFI_SAFIS,
     MAX_GR_RESTART_TIME,
     MAX_IFNAME,
     MAX_LLGR_STALE_TIME,
     MAX_TCP_MSS,
     MIN_TCP_MSS,
-    SUPPORTED_AFI_SAFIS,
     DottedQuad,
     Frozen,
     IPAddress,
@@ -38,16 +36,17 @@ from gracebgp.config.fields import (
     Prefix,
     RouterId,
     Seconds,
-    afi_safi_feature,
     integral,
     normalize_ip,
     normalize_prefix,
 )
+from gracebgp.config.global_afi import GlobalAfiSafi, NamedFamily, UseMultiplePaths
 from gracebgp.config.secrets import PasswordFile, PasswordFileField, md5_key_problem
 from gracebgp.config.tcpao import TcpAoKey, current_problem, keys_problem
 from gracebgp.types import Family
 
-__all__ = ["AfiSafi", "Config", "Global", "GraceBGP", "GracefulRestart", "Neighbor", "PrefixLimit", "Route"]
+__all__ = ["AfiSafi", "Config", "Global", "GlobalAfiSafi", "GraceBGP", "GracefulRestart", "Neighbor",
+           "PrefixLimit", "Route", "UseMultiplePaths"]
 
 
 # -- [global] --------------------------------------------------------------------------------
@@ -76,6 +75,8 @@ class Global(Frozen):
     #: iBGP path; 0: no limit.
     multipath_ebgp_maximum_paths: int = Field(default=0, ge=0, le=0xFFFFFFFF)
     multipath_ibgp_maximum_paths: int = Field(default=0, ge=0, le=0xFFFFFFFF)
+    #: ``[[global.afi-safis]]``: a family's own ``use-multiple-paths``.
+    afi_safis: tuple[GlobalAfiSafi, ...] = ()
 
     @field_validator("port")
     @classmethod
@@ -142,10 +143,9 @@ class PrefixLimit(Frozen):
         return value
 
 
-class AfiSafi(Frozen):
+class AfiSafi(NamedFamily):
     """``[[neighbors.afi-safis]]``: one address family negotiated with the neighbor."""
 
-    name: str
     #: GoBGP default: a listed afi-safi is enabled unless ``enabled = false``.
     enabled: bool = True
     #: ``[neighbors.afi-safis.mp-graceful-restart.config] enabled``: list this family in
@@ -163,22 +163,6 @@ class AfiSafi(Frozen):
     #: that advertises Receive (RFC 7911 §4-§5, rib.adj_rib_out_addpath).
     add_paths_send_max: int = Field(default=0, ge=0, le=255)
     prefix_limit: PrefixLimit = PrefixLimit()
-
-    @field_validator("name")
-    @classmethod
-    def _name(cls, value: str) -> str:
-        if value in SUPPORTED_AFI_SAFIS:
-            return value
-        supported = " and ".join(SUPPORTED_AFI_SAFIS)
-        if value in GOBGP_ONLY_AFI_SAFIS:
-            feature = afi_safi_feature(value) or "a family"
-            raise ValueError(f"afi-safi {value!r} is {feature}, which gracebgp does not support yet; "
-                             f"gracebgp supports only {supported}")
-        raise ValueError(f"unknown afi-safi {value!r}; gracebgp supports only {supported}")
-
-    @property
-    def family(self) -> Family:
-        return SUPPORTED_AFI_SAFIS[self.name]
 
 
 class Neighbor(Frozen):

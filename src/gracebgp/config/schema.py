@@ -101,6 +101,34 @@ GRACEBGP = Section(
     children={"routes": Child(("routes",), ROUTE, many=True)},
 )
 
+# GoBGP reads [[global.afi-safis]] for the families its RIB holds and nothing else: a
+# prefix-limit (or any other neighbor afi-safi setting) there is parsed and never applied;
+# only a neighbor's own afi-safi is checked (pkg/server/peer.go).
+def _neighbor_only(key: str) -> str:
+    return (f"{key} in [[global.afi-safis]] is not supported: GoBGP parses it there and applies "
+            f"nothing (a {key} there has no effect); set it per neighbor in "
+            f"[neighbors.afi-safis.{key}]")
+
+
+#: ``[[global.afi-safis]]`` (config.global_afi): the family, and its own use-multiple-paths.
+GLOBAL_AFI_SAFI = Section(
+    name="global-afi-safi",
+    fields={
+        ("name",): ("config", "afi-safi-name"),
+        ("multipath", "enabled"): ("use-multiple-paths", "config", "enabled"),
+        ("multipath", "allow_multiple_as"): ("use-multiple-paths", "ebgp", "config", "allow-multiple-as"),
+        ("multipath", "ebgp_maximum_paths"): ("use-multiple-paths", "ebgp", "config", "maximum-paths"),
+        ("multipath", "ibgp_maximum_paths"): ("use-multiple-paths", "ibgp", "config", "maximum-paths"),
+    },
+    hints={(key,): _neighbor_only(key) for key in (
+        "mp-graceful-restart", "long-lived-graceful-restart", "add-paths", "prefix-limit",
+        "apply-policy", "route-selection-options")} | {
+        ("config", "enabled"): "enabled in [[global.afi-safis]] is not supported: gracebgp's RIB "
+                               "always holds ipv4-unicast and ipv6-unicast; enable a family per "
+                               "neighbor in [neighbors.afi-safis.config]",
+    },
+)
+
 GLOBAL = Section(
     name="global",
     fields={
@@ -124,20 +152,20 @@ GLOBAL = Section(
         "route-selection-options.config.disable-best-path-selection",
         "default-route-distance", "graceful-restart", "mpls-label-range",
     ),
+    children={"afi_safis": Child(("afi-safis",), GLOBAL_AFI_SAFI, many=True)},
     hints={
-        # GoBGP reads [[global.afi-safis]] for the families its RIB holds and nothing
-        # else: a prefix-limit (or any other afi-safi setting) there is parsed and never
-        # applied; only a neighbor's own afi-safi is checked (pkg/server/peer.go).
-        ("afi-safis",): "[[global.afi-safis]] is not supported: gracebgp's RIB always holds "
-                        "ipv4-unicast and ipv6-unicast, and GoBGP applies no other setting written "
-                        "there (a prefix-limit in it limits nothing); set a limit per neighbor in "
-                        "[neighbors.afi-safis.prefix-limit.config]",
         ("listen-config",): "[global.listen-config] is GoBGP's old schema; set port and "
                             "local-address-list in [global.config]",
         ("as",): "as belongs in [global.config]",
         ("router-id",): "router-id belongs in [global.config]",
     },
 )
+
+#: Per-neighbor use-multiple-paths: in GoBGP's schema, read by nothing in GoBGP's server
+#: (only [global.use-multiple-paths] marks paths there).
+_NEIGHBOR_MULTIPATH = ("use-multiple-paths per neighbor or peer group is not supported: GoBGP's "
+                       "schema has it there, but gobgpd acts only on [global.use-multiple-paths]; "
+                       "set it there, or per family in [global.afi-safis.use-multiple-paths]")
 
 AFI_SAFI = Section(
     name="afi-safi",
@@ -154,7 +182,7 @@ AFI_SAFI = Section(
         ("prefix_limit", "restart_timer"): ("prefix-limit", "config", "restart-timer"),
     },
     unsupported=_paths(
-        "apply-policy", "route-selection-options", "use-multiple-paths",
+        "apply-policy", "route-selection-options",
         "ipv4-unicast", "ipv6-unicast", "ipv4-labelled-unicast", "ipv6-labelled-unicast",
         "l3vpn-ipv4-unicast", "l3vpn-ipv6-unicast", "l2vpn-evpn", "l2vpn-vpls",
         "route-target-membership",
@@ -162,6 +190,7 @@ AFI_SAFI = Section(
     hints={
         ("afi-safi-name",): "afi-safi-name belongs in [neighbors.afi-safis.config] "
                             "(GoBGP's current schema)",
+        ("use-multiple-paths",): _NEIGHBOR_MULTIPATH,
     },
 )
 
@@ -228,9 +257,9 @@ NEIGHBOR = Section(
         "config.send-software-version",
         "timers.config.minimum-advertisement-interval",
         "route-server.config.secondary-route",
-        "error-handling", "logging", "apply-policy",
-        "use-multiple-paths", "bfd",
+        "error-handling", "logging", "apply-policy", "bfd",
     ),
+    hints={("use-multiple-paths",): _NEIGHBOR_MULTIPATH},
     others=_paths("config.peer-group"),
 )
 
@@ -277,7 +306,6 @@ FEATURES: Mapping[TomlPath, str] = {
     ("policy-definitions",): "routing policy",
     ("apply-policy",): "routing policy",
     ("confederation",): "BGP confederations (RFC 5065)",
-    ("use-multiple-paths",): "multipath",
     ("route-server", "config", "secondary-route"): "route-server secondary routes (GoBGP's own extension)",
     ("bfd",): "BFD",
     ("l3vpn-ipv4-unicast",): "L3VPN (RFC 4364)",

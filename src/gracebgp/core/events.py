@@ -9,6 +9,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gracebgp.rib.decision import Multipath
+from gracebgp.types import Family
+
+#: One family's own multipath settings (Tunables.multipath_families).
+FamilyMultipath = tuple[Family, bool, bool, int, int]
 
 # --- inputs: facts -------------------------------------------------------------------
 
@@ -90,7 +94,8 @@ class Tunables:
     selection deferral waits for a peer to come up at all (``establish_wait``, spec
     section 4), LLGR-stale routes to iBGP peers without LLGR (``llgr_ibgp``, RFC 9494
     §4.6), RFC 8538 §5's provisional Cease subcodes sent as Hard Reset
-    (``provisional_hard``); and ``[global.use-multiple-paths]`` (``multipath``...). Given to
+    (``provisional_hard``); and ``[global.use-multiple-paths]`` (``multipath``...), overridden
+    per family by ``[global.afi-safis.use-multiple-paths]`` (``multipath_families``). Given to
     the Speaker when it is built, and in ``Reconfigured``."""
 
     establish_wait: float = 30.0
@@ -101,13 +106,19 @@ class Tunables:
     multipath_allow_multiple_as: bool = False
     multipath_ebgp_maximum_paths: int = 0
     multipath_ibgp_maximum_paths: int = 0
+    #: ``[[global.afi-safis]]`` with their own ``use-multiple-paths``: (family, enabled,
+    #: allow-multiple-as, eBGP maximum-paths, iBGP maximum-paths), each replacing the four
+    #: global values above for its family.
+    multipath_families: tuple[FamilyMultipath, ...] = ()
 
-    def use_multiple_paths(self) -> Multipath | None:
-        """The Loc-RIBs' multipath settings; None: the best path alone."""
-        if not self.multipath:
-            return None
-        return Multipath(self.multipath_allow_multiple_as, self.multipath_ebgp_maximum_paths,
-                         self.multipath_ibgp_maximum_paths)
+    def use_multiple_paths(self, family: Family) -> Multipath | None:
+        """``family``'s Loc-RIB multipath settings: its own block, else the global one;
+        None: the best path alone."""
+        own = next((m for m in self.multipath_families if m[0] == family), None)
+        _, on, multiple_as, ebgp, ibgp = own or (family, self.multipath, self.multipath_allow_multiple_as,
+                                                 self.multipath_ebgp_maximum_paths,
+                                                 self.multipath_ibgp_maximum_paths)
+        return Multipath(multiple_as, ebgp, ibgp) if on else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -202,8 +202,8 @@ class Speaker:
     def _tune(self, t: ev.Tunables) -> None:
         self.establish_wait, self.llgr_ibgp, self.provisional_hard = t.establish_wait, t.llgr_ibgp, \
             t.provisional_hard
-        for loc in self.loc.values():
-            loc.multipath = t.use_multiple_paths()
+        for family, loc in self.loc.items():
+            loc.multipath = t.use_multiple_paths(family)
 
     def _set_debug(self, on: bool) -> None:
         """Debug log lines (core.wirelog) on or off (events.DebugLogged)."""

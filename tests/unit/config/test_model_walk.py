@@ -64,6 +64,16 @@ allow-multiple-as = false
 maximum-paths = 0
 [global.use-multiple-paths.ibgp.config]
 maximum-paths = 0
+[[global.afi-safis]]
+[global.afi-safis.config]
+afi-safi-name = 'ipv4-unicast'  # a literal string: the neighbor's spelling stays unique
+[global.afi-safis.use-multiple-paths.config]
+enabled = false
+[global.afi-safis.use-multiple-paths.ebgp.config]
+allow-multiple-as = false
+maximum-paths = 0
+[global.afi-safis.use-multiple-paths.ibgp.config]
+maximum-paths = 0
 
 [[neighbors]]
 [neighbors.config]
@@ -232,6 +242,15 @@ def mp(old: str, new: str) -> Probe:
     return Probe(((old, new),), multipaths, None, (MP_ON,))
 
 
+G_MP, AF_MP = "[global.use-multiple-paths", "[global.afi-safis.use-multiple-paths"
+AF_MP_ON = (f"enabled = false\n{AF_MP}.ebgp", f"enabled = true\n{AF_MP}.ebgp")
+
+
+def af_mp(old: str, new: str) -> Probe:
+    """A key of ipv4-unicast's own use-multiple-paths, with that block enabled on both sides."""
+    return Probe(((old, new),), multipaths, ("daemon.py", "af.multipath"), (AF_MP_ON,))
+
+
 def setting(name: str) -> Callable[[Config], object]:
     """A per-neighbor setting the speaker acts on later (see ``read_by``)."""
     return lambda cfg: [getattr(s, name) for s in neighbors_of(cfg)]
@@ -340,12 +359,22 @@ PROBES: dict[str, Probe] = {
     "global_.local_address_list": p('["0.0.0.0", "::"]', '["192.0.2.1"]', listen_addresses),
     "global_.always_compare_med": kv("always-compare-med", "false", "true", route_selection,
                                      ("rib/loc_rib.py", "select(cands, self.always_compare_med)")),
-    "global_.multipath": p(*MP_ON, multipaths, ("core/speaker.py", "t.use_multiple_paths()")),
-    "global_.multipath_allow_multiple_as": mp("allow-multiple-as = false", "allow-multiple-as = true"),
+    "global_.multipath": p(*MP_ON, multipaths, ("core/speaker.py", "t.use_multiple_paths(family)")),
+    "global_.multipath_allow_multiple_as": mp(f"{G_MP}.ebgp.config]\nallow-multiple-as = false",
+                                              f"{G_MP}.ebgp.config]\nallow-multiple-as = true"),
     "global_.multipath_ebgp_maximum_paths": mp("maximum-paths = 0\n[global.use-multiple-paths.ibgp",
                                                "maximum-paths = 4\n[global.use-multiple-paths.ibgp"),
-    "global_.multipath_ibgp_maximum_paths": mp("ibgp.config]\nmaximum-paths = 0",
-                                               "ibgp.config]\nmaximum-paths = 4"),
+    "global_.multipath_ibgp_maximum_paths": mp("[global.use-multiple-paths.ibgp.config]\nmaximum-paths = 0",
+                                               "[global.use-multiple-paths.ibgp.config]\nmaximum-paths = 4"),
+    "global_.afi_safis.name": Probe((("'ipv4-unicast'  #", "'ipv6-unicast'  #"),), multipaths,
+                                    ("config/global_afi.py", "SUPPORTED_AFI_SAFIS[self.name]"), (AF_MP_ON,)),
+    "global_.afi_safis.multipath.enabled": p(*AF_MP_ON, multipaths, ("daemon.py", "m.enabled")),
+    "global_.afi_safis.multipath.allow_multiple_as": af_mp(f"{AF_MP}.ebgp.config]\nallow-multiple-as = false",
+                                                           f"{AF_MP}.ebgp.config]\nallow-multiple-as = true"),
+    "global_.afi_safis.multipath.ebgp_maximum_paths": af_mp(f"maximum-paths = 0\n{AF_MP}.ibgp",
+                                                            f"maximum-paths = 4\n{AF_MP}.ibgp"),
+    "global_.afi_safis.multipath.ibgp_maximum_paths": af_mp(f"{AF_MP}.ibgp.config]\nmaximum-paths = 0",
+                                                            f"{AF_MP}.ibgp.config]\nmaximum-paths = 4"),
     "neighbors.neighbor_address": p('"192.0.2.2"', '"192.0.2.4"', start_commands),
     "neighbors.peer_as": kv("peer-as", 65002, 65003, open_checks),
     "neighbors.local_as": p("peer-as = 65002\n", "peer-as = 65002\nlocal-as = 65010\n", our_opens),

@@ -108,9 +108,9 @@ afi-safi-name = "ipv4-unicast"
 max-prefixes = 10
 """
     line, key, message = only(text)
-    assert (line, key) == (4, "global.afi-safis")
-    assert "a prefix-limit in it limits nothing" in message
-    assert "[neighbors.afi-safis.prefix-limit.config]" in message
+    assert (line, key) == (7, "global.afi-safis[0].prefix-limit")
+    assert "a prefix-limit there has no effect" in message
+    assert "[neighbors.afi-safis.prefix-limit]" in message
 
 
 def test_every_problem_at_once() -> None:
