@@ -110,6 +110,13 @@ def _neighbor_only(key: str) -> str:
             f"[neighbors.afi-safis.{key}]")
 
 
+#: GoBGP's per-family containers of an afi-safi entry (none of them implemented).
+_FAMILY_CONTAINERS = _paths(
+    "ipv4-unicast", "ipv6-unicast", "ipv4-labelled-unicast", "ipv6-labelled-unicast",
+    "l3vpn-ipv4-unicast", "l3vpn-ipv6-unicast", "l2vpn-evpn", "l2vpn-vpls",
+    "route-target-membership",
+)
+
 #: ``[[global.afi-safis]]`` (config.global_afi): the family, and its own use-multiple-paths.
 GLOBAL_AFI_SAFI = Section(
     name="global-afi-safi",
@@ -120,6 +127,7 @@ GLOBAL_AFI_SAFI = Section(
         ("multipath", "ebgp_maximum_paths"): ("use-multiple-paths", "ebgp", "config", "maximum-paths"),
         ("multipath", "ibgp_maximum_paths"): ("use-multiple-paths", "ibgp", "config", "maximum-paths"),
     },
+    unsupported=_FAMILY_CONTAINERS,
     hints={(key,): _neighbor_only(key) for key in (
         "mp-graceful-restart", "long-lived-graceful-restart", "add-paths", "prefix-limit",
         "apply-policy", "route-selection-options")} | {
@@ -181,12 +189,7 @@ AFI_SAFI = Section(
         ("prefix_limit", "shutdown_threshold_pct"): ("prefix-limit", "config", "shutdown-threshold-pct"),
         ("prefix_limit", "restart_timer"): ("prefix-limit", "config", "restart-timer"),
     },
-    unsupported=_paths(
-        "apply-policy", "route-selection-options",
-        "ipv4-unicast", "ipv6-unicast", "ipv4-labelled-unicast", "ipv6-labelled-unicast",
-        "l3vpn-ipv4-unicast", "l3vpn-ipv6-unicast", "l2vpn-evpn", "l2vpn-vpls",
-        "route-target-membership",
-    ),
+    unsupported=_paths("apply-policy", "route-selection-options") | _FAMILY_CONTAINERS,
     hints={
         ("afi-safi-name",): "afi-safi-name belongs in [neighbors.afi-safis.config] "
                             "(GoBGP's current schema)",

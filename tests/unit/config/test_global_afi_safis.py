@@ -119,3 +119,11 @@ def test_per_neighbor_use_multiple_paths_is_refused_saying_gobgp_ignores_it() ->
         message = found[0].message
         assert "not supported" in message and "GoBGP" in message and "acts only on" in message
         assert "[global.afi-safis.use-multiple-paths]" in message
+
+
+def test_per_family_containers_in_the_global_list_are_not_supported_yet_not_unknown() -> None:
+    text = MINIMAL + family("ipv4-unicast", "[global.afi-safis.ipv4-unicast.config]\n"
+                                            "send-default-route = true\n")
+    line, key, message = only(text)
+    assert (line, key) == (7, "global.afi-safis[0].ipv4-unicast")
+    assert "GoBGP configuration" in message and "does not support yet" in message
