@@ -109,7 +109,7 @@ def export_path(source: PeerInfo, path: Path, policy: ExportPolicy, family: Fami
     segments = attrs.as_path
     if policy.replace_peer_as:  # before the loop check, so the route goes out (GoBGP's order)
         segments = replace_as(segments, target.asn, policy.local_as)
-    if ebgp and holds_as(segments, target.asn):
+    if ebgp and target.asn >= 0 and holds_as(segments, target.asn):  # (a class's -1: per peer)
         return None  # the peer would drop it as a loop (RFC 4271 §9.1.2)
     # RFC 7947 §2.2: a route server passes its clients' attributes on unchanged (the routes
     # it originates itself carry its AS and next hop like any eBGP route).
