@@ -3,8 +3,8 @@
 A prefix-set entry is a prefix and a mask-length range ("10.0.0.0/8" with "16..24"); a
 route's prefix matches the entry when its first ``length`` bits equal the entry's network
 and its own length lies in the range. Without a range the entry matches its exact length
-(GoBGP's rule). IPv4 and IPv6 entries may share one set; a route only meets the entries
-of its own address family.
+(GoBGP's rule); a route shorter than the entry's prefix never matches it. IPv4 and
+IPv6 entries may share one set; a route only meets the entries of its own family.
 
 The index costs the same for 10 or 10,000 entries: per address family, one dict per entry
 length, keyed by the network's leading ``length`` bits (the network shifted right, so no
@@ -64,9 +64,11 @@ def parse_entry(prefix: str, masklength_range: str = "") -> PrefixEntry:
         if not sep or not low.strip().isdigit() or not high.strip().isdigit():
             raise ValueError(f"masklength-range {text!r} must be MIN..MAX, e.g. \"24..32\"")
         lo, hi = int(low), int(high)
-        if not net.prefixlen <= lo <= hi <= width:
+        # A MIN below the prefix's own length is accepted and means that length: a
+        # shorter route is never inside the network (GoBGP matches the same way).
+        if not (lo <= hi and net.prefixlen <= hi <= width):
             raise ValueError(f"masklength-range {text!r} for {prefix}: needs "
-                             f"{net.prefixlen} <= MIN <= MAX <= {width}")
+                             f"MIN <= MAX and {net.prefixlen} <= MAX <= {width}")
     return PrefixEntry(afi, int(net.network_address), net.prefixlen, lo, hi)
 
 

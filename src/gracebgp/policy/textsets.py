@@ -8,8 +8,9 @@ GoBGP's rules, as facts:
   form ``(\\d+.)*\\d+:\\d+`` ("65100:1") is anchored (``^entry$``), so it matches exactly;
   a well-known name ("no-export", "NO_EXPORT") matches that community; anything else is a
   regular expression used as written, unanchored ("^65100:.*$", "65100:").
-* large-community-set entry (RFC 8092, text "G:L1:L2"): an entry of the form
-  ``\\d+:\\d+:\\d+`` is anchored; anything else is a regular expression as written.
+* large-community-set entry (RFC 8092, text "G:L1:L2"): an entry containing
+  ``\\d+:\\d+:\\d+`` anywhere is wrapped in ``^...$`` ("65000:1:2" matches exactly);
+  anything else is a regular expression as written ("^65000:1:.*$").
 * ext-community-set entry (RFC 4360): "rt:VALUE" or "soo:VALUE"; the subtype must equal
   the community's (route target 0x02, route origin 0x03) and VALUE follows the
   community-set rule against the community's value text: "ASN:N" (two-octet AS
@@ -84,7 +85,7 @@ def large_community_text(value: tuple[int, int, int]) -> str:
 
 def large_community_pattern(entry: str) -> re.Pattern[str]:
     text = entry.strip()
-    if _LARGE_LITERAL.fullmatch(text):
+    if _LARGE_LITERAL.search(text):
         return _compile(f"^{text}$", "large community")
     return _compile(text, "large community")
 

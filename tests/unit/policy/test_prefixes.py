@@ -57,6 +57,12 @@ def test_two_entries_with_the_same_network_keep_both_ranges() -> None:
     assert not _has(pset, "10.1.0.0/16")
 
 
+def test_minimum_below_the_prefix_length_means_the_prefix_length() -> None:
+    pset = PrefixSet.parse("low", (("10.0.0.0/16", "8..24"),))
+    assert not _has(pset, "10.0.0.0/8")   # shorter than the entry: not inside it
+    assert _has(pset, "10.0.0.0/16") and _has(pset, "10.0.1.0/24")
+
+
 def test_default_route_entry() -> None:
     pset = PrefixSet.parse("any", (("0.0.0.0/0", "0..32"),))
     assert _has(pset, "0.0.0.0/0") and _has(pset, "203.0.113.7/32")
@@ -64,7 +70,7 @@ def test_default_route_entry() -> None:
 
 @pytest.mark.parametrize(("prefix", "rng"), [
     ("10.0.0.1/8", ""),          # host bits set
-    ("10.0.0.0/8", "4..24"),     # minimum below the prefix length
+    ("10.0.0.0/16", "8..12"),    # maximum below the prefix length
     ("10.0.0.0/8", "24..16"),    # minimum above the maximum
     ("10.0.0.0/8", "16..33"),    # beyond the width
     ("10.0.0.0/8", "16-24"),     # not MIN..MAX

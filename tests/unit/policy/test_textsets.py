@@ -107,3 +107,11 @@ def test_ext_community_parse_and_match() -> None:
 def test_bad_ext_communities(entry: str) -> None:
     with pytest.raises(ValueError):
         parse_ext_community(entry)
+
+
+def test_large_entry_containing_a_literal_is_wrapped() -> None:
+    # "65000:1:2|7:7:7" holds a literal, so it becomes ^65000:1:2|7:7:7$: the first
+    # branch is anchored at the start only, the second at the end only.
+    pattern = large_community_pattern("65000:1:2|7:7:7")
+    assert pattern.search("65000:1:25") and pattern.search("17:7:7")
+    assert not pattern.search("165000:1:2")
