@@ -40,6 +40,7 @@ from gracebgp.wire.iana import AttrType, SegmentType
 
 _U32 = 0xFFFFFFFF
 _MAX_SEGMENT = 255  # RFC 4271 §4.3: a segment's length is one octet
+_CONFED = (SegmentType.AS_CONFED_SEQUENCE, SegmentType.AS_CONFED_SET)
 
 
 class NextHopKind(IntEnum):
@@ -236,7 +237,8 @@ class SetMed:
 @dataclass(frozen=True, slots=True)
 class SetLocalPref:
     """LOCAL_PREF (RFC 4271 §5.1.5). It is only sent to internal peers: the Adj-RIB-Out
-    drops it towards external ones, as without policy."""
+    drops it towards external ones, as without policy. (GoBGP reads set-local-pref = 0
+    as "not set": the config compiler should make no action of it.)"""
 
     value: int
 
@@ -296,7 +298,8 @@ def prepend(segments: tuple[Segment, ...], asn: int, count: int) -> tuple[Segmen
 @dataclass(frozen=True, slots=True)
 class PrependAsPath:
     """set-as-path-prepend: ``asn`` (None for "last-as": the leftmost AS of the path,
-    the neighbor's) repeated ``repeat`` times. "last-as" on an empty path does nothing."""
+    the neighbor's) repeated ``repeat`` times. "last-as" does nothing on an empty path
+    or one whose first segment (confederation segments aside) is an AS_SET, as in GoBGP."""
 
     LAST_AS: ClassVar[str] = "last-as"
     asn: int | None
@@ -322,10 +325,10 @@ class PrependAsPath:
         segments: tuple[Segment, ...] = () if old is None else old.segments
         asn = self.asn
         if asn is None:
-            asn = next((a for stype, asns in segments if stype in (SegmentType.AS_SEQUENCE,
-                        SegmentType.AS_SET) for a in asns), None)
-            if asn is None:
-                return
+            lead = next((seg for seg in segments if seg[0] not in _CONFED), None)
+            if lead is None or lead[0] != SegmentType.AS_SEQUENCE or not lead[1]:
+                return  # no path, or it starts with an AS_SET: no single neighbor AS
+            asn = lead[1][0]
         flags = () if old is None else (old.flags,)
         draft.put(AttrType.AS_PATH, AsPath(prepend(segments, asn, self.repeat), *flags))
 

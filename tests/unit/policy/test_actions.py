@@ -149,6 +149,11 @@ def test_prepend_in_front_of_a_set_and_on_empty_paths() -> None:
     assert _run(PrependAsPath.parse("65000"), attrs()).as_path == ((2, (65000,)),)
     base = attrs()
     assert _run(PrependAsPath.parse("last-as"), base) is base  # nothing to repeat
+    led_by_set = attrs(segments=((1, (7, 8)), (2, (9,))))
+    assert _run(PrependAsPath.parse("last-as"), led_by_set) is led_by_set
+    confed_first = attrs(segments=((3, (64512,)), (2, (65001, 2))))
+    out = _run(PrependAsPath.parse("last-as"), confed_first)
+    assert out.as_path == ((2, (65001,)), (3, (64512,)), (2, (65001, 2)))
 
 
 def test_prepend_splits_segments_at_255() -> None:
