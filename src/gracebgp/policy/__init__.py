@@ -44,9 +44,12 @@ interned, so identity hashing is cheap; a Source is a small frozen value) and pa
 to ``evaluate(assignment, route, attrs, verdict)``, which then only runs the per-route
 conditions — a prefix-set probe — per prefix. The verdict is used only while the
 attributes are unchanged: once a fall-through statement's actions change them, later
-statements test the changed set directly. The cache must be dropped when the assignment
-is replaced (a new object: key on it, or clear on reload) and can be bounded by dropping
-entries whose AttrSet was released by the RIB.
+statements test the changed set directly. Likewise ``evaluate(..., results=memo)``
+with one ``ResultMemo`` dict per assignment reuses the changed AttrSet made for earlier
+prefixes with the same attributes and the same statements applied (the actions are
+functions of the attributes alone), instead of encoding and interning it again. Both
+caches must be dropped when the assignment is replaced (a new object: key on it, or
+clear on reload) and can be bounded by dropping entries whose AttrSet the RIB released.
 
 What the wiring step must do
 ----------------------------
@@ -103,7 +106,14 @@ from gracebgp.policy.definitions import (
     Statement,
     default_disposition,
 )
-from gracebgp.policy.evaluate import AttrVerdict, Decision, TraceStep, attr_verdict, evaluate
+from gracebgp.policy.evaluate import (
+    AttrVerdict,
+    Decision,
+    ResultMemo,
+    TraceStep,
+    attr_verdict,
+    evaluate,
+)
 from gracebgp.policy.prefixes import AddressSet, PrefixEntry, PrefixSet, parse_entry
 from gracebgp.policy.route import Route, RouteType, Source
 from gracebgp.policy.textsets import ExtCommunitySet, TextSet
@@ -114,7 +124,7 @@ __all__ = [
     "MatchAsPathSet", "MatchCommunitySet", "MatchCounter", "MatchExtCommunitySet",
     "MatchLargeCommunitySet", "MatchNeighborSet", "MatchOption", "MatchPrefixSet",
     "NextHopChoice", "NextHopInList", "NextHopKind", "Policy", "PrefixEntry", "PrefixSet",
-    "PrependAsPath", "Route", "RouteType", "RouteTypeIs", "SetCommunities", "SetLocalPref",
+    "PrependAsPath", "ResultMemo", "Route", "RouteType", "RouteTypeIs", "SetCommunities", "SetLocalPref",
     "SetMed", "SetNextHop", "SetOp", "Source", "Statement", "TextSet", "TraceStep",
     "attr_verdict", "default_disposition", "evaluate", "parse_entry", "set_community",
     "set_ext_community", "set_large_community",

@@ -20,6 +20,13 @@ from gracebgp.wire.attrset import AttrSet
 #: Per policy, per statement: whether the attribute-only conditions hold.
 AttrVerdict = tuple[tuple[bool, ...], ...]
 
+#: (original attributes, the (policy, statement) indexes whose actions applied, in order)
+#: -> the resulting attribute set. Actions are functions of the attributes alone, so one
+#: assignment turns the same set through the same statements into the same result: a
+#: caller may keep this dict per assignment (dropped with it) and skip re-encoding and
+#: re-interning the result for every prefix sharing the attributes.
+ResultMemo = dict[tuple[AttrSet, tuple[tuple[int, int], ...]], AttrSet]
+
 
 @dataclass(frozen=True, slots=True)
 class TraceStep:
@@ -66,20 +73,26 @@ def _route_holds(statement: Statement, attrs: AttrSet, route: Route) -> bool:
 
 
 def evaluate(assignment: Assignment, route: Route, attrs: AttrSet,
-             verdict: AttrVerdict | None = None, explain: bool = False) -> Decision:
+             verdict: AttrVerdict | None = None, explain: bool = False,
+             results: ResultMemo | None = None) -> Decision:
     """Run ``assignment`` over ``route`` with attributes ``attrs``.
 
     ``verdict``: ``attr_verdict(assignment, attrs, route.source)``, from the caller's
     cache; it is used until a statement's actions change the attributes (later statements
-    then test the changed ones). ``explain``: also return the trace.
+    then test the changed ones). ``results``: the caller's memo of changed attribute sets
+    for this assignment (see ``ResultMemo``). ``explain``: also return the trace.
     """
     source = route.source
     draft: Draft | None = None
-    current = attrs
+    current: AttrSet | None = attrs  # None: the draft changed since it was last viewed
+    applied: list[tuple[int, int]] = []
     trace: list[TraceStep] | None = [] if explain else None
     decided = Disposition.NONE
     for pi, policy in enumerate(assignment.policies):
         for si, statement in enumerate(policy.statements):
+            if current is None:
+                assert draft is not None
+                current = draft.view()
             if verdict is not None and current is attrs:
                 hold = verdict[pi][si]
             else:
@@ -96,7 +109,8 @@ def evaluate(assignment: Assignment, route: Route, attrs: AttrSet,
                     draft = Draft(attrs)
                 for action in statement.actions:
                     action.apply(draft)
-                current = draft.view()
+                applied.append((pi, si))
+                current = None
                 nh = draft.next_hop
                 if nh is not None and nh.kind is NextHopKind.ADDRESS and nh.address != route.next_hop:
                     route = Route(route.family, route.key, nh.address, source)
@@ -112,7 +126,16 @@ def evaluate(assignment: Assignment, route: Route, attrs: AttrSet,
     if by_default:
         decided = assignment.default
     accepted = decided is Disposition.ACCEPT
-    final = draft.result() if draft is not None and accepted else attrs  # no interning for a reject
+    final = attrs  # unchanged, or rejected: no derived set is made for a reject
+    if draft is not None and accepted:
+        if results is None:
+            final = draft.result()
+        else:
+            key = (attrs, tuple(applied))
+            known = results.get(key)
+            if known is None:
+                known = results[key] = draft.result()
+            final = known
     return Decision(accepted, final,
                     None if draft is None else draft.next_hop, by_default,
                     None if trace is None else tuple(trace))

@@ -175,3 +175,22 @@ def test_statement_names_are_unique_and_default_is_a_decision() -> None:
 ])
 def test_default_disposition(external: bool, has: bool, rfc8212: bool, expected: Disposition) -> None:
     assert default_disposition(external, has, rfc8212) is expected
+
+
+def test_result_memo_is_keyed_by_attributes_and_applied_statements() -> None:
+    pol = Policy("p", (_stmt("lp", MatchPrefixSet(PODS), actions=(SetLocalPref(300),)),
+                       _stmt("med", actions=(SetMed("9"),), disposition=ACCEPT)))
+    assignment = Assignment((pol,))
+    memo: dict = {}
+    a = attrs(1)
+    first = evaluate(assignment, route("10.1.1.0/24"), a, results=memo)
+    assert first.attrs.local_pref == 300 and first.attrs.med == 9
+    assert set(memo) == {(a, ((0, 0), (0, 1)))}
+    other = evaluate(assignment, route("192.0.2.0/24"), a, results=memo)  # only "med" applies
+    assert other.attrs.local_pref is None and other.attrs.med == 9
+    assert len(memo) == 2
+    # The memo is what is returned for a known key: a planted entry proves it is read.
+    planted = attrs(1, med=12345)
+    memo[(a, ((0, 0), (0, 1)))] = planted
+    assert evaluate(assignment, route("10.2.2.0/24"), a, results=memo).attrs is planted
+    assert evaluate(assignment, route("10.2.2.0/24"), a).attrs == first.attrs
