@@ -17,6 +17,7 @@ from gracebgp.policy import (
     NextHopKind,
     Policy,
     PrefixSet,
+    ResultMemo,
     SetLocalPref,
     SetMed,
     SetNextHop,
@@ -181,7 +182,7 @@ def test_result_memo_is_keyed_by_attributes_and_applied_statements() -> None:
     pol = Policy("p", (_stmt("lp", MatchPrefixSet(PODS), actions=(SetLocalPref(300),)),
                        _stmt("med", actions=(SetMed("9"),), disposition=ACCEPT)))
     assignment = Assignment((pol,))
-    memo: dict = {}
+    memo: ResultMemo = {}
     a = attrs(1)
     first = evaluate(assignment, route("10.1.1.0/24"), a, results=memo)
     assert first.attrs.local_pref == 300 and first.attrs.med == 9
