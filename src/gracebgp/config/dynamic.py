@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import copy
 import ipaddress
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from gracebgp.config.groups import Inheritance, Reshape
@@ -108,3 +108,31 @@ def _template(group: dict[str, Any], network: Network | None) -> dict[str, Any]:
     config = table.setdefault("config", {})
     config["neighbor-address"] = str(network.network_address) if network is not None else "192.0.2.0"
     return table
+
+
+def keyless_inside(ranges: Sequence[DynamicNeighbor],
+                   neighbors: Sequence[Neighbor | None]) -> list[tuple[tuple[str | int, ...], str]]:
+    """A range whose group sets a TCP MD5 key has the kernel require that key (RFC 2385) of
+    every SYN from its prefix (one key for the whole prefix on the listening sockets), and
+    a single address cannot be left out of it: a configured neighbor inside the prefix
+    without an MD5 key of its own could never connect to us. Refused rather than found
+    out as a session that never comes up (model locations and messages)."""
+    out: list[tuple[tuple[str | int, ...], str]] = []
+    for r in ranges:
+        t = r.template
+        network = _network(str(r.prefix))
+        if network is None or not (t.auth_password or t.auth_password_file):
+            continue
+        for i, n in enumerate(neighbors):
+            if n is None or n.auth_password or n.auth_password_file:
+                continue
+            address = ipaddress.ip_address(n.neighbor_address)
+            if address.version == network.version and address in network:
+                what = "TCP-AO keys" if n.tcp_ao_keys else "no TCP MD5 key"
+                out.append((("neighbors", i, "neighbor_address"),
+                            f"{n.neighbor_address} is inside dynamic neighbor range {network}, whose peer "
+                            f"group sets a TCP MD5 key, and has {what}: the kernel asks every connection "
+                            f"from the range for the range's key (RFC 2385; one key per prefix, no "
+                            f"address left out), so this neighbor could never connect to us. Give it an "
+                            f"auth-password (its own key wins inside the range) or move it out of the range"))
+    return out

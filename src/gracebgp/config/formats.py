@@ -96,8 +96,15 @@ def _not_a_mapping(filename: str, text: str, kind: str, value: Any) -> ConfigErr
 
 def _yaml(text: str, filename: str) -> Document:
     loader = yaml.SafeLoader(text)
+    lines: dict[KeyPath, int] = {}
+    duplicates: list[ConfigProblem] = []
     try:
         node = loader.get_single_node()
+        if node is not None:
+            # Lines and repeated keys of the mapping as written: constructing it merges
+            # each ``<<: *anchor`` into it, and a key the mapping itself sets after such a
+            # merge (the override a merge key is for) must not count as written twice.
+            _marks(node, (), lines, duplicates, filename)
         data = loader.construct_document(node) if node is not None else None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -112,9 +119,6 @@ def _yaml(text: str, filename: str) -> Document:
         loader.dispose()
     if node is None or not isinstance(data, dict):
         raise _not_a_mapping(filename, text, "YAML", data)
-    lines: dict[KeyPath, int] = {}
-    duplicates: list[ConfigProblem] = []
-    _marks(node, (), lines, duplicates, filename)
     if duplicates:
         raise ConfigError(duplicates)
     return _string_keys(data), lambda: Positions.from_lines(lines)
@@ -162,12 +166,19 @@ def _json(text: str, filename: str) -> Document:
         raise _not_a_mapping(filename, text, "JSON", data)
     lines: dict[KeyPath, int] = {}
     starts = [0] + [m.end() for m in re.finditer("\n", text)]
-    _json_scan(text, 0, (), lines, lambda pos: bisect.bisect_right(starts, pos))
+    twice: list[tuple[KeyPath, int]] = []
+    _json_scan(text, 0, (), lines, lambda pos: bisect.bisect_right(starts, pos), twice)
+    if twice:  # json.loads keeps the last silently; TOML and YAML refuse a repeated key
+        raise ConfigError([ConfigProblem(filename, line, format_path(where),
+                                         f"defined twice (first on line {lines[where]})")
+                           for where, line in twice])
     return data, lambda: Positions.from_lines(lines)
 
 
-def _json_scan(s: str, i: int, path: KeyPath, out: dict[KeyPath, int], line: Callable[[int], int]) -> int:
-    """Record the line of every key and array element of the value at ``i``; its end."""
+def _json_scan(s: str, i: int, path: KeyPath, out: dict[KeyPath, int], line: Callable[[int], int],
+               twice: list[tuple[KeyPath, int]]) -> int:
+    """Record the line of every key and array element of the value at ``i`` (and in
+    ``twice`` each key an object repeats, with its line); return its end."""
     i = _JSON_WS.match(s, i).end()  # type: ignore[union-attr]
     opener = s[i]
     if opener not in "{[":
@@ -186,11 +197,13 @@ def _json_scan(s: str, i: int, path: KeyPath, out: dict[KeyPath, int], line: Cal
             start = i
             end = _JSON_STRING.match(s, i).end()  # type: ignore[union-attr]
             key, i = json.loads(s[i:end]), end
+            if (*path, key) in out:
+                twice.append(((*path, key), line(start)))
             out.setdefault((*path, key), line(start))
             i = _JSON_WS.match(s, i).end() + 1  # type: ignore[union-attr]  # the colon
-            i = _json_scan(s, i, (*path, key), out, line)
+            i = _json_scan(s, i, (*path, key), out, line, twice)
         else:
             i = _JSON_WS.match(s, i).end()  # type: ignore[union-attr]
             out.setdefault((*path, n), line(i))
-            i = _json_scan(s, i, (*path, n), out, line)
+            i = _json_scan(s, i, (*path, n), out, line, twice)
             n += 1

@@ -242,6 +242,7 @@ def _build(shaped: dict[str, Any], issues: list[_Issue], inheritance: Inheritanc
                    for i, r in enumerate(grace.pop("routes", [])))
     extras = _validate(GraceBGP, grace, ("gracebgp",), issues)
     conflicts = config_conflicts(global_, neighbors, routes, check_duplicates=False)
+    conflicts += dynamic.keyless_inside(ranges, neighbors)
     raw_neighbors = shaped.get("neighbors", ())
     raw_routes = shaped.get("gracebgp", {}).get("routes", ())
     conflicts += duplicates([address_key(n.get("neighbor_address")) for n in raw_neighbors],

@@ -531,6 +531,10 @@ def _ebgp_only(n: Neighbor, i: int, local_as: int | None) -> list[tuple[ModelLoc
         out.append((("neighbors", i, "remove_private_as"),
                     "remove-private-as has no effect towards a route-server client, whose AS_PATH is "
                     "passed on unchanged (RFC 7947 §2.2.2.1; GoBGP ignores it there): remove one of them"))
+    if n.replace_peer_as and ibgp:  # our AS replaced by our AS: nothing a test could see
+        out.append((("neighbors", i, "replace_peer_as"),
+                    f"replace-peer-as applies to eBGP neighbors (GoBGP refuses it too), but peer-as "
+                    f"{n.peer_as} is the local AS"))
     return out
 
 

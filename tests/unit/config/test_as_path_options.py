@@ -58,6 +58,17 @@ def test_remove_private_as_and_route_server_client_are_ebgp_only() -> None:
     assert "RFC 7947" in message
 
 
+def test_replace_peer_as_is_ebgp_only() -> None:
+    """On an iBGP neighbor it would replace our AS by our AS: nothing to see, so refused
+    (GoBGP: "can't set replace-peer-as for iBGP peer")."""
+    ibgp = EBGP.replace("65002", "65001")  # MINIMAL's AS
+    option = "[neighbors.as-path-options.config]\nreplace-peer-as = true\n"
+    line, key, message = only(MINIMAL + ibgp + option)
+    assert (line, key) == (10, "neighbors[0].as-path-options.config.replace-peer-as")
+    assert "eBGP" in message and "65001" in message
+    assert settings(MINIMAL + EBGP + option).replace_peer_as
+
+
 def test_remove_private_as_beside_route_server_client_is_refused() -> None:
     line, key, message = only(MINIMAL + EBGP + 'remove-private-as = "all"\n'
                               "[neighbors.route-server.config]\nroute-server-client = true\n")

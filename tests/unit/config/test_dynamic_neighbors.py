@@ -131,3 +131,17 @@ def test_a_ranges_restart_time_counts_in_how_long_peers_hold_our_routes() -> Non
     # RFC 4724 §4.2: dynamic peers keep our routes for the Restart Time we advertise them
     assert peers_hold(parse(MINIMAL + GROUP + RANGE)) == 60.0
     assert peers_hold(parse(MINIMAL + GROUP)) == 0.0
+
+
+def test_a_neighbor_without_a_key_inside_a_keyed_range_is_refused() -> None:
+    """The range's MD5 key covers every address of its prefix on the listeners: a keyless
+    neighbor inside it could never connect to us (found in review: it silently stayed down)."""
+    inside = '[[neighbors]]\n  [neighbors.config]\n    neighbor-address = "10.0.0.5"\n    peer-as = 65005\n'
+    (p,) = problems(MINIMAL + GROUP + RANGE + inside)
+    assert p.key == "neighbors[0].config.neighbor-address"
+    assert "inside dynamic neighbor range 10.0.0.0/24" in p.message and "auth-password" in p.message
+    # its own key (which wins inside the range), or an address outside: accepted
+    parse(MINIMAL + GROUP + RANGE + inside + '    auth-password = "other"\n')
+    parse(MINIMAL + GROUP + RANGE + inside.replace("10.0.0.5", "10.0.1.5"))
+    # a range without a key: nothing to refuse
+    parse(MINIMAL + GROUP.replace('    auth-password = "s3cret"\n', "") + RANGE + inside)

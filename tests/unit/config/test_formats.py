@@ -99,6 +99,32 @@ def test_duplicate_yaml_keys_are_problems() -> None:
     assert (p.line, p.key, p.message) == (4, "global.config.as", "defined twice (first on line 3)")
 
 
+def test_duplicate_json_keys_are_problems() -> None:
+    """json.loads would keep the last one silently."""
+    text = ('{"global": {"config": {"as": 65000, "router-id": "10.0.0.1",\n'
+            '                       "as": 65009}}}\n')
+    (p,) = _problems(text, "json")
+    assert (p.line, p.key, p.message) == (2, "global.config.as", "defined twice (first on line 1)")
+    # the same key in two objects of an array is not a repeat
+    ok = ('{"global": {"config": {"as": 65000, "router-id": "10.0.0.1"}}, "neighbors": [\n'
+          '  {"config": {"neighbor-address": "10.0.0.2", "peer-as": 65001}},\n'
+          '  {"config": {"neighbor-address": "10.0.0.3", "peer-as": 65001}}]}\n')
+    assert len(parse(ok, "t.json", "json").neighbors) == 2
+
+
+def test_a_yaml_merge_key_with_an_override_is_not_a_repeat() -> None:
+    """``<<: *anchor`` then a key of the mapping's own: standard YAML, the override wins."""
+    text = ("global:\n  config:\n    as: 65000\n    router-id: 10.0.0.1\nneighbors:\n"
+            "  - config: &base\n      peer-as: 65001\n      neighbor-address: 10.0.0.2\n"
+            "  - config:\n      <<: *base\n      neighbor-address: 10.0.0.3\n")
+    cfg = parse(text, "t.yaml", "yaml")
+    assert [(n.neighbor_address, n.peer_as) for n in cfg.neighbors] == [("10.0.0.2", 65001),
+                                                                        ("10.0.0.3", 65001)]
+    (p,) = _problems(text + "      neighbor-address: 10.0.0.4\n", "yaml")  # written twice: still one
+    assert (p.line, p.key, p.message) == (12, "neighbors[1].config.neighbor-address",
+                                          "defined twice (first on line 11)")
+
+
 @pytest.mark.parametrize(("text", "config_type", "hint"), [
     (YAML, "toml", "the file looks like YAML: use -t yaml"),
     (JSON, "toml", "the file looks like JSON: use -t json"),
