@@ -94,8 +94,30 @@ def _not_a_mapping(filename: str, text: str, kind: str, value: Any) -> ConfigErr
 
 # -- YAML -------------------------------------------------------------------------------------
 
+_INT, _FLOAT = "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"
+
+
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader without YAML 1.1's base-60 numbers: ``65000:10`` (a community,
+    unquoted) stays the string it reads as, as in YAML 1.2 and gobgpd's YAML library,
+    instead of becoming 3900010 (ints and floats otherwise as before)."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag not in (_INT, _FLOAT)]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+_Loader.add_implicit_resolver(_INT, re.compile(r"""^(?:[-+]?0b[0-1_]+
+    |[-+]?0[0-7_]+
+    |[-+]?(?:0|[1-9][0-9_]*)
+    |[-+]?0x[0-9a-fA-F_]+)$""", re.X), list("-+0123456789"))
+_Loader.add_implicit_resolver(_FLOAT, re.compile(r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?
+    |\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?
+    |[-+]?\.(?:inf|Inf|INF)
+    |\.(?:nan|NaN|NAN))$""", re.X), list("-+0123456789."))
+
+
 def _yaml(text: str, filename: str) -> Document:
-    loader = yaml.SafeLoader(text)
+    loader = _Loader(text)
     lines: dict[KeyPath, int] = {}
     duplicates: list[ConfigProblem] = []
     try:
@@ -110,6 +132,8 @@ def _yaml(text: str, filename: str) -> Document:
         mark = exc.problem_mark or exc.context_mark
         where = f" (column {mark.column + 1})" if mark is not None else ""
         what = " ".join(str(p) for p in (exc.context, exc.problem) if p)
+        if "'\\t'" in what:
+            what += " (YAML indents with spaces; a tab cannot start a line's indentation)"
         problem = ConfigProblem(filename, mark.line + 1 if mark is not None else 1, SYNTAX_KEY,
                                 f"YAML syntax error: {what}{where}{_wrong_type(text, 'yaml')}")
         raise ConfigError([problem]) from None

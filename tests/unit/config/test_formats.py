@@ -125,6 +125,19 @@ def test_a_yaml_merge_key_with_an_override_is_not_a_repeat() -> None:
                                           "defined twice (first on line 11)")
 
 
+def test_an_unquoted_community_in_yaml_stays_a_community() -> None:
+    """YAML 1.1 reads 65000:10 as a base-60 number (3900010); gobgpd's YAML does not."""
+    text = ("global:\n  config:\n    as: 65000\n    router-id: 10.0.0.1\n"
+            "gracebgp:\n  routes:\n    - prefix: 192.0.2.0/24\n      communities: [65000:10]\n")
+    (route,) = parse(text, "t.yaml", "yaml").gracebgp.routes
+    assert list(route.communities) == ["65000:10"]
+
+
+def test_a_tab_in_yaml_indentation_says_so() -> None:
+    (p,) = _problems("global:\n\tconfig:\n    as: 1\n", "yaml")
+    assert p.line == 2 and "YAML indents with spaces" in p.message
+
+
 @pytest.mark.parametrize(("text", "config_type", "hint"), [
     (YAML, "toml", "the file looks like YAML: use -t yaml"),
     (JSON, "toml", "the file looks like JSON: use -t json"),
