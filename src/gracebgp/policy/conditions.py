@@ -14,6 +14,7 @@ attribute has no values: ``any`` and ``all`` fail, ``invert`` holds.
 from __future__ import annotations
 
 import re
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
@@ -126,7 +127,7 @@ class MatchNeighborSet:
 
 
 @dataclass(frozen=True, slots=True)
-class _TextSetMatch:
+class _TextSetMatch(ABC):
     """A regular-expression set against the texts of the route's values (any|all|invert)."""
 
     per_route: ClassVar[bool] = False
@@ -134,8 +135,9 @@ class _TextSetMatch:
     defined_set: TextSet
     option: MatchOption = MatchOption.ANY
 
+    @abstractmethod
     def texts(self, attrs: AttrSet) -> Iterable[str]:
-        raise NotImplementedError
+        """The route's values of this set's kind, as the set's expressions read them."""
 
     def test(self, attrs: AttrSet, source: Source, route: Route | None) -> bool:
         return match_texts(self.defined_set.patterns, self.texts(attrs), self.option)
@@ -191,7 +193,7 @@ class MatchExtCommunitySet:
 
 
 @dataclass(frozen=True, slots=True)
-class _Count:
+class _Count(ABC):
     """A number taken from the attributes, compared with eq/ge/le."""
 
     per_route: ClassVar[bool] = False
@@ -199,8 +201,9 @@ class _Count:
     operator: Comparison
     value: int
 
+    @abstractmethod
     def count(self, attrs: AttrSet) -> int:
-        raise NotImplementedError
+        """The number compared: what the subclass counts in the attributes."""
 
     def test(self, attrs: AttrSet, source: Source, route: Route | None) -> bool:
         return self.operator.holds(self.count(attrs), self.value)
