@@ -21,6 +21,8 @@ Modules
 * ``route``: ``Source`` (peer, peer AS, route type) and ``Route`` (family, prefix key,
   next hop, source).
 * ``evaluate``: ``attr_verdict`` and ``evaluate`` -> ``Decision``.
+* ``book``: ``PolicyBook`` (every set and policy by name, the global apply-policy) and
+  ``ApplyPolicy`` (one level's, by name); ``book.assignment`` picks the level that applies.
 
 Evaluation order (GoBGP's)
 --------------------------
@@ -82,6 +84,7 @@ from gracebgp.policy.actions import (
     set_ext_community,
     set_large_community,
 )
+from gracebgp.policy.book import NO_POLICY, ApplyPolicy, DefinedSets, PolicyBook
 from gracebgp.policy.conditions import (
     AfiSafiIn,
     AsPathLength,
@@ -119,13 +122,55 @@ from gracebgp.policy.route import Route, RouteType, Source
 from gracebgp.policy.textsets import ExtCommunitySet, TextSet
 
 __all__ = [
-    "AddressSet", "AfiSafiIn", "AsPathLength", "Assignment", "AttrVerdict", "CommunityCount",
-    "Comparison", "Decision", "Direction", "Disposition", "Draft", "ExtCommunitySet",
-    "MatchAsPathSet", "MatchCommunitySet", "MatchCounter", "MatchExtCommunitySet",
-    "MatchLargeCommunitySet", "MatchNeighborSet", "MatchOption", "MatchPrefixSet",
-    "NextHopChoice", "NextHopInList", "NextHopKind", "Policy", "PrefixEntry", "PrefixSet",
-    "PrependAsPath", "ResultMemo", "Route", "RouteType", "RouteTypeIs", "SetCommunities", "SetLocalPref",
-    "SetMed", "SetNextHop", "SetOp", "Source", "Statement", "TextSet", "TraceStep",
-    "attr_verdict", "default_disposition", "evaluate", "parse_entry", "set_community",
-    "set_ext_community", "set_large_community",
+    "NO_POLICY",
+    "AddressSet",
+    "AfiSafiIn",
+    "ApplyPolicy",
+    "AsPathLength",
+    "Assignment",
+    "AttrVerdict",
+    "CommunityCount",
+    "Comparison",
+    "Decision",
+    "DefinedSets",
+    "Direction",
+    "Disposition",
+    "Draft",
+    "ExtCommunitySet",
+    "MatchAsPathSet",
+    "MatchCommunitySet",
+    "MatchCounter",
+    "MatchExtCommunitySet",
+    "MatchLargeCommunitySet",
+    "MatchNeighborSet",
+    "MatchOption",
+    "MatchPrefixSet",
+    "NextHopChoice",
+    "NextHopInList",
+    "NextHopKind",
+    "Policy",
+    "PolicyBook",
+    "PrefixEntry",
+    "PrefixSet",
+    "PrependAsPath",
+    "ResultMemo",
+    "Route",
+    "RouteType",
+    "RouteTypeIs",
+    "SetCommunities",
+    "SetLocalPref",
+    "SetMed",
+    "SetNextHop",
+    "SetOp",
+    "Source",
+    "Statement",
+    "TextSet",
+    "TraceStep",
+    "attr_verdict",
+    "default_disposition",
+    "evaluate",
+    "parse_entry",
+    "set_community",
+    "set_ext_community",
+    "set_large_community",
 ]
