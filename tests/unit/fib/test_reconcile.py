@@ -1,0 +1,160 @@
+"""fib.reconcile and fib.table: every case of the reconcile table (add, replace, unchanged,
+delete, conflict), adoption held until the gate opens, the sweep, kernel answers."""
+
+from __future__ import annotations
+
+from gracebgp.fib.model import Hop, KernelRoute, Op, OpKind
+from gracebgp.fib.reconcile import reconcile
+from gracebgp.fib.table import FibTable
+from gracebgp.types import IPV4_UNICAST, IPV6_UNICAST
+from gracebgp.wire.nlri import parse_prefix
+
+V4 = IPV4_UNICAST
+A = (Hop("192.0.2.1"),)
+B = (Hop("192.0.2.2"),)
+AB = (Hop("192.0.2.1"), Hop("192.0.2.2"))
+BGP = 196
+
+
+def k(text: str) -> int:
+    return parse_prefix(text)[1]
+
+
+P1, P2, P3, P4 = k("10.1.0.0/24"), k("10.2.0.0/24"), k("10.3.0.0/24"), k("10.4.0.0/24")
+
+
+def test_every_row_of_the_table() -> None:
+    desired = {P1: A, P2: AB, P3: A}
+    installed = {P1: A, P2: A, P4: B}
+    plan = reconcile(V4, [P1, P2, P3, P4], desired, installed, {}, gate_open=True)
+    assert plan.ops == [Op(OpKind.REPLACE, V4, P2, AB), Op(OpKind.ADD, V4, P3, A), Op(OpKind.DELETE, V4, P4)]
+    assert plan.unchanged == 1 and plan.conflicts == {}
+
+
+def test_a_prefix_held_by_another_protocol_is_a_conflict_not_overwritten() -> None:
+    plan = reconcile(V4, [P1], {P1: A}, {}, {P1: 4}, gate_open=True)
+    assert plan.ops == [] and plan.conflicts == {P1: 4}
+
+
+def test_our_route_beside_another_protocols_is_still_ours_to_change() -> None:
+    plan = reconcile(V4, [P1], {P1: B}, {P1: A}, {P1: 4}, gate_open=True)
+    assert plan.ops == [Op(OpKind.REPLACE, V4, P1, B)]
+
+
+def test_nothing_happens_while_the_gate_is_closed() -> None:
+    plan = reconcile(V4, [P1, P2], {P1: A}, {P2: B}, {}, gate_open=False)
+    assert plan.ops == [] and plan.unchanged == 0
+
+
+def _adopted_table() -> FibTable:
+    fib = FibTable([V4, IPV6_UNICAST], sweep_time=100.0)
+    routes = [KernelRoute(V4, P1, A, BGP), KernelRoute(V4, P2, A, BGP), KernelRoute(V4, P4, B, BGP)]
+    counts = fib.adopt(routes, now=10.0)
+    assert counts == {V4: 3, IPV6_UNICAST: 0}
+    return fib
+
+
+def test_adopted_routes_stay_untouched_until_selection_is_done() -> None:
+    fib = _adopted_table()
+    fib.want(V4, P1, A)
+    fib.want(V4, P2, B)
+    fib.want(V4, P3, A)  # P4 not wanted at all (yet)
+    assert fib.operations() == []
+    assert fib.families[V4].adopted == {P1, P2, P4}
+    fib.open_gate(V4)
+    ops = fib.operations()
+    assert ops == [Op(OpKind.REPLACE, V4, P2, B), Op(OpKind.ADD, V4, P3, A), Op(OpKind.DELETE, V4, P4)]
+    assert fib.reconciled[-1].cause == "selection done"
+    assert (fib.reconciled[-1].added, fib.reconciled[-1].replaced, fib.reconciled[-1].deleted,
+            fib.reconciled[-1].unchanged) == (1, 1, 1, 1)
+    assert fib.summary()[0]["pending"] == 3
+    for op in ops:
+        fib.applied(op)
+    assert fib.families[V4].installed == {P1: A, P2: B, P3: A}
+    assert fib.in_sync(V4)
+    assert fib.families[V4].adopted == {P1}  # unchanged: never touched, still the old run's route
+
+
+def test_the_sweep_reconciles_when_selection_never_completes() -> None:
+    fib = _adopted_table()
+    fib.want(V4, P1, A)
+    assert fib.next_deadline() == 110.0
+    fib.timer(109.9)
+    assert fib.operations() == []
+    fib.timer(110.0)
+    assert fib.next_deadline() is None
+    assert {(op.kind, op.key) for op in fib.operations()} == {(OpKind.DELETE, P2), (OpKind.DELETE, P4)}
+    assert [r.cause for r in fib.reconciled] == ["sweep", "sweep"]  # both families
+    fib.open_gate(V4)  # selection completes later: nothing more to do
+    assert fib.operations() == []
+
+
+def test_changes_after_the_gate_are_reconciled_one_prefix_at_a_time() -> None:
+    fib = FibTable([V4])
+    fib.open_gate(V4)
+    assert fib.operations() == []
+    fib.want(V4, P1, A)
+    [op] = fib.operations()
+    assert op == Op(OpKind.ADD, V4, P1, A)
+    fib.applied(op)
+    fib.want(V4, P1, A)  # the same entry again: nothing
+    assert fib.operations() == []
+    fib.want(V4, P1, AB)
+    [op] = fib.operations()
+    assert op.kind == OpKind.REPLACE
+    fib.applied(op)
+    fib.want(V4, P1, None)
+    [op] = fib.operations()
+    assert op == Op(OpKind.DELETE, V4, P1)
+    fib.applied(op)
+    assert fib.families[V4].installed == {} and fib.in_sync(V4)
+    fib.want(V4, P2, None)  # never wanted, never installed: nothing
+    assert fib.operations() == []
+
+
+def test_a_failure_is_counted_per_prefix_and_retried_at_its_next_change() -> None:
+    fib = FibTable([V4])
+    fib.open_gate(V4)
+    fib.want(V4, P1, A)
+    [op] = fib.operations()
+    fib.applied(op, errno=101)  # ENETUNREACH
+    assert fib.families[V4].failures == {P1: (101, 1)}
+    assert fib.families[V4].installed == {}
+    fib.want(V4, P1, B)
+    [op] = fib.operations()
+    assert op == Op(OpKind.ADD, V4, P1, B)
+    fib.applied(op, errno=101)
+    assert fib.families[V4].failures == {P1: (101, 2)}
+    fib.want(V4, P1, A)
+    [op] = fib.operations()
+    fib.applied(op)
+    assert fib.families[V4].failures == {} and fib.families[V4].installed == {P1: A}
+
+
+def test_kernel_changes_from_the_monitor() -> None:
+    fib = FibTable([V4])
+    fib.open_gate(V4)
+    fib.want(V4, P1, A)
+    for op in fib.operations():
+        fib.applied(op)
+    # someone deletes our route by hand: it comes back
+    fib.kernel_route(KernelRoute(V4, P1, A, BGP), ours=True, gone=True)
+    assert fib.operations() == [Op(OpKind.ADD, V4, P1, A)]
+    # another protocol takes a prefix we want but do not hold: conflict until it goes
+    fib.kernel_route(KernelRoute(V4, P2, B, 4), ours=False)
+    fib.want(V4, P2, A)
+    assert [op.key for op in fib.operations()] == []
+    assert fib.families[V4].conflicts == {P2: 4}
+    assert fib.summary()[0]["conflicts"] == 1
+    fib.kernel_route(KernelRoute(V4, P2, B, 4), ours=False, gone=True)
+    assert fib.operations() == [Op(OpKind.ADD, V4, P2, A)]
+    assert fib.families[V4].conflicts == {}
+
+
+def test_remove_all_deletes_every_route_of_ours() -> None:
+    fib = _adopted_table()
+    ops = fib.remove_all()
+    assert [(op.kind, op.key) for op in ops] == [(OpKind.DELETE, P) for P in (P1, P2, P4)]
+    for op in ops:
+        fib.applied(op)
+    assert fib.families[V4].installed == {} and fib.operations() == []
