@@ -425,7 +425,7 @@ class Speaker:
             self._session_outputs(peer, peer.session.send_update(data, now), now)
 
     # --- session up / down ---------------------------------------------------------------
-    def _established(self, peer: Peer, neg: Negotiated, now: float) -> None:
+    def _established(self, peer: Peer, neg: Negotiated, now: float, adopted: bool = False) -> None:
         conn = peer.established_conn()
         local_address = peer.local_addresses.get(conn, "") if conn is not None else ""
         info = PeerInfo(peer.index, peer.address, neg.peer_as, neg.peer_router_id, neg.ibgp,
@@ -448,9 +448,9 @@ class Speaker:
         for family in families:
             export = self.drain_control.policy(self, peer, family)
             peer.open_family(family, neg, info, self.loc[family], self.changed, export, self.table)
-        # RFC 4724 §4.2: send our routes and End-of-RIB at once, never waiting for theirs;
-        # after our own restart, only once selection for the family is done (§4.1).
-        for family in families:
+        # RFC 4724 §4.2: our routes and End-of-RIB at once, not waiting for theirs; after our
+        # restart, once selection is done (§4.1); not to a session handed over (core.handover).
+        for family in () if adopted else families:
             self.restart_control.send_table(self, peer, family, now)
         self.restart_control.evaluate_deferral(self, now)
 

@@ -75,6 +75,11 @@ class Framer:
         """Octets received but not yet a complete message."""
         return len(self._buf) - self._pos
 
+    def unread(self) -> bytes:
+        """The octets received but not yet cut into a message (a session hand-over carries
+        them to the next process, ``restart.handover``)."""
+        return self._buf[self._pos:]
+
     def push(self, data: bytes) -> None:
         """Append received bytes (the ones already cut are dropped first)."""
         if self._pos:
