@@ -1,0 +1,292 @@
+"""The kernel edge of the FIB: rtnetlink requests in batches, the start-up dump, and the
+monitor of link, address and route changes.
+
+Writes are encoded here (``encode``: one ``struct.pack`` per message, a few microseconds a
+route) and sent many per ``send``: RTM_NEWROUTE with NLM_F_CREATE|NLM_F_EXCL for an add (a
+prefix another protocol holds at our metric fails with EEXIST instead of being taken),
+NLM_F_CREATE|NLM_F_REPLACE for a change (never delete + add: no gap), RTM_DELROUTE with our
+protocol number for a delete (the kernel then never removes another protocol's route).
+Only the last message of a batch asks for an acknowledgement: the kernel handles a send's
+messages in order inside the send, reports a failed one by its sequence number, and the
+acknowledgement of the last tells that every other one succeeded.
+
+Dumps (what is in the kernel at start-up and after link or address changes) go through
+pyroute2. The monitor reads RTMGRP_LINK, the IPv4/IPv6 address and route groups on a
+socket of its own; route notifications of our own protocol (the echo of our writes, up
+to a whole table) are skipped on their header without being parsed.
+
+Netlink layouts (include/uapi/linux/netlink.h, rtnetlink.h)::
+
+    nlmsghdr: u32 len | u16 type | u16 flags | u32 seq | u32 pid
+    rtmsg:    u8 family | u8 dst_len | u8 src_len | u8 tos | u8 table | u8 protocol |
+              u8 scope | u8 type | u32 flags
+    rtattr:   u16 len | u16 type | value, padded to 4 octets
+    rtnexthop (in RTA_MULTIPATH): u16 len | u8 flags | u8 hops | s32 ifindex | rtattrs
+"""
+
+from __future__ import annotations
+
+import errno
+import ipaddress
+import socket
+import struct
+from collections.abc import Callable, Iterable, Iterator
+from enum import IntEnum, IntFlag
+from typing import Any
+
+from pyroute2 import IPRoute  # type: ignore[import-untyped]
+from pyroute2.netlink.rtnl.marshal import MarshalRtnl  # type: ignore[import-untyped]
+
+from gracebgp.fib.model import Entry, Hop, KernelRoute, Op, OpKind, entry
+from gracebgp.fib.resolve import ON_LINK
+from gracebgp.types import AFI, IPV4_UNICAST, IPV6_UNICAST, Family
+from gracebgp.wire.nlri import key_parts, make_key
+
+#: Our routes' protocol number (rtm_protocol) unless configured: not named in iproute2's
+#: rt_protos (186 is "bgp", used by FRR's bgpd), so ``ip route`` shows "proto 196"; a line
+#: "196 gracebgp" in /etc/iproute2/rt_protos.d/gracebgp.conf makes it "proto gracebgp".
+DEFAULT_PROTOCOL = 196
+MAIN_TABLE = 254
+DEFAULT_METRIC = 20
+#: Messages per send: about 64 octets each, well inside the socket's buffer.
+BATCH = 512
+
+
+class MsgType(IntEnum):
+    NLMSG_ERROR = 2
+    NLMSG_DONE = 3
+    RTM_NEWLINK = 16
+    RTM_DELLINK = 17
+    RTM_NEWADDR = 20
+    RTM_DELADDR = 21
+    RTM_NEWROUTE = 24
+    RTM_DELROUTE = 25
+
+
+class MsgFlag(IntFlag):
+    REQUEST = 0x1
+    ACK = 0x4
+    REPLACE = 0x100
+    EXCL = 0x200
+    CREATE = 0x400
+
+
+class Rta(IntEnum):
+    DST = 1
+    OIF = 4
+    GATEWAY = 5
+    PRIORITY = 6
+    MULTIPATH = 9
+    TABLE = 15
+
+
+class Group(IntFlag):
+    LINK = 0x1
+    IPV4_IFADDR = 0x10
+    IPV4_ROUTE = 0x40
+    IPV6_IFADDR = 0x100
+    IPV6_ROUTE = 0x400
+
+
+RTN_UNICAST = 1
+RT_SCOPE_UNIVERSE = 0
+RT_TABLE_COMPAT = 252  # rtm_table when the table id does not fit in the octet (RTA_TABLE has it)
+_HDR = struct.Struct("=IHHII")
+_RTMSG = struct.Struct("=BBBBBBBBI")
+_RTA = struct.Struct("=HH")
+_NH = struct.Struct("=HBBi")
+_ERR = struct.Struct("=i")
+_AF = {AFI.IPV4: socket.AF_INET, AFI.IPV6: socket.AF_INET6}
+_WIDTH = {AFI.IPV4: 32, AFI.IPV6: 128}
+_FAMILY_OF = {socket.AF_INET: IPV4_UNICAST, socket.AF_INET6: IPV6_UNICAST}
+
+
+def _attr(kind: int, value: bytes) -> bytes:
+    n = 4 + len(value)
+    return _RTA.pack(n, kind) + value + b"\0" * (-n & 3)
+
+
+def _u32(kind: int, value: int) -> bytes:
+    return _attr(kind, struct.pack("=I", value))
+
+
+def encode(op: Op, seq: int, table: int, protocol: int, metric: int, ack: bool) -> bytes:
+    """One request for ``op`` (see the module's docstring for the flags)."""
+    afi = op.family.afi
+    width = _WIDTH[afi]  # type: ignore[index]
+    address, length = key_parts(op.key, width)
+    attrs = [_u32(Rta.TABLE, table), _u32(Rta.PRIORITY, metric)]
+    if length:
+        attrs.append(_attr(Rta.DST, address.to_bytes(width // 8, "big")))
+    flags = MsgFlag.REQUEST | (MsgFlag.ACK if ack else 0)
+    if op.kind == OpKind.DELETE:
+        kind = MsgType.RTM_DELROUTE
+    else:
+        kind = MsgType.RTM_NEWROUTE
+        flags |= MsgFlag.CREATE | (MsgFlag.EXCL if op.kind == OpKind.ADD else MsgFlag.REPLACE)
+        attrs.append(_hops(op.hops))
+    body = _RTMSG.pack(_AF[afi], length, 0, 0, table if table < 256 else RT_TABLE_COMPAT,  # type: ignore[index]
+                       protocol, RT_SCOPE_UNIVERSE, RTN_UNICAST, 0) + b"".join(attrs)
+    return _HDR.pack(_HDR.size + len(body), kind, flags, seq, 0) + body
+
+
+def _gateway(hop: Hop) -> bytes:
+    return ipaddress.ip_address(hop.gateway).packed
+
+
+def _hops(hops: Entry) -> bytes:
+    """RTA_GATEWAY (+ RTA_OIF) for one next hop, RTA_MULTIPATH for several (ECMP)."""
+    if len(hops) == 1:
+        hop = hops[0]
+        out = _attr(Rta.GATEWAY, _gateway(hop))
+        return out + _u32(Rta.OIF, hop.ifindex) if hop.ifindex else out
+    parts = []
+    for hop in hops:
+        gw = _attr(Rta.GATEWAY, _gateway(hop))
+        parts.append(_NH.pack(_NH.size + len(gw), 0, 0, hop.ifindex) + gw)
+    return _attr(Rta.MULTIPATH, b"".join(parts))
+
+
+def _rtnl_socket() -> socket.socket:
+    return socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, socket.NETLINK_ROUTE)
+
+
+def _messages(data: bytes) -> Iterator[tuple[int, int, int, memoryview]]:
+    """(type, flags, seq, body) of each message of one netlink read."""
+    view = memoryview(data)
+    pos = 0
+    while pos + _HDR.size <= len(view):
+        length, kind, flags, seq, _ = _HDR.unpack_from(view, pos)
+        if length < _HDR.size:
+            break
+        yield kind, flags, seq, view[pos + _HDR.size:pos + length]
+        pos += (length + 3) & ~3
+
+
+class KernelFib:
+    """One rtnetlink socket for our writes; ``apply`` carries operations out and returns
+    each one's errno (0: done). Errors are results, never exceptions."""
+
+    def __init__(self, table: int = MAIN_TABLE, protocol: int = DEFAULT_PROTOCOL,
+                 metric: int = DEFAULT_METRIC) -> None:
+        self.table, self.protocol, self.metric = table, protocol, metric
+        self.sock = _rtnl_socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+        self.sock.bind((0, 0))
+        self.sock.settimeout(5.0)
+        self._seq = 0
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def apply(self, ops: list[Op]) -> list[tuple[Op, int]]:
+        """Carry out ``ops`` in batches of ``BATCH``; (op, errno) for each, in order."""
+        out: list[tuple[Op, int]] = []
+        for start in range(0, len(ops), BATCH):
+            out += self._batch(ops[start:start + BATCH])
+        return out
+
+    def _batch(self, ops: list[Op]) -> list[tuple[Op, int]]:
+        first = self._seq + 1
+        last = first + len(ops) - 1
+        self._seq = last
+        data = b"".join(encode(op, first + i, self.table, self.protocol, self.metric, ack=i == len(ops) - 1)
+                        for i, op in enumerate(ops))
+        failed: dict[int, int] = {}
+        try:
+            self.sock.sendall(data)
+            done = False
+            while not done:
+                for kind, _flags, seq, body in _messages(self.sock.recv(1 << 16)):
+                    if kind != MsgType.NLMSG_ERROR or not first <= seq <= last:
+                        continue
+                    code = -_ERR.unpack_from(body)[0]
+                    if code:
+                        failed[seq] = code
+                    if seq == last:
+                        done = True
+        except OSError as exc:  # the socket itself failed: every op of the batch not known to succeed
+            code = exc.errno or errno.EIO
+            return [(op, failed.get(first + i, code)) for i, op in enumerate(ops)]
+        return [(op, failed.get(first + i, 0)) for i, op in enumerate(ops)]
+
+
+def _entry_of(msg: Any) -> Entry:
+    """The next hops of a pyroute2 route message; a route without gateway is on-link."""
+    multipath = msg.get_attr("RTA_MULTIPATH")
+    if multipath:
+        return entry([Hop(nh.get_attr("RTA_GATEWAY") or ON_LINK, nh["oif"]) for nh in multipath])
+    oif = msg.get_attr("RTA_OIF") or 0
+    return (Hop(msg.get_attr("RTA_GATEWAY") or ON_LINK, oif),)
+
+
+def route_of(msg: Any) -> tuple[KernelRoute, int, int, int] | None:
+    """(route, table, type, metric) of a pyroute2 route message of one of our families."""
+    family = _FAMILY_OF.get(msg["family"])
+    if family is None:
+        return None
+    width = _WIDTH[family.afi]  # type: ignore[index]
+    dst = msg.get_attr("RTA_DST")
+    address = int(ipaddress.ip_address(dst)) if dst else 0
+    length = msg["dst_len"]
+    metric = msg.get_attr("RTA_PRIORITY") or 0
+    table = msg.get_attr("RTA_TABLE") or msg["table"]
+    key = make_key(address, length, width)
+    return KernelRoute(family, key, _entry_of(msg), msg["proto"], metric), table, msg["type"], metric
+
+
+def dump(families: Iterable[Family]) -> list[tuple[KernelRoute, int, int, int]]:
+    """Every route of ``families`` in every table (pyroute2), as ``route_of`` gives them."""
+    out = []
+    with IPRoute() as ipr:
+        for family in families:
+            for msg in ipr.get_routes(family=_AF[family.afi]):  # type: ignore[index]
+                r = route_of(msg)
+                if r is not None:
+                    out.append(r)
+    return out
+
+
+class Monitor:
+    """The kernel's link, address and route notifications. ``on_change(route_or_None)``:
+    a route message of another protocol (parsed), or None for a link or address change
+    (the caller dumps again); our own protocol's route messages are skipped unparsed."""
+
+    def __init__(self, protocol: int, on_change: Callable[[Any | None], None]) -> None:
+        self.protocol = protocol
+        self.on_change = on_change
+        self._marshal = MarshalRtnl()
+        self.sock = _rtnl_socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
+        groups = Group.LINK | Group.IPV4_IFADDR | Group.IPV4_ROUTE | Group.IPV6_IFADDR | Group.IPV6_ROUTE
+        self.sock.bind((0, int(groups)))
+        self.sock.setblocking(False)
+        self.overruns = 0  # ENOBUFS: notifications lost, a full dump follows
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def readable(self) -> None:
+        """Read what is queued (the event loop's reader callback)."""
+        while True:
+            try:
+                data = self.sock.recv(1 << 20)
+            except BlockingIOError:
+                return
+            except OSError as exc:
+                if exc.errno == errno.ENOBUFS:
+                    self.overruns += 1
+                    self.on_change(None)
+                    continue
+                return
+            for kind, _flags, _seq, body in _messages(data):
+                if kind in (MsgType.RTM_NEWROUTE, MsgType.RTM_DELROUTE):
+                    if len(body) >= _RTMSG.size and body[5] == self.protocol:
+                        continue
+                    offset = _HDR.size + len(body)
+                    raw = struct.pack("=IHHII", offset, kind, 0, 0, 0) + bytes(body)
+                    for msg in self._marshal.parse(raw):
+                        self.on_change(msg)
+                elif kind in (MsgType.RTM_NEWLINK, MsgType.RTM_DELLINK, MsgType.RTM_NEWADDR,
+                              MsgType.RTM_DELADDR):
+                    self.on_change(None)

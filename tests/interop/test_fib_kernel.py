@@ -1,0 +1,42 @@
+"""runtime.fibkernel against a real kernel, in a lab namespace (issue 17, item 1): a batch
+of adds with per-route errors (a prefix another protocol holds: EEXIST, not taken; an
+unreachable gateway: ENETUNREACH), an in-place replace to an ECMP route, the dump of our
+protocol's routes, the monitor (other protocols' routes and address changes reported, our
+own echo skipped), deletes that never touch another protocol's route. IPv4 and IPv6."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from tests.interop.common import checked_lab, interop, require
+
+pytestmark = interop
+PROBE = Path(__file__).with_name("fib_probe.py")
+
+
+def test_kernel_edge() -> None:
+    require()
+    with checked_lab(3) as lab:
+        ns = lab.ns(1)  # between namespaces 0 and 2
+        gw1, gw2 = lab.addr(0, ns), lab.addr(2, ns)
+        gw6 = lab.addr(0, ns, 6)
+        text = lab.run(ns, [sys.executable, str(PROBE), gw1, gw2, gw6], timeout=60)
+        out = json.loads(text)
+        e = out["errnos"]
+        assert out["batch"] == [0, e["EEXIST"], e["ENETUNREACH"], 0]
+        added = {r["dst"]: r for r in out["after_add"]}
+        assert set(added) == {"10.99.0.0/24", "2001:db8:99::/48"}
+        assert added["10.99.0.0/24"]["gateway"] == gw1 and added["10.99.0.0/24"]["metric"] == 20
+        assert out["replace"] == [0]
+        [route] = out["after_replace"]
+        assert sorted(h["gateway"] for h in route["nexthops"]) == sorted([gw1, gw2])
+        assert out["dump"] == [["10.99.0.0/24", sorted([gw1, gw2]), 254, 20],
+                               ["2001:db8:99::/48", [gw6], 254, 20]]
+        assert out["monitor"][0] == "10.96.0.0" and "link-or-address" in out["monitor"]
+        assert not any(isinstance(m, str) and m.startswith("10.95.") for m in out["monitor"])
+        assert out["delete"] == [0, e["ESRCH"], 0] and out["delete_rest_ok"]
+        assert out["left"] == []
+        [static] = out["static_kept"]
+        assert static["protocol"] == "static"
