@@ -35,7 +35,8 @@ def main() -> None:
     fib = KernelFib(protocol=196, metric=20)
     v4, v6 = IPV4_UNICAST, IPV6_UNICAST
     out: dict[str, object] = {}
-    subprocess.run(["ip", "route", "add", "10.98.0.0/24", "via", gw1, "proto", "static", "metric", "20"], check=True)
+    static = ["ip", "route", "add", "10.98.0.0/24", "via", gw1, "proto", "static", "metric", "20"]
+    subprocess.run(static, check=True)
     add = Op(OpKind.ADD, v4, key("10.99.0.0/24"), (Hop(gw1),))
     ecmp = Op(OpKind.REPLACE, v4, key("10.99.0.0/24"), (Hop(gw1), Hop(gw2)))
     conflict = Op(OpKind.ADD, v4, key("10.98.0.0/24"), (Hop(gw2),))
