@@ -8,6 +8,7 @@ import errno
 import json
 import subprocess
 import sys
+from typing import Any
 
 from gracebgp.fib.model import Hop, Op, OpKind
 from gracebgp.runtime.fibkernel import KernelFib, Monitor, dump
@@ -49,7 +50,7 @@ def main() -> None:
     ours = [(format_prefix(r.key, r.family.afi), [h.gateway for h in r.hops], table, metric)
             for r, table, _type, metric in dump([v4, v6]) if r.protocol == 196]
     out["dump"] = sorted(ours)
-    changes: list[object] = []
+    changes: list[Any] = []
     mon = Monitor(196, changes.append)
     subprocess.run(["ip", "route", "add", "10.96.0.0/24", "via", gw1, "proto", "static"], check=True)
     extra = [Op(OpKind.ADD, v4, key(f"10.95.{i // 256}.{i % 256}/32"), (Hop(gw1),)) for i in range(600)]
