@@ -132,6 +132,8 @@ class Reconfigured:
     routes: tuple[Any, ...]  # LocalRoute (core.originate)
     tunables: Tunables | None = None
     ranges: tuple[Any, ...] = ()  # DynamicRange (core.dynamic): [[dynamic-neighbors]]
+    #: PolicyBook (policy.book): the new routing policy; None: unchanged (core.policies).
+    policy_book: Any = None
 
 
 @dataclass(frozen=True, slots=True)

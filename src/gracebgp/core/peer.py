@@ -10,6 +10,7 @@ from gracebgp.core.events import SocketOptions
 from gracebgp.core.limitsettings import Limits, LimitState, configured
 from gracebgp.core.sockets import socket_options
 from gracebgp.core.stats import PeerStats
+from gracebgp.policy.book import ApplyPolicy, PolicyBook
 from gracebgp.restart.helper import GrHelper
 from gracebgp.rib.adj_rib_out import AdjRibOut
 from gracebgp.rib.adj_rib_out_addpath import rib_out_for
@@ -19,6 +20,7 @@ from gracebgp.rib.channel_addpath import channel_for
 from gracebgp.rib.export import ExportPolicy
 from gracebgp.rib.loc_rib import LocRib
 from gracebgp.rib.path import Path, PathTable, PeerInfo
+from gracebgp.rib.policy_attach import export_filter, import_filter, same
 from gracebgp.session.config import GrConfig, SessionConfig
 from gracebgp.session.fsm import Session
 from gracebgp.session.negotiate import Negotiated
@@ -57,6 +59,9 @@ class NeighborSettings:
     #: RFC 7911: per family with ``add-paths send-max`` > 0, how many paths per prefix go to
     #: the peer when ADD-PATH Send is negotiated (rib.adj_rib_out_addpath).
     add_path_send_max: tuple[tuple[Family, int], ...] = ()
+    #: The neighbor's own apply-policy (its own or its peer group's); None: the global one
+    #: applies (``policy.book``, issue 16).
+    apply_policy: ApplyPolicy | None = None
 
     def send_max(self, family: Family, neg: Negotiated) -> int | None:
         """Paths per prefix for ``family`` on the session ``neg``; None: one, without Path
@@ -115,7 +120,8 @@ class NeighborSettings:
                                             for a in neighbor.afi_safis if a.enabled),
                    allow_own_as=neighbor.allow_own_as, replace_peer_as=neighbor.replace_peer_as,
                    remove_private_as=RemovePrivateAs(neighbor.remove_private_as),
-                   route_server_client=neighbor.route_server_client, add_path_send_max=send_max)
+                   route_server_client=neighbor.route_server_client, add_path_send_max=send_max,
+                   apply_policy=getattr(neighbor, "apply_policy", None))
 
     def export_options(self) -> dict[str, Any]:
         """The ExportPolicy fields this neighbor's configuration sets."""
@@ -166,16 +172,26 @@ class Peer:
         return self.settings.session.families
 
     def open_family(self, family: Family, neg: Negotiated, info: PeerInfo, loc: LocRib,
-                    changed: dict[Family, set[int]], export: ExportPolicy, table: PathTable) -> None:
+                    changed: dict[Family, set[int]], export: ExportPolicy, table: PathTable,
+                    book: PolicyBook, now: float) -> None:
         """The session ``neg`` came up with ``family``: its door to the Loc-RIB (the one kept
         for graceful restart when it has the right shape) and a new Adj-RIB-Out, each with
-        Path Identifiers or not as negotiated (RFC 7911 §5), chosen once per session."""
-        self.adj_in[family] = channel_for(family, loc, changed, info, family in neg.add_path_rx,
-                                          self.adj_in.get(family))
+        Path Identifiers or not as negotiated (RFC 7911 §5), chosen once per session, and
+        the import and export policy of ``book`` for this session."""
+        add_path = family in neg.add_path_rx
+        channel = channel_for(family, loc, changed, info, add_path, self.adj_in.get(family))
+        self.adj_in[family] = channel
         send_max = self.settings.send_max(family, neg)
-        self.adj_out[family] = rib_out_for(family, export, table, send_max)
+        rib_out = self.adj_out[family] = rib_out_for(family, export, table, send_max)
         if send_max is not None:
             loc.every_change = True
+        own = self.settings.apply_policy
+        importer = import_filter(book, own, family, info, export, table, add_path)
+        if same(channel.importer, importer):
+            channel.importer = importer  # (this session's source and next hop)
+        else:  # routes kept from the last session, under another policy: run the new one
+            channel.reimport(importer, now)
+        rib_out.exporter = export_filter(book, own, family, export, table)
 
 
 def next_hops_for(local_address: str, router_id: str) -> tuple[str | None, tuple[str, ...]]:

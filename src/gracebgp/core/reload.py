@@ -33,9 +33,11 @@ Cease subcodes, RFC 8538 §5 Hard Reset classes).
 
 The router-id is the speaker's, not the peer's: a new one needs a restart of the daemon
 (``config.diff`` reports it), so a reload keeps the running one in every session.
-No neighbor key selects import or export policy yet, so no change needs only a soft reset
-(ROUTE-REFRESH / re-sending our routes); route changes in ``[[gracebgp.routes]]`` go out as
-UPDATEs and reset nothing.
+A change of routing policy (defined sets, policy definitions, a neighbor's or the global
+apply-policy) resets nothing and needs no ROUTE-REFRESH: ``core.policies.rebind`` re-runs
+the policies over the kept Adj-RIBs-In and the Loc-RIB and sends only the differences
+(issue 16 item 3). Route changes in ``[[gracebgp.routes]]`` go out as UPDATEs and reset
+nothing.
 """
 
 from __future__ import annotations
@@ -45,12 +47,17 @@ from dataclasses import dataclass, fields, replace
 from typing import Any, Protocol
 
 from gracebgp.core import limits
-from gracebgp.core.events import AcceptFrom, SocketOptions
+from gracebgp.core.events import AcceptFrom, Notice, SocketOptions
+from gracebgp.core.originate import LocalRoute, to_path
 from gracebgp.core.peer import NeighborSettings, Peer
+from gracebgp.core.policies import PolicyHost, rebind
 from gracebgp.core.views import Emits, Peers
+from gracebgp.policy.book import PolicyBook
 from gracebgp.restart.shutdown import cease, withdraw_stop
+from gracebgp.rib.path import Path
 from gracebgp.session.config import GrConfig, SessionConfig
 from gracebgp.session.state import State
+from gracebgp.types import Family
 from gracebgp.wire import Notification
 from gracebgp.wire.iana import CeaseSubcode
 
@@ -85,6 +92,7 @@ _IN_PLACE_FIELDS = frozenset({
     "session.idle_hold_time", "session.max_idle_hold_time", "session.stable_time", "session.keepalive_time",
     "session.graceful_restart.forwarding", "prefix_limits",
     "sockets.local_port",  # the source port of our next connection
+    "apply_policy",  # re-run over the kept routes, no reset (core.policies)
 })
 #: The TCP MD5 key: the listening sockets are re-keyed at once and the next connection
 #: uses the new key; an established connection keeps the key it was opened with (Linux
@@ -125,7 +133,7 @@ _KEYS = {
     "session.graceful_restart.families": "mp-graceful-restart",
     "session.connect_retry_time": "connect-retry", "session.keepalive_time": "keepalive-interval",
     "idle_hold_after_reset": "idle-hold-time-after-reset", "prefix_limits": "prefix-limit",
-    "add_path_send_max": "add-paths send-max",
+    "add_path_send_max": "add-paths send-max", "apply_policy": "apply-policy",
 }
 
 
@@ -292,3 +300,51 @@ def apply_settings(sp: ReloadHost, peer: Peer, new: NeighborSettings, now: float
             "TCP MD5 key changed: connecting with it now"
         entry["detail"] = (AO_ROLLED if ao else REKEYED) if p.action == IN_PLACE else now_with
     return entry
+
+
+class ReconfigureHost(ReloadHost, PolicyHost, Protocol):
+    """What a whole reload needs: the peers (``ReloadHost``), the policy (``PolicyHost``)
+    and the routes configured in the file."""
+
+    config_routes: set[tuple[Family, int]]
+    local_routes: dict[tuple[Family, int], Path]
+
+    def delete_route(self, family: Family, key: int) -> bool: ...
+
+    def originate(self, family: Family, key: int, path: Path) -> None: ...
+
+
+def reconfigure(sp: ReconfigureHost, neighbors: Sequence[NeighborSettings], routes: Sequence[LocalRoute],
+                book: PolicyBook | None, now: float) -> None:
+    """A reload (``events.Reconfigured``): the peers (``apply_neighbors``), the routes of
+    ``[[gracebgp.routes]]`` (withdrawn, added or replaced where they differ), then the
+    policy: ``book`` (None: unchanged) for every peer, or the peers whose apply-policy
+    changed. One "reload" notice says what was done."""
+    before = {a: p.settings.apply_policy for a, p in sp.peers.items()}
+    report = apply_neighbors(sp, neighbors, now)
+    new_routes: dict[tuple[Family, int], Path] = {}
+    for r in routes:
+        family, key, path = to_path(r, sp.table)
+        new_routes[(family, key)] = path
+    for fk in [fk for fk in sp.config_routes if fk not in new_routes]:
+        sp.delete_route(*fk)
+    sp.config_routes = set(new_routes)
+    for (family, key), path in new_routes.items():
+        old = sp.local_routes.get((family, key))
+        if old is None or old.attrs != path.attrs or old.next_hop != path.next_hop:
+            sp.originate(family, key, path)
+    moved = frozenset(a for a, p in sp.peers.items() if a in before and before[a] != p.settings.apply_policy)
+    policy: list[dict[str, Any]] = []
+    if book is not None:
+        policy = rebind(sp, book, now)
+    elif moved:
+        policy = rebind(sp, sp.policy_book, now, moved)
+    text = "; ".join(f"peer {r['peer']}: {r['action']}" + (f" with {r['notification']}"
+                                                            if r["notification"] else "")
+                     for r in report) or "no peer changed"
+    if policy:
+        text += "; policy: " + ", ".join(f"{e['peer']} {e['family']} {e['import_changed']} in/"
+                                         f"{e['export_changed']} out" for e in policy)
+    elif book is not None:
+        text += "; policy changed: no route changed"
+    sp.emit(Notice("reload", f"configuration reloaded: {text}", None, {"peers": report, "policy": policy}))

@@ -28,6 +28,7 @@ from gracebgp.core.drain import DrainControl
 from gracebgp.core.originate import LocalRoute, to_path, to_paths
 from gracebgp.core.peer import NeighborSettings, Peer, next_hops_for
 from gracebgp.core.restart_control import RestartControl, TableSend, notice
+from gracebgp.policy.book import PolicyBook
 from gracebgp.restart.restarting import Deferral
 from gracebgp.restart.shutdown import retain_stop, withdraw_stop
 from gracebgp.rib.aspath_rules import own_as_loop
@@ -52,15 +53,13 @@ SLICE_ROUTES = 2000
 # Routes per owner step of a session's initial table (about 1-2 µs each, in Loc-RIB
 # order, so routes sharing attributes stay in one UPDATE).
 TABLE_SLICE = 20_000
-# Route-and-peer pairs one flush exports (InputDrained): the rest waits for the next turn.
-# Larger than a table slice: a flush's keys come in no useful order, so cutting them
-# small splits attribute groups into more UPDATEs (measured: 20,000 made the 1M-route
+# Route-and-peer pairs one flush exports (InputDrained), the rest waits for the next turn:
+# larger than a table slice (a flush's keys come in no useful order; 20,000 made the 1M
 # propagation 9% slower); 100,000 only cuts a backlog such as a whole table withdrawn.
 FLUSH_BUDGET = 100_000
 _EMPTY = AttrSet(())
 _DEFAULTS = ev.Tunables()
-#: A reset starts the peer again once the connections that carried its NOTIFICATION are
-#: gone (the runtime reports them within its own linger bound); at the latest after this.
+#: A reset starts the peer again once the connections that carried its NOTIFICATION are gone.
 CLOSE_WAIT = 3.0
 
 
@@ -68,7 +67,8 @@ class Speaker:
     def __init__(self, local_as: int, router_id: str, neighbors: Sequence[NeighborSettings] = (),
                  routes: Sequence[LocalRoute] = (), always_compare_med: bool = False,
                  stored_routes: Sequence[LocalRoute] = (), tunables: ev.Tunables = _DEFAULTS,
-                 config_file: str = "", ranges: Sequence[dynamic.DynamicRange] = ()) -> None:
+                 config_file: str = "", ranges: Sequence[dynamic.DynamicRange] = (),
+                 policy_book: PolicyBook | None = None) -> None:
         self.local_as = local_as
         self.router_id = router_id
         self.local = PeerInfo(0, "", local_as, router_id, ibgp=False)
@@ -77,6 +77,7 @@ class Speaker:
         self.peers: dict[str, Peer] = {}
         self.ranges = dynamic.Ranges(ranges)  # [[dynamic-neighbors]] and the peers accepted through them
         self.local_routes: dict[tuple[Family, int], Path] = {}  # what we originate, by family
+        self.policy_book = policy_book or PolicyBook()  # routing policy (rib.policy_attach)
         # Our own routes reach the Loc-RIB through the same door as a peer's (rib.channel).
         self.changed: dict[Family, set[int]] = {f: set() for f in FAMILIES}  # best path moved
         self.local_in = {f: Channel(f, self.loc[f], self.changed, self.local) for f in FAMILIES}
@@ -184,7 +185,7 @@ class Speaker:
         elif isinstance(inp, ev.Reconfigured):
             if inp.tunables is not None:
                 self._tune(inp.tunables)
-            self._reconfigure(inp.neighbors, inp.routes, now)
+            reload.reconfigure(self, inp.neighbors, inp.routes, inp.policy_book, now)
         elif isinstance(inp, ev.RoutesWatched):
             self.watch_routes = inp.on
         elif isinstance(inp, ev.DebugLogged):
@@ -311,25 +312,6 @@ class Speaker:
             else:
                 self._start(peer, now)
 
-    def _reconfigure(self, neighbors: Sequence[NeighborSettings], routes: Sequence[LocalRoute],
-                     now: float) -> None:
-        report = reload.apply_neighbors(self, neighbors, now)
-        new_routes: dict[tuple[Family, int], Path] = {}
-        for r in routes:
-            family, key, path = to_path(r, self.table)
-            new_routes[(family, key)] = path
-        for fk in [fk for fk in self.config_routes if fk not in new_routes]:
-            self.delete_route(*fk)
-        self.config_routes = set(new_routes)
-        for (family, key), path in new_routes.items():
-            old = self.local_routes.get((family, key))
-            if old is None or old.attrs != path.attrs or old.next_hop != path.next_hop:
-                self.originate(family, key, path)
-        text = "; ".join(f"peer {r['peer']}: {r['action']}" + (f" with {r['notification']}"
-                                                                if r["notification"] else "")
-                         for r in report) or "no peer changed"
-        self.emit(ev.Notice("reload", f"configuration reloaded: {text}", None, {"peers": report}))
-
     def remove_peer(self, peer: Peer, now: float, why: str) -> None:
         """Stop with Cease/Peer De-configured (spec section 6: Hard Reset where N is
         negotiated) and forget the peer and its routes."""
@@ -447,7 +429,8 @@ class Speaker:
                 del peer.adj_in[family]
         for family in families:
             export = self.drain_control.policy(self, peer, family)
-            peer.open_family(family, neg, info, self.loc[family], self.changed, export, self.table)
+            peer.open_family(family, neg, info, self.loc[family], self.changed, export, self.table,
+                             self.policy_book, now)
         # RFC 4724 §4.2: our routes and End-of-RIB at once, not waiting for theirs; after our
         # restart, once selection is done (§4.1); not to a session handed over (core.handover).
         for family in () if adopted else families:
@@ -589,8 +572,7 @@ class Speaker:
             else:
                 keys, self.changed[family] = dirty, set()
             budget -= len(keys)
-            if self.watch_routes:
-                self._out += routewatch.notices(self.loc[family], family, keys)
+            self._out += routewatch.flushed(self, family, keys)  # and to the kernel FIB
             if not self.gate_open(family):
                 continue  # RFC 4724 §4.1: selection deferred; the gate sends the table
             advertise_round(self, self.peers.values(), family, keys, now)

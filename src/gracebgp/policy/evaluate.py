@@ -74,13 +74,14 @@ def _route_holds(statement: Statement, attrs: AttrSet, route: Route) -> bool:
 
 def evaluate(assignment: Assignment, route: Route, attrs: AttrSet,
              verdict: AttrVerdict | None = None, explain: bool = False,
-             results: ResultMemo | None = None) -> Decision:
+             results: ResultMemo | None = None, count: bool = True) -> Decision:
     """Run ``assignment`` over ``route`` with attributes ``attrs``.
 
     ``verdict``: ``attr_verdict(assignment, attrs, route.source)``, from the caller's
     cache; it is used until a statement's actions change the attributes (later statements
     then test the changed ones). ``results``: the caller's memo of changed attribute sets
     for this assignment (see ``ResultMemo``). ``explain``: also return the trace.
+    ``count``: add to the matching statements' counters (not for an operator's question).
     """
     source = route.source
     draft: Draft | None = None
@@ -103,7 +104,8 @@ def evaluate(assignment: Assignment, route: Route, attrs: AttrSet,
                 if trace is not None:
                     trace.append(TraceStep(policy.name, statement.name, False))
                 continue
-            statement.counter.matches += 1
+            if count:
+                statement.counter.matches += 1
             if statement.actions:
                 if draft is None:
                     draft = Draft(attrs)

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from gracebgp.rib.export import ExportPolicy, export_class, export_path
 from gracebgp.rib.loc_rib import LocRib
 from gracebgp.rib.path import Path, PathTable, PeerInfo
+from gracebgp.rib.policy_filter import ExportFilter
 from gracebgp.types import IPV4_UNICAST, Family
 from gracebgp.wire.attrset import to_two_octet
 from gracebgp.wire.context import CodecContext
@@ -50,13 +51,16 @@ class AdjRibOut:
     class's entries still good, so a flapping peer gets the same exported Paths again
     without exporting anything anew."""
 
-    __slots__ = ("_loop_asn", "_shared", "_table", "advertised", "family", "pending", "policy", "slot")
+    __slots__ = ("_loop_asn", "_shared", "_table", "advertised", "exporter", "family", "pending", "policy",
+                 "slot")
 
     def __init__(self, family: Family, policy: ExportPolicy, table: PathTable) -> None:
         self.family = family
         self._table = table
         self.advertised: dict[int, Path] = {}
         self.pending: dict[int, Path | None] = {}  # key -> path to announce, None: withdraw
+        #: The peer's export policy (issue 16), after the export rules; None: none.
+        self.exporter: ExportFilter | None = None
         self.repolicy(policy)
 
     def __len__(self) -> int:
@@ -95,6 +99,11 @@ class AdjRibOut:
                     return None
         return out
 
+    def exported(self, source: PeerInfo, path: Path) -> Path | None:
+        """``path`` from ``source`` after the export rules, before the export policy
+        (None: not sent to this peer); ``--explain`` shows what the policy then made of it."""
+        return None if source.index == self.policy.peer.index else self._export(source, path)
+
     def prefix_keys(self) -> list[int]:
         """The prefixes advertised (the views list them)."""
         return list(self.advertised)
@@ -114,6 +123,7 @@ class AdjRibOut:
         last_path: Path | None = None  # consecutive keys mostly share a path (one UPDATE)
         last_peer: PeerInfo | None = None
         last_out: Path | None = None
+        exporter = self.exporter
         for k in keys:
             e = entries.get(k)
             out: Path | None = None
@@ -132,6 +142,8 @@ class AdjRibOut:
                 else:
                     out = self._export(peer, path)
                     last_path, last_peer, last_out = path, peer, out
+                if exporter is not None and out is not None:
+                    out = exporter.one(k, peer, path, out, self.policy)
             if advertised.get(k) is out and not again:
                 pending.pop(k, None)
             else:

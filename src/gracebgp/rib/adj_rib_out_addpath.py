@@ -64,6 +64,8 @@ class AddPathRibOut(AdjRibOut):
             if peer.index == target:
                 continue  # its own path: never sent back (export_path's first rule)
             out = self._export(peer, path)
+            if out is not None and self.exporter is not None:
+                out = self.exporter.one(key, peer, path, out, self.policy)
             if out is not None:
                 want[self.path_id(peer)] = out
                 if len(want) >= self.send_max:

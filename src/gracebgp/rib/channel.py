@@ -7,9 +7,11 @@ Announce and withdraw (RFC 4271 §9), clear (the session's routes go), the mark-
 refresh of DESIGN.md rule 6 (RFC 4724 §4.2, RFC 7313 §4), and the relabelling of stale
 routes when graceful restart turns into long-lived GR (RFC 9494 §4.2-§4.3).
 
-Import policy and FIB reconciliation hook in here: a route that passes the door is in
-the Loc-RIB, so this is where a policy would transform or refuse it (``announce``), and
-where every change of a peer's contribution to the Loc-RIB can be seen.
+Import policy (issue 16 item 2) sits in this door: the Adj-RIB-In keeps what the peer
+sent, pre-policy (soft reconfiguration, the route views, ``--explain``); what the
+``importer`` (``rib.policy_filter``) accepts goes to the Loc-RIB as the policy made it,
+and what it rejects leaves the Loc-RIB. ``reimport`` runs a new policy over the kept
+routes (a reload: no route refresh, no session reset), offering only what changed.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from collections.abc import Callable, Iterable, Sequence
 from gracebgp.rib.adj_rib_in import AdjRibIn
 from gracebgp.rib.loc_rib import LocRib
 from gracebgp.rib.path import Path, PeerInfo
+from gracebgp.rib.policy_filter import PolicyFilter
 from gracebgp.types import Family
 
 
@@ -27,7 +30,7 @@ class Channel(AdjRibIn):
     changed since the last flush (the speaker's; it swaps the set out when it flushes),
     ``info`` the peer as the Loc-RIB knows it (renewed when a session comes up)."""
 
-    __slots__ = ("changed", "family", "info", "loc")
+    __slots__ = ("changed", "family", "importer", "info", "loc")
 
     def __init__(self, family: Family, loc: LocRib, changed: dict[Family, set[int]], info: PeerInfo) -> None:
         super().__init__()
@@ -35,6 +38,8 @@ class Channel(AdjRibIn):
         self.loc = loc
         self.changed = changed
         self.info = info
+        #: The peer's import policy; None: every route goes to the Loc-RIB as received.
+        self.importer: PolicyFilter | None = None
 
     def _retract(self, keys: list[int]) -> list[int]:
         """``keys`` left the Adj-RIB-In: take them out of the Loc-RIB too; returns them."""
@@ -53,15 +58,29 @@ class Channel(AdjRibIn):
         """(Path Identifier, Adj-RIB-In key) of each route the peer sent for prefix ``key``."""
         return [(None, key)] if key in self.routes else []
 
-    def _offer(self, keys: list[int], path: Path, now: float) -> None:
-        """Offer ``path`` for ``keys`` (of this Adj-RIB-In) to the Loc-RIB."""
+    def _to_loc(self, keys: list[int], path: Path, now: float) -> None:
+        """Offer ``path`` for ``keys`` (of this Adj-RIB-In) to the Loc-RIB, as it is."""
         self.changed[self.family].update(self.loc.offer(self.info, keys, path, now))
+
+    def _offer(self, keys: list[int], path: Path, now: float) -> None:
+        """The peer's ``path`` for ``keys`` through the import policy into the Loc-RIB."""
+        importer = self.importer
+        if importer is None:
+            self._to_loc(keys, path, now)
+            return
+        accepted, rejected = importer.run(keys, path)
+        for out, group in accepted.items():
+            self._to_loc(group, out, now)
+        self._retract(rejected)
 
     # --- the hot path: once per UPDATE (AdjRibIn's method called directly, not super()) ---
     def announce(self, keys: Sequence[int], path: Path, now: float = 0.0) -> None:
         """The peer announces ``path`` for ``keys`` (an announcement unmarks a stale route)."""
         AdjRibIn.announce(self, keys, path)
-        self.changed[self.family].update(self.loc.offer(self.info, keys, path, now))
+        if self.importer is None:
+            self.changed[self.family].update(self.loc.offer(self.info, keys, path, now))
+        else:
+            self._offer(list(keys), path, now)
 
     def withdraw(self, keys: Iterable[int]) -> list[int]:
         """The peer withdraws ``keys``; returns those that were present."""
@@ -71,6 +90,30 @@ class Channel(AdjRibIn):
         return gone
 
     # --- the whole table ------------------------------------------------------------------
+    def reimport(self, importer: PolicyFilter | None, now: float) -> int:
+        """Run ``importer`` (a new import policy; None: none) over every kept route. The
+        Loc-RIB changes only where the outcome does (offering the same Path again keeps
+        the entry), so a route that stays accepted is never withdrawn on the way. Returns
+        how many prefixes' best path changed."""
+        self.importer = importer
+        groups: dict[Path, list[int]] = {}
+        for key, path in self.routes.items():
+            group = groups.get(path)
+            if group is None:
+                groups[path] = [key]
+            else:
+                group.append(key)
+        outer = self.changed[self.family]
+        mine: set[int] = set()
+        self.changed[self.family] = mine  # this channel's changes alone, to count them
+        try:
+            for path, keys in groups.items():
+                self._offer(keys, path, now)
+        finally:
+            self.changed[self.family] = outer
+        outer |= mine
+        return len(mine)
+
     def restamp(self, now: float) -> None:
         """Every route of this channel was learned at ``now`` (our own routes, configured
         before the clock started)."""

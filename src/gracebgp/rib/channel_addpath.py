@@ -54,8 +54,11 @@ class AddPathChannel(Channel):
         return list(dict.fromkeys(k >> 32 for k in self.routes))
 
     def paths(self, key: int) -> list[tuple[int | None, int]]:
-        # Every route of the Adj-RIB-In is a Loc-RIB candidate (refused ones are kept apart,
-        # Peer.rejected), so the Loc-RIB knows the path ids without a scan.
+        # Without import policy every route of the Adj-RIB-In is a Loc-RIB candidate (refused
+        # ones are kept apart, Peer.rejected), so the Loc-RIB knows the path ids without a
+        # scan; a policy may keep some out of the Loc-RIB: then the Adj-RIB-In is scanned.
+        if self.importer is not None:
+            return sorted((k & _ID_MASK, k) for k in self.routes if k >> 32 == key)
         index = self.info.index
         return sorted((c[0].path_id, key << 32 | c[0].path_id) for c in self.loc.candidates(key)
                       if c[0].index == index and c[0].path_id is not None)
@@ -70,7 +73,7 @@ class AddPathChannel(Channel):
             src = self._sources[path_id] = self.info.for_path_id(path_id)
         return src
 
-    def _offer(self, keys: list[int], path: Path, now: float) -> None:
+    def _to_loc(self, keys: list[int], path: Path, now: float) -> None:
         changed, offer = self.changed[self.family], self.loc.offer
         for pid, prefixes in by_path_id(keys).items():
             changed.update(offer(self.source(pid), prefixes, path, now))

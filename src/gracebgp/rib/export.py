@@ -220,6 +220,18 @@ def _put(out: list[Any], by_code: dict[int, int], attr: Any) -> None:
         out[i] = attr
 
 
+def finish_export(policy: ExportPolicy, attrs: AttrSet) -> AttrSet:
+    """What ``export_path`` adds at its end, applied again after an export policy, so no
+    policy undoes it: LLGR's NO_EXPORT and LOCAL_PREF 0 to an iBGP peer without LLGR (RFC
+    9494 §4.6) and the drain's GRACEFUL_SHUTDOWN (RFC 8326 §4, LOCAL_PREF 0 to iBGP)."""
+    ibgp = policy.peer.ibgp
+    if ibgp and not policy.llgr and _LLGR_STALE in attrs.communities:
+        attrs = with_communities(attrs, (_NO_EXPORT[0],), 0)
+    if policy.gshut:
+        attrs = with_communities(attrs, (_GSHUT,), 0 if ibgp else None)
+    return attrs
+
+
 def with_communities(attrs: AttrSet, add: Iterable[int], local_pref: int | None = None) -> AttrSet:
     """``attrs`` with the communities ``add`` appended (once each) and, when given,
     LOCAL_PREF replaced: the one rewrite that GRACEFUL_SHUTDOWN (RFC 8326 §4), LLGR_STALE

@@ -22,15 +22,18 @@ class LocRib:
     """``every_change``: ``offer`` and ``retract`` report a prefix when any of its
     candidates changed, not only its best (set for good once a peer of the family takes
     several paths per prefix, RFC 7911 §5: that peer's Adj-RIB-Out must see them).
-    ``multipath``: ``[global.use-multiple-paths]``, read only by ``multipath_set``."""
+    ``multipath``: ``[global.use-multiple-paths]``, read only by ``multipath_set``.
+    ``fib_keys``: the kernel FIB's subscription (None: no FIB): the Speaker adds every key
+    of a flush to it; the FIB takes them (``runtime.fibdriver``)."""
 
-    __slots__ = ("always_compare_med", "entries", "every_change", "multipath")
+    __slots__ = ("always_compare_med", "entries", "every_change", "fib_keys", "multipath")
 
     def __init__(self, always_compare_med: bool = False) -> None:
         self.entries: dict[int, Entry] = {}
         self.always_compare_med = always_compare_med
         self.every_change = False
         self.multipath: Multipath | None = None
+        self.fib_keys: set[int] | None = None
 
     def __len__(self) -> int:
         return len(self.entries)
