@@ -5,11 +5,30 @@ change of a flush, RFC 4271 §9.1.2 (the best route selected per destination).
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from gracebgp.core import events as ev
 from gracebgp.rib.loc_rib import LocRib
 from gracebgp.types import Family
 from gracebgp.wire.nlri import format_prefix
 from gracebgp.wire.text import format_attrs
+
+
+class Watched(Protocol):
+    """What ``flushed`` needs of the speaker."""
+
+    watch_routes: bool
+    loc: dict[Family, LocRib]
+
+
+def flushed(speaker: Watched, family: Family, keys: set[int]) -> list[ev.Output]:
+    """The prefixes of ``family`` whose candidates changed in this flush: to the kernel FIB
+    when it follows the Loc-RIB (``LocRib.fib_keys``), and as "route" Notices when someone
+    follows them."""
+    loc = speaker.loc[family]
+    if loc.fib_keys is not None:
+        loc.fib_keys.update(keys)
+    return notices(loc, family, keys) if speaker.watch_routes else []
 
 
 def notices(loc: LocRib, family: Family, keys: set[int]) -> list[ev.Output]:
