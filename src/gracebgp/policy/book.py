@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from gracebgp.policy.definitions import Assignment, Direction, Disposition, Policy, default_disposition
 from gracebgp.policy.prefixes import AddressSet, PrefixSet
@@ -78,6 +79,9 @@ class PolicyBook:
     global_policy: ApplyPolicy = NO_POLICY
     #: gracebgp's switch: RFC 8212 §3 for eBGP peers without policy in a direction.
     rfc8212: bool = False
+    #: What the book was compiled from (``config.policy_source.PolicySource``), kept for the
+    #: API's edits and for recordings; None for a book built directly.
+    source: Any = field(default=None, compare=False, repr=False)
     _made: dict[tuple[ApplyPolicy, Direction, bool], Assignment] = field(
         default_factory=dict, compare=False, repr=False)
 
