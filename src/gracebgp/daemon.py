@@ -38,6 +38,7 @@ from gracebgp.config.cmdline import parse_args
 from gracebgp.config.extras import host_port
 from gracebgp.config.loader import Loaded, parse_detailed, read_file
 from gracebgp.config.model import Config, Neighbor
+from gracebgp.config.policy_source import book_of, source_of
 from gracebgp.core import events as ev
 from gracebgp.core.dynamic import DynamicRange
 from gracebgp.core.originate import LocalRoute
@@ -93,7 +94,8 @@ def speaker_args(cfg: Config, stored: Sequence[LocalRoute] = (), config_file: st
     routes added through the API before a restart (runtime.store)."""
     return SpeakerArgs(cfg.global_.asn, cfg.global_.router_id, neighbors_of(cfg), routes_of(cfg),
                        always_compare_med=cfg.global_.always_compare_med, stored_routes=tuple(stored),
-                       tunables=tunables_of(cfg), config_file=config_file, ranges=ranges_of(cfg))
+                       tunables=tunables_of(cfg), config_file=config_file, ranges=ranges_of(cfg),
+                       policy_book=book_of(cfg))
 
 
 def build_speaker(cfg: Config, stored: Sequence[LocalRoute] = ()) -> Speaker:
@@ -273,10 +275,13 @@ class Daemon:
                         "; ".join(d.needs_restart))
         log.info("reload: %d peers added, %d removed, %d changed, %d routes added, %d removed",
                  len(d.added), len(d.removed), len(d.changed), len(d.routes_added), len(d.routes_removed))
+        old = self.cfg
         self.cfg = new = keep_identity(self.cfg, new) if d.needs_restart else new
         self.loaded = loaded
+        # the routing policy goes again only when the file's changed (API edits stay until then)
+        book = book_of(new) if source_of(new) != source_of(old) else None
         self.owner.submit(ev.Reconfigured(neighbors_of(new), routes_of(new), tunables_of(new),
-                                          ranges_of(new)))
+                                          ranges_of(new), policy_book=book))
         return (f"running; reloaded {self.path}: {len(new.neighbors)} neighbors"
                 + ("; some changes need a restart" if d.needs_restart else ""))
 

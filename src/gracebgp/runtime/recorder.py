@@ -23,7 +23,9 @@ The codec: a dataclass (or NamedTuple) is an object with its type name under ``"
 every field; bytes ``{"@hex": "..."}``; an enum ``{"@enum": "Class.NAME"}``; a Family
 ``{"@family": "ipv4-unicast"}``; a tuple a JSON list, a list ``{"@list": [...]}``, a
 frozenset ``{"@frozenset": [...]}`` (sorted); a dict with keys other than strings
-``{"@dict": [[k, v], ...]}``. ``decode`` rebuilds the exact objects. Secrets (TCP MD5
+``{"@dict": [[k, v], ...]}``; a routing-policy book ``{"@policy": {...}}``, the policy it
+was compiled from (``config.policy_source.PolicySource.to_json``, compiled again when
+read). ``decode`` rebuilds the exact objects. Secrets (TCP MD5
 passwords, TCP-AO keys) are written as ``redacted-<digest>``, keyed per recording, so
 equal secrets stay equal and a reload that changes one still shows as a change.
 """
@@ -46,12 +48,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from gracebgp.config.policy_source import PolicySource
 from gracebgp.core import commands
 from gracebgp.core import events as ev
 from gracebgp.core.dynamic import DynamicRange
 from gracebgp.core.originate import LocalRoute
 from gracebgp.core.peer import NeighborSettings
 from gracebgp.core.speaker import Speaker
+from gracebgp.policy.book import PolicyBook
+from gracebgp.policy.definitions import Direction
 from gracebgp.types import AFI, IPV4_UNICAST, IPV6_UNICAST, SAFI, Family, make_family
 
 log = logging.getLogger("gracebgp.runtime")
@@ -77,11 +82,13 @@ class SpeakerArgs:
     tunables: ev.Tunables = field(default_factory=ev.Tunables)
     config_file: str = ""
     ranges: tuple[DynamicRange, ...] = ()  # [[dynamic-neighbors]]
+    policy_book: Any = None  # PolicyBook (policy.book): routing policy; None: none
 
     def build(self) -> Speaker:
         return Speaker(self.local_as, self.router_id, self.neighbors, self.routes,
                        always_compare_med=self.always_compare_med, stored_routes=self.stored_routes,
-                       tunables=self.tunables, config_file=self.config_file, ranges=self.ranges)
+                       tunables=self.tunables, config_file=self.config_file, ranges=self.ranges,
+                       policy_book=self.policy_book)
 
 
 # --- the registry of types a recording may hold ---------------------------------------------
@@ -148,6 +155,8 @@ def encode(value: Any, redact: Redact | None = None) -> Any:
     if isinstance(value, Family):
         name = _FAMILY_NAMES.get(value)
         return {"@family": name if name is not None else [int(value.afi), int(value.safi)]}
+    if isinstance(value, PolicyBook):
+        return {"@policy": _policy_json(value)}
     cls = type(value)
     if dataclasses.is_dataclass(value) or (isinstance(value, tuple) and hasattr(cls, "_fields")):
         name = cls.__name__
@@ -214,7 +223,20 @@ def decode(value: Any) -> Any:
             return {decode(v) for v in body}
         if tag == "@dict":
             return {decode(k): decode(v) for k, v in body}
+        if tag == "@policy":
+            return PolicyBook() if body is None else PolicySource.from_json(body).build()
     return {k: decode(v) for k, v in value.items()}
+
+
+def _policy_json(book: PolicyBook) -> Any:
+    """A policy book as the policy it was compiled from (``config.policy_source``); None for
+    the empty book. A book built directly, without a source, has nothing to write."""
+    if book.source is not None:
+        return book.source.to_json()
+    if book.policies or book.global_policy.configures(Direction.IMPORT) \
+            or book.global_policy.configures(Direction.EXPORT) or book.rfc8212:
+        raise TypeError("the recorder cannot write a PolicyBook built without its source")
+    return None
 
 
 def error_text(exc: BaseException) -> str:

@@ -261,3 +261,21 @@ def test_changing_record_needs_a_restart_and_a_reload_keeps_recording_where_it_s
     assert diff(old, new).needs_restart == (
         "gracebgp.record changed from /var/tmp/a.jsonl to /var/tmp/b.jsonl",)
     assert keep_identity(old, new).gracebgp.record == "/var/tmp/a.jsonl"
+
+
+def test_a_policy_book_is_recorded_as_its_source_and_compiled_again() -> None:
+    from gracebgp.config.policy_source import PolicySource, parse_apply_policy
+    from gracebgp.policy import Direction, PolicyBook
+
+    src = PolicySource().with_set("prefix", {"name": "pods", "prefix_list": [{"ip_prefix": "10.0.0.0/8"}]})
+    src = src.with_policy({"name": "p", "statements": [{"match_prefix_set": {"name": "pods"},
+                                                         "route_disposition": "reject-route"}]})
+    book = src.with_global(parse_apply_policy({"export_policies": ["p"]})).build()
+    text = json.dumps(encode(ev.Reconfigured((), (), policy_book=book)))
+    again = decode(json.loads(text)).policy_book
+    assert again.source == book.source and list(again.policies) == ["p"]
+    assert [p.name for p in again.assignment(None, Direction.EXPORT, True).policies] == ["p"]
+    assert decode(json.loads(json.dumps(encode(PolicyBook())))) == PolicyBook()
+    direct = dataclasses.replace(book, source=None)
+    with pytest.raises(TypeError, match="without its source"):
+        encode(direct)
