@@ -13,8 +13,10 @@ from pydantic import BaseModel
 
 from gracebgp.config.groups import PEER_GROUP
 from gracebgp.config.model import Config, Neighbor
+from gracebgp.config.policy_model import disposition_text
 from gracebgp.config.schema import CONFIG, Section
 from gracebgp.config.secrets import PasswordFile
+from gracebgp.policy.definitions import Disposition
 
 
 def to_toml(config: Config) -> str:
@@ -83,6 +85,8 @@ def _key(key: str) -> str:
 def _value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, Disposition):  # an apply-policy default
+        return _value(disposition_text(value))
     if isinstance(value, int):
         return str(value)
     if isinstance(value, str):

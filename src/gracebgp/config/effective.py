@@ -17,9 +17,11 @@ from typing import Any
 from gracebgp.config.groups import PEER_AS
 from gracebgp.config.loader import ANY_AS_MEANING, Loaded
 from gracebgp.config.model import Neighbor
+from gracebgp.config.policy_model import disposition_text
 from gracebgp.config.positions import KeyPath
 from gracebgp.config.schema import NEIGHBOR, TomlPath
 from gracebgp.config.secrets import PasswordFile
+from gracebgp.policy.definitions import Disposition
 
 #: (key, value as text, where it came from)
 Setting = tuple[str, str, str]
@@ -64,7 +66,7 @@ def _walk(model: Neighbor, table: dict[str, Any], origin: Callable[[TomlPath], O
     for field, toml in NEIGHBOR.fields.items():
         value: Any = model
         for part in field:
-            value = getattr(value, part)
+            value = getattr(value, part, None)  # None: an optional block (apply-policy) not set
         keys.append((toml, _text(toml, value)))
     for name, child in NEIGHBOR.children.items():
         items = getattr(model, name)
@@ -98,6 +100,8 @@ def _text(path: TomlPath, value: Any) -> str:
         return f"(read from {value.path})"
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, Disposition):
+        return disposition_text(value)
     if value is None:
         return "(none)"
     if value == "":

@@ -214,6 +214,9 @@ class GraceBGP(Frozen):
     #: Append every input and output of the speaker to this file as JSON lines (a recording
     #: for a replay test, runtime/recorder.py); ``gracebgpd --record`` overrides it.
     record: str | None = Field(default=None, min_length=1)
+    #: RFC 8212 §3: an eBGP peer with no import (export) policy accepts (sends) no routes,
+    #: instead of GoBGP's default accept (policy.book.PolicyBook.rfc8212).
+    rfc8212: bool = False
     routes: tuple[Route, ...] = ()
 
     @field_validator("api_socket")

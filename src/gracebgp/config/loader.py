@@ -36,6 +36,8 @@ from gracebgp.config.model import (
     duplicates,
     prefix_key,
 )
+from gracebgp.config.policy_compile import policy_conflicts
+from gracebgp.config.policy_model import DefinedSetsConfig, PolicyDefinitionConfig
 from gracebgp.config.positions import KeyPath, Positions, format_path
 from gracebgp.config.problems import ConfigError, ConfigProblem
 from gracebgp.config.schema import CONFIG, FEATURES, NEIGHBOR, Section, TomlPath
@@ -241,7 +243,11 @@ def _build(shaped: dict[str, Any], issues: list[_Issue], inheritance: Inheritanc
     routes = tuple(_validate(Route, r, ("gracebgp", "routes", i), issues)
                    for i, r in enumerate(grace.pop("routes", [])))
     extras = _validate(GraceBGP, grace, ("gracebgp",), issues)
+    defined = _validate(DefinedSetsConfig, shaped.get("defined_sets", {}), ("defined_sets",), issues)
+    policies = tuple(_validate(PolicyDefinitionConfig, p, ("policy_definitions", i), issues)
+                     for i, p in enumerate(shaped.get("policy_definitions", ())))
     conflicts = config_conflicts(global_, neighbors, routes, check_duplicates=False)
+    conflicts += policy_conflicts(defined, policies, global_, neighbors, ranges)
     conflicts += dynamic.keyless_inside(ranges, neighbors)
     raw_neighbors = shaped.get("neighbors", ())
     raw_routes = shaped.get("gracebgp", {}).get("routes", ())
@@ -258,13 +264,14 @@ def _build(shaped: dict[str, Any], issues: list[_Issue], inheritance: Inheritanc
                                 "afi-safi", "afi-safis", where, "name")
     for loc, message in conflicts:
         issues.append((toml_path(loc), message))
-    if issues or global_ is None or extras is None:
+    if issues or global_ is None or extras is None or defined is None:
         return None
     valid_neighbors = tuple(n for n in neighbors if n is not None)
     valid_routes = tuple(r for r in routes if r is not None)
     return Config(global_=global_, neighbors=valid_neighbors,
                   gracebgp=extras.model_copy(update={"routes": valid_routes}),
-                  dynamic_neighbors=tuple(ranges))
+                  dynamic_neighbors=tuple(ranges), defined_sets=defined,
+                  policy_definitions=tuple(p for p in policies if p is not None))
 
 
 def _group_values(index: int, group: dict[str, Any], issues: list[_Issue]) -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Sequence
+from functools import cached_property
 from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, PrivateAttr, ValidationInfo, field_validator, model_validator
@@ -41,8 +42,11 @@ from gracebgp.config.fields import (
     normalize_prefix,
 )
 from gracebgp.config.global_afi import GlobalAfiSafi, NamedFamily, UseMultiplePaths
+from gracebgp.config.policy_compile import compile_book
+from gracebgp.config.policy_model import ApplyPolicyField, DefinedSetsConfig, PolicyDefinitionConfig
 from gracebgp.config.secrets import PasswordFile, PasswordFileField, md5_key_problem
 from gracebgp.config.tcpao import TcpAoKey, current_problem, keys_problem
+from gracebgp.policy.book import PolicyBook
 from gracebgp.types import Family
 
 __all__ = ["AfiSafi", "Config", "Global", "GlobalAfiSafi", "GraceBGP", "GracefulRestart", "Neighbor",
@@ -77,6 +81,8 @@ class Global(Frozen):
     multipath_ibgp_maximum_paths: int = Field(default=0, ge=0, le=0xFFFFFFFF)
     #: ``[[global.afi-safis]]``: a family's own ``use-multiple-paths``.
     afi_safis: tuple[GlobalAfiSafi, ...] = ()
+    #: ``[global.apply-policy.config]`` (policy.book.ApplyPolicy); None: not written.
+    apply_policy: ApplyPolicyField = None
 
     @field_validator("port")
     @classmethod
@@ -244,6 +250,9 @@ class Neighbor(Frozen):
     #: ``[neighbors.route-server.config] route-server-client``: RFC 7947 transparency
     #: towards this eBGP neighbor (rib.export).
     route_server_client: bool = False
+    #: ``[neighbors.apply-policy.config]``, or its peer group's (policy.book.ApplyPolicy); for
+    #: a direction it sets, it replaces the global one (PolicyBook.assignment). None: not written.
+    apply_policy: ApplyPolicyField = None
 
     @model_validator(mode="before")
     @classmethod
@@ -445,6 +454,16 @@ class Config(Frozen):
     neighbors: tuple[Neighbor, ...] = ()
     gracebgp: GraceBGP = GraceBGP()
     dynamic_neighbors: tuple[DynamicNeighbor, ...] = ()
+    #: ``[defined-sets]`` and ``[[policy-definitions]]`` as written (config.policy_model).
+    defined_sets: DefinedSetsConfig = DefinedSetsConfig()
+    policy_definitions: tuple[PolicyDefinitionConfig, ...] = ()
+
+    @cached_property
+    def policy_book(self) -> PolicyBook:
+        """Every set and policy, the global apply-policy and [gracebgp] rfc8212, compiled once
+        (the loader has reported every problem; ValueError for a Config built otherwise)."""
+        return compile_book(self.defined_sets, self.policy_definitions, self.global_.apply_policy,
+                            self.gracebgp.rfc8212)
 
     @model_validator(mode="after")
     def _consistent(self) -> Config:

@@ -97,6 +97,7 @@ GRACEBGP = Section(
         ("llgr_to_ibgp",): ("llgr-to-ibgp",),
         ("provisional_hard_reset",): ("provisional-hard-reset",),
         ("record",): ("record",),
+        ("rfc8212",): ("rfc8212",),
     },
     children={"routes": Child(("routes",), ROUTE, many=True)},
 )
@@ -137,6 +138,17 @@ GLOBAL_AFI_SAFI = Section(
     },
 )
 
+#: ``[...apply-policy.config]`` of the global level, a neighbor or a peer group
+#: (config.policy_model.ApplyPolicyConfig's fields).
+_APPLY_POLICY: dict[tuple[str, ...], TomlPath] = {
+    ("apply_policy", "import_policies"): ("apply-policy", "config", "import-policy-list"),
+    ("apply_policy", "export_policies"): ("apply-policy", "config", "export-policy-list"),
+    ("apply_policy", "default_import"): ("apply-policy", "config", "default-import-policy"),
+    ("apply_policy", "default_export"): ("apply-policy", "config", "default-export-policy"),
+}
+_APPLY_POLICY_UNSUPPORTED = _paths("apply-policy.config.in-policy-list",
+                                   "apply-policy.config.default-in-policy")
+
 GLOBAL = Section(
     name="global",
     fields={
@@ -149,9 +161,10 @@ GLOBAL = Section(
         ("multipath_allow_multiple_as",): ("use-multiple-paths", "ebgp", "config", "allow-multiple-as"),
         ("multipath_ebgp_maximum_paths",): ("use-multiple-paths", "ebgp", "config", "maximum-paths"),
         ("multipath_ibgp_maximum_paths",): ("use-multiple-paths", "ibgp", "config", "maximum-paths"),
+        **_APPLY_POLICY,
     },
-    unsupported=_paths(
-        "apply-policy", "confederation",
+    unsupported=_APPLY_POLICY_UNSUPPORTED | _paths(
+        "confederation",
         "route-selection-options.config.ignore-as-path-length",
         "route-selection-options.config.external-compare-router-id",
         "route-selection-options.config.advertise-inactive-routes",
@@ -189,8 +202,11 @@ AFI_SAFI = Section(
         ("prefix_limit", "shutdown_threshold_pct"): ("prefix-limit", "config", "shutdown-threshold-pct"),
         ("prefix_limit", "restart_timer"): ("prefix-limit", "config", "restart-timer"),
     },
-    unsupported=_paths("apply-policy", "route-selection-options") | _FAMILY_CONTAINERS,
+    unsupported=_paths("route-selection-options") | _FAMILY_CONTAINERS,
     hints={
+        ("apply-policy",): "apply-policy per afi-safi is not supported: set it for the neighbor in "
+                           "[neighbors.apply-policy.config]; afi-safi-in-list in a statement's "
+                           "bgp-conditions limits a statement to some families",
         ("afi-safi-name",): "afi-safi-name belongs in [neighbors.afi-safis.config] "
                             "(GoBGP's current schema)",
         ("use-multiple-paths",): _NEIGHBOR_MULTIPATH,
@@ -251,6 +267,7 @@ NEIGHBOR = Section(
         ("replace_peer_as",): ("as-path-options", "config", "replace-peer-as"),
         ("remove_private_as",): ("config", "remove-private-as"),
         ("route_server_client",): ("route-server", "config", "route-server-client"),
+        **_APPLY_POLICY,
     },
     children={"afi_safis": Child(("afi-safis",), AFI_SAFI, many=True),
               "tcp_ao_keys": Child(("gracebgp", "tcp-ao-keys"), TCP_AO_KEY, many=True)},
@@ -260,8 +277,8 @@ NEIGHBOR = Section(
         "config.send-software-version",
         "timers.config.minimum-advertisement-interval",
         "route-server.config.secondary-route",
-        "error-handling", "logging", "apply-policy", "bfd",
-    ),
+        "error-handling", "logging", "bfd",
+    ) | _APPLY_POLICY_UNSUPPORTED,
     hints={("use-multiple-paths",): _NEIGHBOR_MULTIPATH},
     others=_paths("config.peer-group"),
 )
@@ -276,6 +293,106 @@ DYNAMIC_NEIGHBOR = Section(
     },
 )
 
+# -- routing policy (issue 16; config.policy_model) ------------------------------------------
+
+def _named(kind: str, entries: str) -> Section:
+    """A set of [defined-sets.bgp-defined-sets]: its name key and its entries key."""
+    return Section(name=kind, fields={("name",): (f"{kind}-name",), ("entries",): (entries,)})
+
+
+PREFIX_ENTRY = Section(
+    name="prefix-list",
+    fields={("ip_prefix",): ("ip-prefix",), ("masklength_range",): ("masklength-range",)},
+)
+
+DEFINED_SETS = Section(
+    name="defined-sets",
+    fields={},
+    children={
+        "prefix_sets": Child(("prefix-sets",), Section(
+            name="prefix-set", fields={("name",): ("prefix-set-name",)},
+            children={"prefix_list": Child(("prefix-list",), PREFIX_ENTRY, many=True)}), many=True),
+        "neighbor_sets": Child(("neighbor-sets",), Section(
+            name="neighbor-set", fields={("name",): ("neighbor-set-name",),
+                                         ("neighbor_info_list",): ("neighbor-info-list",)}), many=True),
+        "community_sets": Child(("bgp-defined-sets", "community-sets"),
+                                _named("community-set", "community-list"), many=True),
+        "ext_community_sets": Child(("bgp-defined-sets", "ext-community-sets"),
+                                    _named("ext-community-set", "ext-community-list"), many=True),
+        "large_community_sets": Child(("bgp-defined-sets", "large-community-sets"),
+                                      _named("large-community-set", "large-community-list"), many=True),
+        "as_path_sets": Child(("bgp-defined-sets", "as-path-sets"),
+                              _named("as-path-set", "as-path-list"), many=True),
+    },
+    unsupported=_paths("tag-sets"),
+)
+
+_BGP_CONDITIONS = ("conditions", "bgp-conditions")
+_BGP_ACTIONS = ("actions", "bgp-actions")
+
+
+def _match(field: str, where: TomlPath, set_key: str) -> dict[FieldPath, TomlPath]:
+    table = (*where, field.replace("_", "-"))
+    return {(field, "name"): (*table, set_key), (field, "options"): (*table, "match-set-options")}
+
+
+def _set_communities(field: str, method: str) -> dict[FieldPath, TomlPath]:
+    table = (*_BGP_ACTIONS, field.replace("_", "-"))
+    return {(field, "options"): (*table, "options"),
+            (field, "communities"): (*table, method, "communities-list")}
+
+
+STATEMENT = Section(
+    name="statement",
+    fields={
+        ("name",): ("name",),
+        **_match("match_prefix_set", ("conditions",), "prefix-set"),
+        **_match("match_neighbor_set", ("conditions",), "neighbor-set"),
+        **_match("match_community_set", _BGP_CONDITIONS, "community-set"),
+        **_match("match_ext_community_set", _BGP_CONDITIONS, "ext-community-set"),
+        **_match("match_large_community_set", _BGP_CONDITIONS, "large-community-set"),
+        **_match("match_as_path_set", _BGP_CONDITIONS, "as-path-set"),
+        ("as_path_length", "operator"): (*_BGP_CONDITIONS, "as-path-length", "operator"),
+        ("as_path_length", "value"): (*_BGP_CONDITIONS, "as-path-length", "value"),
+        ("community_count", "operator"): (*_BGP_CONDITIONS, "community-count", "operator"),
+        ("community_count", "value"): (*_BGP_CONDITIONS, "community-count", "value"),
+        ("route_type",): (*_BGP_CONDITIONS, "route-type"),
+        ("afi_safi_in",): (*_BGP_CONDITIONS, "afi-safi-in-list"),
+        ("next_hop_in_list",): (*_BGP_CONDITIONS, "next-hop-in-list"),
+        ("route_disposition",): ("actions", "route-disposition"),
+        **_set_communities("set_community", "set-community-method"),
+        **_set_communities("set_ext_community", "set-ext-community-method"),
+        **_set_communities("set_large_community", "set-large-community-method"),
+        ("set_med",): (*_BGP_ACTIONS, "set-med"),
+        ("set_local_pref",): (*_BGP_ACTIONS, "set-local-pref"),
+        ("set_next_hop",): (*_BGP_ACTIONS, "set-next-hop"),
+        ("set_as_path_prepend", "asn"): (*_BGP_ACTIONS, "set-as-path-prepend", "as"),
+        ("set_as_path_prepend", "repeat_n"): (*_BGP_ACTIONS, "set-as-path-prepend", "repeat-n"),
+    },
+    unsupported=_paths(
+        "conditions.call-policy", "conditions.match-tag-set", "conditions.igp-conditions",
+        "conditions.bgp-conditions.med-eq", "conditions.bgp-conditions.origin-eq",
+        "conditions.bgp-conditions.local-pref-eq", "conditions.bgp-conditions.rpki-validation-result",
+        "actions.igp-actions", "actions.bgp-actions.set-route-origin",
+        "actions.bgp-actions.set-community.set-community-method.community-set-ref",
+        "actions.bgp-actions.set-ext-community.set-ext-community-method.ext-community-set-ref",
+    ),
+    hints={
+        (*_BGP_CONDITIONS, "afi-safi-in"): "the key is afi-safi-in-list (gobgpd reads that one and "
+                                           "ignores afi-safi-in)",
+        (*_BGP_CONDITIONS, "match-ext-community-set", "community-set"):
+            "the key is ext-community-set (gobgpd ignores community-set here)",
+        (*_BGP_CONDITIONS, "match-as-path-set", "community-set"):
+            "the key is as-path-set (gobgpd ignores community-set here)",
+    },
+)
+
+POLICY_DEFINITION = Section(
+    name="policy-definition",
+    fields={("name",): ("name",)},
+    children={"statements": Child(("statements",), STATEMENT, many=True)},
+)
+
 CONFIG = Section(
     name="config",
     fields={},
@@ -284,10 +401,12 @@ CONFIG = Section(
         "neighbors": Child(("neighbors",), NEIGHBOR, many=True),
         "gracebgp": Child(("gracebgp",), GRACEBGP, many=False),
         "dynamic_neighbors": Child(("dynamic-neighbors",), DYNAMIC_NEIGHBOR, many=True),
+        "defined_sets": Child(("defined-sets",), DEFINED_SETS, many=False),
+        "policy_definitions": Child(("policy-definitions",), POLICY_DEFINITION, many=True),
     },
     unsupported=_paths(
         "rpki-servers", "bmp-servers", "vrfs", "mrt-dump", "zebra", "netlink",
-        "collector", "defined-sets", "policy-definitions",
+        "collector",
     ),
     hints={
         ("neighbor",): "the GoBGP section is [[neighbors]] (plural)",
@@ -305,9 +424,22 @@ FEATURES: Mapping[TomlPath, str] = {
     ("zebra",): "the zebra (FRR) FIB interface",
     ("netlink",): "GoBGP's netlink FIB interface",
     ("collector",): "the InfluxDB collector",
-    ("defined-sets",): "routing policy",
-    ("policy-definitions",): "routing policy",
-    ("apply-policy",): "routing policy",
+    ("apply-policy", "config", "in-policy-list"): "the in-policy of GoBGP's older route-server model",
+    ("apply-policy", "config", "default-in-policy"): "the in-policy of GoBGP's older route-server model",
+    ("tag-sets",): "tag sets (GoBGP's IGP tags)",
+    ("conditions", "call-policy"): "call-policy (a policy that calls another)",
+    ("conditions", "match-tag-set"): "tag sets (GoBGP's IGP tags)",
+    ("conditions", "igp-conditions"): "IGP conditions",
+    ("conditions", "bgp-conditions", "med-eq"): "the med-eq condition",
+    ("conditions", "bgp-conditions", "origin-eq"): "the origin-eq condition",
+    ("conditions", "bgp-conditions", "local-pref-eq"): "the local-pref-eq condition",
+    ("conditions", "bgp-conditions", "rpki-validation-result"): "RPKI origin validation (RFC 6811)",
+    ("actions", "igp-actions"): "IGP actions (set-tag)",
+    ("actions", "bgp-actions", "set-route-origin"): "the set-route-origin action",
+    ("actions", "bgp-actions", "set-community", "set-community-method", "community-set-ref"):
+        "set-community from a community-set (community-set-ref)",
+    ("actions", "bgp-actions", "set-ext-community", "set-ext-community-method", "ext-community-set-ref"):
+        "set-ext-community from an ext-community-set (ext-community-set-ref)",
     ("confederation",): "BGP confederations (RFC 5065)",
     ("route-server", "config", "secondary-route"): "route-server secondary routes (GoBGP's own extension)",
     ("bfd",): "BFD",

@@ -74,8 +74,6 @@ nexthop = "192.0.2.1"
 
 
 @pytest.mark.parametrize(("section", "text"), [
-    ("defined-sets", "[[defined-sets.prefix-sets]]\nprefix-set-name = \"ps0\"\n"),
-    ("policy-definitions", "[[policy-definitions]]\nname = \"p\"\n"),
     ("zebra", "[zebra.config]\nenabled = true\n"),
     ("bmp-servers", "[[bmp-servers]]\n[bmp-servers.config]\naddress = \"127.0.0.1\"\n"),
     ("rpki-servers", "[[rpki-servers]]\n[rpki-servers.config]\naddress = \"127.0.0.1\"\n"),
@@ -93,13 +91,14 @@ def test_unsupported_gobgp_sections(section: str, text: str) -> None:
 def test_unsupported_gobgp_neighbor_keys() -> None:
     text = MINIMAL + NEIGHBOR + """description = "x"
 [neighbors.apply-policy.config]
-import-policy-list = ["p"]
+in-policy-list = ["p"]
 [neighbors.bfd.config]
 enabled = true
 """
     assert [(p.line, p.key, p.message) for p in problems(text)] == [
-        (9, "neighbors[0].apply-policy", "section [neighbors.apply-policy] is GoBGP configuration for "
-         "routing policy, which gracebgp does not support yet"),
+        (10, "neighbors[0].apply-policy.config.in-policy-list", "key neighbors.apply-policy.config."
+         "in-policy-list is GoBGP configuration for the in-policy of GoBGP's older route-server model, "
+         "which gracebgp does not support yet"),
         (11, "neighbors[0].bfd",
          "section [neighbors.bfd] is GoBGP configuration for BFD, which gracebgp does not support yet"),
     ]

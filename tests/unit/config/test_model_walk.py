@@ -30,14 +30,18 @@ from pydantic import BaseModel
 
 from gracebgp.api.service import peer_view
 from gracebgp.config import Config, ConfigError, Neighbor, parse
+from gracebgp.config.policy_model import ApplyPolicyConfig
 from gracebgp.config.schema import CONFIG, Section
 from gracebgp.core import events as ev
 from gracebgp.core.commands import ResetPeer
 from gracebgp.core.peer import NeighborSettings
 from gracebgp.core.speaker import Speaker
 from gracebgp.daemon import build_speaker, listen_addresses, neighbors_of
+from gracebgp.policy.book import ApplyPolicy
 from gracebgp.session import build_open, check_open, negotiate
 from gracebgp.wire import CapabilitiesParam, FourOctetAs, Multiprotocol, Open
+
+from .policy_effect import policy_effect
 
 SRC = Path(__file__).parents[3] / "src" / "gracebgp"
 KEY_FILE = Path(__file__).parent / "fixtures" / "walk_md5.key"  # a TCP MD5 key in a file
@@ -48,6 +52,118 @@ PEER = "192.0.2.2"
 
 #: Fields that only inform (shown, never acted on), with the reason. None so far.
 INFORMATIONAL: dict[str, str] = {}
+
+#: Routing policy (issue 16): one statement per condition, each seen in the trace.
+POLICY_BASE = """
+[global.apply-policy.config]
+import-policy-list = []
+export-policy-list = ["pol-walk"]
+default-import-policy = "reject-route"
+default-export-policy = "reject-route"
+
+[[defined-sets.prefix-sets]]
+prefix-set-name = "ps-pods"
+[[defined-sets.prefix-sets.prefix-list]]
+ip-prefix = "10.1.0.0/16"
+masklength-range = "16..24"
+[[defined-sets.neighbor-sets]]
+neighbor-set-name = "ns-peers"
+neighbor-info-list = ["192.0.2.2/32"]
+[[defined-sets.bgp-defined-sets.community-sets]]
+community-set-name = "cs-one"
+community-list = ["65002:1"]
+[[defined-sets.bgp-defined-sets.ext-community-sets]]
+ext-community-set-name = "es-one"
+ext-community-list = ["rt:65002:1"]
+[[defined-sets.bgp-defined-sets.large-community-sets]]
+large-community-set-name = "ls-one"
+large-community-list = ["65002:1:1"]
+[[defined-sets.bgp-defined-sets.as-path-sets]]
+as-path-set-name = "as-one"
+as-path-list = ["^65002_"]
+
+[[policy-definitions]]
+name = "pol-walk"
+[[policy-definitions.statements]]
+name = "st-prefix"
+[policy-definitions.statements.conditions.match-prefix-set]
+prefix-set = "ps-pods"
+match-set-options = "any"
+[policy-definitions.statements.actions.bgp-actions]
+set-med = "+1"
+[[policy-definitions.statements]]
+name = "st-neighbor"
+[policy-definitions.statements.conditions.match-neighbor-set]
+neighbor-set = "ns-peers"
+match-set-options = "any"
+[policy-definitions.statements.actions.bgp-actions]
+set-local-pref = 150
+[[policy-definitions.statements]]
+name = "st-comm"
+[policy-definitions.statements.conditions.bgp-conditions.match-community-set]
+community-set = "cs-one"
+match-set-options = "any"
+[policy-definitions.statements.actions.bgp-actions.set-community]
+options = "add"
+[policy-definitions.statements.actions.bgp-actions.set-community.set-community-method]
+communities-list = ["65001:100"]
+[[policy-definitions.statements]]
+name = "st-ext"
+[policy-definitions.statements.conditions.bgp-conditions.match-ext-community-set]
+ext-community-set = "es-one"
+match-set-options = "any"
+[policy-definitions.statements.actions.bgp-actions.set-ext-community]
+options = "add"
+[policy-definitions.statements.actions.bgp-actions.set-ext-community.set-ext-community-method]
+communities-list = ["rt:65001:100"]
+[[policy-definitions.statements]]
+name = "st-large"
+[policy-definitions.statements.conditions.bgp-conditions.match-large-community-set]
+large-community-set = "ls-one"
+match-set-options = "any"
+[policy-definitions.statements.actions.bgp-actions.set-large-community]
+options = "add"
+[policy-definitions.statements.actions.bgp-actions.set-large-community.set-large-community-method]
+communities-list = ["65001:1:100"]
+[[policy-definitions.statements]]
+name = "st-aspath"
+[policy-definitions.statements.conditions.bgp-conditions.match-as-path-set]
+as-path-set = "as-one"
+match-set-options = "any"
+[policy-definitions.statements.actions.bgp-actions.set-as-path-prepend]
+as = "65001"
+repeat-n = 1
+[[policy-definitions.statements]]
+name = "st-length"
+[policy-definitions.statements.conditions.bgp-conditions.as-path-length]
+operator = "eq"
+value = 1
+[[policy-definitions.statements]]
+name = "st-count"
+[policy-definitions.statements.conditions.bgp-conditions.community-count]
+operator = "eq"
+value = 5
+[[policy-definitions.statements]]
+name = "st-type"
+[policy-definitions.statements.conditions.bgp-conditions]
+route-type = "external"
+[[policy-definitions.statements]]
+name = "st-family"
+[policy-definitions.statements.conditions.bgp-conditions]
+afi-safi-in-list = ['ipv4-unicast']
+[[policy-definitions.statements]]
+name = "st-nexthop"
+[policy-definitions.statements.conditions.bgp-conditions]
+next-hop-in-list = ["192.0.2.0/24"]
+[policy-definitions.statements.actions.bgp-actions]
+set-next-hop = "self"
+[[policy-definitions.statements]]
+name = "st-last"
+[policy-definitions.statements.conditions.bgp-conditions]
+next-hop-in-list = ["192.0.2.9"]
+[policy-definitions.statements.actions]
+route-disposition = "accept-route"
+"""
 
 BASE = """\
 [global.config]
@@ -120,6 +236,11 @@ send-max = 0
 [neighbors.afi-safis.config]
 afi-safi-name = "ipv6-unicast"
 enabled = true
+[neighbors.apply-policy.config]
+import-policy-list = ["pol-walk"]
+export-policy-list = []
+default-import-policy = "accept-route"
+default-export-policy = "accept-route"
 
 [[neighbors]]
 [neighbors.config]
@@ -139,13 +260,14 @@ drain-delay = 10
 establish-wait = 30
 llgr-to-ibgp = false
 provisional-hard-reset = false
+rfc8212 = false
 
 [[gracebgp.routes]]
 prefix = "198.51.100.0/24"
 origin = "igp"
 communities = []
 large-communities = []
-"""
+""" + POLICY_BASE
 
 
 # --- what consumers do with a configuration ----------------------------------------------------
@@ -349,6 +471,26 @@ def dyn(old: str, new: str) -> Probe:
     return Probe(((old, new),), dynamic_peers, base=(DYNAMIC,))
 
 
+POL = "pol-walk"
+
+
+def renamed(name: str, kind: str) -> Probe:
+    """A defined set renamed, and the condition that names it with it."""
+    return Probe(((f'{kind}-name = "{name}"', f'{kind}-name = "{name}-2"'),
+                  (f'{kind} = "{name}"\nmatch-set-options', f'{kind} = "{name}-2"\nmatch-set-options')),
+                 policy_effect)
+
+
+def invert(name: str, kind: str) -> Probe:
+    written = f'{kind} = "{name}"\nmatch-set-options = '
+    return p(written + '"any"', written + '"invert"', policy_effect)
+
+
+def community_op(action: str) -> Probe:
+    table = f"[policy-definitions.statements.actions.bgp-actions.{action}]"
+    return p(f'{table}\noptions = "add"', f'{table}\noptions = "replace"', policy_effect)
+
+
 PROBES: dict[str, Probe] = {
     "dynamic_neighbors.prefix": dyn('prefix = "10.0.0.0/24"', 'prefix = "10.0.0.0/29"'),
     "dynamic_neighbors.peer_group": dyn('peer-group = "leaves"', 'peer-group = "spines"'),
@@ -487,6 +629,88 @@ PROBES: dict[str, Probe] = {
     "gracebgp.routes.large_communities": kv("large-communities", "[]", '["65001:1:7"]', originated),
     "gracebgp.routes.med": p(ROUTE, ROUTE + "med = 50\n", originated),
     "gracebgp.routes.local_pref": p(ROUTE, ROUTE + "local-pref = 200\n", originated),
+    # routing policy (issue 16): the compiled book run over routes (policy_effect)
+    "global_.apply_policy.import_policies": kv("import-policy-list", "[]", '["pol-walk"]', policy_effect),
+    "global_.apply_policy.export_policies": kv("export-policy-list", '["pol-walk"]', "[]", policy_effect),
+    "global_.apply_policy.default_import": kv("default-import-policy", '"reject-route"', '"accept-route"',
+                                              policy_effect),
+    "global_.apply_policy.default_export": kv("default-export-policy", '"reject-route"', '"accept-route"',
+                                              policy_effect),
+    "neighbors.apply_policy.import_policies": kv("import-policy-list", '["pol-walk"]', "[]", policy_effect),
+    "neighbors.apply_policy.export_policies": kv("export-policy-list", "[]", '["pol-walk"]', policy_effect),
+    "neighbors.apply_policy.default_import": kv("default-import-policy", '"accept-route"', '"reject-route"',
+                                                policy_effect),
+    "neighbors.apply_policy.default_export": kv("default-export-policy", '"accept-route"', '"reject-route"',
+                                                policy_effect),
+    "gracebgp.rfc8212": Probe((("rfc8212 = false", "rfc8212 = true"),), policy_effect,
+                              base=(('import-policy-list = ["pol-walk"]\nexport-policy-list = []\n'
+                                     'default-import-policy = "accept-route"\n'
+                                     'default-export-policy = "accept-route"\n', ""),
+                                    ('default-import-policy = "reject-route"\n'
+                                     'default-export-policy = "reject-route"\n', ""))),
+    "defined_sets.prefix_sets.name": renamed("ps-pods", "prefix-set"),
+    "defined_sets.prefix_sets.prefix_list.ip_prefix": kv("ip-prefix", '"10.1.0.0/16"', '"10.2.0.0/16"',
+                                                         policy_effect),
+    "defined_sets.prefix_sets.prefix_list.masklength_range": kv("masklength-range", '"16..24"', '"16..20"',
+                                                                policy_effect),
+    "defined_sets.neighbor_sets.name": renamed("ns-peers", "neighbor-set"),
+    "defined_sets.neighbor_sets.neighbor_info_list": kv("neighbor-info-list", '["192.0.2.2/32"]',
+                                                        '["192.0.2.3"]', policy_effect),
+    "defined_sets.community_sets.name": renamed("cs-one", "community-set"),
+    "defined_sets.community_sets.entries": kv("community-list", '["65002:1"]', '["65002:2"]', policy_effect),
+    "defined_sets.ext_community_sets.name": renamed("es-one", "ext-community-set"),
+    "defined_sets.ext_community_sets.entries": kv("ext-community-list", '["rt:65002:1"]', '["rt:65002:2"]',
+                                                  policy_effect),
+    "defined_sets.large_community_sets.name": renamed("ls-one", "large-community-set"),
+    "defined_sets.large_community_sets.entries": kv("large-community-list", '["65002:1:1"]', '["65002:1:2"]',
+                                                    policy_effect),
+    "defined_sets.as_path_sets.name": renamed("as-one", "as-path-set"),
+    "defined_sets.as_path_sets.entries": kv("as-path-list", '["^65002_"]', '["^65010_"]', policy_effect),
+    "policy_definitions.name": Probe(((f'name = "{POL}"', 'name = "pol-2"'),
+                                      (f'import-policy-list = ["{POL}"]', 'import-policy-list = ["pol-2"]'),
+                                      (f'export-policy-list = ["{POL}"]', 'export-policy-list = ["pol-2"]')),
+                                     policy_effect),
+    "policy_definitions.statements.name": kv("name", '"st-last"', '"st-final"', policy_effect),
+    "policy_definitions.statements.match_prefix_set.name": renamed("ps-pods", "prefix-set"),
+    "policy_definitions.statements.match_prefix_set.options": invert("ps-pods", "prefix-set"),
+    "policy_definitions.statements.match_neighbor_set.name": renamed("ns-peers", "neighbor-set"),
+    "policy_definitions.statements.match_neighbor_set.options": invert("ns-peers", "neighbor-set"),
+    "policy_definitions.statements.match_community_set.name": renamed("cs-one", "community-set"),
+    "policy_definitions.statements.match_community_set.options": invert("cs-one", "community-set"),
+    "policy_definitions.statements.match_ext_community_set.name": renamed("es-one", "ext-community-set"),
+    "policy_definitions.statements.match_ext_community_set.options": invert("es-one", "ext-community-set"),
+    "policy_definitions.statements.match_large_community_set.name": renamed("ls-one", "large-community-set"),
+    "policy_definitions.statements.match_large_community_set.options": invert("ls-one",
+                                                                              "large-community-set"),
+    "policy_definitions.statements.match_as_path_set.name": renamed("as-one", "as-path-set"),
+    "policy_definitions.statements.match_as_path_set.options": invert("as-one", "as-path-set"),
+    "policy_definitions.statements.as_path_length.operator": p('operator = "eq"\nvalue = 1',
+                                                               'operator = "ge"\nvalue = 1', policy_effect),
+    "policy_definitions.statements.as_path_length.value": kv("value", 1, 2, policy_effect),
+    "policy_definitions.statements.community_count.operator": p('operator = "eq"\nvalue = 5',
+                                                                'operator = "le"\nvalue = 5', policy_effect),
+    "policy_definitions.statements.community_count.value": kv("value", 5, 2, policy_effect),
+    "policy_definitions.statements.route_type": kv("route-type", '"external"', '"internal"', policy_effect),
+    "policy_definitions.statements.afi_safi_in": kv("afi-safi-in-list", "['ipv4-unicast']",
+                                                    "['ipv6-unicast']", policy_effect),
+    "policy_definitions.statements.next_hop_in_list": kv("next-hop-in-list", '["192.0.2.0/24"]',
+                                                         '["198.51.100.0/24"]', policy_effect),
+    "policy_definitions.statements.route_disposition": kv("route-disposition", '"accept-route"',
+                                                          '"reject-route"', policy_effect),
+    "policy_definitions.statements.set_community.options": community_op("set-community"),
+    "policy_definitions.statements.set_community.communities": kv("communities-list", '["65001:100"]',
+                                                                  '["65001:200"]', policy_effect),
+    "policy_definitions.statements.set_ext_community.options": community_op("set-ext-community"),
+    "policy_definitions.statements.set_ext_community.communities": kv("communities-list", '["rt:65001:100"]',
+                                                                      '["rt:65001:200"]', policy_effect),
+    "policy_definitions.statements.set_large_community.options": community_op("set-large-community"),
+    "policy_definitions.statements.set_large_community.communities": kv("communities-list", '["65001:1:100"]',
+                                                                        '["65001:1:200"]', policy_effect),
+    "policy_definitions.statements.set_med": kv("set-med", '"+1"', '"-1"', policy_effect),
+    "policy_definitions.statements.set_local_pref": kv("set-local-pref", 150, 160, policy_effect),
+    "policy_definitions.statements.set_next_hop": kv("set-next-hop", '"self"', '"unchanged"', policy_effect),
+    "policy_definitions.statements.set_as_path_prepend.asn": kv("as", '"65001"', '"65009"', policy_effect),
+    "policy_definitions.statements.set_as_path_prepend.repeat_n": kv("repeat-n", 1, 2, policy_effect),
 }
 
 
@@ -497,6 +721,8 @@ def _model(annotation: Any) -> type[BaseModel] | None:
     todo = [annotation]
     while todo:
         a = todo.pop()
+        if a is ApplyPolicy:  # validated as written by ApplyPolicyConfig, its fields' names
+            return ApplyPolicyConfig
         if isinstance(a, type) and issubclass(a, BaseModel):
             return a
         todo += get_args(a)

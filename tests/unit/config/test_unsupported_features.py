@@ -80,12 +80,25 @@ ipv6-labelled-unicast l3vpn-ipv4-unicast l3vpn-ipv6-unicast l2vpn-evpn l2vpn-vpl
 route-target-membership peer-groups peer-group-name rpki-servers bmp-servers vrfs mrt-dump zebra
 netlink collector defined-sets policy-definitions dynamic-neighbors ebgp ibgp allow-multiple-as
 maximum-paths
+import-policy-list export-policy-list default-import-policy default-export-policy in-policy-list
+default-in-policy prefix-sets prefix-set-name prefix-list ip-prefix masklength-range neighbor-sets
+neighbor-set-name neighbor-info-list bgp-defined-sets community-sets community-set-name community-list
+ext-community-sets ext-community-set-name ext-community-list large-community-sets large-community-set-name
+large-community-list as-path-sets as-path-set-name as-path-list tag-sets name statements conditions
+match-prefix-set prefix-set match-set-options match-neighbor-set neighbor-set bgp-conditions
+match-community-set community-set match-ext-community-set ext-community-set match-large-community-set
+large-community-set match-as-path-set as-path-set as-path-length operator value community-count route-type
+afi-safi-in-list next-hop-in-list call-policy match-tag-set igp-conditions med-eq origin-eq local-pref-eq
+rpki-validation-result actions route-disposition igp-actions bgp-actions set-community options
+set-community-method communities-list community-set-ref set-ext-community set-ext-community-method
+ext-community-set-ref set-large-community set-large-community-method set-med set-local-pref set-next-hop
+set-as-path-prepend repeat-n set-route-origin
 """
 _GRACEBGP_WORDS = """
 gracebgp auth-password-file tcp-ao-current-key tcp-ao-keys send-id recv-id algorithm secret secret-file
 state-dir api-socket api-socket-group api-socket-mode api-listen api-token-file api-tls-cert-file
 api-tls-key-file metrics-listen sigterm forwarding-state-preserved drain-delay establish-wait
-llgr-to-ibgp provisional-hard-reset record routes prefix next-hop origin communities
+llgr-to-ibgp provisional-hard-reset rfc8212 record routes prefix next-hop origin communities
 large-communities med local-pref max-peers
 """
 GOBGP_KEYS = frozenset(_GOBGP_WORDS.split())
