@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import ClassVar
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench import policyconf
 from bench.lab import Lab, Proc, sh, wait_for
 
 HERE = Path(__file__).resolve().parent
@@ -32,6 +33,8 @@ class Dut(ABC):
     needs_netns: ClassVar[bool] = True
     binaries: ClassVar[tuple[str, ...]] = ()
     poll_interval: ClassVar[float] = 0.05
+    #: ``bench/routing.py --policy``: the import and export policy of ``bench/policyconf.py``
+    policy: ClassVar[bool] = False
 
     def __init__(self, lab: Lab, gr: int = 0) -> None:
         self.lab = lab
@@ -121,6 +124,8 @@ class GraceBgpd(Dut):
             if self.gr:
                 out += ["[neighbors.afi-safis.mp-graceful-restart.config]", "enabled = true"]
             out.append("")
+        if self.policy:
+            out.append(policyconf.gobgp_toml())
         out += ["[gracebgp]", f"state-dir = '{self.dir / 'state'}'", f"api-socket = '{self.dir / 'g.sock'}'",
                 'sigterm = "withdraw"', ""]
         return "\n".join(out)
@@ -185,6 +190,8 @@ class GoBgpd(Dut):
             if self.gr:
                 out += ["    [neighbors.afi-safis.mp-graceful-restart.config]", "      enabled = true"]
             out.append("")
+        if self.policy:
+            out.append(policyconf.gobgp_toml())
         return "\n".join(out) + "\n"
 
     def cli(self, *args: str) -> str:
@@ -222,14 +229,17 @@ class Bird(Dut):
         out = [f"router id {lab.dut};",
                f'log "{self.dir / "bird-daemon.log"}" {{ info, warning, error, fatal }};',
                "protocol device { scan time 10; }"]
+        if self.policy:
+            out.append(policyconf.bird_defs())
         for proto, addr, asn, injector in lab.neighbors():
             # several injectors: they get nothing (the others' routes would loop back to AS 65100)
-            export = "none" if injector and lab.multi else "all"
+            export = "none" if injector and lab.multi else "filter bench_out" if self.policy else "all"
+            imports = "filter bench_in" if self.policy else "all"
             out += [f"protocol bgp {proto} {{", f"  local {lab.dut} as 65000;",
                     f"  neighbor {addr} as {asn};",
                     "  passive on; hold time 90; keepalive time 30;",
                     *([f"  graceful restart on; graceful restart time {self.gr};"] if self.gr else []),
-                    f"  ipv4 {{ import all; export {export}; }};", "}"]
+                    f"  ipv4 {{ import {imports}; export {export}; }};", "}"]
         return "\n".join(out) + "\n"
 
     @property
@@ -294,7 +304,13 @@ class Frr(Dut):
             out.append(f"  neighbor {addr} activate")
             if injector and lab.multi:  # several injectors: they get nothing (see Bird)
                 out.append(f"  neighbor {addr} route-map NONE out")
+            elif self.policy:
+                out.append(f"  neighbor {addr} route-map BENCH-OUT out")
+            if self.policy:
+                out.append(f"  neighbor {addr} route-map BENCH-IN in")
         out += [" exit-address-family", "exit", "!"]
+        if self.policy:
+            out += policyconf.frr_lines()
         if lab.multi:
             out += ["route-map NONE deny 10", "!"]
         return "\n".join(out) + "\n"

@@ -34,6 +34,7 @@ N ("x grace": 0.5 means half of gracebgpd's time or memory).
     python bench/routing.py                                   # 100k and 1M, 3 runs, all daemons
     python bench/routing.py --sizes 100000 --runs 1           # quick
     python bench/routing.py --daemons gracebgpd --sizes 1000000 --runs 1 --profile /tmp/gbp
+    python bench/routing.py --policy --daemons gracebgpd,bird,gobgpd  # issue 16: with policy
 """
 
 from __future__ import annotations
@@ -413,7 +414,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ref", default=None, metavar="COMMIT",
                     help="run gracebgpd from this commit's src/ (git archive) instead of the working tree")
     ap.add_argument("--json", type=Path, default=None, help="also write every run's result here")
+    ap.add_argument("--policy", action="store_true",
+                    help="every daemon runs the import and export policy of bench/policyconf.py")
     args = ap.parse_args(argv)
+    Dut.policy = args.policy
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     names = [d.strip() for d in args.daemons.split(",") if d.strip()]
     unknown = [d for d in names if d not in DAEMONS]
@@ -434,7 +438,8 @@ def main(argv: list[str] | None = None) -> int:
     cpu = cpu_model()
     print(f"routing benchmark: {os.cpu_count()} CPUs ({cpu}), {platform.python_implementation()} "
           f"{platform.python_version()}, {'network namespaces + veth' if args.netns else 'loopback'}; "
-          f"sizes {sizes}, runs {args.runs}, hold time {args.hold_time}")
+          f"sizes {sizes}, runs {args.runs}, hold time {args.hold_time}"
+          + ("; with the routing policy of bench/policyconf.py" if args.policy else ""))
     base = Path(tempfile.mkdtemp(prefix="gracebgp-bench-"))
     os.chmod(base, 0o755)
     if args.ref:
