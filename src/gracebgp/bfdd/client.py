@@ -1,0 +1,149 @@
+"""gracebgpd's end of the control socket: find (or start) gracebgp-bfdd, hand it the wanted
+sessions, and pass its state changes on; reconnect and re-send after bfdd or the socket
+went away. The client never stops bfdd by going away: a re-executed gracebgpd connects
+again and adopts the sessions (the snapshot); only ``stop_daemon`` ends it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import subprocess
+import sys
+from collections import deque
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from gracebgp.bfdd.protocol import SessionSpec, dumps, loads
+
+log = logging.getLogger("gracebgp.bfd")
+
+START_WAIT = 5.0  # seconds for a new bfdd's control socket to appear
+RECONNECT = 1.0
+
+
+class BfddClient:
+    """One connection to gracebgp-bfdd; ``on_message`` gets each event (snapshot, state)."""
+
+    def __init__(self, control_path: str, on_message: Callable[[dict[str, Any]], None], *,
+                 spawn: bool = True, log_path: str | None = None,
+                 command: Sequence[str] | None = None) -> None:
+        self.control_path = control_path
+        self.on_message = on_message
+        self.spawn = spawn
+        self.log_path = log_path
+        self.command = list(command or (sys.executable, "-m", "gracebgp.bfdd"))
+        self.wanted: list[SessionSpec] = []
+        self.pid: int | None = None  # bfdd's, from its snapshot
+        self.connected = asyncio.Event()
+        self._writer: asyncio.StreamWriter | None = None
+        self._replies: deque[asyncio.Future[dict[str, Any]]] = deque()
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+
+    async def start(self) -> None:
+        """Connect, starting bfdd first when nothing answers; then keep the connection."""
+        await self._connect()
+        self._task = asyncio.create_task(self._keep())
+
+    async def close(self) -> None:
+        """Disconnect; bfdd and its sessions go on (a planned restart re-adopts them)."""
+        self._closing = True
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._writer is not None:
+            self._writer.close()
+
+    async def set_sessions(self, specs: Sequence[SessionSpec]) -> None:
+        self.wanted = list(specs)
+        if self._writer is not None:
+            await self.request({"op": "set", "sessions": [s.to_dict() for s in self.wanted]})
+
+    async def list_sessions(self) -> dict[str, Any]:
+        return await self.request({"op": "list"})
+
+    async def stop_daemon(self) -> None:
+        """bfdd sends AdminDown for every session (not a failure for peers) and ends."""
+        with contextlib.suppress(ConnectionError, asyncio.TimeoutError, RuntimeError):
+            await self.request({"op": "stop"})
+
+    async def request(self, message: dict[str, Any], timeout: float = 5.0) -> dict[str, Any]:
+        if self._writer is None:
+            raise RuntimeError("gracebgp-bfdd is not connected")
+        fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._replies.append(fut)
+        self._writer.write(dumps(message))
+        await self._writer.drain()
+        return await asyncio.wait_for(fut, timeout)
+
+    # --- connection ---------------------------------------------------------------------
+
+    async def _open(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter] | None:
+        try:
+            return await asyncio.open_unix_connection(self.control_path)
+        except (FileNotFoundError, ConnectionRefusedError):
+            return None
+
+    async def _connect(self) -> None:
+        pair = await self._open()
+        if pair is None and self.spawn:
+            self._spawn()
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + START_WAIT
+            while pair is None and loop.time() < deadline:
+                await asyncio.sleep(0.05)
+                pair = await self._open()
+        if pair is None:
+            raise ConnectionError(f"gracebgp-bfdd does not answer on {self.control_path}")
+        reader, self._writer = pair
+        self._reader = reader
+        first = loads(await asyncio.wait_for(reader.readline(), START_WAIT))
+        self.pid = first.get("pid")
+        self.on_message(first)
+        self.connected.set()
+        if self.wanted:
+            self._writer.write(dumps({"op": "set", "sessions": [s.to_dict() for s in self.wanted]}))
+            self._replies.append(asyncio.get_running_loop().create_future())
+
+    def _spawn(self) -> None:
+        argv = [*self.command, "--socket", self.control_path]
+        out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
+        try:
+            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out,
+                                    start_new_session=True, close_fds=True)
+        finally:
+            if self.log_path and not isinstance(out, int):
+                out.close()
+        log.info("started gracebgp-bfdd (pid %d)", proc.pid)
+
+    async def _keep(self) -> None:
+        while not self._closing:
+            try:
+                while line := await self._reader.readline():
+                    msg = loads(line)
+                    if "event" in msg:
+                        self.on_message(msg)
+                    elif self._replies:
+                        fut = self._replies.popleft()
+                        if not fut.done():
+                            fut.set_result(msg)
+            except (ConnectionError, ValueError) as exc:
+                log.warning("gracebgp-bfdd connection: %s", exc)
+            self.connected.clear()
+            self._writer = None
+            while self._replies:
+                fut = self._replies.popleft()
+                if not fut.done():
+                    fut.set_exception(ConnectionError("gracebgp-bfdd went away"))
+            if self._closing:
+                return
+            log.warning("gracebgp-bfdd went away; reconnecting")
+            while not self._closing:
+                await asyncio.sleep(RECONNECT)
+                with contextlib.suppress(ConnectionError, OSError, ValueError, asyncio.TimeoutError):
+                    await self._connect()
+                    break
+

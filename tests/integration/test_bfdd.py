@@ -1,0 +1,172 @@
+"""gracebgp-bfdd on loopback: two real bfdd processes (127.0.0.1 and 127.0.0.2, UDP 3784)
+bring a session Up through the control socket, negotiate fast timers, detect a silent peer
+within its Detection Time, take an AdminDown as a signal rather than a failure (RFC 5880
+§6.8.16), and keep running when the client goes away (what gracebgpd's re-exec needs)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gracebgp.bfdd.client import BfddClient
+from gracebgp.bfdd.protocol import SessionSpec
+
+A, B = "127.0.0.1", "127.0.0.2"
+FAST = {"desired_min_tx_us": 50_000, "required_min_rx_us": 50_000, "detect_mult": 3}
+
+
+def _start(tmp: Path, name: str, listen: str) -> tuple[subprocess.Popen[bytes], str]:
+    path = str(tmp / f"{name}.sock")
+    proc = subprocess.Popen([sys.executable, "-m", "gracebgp.bfdd", "--socket", path, "--listen", listen,
+                             "--orphan-timeout", "30"],
+                            stdout=subprocess.DEVNULL, stderr=open(tmp / f"{name}.log", "wb"))  # noqa: SIM115
+    deadline = time.monotonic() + 10
+    while not os.path.exists(path):
+        assert proc.poll() is None, (tmp / f"{name}.log").read_text()
+        assert time.monotonic() < deadline, "bfdd did not create its control socket"
+        time.sleep(0.02)
+    return proc, path
+
+
+@pytest.fixture
+def daemons(tmp_path: Path) -> Iterator[tuple[tuple[subprocess.Popen[bytes], str], ...]]:
+    pair = (_start(tmp_path, "a", A), _start(tmp_path, "b", B))
+    yield pair
+    for proc, _ in pair:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
+
+
+class Watch:
+    """A client of one bfdd that records every event."""
+
+    def __init__(self, path: str, peer: str, local: str) -> None:
+        self.events: list[tuple[float, dict[str, Any]]] = []
+        self.changed = asyncio.Event()
+        self.client = BfddClient(path, self._got, spawn=False)
+        self.spec = SessionSpec(peer=peer, local=local)
+
+    def _got(self, msg: dict[str, Any]) -> None:
+        self.events.append((time.monotonic(), msg))
+        self.changed.set()
+
+    def state(self) -> str | None:
+        for _, msg in reversed(self.events):
+            if msg.get("event") == "state":
+                return str(msg["status"]["state"])
+        return None
+
+    async def until(self, state: str, timeout: float) -> dict[str, Any]:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            for _, msg in reversed(self.events):
+                if msg.get("event") == "state" and msg["status"]["state"] == state:
+                    return dict(msg["status"])
+            left = deadline - loop.time()
+            assert left > 0, f"no {state} within {timeout}s: {self.events}"
+            self.changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.changed.wait(), left)
+
+
+Scenario = Callable[[tuple[Watch, Watch], Any], Awaitable[None]]
+
+
+def run_up(daemons: Any, scenario: Scenario) -> None:
+    """Both sessions Up (each bfdd configured through its control socket), then ``scenario``."""
+    async def main() -> None:
+        (_, path_a), (_, path_b) = daemons
+        wa, wb = Watch(path_a, B, A), Watch(path_b, A, B)
+        for w in (wa, wb):
+            await w.client.start()
+            await w.client.set_sessions([w.spec])
+        await wa.until("up", 10)
+        await wb.until("up", 10)
+        try:
+            await scenario((wa, wb), daemons)
+        finally:
+            for w in (wa, wb):
+                await w.client.close()
+    asyncio.run(main())
+
+
+def test_session_comes_up_with_the_c_bit_and_fast_timers(daemons: Any) -> None:
+    run_up(daemons, _fast_timers)
+
+
+async def _fast_timers(up: tuple[Watch, Watch], daemons: Any) -> None:
+    wa, wb = up
+    listing = await wa.client.list_sessions()
+    [s] = listing["sessions"]
+    assert (s["state"], s["local_c"], s["remote_c"]) == ("up", True, True)
+    assert s["local_discriminator"] and s["remote_discriminator"]
+    for w in (wa, wb):
+        await w.client.set_sessions([SessionSpec(**{**w.spec.to_dict(), **FAST})])
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 5
+    while True:  # the Poll Sequence ends with the Final; both sides then run at 50 ms
+        [s] = (await wa.client.list_sessions())["sessions"]
+        if s["tx_interval_us"] == 50_000 and s["detection_time_us"] == 150_000:
+            break
+        assert loop.time() < deadline, s
+        await asyncio.sleep(0.05)
+    assert s["state"] == "up" and s["flaps"] == 0
+
+
+def test_silent_peer_is_detected_within_detection_time(daemons: Any) -> None:
+    run_up(daemons, _silent_peer)
+
+
+async def _silent_peer(up: tuple[Watch, Watch], daemons: Any) -> None:
+    wa, wb = up
+    for w in (wa, wb):
+        await w.client.set_sessions([SessionSpec(**{**w.spec.to_dict(), **FAST})])
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 5
+    while (await wa.client.list_sessions())["sessions"][0]["detection_time_us"] != 150_000:
+        assert loop.time() < deadline
+        await asyncio.sleep(0.05)
+    proc_b = daemons[1][0]
+    proc_b.send_signal(signal.SIGKILL)  # no AdminDown: silence
+    killed = time.monotonic()
+    down = await wa.until("down", 5)
+    seen = next(t for t, m in wa.events if m.get("event") == "state" and m["status"]["state"] == "down")
+    took = seen - killed
+    assert down["local_diag"] == "control-detection-time-expired"
+    assert took < 0.5, f"detected after {took:.3f}s (detection time 150 ms)"
+
+
+def test_admin_down_is_a_signal_and_bfdd_outlives_its_client(daemons: Any) -> None:
+    run_up(daemons, _admin_down)
+
+
+async def _admin_down(up: tuple[Watch, Watch], daemons: Any) -> None:
+    wa, wb = up
+    await wb.client.close()  # gracebgpd B goes away (a re-exec): its bfdd keeps the session
+    await asyncio.sleep(1.0)
+    [s] = (await wa.client.list_sessions())["sessions"]
+    assert s["state"] == "up"
+    again = Watch(daemons[1][1], A, B)
+    await again.client.start()  # the new gracebgpd: the snapshot holds the running session
+    snapshot = next(m for _, m in again.events if m.get("event") == "snapshot")
+    assert [x["state"] for x in snapshot["sessions"]] == ["up"]
+    await again.client.stop_daemon()  # for good: AdminDown first
+    down = await wa.until("down", 5)
+    assert (down["remote_state"], down["local_diag"]) == ("admin-down", "neighbor-signaled-session-down")
+    await again.client.close()
