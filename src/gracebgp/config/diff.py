@@ -10,13 +10,20 @@ cannot be applied to running sessions: ``needs_restart`` says which, and why.
 Locally originated routes are matched by prefix: ``routes_removed`` are withdrawn,
 ``routes_added`` are announced (a route whose attributes changed is in
 ``routes_added`` only: announcing it replaces the old path, RFC 4271 §3.1).
+
+Routing policy (issue 16) never resets or restarts anything: ``policy_changed`` says the
+compiled book differs (a defined set, a policy definition, the global apply-policy or
+``[gracebgp] rfc8212``), ``policy_peers`` lists the neighbors whose own apply-policy
+(written or inherited from their peer group) changed; the speaker re-evaluates the
+affected routes from the kept Adj-RIB-In and sends the differences. A neighbor whose only
+change is its apply-policy is in ``cosmetic`` (applied in place).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gracebgp.config.model import AfiSafi, Config, Neighbor, PrefixLimit, Route
+from gracebgp.config.model import AfiSafi, Config, Global, Neighbor, PrefixLimit, Route
 
 #: Neighbor fields whose change needs no session reset: nothing in the OPEN or in the
 #: established connection depends on them (the connect-retry, idle-hold and passive
@@ -31,6 +38,9 @@ COSMETIC_FIELDS = frozenset({"description", "connect_retry", "idle_hold_time_aft
 #: ``[neighbors.graceful-restart.config]`` keys that are local timers, not capability
 #: contents (RFC 4724 §4.1 Selection_Deferral_Timer, the helper's stale-routes bound).
 COSMETIC_GR_FIELDS = frozenset({"deferral_time", "stale_routes_time"})
+#: Neighbor fields that select routing policy: changed without touching the session
+#: (the routes are evaluated again instead; ``ConfigDiff.policy_peers``).
+POLICY_FIELDS = frozenset({"apply_policy"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,12 +59,17 @@ class ConfigDiff:
     routes_removed: tuple[Route, ...] = ()
     #: [gracebgp] settings applied live (sigterm, forwarding-state-preserved), by key.
     settings_changed: tuple[str, ...] = ()
+    #: The compiled policy book differs: [defined-sets], [[policy-definitions]],
+    #: [global.apply-policy] or [gracebgp] rfc8212 (no session is reset for it).
+    policy_changed: bool = False
+    #: Addresses of the neighbors (in both configurations) whose apply-policy changed.
+    policy_peers: tuple[str, ...] = ()
 
     @property
     def empty(self) -> bool:
         return not (self.added or self.removed or self.changed or self.cosmetic or self.global_changed
                     or self.needs_restart or self.routes_added or self.routes_removed
-                    or self.settings_changed)
+                    or self.settings_changed or self.policy_changed or self.policy_peers)
 
 
 def changed_fields(old: Neighbor, new: Neighbor) -> tuple[str, ...]:
@@ -73,7 +88,7 @@ def applies_in_place(old: Neighbor, new: Neighbor) -> bool:
         elif name == "afi_safis":  # a prefix-limit is applied in place (core.reload)
             if _without_limits(old) != _without_limits(new):
                 return False
-        elif name not in COSMETIC_FIELDS:
+        elif name not in COSMETIC_FIELDS and name not in POLICY_FIELDS:
             return False
     return True
 
@@ -127,6 +142,10 @@ def diff(old: Config, new: Config) -> ConfigDiff:
         ("gracebgp.forwarding-state-preserved", x0.forwarding_state_preserved, x1.forwarding_state_preserved),
     ) if a != b)
 
+    policy_changed = (old.defined_sets != new.defined_sets or old.policy_definitions != new.policy_definitions
+                      or g0.apply_policy != g1.apply_policy or x0.rfc8212 != x1.rfc8212)
+    policy_peers = tuple(a for a, n in after.items()
+                         if a in before and before[a].apply_policy != n.apply_policy)
     old_routes = {r.prefix: r for r in old.gracebgp.routes}
     new_routes = {r.prefix: r for r in new.gracebgp.routes}
     return ConfigDiff(
@@ -134,12 +153,19 @@ def diff(old: Config, new: Config) -> ConfigDiff:
         removed=removed,
         changed=tuple(changed),
         cosmetic=tuple(cosmetic),
-        global_changed=g0 != g1,
+        # its apply-policy is routing policy (policy_changed), not the speaker's identity
+        global_changed=_without_policy(g0) != _without_policy(g1),
         needs_restart=tuple(reasons),
         routes_added=tuple(r for p, r in new_routes.items() if old_routes.get(p) != r),
         routes_removed=tuple(r for p, r in old_routes.items() if p not in new_routes),
         settings_changed=settings,
+        policy_changed=policy_changed,
+        policy_peers=policy_peers,
     )
+
+
+def _without_policy(g: Global) -> Global:
+    return g.model_copy(update={"apply_policy": None})
 
 
 def _show(value: object) -> str:

@@ -29,6 +29,8 @@ from gracebgp.core.configured import configured_refusal
 from gracebgp.core.drain import DrainControl, DrainHost
 from gracebgp.core.originate import LocalRoute, to_paths
 from gracebgp.core.peer import NeighborSettings, Peer
+from gracebgp.core.policy_commands import HANDLERS as POLICY_HANDLERS
+from gracebgp.core.policy_commands import PolicyRefused, ReplacePolicyBook, SetPeerPolicy
 from gracebgp.core.reload import ReloadHost
 from gracebgp.restart.shutdown import cease, withdraw_stop
 from gracebgp.rib.path import Path
@@ -88,7 +90,8 @@ class Drain:
     cancel: bool = False
 
 
-Command = AddPeer | DeletePeer | EnablePeer | ShutdownPeer | ResetPeer | AddRoutes | DeleteRoutes | Drain
+Command = (AddPeer | DeletePeer | EnablePeer | ShutdownPeer | ResetPeer | AddRoutes | DeleteRoutes | Drain
+           | ReplacePolicyBook | SetPeerPolicy)
 
 
 class CommandHost(ReloadHost, DrainHost, Protocol):
@@ -146,7 +149,7 @@ def execute(speaker: CommandHost, ref: int, command: object, now: float) -> None
         return
     try:
         status, message, result = handler(speaker, command, now)
-    except _Refused as exc:
+    except (_Refused, PolicyRefused) as exc:
         speaker.emit(ev.Reply(ref, exc.status, str(exc)))
         return
     _done(speaker, ref, command, status, message, result)
@@ -386,5 +389,5 @@ def _drain(speaker: CommandHost, cmd: Drain, now: float) -> Result:
 
 _HANDLERS: dict[type, Callable[[CommandHost, Any, float], Result]] = {
     AddPeer: _add_peer, DeletePeer: _delete_peer, EnablePeer: _enable_peer,
-    ShutdownPeer: _shutdown_peer, ResetPeer: _reset_peer, Drain: _drain,
+    ShutdownPeer: _shutdown_peer, ResetPeer: _reset_peer, Drain: _drain, **POLICY_HANDLERS,
 }
