@@ -34,38 +34,36 @@ class PolicyHost(Outbound, Peers, Protocol):
 def rebind(sp: PolicyHost, book: PolicyBook, now: float,
            only: frozenset[str] | None = None) -> list[dict[str, Any]]:
     """Use ``book`` from now on (``only``: just these peers' filters changed, the book is
-    the same). Returns, per peer and family whose filters changed, how many prefixes'
-    best path moved (import) and how many routes go out again or are withdrawn (export)."""
+    the same). Every import first, then every export, so the export counts include what
+    the new import policies changed. Returns, per peer and family whose filters changed,
+    how many prefixes' best path moved (import) and how many routes go out again or are
+    withdrawn (export)."""
     sp.policy_book = book
-    report: list[dict[str, Any]] = []
-    for peer in sp.peers.values():
-        if only is not None and peer.address not in only:
-            continue
+    peers = [p for p in sp.peers.values() if only is None or p.address in only]
+    moved: dict[tuple[str, Family], int] = {}
+    for peer in peers:
         own = peer.settings.apply_policy
-        for family in sorted({*peer.adj_in, *peer.adj_out}, key=str):
-            moved = sent = 0
-            changed = False
-            channel = peer.adj_in.get(family)
-            if channel is not None:
-                importer = import_filter(book, own, family, channel.info, peer.policy, sp.table,
-                                         channel.with_path_ids)
-                if not same(channel.importer, importer):
-                    moved = channel.reimport(importer, now)
-                    changed = True
-            rib_out = peer.adj_out.get(family)
-            if rib_out is not None:
-                exporter = export_filter(book, own, family, rib_out.policy, sp.table)
-                if not same(rib_out.exporter, exporter):
-                    rib_out.exporter = exporter
-                    changed = True
-                    if peer.negotiated is not None and sp.gate_open(family):
-                        rib_out.consider_all(sp.loc[family])
-                        sent = len(rib_out.pending)
-                        advertise(sp, peer, family, rib_out, (), now)
-            if changed:
-                report.append({"peer": peer.address, "family": str(family),
-                               "import_changed": moved, "export_changed": sent})
-    return report
+        for family, channel in peer.adj_in.items():
+            importer = import_filter(book, own, family, channel.info, peer.policy, sp.table,
+                                     channel.with_path_ids)
+            if not same(channel.importer, importer):
+                moved[(peer.address, family)] = channel.reimport(importer, now)
+    sent: dict[tuple[str, Family], int] = {}
+    for peer in peers:
+        own = peer.settings.apply_policy
+        for family, rib_out in peer.adj_out.items():
+            exporter = export_filter(book, own, family, rib_out.policy, sp.table)
+            if same(rib_out.exporter, exporter):
+                continue
+            rib_out.exporter = exporter
+            sent[(peer.address, family)] = 0
+            if peer.negotiated is not None and sp.gate_open(family):
+                rib_out.consider_all(sp.loc[family])
+                sent[(peer.address, family)] = len(rib_out.pending)
+                advertise(sp, peer, family, rib_out, (), now)
+    return [{"peer": address, "family": str(family), "import_changed": moved.get((address, family), 0),
+             "export_changed": sent.get((address, family), 0)}
+            for address, family in sorted({*moved, *sent}, key=lambda k: (k[0], str(k[1])))]
 
 
 def explain(sp: PolicyHost, peer: Peer, family: Family, key: int, direction: Direction,

@@ -343,8 +343,11 @@ def reconfigure(sp: ReconfigureHost, neighbors: Sequence[NeighborSettings], rout
                                                             if r["notification"] else "")
                      for r in report) or "no peer changed"
     if policy:
-        text += "; policy: " + ", ".join(f"{e['peer']} {e['family']} {e['import_changed']} in/"
-                                         f"{e['export_changed']} out" for e in policy)
+        changes = ", ".join(f"{e['peer']} {e['family']} {e['import_changed']} in/{e['export_changed']} out"
+                            for e in policy)
+        text += "; policy: " + changes
+        sp.log("info", f"routing policy applied without a session reset: {changes}", None, "config",
+               "policy-applied", changes=policy)
     elif book is not None:
         text += "; policy changed: no route changed"
     sp.emit(Notice("reload", f"configuration reloaded: {text}", None, {"peers": report, "policy": policy}))
