@@ -18,11 +18,12 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from types import TracebackType
 from typing import Literal, TypeVar
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import httpx
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from gracebgp.api.proxy_schema import ProxySession
 from gracebgp.api.schema import (
     ApiError,
     Done,
@@ -66,6 +67,7 @@ BATCH_OCTETS = 16 * 1024 * 1024
 BATCH_TIMEOUT = 60.0  # seconds to wait for the answer to a batch of more than 10,000 paths
 
 _PEERS = TypeAdapter(list[Peer])
+_PROXY_SESSIONS = TypeAdapter(list[ProxySession])
 _EVENTS = TypeAdapter(list[Event])
 _ERRNO = re.compile(r"^\[Errno -?\d+\]\s*")
 #: WatchEvents reconnection backoff (seconds): first wait, then doubling up to the max.
@@ -380,6 +382,16 @@ class Client:
     def metrics(self) -> str:
         """The Prometheus text exposition."""
         return self._request("GET", "/metrics").text
+
+    def proxy_sessions(self, vm: str | None = None, nat_port: int | None = None,
+                       control_node: str | None = None, closed: bool = False) -> list[ProxySession]:
+        """ListProxySessions (gracebgp-proxyd's API, docs/proxy.md), filtered."""
+        params = {k: str(v) for k, v in (("vm", vm), ("nat_port", nat_port),
+                                         ("control_node", control_node)) if v is not None}
+        if closed:
+            params["closed"] = "true"
+        path = "/v1/proxy/sessions" + ("?" + urlencode(params) if params else "")
+        return self._parse_list(_PROXY_SESSIONS, self._request("GET", path))
 
     # --- plumbing -----------------------------------------------------------------------
 

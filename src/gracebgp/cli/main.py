@@ -22,7 +22,7 @@ from typer.core import TyperGroup
 
 from gracebgp import __version__
 from gracebgp.api.client import CA_FILE_ENV, ClientError
-from gracebgp.cli import lifecycle, peers, routes, status
+from gracebgp.cli import lifecycle, peers, proxy, routes, status
 from gracebgp.cli.arrange import global_options_first, plain_help
 from gracebgp.cli.targets import (
     Failure,
@@ -96,6 +96,7 @@ peers.register(app)
 routes.register(app)
 status.register(app)
 lifecycle.register(app)
+proxy.register(app)
 
 
 def command() -> TyperGroup:

@@ -29,6 +29,7 @@ gets a Cease (RFC 8538 §5: its graceful restart then keeps the routes)::
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -174,6 +175,10 @@ class Relay:
         self._tried: set[str] = set()
         self._attempt_deadline: float | None = None
         self._sync: _Sync | None = None
+        #: The nodes the VM's other sessions use now (the runtime sets it): a re-homing
+        #: tries the others first, so a control node that keys peers by address (most
+        #: speakers; RFC 4271 §6.8 collision) never gets two sessions of one VM.
+        self.busy_nodes: Callable[[], Collection[str]] = frozenset
 
     # --- contexts -----------------------------------------------------------------------
 
@@ -443,6 +448,9 @@ class Relay:
 
     def _attempt(self, now: float) -> list[Action]:
         candidates = [n for n in self.nodes if n not in self._tried]
+        if self._sync is not None:
+            busy = self.busy_nodes()
+            candidates.sort(key=lambda n: n in busy)  # stable: configured order otherwise
         if not candidates:
             failures = self._sync.record.failures if self._sync is not None else []
             last = f" (last: {failures[-1]})" if failures else ""

@@ -110,12 +110,7 @@ def test_incompatible_new_node_is_refused_and_without_others_the_vm_gets_a_cease
 
 
 def test_new_node_without_the_vms_route_refresh_is_incompatible() -> None:
-    relay = Relay(("n1", "n2", "n3"))
-    relay.start(0.0)
-    relay.vm_bytes(open_bytes(VM_AS, "192.168.100.3"), 0.0)
-    relay.node_connected(0.0)
-    relay.node_bytes(open_bytes(NODE_AS, "10.0.0.11") + KEEPALIVE, 0.0)
-    relay.vm_bytes(KEEPALIVE, 0.0)
+    relay = established(nodes=("n1", "n2", "n3"))
     relay.node_failed(1.0, "reset")
     relay.node_connected(1.0)
     out = relay.node_bytes(open_bytes(NODE_AS, "10.0.0.12", refresh=False), 1.0)
@@ -124,12 +119,7 @@ def test_new_node_without_the_vms_route_refresh_is_incompatible() -> None:
 
 
 def test_unreachable_candidate_then_the_next_one() -> None:
-    relay = Relay(("n1", "n2", "n3"))
-    relay.start(0.0)
-    relay.vm_bytes(open_bytes(VM_AS, "192.168.100.3"), 0.0)
-    relay.node_connected(0.0)
-    relay.node_bytes(open_bytes(NODE_AS, "10.0.0.11") + KEEPALIVE, 0.0)
-    relay.vm_bytes(KEEPALIVE, 0.0)
+    relay = established(nodes=("n1", "n2", "n3"))
     assert connects(relay.node_failed(1.0, "reset")) == ["n2"]
     assert connects(relay.node_failed(1.1, "connection refused")) == ["n3"]
     assert up_to_new_node(relay, 2.0)[-1] == EOR
@@ -184,3 +174,10 @@ def test_failure_before_established_is_not_rehomed() -> None:
     relay.node_bytes(open_bytes(NODE_AS, "10.0.0.11"), 0.0)
     out = relay.node_failed(1.0, "reset")
     assert Leg.VM in closes(out) and connects(out) == [] and relay.rehomings == []
+
+
+def test_rehoming_prefers_a_node_the_vms_other_session_does_not_use() -> None:
+    relay = established(nodes=("n1", "n2", "n3"))
+    relay.busy_nodes = lambda: {"n2"}  # the VM's service session is on n2
+    assert connects(relay.node_failed(1.0, "reset")) == ["n3"]
+    assert connects(relay.node_failed(1.1, "connection refused")) == ["n2"]  # better than nothing

@@ -1,0 +1,261 @@
+"""gracebgp-proxyd's asyncio runtime (layer L4): listens on every network's VM-facing
+addresses, runs one ``relay.Relay`` per VM session and opens its upstream connections
+from the upstream address and the session's NAT source port.
+
+Isolation (issue 20 item 2): each session has its own tasks, framers and buffers; a VM
+that stops reading is cut off when what waits for it passes ``WRITE_LIMIT`` octets, and
+one that floods is read a chunk at a time like every other, so neither slows the others
+beyond its share of the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import logging
+import socket
+import time
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from gracebgp.proxy.config import Address, Network, ProxyConfig, port_key
+from gracebgp.proxy.placement import SessionKind, nodes_for
+from gracebgp.proxy.relay import Close, Connect, Leg, Phase, Relay, Send
+from gracebgp.proxy.view import SessionMeta
+
+log = logging.getLogger("gracebgp.proxy")
+READ_SIZE = 65536
+#: Octets waiting to be written to one leg before the session is closed (peer not reading).
+WRITE_LIMIT = 8 << 20
+
+
+class Session:
+    """One VM session: the relay and the two connections it drives."""
+
+    def __init__(self, server: ProxyServer, meta: SessionMeta, relay: Relay,
+                 vm: tuple[asyncio.StreamReader, asyncio.StreamWriter], node_port: int) -> None:
+        self.server = server
+        self.meta = meta
+        self.relay = relay
+        self.vm_reader, self.vm_writer = vm
+        self.node_port = node_port
+        self.node_writer: asyncio.StreamWriter | None = None
+        self._generation = 0  # which upstream connection is the current one
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._timer: asyncio.TimerHandle | None = None
+        self.closed = asyncio.Event()
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.meta.network, self.meta.vm_address, self.meta.facing_address)
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def start(self) -> None:
+        self.run(self.relay.start(self.server.now()))
+        self._spawn(self._read_vm())
+
+    def run(self, actions: list[Send | Close | Connect]) -> None:
+        """Execute the relay's actions in order, then arm its next deadline."""
+        for action in actions:
+            if isinstance(action, Send):
+                writer = self.vm_writer if action.leg is Leg.VM else self.node_writer
+                if writer is None or writer.is_closing():
+                    continue
+                writer.write(action.data)
+                if writer.transport.get_write_buffer_size() > WRITE_LIMIT:
+                    log.warning("%s: %s is not reading; closing the session", self.meta.vm_address,
+                                action.leg.value)
+                    self._close_everything(f"{action.leg.value} not reading")
+                    return
+            elif isinstance(action, Close):
+                if action.leg is Leg.VM:
+                    self.meta.vm_tcp = "closed"
+                    self._close_writer(self.vm_writer)
+                else:
+                    self._generation += 1
+                    self.meta.node_tcp = "closed"
+                    self._close_writer(self.node_writer)
+                    self.node_writer = None
+            else:
+                self._generation += 1
+                self.meta.node_tcp = "connecting"
+                self._spawn(self._connect(action.node, self._generation))
+        if self.relay.phase is Phase.CLOSED:
+            self._finish()
+            return
+        self._arm()
+
+    def _arm(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        deadline = self.relay.next_deadline()
+        if deadline is not None:
+            loop = asyncio.get_running_loop()
+            delay = max(0.0, deadline - self.server.now())
+            self._timer = loop.call_later(delay, lambda: self.run(self.relay.tick(self.server.now())))
+
+    async def _read_vm(self) -> None:
+        reason = "connection closed"
+        try:
+            while data := await self.vm_reader.read(READ_SIZE):
+                self.run(self.relay.vm_bytes(data, self.server.now()))
+                if self.relay.phase is Phase.CLOSED:
+                    return
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+        if self.relay.phase is not Phase.CLOSED:
+            self.run(self.relay.vm_closed(self.server.now(), reason))
+
+    async def _connect(self, node: str, generation: int) -> None:
+        try:
+            reader, writer = await self._open(node)
+        except OSError as exc:
+            if generation == self._generation:
+                self.meta.node_tcp = "closed"
+                self.run(self.relay.node_failed(self.server.now(), exc.strerror or str(exc)))
+            return
+        if generation != self._generation:
+            writer.close()
+            return
+        self.node_writer = writer
+        self.meta.node_tcp = "established"
+        self.server.node_connections[node] = self.server.node_connections.get(node, 0) + 1
+        self.run(self.relay.node_connected(self.server.now()))
+        reason = "connection closed by the control node"
+        try:
+            while data := await reader.read(READ_SIZE):
+                if generation != self._generation:
+                    return
+                self.run(self.relay.node_bytes(data, self.server.now()))
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+        finally:
+            self.server.node_connections[node] -= 1
+        if generation == self._generation and self.relay.phase is not Phase.CLOSED:
+            self.meta.node_tcp = "closed"
+            self.node_writer = None
+            self.server.node_failures[node] = self.server.node_failures.get(node, 0) + 1
+            self.run(self.relay.node_failed(self.server.now(), reason))
+
+    async def _open(self, node: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        """A TCP connection to ``node`` from the upstream address and the NAT port."""
+        family = socket.AF_INET6 if ipaddress.ip_address(node).version == 6 else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((self.meta.upstream_address, self.meta.nat_port))
+            sock.setblocking(False)
+            await asyncio.wait_for(asyncio.get_running_loop().sock_connect(sock, (node, self.node_port)),
+                                   self.relay.options.attempt_timeout)
+        except (OSError, TimeoutError) as exc:
+            sock.close()
+            raise OSError(getattr(exc, "errno", None), getattr(exc, "strerror", None) or "timed out") from exc
+        return await asyncio.open_connection(sock=sock)
+
+    @staticmethod
+    def _close_writer(writer: asyncio.StreamWriter | None) -> None:
+        if writer is not None and not writer.is_closing():
+            writer.close()
+
+    def _close_everything(self, reason: str) -> None:
+        self.relay.phase = Phase.CLOSED
+        self.relay.closed_reason = reason
+        self._generation += 1
+        self.meta.vm_tcp = self.meta.node_tcp = "closed"
+        self._close_writer(self.vm_writer)
+        self._close_writer(self.node_writer)
+        self._finish()
+
+    def _finish(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if not self.closed.is_set():
+            self.closed.set()
+            log.info("%s -> %s: session closed: %s", self.meta.vm_address, self.meta.facing_address,
+                     self.relay.closed_reason)
+            self.server.ended(self)
+
+    def abort(self) -> None:
+        self._close_everything("proxy stopping")
+        for task in list(self._tasks):
+            task.cancel()
+
+
+class ProxyServer:
+    """Every listener and session of one configuration."""
+
+    def __init__(self, config: ProxyConfig, now: Callable[[], float] = time.monotonic) -> None:
+        self.config = config
+        self.now = now
+        self.wall_offset = time.time() - now()
+        self.sessions: dict[tuple[str, str, str], Session] = {}
+        self.closed_sessions: list[Session] = []  # the last few, for introspection
+        self.node_connections: dict[str, int] = {}
+        self.node_failures: dict[str, int] = {}
+        self.rejected = 0
+        self._servers: list[asyncio.Server] = []
+
+    async def start(self) -> None:
+        for net in self.config.networks:
+            for address in (*net.gateway, *net.service):
+                server = await asyncio.start_server(self._accept, host=str(address),
+                                                    port=self.config.listen_port, reuse_address=True)
+                self._servers.append(server)
+                log.info("network %s: listening on %s port %d", net.name, address, self.config.listen_port)
+
+    async def stop(self) -> None:
+        for server in self._servers:
+            server.close()
+        for session in list(self.sessions.values()):
+            session.abort()
+        for server in self._servers:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(server.wait_closed(), 2.0)
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peer = writer.get_extra_info("peername")
+        local = writer.get_extra_info("sockname")
+        local_ip = ipaddress.ip_address(local[0].split("%")[0])
+        found = self._place(local_ip, ipaddress.ip_address(peer[0].split("%")[0]))
+        if found is None:
+            self.rejected += 1
+            log.warning("connection from %s to %s: not a configured VM interface; closed", peer[0], local[0])
+            writer.close()
+            return
+        net, kind, interface = found
+        vm_ip = ipaddress.ip_address(peer[0].split("%")[0])
+        key = port_key(net.name, interface, kind, vm_ip.version == 6)
+        meta = SessionMeta(net.name, interface, str(vm_ip), peer[1], local[0], kind,
+                           self.config.nat_ports[key], net.upstream_address)
+        old = self.sessions.get((net.name, str(vm_ip), local[0]))
+        if old is not None:  # the VM reconnected: its old session is over
+            old.abort()
+        relay = Relay(nodes_for(net.name, interface, kind, net.control_nodes), net.options)
+        relay.busy_nodes = lambda: {s.relay.node for s in self.sessions.values()
+                                    if s.relay is not relay and s.meta.network == net.name
+                                    and s.meta.interface == interface}
+        session = Session(self, meta, relay, (reader, writer), self.config.control_node_port)
+        self.sessions[session.key] = session
+        session.start()
+
+    def _place(self, local: Address, peer: Address) -> tuple[Network, SessionKind, str] | None:
+        net = self.config.network_for(local)
+        if net is None:
+            return None
+        kind = net.kind_of(local)
+        vm = net.vm_of(peer)
+        if kind is None or vm is None:
+            return None
+        return net, kind, vm.interface
+
+    def ended(self, session: Session) -> None:
+        if self.sessions.get(session.key) is session:
+            del self.sessions[session.key]
+        self.closed_sessions = [*self.closed_sessions[-99:], session]
