@@ -44,7 +44,7 @@ from gracebgp.core.dynamic import DynamicRange
 from gracebgp.core.originate import LocalRoute
 from gracebgp.core.peer import NeighborSettings
 from gracebgp.core.speaker import Speaker
-from gracebgp.runtime import tcpao
+from gracebgp.runtime import fibdriver, tcpao
 from gracebgp.runtime.gcpolicy import tune_gc
 from gracebgp.runtime.instance import InstanceError, InstanceLock, acquire
 from gracebgp.runtime.limits import raise_fd_limit
@@ -144,7 +144,7 @@ def keep_identity(running: Config, new: Config) -> Config:
         "api_socket_mode": x0.api_socket_mode, "api_tls_cert_file": x0.api_tls_cert_file,
         "api_tls_key_file": x0.api_tls_key_file, "metrics_listen": x0.metrics_listen,
         "record": x0.record})
-    return new.model_copy(update={"global_": global_, "gracebgp": extras})
+    return fibdriver.keep_fib(running, new.model_copy(update={"global_": global_, "gracebgp": extras}))
 
 
 def _detailed(path: Path, config_type: str) -> Loaded | None:
@@ -174,6 +174,9 @@ class Daemon:
         if opened.problem:
             self.state_problems.append(("RouteStore", f"state-dir {cfg.gracebgp.state_dir}",
                                         opened.reason, opened.problem))
+        # The kernel FIB first: its adopted routes decide the F bit of our OPENs (fib.fbit).
+        self.fib = fibdriver.driver_for(cfg)
+        cfg = self.cfg = fibdriver.with_forwarding(cfg, self.fib)
         # config_file: named when the API refuses the file's routes
         args = speaker_args(cfg, opened.routes, os.path.abspath(path))
         self.speaker = args.build()
@@ -392,6 +395,8 @@ class Daemon:
         try:
             api = await self._start_api(loop)
             await self.owner.start(kind, detail)
+            if self.fib is not None:  # after Started is queued: the first step sees the deferral
+                self.fib.attach(self.speaker, self.owner.hooks, self.owner.bus.publish)
         except (OSError, StartupError) as exc:
             self.restart_state.undo(before)
             await self.owner.transport.shutdown()
@@ -411,6 +416,8 @@ class Daemon:
         await self.owner.run()
         heartbeat.cancel()
         await self.owner.shutdown(self.graceful_stop, self.stop_message)
+        if self.fib is not None:  # after the withdrawals have left (fib.stop)
+            self.fib.stop(withdraw=not self.graceful_stop)
         if self.store is not None:
             self.store.close()
         try:

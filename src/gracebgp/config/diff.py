@@ -133,6 +133,13 @@ def diff(old: Config, new: Config) -> ConfigDiff:
         ("gracebgp.api-tls-key-file", x0.api_tls_key_file, x1.api_tls_key_file),
         ("gracebgp.metrics-listen", x0.metrics_listen, x1.metrics_listen),
         ("gracebgp.record", x0.record, x1.record),
+        ("gracebgp.fib", x0.fib, x1.fib),
+        ("gracebgp.fib-table", x0.fib_table, x1.fib_table),
+        ("gracebgp.fib-protocol", x0.fib_protocol, x1.fib_protocol),
+        ("gracebgp.fib-metric", x0.fib_metric, x1.fib_metric),
+        ("gracebgp.fib-sweep-time", x0.fib_sweep_time, x1.fib_sweep_time),
+        ("gracebgp.fib-retain", x0.fib_retain, x1.fib_retain),
+        ("gracebgp.fib-resolve-via-default", x0.fib_resolve_via_default, x1.fib_resolve_via_default),
     )
     for label, a, b in pairs:
         if a != b:

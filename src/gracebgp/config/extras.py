@@ -197,6 +197,23 @@ class GraceBGP(Frozen):
     sigterm: Literal["retain", "withdraw"] = "retain"
     #: The F bit of our GR capability (RFC 4724 §3): the FIB outlives the daemon.
     forwarding_state_preserved: bool = True
+    #: Install the selected routes into the kernel (issue 17, runtime.fibdriver); with it
+    #: the F bit follows the kernel (fib.fbit) instead of forwarding-state-preserved.
+    fib: bool = False
+    #: The kernel routing table our routes go into (254: main; 255, local, is the kernel's).
+    fib_table: int = Field(default=254, ge=1, le=0xFFFFFFFF)
+    #: Our routes' protocol number (rtm_protocol; ``ip route`` shows it): 0-4 are the
+    #: kernel's own (unspec, redirect, kernel, boot, static).
+    fib_protocol: int = Field(default=196, ge=5, le=255)
+    #: Our routes' metric (RTA_PRIORITY).
+    fib_metric: int = Field(default=20, ge=0, le=0xFFFFFFFF)
+    #: How long adopted routes may stay when selection never completes (s).
+    fib_sweep_time: int = Field(default=600, ge=1, le=86400)
+    #: Keep our routes in the kernel at a retaining stop (restart, stop --retain, SIGTERM
+    #: retain); false: delete them at every stop.
+    fib_retain: bool = True
+    #: Next hops may resolve through the default route.
+    fib_resolve_via_default: bool = False
     #: ``gracebgp drain``: seconds between re-advertising with GRACEFUL_SHUTDOWN (RFC 8326)
     #: and withdrawing, for the peers to move their traffic.
     drain_delay: int = Field(default=10, ge=0, le=3600)
@@ -218,6 +235,14 @@ class GraceBGP(Frozen):
     #: instead of GoBGP's default accept (policy.book.PolicyBook.rfc8212).
     rfc8212: bool = False
     routes: tuple[Route, ...] = ()
+
+    @field_validator("fib_table")
+    @classmethod
+    def _fib_table(cls, value: int) -> int:
+        if value == 255:
+            raise ValueError("255 is the kernel's local table (its own addresses): use 254 (main) or a table "
+                             "of your own")
+        return value
 
     @field_validator("api_socket")
     @classmethod

@@ -1,0 +1,375 @@
+"""The kernel FIB in the daemon (issue 17): follows the Loc-RIB, resolves next hops
+through the kernel's routes, adopts the previous run's routes, reconciles when selection
+is done, and carries the operations out through ``runtime.fibkernel``.
+
+The decisions are ``gracebgp.fib``'s (pure); this module only moves facts in and
+operations out, on the owner's event loop (DESIGN.md rule 1: nothing here changes the
+Speaker's state; it reads the Loc-RIB between the owner's steps, as an owner hook):
+
+* start-up (``start``, before the first session): one dump of the kernel; our protocol's
+  routes in our table at our metric are adopted as installed-but-stale; other routes of
+  those prefixes are recorded as foreign (conflicts); every route of another protocol in
+  the main table and ours feeds next-hop resolution. The F bit (``fib.fbit``) is decided
+  from the marker the previous run left, and the marker for the next run is written.
+* after each drained batch (``step``): the prefixes the Speaker's flush reported
+  (``LocRib.fib_keys``) get their desired entry; a family whose recovery gate opened
+  (``Speaker.gate_open``, spec section 4) is reconciled in full; the operations go to the
+  kernel in batches of at most ``STEP_OPS`` per turn.
+* the monitor: another protocol's route or a link/address change updates resolution;
+  the prefixes whose next hops now resolve differently are looked at again (a next hop
+  that became unreachable takes the route out of the kernel at once).
+* stopping (``stop``): kept unless ``stop --withdraw`` / SIGINT or ``fib-retain = false``,
+  and then deleted only after the withdrawals have left (``fib.stop``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gracebgp.config.model import Config
+from gracebgp.core import events as ev
+from gracebgp.fib import fbit
+from gracebgp.fib.desired import entry_for, next_hops
+from gracebgp.fib.model import KernelRoute, Op
+from gracebgp.fib.resolve import Resolver
+from gracebgp.fib.table import FibTable
+from gracebgp.rib.loc_rib import LocRib
+from gracebgp.runtime import fibkernel
+from gracebgp.types import IPV4_UNICAST, IPV6_UNICAST, Family, family_name
+from gracebgp.wire.nlri import format_prefix, key_parts
+
+log = logging.getLogger("gracebgp.fib")
+FAMILIES = (IPV4_UNICAST, IPV6_UNICAST)
+MARKER = "fib-marker"
+#: Kernel operations per owner turn: about 3 us each, so a turn stays well under 50 ms.
+STEP_OPS = 10_000
+#: Link and address changes come in bursts: one dump of the other protocols' routes after
+#: the burst (seconds).
+REDUMP_DELAY = 0.05
+_WIDTH = {IPV4_UNICAST: 32, IPV6_UNICAST: 128}
+
+
+@dataclass(frozen=True, slots=True)
+class FibSettings:
+    """``[gracebgp]`` fib-* keys."""
+
+    table: int = fibkernel.MAIN_TABLE
+    protocol: int = fibkernel.DEFAULT_PROTOCOL
+    metric: int = fibkernel.DEFAULT_METRIC
+    sweep_time: float = 600.0
+    retain: bool = True
+    resolve_via_default: bool = False
+
+
+def identity() -> fbit.Identity | None:
+    """This kernel's boot id and this process's network namespace, None when unreadable."""
+    try:
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+        return fbit.Identity(boot, os.stat("/proc/self/ns/net").st_ino)
+    except OSError:
+        return None
+
+
+class FibDriver:
+    def __init__(self, settings: FibSettings, state_dir: str) -> None:
+        self.settings = settings
+        self.state_dir = Path(state_dir)
+        self.publish: Callable[[ev.Notice], None] = lambda notice: None  # the event bus, once attached
+        self.table = FibTable(FAMILIES, settings.sweep_time)
+        self.resolvers = {f: Resolver(_WIDTH[f], settings.resolve_via_default) for f in FAMILIES}
+        self.uses: dict[Family, dict[str, set[int]]] = {f: {} for f in FAMILIES}  # next hop -> prefixes
+        # prefix -> its BGP next hops
+        self.hops_of: dict[Family, dict[int, tuple[str, ...]]] = {f: {} for f in FAMILIES}
+        self.kernel: fibkernel.KernelFib | None = None
+        self.monitor: fibkernel.Monitor | None = None
+        self.speaker: Any = None
+        self.forwarding: dict[Family, tuple[bool, str]] = {}
+        self.started_at = 0.0
+        self.ops_sent = 0
+        self.failed_total = 0
+        self._redump: asyncio.TimerHandle | None = None
+        self._sweep: asyncio.TimerHandle | None = None
+        self._backlog: list[Op] = []
+
+    # --- start-up ----------------------------------------------------------------------
+    def start(self) -> dict[Family, tuple[bool, str]]:
+        """Dump the kernel, adopt our routes, decide the F bit per family, leave the marker
+        for the next run. Before the Speaker is built (its OPENs carry the F bit)."""
+        s = self.settings
+        self.kernel = fibkernel.KernelFib(s.table, s.protocol, s.metric)
+        self.started_at = time.monotonic()
+        ours: list[KernelRoute] = []
+        for route, table, kind, metric in fibkernel.dump(FAMILIES):
+            if table == s.table and route.protocol == s.protocol and metric == s.metric:
+                ours.append(route)
+            else:
+                self._other(route, table, kind, metric, gone=False)
+        counts = self.table.adopt(ours, self.started_at)
+        now = identity()
+        marker = self.state_dir / MARKER
+        try:
+            previous = fbit.parse(marker.read_text())
+        except OSError:
+            previous = None
+        self.forwarding = {f: fbit.forwarding_state(f, True, False, now, previous, counts[f])
+                           for f in FAMILIES}
+        if now is not None:
+            names = frozenset(family_name(f) for f in FAMILIES)
+            try:
+                tmp = marker.with_suffix(".tmp")
+                tmp.write_text(fbit.render(fbit.Marker(now, names)))
+                tmp.replace(marker)
+            except OSError as exc:
+                log.error("cannot write %s: %s (the next start will say F=0)", marker, exc)
+        for f in FAMILIES:
+            name = family_name(f)
+            log.info("FIB %s: adopted %d routes of protocol %d (table %d, metric %d); F=%d: %s", name,
+                     counts[f], s.protocol, s.table, s.metric, self.forwarding[f][0], self.forwarding[f][1],
+                     extra={"event": "fib-adopted", "fields": {"family": name, "adopted": counts[f]}})
+        return self.forwarding
+
+    def attach(self, speaker: Any, hooks: list[Callable[[], None]],
+               publish: Callable[[ev.Notice], None]) -> None:
+        """Follow ``speaker``'s Loc-RIBs from now on (every candidate change: the ECMP set
+        can change without the best), run after each drained batch, watch the kernel; the
+        timeline's events go to ``publish``."""
+        self.speaker, self.publish = speaker, publish
+        for f in FAMILIES:
+            loc = speaker.loc[f]
+            loc.fib_keys = set()
+            loc.every_change = True
+        hooks.append(self.step)
+        loop = asyncio.get_running_loop()
+        self.monitor = fibkernel.Monitor(self.settings.protocol, self._changed)
+        loop.add_reader(self.monitor.sock.fileno(), self.monitor.readable)
+        deadline = self.table.next_deadline()
+        if deadline is not None:
+            self._sweep = loop.call_later(max(0.0, deadline - time.monotonic()), self._swept)
+        for f in FAMILIES:
+            fib = self.table.families[f]
+            self.publish(ev.Notice("restart", f"FIB {family_name(f)}: adopted {fib.adopted_at_start} "
+                                   f"routes of the previous run; F={int(self.forwarding[f][0])}", None,
+                                   {"event": "fib-adopted", "family": family_name(f),
+                                    "adopted": fib.adopted_at_start, "f_bit": self.forwarding[f][0],
+                                    "why": self.forwarding[f][1]}))
+
+    # --- the owner's hook --------------------------------------------------------------
+    def step(self) -> None:
+        sp = self.speaker
+        if sp is None:
+            return
+        for f in FAMILIES:
+            loc: LocRib = sp.loc[f]
+            keys = loc.fib_keys
+            if keys:
+                loc.fib_keys = set()
+                for key in keys:
+                    self._look(f, loc, key)
+            if not self.table.families[f].gate_open and sp.gate_open(f):
+                self.table.open_gate(f)
+        self._report()
+        self._backlog += self.table.operations()
+        if self._backlog:
+            self._apply()
+
+    def _look(self, family: Family, loc: LocRib, key: int) -> None:
+        """The desired entry of ``key`` now; its next hops are followed for resolution."""
+        hops = tuple(next_hops(loc, key))
+        old = self.hops_of[family].get(key, ())
+        if hops != old:
+            uses = self.uses[family]
+            for h in old:
+                users = uses.get(h)
+                if users is not None:
+                    users.discard(key)
+                    if not users:
+                        del uses[h]
+                        self.resolvers[family].forget(h)
+            for h in hops:
+                uses.setdefault(h, set()).add(key)
+            if hops:
+                self.hops_of[family][key] = hops
+            else:
+                self.hops_of[family].pop(key, None)
+        self.table.want(family, key, entry_for(loc, key, self.resolvers[family]))
+
+    def _apply(self) -> None:
+        kernel = self.kernel
+        if kernel is None:
+            return
+        batch, self._backlog = self._backlog[:STEP_OPS], self._backlog[STEP_OPS:]
+        for op, code in kernel.apply(batch):
+            self.table.applied(op, code)
+            if code:
+                self.failed_total += 1
+                log.warning("FIB: %s %s failed: %s", op.kind.name.lower(),
+                            format_prefix(op.key, op.family.afi), os.strerror(code),
+                            extra={"event": "fib-failed", "fields": {"errno": code}})
+        self.ops_sent += len(batch)
+        if self._backlog:
+            asyncio.get_running_loop().call_soon(self._apply)
+
+    def _report(self) -> None:
+        for r in self.table.reconciled:
+            took = time.monotonic() - self.started_at
+            msg = (f"FIB {family_name(r.family)} reconciled ({r.cause}): {r.added} added, "
+                   f"{r.replaced} replaced, {r.deleted} deleted, {r.unchanged} unchanged, "
+                   f"{r.conflicts} conflicts, {took:.2f}s after start")
+            log.info(msg, extra={"event": "fib-reconciled"})
+            self.publish(ev.Notice("restart", msg, None, {
+                "event": "fib-reconciled", "family": family_name(r.family), "cause": r.cause,
+                "added": r.added, "replaced": r.replaced, "deleted": r.deleted, "unchanged": r.unchanged,
+                "conflicts": r.conflicts, "seconds": round(took, 3)}))
+        self.table.reconciled.clear()
+
+    def _swept(self) -> None:
+        self.table.timer(time.monotonic())
+        self.step()
+
+    # --- the kernel's changes ----------------------------------------------------------
+    def _other(self, route: KernelRoute, table: int, kind: int, metric: int, gone: bool) -> None:
+        """A route of another protocol (or ours in another table): resolution, conflicts."""
+        if route.family not in self.resolvers:
+            return
+        if table == self.settings.table and metric == self.settings.metric:
+            self.table.kernel_route(route, ours=False, gone=gone)
+        if kind != fibkernel.RTN_UNICAST or table not in (fibkernel.MAIN_TABLE, self.settings.table):
+            return
+        if route.protocol == self.settings.protocol:
+            return  # never resolve through our own routes (RFC 4271 §9.1.2.1)
+        address, length = key_parts(route.key, _WIDTH[route.family])
+        resolver = self.resolvers[route.family]
+        if gone:
+            resolver.remove(address, length)
+        else:
+            resolver.add(address, length, route.hops)
+
+    def _changed(self, msg: Any) -> None:
+        """The monitor's callback: a parsed route of another protocol, or None for a link or
+        address change (then the other protocols' routes are dumped again, once per burst)."""
+        if msg is None:
+            if self._redump is None:
+                self._redump = asyncio.get_running_loop().call_later(REDUMP_DELAY, self._dump_again)
+            return
+        parsed = fibkernel.route_of(msg)
+        if parsed is None:
+            return
+        route, table, kind, metric = parsed
+        self._other(route, table, kind, metric, gone=msg["event"] == "RTM_DELROUTE")
+        self._resolution_moved()
+
+    def _dump_again(self) -> None:
+        self._redump = None
+        for f in FAMILIES:
+            width, old = _WIDTH[f], self.resolvers[f]
+            fresh = Resolver(width, old.via_default)
+            fresh._answers = old._answers  # the answers given so far, to compare with
+            self.resolvers[f] = fresh
+        for route, table, kind, metric in fibkernel.dump(FAMILIES):
+            if route.protocol != self.settings.protocol or table != self.settings.table:
+                self._other(route, table, kind, metric, gone=False)
+        self._resolution_moved()
+
+    def _resolution_moved(self) -> None:
+        sp = self.speaker
+        if sp is None:
+            return
+        for f in FAMILIES:
+            moved = self.resolvers[f].refresh()
+            if not moved:
+                continue
+            keys = set().union(*(self.uses[f].get(h, ()) for h in moved))
+            log.info("FIB %s: next hops %s resolve differently: %d prefixes looked at again", family_name(f),
+                     ", ".join(sorted(moved)), len(keys), extra={"event": "fib-next-hop"})
+            for key in keys:
+                self._look(f, sp.loc[f], key)
+        self.step()
+
+    # --- stopping ----------------------------------------------------------------------
+    def stop(self, withdraw: bool) -> int:
+        """After the sessions are closed (and, for a withdrawal, the withdrawals sent):
+        delete our routes when asked (``fib.stop``); returns how many were deleted."""
+        if self.monitor is not None:
+            with contextlib.suppress(RuntimeError):
+                asyncio.get_running_loop().remove_reader(self.monitor.sock.fileno())
+            self.monitor.close()
+            self.monitor = None
+        for handle in (self._redump, self._sweep):
+            if handle is not None:
+                handle.cancel()
+        deleted = 0
+        if self.kernel is not None and (withdraw or not self.settings.retain):
+            results = self.kernel.apply(self.table.remove_all())
+            deleted = sum(1 for _, code in results if not code)
+            log.info("FIB: %d routes of ours deleted from the kernel (%s)", deleted,
+                     "stop --withdraw" if withdraw else "fib-retain = false", extra={"event": "fib-removed"})
+        elif self.kernel is not None:
+            kept = sum(len(fib.installed) for fib in self.table.families.values())
+            log.info("FIB: %d routes of ours left in the kernel for the next start", kept,
+                     extra={"event": "fib-kept"})
+        if self.kernel is not None:
+            self.kernel.close()
+            self.kernel = None
+        return deleted
+
+    def view(self) -> dict[str, Any]:
+        """``gracebgp fib``: per family the counts, and the conflicts and failures."""
+        out: dict[str, Any] = {"protocol": self.settings.protocol, "table": self.settings.table,
+                               "metric": self.settings.metric, "families": self.table.summary()}
+        for row in out["families"]:
+            fam = IPV4_UNICAST if row["family"] == "ipv4-unicast" else IPV6_UNICAST
+            fib = self.table.families[fam]
+            row["f_bit"], row["f_reason"] = self.forwarding.get(fam, (False, ""))
+            row["conflict_list"] = [{"prefix": format_prefix(k, fam.afi), "protocol": p}
+                                    for k, p in sorted(fib.conflicts.items())[:100]]
+            row["failure_list"] = [{"prefix": format_prefix(k, fam.afi), "errno": e, "error": os.strerror(e),
+                                    "count": n} for k, (e, n) in sorted(fib.failures.items())[:100]]
+            row["in_sync"] = self.table.in_sync(fam)
+        return out
+
+
+#: The ``[gracebgp]`` fib keys, which need a restart (config.diff): a reload keeps them.
+FIB_KEYS = ("fib", "fib_table", "fib_protocol", "fib_metric", "fib_sweep_time", "fib_retain",
+            "fib_resolve_via_default")
+
+
+def driver_for(cfg: Config) -> FibDriver | None:
+    """The FIB of ``[gracebgp] fib = true``, started (kernel dumped, routes adopted, F
+    decided); None without it."""
+    g = cfg.gracebgp
+    if not g.fib:
+        return None
+    settings = FibSettings(g.fib_table, g.fib_protocol, g.fib_metric, float(g.fib_sweep_time), g.fib_retain,
+                           g.fib_resolve_via_default)
+    driver = FibDriver(settings, g.state_dir)
+    driver.start()
+    return driver
+
+
+def with_forwarding(cfg: Config, driver: FibDriver | None) -> Config:
+    """``cfg`` whose F bit is the kernel's truth when the FIB is on (fib.fbit: the same for
+    every family, as the marker lists every family the FIB programs), else as configured."""
+    if driver is None:
+        return cfg
+    f = all(bit for bit, _ in driver.forwarding.values())
+    extras = cfg.gracebgp.model_copy(update={"forwarding_state_preserved": f})
+    return cfg.model_copy(update={"gracebgp": extras})
+
+
+def keep_fib(running: Config, new: Config) -> Config:
+    """``new`` with the running fib keys (and the F bit they decided): a reload does not
+    apply them (config.diff lists them as needing a restart)."""
+    x0 = running.gracebgp
+    if not (x0.fib or new.gracebgp.fib):
+        return new
+    update = {k: getattr(x0, k) for k in FIB_KEYS}
+    update["forwarding_state_preserved"] = x0.forwarding_state_preserved
+    return new.model_copy(update={"gracebgp": new.gracebgp.model_copy(update=update)})

@@ -1,0 +1,209 @@
+"""Forwarding through gracebgpd across restarts (issue 17, item 5): packets are counted,
+not route tables.
+
+The lab: a client (namespace 0), gracebgpd as the router (1, IP forwarding on, the FIB
+on), two gobgpd origins (2 and 3) in one AS, each announcing 10.77.0.0/24 and answering
+pings on 10.77.0.1 (anycast on their loopbacks). The client's route to the /24 and the
+origins' routes back to the client are static: only the router's path to the /24 comes
+from BGP, so every lost ping is the router's. The client pings every 20 ms with
+``ping -c COUNT -i 0.02`` (iputils ``ping -w`` would stop at the first ICMP error).
+
+Zero lost: across ``gracebgp restart --graceful``, SIGKILL with a start 2 s later,
+``stop --retain`` followed by a start, an origin killed with -9 (GR keeps its route).
+Control runs that must lose: ``stop --withdraw`` (routes removed after the withdrawal),
+and a restart with ``fib-retain = false``. ECMP: the kernel route has both origins as
+next hops; one origin stops and one remains. Next-hop tracking: the router's address
+towards an origin goes away and the route leaves the kernel within a second.
+One lab, daemons started once for the module.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from tests.interop.common import interop, require
+from tests.interop.gracebgpd import GraceBgpd
+from tests.interop.netns import Lab, Process, wait_until
+from tests.interop.peers import GoBgpd, GrSpec, NeighborSpec, RouteSpec
+
+pytestmark = interop
+
+PREFIX = "10.77.0.0/24"
+TARGET = "10.77.0.1"
+ROUTER_AS, ORIGIN_AS = 65001, 65002
+GR = GrSpec(restart_time=60)
+INTERVAL = "0.02"
+
+
+class FibRouter(GraceBgpd):
+    """gracebgpd with the kernel FIB on, multipath on, and ``fib_lines`` in [gracebgp]."""
+
+    fib_lines: tuple[str, ...] = ("fib = true",)
+
+    def config(self) -> str:
+        text = super().config()
+        multipath = "[global.use-multiple-paths.config]\n  enabled = true\n"
+        text = text.replace("[[neighbors]]", multipath + "[[neighbors]]", 1)
+        return text.replace("[gracebgp]\n", "[gracebgp]\n" + "".join(f"  {x}\n" for x in self.fib_lines), 1)
+
+
+@dataclass
+class Net:
+    lab: Lab
+    client: str
+    router: str
+    origins: list[str]
+    gbd: FibRouter
+    peers: list[GoBgpd]
+
+    def hops(self) -> list[str]:
+        """The next hops of our kernel route for PREFIX in the router ([] when absent)."""
+        text = self.lab.run(self.router, ["ip", "-j", "route", "show", PREFIX, "proto", "196"])
+        out = json.loads(text or "[]")
+        if not out:
+            return []
+        r = out[0]
+        return sorted(h["gateway"] for h in r["nexthops"]) if "nexthops" in r else [r["gateway"]]
+
+    def ping(self, count: int, name: str) -> Process:
+        argv = ["ping", "-n", "-q", "-c", str(count), "-i", INTERVAL, "-W", "1", TARGET]
+        return self.lab.spawn(self.client, argv, self.lab.subdir("ping") / f"{name}.log", name=f"ping-{name}")
+
+    def lost(self, proc: Process, timeout: float) -> tuple[int, int]:
+        """(sent, lost) of a finished ping."""
+        proc.popen.wait(timeout=timeout)
+        text = proc.log_text()
+        m = re.search(r"(\d+) packets transmitted, (\d+) received", text)
+        assert m, text
+        sent, got = int(m[1]), int(m[2])
+        return sent, sent - got
+
+
+@pytest.fixture(scope="module")
+def net() -> Iterator[Net]:
+    require(GoBgpd)
+    with Lab(4, links=[(0, 1), (1, 2), (1, 3)]) as lab:
+        client, router, o1, o2 = (lab.ns(i) for i in range(4))
+        lab.run(router, ["sysctl", "-qw", "net.ipv4.ip_forward=1"])
+        lab.run(client, ["ip", "route", "add", PREFIX, "via", lab.addr(router, client)])
+        for o in (o1, o2):
+            lab.run(o, ["ip", "addr", "add", f"{TARGET}/32", "dev", "lo"])
+            lab.run(o, ["ip", "route", "add", "10.254.0.0/24", "via", lab.addr(router, o)])
+        gbd = FibRouter()
+        gbd.start(lab, router, asn=ROUTER_AS, router_id="10.0.0.1",
+                  neighbors=[NeighborSpec(lab.addr(o, router), ORIGIN_AS, graceful_restart=GR)
+                             for o in (o1, o2)])
+        peers = []
+        for i, o in enumerate((o1, o2)):
+            p = GoBgpd()
+            p.start(lab, o, asn=ORIGIN_AS, router_id=f"10.0.0.{i + 2}",
+                    neighbors=[NeighborSpec(lab.addr(router, o), ROUTER_AS, graceful_restart=GR)],
+                    originate=[RouteSpec(PREFIX)])
+            peers.append(p)
+        n = Net(lab, client, router, [o1, o2], gbd, peers)
+        want = sorted(lab.addr(o, router) for o in (o1, o2))
+        wait_until(lambda: n.hops() == want or None, 30, what="the ECMP route in the router's kernel")
+        yield n
+
+
+def _across(net: Net, name: str, action: object, seconds: float = 6.0) -> tuple[int, int]:
+    ping = net.ping(int(seconds / float(INTERVAL)), name)
+    time.sleep(0.5)
+    action()  # type: ignore[operator]
+    return net.lost(ping, seconds + 20)
+
+
+def test_ecmp_route_and_zero_loss_across_a_graceful_restart(net: Net) -> None:
+    assert len(net.hops()) == 2
+    sent, lost = _across(net, "restart", net.gbd.graceful_restart)
+    print(f"gracebgp restart --graceful: {sent} sent, {lost} lost")
+    assert lost == 0
+
+
+def test_zero_loss_across_sigkill_and_a_start_2s_later(net: Net) -> None:
+    def crash() -> None:
+        net.gbd.kill9()
+        time.sleep(2)
+        net.gbd.restart(kill=False)
+
+    sent, lost = _across(net, "sigkill", crash)
+    print(f"SIGKILL, start 2 s later: {sent} sent, {lost} lost")
+    assert lost == 0
+
+
+def test_zero_loss_across_stop_retain_and_a_start(net: Net) -> None:
+    def stop_start() -> None:
+        net.gbd.cli("stop", "--retain")
+        net.gbd.wait_exited(15)
+        net.gbd.restart(kill=False)
+
+    sent, lost = _across(net, "retain", stop_start)
+    print(f"stop --retain, start: {sent} sent, {lost} lost")
+    assert lost == 0
+
+
+def test_an_origin_killed_with_gr_keeps_the_route_and_the_pings(net: Net) -> None:
+    origin = net.peers[1]
+    before = net.hops()
+    sent, lost = _across(net, "origin-kill", origin.kill9, seconds=4.0)
+    print(f"origin killed -9 (GR): {sent} sent, {lost} lost; hops {net.hops()}")
+    assert net.hops() == before
+    assert lost == 0
+    origin.restart(kill=False)
+    address = net.lab.addr(net.router, net.origins[1])
+    wait_until(lambda: origin.session_state(address) == "Established", 30)
+
+
+def test_ecmp_one_origin_stops_one_next_hop_remains(net: Net) -> None:
+    gone, kept = net.lab.addr(net.origins[1], net.router), net.lab.addr(net.origins[0], net.router)
+    wait_until(lambda: len(net.hops()) == 2 or None, 30, what="two next hops")
+    sent, lost = _across(net, "ecmp", net.peers[1].stop, seconds=4.0)
+    print(f"ECMP, one origin stops: {sent} sent, {lost} lost")
+    wait_until(lambda: net.hops() == [kept] or None, 10, what=f"only {kept} left (not {gone})")
+    assert lost <= 5  # the kernel's own rehash of flows already on the gone hop
+    net.peers[1].restart(kill=False)
+    wait_until(lambda: len(net.hops()) == 2 or None, 30, what="two next hops again")
+
+
+def test_an_unreachable_next_hop_leaves_the_kernel_within_a_second(net: Net) -> None:
+    lab, router, origin = net.lab, net.router, net.origins[1]
+    gone = lab.addr(origin, router)
+    link = lab.link(router, origin)
+    dev, mine = link.ifname(router), lab.addr(router, origin)
+    lab.run(router, ["ip", "addr", "del", f"{mine}/24", "dev", dev])
+    t0 = time.monotonic()
+    try:
+        wait_until(lambda: gone not in net.hops() or None, 5, interval=0.05,
+                   what=f"{gone} out of the kernel route")
+        took = time.monotonic() - t0
+        print(f"next hop {gone} unreachable: out of the kernel after {took:.2f}s")
+        assert took < 1.0
+        assert net.hops() == [lab.addr(net.origins[0], router)]
+    finally:
+        lab.run(router, ["ip", "addr", "add", f"{mine}/24", "dev", dev])
+    wait_until(lambda: len(net.hops()) == 2 or None, 60, what="two next hops again")
+
+
+def test_control_stop_withdraw_loses_packets(net: Net) -> None:
+    sent, lost = _across(net, "withdraw", net.gbd.stop_withdraw, seconds=3.0)
+    print(f"control, stop --withdraw: {sent} sent, {lost} lost")
+    assert net.hops() == []
+    assert lost > 0
+    net.gbd.restart(kill=False)
+    wait_until(lambda: len(net.hops()) == 2 or None, 60, what="the route back after the withdrawal")
+
+
+def test_control_restart_without_fib_retention_loses_packets(net: Net) -> None:
+    net.gbd.fib_lines = ("fib = true", "fib-retain = false")
+    (net.gbd.workdir / "gracebgpd.toml").write_text(net.gbd.config())  # the re-exec reads it
+    net.gbd.graceful_restart()  # this stop still retains; the new process does not
+    wait_until(lambda: len(net.hops()) == 2 or None, 60, what="the route after the restart")
+    sent, lost = _across(net, "no-retain", net.gbd.graceful_restart)
+    print(f"control, restart with fib-retain = false: {sent} sent, {lost} lost")
+    assert lost > 0
