@@ -1,0 +1,230 @@
+"""gracebgp-proxyd, the BGP-as-a-service session proxy (issue 20), between a VM running
+BIRD and three control nodes running gracebgpd, in network namespaces.
+
+The lab: ns0 is the VM (BIRD, 10.254.0.1, plus the misbehaving VMs' addresses .21-.23);
+ns1 the compute node running the proxy, with the tenant network's gateway (.2) and
+service (.3) addresses, three more networks' gateways (.4-.6) and the upstream addresses
+10.255.0.1-4 on its loopback; ns2-ns4 the control nodes 10.254.1.2, 10.254.2.2 and
+10.254.3.2 (AS 64512), each with a passive neighbor per upstream address and the routes
+203.0.113.0/24 (all of them) and 198.51.10k.0/24 (its own). Control nodes key their peers
+by address, so each misbehaving VM sits in a network of its own (its own upstream address).
+
+Checks: both VM sessions come up to different control nodes; each control node sees its
+session from the upstream address and the NAT port the introspection reports (``ss``
+in its namespace); routes flow both ways, with the gateway as the VM's next hop; a VM that
+sends garbage, one that floods UPDATEs past its prefix limit and one that never reads
+affect only their own sessions; SIGKILL of the gateway session's control node leaves the
+VM's session up (same BIRD "since", no NOTIFICATION on the VM's wire), the VM's routes
+reach a surviving node and the VM's route learned through the proxy is there in every
+100 ms sample. One lab and one set of daemons for the module.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from gracebgp.api.proxy_schema import ProxySession
+from tests.interop.common import assert_nothing_left, interop, require
+from tests.interop.gracebgpd import GraceBgpd
+from tests.interop.netns import Lab, Process, wait_until
+from tests.interop.peers import Bird, NeighborSpec, RouteSpec
+from tests.interop.test_gr_restarting_peers import Capture
+
+pytestmark = interop
+
+VM_AS, NODE_AS = 65001, 64512
+VM, GATEWAY, SERVICE = "10.254.0.1", "10.254.0.2", "10.254.0.3"
+NODES = ("10.254.1.2", "10.254.2.2", "10.254.3.2")
+UPSTREAM = "10.255.0.1"
+VM_ROUTE, SHARED = "192.0.2.0/24", "203.0.113.0/24"
+# the misbehaving VMs: network, VM address, gateway, upstream address
+ODD = {"garbage": ("green", "10.254.0.21", "10.254.0.5", "10.255.0.3"),
+       "flood": ("red", "10.254.0.22", "10.254.0.4", "10.255.0.2"),
+       "deaf": ("yellow", "10.254.0.23", "10.254.0.6", "10.255.0.4")}
+FLOOD_LIMIT = 2000
+HERE = Path(__file__).parent
+
+
+def proxy_config(state: Path) -> str:
+    nodes = ", ".join(f'"{n}"' for n in NODES)
+    out = [f'[proxy]\nstate-dir = "{state}"\n',
+           f'[[networks]]\nname = "blue"\ngateway = ["{GATEWAY}"]\nservice = ["{SERVICE}"]\n'
+           f'control-nodes = [{nodes}]\nupstream-address = "{UPSTREAM}"\nnext-hop-rewrite = true\n'
+           f'[[networks.vms]]\ninterface = "vmi-bird"\naddresses = ["{VM}"]\n']
+    for mode, (name, vm, gateway, upstream) in ODD.items():
+        limit = f"prefix-limit = {FLOOD_LIMIT}\n" if mode == "flood" else ""
+        out.append(f'[[networks]]\nname = "{name}"\ngateway = ["{gateway}"]\ncontrol-nodes = [{nodes}]\n'
+                   f'upstream-address = "{upstream}"\n{limit}'
+                   f'[[networks.vms]]\ninterface = "vmi-{mode}"\naddresses = ["{vm}"]\n')
+    return "\n".join(out)
+
+
+@dataclass
+class Bgpaas:
+    lab: Lab
+    vm: Bird
+    nodes: dict[str, GraceBgpd]  # control node address -> daemon
+    proxy: Process
+    socket: Path
+
+    def sessions(self, *args: str) -> list[ProxySession]:
+        """``gracebgp proxy sessions --json`` run in the compute namespace."""
+        out = self.lab.run(self.lab.ns(1), [sys.executable, "-m", "gracebgp.cli.main", "--json", "proxy",
+                                            "sessions", "--proxy-socket", str(self.socket), *args])
+        return [ProxySession.model_validate(s) for s in json.loads(out)]
+
+    def blue(self) -> dict[str, ProxySession]:
+        return {s.kind: s for s in self.sessions("--vm", VM)}
+
+    def since(self, neighbor: str) -> str:
+        """BIRD's 'since' of the protocol: it changes whenever the session goes down."""
+        line = self.vm.birdc("show", "protocols", self.vm.proto(neighbor)).splitlines()[-1].split()
+        return " ".join(line[3:5])
+
+
+@pytest.fixture(scope="module")
+def bgpaas() -> Iterator[Bgpaas]:
+    require(Bird, GraceBgpd)
+    lab = Lab(5, links=[(0, 1), (1, 2), (1, 3), (1, 4)])
+    with lab:
+        vm_ns, compute = lab.ns(0), lab.ns(1)
+        vm_if, compute_if = lab.links[0].ifname(vm_ns), lab.links[0].ifname(compute)
+        for _, odd_vm, odd_gateway, _ in ODD.values():
+            lab.run(vm_ns, ["ip", "addr", "add", f"{odd_vm}/24", "dev", vm_if])
+            lab.run(compute, ["ip", "addr", "add", f"{odd_gateway}/24", "dev", compute_if])
+        lab.run(compute, ["ip", "addr", "add", f"{SERVICE}/24", "dev", compute_if])
+        lab.run(compute, ["ip", "link", "set", "lo", "up"])
+        for upstream in (UPSTREAM, *(u for *_, u in ODD.values())):
+            lab.run(compute, ["ip", "addr", "add", f"{upstream}/32", "dev", "lo"])
+        nodes: dict[str, GraceBgpd] = {}
+        for k, address in enumerate(NODES, start=1):
+            ns = lab.ns(k + 1)
+            lab.run(ns, ["ip", "route", "add", "10.255.0.0/24", "via", f"10.254.{k}.1"])
+            node = nodes[address] = GraceBgpd()
+            node.start(lab, ns, asn=NODE_AS, router_id=address,
+                       neighbors=[NeighborSpec(u, VM_AS, passive=True, local_address=address)
+                                  for u in (UPSTREAM, *(u for *_, u in ODD.values()))],
+                       originate=[RouteSpec(SHARED), RouteSpec(f"198.51.{100 + k}.0/24")])
+        state = lab.subdir("proxy")
+        config = state / "proxy.toml"
+        config.write_text(proxy_config(state))
+        proxy = lab.spawn(compute, [sys.executable, "-m", "gracebgp.proxy.daemon", "-f", str(config)],
+                          state / "proxyd.log", name="gracebgp-proxyd")
+        lab.tcp_ready(compute, GATEWAY, 179, timeout=20)
+        vm = Bird()
+        vm.start(lab, vm_ns, asn=VM_AS, router_id=VM, originate=[RouteSpec(VM_ROUTE)],
+                 neighbors=[NeighborSpec(GATEWAY, NODE_AS, local_address=VM),
+                            NeighborSpec(SERVICE, NODE_AS, local_address=VM)])
+        vm.wait_established(GATEWAY, timeout=60)
+        vm.wait_established(SERVICE, timeout=60)
+        yield Bgpaas(lab, vm, nodes, proxy, state / "proxyd.sock")
+    assert_nothing_left(lab)
+
+
+def test_two_sessions_two_nodes_linked_by_nat_port(bgpaas: Bgpaas) -> None:
+    def both_up() -> dict[str, ProxySession] | None:
+        found = bgpaas.blue()
+        up = len(found) == 2 and all(s.phase == "established" for s in found.values())
+        return found if up else None
+
+    blue = wait_until(both_up, 30, what="both VM sessions established at the proxy")
+    assert blue is not None
+    gateway, service = blue["gateway"], blue["service"]
+    assert gateway.control_node != service.control_node
+    assert (gateway.control_node_role, service.control_node_role) == ("primary", "secondary")
+    assert (gateway.vm_as, gateway.vm_router_id, gateway.node_as) == (VM_AS, VM, NODE_AS)
+    for s in (gateway, service):
+        node_ns = bgpaas.nodes[s.control_node].ns
+        ss = bgpaas.lab.run(node_ns, ["ss", "-tnH", "state", "established"])
+        assert f"{s.control_node}:179" in ss and f"{UPSTREAM}:{s.nat_port}" in ss, ss
+        assert bgpaas.nodes[s.control_node].wait_route(UPSTREAM, "ipv4", VM_ROUTE, timeout=30)
+    seen = bgpaas.vm.wait_route(GATEWAY, "ipv4", SHARED, timeout=30)
+    assert seen.next_hop == GATEWAY  # next-hop-rewrite: the subnet gateway, not the node
+    assert bgpaas.vm.wait_route(SERVICE, "ipv4", SHARED, timeout=30).next_hop == GATEWAY
+    assert gateway.prefixes_from_vm == 1 and gateway.prefixes_to_vm == 2
+    assert gateway.from_vm.counts["open"] == 1 and gateway.from_node.counts["update"] >= 1
+
+
+def _odd_vm(bgpaas: Bgpaas, mode: str, *extra: str) -> Process:
+    _, vm, gateway, _ = ODD[mode]
+    d = bgpaas.lab.subdir("odd-vms")
+    return bgpaas.lab.spawn(bgpaas.lab.ns(0), [sys.executable, str(HERE / "proxy_vm.py"), mode, vm, gateway,
+                                               *extra], d / f"{mode}.log", name=f"vm-{mode}")
+
+
+def test_misbehaving_vms_affect_only_their_own_sessions(bgpaas: Bgpaas) -> None:
+    before = {n: bgpaas.since(n) for n in (GATEWAY, SERVICE)}
+    blue_before = bgpaas.blue()
+    procs = {"garbage": _odd_vm(bgpaas, "garbage"), "flood": _odd_vm(bgpaas, "flood", str(FLOOD_LIMIT * 20)),
+             "deaf": _odd_vm(bgpaas, "deaf")}
+    wait_until(lambda: "closed by the proxy" in procs["garbage"].log_text(), 30, what="garbage VM closed")
+    assert "['0101']" in procs["garbage"].log_text()  # Message Header Error / not synchronized
+    wait_until(lambda: "closed by the proxy" in procs["flood"].log_text(), 60, what="flooding VM closed")
+    assert "['0601']" in procs["flood"].log_text()  # Cease / Maximum Number of Prefixes Reached
+    deaf = wait_until(lambda: bgpaas.sessions("--vm", ODD["deaf"][1]), 30, what="the deaf VM's session")
+    assert deaf[0].vm_tcp == "established"
+    closed = {s.vm_address: s for s in bgpaas.sessions("--closed") if s.phase == "closed"}
+    assert "MESSAGE_HEADER_ERROR" in closed[ODD["garbage"][1]].closed_reason or \
+        "marker" in closed[ODD["garbage"][1]].closed_reason
+    assert f"more than {FLOOD_LIMIT} prefixes" in closed[ODD["flood"][1]].closed_reason
+    # the well-behaved VM noticed nothing
+    assert {n: bgpaas.since(n) for n in (GATEWAY, SERVICE)} == before
+    blue = bgpaas.blue()
+    assert all(s.phase == "established" for s in blue.values())
+    assert {k: s.nat_port for k, s in blue.items()} == {k: s.nat_port for k, s in blue_before.items()}
+    assert bgpaas.vm.find_route(GATEWAY, "ipv4", SHARED) is not None
+    procs["deaf"].stop()
+
+
+def test_control_node_killed_the_vm_does_not_notice(bgpaas: Bgpaas) -> None:
+    blue = bgpaas.blue()
+    gateway = blue["gateway"]
+    victim = bgpaas.nodes[gateway.control_node]
+    since = bgpaas.since(GATEWAY)
+    capture = Capture(bgpaas.lab, bgpaas.lab.ns(0), bgpaas.lab.links[0].ifname(bgpaas.lab.ns(0)))
+    killed = time.time()
+    victim.kill9()
+    samples: list[tuple[float, bool, str]] = []
+    deadline = killed + 30
+    moved: ProxySession | None = None
+    while time.time() < deadline:
+        t = time.time()
+        route = bgpaas.vm.find_route(GATEWAY, "ipv4", SHARED)
+        samples.append((t - killed, route is not None, bgpaas.vm.session_state(GATEWAY)))
+        if moved is None and len(samples) % 10 == 0:
+            now = bgpaas.blue()["gateway"]
+            if now.rehomings and now.rehomings[-1].outcome == "re-homed":
+                moved = now
+        if moved is not None and t - killed > 3.0:
+            break
+        time.sleep(max(0.0, 0.1 - (time.time() - t)))
+    assert moved is not None, f"no re-homing within 30 s: {bgpaas.blue()['gateway']}"
+    missing = [s for s in samples if not s[1] or s[2] != "Established"]
+    assert not missing, f"samples without the route or the session: {missing[:5]}"
+    assert bgpaas.since(GATEWAY) == since  # BIRD's session never went down
+    record = moved.rehomings[-1]
+    assert moved.control_node not in (gateway.control_node, blue["service"].control_node)
+    survivor = bgpaas.nodes[moved.control_node]
+    survivor.wait_route(UPSTREAM, "ipv4", VM_ROUTE, timeout=20)
+    stopped = time.time()
+    capture.stop()
+    wire = capture.messages()
+    notifications = [m for m in wire if m.type == 3]
+    assert not notifications, notifications
+    # how long the VM heard nothing on the gateway session around the failure
+    heard = sorted(m.time for m in wire if m.src == GATEWAY and killed <= m.time <= stopped)
+    silence = max(b - a for a, b in zip([killed, *heard], [*heard, stopped], strict=True))
+    assert silence < 9.0  # within BIRD's Hold Time
+    assert record.upstream_up is not None and record.finished is not None
+    print(f"\nre-homing: node lost -> new upstream Established {record.upstream_up - record.started:.3f} s, "
+          f"-> End-of-RIB handled {record.finished - record.started:.3f} s; {len(samples)} samples "
+          f"every 100 ms over {samples[-1][0]:.1f} s, route present in all; withdrawn from the VM: "
+          f"{record.withdrawn_from_vm}; replayed UPDATEs: {record.replayed_updates}; longest silence "
+          f"towards the VM from the kill: {silence:.2f} s (Hold Time 9 s)")
