@@ -45,6 +45,7 @@ from gracebgp.core.originate import LocalRoute
 from gracebgp.core.peer import NeighborSettings
 from gracebgp.core.speaker import Speaker
 from gracebgp.runtime import fibdriver, tcpao
+from gracebgp.runtime.bfdlink import BfdLink
 from gracebgp.runtime.gcpolicy import tune_gc
 from gracebgp.runtime.instance import InstanceError, InstanceLock, acquire
 from gracebgp.runtime.limits import raise_fd_limit
@@ -193,6 +194,7 @@ class Daemon:
         self.stop_message = ""
         self.stopping = False
         self.reexec = False  # a planned restart: exec ourselves after the stop
+        self.bfd = BfdLink(self.owner, cfg)  # gracebgp-bfdd (issue 18)
         self.restart_state = RestartState(cfg.gracebgp.state_dir)
         #: The service manager ($NOTIFY_SOCKET; runtime.sdnotify): READY, RELOADING, STOPPING.
         self.notify = Notifier.from_environment()
@@ -280,6 +282,7 @@ class Daemon:
                  len(d.added), len(d.removed), len(d.changed), len(d.routes_added), len(d.routes_removed))
         old = self.cfg
         self.cfg = new = keep_identity(self.cfg, new) if d.needs_restart else new
+        self.bfd.reconfigure(new)
         self.loaded = loaded
         # the routing policy goes again only when the file's changed (API edits stay until then)
         book = book_of(new) if source_of(new) != source_of(old) else None
@@ -395,6 +398,7 @@ class Daemon:
         try:
             api = await self._start_api(loop)
             await self.owner.start(kind, detail)
+            await self.bfd.start()  # adopts a running gracebgp-bfdd after a planned restart
             if self.fib is not None:  # after Started is queued: the first step sees the deferral
                 self.fib.attach(self.speaker, self.owner.hooks, self.owner.bus.publish)
         except (OSError, StartupError) as exc:
@@ -428,6 +432,7 @@ class Daemon:
                 self.restart_state.clean()
         except OSError as exc:
             log.error("cannot record how we stopped in %s: %s", self.cfg.gracebgp.state_dir, exc)
+        await self.bfd.finish(keep=self.reexec or self.graceful_stop)  # BFD stays Up while we restart
         await api.stop()
         if self.recorder is not None:
             self.recorder.close()

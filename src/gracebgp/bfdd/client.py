@@ -67,7 +67,7 @@ class BfddClient:
 
     async def stop_daemon(self) -> None:
         """bfdd sends AdminDown for every session (not a failure for peers) and ends."""
-        with contextlib.suppress(ConnectionError, asyncio.TimeoutError, RuntimeError):
+        with contextlib.suppress(ConnectionError, TimeoutError, RuntimeError):
             await self.request({"op": "stop"})
 
     async def request(self, message: dict[str, Any], timeout: float = 5.0) -> dict[str, Any]:
@@ -143,7 +143,7 @@ class BfddClient:
             log.warning("gracebgp-bfdd went away; reconnecting")
             while not self._closing:
                 await asyncio.sleep(RECONNECT)
-                with contextlib.suppress(ConnectionError, OSError, ValueError, asyncio.TimeoutError):
+                with contextlib.suppress(ConnectionError, OSError, ValueError, TimeoutError):
                     await self._connect()
                     break
 

@@ -22,6 +22,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, PrivateAttr, ValidationInfo, field_validator, model_validator
 
+from gracebgp.config.bfd import Bfd
 from gracebgp.config.extras import GraceBGP, Route
 from gracebgp.config.fields import (
     ASN,
@@ -250,6 +251,8 @@ class Neighbor(Frozen):
     #: ``[neighbors.route-server.config] route-server-client``: RFC 7947 transparency
     #: towards this eBGP neighbor (rib.export).
     route_server_client: bool = False
+    #: ``[neighbors.bfd]`` (config.bfd): BFD for this neighbor.
+    bfd: Bfd = Bfd()
     #: ``[neighbors.apply-policy.config]``, or its peer group's (policy.book.ApplyPolicy); for
     #: a direction it sets, it replaces the global one (PolicyBook.assignment). None: not written.
     apply_policy: ApplyPolicyField = None

@@ -231,6 +231,17 @@ TCP_AO_KEY = Section(
     },
 )
 
+#: ``[neighbors.bfd]`` (config.bfd): GoBGP 4.x's keys, then gracebgp's own.
+_BFD: dict[tuple[str, ...], TomlPath] = {
+    ("bfd", "enabled"): ("bfd", "config", "enabled"),
+    ("bfd", "desired_minimum_tx_interval"): ("bfd", "config", "desired-minimum-tx-interval"),
+    ("bfd", "required_minimum_receive"): ("bfd", "config", "required-minimum-receive"),
+    ("bfd", "detection_multiplier"): ("bfd", "config", "detection-multiplier"),
+    ("bfd", "port"): ("bfd", "config", "port"),
+    ("bfd", "multihop"): ("bfd", "gracebgp", "multihop"),
+    ("bfd", "graceful"): ("bfd", "gracebgp", "graceful"),
+}
+
 NEIGHBOR = Section(
     name="neighbor",
     fields={
@@ -275,6 +286,7 @@ NEIGHBOR = Section(
         ("remove_private_as",): ("config", "remove-private-as"),
         ("route_server_client",): ("route-server", "config", "route-server-client"),
         **_APPLY_POLICY,
+        **_BFD,
     },
     children={"afi_safis": Child(("afi-safis",), AFI_SAFI, many=True),
               "tcp_ao_keys": Child(("gracebgp", "tcp-ao-keys"), TCP_AO_KEY, many=True)},
@@ -284,7 +296,7 @@ NEIGHBOR = Section(
         "config.send-software-version",
         "timers.config.minimum-advertisement-interval",
         "route-server.config.secondary-route",
-        "error-handling", "logging", "bfd",
+        "error-handling", "logging",
     ) | _APPLY_POLICY_UNSUPPORTED,
     hints={("use-multiple-paths",): _NEIGHBOR_MULTIPATH},
     others=_paths("config.peer-group"),
@@ -449,7 +461,6 @@ FEATURES: Mapping[TomlPath, str] = {
         "set-ext-community from an ext-community-set (ext-community-set-ref)",
     ("confederation",): "BGP confederations (RFC 5065)",
     ("route-server", "config", "secondary-route"): "route-server secondary routes (GoBGP's own extension)",
-    ("bfd",): "BFD",
     ("l3vpn-ipv4-unicast",): "L3VPN (RFC 4364)",
     ("l3vpn-ipv6-unicast",): "L3VPN (RFC 4659)",
     ("l2vpn-evpn",): "EVPN (RFC 7432)",

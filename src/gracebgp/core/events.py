@@ -172,9 +172,23 @@ class CommandRequested:
     command: Any
 
 
+@dataclass(frozen=True, slots=True)
+class BfdChanged:
+    """gracebgp-bfdd reports that the BFD session with ``peer`` went from ``old`` to
+    ``state`` (RFC 5880 §4.1 names, "admin-down" "down" "init" "up"), with our diagnostic,
+    the peer's state and its C bit as last received (RFC 5882 §4.3)."""
+
+    peer: str
+    old: str
+    state: str
+    remote_state: str = "down"
+    diag: str = "none"
+    remote_c: bool = False
+
+
 Input = (Started | Connected | ConnectFailed | Disconnected | Received | TimerDue | InputDrained
          | Continue | StopRequested | Reconfigured | RestartDecided | RoutesWatched | DebugLogged
-         | CommandRequested)
+         | CommandRequested | BfdChanged)
 
 # --- outputs: commands -----------------------------------------------------------------
 

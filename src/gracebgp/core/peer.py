@@ -62,6 +62,9 @@ class NeighborSettings:
     #: The neighbor's own apply-policy (its own or its peer group's); None: the global one
     #: applies (``policy.book``, issue 16).
     apply_policy: ApplyPolicy | None = None
+    #: ``[neighbors.bfd.gracebgp] graceful``: a BFD failure with GR negotiated keeps the peer's
+    #: routes even when its C bit is 1 (core.bfd, restart.bfd_down).
+    bfd_graceful: bool = False
 
     def send_max(self, family: Family, neg: Negotiated) -> int | None:
         """Paths per prefix for ``family`` on the session ``neg``; None: one, without Path
@@ -121,7 +124,8 @@ class NeighborSettings:
                    allow_own_as=neighbor.allow_own_as, replace_peer_as=neighbor.replace_peer_as,
                    remove_private_as=RemovePrivateAs(neighbor.remove_private_as),
                    route_server_client=neighbor.route_server_client, add_path_send_max=send_max,
-                   apply_policy=getattr(neighbor, "apply_policy", None))
+                   apply_policy=getattr(neighbor, "apply_policy", None),
+                   bfd_graceful=neighbor.bfd.enabled and neighbor.bfd.graceful)
 
     def export_options(self) -> dict[str, Any]:
         """The ExportPolicy fields this neighbor's configuration sets."""

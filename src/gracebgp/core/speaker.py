@@ -20,7 +20,7 @@ from collections import deque
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from gracebgp.core import dynamic, limits, nexthop, refresh, reload, routewatch, statedump, wirelog
+from gracebgp.core import bfd, dynamic, limits, nexthop, refresh, reload, routewatch, statedump, wirelog
 from gracebgp.core import events as ev
 from gracebgp.core.advertise import advertise_round
 from gracebgp.core.commands import RouteJob, advance, execute
@@ -194,6 +194,8 @@ class Speaker:
             self.restart = (inp.restart, inp.detail)
         elif isinstance(inp, ev.CommandRequested):
             execute(self, inp.ref, inp.command, now)
+        elif isinstance(inp, ev.BfdChanged):
+            bfd.changed(self, inp, now)
         if self.tallies:
             self._out += wirelog.summaries(self.tallies)
             self.tallies = {}

@@ -92,15 +92,11 @@ def test_unsupported_gobgp_neighbor_keys() -> None:
     text = MINIMAL + NEIGHBOR + """description = "x"
 [neighbors.apply-policy.config]
 in-policy-list = ["p"]
-[neighbors.bfd.config]
-enabled = true
 """
     assert [(p.line, p.key, p.message) for p in problems(text)] == [
         (10, "neighbors[0].apply-policy.config.in-policy-list", "key neighbors.apply-policy.config."
          "in-policy-list is GoBGP configuration for the in-policy of GoBGP's older route-server model, "
          "which gracebgp does not support yet"),
-        (11, "neighbors[0].bfd",
-         "section [neighbors.bfd] is GoBGP configuration for BFD, which gracebgp does not support yet"),
     ]
 
 

@@ -38,6 +38,7 @@ from gracebgp.core.peer import NeighborSettings
 from gracebgp.core.speaker import Speaker
 from gracebgp.daemon import build_speaker, listen_addresses, neighbors_of
 from gracebgp.policy.book import ApplyPolicy
+from gracebgp.runtime.bfdlink import wanted_sessions
 from gracebgp.session import build_open, check_open, negotiate
 from gracebgp.wire import CapabilitiesParam, FourOctetAs, Multiprotocol, Open
 
@@ -491,7 +492,30 @@ def community_op(action: str) -> Probe:
     return p(f'{table}\noptions = "add"', f'{table}\noptions = "replace"', policy_effect)
 
 
+#: BFD (issue 18) on the second neighbor: the sessions gracebgp-bfdd is handed, and the
+#: speaker's bfd-graceful.
+RR_ID = 'route-reflector-cluster-id = "192.0.2.1"\n'
+BFD_ON = "[neighbors.bfd.config]\nenabled = true\n"
+WITH_BFD = ((RR_ID, RR_ID + BFD_ON),)
+BFD_SESSIONS = ("daemon.py", "BfdLink(")
+
+
+def bfd(key: str, value: str, effect: Callable[[Config], object] = wanted_sessions,
+        read_by: tuple[str, str] = BFD_SESSIONS, table: str = "config") -> Probe:
+    """With BFD on for the second neighbor, ``[neighbors.bfd.<table>] key = value``."""
+    added = f"{key} = {value}\n" if table == "config" else f"[neighbors.bfd.{table}]\n{key} = {value}\n"
+    return Probe(((BFD_ON, BFD_ON + added),), effect, read_by, base=WITH_BFD)
+
+
 PROBES: dict[str, Probe] = {
+    "neighbors.bfd.enabled": p(RR_ID, RR_ID + BFD_ON, wanted_sessions, BFD_SESSIONS),
+    "neighbors.bfd.desired_minimum_tx_interval": bfd("desired-minimum-tx-interval", "300000"),
+    "neighbors.bfd.required_minimum_receive": bfd("required-minimum-receive", "300000"),
+    "neighbors.bfd.detection_multiplier": bfd("detection-multiplier", "5"),
+    "neighbors.bfd.port": bfd("port", "3785"),
+    "neighbors.bfd.multihop": bfd("multihop", "true", table="gracebgp"),
+    "neighbors.bfd.graceful": bfd("graceful", "true", setting("bfd_graceful"),
+                                  ("core/bfd.py", "bfd_graceful"), table="gracebgp"),
     "dynamic_neighbors.prefix": dyn('prefix = "10.0.0.0/24"', 'prefix = "10.0.0.0/29"'),
     "dynamic_neighbors.peer_group": dyn('peer-group = "leaves"', 'peer-group = "spines"'),
     "dynamic_neighbors.max_peers": dyn("max-peers = 2", "max-peers = 3"),

@@ -192,8 +192,8 @@ treat-as-withdraw = true
 
 
 def test_group_problems_are_reported_once_with_members() -> None:
-    text = GROUPED.replace("hold-time = 30", "hold-time = 30\n[peer-groups.bfd.config]\nenabled = true")
-    assert [(p.line, p.key) for p in problems(text)] == [(10, "peer-groups[0].bfd")]
+    text = GROUPED.replace("hold-time = 30", "hold-time = 30\n[peer-groups.logging.config]\nlevel = 1")
+    assert [(p.line, p.key) for p in problems(text)] == [(10, "peer-groups[0].logging")]
 
 
 def test_group_names_are_required_and_unique() -> None:

@@ -74,7 +74,8 @@ ebgp-multihop enabled multihop-ttl ttl-security ttl-min route-reflector route-re
 route-reflector-cluster-id add-paths receive send-max restart-time helper-only deferral-time
 notification-enabled long-lived-enabled stale-routes-time as-path-options error-handling logging
 route-server route-server-client secondary-route allow-own-as replace-peer-as
-bfd afi-safi-name mp-graceful-restart long-lived-graceful-restart prefix-limit
+bfd desired-minimum-tx-interval required-minimum-receive detection-multiplier
+afi-safi-name mp-graceful-restart long-lived-graceful-restart prefix-limit
 max-prefixes shutdown-threshold-pct restart-timer ipv4-unicast ipv6-unicast ipv4-labelled-unicast
 ipv6-labelled-unicast l3vpn-ipv4-unicast l3vpn-ipv6-unicast l2vpn-evpn l2vpn-vpls
 route-target-membership peer-groups peer-group-name rpki-servers bmp-servers vrfs mrt-dump zebra
@@ -99,7 +100,7 @@ gracebgp auth-password-file tcp-ao-current-key tcp-ao-keys send-id recv-id algor
 state-dir api-socket api-socket-group api-socket-mode api-listen api-token-file api-tls-cert-file
 api-tls-key-file metrics-listen sigterm forwarding-state-preserved drain-delay establish-wait
 llgr-to-ibgp provisional-hard-reset rfc8212 record routes prefix next-hop origin communities
-large-communities med local-pref max-peers
+large-communities med local-pref max-peers multihop graceful
 fib fib-table fib-protocol fib-metric fib-sweep-time fib-retain fib-resolve-via-default
 """
 GOBGP_KEYS = frozenset(_GOBGP_WORDS.split())

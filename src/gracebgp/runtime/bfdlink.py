@@ -1,0 +1,104 @@
+"""gracebgpd's BFD: the sessions its configuration wants, handed to gracebgp-bfdd (started
+when none runs), and bfdd's state changes handed to the speaker as ``BfdChanged`` facts
+through the owner queue. bfdd outlives a planned restart (re-exec) or a retaining stop:
+its sessions stay Up while BGP restarts (RFC 5882 §4.3, its C bit is 1); a withdrawing
+stop, or a configuration without BFD, ends it with AdminDown (RFC 5880 §6.8.16).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from typing import Any
+
+from gracebgp.bfdd.client import BfddClient
+from gracebgp.bfdd.protocol import SessionSpec
+from gracebgp.config.model import Config
+from gracebgp.core import events as ev
+from gracebgp.runtime.owner import Owner
+
+log = logging.getLogger("gracebgp.bfd")
+
+SOCKET_NAME = "bfdd.sock"
+LOG_NAME = "bfdd.log"
+
+
+def wanted_sessions(cfg: Config) -> list[SessionSpec]:
+    """One BFD session per neighbor with ``[neighbors.bfd.config] enabled``."""
+    return [SessionSpec(peer=str(n.neighbor_address), local=str(n.local_address or ""),
+                        multihop=n.bfd.multihop, port=n.bfd.destination_port,
+                        desired_min_tx_us=n.bfd.desired_minimum_tx_interval,
+                        required_min_rx_us=n.bfd.required_minimum_receive,
+                        detect_mult=n.bfd.detection_multiplier)
+            for n in cfg.neighbors if n.bfd.enabled]
+
+
+class BfdLink:
+    """The daemon's side of gracebgp-bfdd."""
+
+    def __init__(self, owner: Owner, cfg: Config) -> None:
+        self.owner = owner
+        self.cfg = cfg
+        self.path = os.path.join(cfg.gracebgp.state_dir, SOCKET_NAME)
+        self.status: dict[str, dict[str, Any]] = {}  # by peer: bfdd's last word on it
+        self.client: BfddClient | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> None:
+        """Adopt a running bfdd (a planned restart) or start one when BFD is configured."""
+        specs = wanted_sessions(self.cfg)
+        if not specs and not os.path.exists(self.path):
+            return
+        self.client = BfddClient(self.path, self._message,
+                                 log_path=os.path.join(self.cfg.gracebgp.state_dir, LOG_NAME))
+        try:
+            await self.client.start()
+            await self.client.set_sessions(specs)
+        except (TimeoutError, OSError, ConnectionError, ValueError) as exc:
+            log.error("BFD not running: gracebgp-bfdd: %s", exc, extra={"event": "bfd-unavailable"})
+            self.client = None
+
+    def reconfigure(self, cfg: Config) -> None:
+        self.cfg = cfg
+        task = asyncio.ensure_future(self._reconfigure())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _reconfigure(self) -> None:
+        if self.client is None:
+            await self.start()
+        else:
+            with contextlib.suppress(ConnectionError, RuntimeError, TimeoutError):
+                await self.client.set_sessions(wanted_sessions(self.cfg))
+
+    async def finish(self, keep: bool) -> None:
+        """``keep`` (planned restart, retaining stop): leave bfdd and its sessions running
+        for the next gracebgpd; otherwise AdminDown and end it."""
+        if self.client is None:
+            return
+        if not keep:
+            await self.client.stop_daemon()
+        await self.client.close()
+
+    def _message(self, msg: dict[str, Any]) -> None:
+        if msg.get("event") == "snapshot":
+            self.status = {s["peer"]: s for s in msg.get("sessions", [])}
+            log.info("gracebgp-bfdd (pid %s): %d sessions running", msg.get("pid"), len(self.status))
+            return
+        if msg.get("event") != "state":
+            return
+        s = msg["status"]
+        self.status[s["peer"]] = s
+        self.owner.submit(ev.BfdChanged(s["peer"], msg.get("old", "down"), s["state"], s["remote_state"],
+                                        s["local_diag"], bool(s["remote_c"])))
+
+    async def sessions(self) -> list[dict[str, Any]]:
+        """bfdd's view of every session (``gracebgp bfd``); the last known one when bfdd
+        does not answer."""
+        if self.client is not None:
+            with contextlib.suppress(ConnectionError, RuntimeError, TimeoutError):
+                listing = await self.client.list_sessions()
+                self.status = {s["peer"]: s for s in listing.get("sessions", [])}
+        return list(self.status.values())
