@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from gracebgp.config import dynamic
+from gracebgp.config import dynamic, policy_summary
 from gracebgp.config.formats import SYNTAX_KEY, read_document
 from gracebgp.config.groups import Inheritance, effective, expand, probe
 from gracebgp.config.model import (
@@ -96,6 +96,7 @@ def check(path: str | Path, config_type: str = "toml") -> tuple[int, str]:
     lines = [f"{path}: configuration OK ({len(config.neighbors)} neighbors, "
              f"{len(config.gracebgp.routes)} routes)"]
     lines += loaded.explain()
+    lines += policy_summary.summary(config)
     lines += [f"neighbor {n.neighbor_address}: {ANY_AS} ({ANY_AS_MEANING})"
               for n in config.neighbors if n.peer_as is None]
     for d in config.dynamic_neighbors:
