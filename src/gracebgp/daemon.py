@@ -29,9 +29,9 @@ import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gracebgp import __version__
-from gracebgp.api.server import ApiServer, build_app
 from gracebgp.api.service import DaemonInfo, RequestError
 from gracebgp.config import ConfigError, check, diff, effective, load_file
 from gracebgp.config.cmdline import parse_args
@@ -44,7 +44,7 @@ from gracebgp.core.dynamic import DynamicRange
 from gracebgp.core.originate import LocalRoute
 from gracebgp.core.peer import NeighborSettings
 from gracebgp.core.speaker import Speaker
-from gracebgp.runtime import fibdriver, tcpao
+from gracebgp.runtime import fibdriver, handover, tcpao
 from gracebgp.runtime.bfdlink import BfdLink
 from gracebgp.runtime.gcpolicy import tune_gc
 from gracebgp.runtime.instance import InstanceError, InstanceLock, acquire
@@ -56,6 +56,9 @@ from gracebgp.runtime.recorder import Recorder, SpeakerArgs
 from gracebgp.runtime.restartstate import HEARTBEAT, RestartState
 from gracebgp.runtime.sdnotify import Notifier
 from gracebgp.runtime.store import open_store
+
+if TYPE_CHECKING:
+    from gracebgp.api.server import ApiServer
 
 log = logging.getLogger("gracebgp")
 EXIT_CONFIG, EXIT_RUNNING, EXIT_LISTEN, EXIT_STATE, EXIT_EXEC = 1, 3, 4, 5, 6
@@ -195,6 +198,8 @@ class Daemon:
         self.stopping = False
         self.reexec = False  # a planned restart: exec ourselves after the stop
         self.bfd = BfdLink(self.owner, cfg)  # gracebgp-bfdd (issue 18)
+        self.handing_over = False  # that restart hands the sessions over (runtime.handover)
+        self.handed: tuple[Path, list[int]] | None = None  # the state file and descriptors
         self.restart_state = RestartState(cfg.gracebgp.state_dir)
         #: The service manager ($NOTIFY_SOCKET; runtime.sdnotify): READY, RELOADING, STOPPING.
         self.notify = Notifier.from_environment()
@@ -204,23 +209,31 @@ class Daemon:
     def drain_delay(self) -> float:
         return float(self.cfg.gracebgp.drain_delay)
 
-    async def restart(self) -> str:
-        """Planned graceful restart (spec section 6): answered first, carried out next;
+    async def restart(self, graceful: bool = False) -> str:
+        """Planned restart: a session hand-over (issue 19, ``runtime.handover``), or with
+        ``graceful`` a graceful restart (spec section 6); answered first, carried out next;
         refused (RequestError 409, every session up) when the command line the restart
-        will execute does not pass its pre-flight (configuration, code on disk)."""
+        will execute does not pass its pre-flight (configuration, code on disk, and for a
+        hand-over the state format)."""
         if self.stopping:
             return "already stopping; nothing more to do"
         if self.restarting:
             raise RequestError(409, "restart refused: a restart is already being checked")
+        if not graceful and (refused := handover.refused(self.owner)):
+            raise RequestError(409, "restart refused: the sessions cannot be handed over: "
+                               f"{'; '.join(refused)}; `gracebgp restart --graceful` restarts the "
+                               "graceful-restart way")
         self.restarting = True
         try:
-            why = await preflight(reexec_argv())
+            why = await preflight(reexec_argv(), env=None if graceful else handover.preflight_env())
         finally:
             self.restarting = False
         if why:
             log.error("restart refused, every session stays up: %s", why)
             raise RequestError(409, f"restart refused: the new process would not start: {why}")
-        if not self._stop(True, "gracebgp restart", delay=0.1, restart=True):
+        if not graceful:
+            return self._hand_over()
+        if not self._stop(True, "gracebgp restart --graceful", delay=0.1, restart=True):
             return "already stopping; nothing more to do"
         self.reexec = True
         # To systemd a planned restart is a reload: same PID, READY=1 from the new process.
@@ -228,6 +241,16 @@ class Daemon:
                               f"re-executing (pid {os.getpid()})")
         return ("restarting: sessions close the graceful-restart way, peers keep our routes; the "
                 f"process re-executes itself (pid {os.getpid()}) and comes back with R=1")
+
+    def _hand_over(self) -> str:
+        """The hand-over's stop: the owner loop ends, ``serve`` quiesces and re-executes."""
+        self.stopping = self.reexec = self.handing_over = True
+        handover.notice(self.owner, "stopping", "gracebgp restart: handing the sessions over to the "
+                        f"re-executed process (pid {os.getpid()})", retain=True, text="gracebgp restart")
+        self.notify.reloading(f"gracebgp restart: handing the sessions over (pid {os.getpid()})")
+        asyncio.get_running_loop().call_later(0.1, self.owner.stop)  # the answer goes first
+        return (f"restarting: the sessions are handed over to the re-executed process (pid {os.getpid()}); "
+                "peers see no change")
 
     def stop(self, withdraw: bool, message: str) -> str:
         if not self._stop(not withdraw, message or "gracebgp stop", delay=0.1):
@@ -334,6 +357,8 @@ class Daemon:
         return out
 
     async def _start_api(self, loop: asyncio.AbstractEventLoop) -> ApiServer:
+        from gracebgp.api.server import ApiServer, build_app  # noqa: PLC0415 (after a hand-over's adoption)
+
         g = self.cfg.gracebgp
         problems, token = self._host_problems()
         info = DaemonInfo(__version__, socket.gethostname(), loop.time(), self.cfg.global_.port,
@@ -379,8 +404,12 @@ class Daemon:
             self.state_problems.append(("StateFileDamaged", f"state-dir {self.cfg.gracebgp.state_dir}",
                                         "SetAside", problem))
         kind, detail = previous.kind, previous.detail
+        incoming = handover.incoming()  # the sessions our previous image handed over
+        if incoming is not None:
+            kind, detail = "handover", f"session hand-over, state {incoming[0]}"
         log.info("start: %s%s", {"cold": "cold start, R=0", "planned": "planned restart, R=1",
-                                 "unplanned": "unplanned restart (crash), R=1"}[kind],
+                                 "unplanned": "unplanned restart (crash), R=1",
+                                 "handover": "sessions handed over, R=0 for any other"}[kind],
                  f" ({detail})" if detail else "")
         if previous.events:
             self.owner.bus.carry_over(previous.events)
@@ -395,7 +424,11 @@ class Daemon:
             raise StartupError(EXIT_STATE, f"state-dir {self.cfg.gracebgp.state_dir}: cannot record "
                                f"this run: {exc.strerror or exc}") from None
         api: ApiServer | None = None
+        runner: asyncio.Future[None] | None = None
         try:
+            if incoming is not None:  # sessions first, keepalives flowing, then the slow parts
+                detail = await handover.take_over(self.owner, *incoming)
+                runner = asyncio.ensure_future(self.owner.run())
             api = await self._start_api(loop)
             await self.owner.start(kind, detail)
             await self.bfd.start()  # adopts a running gracebgp-bfdd after a planned restart
@@ -417,15 +450,20 @@ class Daemon:
                           f"{len(self.cfg.neighbors)} neighbors; {kind} start"
                           + (f" ({detail})" if detail else ""))
         heartbeat = loop.call_later(HEARTBEAT, self._heartbeat)
-        await self.owner.run()
+        await (runner if runner is not None else self.owner.run())
         heartbeat.cancel()
-        await self.owner.shutdown(self.graceful_stop, self.stop_message)
+        if self.handing_over:
+            self.handed = await handover.quiesce(self.owner, self.cfg.gracebgp.state_dir, {})
+        else:
+            await self.owner.shutdown(self.graceful_stop, self.stop_message)
         if self.fib is not None:  # after the withdrawals have left (fib.stop)
             self.fib.stop(withdraw=not self.graceful_stop)
         if self.store is not None:
             self.store.close()
         try:
-            if self.graceful_stop:
+            if self.handing_over:
+                self.restart_state.clean()  # not a restart the speaker has to recover from
+            elif self.graceful_stop:
                 events = [e for e in self.owner.bus.history if e.get("kind") in ("restart", "peer-state")]
                 self.restart_state.planned(self.stop_message, events)
             else:
@@ -458,6 +496,7 @@ def _check(path: Path, preflight_mode: bool, config_type: str = "toml") -> int:
     problems = [str(p) for p in host_problems(load_file(path, config_type), path)]
     if preflight_mode:
         problems += [f"the new code cannot run: {line}" for line in import_problems()]
+        problems += handover.check_problems()
     if problems:
         print("\n".join(problems), file=sys.stderr)
         return EXIT_CONFIG
@@ -521,6 +560,8 @@ def main(argv: list[str] | None = None) -> int:
         # directory's lock is handed over, so no other instance can start in between.
         if daemon.lock is not None:
             daemon.lock.hand_over()
+        if daemon.handed is not None:
+            handover.prepare_exec(*daemon.handed)
         argv_new = reexec_argv()
         try:
             os.execv(argv_new[0], argv_new)

@@ -166,10 +166,10 @@ def test_kubernetes_node_example_runs_against_a_tor(lab: Lab) -> None:
             assert routes[prefix]["next_hop"] == [NODE], routes[prefix]
             assert community in routes[prefix]["attrs_text"], routes[prefix]["attrs_text"]
 
-        # The rollout: a planned restart of the node; the ToR's table never loses a route.
+        # The rollout: a planned graceful restart of the node; the ToR's table never loses a route.
         pid = lab.node.pid
-        r = subprocess.run([*CLI, "--socket", str(lab.socket("node")), "restart"], capture_output=True,
-                           text=True, timeout=60, check=False)
+        r = subprocess.run([*CLI, "--socket", str(lab.socket("node")), "restart", "--graceful"],
+                           capture_output=True, text=True, timeout=60, check=False)
         assert r.returncode == 0, r.stderr
         end, samples, saw_stale = time.monotonic() + 60, 0, False
         while True:

@@ -128,7 +128,8 @@ def test_json_log_across_a_planned_restart(speakers: tuple[Speaker, Speaker]) ->
         r["event"] == "updates-received" for r in a.records()) and events(a.records(), "session-up"), both)
     pid = a.proc.pid if a.proc else 0
     restart = subprocess.run([sys.executable, "-m", "gracebgp.cli.main", "--socket", str(a.socket), "restart",
-                              "--wait"], check=False, capture_output=True, text=True, timeout=90)
+                              "--graceful", "--wait"], check=False, capture_output=True, text=True,
+                             timeout=90)
     assert restart.returncode == 0, restart.stderr
     wait_until("A's restart complete", lambda: events(a.records(), "restart-complete"), both)
     wait_until("B purged what A did not re-advertise", lambda: events(b.records(), "eor-purged"), both)

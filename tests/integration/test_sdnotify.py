@@ -141,9 +141,9 @@ def test_ready_reload_restart_stop(run: Run) -> None:
     assert kept["READY"] == "1" and "reload failed" in kept["STATUS"], kept
     run.conf.write_text(good)
 
-    # gracebgp restart: a reload to systemd; the re-executed process (same PID) is READY.
-    r = subprocess.run([*CLI, "--socket", str(run.api), "restart"], capture_output=True, text=True,
-                       timeout=60, check=False)
+    # gracebgp restart --graceful: a reload to systemd; the re-executed process (same PID) is READY.
+    r = subprocess.run([*CLI, "--socket", str(run.api), "restart", "--graceful"], capture_output=True,
+                       text=True, timeout=60, check=False)
     assert r.returncode == 0, r.stderr
     restarting = run.next()
     assert restarting["RELOADING"] == "1" and "MONOTONIC_USEC" in restarting, restarting

@@ -19,6 +19,7 @@ their drivers.
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import signal
 import subprocess
@@ -74,6 +75,8 @@ class GraceBgpd(PeerDaemon):
         self.removed: set[str] = set()
         self._reloads = 0
         self._dumps = 0
+        #: Added to the daemon's environment (e.g. a PYTHONPATH directory a test fills later).
+        self.extra_env: dict[str, str] = {}
 
     # --- configuration -----------------------------------------------------------------
     def config(self) -> str:
@@ -177,7 +180,8 @@ class GraceBgpd(PeerDaemon):
         conf.write_text(self.config())
         before = self._marks()
         self._spawn_main(
-            [sys.executable, "-m", "gracebgp.daemon", "-f", str(conf), "-l", "debug"], "gracebgpd.log"
+            [sys.executable, "-m", "gracebgp.daemon", "-f", str(conf), "-l", "debug"], "gracebgpd.log",
+            env={**os.environ, **self.extra_env} if self.extra_env else None,
         )
         self._reloads = self._dumps = 0
         self._wait_started(before, 15)
@@ -236,13 +240,14 @@ class GraceBgpd(PeerDaemon):
             argv.append("--json")
         return self._run([*argv, *args], timeout=timeout)
 
-    def graceful_restart(self, timeout: float = 30.0) -> float:
-        """``gracebgp restart``: a planned graceful restart (the daemon re-executes itself,
-        same PID). Returns once the new process serves its API; the result is the wall
-        clock (``time.time()``) at which the command returned (the daemon had accepted it)."""
+    def graceful_restart(self, timeout: float = 30.0, handover: bool = False) -> float:
+        """``gracebgp restart --graceful``: a planned graceful restart (the daemon re-executes
+        itself, same PID); ``handover``: ``gracebgp restart``, the sessions handed over.
+        Returns once the new process serves its API; the result is the wall clock
+        (``time.time()``) at which the command returned (the daemon had accepted it)."""
         before = self._marks()
         t0 = time.monotonic()
-        self.cli("restart", timeout=timeout)
+        self.cli(*(("restart",) if handover else ("restart", "--graceful")), timeout=timeout)
         accepted = time.time()
         self.restarts += 1
         self._wait_started(before, max(1.0, timeout - (time.monotonic() - t0)))

@@ -708,10 +708,11 @@ def starts(g: GraceBgpd) -> int:
 
 
 def planned_restart(g: GraceBgpd) -> None:
-    """``gracebgp restart --wait``: the daemon re-executes itself (same PID) and comes back."""
+    """``gracebgp restart --graceful --wait``: the daemon re-executes itself (same PID) and
+    comes back with R=1."""
     assert g.proc is not None
     pid, before = g.proc.pid, starts(g)
-    gracebgp_cli(g, "restart", "--wait", timeout=60)
+    gracebgp_cli(g, "restart", "--graceful", "--wait", timeout=60)
     wait_until(lambda: starts(g) > before, 30, 0.1, what="the re-executed gracebgpd to log its start")
 
     def serving() -> bool:

@@ -235,9 +235,11 @@ class Client:
         except httpx.HTTPError as exc:
             raise self._transport_error(exc) from exc
 
-    def restart(self) -> Done:
-        """Restart: planned graceful restart of the daemon (same PID, R=1)."""
-        return self._parse(Done, self._request("POST", "/v1/restart"))
+    def restart(self, graceful: bool = False) -> Done:
+        """Restart: planned restart of the daemon (same PID): the sessions are handed over;
+        ``graceful``: graceful restart instead (R=1)."""
+        return self._parse(Done, self._request("POST", "/v1/restart?graceful=true" if graceful
+                                               else "/v1/restart"))
 
     def stop(self, withdraw: bool = True, message: str = "") -> Done:
         """Stop: withdrawing (peers drop our routes now) or retaining (they keep them)."""

@@ -430,7 +430,7 @@ class HelperPeer(Model):
 class GrStatus(Model):
     """GetGrStatus: our own restart (R bit, deferral) and our helper episodes."""
 
-    restart: Literal["cold", "planned", "unplanned"]
+    restart: Literal["cold", "planned", "unplanned", "handover"]
     detail: str
     restart_bit: bool = Field(description="R=1 in the OPENs we send now")
     deferral: list[DeferralFamily]

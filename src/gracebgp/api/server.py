@@ -70,7 +70,7 @@ class Control(Protocol):
     @property
     def drain_delay(self) -> float: ...
 
-    async def restart(self) -> str: ...
+    async def restart(self, graceful: bool = False) -> str: ...
 
     def stop(self, withdraw: bool, message: str) -> str: ...
 
@@ -197,10 +197,13 @@ def build_app(owner: Owner, info: DaemonInfo, hostname: str | None,
 
     @app.post("/v1/restart", response_model=schema.Done, status_code=202, operation_id="Restart",
               responses={501: _ERR, 409: _ERR})
-    async def restart() -> schema.Done:
-        """Planned graceful restart: peers keep our routes; same PID (re-exec). 409, every
-        session up, when the new process would not start (configuration, code on disk)."""
-        return schema.Done(ok=True, message=await lifecycle().restart())
+    async def restart(graceful: bool = Query(default=False)) -> schema.Done:
+        """Planned restart, same PID (re-exec): the Established sessions are handed over to
+        the new process (peers see nothing); ``graceful``: graceful restart instead (peers
+        keep our routes as stale). 409, every session up, when the new process would not
+        start (configuration, code on disk, hand-over state format) or, without
+        ``graceful``, a session cannot be handed over."""
+        return schema.Done(ok=True, message=await lifecycle().restart(graceful))
 
     @app.post("/v1/stop", response_model=schema.Done, status_code=202, operation_id="Stop",
               responses={501: _ERR, 422: _ERR})

@@ -1,7 +1,8 @@
 """``gracebgp restart``, ``stop``, ``drain``, ``gr status`` and ``timeline``: stopping by
 intent (spec/graceful-restart.md section 6) and watching a restart (sections 4 and 8).
 
-    restart          peers keep our routes; same PID; back with R=1, EoR after our routes
+    restart          the sessions pass to the new process (same PID); peers see nothing
+    restart --graceful  peers keep our routes; same PID; back with R=1, EoR after our routes
     stop --withdraw  peers delete our routes now (Hard Reset where N is negotiated)
     stop --retain    peers keep them for our Restart Time (a supervisor restarts us)
     drain [--wait]   GRACEFUL_SHUTDOWN now, withdraw after the delay; --wait: until sent
@@ -34,15 +35,18 @@ def _one(opts: Options) -> Client:
 def restart_command(
     ctx: typer.Context,
     wait: Annotated[bool, typer.Option("--wait", help="return when the new process answers")] = False,
+    graceful: Annotated[bool, typer.Option("--graceful", help="graceful restart (peers keep our routes "
+                                                              "as stale) instead of handing the "
+                                                              "sessions over")] = False,
 ) -> None:
-    """Planned graceful restart or upgrade: peers keep our routes and traffic."""
+    """Planned restart or upgrade: the sessions are handed over, peers see no change."""
     opts: Options = ctx.obj
     _one(opts).close()
     # The daemon first checks that the new process would start (up to 30 s) and refuses
     # the restart (409, one line, exit 1) if it would not: wait for that answer.
     with Client(opts.targets[0].address, token=opts.token, timeout=max(opts.timeout, 45.0)) as client:
         before = client.global_().uptime if wait else 0.0
-        done = client.restart()
+        done = client.restart(graceful)
     if wait:
         _wait_new_process(opts, before)
     output.emit_json({"ok": True, "message": done.message}) if opts.json else output.emit_line(done.message)
@@ -179,7 +183,8 @@ def timeline_command(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("restart", help="Planned graceful restart: peers keep our routes and traffic.")(
+    app.command("restart", help="Planned restart or upgrade: the sessions are handed over to the new "
+                "process (--graceful: graceful restart).")(
         restart_command)
     app.command("stop", help="Stop gracebgpd: --withdraw (default) or --retain our routes at peers.")(
         stop_command)

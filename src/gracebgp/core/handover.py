@@ -15,6 +15,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Protocol
 
+from gracebgp.core import events as ev
 from gracebgp.core import nexthop
 from gracebgp.core.peer import Peer
 from gracebgp.core.views import Emits, Peers
@@ -41,6 +42,7 @@ class HandoverHost(Emits, Peers, Protocol):
     table, our next-hop addresses, and how a session comes up and says so."""
 
     own: frozenset[str]
+    _out: list[ev.Output]  # the outputs of the input being handled
 
     @property
     def loc(self) -> dict[Family, LocRib]: ...
@@ -143,6 +145,20 @@ def adopt_session(sp: HandoverHost, record: SessionRecord, conn: int, establishe
     sp._established(peer, neg, now, adopted=True)
     peer.eor_received.update(f for f in record.eor_received if f in neg.families)
     return ""
+
+
+def adopt_all(sp: HandoverHost, items: list[tuple[SessionRecord, int, float]],
+              now: float) -> tuple[list[ev.Output], dict[str, str]]:
+    """``adopt_session`` for each (record, connection, established at); returns the
+    outputs (state changes, logs) and, per peer not adopted, why."""
+    sp._out = []
+    refused = {}
+    for record, conn, at in items:
+        why = adopt_session(sp, record, conn, at, now)
+        if why:
+            refused[record.peer] = why
+    out, sp._out = sp._out, []
+    return out, refused
 
 
 def reconcile(sp: HandoverHost, record: SessionRecord) -> int:

@@ -176,7 +176,7 @@ class Speaker:
             self.restart = (inp.restart, inp.detail)
             notice(self, "process-started", f"started ({inp.restart} start: {inp.detail or 'R=0'})",
                    restart=inp.restart, detail=inp.detail)
-            if inp.restart != "cold":
+            if inp.restart not in ("cold", "handover"):  # handover: the sessions went on
                 self.restart_control.begin_restart(self, inp.restart, inp.detail, now)
             for peer in self.peers.values():
                 self._start(peer, now)

@@ -77,13 +77,14 @@ def reexec_argv() -> list[str]:
     return [sys.executable, *sys.orig_argv[1:]]
 
 
-async def preflight(argv: list[str], timeout: float = PREFLIGHT_TIMEOUT) -> str:
-    """Run ``argv + ["--preflight"]`` (bounded, off the event loop's back); "" when it
-    passed, else the reason in one line."""
+async def preflight(argv: list[str], timeout: float = PREFLIGHT_TIMEOUT,
+                    env: dict[str, str] | None = None) -> str:
+    """Run ``argv + ["--preflight"]`` (bounded, off the event loop's back), with ``env``
+    added to the environment; "" when it passed, else the reason in one line."""
     try:
         proc = await asyncio.create_subprocess_exec(
             *argv, "--preflight", stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE)
+            stderr=asyncio.subprocess.PIPE, env={**os.environ, **env} if env else None)
     except OSError as exc:
         return f"cannot run {argv[0]}: {exc.strerror or exc}"
     try:

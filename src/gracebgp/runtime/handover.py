@@ -1,0 +1,247 @@
+"""Session hand-over on the asyncio runtime (issue 19): the old process brings its
+Established sessions to a clean point and writes their state; the new process adopts
+the sockets and the state before anything slow loads, and sends a KEEPALIVE on each.
+
+Re-exec in place (``gracebgp restart``), step by step (``gracebgp timeline`` shows each):
+
+1. *check* (old process, sessions running): the exact command line of the re-execution
+   runs with ``--preflight`` (configuration, every module imported, and
+   ``GRACEBGPD_HANDOVER_VERSION``: can the new code read this state format?); any
+   failure refuses the restart, every session stays where it is;
+2. *quiesce*: the owner loop stops; reading stops on every connection (what the kernel
+   has not given us stays in the socket for the new process); what was read is handed
+   to the speaker, so each session's unread octets end at a message boundary or inside
+   the next message (carried as ``unread``); pending UPDATEs are flushed;
+3. *keepalive*: a KEEPALIVE on each Established session, then the write buffers drain
+   (bounded), so the peer's hold timer starts afresh just before the gap;
+4. *state*: each socket is ``dup``-ed without close-on-exec (the number goes into the
+   state), the state file is written (``restart.handover``), the process re-executes
+   with ``GRACEBGPD_HANDOVER`` naming it (same PID);
+5. *adopt* (new process, before the API and metrics load): the sockets become
+   connections again, the speaker adopts the sessions (``core.handover``), reads their
+   Adj-RIB-Ins and unread octets, reconciles what was advertised, and a KEEPALIVE goes
+   out at once; only then the API starts and the service manager hears READY.
+
+A session the new configuration no longer accepts is closed (the peer connects again);
+sessions that were not Established are closed by the re-execution and re-opened.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import socket
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from gracebgp.core import events as ev
+from gracebgp.core.handover import adopt_all, capture, established, reconcile, refusals
+from gracebgp.restart.handover import (
+    VERSION,
+    HandoverState,
+    HandoverStateError,
+    SessionRecord,
+    check_version,
+    decode,
+    encode,
+)
+from gracebgp.runtime.owner import Owner
+from gracebgp.runtime.transport import BgpProtocol, Transport
+
+log = logging.getLogger("gracebgp.handover")
+
+ENV_STATE = "GRACEBGPD_HANDOVER"  # the state file, for the new process
+ENV_FDS = "GRACEBGPD_HANDOVER_FDS"  # its descriptors, closed if the state cannot be read
+ENV_VERSION = "GRACEBGPD_HANDOVER_VERSION"  # the pre-flight: the format the old process writes
+STATE_NAME = "handover.state"
+KEEPALIVE = b"\xff" * 16 + b"\x00\x13\x04"  # RFC 4271 §4.4
+DRAIN_TIMEOUT = 2.0  # write buffers and pending work at the clean point
+ADOPTED_BASE = 1 << 28  # connection ids of adopted connections (runtime ids: >= 1 << 20)
+
+
+def notice(owner: Owner, event: str, message: str, **data: Any) -> None:
+    """A step of the hand-over, as a "restart" event (the timeline)."""
+    owner.bus.publish(ev.Notice("restart", message, None, {"event": event, "path": "handover", **data}))
+    log.info("%s", message, extra={"event": event})
+
+
+def check_problems() -> list[str]:
+    """The pre-flight's question (``gracebgpd --preflight`` with ``GRACEBGPD_HANDOVER_VERSION``
+    set): can this code read the state the running process will write?"""
+    raw = os.environ.get(ENV_VERSION, "")
+    if not raw:
+        return []
+    if not raw.isdigit():
+        return [f"{ENV_VERSION}={raw!r} is not a version number"]
+    why = check_version(int(raw))
+    return [why] if why else []
+
+
+def preflight_env() -> dict[str, str]:
+    return {ENV_VERSION: str(VERSION)}
+
+
+def refused(owner: Owner) -> list[str]:
+    """Why the running sessions cannot be handed over (then: ``--graceful``)."""
+    return refusals(owner.speaker)
+
+
+async def _settle(owner: Owner, loop: asyncio.AbstractEventLoop, deadline: float) -> None:
+    """Hand the speaker what was read, flush, and finish work in progress (bounded)."""
+    queue = owner.queue
+    while not queue.empty():
+        owner.handle(queue.get_nowait(), queue.last_time)
+    owner.handle(ev.InputDrained(), loop.time())
+    while owner.speaker.pending() and loop.time() < deadline:
+        owner.handle(ev.Continue(), loop.time())
+        owner.handle(ev.InputDrained(), loop.time())
+
+
+def _protocols(transport: Transport) -> Iterable[BgpProtocol]:
+    return [p for p in transport.conns.values() if p.transport is not None and not p.transport.is_closing()]
+
+
+async def quiesce(owner: Owner, state_dir: str | Path, extra: dict[str, bytes]) -> tuple[Path, list[int]]:
+    """Steps 2-4 on the old process (its owner loop has stopped): returns the state file
+    and the inheritable descriptors of the sessions in it."""
+    loop = asyncio.get_running_loop()
+    t = owner.transport
+    deadline = loop.time() + DRAIN_TIMEOUT
+    for server in t.servers:
+        server.close()  # no new connection can arrive half-way
+    for live in _protocols(t):
+        assert live.transport is not None
+        live.transport.pause_reading()
+    await _settle(owner, loop, deadline)
+    peers = established(owner.speaker)
+    notice(owner, "handover-quiesced", f"reading stopped at a message boundary on {len(peers)} sessions; "
+           "what was read is processed", sessions=len(peers))
+    for peer in peers:
+        conn = peer.established_conn()
+        if conn is not None:
+            t.send(peer.address, conn, KEEPALIVE)
+    while any(p.transport is not None and p.transport.get_write_buffer_size() for p in _protocols(t)) \
+            and loop.time() < deadline:
+        await asyncio.sleep(0.002)
+    notice(owner, "handover-keepalive", f"KEEPALIVE sent and flushed on {len(peers)} sessions")
+    fds: dict[str, int] = {}
+    for peer in peers:
+        conn = peer.established_conn()
+        proto = t.conns.get((peer.address, conn)) if conn is not None else None
+        sock = proto.transport.get_extra_info("socket") if proto and proto.transport else None
+        if sock is None:
+            continue
+        fd = os.dup(sock.fileno())
+        os.set_inheritable(fd, True)
+        fds[peer.address] = fd
+    records = capture(owner.speaker, fds, time.time() - loop.time())
+    adj_in = sum(len(r.adj_in) for r in records)
+    notice(owner, "handover-state", f"state of {len(records)} sessions captured ({adj_in} octets of "
+           "Adj-RIB-In); writing it and re-executing", sessions=len(records), adj_in_octets=adj_in)
+    events = [e for e in owner.bus.history if e.get("kind") in ("restart", "peer-state")][-200:]
+    state = HandoverState(os.getpid(), time.time(), tuple(records),
+                          {**extra, "events": json.dumps(events).encode()})
+    path = Path(state_dir) / STATE_NAME
+    data = encode(state)
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "wb") as f:
+        f.write(data)
+    os.replace(tmp, path)
+    log.info("hand-over state written to %s (%d octets)", path, len(data))
+    return path, list(fds.values())
+
+
+def prepare_exec(path: Path, fds: list[int]) -> None:
+    """Just before ``execv``: tell the new image where the state and its sockets are."""
+    os.environ[ENV_STATE] = str(path)
+    os.environ[ENV_FDS] = ",".join(str(fd) for fd in fds)
+
+
+def incoming() -> tuple[Path, list[int]] | None:
+    """The state file and descriptors our previous image handed over, if any (the
+    variables are removed: a later re-execution must not see them)."""
+    raw = os.environ.pop(ENV_STATE, "")
+    fds = [int(x) for x in os.environ.pop(ENV_FDS, "").split(",") if x.isdigit()]
+    return (Path(raw), fds) if raw else None
+
+
+class _Adopted(BgpProtocol):
+    """A connection of the previous process: registered without a ``Connected`` fact
+    (the speaker adopts it as Established instead of opening a session on it)."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        self.owner.conns[(self.peer, self.conn)] = self
+        self.owner.live.add(self)
+
+
+def _close_all(fds: Iterable[int]) -> None:
+    for fd in fds:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+
+
+async def take_over(owner: Owner, path: Path, fds: list[int]) -> str:
+    """Step 5 on the new process, before the API: adopt the sockets and the sessions,
+    read what the peers had sent, reconcile, KEEPALIVE. Returns one line for the start's
+    detail. A state that cannot be read closes the sockets (the peers see the session
+    end, as after a crash: graceful restart where they support it) and says why."""
+    loop = asyncio.get_running_loop()
+    try:
+        data = path.read_bytes()
+        path.unlink()
+        state = decode(data)
+    except (OSError, HandoverStateError) as exc:
+        _close_all(fds)
+        why = f"the hand-over state {path} cannot be used ({exc}); {len(fds)} sessions closed"
+        log.error("%s", why)
+        return why
+    carried = state.extra.get("events", b"[]")
+    with contextlib.suppress(ValueError, UnicodeDecodeError):
+        events = json.loads(carried.decode())
+        if isinstance(events, list):
+            owner.bus.carry_over([e for e in events if isinstance(e, dict)])
+    items: list[tuple[SessionRecord, int, float]] = []
+    wall = time.time() - loop.time()
+    for i, record in enumerate(state.sessions):
+        conn = ADOPTED_BASE + i
+        try:
+            sock = socket.socket(fileno=record.fd)
+            sock.setblocking(False)
+            os.set_inheritable(record.fd, False)
+            sock.getpeername()  # still connected?
+            proto = _Adopted(record.peer, conn, owner.transport, record.outgoing)
+            await loop.connect_accepted_socket(lambda: proto, sock=sock)  # noqa: B023 (awaited here)
+        except OSError as exc:
+            log.error("peer %s: the handed-over socket cannot be used (%s); the session is re-opened",
+                      record.peer, exc.strerror or exc)
+            _close_all([record.fd])
+            continue
+        items.append((record, conn, record.established - wall))
+    await asyncio.sleep(0)  # connection_made of each
+    now = loop.time()
+    outputs, refusals_ = adopt_all(owner.speaker, items, now)
+    owner.execute(outputs, now)
+    for record, conn, _ in items:
+        if record.peer in refusals_:
+            log.warning("peer %s: not adopted: %s; its connection is closed and the session re-opened",
+                        record.peer, refusals_[record.peer])
+            owner.transport.close(record.peer, conn)
+    adopted = [(r, c) for r, c, _ in items if r.peer not in refusals_]
+    for record, conn in adopted:
+        owner.handle(ev.Received(record.peer, conn, record.adj_in + record.unread), now)
+    differ = sum(reconcile(owner.speaker, record) for record, _ in adopted)
+    owner.handle(ev.TimerDue(), loop.time())  # the KEEPALIVE due at once
+    took = time.time() - state.time
+    notice(owner, "handover-adopted", f"{len(adopted)} sessions adopted from pid {state.pid} "
+           f"({len(refusals_)} refused, {differ} prefixes to re-advertise); KEEPALIVE sent, "
+           f"{took:.3f}s after the old process wrote the state", sessions=len(adopted),
+           refused=len(refusals_), differ=differ, seconds=round(took, 6))
+    return (f"session hand-over from pid {state.pid}: {len(adopted)} sessions adopted"
+            + (f", {len(refusals_)} re-opened" if refusals_ else ""))
