@@ -5,8 +5,10 @@ takes them over (``adopt``, then its Adj-RIB-Ins from the records' UPDATEs, then
 where the new process's export differs from what the old one had advertised (RFC 4271
 §9.1.3: only changes are sent).
 
-Sessions with ADD-PATH (RFC 7911) negotiated are not handed over yet (``capture``
-refuses, naming them): their Adj-RIBs are keyed by Path Identifier.
+Not handed over yet (``capture`` refuses, naming the peer): sessions with ADD-PATH
+(RFC 7911) negotiated, whose Adj-RIBs are keyed by Path Identifier, and peers in a
+graceful-restart helper episode, whose stale routes and timers the state does not
+carry.
 """
 
 from __future__ import annotations
@@ -82,9 +84,16 @@ def established(sp: Peers) -> list[Peer]:
 
 
 def refusals(sp: Peers) -> list[str]:
-    """Why the Established sessions cannot be handed over; empty when they can."""
-    return [f"peer {p.address}: ADD-PATH is negotiated (not handed over yet)" for p in established(sp)
-            if p.negotiated is not None and (p.negotiated.add_path_rx or p.negotiated.add_path_tx)]
+    """Why the sessions cannot be handed over; empty when they can. A peer in a
+    graceful-restart helper episode (its routes kept stale, RFC 4724 §4.2) is a refusal
+    too: the state does not carry stale routes and their timers yet, and the new
+    process would drop them."""
+    out = [f"peer {p.address}: ADD-PATH is negotiated (not handed over yet)" for p in established(sp)
+           if p.negotiated is not None and (p.negotiated.add_path_rx or p.negotiated.add_path_tx)]
+    out += [f"peer {p.address}: it is restarting and we keep its routes stale (graceful-restart helper); "
+            "retry once it is back and has sent its End-of-RIB" for p in sp.peers.values()
+            if p.gr.active or any(a.stale_count for a in p.adj_in.values())]
+    return out
 
 
 def capture(sp: Peers, fds: dict[str, int], wall_offset: float) -> list[SessionRecord]:

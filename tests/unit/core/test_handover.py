@@ -5,9 +5,11 @@ configuration exports something else (then exactly that difference)."""
 
 from __future__ import annotations
 
+import pytest
+
 from gracebgp.config.default import demo_configs
 from gracebgp.core import events as ev
-from gracebgp.core.handover import adopt_session, capture, reconcile
+from gracebgp.core.handover import HandoverRefused, adopt_session, capture, reconcile, refusals
 from gracebgp.core.speaker import Speaker
 from gracebgp.restart.handover import HandoverState, SessionRecord, decode, encode
 from gracebgp.session.state import State
@@ -105,3 +107,15 @@ def test_issue19_a_peer_the_new_configuration_refuses_is_not_adopted() -> None:
     why = adopt_session(a2, records[0], records[0].fd, 0.0, net.now)
     assert "no longer accepts the peer's OPEN" in why
     assert a2.peers[B].session.state is State.IDLE
+
+
+def test_issue19_a_peer_in_a_helper_episode_refuses_the_handover() -> None:
+    net, a, _b, _ = _pair()
+    assert refusals(a) == []
+    net.cut(B)  # B vanishes: A keeps its routes stale (RFC 4724 §4.2)
+    net.run()
+    assert a.peers[B].route_count() > 0
+    why = refusals(a)
+    assert len(why) == 1 and "peer 127.0.0.2: it is restarting" in why[0], why
+    with pytest.raises(HandoverRefused, match="restarting"):
+        capture(a, {}, 0.0)
