@@ -433,7 +433,7 @@ class Daemon:
             await self.owner.start(kind, detail)
             await self.bfd.start()  # adopts a running gracebgp-bfdd after a planned restart
             if self.fib is not None:  # after Started is queued: the first step sees the deferral
-                self.fib.attach(self.speaker, self.owner.hooks, self.owner.bus.publish)
+                self.fib.attach(self.owner)
         except (OSError, StartupError) as exc:
             self.restart_state.undo(before)
             await self.owner.transport.shutdown()
@@ -457,7 +457,7 @@ class Daemon:
         else:
             await self.owner.shutdown(self.graceful_stop, self.stop_message)
         if self.fib is not None:  # after the withdrawals have left (fib.stop)
-            self.fib.stop(withdraw=not self.graceful_stop)
+            self.fib.stop(withdraw=not self.graceful_stop and not self.handing_over)
         if self.store is not None:
             self.store.close()
         try:

@@ -13,7 +13,8 @@ Zero lost: across ``gracebgp restart --graceful``, SIGKILL with a start 2 s late
 Control runs that must lose: ``stop --withdraw`` (routes removed after the withdrawal),
 and a restart with ``fib-retain = false``. ECMP: the kernel route has both origins as
 next hops; one origin stops and one remains. Next-hop tracking: the router's address
-towards an origin goes away and the route leaves the kernel within a second.
+towards an origin goes away: the route leaves the kernel, and a prefix only that origin
+announced is withdrawn from the other origin, within a second (RFC 4271 §9.1.2.1).
 One lab, daemons started once for the module.
 """
 
@@ -36,7 +37,8 @@ pytestmark = interop
 
 PREFIX = "10.77.0.0/24"
 TARGET = "10.77.0.1"
-ROUTER_AS, ORIGIN_AS = 65001, 65002
+ROUTER_AS, ORIGIN_AS = 65001, (65002, 65003)
+ONLY2 = "10.78.0.0/24"  # announced by origin 2 alone: origin 1 learns it through the router
 GR = GrSpec(restart_time=60)
 INTERVAL = "0.02"
 
@@ -48,7 +50,8 @@ class FibRouter(GraceBgpd):
 
     def config(self) -> str:
         text = super().config()
-        multipath = "[global.use-multiple-paths.config]\n  enabled = true\n"
+        multipath = ("[global.use-multiple-paths.config]\n  enabled = true\n"
+                     "[global.use-multiple-paths.ebgp.config]\n  allow-multiple-as = true\n")
         text = text.replace("[[neighbors]]", multipath + "[[neighbors]]", 1)
         return text.replace("[gracebgp]\n", "[gracebgp]\n" + "".join(f"  {x}\n" for x in self.fib_lines), 1)
 
@@ -97,14 +100,14 @@ def net() -> Iterator[Net]:
             lab.run(o, ["ip", "route", "add", "10.254.0.0/24", "via", lab.addr(router, o)])
         gbd = FibRouter()
         gbd.start(lab, router, asn=ROUTER_AS, router_id="10.0.0.1",
-                  neighbors=[NeighborSpec(lab.addr(o, router), ORIGIN_AS, graceful_restart=GR)
-                             for o in (o1, o2)])
+                  neighbors=[NeighborSpec(lab.addr(o, router), asn, graceful_restart=GR)
+                             for o, asn in zip((o1, o2), ORIGIN_AS, strict=True)])
         peers = []
         for i, o in enumerate((o1, o2)):
             p = GoBgpd()
-            p.start(lab, o, asn=ORIGIN_AS, router_id=f"10.0.0.{i + 2}",
+            p.start(lab, o, asn=ORIGIN_AS[i], router_id=f"10.0.0.{i + 2}",
                     neighbors=[NeighborSpec(lab.addr(router, o), ROUTER_AS, graceful_restart=GR)],
-                    originate=[RouteSpec(PREFIX)])
+                    originate=[RouteSpec(PREFIX), *([RouteSpec(ONLY2)] if i else [])])
             peers.append(p)
         n = Net(lab, client, router, [o1, o2], gbd, peers)
         want = sorted(lab.addr(o, router) for o in (o1, o2))
@@ -171,19 +174,25 @@ def test_ecmp_one_origin_stops_one_next_hop_remains(net: Net) -> None:
     wait_until(lambda: len(net.hops()) == 2 or None, 30, what="two next hops again")
 
 
-def test_an_unreachable_next_hop_leaves_the_kernel_within_a_second(net: Net) -> None:
+def test_an_unreachable_next_hop_leaves_the_kernel_and_the_peers_within_a_second(net: Net) -> None:
     lab, router, origin = net.lab, net.router, net.origins[1]
     gone = lab.addr(origin, router)
     link = lab.link(router, origin)
     dev, mine = link.ifname(router), lab.addr(router, origin)
+    other = net.peers[0]
+    towards = lab.addr(router, net.origins[0])
+    other.wait_route(towards, "ipv4", ONLY2, timeout=30)
     lab.run(router, ["ip", "addr", "del", f"{mine}/24", "dev", dev])
     t0 = time.monotonic()
     try:
         wait_until(lambda: gone not in net.hops() or None, 5, interval=0.05,
                    what=f"{gone} out of the kernel route")
         took = time.monotonic() - t0
-        print(f"next hop {gone} unreachable: out of the kernel after {took:.2f}s")
-        assert took < 1.0
+        other.wait_route_gone(towards, "ipv4", ONLY2, timeout=5)
+        withdrawn = time.monotonic() - t0
+        print(f"next hop {gone} unreachable: out of the kernel after {took:.2f}s, "
+              f"withdrawn from the other origin after {withdrawn:.2f}s")
+        assert took < 1.0 and withdrawn < 1.0
         assert net.hops() == [lab.addr(net.origins[0], router)]
     finally:
         lab.run(router, ["ip", "addr", "add", f"{mine}/24", "dev", dev])

@@ -25,8 +25,10 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from gracebgp.core import events as ev
+from gracebgp.core import nexthop_track
 from gracebgp.core.configured import configured_refusal
 from gracebgp.core.drain import DrainControl, DrainHost
+from gracebgp.core.nexthop_track import TrackHost
 from gracebgp.core.originate import LocalRoute, to_paths
 from gracebgp.core.peer import NeighborSettings, Peer
 from gracebgp.core.policy_commands import HANDLERS as POLICY_HANDLERS
@@ -94,7 +96,7 @@ Command = (AddPeer | DeletePeer | EnablePeer | ShutdownPeer | ResetPeer | AddRou
            | ReplacePolicyBook | SetPeerPolicy)
 
 
-class CommandHost(ReloadHost, DrainHost, Protocol):
+class CommandHost(ReloadHost, DrainHost, TrackHost, Protocol):
     """What the commands need of the speaker: what a reload needs (peers added, removed,
     stopped, started, reset), route refresh both ways, the routes we originate, the
     route jobs in progress and the drain."""
@@ -138,6 +140,9 @@ def execute(speaker: CommandHost, ref: int, command: object, now: float) -> None
     """Carry out ``command``; emit its Reply (and a "command" Notice when it changed something).
     AddRoutes and DeleteRoutes become a ``RouteJob`` that the speaker advances in slices
     (``advance``); their Reply follows the last slice."""
+    if isinstance(command, nexthop_track.KernelRoutes):  # a fact from the kernel FIB: no Reply
+        nexthop_track.apply(speaker, command)
+        return
     if isinstance(command, (AddRoutes, DeleteRoutes)):
         speaker.jobs.append(RouteJob(ref, command))
         if len(speaker.jobs) == 1:

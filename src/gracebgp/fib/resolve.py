@@ -83,6 +83,10 @@ class Resolver:
         answer = self._answers[address] = self._lookup(address)
         return answer
 
+    def resolves(self, address: str) -> bool:
+        """``address`` resolves (``rib.loc_rib.Reach``: the Loc-RIB parks routes that do not)."""
+        return self.resolve(address) is not None
+
     def refresh(self) -> set[str]:
         """After ``add``/``remove``: the next hops asked about before whose answer changed."""
         moved = set()
@@ -92,6 +96,11 @@ class Resolver:
                 self._answers[address] = new
                 moved.add(address)
         return moved
+
+    def adopt_answers(self, old: Resolver) -> None:
+        """Take ``old``'s answers (a new table replaces it: ``refresh`` then says which next
+        hops moved from what ``old`` answered)."""
+        self._answers = old._answers
 
     def forget(self, address: str) -> None:
         """No route uses ``address`` any more: stop following it."""

@@ -10,12 +10,19 @@ peer, RFC 7911 §5; its PeerInfo is rebuilt when its session comes up again).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Protocol
 
 from gracebgp.rib.decision import Candidate, Multipath, multipath_set, select
 from gracebgp.rib.path import Path, PeerInfo
 
 Entry = Candidate | list[Candidate]
+
+
+class Reach(Protocol):
+    """Next-hop reachability (``fib.resolve.Resolver``): does ``address`` resolve?"""
+
+    def resolves(self, address: str) -> bool: ...
 
 
 class LocRib:
@@ -24,9 +31,13 @@ class LocRib:
     several paths per prefix, RFC 7911 §5: that peer's Adj-RIB-Out must see them).
     ``multipath``: ``[global.use-multiple-paths]``, read only by ``multipath_set``.
     ``fib_keys``: the kernel FIB's subscription (None: no FIB): the Speaker adds every key
-    of a flush to it; the FIB takes them (``runtime.fibdriver``)."""
+    of a flush to it; the FIB takes them (``runtime.fibdriver``).
+    ``reach`` (None: every next hop counts as reachable): RFC 4271 §9.1.2.1, a route whose
+    NEXT_HOP does not resolve is excluded from the decision: it is *parked* (kept out of
+    ``entries``, by (source, prefix)) until ``reresolve`` finds its next hop reachable.
+    Locally originated routes are never parked."""
 
-    __slots__ = ("always_compare_med", "entries", "every_change", "fib_keys", "multipath")
+    __slots__ = ("always_compare_med", "entries", "every_change", "fib_keys", "multipath", "parked", "reach")
 
     def __init__(self, always_compare_med: bool = False) -> None:
         self.entries: dict[int, Entry] = {}
@@ -34,6 +45,8 @@ class LocRib:
         self.every_change = False
         self.multipath: Multipath | None = None
         self.fib_keys: set[int] | None = None
+        self.reach: Reach | None = None
+        self.parked: dict[tuple[int, int], Candidate] = {}
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -75,6 +88,15 @@ class LocRib:
         entries = self.entries
         changed: list[int] = []
         index = peer.source
+        reach = self.reach
+        if reach is not None and path.next_hop and not peer.local and not reach.resolves(path.next_hop[0]):
+            gone = self.retract(peer, keys)  # RFC 4271 §9.1.2.1: not a candidate, parked
+            for k in keys:
+                self.parked[(index, k)] = cand
+            return gone
+        if self.parked:
+            for k in keys:
+                self.parked.pop((index, k), None)
         for k in keys:
             e = entries.get(k)
             if e is None:
@@ -113,6 +135,9 @@ class LocRib:
         entries = self.entries
         changed: list[int] = []
         index = peer.source
+        if self.parked:
+            for k in keys:
+                self.parked.pop((index, k), None)
         for k in keys:
             e = entries.get(k)
             if e is None:
@@ -127,6 +152,27 @@ class LocRib:
                 continue
             if self._reselect(k, others, e[0]):
                 changed.append(k)
+        return changed
+
+    def reresolve(self, moved: Iterable[str]) -> list[int]:
+        """After the next hops ``moved`` changed reachability (``reach``): park the
+        candidates through them that no longer resolve, offer again the parked ones that
+        now do; returns the keys whose best changed. One pass over the table (a rare event:
+        a link or a route of the kernel changed)."""
+        moved = set(moved)
+        reach = self.reach
+        if not moved or reach is None:
+            return []
+        changed: list[int] = []
+        back = [(k, c) for (_, k), c in self.parked.items() if c[1].next_hop and c[1].next_hop[0] in moved
+                and reach.resolves(c[1].next_hop[0])]
+        lost = [(k, c) for k, e in self.entries.items() for c in ([e] if isinstance(e, tuple) else e)
+                if not c[0].local and c[1].next_hop and c[1].next_hop[0] in moved
+                and not reach.resolves(c[1].next_hop[0])]
+        for k, (peer, path, when) in lost:
+            changed += self.offer(peer, [k], path, when)  # parks it
+        for k, (peer, path, when) in back:
+            changed += self.offer(peer, [k], path, when)
         return changed
 
     def _reselect(self, key: int, cands: list[Candidate], old_best: Candidate) -> bool:

@@ -36,13 +36,15 @@ from typing import Any
 
 from gracebgp.config.model import Config
 from gracebgp.core import events as ev
+from gracebgp.core.nexthop_track import KernelRoutes
 from gracebgp.fib import fbit
 from gracebgp.fib.desired import entry_for, next_hops
-from gracebgp.fib.model import KernelRoute, Op
+from gracebgp.fib.model import Entry, KernelRoute, Op
 from gracebgp.fib.resolve import Resolver
 from gracebgp.fib.table import FibTable
 from gracebgp.rib.loc_rib import LocRib
 from gracebgp.runtime import fibkernel
+from gracebgp.runtime.owner import Owner
 from gracebgp.types import IPV4_UNICAST, IPV6_UNICAST, Family, family_name
 from gracebgp.wire.nlri import format_prefix, key_parts
 
@@ -98,6 +100,11 @@ class FibDriver:
         self._redump: asyncio.TimerHandle | None = None
         self._sweep: asyncio.TimerHandle | None = None
         self._backlog: list[Op] = []
+        self.submit: Callable[[ev.Input], None] | None = None  # the owner's queue, once attached
+        # the kernel's routes of other protocols not yet told to the Speaker: added, removed
+        self._delta: dict[Family, tuple[list[tuple[int, int, Entry]], list[tuple[int, int]]]] = {
+            f: ([], []) for f in FAMILIES}
+        self._full = set(FAMILIES)  # families whose next report is a whole table
 
     # --- start-up ----------------------------------------------------------------------
     def start(self) -> dict[Family, tuple[bool, str]]:
@@ -136,12 +143,15 @@ class FibDriver:
                      extra={"event": "fib-adopted", "fields": {"family": name, "adopted": counts[f]}})
         return self.forwarding
 
-    def attach(self, speaker: Any, hooks: list[Callable[[], None]],
-               publish: Callable[[ev.Notice], None]) -> None:
-        """Follow ``speaker``'s Loc-RIBs from now on (every candidate change: the ECMP set
-        can change without the best), run after each drained batch, watch the kernel; the
-        timeline's events go to ``publish``."""
-        self.speaker, self.publish = speaker, publish
+    def attach(self, owner: Owner) -> None:
+        """Follow the owner's Speaker's Loc-RIBs from now on (every candidate change: the
+        ECMP set can change without the best), run after each drained batch, watch the
+        kernel, tell the Speaker the kernel's routes (next-hop reachability in selection:
+        ``core.nexthop_track``), publish the timeline's events."""
+        speaker = self.speaker = owner.speaker
+        self.publish, self.submit = owner.bus.publish, owner.submit
+        hooks = owner.hooks
+        self._tell_core()
         for f in FAMILIES:
             loc = speaker.loc[f]
             loc.fib_keys = set()
@@ -247,10 +257,26 @@ class FibDriver:
             return  # never resolve through our own routes (RFC 4271 §9.1.2.1)
         address, length = key_parts(route.key, _WIDTH[route.family])
         resolver = self.resolvers[route.family]
+        added, removed = self._delta[route.family]
         if gone:
             resolver.remove(address, length)
+            removed.append((address, length))
         else:
             resolver.add(address, length, route.hops)
+            added.append((address, length, route.hops))
+
+    def _tell_core(self) -> None:
+        """The kernel routes learned since the last report, to the Speaker (a fact through
+        the owner's queue: ``core.nexthop_track.KernelRoutes``)."""
+        if self.submit is None:
+            return
+        for f, (added, removed) in self._delta.items():
+            full = f in self._full
+            if added or removed or full:
+                cmd = KernelRoutes(f, tuple(added), tuple(removed), full, self.settings.resolve_via_default)
+                self.submit(ev.CommandRequested(0, cmd))
+        self._delta = {f: ([], []) for f in FAMILIES}
+        self._full = set()
 
     def _changed(self, msg: Any) -> None:
         """The monitor's callback: a parsed route of another protocol, or None for a link or
@@ -264,6 +290,7 @@ class FibDriver:
             return
         route, table, kind, metric = parsed
         self._other(route, table, kind, metric, gone=msg["event"] == "RTM_DELROUTE")
+        self._tell_core()
         self._resolution_moved()
 
     def _dump_again(self) -> None:
@@ -271,11 +298,14 @@ class FibDriver:
         for f in FAMILIES:
             width, old = _WIDTH[f], self.resolvers[f]
             fresh = Resolver(width, old.via_default)
-            fresh._answers = old._answers  # the answers given so far, to compare with
+            fresh.adopt_answers(old)  # the answers given so far, to compare with
             self.resolvers[f] = fresh
+        self._delta = {f: ([], []) for f in FAMILIES}
+        self._full = set(FAMILIES)
         for route, table, kind, metric in fibkernel.dump(FAMILIES):
             if route.protocol != self.settings.protocol or table != self.settings.table:
                 self._other(route, table, kind, metric, gone=False)
+        self._tell_core()
         self._resolution_moved()
 
     def _resolution_moved(self) -> None:
