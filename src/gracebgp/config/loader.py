@@ -126,7 +126,9 @@ class Loaded:
             for rel, value, inherited in effective(self.neighbors[i], member):
                 key = format_path(rel)
                 secret = any(w in str(part) for part in rel for w in ("password", "secret"))
-                shown = "(secret)" if secret else _show(value)
+                listed = isinstance(value, list) and not any(isinstance(v, (dict, list)) for v in value)
+                shown = "[" + ", ".join(map(_show, value)) + "]" if listed else _show(value)
+                shown = "(secret)" if secret else shown
                 base: KeyPath = ("peer-groups", member.group_index) if inherited else ("neighbors", i)
                 source = f"peer group {member.group!r}" if inherited else "neighbor"
                 out.append(f"  {key} = {shown}  <- {source}, line {self.positions.line_of((*base, *rel))}")

@@ -5,14 +5,19 @@ assignment, as the core runs it)."""
 
 from __future__ import annotations
 
+import json
 import tempfile
+import tomllib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from gracebgp.config import Config, check, load_file, parse, to_toml
+from gracebgp.config.effective import settings
+from gracebgp.config.loader import parse_detailed, read_file
 from gracebgp.policy import Direction, NextHopKind, RouteType
 from gracebgp.wire import AttrSet
 from gracebgp.wire.communities import parse_community, parse_large_community
@@ -257,3 +262,23 @@ def test_check_prints_the_policies() -> None:
         "export cilium-pod-cidr, cilium-services (own), default reject-route",
     ]
     assert not [line for line in check(CONFIGS / "getting-started.toml")[1].splitlines() if "policy" in line]
+
+
+def test_a_member_shows_where_its_apply_policy_comes_from() -> None:
+    path = CONFIGS / "policy-apply-peer-group.toml"
+    out = check(path)[1].splitlines()
+    group = "peer group 'customers'"
+    assert f'  apply-policy.config.import-policy-list = ["customer-in"]  <- {group}, line 12' in out
+    assert '  apply-policy.config.default-import-policy = "accept-route"  <- neighbor, line 25' in out
+    loaded = parse_detailed(read_file(path), str(path))
+    shown = {key: (value, source) for key, value, source in settings(loaded, "192.0.2.10")}
+    assert shown["apply-policy.config.import-policy-list"] == ("customer-in", f"{group}, line 12")
+    assert shown["apply-policy.config.default-import-policy"] == ("reject-route", f"{group}, line 13")
+    assert shown["apply-policy.config.export-policy-list"] == ("(none)", "default")
+
+
+def test_yaml_and_json_files_load_the_same_policy() -> None:
+    cfg = load("policy-cilium.toml")
+    doc = tomllib.loads((CONFIGS / "policy-cilium.toml").read_text())
+    assert parse(json.dumps(doc), "c.json", "json") == cfg
+    assert parse(yaml.safe_dump(doc), "c.yaml", "yaml") == cfg
