@@ -11,9 +11,9 @@ class ProxyDirection(BaseModel):
 
     counts: dict[str, int] = Field(default_factory=dict, description="messages per type")
     octets: int = 0
-    last_message: float | None = Field(None, description="Unix time")
-    last_keepalive: float | None = Field(None, description="Unix time")
-    last_notification: str | None = Field(None, description="decoded: CODE/SUBCODE and text")
+    last_message: float | None = Field(default=None, description="Unix time")
+    last_keepalive: float | None = Field(default=None, description="Unix time")
+    last_notification: str | None = Field(default=None, description="decoded: CODE/SUBCODE and text")
     last_notification_at: float | None = None
 
 

@@ -10,10 +10,9 @@ from typing import Annotated
 
 import typer
 
-from gracebgp.api.client import Client
 from gracebgp.api.proxy_schema import ProxySession
 from gracebgp.cli import output
-from gracebgp.cli.targets import Options
+from gracebgp.cli.targets import Options, Target
 
 PROXY_SOCKET_ENV = "GRACEBGP_PROXY_SOCKET"
 DEFAULT_PROXY_SOCKET = "/run/gracebgp-proxy/proxyd.sock"
@@ -55,7 +54,7 @@ def sessions_command(
     """The proxied sessions: VM leg, NAT port, control node, each leg's state."""
     opts: Options = ctx.obj
     path = proxy_socket or os.environ.get(PROXY_SOCKET_ENV) or DEFAULT_PROXY_SOCKET
-    with Client(path, token=opts.token, timeout=opts.timeout) as client:
+    with opts.client(Target(None, path)) as client:
         found = client.proxy_sessions(vm, nat_port, control_node, closed)
     if opts.json:
         output.emit_json([s.model_dump(mode="json") for s in found])

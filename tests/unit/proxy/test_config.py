@@ -53,6 +53,17 @@ def test_values_and_defaults() -> None:
     assert parse(GOOD).nat_ports == cfg.nat_ports  # the same file, the same ports
 
 
+def test_relay_options_and_ports() -> None:
+    text = GOOD.replace("eor-timeout = 5", "eor-timeout = 5\nrehome = false\nrehome-buffer = 4096\n"
+                                           "attempt-timeout = 2.5")
+    text = text.replace("listen-port = 1179", "listen-port = 1179\ncontrol-node-port = 1180\n"
+                                              'api-socket = "/tmp/x.sock"')
+    cfg = parse(text)
+    o = cfg.networks[0].options
+    assert (o.rehome, o.buffer_limit, o.attempt_timeout) == (False, 4096, 2.5)
+    assert (cfg.control_node_port, cfg.api_socket) == (1180, "/tmp/x.sock")
+
+
 def test_without_rewrite_next_hops_stay() -> None:
     cfg = parse(GOOD.replace("next-hop-rewrite = true", "next-hop-rewrite = false"))
     assert cfg.networks[0].options.next_hop_ipv4 is None
