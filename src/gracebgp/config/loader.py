@@ -36,7 +36,7 @@ from gracebgp.config.model import (
     duplicates,
     prefix_key,
 )
-from gracebgp.config.policy_compile import policy_conflicts
+from gracebgp.config.policy_compile import policy_conflicts, unknown_policies
 from gracebgp.config.policy_model import DefinedSetsConfig, PolicyDefinitionConfig
 from gracebgp.config.positions import KeyPath, Positions, format_path
 from gracebgp.config.problems import ConfigError, ConfigProblem
@@ -148,7 +148,7 @@ def parse_detailed(text: str, filename: str = "<config>", config_type: str = "to
     shaped = _reshape(doc, CONFIG, (), issues)
     config = _build(shaped, issues, inheritance)
     for index, group in inheritance.unreferenced():
-        _group_values(index, group, issues)
+        _group_values(index, group, issues, config)
     issues = inheritance.relocate(issues)
     if config is None or issues:
         where = positions()
@@ -277,12 +277,17 @@ def _build(shaped: dict[str, Any], issues: list[_Issue], inheritance: Inheritanc
                   policy_definitions=tuple(p for p in policies if p is not None))
 
 
-def _group_values(index: int, group: dict[str, Any], issues: list[_Issue]) -> None:
+def _group_values(index: int, group: dict[str, Any], issues: list[_Issue], config: Config | None) -> None:
     """The values of a peer group no neighbor names, checked as a neighbor's would be (its
-    keys were checked by :func:`expand`); a member's are checked where it is merged."""
+    keys were checked by :func:`expand`; its apply-policy's names against ``config``'s
+    policies); a member's are checked where it is merged."""
     found: list[_Issue] = []
     shaped = _reshape(probe(group), NEIGHBOR, (), [])
-    _validate(Neighbor, shaped, ("neighbors", 0), found)
+    neighbor = _validate(Neighbor, shaped, ("neighbors", 0), found)
+    if neighbor is not None and config is not None:
+        names = {p.name: p for p in config.policy_definitions}
+        found += [(toml_path(("neighbors", 0, *loc)), message)
+                  for loc, message in unknown_policies(neighbor.apply_policy, names, ())]
     issues.extend((("peer-groups", index, *path[2:]), message) for path, message in found)
 
 

@@ -247,3 +247,15 @@ def test_recognisable_mistakes_get_a_hint(text: str, hint: str) -> None:
         line, key, message = at(text)
     assert key.endswith(("afi-safi-in", "community-set", "apply-policy")) and line > 0
     assert hint in message, message
+
+
+def test_an_undefined_policy_in_a_group_nobody_uses_or_a_dynamic_range() -> None:
+    group = ('[[peer-groups]]\n[peer-groups.config]\npeer-group-name = "g"\npeer-as = 65009\n'
+             '[peer-groups.apply-policy.config]\nexport-policy-list = ["p", "q"]\n')
+    line, key, message = at(group)
+    assert (line, key) == (5, "peer-groups[0].apply-policy.config.export-policy-list[1]")
+    assert message == "policy 'q' is not defined in [[policy-definitions]] (defined: 'p')"
+    line, key, message = at(group + '[[dynamic-neighbors]]\n[dynamic-neighbors.config]\n'
+                                    'prefix = "198.51.100.0/24"\npeer-group = "g"\n')
+    assert (line, key) == (9, "dynamic-neighbors[0].config.peer-group")
+    assert message == "peer group 'g': policy 'q' is not defined in [[policy-definitions]] (defined: 'p')"
