@@ -1,7 +1,7 @@
 """Routing policy in GoBGP's model (issue 16): defined sets, statements, policies,
 assignments, and their evaluation over one route. Layer L2, pure: it imports only
-``gracebgp.wire`` and ``gracebgp.types``; ``rib`` may use it. Not wired yet: the
-configuration loader still refuses [defined-sets], [[policy-definitions]] and apply-policy.
+``gracebgp.wire`` and ``gracebgp.types``; ``rib`` may use it. ``config.policy_compile``
+builds the book from GoBGP's [defined-sets], [[policy-definitions]] and apply-policy.
 
 Modules
 -------
