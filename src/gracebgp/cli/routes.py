@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from gracebgp.api.schema import PathsChanged, PathSpec
-from gracebgp.cli import output
+from gracebgp.cli import output, policies
 from gracebgp.cli.render import route_rows
 from gracebgp.cli.ribwords import (
     WordError,
@@ -46,6 +46,8 @@ PeerOpt = Annotated[str | None, typer.Option(
     "--peer", "-p", metavar="ADDR",
     help="the neighbor, as the Peer column shows it ('local': the routes we originate)")]
 Longer = Annotated[bool, typer.Option("--longer", help="PREFIX and every more specific one")]
+Explain = Annotated[bool, typer.Option(
+    "--explain", help="PREFIX through the peer's policy: each statement, what matched, the result")]
 
 
 def family_of(afi: str, safi: str) -> str:
@@ -100,16 +102,23 @@ def available(ctx: typer.Context, afi: Afi, safi: Safi, prefix: Prefix = None, p
 def received(ctx: typer.Context, afi: Afi, safi: Safi, prefix: Prefix = None, peer: PeerOpt = None,
              longer: Longer = False,
              pre_policy: Annotated[bool, typer.Option(
-                 "--all", "--pre-policy", help="include the routes import refused")] = False) -> None:
+                 "--all", "--pre-policy", help="include the routes import refused")] = False,
+             explain: Explain = False) -> None:
     """A peer's Adj-RIB-In: the routes it sent us (needs --peer)."""
+    if explain:
+        policies.explain(ctx.obj, _need_peer("received", peer), prefix, "import", family_of(afi, safi))
+        return
     _list(ctx.obj, "adj-in", family_of(afi, safi), _need_peer("received", peer), prefix, longer,
           post_policy=not pre_policy)
 
 
 @routes_app.command("advertised")
 def advertised(ctx: typer.Context, afi: Afi, safi: Safi, prefix: Prefix = None, peer: PeerOpt = None,
-               longer: Longer = False) -> None:
+               longer: Longer = False, explain: Explain = False) -> None:
     """A peer's Adj-RIB-Out: the routes we send it (needs --peer)."""
+    if explain:
+        policies.explain(ctx.obj, _need_peer("advertised", peer), prefix, "export", family_of(afi, safi))
+        return
     _list(ctx.obj, "adj-out", family_of(afi, safi), _need_peer("advertised", peer), prefix, longer)
 
 
