@@ -1,6 +1,7 @@
 """Prometheus metrics, read from the speaker at scrape time (nothing is counted twice):
 the build (version, Python), session state and uptime, messages by type, prefixes per
-peer and family, RIB size, graceful-restart episodes and stale durations."""
+peer and family, RIB size, graceful-restart episodes and stale durations, routing-policy
+statement matches."""
 
 from __future__ import annotations
 
@@ -95,6 +96,7 @@ class SpeakerCollector(Collector):
         yield from (up, state, uptime, flaps, rx, tx, *prefixes.values(), gr, stale_last, stale_now, deferral,
                     rib, paths, local)
         yield from prefix_limits(sp, now)
+        yield policy_matches(sp)
         if self.steps is not None:
             yield from owner_steps(self.steps)
 
@@ -138,6 +140,17 @@ def prefix_limits(sp: Speaker, now: float) -> Iterator[Metric]:
         if peer.limit.restart_at is not None:
             restart.add_metric([peer.address], max(0.0, peer.limit.restart_at - now))
     yield from (limit, count, reached, exceeded, held, restart)
+
+
+def policy_matches(sp: Speaker) -> Metric:
+    """Routes each routing-policy statement matched (issue 16 item 5), as ``gracebgp
+    policies`` shows them; a new policy (reload, API edit) starts its statements at 0."""
+    matches = CounterMetricFamily("gracebgp_policy_statement_matches", "routes the statement matched "
+                                  "since its policy was installed", labels=["policy", "statement"])
+    for policy in sp.policy_book.policies.values():
+        for statement in policy.statements:
+            matches.add_metric([policy.name, statement.name], statement.counter.matches)
+    return matches
 
 
 def owner_steps(steps: StepTimes) -> Iterator[Metric]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 
+from gracebgp.api import metrics
 from gracebgp.api import policy_service as pol
 from gracebgp.api.service import RequestError
 from gracebgp.config.policy_source import PolicySource, parse_apply_policy
@@ -14,6 +15,7 @@ from gracebgp.core.speaker import Speaker
 
 from ..core.net import SpeakerNet
 from ..core.test_policy_wiring import A, B, M, learned, triangle
+from .test_service import info
 
 PODS = {"name": "pods", "prefix_list": [{"ip_prefix": "10.1.0.0/16", "masklength_range": "16..24"}]}
 SOURCE = PolicySource().with_set("prefix", PODS).with_policy(
@@ -92,3 +94,11 @@ def test_neighbor_level_keys_merge_and_clearing_applies_the_global_one_again() -
     assert set(learned(b)) == {"10.1.1.0/24"}
     assert {p.address: p.stats.established_count for p in m.peers.values()} == ups
     assert pol.explain(m, A, "10.1.1.0/24", "import")[0].policies == ["pods-in"]
+
+
+def test_metrics_count_matches_per_statement() -> None:
+    _, m, _, _ = _net()
+    text = metrics.render(metrics.registry_for(m, info(), lambda: 100.0)).decode()
+    assert 'gracebgp_policy_statement_matches_total{policy="pods-in",statement="pods"} 1.0' in text
+    assert 'gracebgp_policy_statement_matches_total{policy="pods-in",statement="rest"} 1.0' in text
+    assert 'gracebgp_policy_statement_matches_total{policy="tag",statement="t"} 0.0' in text
