@@ -23,6 +23,7 @@ from urllib.parse import quote, urlencode
 import httpx
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from gracebgp.api.fib_client import FibCalls
 from gracebgp.api.policy_client import PolicyCalls
 from gracebgp.api.proxy_schema import ProxySession
 from gracebgp.api.schema import (
@@ -110,7 +111,7 @@ def tls_context(ca_file: str | None = None) -> ssl.SSLContext:
         raise ClientError(f"cannot use the CA file {ca_file}: {why or exc}") from None
 
 
-class Client(PolicyCalls):
+class Client(PolicyCalls, FibCalls):
     """One connection to one gracebgpd; use as a context manager or call :meth:`close`."""
 
     def __init__(self, target: str, token: str | None = None, timeout: float = 10.0,
