@@ -25,6 +25,7 @@ import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
@@ -127,6 +128,16 @@ def test_ecmp_route_and_zero_loss_across_a_graceful_restart(net: Net) -> None:
     sent, lost = _across(net, "restart", net.gbd.graceful_restart)
     print(f"gracebgp restart --graceful: {sent} sent, {lost} lost")
     assert lost == 0
+    # gracebgp fib: the restarted process adopted the routes, so F=1, and says why
+    def synced() -> dict[str, Any] | None:
+        view = json.loads(net.gbd.cli("fib", json_out=True))
+        v4 = next(f for f in view["families"] if f["family"] == "ipv4-unicast")
+        return v4 if v4["in_sync"] and v4["gate"] == "open" else None
+
+    v4 = wait_until(synced, 30, what="gracebgp fib: ipv4-unicast in sync")
+    assert v4 is not None
+    assert v4["installed"] == 2 and v4["adopted_at_start"] == 2 and v4["f_bit"] is True
+    assert "adopted" in str(v4["f_reason"]) and v4["failures"] == 0 and v4["conflicts"] == 0
 
 
 def test_zero_loss_across_sigkill_and_a_start_2s_later(net: Net) -> None:
