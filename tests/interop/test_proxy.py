@@ -1,7 +1,8 @@
-"""gracebgp-proxyd, the BGP-as-a-service session proxy (issue 20), between a VM running
-BIRD and three control nodes running gracebgpd, in network namespaces.
+"""gracebgp-proxyd, the BGP-as-a-service session proxy (issue 20), between VMs running
+BIRD and gobgpd and three control nodes running gracebgpd, in network namespaces.
 
-The lab: ns0 is the VM (BIRD, 10.254.0.1, plus the misbehaving VMs' addresses .21-.23);
+The lab: ns0 is the VM (BIRD, 10.254.0.1; gobgpd, .31, in a network of its own; the
+misbehaving VMs' addresses .21-.23);
 ns1 the compute node running the proxy, with the tenant network's gateway (.2) and
 service (.3) addresses, three more networks' gateways (.4-.6) and the upstream addresses
 10.255.0.1-4 on its loopback; ns2-ns4 the control nodes 10.254.1.2, 10.254.2.2 and
@@ -34,7 +35,7 @@ from gracebgp.api.proxy_schema import ProxySession
 from tests.interop.common import assert_nothing_left, interop, require
 from tests.interop.gracebgpd import GraceBgpd
 from tests.interop.netns import Lab, Process, wait_until
-from tests.interop.peers import Bird, NeighborSpec, RouteSpec
+from tests.interop.peers import Bird, GoBgpd, NeighborSpec, RouteSpec
 from tests.interop.test_gr_restarting_peers import Capture
 
 pytestmark = interop
@@ -49,6 +50,9 @@ ODD = {"garbage": ("green", "10.254.0.21", "10.254.0.5", "10.255.0.3"),
        "flood": ("red", "10.254.0.22", "10.254.0.4", "10.255.0.2"),
        "deaf": ("yellow", "10.254.0.23", "10.254.0.6", "10.255.0.4")}
 FLOOD_LIMIT = 2000
+# a second VM speaker, gobgpd, in a network of its own: VM, gateway, service, upstream
+GOBGP = ("10.254.0.31", "10.254.0.7", "10.254.0.8", "10.255.0.5")
+GOBGP_ROUTE = "192.0.2.128/25"
 HERE = Path(__file__).parent
 
 
@@ -58,6 +62,10 @@ def proxy_config(state: Path) -> str:
            f'[[networks]]\nname = "blue"\ngateway = ["{GATEWAY}"]\nservice = ["{SERVICE}"]\n'
            f'control-nodes = [{nodes}]\nupstream-address = "{UPSTREAM}"\nnext-hop-rewrite = true\n'
            f'[[networks.vms]]\ninterface = "vmi-bird"\naddresses = ["{VM}"]\n']
+    g_vm, g_gateway, g_service, g_upstream = GOBGP
+    out.append(f'[[networks]]\nname = "violet"\ngateway = ["{g_gateway}"]\nservice = ["{g_service}"]\n'
+               f'control-nodes = [{nodes}]\nupstream-address = "{g_upstream}"\nnext-hop-rewrite = true\n'
+               f'[[networks.vms]]\ninterface = "vmi-gobgp"\naddresses = ["{g_vm}"]\n')
     for mode, (name, vm, gateway, upstream) in ODD.items():
         limit = f"prefix-limit = {FLOOD_LIMIT}\n" if mode == "flood" else ""
         out.append(f'[[networks]]\nname = "{name}"\ngateway = ["{gateway}"]\ncontrol-nodes = [{nodes}]\n'
@@ -70,6 +78,7 @@ def proxy_config(state: Path) -> str:
 class Bgpaas:
     lab: Lab
     vm: Bird
+    gobgp: GoBgpd
     nodes: dict[str, GraceBgpd]  # control node address -> daemon
     proxy: Process
     socket: Path
@@ -91,7 +100,7 @@ class Bgpaas:
 
 @pytest.fixture(scope="module")
 def bgpaas() -> Iterator[Bgpaas]:
-    require(Bird, GraceBgpd)
+    require(Bird, GoBgpd, GraceBgpd)
     lab = Lab(5, links=[(0, 1), (1, 2), (1, 3), (1, 4)])
     with lab:
         vm_ns, compute = lab.ns(0), lab.ns(1)
@@ -100,8 +109,12 @@ def bgpaas() -> Iterator[Bgpaas]:
             lab.run(vm_ns, ["ip", "addr", "add", f"{odd_vm}/24", "dev", vm_if])
             lab.run(compute, ["ip", "addr", "add", f"{odd_gateway}/24", "dev", compute_if])
         lab.run(compute, ["ip", "addr", "add", f"{SERVICE}/24", "dev", compute_if])
+        lab.run(vm_ns, ["ip", "addr", "add", f"{GOBGP[0]}/24", "dev", vm_if])
+        for address in GOBGP[1:3]:
+            lab.run(compute, ["ip", "addr", "add", f"{address}/24", "dev", compute_if])
         lab.run(compute, ["ip", "link", "set", "lo", "up"])
-        for upstream in (UPSTREAM, *(u for *_, u in ODD.values())):
+        upstreams = (UPSTREAM, GOBGP[3], *(u for *_, u in ODD.values()))
+        for upstream in upstreams:
             lab.run(compute, ["ip", "addr", "add", f"{upstream}/32", "dev", "lo"])
         nodes: dict[str, GraceBgpd] = {}
         for k, address in enumerate(NODES, start=1):
@@ -110,7 +123,7 @@ def bgpaas() -> Iterator[Bgpaas]:
             node = nodes[address] = GraceBgpd()
             node.start(lab, ns, asn=NODE_AS, router_id=address,
                        neighbors=[NeighborSpec(u, VM_AS, passive=True, local_address=address)
-                                  for u in (UPSTREAM, *(u for *_, u in ODD.values()))],
+                                  for u in upstreams],
                        originate=[RouteSpec(SHARED), RouteSpec(f"198.51.{100 + k}.0/24")])
         state = lab.subdir("proxy")
         config = state / "proxy.toml"
@@ -122,9 +135,13 @@ def bgpaas() -> Iterator[Bgpaas]:
         vm.start(lab, vm_ns, asn=VM_AS, router_id=VM, originate=[RouteSpec(VM_ROUTE)],
                  neighbors=[NeighborSpec(GATEWAY, NODE_AS, local_address=VM),
                             NeighborSpec(SERVICE, NODE_AS, local_address=VM)])
+        gobgp = GoBgpd()
+        gobgp.start(lab, vm_ns, asn=VM_AS, router_id=GOBGP[0], listen=False,
+                    originate=[RouteSpec(GOBGP_ROUTE)],
+                    neighbors=[NeighborSpec(a, NODE_AS, local_address=GOBGP[0]) for a in GOBGP[1:3]])
         vm.wait_established(GATEWAY, timeout=60)
         vm.wait_established(SERVICE, timeout=60)
-        yield Bgpaas(lab, vm, nodes, proxy, state / "proxyd.sock")
+        yield Bgpaas(lab, vm, gobgp, nodes, proxy, state / "proxyd.sock")
     assert_nothing_left(lab)
 
 
@@ -150,6 +167,20 @@ def test_two_sessions_two_nodes_linked_by_nat_port(bgpaas: Bgpaas) -> None:
     assert bgpaas.vm.wait_route(SERVICE, "ipv4", SHARED, timeout=30).next_hop == GATEWAY
     assert gateway.prefixes_from_vm == 1 and gateway.prefixes_to_vm == 2
     assert gateway.from_vm.counts["open"] == 1 and gateway.from_node.counts["update"] >= 1
+
+
+def test_gobgpd_as_the_vm(bgpaas: Bgpaas) -> None:
+    vm, gateway, service, upstream = GOBGP
+    for address in (gateway, service):
+        bgpaas.gobgp.wait_established(address, timeout=60)
+    found = {s.kind: s for s in bgpaas.sessions("--vm", vm)}
+    assert found["gateway"].control_node != found["service"].control_node
+    for s in found.values():
+        node = bgpaas.nodes[s.control_node]
+        ss = bgpaas.lab.run(node.ns, ["ss", "-tnH", "state", "established"])
+        assert f"{upstream}:{s.nat_port}" in ss, ss
+        node.wait_route(upstream, "ipv4", GOBGP_ROUTE, timeout=30)
+    assert bgpaas.gobgp.wait_route(gateway, "ipv4", SHARED, timeout=30).next_hop == gateway
 
 
 def _odd_vm(bgpaas: Bgpaas, mode: str, *extra: str) -> Process:
