@@ -138,6 +138,10 @@ def test_ecmp_route_and_zero_loss_across_a_graceful_restart(net: Net) -> None:
     assert v4 is not None
     assert v4["installed"] == 2 and v4["adopted_at_start"] == 2 and v4["f_bit"] is True
     assert "adopted" in str(v4["f_reason"]) and v4["failures"] == 0 and v4["conflicts"] == 0
+    with net.gbd.client() as c:
+        text = c.metrics()
+    assert 'gracebgp_fib_routes{family="ipv4-unicast",state="installed"} 2.0' in text
+    assert 'gracebgp_fib_forwarding_preserved{family="ipv4-unicast"} 1.0' in text
 
 
 def test_zero_loss_across_sigkill_and_a_start_2s_later(net: Net) -> None:

@@ -237,7 +237,7 @@ def build_app(owner: Owner, info: DaemonInfo, hostname: str | None,
         return Response(metrics.render(registry), media_type=metrics.CONTENT_TYPE)
 
     policy_routes.register(app, speaker, lambda command: _ask(owner, command, 60.0), _R)
-    fib_routes.register(app, lambda: getattr(control, "fib", None), _R)
+    fib_routes.register(app, lambda: getattr(control, "fib", None), _R, registry)
     _with_body_models(app)
     return app
 
