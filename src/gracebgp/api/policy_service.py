@@ -139,7 +139,7 @@ def _edit(speaker: Speaker, change: Callable[[PolicySource], PolicySource], what
         book = source.build()
     except ValueError as exc:
         if deleting:  # what is left refers to it
-            raise RequestError(409, f"{what}: still in use: {exc}") from None
+            raise RequestError(409, f"{what} refused: still in use ({exc})") from None
         raise RequestError(400, f"{what}: {exc}") from None
     return ReplacePolicyBook(book, what)
 
@@ -155,7 +155,7 @@ def add_set(speaker: Speaker, kind: str, data: Any) -> ReplacePolicyBook:
 
 
 def delete_set(speaker: Speaker, kind: str, name: str) -> ReplacePolicyBook:
-    return _edit(speaker, lambda s: s.without_set(kind, name), f"deleted {kind}-set {name}", deleting=True)
+    return _edit(speaker, lambda s: s.without_set(kind, name), f"deleting {kind}-set {name}", deleting=True)
 
 
 def add_policy(speaker: Speaker, data: Any) -> ReplacePolicyBook:
@@ -164,7 +164,7 @@ def add_policy(speaker: Speaker, data: Any) -> ReplacePolicyBook:
 
 
 def delete_policy(speaker: Speaker, name: str) -> ReplacePolicyBook:
-    return _edit(speaker, lambda s: s.without_policy(name), f"deleted policy-definition {name}",
+    return _edit(speaker, lambda s: s.without_policy(name), f"deleting policy-definition {name}",
                  deleting=True)
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from gracebgp.core.policies import PolicyHost, rebind
 from gracebgp.policy.book import ApplyPolicy, PolicyBook
+from gracebgp.policy.definitions import Direction
 
 
 class PolicyRefused(Exception):
@@ -58,10 +59,10 @@ def replace_book(sp: PolicyHost, command: ReplacePolicyBook, now: float) -> Resu
         own = peer.settings.apply_policy
         if own is None:
             continue
-        try:
-            command.book.check(own)
-        except ValueError as exc:
-            raise PolicyRefused(409, f"neighbor {peer.address}'s apply-policy still uses it: {exc}") from None
+        missing = [n for d in Direction for n in own.names(d) if n not in command.book.policies]
+        if missing:
+            raise PolicyRefused(409, f"{command.what} refused: neighbor {peer.address}'s apply-policy still "
+                                     f"names policy {missing[0]!r} (change that apply-policy first)")
     report = rebind(sp, command.book, now)
     return 200, f"{command.what}: {_summary(report)}", {"changed": report}
 

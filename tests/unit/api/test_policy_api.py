@@ -78,6 +78,7 @@ def test_deleting_what_is_in_use_is_409_and_once_unused_it_goes() -> None:
                ("DELETE", "/v1/policy-definitions/lp", None),
                ("DELETE", "/v1/defined-sets/prefix/pods", None), ("GET", "/v1/defined-sets", None))
     assert [r.status_code for r in rs] == [200, 200, 200, 409, 409, 200, 200, 200, 200], [r.text for r in rs]
+    assert rs[3].json()["error"].startswith("deleting prefix-set pods refused: still in use (")
     assert "prefix-set 'pods' is not defined" in rs[3].json()["error"]
     assert "policy 'lp' is not defined" in rs[4].json()["error"]
     assert rs[8].json() == []

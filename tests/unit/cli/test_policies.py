@@ -46,7 +46,7 @@ class PolicyDaemon:
         if path == "/v1/policies/explain":
             return httpx.Response(200, json=[EXPLAINED.model_dump(mode="json")])
         if path == "/v1/defined-sets/prefix/pods" and method == "DELETE":
-            why = "deleted prefix-set pods: still in use: prefix-set 'pods' is not defined (policy cilium)"
+            why = "deleting prefix-set pods refused: still in use (prefix-set 'pods' is not defined)"
             return httpx.Response(409, json={"error": why, "detail": []})
         if method in ("PUT", "DELETE"):
             done = f"{method} {path}: 0 imported and 2 exported routes changed, no session reset"
@@ -111,7 +111,7 @@ def test_the_verbs_send_bodies_in_the_configuration_field_names(daemon: PolicyDa
     (["policy", "assign", "global", "import", "p", "--default", "maybe"], 2,
      "--default must be accept or reject"),
     (["policy", "add", "/nonexistent/p.json"], 2, "cannot read /nonexistent/p.json"),
-    (["policy", "set", "del", "prefix", "pods"], 1, "still in use: prefix-set 'pods' is not defined"),
+    (["policy", "set", "del", "prefix", "pods"], 1, "refused: still in use (prefix-set 'pods'"),
     (["routes", "received", "ipv4", "unicast", "--peer", "192.0.2.2", "--explain"], 2,
      "--explain needs a PREFIX"),
 ])

@@ -59,9 +59,10 @@ def test_a_book_without_a_policy_a_neighbor_names_is_refused_409_and_nothing_cha
     net, m, _, _ = triangle(book(extra=(DENY,)))
     m.peers[B].settings = replace(m.peers[B].settings, apply_policy=ApplyPolicy(export_policies=("deny",)))
     before = m.policy_book
-    reply = net.command(M, ReplacePolicyBook(book(), "deleted policy-definition deny"))
+    reply = net.command(M, ReplacePolicyBook(book(), "deleting policy-definition deny"))
     assert reply.status == 409
-    assert B in reply.message and "'deny'" in reply.message
+    assert reply.message == (f"deleting policy-definition deny refused: neighbor {B}'s apply-policy "
+                             "still names policy 'deny' (change that apply-policy first)")
     assert m.policy_book is before
 
 
