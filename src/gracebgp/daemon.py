@@ -16,7 +16,8 @@ asyncio runtime, and maps signals to operator intent (spec section 6):
 Exit codes (README "Running the daemon"): 0 stopped as asked; 1 the configuration is
 invalid (``--check`` found problems); 2 the command line is wrong; 3 another gracebgpd
 holds the state directory; 4 a listener (BGP port, API socket, TCP API) cannot be bound;
-5 the state directory cannot be used; 6 the planned restart could not re-execute.
+5 the state directory cannot be used; 6 the planned restart could not re-execute; 7
+``--take-over`` did not happen (the running gracebgpd refused it, or none answers).
 """
 
 from __future__ import annotations
@@ -44,10 +45,10 @@ from gracebgp.core.dynamic import DynamicRange
 from gracebgp.core.originate import LocalRoute
 from gracebgp.core.peer import NeighborSettings
 from gracebgp.core.speaker import Speaker
-from gracebgp.runtime import fibdriver, handover, tcpao
+from gracebgp.runtime import fibdriver, handover, takeover, tcpao
 from gracebgp.runtime.bfdlink import BfdLink
 from gracebgp.runtime.gcpolicy import tune_gc
-from gracebgp.runtime.instance import InstanceError, InstanceLock, acquire
+from gracebgp.runtime.instance import InstanceError, InstanceLock
 from gracebgp.runtime.limits import raise_fd_limit
 from gracebgp.runtime.logsetup import setup as setup_logging
 from gracebgp.runtime.owner import Owner
@@ -61,7 +62,7 @@ if TYPE_CHECKING:
     from gracebgp.api.server import ApiServer
 
 log = logging.getLogger("gracebgp")
-EXIT_CONFIG, EXIT_RUNNING, EXIT_LISTEN, EXIT_STATE, EXIT_EXEC = 1, 3, 4, 5, 6
+EXIT_CONFIG, EXIT_RUNNING, EXIT_LISTEN, EXIT_STATE, EXIT_EXEC, EXIT_TAKEOVER = 1, 3, 4, 5, 6, 7
 
 
 class StartupError(Exception):
@@ -200,6 +201,7 @@ class Daemon:
         self.bfd = BfdLink(self.owner, cfg)  # gracebgp-bfdd (issue 18)
         self.handing_over = False  # that restart hands the sessions over (runtime.handover)
         self.handed: tuple[Path, list[int]] | None = None  # the state file and descriptors
+        self.takeover: takeover.Listener | None = None  # <state-dir>/handover.sock
         self.restart_state = RestartState(cfg.gracebgp.state_dir)
         #: The service manager ($NOTIFY_SOCKET; runtime.sdnotify): READY, RELOADING, STOPPING.
         self.notify = Notifier.from_environment()
@@ -251,6 +253,24 @@ class Daemon:
         asyncio.get_running_loop().call_later(0.1, self.owner.stop)  # the answer goes first
         return (f"restarting: the sessions are handed over to the re-executed process (pid {os.getpid()}); "
                 "peers see no change")
+
+    def _take_over_request(self, request: dict[str, object]) -> str:
+        """``gracebgpd --take-over`` asks for the sessions (runtime.takeover): "" when they
+        go to it (then the owner loop stops, ``serve`` quiesces and sends them), else why not."""
+        if self.stopping or self.restarting:
+            return "this gracebgpd is already stopping or restarting"
+        reads = request.get("reads")
+        if not isinstance(reads, list) or handover.VERSION not in reads:
+            return (f"the new process does not read hand-over state format version {handover.VERSION} "
+                    f"(it reads {reads})")
+        refused = handover.refused(self.owner)
+        if refused:
+            return "the sessions cannot be handed over: " + "; ".join(refused)
+        self.stopping = self.handing_over = True
+        handover.notice(self.owner, "stopping", f"take-over by gracebgpd pid {request.get('pid')}: handing "
+                        "the sessions over", retain=True, text="take-over")
+        asyncio.get_running_loop().call_soon(self.owner.stop)
+        return ""
 
     def stop(self, withdraw: bool, message: str) -> str:
         if not self._stop(not withdraw, message or "gracebgp stop", delay=0.1):
@@ -431,6 +451,8 @@ class Daemon:
                 runner = asyncio.ensure_future(self.owner.run())
             api = await self._start_api(loop)
             await self.owner.start(kind, detail)
+            self.takeover = takeover.Listener(self.cfg.gracebgp.state_dir, self._take_over_request)
+            await self.takeover.start()
             await self.bfd.start()  # adopts a running gracebgp-bfdd after a planned restart
             if self.fib is not None:  # after Started is queued: the first step sees the deferral
                 self.fib.attach(self.owner)
@@ -454,6 +476,8 @@ class Daemon:
         heartbeat.cancel()
         if self.handing_over:
             self.handed = await handover.quiesce(self.owner, self.cfg.gracebgp.state_dir, {})
+            if self.takeover is not None and self.takeover.accepted is not None:
+                self._send_to_taker(self.takeover, *self.handed)
         else:
             await self.owner.shutdown(self.graceful_stop, self.stop_message)
         if self.fib is not None:  # after the withdrawals have left (fib.stop)
@@ -472,10 +496,31 @@ class Daemon:
             log.error("cannot record how we stopped in %s: %s", self.cfg.gracebgp.state_dir, exc)
         await self.bfd.finish(keep=self.reexec or self.graceful_stop)  # BFD stays Up while we restart
         await api.stop()
+        if self.takeover is not None:
+            self.takeover.close()
         if self.recorder is not None:
             self.recorder.close()
         log.info("stopped%s", "; re-executing for the planned restart" if self.reexec else "")
         return 0
+
+    def _send_to_taker(self, listener: takeover.Listener, path: Path, fds: list[int]) -> None:
+        """Take-over: the state and the sockets go to the new process; we exit (no re-exec)."""
+        assert listener.accepted is not None
+        pid = listener.accepted[1]
+        self.reexec, self.handed = False, None
+        try:
+            listener.send(path.read_bytes(), {fd: fd for fd in fds})
+        except OSError as exc:
+            log.error("take-over by pid %d failed while passing the sessions: %s; they close when we exit "
+                      "(peers with graceful restart keep our routes)", pid, exc)
+        else:
+            handover.notice(self.owner, "handover-passed", f"{len(fds)} sessions passed to pid {pid}; "
+                            "exiting")
+            self.notify.send(f"MAINPID={pid}", status=f"sessions taken over by pid {pid}")
+        finally:
+            path.unlink(missing_ok=True)
+            for fd in fds:
+                os.close(fd)
 
     def _heartbeat(self) -> None:
         try:
@@ -505,12 +550,13 @@ def _check(path: Path, preflight_mode: bool, config_type: str = "toml") -> int:
 
 
 def _run(path: Path, cfg: Config, record: str | None = None,
-         config_type: str = "toml") -> tuple[int, Daemon | None]:
+         config_type: str = "toml", lock_wait: float = 0.0) -> tuple[int, Daemon | None]:
     """Lock the state directory, then serve; a failed start is one line and its code.
     ``record``: the recording file (--record, else ``[gracebgp] record``); ``config_type``:
-    the file's format (-t), for reloads."""
+    the file's format (-t), for reloads; ``lock_wait``: how long another process may still
+    hold the lock (a take-over: the old process is exiting)."""
     try:
-        lock = acquire(cfg.gracebgp.state_dir)  # before anything in the state dir is touched
+        lock = takeover.acquire_within(cfg.gracebgp.state_dir, lock_wait)  # before the state dir is touched
     except InstanceError as exc:
         log.error("%s", exc)
         return (EXIT_RUNNING if exc.pid is not None else EXIT_STATE), None
@@ -552,7 +598,15 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print(exc, file=sys.stderr)
         return EXIT_CONFIG
-    code, daemon = _run(opts.config_file, cfg, opts.record, opts.config_type)
+    if opts.take_over:  # the sessions of the gracebgpd running on this state-dir, then start
+        try:
+            takeover.take(cfg.gracebgp.state_dir, import_problems(), handover.READABLE)
+        except takeover.TakeOverError as exc:
+            print(f"gracebgpd: take-over failed, the running gracebgpd keeps its sessions: {exc}",
+                  file=sys.stderr)
+            return EXIT_TAKEOVER
+    code, daemon = _run(opts.config_file, cfg, opts.record, opts.config_type,
+                        lock_wait=takeover.LOCK_WAIT if opts.take_over else 0.0)
     if daemon is not None and daemon.reexec:
         logging.shutdown()
         # Same PID, fresh interpreter: the new code on disk, the same arguments. Our sockets
@@ -561,7 +615,7 @@ def main(argv: list[str] | None = None) -> int:
         if daemon.lock is not None:
             daemon.lock.hand_over()
         if daemon.handed is not None:
-            handover.prepare_exec(*daemon.handed)
+            handover.prepare_exec(*daemon.handed, bridge=True)
         argv_new = reexec_argv()
         try:
             os.execv(argv_new[0], argv_new)

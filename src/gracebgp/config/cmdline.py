@@ -64,6 +64,7 @@ class Options:
     log_format: str = "text"
     check: bool = False
     preflight: bool = False
+    take_over: bool = False  # --take-over: the sessions of the gracebgpd running on the state dir
     record: str | None = None
     #: One line per gobgpd option accepted with a different meaning, for the start-up log.
     notices: tuple[str, ...] = ()
@@ -104,6 +105,10 @@ def build_parser(version: str = "") -> argparse.ArgumentParser:
     ap.add_argument("--preflight", action="store_true",
                     help="--check, and import every module the daemon needs (run by 'gracebgp restart' "
                          "before any session is closed)")
+    ap.add_argument("--take-over", action="store_true",
+                    help="start by taking the sessions over from the gracebgpd running with the same "
+                         "state-dir (through <state-dir>/handover.sock), which then exits; for container "
+                         "upgrades (docs/deploy.md)")
     ap.add_argument("--record", metavar="FILE",
                     help="append every input and output of the speaker to FILE as JSON lines, for a "
                          "replay test (docs/scenarios.md); overrides [gracebgp] record. Large: every "
@@ -144,4 +149,4 @@ def parse_args(argv: Sequence[str] | None = None, version: str = "") -> Options:
             notices.append(text.format(value=value))
     return Options(config_file=args.config_file, config_type=args.config_type, log_level=level,
                    log_format=args.log_format or "text", check=args.check, preflight=args.preflight,
-                   record=args.record, notices=tuple(notices))
+                   take_over=args.take_over, record=args.record, notices=tuple(notices))

@@ -33,6 +33,7 @@ import contextlib
 import json
 import logging
 import os
+import signal
 import socket
 import time
 from collections.abc import Iterable
@@ -42,6 +43,7 @@ from typing import Any
 from gracebgp.core import events as ev
 from gracebgp.core.handover import adopt_all, capture, established, reconcile, refusals
 from gracebgp.restart.handover import (
+    READABLE,
     VERSION,
     HandoverState,
     HandoverStateError,
@@ -54,14 +56,19 @@ from gracebgp.runtime.owner import Owner
 from gracebgp.runtime.transport import BgpProtocol, Transport
 
 log = logging.getLogger("gracebgp.handover")
+__all__ = ["READABLE", "VERSION", "incoming", "notice", "prepare_exec", "quiesce", "refused", "take_over"]
 
 ENV_STATE = "GRACEBGPD_HANDOVER"  # the state file, for the new process
 ENV_FDS = "GRACEBGPD_HANDOVER_FDS"  # its descriptors, closed if the state cannot be read
+ENV_FDMAP = "GRACEBGPD_HANDOVER_FDMAP"  # take-over: number in the state -> ours ("7:12,8:13")
 ENV_VERSION = "GRACEBGPD_HANDOVER_VERSION"  # the pre-flight: the format the old process writes
 STATE_NAME = "handover.state"
 KEEPALIVE = b"\xff" * 16 + b"\x00\x13\x04"  # RFC 4271 §4.4
 DRAIN_TIMEOUT = 2.0  # write buffers and pending work at the clean point
 ADOPTED_BASE = 1 << 28  # connection ids of adopted connections (runtime ids: >= 1 << 20)
+ENV_BRIDGE = "GRACEBGPD_HANDOVER_BRIDGE"  # the keepalive bridge's pid
+BRIDGE_INTERVAL = 1.0  # RFC 4271 §10: the smallest keepalive time (hold time 3 s)
+BRIDGE_LIMIT = 30.0  # the bridge gives up (the new process never came)
 
 
 def notice(owner: Owner, event: str, message: str, **data: Any) -> None:
@@ -142,7 +149,7 @@ async def quiesce(owner: Owner, state_dir: str | Path, extra: dict[str, bytes]) 
     records = capture(owner.speaker, fds, time.time() - loop.time())
     adj_in = sum(len(r.adj_in) for r in records)
     notice(owner, "handover-state", f"state of {len(records)} sessions captured ({adj_in} octets of "
-           "Adj-RIB-In); writing it and re-executing", sessions=len(records), adj_in_octets=adj_in)
+           "Adj-RIB-In); passing it on", sessions=len(records), adj_in_octets=adj_in)
     events = [e for e in owner.bus.history if e.get("kind") in ("restart", "peer-state")][-200:]
     state = HandoverState(os.getpid(), time.time(), tuple(records),
                           {**extra, "events": json.dumps(events).encode()})
@@ -156,18 +163,59 @@ async def quiesce(owner: Owner, state_dir: str | Path, extra: dict[str, bytes]) 
     return path, list(fds.values())
 
 
-def prepare_exec(path: Path, fds: list[int]) -> None:
-    """Just before ``execv``: tell the new image where the state and its sockets are."""
+def prepare_exec(path: Path, fds: list[int], remap: dict[int, int] | None = None,
+                 bridge: bool = False) -> None:
+    """Just before ``execv`` (or, for a take-over, before the daemon starts): tell the
+    new image where the state and its sockets are; ``remap``: the state's descriptor
+    numbers -> the ones here (a take-over received them under other numbers);
+    ``bridge``: start the keepalive bridge (``start_bridge``)."""
+    if bridge and fds:
+        os.environ[ENV_BRIDGE] = str(start_bridge(fds))
     os.environ[ENV_STATE] = str(path)
     os.environ[ENV_FDS] = ",".join(str(fd) for fd in fds)
+    if remap:
+        os.environ[ENV_FDMAP] = ",".join(f"{a}:{b}" for a, b in remap.items())
 
 
-def incoming() -> tuple[Path, list[int]] | None:
-    """The state file and descriptors our previous image handed over, if any (the
-    variables are removed: a later re-execution must not see them)."""
+def incoming() -> tuple[Path, list[int], dict[int, int]] | None:
+    """The state file, descriptors and descriptor map our previous image (or the process
+    we took over from) handed over, if any (the variables are removed: a later
+    re-execution must not see them)."""
     raw = os.environ.pop(ENV_STATE, "")
     fds = [int(x) for x in os.environ.pop(ENV_FDS, "").split(",") if x.isdigit()]
-    return (Path(raw), fds) if raw else None
+    pairs = (x.partition(":") for x in os.environ.pop(ENV_FDMAP, "").split(","))
+    remap = {int(a): int(b) for a, _, b in pairs if a.isdigit() and b.isdigit()}
+    return (Path(raw), fds, remap) if raw else None
+
+
+def start_bridge(fds: list[int]) -> int:
+    """A child that sends a KEEPALIVE on each session every ``BRIDGE_INTERVAL`` while the
+    new image starts (an interpreter and its imports: a second or more on a busy host),
+    so that the start-up never approaches a 3 s hold time. It writes nothing else and
+    reads nothing; the new image ends it (``stop_bridge``) before it writes anything
+    itself, so their messages never interleave; it gives up after ``BRIDGE_LIMIT``."""
+    pid = os.fork()
+    if pid:
+        return pid
+    try:  # the child: SIGTERM (default action) ends it between two writes
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        end = time.monotonic() + BRIDGE_LIMIT
+        while time.monotonic() < end:
+            time.sleep(BRIDGE_INTERVAL)
+            for fd in fds:
+                with contextlib.suppress(OSError):
+                    os.write(fd, KEEPALIVE)
+    finally:
+        os._exit(0)
+
+
+def stop_bridge() -> None:
+    """End the keepalive bridge our previous image started (it is our child: same PID)."""
+    raw = os.environ.pop(ENV_BRIDGE, "")
+    if raw.isdigit():
+        with contextlib.suppress(OSError):
+            os.kill(int(raw), signal.SIGTERM)
+            os.waitpid(int(raw), 0)
 
 
 class _Adopted(BgpProtocol):
@@ -187,12 +235,13 @@ def _close_all(fds: Iterable[int]) -> None:
             os.close(fd)
 
 
-async def take_over(owner: Owner, path: Path, fds: list[int]) -> str:
+async def take_over(owner: Owner, path: Path, fds: list[int], remap: dict[int, int] | None = None) -> str:
     """Step 5 on the new process, before the API: adopt the sockets and the sessions,
     read what the peers had sent, reconcile, KEEPALIVE. Returns one line for the start's
     detail. A state that cannot be read closes the sockets (the peers see the session
     end, as after a crash: graceful restart where they support it) and says why."""
     loop = asyncio.get_running_loop()
+    stop_bridge()  # before anything of ours is written on the sockets
     try:
         data = path.read_bytes()
         path.unlink()
@@ -211,17 +260,18 @@ async def take_over(owner: Owner, path: Path, fds: list[int]) -> str:
     wall = time.time() - loop.time()
     for i, record in enumerate(state.sessions):
         conn = ADOPTED_BASE + i
+        fd = (remap or {}).get(record.fd, record.fd)
         try:
-            sock = socket.socket(fileno=record.fd)
+            sock = socket.socket(fileno=fd)
             sock.setblocking(False)
-            os.set_inheritable(record.fd, False)
+            os.set_inheritable(fd, False)
             sock.getpeername()  # still connected?
             proto = _Adopted(record.peer, conn, owner.transport, record.outgoing)
             await loop.connect_accepted_socket(lambda: proto, sock=sock)  # noqa: B023 (awaited here)
         except OSError as exc:
             log.error("peer %s: the handed-over socket cannot be used (%s); the session is re-opened",
                       record.peer, exc.strerror or exc)
-            _close_all([record.fd])
+            _close_all([fd])
             continue
         items.append((record, conn, record.established - wall))
     await asyncio.sleep(0)  # connection_made of each

@@ -1,0 +1,185 @@
+"""Take-over by a separately started process (issue 19, container upgrades): the new
+gracebgpd (``gracebgpd --take-over``, another PID, maybe another container or PID
+namespace sharing the state directory and the host network) asks the running one, over
+the Unix socket ``<state-dir>/handover.sock``, for its sessions; the running one
+quiesces them as for a re-exec (``runtime.handover``), then passes the sockets
+(SCM_RIGHTS) and the state, and exits; the new one adopts them, takes the state
+directory's lock once the old one is gone, and starts.
+
+Transactional up to the hand-over: the new process loads its configuration and imports
+everything before it asks; the running one refuses (and keeps every session) when the
+new one cannot read its state format or a session cannot be handed over, and the new
+process exits with that reason. Once the sockets are passed, the old process is gone:
+if the new one dies then, the kernel closes the connections and the peers fall back to
+graceful restart where they support it.
+
+Messages: the request is one JSON object (``pid``, ``reads``: the state format versions
+it reads); the answer one JSON line (``ok``, ``error`` or ``length`` and ``fds``: the
+old descriptor numbers, in the order of the descriptors attached) with the descriptors,
+then ``length`` octets of state; the new process confirms with ``taken``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import socket
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from gracebgp.runtime import handover
+from gracebgp.runtime.instance import InstanceError, InstanceLock, acquire
+
+log = logging.getLogger("gracebgp.handover")
+
+SOCK_NAME = "handover.sock"
+TIMEOUT = 30.0  # each exchange on the socket, bounded
+MAX_FDS = 4096
+LOCK_WAIT = 15.0  # the old process exits right after passing the sessions; bounded
+TAKEN_NAME = "handover-taken.state"
+
+
+class TakeOverError(Exception):
+    """The take-over did not happen (the running process refused, or is not there)."""
+
+
+class Listener:
+    """The running daemon's side: accepts one take-over request at a time and asks
+    ``decide(request)`` ("" to accept, else why not); an accepted connection waits in
+    ``accepted`` for the daemon to send the sessions (``send``)."""
+
+    def __init__(self, state_dir: str | Path, decide: Callable[[dict[str, Any]], str]) -> None:
+        self.path = Path(state_dir) / SOCK_NAME
+        self.decide = decide
+        self.sock: socket.socket | None = None
+        self.accepted: tuple[socket.socket, int] | None = None  # (connection, the taker's pid)
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()  # ours: the state directory's lock is held
+        sock.bind(str(self.path))
+        os.chmod(self.path, 0o600)
+        sock.listen(2)
+        sock.setblocking(False)
+        self.sock = sock
+        self._task = asyncio.get_running_loop().create_task(self._serve())
+
+    async def _serve(self) -> None:
+        loop = asyncio.get_running_loop()
+        assert self.sock is not None
+        while self.accepted is None:
+            conn, _ = await loop.sock_accept(self.sock)
+            try:
+                raw = await asyncio.wait_for(loop.sock_recv(conn, 65536), TIMEOUT)
+                request = json.loads(raw.decode("utf-8"))
+                if not isinstance(request, dict) or not isinstance(request.get("pid"), int):
+                    raise ValueError("not a take-over request")
+                why = self.decide(request)
+            except (TimeoutError, ValueError, UnicodeDecodeError, OSError) as exc:
+                why = f"bad request: {exc}"
+                request = {}
+            if why:
+                log.warning("take-over by pid %s refused: %s", request.get("pid"), why)
+                with contextlib.suppress(OSError):
+                    await loop.sock_sendall(conn, json.dumps({"ok": False, "error": why}).encode() + b"\n")
+                conn.close()
+                continue
+            self.accepted = (conn, int(request["pid"]))
+
+    def send(self, state: bytes, fds: dict[int, int]) -> None:
+        """The state and the sockets (``fds``: our descriptor -> the number in the state)
+        to the accepted taker, blocking (bounded): the owner loop has stopped. Raises
+        OSError when the taker is gone."""
+        assert self.accepted is not None
+        conn, _ = self.accepted
+        conn.setblocking(True)
+        conn.settimeout(TIMEOUT)
+        head = json.dumps({"ok": True, "length": len(state), "fds": list(fds.values())}).encode() + b"\n"
+        socket.send_fds(conn, [head], list(fds))
+        conn.sendall(state)
+        answer = conn.recv(16)
+        if answer != b"taken":
+            raise OSError(f"the new process did not confirm (it said {answer!r})")
+
+    def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+        for s in (self.sock, self.accepted[0] if self.accepted else None):
+            if s is not None:
+                s.close()
+        with contextlib.suppress(OSError):
+            self.path.unlink()
+
+
+def request(state_dir: str | Path, reads: list[int],
+            timeout: float = TIMEOUT) -> tuple[bytes, dict[int, int]]:
+    """The new process's side: ask the running daemon for its sessions. Returns the state
+    and the descriptors received (the number in the state -> ours here); TakeOverError
+    with the reason when refused or when no daemon answers."""
+    path = Path(state_dir) / SOCK_NAME
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    try:
+        s.connect(str(path))
+        s.sendall(json.dumps({"pid": os.getpid(), "reads": reads}).encode())
+        msg, fds, _, _ = socket.recv_fds(s, 65536, MAX_FDS)
+        head, _, rest = msg.partition(b"\n")
+        answer = json.loads(head.decode("utf-8"))
+        if not answer.get("ok"):
+            _close(fds)
+            raise TakeOverError(f"the running gracebgpd refused the take-over: {answer.get('error')}")
+        length, numbers = int(answer["length"]), list(answer["fds"])
+        chunks, got = [rest], len(rest)
+        while got < length:
+            chunk = s.recv(min(1 << 20, length - got))
+            if not chunk:
+                _close(fds)
+                raise TakeOverError("the running gracebgpd closed the connection during the hand-over")
+            chunks.append(chunk)
+            got += len(chunk)
+        s.sendall(b"taken")
+    except OSError as exc:
+        raise TakeOverError(f"no running gracebgpd answers on {path}: {exc.strerror or exc}") from None
+    except (ValueError, KeyError, TypeError) as exc:
+        raise TakeOverError(f"the running gracebgpd answered something else: {exc}") from None
+    finally:
+        s.close()
+    return b"".join(chunks), dict(zip(numbers, fds, strict=False))
+
+
+def _close(fds: list[int]) -> None:
+    for fd in fds:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+
+
+def take(state_dir: str | Path, problems: list[str], reads: Iterable[int]) -> None:
+    """``gracebgpd --take-over``, before the daemon starts: refuse if this code cannot
+    run (``problems``: modules that do not import), else get the sessions and leave them
+    where the start-up finds them (``handover.incoming``). TakeOverError says why not."""
+    if problems:
+        raise TakeOverError("the new code cannot run: " + "; ".join(problems))
+    state, fds = request(state_dir, sorted(reads))
+    path = Path(state_dir) / TAKEN_NAME
+    path.write_bytes(state)
+    handover.prepare_exec(path, list(fds.values()), fds)
+
+
+def acquire_within(state_dir: str | Path, wait: float) -> InstanceLock:
+    """The state directory's lock, waiting up to ``wait`` seconds while another process
+    holds it (the one we took over from, exiting)."""
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            return acquire(state_dir)
+        except InstanceError as exc:
+            if exc.pid is None or time.monotonic() >= deadline:
+                raise
+        time.sleep(0.02)

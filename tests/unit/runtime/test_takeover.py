@@ -1,0 +1,94 @@
+"""The take-over exchange over <state-dir>/handover.sock (issue 19, runtime.takeover): a
+refusal reaches the new process with its reason; an accepted request gets the state and
+the sockets (SCM_RIGHTS), under the numbers the state names them by. Real Unix sockets
+in a temporary directory; the request runs in a thread, as the new process would block."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gracebgp.runtime import takeover
+
+
+def _ask(state_dir: Path, reads: list[int], out: dict[str, Any]) -> threading.Thread:
+    def run() -> None:
+        try:
+            out["got"] = takeover.request(state_dir, reads, timeout=10)
+        except takeover.TakeOverError as exc:
+            out["error"] = str(exc)
+    t = threading.Thread(target=run)
+    t.start()
+    return t
+
+
+def test_issue19_a_refused_take_over_says_why(tmp_path: Path) -> None:
+    async def main() -> dict[str, Any]:
+        seen: list[dict[str, Any]] = []
+
+        def decide(request: dict[str, Any]) -> str:
+            seen.append(request)
+            return "peer 192.0.2.1: ADD-PATH"
+
+        listener = takeover.Listener(tmp_path, decide)
+        await listener.start()
+        assert (tmp_path / takeover.SOCK_NAME).stat().st_mode & 0o777 == 0o600
+        out: dict[str, Any] = {}
+        t = _ask(tmp_path, [1], out)
+        await asyncio.wait_for(asyncio.to_thread(t.join, 10), 15)
+        assert listener.accepted is None
+        listener.close()
+        assert seen and seen[0]["pid"] == os.getpid() and seen[0]["reads"] == [1]
+        return out
+
+    out = asyncio.run(main())
+    assert "refused the take-over: peer 192.0.2.1: ADD-PATH" in out["error"], out
+    assert not (tmp_path / takeover.SOCK_NAME).exists()
+
+
+def test_issue19_an_accepted_take_over_passes_state_and_sockets(tmp_path: Path) -> None:
+    a, b = socket.socketpair()
+    state = os.urandom(300_000)  # larger than one read
+
+    async def main() -> dict[str, Any]:
+        listener = takeover.Listener(tmp_path, lambda r: "")
+        await listener.start()
+        out: dict[str, Any] = {}
+        t = _ask(tmp_path, [1], out)
+        for _ in range(500):  # bounded: until the request is in
+            if listener.accepted is not None:
+                break
+            await asyncio.sleep(0.01)
+        assert listener.accepted is not None
+        listener.send(state, {a.fileno(): 77})  # the state calls it 77
+        await asyncio.to_thread(t.join, 10)
+        listener.close()
+        return out
+
+    out = asyncio.run(main())
+    got_state, fds = out["got"]
+    assert got_state == state and set(fds) == {77}
+    mine = socket.socket(fileno=fds[77])
+    try:
+        mine.sendall(b"through the passed socket")
+        assert b.recv(100) == b"through the passed socket"
+    finally:
+        mine.close()
+        a.close()
+        b.close()
+
+
+def test_issue19_no_running_daemon_is_a_take_over_error(tmp_path: Path) -> None:
+    with pytest.raises(takeover.TakeOverError, match="no running gracebgpd answers"):
+        takeover.request(tmp_path, [1], timeout=2)
+
+
+def test_issue19_take_over_refuses_code_that_cannot_run(tmp_path: Path) -> None:
+    with pytest.raises(takeover.TakeOverError, match="cannot import uvicorn"):
+        takeover.take(tmp_path, ["cannot import uvicorn: RuntimeError"], [1])
