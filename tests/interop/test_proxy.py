@@ -212,6 +212,14 @@ def test_misbehaving_vms_affect_only_their_own_sessions(bgpaas: Bgpaas) -> None:
     assert {k: s.nat_port for k, s in blue.items()} == {k: s.nat_port for k, s in blue_before.items()}
     assert bgpaas.vm.find_route(GATEWAY, "ipv4", SHARED) is not None
     procs["deaf"].stop()
+    # the ended upstream legs leave no TIME-WAIT on their NAT ports: the next session of
+    # the same VM interface can use its port towards the same node at once
+    def lingering() -> list[str] | bool:
+        out = bgpaas.lab.run(bgpaas.lab.ns(1), ["ss", "-tanH", "state", "time-wait"])
+        left = [line for line in out.splitlines() if 50000 <= int(line.split()[2].rsplit(":", 1)[1]) <= 50512]
+        return left or True
+
+    wait_until(lambda: lingering() is True, 10, 0.5, what="no TIME-WAIT on NAT ports")
 
 
 def test_control_node_killed_the_vm_does_not_notice(bgpaas: Bgpaas) -> None:

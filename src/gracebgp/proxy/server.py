@@ -15,6 +15,7 @@ import contextlib
 import ipaddress
 import logging
 import socket
+import struct
 import time
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -28,6 +29,19 @@ log = logging.getLogger("gracebgp.proxy")
 READ_SIZE = 65536
 #: Octets waiting to be written to one leg before the session is closed (peer not reading).
 WRITE_LIMIT = 8 << 20
+#: Seconds a control node has to close an upstream leg we are done with before we reset it.
+NODE_LINGER = 2.0
+
+
+def reset(writer: asyncio.StreamWriter) -> None:
+    """Close with RST (SO_LINGER 0): no TIME-WAIT is left on our side."""
+    if writer.is_closing():
+        return
+    sock = writer.get_extra_info("socket")
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    writer.transport.abort()
 
 
 class Session:
@@ -79,7 +93,7 @@ class Session:
                 else:
                     self._generation += 1
                     self.meta.node_tcp = "closed"
-                    self._close_writer(self.node_writer)
+                    self._let_node_close(self.node_writer)
                     self.node_writer = None
             else:
                 self._generation += 1
@@ -130,14 +144,17 @@ class Session:
         reason = "connection closed by the control node"
         try:
             while data := await reader.read(READ_SIZE):
-                if generation != self._generation:
-                    return
-                self.run(self.relay.node_bytes(data, self.server.now()))
+                if generation == self._generation:
+                    self.run(self.relay.node_bytes(data, self.server.now()))
         except OSError as exc:
             reason = exc.strerror or str(exc)
         finally:
             self.server.node_connections[node] -= 1
-        if generation == self._generation and self.relay.phase is not Phase.CLOSED:
+        if generation != self._generation:  # we had let it go: the node closed first
+            writer.close()
+            return
+        writer.close()  # after the node's FIN or reset: nothing lingers on our side
+        if self.relay.phase is not Phase.CLOSED:
             self.meta.node_tcp = "closed"
             self.node_writer = None
             self.server.node_failures[node] = self.server.node_failures.get(node, 0) + 1
@@ -159,6 +176,16 @@ class Session:
         return await asyncio.open_connection(sock=sock)
 
     @staticmethod
+    def _let_node_close(writer: asyncio.StreamWriter | None) -> None:
+        """End the upstream leg without leaving TIME-WAIT on the NAT port (RFC 793: the
+        side that closes first keeps it, and the next connection from that port to the
+        same node would fail for its duration): what was written (the NOTIFICATION) goes
+        out, the node closes after it (RFC 4271 §6) and we close in answer; a node that
+        has not closed within ``NODE_LINGER`` seconds is reset."""
+        if writer is not None and not writer.is_closing():
+            asyncio.get_running_loop().call_later(NODE_LINGER, reset, writer)
+
+    @staticmethod
     def _close_writer(writer: asyncio.StreamWriter | None) -> None:
         if writer is not None and not writer.is_closing():
             writer.close()
@@ -169,7 +196,8 @@ class Session:
         self._generation += 1
         self.meta.vm_tcp = self.meta.node_tcp = "closed"
         self._close_writer(self.vm_writer)
-        self._close_writer(self.node_writer)
+        if self.node_writer is not None:
+            reset(self.node_writer)
         self._finish()
 
     def _finish(self) -> None:
