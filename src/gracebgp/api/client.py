@@ -24,6 +24,7 @@ import httpx
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from gracebgp.api.fib_client import FibCalls
+from gracebgp.api.bfd_schema import BfdSession
 from gracebgp.api.policy_client import PolicyCalls
 from gracebgp.api.proxy_schema import ProxySession
 from gracebgp.api.schema import (
@@ -70,6 +71,7 @@ BATCH_TIMEOUT = 60.0  # seconds to wait for the answer to a batch of more than 1
 
 _PEERS = TypeAdapter(list[Peer])
 _PROXY_SESSIONS = TypeAdapter(list[ProxySession])
+_BFD_SESSIONS = TypeAdapter(list[BfdSession])
 _EVENTS = TypeAdapter(list[Event])
 _ERRNO = re.compile(r"^\[Errno -?\d+\]\s*")
 #: WatchEvents reconnection backoff (seconds): first wait, then doubling up to the max.
@@ -396,6 +398,10 @@ class Client(PolicyCalls, FibCalls):
             params["closed"] = "true"
         path = "/v1/proxy/sessions" + ("?" + urlencode(params) if params else "")
         return self._parse_list(_PROXY_SESSIONS, self._request("GET", path))
+
+    def bfd_sessions(self) -> list[BfdSession]:
+        """ListBfdSessions: gracebgp-bfdd's sessions (``gracebgp bfd``)."""
+        return self._parse_list(_BFD_SESSIONS, self._request("GET", "/v1/bfd"))
 
     # --- plumbing -----------------------------------------------------------------------
 

@@ -31,7 +31,7 @@ from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
 
 from gracebgp import __version__
-from gracebgp.api import bulk, fib_routes, grview, metrics, policy_routes, schema, service
+from gracebgp.api import bfd_routes, bulk, fib_routes, grview, metrics, policy_routes, schema, service
 from gracebgp.api.service import DaemonInfo, RequestError
 from gracebgp.config.extras import group_id, server_tls_context
 from gracebgp.core import commands as cmd
@@ -237,7 +237,8 @@ def build_app(owner: Owner, info: DaemonInfo, hostname: str | None,
         return Response(metrics.render(registry), media_type=metrics.CONTENT_TYPE)
 
     policy_routes.register(app, speaker, lambda command: _ask(owner, command, 60.0), _R)
-    fib_routes.register(app, lambda: getattr(control, "fib", None), _R, registry)
+    fib_routes.register(app, lambda: getattr(control, "fib", None), _R)
+    bfd_routes.register(app, getattr(getattr(control, "bfd", None), "sessions", None))
     _with_body_models(app)
     return app
 

@@ -4,6 +4,7 @@ gracebgpd -> bfdd:
   {"op": "set", "sessions": [spec, ...]}   the complete wanted set (added, changed, removed)
   {"op": "list"}                           answered by {"op": "list", "sessions": [status, ...]}
   {"op": "stop"}                           AdminDown every session (RFC 5880 §6.8.16), then exit
+bfdd writes its pid next to the socket (``bfdd.sock`` -> ``bfdd.pid``) while it runs.
 bfdd -> gracebgpd:
   {"event": "snapshot", "sessions": [status, ...]}   on connect: what runs now (re-adoption)
   {"event": "state", "status": status, "old": "down"}  a session changed state

@@ -107,6 +107,9 @@ class BfdServer:
             os.unlink(self.control_path)
         server = await asyncio.start_unix_server(self._client, self.control_path)
         os.chmod(self.control_path, 0o600)
+        pidfile = self.control_path.removesuffix(".sock") + ".pid"
+        with open(pidfile, "w", encoding="ascii") as f:
+            f.write(f"{os.getpid()}\n")
         log.info("gracebgp-bfdd %d listening on %s", os.getpid(), self.control_path)
         self._arm_orphan()
         try:
@@ -120,6 +123,8 @@ class BfdServer:
                 self._drop(ep)
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.control_path)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(pidfile)
 
     async def stop(self) -> None:
         """AdminDown every session (RFC 5880 §6.8.16: not a failure for the peer), keep

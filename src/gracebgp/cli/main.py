@@ -22,7 +22,7 @@ from typer.core import TyperGroup
 
 from gracebgp import __version__
 from gracebgp.api.client import CA_FILE_ENV, ClientError
-from gracebgp.cli import fibview, lifecycle, peers, policies, proxy, routes, status
+from gracebgp.cli import bfd, fibview, lifecycle, peers, policies, proxy, routes, status
 from gracebgp.cli.arrange import global_options_first, plain_help
 from gracebgp.cli.targets import (
     Failure,
@@ -98,6 +98,7 @@ status.register(app)
 lifecycle.register(app)
 policies.register(app)
 proxy.register(app)
+bfd.register(app)
 fibview.register(app)
 
 

@@ -1,0 +1,257 @@
+"""BFD between gracebgpd (gracebgp-bfdd) and FRR (bfdd, ``neighbor X bfd``) in namespaces
+(issue 18): the session comes Up with both C bits as each side announces them; our planned
+restart (``gracebgp restart --graceful``, GR with the N bit) never shows FRR a BFD failure
+and FRR keeps our route in every 100 ms sample; 100% loss on the link (netem) takes the
+BGP session down on both sides within the Detection Time (300 ms x 3), far before the hold
+time (9 s) would. One lab, single hop, IPv4; the measured times are printed (-s)."""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.interop.common import assert_nothing_left, interop, require
+from tests.interop.gracebgpd import GraceBgpd
+from tests.interop.netns import CommandError, Lab, wait_until
+from tests.interop.peers import Frr, GrSpec, NeighborSpec, RouteSpec, norm_addr
+
+pytestmark = interop
+
+US, THEM = 65000, 65001
+INTERVAL_MS, MULT = 300, 3
+GR = GrSpec(restart_time=120, notification=True)
+OURS, THEIRS = "10.100.0.0/24", "10.101.0.0/24"
+
+
+class BfdGraceBgpd(GraceBgpd):
+    """gracebgpd with BFD for its (one) neighbor, and gracebgp-bfdd ended at teardown: it
+    outlives gracebgpd on purpose (a retaining stop keeps BFD Up for the peers)."""
+
+    def config(self) -> str:
+        us = INTERVAL_MS * 1000
+        return super().config() + (
+            "[neighbors.bfd.config]\n  enabled = true\n"
+            f"  desired-minimum-tx-interval = {us}\n  required-minimum-receive = {us}\n"
+            f"  detection-multiplier = {MULT}\n")
+
+    def bfdd_pid(self) -> int | None:
+        try:
+            return int((self.workdir / "state" / "bfdd.pid").read_text())
+        except (OSError, ValueError):
+            return None
+
+    def stop(self) -> None:
+        super().stop()
+        pid = self.bfdd_pid()
+        if pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+    def bfd(self) -> list[dict[str, object]]:
+        return json.loads(self.cli("bfd", json_out=True))  # type: ignore[no-any-return]
+
+
+class BfdFrr(Frr):
+    """FRR with bfdd: ``neighbor X bfd profile gbi``, the profile at our timers, and
+    ``log timestamp precision 3`` so the log says when each side went down."""
+
+    bfdd = None
+
+    def config(self) -> str:
+        text = super().config().replace("frr defaults traditional\n",
+                                        "frr defaults traditional\nlog timestamp precision 3\n")
+        for n in self.neighbors:
+            a = norm_addr(n.address)
+            line = f" neighbor {a} remote-as {n.peer_as}\n"
+            text = text.replace(line, f"{line} neighbor {a} bfd\n neighbor {a} bfd profile gbi\n")
+        return text
+
+    def _launch(self, restarting: bool) -> None:
+        d = self.workdir
+        if self.bfdd is None or not self.bfdd.alive():
+            (d / "bfdd.conf").write_text(
+                "log timestamp precision 3\n"
+                f"bfd\n profile gbi\n  receive-interval {INTERVAL_MS}\n  transmit-interval {INTERVAL_MS}\n"
+                f"  detect-multiplier {MULT}\n exit\nexit\n")
+            super_launch = super()._launch
+            if self.with_zebra and (self.zebra is None or not self.zebra.alive()):
+                super_launch(restarting)  # zebra and bgpd first: bfdd registers with zebra
+                self._start_bfdd()
+                return
+            self._start_bfdd()
+        super()._launch(restarting)
+
+    def _start_bfdd(self) -> None:
+        d = self.workdir
+        self.bfdd = self.lab.spawn(self.ns, [
+            "/usr/lib/frr/bfdd", "-f", str(d / "bfdd.conf"), "-i", str(d / "bfdd.pid"),
+            "-z", str(d / "zserv.api"), "--vty_socket", str(d), "--bfdctl", str(d / "bfdd.sock"),
+            "-P", "0", "-u", "frr", "-g", "frr", "--log", f"file:{d / 'bfdd.log'}",
+        ], d / "bfdd.out", name="bfdd")
+        self.aux.append(self.bfdd)
+        wait_until(lambda: "BFD" in self.bfd_cmd("show bfd peers", check=False) or
+                   (d / "bfdd.log").exists(), 10, interval=0.1, what="FRR bfdd")
+
+    def bfd_cmd(self, cmd: str, check: bool = True) -> str:
+        return self._run(["vtysh", "--vty_socket", str(self.workdir), "-d", "bfdd", "-c", cmd], check=check)
+
+    def bfd_peer(self, peer: str) -> dict[str, object]:
+        for p in json.loads(self.bfd_cmd("show bfd peers json")):
+            if p.get("peer") == peer:
+                return dict(p)
+        return {}
+
+    def bfd_counters(self, peer: str) -> dict[str, object]:
+        for p in json.loads(self.bfd_cmd("show bfd peers counters json")):
+            if p.get("peer") == peer:
+                return dict(p)
+        return {}
+
+
+@dataclass
+class Pair:
+    lab: Lab
+    us: BfdGraceBgpd
+    frr: BfdFrr
+    our_addr: str
+    their_addr: str
+
+
+@pytest.fixture(scope="module")
+def pair() -> Iterator[Pair]:
+    require(Frr)
+    if not Path("/usr/lib/frr/bfdd").exists():
+        pytest.skip("FRR's bfdd is not installed")
+    lab = Lab(2)
+    with lab:
+        link = lab.link(0, 1)
+        ours, theirs = link.a_v4, link.b_v4
+        us, frr = BfdGraceBgpd(), BfdFrr()
+        try:
+            us.start(lab, lab.ns(0), asn=US, router_id=ours, originate=[RouteSpec(OURS)],
+                     neighbors=[NeighborSpec(theirs, THEM, graceful_restart=GR)])
+            frr.start(lab, lab.ns(1), asn=THEM, router_id=theirs, originate=[RouteSpec(THEIRS)],
+                      neighbors=[NeighborSpec(ours, US, graceful_restart=GR)])
+            us.wait_established(theirs, timeout=60)
+            frr.wait_established(ours, timeout=60)
+            wait_until(lambda: frr.bfd_peer(ours).get("status") == "up", 30, what="FRR's BFD session up")
+            yield Pair(lab, us, frr, ours, theirs)
+        finally:
+            us.stop()
+    assert_nothing_left(lab)
+
+
+def test_bfd_up_with_c_bits(pair: Pair) -> None:
+    peer = pair.frr.bfd_peer(pair.our_addr)
+    assert peer["status"] == "up"
+    assert peer["remote-receive-interval"] == INTERVAL_MS and peer["remote-detect-multiplier"] == MULT
+    ours = wait_until(lambda: [s for s in pair.us.bfd() if s["state"] == "up"], 10, what="gracebgp bfd up")
+    [s] = ours
+    assert s["local_c"] is True  # gracebgp-bfdd does not share fate with gracebgpd
+    assert s["remote_c"] is False  # FRR's bfdd runs beside bgpd and says so
+    assert s["tx_interval_us"] == INTERVAL_MS * 1000 and s["detection_time_us"] == MULT * INTERVAL_MS * 1000
+
+
+def test_planned_restart_keeps_bfd_up_and_routes_at_the_peer(pair: Pair) -> None:
+    frr, us = pair.frr, pair.us
+    frr.wait_route(pair.our_addr, "ipv4", OURS, timeout=30)
+    downs = frr.bfd_counters(pair.our_addr).get("session-down", 0)
+    routes: list[tuple[float, bool]] = []
+    states: list[tuple[float, str]] = []
+    stop = threading.Event()
+
+    def every(period: float, offset: float, take: Callable[[], None]) -> None:
+        """``take`` at offset, offset + period, ...: one vtysh call takes longer than 100 ms
+        here, so four staggered samplers make the 100 ms grid."""
+        start = time.monotonic() + offset
+        n = 0
+        while not stop.wait(max(0.0, start + n * period - time.monotonic())):
+            take()
+            n = max(n + 1, int((time.monotonic() - start) / period) + 1)
+
+    def route() -> None:
+        routes.append((time.monotonic(), frr.find_route(pair.our_addr, "ipv4", OURS) is not None))
+
+    def bfd_state() -> None:
+        states.append((time.monotonic(), str(frr.bfd_peer(pair.our_addr).get("status"))))
+
+    samplers = [threading.Thread(target=every, args=(0.4, k * 0.1, route)) for k in range(4)]
+    samplers.append(threading.Thread(target=every, args=(0.2, 0.05, bfd_state)))
+    for t in samplers:
+        t.start()
+    try:
+        us.graceful_restart(timeout=60)
+        us.wait_established(pair.their_addr, timeout=60)
+        frr.wait_established(pair.our_addr, timeout=60)
+        time.sleep(1.0)  # a few samples after the session is back
+    finally:
+        stop.set()
+        for t in samplers:
+            t.join(10)
+    routes.sort()
+    span = routes[-1][0] - routes[0][0]
+    gap = max(b[0] - a[0] for a, b in itertools.pairwise(routes))
+    seen = sorted({b for _, b in states})
+    print(f"\nplanned restart: {len(routes)} route samples over {span:.1f}s (largest gap {gap * 1000:.0f} "
+          f"ms), held in {sum(h for _, h in routes)}; {len(states)} BFD samples, states {seen}")
+    assert routes and all(held for _, held in routes), "FRR lost our route during the restart"
+    assert {b for _, b in states} == {"up"}, "FRR saw our BFD session leave Up"
+    assert frr.bfd_counters(pair.our_addr).get("session-down", 0) == downs
+
+
+def _frr_down_at(frr: BfdFrr, peer: str) -> float:
+    """When FRR's session with ``peer`` went down (0.0 while it is up): now minus the
+    milliseconds since its last reset, as ``show bgp neighbors json`` counts them."""
+    a = norm_addr(peer)
+    asked = time.time()
+    data = json.loads(frr.vtysh(f"show bgp neighbors {a} json"))
+    info: dict[str, object] = data.get(a) or next(iter(data.values()), {})
+    if info.get("bgpState") == "Established" or "lastResetTimerMsecs" not in info:
+        return 0.0
+    return asked - float(str(info["lastResetTimerMsecs"])) / 1000
+
+
+def _lose_everything(lab: Lab, ns: str, dev: str) -> None:
+    """100% loss leaving ``dev``: netem where the kernel has it, else a pfifo that holds
+    nothing (every packet is dropped at enqueue; this CI kernel has no sch_netem)."""
+    try:
+        lab.run(ns, ["tc", "qdisc", "add", "dev", dev, "root", "netem", "loss", "100%"])
+    except CommandError:
+        lab.run(ns, ["tc", "qdisc", "add", "dev", dev, "root", "pfifo", "limit", "0"])
+
+
+def test_link_loss_takes_bgp_down_within_detection_time(pair: Pair) -> None:
+    lab, us, frr = pair.lab, pair.us, pair.frr
+    wait_until(lambda: frr.bfd_peer(pair.our_addr).get("status") == "up", 30, what="BFD up again")
+    link = lab.link(0, 1)
+    started = time.time()
+    for ns in (lab.ns(0), lab.ns(1)):
+        _lose_everything(lab, ns, link.ifname(ns))
+    try:
+        ours: float = wait_until(lambda: us.session_state(pair.their_addr) != "Established" and time.time(),
+                                 5, interval=0.02, what="gracebgpd's session down")
+        theirs: float = wait_until(lambda: _frr_down_at(frr, pair.our_addr), 5, interval=0.05,
+                                   what="FRR's session down")
+        why = json.loads(frr.vtysh(f"show bgp neighbors {pair.our_addr} json"))[pair.our_addr]
+
+    finally:
+        for ns in (lab.ns(0), lab.ns(1)):
+            lab.run(ns, ["tc", "qdisc", "del", "dev", link.ifname(ns), "root"], check=False)
+    detect = MULT * INTERVAL_MS / 1000
+    print(f"\nloss at {started:.3f}: gracebgpd down after {ours - started:.3f}s, FRR down after "
+          f"{theirs - started:.3f}s ({why.get('lastNotificationReason')}; detection time {detect:.1f}s, "
+          "hold time 9 s)")
+    reasons = {k: v for k, v in why.items() if k.startswith("last") and isinstance(v, str)}
+    assert any("BFD" in v or v == "060A" for v in reasons.values()), reasons  # Cease/BFD Down, FRR's BFD
+    assert ours - started < 1.0 and theirs - started < 1.0
+    us.wait_established(pair.their_addr, timeout=60)
