@@ -7,6 +7,7 @@ what changed per peer and family. Registered on the app by ``api.server.build_ap
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 
@@ -35,9 +36,13 @@ def register(app: FastAPI, speaker: Speaker, ask: Ask, responses: dict[int | str
     """Add the policy endpoints to ``app``; ``ask`` sends a command to the owner and returns
     its Reply (a refusal raises the RequestError it names)."""
     r = responses
+    # One edit at a time: each is made on the policy the speaker runs, so a second edit
+    # built before the first one's command has been carried out would undo it.
+    editing = asyncio.Lock()
 
-    async def run(command: object) -> ps.PolicyChanged:
-        reply = await ask(command)
+    async def run(make: Callable[[], object]) -> ps.PolicyChanged:
+        async with editing:
+            reply = await ask(make())
         result = reply.result if isinstance(reply.result, dict) else {}
         return ps.PolicyChanged(message=reply.message, changed=result.get("changed", []))
 
@@ -65,13 +70,13 @@ def register(app: FastAPI, speaker: Speaker, ask: Ask, responses: dict[int | str
              responses=r)
     async def add_set(kind: ps.SetKind, body: dict[str, Any] = _SET_BODY) -> ps.PolicyChanged:
         """Add a set, or replace the one of that name."""
-        return await run(pol.add_set(speaker, kind, body))
+        return await run(lambda: pol.add_set(speaker, kind, body))
 
     @app.delete("/v1/defined-sets/{kind}/{name}", response_model=ps.PolicyChanged,
                 operation_id="DeleteDefinedSet", responses=r)
     async def delete_set(kind: ps.SetKind, name: str) -> ps.PolicyChanged:
         """409 while a policy definition uses it."""
-        return await run(pol.delete_set(speaker, kind, name))
+        return await run(lambda: pol.delete_set(speaker, kind, name))
 
     @app.get("/v1/policy-definitions", response_model=list[dict[str, Any]], operation_id="ListPolicies",
              responses=r)
@@ -82,13 +87,13 @@ def register(app: FastAPI, speaker: Speaker, ask: Ask, responses: dict[int | str
              responses=r)
     async def add_policy(body: dict[str, Any] = _POLICY_BODY) -> ps.PolicyChanged:
         """Add a policy definition, or replace the one of that name (in place)."""
-        return await run(pol.add_policy(speaker, body))
+        return await run(lambda: pol.add_policy(speaker, body))
 
     @app.delete("/v1/policy-definitions/{name}", response_model=ps.PolicyChanged, operation_id="DeletePolicy",
                 responses=r)
     async def delete_policy(name: str) -> ps.PolicyChanged:
         """409 while an apply-policy (global or a neighbor's) names it."""
-        return await run(pol.delete_policy(speaker, name))
+        return await run(lambda: pol.delete_policy(speaker, name))
 
     @app.get("/v1/policy-assignments", response_model=list[ps.PolicyLevel], operation_id="ListPolicyLevels")
     async def list_levels() -> list[ps.PolicyLevel]:
@@ -99,9 +104,9 @@ def register(app: FastAPI, speaker: Speaker, ask: Ask, responses: dict[int | str
     async def set_level(neighbor: str, body: dict[str, Any] = _LEVEL_BODY) -> ps.PolicyChanged:
         """The apply-policy of 'global' or of a neighbor (its own replaces the global one for
         each direction it configures)."""
-        return await run(pol.set_level(speaker, neighbor, body))
+        return await run(lambda: pol.set_level(speaker, neighbor, body))
 
     @app.delete("/v1/policy-assignments/{neighbor}", response_model=ps.PolicyChanged,
                 operation_id="ClearPolicies", responses=r)
     async def clear_level(neighbor: str) -> ps.PolicyChanged:
-        return await run(pol.clear_level(speaker, neighbor))
+        return await run(lambda: pol.clear_level(speaker, neighbor))

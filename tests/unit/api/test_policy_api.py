@@ -24,7 +24,7 @@ LP = {"name": "lp", "statements": [{"name": "a", "match_prefix_set": {"name": "p
 Call = tuple[str, str, Any]
 
 
-async def _calls(calls: list[Call]) -> list[httpx.Response]:
+async def _calls(calls: list[Call], together: int = 0) -> list[httpx.Response]:
     cfg = parse('[global.config]\nas = 64512\nrouter-id = "192.0.2.1"\n')
     owner = Owner(Speaker(64512, "192.0.2.1", policy_book=PolicySource().build()), [])
     info = DaemonInfo(__version__, "test", 0.0, 179, (), "retain", True, cfg.global_)
@@ -34,7 +34,9 @@ async def _calls(calls: list[Call]) -> list[httpx.Response]:
     try:
         transport = httpx.ASGITransport(app=cast(Any, app))
         async with httpx.AsyncClient(transport=transport, base_url="http://gracebgpd") as c:
-            for method, path, body in calls:
+            at_once = [c.request(m, p, json=b) for m, p, b in calls[:together]]  # sent together
+            out += await asyncio.wait_for(asyncio.gather(*at_once), 30)
+            for method, path, body in calls[together:]:
                 out.append(await asyncio.wait_for(c.request(method, path, json=body), 30))
     finally:
         owner.stop()
@@ -42,8 +44,8 @@ async def _calls(calls: list[Call]) -> list[httpx.Response]:
     return out
 
 
-def calls(*items: Call) -> list[httpx.Response]:
-    return asyncio.run(_calls(list(items)))
+def calls(*items: Call, together: int = 0) -> list[httpx.Response]:
+    return asyncio.run(_calls(list(items), together))
 
 
 def test_edits_in_sequence_and_the_listing_shows_them() -> None:
@@ -108,3 +110,14 @@ def test_bad_input_is_a_4xx_with_a_message() -> None:
     assert "default_import" in got[5][1]
     assert "192.0.2.99" in got[7][1]
     assert "no policy named 'nope'" in got[8][1]
+
+
+
+def test_edits_sent_at_once_all_take_effect() -> None:
+    """Each edit is made on the running policy: one built before the previous one was
+    carried out would undo it (policy_routes serialises them)."""
+    names = [f"s{i}" for i in range(6)]
+    puts = [("PUT", "/v1/defined-sets/prefix", {"name": n, "prefix_list": []}) for n in names]
+    *answers, listing = calls(*puts, ("GET", "/v1/defined-sets", None), together=len(puts))
+    assert all(r.status_code == 200 for r in answers), [r.text for r in answers]
+    assert sorted(e["set"]["name"] for e in listing.json()) == names
