@@ -8,7 +8,8 @@ here into a new book, and carried by ``ReplacePolicyBook`` to the owner, which r
 policies over the kept routes without touching a session. A set or policy definition
 that another policy still uses cannot be deleted (409, GoBGP refuses it too); neither can
 a policy some apply-policy names (the command checks the neighbors', ``build`` the global
-one). Changes made here last until the next reload or restart, as in GoBGP.
+one). The configuration file stays the source (docs/api.md "Routing policy": what a
+reload or a restart brings back).
 """
 
 from __future__ import annotations

@@ -4,8 +4,8 @@ statement with its match count: the view of Cilium's ``bgp route-policies``) and
 the API: GoBGP's AddDefinedSet, AddPolicy, SetPolicies and their deletes), and the
 rendering of ``routes received|advertised ... --explain``.
 
-Edits last until the next reload or restart (the configuration file stays the source),
-and none resets a session: the answer says how many routes changed.
+The configuration file stays the source (docs/cli.md, "Routing policy": what a reload or
+restart brings back); no edit resets a session: the answer says how many routes changed.
 """
 
 from __future__ import annotations
@@ -24,7 +24,8 @@ from gracebgp.cli.targets import Failure, Options, ask_all
 SET_KINDS = ("prefix", "neighbor", "community", "ext-community", "large-community", "as-path")
 _ENTRY_FIELD = {"neighbor": "neighbor_info_list"}  # the others: "entries" (prefix: prefix_list)
 Neighbor = Annotated[str, typer.Argument(metavar="NEIGHBOR|global", show_default=False)]
-POLICY_HELP = """Edit the routing policy (until the next reload or restart; no session is reset).
+POLICY_HELP = """Edit the routing policy on the running daemon (no session is reset; the file
+stays the source: see docs/cli.md).
 
 \b
   gracebgp policy set list [KIND]
