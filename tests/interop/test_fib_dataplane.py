@@ -142,6 +142,8 @@ def test_ecmp_route_and_zero_loss_across_a_graceful_restart(net: Net) -> None:
         text = c.metrics()
     assert 'gracebgp_fib_routes{family="ipv4-unicast",state="installed"} 2.0' in text
     assert 'gracebgp_fib_forwarding_preserved{family="ipv4-unicast"} 1.0' in text
+    status = net.gbd.cli("gr", "status")
+    assert "F bit ipv4-unicast: 1 (FIB on, same kernel and namespace: 2 ipv4-unicast routes" in status, status
 
 
 def test_zero_loss_across_sigkill_and_a_start_2s_later(net: Net) -> None:

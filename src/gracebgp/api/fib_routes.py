@@ -12,10 +12,22 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector, CollectorRegistry
 
 from gracebgp.api.fib_schema import FibView
+from gracebgp.api.schema import ForwardingFamily, GrStatus
 from gracebgp.api.service import RequestError
-from gracebgp.runtime.fibdriver import FibDriver
+from gracebgp.fib.fbit import forwarding_state
+from gracebgp.runtime.fibdriver import FAMILIES, FibDriver
+from gracebgp.types import family_name
 
 OFF = "the kernel FIB is off: set fib = true in [gracebgp] (docs/configuration.md, \"The kernel FIB\")"
+
+
+def with_forwarding(status: GrStatus, driver: FibDriver | None, configured: bool) -> GrStatus:
+    """``gr status`` with the F bit per family and why (fib.fbit): the kernel's truth with
+    the FIB on, the configured value without it."""
+    rows = [ForwardingFamily(family=family_name(f), forwarding=bit, reason=why) for f in FAMILIES
+            for bit, why in [driver.forwarding.get(f, (False, "")) if driver is not None
+                             else forwarding_state(f, False, configured, None, None, 0)]]
+    return status.model_copy(update={"forwarding": rows})
 
 
 #: ``gracebgp_fib_routes{family,state}``: the summary's counts that are states.

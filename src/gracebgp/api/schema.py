@@ -427,8 +427,17 @@ class HelperPeer(Model):
     llgr_timer_in: dict[str, float]
 
 
+class ForwardingFamily(Model):
+    """The F bit we advertise for a family (RFC 4724 §3) and why (issue 17)."""
+
+    family: str
+    forwarding: bool
+    reason: str
+
+
 class GrStatus(Model):
-    """GetGrStatus: our own restart (R bit, deferral) and our helper episodes."""
+    """GetGrStatus: our own restart (R bit, deferral), our helper episodes, and why the F
+    bit is what it is."""
 
     restart: Literal["cold", "planned", "unplanned", "handover"]
     detail: str
@@ -436,6 +445,8 @@ class GrStatus(Model):
     deferral: list[DeferralFamily]
     helper: list[HelperPeer]
     drain: Literal["gshut", "withdrawn"] | None
+    forwarding: list[ForwardingFamily] = Field(default_factory=list,
+                                               description="the F bit per family and why")
 
 
 class Timeline(Model):

@@ -224,7 +224,8 @@ def build_app(owner: Owner, info: DaemonInfo, hostname: str | None,
 
     @app.get("/v1/gr", response_model=schema.GrStatus, operation_id="GetGrStatus")
     async def gr_status() -> schema.GrStatus:
-        return grview.gr_status(speaker, loop_time())
+        status, fib = grview.gr_status(speaker, loop_time()), getattr(control, "fib", None)
+        return fib_routes.with_forwarding(status, fib, info.forwarding_state_preserved)
 
     @app.get("/v1/timeline", response_model=schema.Timeline, operation_id="GetTimeline", responses=_R)
     async def timeline(peer: str | None = Query(default=None, max_length=64)) -> schema.Timeline:
@@ -237,7 +238,7 @@ def build_app(owner: Owner, info: DaemonInfo, hostname: str | None,
         return Response(metrics.render(registry), media_type=metrics.CONTENT_TYPE)
 
     policy_routes.register(app, speaker, lambda command: _ask(owner, command, 60.0), _R)
-    fib_routes.register(app, lambda: getattr(control, "fib", None), _R)
+    fib_routes.register(app, lambda: getattr(control, "fib", None), _R, registry)
     bfd_routes.register(app, getattr(getattr(control, "bfd", None), "sessions", None))
     _with_body_models(app)
     return app

@@ -163,6 +163,7 @@ def gr_lines(st: GrStatus, uptime: float | None = None) -> list[str]:
                   f"stale-path timer {h.stale_timer_in:.1f}s" if h.stale_timer_in is not None else "",
                   *(f"LLGR {f} {t:.0f}s" for f, t in h.llgr_timer_in.items())]
         lines.append(f"helper for {h.peer} ({h.state}): {fams}; " + ", ".join(t for t in timers if t))
+    lines += [f"F bit {f.family}: {int(f.forwarding)} ({f.reason})" for f in st.forwarding]
     return lines
 
 
