@@ -31,6 +31,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="the gracebgp source tree to measure")
     ap.add_argument("--peers", type=int, default=1, help="eBGP peers to export to (one class)")
     ap.add_argument("--routes", type=int, default=1_000_000)
+    ap.add_argument("--policy", action="store_true",
+                    help="import and export through the policy of bench/policyconf.py (issue 16)")
     args = ap.parse_args(argv)
     sys.path.insert(0, str(HERE.parent))
     sys.path.insert(0, str(args.src))  # first: this tree's gracebgp, not the installed one
@@ -59,6 +61,16 @@ def main(argv: list[str] | None = None) -> int:
     table, loc = PathTable(), LocRib()
     changed: dict[object, set[int]] = {IPV4_UNICAST: set()}
     channel = Channel(IPV4_UNICAST, loc, changed, PeerInfo(1, "10.253.0.2", 65100, "10.253.0.2", False))  # type: ignore[arg-type]
+    book = None
+    if args.policy:
+        from bench.policyconf import gobgp_toml  # noqa: PLC0415
+
+        from gracebgp.config import parse  # noqa: PLC0415
+        from gracebgp.config.policy_source import book_of  # noqa: PLC0415
+        from gracebgp.rib.policy_attach import export_filter, import_filter  # noqa: PLC0415
+
+        book = book_of(parse('[global.config]\nas = 65000\nrouter-id = "10.253.0.1"\n' + gobgp_toml()))
+        channel.importer = import_filter(book, None, IPV4_UNICAST, channel.info, None, table, False)
     started = time.process_time()
     for body in bodies:
         u = parse_update(body, ctx).update
@@ -69,6 +81,9 @@ def main(argv: list[str] | None = None) -> int:
     outs = [AdjRibOut(IPV4_UNICAST, ExportPolicy(PeerInfo(2 + p, f"10.253.1.{p + 1}", 65200 + p, "10.253.0.3",
                                                           False), 65000, "10.253.0.1", "10.253.0.1"), table)
             for p in range(args.peers)]
+    if book is not None:
+        for out in outs:
+            out.exporter = export_filter(book, None, IPV4_UNICAST, out.policy, table)
     shares = "packed" in inspect.signature(AdjRibOut.flush).parameters  # (older trees: no sharing)
     messages = 0
     started = time.process_time()
@@ -83,7 +98,8 @@ def main(argv: list[str] | None = None) -> int:
             flushed = out.flush(ctx, packed if args.peers > 1 else None) if shares else out.flush(ctx)  # type: ignore[arg-type]
             messages += len(flushed)
     export = time.process_time() - started
-    print(f"{args.src}: ingest {ingest:.2f} s CPU; export to {args.peers} peer(s) {export:.2f} s CPU "
+    label = f"{args.src}{' with policy' if book is not None else ''}"
+    print(f"{label}: ingest {ingest:.2f} s CPU; export to {args.peers} peer(s) {export:.2f} s CPU "
           f"({messages} UPDATEs)")
     return 0
 

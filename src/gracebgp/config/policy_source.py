@@ -131,8 +131,9 @@ class PolicySource:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> PolicySource:
         level = data.get("global_policy")
+        policies = data.get("policies") or ()
         return cls(DefinedSetsConfig.model_validate(data.get("defined_sets") or {}, strict=False),
-                   tuple(PolicyDefinitionConfig.model_validate(p, strict=False) for p in data.get("policies") or ()),
+                   tuple(PolicyDefinitionConfig.model_validate(p, strict=False) for p in policies),
                    None if level is None else parse_apply_policy(level), bool(data.get("rfc8212")))
 
 

@@ -2,7 +2,7 @@
 
 An action changes a ``Draft``: a working copy of the route's attributes (one per type) and
 its next-hop choice. The draft is made only when a matching statement has actions; at the
-end ``Draft.result`` builds the new ``AttrSet`` through ``intern_derived``, so equal
+end ``Draft.result`` builds the new ``AttrSet`` through ``intern_value``, so equal
 results are one shared object, and gives back the original set when nothing changed.
 
 A draft of a set decoded on a 2-octet-AS session starts from the effective AS path and
@@ -28,7 +28,7 @@ from gracebgp.policy.textsets import (
     parse_ext_community,
 )
 from gracebgp.wire.attributes import Aggregator, AsPath, LocalPref, MultiExitDisc, Segment
-from gracebgp.wire.attrset import AttrSet, intern_derived
+from gracebgp.wire.attrset import AttrSet, intern_value
 from gracebgp.wire.communities import (
     Communities,
     ExtendedCommunities,
@@ -99,7 +99,7 @@ class Draft:
     def result(self) -> AttrSet:
         """The final attributes: the original set, or the one interned derived set."""
         view = self.view()
-        return view if view is self.base else intern_derived(view)
+        return view if view is self.base else intern_value(view)
 
 
 class Action(Protocol):
@@ -165,7 +165,7 @@ class SetCommunities:
 
     def __post_init__(self) -> None:
         kind, remove = self.kind, self.op is SetOp.REMOVE
-        values = () if remove else tuple(kind.parse(e) for e in self.entries)
+        values = () if remove else tuple(dict.fromkeys(kind.parse(e) for e in self.entries))
         removers = tuple(kind.remover(e) for e in self.entries) if remove else ()
         object.__setattr__(self, "values", values)
         object.__setattr__(self, "removers", removers)
@@ -174,9 +174,9 @@ class SetCommunities:
         old = draft.get(self.kind.code)
         current: tuple[Any, ...] = () if old is None else old.values
         if self.op is SetOp.ADD:
-            new = current + tuple(v for v in dict.fromkeys(self.values) if v not in current)
+            new = current + tuple(v for v in self.values if v not in current)
         elif self.op is SetOp.REPLACE:
-            new = tuple(dict.fromkeys(self.values))
+            new = self.values
         else:
             new = tuple(v for v in current if not any(r(v) for r in self.removers))
         if new == current:

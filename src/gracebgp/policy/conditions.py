@@ -128,7 +128,12 @@ class MatchNeighborSet:
 
 @dataclass(frozen=True, slots=True)
 class _TextSetMatch(ABC):
-    """A regular-expression set against the texts of the route's values (any|all|invert)."""
+    """A regular-expression set against the texts of the route's values (any|all|invert).
+
+    Which of the set's expressions match one value is kept per value on the set
+    (``TextSet.hits``): a full table repeats a few thousand communities and AS paths over
+    a hundred thousand attribute sets, so each value is turned into text and searched
+    once (issue 16 item 6)."""
 
     per_route: ClassVar[bool] = False
     label: ClassVar[str] = ""
@@ -136,11 +141,22 @@ class _TextSetMatch(ABC):
     option: MatchOption = MatchOption.ANY
 
     @abstractmethod
+    def values(self, attrs: AttrSet) -> Sequence[Any]:
+        """The route's values of this set's kind (hashable)."""
+
+    @abstractmethod
+    def text(self, value: Any) -> str:
+        """One value as the set's expressions read it."""
+
     def texts(self, attrs: AttrSet) -> Iterable[str]:
-        """The route's values of this set's kind, as the set's expressions read them."""
+        return [self.text(v) for v in self.values(attrs)]
 
     def test(self, attrs: AttrSet, source: Source, route: Route | None) -> bool:
-        return match_texts(self.defined_set.patterns, self.texts(attrs), self.option)
+        found = self.defined_set.hits_of(self.values(attrs), self.text)
+        if self.option is MatchOption.ALL:
+            return bool(found) and all(found)
+        hit = any(found)
+        return not hit if self.option is MatchOption.INVERT else hit
 
     def describe(self) -> str:
         return f"match-{self.label}-set {self.defined_set.name} {self.option.name.lower()}"
@@ -152,8 +168,11 @@ class MatchCommunitySet(_TextSetMatch):
 
     label: ClassVar[str] = "community"
 
-    def texts(self, attrs: AttrSet) -> Iterable[str]:
-        return [community_text(c) for c in attrs.communities]
+    def values(self, attrs: AttrSet) -> Sequence[Any]:
+        return attrs.communities
+
+    def text(self, value: Any) -> str:
+        return community_text(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,8 +181,11 @@ class MatchLargeCommunitySet(_TextSetMatch):
 
     label: ClassVar[str] = "large-community"
 
-    def texts(self, attrs: AttrSet) -> Iterable[str]:
-        return [large_community_text(c) for c in attrs.large_communities]
+    def values(self, attrs: AttrSet) -> Sequence[Any]:
+        return attrs.large_communities
+
+    def text(self, value: Any) -> str:
+        return large_community_text(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,8 +194,11 @@ class MatchAsPathSet(_TextSetMatch):
 
     label: ClassVar[str] = "as-path"
 
-    def texts(self, attrs: AttrSet) -> Iterable[str]:
-        return (as_path_text(attrs.as_path),)
+    def values(self, attrs: AttrSet) -> Sequence[Any]:
+        return (attrs.as_path,)
+
+    def text(self, value: Any) -> str:
+        return as_path_text(value)
 
 
 @dataclass(frozen=True, slots=True)

@@ -74,7 +74,8 @@ def _route_holds(statement: Statement, attrs: AttrSet, route: Route) -> bool:
 
 def evaluate(assignment: Assignment, route: Route, attrs: AttrSet,
              verdict: AttrVerdict | None = None, explain: bool = False,
-             results: ResultMemo | None = None, count: bool = True) -> Decision:
+             results: ResultMemo | None = None, count: bool = True,
+             matched: list[Statement] | None = None) -> Decision:
     """Run ``assignment`` over ``route`` with attributes ``attrs``.
 
     ``verdict``: ``attr_verdict(assignment, attrs, route.source)``, from the caller's
@@ -82,6 +83,8 @@ def evaluate(assignment: Assignment, route: Route, attrs: AttrSet,
     then test the changed ones). ``results``: the caller's memo of changed attribute sets
     for this assignment (see ``ResultMemo``). ``explain``: also return the trace.
     ``count``: add to the matching statements' counters (not for an operator's question).
+    ``matched``: the statements that matched are appended to it (a caller that keeps the
+    result counts them itself, without the cost of a trace).
     """
     source = route.source
     draft: Draft | None = None
@@ -91,21 +94,28 @@ def evaluate(assignment: Assignment, route: Route, attrs: AttrSet,
     decided = Disposition.NONE
     for pi, policy in enumerate(assignment.policies):
         for si, statement in enumerate(policy.statements):
-            if current is None:
-                assert draft is not None
-                current = draft.view()
-            if verdict is not None and current is attrs:
-                hold = verdict[pi][si]
-            else:
-                hold = _attrs_hold(statement, current, source)
-            if hold and statement.route_conditions:
-                hold = _route_holds(statement, current, route)
+            hold = True
+            if statement.conditions:  # (a statement without conditions matches every route)
+                if current is None:
+                    assert draft is not None
+                    current = draft.view()
+                if verdict is not None and current is attrs:
+                    hold = verdict[pi][si]
+                else:
+                    for condition in statement.attr_conditions:
+                        if not condition.test(current, source, None):
+                            hold = False
+                            break
+                if hold and statement.route_conditions:
+                    hold = _route_holds(statement, current, route)
             if not hold:
                 if trace is not None:
                     trace.append(TraceStep(policy.name, statement.name, False))
                 continue
             if count:
                 statement.counter.matches += 1
+            if matched is not None:
+                matched.append(statement)
             if statement.actions:
                 if draft is None:
                     draft = Draft(attrs)

@@ -31,14 +31,16 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from gracebgp.wire.attributes import Segment
 from gracebgp.wire.iana import SegmentType, WellKnownCommunity
 
 _COMMUNITY_LITERAL = re.compile(r"(\d+.)*\d+:\d+")
 _LARGE_LITERAL = re.compile(r"\d+:\d+:\d+")
+_HITS_LIMIT = 1 << 16  # values remembered per set (TextSet.hits_of)
 AS_PATH_SEPARATOR = "(^|[,{}() ]|$)"
 
 #: RFC 4360 §5 (route target) and §5 (route origin) subtypes, by GoBGP's names.
@@ -182,13 +184,31 @@ def as_path_pattern(entry: str) -> re.Pattern[str]:
 class TextSet:
     """A named set of compiled entries (the entries as written are kept for display)."""
 
-    __slots__ = ("entries", "name", "patterns")
+    __slots__ = ("_hits", "entries", "name", "patterns")
 
     def __init__(self, name: str, entries: tuple[str, ...],
                  patterns: tuple[re.Pattern[str], ...]) -> None:
         self.name = name
         self.entries = entries
         self.patterns = patterns
+        self._hits: dict[Any, tuple[bool, ...]] = {}
+
+    def hits_of(self, values: Sequence[Any], text: Callable[[Any], str]) -> list[bool]:
+        """Per entry, whether it matches some of ``values`` (each value's text, ``text``,
+        searched once per set and value and remembered; bounded)."""
+        memo, patterns = self._hits, self.patterns
+        found = [False] * len(patterns)
+        for v in values:
+            row = memo.get(v)
+            if row is None:
+                if len(memo) >= _HITS_LIMIT:
+                    memo.clear()
+                t = text(v)
+                row = memo[v] = tuple(p.search(t) is not None for p in patterns)
+            for i, hit in enumerate(row):
+                if hit:
+                    found[i] = True
+        return found
 
     @classmethod
     def communities(cls, name: str, entries: tuple[str, ...]) -> TextSet:

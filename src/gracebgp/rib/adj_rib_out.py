@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from gracebgp.policy.definitions import MatchCounter
 from gracebgp.rib.export import ExportPolicy, export_class, export_path
 from gracebgp.rib.loc_rib import LocRib
 from gracebgp.rib.path import Path, PathTable, PeerInfo
@@ -124,6 +125,12 @@ class AdjRibOut:
         last_peer: PeerInfo | None = None
         last_out: Path | None = None
         exporter = self.exporter
+        # Export policy: per Path (its counters counted per run of keys sharing it) unless
+        # a prefix set makes it per route (rib.policy_filter).
+        per_route = exporter is not None and exporter.per_route
+        last_class: Path | None = None
+        counters: tuple[MatchCounter, ...] = ()
+        run = 0
         for k in keys:
             e = entries.get(k)
             out: Path | None = None
@@ -139,15 +146,25 @@ class AdjRibOut:
                     continue
                 if path is last_path and peer is last_peer:
                     out = last_out
+                    run += 1
                 else:
-                    out = self._export(peer, path)
+                    out = last_class = self._export(peer, path)
+                    for counter in counters:
+                        counter.matches += run
+                    counters, run = (), 0
+                    if exporter is not None and out is not None and not per_route:
+                        out, counters = exporter.outcome(k, peer, path, out, self.policy)
+                        run = 1
                     last_path, last_peer, last_out = path, peer, out
-                if exporter is not None and out is not None:
-                    out = exporter.one(k, peer, path, out, self.policy)
+                if per_route and last_class is not None:
+                    assert exporter is not None
+                    out = exporter.one(k, peer, path, last_class, self.policy)
             if advertised.get(k) is out and not again:
                 pending.pop(k, None)
             else:
                 pending[k] = out
+        for counter in counters:
+            counter.matches += run
 
     def consider_all(self, loc: LocRib) -> None:
         """The whole table, e.g. when the session comes up (RFC 4271 §9.1.3)."""

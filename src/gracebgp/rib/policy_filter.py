@@ -21,20 +21,25 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from gracebgp.policy.actions import NextHopKind
-from gracebgp.policy.definitions import Assignment, Disposition, MatchCounter
-from gracebgp.policy.evaluate import AttrVerdict, Decision, ResultMemo, attr_verdict, evaluate
+from gracebgp.policy.conditions import MatchPrefixSet
+from gracebgp.policy.definitions import Assignment, Disposition, MatchCounter, Statement
+from gracebgp.policy.evaluate import Decision, evaluate
+from gracebgp.policy.prefixes import PrefixSet
 from gracebgp.policy.route import Route, RouteType, Source
 from gracebgp.rib.export import ExportPolicy, finish_export
 from gracebgp.rib.path import Path, PathTable, PeerInfo
 from gracebgp.types import Family
 from gracebgp.wire.attributes import NextHop
-from gracebgp.wire.attrset import AttrSet, intern_derived
+from gracebgp.wire.attrset import AttrSet, intern_value
 from gracebgp.wire.communities import Communities
 from gracebgp.wire.iana import AttrType, WellKnownCommunity
+from gracebgp.wire.nlri import key_parts, width_of
 
 _LLGR_STALE = int(WellKnownCommunity.LLGR_STALE)
-_MEMO_LIMIT = 1 << 16
-_MISS = object()
+#: Kept results (Path, signature): a route's group is decided in one call (``run``) or in
+#: consecutive keys (the Adj-RIB-Out), so few are needed, and each keeps Paths alive.
+_MEMO_LIMIT = 4096
+_ANY_SOURCE = PeerInfo(0, "", 0, "", False)  # (for ExportFilter.per_route: any route type)
 
 #: A kept per-Path result: the Path (None: rejected) and the counters of the statements
 #: that matched, to count the other routes of a group.
@@ -62,9 +67,9 @@ def reassert(before: AttrSet, after: AttrSet, external: bool) -> AttrSet:
         kept = [a for a in out.attrs if a.code != AttrType.COMMUNITIES]
         kept.append(Communities((*out.communities, _LLGR_STALE)))
         kept.sort(key=lambda a: int(a.code))
-        out = intern_derived(AttrSet(kept))
+        out = intern_value(AttrSet(kept))
     if external and out.get(AttrType.LOCAL_PREF) is not None:
-        out = intern_derived(AttrSet([a for a in out.attrs if a.code != AttrType.LOCAL_PREF]))
+        out = intern_value(AttrSet([a for a in out.attrs if a.code != AttrType.LOCAL_PREF]))
     return out
 
 
@@ -74,10 +79,16 @@ class PolicyFilter:
     ``self_next_hop``: the next hop ``set-next-hop self`` gives (our address on the
     session; empty: "self" leaves the next hop as it is). ``shift``: Adj-RIB-In keys carry
     a Path Identifier in their low 32 bits (ADD-PATH): the prefix is ``key >> 32``.
-    ``external``: the peer is an eBGP peer (export: LOCAL_PREF is dropped)."""
+    ``external``: the peer is an eBGP peer (export: LOCAL_PREF is dropped).
 
-    __slots__ = ("_results", "_verdicts", "_whole", "assignment", "external", "family", "per_route",
-                 "self_next_hop", "shift", "source", "table")
+    Routes sharing a Path differ only in their prefix, and of the conditions only the
+    prefix sets test the prefix (afi-safi-in and next-hop-in-list see the same family and
+    next hop for all of them). So a route's decision is a function of the Path and of which
+    prefix sets hold its prefix (its ``signature``): it is evaluated once per (Path,
+    signature) and kept (``_kept``), and each route costs one probe per prefix set."""
+
+    __slots__ = ("_kept_by", "_prefix_sets", "assignment", "external", "family", "self_next_hop", "shift",
+                 "source", "table", "width")
 
     def __init__(self, assignment: Assignment, source: Source, family: Family, table: PathTable, *,
                  self_next_hop: tuple[str, ...] = (), shift: int = 0, external: bool = False) -> None:
@@ -88,28 +99,22 @@ class PolicyFilter:
         self.self_next_hop = self_next_hop
         self.shift = shift
         self.external = external
-        self.per_route = any(s.route_conditions for p in assignment.policies for s in p.statements)
-        self._whole: dict[Path, _Kept] = {}
-        self._verdicts: dict[AttrSet, AttrVerdict] = {}
-        self._results: ResultMemo = {}
+        self.width = width_of(family.afi)
+        conditions = (c for p in assignment.policies for s in p.statements for c in s.route_conditions)
+        sets = {id(c.prefix_set): c.prefix_set for c in conditions if isinstance(c, MatchPrefixSet)}
+        self._prefix_sets: tuple[PrefixSet, ...] = tuple(sets.values())
+        self._kept_by: dict[tuple[Path, Path | None, tuple[bool, ...]], _Kept] = {}
+
+    @property
+    def per_route(self) -> bool:
+        """Whether routes sharing a Path may be decided differently (a prefix set is tested)."""
+        return bool(self._prefix_sets)
 
     def decide(self, key: int, path: Path, explain: bool = False, count: bool = True) -> Decision:
         """The policy's decision for the route ``key`` (a channel or Adj-RIB-Out key);
         ``explain``: with the trace; ``count``: add to the statements' counters."""
-        src = self.source
-        route = Route(self.family, key >> self.shift, path.next_hop[0] if path.next_hop else "", src)
-        attrs = path.attrs
-        verdict = None
-        if not explain and self.per_route:
-            verdict = self._verdicts.get(attrs)
-            if verdict is None:
-                if len(self._verdicts) >= _MEMO_LIMIT:
-                    self._verdicts.clear()
-                verdict = self._verdicts[attrs] = attr_verdict(self.assignment, attrs, src)
-        if len(self._results) >= _MEMO_LIMIT:
-            self._results.clear()
-        return evaluate(self.assignment, route, attrs, verdict, explain, None if explain else self._results,
-                        count)
+        route = Route(self.family, key >> self.shift, path.next_hop[0] if path.next_hop else "", self.source)
+        return evaluate(self.assignment, route, path.attrs, None, explain, None, count)
 
     def outcome(self, decision: Decision, path: Path, original: tuple[str, ...] = ()) -> Path | None:
         """The Path a decision makes of ``path`` (None: rejected). ``original``: the next
@@ -132,65 +137,80 @@ class PolicyFilter:
             kept = [a for a in attrs.attrs if a.code != AttrType.NEXT_HOP]
             kept.append(NextHop(next_hop[0]))
             kept.sort(key=lambda a: int(a.code))
-            attrs = intern_derived(AttrSet(kept))
+            attrs = intern_value(AttrSet(kept))
         if attrs is path.attrs and next_hop == path.next_hop:
             return path
         return self.table.get(attrs, next_hop)
 
-    def _counters(self, decision: Decision) -> tuple[MatchCounter, ...]:
-        assert decision.trace is not None
-        by_name = {(p.name, s.name): s.counter for p in self.assignment.policies for s in p.statements}
-        return tuple(by_name[(t.policy, t.statement)] for t in decision.trace if t.matched)
+    def signature(self, key: int) -> tuple[bool, ...]:
+        """Which of the policy's prefix sets hold the prefix of ``key``."""
+        sets = self._prefix_sets
+        if not sets:
+            return ()
+        address, length = key_parts(key >> self.shift, self.width)
+        afi = self.family.afi
+        if len(sets) == 1:
+            return (sets[0].matches(afi, address, length),)
+        return tuple(s.matches(afi, address, length) for s in sets)
 
-    def one(self, key: int, path: Path, original: Path | None = None) -> Path | None:
-        """The outcome for one route. Export passes ``original``, the Loc-RIB's path that
-        ``path`` was exported from: its next hop is what ``unchanged`` keeps, and results
-        are kept per original (one original always exports to the same ``path``)."""
-        if not self.per_route:
-            return self._kept(key, path, 1, original)[0]
-        return self.outcome(self.decide(key, path), path, original.next_hop if original else ())
-
-    def _kept(self, key: int, path: Path, more: int, original: Path | None = None) -> _Kept:
-        """The kept whole-Path result (computed for ``key`` when missing), with ``more``
-        added to the counters of its matching statements."""
-        memo_key = original or path
-        kept = self._whole.get(memo_key, _MISS)
-        if kept is _MISS:
-            decision = self.decide(key, path, explain=True)
-            if len(self._whole) >= _MEMO_LIMIT:
-                self._whole.clear()
-            kept = self._whole[memo_key] = (
-                self.outcome(decision, path, original.next_hop if original else ()), self._counters(decision))
-            more -= 1  # evaluate counted this route
-        assert isinstance(kept, tuple)
-        if more > 0:
-            for counter in kept[1]:
-                counter.matches += more
+    def kept(self, key: int, path: Path, original: Path | None = None,
+             signature: tuple[bool, ...] | None = None) -> _Kept:
+        """The outcome of the routes of ``path`` with the signature of ``key`` and the
+        counters of the statements they match (not counted here: the caller adds its
+        number of routes). Export passes ``original``, the Loc-RIB's path ``path`` was
+        exported from: its next hop is what ``set-next-hop unchanged`` keeps."""
+        sig = self.signature(key) if signature is None else signature
+        memo = (path, original, sig)
+        kept = self._kept_by.get(memo)
+        if kept is None:
+            matched: list[Statement] = []
+            route = Route(self.family, key >> self.shift, path.next_hop[0] if path.next_hop else "",
+                          self.source)
+            decision = evaluate(self.assignment, route, path.attrs, count=False, matched=matched)
+            if len(self._kept_by) >= _MEMO_LIMIT:
+                self._kept_by.clear()
+            kept = self._kept_by[memo] = (self.outcome(decision, path, original.next_hop if original else ()),
+                                          tuple(st.counter for st in matched))
         return kept
 
+    def one(self, key: int, path: Path, original: Path | None = None) -> Path | None:
+        """The outcome for one route (counted)."""
+        out, counters = self.kept(key, path, original)
+        for counter in counters:
+            counter.matches += 1
+        return out
+
     def run(self, keys: Sequence[int], path: Path) -> tuple[dict[Path, list[int]], list[int]]:
-        """The routes ``keys`` sharing ``path``: the accepted ones grouped by the Path the
-        policy made of them, and the rejected keys."""
+        """The routes ``keys`` sharing ``path`` (counted): the accepted ones grouped by the
+        Path the policy made of them, and the rejected keys."""
         if not keys:
             return {}, []
-        if not self.per_route:
-            out = self._kept(keys[0], path, len(keys))[0]
-            if out is None:
-                return {}, list(keys)
-            return {out: list(keys)}, []
-        groups: dict[Path, list[int]] = {}
-        rejected: list[int] = []
-        for k in keys:
-            out = self.outcome(self.decide(k, path), path)
-            if out is None:
-                rejected.append(k)
-            else:
-                group = groups.get(out)
+        groups: dict[tuple[bool, ...], list[int]]
+        if not self._prefix_sets:
+            groups = {(): list(keys)}
+        else:
+            groups = {}
+            signature = self.signature
+            for k in keys:
+                sig = signature(k)
+                group = groups.get(sig)
                 if group is None:
-                    groups[out] = [k]
+                    groups[sig] = [k]
                 else:
                     group.append(k)
-        return groups, rejected
+        accepted: dict[Path, list[int]] = {}
+        rejected: list[int] = []
+        for sig, group in groups.items():
+            out, counters = self.kept(group[0], path, None, sig)
+            for counter in counters:
+                counter.matches += len(group)
+            if out is None:
+                rejected += group
+            elif out in accepted:
+                accepted[out] += group
+            else:
+                accepted[out] = group
+        return accepted, rejected
 
 
 class ExportFilter:
@@ -226,12 +246,26 @@ class ExportFilter:
                 self_next_hop=self.self_next_hop, external=not self.ibgp)
         return f
 
+    @property
+    def per_route(self) -> bool:
+        """Whether routes sharing a Path may be exported differently (a prefix set is tested)."""
+        return self.filter_for(_ANY_SOURCE).per_route
+
+    def outcome(self, key: int, source: PeerInfo, original: Path, exported: Path,
+                rules: ExportPolicy) -> _Kept:
+        """``exported`` (``original`` from ``source`` after the export ``rules``) through
+        the policy, then ``finish_export``; with the counters of the statements it matched
+        (the caller counts)."""
+        out, counters = self.filter_for(source).kept(key, exported, original)
+        if out is None or out is exported:
+            return out, counters
+        attrs = finish_export(rules, out.attrs)
+        return (out if attrs is out.attrs else self.table.derived(attrs, out.next_hop)), counters
+
     def one(self, key: int, source: PeerInfo, original: Path, exported: Path,
             rules: ExportPolicy) -> Path | None:
-        """``exported`` (``original`` from ``source`` after the export ``rules``) through
-        the policy, then ``finish_export``."""
-        out = self.filter_for(source).one(key, exported, original)
-        if out is None or out is exported:
-            return out
-        attrs = finish_export(rules, out.attrs)
-        return out if attrs is out.attrs else self.table.derived(attrs, out.next_hop)
+        """``outcome`` for one route, counted."""
+        out, counters = self.outcome(key, source, original, exported, rules)
+        for counter in counters:
+            counter.matches += 1
+        return out

@@ -91,8 +91,8 @@ class AttrSet:
         self._hash: int | None = None
         self._wire4: bytes | None = None
         self._wire2: bytes | None = None
-        self._home: dict[bytes, AttrSet] | None = None  # the intern table holding it
-        self._key = b""
+        self._home: dict[Any, AttrSet] | None = None  # the intern table holding it
+        self._key: Any = b""  # its key there
         #: The RIB's memo of the Paths made of this set (``rib.path.PathTable``): a weak
         #: reference, or next hop -> weak reference when several next hops share it.
         self.paths: Any = None
@@ -260,6 +260,7 @@ _CACHE_LIMIT = 1 << 20
 _block_caches: dict[tuple[bool, bool], dict[bytes, AttrSet]] = {}
 _attr_caches: dict[tuple[bool, bool], dict[bytes, Any]] = {}
 _derived_caches: dict[bool, dict[bytes, AttrSet]] = {True: {}, False: {}}
+_value_caches: dict[bool, dict[Any, AttrSet]] = {True: {}, False: {}}  # intern_value
 
 
 class Flawed:
@@ -338,14 +339,33 @@ def intern_derived(attrs: AttrSet) -> AttrSet:
     return intern(cache, key, attrs)
 
 
+def intern_value(attrs: AttrSet) -> AttrSet:
+    """Like ``intern_derived``, keyed by the attributes' values instead of their
+    encoding: no encoding is made, which a set that may never be sent (a route changed by
+    import policy) does not need. Equal content gives the same object back; the set
+    leaves the table with ``release()``."""
+    if attrs._home is not None or attrs.problems:
+        return attrs
+    cache = _value_caches[attrs._as4]
+    known = cache.get(attrs)
+    if known is not None:
+        return known
+    if len(cache) >= _CACHE_LIMIT:
+        cache.clear()
+    cache[attrs] = attrs
+    attrs._home, attrs._key = cache, attrs
+    return attrs
+
+
 def interned_count() -> int:
     """Attribute sets held by the intern tables (decoded blocks and derived sets)."""
-    return sum(len(c) for c in _block_caches.values()) + sum(len(c) for c in _derived_caches.values())
+    return (sum(len(c) for c in _block_caches.values()) + sum(len(c) for c in _derived_caches.values())
+            + sum(len(c) for c in _value_caches.values()))
 
 
 def clear_caches() -> None:
     """Forget every interned block and attribute (benchmarks start cold with this)."""
     _block_caches.clear()
     _attr_caches.clear()
-    for cache in _derived_caches.values():
+    for cache in (*_derived_caches.values(), *_value_caches.values()):
         cache.clear()
