@@ -311,7 +311,7 @@ class Relay:
             self.vm_open_bytes = raw
             self._negotiate()
         elif mtype == MessageType.KEEPALIVE:
-            if self.phase is Phase.OPENING:
+            if self.phase in (Phase.CONNECTING, Phase.OPENING):  # held back or passed on
                 self._keepalive_seen[Leg.VM] = True
                 self._maybe_established(now)
             if self.phase is Phase.REHOMING and self.upstream is not Upstream.ESTABLISHED:

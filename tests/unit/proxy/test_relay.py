@@ -182,3 +182,14 @@ def test_vm_open_of_an_unknown_version_still_passes() -> None:
     raw[19] = 5  # version 5: the control node answers it (RFC 4271 §6.2), not the proxy
     assert sends(relay.vm_bytes(bytes(raw), 0.0), Leg.NODE) == [bytes(raw)]
     assert ORIGIN_IGP  # the helpers import stays used
+
+
+def test_vm_messages_sent_before_the_upstream_is_up_count_when_it_is() -> None:
+    relay = Relay(("n1",))
+    relay.start(0.0)
+    up = update("192.168.1.0/24")
+    assert relay.vm_bytes(open_bytes(VM_AS, "192.168.100.3") + KEEPALIVE, 0.0) == []
+    assert sends(relay.node_connected(0.5), Leg.NODE) == [open_bytes(VM_AS, "192.168.100.3"), KEEPALIVE]
+    relay.node_bytes(open_bytes(64512, "10.0.0.11") + KEEPALIVE, 0.6)
+    assert relay.phase is Phase.ESTABLISHED and relay.established_at == 0.6
+    assert sends(relay.vm_bytes(up, 1.0), Leg.NODE) == [up]
