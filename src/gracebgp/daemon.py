@@ -202,6 +202,7 @@ class Daemon:
         self.handing_over = False  # that restart hands the sessions over (runtime.handover)
         self.handed: tuple[Path, list[int]] | None = None  # the state file and descriptors
         self.takeover: takeover.Listener | None = None  # <state-dir>/handover.sock
+        self.taken_over = False  # our sessions went to a --take-over process
         self.restart_state = RestartState(cfg.gracebgp.state_dir)
         #: The service manager ($NOTIFY_SOCKET; runtime.sdnotify): READY, RELOADING, STOPPING.
         self.notify = Notifier.from_environment()
@@ -507,7 +508,7 @@ class Daemon:
         """Take-over: the state and the sockets go to the new process; we exit (no re-exec)."""
         assert listener.accepted is not None
         pid = listener.accepted[1]
-        self.reexec, self.handed = False, None
+        self.reexec, self.handed, self.taken_over = False, None, True
         try:
             listener.send(path.read_bytes(), {fd: fd for fd in fds})
         except OSError as exc:
@@ -601,12 +602,18 @@ def main(argv: list[str] | None = None) -> int:
     if opts.take_over:  # the sessions of the gracebgpd running on this state-dir, then start
         try:
             takeover.take(cfg.gracebgp.state_dir, import_problems(), handover.READABLE)
+        except takeover.NothingToTakeOver as exc:
+            log.info("--take-over: nothing to take over, starting as usual: %s", exc)
         except takeover.TakeOverError as exc:
             print(f"gracebgpd: take-over failed, the running gracebgpd keeps its sessions: {exc}",
                   file=sys.stderr)
             return EXIT_TAKEOVER
     code, daemon = _run(opts.config_file, cfg, opts.record, opts.config_type,
                         lock_wait=takeover.LOCK_WAIT if opts.take_over else 0.0)
+    if daemon is not None and daemon.taken_over:
+        if daemon.lock is not None:
+            daemon.lock.release()  # the new process waits for it
+        takeover.linger()
     if daemon is not None and daemon.reexec:
         logging.shutdown()
         # Same PID, fresh interpreter: the new code on disk, the same arguments. Our sockets

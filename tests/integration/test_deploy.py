@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import re
 import shlex
@@ -30,6 +31,7 @@ import pytest
 import yaml
 
 from gracebgp.config import GraceBGP, parse
+from gracebgp.config.cmdline import parse_args
 
 from .api_daemons import Pair, kill, start_pair, wait_until
 from .test_examples import assert_checks
@@ -229,6 +231,39 @@ def test_daemonset_volumes_args_and_update_strategy() -> None:
     sc = c["securityContext"]
     assert sc["capabilities"] == {"drop": ["ALL"], "add": ["NET_BIND_SERVICE"]}
     assert sc["readOnlyRootFilesystem"] is True
+
+
+TAKEOVER = DEPLOY / "kubernetes" / "takeover-rollout.yaml"
+
+
+def _json_patch(doc: dict[str, Any], ops: list[dict[str, Any]]) -> dict[str, Any]:
+    """RFC 6902 add / replace / remove, as kubectl applies them (the ops the patch uses)."""
+    doc = copy.deepcopy(doc)
+    for op in ops:
+        *parents, last = op["path"].strip("/").split("/")
+        target: Any = doc
+        for part in parents:
+            target = target[int(part)] if isinstance(target, list) else target[part]
+        if op["op"] == "remove":
+            del target[last]  # KeyError: the patch names what is not there (kubectl fails too)
+        elif op["op"] == "add" and last == "-":
+            target.append(op["value"])
+        elif op["op"] in ("add", "replace"):
+            assert op["op"] == "add" or last in target, op
+            target[last] = op["value"]
+        else:
+            raise AssertionError(f"unexpected op {op}")
+    return doc
+
+
+def test_takeover_rollout_patch_surges_and_takes_the_sessions_over() -> None:
+    ds = _json_patch(manifest()["DaemonSet"], yaml.safe_load(TAKEOVER.read_text()))
+    assert ds["spec"]["updateStrategy"]["rollingUpdate"] == {"maxSurge": 1, "maxUnavailable": 0}
+    c = container(ds)
+    assert "ports" not in c  # host ports would keep the surge pod Pending
+    assert {"name": "GRACEBGPD_AFTER_TAKE_OVER", "value": "wait"} in c["env"]
+    opts = parse_args(c["args"], "0")
+    assert opts.take_over and str(opts.config_file).endswith("$(NODE_NAME).toml")
 
 
 def probe(c: dict[str, Any], name: str) -> list[str]:

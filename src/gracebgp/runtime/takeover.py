@@ -41,11 +41,18 @@ SOCK_NAME = "handover.sock"
 TIMEOUT = 30.0  # each exchange on the socket, bounded
 MAX_FDS = 4096
 LOCK_WAIT = 15.0  # the old process exits right after passing the sessions; bounded
+#: The old process after passing its sessions: "exit" (default), or "wait" for SIGTERM or
+#: SIGINT (a Kubernetes pod whose container must not end and be restarted by the kubelet).
+ENV_AFTER = "GRACEBGPD_AFTER_TAKE_OVER"
 TAKEN_NAME = "handover-taken.state"
 
 
 class TakeOverError(Exception):
     """The take-over did not happen (the running process refused, or is not there)."""
+
+
+class NothingToTakeOver(TakeOverError):
+    """No gracebgpd listens on the state directory's socket: start as usual."""
 
 
 class Listener:
@@ -128,6 +135,13 @@ def request(state_dir: str | Path, reads: list[int],
     s.settimeout(timeout)
     try:
         s.connect(str(path))
+    except (FileNotFoundError, ConnectionRefusedError) as exc:
+        s.close()
+        raise NothingToTakeOver(f"no gracebgpd runs on {state_dir} ({exc.strerror or exc})") from None
+    except OSError as exc:
+        s.close()
+        raise TakeOverError(f"cannot reach {path}: {exc.strerror or exc}") from None
+    try:
         s.sendall(json.dumps({"pid": os.getpid(), "reads": reads}).encode())
         msg, fds, _, _ = socket.recv_fds(s, 65536, MAX_FDS)
         head, _, rest = msg.partition(b"\n")
@@ -146,7 +160,8 @@ def request(state_dir: str | Path, reads: list[int],
             got += len(chunk)
         s.sendall(b"taken")
     except OSError as exc:
-        raise TakeOverError(f"no running gracebgpd answers on {path}: {exc.strerror or exc}") from None
+        raise TakeOverError(f"the running gracebgpd did not complete the take-over on {path}: "
+                            f"{exc.strerror or exc}") from None
     except (ValueError, KeyError, TypeError) as exc:
         raise TakeOverError(f"the running gracebgpd answered something else: {exc}") from None
     finally:
@@ -170,6 +185,19 @@ def take(state_dir: str | Path, problems: list[str], reads: Iterable[int]) -> No
     path = Path(state_dir) / TAKEN_NAME
     path.write_bytes(state)
     handover.prepare_exec(path, list(fds.values()), fds)
+
+
+def linger() -> None:
+    """After passing the sessions, with ``GRACEBGPD_AFTER_TAKE_OVER=wait``: idle (holding
+    nothing: lock released, sockets passed) until SIGTERM or SIGINT."""
+    if os.environ.get(ENV_AFTER, "exit") != "wait":
+        return
+    import signal  # noqa: PLC0415 (only here)
+
+    signals = {signal.SIGTERM, signal.SIGINT}
+    signal.pthread_sigmask(signal.SIG_BLOCK, signals)
+    log.info("sessions taken over; waiting for SIGTERM (%s=wait)", ENV_AFTER)
+    signal.sigwait(signals)
 
 
 def acquire_within(state_dir: str | Path, wait: float) -> InstanceLock:

@@ -85,7 +85,7 @@ def test_issue19_an_accepted_take_over_passes_state_and_sockets(tmp_path: Path) 
 
 
 def test_issue19_no_running_daemon_is_a_take_over_error(tmp_path: Path) -> None:
-    with pytest.raises(takeover.TakeOverError, match="no running gracebgpd answers"):
+    with pytest.raises(takeover.NothingToTakeOver, match="no gracebgpd runs on"):
         takeover.request(tmp_path, [1], timeout=2)
 
 
