@@ -205,3 +205,18 @@ def test_a_reload_that_changes_policy_resets_nothing_and_changes_only_those_rout
     # for one (gobgpd's route with its new tag), gobgpd's import for one
     assert f"{net.addr['bird']} ipv4-unicast 0 in/1 out" in line[-1], line[-1]
     assert f"{net.addr['gobgp']} ipv4-unicast 1 in/" in line[-1], line[-1]
+
+
+def test_the_policies_table_shows_the_cilium_export(net: PolicyLab) -> None:
+    wait_for_table(net.bird, net.addr["g-bird"], {POD, SVC_A, SVC_B}, "BIRD's table")
+    table = net.g.cli("policies")
+    bird = net.addr["bird"]
+    rows = {ln.split()[3]: ln for ln in table.splitlines()
+            if ln.startswith(bird) and "cilium-export" in ln}
+    assert set(rows) == {"pods", "svc-a", "svc-b"}, table
+    assert POD in rows["pods"] and "set-community add 65000:100" in rows["pods"], table
+    assert SVC_A in rows["svc-a"] and "65000:200" in rows["svc-a"], table
+    assert SVC_B in rows["svc-b"] and "accept" in rows["svc-b"], table
+    assert int(rows["pods"].split()[-1]) >= 1, table  # the pod CIDR went out through it
+    default = [ln for ln in table.splitlines() if ln.startswith(bird) and "(default)" in ln]
+    assert default and "default reject" in default[0], table
