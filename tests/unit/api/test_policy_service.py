@@ -5,16 +5,20 @@ through the command path without a session reset."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from gracebgp.api import metrics
 from gracebgp.api import policy_service as pol
 from gracebgp.api.service import RequestError
+from gracebgp.cli.policies import policy_rows
 from gracebgp.config.policy_source import PolicySource, parse_apply_policy
 from gracebgp.core.speaker import Speaker
 
 from ..core.net import SpeakerNet
 from ..core.test_policy_wiring import A, B, M, learned, triangle
+from ..core.test_route_server import neighbor, route, speaker
 from .test_service import info
 
 PODS = {"name": "pods", "prefix_list": [{"ip_prefix": "10.1.0.0/16", "masklength_range": "16..24"}]}
@@ -102,3 +106,43 @@ def test_metrics_count_matches_per_statement() -> None:
     assert 'gracebgp_policy_statement_matches_total{policy="pods-in",statement="pods"} 1.0' in text
     assert 'gracebgp_policy_statement_matches_total{policy="pods-in",statement="rest"} 1.0' in text
     assert 'gracebgp_policy_statement_matches_total{policy="tag",statement="t"} 0.0' in text
+
+
+def test_cilium_like_export_pod_cidr_and_services_with_their_communities_the_rest_rejected() -> None:
+    """Issue 16's Cilium scenario: the pod CIDR and two service /32s exported to one peer
+    with different communities, everything else rejected, and ``gracebgp policies``
+    showing it, with the match counts."""
+    source = PolicySource().with_set("prefix", {"name": "pod-cidr", "prefix_list": [
+        {"ip_prefix": "10.0.0.0/24"}]}).with_set("prefix", {"name": "services", "prefix_list": [
+            {"ip_prefix": "10.96.0.0/16", "masklength_range": "32..32"}]}).with_policy(
+        {"name": "cilium-export", "statements": [
+            {"name": "pods", "match_prefix_set": {"name": "pod-cidr"},
+             "set_community": {"options": "add", "communities": ["65000:100"]},
+             "route_disposition": "accept-route"},
+            {"name": "svc", "match_prefix_set": {"name": "services"},
+             "set_community": {"options": "add", "communities": ["65000:200"]},
+             "route_disposition": "accept-route"},
+            {"name": "rest", "route_disposition": "reject-route"}]})
+    net = SpeakerNet()
+    m = speaker(65000, M, neighbor(B, 65002), "".join(route(p) for p in (
+        "10.0.0.0/24", "10.96.0.10/32", "10.96.0.11/32", "192.0.2.0/24")))
+    m.policy_book = source.build()
+    m.peers[B].settings = replace(m.peers[B].settings,
+                                  apply_policy=parse_apply_policy({"export_policies": ["cilium-export"]}))
+    net.add(M, m)
+    b = net.add(B, speaker(65002, B, neighbor(M, 65000)))
+    net.run()
+    got = {p: path.attrs.communities for p, path in learned(b).items()}
+    pods, svc = 65000 << 16 | 100, 65000 << 16 | 200
+    assert got == {"10.0.0.0/24": (pods,), "10.96.0.10/32": (svc,), "10.96.0.11/32": (svc,)}
+    headers, rows = policy_rows([(None, pol.listing(m))])
+    table = [dict(zip(headers, row, strict=True)) for row in rows]
+    assert [(r["Peer"], r["Direction"], r["Statement"], r["Match Prefixes (Min..Max Len)"], r["Route Action"],
+             r["Path Actions"]) for r in table] == [
+        (B, "export", "pods", "10.0.0.0/24", "accept", "set-community add 65000:100"),
+        (B, "export", "svc", "10.96.0.0/16 32..32", "accept", "set-community add 65000:200"),
+        (B, "export", "rest", "-", "reject", "-")]
+    # Matches: 1, 2 and 1 routes; the export runs count each time the table is considered
+    # (here twice: at session up and at the first flush), so the ratio is what is pinned.
+    pods_n, svc_n, rest_n = (int(r["Matches"]) for r in table)
+    assert pods_n >= 1 and svc_n == 2 * pods_n and rest_n == pods_n
