@@ -232,3 +232,23 @@ def test_rfc8326_drain_wins_over_an_export_policy_that_sets_local_pref() -> None
     got = grnet.learned(e)
     assert set(got) == set(grnet.A_V4)
     assert all(p.attrs.local_pref == 0 and grnet.GSHUT in p.attrs.communities for p in got.values())
+
+
+def test_rfc9494_llgr_with_policy_in_place_no_llgr_deleted_stale_kept_and_only_to_llgr_peers() -> None:
+    # B imports through a policy that replaces every community (it would drop LLGR_STALE)
+    # and exports through one that accepts everything: NO_LLGR routes are still deleted
+    # when GR turns into LLGR, the others stay LLGR-stale (selection and export see it),
+    # and go only to the LLGR peer C, never to D.
+    net, _a, b, c, d = grnet.llgr_net()
+    wipe = Policy("wipe", (Statement("w", (), (set_community(SetOp.REPLACE, ("65002:1",)),), ACCEPT),))
+    everything = Policy("all", (Statement("all", (), (), ACCEPT),))
+    rebind(b, book((wipe,), (everything,)), net.now)
+    assert "10.7.0.0/16" in grnet.learned(b)  # NO_LLGR is matched on the received route
+    net.cut(grnet.A)
+    net.run()
+    net.advance(10)
+    got = grnet.learned(b)
+    assert set(got) == set(grnet.A_V4) and "10.7.0.0/16" not in got
+    assert all(p.llgr_stale and grnet.LLGR_STALE in p.attrs.communities for p in got.values())
+    assert set(grnet.learned(c)) == set(grnet.A_V4) and all(p.llgr_stale for p in grnet.learned(c).values())
+    assert grnet.learned(d) == {}
