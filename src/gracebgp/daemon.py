@@ -203,6 +203,9 @@ class Daemon:
         self.handed: tuple[Path, list[int]] | None = None  # the state file and descriptors
         self.takeover: takeover.Listener | None = None  # <state-dir>/handover.sock
         self.taken_over = False  # our sessions went to a --take-over process
+        #: Sections other parts (FIB, BFD) put in the hand-over state (``handover.quiesce``'s
+        #: ``extra``), as the previous process wrote them; empty without a hand-over.
+        self.handover_extra: dict[str, bytes] = {}
         self.restart_state = RestartState(cfg.gracebgp.state_dir)
         #: The service manager ($NOTIFY_SOCKET; runtime.sdnotify): READY, RELOADING, STOPPING.
         self.notify = Notifier.from_environment()
@@ -448,7 +451,8 @@ class Daemon:
         runner: asyncio.Future[None] | None = None
         try:
             if incoming is not None:  # sessions first, keepalives flowing, then the slow parts
-                detail = await handover.take_over(self.owner, *incoming)
+                taken = await handover.take_over(self.owner, *incoming)
+                detail, self.handover_extra = taken.detail, taken.extra
                 runner = asyncio.ensure_future(self.owner.run())
             api = await self._start_api(loop)
             await self.owner.start(kind, detail)

@@ -172,6 +172,16 @@ def _bgp_packets(capture: Path) -> list[dict[str, str]]:
     return [dict(zip(fields, line.split("|"), strict=False)) for line in out.splitlines() if line.strip()]
 
 
+def _gaps(s: Setup, packets: list[dict[str, str]]) -> dict[str, float]:
+    """Per peer: the longest time between two of our BGP messages to it."""
+    gaps = {}
+    for _, our_addr, theirs in s.peers:
+        times = sorted(float(p["frame.time_epoch"]) for p in packets
+                       if p["ip.src"] == our_addr and p["ip.dst"] == theirs and p["bgp.type"])
+        gaps[theirs] = max(b - a for a, b in itertools.pairwise(times))
+    return gaps
+
+
 def _restart_handover(g: GraceBgpd) -> float:
     return g.graceful_restart(timeout=60, handover=True)
 
@@ -214,13 +224,8 @@ def test_five_handovers_peers_see_nothing(setup: Setup) -> None:
     assert "3" not in types and "1" not in types, sorted(set(types))  # no NOTIFICATION, no OPEN
     assert not [p for p in packets if p["bgp.withdrawn_prefix"] or p["bgp.mp_unreach_nlri_ipv4_prefix"]
                 or p["bgp.mp_unreach_nlri_ipv6_prefix"]]
-    ours = {ours for _, ours, _ in s.peers}
-    gaps = {}
-    for _, our_addr, theirs in s.peers:
-        times = sorted(float(p["frame.time_epoch"]) for p in packets
-                       if p["ip.src"] == our_addr and p["ip.dst"] == theirs and p["bgp.type"])
-        gaps[theirs] = max(b - a for a, b in itertools.pairwise(times))
-    assert ours and max(gaps.values()) < HOLD, gaps
+    gaps = _gaps(s, packets)
+    assert max(gaps.values()) < HOLD, gaps
     print(f"longest gap between our messages to each peer: {gaps}")
 
 
@@ -286,3 +291,11 @@ def test_take_over_by_a_process_in_another_pid_namespace(setup: Setup) -> None:
     print(s.g.cli("timeline"))
     tl = json.loads(s.g.cli("timeline", json_out=True))
     assert tl["restart"] == "handover", tl
+    time.sleep(0.5)
+    packets = [p for p in _bgp_packets(s.capture) if start <= float(p["frame.time_epoch"]) <= end]
+    assert not [p for p in packets if "1" in (p["tcp.flags.fin"], p["tcp.flags.reset"])
+                or "True" in (p["tcp.flags.fin"], p["tcp.flags.reset"])], "FIN or RST seen"
+    assert not {"1", "3"} & {t for p in packets for t in p["bgp.type"].split(",") if t}
+    gaps = _gaps(s, packets)
+    assert max(gaps.values()) < HOLD, gaps
+    print(f"take-over: longest gap between our messages to each peer: {gaps}")

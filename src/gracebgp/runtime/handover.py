@@ -37,6 +37,7 @@ import signal
 import socket
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +57,8 @@ from gracebgp.runtime.owner import Owner
 from gracebgp.runtime.transport import BgpProtocol, Transport
 
 log = logging.getLogger("gracebgp.handover")
-__all__ = ["READABLE", "VERSION", "incoming", "notice", "prepare_exec", "quiesce", "refused", "take_over"]
+__all__ = ["READABLE", "VERSION", "TakenOver", "incoming", "notice", "prepare_exec", "quiesce", "refused",
+           "take_over"]
 
 ENV_STATE = "GRACEBGPD_HANDOVER"  # the state file, for the new process
 ENV_FDS = "GRACEBGPD_HANDOVER_FDS"  # its descriptors, closed if the state cannot be read
@@ -218,6 +220,17 @@ def stop_bridge() -> None:
             os.waitpid(int(raw), 0)
 
 
+@dataclass(frozen=True)
+class TakenOver:
+    """What ``take_over`` did: one line for the start's detail, and the state's extra
+    sections (name -> octets) for the parts of the daemon that wrote them: the old
+    process puts a part's section in ``quiesce(..., extra={"fib": ...})``, the new one
+    finds it here (``Daemon.handover_extra``)."""
+
+    detail: str
+    extra: dict[str, bytes] = field(default_factory=dict)
+
+
 class _Adopted(BgpProtocol):
     """A connection of the previous process: registered without a ``Connected`` fact
     (the speaker adopts it as Established instead of opening a session on it)."""
@@ -235,7 +248,8 @@ def _close_all(fds: Iterable[int]) -> None:
             os.close(fd)
 
 
-async def take_over(owner: Owner, path: Path, fds: list[int], remap: dict[int, int] | None = None) -> str:
+async def take_over(owner: Owner, path: Path, fds: list[int],
+                    remap: dict[int, int] | None = None) -> TakenOver:
     """Step 5 on the new process, before the API: adopt the sockets and the sessions,
     read what the peers had sent, reconcile, KEEPALIVE. Returns one line for the start's
     detail. A state that cannot be read closes the sockets (the peers see the session
@@ -250,7 +264,7 @@ async def take_over(owner: Owner, path: Path, fds: list[int], remap: dict[int, i
         _close_all(fds)
         why = f"the hand-over state {path} cannot be used ({exc}); {len(fds)} sessions closed"
         log.error("%s", why)
-        return why
+        return TakenOver(why)
     carried = state.extra.get("events", b"[]")
     with contextlib.suppress(ValueError, UnicodeDecodeError):
         events = json.loads(carried.decode())
@@ -293,5 +307,6 @@ async def take_over(owner: Owner, path: Path, fds: list[int], remap: dict[int, i
            f"({len(refusals_)} refused, {differ} prefixes to re-advertise); KEEPALIVE sent, "
            f"{took:.3f}s after the old process wrote the state", sessions=len(adopted),
            refused=len(refusals_), differ=differ, seconds=round(took, 6))
-    return (f"session hand-over from pid {state.pid}: {len(adopted)} sessions adopted"
-            + (f", {len(refusals_)} re-opened" if refusals_ else ""))
+    extra = {name: data for name, data in state.extra.items() if name != "events"}
+    return TakenOver(f"session hand-over from pid {state.pid}: {len(adopted)} sessions adopted"
+                     + (f", {len(refusals_)} re-opened" if refusals_ else ""), extra)
