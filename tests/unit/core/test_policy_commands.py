@@ -4,8 +4,10 @@ and a book that drops a policy a neighbor still names refused (409)."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 
+from gracebgp.config.policy_source import PolicySource
 from gracebgp.core import commands as cmd
 from gracebgp.core.policy_commands import ReplacePolicyBook, SetPeerPolicy
 from gracebgp.core.speaker import Speaker
@@ -80,3 +82,11 @@ def test_the_commands_are_in_the_command_union_and_survive_a_recording() -> None
     assert ReplacePolicyBook in cmd.Command.__args__
     level = SetPeerPolicy(B, ApplyPolicy(("a",), ("b",), REJECT, None))
     assert decode(encode(level)) == level
+
+
+def test_a_replaced_book_is_recorded_as_its_source_and_compiled_again_on_replay() -> None:
+    source = PolicySource().with_set("prefix", {"name": "pods", "prefix_list": [{"ip_prefix": "10.0.0.0/8"}]})
+    command = ReplacePolicyBook(source.build(), "prefix-set pods")
+    back = decode(json.loads(json.dumps(encode(command))))
+    assert isinstance(back, ReplacePolicyBook) and back.what == "prefix-set pods"
+    assert back.book.source == source and list(back.book.sets.prefix_sets) == ["pods"]
