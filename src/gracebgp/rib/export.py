@@ -28,7 +28,7 @@ from gracebgp.wire.attributes import (
     Segment,
     UnknownAttribute,
 )
-from gracebgp.wire.attrset import AttrSet, intern_value
+from gracebgp.wire.attrset import AttrSet, intern_derived
 from gracebgp.wire.communities import Communities
 from gracebgp.wire.iana import AttrType, SegmentType, WellKnownCommunity
 
@@ -165,7 +165,7 @@ def export_path(source: PeerInfo, path: Path, policy: ExportPolicy, family: Fami
         result = with_communities(result, (_NO_EXPORT[0],), 0)
     if policy.gshut:
         result = with_communities(result, (_GSHUT,), None if ebgp else 0)
-    return table.get(intern_value(result), next_hop)
+    return table.get(intern_derived(result), next_hop)
 
 
 def export_class(policy: ExportPolicy) -> ExportPolicy:

@@ -12,7 +12,7 @@ from gracebgp.rib.loc_rib import LocRib
 from gracebgp.rib.path import PathTable, PeerInfo, live_paths
 from gracebgp.types import IPV4_UNICAST
 from gracebgp.wire import AsPath, AttrSet, CodecContext, Communities, NextHop, Origin, parse_update
-from gracebgp.wire.attrset import intern_derived, intern_value, interned_count
+from gracebgp.wire.attrset import intern_derived, interned_count
 from gracebgp.wire.nlri import parse_prefix
 from gracebgp.wire.update import pack_ipv4
 
@@ -53,7 +53,7 @@ def test_the_same_export_is_the_same_object() -> None:
     assert first is not None and again is first and again.attrs is first.attrs
     # Built by hand with equal content: the same interned set.
     twin = AttrSet(first.attrs.attrs)
-    assert intern_value(twin) is first.attrs  # (exports are interned by value: no encoding)
+    assert intern_derived(twin) is first.attrs
 
 
 def test_a_reestablished_peer_gets_the_identical_exported_path() -> None:
