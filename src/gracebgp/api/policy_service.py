@@ -247,7 +247,9 @@ def explain(speaker: Speaker, address: str, prefix: str, direction: str,
         out.append(ps.Explanation(**base, path_id=path_id, **found))
     if not out:
         where = "received from" if way is Direction.IMPORT else "to advertise to"
-        raise RequestError(404, f"no route {base['prefix']} {where} {peer.address}")
+        refused = peer.rejected.get(fam, {}).get(key) if way is Direction.IMPORT else None
+        why = f": it was refused before any policy ({refused[1]})" if refused is not None else ""
+        raise RequestError(404, f"no route {base['prefix']} {where} {peer.address}{why}")
     return out
 
 

@@ -19,7 +19,8 @@ from gracebgp.core.speaker import Speaker
 from ..core.net import SpeakerNet
 from ..core.test_policy_wiring import A, B, M, learned, triangle
 from ..core.test_route_server import neighbor, route, speaker
-from .test_service import info
+from .test_service import X, announce, establish, info, peer_open
+from .test_service import speaker as service_speaker
 
 PODS = {"name": "pods", "prefix_list": [{"ip_prefix": "10.1.0.0/16", "masklength_range": "16..24"}]}
 SOURCE = PolicySource().with_set("prefix", PODS).with_policy(
@@ -146,3 +147,15 @@ def test_cilium_like_export_pod_cidr_and_services_with_their_communities_the_res
     # (here twice: at session up and at the first flush), so the ratio is what is pinned.
     pods_n, svc_n, rest_n = (int(r["Matches"]) for r in table)
     assert pods_n >= 1 and svc_n == 2 * pods_n and rest_n == pods_n
+
+
+
+def test_explain_says_when_a_route_was_refused_before_any_policy() -> None:
+    s, conn = service_speaker()
+    establish(s, conn, peer_open())
+    announce(s, conn, ["10.5.0.0/24"], 65050, 65000)  # our AS in the path: refused (RFC 4271 §9.1.2)
+    announce(s, conn, ["10.6.0.0/24"], 65050)
+    assert pol.explain(s, X, "10.6.0.0/24", "import")[0].decided_by == "no policy"
+    with pytest.raises(RequestError) as e:
+        pol.explain(s, X, "10.5.0.0/24", "import")
+    assert e.value.status == 404 and "refused before any policy (AS loop" in str(e.value)
