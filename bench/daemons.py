@@ -159,9 +159,10 @@ class GraceBgpd(Dut):
         return None
 
     def restart(self) -> str:
-        """``gracebgp restart``: the planned restart (docs/cli.md), same PID."""
-        sh([str(VENV_BIN / "gracebgp"), "--socket", str(self.dir / "g.sock"), "restart"], timeout=60)
-        return "gracebgp restart"
+        """``gracebgp restart --graceful``: the planned graceful restart (docs/cli.md), same PID."""
+        sh([str(VENV_BIN / "gracebgp"), "--socket", str(self.dir / "g.sock"), "restart", "--graceful"],
+           timeout=60)
+        return "gracebgp restart --graceful"
 
 
 class GoBgpd(Dut):

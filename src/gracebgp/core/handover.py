@@ -170,14 +170,19 @@ def adopt_all(sp: HandoverHost, items: list[tuple[SessionRecord, int, float]],
     return out, refused
 
 
-def reconcile(sp: HandoverHost, record: SessionRecord) -> int:
+def reconcile(sp: HandoverHost, record: SessionRecord, now: float) -> int:
     """After the Adj-RIB-Ins are back: the peer's Adj-RIB-Out is what the old process had
     advertised where this process would advertise the same (nothing is sent for it),
-    and the rest is pending (an UPDATE or a withdrawal at the next flush). Returns how
-    many prefixes differ."""
+    and the rest is pending (an UPDATE or a withdrawal at the next flush). The HoldTimer
+    runs from ``now`` (RFC 4271 §4.4: what the peer sent meanwhile is still unread in
+    the socket; reading a large table must not count against it). Returns how many
+    prefixes differ."""
     peer = sp.peers.get(record.peer)
     if peer is None or peer.negotiated is None:
         return 0
+    conn = peer.session.machine.established()
+    if conn is not None:
+        peer.session.machine.restart_hold(conn, now)
     saved: dict[Family, dict[int, tuple[bytes, tuple[str, ...]]]] = defaultdict(dict)
     for g in record.adj_out:
         sig = (g.attrs, g.next_hop)

@@ -130,14 +130,7 @@ async def quiesce(owner: Owner, state_dir: str | Path, extra: dict[str, bytes]) 
     peers = established(owner.speaker)
     notice(owner, "handover-quiesced", f"reading stopped at a message boundary on {len(peers)} sessions; "
            "what was read is processed", sessions=len(peers))
-    for peer in peers:
-        conn = peer.established_conn()
-        if conn is not None:
-            t.send(peer.address, conn, KEEPALIVE)
-    while any(p.transport is not None and p.transport.get_write_buffer_size() for p in _protocols(t)) \
-            and loop.time() < deadline:
-        await asyncio.sleep(0.002)
-    notice(owner, "handover-keepalive", f"KEEPALIVE sent and flushed on {len(peers)} sessions")
+    _keepalive(t, peers)  # capturing a large table takes seconds: one before, one after
     fds: dict[str, int] = {}
     for peer in peers:
         conn = peer.established_conn()
@@ -149,6 +142,11 @@ async def quiesce(owner: Owner, state_dir: str | Path, extra: dict[str, bytes]) 
         os.set_inheritable(fd, True)
         fds[peer.address] = fd
     records = capture(owner.speaker, fds, time.time() - loop.time())
+    _keepalive(t, peers)
+    while any(p.transport is not None and p.transport.get_write_buffer_size() for p in _protocols(t)) \
+            and loop.time() < deadline:
+        await asyncio.sleep(0.002)
+    notice(owner, "handover-keepalive", f"KEEPALIVE sent and flushed on {len(peers)} sessions")
     adj_in = sum(len(r.adj_in) for r in records)
     notice(owner, "handover-state", f"state of {len(records)} sessions captured ({adj_in} octets of "
            "Adj-RIB-In); passing it on", sessions=len(records), adj_in_octets=adj_in)
@@ -163,6 +161,13 @@ async def quiesce(owner: Owner, state_dir: str | Path, extra: dict[str, bytes]) 
     os.replace(tmp, path)
     log.info("hand-over state written to %s (%d octets)", path, len(data))
     return path, list(fds.values())
+
+
+def _keepalive(t: Transport, peers: Iterable[Any]) -> None:
+    for peer in peers:
+        conn = peer.established_conn()
+        if conn is not None:
+            t.send(peer.address, conn, KEEPALIVE)
 
 
 def prepare_exec(path: Path, fds: list[int], remap: dict[int, int] | None = None,
@@ -255,12 +260,12 @@ async def take_over(owner: Owner, path: Path, fds: list[int],
     detail. A state that cannot be read closes the sockets (the peers see the session
     end, as after a crash: graceful restart where they support it) and says why."""
     loop = asyncio.get_running_loop()
-    stop_bridge()  # before anything of ours is written on the sockets
     try:
         data = path.read_bytes()
         path.unlink()
         state = decode(data)
     except (OSError, HandoverStateError) as exc:
+        stop_bridge()
         _close_all(fds)
         why = f"the hand-over state {path} cannot be used ({exc}); {len(fds)} sessions closed"
         log.error("%s", why)
@@ -300,7 +305,10 @@ async def take_over(owner: Owner, path: Path, fds: list[int],
     adopted = [(r, c) for r, c, _ in items if r.peer not in refusals_]
     for record, conn in adopted:
         owner.handle(ev.Received(record.peer, conn, record.adj_in + record.unread), now)
-    differ = sum(reconcile(owner.speaker, record) for record, _ in adopted)
+    differ = sum(reconcile(owner.speaker, record, loop.time()) for record, _ in adopted)
+    # Until here the bridge kept the peers' hold timers running (reading a large table
+    # takes seconds) and we wrote nothing; from here on only we write.
+    stop_bridge()
     owner.handle(ev.TimerDue(), loop.time())  # the KEEPALIVE due at once
     took = time.time() - state.time
     notice(owner, "handover-adopted", f"{len(adopted)} sessions adopted from pid {state.pid} "

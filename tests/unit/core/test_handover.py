@@ -50,7 +50,7 @@ def _take_over(net: SpeakerNet, old: Speaker, new: Speaker) -> list[ev.Output]:
     for r in records:
         out += new.handle(ev.Received(r.peer, r.fd, r.adj_in + r.unread), net.now)
     for r in records:
-        reconcile(new, r)
+        reconcile(new, r, net.now)
     out += new.handle(ev.Started("cold", "session hand-over"), net.now)
     out += new.handle(ev.TimerDue(), net.now)
     out += new.handle(ev.InputDrained(), net.now)
