@@ -22,7 +22,9 @@ reach a surviving node and the VM's route learned through the proxy is there in 
 
 from __future__ import annotations
 
+import itertools
 import json
+import signal
 import sys
 import time
 from collections.abc import Iterator
@@ -31,6 +33,7 @@ from pathlib import Path
 
 import pytest
 
+from gracebgp.api.client import Client
 from gracebgp.api.proxy_schema import ProxySession
 from tests.interop.common import assert_nothing_left, interop, require
 from tests.interop.gracebgpd import GraceBgpd
@@ -90,7 +93,9 @@ class Bgpaas:
         return [ProxySession.model_validate(s) for s in json.loads(out)]
 
     def blue(self) -> dict[str, ProxySession]:
-        return {s.kind: s for s in self.sessions("--vm", VM)}
+        """The BIRD VM's sessions, straight from the API (fast enough to poll between samples)."""
+        with Client(str(self.socket), timeout=5) as client:
+            return {s.kind: s for s in client.proxy_sessions(vm=VM)}
 
     def since(self, neighbor: str) -> str:
         """BIRD's 'since' of the protocol: it changes whenever the session goes down."""
@@ -214,12 +219,14 @@ def test_misbehaving_vms_affect_only_their_own_sessions(bgpaas: Bgpaas) -> None:
     procs["deaf"].stop()
     # the ended upstream legs leave no TIME-WAIT on their NAT ports: the next session of
     # the same VM interface can use its port towards the same node at once
-    def lingering() -> list[str] | bool:
+    def lingering() -> list[str]:
         out = bgpaas.lab.run(bgpaas.lab.ns(1), ["ss", "-tanH", "state", "time-wait"])
-        left = [line for line in out.splitlines() if 50000 <= int(line.split()[2].rsplit(":", 1)[1]) <= 50512]
-        return left or True
+        return [line for line in out.splitlines() if 50000 <= int(line.split()[2].rsplit(":", 1)[1]) <= 50512]
 
-    wait_until(lambda: lingering() is True, 10, 0.5, what="no TIME-WAIT on NAT ports")
+    deadline = time.monotonic() + 10
+    while (left := lingering()) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not left, left
 
 
 def test_control_node_killed_the_vm_does_not_notice(bgpaas: Bgpaas) -> None:
@@ -247,6 +254,7 @@ def test_control_node_killed_the_vm_does_not_notice(bgpaas: Bgpaas) -> None:
     assert moved is not None, f"no re-homing within 30 s: {bgpaas.blue()['gateway']}"
     missing = [s for s in samples if not s[1] or s[2] != "Established"]
     assert not missing, f"samples without the route or the session: {missing[:5]}"
+    assert max(b[0] - a[0] for a, b in itertools.pairwise(samples)) < 0.3
     assert bgpaas.since(GATEWAY) == since  # BIRD's session never went down
     record = moved.rehomings[-1]
     assert moved.control_node not in (gateway.control_node, blue["service"].control_node)
@@ -267,3 +275,43 @@ def test_control_node_killed_the_vm_does_not_notice(bgpaas: Bgpaas) -> None:
           f"every 100 ms over {samples[-1][0]:.1f} s, route present in all; withdrawn from the VM: "
           f"{record.withdrawn_from_vm}; replayed UPDATEs: {record.replayed_updates}; longest silence "
           f"towards the VM from the kill: {silence:.2f} s (Hold Time 9 s)")
+
+
+def test_frozen_control_node_found_by_its_hold_timer(bgpaas: Bgpaas) -> None:
+    """A control node that stops answering (SIGSTOP: no FIN, no RST) is found when its Hold
+    Time (9 s) runs out; meanwhile the proxy's KEEPALIVEs keep the VM's session up, and the
+    session moves to a node that is up again (the one killed before, restarted)."""
+    for node in bgpaas.nodes.values():
+        if not node.alive():
+            node.restart()
+    service = bgpaas.blue()["service"]
+    frozen = bgpaas.nodes[service.control_node]
+    since = bgpaas.since(SERVICE)
+    assert frozen.proc is not None
+    frozen.proc.signal_group(signal.SIGSTOP)
+    stopped = time.time()
+    try:
+        samples: list[tuple[float, bool, str]] = []
+        moved: ProxySession | None = None
+        while time.time() < stopped + 30 and moved is None:
+            t = time.time()
+            route = bgpaas.vm.find_route(SERVICE, "ipv4", SHARED)
+            samples.append((t - stopped, route is not None, bgpaas.vm.session_state(SERVICE)))
+            if len(samples) % 10 == 0:
+                now = bgpaas.blue()["service"]
+                if now.rehomings and now.rehomings[-1].outcome == "re-homed":
+                    moved = now
+            time.sleep(max(0.0, 0.1 - (time.time() - t)))
+        assert moved is not None, f"no re-homing within 30 s: {bgpaas.blue()['service']}"
+    finally:
+        frozen.proc.signal_group(signal.SIGCONT)
+    record = moved.rehomings[-1]
+    assert "hold timer expired" in record.reason
+    assert 5.5 <= record.started - stopped <= 10.0  # Hold Time 9 s from the node's last message
+    missing = [s for s in samples if not s[1] or s[2] != "Established"]
+    assert not missing, f"samples without the route or the session: {missing[:5]}"
+    assert max(b[0] - a[0] for a, b in itertools.pairwise(samples)) < 0.3
+    assert bgpaas.since(SERVICE) == since
+    assert moved.control_node != service.control_node
+    print(f"\nfrozen node: found after {record.started - stopped:.2f} s (Hold Time 9 s), re-homed "
+          f"{record.finished - record.started:.3f} s later; {len(samples)} samples, route in all")  # type: ignore[operator]

@@ -134,8 +134,8 @@ class Session:
                 self.meta.node_tcp = "closed"
                 self.run(self.relay.node_failed(self.server.now(), exc.strerror or str(exc)))
             return
-        if generation != self._generation:
-            writer.close()
+        if generation != self._generation:  # the session ended while connecting
+            reset(writer)
             return
         self.node_writer = writer
         self.meta.node_tcp = "established"
