@@ -8,7 +8,7 @@ import pytest
 
 from gracebgp.config.problems import ConfigError
 from gracebgp.proxy.config import SOCKET_NAME, load, parse, port_key
-from gracebgp.proxy.placement import SessionKind
+from gracebgp.proxy.placement import SessionKind, nodes_for
 
 GOOD = """\
 [proxy]
@@ -125,3 +125,17 @@ def test_load_reads_the_file_and_reports_a_missing_one(tmp_path: Path) -> None:
     assert load(path).networks[0].name == "blue"
     with pytest.raises(ConfigError, match="cannot read"):
         load(tmp_path / "missing.toml")
+
+
+def test_the_documented_example_loads_with_the_ports_the_readme_shows() -> None:
+    docs = Path(__file__).parents[3] / "docs"
+    text = (docs / "proxy.md").read_text().split("```toml\n")[1].split("```")[0]
+    cfg = parse(text, "docs/proxy.md")
+    ports = {k.text(): p for k, p in cfg.nat_ports.items()}
+    assert ports["blue/vmi-3/gateway"] == 50271 and ports["blue/vmi-3/service"] == 50314
+    nodes = cfg.networks[0].control_nodes
+    assert nodes_for("blue", "vmi-3", SessionKind.GATEWAY, nodes)[0] == "10.0.0.12"
+    assert nodes_for("blue", "vmi-3", SessionKind.SERVICE, nodes)[0] == "10.0.0.11"
+    readme = (docs.parent / "README.md").read_text()
+    assert "gateway  50271     10.0.0.12     primary" in readme
+    assert "service  50314     10.0.0.11     secondary" in readme
