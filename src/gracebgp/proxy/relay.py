@@ -333,7 +333,7 @@ class Relay:
             self.vm_routes.apply(result)
             limit = self.options.prefix_limit
             if limit is not None and self.vm_routes.count() > limit:
-                return self._prefix_limit(result, limit)
+                return self._prefix_limit(limit)
         return self._to_node(raw, mtype, now)
 
     def _to_node(self, raw: bytes, mtype: int, now: float) -> list[Action]:
@@ -353,8 +353,9 @@ class Relay:
             return []
         return [self._send(Leg.NODE, raw, now)]
 
-    def _prefix_limit(self, result: object, limit: int) -> list[Action]:
-        # RFC 4486 §4: AFI (2), SAFI (1), upper bound (4). The family is the first one over.
+    def _prefix_limit(self, limit: int) -> list[Action]:
+        # RFC 4486 §4: AFI (2), SAFI (1), upper bound (4). The limit counts every family of
+        # the session; the NOTIFICATION names the one holding most of the prefixes.
         family = max(self.vm_routes.families, key=self.vm_routes.count_of)
         data = family.afi.to_bytes(2, "big") + bytes([family.safi]) + limit.to_bytes(4, "big")
         notification = Notification(NotificationCode.CEASE, CeaseSubcode.MAX_PREFIXES_REACHED, data)
