@@ -213,7 +213,11 @@ def test_an_unreachable_next_hop_leaves_the_kernel_and_the_peers_within_a_second
         assert net.hops() == [lab.addr(net.origins[0], router)]
     finally:
         lab.run(router, ["ip", "addr", "add", f"{mine}/24", "dev", dev])
-    wait_until(lambda: len(net.hops()) == 2 or None, 60, what="two next hops again")
+    try:
+        wait_until(lambda: len(net.hops()) == 2 or None, 60, what="two next hops again")
+    except TimeoutError as exc:
+        raise AssertionError(f"{exc}\nrouter: {net.gbd.cli('peers')}\n{net.gbd.cli('fib')}\n"
+                             f"{net.gbd.log_tail(60)}") from exc
 
 
 def test_control_stop_withdraw_loses_packets(net: Net) -> None:

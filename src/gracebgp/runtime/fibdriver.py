@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import os
 import time
@@ -53,6 +54,8 @@ FAMILIES = (IPV4_UNICAST, IPV6_UNICAST)
 MARKER = "fib-marker"
 #: Kernel operations per owner turn: about 3 us each, so a turn stays well under 50 ms.
 STEP_OPS = 10_000
+#: Changed prefixes looked at per turn (the desired entry: a few us each).
+STEP_KEYS = 10_000
 #: Link and address changes come in bursts: one dump of the other protocols' routes after
 #: the burst (seconds).
 REDUMP_DELAY = 0.05
@@ -176,19 +179,31 @@ class FibDriver:
         sp = self.speaker
         if sp is None:
             return
+        more = False
         for f in FAMILIES:
             loc: LocRib = sp.loc[f]
             keys = loc.fib_keys
             if keys:
-                loc.fib_keys = set()
-                for key in keys:
+                if len(keys) > STEP_KEYS:  # the rest in the next turn of the loop
+                    batch = set(itertools.islice(keys, STEP_KEYS))
+                    keys.difference_update(batch)
+                    more = True
+                else:
+                    batch, loc.fib_keys = keys, set()
+                for key in batch:
                     self._look(f, loc, key)
-            if not self.table.families[f].gate_open and sp.gate_open(f):
+            # Reconcile only once selection is done *and* every prefix it changed has been
+            # looked at (the Speaker flushes in budgets): else adopted routes still wanted
+            # would look unwanted and be deleted.
+            if not self.table.families[f].gate_open and sp.gate_open(f) and not sp.changed[f] \
+                    and not loc.fib_keys:
                 self.table.open_gate(f)
         self._report()
         self._backlog += self.table.operations()
         if self._backlog:
             self._apply()
+        if more:
+            asyncio.get_running_loop().call_soon(self.step)
 
     def _look(self, family: Family, loc: LocRib, key: int) -> None:
         """The desired entry of ``key`` now; its next hops are followed for resolution."""
