@@ -70,7 +70,7 @@ DRAIN_TIMEOUT = 2.0  # write buffers and pending work at the clean point
 ADOPTED_BASE = 1 << 28  # connection ids of adopted connections (runtime ids: >= 1 << 20)
 ENV_BRIDGE = "GRACEBGPD_HANDOVER_BRIDGE"  # the keepalive bridge's pid
 BRIDGE_INTERVAL = 1.0  # RFC 4271 §10: the smallest keepalive time (hold time 3 s)
-BRIDGE_LIMIT = 30.0  # the bridge gives up (the new process never came)
+BRIDGE_LIMIT = 300.0  # the bridge gives up (the new process never came); 1M routes: ~30 s
 
 
 def notice(owner: Owner, event: str, message: str, **data: Any) -> None:
