@@ -39,7 +39,7 @@ from gracebgp.config.cmdline import parse_args
 from gracebgp.config.extras import host_port
 from gracebgp.config.loader import Loaded, parse_detailed, read_file
 from gracebgp.config.model import Config, Neighbor
-from gracebgp.config.policy_source import book_of, source_of
+from gracebgp.config.policy_source import book_of
 from gracebgp.core import events as ev
 from gracebgp.core.dynamic import DynamicRange
 from gracebgp.core.originate import LocalRoute
@@ -327,12 +327,14 @@ class Daemon:
                         "; ".join(d.needs_restart))
         log.info("reload: %d peers added, %d removed, %d changed, %d routes added, %d removed",
                  len(d.added), len(d.removed), len(d.changed), len(d.routes_added), len(d.routes_removed))
-        old = self.cfg
         self.cfg = new = keep_identity(self.cfg, new) if d.needs_restart else new
         self.bfd.reconfigure(new)
         self.loaded = loaded
-        # the routing policy goes again only when the file's changed (API edits stay until then)
-        book = book_of(new) if source_of(new) != source_of(old) else None
+        # The file's routing policy, always: the speaker keeps its running one when they are
+        # the same, and otherwise (the file changed, or the API edited the running one) the
+        # file's takes over, as in gobgpd; its neighbors' apply-policy names only the file's
+        # policies (the loader checked), so an API-deleted policy cannot be named again.
+        book = book_of(new)
         self.owner.submit(ev.Reconfigured(neighbors_of(new), routes_of(new), tunables_of(new),
                                           ranges_of(new), policy_book=book))
         return (f"running; reloaded {self.path}: {len(new.neighbors)} neighbors"

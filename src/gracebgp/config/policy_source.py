@@ -4,8 +4,9 @@ delete defined sets, policy definitions and the global assignment (GoBGP's
 AddDefinedSet / DeleteDefinedSet / AddPolicy / DeletePolicy / SetPolicies operations)
 and a recording can write the book down and read it back (``to_json``, ``from_json``).
 
-Changes made through the API live until the next reload or restart, as in GoBGP: the
-configuration file stays the source of a reload.
+Changes made through the API live until the next reload or restart, as in GoBGP: a
+reload puts the file's whole policy back (the daemon sends the file's book every time;
+``core.reload`` keeps the running one when both come from the same source).
 """
 
 from __future__ import annotations

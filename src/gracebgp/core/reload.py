@@ -321,7 +321,10 @@ def reconfigure(sp: ReconfigureHost, neighbors: Sequence[NeighborSettings], rout
     """A reload (``events.Reconfigured``): the peers (``apply_neighbors``), the routes of
     ``[[gracebgp.routes]]`` (withdrawn, added or replaced where they differ), then the
     policy: ``book`` (None: unchanged) for every peer, or the peers whose apply-policy
-    changed. One "reload" notice says what was done."""
+    changed. One "reload" notice says what was done. A ``book`` compiled from the same
+    source as the running one changes nothing (a reload of an unchanged file)."""
+    if book is not None and book.source is not None and book.source == sp.policy_book.source:
+        book = None
     before = {a: p.settings.apply_policy for a, p in sp.peers.items()}
     report = apply_neighbors(sp, neighbors, now)
     new_routes: dict[tuple[Family, int], Path] = {}

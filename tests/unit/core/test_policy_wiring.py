@@ -10,6 +10,7 @@ from dataclasses import replace
 from gracebgp.core import commands as cmd
 from gracebgp.core import events as ev
 from gracebgp.core.policies import explain, rebind
+from gracebgp.core.policy_commands import ReplacePolicyBook, SetPeerPolicy
 from gracebgp.core.speaker import Speaker
 from gracebgp.policy import (
     ApplyPolicy,
@@ -252,3 +253,27 @@ def test_rfc9494_llgr_with_policy_in_place_no_llgr_deleted_stale_kept_and_only_t
     assert all(p.llgr_stale and grnet.LLGR_STALE in p.attrs.communities for p in got.values())
     assert set(grnet.learned(c)) == set(grnet.A_V4) and all(p.llgr_stale for p in grnet.learned(c).values())
     assert grnet.learned(d) == {}
+
+
+def test_a_reload_after_api_edits_puts_the_files_policy_back_whole() -> None:
+    # The API cleared B's apply-policy and deleted the policy it named; a reload of the
+    # unchanged file brings back both (the file's book, not the running one, goes with the
+    # file's neighbors), instead of failing on a policy that no longer exists.
+    from gracebgp.config.policy_source import PolicySource, parse_apply_policy
+
+    src = PolicySource().with_policy({"name": "tag", "statements": [
+        {"name": "t", "set_community": {"options": "add", "communities": ["65000:99"]},
+         "route_disposition": "accept-route"}]})
+    net, m, _a, b = triangle(src.build())
+    file_settings = tuple(replace(p.settings, apply_policy=parse_apply_policy({"export_policies": ["tag"]}))
+                          if p.address == B else p.settings for p in m.peers.values())
+    net.queue.append((M, ev.Reconfigured(file_settings, (), policy_book=src.build())))
+    net.run()
+    assert COMM in learned(b)["10.1.1.0/24"].attrs.communities
+    assert net.command(M, SetPeerPolicy(B, None)).status == 200  # the API's two edits
+    assert net.command(M, ReplacePolicyBook(src.without_policy("tag").build())).status == 200
+    assert COMM not in learned(b)["10.1.1.0/24"].attrs.communities
+    net.queue.append((M, ev.Reconfigured(file_settings, (), policy_book=src.build())))
+    net.run()
+    assert COMM in learned(b)["10.1.1.0/24"].attrs.communities
+    assert list(m.policy_book.policies) == ["tag"]
