@@ -25,12 +25,10 @@ import tempfile
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-
-import bgpio  # noqa: E402
-from daemons import VENV_BIN, GraceBgpd  # noqa: E402
-from lab import Lab, proc_status, wait_for  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench import bgpio
+from bench.daemons import HERE, VENV_BIN, GraceBgpd
+from bench.lab import Lab, proc_status, wait_for
 
 
 def timeline(sock: Path) -> dict[str, object] | None:
@@ -85,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
             total = time.time() - t0
             time.sleep(5.0)  # a few keepalive turns of the sessions with the new process
             assert dut.pid == pid and dut.alive(), "the DUT's PID changed or it died"
-            at = {e["data"].get("event"): e["time"] for e in tl["events"]}  # type: ignore[union-attr,index]
+            at = {e["data"].get("event"): e["time"] for e in tl["events"]}
             downs = [*col.events_named("session_down"), *inj.events_named("session_down"),
                      *col.events_named("notification"), *inj.events_named("notification")]
             prog = col.last_event("progress")
