@@ -203,7 +203,8 @@ def set_large_community(op: SetOp, entries: tuple[str, ...]) -> SetCommunities:
 @dataclass(frozen=True, slots=True)
 class SetMed:
     """MULTI_EXIT_DISC (RFC 4271 §5.1.4): a value, or "+N" / "-N" added to the current
-    MED (0 when the route has none), held within 0..2^32-1."""
+    MED (0 when the route has none). GoBGP's rule for a result outside 0..2^32-1: the
+    action is not applied (the MED stays as it was), so a GoBGP file behaves the same."""
 
     text: str
     relative: bool = field(init=False)
@@ -224,7 +225,9 @@ class SetMed:
     def apply(self, draft: Draft) -> None:
         old = draft.get(AttrType.MULTI_EXIT_DISC)
         if self.relative:
-            med = min(max((0 if old is None else old.value) + self.value, 0), _U32)
+            med = (0 if old is None else old.value) + self.value
+            if not 0 <= med <= _U32:
+                return  # under- or overflow: GoBGP leaves the route's MED alone
         else:
             med = self.value
         flags = () if old is None else (old.flags,)

@@ -156,7 +156,8 @@ ACTIONS: dict[str, list[tuple[str, Direction, str, AttrSet, Check]]] = {
     "policy-set-med.toml": [
         ("192.0.2.2", IMPORT, "10.0.0.0/24", attrs(65002, med=25), lambda o, a, h: o and a.med == 15),
         ("192.0.2.2", IMPORT, "10.0.0.0/24", attrs(65002, 1, 2, med=25), lambda o, a, h: o and a.med == 50),
-        ("192.0.2.2", IMPORT, "10.0.0.0/24", attrs(65002, med=5), lambda o, a, h: o and a.med == 0),
+        # 5 - 10 is below 0: not applied, as in GoBGP (the MED stays 5)
+        ("192.0.2.2", IMPORT, "10.0.0.0/24", attrs(65002, med=5), lambda o, a, h: o and a.med == 5),
     ],
     "policy-set-local-pref.toml": [
         ("192.0.2.2", IMPORT, "10.0.0.0/24", attrs(65002), lambda o, a, h: o and a.local_pref == 200),

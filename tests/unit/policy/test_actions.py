@@ -96,11 +96,12 @@ def test_bad_action_values_are_errors() -> None:
     ("100", None, 100),
     ("+10", 5, 15),
     ("+10", None, 10),          # no MED: counted from 0
-    ("-10", 5, 0),              # held at 0
-    ("+10", 0xFFFFFFFA, 0xFFFFFFFF),  # held at 2^32-1
+    ("-10", 5, 5),              # below 0: not applied (GoBGP's rule)
+    ("+10", 0xFFFFFFFA, 0xFFFFFFFA),  # above 2^32-1: not applied
+    ("-10", None, None),        # no MED, and 0 - 10 is below 0: still none
     ("-3", 10, 7),
 ])
-def test_set_med(text: str, before: int | None, after: int) -> None:
+def test_set_med(text: str, before: int | None, after: int | None) -> None:
     assert _run(SetMed(text), attrs(1, med=before)).med == after
 
 
