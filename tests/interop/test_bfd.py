@@ -12,11 +12,14 @@ import itertools
 import json
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -29,20 +32,25 @@ pytestmark = interop
 
 US, THEM = 65000, 65001
 INTERVAL_MS, MULT = 300, 3
+INJECTOR_AS = 65100  # bench/bgpio.py's
+BUSY_ROUTES = 500_000  # what the injector sends while BFD must stay Up
+ROOT = Path(__file__).parents[2]
 GR = GrSpec(restart_time=120, notification=True)
 OURS, THEIRS = "10.100.0.0/24", "10.101.0.0/24"
 
 
 class BfdGraceBgpd(GraceBgpd):
-    """gracebgpd with BFD for its (one) neighbor, and gracebgp-bfdd ended at teardown: it
-    outlives gracebgpd on purpose (a retaining stop keeps BFD Up for the peers)."""
+    """gracebgpd with BFD for its first neighbor (FRR), and gracebgp-bfdd ended at teardown:
+    it outlives gracebgpd on purpose (a retaining stop keeps BFD Up for the peers)."""
 
     def config(self) -> str:
         us = INTERVAL_MS * 1000
-        return super().config() + (
-            "[neighbors.bfd.config]\n  enabled = true\n"
-            f"  desired-minimum-tx-interval = {us}\n  required-minimum-receive = {us}\n"
-            f"  detection-multiplier = {MULT}\n")
+        bfd = ("  [neighbors.bfd.config]\n    enabled = true\n"
+               f"    desired-minimum-tx-interval = {us}\n    required-minimum-receive = {us}\n"
+               f"    detection-multiplier = {MULT}\n")
+        first, sep, rest = super().config().partition("[[neighbors]]\n")
+        second = rest.find("[[neighbors]]\n")
+        return first + sep + rest[:second] + bfd + rest[second:]
 
     def bfdd_pid(self) -> int | None:
         try:
@@ -68,8 +76,9 @@ class BfdFrr(Frr):
     bfdd = None
 
     def config(self) -> str:
-        text = super().config().replace("frr defaults traditional\n",
-                                        "frr defaults traditional\nlog timestamp precision 3\n")
+        text = super().config().replace(
+            "frr defaults traditional\n",
+            f"frr defaults traditional\nlog file {self.workdir / 'bgpd-ms.log'}\nlog timestamp precision 3\n")
         for n in self.neighbors:
             a = norm_addr(n.address)
             line = f" neighbor {a} remote-as {n.peer_as}\n"
@@ -125,6 +134,8 @@ class Pair:
     frr: BfdFrr
     our_addr: str
     their_addr: str
+    injector_addr: str
+    dut_addr: str  # ours on the injector's link
 
 
 @pytest.fixture(scope="module")
@@ -132,20 +143,22 @@ def pair() -> Iterator[Pair]:
     require(Frr)
     if not Path("/usr/lib/frr/bfdd").exists():
         pytest.skip("FRR's bfdd is not installed")
-    lab = Lab(2)
+    lab = Lab(3, links=[(0, 1), (0, 2)])
     with lab:
         link = lab.link(0, 1)
         ours, theirs = link.a_v4, link.b_v4
+        dut, injector = lab.link(0, 2).a_v4, lab.link(0, 2).b_v4
         us, frr = BfdGraceBgpd(), BfdFrr()
         try:
             us.start(lab, lab.ns(0), asn=US, router_id=ours, originate=[RouteSpec(OURS)],
-                     neighbors=[NeighborSpec(theirs, THEM, graceful_restart=GR)])
+                     neighbors=[NeighborSpec(theirs, THEM, graceful_restart=GR),
+                                NeighborSpec(injector, INJECTOR_AS, passive=True)])
             frr.start(lab, lab.ns(1), asn=THEM, router_id=theirs, originate=[RouteSpec(THEIRS)],
                       neighbors=[NeighborSpec(ours, US, graceful_restart=GR)])
             us.wait_established(theirs, timeout=60)
             frr.wait_established(ours, timeout=60)
             wait_until(lambda: frr.bfd_peer(ours).get("status") == "up", 30, what="FRR's BFD session up")
-            yield Pair(lab, us, frr, ours, theirs)
+            yield Pair(lab, us, frr, ours, theirs, injector, dut)
         finally:
             us.stop()
     assert_nothing_left(lab)
@@ -209,16 +222,62 @@ def test_planned_restart_keeps_bfd_up_and_routes_at_the_peer(pair: Pair) -> None
     assert frr.bfd_counters(pair.our_addr).get("session-down", 0) == downs
 
 
-def _frr_down_at(frr: BfdFrr, peer: str) -> float:
-    """When FRR's session with ``peer`` went down (0.0 while it is up): now minus the
-    milliseconds since its last reset, as ``show bgp neighbors json`` counts them."""
-    a = norm_addr(peer)
-    asked = time.time()
-    data = json.loads(frr.vtysh(f"show bgp neighbors {a} json"))
-    info: dict[str, object] = data.get(a) or next(iter(data.values()), {})
-    if info.get("bgpState") == "Established" or "lastResetTimerMsecs" not in info:
+def _logged_at(path: Path, fmt: str, *words: str, after: float) -> float:
+    """The time (ms precision, local time) of the first line of the log at ``path`` that
+    holds every one of ``words`` and is not older than ``after``; 0.0 while there is none."""
+    try:
+        lines = path.read_text(errors="replace").splitlines()
+    except OSError:
         return 0.0
-    return asked - float(str(info["lastResetTimerMsecs"])) / 1000
+    for line in lines:
+        if all(w in line for w in words):
+            try:
+                t = time.mktime(time.strptime(line[:19], fmt)) + float("0." + line[20:23])
+            except ValueError:
+                continue
+            if t >= after:
+                return t
+    return 0.0
+
+
+def test_busy_core_keeps_bfd_up(pair: Pair) -> None:
+    """A full-table-sized burst into gracebgpd (bench/bgpio.py's injector, BUSY_ROUTES /24s,
+    each exported to FRR too) while BFD runs at 300 ms x 3: no side sees BFD go down."""
+    lab, us, frr = pair.lab, pair.us, pair.frr
+    stream = lab.subdir("injector") / "stream.bin"
+    bgpio = [sys.executable, str(ROOT / "bench" / "bgpio.py")]
+    lab.run(lab.ns(2), [*bgpio, "build", "--prefixes", str(BUSY_ROUTES), "--next-hop", pair.injector_addr,
+                        "--out", str(stream)], timeout=120)
+    flaps = [s["flaps"] for s in us.bfd()]
+    downs = frr.bfd_counters(pair.our_addr).get("session-down", 0)
+    proc = subprocess.Popen(
+        ["ip", "netns", "exec", lab.ns(2), *bgpio, "inject", "--dut", pair.dut_addr, "--local",
+         pair.injector_addr, "--stream", str(stream), "--no-wait"],
+        stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        t0 = time.monotonic()
+
+        def ingested() -> bool:
+            families: Any = us.peer_info(pair.injector_addr)["families"]
+            return sum(int(f["received"]) for f in families) >= BUSY_ROUTES
+
+        wait_until(ingested, 120, interval=0.5, what=f"{BUSY_ROUTES} routes in gracebgpd")
+        took = time.monotonic() - t0
+        i = BUSY_ROUTES - 1  # bench/bgpio.py's /24s go up from 11.0.0.0
+        last = f"{11 + (i >> 16)}.{(i >> 8) & 255}.{i & 255}.0/24"
+        wait_until(lambda: last in frr.vtysh(f"show bgp ipv4 unicast {last} json"), 120, interval=0.5,
+                   what=f"{last} exported to FRR")  # and all of them out again to FRR
+        exported = time.monotonic() - t0
+    finally:
+        proc.kill()
+        proc.wait(10)
+    print(f"\nbusy core: {BUSY_ROUTES} routes ingested in {took:.1f}s, at FRR after {exported:.1f}s; "
+          f"BFD flaps {flaps} -> "
+          f"{[s['flaps'] for s in us.bfd()]}, FRR down events {downs} -> "
+          f"{frr.bfd_counters(pair.our_addr).get('session-down', 0)}")
+    assert [s["flaps"] for s in us.bfd()] == flaps
+    assert frr.bfd_counters(pair.our_addr).get("session-down", 0) == downs
+    assert frr.bfd_peer(pair.our_addr).get("status") == "up"
 
 
 def _lose_everything(lab: Lab, ns: str, dev: str) -> None:
@@ -234,24 +293,32 @@ def test_link_loss_takes_bgp_down_within_detection_time(pair: Pair) -> None:
     lab, us, frr = pair.lab, pair.us, pair.frr
     wait_until(lambda: frr.bfd_peer(pair.our_addr).get("status") == "up", 30, what="BFD up again")
     link = lab.link(0, 1)
+    # Loss towards FRR comes with the first command, loss towards us with the second: each
+    # side's time is counted from the end of the command that silenced what it hears (most
+    # of a command's time is starting ip and tc; the qdisc is in place when it returns).
     started = time.time()
-    for ns in (lab.ns(0), lab.ns(1)):
-        _lose_everything(lab, ns, link.ifname(ns))
+    _lose_everything(lab, lab.ns(0), link.ifname(lab.ns(0)))
+    lost_to_frr = time.time()
+    _lose_everything(lab, lab.ns(1), link.ifname(lab.ns(1)))
+    lost_to_us = time.time()
     try:
-        ours: float = wait_until(lambda: us.session_state(pair.their_addr) != "Established" and time.time(),
-                                 5, interval=0.02, what="gracebgpd's session down")
-        theirs: float = wait_until(lambda: _frr_down_at(frr, pair.our_addr), 5, interval=0.05,
-                                   what="FRR's session down")
+        # when each side took the session down, from its own log (ms timestamps)
+        ours = wait_until(lambda: _logged_at(Path(us.log_path), "%Y-%m-%d %H:%M:%S", "[bfd]", "BFD down (",
+                                             after=started - 1), 5, interval=0.05, what="gracebgpd: BFD down")
+        theirs = wait_until(lambda: _logged_at(frr.workdir / "bgpd-ms.log", "%Y/%m/%d %H:%M:%S", "ADJCHANGE",
+                                               pair.our_addr, "Down", after=started - 1),
+                            5, interval=0.05, what="FRR: session down")
+        wait_until(lambda: us.session_state(pair.their_addr) != "Established", 5, interval=0.05,
+                   what="gracebgpd's session down (API)")
         why = json.loads(frr.vtysh(f"show bgp neighbors {pair.our_addr} json"))[pair.our_addr]
-
     finally:
         for ns in (lab.ns(0), lab.ns(1)):
             lab.run(ns, ["tc", "qdisc", "del", "dev", link.ifname(ns), "root"], check=False)
     detect = MULT * INTERVAL_MS / 1000
-    print(f"\nloss at {started:.3f}: gracebgpd down after {ours - started:.3f}s, FRR down after "
-          f"{theirs - started:.3f}s ({why.get('lastNotificationReason')}; detection time {detect:.1f}s, "
-          "hold time 9 s)")
+    ours, theirs = ours - lost_to_us, theirs - lost_to_frr
+    print(f"\n100% loss: gracebgpd's session down after {ours:.3f}s, FRR's after {theirs:.3f}s "
+          f"({why.get('lastNotificationReason')}; detection time {detect:.1f}s, hold time 9 s)")
     reasons = {k: v for k, v in why.items() if k.startswith("last") and isinstance(v, str)}
     assert any("BFD" in v or v == "060A" for v in reasons.values()), reasons  # Cease/BFD Down, FRR's BFD
-    assert ours - started < 1.0 and theirs - started < 1.0
+    assert ours < 1.0 and theirs < 1.0
     us.wait_established(pair.their_addr, timeout=60)

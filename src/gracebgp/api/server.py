@@ -239,7 +239,7 @@ def build_app(owner: Owner, info: DaemonInfo, hostname: str | None,
 
     policy_routes.register(app, speaker, lambda command: _ask(owner, command, 60.0), _R)
     fib_routes.register(app, lambda: getattr(control, "fib", None), _R, registry)
-    bfd_routes.register(app, getattr(getattr(control, "bfd", None), "sessions", None))
+    bfd_routes.register(app, getattr(control, "bfd", None), registry)
     _with_body_models(app)
     return app
 

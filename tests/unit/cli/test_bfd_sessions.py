@@ -4,11 +4,13 @@ API route's answer from gracebgp-bfdd's listing (api.bfd_routes)."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from prometheus_client import CollectorRegistry, generate_latest
 
 from gracebgp.api import bfd_routes
 from gracebgp.api.bfd_schema import BfdSession
@@ -45,14 +47,30 @@ def test_table_and_json(monkeypatch: pytest.MonkeyPatch, capsys: Capture) -> Non
     assert (s["state"], s["local_c"], s["remote_c"], s["flaps"]) == ("up", True, False, 2)
 
 
-def test_route_answers_from_the_link_and_empty_without_bfd() -> None:
-    async def listing() -> list[dict[str, object]]:
-        return [dict(LISTED, peer="192.0.2.9"), LISTED]
+class Link:
+    """What runtime.bfdlink.BfdLink offers the API: the last known status and a listing."""
 
-    app = FastAPI()
-    bfd_routes.register(app, listing)
+    def __init__(self) -> None:
+        down = dict(LISTED, peer="192.0.2.9", state="down", flaps=5)
+        self.status: dict[str, dict[str, Any]] = {"192.0.2.2": LISTED, "192.0.2.9": down}
+
+    async def sessions(self) -> list[dict[str, Any]]:
+        return [self.status["192.0.2.9"], self.status["192.0.2.2"]]
+
+
+def test_route_and_metrics_answer_from_the_link_and_nothing_without_bfd() -> None:
+    app, registry = FastAPI(), CollectorRegistry()
+    bfd_routes.register(app, Link(), registry)
     got = TestClient(app).get("/v1/bfd").json()
     assert [s["peer"] for s in got] == ["192.0.2.2", "192.0.2.9"]
-    bare = FastAPI()
-    bfd_routes.register(bare, None)
+    text = generate_latest(registry).decode()
+    for line in ('gracebgp_bfd_session_up{peer="192.0.2.2"} 1.0',
+                 'gracebgp_bfd_session_up{peer="192.0.2.9"} 0.0',
+                 'gracebgp_bfd_session_state{peer="192.0.2.9",state="down"} 1.0',
+                 'gracebgp_bfd_detection_time_seconds{peer="192.0.2.2"} 0.9',
+                 'gracebgp_bfd_flaps_total{peer="192.0.2.9"} 5.0'):
+        assert line in text, line
+    bare, empty = FastAPI(), CollectorRegistry()
+    bfd_routes.register(bare, None, empty)
     assert TestClient(bare).get("/v1/bfd").json() == []
+    assert "gracebgp_bfd" not in generate_latest(empty).decode()
