@@ -27,11 +27,19 @@ def next_hops(loc: LocRib, key: int) -> Iterator[str]:
         yield path.next_hop[0]
 
 
+def resolved(addresses: tuple[str, ...], resolver: Resolver) -> Entry | None:
+    """The entry of the BGP next hops ``addresses``: each resolved (``fib.resolve``), those
+    that do not resolve left out; None when none does."""
+    if len(addresses) == 1:  # the common case: the resolver's answer is the entry
+        return resolver.resolve(addresses[0])
+    hops: list[Hop] = []
+    for address in addresses:
+        answer = resolver.resolve(address)
+        if answer is not None:
+            hops.extend(answer)
+    return entry(hops) if hops else None
+
+
 def entry_for(loc: LocRib, key: int, resolver: Resolver) -> Entry | None:
     """What the kernel should hold for ``key``; None: no route (none, or none resolves)."""
-    hops: list[Hop] = []
-    for address in next_hops(loc, key):
-        resolved = resolver.resolve(address)
-        if resolved is not None:
-            hops.extend(resolved)
-    return entry(hops) if hops else None
+    return resolved(tuple(next_hops(loc, key)), resolver)

@@ -39,7 +39,7 @@ from gracebgp.config.model import Config
 from gracebgp.core import events as ev
 from gracebgp.core.nexthop_track import KernelRoutes
 from gracebgp.fib import fbit
-from gracebgp.fib.desired import entry_for, next_hops
+from gracebgp.fib.desired import next_hops, resolved
 from gracebgp.fib.model import Entry, KernelRoute, Op
 from gracebgp.fib.resolve import Resolver
 from gracebgp.fib.table import FibTable
@@ -224,7 +224,7 @@ class FibDriver:
                 self.hops_of[family][key] = hops
             else:
                 self.hops_of[family].pop(key, None)
-        self.table.want(family, key, entry_for(loc, key, self.resolvers[family]))
+        self.table.want(family, key, resolved(hops, self.resolvers[family]))
 
     def _apply(self) -> None:
         kernel = self.kernel

@@ -27,6 +27,7 @@ Netlink layouts (include/uapi/linux/netlink.h, rtnetlink.h)::
 from __future__ import annotations
 
 import errno
+import functools
 import ipaddress
 import socket
 import struct
@@ -110,39 +111,57 @@ def _u32(kind: int, value: int) -> bytes:
     return _attr(kind, struct.pack("=I", value))
 
 
+#: (kind, flags) per operation, the flags as plain ints (IntFlag arithmetic is slow per route).
+_REQUEST = {
+    OpKind.ADD: (int(MsgType.RTM_NEWROUTE), int(MsgFlag.REQUEST | MsgFlag.CREATE | MsgFlag.EXCL)),
+    OpKind.REPLACE: (int(MsgType.RTM_NEWROUTE), int(MsgFlag.REQUEST | MsgFlag.CREATE | MsgFlag.REPLACE)),
+    OpKind.DELETE: (int(MsgType.RTM_DELROUTE), int(MsgFlag.REQUEST)),
+}
+_ACK = int(MsgFlag.ACK)
+
+
+@functools.lru_cache(maxsize=64)
+def _head(afi: int, table: int, protocol: int, metric: int) -> tuple[bytes, ...]:
+    """Per prefix length: the rtmsg and the attributes every request of ours has (table,
+    metric): computed once per setting."""
+    common = _u32(Rta.TABLE, table) + _u32(Rta.PRIORITY, metric)
+    rtm_table = table if table < 256 else RT_TABLE_COMPAT
+    return tuple(_RTMSG.pack(_AF[afi], length, 0, 0, rtm_table, protocol, RT_SCOPE_UNIVERSE,  # type: ignore[index]
+                             RTN_UNICAST, 0) + common for length in range(_WIDTH[afi] + 1))  # type: ignore[index]
+
+
 def encode(op: Op, seq: int, table: int, protocol: int, metric: int, ack: bool) -> bytes:
     """One request for ``op`` (see the module's docstring for the flags)."""
     afi = op.family.afi
     width = _WIDTH[afi]  # type: ignore[index]
     address, length = key_parts(op.key, width)
-    attrs = [_u32(Rta.TABLE, table), _u32(Rta.PRIORITY, metric)]
+    body = _head(afi, table, protocol, metric)[length]
     if length:
-        attrs.append(_attr(Rta.DST, address.to_bytes(width // 8, "big")))
-    flags = MsgFlag.REQUEST | (MsgFlag.ACK if ack else 0)
-    if op.kind == OpKind.DELETE:
-        kind = MsgType.RTM_DELROUTE
-    else:
-        kind = MsgType.RTM_NEWROUTE
-        flags |= MsgFlag.CREATE | (MsgFlag.EXCL if op.kind == OpKind.ADD else MsgFlag.REPLACE)
-        attrs.append(_hops(op.hops))
-    body = _RTMSG.pack(_AF[afi], length, 0, 0, table if table < 256 else RT_TABLE_COMPAT,  # type: ignore[index]
-                       protocol, RT_SCOPE_UNIVERSE, RTN_UNICAST, 0) + b"".join(attrs)
+        body += _attr(Rta.DST, address.to_bytes(width // 8, "big"))
+    kind, flags = _REQUEST[op.kind]
+    if ack:
+        flags |= _ACK
+    if op.kind != OpKind.DELETE:
+        body += _hops(op.hops)
     return _HDR.pack(_HDR.size + len(body), kind, flags, seq, 0) + body
 
 
-def _gateway(hop: Hop) -> bytes:
-    return ipaddress.ip_address(hop.gateway).packed
+@functools.lru_cache(maxsize=4096)
+def _gateway(gateway: str) -> bytes:
+    return ipaddress.ip_address(gateway).packed
 
 
+@functools.lru_cache(maxsize=65536)
 def _hops(hops: Entry) -> bytes:
-    """RTA_GATEWAY (+ RTA_OIF) for one next hop, RTA_MULTIPATH for several (ECMP)."""
+    """RTA_GATEWAY (+ RTA_OIF) for one next hop, RTA_MULTIPATH for several (ECMP); a few
+    distinct entries serve a whole table, so each is encoded once."""
     if len(hops) == 1:
         hop = hops[0]
-        out = _attr(Rta.GATEWAY, _gateway(hop))
+        out = _attr(Rta.GATEWAY, _gateway(hop.gateway))
         return out + _u32(Rta.OIF, hop.ifindex) if hop.ifindex else out
     parts = []
     for hop in hops:
-        gw = _attr(Rta.GATEWAY, _gateway(hop))
+        gw = _attr(Rta.GATEWAY, _gateway(hop.gateway))
         parts.append(_NH.pack(_NH.size + len(gw), 0, 0, hop.ifindex) + gw)
     return _attr(Rta.MULTIPATH, b"".join(parts))
 
