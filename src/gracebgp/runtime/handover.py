@@ -201,6 +201,7 @@ def start_bridge(fds: list[int]) -> int:
     so that the start-up never approaches a 3 s hold time. It writes nothing else and
     reads nothing; the new image ends it (``stop_bridge``) before it writes anything
     itself, so their messages never interleave; it gives up after ``BRIDGE_LIMIT``."""
+    parent = os.getpid()  # before the fork: it may be gone before the child runs
     pid = os.fork()
     if pid:
         return pid
@@ -209,6 +210,8 @@ def start_bridge(fds: list[int]) -> int:
         end = time.monotonic() + BRIDGE_LIMIT
         while time.monotonic() < end:
             time.sleep(BRIDGE_INTERVAL)
+            if os.getppid() != parent:  # the new image died (a crash, SIGKILL): let the
+                break  # connections close, the peers' graceful restart takes over
             for fd in fds:
                 with contextlib.suppress(OSError):
                     os.write(fd, KEEPALIVE)

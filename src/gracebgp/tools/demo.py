@@ -4,8 +4,8 @@ Two gracebgpd daemons on loopback (A: AS 65001 at 127.0.0.1, B: AS 65002 at 127.
 with the embedded default configuration (``gracebgp.config.default``: GR, LLGR and the
 RFC 8538 N bit), free ports and a temporary state directory, no root. Once B has A's
 routes, a thread reads B's Loc-RIB through B's API every 100 ms while A is restarted
-through its API (``gracebgp restart``: same PID, R=1, End-of-RIB after its routes). The
-demo then says whether A's routes ever left B's table, how long B held them stale, that
+through its API (``gracebgp restart --graceful``: same PID, R=1, End-of-RIB after its
+routes). The demo then says whether A's routes ever left B's table, how long B held them stale, that
 A kept its PID, and prints A's restart timeline. Exit 0 only if no route of A ever
 disappeared from B. Both daemons are stopped by PID and the directory removed on every
 exit path (also Ctrl-C); every wait is bounded.
@@ -189,7 +189,8 @@ def run(work: Path, speakers: list[Speaker]) -> int:
         time.sleep(0.5)  # a few samples before
         t_restart, wall_restart = time.monotonic(), time.time()
         with a.client() as ca:
-            print(f"\n$ gracebgp restart   (on A, through its API)\n  {ca.restart().message}")
+            print(f"\n$ gracebgp restart --graceful   (on A, through its API)\n"
+                  f"  {ca.restart(graceful=True).message}")
         wait_for("A's new process answers", lambda: ask(a, Client.global_).uptime < uptime, speakers)
         wait_for("A's restart is complete and B holds no stale route of A",
                  lambda: restart_done(a, b, wanted), speakers)
