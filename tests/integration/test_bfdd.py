@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -18,6 +19,8 @@ from typing import Any
 
 import pytest
 
+from gracebgp.bfd import ControlPacket, SessionState, encode
+from gracebgp.bfd.codes import SINGLE_HOP_PORT
 from gracebgp.bfdd.client import BfddClient
 from gracebgp.bfdd.protocol import SessionSpec
 
@@ -170,3 +173,31 @@ async def _admin_down(up: tuple[Watch, Watch], daemons: Any) -> None:
     down = await wa.until("down", 5)
     assert (down["remote_state"], down["local_diag"]) == ("admin-down", "neighbor-signaled-session-down")
     await again.client.close()
+
+
+def test_ttl_below_255_and_malformed_packets_are_discarded_and_counted(daemons: Any) -> None:
+    """RFC 5881 §5: single hop takes TTL 255 only; RFC 5880 §6.8.6: a malformed packet is
+    dropped with its reason; neither stops bfdd."""
+    async def main() -> None:
+        watch = Watch(daemons[0][1], B, A)
+        await watch.client.start()
+        await watch.client.set_sessions([watch.spec])
+        down = encode(ControlPacket(SessionState.DOWN, my_discriminator=7))
+        for ttl, data in ((254, down), (255, down[:20]), (255, b"\x40" + down[1:])):
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+                sock.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, ttl)
+                sock.bind((B, 0))
+                sock.sendto(data, (A, SINGLE_HOP_PORT))
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 5
+        while True:
+            listing = await watch.client.list_sessions()
+            if len(listing["discards"]) == 3:
+                break
+            assert loop.time() < deadline, listing["discards"]
+            await asyncio.sleep(0.05)
+        assert listing["discards"] == {"bad_ttl": 1, "too_short": 1, "bad_version": 1}
+        [s] = listing["sessions"]
+        assert s["received"] == 0 and s["state"] == "down"
+        await watch.client.close()
+    asyncio.run(main())

@@ -37,20 +37,34 @@ BUSY_ROUTES = 500_000  # what the injector sends while BFD must stay Up
 ROOT = Path(__file__).parents[2]
 GR = GrSpec(restart_time=120, notification=True)
 OURS, THEIRS = "10.100.0.0/24", "10.101.0.0/24"
+OUR_LO, THEIR_LO = "10.255.0.1", "10.255.0.2"  # the multihop session's ends (RFC 5883)
 
 
 class BfdGraceBgpd(GraceBgpd):
-    """gracebgpd with BFD for its first neighbor (FRR), and gracebgp-bfdd ended at teardown:
-    it outlives gracebgpd on purpose (a retaining stop keeps BFD Up for the peers)."""
+    """gracebgpd with BFD for FRR's two sessions (single hop on the link, multihop between
+    loopbacks with ebgp-multihop), and gracebgp-bfdd ended at teardown: it outlives
+    gracebgpd on purpose (a retaining stop keeps BFD Up for the peers)."""
 
     def config(self) -> str:
         us = INTERVAL_MS * 1000
         bfd = ("  [neighbors.bfd.config]\n    enabled = true\n"
                f"    desired-minimum-tx-interval = {us}\n    required-minimum-receive = {us}\n"
                f"    detection-multiplier = {MULT}\n")
-        first, sep, rest = super().config().partition("[[neighbors]]\n")
-        second = rest.find("[[neighbors]]\n")
-        return first + sep + rest[:second] + bfd + rest[second:]
+        multihop = ("  [neighbors.ebgp-multihop.config]\n    enabled = true\n    multihop-ttl = 2\n"
+                    "  [neighbors.bfd.gracebgp]\n    multihop = true\n")
+        head, *neighbors = super().config().split("[[neighbors]]\n")
+        out = [head]
+        for n in neighbors:
+            body, tail = n, ""
+            if "[gracebgp]\n" in n:  # the last neighbor: its keys end where [gracebgp] begins
+                body, tail = n.split("[gracebgp]\n", 1)
+                tail = "[gracebgp]\n" + tail
+            if f'neighbor-address = "{THEIR_LO}"' in body:
+                body += bfd + multihop
+            elif f"peer-as = {THEM}" in body:
+                body += bfd
+            out.append(body + tail)
+        return "[[neighbors]]\n".join(out)
 
     def bfdd_pid(self) -> int | None:
         try:
@@ -82,7 +96,8 @@ class BfdFrr(Frr):
         for n in self.neighbors:
             a = norm_addr(n.address)
             line = f" neighbor {a} remote-as {n.peer_as}\n"
-            text = text.replace(line, f"{line} neighbor {a} bfd\n neighbor {a} bfd profile gbi\n")
+            hops = f" neighbor {a} ebgp-multihop 2\n" if a == OUR_LO else ""
+            text = text.replace(line, f"{line}{hops} neighbor {a} bfd\n neighbor {a} bfd profile gbi\n")
         return text
 
     def _launch(self, restarting: bool) -> None:
@@ -148,13 +163,19 @@ def pair() -> Iterator[Pair]:
         link = lab.link(0, 1)
         ours, theirs = link.a_v4, link.b_v4
         dut, injector = lab.link(0, 2).a_v4, lab.link(0, 2).b_v4
+        ends = ((lab.ns(0), OUR_LO, THEIR_LO, theirs), (lab.ns(1), THEIR_LO, OUR_LO, ours))
+        for ns, mine, other, via in ends:  # loopback addresses routed over the link
+            lab.run(ns, ["ip", "addr", "add", f"{mine}/32", "dev", "lo"])
+            lab.run(ns, ["ip", "route", "add", f"{other}/32", "via", via])
         us, frr = BfdGraceBgpd(), BfdFrr()
         try:
             us.start(lab, lab.ns(0), asn=US, router_id=ours, originate=[RouteSpec(OURS)],
                      neighbors=[NeighborSpec(theirs, THEM, graceful_restart=GR),
+                                NeighborSpec(THEIR_LO, THEM, local_address=OUR_LO),
                                 NeighborSpec(injector, INJECTOR_AS, passive=True)])
             frr.start(lab, lab.ns(1), asn=THEM, router_id=theirs, originate=[RouteSpec(THEIRS)],
-                      neighbors=[NeighborSpec(ours, US, graceful_restart=GR)])
+                      neighbors=[NeighborSpec(ours, US, graceful_restart=GR),
+                                 NeighborSpec(OUR_LO, US, local_address=THEIR_LO)])
             us.wait_established(theirs, timeout=60)
             frr.wait_established(ours, timeout=60)
             wait_until(lambda: frr.bfd_peer(ours).get("status") == "up", 30, what="FRR's BFD session up")
@@ -164,15 +185,32 @@ def pair() -> Iterator[Pair]:
     assert_nothing_left(lab)
 
 
+def up(s: dict[str, object], peer: str) -> bool:
+    return s["state"] == "up" and s["peer"] == peer
+
+
 def test_bfd_up_with_c_bits(pair: Pair) -> None:
     peer = pair.frr.bfd_peer(pair.our_addr)
     assert peer["status"] == "up"
     assert peer["remote-receive-interval"] == INTERVAL_MS and peer["remote-detect-multiplier"] == MULT
-    ours = wait_until(lambda: [s for s in pair.us.bfd() if s["state"] == "up"], 10, what="gracebgp bfd up")
+    ours = wait_until(lambda: [s for s in pair.us.bfd() if up(s, pair.their_addr)],
+                      10, what="gracebgp bfd up")
     [s] = ours
     assert s["local_c"] is True  # gracebgp-bfdd does not share fate with gracebgpd
     assert s["remote_c"] is False  # FRR's bfdd runs beside bgpd and says so
     assert s["tx_interval_us"] == INTERVAL_MS * 1000 and s["detection_time_us"] == MULT * INTERVAL_MS * 1000
+
+
+def test_multihop_bfd_up(pair: Pair) -> None:
+    """RFC 5883 between loopbacks (port 4784), beside the single-hop session on the link."""
+    pair.us.wait_established(THEIR_LO, timeout=60)
+    wait_until(lambda: pair.frr.bfd_peer(OUR_LO).get("status") == "up", 30, what="FRR's multihop BFD up")
+    peer = pair.frr.bfd_peer(OUR_LO)
+    assert peer["multihop"] is True and peer["local"] == THEIR_LO
+    [s] = wait_until(lambda: [s for s in pair.us.bfd() if s["peer"] == THEIR_LO and s["state"] == "up"], 10,
+                     what="gracebgp bfd: multihop up")
+    assert (s["multihop"], s["port"], s["local"]) == (True, 4784, OUR_LO)
+    assert s["detection_time_us"] == MULT * INTERVAL_MS * 1000
 
 
 def test_planned_restart_keeps_bfd_up_and_routes_at_the_peer(pair: Pair) -> None:
