@@ -2,7 +2,7 @@
 of adds with per-route errors (a prefix another protocol holds: EEXIST, not taken; an
 unreachable gateway: ENETUNREACH), an in-place replace to an ECMP route, the dump of our
 protocol's routes, the monitor (other protocols' routes and address changes reported, our
-own echo skipped), deletes that never touch another protocol's route. IPv4 and IPv6."""
+own echo dropped by its socket filter), deletes that never touch another protocol's route. IPv4 and IPv6."""
 
 from __future__ import annotations
 
@@ -36,6 +36,7 @@ def test_kernel_edge() -> None:
                                ["2001:db8:99::/48", [gw6], 254, 20]]
         assert out["monitor"][0] == "10.96.0.0" and "link-or-address" in out["monitor"]
         assert not any(isinstance(m, str) and m.startswith("10.95.") for m in out["monitor"])
+        assert out["own_seen"] == 0  # not even read: dropped by the socket filter
         assert out["delete"] == [0, e["ESRCH"], 0] and out["delete_rest_ok"]
         assert out["left"] == []
         [static] = out["static_kept"]

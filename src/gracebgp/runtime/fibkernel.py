@@ -13,7 +13,7 @@ acknowledgement of the last tells that every other one succeeded.
 Dumps (what is in the kernel at start-up and after link or address changes) go through
 pyroute2. The monitor reads RTMGRP_LINK, the IPv4/IPv6 address and route groups on a
 socket of its own; route notifications of our own protocol (the echo of our writes, up
-to a whole table) are skipped on their header without being parsed.
+to a whole table) are dropped by a socket filter before they reach the process.
 
 Netlink layouts (include/uapi/linux/netlink.h, rtnetlink.h)::
 
@@ -26,11 +26,13 @@ Netlink layouts (include/uapi/linux/netlink.h, rtnetlink.h)::
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import functools
 import ipaddress
 import socket
 import struct
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from enum import IntEnum, IntFlag
 from typing import Any
@@ -266,10 +268,46 @@ def dump(families: Iterable[Family]) -> list[tuple[KernelRoute, int, int, int]]:
     return out
 
 
+SO_ATTACH_FILTER = 26  # include/uapi/asm-generic/socket.h
+_BPF = struct.Struct("=HBBI")  # struct sock_filter: code, jt, jf, k
+_LD_H_ABS, _LD_B_ABS, _JEQ_K, _RET_K = 0x28, 0x30, 0x15, 0x06
+
+
+def _host16(value: int) -> int:
+    """A 16-bit header field as a classic BPF half-word load sees it (network order)."""
+    return int.from_bytes(value.to_bytes(2, sys.byteorder), "big")
+
+
+def own_echo_filter(protocol: int) -> list[tuple[int, int, int, int]]:
+    """A classic BPF program for the monitor's socket that drops RTM_NEWROUTE/RTM_DELROUTE
+    notifications of our own ``protocol`` in the kernel (one message per notification):
+    the echo of a whole table of our writes never reaches the process (nor overflows its
+    buffer). nlmsg_type is at offset 4 (host order), rtm_protocol at 16 + 5."""
+    return [
+        (_LD_H_ABS, 0, 0, 4),
+        (_JEQ_K, 2, 0, _host16(MsgType.RTM_NEWROUTE)),
+        (_JEQ_K, 1, 0, _host16(MsgType.RTM_DELROUTE)),
+        (_RET_K, 0, 0, 0xFFFFFFFF),
+        (_LD_B_ABS, 0, 0, _HDR.size + 5),
+        (_JEQ_K, 0, 1, protocol),
+        (_RET_K, 0, 0, 0),
+        (_RET_K, 0, 0, 0xFFFFFFFF),
+    ]
+
+
+def _attach(sock: socket.socket, program: list[tuple[int, int, int, int]]) -> ctypes.Array[ctypes.c_char]:
+    """SO_ATTACH_FILTER with ``program``; returns the buffer (kept alive by the caller)."""
+    buf = ctypes.create_string_buffer(b"".join(_BPF.pack(*insn) for insn in program))
+    fprog = struct.pack("HL", len(program), ctypes.addressof(buf))  # struct sock_fprog
+    sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, fprog)
+    return buf
+
+
 class Monitor:
     """The kernel's link, address and route notifications. ``on_change(route_or_None)``:
     a route message of another protocol (parsed), or None for a link or address change
-    (the caller dumps again); our own protocol's route messages are skipped unparsed."""
+    (the caller dumps again); our own protocol's route messages are dropped in the kernel
+    (``own_echo_filter``) or, should one pass, skipped unparsed."""
 
     def __init__(self, protocol: int, on_change: Callable[[Any | None], None]) -> None:
         self.protocol = protocol
@@ -279,8 +317,10 @@ class Monitor:
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
         groups = Group.LINK | Group.IPV4_IFADDR | Group.IPV4_ROUTE | Group.IPV6_IFADDR | Group.IPV6_ROUTE
         self.sock.bind((0, int(groups)))
+        self._filter = _attach(self.sock, own_echo_filter(protocol))
         self.sock.setblocking(False)
         self.overruns = 0  # ENOBUFS: notifications lost, a full dump follows
+        self.own_seen = 0  # our own route notifications that passed the filter (skipped here)
 
     def close(self) -> None:
         self.sock.close()
@@ -301,6 +341,7 @@ class Monitor:
             for kind, _flags, _seq, body in _messages(data):
                 if kind in (MsgType.RTM_NEWROUTE, MsgType.RTM_DELROUTE):
                     if len(body) >= _RTMSG.size and body[5] == self.protocol:
+                        self.own_seen += 1
                         continue
                     offset = _HDR.size + len(body)
                     raw = struct.pack("=IHHII", offset, kind, 0, 0, 0) + bytes(body)
