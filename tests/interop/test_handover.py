@@ -8,7 +8,9 @@ established count and up-since time; a capture of every BGP connection of graceb
 namespace shows no NOTIFICATION, no FIN, no RST and no withdrawal, and the longest gap
 between our messages to each peer stays under the 3 s hold time. Failure paths: a
 broken configuration and a module that raises on import leave the old process with
-every session and make the command fail with the reason.
+every session and make the command fail with the reason. Take-over by a new process in
+another PID namespace, and across versions (the previous commit's code, from
+``git archive``, takes the sessions over and hands them back): the same checks.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tarfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -299,3 +302,53 @@ def test_take_over_by_a_process_in_another_pid_namespace(setup: Setup) -> None:
     gaps = _gaps(s, packets)
     assert max(gaps.values()) < HOLD, gaps
     print(f"take-over: longest gap between our messages to each peer: {gaps}")
+
+
+def _previous_src(lab: Lab) -> Path:
+    """``src/`` of the previous commit (``git archive HEAD~1``, as ``bench/routing.py --ref``)."""
+    root = Path(__file__).resolve().parents[2]
+    out = lab.subdir("previous") / "src.tar"
+    with open(out, "wb") as fh:
+        r = subprocess.run(["git", "-C", str(root), "archive", "--format=tar", "HEAD~1", "src"], stdout=fh,
+                           stderr=subprocess.PIPE, timeout=60, check=False)
+    if r.returncode != 0:
+        pytest.skip(f"no previous commit to take over with: {r.stderr.decode(errors='replace').strip()}")
+    with tarfile.open(out) as tar:
+        tar.extractall(out.parent, filter="data")
+    return out.parent / "src"
+
+
+def _take_over(s: Setup, pythonpath: str) -> None:
+    assert s.g.proc is not None
+    old, starts = s.g.proc, s.g.starts()
+    conf = s.g.workdir / "gracebgpd.toml"
+    new = s.lab.spawn(s.lab.ns(0), [sys.executable, "-m", "gracebgp.daemon", "-f", str(conf), "-l", "debug",
+                                    "--take-over"], Path(s.g.log_path), name="gracebgpd-taker",
+                      env={**os.environ, "PYTHONPATH": pythonpath})
+    wait_until(lambda: not old.alive(), 30, 0.1, what="the old gracebgpd to exit")
+    s.g.proc = new
+    wait_until(lambda: s.g.starts() > starts and s.g.session_state(s.peers[0][2]) == "Established",
+               30, 0.2, what="the new gracebgpd to serve")
+
+
+@interop
+def test_take_over_across_versions(setup: Setup) -> None:
+    """The previous commit's code takes the sessions over from this one, and this one
+    takes them back: the state format is read both ways, the peers see nothing."""
+    s = setup
+    previous = _previous_src(s.lab)
+    shadow = s.g.extra_env["PYTHONPATH"]
+    before = {p.kind: MARKS[type(p)](p, ours) for p, ours, _ in s.peers}
+    with Sampler(s) as sampler:
+        _take_over(s, f"{previous}:{shadow}")
+        assert s.g.proc is not None
+        # The running process imports the previous commit's code (PYTHONPATH comes first).
+        assert f"PYTHONPATH={previous}".encode() in Path(f"/proc/{s.g.proc.pid}/environ").read_bytes()
+        _take_over(s, shadow)
+        time.sleep(HOLD + 1.0)
+    after = {p.kind: MARKS[type(p)](p, ours) for p, ours, _ in s.peers}
+    assert same_sessions(before, after), (before, after)
+    for kind, samples in sampler.samples.items():
+        assert samples and not [x for x in samples if not x[1] or x[2]], kind
+    log = Path(s.g.log_path).read_text(errors="replace")
+    assert log.count("sessions adopted from pid") >= 2, log[-3000:]
