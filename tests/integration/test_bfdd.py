@@ -22,7 +22,7 @@ import pytest
 from gracebgp.bfd import ControlPacket, SessionState, encode
 from gracebgp.bfd.codes import SINGLE_HOP_PORT
 from gracebgp.bfdd.client import BfddClient
-from gracebgp.bfdd.protocol import SessionSpec
+from gracebgp.bfdd.protocol import SessionSpec, code_fingerprint
 
 A, B = "127.0.0.1", "127.0.0.2"
 FAST = {"desired_min_tx_us": 50_000, "required_min_rx_us": 50_000, "detect_mult": 3}
@@ -201,3 +201,30 @@ def test_ttl_below_255_and_malformed_packets_are_discarded_and_counted(daemons: 
         assert s["received"] == 0 and s["state"] == "down"
         await watch.client.close()
     asyncio.run(main())
+
+
+def test_bfdd_running_other_code_is_replaced_with_admin_down_first(daemons: Any) -> None:
+    """After an upgrade the new gracebgpd finds bfdd running older code: it stops it (its
+    sessions say AdminDown, which the peer takes as a signal, not a failure: RFC 5880
+    §6.8.16) and starts the bfdd on disk, whose session comes Up again."""
+    async def scenario(up: tuple[Watch, Watch], daemons: Any) -> None:
+        wa, wb = up
+        old_pid = wa.client.pid
+        await wa.client.close()
+        events: list[dict[str, Any]] = []
+        command = [sys.executable, "-m", "gracebgp.bfdd", "--listen", A, "--orphan-timeout", "30"]
+        fresh = BfddClient(daemons[0][1], events.append, command=command)
+        await fresh.start(code="the code on disk after an upgrade")
+        try:
+            await fresh.set_sessions([wa.spec])
+            assert fresh.pid not in (None, old_pid) and fresh.code == code_fingerprint()
+            down = await wb.until("down", 5)
+            assert down["remote_state"] == "admin-down"
+            assert down["local_diag"] == "neighbor-signaled-session-down"
+            wb.events.clear()
+            await wb.until("up", 10)
+        finally:
+            await fresh.close()
+            pid = int(Path(daemons[0][1].removesuffix(".sock") + ".pid").read_text())
+            os.kill(pid, signal.SIGKILL)
+    run_up(daemons, scenario)

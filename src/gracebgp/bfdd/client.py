@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import subprocess
 import sys
 from collections import deque
@@ -21,6 +22,7 @@ log = logging.getLogger("gracebgp.bfd")
 
 START_WAIT = 5.0  # seconds for a new bfdd's control socket to appear
 RECONNECT = 1.0
+STOP_WAIT = 6.0  # bfdd says AdminDown for up to 3 s (server.ADMIN_DOWN_LINGER), then ends
 
 
 class BfddClient:
@@ -36,16 +38,41 @@ class BfddClient:
         self.command = list(command or (sys.executable, "-m", "gracebgp.bfdd"))
         self.wanted: list[SessionSpec] = []
         self.pid: int | None = None  # bfdd's, from its snapshot
+        self.code: str | None = None  # the code it runs (protocol.code_fingerprint), ditto
         self.connected = asyncio.Event()
         self._writer: asyncio.StreamWriter | None = None
         self._replies: deque[asyncio.Future[dict[str, Any]]] = deque()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
 
-    async def start(self) -> None:
-        """Connect, starting bfdd first when nothing answers; then keep the connection."""
+    async def start(self, code: str | None = None) -> None:
+        """Connect, starting bfdd first when nothing answers; then keep the connection.
+        ``code``: this side's ``code_fingerprint()``. A bfdd that runs other code (an
+        upgrade since it started) is replaced: its sessions go AdminDown first, which the
+        peers do not take as a failure (RFC 5880 §6.8.16), then a new bfdd starts."""
         await self._connect()
+        if code is not None and self.code != code and self.spawn:
+            log.warning("gracebgp-bfdd (pid %s) runs other code (%s, on disk %s): restarting it, its "
+                        "sessions AdminDown first", self.pid, self.code, code,
+                        extra={"event": "bfdd-replaced"})
+            await self._replace()
         self._task = asyncio.create_task(self._keep())
+
+    async def _replace(self) -> None:
+        """Stop the running bfdd (AdminDown, RFC 5880 §6.8.16), wait (bounded) until it has
+        gone, and start the one on disk."""
+        assert self._writer is not None
+        self._writer.write(dumps({"op": "stop"}))
+        await self._writer.drain()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + STOP_WAIT
+        while os.path.exists(self.control_path) and loop.time() < deadline:
+            await asyncio.sleep(0.05)
+        self._writer.close()
+        self._writer = None
+        if os.path.exists(self.control_path):
+            raise ConnectionError(f"gracebgp-bfdd (pid {self.pid}) did not stop within {STOP_WAIT:g}s")
+        await self._connect()
 
     async def close(self) -> None:
         """Disconnect; bfdd and its sessions go on (a planned restart re-adopts them)."""
@@ -102,6 +129,7 @@ class BfddClient:
         self._reader = reader
         first = loads(await asyncio.wait_for(reader.readline(), START_WAIT))
         self.pid = first.get("pid")
+        self.code = first.get("code")
         self.on_message(first)
         self.connected.set()
         if self.wanted:

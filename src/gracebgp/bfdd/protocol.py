@@ -6,17 +6,22 @@ gracebgpd -> bfdd:
   {"op": "stop"}                           AdminDown every session (RFC 5880 §6.8.16), then exit
 bfdd writes its pid next to the socket (``bfdd.sock`` -> ``bfdd.pid``) while it runs.
 bfdd -> gracebgpd:
-  {"event": "snapshot", "sessions": [status, ...]}   on connect: what runs now (re-adoption)
+  {"event": "snapshot", "pid": N, "code": digest, "sessions": [status, ...]}
+                                           on connect: what runs now (re-adoption), and
+                                           which code (code_fingerprint) it runs
   {"event": "state", "status": status, "old": "down"}  a session changed state
   {"op": "set" | "stop", "ok": true}                  the acknowledgement of a request
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
+from gracebgp.bfd import codes
 from gracebgp.bfd.codes import MULTIHOP_PORT, SINGLE_HOP_PORT
 
 
@@ -62,3 +67,14 @@ def loads(line: bytes) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ValueError("a control message is a JSON object")
     return value
+
+
+def code_fingerprint() -> str:
+    """A digest of the BFD code on disk (gracebgp.bfd and gracebgp.bfdd). gracebgp-bfdd
+    reports the one it started with; a gracebgpd that finds another one knows bfdd runs
+    older (or newer) code than it would start now."""
+    h = hashlib.sha256()
+    for package in (Path(codes.__file__).parent, Path(__file__).parent):
+        for f in sorted(package.glob("*.py")):
+            h.update(f.name.encode() + b"\0" + f.read_bytes())
+    return h.hexdigest()[:16]

@@ -24,7 +24,7 @@ from gracebgp.bfd.codes import MULTIHOP_PORT, SINGLE_HOP_PORT, SINGLE_HOP_TTL, D
 from gracebgp.bfd.packet import ControlPacket, Discard, decode
 from gracebgp.bfd.session import BfdParams, BfdSession, Output, SendPacket, StateChanged
 from gracebgp.bfdd import sockets
-from gracebgp.bfdd.protocol import SessionSpec, dumps, loads
+from gracebgp.bfdd.protocol import SessionSpec, code_fingerprint, dumps, loads
 
 log = logging.getLogger("gracebgp.bfdd")
 
@@ -89,6 +89,7 @@ class BfdServer:
         self._orphan: asyncio.TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping: asyncio.Future[None] | None = None
+        self.code = code_fingerprint()  # the code this process runs, for the clients
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -165,7 +166,7 @@ class BfdServer:
             self._orphan.cancel()
             self._orphan = None
         now = self._now()
-        writer.write(dumps({"event": "snapshot", "pid": os.getpid(),
+        writer.write(dumps({"event": "snapshot", "pid": os.getpid(), "code": self.code,
                             "sessions": [ep.status(now) for ep in self.endpoints.values()]}))
         try:
             while line := await reader.readline():

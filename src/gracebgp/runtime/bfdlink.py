@@ -1,8 +1,9 @@
 """gracebgpd's BFD: the sessions its configuration wants, handed to gracebgp-bfdd (started
-when none runs), and bfdd's state changes handed to the speaker as ``BfdChanged`` facts
-through the owner queue. bfdd outlives a planned restart (re-exec) or a retaining stop:
-its sessions stay Up while BGP restarts (RFC 5882 §4.3, its C bit is 1); a withdrawing
-stop, or a configuration without BFD, ends it with AdminDown (RFC 5880 §6.8.16).
+when none runs; replaced, its sessions AdminDown first, when it runs other code than is on
+disk), and bfdd's state changes handed to the speaker as ``BfdChanged`` facts through the
+owner queue. bfdd outlives a planned restart (re-exec) or a retaining stop: its sessions
+stay Up while BGP restarts (RFC 5882 §4.3, its C bit is 1); a withdrawing stop, or a
+configuration without BFD, ends it with AdminDown (RFC 5880 §6.8.16).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import os
 from typing import Any
 
 from gracebgp.bfdd.client import BfddClient
-from gracebgp.bfdd.protocol import SessionSpec
+from gracebgp.bfdd.protocol import SessionSpec, code_fingerprint
 from gracebgp.config.model import Config
 from gracebgp.core import events as ev
 from gracebgp.runtime.owner import Owner
@@ -54,7 +55,7 @@ class BfdLink:
         self.client = BfddClient(self.path, self._message,
                                  log_path=os.path.join(self.cfg.gracebgp.state_dir, LOG_NAME))
         try:
-            await self.client.start()
+            await self.client.start(code_fingerprint())
             await self.client.set_sessions(specs)
         except (TimeoutError, OSError, ConnectionError, ValueError) as exc:
             log.error("BFD not running: gracebgp-bfdd: %s", exc, extra={"event": "bfd-unavailable"})
