@@ -4,6 +4,7 @@ addresses, the two IPv6 ones)."""
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import json
 import subprocess
@@ -50,6 +51,11 @@ def main() -> None:
     ours = [(format_prefix(r.key, r.family.afi), [h.gateway for h in r.hops], table, metric)
             for r, table, _type, metric in dump([v4, v6]) if r.protocol == 196]
     out["dump"] = sorted(ours)
+
+    async def in_loop() -> int:  # as the daemon dumps after a link change: inside its loop
+        return sum(1 for r, *_ in dump([v4, v6]) if r.protocol == 196)
+
+    out["dump_in_loop"] = asyncio.run(in_loop())
     changes: list[Any] = []
     mon = Monitor(196, changes.append)
     subprocess.run(["ip", "route", "add", "10.96.0.0/24", "via", gw1, "proto", "static"], check=True)

@@ -218,6 +218,8 @@ def test_an_unreachable_next_hop_leaves_the_kernel_and_the_peers_within_a_second
     except TimeoutError as exc:
         raise AssertionError(f"{exc}\nrouter: {net.gbd.cli('peers')}\n{net.gbd.cli('fib')}\n"
                              f"{net.gbd.log_tail(60)}") from exc
+    logs = net.gbd.logs()
+    assert "Exception in callback" not in logs and "fib-dump-failed" not in logs, net.gbd.log_tail(60)
 
 
 def test_control_stop_withdraw_loses_packets(net: Net) -> None:

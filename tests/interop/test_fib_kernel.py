@@ -34,6 +34,7 @@ def test_kernel_edge() -> None:
         assert sorted(h["gateway"] for h in route["nexthops"]) == sorted([gw1, gw2])
         assert out["dump"] == [["10.99.0.0/24", sorted([gw1, gw2]), 254, 20],
                                ["2001:db8:99::/48", [gw6], 254, 20]]
+        assert out["dump_in_loop"] == 2
         assert out["monitor"][0] == "10.96.0.0" and "link-or-address" in out["monitor"]
         assert not any(isinstance(m, str) and m.startswith("10.95.") for m in out["monitor"])
         assert out["own_seen"] == 0  # not even read: dropped by the socket filter

@@ -25,6 +25,7 @@ Speaker's state; it reads the Loc-RIB between the owner's steps, as an owner hoo
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import itertools
 import logging
@@ -310,6 +311,13 @@ class FibDriver:
 
     def _dump_again(self) -> None:
         self._redump = None
+        try:
+            routes = fibkernel.dump(FAMILIES)
+        except (OSError, RuntimeError, concurrent.futures.TimeoutError) as exc:  # never fatal: try again
+            log.warning("FIB: dumping the kernel's routes failed (%s); trying again in 1 s", exc,
+                        extra={"event": "fib-dump-failed"})
+            self._redump = asyncio.get_running_loop().call_later(1.0, self._dump_again)
+            return
         for f in FAMILIES:
             width, old = _WIDTH[f], self.resolvers[f]
             fresh = Resolver(width, old.via_default)
@@ -317,7 +325,7 @@ class FibDriver:
             self.resolvers[f] = fresh
         self._delta = {f: ([], []) for f in FAMILIES}
         self._full = set(FAMILIES)
-        for route, table, kind, metric in fibkernel.dump(FAMILIES):
+        for route, table, kind, metric in routes:
             if route.protocol != self.settings.protocol or table != self.settings.table:
                 self._other(route, table, kind, metric, gone=False)
         self._tell_core()

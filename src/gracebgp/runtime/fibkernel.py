@@ -26,6 +26,8 @@ Netlink layouts (include/uapi/linux/netlink.h, rtnetlink.h)::
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import ctypes
 import errno
 import functools
@@ -256,8 +258,7 @@ def route_of(msg: Any) -> tuple[KernelRoute, int, int, int] | None:
     return KernelRoute(family, key, _entry_of(msg), msg["proto"], metric), table, msg["type"], metric
 
 
-def dump(families: Iterable[Family]) -> list[tuple[KernelRoute, int, int, int]]:
-    """Every route of ``families`` in every table (pyroute2), as ``route_of`` gives them."""
+def _dump(families: Iterable[Family]) -> list[tuple[KernelRoute, int, int, int]]:
     out = []
     with IPRoute() as ipr:
         for family in families:
@@ -266,6 +267,19 @@ def dump(families: Iterable[Family]) -> list[tuple[KernelRoute, int, int, int]]:
                 if r is not None:
                     out.append(r)
     return out
+
+
+def dump(families: Iterable[Family]) -> list[tuple[KernelRoute, int, int, int]]:
+    """Every route of ``families`` in every table (pyroute2), as ``route_of`` gives them.
+    pyroute2's synchronous API runs an event loop of its own, which it cannot do inside a
+    running one (the daemon's, after start-up): there the dump runs in a thread of its own
+    and this waits for it."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return _dump(families)
+    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="fib-dump") as pool:
+        return pool.submit(_dump, list(families)).result(timeout=120)
 
 
 SO_ATTACH_FILTER = 26  # include/uapi/asm-generic/socket.h
