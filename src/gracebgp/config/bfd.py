@@ -3,9 +3,10 @@
 GoBGP's ``[neighbors.bfd.config]``: ``enabled``, ``desired-minimum-tx-interval`` and
 ``required-minimum-receive`` (microseconds, default 1 s each), ``detection-multiplier``
 (default 3), ``port`` (the peer's destination port). gracebgp's ``[neighbors.bfd.gracebgp]``:
-``multihop`` (RFC 5883 instead of RFC 5881) and ``graceful`` (a BFD Down of a peer with GR
+``multihop`` (RFC 5883 instead of RFC 5881), ``graceful`` (a BFD Down of a peer with GR
 negotiated keeps its routes even when its C bit says its forwarding failed, like BIRD's
-``bfd graceful``; restart.bfd_down has the table).
+``bfd graceful``; restart.bfd_down has the table) and ``wait-for-up`` (no BGP session while
+BFD is not Up).
 """
 
 from __future__ import annotations
@@ -40,6 +41,10 @@ class Bfd(Frozen):
     #: ``[neighbors.bfd.gracebgp] graceful``: BFD Down with GR negotiated always keeps the
     #: peer's routes (restart.bfd_down).
     graceful: bool = False
+    #: ``[neighbors.bfd.gracebgp] wait-for-up``: the BGP session starts (connects, accepts)
+    #: only while BFD is Up, and stops when BFD goes down (core.bfd). Default: BGP comes up
+    #: whether BFD is up or not.
+    wait_for_up: bool = False
 
     @property
     def destination_port(self) -> int:

@@ -240,6 +240,7 @@ _BFD: dict[tuple[str, ...], TomlPath] = {
     ("bfd", "port"): ("bfd", "config", "port"),
     ("bfd", "multihop"): ("bfd", "gracebgp", "multihop"),
     ("bfd", "graceful"): ("bfd", "gracebgp", "graceful"),
+    ("bfd", "wait_for_up"): ("bfd", "gracebgp", "wait-for-up"),
 }
 
 NEIGHBOR = Section(

@@ -65,6 +65,8 @@ class NeighborSettings:
     #: ``[neighbors.bfd.gracebgp] graceful``: a BFD failure with GR negotiated keeps the peer's
     #: routes even when its C bit is 1 (core.bfd, restart.bfd_down).
     bfd_graceful: bool = False
+    #: ``[neighbors.bfd.gracebgp] wait-for-up``: the session starts only while BFD is Up (core.bfd).
+    bfd_wait: bool = False
 
     def send_max(self, family: Family, neg: Negotiated) -> int | None:
         """Paths per prefix for ``family`` on the session ``neg``; None: one, without Path
@@ -125,7 +127,8 @@ class NeighborSettings:
                    remove_private_as=RemovePrivateAs(neighbor.remove_private_as),
                    route_server_client=neighbor.route_server_client, add_path_send_max=send_max,
                    apply_policy=getattr(neighbor, "apply_policy", None),
-                   bfd_graceful=neighbor.bfd.enabled and neighbor.bfd.graceful)
+                   bfd_graceful=neighbor.bfd.enabled and neighbor.bfd.graceful,
+                   bfd_wait=neighbor.bfd.enabled and neighbor.bfd.wait_for_up)
 
     def export_options(self) -> dict[str, Any]:
         """The ExportPolicy fields this neighbor's configuration sets."""
@@ -160,6 +163,7 @@ class Peer:
     start_at: float | None = None
     idle_until: float | None = None  # an operator's reset: Idle until then (idle-hold-time-after-reset)
     limit: LimitState = field(default_factory=LimitState)  # prefix limits (core.limits)
+    bfd_up: bool = False  # gracebgp-bfdd's last word on this peer's BFD session (core.bfd)
 
     @property
     def address(self) -> str:

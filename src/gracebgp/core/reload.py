@@ -94,6 +94,7 @@ _IN_PLACE_FIELDS = frozenset({
     "sockets.local_port",  # the source port of our next connection
     "apply_policy",  # re-run over the kept routes, no reset (core.policies)
     "bfd_graceful",  # read when BFD next fails (core.bfd)
+    "bfd_wait",  # read when the session next starts (core.bfd)
 })
 #: The TCP MD5 key: the listening sockets are re-keyed at once and the next connection
 #: uses the new key; an established connection keeps the key it was opened with (Linux
@@ -135,7 +136,7 @@ _KEYS = {
     "session.connect_retry_time": "connect-retry", "session.keepalive_time": "keepalive-interval",
     "idle_hold_after_reset": "idle-hold-time-after-reset", "prefix_limits": "prefix-limit",
     "add_path_send_max": "add-paths send-max", "apply_policy": "apply-policy",
-    "bfd_graceful": "bfd graceful",
+    "bfd_graceful": "bfd graceful", "bfd_wait": "bfd wait-for-up",
 }
 
 

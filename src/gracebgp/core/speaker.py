@@ -263,7 +263,7 @@ class Speaker:
         if peer.admin_down:
             self.log("info", "administratively down, not started", peer, event="admin-down")
             return
-        if limits.holding(self, peer):
+        if limits.holding(self, peer) or bfd.holding(self, peer):
             return
         self._to_session(peer.address, se.Start(), now)
 

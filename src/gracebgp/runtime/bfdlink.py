@@ -84,16 +84,21 @@ class BfdLink:
         await self.client.close()
 
     def _message(self, msg: dict[str, Any]) -> None:
-        if msg.get("event") == "snapshot":
+        if msg.get("event") == "snapshot":  # adopted: the speaker learns where each session is
             self.status = {s["peer"]: s for s in msg.get("sessions", [])}
             log.info("gracebgp-bfdd (pid %s): %d sessions running", msg.get("pid"), len(self.status))
+            for s in self.status.values():
+                self._submit("adopted", s)
             return
         if msg.get("event") != "state":
             return
         s = msg["status"]
         self.status[s["peer"]] = s
-        self.owner.submit(ev.BfdChanged(s["peer"], msg.get("old", "down"), s["state"], s["remote_state"],
-                                        s["local_diag"], bool(s["remote_c"])))
+        self._submit(msg.get("old", "down"), s)
+
+    def _submit(self, old: str, s: dict[str, Any]) -> None:
+        self.owner.submit(ev.BfdChanged(s["peer"], old, s["state"], s["remote_state"], s["local_diag"],
+                                        bool(s["remote_c"])))
 
     async def sessions(self) -> list[dict[str, Any]]:
         """bfdd's view of every session (``gracebgp bfd``); the last known one when bfdd

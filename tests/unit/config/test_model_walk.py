@@ -516,6 +516,8 @@ PROBES: dict[str, Probe] = {
     "neighbors.bfd.multihop": bfd("multihop", "true", table="gracebgp"),
     "neighbors.bfd.graceful": bfd("graceful", "true", setting("bfd_graceful"),
                                   ("core/bfd.py", "bfd_graceful"), table="gracebgp"),
+    "neighbors.bfd.wait_for_up": bfd("wait-for-up", "true", setting("bfd_wait"),
+                                     ("core/bfd.py", "bfd_wait"), table="gracebgp"),
     "dynamic_neighbors.prefix": dyn('prefix = "10.0.0.0/24"', 'prefix = "10.0.0.0/29"'),
     "dynamic_neighbors.peer_group": dyn('peer-group = "leaves"', 'peer-group = "spines"'),
     "dynamic_neighbors.max_peers": dyn("max-peers = 2", "max-peers = 3"),

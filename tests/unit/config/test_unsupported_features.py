@@ -100,7 +100,7 @@ gracebgp auth-password-file tcp-ao-current-key tcp-ao-keys send-id recv-id algor
 state-dir api-socket api-socket-group api-socket-mode api-listen api-token-file api-tls-cert-file
 api-tls-key-file metrics-listen sigterm forwarding-state-preserved drain-delay establish-wait
 llgr-to-ibgp provisional-hard-reset rfc8212 record routes prefix next-hop origin communities
-large-communities med local-pref max-peers multihop graceful
+large-communities med local-pref max-peers multihop graceful wait-for-up
 fib fib-table fib-protocol fib-metric fib-sweep-time fib-retain fib-resolve-via-default
 """
 GOBGP_KEYS = frozenset(_GOBGP_WORDS.split())

@@ -1,6 +1,7 @@
 """BFD Down on an Established session (RFC 9384, RFC 5882 §4.3, core.bfd), on the in-memory
 network: the session goes down at once with Cease/BFD Down, and the peer's routes are kept
-stale or flushed as restart.bfd_down's table says; AdminDown is never a failure."""
+stale or flushed as restart.bfd_down's table says; AdminDown is never a failure; with
+wait-for-up no session comes up while BFD is not Up."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ from dataclasses import replace
 import pytest
 
 from gracebgp.core import events as ev
+from gracebgp.session.state import State
 from gracebgp.wire.iana import CeaseSubcode
 
-from .grnet import A_V4, B_V4, A, B, learned, neighbor, pair, stale
+from .grnet import A_V4, B_V4, A, B, Net, learned, neighbor, pair, routes, speaker, stale
 
 
 def _down(remote_c: bool, *, old: str = "up", remote_state: str = "down",
@@ -72,3 +74,36 @@ def test_unknown_peer_is_ignored() -> None:
     net, a, _ = pair()
     net.deliver(A, ev.BfdChanged("192.0.2.99", "up", "down"))
     assert set(learned(a)) == set(B_V4)
+
+
+def test_wait_for_up_holds_the_session_until_bfd_is_up() -> None:
+    """[neighbors.bfd.gracebgp] wait-for-up: no session while BFD is not Up; it starts when
+    BFD comes Up, a BFD failure takes it down and it waits again."""
+    net = Net()
+    mine = replace(neighbor(A, B), bfd_wait=True)
+    a = net.add(A, speaker(A, mine, originate=routes(A_V4)))
+    b = net.add(B, speaker(B, neighbor(B, A), originate=routes(B_V4, me=B)))
+    net.run()
+    net.advance(30)  # B keeps trying; A neither connects nor accepts
+    assert a.peers[B].session.state != State.ESTABLISHED and learned(b) == {}
+    net.deliver(A, ev.BfdChanged(B, "init", "up", "up", "none", False))
+    net.run()
+    assert a.peers[B].session.state == State.ESTABLISHED and set(learned(b)) == set(A_V4)
+    net.deliver(A, _down(False))
+    net.advance(30)
+    assert a.peers[B].session.state != State.ESTABLISHED
+    net.deliver(A, ev.BfdChanged(B, "down", "up", "up", "none", False))
+    net.run()
+    assert a.peers[B].session.state == State.ESTABLISHED
+
+
+def test_wait_for_up_stops_a_session_still_coming_up_when_bfd_goes_down() -> None:
+    net = Net()
+    mine = replace(neighbor(A, B), bfd_wait=True)
+    a = net.add(A, speaker(A, mine))
+    net.add(B, speaker(B, neighbor(B, A)))
+    net.down.add(B)  # B does not answer: A's session stays short of Established
+    net.deliver(A, ev.BfdChanged(B, "init", "up", "up", "none", False))
+    assert a.peers[B].session.state != State.IDLE
+    net.deliver(A, ev.BfdChanged(B, "up", "down", "down", "control-detection-time-expired", False))
+    assert a.peers[B].session.state == State.IDLE
