@@ -231,7 +231,7 @@ class Daemon:
                                "graceful-restart way")
         self.restarting = True
         try:
-            why = await preflight(reexec_argv(), env=None if graceful else handover.preflight_env())
+            why = await preflight(reexec_argv(), env=None if graceful else handover.preflight_env(self.owner))
         finally:
             self.restarting = False
         if why:
@@ -263,10 +263,9 @@ class Daemon:
         go to it (then the owner loop stops, ``serve`` quiesces and sends them), else why not."""
         if self.stopping or self.restarting:
             return "this gracebgpd is already stopping or restarting"
-        reads = request.get("reads")
-        if not isinstance(reads, list) or handover.VERSION not in reads:
-            return (f"the new process does not read hand-over state format version {handover.VERSION} "
-                    f"(it reads {reads})")
+        reads, needed = request.get("reads"), handover.needed_version(self.owner)
+        if not isinstance(reads, list) or needed not in reads:
+            return f"the new process does not read hand-over state format version {needed} (it reads {reads})"
         refused = handover.refused(self.owner)
         if refused:
             return "the sessions cannot be handed over: " + "; ".join(refused)

@@ -5,10 +5,11 @@ takes them over (``adopt``, then its Adj-RIB-Ins from the records' UPDATEs, then
 where the new process's export differs from what the old one had advertised (RFC 4271
 §9.1.3: only changes are sent).
 
-Not handed over yet (``capture`` refuses, naming the peer): sessions with ADD-PATH
-(RFC 7911) negotiated, whose Adj-RIBs are keyed by Path Identifier, and peers in a
-graceful-restart helper episode, whose stale routes and timers the state does not
-carry.
+A peer that is away while we keep its routes (RFC 4724 §4.2, RFC 9494 §4.2) is carried
+too (``capture_helpers``, ``restore_helper``): its stale routes and the helper's phases
+and timers. Not handed over yet (``refusals`` names the peer): sessions with ADD-PATH
+(RFC 7911) negotiated, whose Adj-RIBs are keyed by Path Identifier, and a peer back from
+its restart whose End-of-RIB we still wait for (which routes are stale is not carried).
 """
 
 from __future__ import annotations
@@ -21,10 +22,12 @@ from gracebgp.core import events as ev
 from gracebgp.core import nexthop
 from gracebgp.core.peer import Peer
 from gracebgp.core.views import Emits, Peers
-from gracebgp.restart.handover import OutGroup, SessionRecord
+from gracebgp.restart.handover import HelperRecord, OutGroup, SessionRecord
+from gracebgp.restart.helper import Phase
 from gracebgp.rib.adj_rib_out import AdjRibOut
+from gracebgp.rib.channel import Channel
 from gracebgp.rib.loc_rib import LocRib
-from gracebgp.rib.path import Path, PathTable
+from gracebgp.rib.path import Path, PathTable, PeerInfo
 from gracebgp.session import events as se
 from gracebgp.session.adopt import AdoptError, adopt
 from gracebgp.session.negotiate import Negotiated
@@ -32,7 +35,8 @@ from gracebgp.session.state import State
 from gracebgp.types import IPV4_UNICAST, Family
 from gracebgp.wire.attrset import AttrSet, to_two_octet
 from gracebgp.wire.context import CodecContext
-from gracebgp.wire.update import pack_ipv4, pack_mp
+from gracebgp.wire.framing import split_messages
+from gracebgp.wire.update import pack_ipv4, pack_mp, parse_update
 
 
 class HandoverRefused(Exception):
@@ -83,17 +87,93 @@ def established(sp: Peers) -> list[Peer]:
     return [p for p in sp.peers.values() if p.negotiated is not None and p.established_conn() is not None]
 
 
+def _helping(p: Peer) -> bool:
+    """A peer whose session is down while we keep its routes (the state's helper records)."""
+    return p.negotiated is None and p.info is not None and p.gr.active
+
+
 def refusals(sp: Peers) -> list[str]:
-    """Why the sessions cannot be handed over; empty when they can. A peer in a
-    graceful-restart helper episode (its routes kept stale, RFC 4724 §4.2) is a refusal
-    too: the state does not carry stale routes and their timers yet, and the new
-    process would drop them."""
+    """Why the sessions cannot be handed over; empty when they can. A peer that is back
+    from its restart but has not sent its End-of-RIB yet (stale routes on an Established
+    session) is a refusal: the state does not carry which of its routes are stale. A
+    peer still away is carried (``capture_helpers``), unless it used ADD-PATH."""
     out = [f"peer {p.address}: ADD-PATH is negotiated (not handed over yet)" for p in established(sp)
            if p.negotiated is not None and (p.negotiated.add_path_rx or p.negotiated.add_path_tx)]
-    out += [f"peer {p.address}: it is restarting and we keep its routes stale (graceful-restart helper); "
-            "retry once it is back and has sent its End-of-RIB" for p in sp.peers.values()
-            if p.gr.active or any(a.stale_count for a in p.adj_in.values())]
+    out += [f"peer {p.address}: it is back from a restart and we wait for its End-of-RIB (graceful-restart "
+            "helper); retry once it has sent it" for p in sp.peers.values()
+            if not _helping(p) and (p.gr.active or any(a.stale_count for a in p.adj_in.values()))]
+    out += [f"peer {p.address}: it is restarting and its ADD-PATH routes are kept stale (not handed over yet)"
+            for p in sp.peers.values()
+            if _helping(p) and any(type(a) is not Channel for a in p.adj_in.values())]
     return out
+
+
+def helping(sp: Peers) -> int:
+    """How many peers the state carries as helper records."""
+    return sum(1 for p in sp.peers.values() if _helping(p))
+
+
+def capture_helpers(sp: Peers, wall_offset: float) -> list[HelperRecord]:
+    """The peers we keep stale routes for while they restart (RFC 4724 §4.2, RFC 9494
+    §4.2), with the helper's phases and timers (wall-clock)."""
+    out = []
+    for p in sp.peers.values():
+        info = p.info
+        if not _helping(p) or info is None:
+            continue
+        ctx = CodecContext(as4=True, ibgp=info.ibgp)
+        routes: list[bytes] = []
+        for family, channel in p.adj_in.items():
+            routes += _pack(_grouped(channel.routes.items()), family, ctx)
+        g = p.gr
+        out.append(HelperRecord(
+            p.address, info.asn, info.router_id, info.ibgp, b"".join(routes),
+            tuple((f, ph.value) for f, ph in sorted(g.phases.items())),
+            None if g.restart_deadline is None else g.restart_deadline + wall_offset,
+            tuple((f, t + wall_offset) for f, t in sorted(g.llgr_deadlines.items())),
+            tuple(sorted(g.llgr_times.items())), g.restart_time))
+    return out
+
+
+def restore_helper(sp: HandoverHost, record: HelperRecord, wall_offset: float, now: float) -> str:
+    """Put a restarting peer's stale routes and helper state back (before the Adj-RIB-Outs
+    are reconciled: its routes are still advertised); "" when done, else why not."""
+    peer = sp.peers.get(record.peer)
+    if peer is None or peer.negotiated is not None or peer.adj_in:
+        return "no longer a configured neighbor" if peer is None else "its session is up in this process"
+    info = PeerInfo(peer.index, peer.address, record.asn, record.router_id, record.ibgp,
+                    peer.settings.rr_client)
+    peer.info = info
+    ctx = CodecContext(as4=True, ibgp=record.ibgp)
+    for _, body in split_messages(record.routes):
+        u = parse_update(body, ctx).update
+        if u is None or u.attrs is None:
+            continue
+        hops: tuple[str, ...]
+        if u.nlri:
+            family, keys, hops = IPV4_UNICAST, u.nlri, (u.attrs.next_hop or "",)
+        elif u.mp_reach is not None:
+            family, keys, hops = u.mp_reach.family, u.mp_reach.nlri, u.mp_reach.next_hop
+        else:
+            continue
+        if family not in sp.loc:
+            continue
+        channel = peer.adj_in.get(family)
+        if channel is None:
+            channel = peer.adj_in[family] = Channel(family, sp.loc[family], sp.changed, info)
+        channel.announce(keys, sp.table.get(u.attrs, hops), now)
+    for channel in peer.adj_in.values():
+        channel.begin_refresh()  # every route kept for the restart is stale (RFC 4724 §4.2)
+    g = peer.gr
+    g.phases = {f: Phase(v) for f, v in record.phases}
+    g.restart_deadline = None if record.restart_deadline is None else record.restart_deadline - wall_offset
+    g.stale_deadline = None
+    g.llgr_deadlines = {f: t - wall_offset for f, t in record.llgr_deadlines}
+    g.llgr_times = dict(record.llgr_times)
+    g.restart_time = record.restart_time
+    sp.log("info", f"restarting peer's {peer.route_count()} stale routes and helper timers taken over", peer,
+           "restart", "handover-helper", routes=peer.route_count())
+    return ""
 
 
 def capture(sp: Peers, fds: dict[str, int], wall_offset: float) -> list[SessionRecord]:
@@ -156,16 +236,22 @@ def adopt_session(sp: HandoverHost, record: SessionRecord, conn: int, establishe
     return ""
 
 
-def adopt_all(sp: HandoverHost, items: list[tuple[SessionRecord, int, float]],
-              now: float) -> tuple[list[ev.Output], dict[str, str]]:
-    """``adopt_session`` for each (record, connection, established at); returns the
-    outputs (state changes, logs) and, per peer not adopted, why."""
+def adopt_all(sp: HandoverHost, items: list[tuple[SessionRecord, int, float]], now: float,
+              helpers: Iterable[HelperRecord] = (),
+              wall_offset: float = 0.0) -> tuple[list[ev.Output], dict[str, str]]:
+    """``adopt_session`` for each (record, connection, established at) and
+    ``restore_helper`` for each helper record; returns the outputs (state changes, logs)
+    and, per peer not adopted or restored, why."""
     sp._out = []
     refused = {}
     for record, conn, at in items:
         why = adopt_session(sp, record, conn, at, now)
         if why:
             refused[record.peer] = why
+    for helper in helpers:
+        why = restore_helper(sp, helper, wall_offset, now)
+        if why:
+            refused[helper.peer] = why
     out, sp._out = sp._out, []
     return out, refused
 

@@ -47,8 +47,8 @@ from gracebgp.types import Family, make_family
 from gracebgp.wire.nlri import decode_prefixes, encode_prefixes, width_of
 
 MAGIC = b"GRACEBGP-HANDOVER"
-VERSION = 1
-READABLE = frozenset({1})  # the versions this code reads (add the previous one on each bump)
+VERSION = 2  # the newest this code writes: 2 when the state has helper records, else 1
+READABLE = frozenset({1, 2})  # the versions this code reads (add the previous one on each bump)
 _HEAD = len(MAGIC) + 2 + 4 + 8
 
 
@@ -86,12 +86,38 @@ class SessionRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class HelperRecord:
+    """Version 2: a peer whose session is down while we keep its routes stale (RFC 4724
+    §4.2, RFC 9494 §4.2): the routes (UPDATEs, 4-octet AS, no ADD-PATH), who the peer was
+    on its last session, and the helper's phases and timers (wall-clock deadlines)."""
+
+    peer: str
+    asn: int
+    router_id: str
+    ibgp: bool
+    routes: bytes
+    phases: tuple[tuple[Family, str], ...]
+    restart_deadline: float | None
+    llgr_deadlines: tuple[tuple[Family, float], ...] = ()
+    llgr_times: tuple[tuple[Family, int], ...] = ()
+    restart_time: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class HandoverState:
     pid: int
     time: float
     sessions: tuple[SessionRecord, ...]
     extra: dict[str, bytes] = field(default_factory=dict)  # name -> data (FIB, BFD, ...)
-    version: int = VERSION
+    helpers: tuple[HelperRecord, ...] = ()
+    #: The format version read (``decode``); ``encode`` writes the oldest that carries the
+    #: state (``version_needed``).
+    version: int = field(default=0, compare=False)
+
+
+def version_needed(helpers: int) -> int:
+    """The oldest version that carries a state with ``helpers`` helper records."""
+    return 2 if helpers else 1
 
 
 def _section(name: str, data: bytes) -> bytes:
@@ -144,22 +170,33 @@ def _read_groups(data: bytes) -> tuple[OutGroup, ...]:
     return tuple(out)
 
 
+def _pairs(items: tuple[tuple[Family, Any], ...]) -> list[list[Any]]:
+    return [[f.afi, f.safi, v] for f, v in items]
+
+
 def encode(state: HandoverState) -> bytes:
     meta: dict[str, Any] = {"pid": state.pid, "time": state.time, "sessions": [
         {"peer": s.peer, "fd": s.fd, "outgoing": s.outgoing, "local_address": s.local_address,
          "established": s.established, "eor": [[f.afi, f.safi] for f in s.eor_received]}
         for s in state.sessions]}
+    if state.helpers:
+        meta["helpers"] = [{"peer": h.peer, "asn": h.asn, "router_id": h.router_id, "ibgp": h.ibgp,
+                            "phases": _pairs(h.phases), "restart_deadline": h.restart_deadline,
+                            "llgr_deadlines": _pairs(h.llgr_deadlines), "llgr_times": _pairs(h.llgr_times),
+                            "restart_time": h.restart_time} for h in state.helpers]
     body = [_section("meta", json.dumps(meta).encode())]
+    body += [_section(f"h{i}.routes", h.routes) for i, h in enumerate(state.helpers)]
     for i, s in enumerate(state.sessions):
         body += [_section(f"s{i}.our-open", s.our_open), _section(f"s{i}.their-open", s.their_open),
                  _section(f"s{i}.unread", s.unread), _section(f"s{i}.adj-in", s.adj_in),
                  _section(f"s{i}.adj-out", _out_groups(s.adj_out))]
     for name, data in state.extra.items():
-        if name == "meta" or (name[:1] == "s" and "." in name):
+        if name == "meta" or (name[:1] in ("s", "h") and "." in name):
             raise ValueError(f"extra section name {name!r} is reserved")
         body.append(_section(name, data))
     joined = b"".join(body)
-    return (MAGIC + state.version.to_bytes(2, "big") + zlib.crc32(joined).to_bytes(4, "big")
+    version = version_needed(len(state.helpers))
+    return (MAGIC + version.to_bytes(2, "big") + zlib.crc32(joined).to_bytes(4, "big")
             + len(joined).to_bytes(8, "big") + joined)
 
 
@@ -236,7 +273,41 @@ def decode(data: bytes) -> HandoverState:
         sessions.append(SessionRecord(m["peer"], m["fd"], m["outgoing"], m["local_address"],
                                       float(m["established"]), parts["our-open"], parts["their-open"],
                                       parts["unread"], parts["adj-in"], groups, eor))
-    stray = [n for n in sections if n[:1] == "s" and "." in n]
+    helpers = _helpers(meta.get("helpers", []) if version >= 2 else [], sections)
+    stray = [n for n in sections if n[:1] in ("s", "h") and "." in n]
     if stray:
         raise HandoverStateError(f"sections of no session: {', '.join(sorted(stray))}")
-    return HandoverState(meta["pid"], float(meta["time"]), tuple(sessions), sections, version)
+    return HandoverState(meta["pid"], float(meta["time"]), tuple(sessions), sections, helpers, version)
+
+
+def _family_pairs(raw: object, kind: type | tuple[type, ...]) -> tuple[tuple[Family, Any], ...]:
+    if not isinstance(raw, list):
+        raise TypeError("not a list")
+    out = []
+    for item in raw:
+        afi, safi, value = item
+        if not isinstance(value, kind) or isinstance(value, bool):
+            raise TypeError(f"{value!r} is not {kind}")
+        out.append((make_family(int(afi), int(safi)), value))
+    return tuple(out)
+
+
+def _helpers(raw: object, sections: dict[str, bytes]) -> tuple[HelperRecord, ...]:
+    """Version 2's helper records, each with its ``h<i>.routes`` section."""
+    if not isinstance(raw, list):
+        raise HandoverStateError("meta: helpers is not a list")
+    out = []
+    for i, h in enumerate(raw):
+        try:
+            deadline = h["restart_deadline"]
+            if deadline is not None and not isinstance(deadline, int | float):
+                raise TypeError("restart_deadline")
+            out.append(HelperRecord(
+                str(h["peer"]), int(h["asn"]), str(h["router_id"]), bool(h["ibgp"]),
+                sections.pop(f"h{i}.routes"), _family_pairs(h["phases"], str),
+                None if deadline is None else float(deadline),
+                tuple((f, float(v)) for f, v in _family_pairs(h["llgr_deadlines"], (int, float))),
+                _family_pairs(h["llgr_times"], int), int(h["restart_time"])))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise HandoverStateError(f"helper record {i} is malformed ({exc})") from None
+    return tuple(out)

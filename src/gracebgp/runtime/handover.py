@@ -42,7 +42,15 @@ from pathlib import Path
 from typing import Any
 
 from gracebgp.core import events as ev
-from gracebgp.core.handover import adopt_all, capture, established, reconcile, refusals
+from gracebgp.core.handover import (
+    adopt_all,
+    capture,
+    capture_helpers,
+    established,
+    helping,
+    reconcile,
+    refusals,
+)
 from gracebgp.restart.handover import (
     READABLE,
     VERSION,
@@ -52,6 +60,7 @@ from gracebgp.restart.handover import (
     check_version,
     decode,
     encode,
+    version_needed,
 )
 from gracebgp.runtime.owner import Owner
 from gracebgp.runtime.transport import BgpProtocol, Transport
@@ -91,8 +100,13 @@ def check_problems() -> list[str]:
     return [why] if why else []
 
 
-def preflight_env() -> dict[str, str]:
-    return {ENV_VERSION: str(VERSION)}
+def needed_version(owner: Owner) -> int:
+    """The state format version the running sessions need (helper records: 2)."""
+    return version_needed(helping(owner.speaker))
+
+
+def preflight_env(owner: Owner) -> dict[str, str]:
+    return {ENV_VERSION: str(needed_version(owner))}
 
 
 def refused(owner: Owner) -> list[str]:
@@ -141,7 +155,9 @@ async def quiesce(owner: Owner, state_dir: str | Path, extra: dict[str, bytes]) 
         fd = os.dup(sock.fileno())
         os.set_inheritable(fd, True)
         fds[peer.address] = fd
-    records = capture(owner.speaker, fds, time.time() - loop.time())
+    wall_offset = time.time() - loop.time()
+    records = capture(owner.speaker, fds, wall_offset)
+    helpers = capture_helpers(owner.speaker, wall_offset)
     _keepalive(t, peers)
     while any(p.transport is not None and p.transport.get_write_buffer_size() for p in _protocols(t)) \
             and loop.time() < deadline:
@@ -152,7 +168,7 @@ async def quiesce(owner: Owner, state_dir: str | Path, extra: dict[str, bytes]) 
            "Adj-RIB-In); passing it on", sessions=len(records), adj_in_octets=adj_in)
     events = [e for e in owner.bus.history if e.get("kind") in ("restart", "peer-state")][-200:]
     state = HandoverState(os.getpid(), time.time(), tuple(records),
-                          {**extra, "events": json.dumps(events).encode()})
+                          {**extra, "events": json.dumps(events).encode()}, tuple(helpers))
     path = Path(state_dir) / STATE_NAME
     data = encode(state)
     tmp = path.with_suffix(".tmp")
@@ -298,7 +314,7 @@ async def take_over(owner: Owner, path: Path, fds: list[int],
         items.append((record, conn, record.established - wall))
     await asyncio.sleep(0)  # connection_made of each
     now = loop.time()
-    outputs, refusals_ = adopt_all(owner.speaker, items, now)
+    outputs, refusals_ = adopt_all(owner.speaker, items, now, state.helpers, wall)
     owner.execute(outputs, now)
     for record, conn, _ in items:
         if record.peer in refusals_:

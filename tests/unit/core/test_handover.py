@@ -5,13 +5,20 @@ configuration exports something else (then exactly that difference)."""
 
 from __future__ import annotations
 
-import pytest
-
 from gracebgp.config.default import demo_configs
 from gracebgp.core import events as ev
-from gracebgp.core.handover import HandoverRefused, adopt_session, capture, reconcile, refusals
+from gracebgp.core.handover import (
+    adopt_all,
+    adopt_session,
+    capture,
+    capture_helpers,
+    helping,
+    reconcile,
+    refusals,
+)
 from gracebgp.core.speaker import Speaker
 from gracebgp.restart.handover import HandoverState, SessionRecord, decode, encode
+from gracebgp.restart.helper import Phase
 from gracebgp.session.state import State
 from gracebgp.types import IPV4_UNICAST
 from gracebgp.wire.nlri import format_prefix
@@ -109,13 +116,38 @@ def test_issue19_a_peer_the_new_configuration_refuses_is_not_adopted() -> None:
     assert a2.peers[B].session.state is State.IDLE
 
 
-def test_issue19_a_peer_in_a_helper_episode_refuses_the_handover() -> None:
-    net, a, _b, _ = _pair()
-    assert refusals(a) == []
-    net.cut(B)  # B vanishes: A keeps its routes stale (RFC 4724 §4.2)
+def test_issue19_a_restarting_peer_s_stale_routes_and_timers_are_carried() -> None:
+    """RFC 4724 §4.2 across a hand-over: B is away (A keeps its routes stale); a new
+    speaker takes A's place with B's routes still stale, still in its Loc-RIB, the
+    restart timer still running, and purges them when it fires."""
+    net, a, _b, a_text = _pair()
+    net.cut(B)  # B vanishes: A keeps its routes stale
     net.run()
-    assert a.peers[B].route_count() > 0
-    why = refusals(a)
-    assert len(why) == 1 and "peer 127.0.0.2: it is restarting" in why[0], why
-    with pytest.raises(HandoverRefused, match="restarting"):
-        capture(a, {}, 0.0)
+    peer = a.peers[B]
+    kept, deadline = peer.route_count(), peer.gr.next_deadline()
+    assert kept > 0 and deadline is not None and refusals(a) == [] and helping(a) == 1
+    helpers = capture_helpers(a, 0.0)
+    state = decode(encode(HandoverState(1, 0.0, (), {}, tuple(helpers))))
+    assert state.version == 2 and len(state.helpers) == 1
+    a2 = speaker_from(a_text)
+    net.speakers[A] = a2
+    out, refused = adopt_all(a2, [], net.now, state.helpers, 0.0)
+    assert refused == {}
+    for o in out:
+        net.execute(A, o)
+    for o in a2.handle(ev.Started("cold", "session hand-over"), net.now):
+        net.execute(A, o)
+    net.run()
+    p2 = a2.peers[B]
+    assert p2.route_count() == kept
+    assert sum(c.stale_count for c in p2.adj_in.values()) == kept
+    assert p2.gr.active and p2.gr.next_deadline() == deadline
+    b_routes = {f: {k for k, c in a2.loc[f].items() if not c[0].local} for f in a2.loc}
+    assert any(b_routes.values())  # still selected: still advertised to everyone else
+    net.advance(deadline - net.now + 1.0)
+    # The restart timer fired in the new speaker: LLGR-stale now (RFC 9494 §4.2), then gone.
+    assert p2.route_count() == kept and set(p2.gr.phases.values()) == {Phase.LLGR}, p2.gr.phases
+    llgr_end = p2.gr.next_deadline()
+    assert llgr_end is not None
+    net.advance(llgr_end - net.now + 1.0, step=60.0)
+    assert p2.route_count() == 0 and not p2.gr.active

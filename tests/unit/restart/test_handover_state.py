@@ -17,6 +17,7 @@ from gracebgp.restart.handover import (
     VERSION,
     HandoverState,
     HandoverStateError,
+    HelperRecord,
     OutGroup,
     SessionRecord,
     check_version,
@@ -45,8 +46,23 @@ def _state() -> HandoverState:
 def test_issue19_round_trip_keeps_every_field_and_the_extra_sections() -> None:
     state = _state()
     data = encode(state)
-    assert data.startswith(MAGIC) and version_of(data) == VERSION
+    assert data.startswith(MAGIC) and version_of(data) == 1  # no helper records: readable by 1
+    assert decode(data) == state and decode(data).version == 1
+
+
+def test_issue19_helper_records_round_trip_as_version_2() -> None:
+    helper = HelperRecord("192.0.2.9", 65009, "192.0.2.9", False, b"UPDATES", ((IPV4_UNICAST, "stale"),),
+                          1_700_000_120.0, ((IPV6_UNICAST, 1_700_003_600.5),), ((IPV6_UNICAST, 3600),), 120)
+    idle = HelperRecord("2001:db8::9", 65010, "192.0.2.10", True, b"", ((IPV6_UNICAST, "llgr-stale"),), None)
+    state = HandoverState(7, 1.0, _state().sessions, {"fib": b"x"}, (helper, idle))
+    data = encode(state)
+    assert version_of(data) == 2 == VERSION
     assert decode(data) == state
+    broken = data.replace(b'"restart_time": 120', b'"restart_time": "x"')
+    body = broken[len(MAGIC) + 14:]
+    forged = broken[:len(MAGIC) + 2] + zlib.crc32(body).to_bytes(4, "big") + broken[len(MAGIC) + 6:]
+    with pytest.raises(HandoverStateError, match="helper record 0 is malformed"):
+        decode(forged)
 
 
 def test_issue19_an_empty_state_round_trips() -> None:
