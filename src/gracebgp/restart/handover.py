@@ -25,6 +25,10 @@ The CRC covers the body. Sections:
 * ``s<i>.adj-out``: what we advertised to it, per family and attribute set: the
   4-octet-AS attribute block, the next hops and the prefixes (``OutGroup``); the new
   process compares its own export with it and sends only the difference;
+* version 2: ``h<i>.routes``, the routes of a peer we keep stale while it restarts (RFC
+  4724 §4.2; UPDATEs, 4-octet AS), its scalar fields (who it was, the helper's phases,
+  restart and LLGR deadlines) in ``meta``'s ``helpers`` (``HelperRecord``). Written only
+  when there is such a peer; otherwise the state is version 1, which older code reads;
 * any other name is an **extra section** (``HandoverState.extra``) for other parts of
   the daemon (the kernel FIB's installed routes, BFD sessions): carried unchanged,
   ignored by a reader that does not know it. A new *required* field is a new version.

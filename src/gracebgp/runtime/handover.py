@@ -23,7 +23,10 @@ Re-exec in place (``gracebgp restart``), step by step (``gracebgp timeline`` sho
    out at once; only then the API starts and the service manager hears READY.
 
 A session the new configuration no longer accepts is closed (the peer connects again);
-sessions that were not Established are closed by the re-execution and re-opened.
+sessions that were not Established are closed by the re-execution and re-opened. A
+peer that is away while we keep its routes stale goes into the state as a helper record
+and comes back stale, with its timers. Other parts of the daemon add sections of their
+own (``quiesce``'s ``extra``) and find them in ``TakenOver.extra``.
 """
 
 from __future__ import annotations
