@@ -408,8 +408,32 @@ def test_link_loss_takes_bgp_down_within_detection_time(pair: Pair) -> None:
           f"({why.get('lastNotificationReason')}; detection time {detect:.1f}s, hold time 9 s)")
     reasons = {k: v for k, v in why.items() if k.startswith("last") and isinstance(v, str)}
     assert any("BFD" in v or v == "060A" for v in reasons.values()), reasons  # Cease/BFD Down, FRR's BFD
+    # our decision (item 4's table): FRR's C bit is 0 and GR is negotiated on the link's
+    # session: keep its routes; the multihop session has no GR: flush
+    log = Path(us.log_path).read_text(errors="replace")
+    assert f"peer {pair.their_addr}: BFD down (control-detection-time-expired, peer C bit 0): graceful" in log
+    assert f"peer {THEIR_LO}: BFD down (control-detection-time-expired, peer C bit 0): flush" in log
     assert ours < 1.0, f"gracebgpd took {ours:.3f}s"
-    # FRR's side runs through its bfdd, zebra and bgpd: 0.68-0.89 s measured here, up to 1.05 s
-    # while this 2-core host ran other tests; bounded well below the 9 s hold time.
-    assert theirs < 1.5, f"FRR took {theirs:.3f}s"
+    # FRR's side runs through its bfdd, zebra and bgpd: 0.68-0.89 s measured on a quiet host,
+    # up to 1.35 s while this 2-core host ran other suites; bounded well below the 9 s hold time.
+    assert theirs < 2.0, f"FRR took {theirs:.3f}s"
     us.wait_established(pair.their_addr, timeout=60)
+
+
+def test_peer_bgp_killed_is_plain_graceful_restart(pair: Pair) -> None:
+    """FRR's bgpd is SIGKILLed while its bfdd runs on: no BFD failure drives anything, our
+    helper keeps FRR's route stale (RFC 4724), and the session comes back with bgpd."""
+    us, frr = pair.us, pair.frr
+    us.wait_established(pair.their_addr, timeout=60)
+    us.wait_route(pair.their_addr, "ipv4", THEIRS, timeout=30)
+    mark = len(Path(us.log_path).read_text(errors="replace"))
+    frr.kill9()  # bgpd only: zebra and bfdd stay
+    kept = us.wait_route(pair.their_addr, "ipv4", THEIRS, where=lambda r: r.stale, timeout=20)
+    assert kept.stale
+    frr.restart(kill=False)
+    us.wait_established(pair.their_addr, timeout=60)
+    frr.wait_established(pair.our_addr, timeout=60)
+    log = Path(us.log_path).read_text(errors="replace")[mark:]
+    bfd = [line for line in log.splitlines() if "[bfd]" in line and pair.their_addr in line]
+    print(f"\nFRR's bgpd killed: route kept stale; our BFD lines meanwhile: {bfd or 'none'}")
+    assert not any(": flush" in line for line in bfd), bfd

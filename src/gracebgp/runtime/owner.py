@@ -45,6 +45,8 @@ class InputQueue(asyncio.Queue[ev.Input]):
     transport callback or the API handler), so the speaker sees when a KEEPALIVE arrived,
     not when a busy owner got to it. ``last_time``: the time of the input last taken."""
 
+    _queue: deque[ev.Input]  # asyncio.Queue's own store (its _init makes it a deque)
+
     def __init__(self) -> None:
         super().__init__()
         self._times: deque[float] = deque()
@@ -55,6 +57,12 @@ class InputQueue(asyncio.Queue[ev.Input]):
             stamp = asyncio.get_running_loop().time()
         except RuntimeError:  # put before the loop runs: it cannot be late
             stamp = time.monotonic()
+        if isinstance(item, ev.BfdChanged):
+            # A BFD failure is acted on ahead of a backlog of UPDATEs (issue 18): the session
+            # goes down within the detection time even while a table is arriving.
+            self._times.appendleft(stamp)
+            self._queue.appendleft(item)
+            return
         self._times.append(stamp)
         super()._put(item)
 

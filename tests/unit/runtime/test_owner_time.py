@@ -102,3 +102,24 @@ def test_step_times_count_steps_over_the_bound() -> None:
         steps.observe(seconds, "Continue" if seconds == 0.3 else "Received")
     assert (steps.max, steps.max_input, steps.over, steps.count) == (0.3, "Continue", 2, 4)
     assert sum(steps.buckets) == 4
+
+
+def test_a_bfd_change_goes_ahead_of_queued_input() -> None:
+    """Issue 18: a BFD failure is handled before a backlog of received UPDATEs, with the
+    time it was queued."""
+    async def scenario() -> list[tuple[str, float]]:
+        loop = asyncio.get_running_loop()
+        queue = InputQueue()
+        first = loop.time()
+        queue.put_nowait(ev.Received("192.0.2.2", 1, b""))
+        queue.put_nowait(ev.InputDrained())
+        await asyncio.sleep(0.05)
+        queue.put_nowait(ev.BfdChanged("192.0.2.2", "up", "down"))
+        out = []
+        while not queue.empty():
+            out.append((type(queue.get_nowait()).__name__, queue.last_time - first))
+        return out
+
+    order = asyncio.run(scenario())
+    assert [name for name, _ in order] == ["BfdChanged", "Received", "InputDrained"]
+    assert order[0][1] >= 0.05 and order[1][1] < 0.01
