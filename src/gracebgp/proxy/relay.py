@@ -394,8 +394,11 @@ class Relay:
             except CodecError:
                 notification = Notification(0, 0, body)
             self.from_node.notified(notification, now)
-            if self.phase in (Phase.ESTABLISHED, Phase.REHOMING) and \
-                    notification.code == NotificationCode.CEASE:
+            # a node leaving with a Cease, or any NOTIFICATION from a re-homing candidate
+            # (its OPEN refused: Bad Peer AS, Unacceptable Hold Time...), is a node that
+            # failed; the VM, Established, never sees it
+            if self.phase is Phase.REHOMING or (self.phase is Phase.ESTABLISHED and
+                                                notification.code == NotificationCode.CEASE):
                 self.upstream = Upstream.DOWN
                 return self._node_gone(now, f"control node sent {notification.describe()}",
                                        [Close(Leg.NODE, "NOTIFICATION received")])

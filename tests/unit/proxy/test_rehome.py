@@ -181,3 +181,24 @@ def test_rehoming_prefers_a_node_the_vms_other_session_does_not_use() -> None:
     relay.busy_nodes = lambda: {"n2"}  # the VM's service session is on n2
     assert connects(relay.node_failed(1.0, "reset")) == ["n3"]
     assert connects(relay.node_failed(1.1, "connection refused")) == ["n2"]  # better than nothing
+
+
+def test_candidate_refusing_the_open_is_a_failed_candidate_not_a_vm_notification() -> None:
+    relay = established(nodes=("n1", "n2", "n3"))
+    relay.node_failed(1.0, "reset")
+    relay.node_connected(1.1)
+    # n2 does not know this peer: OPEN Message Error / Bad Peer AS (RFC 4271 §6.2)
+    out = relay.node_bytes(Notification(NotificationCode.OPEN_MESSAGE_ERROR, 2).encode(), 1.2)
+    assert sends(out, Leg.VM) == [] and Leg.VM not in closes(out)
+    assert Leg.NODE in closes(out) and connects(out) == ["n3"]
+    assert relay.phase is Phase.REHOMING
+    assert "OPEN_MESSAGE_ERROR" in relay.rehomings[0].failures[0]
+    assert up_to_new_node(relay, 2.0)[-1] == EOR and relay.node == "n3"
+
+
+def test_candidate_notification_after_its_open_is_a_failed_candidate_too() -> None:
+    relay = established(nodes=("n1", "n2", "n3"))
+    relay.node_failed(1.0, "reset")
+    up_to_new_node(relay, 1.1)  # n2 Established, its End-of-RIB pending
+    out = relay.node_bytes(Notification(NotificationCode.UPDATE_MESSAGE_ERROR, 3).encode(), 1.2)
+    assert sends(out, Leg.VM) == [] and connects(out) == ["n3"] and relay.phase is Phase.REHOMING
