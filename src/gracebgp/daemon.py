@@ -379,6 +379,8 @@ class Daemon:
             out.append(("RouteStore", f"state-dir {self.cfg.gracebgp.state_dir}", "StoreWriteFailed",
                         f"the last change through the API could not be stored ({self.owner.store_error}): "
                         "routes added or deleted since may not survive a restart"))
+        if self.fib is not None:
+            out += self.fib.conditions()
         return out
 
     async def _start_api(self, loop: asyncio.AbstractEventLoop) -> ApiServer:

@@ -55,6 +55,9 @@ FAMILIES = (IPV4_UNICAST, IPV6_UNICAST)
 MARKER = "fib-marker"
 #: Kernel operations per owner turn: about 3 us each, so a turn stays well under 50 ms.
 STEP_OPS = 10_000
+#: Seconds the kernel may disagree with selection before health reports it (a reconcile
+#: of a full table takes about 20 s on a small machine; the gate may hold for the deferral).
+OUT_OF_SYNC = 60.0
 #: Changed prefixes looked at per turn (the desired entry: a few us each).
 STEP_KEYS = 10_000
 #: Link and address changes come in bursts: one dump of the other protocols' routes after
@@ -109,6 +112,7 @@ class FibDriver:
         self._delta: dict[Family, tuple[list[tuple[int, int, Entry]], list[tuple[int, int]]]] = {
             f: ([], []) for f in FAMILIES}
         self._full = set(FAMILIES)  # families whose next report is a whole table
+        self._out_of_sync: dict[Family, float] = {}  # since when, as the health check saw it
 
     # --- start-up ----------------------------------------------------------------------
     def start(self) -> dict[Family, tuple[bool, str]]:
@@ -372,6 +376,26 @@ class FibDriver:
             self.kernel.close()
             self.kernel = None
         return deleted
+
+    def conditions(self, now: float | None = None) -> list[tuple[str, str, str, str]]:
+        """Health conditions (type, subject, reason, message): a family whose kernel routes
+        have disagreed with selection for longer than ``OUT_OF_SYNC`` seconds (pending
+        operations that do not finish, failures, a gate that never opens)."""
+        now = time.monotonic() if now is None else now
+        out = []
+        for f in FAMILIES:
+            if self.table.in_sync(f):
+                self._out_of_sync.pop(f, None)
+                continue
+            since = self._out_of_sync.setdefault(f, now)
+            if now - since >= OUT_OF_SYNC:
+                fib = self.table.families[f]
+                out.append(("Fib", f"fib {family_name(f)}", "FibOutOfSync",
+                            f"the kernel has not matched selection for {now - since:.0f}s: "
+                            f"{len(fib.pending)} pending, {len(fib.failures)} failed, "
+                            f"{len(fib.conflicts)} in conflict, gate "
+                            f"{'open' if fib.gate_open else 'holding'} (gracebgp fib)"))
+        return out
 
     def view(self) -> dict[str, Any]:
         """``gracebgp fib``: per family the counts, and the conflicts and failures."""

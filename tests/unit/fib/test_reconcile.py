@@ -158,3 +158,19 @@ def test_remove_all_deletes_every_route_of_ours() -> None:
     for op in ops:
         fib.applied(op)
     assert fib.families[V4].installed == {} and fib.operations() == []
+
+
+def test_a_lasting_disagreement_is_a_health_condition() -> None:
+    from gracebgp.runtime.fibdriver import OUT_OF_SYNC, FibDriver, FibSettings
+
+    d = FibDriver(FibSettings(), "/nonexistent")
+    for f in d.table.families:
+        d.table.open_gate(f)
+    assert d.conditions(0.0) == []  # in sync: nothing wanted, nothing installed
+    d.table.want(V4, P1, A)
+    [op] = d.table.operations()  # handed to the kernel, no answer
+    assert d.conditions(100.0) == []  # just started disagreeing
+    [(kind, subject, reason, message)] = d.conditions(100.0 + OUT_OF_SYNC)
+    assert (kind, subject, reason) == ("Fib", "fib ipv4-unicast", "FibOutOfSync") and "1 pending" in message
+    d.table.applied(op)
+    assert d.conditions(200.0 + OUT_OF_SYNC) == []
