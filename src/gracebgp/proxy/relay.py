@@ -132,14 +132,21 @@ class _Sync:
     """A re-homing in progress."""
 
     record: Rehoming
-    old_routes: RouteTable
-    vm_routes: RouteTable
+    old_routes: RouteTable  # what the VM may still hold from earlier nodes
     new_routes: RouteTable = field(default_factory=RouteTable)
     buffered: list[bytes] = field(default_factory=list)
     buffered_octets: int = 0
     tried: set[str] = field(default_factory=set)
     deadline: float = 0.0
     eor_pending: set[Family] = field(default_factory=set)
+
+    def restart(self) -> None:
+        """A candidate failed: what it sent the VM joins what the VM may hold (withdrawn
+        after the next node's End-of-RIB unless that node has it too)."""
+        if self.new_routes.count():
+            self.old_routes = self.old_routes.union(self.new_routes)
+            self.new_routes = RouteTable()
+        self.eor_pending = set()
 
 
 class Relay:
@@ -472,6 +479,7 @@ class Relay:
         self._attempt_deadline = None
         if self._sync is not None:
             self._sync.record.failures.append(reason)
+            self._sync.restart()
         if self.phase is Phase.CONNECTING or self.phase is Phase.REHOMING:
             return out + self._attempt(now)
         if self.phase is Phase.ESTABLISHED and self.options.rehome:
@@ -511,7 +519,7 @@ class Relay:
     def _start_rehome(self, now: float, reason: str) -> list[Action]:
         record = Rehoming(started=now, from_node=self.node, reason=reason)
         self.rehomings.append(record)
-        self._sync = _Sync(record, self.node_routes, self.vm_routes.copy(), tried=set(self._tried))
+        self._sync = _Sync(record, self.node_routes, tried=set(self._tried))
         self._tried = {self.node}
         self.phase = Phase.REHOMING
         return self._attempt(now)
@@ -540,13 +548,14 @@ class Relay:
         sync.record.upstream_up = now
         ctx = self._vm_ctx()
         out: list[Action] = []
-        for data in sync.vm_routes.replay(ctx):
+        for data in self.vm_routes.replay(ctx):  # live: with what the VM sent meanwhile
             out.append(self._send(Leg.NODE, data, now))
         sync.record.replayed_updates = len(out)
         out += [self._send(Leg.NODE, data, now) for data in sync.buffered]
         families = sorted(self.negotiated.families)
         out += [self._send(Leg.NODE, end_of_rib(f, ctx), now) for f in families]  # RFC 4724 §2
         sync.buffered.clear()
+        sync.buffered_octets = 0
         sync.eor_pending = set(families) | set(sync.old_routes.families)
         sync.deadline = now + self.options.eor_timeout
         return out

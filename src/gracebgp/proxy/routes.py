@@ -42,6 +42,13 @@ class RouteTable:
         other.families = {f: dict(t) for f, t in self.families.items()}
         return other
 
+    def union(self, other: RouteTable) -> RouteTable:
+        """A new table with this one's routes and ``other``'s (``other`` wins a prefix)."""
+        out = self.copy()
+        for family, table in other.families.items():
+            out._table(family).update(table)
+        return out
+
     def _table(self, family: Family) -> dict[int, Entry]:
         table = self.families.get(family)
         if table is None:

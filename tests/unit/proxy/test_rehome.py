@@ -202,3 +202,25 @@ def test_candidate_notification_after_its_open_is_a_failed_candidate_too() -> No
     up_to_new_node(relay, 1.1)  # n2 Established, its End-of-RIB pending
     out = relay.node_bytes(Notification(NotificationCode.UPDATE_MESSAGE_ERROR, 3).encode(), 1.2)
     assert sends(out, Leg.VM) == [] and connects(out) == ["n3"] and relay.phase is Phase.REHOMING
+
+
+def test_second_candidate_gets_the_vms_latest_routes_and_the_first_ones_routes_are_withdrawn() -> None:
+    relay = vm_routes_and_node_routes()  # n1 sent 10.1/16 and 10.2/16
+    relay.nodes = ("n1", "n2", "n3")
+    relay.node_failed(10.0, "reset")
+    up_to_new_node(relay, 11.0)  # n2 Established, its End-of-RIB pending
+    relay.node_bytes(update("10.7.0.0/16"), 11.5)  # only n2 has it; the VM now does too
+    late = update("192.168.9.0/24", next_hop="192.168.100.3")
+    assert sends(relay.vm_bytes(late, 11.6), Leg.NODE) == [late]  # straight to n2
+    withdrawn = update(withdrawn=("192.168.1.0/24",))
+    assert sends(relay.vm_bytes(withdrawn, 11.7), Leg.NODE) == [withdrawn]
+    assert connects(relay.node_failed(12.0, "reset")) == ["n3"]  # n2 dies before its EoR
+    to_n3 = up_to_new_node(relay, 13.0)
+    assert announced(to_n3[:-1]) == {key("192.168.2.0/24"), key("192.168.9.0/24")}
+    relay.node_bytes(update("10.1.0.0/16"), 13.5)
+    out = relay.node_bytes(EOR, 14.0)
+    updates = [parsed(m).update for m in sends(out, Leg.VM)]
+    gone = {k for u in updates if u is not None for k in u.withdrawn}
+    assert gone == {key("10.2.0.0/16"), key("10.7.0.0/16")}
+    assert relay.phase is Phase.ESTABLISHED and relay.node == "n3"
+    assert relay.rehomings[0].withdrawn_from_vm == 2
