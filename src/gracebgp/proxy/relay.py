@@ -17,8 +17,9 @@ its list with the VM's recorded OPEN, checks the node's OPEN against what the VM
 meanwhile (buffered within a bound) then End-of-RIB (RFC 4724 §2), keeps the VM's session
 alive with KEEPALIVEs within its Hold Time (RFC 4271 §4.4), passes the new node's routes
 to the VM as replacements and, after the node's End-of-RIB (or ``eor_timeout``), withdraws
-from the VM only what the new node did not send. When no node can take the session, the VM
-gets a Cease (RFC 8538 §5: its graceful restart then keeps the routes)::
+from the VM only what the new node did not send. When no node can take the session, its
+connection is closed as if the node had gone (a Cease only when both OPENs had RFC 8538's
+N bit), so that the VM's graceful restart keeps the routes::
 
     CONNECTING --node up--> OPENING --OPENs + KEEPALIVEs both ways--> ESTABLISHED
         ^                                                               |    ^
@@ -228,7 +229,9 @@ class Relay:
     def vm_closed(self, now: float, reason: str) -> list[Action]:
         if self.phase is Phase.CLOSED:
             return []
-        return self._close_all(f"VM closed: {reason}", None, _cease("the VM's connection closed"))
+        # mirrored: the node sees the TCP connection go, as it would without the proxy, so
+        # its graceful restart (RFC 4724 §4.2) keeps the VM's routes
+        return self._close_all(f"VM closed: {reason}", None, None)
 
     def vm_bytes(self, data: bytes, now: float) -> list[Action]:
         out: list[Action] = []
@@ -484,16 +487,26 @@ class Relay:
             return out + self._attempt(now)
         if self.phase is Phase.ESTABLISHED and self.options.rehome:
             return out + self._start_rehome(now, reason)
-        return out + self._close_all(reason, _cease(f"control node lost ({reason})"), None)
+        return out + self._close_all(reason, self._leaving(f"control node lost ({reason})"), None)
 
     def _give_up(self, now: float, reason: str) -> list[Action]:
         if self._sync is not None:
             self._sync.record.outcome = f"failed: {reason}"
             self._sync.record.finished = now
             self._sync = None
-        # RFC 8538 §5: a Cease other than Hard Reset lets the VM's graceful restart apply.
         node = None if self.upstream is Upstream.DOWN else _cease(reason)
-        return self._close_all(reason, _cease(reason), node)
+        return self._close_all(reason, self._leaving(reason), node)
+
+    def _leaving(self, reason: str) -> Notification | None:
+        """What the VM gets when no control node is left: an Established VM keeps the
+        routes (its graceful restart, RFC 4724 §4.2) only after a TCP failure, unless both
+        OPENs carried the N bit (RFC 8538 §4: then a Cease other than Hard Reset keeps them
+        too), so without the N bit the connection is only closed; a VM not Established yet
+        is told why."""
+        neg = self.negotiated
+        if self.phase in (Phase.ESTABLISHED, Phase.REHOMING) and not (neg and neg.notification_supported):
+            return None
+        return _cease(reason)
 
     def _close_all(self, reason: str, to_vm: Notification | None,
                    to_node: Notification | None) -> list[Action]:

@@ -21,9 +21,11 @@ KEEPALIVE = message(4, b"")
 VM_AS, NODE_AS = 65001, 64512
 
 
-def open_bytes(asn: int, bgp_id: str, hold: int = 90, v6: bool = False, refresh: bool = True) -> bytes:
+def open_bytes(asn: int, bgp_id: str, hold: int = 90, v6: bool = False, refresh: bool = True,
+               n_bit: bool = False) -> bytes:
+    """An OPEN with graceful restart (RFC 4724 §3), its N bit (RFC 8538 §2) when ``n_bit``."""
     caps: list[Capability] = [Multiprotocol(1, 1), FourOctetAs(asn),
-                              GracefulRestart(flags=0, restart_time=120, families=())]
+                              GracefulRestart(flags=0x4 if n_bit else 0, restart_time=120, families=())]
     if v6:
         caps.insert(1, Multiprotocol(2, 1))
     if refresh:
@@ -71,14 +73,15 @@ def announced(messages: list[bytes]) -> set[int]:
 
 
 def established(options: RelayOptions | None = None, nodes: tuple[str, ...] = ("n1", "n2"),
-                hold: int = 90, now: float = 0.0) -> Relay:
+                hold: int = 90, now: float = 0.0, n_bit: bool = False) -> Relay:
     relay = Relay(nodes, options)
     assert connects(relay.start(now)) == [nodes[0]]
-    assert relay.vm_bytes(open_bytes(VM_AS, "192.168.100.3", hold), now) == []  # held back
+    vm_open, node_open = open_bytes(VM_AS, "192.168.100.3", hold, n_bit=n_bit), \
+        open_bytes(NODE_AS, "10.0.0.11", n_bit=n_bit)
+    assert relay.vm_bytes(vm_open, now) == []  # held back
     out = relay.node_connected(now)
-    assert sends(out, Leg.NODE) == [open_bytes(VM_AS, "192.168.100.3", hold)]
-    assert sends(relay.node_bytes(open_bytes(NODE_AS, "10.0.0.11"), now), Leg.VM) == \
-        [open_bytes(NODE_AS, "10.0.0.11")]
+    assert sends(out, Leg.NODE) == [vm_open]
+    assert sends(relay.node_bytes(node_open, now), Leg.VM) == [node_open]
     assert sends(relay.vm_bytes(KEEPALIVE, now), Leg.NODE) == [KEEPALIVE]
     assert sends(relay.node_bytes(KEEPALIVE, now), Leg.VM) == [KEEPALIVE]
     assert relay.phase is Phase.ESTABLISHED

@@ -96,15 +96,14 @@ def test_node_cease_starts_a_rehoming_not_a_vm_notification() -> None:
     assert relay.rehomings[0].reason == "control node sent CEASE/ADMINISTRATIVE_SHUTDOWN: 'maintenance'"
 
 
-def test_incompatible_new_node_is_refused_and_without_others_the_vm_gets_a_cease() -> None:
+def test_incompatible_new_node_is_refused_and_without_others_the_vm_connection_closes() -> None:
     relay = vm_routes_and_node_routes()
     relay.node_failed(10.0, "connection reset")
     relay.node_connected(11.0)
     out = relay.node_bytes(open_bytes(64999, "10.0.0.12"), 11.0)  # another AS
     assert Leg.NODE in closes(out)
-    to_vm = sends(out, Leg.VM)
-    note = Notification.decode(to_vm[0][19:])
-    assert (note.code, note.subcode) == (NotificationCode.CEASE, CeaseSubcode.ADMINISTRATIVE_RESET)
+    # no N bit (RFC 8538): only a TCP failure leaves the VM's graceful restart to apply
+    assert sends(out, Leg.VM) == []
     assert Leg.VM in closes(out) and relay.phase is Phase.CLOSED
     assert "AS 64999 differs" in relay.rehomings[0].outcome
 
@@ -126,8 +125,8 @@ def test_unreachable_candidate_then_the_next_one() -> None:
     assert relay.node == "n3"
 
 
-def test_buffer_bound_exceeded_gives_up_with_a_cease() -> None:
-    relay = established(RelayOptions(buffer_limit=100))
+def test_buffer_bound_exceeded_gives_up_with_a_cease_when_both_opens_had_the_n_bit() -> None:
+    relay = established(RelayOptions(buffer_limit=100), n_bit=True)
     relay.node_failed(1.0, "reset")
     many = update(*(f"192.168.{i}.0/24" for i in range(30)), next_hop="192.168.100.3")
     out = relay.vm_bytes(many, 2.0)
@@ -159,11 +158,36 @@ def test_vm_silent_while_rehoming_hits_its_hold_timer() -> None:
     assert note.code == NotificationCode.HOLD_TIMER_EXPIRED and relay.phase is Phase.CLOSED
 
 
-def test_rehoming_off_closes_the_vm_with_a_cease() -> None:
+def test_rehoming_off_mirrors_the_nodes_loss_to_the_vm() -> None:
     relay = established(RelayOptions(rehome=False))
     out = relay.node_failed(1.0, "reset")
+    assert sends(out, Leg.VM) == [] and Leg.VM in closes(out) and connects(out) == []
+    relay = established(RelayOptions(rehome=False), n_bit=True)
+    out = relay.node_failed(1.0, "reset")
     note = Notification.decode(sends(out, Leg.VM)[0][19:])
-    assert note.code == NotificationCode.CEASE and connects(out) == []
+    # RFC 8538 §4: with N both ways a Cease other than Hard Reset keeps graceful restart
+    assert (note.code, note.subcode) == (NotificationCode.CEASE, CeaseSubcode.ADMINISTRATIVE_RESET)
+    assert connects(out) == []
+
+
+def test_no_node_left_with_only_one_side_sending_n_closes_without_a_notification() -> None:
+    relay = Relay(("n1",))
+    relay.start(0.0)
+    relay.vm_bytes(open_bytes(VM_AS, "192.168.100.3", n_bit=True), 0.0)
+    relay.node_connected(0.0)
+    relay.node_bytes(open_bytes(NODE_AS, "10.0.0.11"), 0.0)
+    relay.vm_bytes(KEEPALIVE, 0.0)
+    relay.node_bytes(KEEPALIVE, 0.0)
+    out = relay.node_failed(1.0, "reset")  # no other node: the re-homing gives up at once
+    assert sends(out, Leg.VM) == [] and Leg.VM in closes(out)
+    assert relay.rehomings[0].outcome.startswith("failed: no control node")
+
+
+def test_vm_tcp_loss_is_passed_on_as_a_tcp_close_not_a_notification() -> None:
+    for n_bit in (False, True):
+        relay = established(n_bit=n_bit)
+        out = relay.vm_closed(5.0, "connection reset")
+        assert sends(out, Leg.NODE) == [] and closes(out) == {Leg.VM, Leg.NODE}
 
 
 def test_failure_before_established_is_not_rehomed() -> None:
