@@ -116,6 +116,12 @@ class PrefixSet:
         """From (prefix, masklength-range) pairs as GoBGP's prefix-list holds them."""
         return cls(name, tuple(parse_entry(p, r) for p, r in lines))
 
+    def lengths(self, afi: int) -> tuple[int, ...]:
+        """The entry lengths present for ``afi``, ascending: whether a prefix matches
+        depends only on its length and its first (longest such length <= its own) bits."""
+        index = self._index.get(afi)
+        return () if index is None else index.lengths
+
     def matches(self, afi: int, address: int, length: int) -> bool:
         """Whether the prefix ``address``/``length`` of family ``afi`` is in the set."""
         return self._lookup(afi, address, length, None)

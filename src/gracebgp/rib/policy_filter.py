@@ -39,6 +39,7 @@ _LLGR_STALE = int(WellKnownCommunity.LLGR_STALE)
 #: Kept results (Path, signature): a route's group is decided in one call (``run``) or in
 #: consecutive keys (the Adj-RIB-Out), so few are needed, and each keeps Paths alive.
 _MEMO_LIMIT = 4096
+_CLASS_LIMIT = 1 << 18  # prefix classes whose prefix-set answers are kept (``signature``)
 _ANY_SOURCE = PeerInfo(0, "", 0, "", False)  # (for ExportFilter.per_route: any route type)
 
 #: A kept per-Path result: the Path (None: rejected) and the counters of the statements
@@ -87,8 +88,8 @@ class PolicyFilter:
     prefix sets hold its prefix (its ``signature``): it is evaluated once per (Path,
     signature) and kept (``_kept``), and each route costs one probe per prefix set."""
 
-    __slots__ = ("_kept_by", "_prefix_sets", "assignment", "external", "family", "self_next_hop", "shift",
-                 "source", "table", "width")
+    __slots__ = ("_by_class", "_kept_by", "_none", "_prefix_sets", "_shifts", "assignment", "external",
+                 "family", "self_next_hop", "shift", "source", "table", "width")
 
     def __init__(self, assignment: Assignment, source: Source, family: Family, table: PathTable, *,
                  self_next_hop: tuple[str, ...] = (), shift: int = 0, external: bool = False) -> None:
@@ -104,6 +105,9 @@ class PolicyFilter:
         sets = {id(c.prefix_set): c.prefix_set for c in conditions if isinstance(c, MatchPrefixSet)}
         self._prefix_sets: tuple[PrefixSet, ...] = tuple(sets.values())
         self._kept_by: dict[tuple[Path, Path | None, tuple[bool, ...]], _Kept] = {}
+        self._shifts: dict[int, int] = {}
+        self._by_class: dict[int, tuple[bool, ...]] = {}
+        self._none = (False,) * len(self._prefix_sets)
 
     @property
     def per_route(self) -> bool:
@@ -143,15 +147,43 @@ class PolicyFilter:
         return self.table.get(attrs, next_hop)
 
     def signature(self, key: int) -> tuple[bool, ...]:
-        """Which of the policy's prefix sets hold the prefix of ``key``."""
+        """Which of the policy's prefix sets hold the prefix of ``key``.
+
+        A prefix's answer depends only on its length and its first m bits, m the longest
+        entry length (of any of the sets) not above its own: a plain key is the length
+        octet then the address octets, so ``key >> shift`` (the shift found once per key
+        size) names that class of prefixes, and the answer is kept per class. Consecutive
+        /24s of one UPDATE mostly share their /16: one probe for all of them."""
         sets = self._prefix_sets
         if not sets:
             return ()
-        address, length = key_parts(key >> self.shift, self.width)
+        plain = key >> self.shift
+        size = plain.bit_length()
+        shift = self._shifts.get(size)
+        if shift is None:
+            shift = self._shifts[size] = self._shift_for(plain)
+        if shift < 0:
+            return self._none
+        coarse = plain >> shift
+        sig = self._by_class.get(coarse)
+        if sig is None:
+            if len(self._by_class) >= _CLASS_LIMIT:
+                self._by_class.clear()
+            address, length = key_parts(plain, self.width)
+            afi = self.family.afi
+            sig = self._by_class[coarse] = tuple(s.matches(afi, address, length) for s in sets)
+        return sig
+
+    def _shift_for(self, plain: int) -> int:
+        """For keys of ``plain``'s size: how far to shift a key to keep its length octet
+        and its first m address bits (-1: no entry is short enough, nothing matches)."""
+        nb = (((plain.bit_length() + 7) >> 3) or 1) - 1  # address octets (a /0: none)
+        length = plain >> (8 * nb)
         afi = self.family.afi
-        if len(sets) == 1:
-            return (sets[0].matches(afi, address, length),)
-        return tuple(s.matches(afi, address, length) for s in sets)
+        shorter = [n for s in self._prefix_sets for n in s.lengths(afi) if n <= length]
+        if not shorter:
+            return -1
+        return 8 * nb - max(shorter)
 
     def kept(self, key: int, path: Path, original: Path | None = None,
              signature: tuple[bool, ...] | None = None) -> _Kept:
