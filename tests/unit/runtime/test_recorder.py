@@ -35,6 +35,7 @@ SAMPLES: list[Any] = [
     ev.Started("planned", "gracebgp restart"),
     ev.Connected(B, 7, A, outgoing=True),
     ev.ConnectFailed(B, 7, "refused"),
+    ev.BfdChanged(B, "up", "down", "down", "control-detection-time-expired", True),
     ev.Disconnected(B, 7, "reset"),
     ev.Received(B, 7, b"\xff" * 16 + b"\x00\x13\x04"),
     ev.TimerDue(),
