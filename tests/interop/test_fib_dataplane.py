@@ -8,8 +8,9 @@ origins' routes back to the client are static: only the router's path to the /24
 from BGP, so every lost ping is the router's. The client pings every 20 ms with
 ``ping -c COUNT -i 0.02`` (iputils ``ping -w`` would stop at the first ICMP error).
 
-Zero lost: across ``gracebgp restart --graceful``, SIGKILL with a start 2 s later,
-``stop --retain`` followed by a start, an origin killed with -9 (GR keeps its route).
+Zero lost: across ``gracebgp restart --graceful``, ``gracebgp restart`` (hand-over),
+SIGKILL with a start 2 s later, ``stop --retain`` followed by a start, an origin killed
+with -9 (GR keeps its route).
 Control runs that must lose: ``stop --withdraw`` (routes removed after the withdrawal),
 and a restart with ``fib-retain = false``. ECMP: the kernel route has both origins as
 next hops; one origin stops and one remains. Next-hop tracking: the router's address
@@ -144,6 +145,15 @@ def test_ecmp_route_and_zero_loss_across_a_graceful_restart(net: Net) -> None:
     assert 'gracebgp_fib_forwarding_preserved{family="ipv4-unicast"} 1.0' in text
     status = net.gbd.cli("gr", "status")
     assert "F bit ipv4-unicast: 1 (FIB on, same kernel and namespace: 2 ipv4-unicast routes" in status, status
+
+
+def test_zero_loss_across_a_session_hand_over(net: Net) -> None:
+    """``gracebgp restart`` (the hand-over, issue 19): the adopted routes stay in the kernel
+    (the FIB looks at every prefix selected before it attaches before it reconciles)."""
+    sent, lost = _across(net, "handover", lambda: net.gbd.graceful_restart(handover=True))
+    print(f"gracebgp restart (hand-over): {sent} sent, {lost} lost; hops {net.hops()}")
+    assert lost == 0
+    assert len(net.hops()) == 2, net.gbd.cli("fib")
 
 
 def test_zero_loss_across_sigkill_and_a_start_2s_later(net: Net) -> None:

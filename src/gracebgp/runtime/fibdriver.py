@@ -162,7 +162,10 @@ class FibDriver:
         self._tell_core()
         for f in FAMILIES:
             loc = speaker.loc[f]
-            loc.fib_keys = set()
+            # Every prefix selected before we attach (a hand-over's adopted Adj-RIB-Ins, issue
+            # 19) is looked at; the gate stays shut until they all were (``step``), else the
+            # first reconcile would find them unwanted and delete them.
+            loc.fib_keys = set(loc.entries)
             loc.every_change = True
         hooks.append(self.step)
         loop = asyncio.get_running_loop()
