@@ -32,9 +32,21 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
-from enum import StrEnum
 
 from gracebgp.errors import CodecError
+from gracebgp.proxy.actions import (
+    KEEPALIVE_BYTES,
+    Action,
+    Close,
+    Connect,
+    Leg,
+    Phase,
+    RelayOptions,
+    Send,
+    Upstream,
+    cease,
+    message,
+)
 from gracebgp.proxy.compat import incompatibility, negotiate_legs
 from gracebgp.proxy.record import Direction, Rehoming
 from gracebgp.proxy.routes import RouteTable, rewrite_next_hop, withdrawals
@@ -42,7 +54,6 @@ from gracebgp.session.negotiate import Negotiated, keepalive_time
 from gracebgp.types import Family
 from gracebgp.wire import (
     DEFAULT_CONTEXT,
-    KEEPALIVE,
     CodecContext,
     Framer,
     Notification,
@@ -54,78 +65,8 @@ from gracebgp.wire import (
 )
 from gracebgp.wire.iana import CeaseSubcode, MessageType, NotificationCode
 
-KEEPALIVE_BYTES = KEEPALIVE.encode()
-
-
-class Leg(StrEnum):
-    VM = "vm"
-    NODE = "node"
-
-
-@dataclass(frozen=True, slots=True)
-class Send:
-    """Write ``data`` to one leg's connection."""
-
-    leg: Leg
-    data: bytes
-
-
-@dataclass(frozen=True, slots=True)
-class Close:
-    """Close one leg's connection once what was sent before is written."""
-
-    leg: Leg
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class Connect:
-    """Open the upstream connection to control node ``node``; report ``node_connected`` or
-    ``node_failed``."""
-
-    node: str
-
-
-Action = Send | Close | Connect
-
-
-class Phase(StrEnum):
-    CONNECTING = "connecting"
-    OPENING = "opening"
-    ESTABLISHED = "established"
-    REHOMING = "rehoming"
-    CLOSED = "closed"
-
-
-class Upstream(StrEnum):
-    """The control-node leg's own state during a re-homing (RFC 4271 §8.2.2 names)."""
-
-    CONNECT = "connect"
-    OPEN_SENT = "open-sent"
-    OPEN_CONFIRM = "open-confirm"
-    ESTABLISHED = "established"
-    DOWN = "down"
-
-
-@dataclass(frozen=True, slots=True)
-class RelayOptions:
-    """``next_hop_ipv4``/``next_hop_ipv6``: the gateway addresses to put in next hops sent
-    to the VM (None: unchanged). ``prefix_limit``: most prefixes the VM may announce on
-    this session. ``buffer_limit``: octets of VM messages held while re-homing.
-    ``attempt_timeout``: seconds a candidate node has to reach Established.
-    ``eor_timeout``: seconds to wait for the new node's End-of-RIB."""
-
-    next_hop_ipv4: str | None = None
-    next_hop_ipv6: str | None = None
-    prefix_limit: int | None = None
-    rehome: bool = True
-    buffer_limit: int = 1 << 20
-    attempt_timeout: float = 10.0
-    eor_timeout: float = 30.0
-
-
-def _cease(text: str) -> Notification:
-    return Notification.cease(CeaseSubcode.ADMINISTRATIVE_RESET, "gracebgp-proxy: " + text)
+# the vocabulary, for the runtime and the tests
+__all__ = ["Action", "Close", "Connect", "Leg", "Phase", "Relay", "RelayOptions", "Send", "Upstream"]
 
 
 @dataclass(slots=True)
@@ -183,6 +124,7 @@ class Relay:
         self._tried: set[str] = set()
         self._attempt_deadline: float | None = None
         self._sync: _Sync | None = None
+        self._paused: set[Leg] = set()  # legs the runtime does not read (flow control)
         #: The nodes the VM's other sessions use now (the runtime sets it): a re-homing
         #: tries the others first, so a control node that keys peers by address (most
         #: speakers; RFC 4271 §6.8 collision) never gets two sessions of one VM.
@@ -233,6 +175,18 @@ class Relay:
         # its graceful restart (RFC 4724 §4.2) keeps the VM's routes
         return self._close_all(f"VM closed: {reason}", None, None)
 
+    def pause(self, leg: Leg) -> None:
+        """The runtime stopped reading ``leg`` because the other leg's peer is slow to
+        take what it sent (flow control): what ``leg`` sends now waits in TCP, KEEPALIVEs
+        too, so its Hold Timer (RFC 4271 §6.5) is not run until ``resume``."""
+        self._paused.add(leg)
+
+    def resume(self, leg: Leg, now: float) -> None:
+        """Reading ``leg`` again: its Hold Timer starts afresh."""
+        if leg in self._paused:
+            self._paused.discard(leg)
+            self._last_rx[leg] = max(self._last_rx[leg], now)
+
     def vm_bytes(self, data: bytes, now: float) -> list[Action]:
         out: list[Action] = []
         self._vm_framer.push(data)
@@ -275,14 +229,14 @@ class Relay:
                 out += self._node_eor(family, now)
         vm_hold = self.vm_hold
         if vm_hold and self.phase in (Phase.ESTABLISHED, Phase.REHOMING):
-            if now - self._last_rx[Leg.VM] > vm_hold:
+            if now - self._last_rx[Leg.VM] > vm_hold and Leg.VM not in self._paused:
                 return out + self._vm_error(Notification(NotificationCode.HOLD_TIMER_EXPIRED, 0),
                                             "VM hold timer expired")
             if now - self._last_tx[Leg.VM] >= keepalive_time(None, vm_hold):
                 out.append(self._send(Leg.VM, KEEPALIVE_BYTES, now))
         hold = self.upstream_hold
         if hold and self.upstream is Upstream.ESTABLISHED and self.phase is not Phase.OPENING:
-            if now - self._last_rx[Leg.NODE] > hold:
+            if now - self._last_rx[Leg.NODE] > hold and Leg.NODE not in self._paused:
                 notification = Notification(NotificationCode.HOLD_TIMER_EXPIRED, 0)
                 return out + self._node_error(now, notification, "control node hold timer expired")
             if now - self._last_tx[Leg.NODE] >= keepalive_time(None, hold):
@@ -299,18 +253,20 @@ class Relay:
             times.append(self._sync.deadline)
         vm_hold = self.vm_hold
         if vm_hold and self.phase in (Phase.ESTABLISHED, Phase.REHOMING):
-            times += [self._last_rx[Leg.VM] + vm_hold + 0.001,
-                      self._last_tx[Leg.VM] + keepalive_time(None, vm_hold)]
+            times.append(self._last_tx[Leg.VM] + keepalive_time(None, vm_hold))
+            if Leg.VM not in self._paused:
+                times.append(self._last_rx[Leg.VM] + vm_hold + 0.001)
         hold = self.upstream_hold
         if hold and self.upstream is Upstream.ESTABLISHED and self.phase is not Phase.OPENING:
-            times += [self._last_rx[Leg.NODE] + hold + 0.001,
-                      self._last_tx[Leg.NODE] + keepalive_time(None, hold)]
+            times.append(self._last_tx[Leg.NODE] + keepalive_time(None, hold))
+            if Leg.NODE not in self._paused:
+                times.append(self._last_rx[Leg.NODE] + hold + 0.001)
         return min(times) if times else None
 
     # --- VM to control node ---------------------------------------------------------------
 
     def _from_vm(self, mtype: int, body: bytes, now: float) -> list[Action]:
-        raw = _message(mtype, body)
+        raw = message(mtype, body)
         self._last_rx[Leg.VM] = now
         self.from_vm.saw(mtype, len(raw), now)
         if mtype == MessageType.OPEN:
@@ -373,12 +329,12 @@ class Relay:
 
     def _vm_error(self, notification: Notification, reason: str) -> list[Action]:
         """End this VM's session (and only it) with ``notification`` to the VM."""
-        return self._close_all(reason, notification, _cease(f"VM session ended ({reason})"))
+        return self._close_all(reason, notification, cease(f"VM session ended ({reason})"))
 
     # --- control node to VM ---------------------------------------------------------------
 
     def _from_node(self, mtype: int, body: bytes, now: float) -> list[Action]:
-        raw = _message(mtype, body)
+        raw = message(mtype, body)
         self._last_rx[Leg.NODE] = now
         self.from_node.saw(mtype, len(raw), now)
         if mtype == MessageType.OPEN:
@@ -494,7 +450,7 @@ class Relay:
             self._sync.record.outcome = f"failed: {reason}"
             self._sync.record.finished = now
             self._sync = None
-        node = None if self.upstream is Upstream.DOWN else _cease(reason)
+        node = None if self.upstream is Upstream.DOWN else cease(reason)
         return self._close_all(reason, self._leaving(reason), node)
 
     def _leaving(self, reason: str) -> Notification | None:
@@ -506,7 +462,7 @@ class Relay:
         neg = self.negotiated
         if self.phase in (Phase.ESTABLISHED, Phase.REHOMING) and not (neg and neg.notification_supported):
             return None
-        return _cease(reason)
+        return cease(reason)
 
     def _close_all(self, reason: str, to_vm: Notification | None,
                    to_node: Notification | None) -> list[Action]:
@@ -590,7 +546,3 @@ class Relay:
             self._sync = None
             self.phase = Phase.ESTABLISHED
         return out
-
-
-def _message(mtype: int, body: bytes) -> bytes:
-    return b"\xff" * 16 + (19 + len(body)).to_bytes(2, "big") + bytes([mtype]) + body

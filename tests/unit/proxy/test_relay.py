@@ -193,3 +193,20 @@ def test_vm_messages_sent_before_the_upstream_is_up_count_when_it_is() -> None:
     relay.node_bytes(open_bytes(64512, "10.0.0.11") + KEEPALIVE, 0.6)
     assert relay.phase is Phase.ESTABLISHED and relay.established_at == 0.6
     assert sends(relay.vm_bytes(up, 1.0), Leg.NODE) == [up]
+
+
+def test_a_leg_not_read_for_flow_control_keeps_its_hold_timer_until_read_again() -> None:
+    relay = established(hold=9)
+    relay.pause(Leg.NODE)  # the VM is slow to take what the node sent: the node is not read
+    relay.pause(Leg.VM)  # and the node is slow: the VM is not read either
+    out = relay.tick(20.0)
+    assert relay.phase is Phase.ESTABLISHED and closes(out) == set() and connects(out) == []
+    assert sends(out, Leg.VM) == [KEEPALIVE] and sends(out, Leg.NODE) == [KEEPALIVE]  # still owed
+    deadline = relay.next_deadline()
+    assert deadline is not None and deadline == 23.0  # the next KEEPALIVE only, no expiry
+    relay.resume(Leg.NODE, 21.0)
+    relay.resume(Leg.VM, 21.0)
+    assert relay.next_deadline() == 23.0
+    assert relay.tick(30.0) and relay.phase is Phase.ESTABLISHED  # 9 s from 21.0 not yet over
+    out = relay.tick(30.1)  # the VM's Hold Timer, from its resumption (RFC 4271 §6.5)
+    assert notification(sends(out, Leg.VM)[0]).code == NotificationCode.HOLD_TIMER_EXPIRED
