@@ -2,10 +2,13 @@
 addresses, runs one ``relay.Relay`` per VM session and opens its upstream connections
 from the upstream address and the session's NAT source port.
 
-Isolation (issue 20 item 2): each session has its own tasks, framers and buffers; a VM
-that stops reading is cut off when what waits for it passes ``WRITE_LIMIT`` octets, and
-one that floods is read a chunk at a time like every other, so neither slows the others
-beyond its share of the loop.
+Isolation (issue 20 item 2): each session has its own tasks, framers and buffers, and
+flow control between its legs: when more than ``HIGH_WATER`` octets wait to be written to
+one leg, the other leg is not read until they are written (TCP then slows its sender, as a
+slow peer would without the proxy), so what one session holds is bounded. A control node
+that takes nothing for its Hold Time is a failed node (the session is re-homed); a VM that
+takes nothing for its Hold Time is cut off. A VM that floods is read a chunk at a time like
+every other, so neither slows the others beyond its share of the loop.
 """
 
 from __future__ import annotations
@@ -27,8 +30,10 @@ from gracebgp.proxy.view import SessionMeta
 
 log = logging.getLogger("gracebgp.proxy")
 READ_SIZE = 65536
-#: Octets waiting to be written to one leg before the session is closed (peer not reading).
-WRITE_LIMIT = 8 << 20
+#: Octets waiting to be written to one leg above which the other leg is not read.
+HIGH_WATER = 256 << 10
+#: Seconds a leg may take nothing when no Hold Time was negotiated (RFC 4271 §4.2 suggests 90).
+DEFAULT_PATIENCE = 90.0
 #: Seconds a control node has to close an upstream leg we are done with before we reset it.
 NODE_LINGER = 2.0
 
@@ -59,6 +64,10 @@ class Session:
         self._tasks: set[asyncio.Task[None]] = set()
         self._timer: asyncio.TimerHandle | None = None
         self.closed = asyncio.Event()
+        self._readable = {Leg.VM: asyncio.Event(), Leg.NODE: asyncio.Event()}
+        for event in self._readable.values():
+            event.set()
+        self._draining: dict[Leg, asyncio.Task[None]] = {}  # leg -> its drain, the other paused
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -81,11 +90,8 @@ class Session:
                 if writer is None or writer.is_closing():
                     continue
                 writer.write(action.data)
-                if writer.transport.get_write_buffer_size() > WRITE_LIMIT:
-                    log.warning("%s: %s is not reading; closing the session", self.meta.vm_address,
-                                action.leg.value)
-                    self._close_everything(f"{action.leg.value} not reading")
-                    return
+                if writer.transport.get_write_buffer_size() > HIGH_WATER:
+                    self._throttle(action.leg, writer)
             elif isinstance(action, Close):
                 if action.leg is Leg.VM:
                     self.meta.vm_tcp = "closed"
@@ -93,10 +99,12 @@ class Session:
                 else:
                     self._generation += 1
                     self.meta.node_tcp = "closed"
+                    self._release(Leg.NODE)
                     self._let_node_close(self.node_writer)
                     self.node_writer = None
             else:
                 self._generation += 1
+                self._release(Leg.NODE)
                 self.meta.node_tcp = "connecting"
                 self._spawn(self._connect(action.node, self._generation))
         if self.relay.phase is Phase.CLOSED:
@@ -114,10 +122,79 @@ class Session:
             delay = max(0.0, deadline - self.server.now())
             self._timer = loop.call_later(delay, lambda: self.run(self.relay.tick(self.server.now())))
 
+    # --- flow control ------------------------------------------------------------------
+
+    def _throttle(self, leg: Leg, writer: asyncio.StreamWriter) -> None:
+        """Too much waits for ``leg``: stop reading the other leg until it is written."""
+        if leg in self._draining:
+            return
+        source = Leg.NODE if leg is Leg.VM else Leg.VM
+        self._readable[source].clear()
+        self.relay.pause(source)
+        task = asyncio.ensure_future(self._drain(leg, source, writer))
+        self._draining[leg] = task
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _drain(self, leg: Leg, source: Leg, writer: asyncio.StreamWriter) -> None:
+        hold = self.relay.vm_hold if leg is Leg.VM else self.relay.upstream_hold
+        patience = float(hold) if hold else DEFAULT_PATIENCE
+        waiting = writer.transport.get_write_buffer_size()
+        try:
+            while True:
+                try:
+                    await asyncio.wait_for(writer.drain(), patience)
+                    break
+                except TimeoutError:  # slow is fine; taking nothing for a Hold Time is not
+                    if writer.transport.get_write_buffer_size() >= waiting:
+                        self._draining.pop(leg, None)
+                        self._stuck(leg, writer, patience)
+                        return
+                    waiting = writer.transport.get_write_buffer_size()
+        except (ConnectionError, RuntimeError):
+            pass  # the connection is gone: its reader reports it
+        if self._draining.get(leg) is asyncio.current_task():
+            del self._draining[leg]
+            self._resume(source)
+
+    def _release(self, leg: Leg) -> None:
+        """``leg``'s connection is being replaced or closed: stop waiting for it."""
+        task = self._draining.pop(leg, None)
+        if task is not None:
+            task.cancel()
+            self._resume(Leg.NODE if leg is Leg.VM else Leg.VM)
+
+    def _resume(self, source: Leg) -> None:
+        self._readable[source].set()
+        if self.relay.phase is not Phase.CLOSED:
+            self.relay.resume(source, self.server.now())
+            self._arm()
+
+    def _stuck(self, leg: Leg, writer: asyncio.StreamWriter, patience: float) -> None:
+        """``leg`` took nothing for its Hold Time: a control node has failed (re-home); a
+        VM is cut off (only its own session)."""
+        reason = f"took nothing for {patience:g} s"
+        if leg is Leg.VM:
+            log.warning("%s: the VM %s; closing its session", self.meta.vm_address, reason)
+            self._close_everything(f"VM {reason}")
+            return
+        if writer is not self.node_writer or self.relay.phase is Phase.CLOSED:
+            return
+        log.warning("%s: control node %s %s; re-homing", self.meta.vm_address, self.relay.node, reason)
+        self._generation += 1
+        self.meta.node_tcp = "closed"
+        self.node_writer = None
+        self.server.node_failures[self.relay.node] = self.server.node_failures.get(self.relay.node, 0) + 1
+        reset(writer)
+        self._resume(Leg.VM)
+        self.run(self.relay.node_failed(self.server.now(), f"control node {reason}"))
+
+    # --- the connections ----------------------------------------------------------------
+
     async def _read_vm(self) -> None:
         reason = "connection closed"
         try:
-            while data := await self.vm_reader.read(READ_SIZE):
+            while await self._readable[Leg.VM].wait() and (data := await self.vm_reader.read(READ_SIZE)):
                 self.run(self.relay.vm_bytes(data, self.server.now()))
                 if self.relay.phase is Phase.CLOSED:
                     return
@@ -143,7 +220,7 @@ class Session:
         self.run(self.relay.node_connected(self.server.now()))
         reason = "connection closed by the control node"
         try:
-            while data := await reader.read(READ_SIZE):
+            while await self._readable[Leg.NODE].wait() and (data := await reader.read(READ_SIZE)):
                 if generation == self._generation:
                     self.run(self.relay.node_bytes(data, self.server.now()))
         except OSError as exc:
@@ -204,6 +281,11 @@ class Session:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        for task in self._draining.values():
+            task.cancel()
+        self._draining.clear()
+        for event in self._readable.values():  # the read loops see their connections closed
+            event.set()
         if not self.closed.is_set():
             self.closed.set()
             log.info("%s -> %s: session closed: %s", self.meta.vm_address, self.meta.facing_address,
