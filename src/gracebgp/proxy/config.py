@@ -263,6 +263,9 @@ def _vms(r: _Reader, raw: Any, path: tuple[str | int, ...]) -> tuple[Vm, ...]:
         addresses = r.addresses(t, (*path, i), "addresses")
         if not addresses:
             r.problem((*path, i), "a VM interface needs at least one address")
+        if len({a.version for a in addresses}) != len(addresses):  # one NAT port per family
+            r.problem((*path, i, "addresses"), "at most one IPv4 and one IPv6 address per VM interface "
+                      "(its sessions' NAT ports are per interface and family)")
         if interface is not None and any(vm.interface == interface for vm in out):
             r.problem((*path, i, "interface"), f"interface {interface!r} is listed twice")
         for a in addresses:

@@ -97,6 +97,10 @@ def test_unknown_key_names_file_line_and_key() -> None:
     (('addresses = ["192.168.100.3", "fd00:100::3"]', 'addresses = ["vm"]'),
      "p.toml:18: networks[0].vms[0].addresses[0]: 'vm' is not an IP address"),
     (("eor-timeout = 5", 'eor-timeout = "5"'), "p.toml:14: networks[0].eor-timeout: must be a number"),
+    # two sessions from one interface and family would share a NAT port
+    (('addresses = ["192.168.100.3", "fd00:100::3"]', 'addresses = ["192.168.100.3", "192.168.100.4"]'),
+     "p.toml:18: networks[0].vms[0].addresses: at most one IPv4 and one IPv6 address per VM interface "
+     "(its sessions' NAT ports are per interface and family)"),
 ])
 def test_bad_values(change: tuple[str, str], expected: str) -> None:
     text = GOOD.replace(*change)
