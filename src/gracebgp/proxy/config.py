@@ -132,6 +132,8 @@ class _Reader:
         out: list[Address] = []
         for i, text in enumerate(raw):
             try:
+                if not isinstance(text, str):  # ipaddress takes 5 for 0.0.0.5
+                    raise TypeError(text)
                 out.append(ipaddress.ip_address(text))
             except (ValueError, TypeError):
                 self.problem((*path, key, i), f"{text!r} is not an IP address")

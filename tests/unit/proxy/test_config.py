@@ -101,6 +101,10 @@ def test_unknown_key_names_file_line_and_key() -> None:
     (('addresses = ["192.168.100.3", "fd00:100::3"]', 'addresses = ["192.168.100.3", "192.168.100.4"]'),
      "p.toml:18: networks[0].vms[0].addresses: at most one IPv4 and one IPv6 address per VM interface "
      "(its sessions' NAT ports are per interface and family)"),
+    (('gateway = ["192.168.100.1", "fd00:100::1"]', "gateway = [5]"),
+     "p.toml:7: networks[0].gateway[0]: 5 is not an IP address"),
+    (('"10.0.0.12", "10.0.0.13"', '"10.0.0.12", 1'),
+     "p.toml:9: networks[0].control-nodes[2]: 1 is not an IP address"),
 ])
 def test_bad_values(change: tuple[str, str], expected: str) -> None:
     text = GOOD.replace(*change)
