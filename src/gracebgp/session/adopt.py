@@ -13,15 +13,46 @@ from gracebgp.errors import CodecError, GraceBGPError
 from gracebgp.session.connection import Connection
 from gracebgp.session.events import Output
 from gracebgp.session.fsm import Session
-from gracebgp.session.negotiate import Negotiated, check_open, negotiate
+from gracebgp.session.negotiate import Negotiated, build_open, check_open, negotiate
 from gracebgp.session.state import State
 from gracebgp.wire import Open
+from gracebgp.wire.capabilities import Capability, GracefulRestart, LongLivedGracefulRestart
 from gracebgp.wire.iana import HEADER_LEN
 
 
 class AdoptError(GraceBGPError):
     """The session cannot be adopted (this configuration would not accept the peer's
-    OPEN, the OPENs do not decode, or the peer has a connection already)."""
+    OPEN or would send another OPEN itself, the OPENs do not decode, or the peer has a
+    connection already)."""
+
+
+def _as_negotiated(open_: Open) -> tuple[object, ...]:
+    """What of our OPEN the peer holds the session to: AS, BGP Identifier, Hold Time and
+    the capabilities, without the flags that say how this process started (R, and F per
+    family: RFC 4724 §3, RFC 9494 §2), which only mean something in a new OPEN."""
+    caps: list[Capability] = []
+    for c in open_.capabilities:
+        if isinstance(c, GracefulRestart):
+            caps.append(GracefulRestart(0, c.restart_time, tuple((a, s, 0) for a, s, _ in c.families)))
+        elif isinstance(c, LongLivedGracefulRestart):
+            caps.append(LongLivedGracefulRestart(tuple((a, s, 0, t) for a, s, _, t in c.families)))
+        else:
+            caps.append(c)
+    return (open_.asn, open_.bgp_id, open_.hold_time, tuple(sorted(caps, key=repr)))
+
+
+def changed_identity(ours: Open, now: Open) -> str:
+    """Why our recorded OPEN ``ours`` no longer describes this configuration's (``now``),
+    "" when it does: the peer checked AS_PATHs and router-ids against the OPEN it got
+    (RFC 4271 §6.3, §9.1.2.2), so a changed local AS, router-id or capability needs a
+    new session."""
+    if ours.asn != now.asn:
+        return f"the local AS changed ({ours.asn} -> {now.asn})"
+    if ours.bgp_id != now.bgp_id:
+        return f"the router-id changed ({ours.bgp_id} -> {now.bgp_id})"
+    if _as_negotiated(ours) != _as_negotiated(now):
+        return "the hold time or the capabilities we would send changed"
+    return ""
 
 
 def adopt(session: Session, conn_id: int, outgoing: bool, our_open: bytes, their_open: bytes,
@@ -40,6 +71,9 @@ def adopt(session: Session, conn_id: int, outgoing: bool, our_open: bytes, their
     refused = check_open(m.cfg, theirs)
     if refused is not None:
         raise AdoptError(f"the configuration no longer accepts the peer's OPEN ({refused.describe()})")
+    changed = changed_identity(ours, build_open(m.cfg))
+    if changed:
+        raise AdoptError(f"{changed}: the session is re-opened with the new OPEN")
     neg = negotiate(m.cfg, ours, theirs)
     conn = Connection(conn_id, outgoing, State.ESTABLISHED, local_open=ours)
     conn.use(neg)

@@ -151,3 +151,20 @@ def test_issue19_a_restarting_peer_s_stale_routes_and_timers_are_carried() -> No
     assert llgr_end is not None
     net.advance(llgr_end - net.now + 1.0, step=60.0)
     assert p2.route_count() == 0 and not p2.gr.active
+
+
+def test_issue19_a_changed_local_as_or_router_id_is_not_adopted() -> None:
+    """RFC 4271 §6.3: the peer holds the session to the AS and router-id of our OPEN; a new
+    configuration with another one is a new session (was: adopted, UPDATEs with the new AS
+    on a session negotiated with the old one)."""
+    net, a, _b, a_text = _pair()
+    records = _records(a)
+    for old, new, said in (("as = 65001", "as = 65009", "local AS changed (65001 -> 65009)"),
+                           ('router-id = "127.0.0.1"', 'router-id = "127.0.0.9"', "router-id changed")):
+        a2 = speaker_from(a_text.replace(old, new, 1))
+        why = adopt_session(a2, records[0], records[0].fd, 0.0, net.now)
+        assert said in why
+        assert a2.peers[B].session.state is State.IDLE
+        assert not a2.peers[B].adj_out or not any(r.advertised for r in a2.peers[B].adj_out.values())
+    # The same configuration (the R and F bits of a new start aside) is adopted.
+    assert adopt_session(speaker_from(a_text), records[0], records[0].fd, 0.0, net.now) == ""
