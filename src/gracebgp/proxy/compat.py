@@ -7,13 +7,17 @@ side may send: the same AS (so eBGP/iBGP and the AS_PATH rules stay), the same f
 (RFC 4760 §6: no UPDATEs for a family not negotiated), the same 4-octet AS (RFC 6793),
 ADD-PATH per direction (RFC 7911), Extended Message (RFC 8654) and Extended Next Hop
 (RFC 8950); ROUTE-REFRESH and Enhanced Route Refresh (RFC 2918, RFC 7313) where the VM
-may use them. The Hold Time may differ: the proxy keeps each leg alive on its own.
+may use them; the node's graceful restart as the VM knows it (RFC 4724 §3: present, for
+which families; the N bit, RFC 8538 §2; Long-Lived GR's families, RFC 9494 §3), which
+decides what the VM keeps when the session ends. The Hold Time and the restart and stale
+times may differ: the proxy keeps each leg alive on its own.
 """
 
 from __future__ import annotations
 
 from gracebgp.session.config import SessionConfig
 from gracebgp.session.negotiate import Negotiated, negotiate
+from gracebgp.types import Family
 from gracebgp.wire import Open
 
 
@@ -39,6 +43,9 @@ def incompatibility(old: Negotiated, new: Negotiated) -> str | None:
         ("ADD-PATH from the VM", old.add_path_rx, new.add_path_rx),
         ("Extended Message", old.extended_message, new.extended_message),
         ("Extended Next Hop", old.extended_next_hop, new.extended_next_hop),
+        ("graceful restart (families)", _gr(old), _gr(new)),
+        ("the graceful restart N bit", old.notification_supported, new.notification_supported),
+        ("long-lived graceful restart (families)", _llgr(old), _llgr(new)),
     )
     for name, was, now in checks:
         if was != now:
@@ -48,3 +55,13 @@ def incompatibility(old: Negotiated, new: Negotiated) -> str | None:
     if old.enhanced_route_refresh and not new.enhanced_route_refresh:
         return "the new control node lacks Enhanced Route Refresh, which the VM negotiated"
     return None
+
+
+def _gr(n: Negotiated) -> frozenset[Family] | None:
+    """The families the node's GR capability lists, None without one (what the VM, as
+    the node's helper, keeps routes for when the session ends)."""
+    return n.local_gr.families if n.local_gr is not None else None
+
+
+def _llgr(n: Negotiated) -> frozenset[Family] | None:
+    return frozenset(f for f, _ in n.local_llgr.stale_times) if n.local_llgr is not None else None

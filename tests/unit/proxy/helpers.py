@@ -22,10 +22,12 @@ VM_AS, NODE_AS = 65001, 64512
 
 
 def open_bytes(asn: int, bgp_id: str, hold: int = 90, v6: bool = False, refresh: bool = True,
-               n_bit: bool = False) -> bytes:
-    """An OPEN with graceful restart (RFC 4724 §3), its N bit (RFC 8538 §2) when ``n_bit``."""
-    caps: list[Capability] = [Multiprotocol(1, 1), FourOctetAs(asn),
-                              GracefulRestart(flags=0x4 if n_bit else 0, restart_time=120, families=())]
+               n_bit: bool = False, gr: bool = True) -> bytes:
+    """An OPEN with graceful restart (RFC 4724 §3) unless not ``gr``, its N bit (RFC 8538
+    §2) when ``n_bit``."""
+    caps: list[Capability] = [Multiprotocol(1, 1), FourOctetAs(asn)]
+    if gr:
+        caps.append(GracefulRestart(flags=0x4 if n_bit else 0, restart_time=120, families=()))
     if v6:
         caps.insert(1, Multiprotocol(2, 1))
     if refresh:

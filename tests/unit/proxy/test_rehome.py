@@ -248,3 +248,20 @@ def test_second_candidate_gets_the_vms_latest_routes_and_the_first_ones_routes_a
     assert gone == {key("10.2.0.0/16"), key("10.7.0.0/16")}
     assert relay.phase is Phase.ESTABLISHED and relay.node == "n3"
     assert relay.rehomings[0].withdrawn_from_vm == 2
+
+
+def test_new_node_with_another_graceful_restart_is_incompatible() -> None:
+    relay = established(nodes=("n1", "n2", "n3", "n4"), n_bit=True)  # GR with N both ways
+    relay.node_failed(1.0, "reset")
+    relay.node_connected(1.0)
+    out = relay.node_bytes(open_bytes(NODE_AS, "10.0.0.12", gr=False), 1.0)  # no GR at all
+    assert connects(out) == ["n3"] and Leg.VM not in closes(out)
+    relay.node_connected(1.1)
+    out = relay.node_bytes(open_bytes(NODE_AS, "10.0.0.13"), 1.1)  # GR without N
+    assert connects(out) == ["n4"] and Leg.VM not in closes(out)
+    failures = relay.rehomings[0].failures
+    assert failures[-2].startswith("n2: graceful restart (families) negotiated differently")
+    assert failures[-1] == "n3: the graceful restart N bit negotiated differently (True before, False now)"
+    relay.node_connected(2.0)
+    out = relay.node_bytes(open_bytes(NODE_AS, "10.0.0.14", n_bit=True), 2.0)  # the same: taken
+    assert relay.upstream is Upstream.OPEN_CONFIRM and sends(out, Leg.NODE) == [KEEPALIVE]
