@@ -151,8 +151,7 @@ class Relay:
     def node_connected(self, now: float) -> list[Action]:
         self._last_rx[Leg.NODE] = now
         if self.phase is Phase.CONNECTING:
-            self.phase, self.upstream = Phase.OPENING, Upstream.OPEN_SENT
-            self._attempt_deadline = None
+            self.phase, self.upstream = Phase.OPENING, Upstream.OPEN_SENT  # deadline kept
             out: list[Action] = [self._send(Leg.NODE, data, now) for data in self._pending]
             self._pending.clear()
             return out
@@ -415,6 +414,7 @@ class Relay:
         if all(self._keepalive_seen.values()) and self.negotiated is not None:
             self.phase, self.upstream = Phase.ESTABLISHED, Upstream.ESTABLISHED
             self.established_at = now
+            self._attempt_deadline = None  # the OPEN exchange is bounded too (RFC 4271 §8.2.2)
 
     def _attempt(self, now: float) -> list[Action]:
         candidates = [n for n in self.nodes if n not in self._tried]

@@ -149,6 +149,17 @@ def test_attempt_timeout_moves_to_the_next_node() -> None:
     assert connects(out) == ["n2"] and Leg.NODE in closes(out)
 
 
+def test_open_exchange_is_bounded_by_the_attempt_timeout() -> None:
+    relay = Relay(("n1", "n2"), RelayOptions(attempt_timeout=5.0))
+    relay.start(0.0)
+    relay.vm_bytes(open_bytes(VM_AS, "192.168.100.3"), 0.0)
+    relay.node_connected(1.0)  # TCP is up; the node never sends its OPEN
+    assert relay.next_deadline() == 5.0 and relay.tick(4.9) == []
+    out = relay.tick(5.0)
+    assert notification(sends(out, Leg.VM)[0]).code == NotificationCode.CEASE  # not Established: told
+    assert closes(out) == {Leg.VM, Leg.NODE} and relay.phase is Phase.CLOSED
+
+
 def test_vm_hold_timer_expiry_notifies_the_vm() -> None:
     relay = established(hold=9)
     assert relay.negotiated is not None and relay.negotiated.hold_time == 9
