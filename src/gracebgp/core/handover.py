@@ -21,9 +21,11 @@ from typing import Protocol
 from gracebgp.core import events as ev
 from gracebgp.core import nexthop
 from gracebgp.core.peer import Peer
+from gracebgp.core.restart_control import TableSend
 from gracebgp.core.views import Emits, Peers
 from gracebgp.restart.handover import HelperRecord, OutGroup, SessionRecord
 from gracebgp.restart.helper import Phase
+from gracebgp.restart.restarting import Deferral
 from gracebgp.rib.adj_rib_out import AdjRibOut
 from gracebgp.rib.channel import Channel
 from gracebgp.rib.loc_rib import LocRib
@@ -92,12 +94,35 @@ def _helping(p: Peer) -> bool:
     return p.negotiated is None and p.info is not None and p.gr.active
 
 
-def refusals(sp: Peers) -> list[str]:
+class Restarting(Peers, Protocol):
+    """What ``refusals`` reads besides the peers: our own restart's progress."""
+
+    @property
+    def deferral(self) -> Deferral | None: ...
+
+    @property
+    def sending(self) -> dict[tuple[str, Family], TableSend]: ...
+
+
+def refusals(sp: Restarting) -> list[str]:
     """Why the sessions cannot be handed over; empty when they can. A peer that is back
     from its restart but has not sent its End-of-RIB yet (stale routes on an Established
     session) is a refusal: the state does not carry which of its routes are stale. A
-    peer still away is carried (``capture_helpers``), unless it used ADD-PATH."""
-    out = [f"peer {p.address}: ADD-PATH is negotiated (not handed over yet)" for p in established(sp)
+    peer still away is carried (``capture_helpers``), unless it used ADD-PATH. Our own
+    selection deferral (RFC 4724 §4.1) and a table still going out (its End-of-RIB, RFC
+    4724 §2, or a route refresh's End-of-RIB Refresh, RFC 7313 §4, still owed) are
+    refusals too: the new process starts without either, and would never send the
+    End-of-RIB the peer waits for."""
+    out = []
+    d = sp.deferral
+    if d is not None and not d.done:
+        out.append("route selection is still deferred after our own restart (RFC 4724 §4.1); retry once "
+                   "`gracebgp gr status` says the restart is complete")
+    if sp.sending:
+        peers = sorted({address for address, _ in sp.sending})
+        out.append(f"a table (and its End-of-RIB) is still going out to {', '.join(peers)}; retry in a "
+                   "moment")
+    out += [f"peer {p.address}: ADD-PATH is negotiated (not handed over yet)" for p in established(sp)
            if p.negotiated is not None and (p.negotiated.add_path_rx or p.negotiated.add_path_tx)]
     out += [f"peer {p.address}: it is back from a restart and we wait for its End-of-RIB (graceful-restart "
             "helper); retry once it has sent it" for p in sp.peers.values()
@@ -176,7 +201,7 @@ def restore_helper(sp: HandoverHost, record: HelperRecord, wall_offset: float, n
     return ""
 
 
-def capture(sp: Peers, fds: dict[str, int], wall_offset: float) -> list[SessionRecord]:
+def capture(sp: Restarting, fds: dict[str, int], wall_offset: float) -> list[SessionRecord]:
     """Each Established session of ``fds`` (peer -> the descriptor the new process will
     find its socket at) as a record: its OPENs, the octets read but not cut, both
     Adj-RIBs. Call at the clean point (the runtime stopped reading, the queue is empty).

@@ -5,6 +5,8 @@ configuration exports something else (then exactly that difference)."""
 
 from __future__ import annotations
 
+import contextlib
+
 from gracebgp.config.default import demo_configs
 from gracebgp.core import events as ev
 from gracebgp.core.handover import (
@@ -168,3 +170,26 @@ def test_issue19_a_changed_local_as_or_router_id_is_not_adopted() -> None:
         assert not a2.peers[B].adj_out or not any(r.advertised for r in a2.peers[B].adj_out.values())
     # The same configuration (the R and F bits of a new start aside) is adopted.
     assert adopt_session(speaker_from(a_text), records[0], records[0].fd, 0.0, net.now) == ""
+
+
+def test_issue19_no_hand_over_while_our_deferral_or_a_table_is_open() -> None:
+    """The End-of-RIB owed after our restart or with a table going out would never be sent
+    by the new process (it starts without deferral and sends no table): refused."""
+    a_text, b_text = demo_configs(1179, 1180, "/tmp/gracebgp-test")
+    deferring = speaker_from(a_text)
+    deferring.handle(ev.Started("planned", "test"), 0.0)
+    assert deferring.deferral is not None
+    assert any("selection is still deferred" in why for why in refusals(deferring))
+    net = SpeakerNet()
+    a = net.add(A, speaker_from(a_text))
+    a.table_slice = 1  # a table goes out over several steps
+    net.add(B, speaker_from(b_text))
+    for _ in range(10_000):
+        if a.sending and a.peers[B].session.state is State.ESTABLISHED:
+            break
+        with contextlib.suppress(AssertionError):  # one delivery at a time ("did not settle")
+            net.run(limit=1)
+    assert a.sending
+    assert any("still going out to 127.0.0.2" in why for why in refusals(a))
+    net.run()
+    assert not a.sending and refusals(a) == []
