@@ -23,8 +23,8 @@ from urllib.parse import quote, urlencode
 import httpx
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from gracebgp.api.fib_client import FibCalls
 from gracebgp.api.bfd_schema import BfdSession
+from gracebgp.api.fib_client import FibCalls
 from gracebgp.api.policy_client import PolicyCalls
 from gracebgp.api.proxy_schema import ProxySession
 from gracebgp.api.schema import (
