@@ -21,7 +21,7 @@ import socket
 from pathlib import Path
 
 from gracebgp.proxy.config import parse
-from gracebgp.proxy.server import HIGH_WATER, ProxyServer, Session
+from gracebgp.proxy.server import CLOSED_KEPT, HIGH_WATER, ProxyServer, Session
 from gracebgp.wire import FourOctetAs, Multiprotocol, Open
 from tests.integration.test_proxy_loopback import until
 
@@ -119,6 +119,7 @@ async def scenario(tmp: Path) -> None:
     cfg = parse(f'[proxy]\nstate-dir = "{tmp}"\nlisten-port = {BASE}\ncontrol-node-port = {BASE + 1}\n'
                 '[[networks]]\nname = "blue"\ngateway = ["127.0.0.2"]\n'
                 f'control-nodes = ["{NODES[0]}", "{NODES[1]}"]\nupstream-address = "127.0.0.1"\n'
+                'prefix-limit = 20000\n'
                 '[[networks.vms]]\ninterface = "vmi-1"\naddresses = ["127.0.0.1"]\n', "proxy.toml")
     stuck, good = Node(NODES[0], reads=False), Node(NODES[1], reads=True)
     servers = [await listen(stuck, 4096), await listen(good, None)]
@@ -199,6 +200,10 @@ async def scenario(tmp: Path) -> None:
         assert loop.time() - started >= HOLD - 0.5
         assert closing.relay.closed_reason == f"VM took nothing for {HOLD} s"
         assert not proxy.sessions
+        # what is kept of a closed session is its last view, of the last CLOSED_KEPT
+        (view,) = proxy.closed_views
+        assert view.closed_reason == closing.relay.closed_reason and view.prefixes_from_vm == 20000
+        assert proxy.closed_views.maxlen == CLOSED_KEPT
     finally:
         for t in tasks:
             t.cancel()

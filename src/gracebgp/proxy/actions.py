@@ -63,17 +63,24 @@ class Upstream(StrEnum):
     DOWN = "down"
 
 
+#: Prefixes a VM may announce on one session unless configured otherwise: what the proxy
+#: records of a VM is bounded whatever it sends.
+DEFAULT_PREFIX_LIMIT = 10_000
+#: Re-homing records kept per session (the latest).
+REHOMINGS_KEPT = 20
+
+
 @dataclass(frozen=True, slots=True)
 class RelayOptions:
     """``next_hop_ipv4``/``next_hop_ipv6``: the gateway addresses to put in next hops sent
     to the VM (None: unchanged). ``prefix_limit``: most prefixes the VM may announce on
-    this session. ``buffer_limit``: octets of VM messages held while re-homing.
+    this session (None: no limit, for tests). ``buffer_limit``: octets of VM messages held while re-homing.
     ``attempt_timeout``: seconds a candidate node has to reach Established.
     ``eor_timeout``: seconds to wait for the new node's End-of-RIB."""
 
     next_hop_ipv4: str | None = None
     next_hop_ipv6: str | None = None
-    prefix_limit: int | None = None
+    prefix_limit: int | None = DEFAULT_PREFIX_LIMIT
     rehome: bool = True
     buffer_limit: int = 1 << 20
     attempt_timeout: float = 10.0

@@ -23,10 +23,9 @@ from gracebgp.proxy.view import session_view
 def sessions(server: ProxyServer, vm: str | None = None, nat_port: int | None = None,
              control_node: str | None = None, closed: bool = False) -> list[ProxySession]:
     """The sessions, filtered; closed ones (the last 100) too when ``closed``."""
-    pool = list(server.sessions.values()) + (server.closed_sessions if closed else [])
+    pool = [session_view(s.meta, s.relay, server.wall_offset) for s in server.sessions.values()]
     out = []
-    for s in pool:
-        view = session_view(s.meta, s.relay, server.wall_offset)
+    for view in pool + (list(server.closed_views) if closed else []):
         if vm is not None and vm not in (view.vm_address, view.vm_interface):
             continue
         if nat_port is not None and view.nat_port != nat_port:

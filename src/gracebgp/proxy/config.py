@@ -20,6 +20,7 @@ from typing import Any
 
 from gracebgp.config.positions import Positions, format_path
 from gracebgp.config.problems import ConfigError, ConfigProblem
+from gracebgp.proxy.actions import DEFAULT_PREFIX_LIMIT
 from gracebgp.proxy.placement import PortKey, PortRangeFull, SessionKind, plan
 from gracebgp.proxy.relay import RelayOptions
 
@@ -241,7 +242,7 @@ def _network(r: _Reader, table: Any, path: tuple[str | int, ...]) -> Network | N
         r.problem((*path, "next-hop-rewrite"), "needs a gateway address to rewrite to")
     options = RelayOptions(
         next_hop_ipv4=v4 if rewrite else None, next_hop_ipv6=v6 if rewrite else None,
-        prefix_limit=r.value(t, path, "prefix-limit", int, None, _positive),
+        prefix_limit=r.value(t, path, "prefix-limit", int, DEFAULT_PREFIX_LIMIT, _positive),
         rehome=r.value(t, path, "rehome", bool, True),
         buffer_limit=r.value(t, path, "rehome-buffer", int, 1 << 20, _positive),
         attempt_timeout=r.value(t, path, "attempt-timeout", float, 10.0, _positive),

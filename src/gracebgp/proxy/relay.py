@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from gracebgp.errors import CodecError
 from gracebgp.proxy.actions import (
     KEEPALIVE_BYTES,
+    REHOMINGS_KEPT,
     Action,
     Close,
     Connect,
@@ -488,6 +489,7 @@ class Relay:
     def _start_rehome(self, now: float, reason: str) -> list[Action]:
         record = Rehoming(started=now, from_node=self.node, reason=reason)
         self.rehomings.append(record)
+        del self.rehomings[:-REHOMINGS_KEPT]
         self._sync = _Sync(record, self.node_routes, tried=set(self._tried))
         self._tried = {self.node}
         self.phase = Phase.REHOMING

@@ -20,13 +20,15 @@ import logging
 import socket
 import struct
 import time
+from collections import deque
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+from gracebgp.api.proxy_schema import ProxySession
 from gracebgp.proxy.config import Address, Network, ProxyConfig, port_key
 from gracebgp.proxy.placement import SessionKind, nodes_for
 from gracebgp.proxy.relay import Close, Connect, Leg, Phase, Relay, Send
-from gracebgp.proxy.view import SessionMeta
+from gracebgp.proxy.view import SessionMeta, session_view
 
 log = logging.getLogger("gracebgp.proxy")
 READ_SIZE = 65536
@@ -34,6 +36,8 @@ READ_SIZE = 65536
 HIGH_WATER = 256 << 10
 #: Seconds a leg may take nothing when no Hold Time was negotiated (RFC 4271 §4.2 suggests 90).
 DEFAULT_PATIENCE = 90.0
+#: Closed sessions whose last view is kept for introspection.
+CLOSED_KEPT = 100
 #: Seconds a control node has to close an upstream leg we are done with before we reset it.
 NODE_LINGER = 2.0
 
@@ -306,7 +310,8 @@ class ProxyServer:
         self.now = now
         self.wall_offset = time.time() - now()
         self.sessions: dict[tuple[str, str, str], Session] = {}
-        self.closed_sessions: list[Session] = []  # the last few, for introspection
+        #: what the last ``CLOSED_KEPT`` closed sessions looked like when they closed
+        self.closed_views: deque[ProxySession] = deque(maxlen=CLOSED_KEPT)
         self.node_connections: dict[str, int] = {}
         self.node_failures: dict[str, int] = {}
         self.rejected = 0
@@ -368,4 +373,4 @@ class ProxyServer:
     def ended(self, session: Session) -> None:
         if self.sessions.get(session.key) is session:
             del self.sessions[session.key]
-        self.closed_sessions = [*self.closed_sessions[-99:], session]
+        self.closed_views.append(session_view(session.meta, session.relay, self.wall_offset))

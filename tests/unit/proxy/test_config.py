@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from gracebgp.config.problems import ConfigError
+from gracebgp.proxy.actions import DEFAULT_PREFIX_LIMIT
 from gracebgp.proxy.config import SOCKET_NAME, load, parse, port_key
 from gracebgp.proxy.placement import SessionKind, nodes_for
 
@@ -110,6 +111,12 @@ def test_bad_values(change: tuple[str, str], expected: str) -> None:
     text = GOOD.replace(*change)
     assert text != GOOD
     assert expected in problems(text)
+
+
+def test_prefix_limit_has_a_default() -> None:
+    (net,) = parse(GOOD.replace("prefix-limit = 100\n", "")).networks
+    assert net.options.prefix_limit == DEFAULT_PREFIX_LIMIT == 10_000
+    assert parse(GOOD).networks[0].options.prefix_limit == 100
 
 
 def test_two_networks_same_upstream_overlapping_ranges() -> None:

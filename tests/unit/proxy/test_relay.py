@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from gracebgp.proxy.relay import Leg, Phase, Relay, RelayOptions, Upstream
+from gracebgp.proxy.actions import DEFAULT_PREFIX_LIMIT, REHOMINGS_KEPT
+from gracebgp.proxy.relay import Action, Leg, Phase, Relay, RelayOptions, Upstream
 from gracebgp.types import IPV4_UNICAST
 from gracebgp.wire import NextHop, Notification
 from gracebgp.wire.iana import AttrType, CeaseSubcode, NotificationCode
 from tests.unit.proxy.helpers import (
+    EOR,
     KEEPALIVE,
+    NODE_AS,
     VM_AS,
     announced,
     closes,
@@ -221,3 +224,31 @@ def test_a_leg_not_read_for_flow_control_keeps_its_hold_timer_until_read_again()
     assert relay.tick(30.0) and relay.phase is Phase.ESTABLISHED  # 9 s from 21.0 not yet over
     out = relay.tick(30.1)  # the VM's Hold Timer, from its resumption (RFC 4271 §6.5)
     assert notification(sends(out, Leg.VM)[0]).code == NotificationCode.HOLD_TIMER_EXPIRED
+
+
+def test_a_flood_under_default_settings_is_stopped_at_the_default_prefix_limit() -> None:
+    relay = established()  # RelayOptions(): no limit configured
+    assert relay.options.prefix_limit == DEFAULT_PREFIX_LIMIT
+    flood = [update(*(f"10.{i // 256}.{i % 256}.0/24" for i in range(n, n + 800)), next_hop="192.168.100.3")
+             for n in range(0, DEFAULT_PREFIX_LIMIT + 800, 800)]
+    out: list[Action] = []
+    sent = 0
+    while relay.phase is not Phase.CLOSED:
+        out = relay.vm_bytes(flood[sent], 1.0)
+        sent += 1
+    assert sent * 800 > DEFAULT_PREFIX_LIMIT >= (sent - 1) * 800  # stopped by the UPDATE that passed it
+    note = notification(sends(out, Leg.VM)[0])
+    assert (note.code, note.subcode) == (NotificationCode.CEASE, CeaseSubcode.MAX_PREFIXES_REACHED)
+    assert relay.vm_routes.count() <= DEFAULT_PREFIX_LIMIT + 800
+
+
+def test_only_the_latest_rehomings_are_kept() -> None:
+    relay = established()
+    for n in range(REHOMINGS_KEPT + 5):
+        node = relay.node
+        relay.node_failed(float(n), "reset")
+        relay.node_connected(float(n))
+        relay.node_bytes(open_bytes(NODE_AS, "10.0.0.12") + KEEPALIVE, float(n))
+        relay.node_bytes(EOR, float(n))
+        assert relay.phase is Phase.ESTABLISHED and relay.node != node
+    assert len(relay.rehomings) == REHOMINGS_KEPT and relay.rehomings[-1].started == REHOMINGS_KEPT + 4.0
