@@ -17,7 +17,8 @@ sends garbage, one that floods UPDATEs past its prefix limit and one that never 
 affect only their own sessions; SIGKILL of the gateway session's control node leaves the
 VM's session up (same BIRD "since", no NOTIFICATION on the VM's wire), the VM's routes
 reach a surviving node and the VM's route learned through the proxy is there in every
-100 ms sample. One lab and one set of daemons for the module.
+100 ms sample, the killed node's own route leaves the VM and the new node's comes. One
+lab and one set of daemons for the module.
 """
 
 from __future__ import annotations
@@ -270,6 +271,14 @@ def test_control_node_killed_the_vm_does_not_notice(bgpaas: Bgpaas) -> None:
     silence = max(b - a for a, b in zip([killed, *heard], [*heard, stopped], strict=True))
     assert silence < 9.0  # within BIRD's Hold Time
     assert record.upstream_up is not None and record.finished is not None
+    # after the new node's End-of-RIB the VM lost only what the new node does not have:
+    # the killed node's own route; the shared one stayed (in every sample above) and the
+    # new node's own route came
+    own = {address: f"198.51.{100 + k}.0/24" for k, address in enumerate(NODES, start=1)}
+    assert record.withdrawn_from_vm >= 1
+    bgpaas.vm.wait_route_gone(GATEWAY, "ipv4", own[gateway.control_node], timeout=20)
+    assert bgpaas.vm.wait_route(GATEWAY, "ipv4", own[moved.control_node], timeout=20) is not None
+    assert bgpaas.vm.find_route(GATEWAY, "ipv4", SHARED) is not None
     print(f"\nre-homing: node lost -> new upstream Established {record.upstream_up - record.started:.3f} s, "
           f"-> End-of-RIB handled {record.finished - record.started:.3f} s; {len(samples)} samples "
           f"every 100 ms over {samples[-1][0]:.1f} s, route present in all; withdrawn from the VM: "
