@@ -13,8 +13,8 @@ from __future__ import annotations
 import ipaddress
 import re
 import tomllib
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -186,15 +186,28 @@ def parse(text: str, file: str = "<config>") -> ProxyConfig:
     _cross_checks(r, indexed)
     nat: dict[PortKey, int] = {}
     for i, net in indexed:
-        keys = [port_key(net.name, vm.interface, kind, a.version == 6)
-                for vm in net.vms for kind, local in _facing(net) for a in local if vm.addresses]
         try:
-            nat.update(plan(keys, *net.nat_ports))
+            nat.update(_plan(net, {}))
         except (PortRangeFull, ValueError) as exc:
             r.problem(("networks", i, "nat-port-range"), str(exc))
     if r.problems:
         raise ConfigError(r.problems)
     return ProxyConfig(state_dir, api_socket, listen_port, node_port, tuple(n for _, n in indexed), nat)
+
+
+def _plan(net: Network, kept: Mapping[str, int]) -> dict[PortKey, int]:
+    keys = [port_key(net.name, vm.interface, kind, a.version == 6)
+            for vm in net.vms for kind, local in _facing(net) for a in local if vm.addresses]
+    return plan(keys, *net.nat_ports, kept=kept)
+
+
+def keeping_ports(cfg: ProxyConfig, kept: Mapping[str, int]) -> ProxyConfig:
+    """``cfg`` with the NAT ports planned again, keeping those an earlier run used
+    (``PortKey.text()`` -> port) wherever they are still in their network's range."""
+    nat: dict[PortKey, int] = {}
+    for net in cfg.networks:
+        nat.update(_plan(net, kept))  # fits: it did without ``kept``
+    return replace(cfg, nat_ports=nat)
 
 
 def _facing(net: Network) -> list[tuple[SessionKind, tuple[Address, ...]]]:

@@ -2,16 +2,19 @@
 
 ``gracebgp-proxyd -f FILE`` runs until SIGTERM or SIGINT; ``--check`` reads the file,
 prints the NAT port of every possible session and exits (1 with the problems when the
-file cannot be used).
+file cannot be used). The ports in use are remembered in the state directory
+(``nat-ports.json``) and kept on the next start (``placement.plan``).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import signal
 import sys
+from pathlib import Path
 
 from gracebgp import __version__
 from gracebgp.config.problems import ConfigError
@@ -20,6 +23,8 @@ from gracebgp.proxy.api import ApiListener
 from gracebgp.proxy.server import ProxyServer
 
 log = logging.getLogger("gracebgp.proxy")
+#: The NAT ports in use, in the state directory (JSON: session key -> port).
+PORTS_FILE = "nat-ports.json"
 
 
 async def serve(cfg: proxy_config.ProxyConfig) -> None:
@@ -38,6 +43,37 @@ async def serve(cfg: proxy_config.ProxyConfig) -> None:
     await server.stop()
 
 
+def remembered_ports(state_dir: str) -> dict[str, int]:
+    """The NAT ports the last run used (``PORTS_FILE`` in the state directory), so that
+    a session added to the file never moves an existing one's port; {} when there is
+    none or it cannot be read (logged)."""
+    path = Path(state_dir) / PORTS_FILE
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        log.warning("%s: cannot be read (%s); NAT ports planned from the file alone", path, exc)
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {k: v for k, v in data.items() if isinstance(k, str) and type(v) is int}
+
+
+def remember_ports(cfg: proxy_config.ProxyConfig) -> None:
+    """Write this run's NAT ports (written whole, then renamed into place)."""
+    path = Path(cfg.state_dir) / PORTS_FILE
+    ports = {key.text(): port for key, port in sorted(cfg.nat_ports.items(), key=lambda kv: kv[0].text())}
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(ports, indent=1) + "\n", encoding="utf-8")
+        tmp.replace(path)
+    except OSError as exc:
+        log.warning("%s: cannot be written (%s); the next start plans NAT ports from the file alone",
+                    path, exc)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="gracebgp-proxyd", description=__doc__.splitlines()[0])
     parser.add_argument("-f", "--config-file", required=True, metavar="FILE")
@@ -51,10 +87,12 @@ def main(argv: list[str] | None = None) -> None:
     except ConfigError as exc:
         sys.stderr.write(f"{exc}\n")
         sys.exit(1)
+    cfg = proxy_config.keeping_ports(cfg, remembered_ports(cfg.state_dir))
     if args.check:
         for key, port in sorted(cfg.nat_ports.items(), key=lambda kv: kv[1]):
             print(f"{port}\t{key.text()}")
         return
+    remember_ports(cfg)
     asyncio.run(serve(cfg))
 
 

@@ -10,14 +10,15 @@ first choices change. The rest of the ranking is the re-homing order.
 NAT source ports: each (network, VM interface, session) gets a port of the configured
 range. The port is a hash of the key, probed forward past taken ports; ``plan`` assigns a
 whole configured set in one deterministic order (preferred port, then key), so the same
-configuration always gives the same ports (stable across proxy restarts) and no two
-sessions share one.
+configuration always gives the same ports and no two sessions share one. The ports an
+earlier run used (remembered in the state directory by the daemon) are kept first, so a
+session added to the file never moves an existing session's port.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -72,8 +73,11 @@ def preferred_port(key: PortKey, low: int, high: int) -> int:
     return low + _weight("nat", key.text()) % (high - low + 1)
 
 
-def plan(keys: Iterable[PortKey], low: int, high: int) -> dict[PortKey, int]:
-    """One distinct port in ``low..high`` per key, the same for the same set of keys."""
+def plan(keys: Iterable[PortKey], low: int, high: int,
+         kept: Mapping[str, int] | None = None) -> dict[PortKey, int]:
+    """One distinct port in ``low..high`` per key, the same for the same set of keys.
+    ``kept`` (key text -> port, what an earlier run used) wins: a key keeps its port
+    when it is still in the range and no other key kept it first (in key order)."""
     if not 0 < low <= high <= 0xFFFF:
         raise ValueError(f"NAT port range {low}-{high} is not within 1-65535")
     size = high - low + 1
@@ -82,7 +86,14 @@ def plan(keys: Iterable[PortKey], low: int, high: int) -> dict[PortKey, int]:
         raise PortRangeFull(f"{len(ordered)} sessions do not fit in NAT ports {low}-{high}")
     taken: set[int] = set()
     out: dict[PortKey, int] = {}
+    for key in sorted(ordered, key=PortKey.text):
+        port = (kept or {}).get(key.text())
+        if port is not None and low <= port <= high and port not in taken:
+            taken.add(port)
+            out[key] = port
     for key in ordered:
+        if key in out:
+            continue
         port = preferred_port(key, low, high)
         while port in taken:
             port = low if port == high else port + 1

@@ -83,3 +83,30 @@ def test_plan_full_range_and_bad_range() -> None:
         plan(keys(1), 0, 10)
     with pytest.raises(ValueError, match="not within"):
         plan(keys(1), 20, 10)
+
+
+def _mover(ks: list[PortKey], low: int, high: int) -> PortKey:
+    """A new session whose arrival moves an existing session's port when nothing is kept."""
+    before = plan(ks, low, high)
+    for n in range(1000):
+        new = PortKey("blue", f"vmi-new-{n}", GW)
+        after = plan([*ks, new], low, high)
+        if any(before[k] != after[k] for k in ks):
+            return new
+    raise AssertionError("no new session moves a port")
+
+
+def test_plan_keeps_the_ports_an_earlier_run_used() -> None:
+    ks = keys(100)
+    before = plan(ks, 50000, 50300)
+    new = _mover(ks, 50000, 50300)
+    kept = {k.text(): p for k, p in before.items()}
+    after = plan([*ks, new], 50000, 50300, kept=kept)
+    assert all(after[k] == before[k] for k in ks)  # nobody moved
+    assert after[new] not in before.values() and 50000 <= after[new] <= 50300
+    # a kept port out of the range now, or kept twice, is planned again
+    ours = ks[0]
+    moved = plan(ks, 50000, 50300, kept={**kept, ours.text(): 40000})
+    assert 50000 <= moved[ours] <= 50300 and len(set(moved.values())) == len(ks)
+    twice = plan(ks, 50000, 50300, kept={ks[0].text(): 50007, ks[1].text(): 50007})
+    assert twice[ks[0]] == 50007 and twice[ks[1]] != 50007
