@@ -248,7 +248,11 @@ def test_bird_bfd_graceful_up(pair: Pair) -> None:
     assert (s["local_c"], s["remote_c"]) == (True, False)
 
 
-def test_planned_restart_keeps_bfd_up_and_routes_at_the_peer(pair: Pair) -> None:
+@pytest.mark.parametrize("handover", [False, True], ids=["graceful", "handover"])
+def test_planned_restart_keeps_bfd_up_and_routes_at_the_peer(pair: Pair, handover: bool) -> None:
+    """``gracebgp restart --graceful`` (GR: the sessions close, peers keep our routes) and
+    ``gracebgp restart`` (the sessions are handed over to the re-executed process): either
+    way gracebgp-bfdd runs on, so neither peer's BFD leaves Up."""
     frr, us = pair.frr, pair.us
     frr.wait_route(pair.our_addr, "ipv4", OURS, timeout=30)
     downs = frr.bfd_counters(pair.our_addr).get("session-down", 0)
@@ -286,7 +290,7 @@ def test_planned_restart_keeps_bfd_up_and_routes_at_the_peer(pair: Pair) -> None
     for t in samplers:
         t.start()
     try:
-        us.graceful_restart(timeout=60)
+        us.graceful_restart(timeout=60, handover=handover)
         us.wait_established(pair.their_addr, timeout=60)
         frr.wait_established(pair.our_addr, timeout=60)
         time.sleep(1.0)  # a few samples after the session is back
@@ -298,8 +302,10 @@ def test_planned_restart_keeps_bfd_up_and_routes_at_the_peer(pair: Pair) -> None
     span = routes[-1][0] - routes[0][0]
     gap = max(b[0] - a[0] for a, b in itertools.pairwise(routes))
     seen = sorted({b for _, b in states})
-    print(f"\nplanned restart: {len(routes)} route samples over {span:.1f}s (largest gap {gap * 1000:.0f} "
-          f"ms), held in {sum(h for _, h in routes)}; {len(states)} BFD samples, states {seen}")
+    how = "handover" if handover else "graceful"
+    print(f"\nplanned restart ({how}): {len(routes)} route samples over {span:.1f}s (largest gap "
+          f"{gap * 1000:.0f} ms), held in {sum(h for _, h in routes)}; {len(states)} BFD samples, "
+          f"states {seen}")
     bird_gap = max(b[0] - a[0] for a, b in itertools.pairwise(bird_routes))
     print(f"BIRD: {len(bird_routes)} samples (largest gap {bird_gap * 1000:.0f} ms), route held in "
           f"{sum(h for _, h in bird_routes)}, BFD states {sorted({b for _, b in bird_states})}")
