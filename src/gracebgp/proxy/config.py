@@ -14,7 +14,7 @@ import ipaddress
 import re
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ SOCKET_NAME = "proxyd.sock"
 DEFAULT_NAT_RANGE = (50000, 50512)  # Tungsten Fabric's default BGPaaS range
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+Pool = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,10 +44,14 @@ class Network:
     gateway: tuple[Address, ...]
     service: tuple[Address, ...]
     control_nodes: tuple[str, ...]
-    upstream_address: str
+    upstream_address: str  # the address, or the pool's prefix
     nat_ports: tuple[int, int]
     options: RelayOptions
     vms: tuple[Vm, ...]
+    upstream_pool: Pool | None = None  # an address of its own per session
+
+    def upstream_space(self) -> Pool:
+        return self.upstream_pool or ipaddress.ip_network(self.upstream_address)
 
     def kind_of(self, local: Address) -> SessionKind | None:
         if local in self.gateway:
@@ -73,6 +78,8 @@ class ProxyConfig:
     control_node_port: int
     networks: tuple[Network, ...]
     nat_ports: dict[PortKey, int]
+    #: per session, for networks with an ``upstream-pool``
+    upstream_addresses: dict[PortKey, str] = field(default_factory=dict)
 
     def network_for(self, local: Address) -> Network | None:
         return next((n for n in self.networks if n.kind_of(local) is not None), None)
@@ -80,9 +87,9 @@ class ProxyConfig:
 
 _TOP = {"proxy", "networks"}
 _PROXY = {"state-dir", "api-socket", "listen-port", "control-node-port"}
-_NETWORK = {"name", "gateway", "service", "control-nodes", "upstream-address", "nat-port-range",
-            "next-hop-rewrite", "prefix-limit", "rehome", "rehome-buffer", "attempt-timeout",
-            "eor-timeout", "vms"}
+_NETWORK = {"name", "gateway", "service", "control-nodes", "upstream-address", "upstream-pool",
+            "nat-port-range", "next-hop-rewrite", "prefix-limit", "rehome", "rehome-buffer",
+            "attempt-timeout", "eor-timeout", "vms"}
 _VM = {"interface", "addresses"}
 
 
@@ -185,20 +192,41 @@ def parse(text: str, file: str = "<config>") -> ProxyConfig:
     indexed = [(i, n) for i, t in enumerate(raw_networks) if (n := _network(r, t, ("networks", i)))]
     _cross_checks(r, indexed)
     nat: dict[PortKey, int] = {}
+    upstream: dict[PortKey, str] = {}
     for i, net in indexed:
         try:
             nat.update(_plan(net, {}))
         except (PortRangeFull, ValueError) as exc:
             r.problem(("networks", i, "nat-port-range"), str(exc))
+        if net.upstream_pool is not None:
+            try:
+                upstream.update(_pool_plan(net, net.upstream_pool))
+            except PortRangeFull as exc:
+                r.problem(("networks", i, "upstream-pool"), str(exc))
     if r.problems:
         raise ConfigError(r.problems)
-    return ProxyConfig(state_dir, api_socket, listen_port, node_port, tuple(n for _, n in indexed), nat)
+    return ProxyConfig(state_dir, api_socket, listen_port, node_port, tuple(n for _, n in indexed), nat,
+                       upstream)
+
+
+def _keys(net: Network) -> list[PortKey]:
+    return [port_key(net.name, vm.interface, kind, a.version == 6)
+            for vm in net.vms for kind, local in _facing(net) for a in local if vm.addresses]
+
+
+def _pool_plan(net: Network, pool: Pool) -> dict[PortKey, str]:
+    """One address of ``pool`` per session (review of issue 20, item 6): control nodes that
+    key peers by address (RFC 4271 §6.8) then take any number of a network's sessions.
+    Planned like the NAT ports (``placement.plan`` over the pool's host addresses)."""
+    hosts = list(pool.hosts()) if pool.num_addresses > 2 else list(pool)
+    keys = _keys(net)
+    if len(keys) > len(hosts):
+        raise PortRangeFull(f"{len(keys)} sessions do not fit in the pool's {len(hosts)} addresses")
+    return {key: str(hosts[index - 1]) for key, index in plan(keys, 1, len(hosts)).items()} if keys else {}
 
 
 def _plan(net: Network, kept: Mapping[str, int]) -> dict[PortKey, int]:
-    keys = [port_key(net.name, vm.interface, kind, a.version == 6)
-            for vm in net.vms for kind, local in _facing(net) for a in local if vm.addresses]
-    return plan(keys, *net.nat_ports, kept=kept)
+    return plan(_keys(net), *net.nat_ports, kept=kept)
 
 
 def keeping_ports(cfg: ProxyConfig, kept: Mapping[str, int]) -> ProxyConfig:
@@ -235,14 +263,7 @@ def _network(r: _Reader, table: Any, path: tuple[str | int, ...]) -> Network | N
         r.problem((*path, "control-nodes"), "at least one control node is required")
     if len(set(nodes)) != len(nodes):
         r.problem((*path, "control-nodes"), "a control node is listed twice")
-    upstream = r.value(t, path, "upstream-address", str, _REQUIRED)
-    if upstream is not None:
-        try:
-            up = ipaddress.ip_address(upstream)
-            if any(n.version != up.version for n in nodes):
-                r.problem((*path, "upstream-address"), "must be of the control nodes' address family")
-        except ValueError:
-            r.problem((*path, "upstream-address"), f"{upstream!r} is not an IP address")
+    upstream, pool = _upstream(r, t, path, nodes)
     rng = t.get("nat-port-range", list(DEFAULT_NAT_RANGE))
     if not (isinstance(rng, list) and len(rng) == 2 and all(type(p) is int and 1 <= p <= 0xFFFF for p in rng)
             and rng[0] <= rng[1]):
@@ -264,7 +285,29 @@ def _network(r: _Reader, table: Any, path: tuple[str | int, ...]) -> Network | N
     if len(r.problems) != before:
         return None
     return Network(name, gateway, service, tuple(str(n) for n in nodes), str(upstream),
-                   (rng[0], rng[1]), options, vms)
+                   (rng[0], rng[1]), options, vms, pool)
+
+
+def _upstream(r: _Reader, t: dict[str, Any], path: tuple[str | int, ...],
+              nodes: tuple[Address, ...]) -> tuple[str | None, Pool | None]:
+    """``upstream-address`` (one for the network) or ``upstream-pool`` (one per session)."""
+    if ("upstream-address" in t) == ("upstream-pool" in t):
+        r.problem(path, "one of upstream-address and upstream-pool is required (not both)")
+        return None, None
+    key = "upstream-address" if "upstream-address" in t else "upstream-pool"
+    text = r.value(t, path, key, str, _REQUIRED)
+    if text is None:
+        return None, None
+    try:
+        space = ipaddress.ip_address(text) if key == "upstream-address" else ipaddress.ip_network(text)
+    except ValueError as exc:
+        what = "an IP address" if key == "upstream-address" else f"an IP prefix ({exc})"
+        r.problem((*path, key), f"{text!r} is not {what}")
+        return None, None
+    if any(n.version != space.version for n in nodes):
+        r.problem((*path, key), "must be of the control nodes' address family")
+    pool = space if isinstance(space, ipaddress.IPv4Network | ipaddress.IPv6Network) else None
+    return text, pool
 
 
 def _vms(r: _Reader, raw: Any, path: tuple[str | int, ...]) -> tuple[Vm, ...]:
@@ -306,7 +349,7 @@ def _cross_checks(r: _Reader, networks: list[tuple[int, Network]]) -> None:
             facing.add(a)
         for j, other in networks[:n]:
             lo, hi = net.nat_ports
-            if other.upstream_address == net.upstream_address and lo <= other.nat_ports[1] \
+            if other.upstream_space().overlaps(net.upstream_space()) and lo <= other.nat_ports[1] \
                     and other.nat_ports[0] <= hi:
                 r.problem(("networks", i, "nat-port-range"),
                           f"overlaps networks[{j}]'s range on the same upstream address")

@@ -347,8 +347,9 @@ class ProxyServer:
         net, kind, interface = found
         vm_ip = ipaddress.ip_address(peer[0].split("%")[0])
         key = port_key(net.name, interface, kind, vm_ip.version == 6)
+        upstream = self.config.upstream_addresses.get(key, net.upstream_address)  # a pool's or the one
         meta = SessionMeta(net.name, interface, str(vm_ip), peer[1], local[0], kind,
-                           self.config.nat_ports[key], net.upstream_address)
+                           self.config.nat_ports[key], upstream)
         old = self.sessions.get((net.name, str(vm_ip), local[0]))
         if old is not None:  # the VM reconnected: its old session is over
             old.abort()

@@ -80,7 +80,7 @@ def test_unknown_key_names_file_line_and_key() -> None:
     assert problems(GOOD.replace("prefix-limit = 100", "prefix-limt = 100")) == [
         "p.toml:13: networks[0].prefix-limt: unknown key (known: attempt-timeout, control-nodes, "
         "eor-timeout, gateway, name, nat-port-range, next-hop-rewrite, prefix-limit, rehome, "
-        "rehome-buffer, service, upstream-address, vms)"]
+        "rehome-buffer, service, upstream-address, upstream-pool, vms)"]
 
 
 @pytest.mark.parametrize(("change", "expected"), [
@@ -154,3 +154,40 @@ def test_the_documented_example_loads_with_the_ports_the_readme_shows() -> None:
     readme = (docs.parent / "README.md").read_text()
     assert "gateway  50271     10.0.0.12     primary" in readme
     assert "service  50314     10.0.0.11     secondary" in readme
+
+
+POOL = GOOD.replace('upstream-address = "10.0.0.2"', 'upstream-pool = "10.0.1.0/29"') + """
+[[networks.vms]]
+interface = "vmi-4"
+addresses = ["192.168.100.4"]
+"""
+
+
+def test_upstream_pool_gives_each_session_an_address_of_its_own() -> None:
+    cfg = parse(POOL.replace("[50000, 50003]", "[50000, 50010]"))
+    pool = {f"10.0.1.{n}" for n in range(1, 7)}  # the /29's hosts
+    addresses = cfg.upstream_addresses
+    assert len(addresses) == len(cfg.nat_ports) == 6  # 2 interfaces x gateway v4/v6 + service
+    assert set(addresses) == set(cfg.nat_ports) and len(set(addresses.values())) == 6
+    assert set(addresses.values()) <= pool
+    again = parse(POOL.replace("[50000, 50003]", "[50000, 50010]")).upstream_addresses
+    assert again == addresses  # planned from the file: the same on every start
+    assert parse(GOOD).upstream_addresses == {}  # one upstream address: none per session
+
+
+@pytest.mark.parametrize(("change", "expected"), [
+    (('upstream-pool = "10.0.1.0/29"', 'upstream-pool = "10.0.1.0/30"'),
+     "p.toml:10: networks[0].upstream-pool: 6 sessions do not fit in the pool's 2 addresses"),
+    (('upstream-pool = "10.0.1.0/29"', 'upstream-pool = "fd00:1::/120"'),
+     "p.toml:10: networks[0].upstream-pool: must be of the control nodes' address family"),
+    (('upstream-pool = "10.0.1.0/29"', 'upstream-pool = "10.0.1.1/29"'),
+     "p.toml:10: networks[0].upstream-pool: '10.0.1.1/29' is not an IP prefix "
+     "(10.0.1.1/29 has host bits set)"),
+    (('upstream-pool = "10.0.1.0/29"', 'upstream-pool = "10.0.1.0/29"\nupstream-address = "10.0.0.2"'),
+     "p.toml:5: networks[0]: one of upstream-address and upstream-pool is required (not both)"),
+    (('upstream-pool = "10.0.1.0/29"\n', ""),
+     "p.toml:5: networks[0]: one of upstream-address and upstream-pool is required (not both)"),
+])
+def test_bad_upstream_pool(change: tuple[str, str], expected: str) -> None:
+    text = POOL.replace("[50000, 50003]", "[50000, 50010]").replace(*change)
+    assert expected in problems(text)
