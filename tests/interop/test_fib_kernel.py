@@ -2,7 +2,8 @@
 of adds with per-route errors (a prefix another protocol holds: EEXIST, not taken; an
 unreachable gateway: ENETUNREACH), an in-place replace to an ECMP route, the dump of our
 protocol's routes, the monitor (other protocols' routes and address changes reported, our
-own echo dropped by its socket filter), deletes that never touch another protocol's route. IPv4 and IPv6."""
+own echo dropped by its socket filter, a deletion of ours by someone else reported),
+deletes that never touch another protocol's route. IPv4 and IPv6."""
 
 from __future__ import annotations
 
@@ -38,6 +39,7 @@ def test_kernel_edge() -> None:
         assert out["monitor"][0] == "10.96.0.0" and "link-or-address" in out["monitor"]
         assert not any(isinstance(m, str) and m.startswith("10.95.") for m in out["monitor"])
         assert out["own_seen"] == 0  # not even read: dropped by the socket filter
+        assert out["own_deleted"] == [1, [None]]  # someone deleted ours: reported (review 17, item 7)
         assert out["delete"] == [0, e["ESRCH"], 0] and out["delete_rest_ok"]
         assert out["left"] == []
         [static] = out["static_kept"]

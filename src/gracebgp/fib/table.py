@@ -22,7 +22,8 @@ operations out (``runtime.fibkernel``) and reports each result with ``applied``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import errno as _errno
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from gracebgp.fib.model import Entry, KernelRoute, Op, OpKind
@@ -41,6 +42,8 @@ class FamilyFib:
     desired: dict[int, Entry] = field(default_factory=dict)
     installed: dict[int, Entry] = field(default_factory=dict)
     foreign: dict[int, int] = field(default_factory=dict)  # prefix -> other protocol number
+    # prefix -> (protocol, metric) of every other protocol's route of it in our table
+    others: dict[int, set[tuple[int, int]]] = field(default_factory=dict)
     adopted: set[int] = field(default_factory=set)  # installed by the previous run, not reconciled
     gate_open: bool = False
     dirty: set[int] = field(default_factory=set)
@@ -106,8 +109,9 @@ class FibTable:
         fib.dirty.add(key)
 
     def kernel_route(self, route: KernelRoute, ours: bool, gone: bool = False) -> None:
-        """The monitor saw a route of this table and metric appear (or go): ours (someone
-        else changed it, e.g. ``ip route del``) or another protocol's."""
+        """The monitor saw a route of our table appear (or go): ours (someone else changed
+        it, e.g. ``ip route del``) or another protocol's at any metric (a conflict: with a
+        lower metric it takes the traffic, with a higher one ours would take its)."""
         fib = self.families.get(route.family)
         if fib is None:
             return
@@ -116,12 +120,51 @@ class FibTable:
                 fib.installed.pop(route.key, None)
             elif route.key not in fib.pending:
                 fib.installed[route.key] = route.hops
-        elif gone:
-            fib.foreign.pop(route.key, None)
-            fib.conflicts.pop(route.key, None)
         else:
-            fib.foreign[route.key] = route.protocol
+            seen = fib.others.setdefault(route.key, set())
+            if gone:
+                seen.discard((route.protocol, route.metric))
+            else:
+                seen.add((route.protocol, route.metric))
+            if seen:
+                fib.foreign[route.key] = min(seen)[0]
+            else:
+                del fib.others[route.key]
+                fib.foreign.pop(route.key, None)
+                fib.conflicts.pop(route.key, None)
         fib.dirty.add(route.key)
+
+    def ours_in_kernel(self, family: Family, found: Mapping[int, Entry], skip: set[int]) -> int:
+        """A dump's routes of ours for ``family``: what we believe installed is corrected
+        where the kernel says otherwise (the kernel flushes our routes without telling us
+        when their link goes down or an address goes; someone may ``ip route del`` them);
+        prefixes in ``skip`` (changed by us since the dump began) and pending ones are left.
+        Returns how many were corrected; they are reconciled again."""
+        fib = self.families[family]
+        fixed = 0
+        for key in set(fib.installed).union(found):
+            if key in skip or key in fib.pending:
+                continue
+            now = found.get(key)
+            if fib.installed.get(key) == now:
+                continue
+            if now is None:
+                del fib.installed[key]
+            else:
+                fib.installed[key] = now
+            fib.dirty.add(key)
+            fixed += 1
+        return fixed
+
+    def retry(self) -> int:
+        """Failed prefixes are looked at again (a timer: the cause may have gone, e.g. the
+        next hop's link is back); returns how many."""
+        n = 0
+        for fib in self.families.values():
+            if fib.gate_open:
+                fib.dirty.update(fib.failures)
+                n += len(fib.failures)
+        return n
 
     def open_gate(self, family: Family, cause: str = "selection done") -> None:
         """Selection for ``family`` is done (the recovery gate, spec section 4): reconcile
@@ -186,11 +229,14 @@ class FibTable:
 
     def applied(self, op: Op, errno: int = 0) -> None:
         """The kernel's answer to ``op`` (0: done; else its errno, counted per prefix and
-        never fatal). A failed operation is tried again at the prefix's next change."""
+        never fatal). A failed operation is tried again at the prefix's next change and by
+        ``retry``. A delete that finds no route (ESRCH: the kernel flushed it already) is done."""
         fib = self.families[op.family]
         if fib.pending.get(op.key) is op:
             del fib.pending[op.key]
         fib.adopted.discard(op.key)
+        if errno == _errno.ESRCH and op.kind == OpKind.DELETE:
+            errno = 0
         if errno:
             count = fib.failures.get(op.key, (0, 0))[1]
             fib.failures[op.key] = (errno, count + 1)
@@ -209,14 +255,14 @@ class FibTable:
     # --- the operator's view -----------------------------------------------------------
     def in_sync(self, family: Family) -> bool:
         """The kernel holds what selection wants for ``family`` (no pending operation, no
-        difference other than conflicts)."""
+        failed one, no difference other than conflicts)."""
         fib = self.families[family]
-        if fib.pending or not fib.gate_open:
+        if fib.pending or fib.failures or not fib.gate_open:
             return False
         for key, hops in fib.desired.items():
-            if fib.installed.get(key) != hops and key not in fib.conflicts and key not in fib.failures:
+            if fib.installed.get(key) != hops and key not in fib.conflicts:
                 return False
-        return all(k in fib.desired or k in fib.failures for k in fib.installed)
+        return all(k in fib.desired for k in fib.installed)
 
     def summary(self) -> list[dict[str, object]]:
         """Per family: the counts ``gracebgp fib`` shows."""

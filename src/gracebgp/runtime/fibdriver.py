@@ -25,7 +25,6 @@ Speaker's state; it reads the Loc-RIB between the owner's steps, as an owner hoo
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import contextlib
 import itertools
 import logging
@@ -63,6 +62,8 @@ STEP_KEYS = 10_000
 #: Link and address changes come in bursts: one dump of the other protocols' routes after
 #: the burst (seconds).
 REDUMP_DELAY = 0.05
+#: Seconds between tries of the prefixes whose last operation failed.
+RETRY = 5.0
 _WIDTH = {IPV4_UNICAST: 32, IPV6_UNICAST: 128}
 
 
@@ -105,6 +106,11 @@ class FibDriver:
         self.ops_sent = 0
         self.failed_total = 0
         self._redump: asyncio.TimerHandle | None = None
+        self._dumping: asyncio.Task[None] | None = None  # a dump in a thread, awaited
+        self._dump_wanted = False  # another change came while dumping: dump once more after
+        self._touched: dict[Family, set[int]] = {f: set() for f in FAMILIES}  # changed since the dump began
+        self._retry: asyncio.TimerHandle | None = None
+        self.corrected = 0  # our routes the kernel had lost (or changed) behind our back
         self._sweep: asyncio.TimerHandle | None = None
         self._backlog: list[Op] = []
         self.submit: Callable[[ev.Input], None] | None = None  # the owner's queue, once attached
@@ -174,6 +180,7 @@ class FibDriver:
         deadline = self.table.next_deadline()
         if deadline is not None:
             self._sweep = loop.call_later(max(0.0, deadline - time.monotonic()), self._swept)
+        self._retry = loop.call_later(RETRY, self._retry_failed)
         for f in FAMILIES:
             fib = self.table.families[f]
             self.publish(ev.Notice("restart", f"FIB {family_name(f)}: adopted {fib.adopted_at_start} "
@@ -241,6 +248,8 @@ class FibDriver:
         batch, self._backlog = self._backlog[:STEP_OPS], self._backlog[STEP_OPS:]
         for op, code in kernel.apply(batch):
             self.table.applied(op, code)
+            if self._dumping is not None:
+                self._touched[op.family].add(op.key)
             if code:
                 self.failed_total += 1
                 log.warning("FIB: %s %s failed: %s", op.kind.name.lower(),
@@ -267,12 +276,19 @@ class FibDriver:
         self.table.timer(time.monotonic())
         self.step()
 
+    def _retry_failed(self) -> None:
+        """Every ``RETRY`` s: the prefixes whose last operation failed are tried again."""
+        self._retry = asyncio.get_running_loop().call_later(RETRY, self._retry_failed)
+        if self.table.retry():
+            self.step()
+
     # --- the kernel's changes ----------------------------------------------------------
     def _other(self, route: KernelRoute, table: int, kind: int, metric: int, gone: bool) -> None:
         """A route of another protocol (or ours in another table): resolution, conflicts."""
         if route.family not in self.resolvers:
             return
-        if table == self.settings.table and metric == self.settings.metric:
+        if table == self.settings.table and route.protocol != self.settings.protocol \
+                and kind == fibkernel.RTN_UNICAST:
             self.table.kernel_route(route, ours=False, gone=gone)
         if kind != fibkernel.RTN_UNICAST or table not in (fibkernel.MAIN_TABLE, self.settings.table):
             return
@@ -303,7 +319,8 @@ class FibDriver:
 
     def _changed(self, msg: Any) -> None:
         """The monitor's callback: a parsed route of another protocol, or None for a link or
-        address change (then the other protocols' routes are dumped again, once per burst)."""
+        address change or a deletion of one of ours (then the kernel is dumped again, once
+        per burst: the other protocols' routes for resolution, ours to see what is gone)."""
         if msg is None:
             if self._redump is None:
                 self._redump = asyncio.get_running_loop().call_later(REDUMP_DELAY, self._dump_again)
@@ -318,13 +335,30 @@ class FibDriver:
 
     def _dump_again(self) -> None:
         self._redump = None
+        if self._dumping is not None:
+            self._dump_wanted = True
+            return
+        self._touched = {f: set() for f in FAMILIES}
+        self._dumping = asyncio.get_running_loop().create_task(self._dump_task())
+
+    async def _dump_task(self) -> None:
+        """The dump runs in a thread and is awaited: the owner's loop goes on meanwhile."""
+        loop = asyncio.get_running_loop()
         try:
-            routes = fibkernel.dump(FAMILIES)
-        except (OSError, RuntimeError, concurrent.futures.TimeoutError) as exc:  # never fatal: try again
+            routes = await loop.run_in_executor(None, fibkernel.dump, FAMILIES)
+        except OSError as exc:  # never fatal: try again
             log.warning("FIB: dumping the kernel's routes failed (%s); trying again in 1 s", exc,
                         extra={"event": "fib-dump-failed"})
-            self._redump = asyncio.get_running_loop().call_later(1.0, self._dump_again)
+            self._dumping = None
+            self._redump = loop.call_later(1.0, self._dump_again)
             return
+        self._dumping = None
+        self._dumped(routes)
+        if self._dump_wanted:
+            self._dump_wanted = False
+            self._dump_again()
+
+    def _dumped(self, routes: list[tuple[KernelRoute, int, int, int]]) -> None:
         for f in FAMILIES:
             width, old = _WIDTH[f], self.resolvers[f]
             fresh = Resolver(width, old.via_default)
@@ -332,9 +366,28 @@ class FibDriver:
             self.resolvers[f] = fresh
         self._delta = {f: ([], []) for f in FAMILIES}
         self._full = set(FAMILIES)
+        s = self.settings
+        ours: dict[Family, dict[int, Entry]] = {f: {} for f in FAMILIES}
+        for fib in self.table.families.values():  # other protocols' routes of our table: again
+            for key in fib.others:
+                fib.dirty.add(key)
+            fib.others.clear()
+            fib.foreign.clear()
         for route, table, kind, metric in routes:
-            if route.protocol != self.settings.protocol or table != self.settings.table:
+            if route.protocol == s.protocol and table == s.table:
+                if metric == s.metric and route.family in ours:
+                    ours[route.family][route.key] = route.hops
+            else:
                 self._other(route, table, kind, metric, gone=False)
+        for f in FAMILIES:
+            fixed = self.table.ours_in_kernel(f, ours[f], self._touched[f])
+            if fixed:
+                self.corrected += fixed
+                log.warning("FIB %s: %d routes of ours were not in the kernel as installed (flushed with "
+                            "their link or address, or changed by someone else): reconciled again",
+                            family_name(f), fixed,
+                            extra={"event": "fib-corrected", "fields": {"count": fixed}})
+        self._touched = {f: set() for f in FAMILIES}
         self._tell_core()
         self._resolution_moved()
 
@@ -362,9 +415,12 @@ class FibDriver:
                 asyncio.get_running_loop().remove_reader(self.monitor.sock.fileno())
             self.monitor.close()
             self.monitor = None
-        for handle in (self._redump, self._sweep):
+        for handle in (self._redump, self._sweep, self._retry):
             if handle is not None:
                 handle.cancel()
+        if self._dumping is not None:
+            self._dumping.cancel()
+            self._dumping = None
         deleted = 0
         if self.kernel is not None and (withdraw or not self.settings.retain):
             results = self.kernel.apply(self.table.remove_all())

@@ -10,10 +10,12 @@ Only the last message of a batch asks for an acknowledgement: the kernel handles
 messages in order inside the send, reports a failed one by its sequence number, and the
 acknowledgement of the last tells that every other one succeeded.
 
-Dumps (what is in the kernel at start-up and after link or address changes) go through
-pyroute2. The monitor reads RTMGRP_LINK, the IPv4/IPv6 address and route groups on a
-socket of its own; route notifications of our own protocol (the echo of our writes, up
-to a whole table) are dropped by a socket filter before they reach the process.
+Dumps (what is in the kernel at start-up, after link or address changes and when one of
+our routes was deleted) are decoded here with ``struct``. The monitor reads RTMGRP_LINK,
+the IPv4/IPv6 address and route groups on a socket of its own; RTM_NEWROUTE of our own
+protocol (the echo of our writes, up to a whole table) is dropped by a socket filter
+before it reaches the process; RTM_DELROUTE of ours passes (someone else may have
+deleted our route: the caller checks with a dump).
 
 Netlink layouts (include/uapi/linux/netlink.h, rtnetlink.h)::
 
@@ -26,8 +28,6 @@ Netlink layouts (include/uapi/linux/netlink.h, rtnetlink.h)::
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import ctypes
 import errno
 import functools
@@ -39,7 +39,6 @@ from collections.abc import Callable, Iterable, Iterator
 from enum import IntEnum, IntFlag
 from typing import Any
 
-from pyroute2 import IPRoute  # type: ignore[import-untyped]
 from pyroute2.netlink.rtnl.marshal import MarshalRtnl  # type: ignore[import-untyped]
 
 from gracebgp.fib.model import Entry, Hop, KernelRoute, Op, OpKind, entry
@@ -258,28 +257,91 @@ def route_of(msg: Any) -> tuple[KernelRoute, int, int, int] | None:
     return KernelRoute(family, key, _entry_of(msg), msg["proto"], metric), table, msg["type"], metric
 
 
-def _dump(families: Iterable[Family]) -> list[tuple[KernelRoute, int, int, int]]:
-    out = []
-    with IPRoute() as ipr:
-        for family in families:
-            for msg in ipr.get_routes(family=_AF[family.afi]):  # type: ignore[index]
-                r = route_of(msg)
-                if r is not None:
-                    out.append(r)
-    return out
+def _attrs(view: memoryview, pos: int, end: int) -> Iterator[tuple[int, memoryview]]:
+    """(type, value) of each rtattr in ``view[pos:end]``."""
+    while pos + _RTA.size <= end:
+        length, kind = _RTA.unpack_from(view, pos)
+        if length < _RTA.size:
+            return
+        yield kind & 0x3FFF, view[pos + _RTA.size:pos + length]
+        pos += (length + 3) & ~3
+
+
+def _ip(value: memoryview) -> str:
+    return str(ipaddress.ip_address(bytes(value)))
+
+
+def parse_route(body: memoryview) -> tuple[KernelRoute, int, int, int] | None:
+    """(route, table, type, metric) of one RTM_NEWROUTE body (rtmsg + rtattrs), by the
+    layouts in the module's docstring; None for another family or a source-specific route."""
+    if len(body) < _RTMSG.size:
+        return None
+    afi, dst_len, src_len, _tos, table, protocol, _scope, kind, _flags = _RTMSG.unpack_from(body)
+    family = _FAMILY_OF.get(afi)
+    if family is None or src_len:
+        return None
+    address = metric = oif = 0
+    gateway = ""
+    hops: list[Hop] = []
+    for attr, value in _attrs(body, _RTMSG.size, len(body)):
+        if attr == Rta.DST:
+            address = int.from_bytes(value, "big")
+        elif attr == Rta.TABLE:
+            table = struct.unpack_from("=I", value)[0]
+        elif attr == Rta.PRIORITY:
+            metric = struct.unpack_from("=I", value)[0]
+        elif attr == Rta.OIF:
+            oif = struct.unpack_from("=i", value)[0]
+        elif attr == Rta.GATEWAY:
+            gateway = _ip(value)
+        elif attr == Rta.MULTIPATH:
+            pos = 0
+            while pos + _NH.size <= len(value):
+                length, _f, _h, ifindex = _NH.unpack_from(value, pos)
+                if length < _NH.size:
+                    break
+                gws = [_ip(v) for a, v in _attrs(value, pos + _NH.size, pos + length) if a == Rta.GATEWAY]
+                gw = gws[0] if gws else ON_LINK
+                hops.append(Hop(gw, ifindex))
+                pos += (length + 3) & ~3
+    width = _WIDTH[family.afi]  # type: ignore[index]
+    hop_entry = entry(hops) if hops else (Hop(gateway or ON_LINK, oif),)
+    route = KernelRoute(family, make_key(address, dst_len, width), hop_entry, protocol, metric)
+    return route, table, kind, metric
+
+
+RTM_GETROUTE = 26
+NLM_F_DUMP = 0x300
 
 
 def dump(families: Iterable[Family]) -> list[tuple[KernelRoute, int, int, int]]:
-    """Every route of ``families`` in every table (pyroute2), as ``route_of`` gives them.
-    pyroute2's synchronous API runs an event loop of its own, which it cannot do inside a
-    running one (the daemon's, after start-up): there the dump runs in a thread of its own
-    and this waits for it."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return _dump(families)
-    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="fib-dump") as pool:
-        return pool.submit(_dump, list(families)).result(timeout=120)
+    """Every route of ``families`` in every table, as ``parse_route`` gives them: one
+    RTM_GETROUTE dump per family on a socket of its own, decoded here (no event loop of
+    its own: the daemon runs it in a thread with ``run_in_executor`` and awaits it)."""
+    out = []
+    with _rtnl_socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+        sock.settimeout(30.0)
+        sock.bind((0, 0))
+        for seq, family in enumerate(families, 1):
+            body = _RTMSG.pack(_AF[family.afi], 0, 0, 0, 0, 0, 0, 0, 0)  # type: ignore[index]
+            sock.sendall(_HDR.pack(_HDR.size + len(body), RTM_GETROUTE, int(MsgFlag.REQUEST) | NLM_F_DUMP,
+                                   seq, 0) + body)
+            done = False
+            while not done:
+                for kind, _flags, got, msg in _messages(sock.recv(1 << 20)):
+                    if got != seq:
+                        continue
+                    if kind == MsgType.NLMSG_DONE:
+                        done = True
+                    elif kind == MsgType.NLMSG_ERROR:
+                        code = -_ERR.unpack_from(msg)[0]
+                        raise OSError(code, f"route dump: {errno.errorcode.get(code, code)}")
+                    elif kind == MsgType.RTM_NEWROUTE:
+                        r = parse_route(msg)
+                        if r is not None:
+                            out.append(r)
+    return out
 
 
 SO_ATTACH_FILTER = 26  # include/uapi/asm-generic/socket.h
@@ -293,14 +355,14 @@ def _host16(value: int) -> int:
 
 
 def own_echo_filter(protocol: int) -> list[tuple[int, int, int, int]]:
-    """A classic BPF program for the monitor's socket that drops RTM_NEWROUTE/RTM_DELROUTE
+    """A classic BPF program for the monitor's socket that drops RTM_NEWROUTE
     notifications of our own ``protocol`` in the kernel (one message per notification):
     the echo of a whole table of our writes never reaches the process (nor overflows its
-    buffer). nlmsg_type is at offset 4 (host order), rtm_protocol at 16 + 5."""
+    buffer). RTM_DELROUTE of ours passes: it may be someone else's ``ip route del`` or the
+    kernel's flush. nlmsg_type is at offset 4 (host order), rtm_protocol at 16 + 5."""
     return [
         (_LD_H_ABS, 0, 0, 4),
-        (_JEQ_K, 2, 0, _host16(MsgType.RTM_NEWROUTE)),
-        (_JEQ_K, 1, 0, _host16(MsgType.RTM_DELROUTE)),
+        (_JEQ_K, 1, 0, _host16(MsgType.RTM_NEWROUTE)),
         (_RET_K, 0, 0, 0xFFFFFFFF),
         (_LD_B_ABS, 0, 0, _HDR.size + 5),
         (_JEQ_K, 0, 1, protocol),
@@ -320,8 +382,9 @@ def _attach(sock: socket.socket, program: list[tuple[int, int, int, int]]) -> ct
 class Monitor:
     """The kernel's link, address and route notifications. ``on_change(route_or_None)``:
     a route message of another protocol (parsed), or None for a link or address change
-    (the caller dumps again); our own protocol's route messages are dropped in the kernel
-    (``own_echo_filter``) or, should one pass, skipped unparsed."""
+    or a deletion of one of our protocol's routes (the caller dumps again); our own
+    protocol's new routes are dropped in the kernel (``own_echo_filter``) or, should one
+    pass, skipped unparsed."""
 
     def __init__(self, protocol: int, on_change: Callable[[Any | None], None]) -> None:
         self.protocol = protocol
@@ -334,7 +397,8 @@ class Monitor:
         self._filter = _attach(self.sock, own_echo_filter(protocol))
         self.sock.setblocking(False)
         self.overruns = 0  # ENOBUFS: notifications lost, a full dump follows
-        self.own_seen = 0  # our own route notifications that passed the filter (skipped here)
+        self.own_seen = 0  # our own new-route notifications that passed the filter (skipped here)
+        self.own_deleted = 0  # deletions of our protocol's routes seen (ours or someone else's)
 
     def close(self) -> None:
         self.sock.close()
@@ -355,7 +419,11 @@ class Monitor:
             for kind, _flags, _seq, body in _messages(data):
                 if kind in (MsgType.RTM_NEWROUTE, MsgType.RTM_DELROUTE):
                     if len(body) >= _RTMSG.size and body[5] == self.protocol:
-                        self.own_seen += 1
+                        if kind == MsgType.RTM_DELROUTE:
+                            self.own_deleted += 1
+                            self.on_change(None)
+                        else:
+                            self.own_seen += 1
                         continue
                     offset = _HDR.size + len(body)
                     raw = struct.pack("=IHHII", offset, kind, 0, 0, 0) + bytes(body)

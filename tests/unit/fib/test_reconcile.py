@@ -174,3 +174,67 @@ def test_a_lasting_disagreement_is_a_health_condition() -> None:
     assert (kind, subject, reason) == ("Fib", "fib ipv4-unicast", "FibOutOfSync") and "1 pending" in message
     d.table.applied(op)
     assert d.conditions(200.0 + OUT_OF_SYNC) == []
+
+
+def test_a_delete_of_a_route_the_kernel_flushed_is_done_and_the_route_comes_back() -> None:
+    # review of issue 17, item 2: the kernel deletes our route with its link or address and
+    # tells nobody; our DELETE then finds nothing (ESRCH): the route is gone, not "installed"
+    fib = FibTable([V4])
+    fib.open_gate(V4)
+    fib.want(V4, P1, A)
+    [op] = fib.operations()
+    fib.applied(op)
+    fib.want(V4, P1, None)  # the next hop became unreachable
+    [op] = fib.operations()
+    fib.applied(op, errno=3)  # ESRCH
+    assert fib.families[V4].installed == {} and fib.families[V4].failures == {}
+    fib.want(V4, P1, A)  # the next hop is back
+    assert fib.operations() == [Op(OpKind.ADD, V4, P1, A)]
+
+
+def test_a_dump_corrects_what_we_believe_installed() -> None:
+    fib = FibTable([V4])
+    fib.open_gate(V4)
+    for key in (P1, P2, P3):
+        fib.want(V4, key, A)
+    for op in fib.operations():
+        fib.applied(op)
+    assert fib.in_sync(V4)
+    # the kernel flushed P1 and P2 (their link went down); P2 was re-added by us meanwhile
+    assert fib.ours_in_kernel(V4, {P3: A}, skip={P2}) == 1
+    assert not fib.in_sync(V4)
+    assert fib.operations() == [Op(OpKind.ADD, V4, P1, A)]
+    # someone replaced ours: the kernel's entry is believed, then put right
+    assert fib.ours_in_kernel(V4, {P1: A, P2: A, P3: B}, skip=set()) == 1
+    assert fib.operations() == [Op(OpKind.REPLACE, V4, P3, A)]
+
+
+def test_failures_are_retried_on_the_timer_and_keep_the_family_out_of_sync() -> None:
+    fib = FibTable([V4])
+    fib.open_gate(V4)
+    fib.want(V4, P1, A)
+    [op] = fib.operations()
+    fib.applied(op, errno=101)  # ENETUNREACH
+    assert not fib.in_sync(V4)
+    assert fib.operations() == []
+    assert fib.retry() == 1
+    [op] = fib.operations()
+    assert op == Op(OpKind.ADD, V4, P1, A)
+    fib.applied(op)
+    assert fib.in_sync(V4) and fib.retry() == 0
+
+
+def test_another_protocols_route_at_any_metric_is_a_conflict() -> None:
+    # review of issue 17, item 8: at a lower metric it takes the traffic, at a higher one
+    # ours would take its: reported, not installed, until every such route is gone
+    fib = FibTable([V4])
+    fib.open_gate(V4)
+    fib.kernel_route(KernelRoute(V4, P1, B, 4, metric=100), ours=False)
+    fib.kernel_route(KernelRoute(V4, P1, B, 186, metric=5), ours=False)
+    fib.want(V4, P1, A)
+    assert fib.operations() == []
+    assert fib.families[V4].conflicts == {P1: 4}
+    fib.kernel_route(KernelRoute(V4, P1, B, 4, metric=100), ours=False, gone=True)
+    assert fib.operations() == [] and fib.families[V4].conflicts == {P1: 186}
+    fib.kernel_route(KernelRoute(V4, P1, B, 186, metric=5), ours=False, gone=True)
+    assert fib.operations() == [Op(OpKind.ADD, V4, P1, A)]
