@@ -16,7 +16,13 @@ runtime reads the marker and the current identity; ``forwarding_state`` decides:
     on       other boot id                       0    the kernel rebooted: routes are gone
     on       other netns inode                   0    another network namespace
     on       same, family not installed by it    0    the previous run had no FIB for it
-    on       same, family installed              1    adopted N routes of our protocol
+    on       same, family installed, 0 adopted   0    nothing of ours is in the kernel
+    on       same, family installed, N > 0       1    adopted N routes of our protocol
+
+The identity alone is not proof (a namespace's inode can be reused, a previous run may
+have crashed before installing anything, or deleted its routes): F=1 also needs routes of
+ours found in the kernel for the family. The marker is removed when our routes are
+deleted at a stop and written again at a stop that keeps them.
 """
 
 from __future__ import annotations
@@ -81,4 +87,6 @@ def forwarding_state(family: Family, fib_on: bool, configured: bool, now: Identi
         return False, "FIB on, the previous run installed into another network namespace"
     if name not in previous.families:
         return False, f"FIB on, the previous run did not install {name} routes"
+    if adopted <= 0:
+        return False, f"FIB on, no {name} route of ours in the kernel: nothing was preserved"
     return True, f"FIB on, same kernel and namespace: {adopted} {name} routes of the previous run adopted"

@@ -142,20 +142,28 @@ class FibDriver:
             previous = None
         self.forwarding = {f: fbit.forwarding_state(f, True, False, now, previous, counts[f])
                            for f in FAMILIES}
-        if now is not None:
-            names = frozenset(family_name(f) for f in FAMILIES)
-            try:
-                tmp = marker.with_suffix(".tmp")
-                tmp.write_text(fbit.render(fbit.Marker(now, names)))
-                tmp.replace(marker)
-            except OSError as exc:
-                log.error("cannot write %s: %s (the next start will say F=0)", marker, exc)
+        self._mark()
         for f in FAMILIES:
             name = family_name(f)
             log.info("FIB %s: adopted %d routes of protocol %d (table %d, metric %d); F=%d: %s", name,
                      counts[f], s.protocol, s.table, s.metric, self.forwarding[f][0], self.forwarding[f][1],
                      extra={"event": "fib-adopted", "fields": {"family": name, "adopted": counts[f]}})
         return self.forwarding
+
+    def _mark(self, remove: bool = False) -> None:
+        """The marker for the next start (``fib.fbit``): written when our routes may be in
+        the kernel (from now on: a crash keeps them), removed once they are deleted."""
+        marker = self.state_dir / MARKER
+        now = identity()
+        try:
+            if remove or now is None:
+                marker.unlink(missing_ok=True)
+                return
+            tmp = marker.with_suffix(".tmp")
+            tmp.write_text(fbit.render(fbit.Marker(now, frozenset(family_name(f) for f in FAMILIES))))
+            tmp.replace(marker)
+        except OSError as exc:
+            log.error("cannot write %s: %s (the next start will say F=0)", marker, exc)
 
     def attach(self, owner: Owner) -> None:
         """Follow the owner's Speaker's Loc-RIBs from now on (every candidate change: the
@@ -425,10 +433,12 @@ class FibDriver:
         if self.kernel is not None and (withdraw or not self.settings.retain):
             results = self.kernel.apply(self.table.remove_all())
             deleted = sum(1 for _, code in results if not code)
+            self._mark(remove=True)
             log.info("FIB: %d routes of ours deleted from the kernel (%s)", deleted,
                      "stop --withdraw" if withdraw else "fib-retain = false", extra={"event": "fib-removed"})
         elif self.kernel is not None:
             kept = sum(len(fib.installed) for fib in self.table.families.values())
+            self._mark()
             log.info("FIB: %d routes of ours left in the kernel for the next start", kept,
                      extra={"event": "fib-kept"})
         if self.kernel is not None:
@@ -491,11 +501,13 @@ def driver_for(cfg: Config) -> FibDriver | None:
 
 
 def with_forwarding(cfg: Config, driver: FibDriver | None) -> Config:
-    """``cfg`` whose F bit is the kernel's truth when the FIB is on (fib.fbit: the same for
-    every family, as the marker lists every family the FIB programs), else as configured."""
+    """``cfg`` whose F bit is the kernel's truth when the FIB is on, else as configured.
+    One bit serves every family: 1 when some family adopted routes of ours (fib.fbit; the
+    kernel and namespace checks are the same for every family, and a family with no route
+    of ours in the kernel has no forwarding state to lose), 0 when none did."""
     if driver is None:
         return cfg
-    f = all(bit for bit, _ in driver.forwarding.values())
+    f = any(bit for bit, _ in driver.forwarding.values())
     extras = cfg.gracebgp.model_copy(update={"forwarding_state_preserved": f})
     return cfg.model_copy(update={"gracebgp": extras})
 

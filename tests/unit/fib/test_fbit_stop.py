@@ -37,6 +37,13 @@ def test_every_row_of_the_f_bit_table(fib_on: bool, configured: bool, now: Ident
     assert why in reason
 
 
+def test_no_route_of_ours_adopted_is_f_zero() -> None:
+    # the previous run crashed before installing, deleted its routes, or the namespace's
+    # inode was reused: the identity matches but nothing of ours is in the kernel
+    f, reason = forwarding_state(IPV4_UNICAST, True, True, HERE, MARK, adopted=0)
+    assert f is False and "no ipv4-unicast route of ours" in reason
+
+
 def test_stop_orders() -> None:
     # RFC 4724 §4 / spec section 6: a restart keeps forwarding
     assert stop_steps(withdraw=False) == (Step.CLOSE_SESSIONS_GR, Step.KEEP_KERNEL_ROUTES)
