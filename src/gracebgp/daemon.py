@@ -48,6 +48,7 @@ from gracebgp.core.speaker import Speaker
 from gracebgp.runtime import fibdriver, handover, takeover, tcpao
 from gracebgp.runtime.bfdlink import BfdLink
 from gracebgp.runtime.gcpolicy import tune_gc
+from gracebgp.runtime.handoff import Handoff, take_over_first
 from gracebgp.runtime.instance import InstanceError, InstanceLock
 from gracebgp.runtime.limits import raise_fd_limit
 from gracebgp.runtime.logsetup import setup as setup_logging
@@ -199,16 +200,11 @@ class Daemon:
         self.stopping = False
         self.reexec = False  # a planned restart: exec ourselves after the stop
         self.bfd = BfdLink(self.owner, cfg)  # gracebgp-bfdd (issue 18)
-        self.handing_over = False  # that restart hands the sessions over (runtime.handover)
-        self.handed: tuple[Path, list[int]] | None = None  # the state file and descriptors
-        self.takeover: takeover.Listener | None = None  # <state-dir>/handover.sock
-        self.taken_over = False  # our sessions went to a --take-over process
-        #: Sections other parts (FIB, BFD) put in the hand-over state (``handover.quiesce``'s
-        #: ``extra``), as the previous process wrote them; empty without a hand-over.
-        self.handover_extra: dict[str, bytes] = {}
         self.restart_state = RestartState(cfg.gracebgp.state_dir)
         #: The service manager ($NOTIFY_SOCKET; runtime.sdnotify): READY, RELOADING, STOPPING.
         self.notify = Notifier.from_environment()
+        #: The session hand-over (issue 19): restart or take-over, or resumed (runtime.handoff).
+        self.handoff = Handoff(self.owner, cfg.gracebgp.state_dir, self.notify)
 
     # --- Control (api.server): the process itself -------------------------------------
     @property
@@ -238,7 +234,8 @@ class Daemon:
             log.error("restart refused, every session stays up: %s", why)
             raise RequestError(409, f"restart refused: the new process would not start: {why}")
         if not graceful:
-            return self._hand_over()
+            self.stopping = self.reexec = True
+            return self.handoff.begin_restart()
         if not self._stop(True, "gracebgp restart --graceful", delay=0.1, restart=True):
             return "already stopping; nothing more to do"
         self.reexec = True
@@ -248,32 +245,14 @@ class Daemon:
         return ("restarting: sessions close the graceful-restart way, peers keep our routes; the "
                 f"process re-executes itself (pid {os.getpid()}) and comes back with R=1")
 
-    def _hand_over(self) -> str:
-        """The hand-over's stop: the owner loop ends, ``serve`` quiesces and re-executes."""
-        self.stopping = self.reexec = self.handing_over = True
-        handover.notice(self.owner, "stopping", "gracebgp restart: handing the sessions over to the "
-                        f"re-executed process (pid {os.getpid()})", retain=True, text="gracebgp restart")
-        self.notify.reloading(f"gracebgp restart: handing the sessions over (pid {os.getpid()})")
-        asyncio.get_running_loop().call_later(0.1, self.owner.stop)  # the answer goes first
-        return (f"restarting: the sessions are handed over to the re-executed process (pid {os.getpid()}); "
-                "peers see no change")
-
     def _take_over_request(self, request: dict[str, object]) -> str:
         """``gracebgpd --take-over`` asks for the sessions (runtime.takeover): "" when they
         go to it (then the owner loop stops, ``serve`` quiesces and sends them), else why not."""
         if self.stopping or self.restarting:
             return "this gracebgpd is already stopping or restarting"
-        reads, needed = request.get("reads"), handover.needed_version(self.owner)
-        if not isinstance(reads, list) or needed not in reads:
-            return f"the new process does not read hand-over state format version {needed} (it reads {reads})"
-        refused = handover.refused(self.owner)
-        if refused:
-            return "the sessions cannot be handed over: " + "; ".join(refused)
-        self.stopping = self.handing_over = True
-        handover.notice(self.owner, "stopping", f"take-over by gracebgpd pid {request.get('pid')}: handing "
-                        "the sessions over", retain=True, text="take-over")
-        asyncio.get_running_loop().call_soon(self.owner.stop)
-        return ""
+        why = self.handoff.decide(request)
+        self.stopping = not why
+        return why
 
     def stop(self, withdraw: bool, message: str) -> str:
         if not self._stop(not withdraw, message or "gracebgp stop", delay=0.1):
@@ -454,13 +433,11 @@ class Daemon:
         runner: asyncio.Future[None] | None = None
         try:
             if incoming is not None:  # sessions first, keepalives flowing, then the slow parts
-                taken = await handover.take_over(self.owner, *incoming)
-                detail, self.handover_extra = taken.detail, taken.extra
+                detail = (await handover.take_over(self.owner, *incoming)).detail
                 runner = asyncio.ensure_future(self.owner.run())
             api = await self._start_api(loop)
             await self.owner.start(kind, detail)
-            self.takeover = takeover.Listener(self.cfg.gracebgp.state_dir, self._take_over_request)
-            await self.takeover.start()
+            await self.handoff.listen(self._take_over_request)
             await self.bfd.start()  # adopts a running gracebgp-bfdd after a planned restart
             if self.fib is not None:  # after Started is queued: the first step sees the deferral
                 self.fib.attach(self.owner)
@@ -480,20 +457,22 @@ class Daemon:
                           f"{len(self.cfg.neighbors)} neighbors; {kind} start"
                           + (f" ({detail})" if detail else ""))
         heartbeat = loop.call_later(HEARTBEAT, self._heartbeat)
-        await (runner if runner is not None else self.owner.run())
+        while True:
+            await (runner if runner is not None else self.owner.run())
+            runner = None
+            if not self.handoff.active or await self.handoff.finish():
+                break
+            self.stopping = self.reexec = False  # the hand-over did not happen: carry on
         heartbeat.cancel()
-        if self.handing_over:
-            self.handed = await handover.quiesce(self.owner, self.cfg.gracebgp.state_dir, {})
-            if self.takeover is not None and self.takeover.accepted is not None:
-                self._send_to_taker(self.takeover, *self.handed)
-        else:
+        handing_over = self.handoff.active
+        if not handing_over:
             await self.owner.shutdown(self.graceful_stop, self.stop_message)
         if self.fib is not None:  # after the withdrawals have left (fib.stop)
-            self.fib.stop(withdraw=not self.graceful_stop and not self.handing_over)
+            self.fib.stop(withdraw=not self.graceful_stop and not handing_over)
         if self.store is not None:
             self.store.close()
         try:
-            if self.handing_over:
+            if handing_over:
                 self.restart_state.clean()  # not a restart the speaker has to recover from
             elif self.graceful_stop:
                 events = [e for e in self.owner.bus.history if e.get("kind") in ("restart", "peer-state")]
@@ -504,31 +483,11 @@ class Daemon:
             log.error("cannot record how we stopped in %s: %s", self.cfg.gracebgp.state_dir, exc)
         await self.bfd.finish(keep=self.reexec or self.graceful_stop)  # BFD stays Up while we restart
         await api.stop()
-        if self.takeover is not None:
-            self.takeover.close()
+        self.handoff.close()
         if self.recorder is not None:
             self.recorder.close()
         log.info("stopped%s", "; re-executing for the planned restart" if self.reexec else "")
         return 0
-
-    def _send_to_taker(self, listener: takeover.Listener, path: Path, fds: list[int]) -> None:
-        """Take-over: the state and the sockets go to the new process; we exit (no re-exec)."""
-        assert listener.accepted is not None
-        pid = listener.accepted[1]
-        self.reexec, self.handed, self.taken_over = False, None, True
-        try:
-            listener.send(path.read_bytes(), {fd: fd for fd in fds})
-        except OSError as exc:
-            log.error("take-over by pid %d failed while passing the sessions: %s; they close when we exit "
-                      "(peers with graceful restart keep our routes)", pid, exc)
-        else:
-            handover.notice(self.owner, "handover-passed", f"{len(fds)} sessions passed to pid {pid}; "
-                            "exiting")
-            self.notify.send(f"MAINPID={pid}", status=f"sessions taken over by pid {pid}")
-        finally:
-            path.unlink(missing_ok=True)
-            for fd in fds:
-                os.close(fd)
 
     def _heartbeat(self) -> None:
         try:
@@ -606,18 +565,13 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print(exc, file=sys.stderr)
         return EXIT_CONFIG
-    if opts.take_over:  # the sessions of the gracebgpd running on this state-dir, then start
-        try:
-            takeover.take(cfg.gracebgp.state_dir, import_problems(), handover.READABLE)
-        except takeover.NothingToTakeOver as exc:
-            log.info("--take-over: nothing to take over, starting as usual: %s", exc)
-        except takeover.TakeOverError as exc:
-            print(f"gracebgpd: take-over failed, the running gracebgpd keeps its sessions: {exc}",
-                  file=sys.stderr)
-            return EXIT_TAKEOVER
+    if opts.take_over and (why := take_over_first(cfg.gracebgp.state_dir)):
+        print(f"gracebgpd: take-over failed, the running gracebgpd keeps its sessions: {why}",
+              file=sys.stderr)
+        return EXIT_TAKEOVER
     code, daemon = _run(opts.config_file, cfg, opts.record, opts.config_type,
                         lock_wait=takeover.LOCK_WAIT if opts.take_over else 0.0)
-    if daemon is not None and daemon.taken_over:
+    if daemon is not None and daemon.handoff.taken_over:
         if daemon.lock is not None:
             daemon.lock.release()  # the new process waits for it
         takeover.linger()
@@ -628,8 +582,8 @@ def main(argv: list[str] | None = None) -> int:
         # directory's lock is handed over, so no other instance can start in between.
         if daemon.lock is not None:
             daemon.lock.hand_over()
-        if daemon.handed is not None:
-            handover.prepare_exec(*daemon.handed, bridge=True)
+        if daemon.handoff.handed is not None:
+            handover.prepare_exec(*daemon.handoff.handed, bridge=True)
         argv_new = reexec_argv()
         try:
             os.execv(argv_new[0], argv_new)

@@ -46,6 +46,7 @@ from typing import Any
 
 from gracebgp.core import events as ev
 from gracebgp.core.handover import (
+    HandoverRefused,
     adopt_all,
     capture,
     capture_helpers,
@@ -69,8 +70,8 @@ from gracebgp.runtime.owner import Owner
 from gracebgp.runtime.transport import BgpProtocol, Transport
 
 log = logging.getLogger("gracebgp.handover")
-__all__ = ["READABLE", "VERSION", "TakenOver", "incoming", "notice", "prepare_exec", "quiesce", "refused",
-           "take_over"]
+__all__ = ["READABLE", "VERSION", "Aborted", "TakenOver", "incoming", "notice", "prepare_exec", "quiesce",
+           "refused", "resume", "take_over"]
 
 ENV_STATE = "GRACEBGPD_HANDOVER"  # the state file, for the new process
 ENV_FDS = "GRACEBGPD_HANDOVER_FDS"  # its descriptors, closed if the state cannot be read
@@ -132,9 +133,17 @@ def _protocols(transport: Transport) -> Iterable[BgpProtocol]:
     return [p for p in transport.conns.values() if p.transport is not None and not p.transport.is_closing()]
 
 
+class Aborted(Exception):
+    """The clean point was not reached (octets still unsent, or a session that cannot be
+    handed over any more): nothing was handed over, ``resume`` carries on."""
+
+
 async def quiesce(owner: Owner, state_dir: str | Path, extra: dict[str, bytes]) -> tuple[Path, list[int]]:
     """Steps 2-4 on the old process (its owner loop has stopped): returns the state file
-    and the inheritable descriptors of the sessions in it."""
+    and the inheritable descriptors of the sessions in it. Raises ``Aborted`` (no state
+    written, no descriptor left open) when a session cannot be handed over any more or
+    a write buffer did not drain in time: a message cut short, or UPDATEs recorded as
+    advertised but never sent, would reach the peer as a broken session."""
     loop = asyncio.get_running_loop()
     t = owner.transport
     deadline = loop.time() + DRAIN_TIMEOUT
@@ -159,12 +168,20 @@ async def quiesce(owner: Owner, state_dir: str | Path, extra: dict[str, bytes]) 
         os.set_inheritable(fd, True)
         fds[peer.address] = fd
     wall_offset = time.time() - loop.time()
-    records = capture(owner.speaker, fds, wall_offset)
+    try:
+        records = capture(owner.speaker, fds, wall_offset)
+    except HandoverRefused as exc:
+        _close_all(fds.values())
+        raise Aborted(str(exc)) from None
     helpers = capture_helpers(owner.speaker, wall_offset)
     _keepalive(t, peers)
-    while any(p.transport is not None and p.transport.get_write_buffer_size() for p in _protocols(t)) \
-            and loop.time() < deadline:
+    while _unsent(t) and loop.time() < deadline:
         await asyncio.sleep(0.002)
+    unsent = _unsent(t)
+    if unsent:
+        _close_all(fds.values())
+        raise Aborted(f"octets still unsent after {DRAIN_TIMEOUT:g}s: "
+                      + ", ".join(f"{n} to {peer}" for peer, n in sorted(unsent.items())))
     notice(owner, "handover-keepalive", f"KEEPALIVE sent and flushed on {len(peers)} sessions")
     adj_in = sum(len(r.adj_in) for r in records)
     notice(owner, "handover-state", f"state of {len(records)} sessions captured ({adj_in} octets of "
@@ -180,6 +197,30 @@ async def quiesce(owner: Owner, state_dir: str | Path, extra: dict[str, bytes]) 
     os.replace(tmp, path)
     log.info("hand-over state written to %s (%d octets)", path, len(data))
     return path, list(fds.values())
+
+
+def _unsent(t: Transport) -> dict[str, int]:
+    """Octets still in our write buffers, per peer (what the kernel holds goes with the socket)."""
+    out: dict[str, int] = {}
+    for p in _protocols(t):
+        assert p.transport is not None
+        n = p.transport.get_write_buffer_size()
+        if n:
+            out[p.peer] = out.get(p.peer, 0) + n
+    return out
+
+
+async def resume(owner: Owner) -> None:
+    """After ``Aborted`` (or a taker that did not confirm): read again, listen again, and
+    let the owner loop run on; every session carries on where it stopped."""
+    t = owner.transport
+    for live in _protocols(t):
+        assert live.transport is not None
+        live.transport.resume_reading()
+    t.servers.clear()  # closed by ``quiesce``
+    for host, port in owner.listen:
+        await t.listen(host, port)
+    owner.rearm()
 
 
 def _keepalive(t: Transport, peers: Iterable[Any]) -> None:

@@ -140,6 +140,10 @@ class Owner:
     def stop(self) -> None:
         self._stop.set()
 
+    def rearm(self) -> None:
+        """After ``stop()``: ``run`` may run again (a hand-over that did not happen)."""
+        self._stop.clear()
+
     async def request(self, command: object, timeout: float = 60.0) -> ev.Reply:
         """Hand an operator command to the owner and wait for the speaker's Reply."""
         ref = next(self._refs)

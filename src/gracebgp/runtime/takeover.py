@@ -100,6 +100,14 @@ class Listener:
                 continue
             self.accepted = (conn, int(request["pid"]))
 
+    def reset(self) -> None:
+        """After a take-over that did not complete: drop its connection, answer the next."""
+        if self.accepted is not None:
+            self.accepted[0].close()
+            self.accepted = None
+        if self.sock is not None and (self._task is None or self._task.done()):
+            self._task = asyncio.get_running_loop().create_task(self._serve())
+
     def send(self, state: bytes, fds: dict[int, int]) -> None:
         """The state and the sockets (``fds``: our descriptor -> the number in the state)
         to the accepted taker, blocking (bounded): the owner loop has stopped. Raises
