@@ -32,6 +32,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from gracebgp.restart.handover import HandoverStateError, decode
 from gracebgp.runtime import handover
 from gracebgp.runtime.instance import InstanceError, InstanceLock, acquire
 
@@ -45,6 +46,7 @@ LOCK_WAIT = 15.0  # the old process exits right after passing the sessions; boun
 #: SIGINT (a Kubernetes pod whose container must not end and be restarted by the kubelet).
 ENV_AFTER = "GRACEBGPD_AFTER_TAKE_OVER"
 TAKEN_NAME = "handover-taken.state"
+TAKEN = b"taken"  # the taker's confirmation; anything else (its reason) keeps the sessions where they are
 
 
 class TakeOverError(Exception):
@@ -111,7 +113,8 @@ class Listener:
     def send(self, state: bytes, fds: dict[int, int]) -> None:
         """The state and the sockets (``fds``: our descriptor -> the number in the state)
         to the accepted taker, blocking (bounded): the owner loop has stopped. Raises
-        OSError when the taker is gone."""
+        OSError when the taker is gone or did not confirm (it could not read the state:
+        then it says why), and the sessions stay here."""
         assert self.accepted is not None
         conn, _ = self.accepted
         conn.setblocking(True)
@@ -119,9 +122,10 @@ class Listener:
         head = json.dumps({"ok": True, "length": len(state), "fds": list(fds.values())}).encode() + b"\n"
         socket.send_fds(conn, [head], list(fds))
         conn.sendall(state)
-        answer = conn.recv(16)
-        if answer != b"taken":
-            raise OSError(f"the new process did not confirm (it said {answer!r})")
+        answer = conn.recv(4096)
+        if answer != TAKEN:
+            said = answer.decode("utf-8", "replace").strip() or "nothing: it closed the connection"
+            raise OSError(f"the new process did not confirm ({said})")
 
     def close(self) -> None:
         if self._task is not None:
@@ -166,7 +170,14 @@ def request(state_dir: str | Path, reads: list[int],
                 raise TakeOverError("the running gracebgpd closed the connection during the hand-over")
             chunks.append(chunk)
             got += len(chunk)
-        s.sendall(b"taken")
+        state = b"".join(chunks)
+        why = _unusable(state, numbers, fds)
+        if why:  # the running gracebgpd keeps its sessions (it resumes on anything but TAKEN)
+            _close(fds)
+            s.sendall(why.encode())
+            raise TakeOverError(f"the state of the running gracebgpd cannot be used here: {why}; it keeps "
+                                "its sessions")
+        s.sendall(TAKEN)
     except OSError as exc:
         raise TakeOverError(f"the running gracebgpd did not complete the take-over on {path}: "
                             f"{exc.strerror or exc}") from None
@@ -174,7 +185,20 @@ def request(state_dir: str | Path, reads: list[int],
         raise TakeOverError(f"the running gracebgpd answered something else: {exc}") from None
     finally:
         s.close()
-    return b"".join(chunks), dict(zip(numbers, fds, strict=False))
+    return state, dict(zip(numbers, fds, strict=False))
+
+
+def _unusable(state: bytes, numbers: list[int], fds: list[int]) -> str:
+    """Why the received state and descriptors cannot be adopted here ("" when they can):
+    checked before we confirm, while the running process can still carry on."""
+    if len(numbers) != len(fds):
+        return f"{len(fds)} descriptors arrived for {len(numbers)} sessions"
+    try:
+        decoded = decode(state)
+    except HandoverStateError as exc:
+        return str(exc)
+    missing = [r.peer for r in decoded.sessions if r.fd not in numbers]
+    return f"no socket arrived for {', '.join(missing)}" if missing else ""
 
 
 def _close(fds: list[int]) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from gracebgp.restart.handover import HandoverState, SessionRecord, encode
 from gracebgp.runtime import takeover
 
 
@@ -52,9 +53,14 @@ def test_issue19_a_refused_take_over_says_why(tmp_path: Path) -> None:
     assert not (tmp_path / takeover.SOCK_NAME).exists()
 
 
+def _state(fd: int, unread: bytes = b"") -> bytes:
+    record = SessionRecord("192.0.2.1", fd, True, "192.0.2.2", 0.0, b"", b"", unread)
+    return encode(HandoverState(1, 0.0, (record,)))
+
+
 def test_issue19_an_accepted_take_over_passes_state_and_sockets(tmp_path: Path) -> None:
     a, b = socket.socketpair()
-    state = os.urandom(300_000)  # larger than one read
+    state = _state(77, os.urandom(300_000))  # larger than one read
 
     async def main() -> dict[str, Any]:
         listener = takeover.Listener(tmp_path, lambda r: "")
@@ -92,3 +98,43 @@ def test_issue19_no_running_daemon_is_a_take_over_error(tmp_path: Path) -> None:
 def test_issue19_take_over_refuses_code_that_cannot_run(tmp_path: Path) -> None:
     with pytest.raises(takeover.TakeOverError, match="cannot import uvicorn"):
         takeover.take(tmp_path, ["cannot import uvicorn: RuntimeError"], [1])
+
+
+def _accepted(tmp_path: Path, state: bytes, fds: dict[int, int]) -> tuple[dict[str, Any], str]:
+    """One take-over: (the taker's outcome, what ``send`` raised or "")."""
+    async def main() -> tuple[dict[str, Any], str]:
+        listener = takeover.Listener(tmp_path, lambda r: "")
+        await listener.start()
+        out: dict[str, Any] = {}
+        t = _ask(tmp_path, [1], out)
+        for _ in range(500):  # bounded: until the request is in
+            if listener.accepted is not None:
+                break
+            await asyncio.sleep(0.01)
+        assert listener.accepted is not None
+        raised = ""
+        try:
+            await asyncio.to_thread(listener.send, state, fds)
+        except OSError as exc:
+            raised = str(exc)
+        await asyncio.to_thread(t.join, 10)
+        listener.close()
+        return out, raised
+
+    return asyncio.run(main())
+
+
+def test_issue19_a_taker_that_cannot_use_the_state_does_not_confirm(tmp_path: Path) -> None:
+    """Review of issue 19, item 7: the taker decodes and checks the state before it says
+    ``taken``; the running process hears why and keeps its sessions (``send`` raises)."""
+    a, b = socket.socketpair()
+    try:
+        out, raised = _accepted(tmp_path, b"GRACEBGP-HANDOVER damaged", {a.fileno(): 77})
+        assert "cannot be used here" in out["error"], out
+        assert "did not confirm" in raised, raised
+        out, raised = _accepted(tmp_path, _state(78), {a.fileno(): 77})  # no socket for the session
+        assert "no socket arrived for 192.0.2.1" in out["error"] and "no socket arrived" in raised, raised
+    finally:
+        a.close()
+        b.close()
+
