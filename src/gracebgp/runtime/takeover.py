@@ -27,6 +27,7 @@ import json
 import logging
 import os
 import socket
+import struct
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -90,6 +91,7 @@ class Listener:
                 request = json.loads(raw.decode("utf-8"))
                 if not isinstance(request, dict) or not isinstance(request.get("pid"), int):
                     raise ValueError("not a take-over request")
+                request["pid"] = peer_pid(conn, request["pid"])
                 why = self.decide(request)
             except (TimeoutError, ValueError, UnicodeDecodeError, OSError) as exc:
                 why = f"bad request: {exc}"
@@ -199,6 +201,18 @@ def _unusable(state: bytes, numbers: list[int], fds: list[int]) -> str:
         return str(exc)
     missing = [r.peer for r in decoded.sessions if r.fd not in numbers]
     return f"no socket arrived for {', '.join(missing)}" if missing else ""
+
+
+def peer_pid(conn: socket.socket, claimed: int) -> int:
+    """The pid of the process at the other end of the Unix socket ``conn``, as the kernel
+    sees it from our PID namespace (SO_PEERCRED; a taker in another PID namespace knows
+    itself by another number), else what it ``claimed``."""
+    try:
+        raw = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    except OSError:
+        return claimed
+    pid = struct.unpack("3i", raw)[0]
+    return pid if pid > 0 else claimed
 
 
 def _close(fds: list[int]) -> None:

@@ -138,3 +138,24 @@ def test_issue19_a_taker_that_cannot_use_the_state_does_not_confirm(tmp_path: Pa
         a.close()
         b.close()
 
+
+def test_issue19_the_taker_s_pid_is_the_kernel_s(tmp_path: Path) -> None:
+    """Review of issue 19, item 6: MAINPID names the pid SO_PEERCRED gives (a taker in
+    another PID namespace knows itself as another number, e.g. 1), not the claimed one."""
+    async def main() -> int | None:
+        listener = takeover.Listener(tmp_path, lambda r: "")
+        await listener.start()
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        await asyncio.get_running_loop().sock_connect(s, str(tmp_path / takeover.SOCK_NAME))
+        s.sendall(b'{"pid": 1, "reads": [1, 2]}')
+        for _ in range(500):  # bounded: until the request is in
+            if listener.accepted is not None:
+                break
+            await asyncio.sleep(0.01)
+        pid = listener.accepted[1] if listener.accepted is not None else None
+        s.close()
+        listener.close()
+        return pid
+
+    assert asyncio.run(main()) == os.getpid()
+
