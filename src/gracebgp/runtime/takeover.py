@@ -6,17 +6,25 @@ quiesces them as for a re-exec (``runtime.handover``), then passes the sockets
 (SCM_RIGHTS) and the state, and exits; the new one adopts them, takes the state
 directory's lock once the old one is gone, and starts.
 
-Transactional up to the hand-over: the new process loads its configuration and imports
-everything before it asks; the running one refuses (and keeps every session) when the
-new one cannot read its state format or a session cannot be handed over, and the new
-process exits with that reason. Once the sockets are passed, the old process is gone:
-if the new one dies then, the kernel closes the connections and the peers fall back to
-graceful restart where they support it.
+Transactional up to the confirmation: the new process loads its configuration and
+imports everything before it asks; the running one refuses (and keeps every session) when
+the new one cannot read its state format or a session cannot be handed over, and the new
+process exits with that reason. The new process decodes the state and checks that a
+socket arrived for each session before it confirms; until it does, the running one keeps
+its own sockets and carries on with every session on anything but the confirmation (a
+reason, or the connection closing). The new process starts the keepalive bridge
+(``handover.start_bridge``) as soon as it holds the sockets and ends it once the sessions
+are adopted. Once it has confirmed, the old process exits (or lingers, ``ENV_AFTER``): if
+the new one dies then, the kernel closes the connections and the peers fall back to
+graceful restart where they support it. The old process names the new one to systemd
+(``MAINPID``) by the pid the kernel gives for the socket's other end (SO_PEERCRED: right
+from another PID namespace too), not the one the request claims.
 
 Messages: the request is one JSON object (``pid``, ``reads``: the state format versions
 it reads); the answer one JSON line (``ok``, ``error`` or ``length`` and ``fds``: the
 old descriptor numbers, in the order of the descriptors attached) with the descriptors,
-then ``length`` octets of state; the new process confirms with ``taken``.
+then ``length`` octets of state; the new process confirms with ``taken`` or answers
+why it cannot.
 """
 
 from __future__ import annotations
@@ -230,7 +238,9 @@ def take(state_dir: str | Path, problems: list[str], reads: Iterable[int]) -> No
     state, fds = request(state_dir, sorted(reads))
     path = Path(state_dir) / TAKEN_NAME
     path.write_bytes(state)
-    handover.prepare_exec(path, list(fds.values()), fds)
+    # The keepalive bridge from now on: the old process has stopped writing, and our start
+    # (the lock, the tables) takes seconds.
+    handover.prepare_exec(path, list(fds.values()), fds, bridge=True)
 
 
 def linger() -> None:

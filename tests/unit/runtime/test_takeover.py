@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from gracebgp.restart.handover import HandoverState, SessionRecord, encode
-from gracebgp.runtime import takeover
+from gracebgp.runtime import handover, takeover
 
 
 def _ask(state_dir: Path, reads: list[int], out: dict[str, Any]) -> threading.Thread:
@@ -159,3 +159,36 @@ def test_issue19_the_taker_s_pid_is_the_kernel_s(tmp_path: Path) -> None:
 
     assert asyncio.run(main()) == os.getpid()
 
+
+def test_issue19_the_taker_bridges_keepalives_as_soon_as_it_holds_the_sockets(tmp_path: Path) -> None:
+    """Review of issue 19, item 3: between the confirmation and the adoption (the old
+    process's exit, the lock, reading the tables: seconds at 1M routes) the taker's
+    keepalive bridge keeps the peers' hold timers running."""
+    a, b = socket.socketpair()
+
+    async def main() -> None:
+        listener = takeover.Listener(tmp_path, lambda r: "")
+        await listener.start()
+        t = threading.Thread(target=takeover.take, args=(tmp_path, [], [1]))
+        t.start()
+        for _ in range(500):  # bounded: until the request is in
+            if listener.accepted is not None:
+                break
+            await asyncio.sleep(0.01)
+        await asyncio.to_thread(listener.send, _state(77), {a.fileno(): 77})
+        await asyncio.to_thread(t.join, 10)
+        listener.close()
+
+    incoming = None
+    try:
+        asyncio.run(main())
+        a.close()  # ours: only the taker's copy (and its bridge's) is left
+        incoming = handover.incoming()
+        assert incoming is not None and os.environ.get(handover.ENV_BRIDGE)
+        b.settimeout(handover.BRIDGE_INTERVAL * 2.5)
+        assert b.recv(19) == handover.KEEPALIVE
+    finally:
+        handover.stop_bridge()
+        for fd in (incoming or (None, [], None))[1]:
+            os.close(fd)
+        b.close()
