@@ -481,7 +481,8 @@ class Daemon:
                 self.restart_state.clean()
         except OSError as exc:
             log.error("cannot record how we stopped in %s: %s", self.cfg.gracebgp.state_dir, exc)
-        await self.bfd.finish(keep=self.reexec or self.graceful_stop)  # BFD stays Up while we restart
+        # BFD stays Up while we restart, and across a take-over (the taker adopts bfdd)
+        await self.bfd.finish(keep=self.reexec or self.graceful_stop or self.handoff.taken_over)
         await api.stop()
         self.handoff.close()
         if self.recorder is not None:

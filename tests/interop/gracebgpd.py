@@ -253,6 +253,21 @@ class GraceBgpd(PeerDaemon):
         self._wait_started(before, max(1.0, timeout - (time.monotonic() - t0)))
         return accepted
 
+    def take_over(self, timeout: float = 30.0) -> None:
+        """``gracebgpd --take-over`` beside the running process (same namespace and state
+        directory, as a new container would be): returns once the old process has exited
+        and the new one serves; ``proc`` is the new one."""
+        assert self.proc is not None
+        old, before = self.proc, self._marks()
+        conf = self.workdir / "gracebgpd.toml"
+        argv = [sys.executable, "-m", "gracebgp.daemon", "-f", str(conf), "-l", "debug", "--take-over"]
+        env = {**os.environ, **self.extra_env} if self.extra_env else None
+        self._spawn_main(argv, "gracebgpd.log", env=env)
+        self._wait(lambda: not old.alive() or "the old gracebgpd still runs", timeout,
+                   "the old gracebgpd to exit")
+        self.restarts += 1
+        self._wait_started(before, timeout)
+
     def stop_withdraw(self, timeout: float = 15.0) -> float:
         """``gracebgp stop --withdraw``: peers are to drop our routes now. Returns once the
         process has exited; the result is the wall clock (``time.time()``) at which the

@@ -248,11 +248,12 @@ def test_bird_bfd_graceful_up(pair: Pair) -> None:
     assert (s["local_c"], s["remote_c"]) == (True, False)
 
 
-@pytest.mark.parametrize("handover", [False, True], ids=["graceful", "handover"])
-def test_planned_restart_keeps_bfd_up_and_routes_at_the_peer(pair: Pair, handover: bool) -> None:
-    """``gracebgp restart --graceful`` (GR: the sessions close, peers keep our routes) and
-    ``gracebgp restart`` (the sessions are handed over to the re-executed process): either
-    way gracebgp-bfdd runs on, so neither peer's BFD leaves Up."""
+@pytest.mark.parametrize("handover", [False, True, "take-over"], ids=["graceful", "handover", "take-over"])
+def test_planned_restart_keeps_bfd_up_and_routes_at_the_peer(pair: Pair, handover: bool | str) -> None:
+    """``gracebgp restart --graceful`` (GR: the sessions close, peers keep our routes),
+    ``gracebgp restart`` (the sessions are handed over to the re-executed process) and
+    ``gracebgpd --take-over`` (to a process started beside it): each way gracebgp-bfdd
+    runs on, so neither peer's BFD leaves Up."""
     frr, us = pair.frr, pair.us
     frr.wait_route(pair.our_addr, "ipv4", OURS, timeout=30)
     downs = frr.bfd_counters(pair.our_addr).get("session-down", 0)
@@ -290,7 +291,10 @@ def test_planned_restart_keeps_bfd_up_and_routes_at_the_peer(pair: Pair, handove
     for t in samplers:
         t.start()
     try:
-        us.graceful_restart(timeout=60, handover=handover)
+        if handover == "take-over":
+            us.take_over()
+        else:
+            us.graceful_restart(timeout=60, handover=bool(handover))
         us.wait_established(pair.their_addr, timeout=60)
         frr.wait_established(pair.our_addr, timeout=60)
         time.sleep(1.0)  # a few samples after the session is back
@@ -302,7 +306,7 @@ def test_planned_restart_keeps_bfd_up_and_routes_at_the_peer(pair: Pair, handove
     span = routes[-1][0] - routes[0][0]
     gap = max(b[0] - a[0] for a, b in itertools.pairwise(routes))
     seen = sorted({b for _, b in states})
-    how = "handover" if handover else "graceful"
+    how = handover if isinstance(handover, str) else "handover" if handover else "graceful"
     print(f"\nplanned restart ({how}): {len(routes)} route samples over {span:.1f}s (largest gap "
           f"{gap * 1000:.0f} ms), held in {sum(h for _, h in routes)}; {len(states)} BFD samples, "
           f"states {seen}")
