@@ -1,18 +1,20 @@
 """gracebgp-proxyd, the BGP-as-a-service session proxy (issue 20), between VMs running
 BIRD and gobgpd and three control nodes running gracebgpd, in network namespaces.
 
-The lab: ns0 is the VM (BIRD, 10.254.0.1; gobgpd, .31, in a network of its own; the
-misbehaving VMs' addresses .21-.23);
-ns1 the compute node running the proxy, with the tenant network's gateway (.2) and
-service (.3) addresses, three more networks' gateways (.4-.6) and the upstream addresses
-10.255.0.1-4 on its loopback; ns2-ns4 the control nodes 10.254.1.2, 10.254.2.2 and
+The lab: ns0 is the VM (BIRD, 10.254.0.1 and fd00:254::1; gobgpd, .31, in a network of
+its own; the misbehaving VMs' addresses .21-.23);
+ns1 the compute node running the proxy, with the tenant network's gateway (.2 and
+fd00:254::2) and service (.3) addresses, three more networks' gateways (.4-.6), the
+upstream addresses 10.255.0.1-5 and the BIRD VM's network's upstream pool 10.255.0.16/29
+on its loopback; ns2-ns4 the control nodes 10.254.1.2, 10.254.2.2 and
 10.254.3.2 (AS 64512), each with a passive neighbor per upstream address and the routes
 203.0.113.0/24 (all of them) and 198.51.10k.0/24 (its own). Control nodes key their peers
 by address, so each misbehaving VM sits in a network of its own (its own upstream address).
 
 Checks: both VM sessions come up to different control nodes; each control node sees its
 session from the upstream address and the NAT port the introspection reports (``ss``
-in its namespace); routes flow both ways, with the gateway as the VM's next hop; a VM that
+in its namespace); the VM's IPv6 session, on the same node as its IPv4 gateway session,
+from another address of the pool; routes flow both ways, with the gateway as the VM's next hop; a VM that
 sends garbage, one that floods UPDATEs past its prefix limit and one that never reads
 affect only their own sessions; SIGKILL of the gateway session's control node leaves the
 VM's session up (same BIRD "since", no NOTIFICATION on the VM's wire), the VM's routes
@@ -46,9 +48,12 @@ pytestmark = interop
 
 VM_AS, NODE_AS = 65001, 64512
 VM, GATEWAY, SERVICE = "10.254.0.1", "10.254.0.2", "10.254.0.3"
+VM6, GATEWAY6 = "fd00:254::1", "fd00:254::2"  # the VM's IPv6 session, to the gateway
 NODES = ("10.254.1.2", "10.254.2.2", "10.254.3.2")
 UPSTREAM = "10.255.0.1"
+POOL, POOL_HOSTS = "10.255.0.16/29", tuple(f"10.255.0.{n}" for n in range(17, 23))  # blue's
 VM_ROUTE, SHARED = "192.0.2.0/24", "203.0.113.0/24"
+VM6_ROUTE = "2001:db8:100::/48"
 # the misbehaving VMs: network, VM address, gateway, upstream address
 ODD = {"garbage": ("green", "10.254.0.21", "10.254.0.5", "10.255.0.3"),
        "flood": ("red", "10.254.0.22", "10.254.0.4", "10.255.0.2"),
@@ -63,9 +68,9 @@ HERE = Path(__file__).parent
 def proxy_config(state: Path) -> str:
     nodes = ", ".join(f'"{n}"' for n in NODES)
     out = [f'[proxy]\nstate-dir = "{state}"\n',
-           f'[[networks]]\nname = "blue"\ngateway = ["{GATEWAY}"]\nservice = ["{SERVICE}"]\n'
-           f'control-nodes = [{nodes}]\nupstream-address = "{UPSTREAM}"\nnext-hop-rewrite = true\n'
-           f'[[networks.vms]]\ninterface = "vmi-bird"\naddresses = ["{VM}"]\n']
+           f'[[networks]]\nname = "blue"\ngateway = ["{GATEWAY}", "{GATEWAY6}"]\nservice = ["{SERVICE}"]\n'
+           f'control-nodes = [{nodes}]\nupstream-pool = "{POOL}"\nnext-hop-rewrite = true\n'
+           f'[[networks.vms]]\ninterface = "vmi-bird"\naddresses = ["{VM}", "{VM6}"]\n']
     g_vm, g_gateway, g_service, g_upstream = GOBGP
     out.append(f'[[networks]]\nname = "violet"\ngateway = ["{g_gateway}"]\nservice = ["{g_service}"]\n'
                f'control-nodes = [{nodes}]\nupstream-address = "{g_upstream}"\nnext-hop-rewrite = true\n'
@@ -122,14 +127,17 @@ def bgpaas() -> Iterator[Bgpaas]:
         upstreams = (UPSTREAM, GOBGP[3], *(u for *_, u in ODD.values()))
         for upstream in upstreams:
             lab.run(compute, ["ip", "addr", "add", f"{upstream}/32", "dev", "lo"])
+        lab.run(compute, ["ip", "route", "add", "local", POOL, "dev", "lo"])  # binds any of it
         nodes: dict[str, GraceBgpd] = {}
         for k, address in enumerate(NODES, start=1):
             ns = lab.ns(k + 1)
             lab.run(ns, ["ip", "route", "add", "10.255.0.0/24", "via", f"10.254.{k}.1"])
             node = nodes[address] = GraceBgpd()
             node.start(lab, ns, asn=NODE_AS, router_id=address,
-                       neighbors=[NeighborSpec(u, VM_AS, passive=True, local_address=address)
-                                  for u in upstreams],
+                       neighbors=[*(NeighborSpec(u, VM_AS, passive=True, local_address=address)
+                                    for u in upstreams),
+                                  *(NeighborSpec(h, VM_AS, ("ipv4", "ipv6"), passive=True,
+                                                 local_address=address) for h in POOL_HOSTS)],
                        originate=[RouteSpec(SHARED), RouteSpec(f"198.51.{100 + k}.0/24")])
         state = lab.subdir("proxy")
         config = state / "proxy.toml"
@@ -138,9 +146,10 @@ def bgpaas() -> Iterator[Bgpaas]:
                           state / "proxyd.log", name="gracebgp-proxyd")
         lab.tcp_ready(compute, GATEWAY, 179, timeout=20)
         vm = Bird()
-        vm.start(lab, vm_ns, asn=VM_AS, router_id=VM, originate=[RouteSpec(VM_ROUTE)],
+        vm.start(lab, vm_ns, asn=VM_AS, router_id=VM, originate=[RouteSpec(VM_ROUTE), RouteSpec(VM6_ROUTE)],
                  neighbors=[NeighborSpec(GATEWAY, NODE_AS, local_address=VM),
-                            NeighborSpec(SERVICE, NODE_AS, local_address=VM)])
+                            NeighborSpec(SERVICE, NODE_AS, local_address=VM),
+                            NeighborSpec(GATEWAY6, NODE_AS, ("ipv6",), local_address=VM6)])
         gobgp = GoBgpd()
         gobgp.start(lab, vm_ns, asn=VM_AS, router_id=GOBGP[0], listen=False,
                     originate=[RouteSpec(GOBGP_ROUTE)],
@@ -166,13 +175,31 @@ def test_two_sessions_two_nodes_linked_by_nat_port(bgpaas: Bgpaas) -> None:
     for s in (gateway, service):
         node_ns = bgpaas.nodes[s.control_node].ns
         ss = bgpaas.lab.run(node_ns, ["ss", "-tnH", "state", "established"])
-        assert f"{s.control_node}:179" in ss and f"{UPSTREAM}:{s.nat_port}" in ss, ss
-        assert bgpaas.nodes[s.control_node].wait_route(UPSTREAM, "ipv4", VM_ROUTE, timeout=30)
+        assert s.upstream_address in POOL_HOSTS  # an address of its own (upstream-pool)
+        assert f"{s.control_node}:179" in ss and f"{s.upstream_address}:{s.nat_port}" in ss, ss
+        assert bgpaas.nodes[s.control_node].wait_route(s.upstream_address, "ipv4", VM_ROUTE, timeout=30)
     seen = bgpaas.vm.wait_route(GATEWAY, "ipv4", SHARED, timeout=30)
     assert seen.next_hop == GATEWAY  # next-hop-rewrite: the subnet gateway, not the node
     assert bgpaas.vm.wait_route(SERVICE, "ipv4", SHARED, timeout=30).next_hop == GATEWAY
     assert gateway.prefixes_from_vm == 1 and gateway.prefixes_to_vm == 2
     assert gateway.from_vm.counts["open"] == 1 and gateway.from_node.counts["update"] >= 1
+
+
+def test_the_vms_ipv6_session_has_an_upstream_address_of_its_own(bgpaas: Bgpaas) -> None:
+    """The VM's IPv4 and IPv6 gateway sessions go to the same (primary) control node,
+    which keys peers by address: each leaves from its own pool address."""
+    bgpaas.vm.wait_established(GATEWAY6, timeout=60)
+    with Client(str(bgpaas.socket), timeout=5) as client:
+        (v6,) = client.proxy_sessions(vm=VM6)
+    v4 = bgpaas.blue()["gateway"]
+    assert (v6.kind, v6.vm_facing_address, v6.phase) == ("gateway", GATEWAY6, "established")
+    assert v6.control_node == v4.control_node and v6.upstream_address in POOL_HOSTS
+    assert v6.upstream_address != v4.upstream_address and v6.nat_port != v4.nat_port
+    node = bgpaas.nodes[v6.control_node]
+    ss = bgpaas.lab.run(node.ns, ["ss", "-tnH", "state", "established"])
+    assert f"{v6.upstream_address}:{v6.nat_port}" in ss and f"{v4.upstream_address}:{v4.nat_port}" in ss, ss
+    node.wait_route(v6.upstream_address, "ipv6", VM6_ROUTE, timeout=30)
+    assert v6.prefixes_from_vm == 1
 
 
 def test_gobgpd_as_the_vm(bgpaas: Bgpaas) -> None:
@@ -258,9 +285,9 @@ def test_control_node_killed_the_vm_does_not_notice(bgpaas: Bgpaas) -> None:
     assert max(b[0] - a[0] for a, b in itertools.pairwise(samples)) < 0.3
     assert bgpaas.since(GATEWAY) == since  # BIRD's session never went down
     record = moved.rehomings[-1]
-    assert moved.control_node not in (gateway.control_node, blue["service"].control_node)
+    assert moved.control_node != gateway.control_node
     survivor = bgpaas.nodes[moved.control_node]
-    survivor.wait_route(UPSTREAM, "ipv4", VM_ROUTE, timeout=20)
+    survivor.wait_route(moved.upstream_address, "ipv4", VM_ROUTE, timeout=20)
     stopped = time.time()
     capture.stop()
     wire = capture.messages()
