@@ -36,6 +36,7 @@ import contextlib
 import json
 import logging
 import os
+import select
 import signal
 import socket
 import time
@@ -260,23 +261,59 @@ def start_bridge(fds: list[int]) -> int:
     new image starts (an interpreter and its imports: a second or more on a busy host),
     so that the start-up never approaches a 3 s hold time. It writes nothing else and
     reads nothing; the new image ends it (``stop_bridge``) before it writes anything
-    itself, so their messages never interleave; it gives up after ``BRIDGE_LIMIT``."""
+    itself, so their messages never interleave; it gives up after ``BRIDGE_LIMIT``.
+    It keeps no other descriptor open (a connection that was not Established closes
+    with the re-execution, and the peer connects again), and writes whole messages
+    only (``_write_whole``)."""
     parent = os.getpid()  # before the fork: it may be gone before the child runs
     pid = os.fork()
     if pid:
         return pid
-    try:  # the child: SIGTERM (default action) ends it between two writes
+    try:  # the child: SIGTERM (default action) ends it between two messages
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        _close_others(fds)
         end = time.monotonic() + BRIDGE_LIMIT
         while time.monotonic() < end:
             time.sleep(BRIDGE_INTERVAL)
             if os.getppid() != parent:  # the new image died (a crash, SIGKILL): let the
                 break  # connections close, the peers' graceful restart takes over
             for fd in fds:
-                with contextlib.suppress(OSError):
-                    os.write(fd, KEEPALIVE)
+                _write_whole(fd, KEEPALIVE)
     finally:
         os._exit(0)
+
+
+def _close_others(keep: Iterable[int]) -> None:
+    """Close every descriptor above stderr but ``keep``."""
+    low = 3
+    for fd in sorted(set(keep)):
+        if fd >= low:
+            os.closerange(low, fd)
+            low = fd + 1
+    os.closerange(low, max(os.sysconf("SC_OPEN_MAX"), 65536))  # every fd is below the soft limit
+
+
+def _write_whole(fd: int, message: bytes, bound: float = BRIDGE_INTERVAL) -> None:
+    """``message`` on the non-blocking socket ``fd``, all of it or none (a message cut short
+    breaks the session for the new image): nothing when the socket cannot take a write
+    now; once a part is written, the rest within ``bound``, SIGTERM held off meanwhile."""
+    poller = select.poll()
+    poller.register(fd, select.POLLOUT)
+    if not poller.poll(0):
+        return  # the send buffer is full: this KEEPALIVE is skipped, none is cut
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+    try:
+        view, end = memoryview(message), time.monotonic() + bound
+        while view:
+            try:
+                view = view[os.write(fd, view):]
+            except BlockingIOError:
+                if not poller.poll(max(0, int((end - time.monotonic()) * 1000))):
+                    break
+            except OSError:
+                break
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
 
 
 def stop_bridge() -> None:

@@ -55,3 +55,20 @@ def test_issue19_bridge_ends_when_the_new_image_dies() -> None:
     got = _read_for(peer, handover.BRIDGE_INTERVAL * 4)
     peer.close()
     assert got.endswith(b"<EOF>"), got  # the bridge noticed and let the connection close
+
+
+def test_issue19_bridge_keeps_no_other_descriptor() -> None:
+    """Review of issue 19, item 9: a connection that is not handed over (not Established)
+    closes with the re-execution; the bridge must not hold it open for its peer."""
+    ours, peer = socket.socketpair()
+    other, other_peer = socket.socketpair()
+    pid = handover.start_bridge([ours.fileno()])
+    try:
+        other.close()  # our copy; the bridge's must be closed too
+        assert _read_for(other_peer, handover.BRIDGE_INTERVAL * 0.8) == b"<EOF>"
+        assert handover.KEEPALIVE in _read_for(peer, handover.BRIDGE_INTERVAL * 1.5)  # its own still works
+    finally:
+        os.kill(pid, 15)
+        os.waitpid(pid, 0)
+        for s in (ours, peer, other_peer):
+            s.close()
