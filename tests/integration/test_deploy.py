@@ -234,6 +234,7 @@ def test_daemonset_volumes_args_and_update_strategy() -> None:
 
 
 TAKEOVER = DEPLOY / "kubernetes" / "takeover-rollout.yaml"
+TAKEOVER_LINGER = DEPLOY / "kubernetes" / "takeover-linger.yaml"  # step 1, rolled out first
 
 
 def _json_patch(doc: dict[str, Any], ops: list[dict[str, Any]]) -> dict[str, Any]:
@@ -257,11 +258,21 @@ def _json_patch(doc: dict[str, Any], ops: list[dict[str, Any]]) -> dict[str, Any
 
 
 def test_takeover_rollout_patch_surges_and_takes_the_sessions_over() -> None:
-    ds = _json_patch(manifest()["DaemonSet"], yaml.safe_load(TAKEOVER.read_text()))
+    """Step 1 (the linger variable) on its own changes nothing else: rolled out the usual
+    way, it puts GRACEBGPD_AFTER_TAKE_OVER=wait into the pods the first take-over rollout
+    replaces (review of issue 19, item 11: else they exit, the kubelet restarts them, and
+    they race the taker for the state directory). Step 2 then surges and takes over."""
+    before = manifest()["DaemonSet"]
+    linger = _json_patch(before, yaml.safe_load(TAKEOVER_LINGER.read_text()))
+    c = container(linger)
+    assert c["env"].count({"name": "GRACEBGPD_AFTER_TAKE_OVER", "value": "wait"}) == 1
+    assert not parse_args(c["args"], "0").take_over
+    assert linger["spec"]["updateStrategy"] == before["spec"]["updateStrategy"]
+    ds = _json_patch(linger, yaml.safe_load(TAKEOVER.read_text()))
     assert ds["spec"]["updateStrategy"]["rollingUpdate"] == {"maxSurge": 1, "maxUnavailable": 0}
     c = container(ds)
     assert "ports" not in c  # host ports would keep the surge pod Pending
-    assert {"name": "GRACEBGPD_AFTER_TAKE_OVER", "value": "wait"} in c["env"]
+    assert c["env"].count({"name": "GRACEBGPD_AFTER_TAKE_OVER", "value": "wait"}) == 1
     opts = parse_args(c["args"], "0")
     assert opts.take_over and str(opts.config_file).endswith("$(NODE_NAME).toml")
 
