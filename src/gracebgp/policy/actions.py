@@ -174,7 +174,11 @@ class SetCommunities:
         old = draft.get(self.kind.code)
         current: tuple[Any, ...] = () if old is None else old.values
         if self.op is SetOp.ADD:
-            new = current + tuple(v for v in self.values if v not in current)
+            values = self.values
+            if len(values) == 1:  # the usual case: one community added
+                new = current if values[0] in current else current + values
+            else:
+                new = current + tuple(v for v in values if v not in current)
         elif self.op is SetOp.REPLACE:
             new = self.values
         else:
