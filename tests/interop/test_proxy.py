@@ -1,11 +1,11 @@
 """gracebgp-proxyd, the BGP-as-a-service session proxy (issue 20), between VMs running
 BIRD and gobgpd and three control nodes running gracebgpd, in network namespaces.
 
-The lab: ns0 is the VM (BIRD, 10.254.0.1 and fd00:254::1; gobgpd, .31, in a network of
-its own; the misbehaving VMs' addresses .21-.23);
+The lab: ns0 is the VM (BIRD, 10.254.0.1 and fd00:254::1; gobgpd, .31, a second VM of
+the same network; the misbehaving VMs' addresses .21-.23);
 ns1 the compute node running the proxy, with the tenant network's gateway (.2 and
 fd00:254::2) and service (.3) addresses, three more networks' gateways (.4-.6), the
-upstream addresses 10.255.0.1-5 and the BIRD VM's network's upstream pool 10.255.0.16/29
+upstream addresses 10.255.0.1-4 and the tenant network's upstream pool 10.255.0.16/29
 on its loopback; ns2-ns4 the control nodes 10.254.1.2, 10.254.2.2 and
 10.254.3.2 (AS 64512), each with a passive neighbor per upstream address and the routes
 203.0.113.0/24 (all of them) and 198.51.10k.0/24 (its own). Control nodes key their peers
@@ -60,7 +60,7 @@ ODD = {"garbage": ("green", "10.254.0.21", "10.254.0.5", "10.255.0.3"),
        "deaf": ("yellow", "10.254.0.23", "10.254.0.6", "10.255.0.4")}
 FLOOD_LIMIT = 2000
 # a second VM speaker, gobgpd, in a network of its own: VM, gateway, service, upstream
-GOBGP = ("10.254.0.31", "10.254.0.7", "10.254.0.8", "10.255.0.5")
+GOBGP = "10.254.0.31"  # a second VM in BIRD's network (interface vmi-gobgp)
 GOBGP_ROUTE = "192.0.2.128/25"
 HERE = Path(__file__).parent
 
@@ -70,11 +70,8 @@ def proxy_config(state: Path) -> str:
     out = [f'[proxy]\nstate-dir = "{state}"\n',
            f'[[networks]]\nname = "blue"\ngateway = ["{GATEWAY}", "{GATEWAY6}"]\nservice = ["{SERVICE}"]\n'
            f'control-nodes = [{nodes}]\nupstream-pool = "{POOL}"\nnext-hop-rewrite = true\n'
-           f'[[networks.vms]]\ninterface = "vmi-bird"\naddresses = ["{VM}", "{VM6}"]\n']
-    g_vm, g_gateway, g_service, g_upstream = GOBGP
-    out.append(f'[[networks]]\nname = "violet"\ngateway = ["{g_gateway}"]\nservice = ["{g_service}"]\n'
-               f'control-nodes = [{nodes}]\nupstream-address = "{g_upstream}"\nnext-hop-rewrite = true\n'
-               f'[[networks.vms]]\ninterface = "vmi-gobgp"\naddresses = ["{g_vm}"]\n')
+           f'[[networks.vms]]\ninterface = "vmi-bird"\naddresses = ["{VM}", "{VM6}"]\n'
+           f'[[networks.vms]]\ninterface = "vmi-gobgp"\naddresses = ["{GOBGP}"]\n']
     for mode, (name, vm, gateway, upstream) in ODD.items():
         limit = f"prefix-limit = {FLOOD_LIMIT}\n" if mode == "flood" else ""
         out.append(f'[[networks]]\nname = "{name}"\ngateway = ["{gateway}"]\ncontrol-nodes = [{nodes}]\n'
@@ -120,11 +117,9 @@ def bgpaas() -> Iterator[Bgpaas]:
             lab.run(vm_ns, ["ip", "addr", "add", f"{odd_vm}/24", "dev", vm_if])
             lab.run(compute, ["ip", "addr", "add", f"{odd_gateway}/24", "dev", compute_if])
         lab.run(compute, ["ip", "addr", "add", f"{SERVICE}/24", "dev", compute_if])
-        lab.run(vm_ns, ["ip", "addr", "add", f"{GOBGP[0]}/24", "dev", vm_if])
-        for address in GOBGP[1:3]:
-            lab.run(compute, ["ip", "addr", "add", f"{address}/24", "dev", compute_if])
+        lab.run(vm_ns, ["ip", "addr", "add", f"{GOBGP}/24", "dev", vm_if])
         lab.run(compute, ["ip", "link", "set", "lo", "up"])
-        upstreams = (UPSTREAM, GOBGP[3], *(u for *_, u in ODD.values()))
+        upstreams = (UPSTREAM, *(u for *_, u in ODD.values()))
         for upstream in upstreams:
             lab.run(compute, ["ip", "addr", "add", f"{upstream}/32", "dev", "lo"])
         lab.run(compute, ["ip", "route", "add", "local", POOL, "dev", "lo"])  # binds any of it
@@ -151,9 +146,9 @@ def bgpaas() -> Iterator[Bgpaas]:
                             NeighborSpec(SERVICE, NODE_AS, local_address=VM),
                             NeighborSpec(GATEWAY6, NODE_AS, ("ipv6",), local_address=VM6)])
         gobgp = GoBgpd()
-        gobgp.start(lab, vm_ns, asn=VM_AS, router_id=GOBGP[0], listen=False,
+        gobgp.start(lab, vm_ns, asn=VM_AS, router_id=GOBGP, listen=False,
                     originate=[RouteSpec(GOBGP_ROUTE)],
-                    neighbors=[NeighborSpec(a, NODE_AS, local_address=GOBGP[0]) for a in GOBGP[1:3]])
+                    neighbors=[NeighborSpec(a, NODE_AS, local_address=GOBGP) for a in (GATEWAY, SERVICE)])
         vm.wait_established(GATEWAY, timeout=60)
         vm.wait_established(SERVICE, timeout=60)
         yield Bgpaas(lab, vm, gobgp, nodes, proxy, state / "proxyd.sock")
@@ -202,18 +197,31 @@ def test_the_vms_ipv6_session_has_an_upstream_address_of_its_own(bgpaas: Bgpaas)
     assert v6.prefixes_from_vm == 1
 
 
-def test_gobgpd_as_the_vm(bgpaas: Bgpaas) -> None:
-    vm, gateway, service, upstream = GOBGP
-    for address in (gateway, service):
+def test_gobgpd_as_a_second_vm_in_the_same_network(bgpaas: Bgpaas) -> None:
+    """gobgpd's sessions share BIRD's network and control nodes (which key peers by
+    address): each node takes both VMs' sessions, each from its own pool address."""
+    for address in (GATEWAY, SERVICE):
         bgpaas.gobgp.wait_established(address, timeout=60)
-    found = {s.kind: s for s in bgpaas.sessions("--vm", vm)}
+    found = {s.kind: s for s in bgpaas.sessions("--vm", GOBGP)}
     assert found["gateway"].control_node != found["service"].control_node
+    bird = bgpaas.blue()
     for s in found.values():
+        assert s.vm_interface == "vmi-gobgp" and s.network == "blue"
+        assert s.upstream_address in POOL_HOSTS
+        assert s.upstream_address not in {b.upstream_address for b in bird.values()}
         node = bgpaas.nodes[s.control_node]
         ss = bgpaas.lab.run(node.ns, ["ss", "-tnH", "state", "established"])
-        assert f"{upstream}:{s.nat_port}" in ss, ss
-        node.wait_route(upstream, "ipv4", GOBGP_ROUTE, timeout=30)
-    assert bgpaas.gobgp.wait_route(gateway, "ipv4", SHARED, timeout=30).next_hop == gateway
+        assert f"{s.upstream_address}:{s.nat_port}" in ss, ss
+        node.wait_route(s.upstream_address, "ipv4", GOBGP_ROUTE, timeout=30)
+    # two of three nodes each: some node carries a session of each VM, both up
+    shared = {s.control_node for s in found.values()} & {b.control_node for b in bird.values()}
+    assert shared
+    for address in shared:
+        ss = bgpaas.lab.run(bgpaas.nodes[address].ns, ["ss", "-tnH", "state", "established"])
+        for s in (*found.values(), *bird.values()):
+            if s.control_node == address:
+                assert f"{s.upstream_address}:{s.nat_port}" in ss, ss
+    assert bgpaas.gobgp.wait_route(GATEWAY, "ipv4", SHARED, timeout=30).next_hop == GATEWAY
 
 
 def _odd_vm(bgpaas: Bgpaas, mode: str, *extra: str) -> Process:
