@@ -1,11 +1,11 @@
 """gracebgpd: the BGP daemon (layer L5). Loads the configuration, runs the Speaker on the
 asyncio runtime, and maps signals to operator intent (spec section 6):
 
-* ``gracebgp restart`` (API Restart): planned graceful restart: first the command line the
-  re-execution will run checks the configuration and imports the code on disk (refused,
-  every session up, if either fails); then a restart marker in the state directory,
-  sessions closed the GR way, and the process re-executes itself (same PID: supervisors
-  see no exit; new code on disk is picked up) and comes back with R=1;
+* ``gracebgp restart`` (API Restart): the pre-flight (the re-execution's command line checks
+  the configuration and imports the code on disk: refused, every session up, if it fails),
+  then the Established sessions are handed over to the re-executed process (same PID;
+  ``runtime.handoff``); ``--graceful``: a restart marker, sessions closed the GR way, the
+  re-executed process comes back with R=1; ``gracebgpd --take-over``: to another process;
 * ``gracebgp stop [--withdraw]`` (API Stop): stop, withdrawing or retaining;
 * SIGINT: withdrawing stop (peers delete our routes now);
 * SIGTERM: the configured ``[gracebgp] sigterm`` action, ``retain`` (graceful-restart

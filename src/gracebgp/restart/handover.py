@@ -30,8 +30,10 @@ The CRC covers the body. Sections:
   restart and LLGR deadlines) in ``meta``'s ``helpers`` (``HelperRecord``). Written only
   when there is such a peer; otherwise the state is version 1, which older code reads;
 * any other name is an **extra section** (``HandoverState.extra``) for other parts of
-  the daemon (the kernel FIB's installed routes, BFD sessions): carried unchanged,
-  ignored by a reader that does not know it. A new *required* field is a new version.
+  the daemon: carried unchanged, ignored by a reader that does not know it (only
+  ``events``, the timeline, is written today: the kernel FIB's routes stay in the kernel
+  and gracebgp-bfdd keeps running, neither needs one). A new *required* field is a new
+  version.
 
 A reader accepts the versions in ``READABLE`` (this one and the previous release's) and
 refuses any other, a bad magic, a bad checksum or a malformed section with

@@ -13,7 +13,10 @@ Re-exec in place (``gracebgp restart``), step by step (``gracebgp timeline`` sho
    to the speaker, so each session's unread octets end at a message boundary or inside
    the next message (carried as ``unread``); pending UPDATEs are flushed;
 3. *keepalive*: a KEEPALIVE on each Established session, then the write buffers drain
-   (bounded), so the peer's hold timer starts afresh just before the gap;
+   (bounded), so the peer's hold timer starts afresh just before the gap; octets still
+   unsent after ``DRAIN_TIMEOUT``, or a session that can no longer be handed over (a
+   table began to go out meanwhile), abandon the hand-over (``Aborted``): the old
+   process carries on with every session (``resume``);
 4. *state*: each socket is ``dup``-ed without close-on-exec (the number goes into the
    state), the state file is written (``restart.handover``), the process re-executes
    with ``GRACEBGPD_HANDOVER`` naming it (same PID);
@@ -22,11 +25,18 @@ Re-exec in place (``gracebgp restart``), step by step (``gracebgp timeline`` sho
    Adj-RIB-Ins and unread octets, reconciles what was advertised, and a KEEPALIVE goes
    out at once; only then the API starts and the service manager hears READY.
 
-A session the new configuration no longer accepts is closed (the peer connects again);
-sessions that were not Established are closed by the re-execution and re-opened. A
-peer that is away while we keep its routes stale goes into the state as a helper record
-and comes back stale, with its timers. Other parts of the daemon add sections of their
-own (``quiesce``'s ``extra``) and find them in ``TakenOver.extra``.
+A session the new configuration no longer accepts, or to which it would send another
+OPEN (local AS, router-id, hold time, capabilities), is closed (the peer connects
+again); sessions that were not Established are closed by the re-execution and re-opened.
+A peer that is away while we keep its routes stale goes into the state as a helper
+record and comes back stale, with its timers.
+
+What the state does *not* carry: the kernel FIB and BFD. Our routes stay in the kernel
+and the new process adopts them at start like after any restart (``runtime.fibdriver``:
+every prefix of the adopted Loc-RIB is looked at before the first reconciliation), and
+gracebgp-bfdd keeps running across a re-execution or a take-over and is adopted from
+its snapshot (``runtime.bfdlink``). The state format has room for such sections
+(``quiesce``'s ``extra``, ``TakenOver.extra``); no part writes one today.
 """
 
 from __future__ import annotations
@@ -328,9 +338,8 @@ def stop_bridge() -> None:
 @dataclass(frozen=True)
 class TakenOver:
     """What ``take_over`` did: one line for the start's detail, and the state's extra
-    sections (name -> octets) for the parts of the daemon that wrote them: the old
-    process puts a part's section in ``quiesce(..., extra={"fib": ...})``, the new one
-    finds it here (``Daemon.handover_extra``)."""
+    sections (name -> octets) a part of the old process put in ``quiesce(..., extra=...)``
+    (none does today: see the module's docstring)."""
 
     detail: str
     extra: dict[str, bytes] = field(default_factory=dict)
