@@ -6,7 +6,7 @@ Each run (root: two network namespaces, ``bench/lab.py``): the DUT with one pass
 injector (``bench/bgpio.py``: N /24s, NEXT_HOP the injector's address on the DUT's
 connected /24, a new attribute set every 10 prefixes); timed from the injector's first
 UPDATE write until ``ip -4 route show proto P`` in the DUT's namespace lists N routes
-(polled: a poll of 1M routes takes about a second, which bounds the resolution). P: 196
+(polled: a poll of 1M routes takes about a second, which bounds the resolution). P: 201
 (gracebgpd), 12 "bird" (BIRD's kernel protocol, ``export all``), 186 "bgp" (FRR bgpd through
 zebra, started without ``-n``).
 
@@ -33,7 +33,7 @@ HERE = Path(__file__).resolve().parent
 
 
 class FibGrace(GraceBgpd):
-    protocol = 196
+    protocol = 201  # fibkernel.DEFAULT_PROTOCOL
 
     def config(self) -> str:
         return super().config() + "fib = true\n"

@@ -203,8 +203,9 @@ class GraceBGP(Frozen):
     #: The kernel routing table our routes go into (254: main; 255, local, is the kernel's).
     fib_table: int = Field(default=254, ge=1, le=0xFFFFFFFF)
     #: Our routes' protocol number (rtm_protocol; ``ip route`` shows it): 0-4 are the
-    #: kernel's own (unspec, redirect, kernel, boot, static).
-    fib_protocol: int = Field(default=196, ge=5, le=255)
+    #: kernel's own (unspec, redirect, kernel, boot, static). 201: used by no other daemon
+    #: we know of (runtime.fibkernel.DEFAULT_PROTOCOL).
+    fib_protocol: int = Field(default=201, ge=5, le=255)
     #: Our routes' metric (RTA_PRIORITY).
     fib_metric: int = Field(default=20, ge=0, le=0xFFFFFFFF)
     #: How long adopted routes may stay when selection never completes (s).

@@ -127,6 +127,11 @@ class FibDriver:
         s = self.settings
         self.kernel = fibkernel.KernelFib(s.table, s.protocol, s.metric)
         self.started_at = time.monotonic()
+        others = fibkernel.protocol_names(s.protocol) - {"gracebgp"}
+        if others:
+            log.warning("FIB: protocol %d is %s in iproute2's rt_protos: another daemon's routes of this "
+                        "number would be taken for ours (fib-protocol)", s.protocol,
+                        ", ".join(sorted(others)), extra={"event": "fib-protocol-named"})
         ours: list[KernelRoute] = []
         for route, table, kind, metric in fibkernel.dump(FAMILIES):
             if table == s.table and route.protocol == s.protocol and metric == s.metric:

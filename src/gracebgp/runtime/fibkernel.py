@@ -28,6 +28,7 @@ Netlink layouts (include/uapi/linux/netlink.h, rtnetlink.h)::
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import errno
 import functools
@@ -37,6 +38,7 @@ import struct
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from enum import IntEnum, IntFlag
+from pathlib import Path
 from typing import Any
 
 from pyroute2.netlink.rtnl.marshal import MarshalRtnl  # type: ignore[import-untyped]
@@ -46,10 +48,15 @@ from gracebgp.fib.resolve import ON_LINK
 from gracebgp.types import AFI, IPV4_UNICAST, IPV6_UNICAST, Family
 from gracebgp.wire.nlri import key_parts, make_key
 
-#: Our routes' protocol number (rtm_protocol) unless configured: not named in iproute2's
-#: rt_protos (186 is "bgp", used by FRR's bgpd), so ``ip route`` shows "proto 196"; a line
-#: "196 gracebgp" in /etc/iproute2/rt_protos.d/gracebgp.conf makes it "proto gracebgp".
-DEFAULT_PROTOCOL = 196
+#: Our routes' protocol number (rtm_protocol) unless configured. Not one of the kernel's
+#: (include/uapi/linux/rtnetlink.h: 0-18, 42 babel, 99 openr, 186-192), iproute2's
+#: rt_protos, FRR's (186-197; 196 is its staticd), BIRD's (12) or Calico's (80): another
+#: routing daemon's routes of our number would be adopted and deleted as ours. ``ip route``
+#: shows "proto 201"; a line "201 gracebgp" in /etc/iproute2/rt_protos.d/gracebgp.conf
+#: makes it "proto gracebgp".
+DEFAULT_PROTOCOL = 201
+RT_PROTOS = ("/etc/iproute2/rt_protos", "/usr/share/iproute2/rt_protos")
+RT_PROTOS_DIRS = ("/etc/iproute2/rt_protos.d", "/usr/share/iproute2/rt_protos.d")
 MAIN_TABLE = 254
 DEFAULT_METRIC = 20
 #: Messages per send: about 64 octets each, well inside the socket's buffer.
@@ -103,6 +110,27 @@ _ERR = struct.Struct("=i")
 _AF = {AFI.IPV4: socket.AF_INET, AFI.IPV6: socket.AF_INET6}
 _WIDTH = {AFI.IPV4: 32, AFI.IPV6: 128}
 _FAMILY_OF = {socket.AF_INET: IPV4_UNICAST, socket.AF_INET6: IPV6_UNICAST}
+
+
+def protocol_names(protocol: int, files: Iterable[str] = RT_PROTOS,
+                   dirs: Iterable[str] = RT_PROTOS_DIRS) -> set[str]:
+    """The names iproute2's rt_protos files (and their ``.d/*.conf``) give ``protocol``:
+    another name than ours means another daemon uses the number."""
+    paths = [Path(f) for f in files]
+    for d in dirs:
+        with contextlib.suppress(OSError):
+            paths += sorted(Path(d).glob("*.conf"))
+    names = set()
+    for path in paths:
+        try:
+            text = path.read_text()
+        except OSError:
+            continue
+        for line in text.splitlines():
+            fields = line.split("#", 1)[0].split()
+            if len(fields) >= 2 and fields[0].isdigit() and int(fields[0]) == protocol:
+                names.add(fields[1])
+    return names
 
 
 def _attr(kind: int, value: bytes) -> bytes:

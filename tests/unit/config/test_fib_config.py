@@ -28,7 +28,7 @@ def test_the_keys_and_their_defaults() -> None:
             g.fib_resolve_via_default) == (True, 100, 200, 30, 120, False, True)
     d = parse(MINIMAL).gracebgp
     assert (d.fib, d.fib_table, d.fib_protocol, d.fib_metric, d.fib_sweep_time, d.fib_retain,
-            d.fib_resolve_via_default) == (False, 254, 196, 20, 600, True, False)
+            d.fib_resolve_via_default) == (False, 254, 201, 20, 600, True, False)
 
 
 def test_bad_values_name_file_line_and_key() -> None:

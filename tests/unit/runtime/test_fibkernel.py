@@ -5,6 +5,7 @@ IPv4 and IPv6, the acknowledgement only where asked. No socket."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from pyroute2.netlink.rtnl.marshal import MarshalRtnl  # type: ignore[import-untyped]
@@ -62,3 +63,21 @@ def test_ipv6_and_several_messages_in_one_buffer() -> None:
     assert msgs[0]["family"] == 10 and msgs[0].get_attr("RTA_DST") == "2001:db8:99::"
     assert msgs[0].get_attr("RTA_GATEWAY") == "fd00::1"
     assert [(kind, seq) for kind, _, seq, _ in _messages(a + b)] == [(24, 1), (25, 2)]
+
+
+def test_the_default_protocol_is_no_other_daemons(tmp_path: Path) -> None:
+    # review of issue 17, item 4: 196 is FRR's staticd (Debian's frr ships it in rt_protos.d)
+    from gracebgp.runtime.fibkernel import DEFAULT_PROTOCOL, protocol_names
+
+    main = tmp_path / "rt_protos"
+    main.write_text("0\tunspec\n2 kernel\n4\tstatic\n12\tbird\n42 babel\n99 openr\n186 bgp\n192 eigrp\n")
+    d = tmp_path / "rt_protos.d"
+    d.mkdir()
+    frr = ["bgp", "isis", "ospf", "rip", "ripng", "nhrp", "eigrp", "ldp", "sharp", "pbr", "static",
+           "openfabric"]
+    lines = "".join(f"{n} {name}\n" for n, name in zip(range(186, 198), frr, strict=True))
+    (d / "frr.conf").write_text("# frr\n" + lines)
+    (d / "README").write_text("201 not-a-conf-file\n")
+    assert protocol_names(196, [str(main)], [str(d)]) == {"static"}
+    assert protocol_names(DEFAULT_PROTOCOL, [str(main)], [str(d)]) == set()
+    assert DEFAULT_PROTOCOL not in (12, 80) and not 186 <= DEFAULT_PROTOCOL <= 197
