@@ -203,14 +203,17 @@ def test_ttl_below_255_and_malformed_packets_are_discarded_and_counted(daemons: 
     asyncio.run(main())
 
 
-def test_bfdd_running_other_code_is_replaced_with_admin_down_first(daemons: Any) -> None:
-    """After an upgrade the new gracebgpd finds bfdd running older code: it stops it (its
-    sessions say AdminDown, which the peer takes as a signal, not a failure: RFC 5880
-    §6.8.16) and starts the bfdd on disk, whose session comes Up again."""
+def test_bfdd_running_other_code_hands_its_sessions_to_the_new_one(daemons: Any) -> None:
+    """After an upgrade the new gracebgpd finds bfdd running other code: a new bfdd takes
+    over its sessions and sockets (--take-over), so the peer sees no change at all: no state
+    change, the same discriminator and source port, packets on time (its session never
+    leaves Up; FRR and BIRD take AdminDown as a failure, so there is none)."""
     async def scenario(up: tuple[Watch, Watch], daemons: Any) -> None:
         wa, wb = up
         old_pid = wa.client.pid
+        before = (await wb.client.list_sessions())["sessions"][0]
         await wa.client.close()
+        wb.events.clear()
         events: list[dict[str, Any]] = []
         command = [sys.executable, "-m", "gracebgp.bfdd", "--listen", A, "--orphan-timeout", "30"]
         fresh = BfddClient(daemons[0][1], events.append, command=command)
@@ -218,13 +221,42 @@ def test_bfdd_running_other_code_is_replaced_with_admin_down_first(daemons: Any)
         try:
             await fresh.set_sessions([wa.spec])
             assert fresh.pid not in (None, old_pid) and fresh.code == code_fingerprint()
-            down = await wb.until("down", 5)
-            assert down["remote_state"] == "admin-down"
-            assert down["local_diag"] == "neighbor-signaled-session-down"
-            wb.events.clear()
-            await wb.until("up", 10)
+            for _ in range(100):  # the old one ends once the new one has its sockets
+                if daemons[0][0].poll() is not None:
+                    break
+                await asyncio.sleep(0.05)
+            assert daemons[0][0].returncode == 0, "the old bfdd still runs"
+            [mine] = events[0]["sessions"]
+            assert mine["state"] == "up" and mine["local_discriminator"] == before["remote_discriminator"]
+            await asyncio.sleep(0.5)  # several Detection Times of the peer (150 ms)
+            after = (await wb.client.list_sessions())["sessions"][0]
+            assert after["state"] == "up" and after["flaps"] == before["flaps"]
+            assert after["remote_discriminator"] == before["remote_discriminator"]
+            assert after["received"] > before["received"]
+            assert not [m for _, m in wb.events if m.get("event") == "state"], wb.events
         finally:
             await fresh.close()
             pid = int(Path(daemons[0][1].removesuffix(".sock") + ".pid").read_text())
             os.kill(pid, signal.SIGKILL)
+    run_up(daemons, scenario)
+
+
+def test_bfdd_that_cannot_hand_over_is_kept(daemons: Any, tmp_path: Path) -> None:
+    """A running bfdd without the hand-over (older code) is kept, never stopped: the new
+    bfdd started with --take-over gives up (exit 3) and the client stays connected."""
+    async def scenario(up: tuple[Watch, Watch], daemons: Any) -> None:
+        wa, wb = up
+        old_pid = wa.client.pid
+        await wa.client.close()
+        wb.events.clear()
+        refuse = tmp_path / "refuse.py"  # a bfdd whose take-over always fails, like old code's
+        refuse.write_text("import sys\nsys.exit(3)\n")
+        fresh = BfddClient(daemons[0][1], lambda _m: None, command=[sys.executable, str(refuse)])
+        await fresh.start(code="the code on disk after an upgrade")
+        try:
+            assert fresh.pid == old_pid
+            assert (await fresh.list_sessions())["sessions"][0]["state"] == "up"
+            assert not [m for _, m in wb.events if m.get("event") == "state"], wb.events
+        finally:
+            await fresh.close()
     run_up(daemons, scenario)

@@ -320,6 +320,52 @@ def test_planned_restart_keeps_bfd_up_and_routes_at_the_peer(pair: Pair, handove
     assert frr.bfd_counters(pair.our_addr).get("session-down", 0) == downs
 
 
+def _gone(pid: int) -> bool:
+    """``pid`` has ended (a zombie until gracebgpd, its parent, reaps it counts)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except (OSError, IndexError):
+        return True
+
+
+def test_bfdd_upgrade_hands_sessions_over_unseen_by_the_peers(pair: Pair) -> None:
+    """An upgrade replaces gracebgp-bfdd: the new one (``--take-over``, what gracebgpd
+    starts when the running bfdd's code is not the code on disk) takes the sessions, their
+    discriminators and sockets, and the old one ends without AdminDown (which FRR and BIRD
+    take as a failure: Cease/BFD Down). FRR's and BIRD's BFD and BGP sessions never notice."""
+    lab, us, frr, bird = pair.lab, pair.us, pair.frr, pair.bird
+    wait_until(lambda: frr.bfd_peer(pair.our_addr).get("status") == "up", 30, what="FRR's BFD up")
+    wait_until(lambda: bird.bfd_state(pair.our_bird_addr) == "Up", 30, what="BIRD's BFD Up")
+
+    def dropped() -> int:
+        return int(json.loads(frr.vtysh(f"show bgp neighbors {pair.our_addr} json"))[pair.our_addr]
+                   .get("connectionsDropped", 0))
+
+    before = (frr.bfd_counters(pair.our_addr).get("session-down", 0), dropped(),
+              frr.bfd_peer(pair.our_addr).get("remote-id"))
+    old = us.bfdd_pid()
+    lab.spawn(lab.ns(0), [sys.executable, "-m", "gracebgp.bfdd", "--socket",
+                          str(us.workdir / "state" / "bfdd.sock"), "--take-over"],
+              us.workdir / "bfdd-upgrade.log", name="bfdd-upgrade")
+    new = wait_until(lambda: (p := us.bfdd_pid()) not in (None, old) and p, 10, interval=0.05,
+                     what="the new bfdd's pid file")
+    frr_states, bird_states = set(), set()
+    deadline = time.monotonic() + 3.0  # several Detection Times (900 ms) after the change
+    while time.monotonic() < deadline:
+        frr_states.add(frr.bfd_peer(pair.our_addr).get("status"))
+        bird_states.add(bird.bfd_state(pair.our_bird_addr))
+    assert old is not None and _gone(old), "the old bfdd runs on"
+    after = (frr.bfd_counters(pair.our_addr).get("session-down", 0), dropped(),
+             frr.bfd_peer(pair.our_addr).get("remote-id"))
+    print(f"\nbfdd upgrade: pid {old} -> {new}; FRR BFD states {frr_states}, BIRD {bird_states}; "
+          f"FRR (BFD downs, BGP drops, our discriminator) {before} -> {after}")
+    assert frr_states == {"up"} and bird_states == {"Up"}
+    assert after == before
+    assert bird.session_state(pair.our_bird_addr) == "Established"
+    # gracebgpd reconnects to the new bfdd (its 1 s retry) and sees the sessions Up
+    wait_until(lambda: [s for s in us.bfd() if up(s, pair.their_addr)], 10, what="gracebgp bfd after upgrade")
+
+
 def _logged_at(path: Path, fmt: str, *words: str, after: float) -> float:
     """The time (ms precision, local time) of the first line of the log at ``path`` that
     holds every one of ``words`` and is not older than ``after``; 0.0 while there is none."""

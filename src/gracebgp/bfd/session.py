@@ -14,6 +14,8 @@ deadlines (next transmission, Detection Time) and the runtime calls ``expire(now
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import IntEnum
+from typing import Any
 
 from gracebgp.bfd.codes import Diag, DiscardReason, SessionState
 from gracebgp.bfd.machine import RECEIVED, TABLE, Event
@@ -69,6 +71,12 @@ class StateChanged:
 
 
 Output = SendPacket | StateChanged
+
+#: What a hand-over carries (``BfdSession.export``); times are on the monotonic clock.
+_CARRIED = ("local_discr", "state", "remote_state", "remote_discr", "local_diag", "remote_diag",
+            "remote_min_rx_us", "remote_desired_min_tx_us", "remote_detect_mult", "remote_c",
+            "poll_active", "tx_in_use_us", "rx_in_use_us", "next_tx", "detect_at", "up_since",
+            "flaps", "sent", "received", "discarded")
 
 
 class BfdSession:
@@ -127,6 +135,23 @@ class BfdSession:
     def next_deadline(self) -> float | None:
         times = [t for t in (self.next_tx, self.detect_at) if t is not None]
         return min(times) if times else None
+
+    # --- hand-over between processes (the same host, the same monotonic clock) -----------
+
+    def export(self) -> dict[str, Any]:
+        """The variables, so another process can go on with this session unchanged."""
+        return {name: int(v) if isinstance(v, IntEnum) else v
+                for name in _CARRIED for v in (getattr(self, name),)}
+
+    @classmethod
+    def restore(cls, data: dict[str, Any], params: BfdParams, rand: Random) -> BfdSession:
+        """The session ``export`` described, with the successor's ``params`` and jitter."""
+        s = cls(int(data["local_discr"]), params, rand, 0.0)
+        for name in _CARRIED:
+            if name in data:
+                setattr(s, name, data[name])
+        s.state, s.remote_state = SessionState(s.state), SessionState(s.remote_state)
+        return s
 
     # --- inputs ---------------------------------------------------------------------------
 

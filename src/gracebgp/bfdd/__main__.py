@@ -7,6 +7,7 @@ import asyncio
 import logging
 import signal
 
+from gracebgp.bfdd.handoff import HandoffError
 from gracebgp.bfdd.server import BfdServer
 
 
@@ -19,11 +20,15 @@ def main(argv: list[str] | None = None) -> int:
                         help="an address to receive BFD on (repeatable; default 0.0.0.0 and ::)")
     parser.add_argument("--orphan-timeout", type=float, default=300.0,
                         help="seconds without gracebgpd before the sessions go AdminDown and bfdd ends")
+    parser.add_argument("--take-over", action="store_true",
+                        help="start with the sessions and sockets of the gracebgp-bfdd on --socket "
+                             "(an upgrade: the peers see no change); exit 3 if it does not hand them over")
     parser.add_argument("--log-level", default="info")
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(),
                         format="%(asctime)s gracebgp-bfdd %(levelname)s %(message)s")
-    server = BfdServer(args.socket, tuple(args.listen or ("0.0.0.0", "::")), args.orphan_timeout)
+    server = BfdServer(args.socket, tuple(args.listen or ("0.0.0.0", "::")), args.orphan_timeout,
+                       take_over=args.take_over)
 
     async def run() -> None:
         loop = asyncio.get_running_loop()
@@ -31,7 +36,11 @@ def main(argv: list[str] | None = None) -> int:
             loop.add_signal_handler(sig, server.request_stop)
         await server.run()
 
-    asyncio.run(run())
+    try:
+        asyncio.run(run())
+    except HandoffError as exc:
+        logging.getLogger("gracebgp.bfdd").error("no hand-over: %s", exc)
+        return 3
     return 0
 
 

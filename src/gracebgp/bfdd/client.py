@@ -9,20 +9,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import subprocess
 import sys
 from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from gracebgp.bfdd import handoff
 from gracebgp.bfdd.protocol import SessionSpec, dumps, loads
 
 log = logging.getLogger("gracebgp.bfd")
 
 START_WAIT = 5.0  # seconds for a new bfdd's control socket to appear
 RECONNECT = 1.0
-STOP_WAIT = 6.0  # bfdd says AdminDown for up to 3 s (server.ADMIN_DOWN_LINGER), then ends
 
 
 class BfddClient:
@@ -48,31 +47,46 @@ class BfddClient:
     async def start(self, code: str | None = None) -> None:
         """Connect, starting bfdd first when nothing answers; then keep the connection.
         ``code``: this side's ``code_fingerprint()``. A bfdd that runs other code (an
-        upgrade since it started) is replaced: its sessions go AdminDown first, which the
-        peers do not take as a failure (RFC 5880 §6.8.16), then a new bfdd starts."""
+        upgrade since it started) hands its sessions, sockets and discriminators to a new
+        bfdd (``--take-over``), so the peers see nothing; one that cannot (older code
+        without the hand-over) is kept: never AdminDown, which FRR and BIRD (``bfd on``)
+        take as a failure."""
         await self._connect()
         if code is not None and self.code != code and self.spawn:
-            log.warning("gracebgp-bfdd (pid %s) runs other code (%s, on disk %s): restarting it, its "
-                        "sessions AdminDown first", self.pid, self.code, code,
+            log.warning("gracebgp-bfdd (pid %s) runs other code (%s, on disk %s): handing its "
+                        "sessions to a new one", self.pid, self.code, code,
                         extra={"event": "bfdd-replaced"})
             await self._replace()
         self._task = asyncio.create_task(self._keep())
 
     async def _replace(self) -> None:
-        """Stop the running bfdd (AdminDown, RFC 5880 §6.8.16), wait (bounded) until it has
-        gone, and start the one on disk."""
+        """Start the bfdd on disk with ``--take-over`` and wait (bounded) until it answers on
+        the control socket; if it gives up, stay with the running one."""
         assert self._writer is not None
-        self._writer.write(dumps({"op": "stop"}))
-        await self._writer.drain()
+        old_pid = self.pid
+        proc = self._spawn(take_over=True)
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + STOP_WAIT
-        while os.path.exists(self.control_path) and loop.time() < deadline:
+        deadline = loop.time() + START_WAIT + handoff.TIMEOUT
+        while loop.time() < deadline:
             await asyncio.sleep(0.05)
-        self._writer.close()
-        self._writer = None
-        if os.path.exists(self.control_path):
-            raise ConnectionError(f"gracebgp-bfdd (pid {self.pid}) did not stop within {STOP_WAIT:g}s")
-        await self._connect()
+            if proc.poll() is not None:
+                log.error("gracebgp-bfdd (pid %s) did not hand over (exit %s): it runs on, with its "
+                          "code", old_pid, proc.returncode, extra={"event": "bfdd-kept"})
+                return
+            pair = await self._open()
+            if pair is None:
+                continue
+            reader, writer = pair
+            first = loads(await asyncio.wait_for(reader.readline(), START_WAIT))
+            if first.get("pid") != proc.pid:
+                writer.close()
+                continue
+            self._writer.close()
+            self._reader, self._writer = reader, writer
+            self._greeted(first)
+            return
+        raise ConnectionError(f"the new gracebgp-bfdd (pid {proc.pid}) did not answer within "
+                              f"{START_WAIT + handoff.TIMEOUT:g}s")
 
     async def close(self) -> None:
         """Disconnect; bfdd and its sessions go on (a planned restart re-adopts them)."""
@@ -127,7 +141,11 @@ class BfddClient:
             raise ConnectionError(f"gracebgp-bfdd does not answer on {self.control_path}")
         reader, self._writer = pair
         self._reader = reader
-        first = loads(await asyncio.wait_for(reader.readline(), START_WAIT))
+        self._greeted(loads(await asyncio.wait_for(reader.readline(), START_WAIT)))
+
+    def _greeted(self, first: dict[str, Any]) -> None:
+        """bfdd's snapshot on a new connection: adopt it and send the wanted sessions."""
+        assert self._writer is not None
         self.pid = first.get("pid")
         self.code = first.get("code")
         self.on_message(first)
@@ -136,8 +154,8 @@ class BfddClient:
             self._writer.write(dumps({"op": "set", "sessions": [s.to_dict() for s in self.wanted]}))
             self._replies.append(asyncio.get_running_loop().create_future())
 
-    def _spawn(self) -> None:
-        argv = [*self.command, "--socket", self.control_path]
+    def _spawn(self, take_over: bool = False) -> subprocess.Popen[bytes]:
+        argv = [*self.command, "--socket", self.control_path, *(["--take-over"] if take_over else [])]
         out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
         try:
             proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out,
@@ -146,6 +164,7 @@ class BfddClient:
             if self.log_path and not isinstance(out, int):
                 out.close()
         log.info("started gracebgp-bfdd (pid %d)", proc.pid)
+        return proc
 
     async def _keep(self) -> None:
         while not self._closing:

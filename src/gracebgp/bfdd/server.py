@@ -23,7 +23,7 @@ from typing import Any
 from gracebgp.bfd.codes import MULTIHOP_PORT, SINGLE_HOP_PORT, SINGLE_HOP_TTL, Diag, SessionState
 from gracebgp.bfd.packet import ControlPacket, Discard, decode
 from gracebgp.bfd.session import BfdParams, BfdSession, Output, SendPacket, StateChanged
-from gracebgp.bfdd import sockets
+from gracebgp.bfdd import handoff, sockets
 from gracebgp.bfdd.protocol import SessionSpec, code_fingerprint, dumps, loads
 
 log = logging.getLogger("gracebgp.bfdd")
@@ -74,7 +74,8 @@ class BfdServer:
     """The BFD sessions of one host and the clients that configure them."""
 
     def __init__(self, control_path: str, listen: tuple[str, ...] = ("0.0.0.0", "::"),
-                 orphan_timeout: float = 300.0, control_plane_independent: bool = True) -> None:
+                 orphan_timeout: float = 300.0, control_plane_independent: bool = True,
+                 take_over: bool = False) -> None:
         self.control_path = control_path
         self.listen = listen
         self.orphan_timeout = orphan_timeout
@@ -85,24 +86,33 @@ class BfdServer:
         self.discards: dict[str, int] = {}
         self._rng = random.Random(int.from_bytes(os.urandom(8), "big"))
         self._rx: list[socket.socket] = []
+        self._rx_addrs: list[tuple[str, bool]] = []  # (address, multihop) of each of _rx
         self._done = asyncio.Event()
         self._orphan: asyncio.TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping: asyncio.Future[None] | None = None
         self.code = code_fingerprint()  # the code this process runs, for the clients
+        self.take_over = take_over  # start with the sessions of the bfdd on control_path
+        self.handed_off = False  # given to a successor: end without AdminDown
 
     # --- lifecycle ------------------------------------------------------------------------
 
     async def run(self) -> None:
         self._loop = asyncio.get_running_loop()
+        adopted: set[tuple[str, bool]] = set()
+        if self.take_over:
+            adopted = self._adopt()
         for address in self.listen:
             for port, multihop in ((SINGLE_HOP_PORT, False), (MULTIHOP_PORT, True)):
+                if (address, multihop) in adopted:
+                    continue
                 try:
                     sock = sockets.receive_socket(address, port)
                 except OSError as exc:
                     log.warning("cannot listen on %s port %d: %s", address, port, exc)
                     continue
                 self._rx.append(sock)
+                self._rx_addrs.append((address, multihop))
                 self._loop.add_reader(sock.fileno(), self._readable, sock, multihop)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.control_path)
@@ -122,10 +132,11 @@ class BfdServer:
                 sock.close()
             for ep in list(self.endpoints.values()):
                 self._drop(ep)
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(self.control_path)
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(pidfile)
+            if not self.handed_off:  # else they are the successor's now
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(self.control_path)
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(pidfile)
 
     async def stop(self) -> None:
         """AdminDown every session (RFC 5880 §6.8.16: not a failure for the peer), keep
@@ -171,7 +182,13 @@ class BfdServer:
         try:
             while line := await reader.readline():
                 try:
-                    reply = await self._request(loads(line))
+                    msg = loads(line)
+                    if msg.get("op") == "handoff":
+                        self._hand_off(writer)
+                        if self.handed_off:
+                            return
+                        continue
+                    reply = await self._request(msg)
                 except (ValueError, TypeError, KeyError) as exc:
                     reply = {"ok": False, "error": str(exc)}
                 writer.write(dumps(reply))
@@ -181,6 +198,61 @@ class BfdServer:
             self.clients.discard(writer)
             writer.close()
             self._arm_orphan()
+
+    def _hand_off(self, writer: asyncio.StreamWriter) -> None:
+        """Give every session and socket to the successor asking on ``writer`` (``handoff``);
+        synchronous, so no timer or packet runs meanwhile. On success end at once, without
+        AdminDown: the successor sends the next packets. On failure go on as before."""
+        state = {"rx": [[a, m] for a, m in self._rx_addrs], "discards": self.discards,
+                 "sessions": [{"spec": ep.spec.to_dict(), "session": ep.session.export(),
+                               "removing": ep.removing} for ep in self.endpoints.values()]}
+        fds = [s.fileno() for s in self._rx] + [ep.sock.fileno() for ep in self.endpoints.values()]
+        sock = writer.get_extra_info("socket")
+        if not handoff.give(sock.fileno(), state, fds):
+            log.error("hand-over to a successor failed: going on")
+            return
+        self.handed_off = True
+        for ep in self.endpoints.values():
+            if ep.timer is not None:
+                ep.timer.cancel()
+                ep.timer = None
+        assert self._loop is not None
+        for rx in self._rx:
+            self._loop.remove_reader(rx.fileno())
+        log.info("sessions handed to a successor: ending without AdminDown")
+        self._done.set()
+
+    def _adopt(self) -> set[tuple[str, bool]]:
+        """``--take-over``: the sessions and sockets of the bfdd on control_path; raises
+        ``HandoffError`` when it does not hand them over (it then runs on)."""
+        conn, state, fds = handoff.take(self.control_path)
+        assert self._loop is not None
+        with conn:
+            rx_addrs = [(str(a), bool(m)) for a, m in state["rx"]]
+            if len(fds) != len(rx_addrs) + len(state["sessions"]):
+                raise handoff.HandoffError(f"{len(fds)} descriptors for {len(rx_addrs)} sockets and "
+                                           f"{len(state['sessions'])} sessions")
+            for (address, multihop), fd in zip(rx_addrs, fds[:len(rx_addrs)], strict=True):
+                sock = socket.socket(fileno=fd)
+                sock.setblocking(False)
+                self._rx.append(sock)
+                self._rx_addrs.append((address, multihop))
+                self._loop.add_reader(sock.fileno(), self._readable, sock, multihop)
+            for item, fd in zip(state["sessions"], fds[len(rx_addrs):], strict=True):
+                spec = SessionSpec.from_dict(item["spec"])
+                session = BfdSession.restore(item["session"], self._params(spec), self._rng.random)
+                tx = socket.socket(fileno=fd)
+                tx.setblocking(False)
+                ep = Endpoint(spec, session, tx, removing=bool(item.get("removing")))
+                self.endpoints[spec.key] = ep
+                self.by_discr[session.local_discr] = ep
+                self._arm(ep)
+                if ep.removing:
+                    self._loop.call_later(ADMIN_DOWN_LINGER, self._drop_if_removing, ep)
+            self.discards.update(state.get("discards", {}))
+            conn.sendall(handoff.ACK)
+        log.info("took over %d sessions", len(self.endpoints))
+        return set(rx_addrs)
 
     async def _request(self, msg: dict[str, Any]) -> dict[str, Any]:
         op = msg.get("op")
