@@ -1,9 +1,10 @@
 """gracebgpd's BFD: the sessions its configuration wants, handed to gracebgp-bfdd (started
-when none runs; replaced, its sessions AdminDown first, when it runs other code than is on
-disk), and bfdd's state changes handed to the speaker as ``BfdChanged`` facts through the
-owner queue. bfdd outlives a planned restart (re-exec) or a retaining stop: its sessions
-stay Up while BGP restarts (RFC 5882 §4.3, its C bit is 1); a withdrawing stop, or a
-configuration without BFD, ends it with AdminDown (RFC 5880 §6.8.16).
+when none runs; when it runs other code than is on disk, a new one takes over its sessions
+and sockets, unseen by the peers), and bfdd's state changes handed to the speaker as
+``BfdChanged`` facts through the owner queue. bfdd outlives a planned restart (re-exec) or
+a retaining stop: its sessions stay Up while BGP restarts (RFC 5882 §4.3, its C bit is 1);
+a withdrawing stop, or a configuration without BFD, ends it with AdminDown (RFC 5880
+§6.8.16), which FRR and BIRD take as a failure (docs/configuration.md).
 """
 
 from __future__ import annotations
