@@ -44,3 +44,28 @@ def test_kernel_edge() -> None:
         assert out["left"] == []
         [static] = out["static_kept"]
         assert static["protocol"] == "static"
+
+
+START = Path(__file__).with_name("fib_start_probe.py")
+
+
+def test_start_adopts_ours_deletes_our_leftovers_and_tells_f_truthfully(tmp_path: Path) -> None:
+    """Review of issue 17, items 5, 6, 8: our protocol's routes in another table or at
+    another metric (a previous run's settings) are deleted at start; another protocol's
+    route of a prefix at any metric is a conflict; F=1 only after a retaining stop left
+    routes that were found, F=0 after our routes were deleted; fib-table, fib-protocol and
+    fib-metric decide which routes are ours and where ours go."""
+    require()
+    with checked_lab(2) as lab:
+        gw = lab.addr(1, lab.ns(0))
+        out = json.loads(lab.run(lab.ns(0), [sys.executable, str(START), str(tmp_path), gw], timeout=60))
+    first, second, third, other = out["first"], out["second"], out["third"], out["other"]
+    assert first["adopted"] == ["10.62.0.0/24"] and first["f"] is False  # no marker yet
+    assert first["left"] == ["10.62.0.0/24 main 20"]  # the table-100 and metric-50 ones are gone
+    foreign = {k: v for k, v in first["foreign"].items() if k.startswith("10.6")}  # not the link's own
+    assert foreign == {"10.63.0.0/24": 196, "10.64.0.0/24": 4}
+    assert second["f"] is True and second["adopted"] == ["10.62.0.0/24"]
+    assert third["f"] is False and third["adopted"] == [] and third["left"] == []
+    assert "no ipv4-unicast route of ours" in third["why"] or "no marker" in third["why"]
+    assert other["adopted"] == ["10.65.0.0/24"]
+    assert out["other_add"] == [0] and out["other_kernel"] == ["10.65.0.0/24 30", "10.66.0.0/24 30"]

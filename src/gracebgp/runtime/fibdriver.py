@@ -7,7 +7,8 @@ operations out, on the owner's event loop (DESIGN.md rule 1: nothing here change
 Speaker's state; it reads the Loc-RIB between the owner's steps, as an owner hook):
 
 * start-up (``start``, before the first session): one dump of the kernel; our protocol's
-  routes in our table at our metric are adopted as installed-but-stale; other routes of
+  routes in our table at our metric are adopted as installed-but-stale, those in another
+  table or at another metric (a previous fib-table/fib-metric) deleted; other routes of
   those prefixes are recorded as foreign (conflicts); every route of another protocol in
   the main table and ours feeds next-hop resolution. The F bit (``fib.fbit``) is decided
   from the marker the previous run left, and the marker for the next run is written.
@@ -40,7 +41,7 @@ from gracebgp.core import events as ev
 from gracebgp.core.nexthop_track import KernelRoutes
 from gracebgp.fib import fbit
 from gracebgp.fib.desired import next_hops, resolved
-from gracebgp.fib.model import Entry, KernelRoute, Op
+from gracebgp.fib.model import Entry, KernelRoute, Op, OpKind
 from gracebgp.fib.resolve import Resolver
 from gracebgp.fib.table import FibTable
 from gracebgp.rib.loc_rib import LocRib
@@ -133,11 +134,17 @@ class FibDriver:
                         "number would be taken for ours (fib-protocol)", s.protocol,
                         ", ".join(sorted(others)), extra={"event": "fib-protocol-named"})
         ours: list[KernelRoute] = []
+        elsewhere: dict[tuple[int, int], list[Op]] = {}  # ours in another table or at another metric
         for route, table, kind, metric in fibkernel.dump(FAMILIES):
-            if table == s.table and route.protocol == s.protocol and metric == s.metric:
-                ours.append(route)
+            if route.protocol == s.protocol and kind == fibkernel.RTN_UNICAST:
+                if table == s.table and metric == s.metric:
+                    ours.append(route)
+                else:
+                    op = Op(OpKind.DELETE, route.family, route.key)
+                    elsewhere.setdefault((table, metric), []).append(op)
             else:
                 self._other(route, table, kind, metric, gone=False)
+        self._delete_elsewhere(elsewhere)
         counts = self.table.adopt(ours, self.started_at)
         now = identity()
         marker = self.state_dir / MARKER
@@ -169,6 +176,20 @@ class FibDriver:
             tmp.replace(marker)
         except OSError as exc:
             log.error("cannot write %s: %s (the next start will say F=0)", marker, exc)
+
+    def _delete_elsewhere(self, elsewhere: dict[tuple[int, int], list[Op]]) -> None:
+        """Our protocol's routes in another table or at another metric: a previous run's
+        with other fib-table/fib-metric settings; left there they would go on forwarding
+        with nothing to update them, so they are deleted before anything is installed."""
+        for (table, metric), ops in sorted(elsewhere.items()):
+            kernel = fibkernel.KernelFib(table, self.settings.protocol, metric)
+            try:
+                done = sum(1 for _, code in kernel.apply(ops) if not code)
+            finally:
+                kernel.close()
+            log.warning("FIB: deleted %d of %d routes of protocol %d in table %d at metric %d (a previous "
+                        "run's with other fib-table/fib-metric)", done, len(ops), self.settings.protocol,
+                        table, metric, extra={"event": "fib-removed"})
 
     def attach(self, owner: Owner) -> None:
         """Follow the owner's Speaker's Loc-RIBs from now on (every candidate change: the
