@@ -85,7 +85,7 @@ class AdjRibOut:
                     memo[slot] = entry
             out = path if out is _SAME else out
         else:
-            out = export_path(source, path, self._shared, self.family, self._table)
+            out = export_path(source, path, self._shared, self.family, self._table, self.exporter is not None)
             entry = (slot, source, _SAME if out is path else out)
             if memo is None or (memo.__class__ is tuple and memo[0] == slot):
                 path.exports = entry

@@ -28,7 +28,7 @@ from gracebgp.wire.attributes import (
     Segment,
     UnknownAttribute,
 )
-from gracebgp.wire.attrset import AttrSet, intern_derived
+from gracebgp.wire.attrset import AttrSet, intern_derived, intern_value
 from gracebgp.wire.communities import Communities
 from gracebgp.wire.iana import AttrType, SegmentType, WellKnownCommunity
 
@@ -83,8 +83,10 @@ def prepend(segments: tuple[Segment, ...], asn: int) -> tuple[Segment, ...]:
 
 
 def export_path(source: PeerInfo, path: Path, policy: ExportPolicy, family: Family,
-                table: PathTable) -> Path | None:
-    """The path as sent to ``policy.peer``, or None when it must not be sent."""
+                table: PathTable, by_value: bool = False) -> Path | None:
+    """The path as sent to ``policy.peer``, or None when it must not be sent.
+    ``by_value``: an export policy runs next and mostly changes the result (interned by
+    value: no encoding is made for a set that may never be sent)."""
     target = policy.peer
     if source.index == target.index or policy.withdraw_all:
         return None  # never back to where it came from
@@ -165,7 +167,7 @@ def export_path(source: PeerInfo, path: Path, policy: ExportPolicy, family: Fami
         result = with_communities(result, (_NO_EXPORT[0],), 0)
     if policy.gshut:
         result = with_communities(result, (_GSHUT,), None if ebgp else 0)
-    return table.get(intern_derived(result), next_hop)
+    return table.get(intern_value(result) if by_value else intern_derived(result), next_hop)
 
 
 def export_class(policy: ExportPolicy) -> ExportPolicy:
