@@ -43,9 +43,10 @@ def counted(monkeypatch: pytest.MonkeyPatch) -> list[ExportPolicy]:
     """Every export_path call the Adj-RIBs-Out make, by the policy they pass."""
     calls: list[ExportPolicy] = []
 
-    def counting(source: PeerInfo, p: Path, pol: ExportPolicy, family: object, table: object) -> Path | None:
+    def counting(source: PeerInfo, p: Path, pol: ExportPolicy, family: object, table: object,
+                 by_value: bool = False) -> Path | None:
         calls.append(pol)
-        return export_path(source, p, pol, V4, TABLE)
+        return export_path(source, p, pol, V4, TABLE, by_value)
 
     monkeypatch.setattr(adj_rib_out, "export_path", counting)  # a spy: the real export runs
     return calls
