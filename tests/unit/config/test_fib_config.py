@@ -5,7 +5,14 @@ change needs a restart (a reload keeps the running values and the F bit they dec
 from __future__ import annotations
 
 from gracebgp.config import diff, parse
-from gracebgp.runtime.fibdriver import FibDriver, FibSettings, keep_fib, with_forwarding
+from gracebgp.runtime.fibdriver import (
+    SWEEP_MARGIN,
+    FibDriver,
+    FibSettings,
+    keep_fib,
+    sweep_time,
+    with_forwarding,
+)
 from gracebgp.types import IPV4_UNICAST, IPV6_UNICAST
 
 from .conftest import MINIMAL, only
@@ -61,5 +68,24 @@ def test_the_f_bit_follows_the_kernel_when_the_fib_is_on() -> None:
     driver.forwarding = {IPV4_UNICAST: (False, "no marker"), IPV6_UNICAST: (False, "no marker")}
     assert not with_forwarding(cfg, driver).gracebgp.forwarding_state_preserved
     driver.forwarding = {IPV4_UNICAST: (True, "adopted"), IPV6_UNICAST: (True, "adopted")}
+    assert with_forwarding(cfg, driver).gracebgp.forwarding_state_preserved
+    # one family with routes of ours is enough (the other had nothing to lose)
+    driver.forwarding = {IPV4_UNICAST: (True, "adopted"), IPV6_UNICAST: (False, "none of ours")}
+    assert with_forwarding(cfg, driver).gracebgp.forwarding_state_preserved
+    # forwarding-state-preserved = false beside fib = true: never F=1 (it was silently unused)
     off = parse(MINIMAL + "[gracebgp]\nforwarding-state-preserved = false\n")
-    assert with_forwarding(off, driver).gracebgp.forwarding_state_preserved
+    assert not with_forwarding(off, driver).gracebgp.forwarding_state_preserved
+
+
+def test_a_sweep_below_the_selection_deferral_is_raised() -> None:
+    # review of issue 17, item 9: the sweep would delete adopted routes still being re-learned
+    gr = ('[[neighbors]]\n[neighbors.config]\n  neighbor-address = "192.0.2.2"\n  peer-as = 65002\n'
+          "[neighbors.graceful-restart.config]\n  enabled = true\n  deferral-time = {}\n")
+    base = MINIMAL + "[gracebgp]\nfib = true\nfib-sweep-time = 120\n"
+    assert sweep_time(parse(base)) == (120.0, "")  # no GR neighbor: no deferral
+    cfg = parse(base.replace("[gracebgp]", gr.format(300) + "[gracebgp]"))
+    seconds, why = sweep_time(cfg)
+    assert seconds == 300 + SWEEP_MARGIN and "below the selection deferral time 300s" in why
+    cfg = parse(base.replace("fib-sweep-time = 120", "fib-sweep-time = 900").replace(
+        "[gracebgp]", gr.format(300) + "[gracebgp]"))
+    assert sweep_time(cfg) == (900.0, "")
