@@ -76,7 +76,7 @@ Output = SendPacket | StateChanged
 _CARRIED = ("local_discr", "state", "remote_state", "remote_discr", "local_diag", "remote_diag",
             "remote_min_rx_us", "remote_desired_min_tx_us", "remote_detect_mult", "remote_c",
             "poll_active", "tx_in_use_us", "rx_in_use_us", "next_tx", "detect_at", "up_since",
-            "flaps", "sent", "received", "discarded")
+            "admin_rate_until", "flaps", "sent", "received", "discarded")
 
 
 class BfdSession:
@@ -104,6 +104,7 @@ class BfdSession:
         self.next_tx: float | None = None if params.passive else now
         self.detect_at: float | None = None
         self.up_since: float | None = None
+        self.admin_rate_until: float | None = None  # AdminDown at the Up rate until then
         self.flaps = 0
         self.sent = 0
         self.received = 0
@@ -238,8 +239,16 @@ class BfdSession:
             self.local_diag = diag if diag is not None else t.diag
         if t.next_state == self.state:
             return
+        announce_until = now + self.remote_detection_time_us / US  # the peer's, while Up
         old, self.state = self.state, t.next_state
-        if self.state == SessionState.UP:
+        if old == SessionState.UP and self.state == SessionState.ADMIN_DOWN:
+            # §6.8.16: AdminDown "for at least one Detection Time" -- at the rate the peer
+            # expects, so a lost packet is followed by another before its Detection Time.
+            self.flaps += 1
+            self.up_since = None
+            self.poll_active = False
+            self.admin_rate_until = announce_until
+        elif self.state == SessionState.UP:
             self.up_since = now
             if self.advertised_tx_us != self.tx_in_use_us:
                 # Up: the one-second floor of §6.8.3 lifts, a parameter change while Up.
@@ -272,6 +281,10 @@ class BfdSession:
         return self.remote_min_rx_us != 0
 
     def _rearm_tx(self, now: float) -> None:
+        if self.admin_rate_until is not None and (now >= self.admin_rate_until
+                                                  or self.state != SessionState.ADMIN_DOWN):
+            self.admin_rate_until = None
+            self._end_poll()  # to the 1 s floor of §6.8.3 (and the configured RX)
         if not self._may_send():
             self.next_tx = None
             return

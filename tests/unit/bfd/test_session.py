@@ -168,3 +168,20 @@ def test_params_are_checked() -> None:
         BfdParams(detect_mult=0)
     with pytest.raises(ValueError):
         BfdParams(desired_min_tx_us=0)
+
+
+def test_admin_down_goes_out_at_the_up_rate_for_one_detection_time() -> None:
+    """RFC 5880 §6.8.16: AdminDown leaves Up at the negotiated rate (300 ms here), not at
+    the 1 s floor of §6.8.3, until the peer's Detection Time (900 ms) has passed, so one
+    lost packet does not leave the peer to detect a failure (review of issue 18, item 2)."""
+    s = to_state(session(FAST), S.UP)
+    feed(s, peer(S.UP, final=True, desired_min_tx_us=300_000, required_min_rx_us=300_000, detect_mult=3))
+    now = T0 + 1
+    times = [now] if sent(s.disable(now)) else []
+    while s.next_tx is not None and s.next_tx < now + 2.0:
+        at = s.next_tx
+        times.extend(at for p in sent(s.expire(at)) if p.state == S.ADMIN_DOWN)
+    within = [t for t in times if t - now < 0.9]
+    assert len(within) >= 3, times  # every 75-100% of 300 ms: four, at least three
+    assert times[-1] - times[-2] > 0.7  # then the 1 s floor (jittered)
+    assert s.tx_in_use_us == 1_000_000
