@@ -17,28 +17,8 @@ whatever they send until they have.
     gracebgp stop --withdraw, SIGINT,      withdrawn (Cease / Hard      deleted, after the
       SIGTERM with sigterm = withdraw      Reset)                       withdrawals left
     FIB retention off (fib-retain false)   as asked                     deleted at any stop
+
+The daemon carries this out itself (``daemon.py``: sessions closed or withdrawn, then
+``runtime.fibdriver.FibDriver.stop(withdraw)``, which deletes or keeps our routes); this
+module is the table only (it held an unused ``stop_steps`` until the review of issue 17).
 """
-
-from __future__ import annotations
-
-from enum import IntEnum
-
-
-class Step(IntEnum):
-    """One step of a stop, in the order they run."""
-
-    CLOSE_SESSIONS_GR = 1  # Cease/Administrative Reset with N, or TCP close: the peers keep our routes
-    WITHDRAW_FROM_PEERS = 2  # Cease (Hard Reset with N): the peers delete our routes
-    WAIT_WITHDRAWALS_SENT = 3  # the send queues are empty
-    DELETE_KERNEL_ROUTES = 4  # every route of our protocol, table and metric
-    KEEP_KERNEL_ROUTES = 5  # forwarding goes on; the next start adopts them
-
-
-def stop_steps(withdraw: bool, retain_fib: bool = True) -> tuple[Step, ...]:
-    """The steps of a stop: ``withdraw`` (``stop --withdraw``) or not (a restart,
-    ``stop --retain``); ``retain_fib`` false deletes our routes at every stop."""
-    if withdraw:
-        return (Step.WITHDRAW_FROM_PEERS, Step.WAIT_WITHDRAWALS_SENT, Step.DELETE_KERNEL_ROUTES)
-    if not retain_fib:
-        return (Step.CLOSE_SESSIONS_GR, Step.WAIT_WITHDRAWALS_SENT, Step.DELETE_KERNEL_ROUTES)
-    return (Step.CLOSE_SESSIONS_GR, Step.KEEP_KERNEL_ROUTES)

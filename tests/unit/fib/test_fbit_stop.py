@@ -1,11 +1,10 @@
-"""fib.fbit (every row of the F-bit table) and fib.stop (the order of each kind of stop)."""
+"""fib.fbit: every row of the F-bit table, and 0 routes adopted."""
 
 from __future__ import annotations
 
 import pytest
 
 from gracebgp.fib.fbit import Identity, Marker, forwarding_state, parse, render
-from gracebgp.fib.stop import Step, stop_steps
 from gracebgp.types import IPV4_UNICAST, IPV6_UNICAST, Family
 
 HERE = Identity("0f6c3a3e-1111-2222-3333-444455556666", 4026531840)
@@ -42,12 +41,3 @@ def test_no_route_of_ours_adopted_is_f_zero() -> None:
     # inode was reused: the identity matches but nothing of ours is in the kernel
     f, reason = forwarding_state(IPV4_UNICAST, True, True, HERE, MARK, adopted=0)
     assert f is False and "no ipv4-unicast route of ours" in reason
-
-
-def test_stop_orders() -> None:
-    # RFC 4724 §4 / spec section 6: a restart keeps forwarding
-    assert stop_steps(withdraw=False) == (Step.CLOSE_SESSIONS_GR, Step.KEEP_KERNEL_ROUTES)
-    # withdraw first, then remove our routes once the withdrawals have left
-    assert stop_steps(withdraw=True) == (Step.WITHDRAW_FROM_PEERS, Step.WAIT_WITHDRAWALS_SENT,
-                                         Step.DELETE_KERNEL_ROUTES)
-    assert stop_steps(withdraw=False, retain_fib=False)[-1] == Step.DELETE_KERNEL_ROUTES
