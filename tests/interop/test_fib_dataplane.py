@@ -11,7 +11,10 @@ from BGP, so every lost ping is the router's. The client pings every 20 ms with
 Zero lost: across ``gracebgp restart --graceful``, ``gracebgp restart`` (hand-over),
 SIGKILL with a start 2 s later, ``stop --retain`` followed by a start, an origin killed
 with -9 (GR keeps its route).
-Control runs that must lose: ``stop --withdraw`` (routes removed after the withdrawal),
+An origin coming back after a kill: zero lost, the same next hops. A single-path route
+flushed by the kernel (address removed, link down) comes back with its next hop.
+Control runs that must lose: ``stop --withdraw`` (routes removed after the withdrawal; the
+next start says F=0),
 and a restart with ``fib-retain = false``. ECMP: the kernel route has both origins as
 next hops; one origin stops and one remains. Next-hop tracking: the router's address
 towards an origin goes away: the route leaves the kernel, and a prefix only that origin
@@ -30,6 +33,7 @@ from typing import Any
 
 import pytest
 
+from gracebgp.runtime.fibkernel import DEFAULT_PROTOCOL
 from tests.interop.common import interop, require
 from tests.interop.gracebgpd import GraceBgpd
 from tests.interop.netns import Lab, Process, wait_until
@@ -67,9 +71,10 @@ class Net:
     gbd: FibRouter
     peers: list[GoBgpd]
 
-    def hops(self) -> list[str]:
-        """The next hops of our kernel route for PREFIX in the router ([] when absent)."""
-        text = self.lab.run(self.router, ["ip", "-j", "route", "show", PREFIX, "proto", "196"])
+    def hops(self, prefix: str = PREFIX) -> list[str]:
+        """The next hops of our kernel route for ``prefix`` in the router ([] when absent)."""
+        proto = str(DEFAULT_PROTOCOL)
+        text = self.lab.run(self.router, ["ip", "-j", "route", "show", prefix, "proto", proto])
         out = json.loads(text or "[]")
         if not out:
             return []
@@ -185,9 +190,20 @@ def test_an_origin_killed_with_gr_keeps_the_route_and_the_pings(net: Net) -> Non
     print(f"origin killed -9 (GR): {sent} sent, {lost} lost; hops {net.hops()}")
     assert net.hops() == before
     assert lost == 0
-    origin.restart(kill=False)
+    counts = _fib_counts(net)
     address = net.lab.addr(net.router, net.origins[1])
+    sent, lost = _across(net, "origin-back", lambda: origin.restart(kill=False), seconds=4.0)
     wait_until(lambda: origin.session_state(address) == "Established", 30)
+    net.peers[0].wait_route(net.lab.addr(net.router, net.origins[0]), "ipv4", ONLY2, timeout=30)
+    changed = tuple(b - a for a, b in zip(counts, _fib_counts(net), strict=True))
+    print(f"origin back: {sent} sent, {lost} lost; hops {net.hops()}; kernel +/~/-: {changed}")
+    assert lost == 0 and net.hops() == before
+
+
+def _fib_counts(net: Net) -> tuple[int, int, int]:
+    view = json.loads(net.gbd.cli("fib", json_out=True))
+    v4 = next(f for f in view["families"] if f["family"] == "ipv4-unicast")
+    return v4["added"], v4["replaced"], v4["deleted"]
 
 
 def test_ecmp_one_origin_stops_one_next_hop_remains(net: Net) -> None:
@@ -214,6 +230,7 @@ def test_an_unreachable_next_hop_leaves_the_kernel_and_the_peers_within_a_second
     try:
         wait_until(lambda: gone not in net.hops() or None, 5, interval=0.05,
                    what=f"{gone} out of the kernel route")
+        wait_until(lambda: net.hops(ONLY2) == [] or None, 5, interval=0.05, what=f"{ONLY2} out of the kernel")
         took = time.monotonic() - t0
         other.wait_route_gone(towards, "ipv4", ONLY2, timeout=5)
         withdrawn = time.monotonic() - t0
@@ -225,11 +242,27 @@ def test_an_unreachable_next_hop_leaves_the_kernel_and_the_peers_within_a_second
         lab.run(router, ["ip", "addr", "add", f"{mine}/24", "dev", dev])
     try:
         wait_until(lambda: len(net.hops()) == 2 or None, 60, what="two next hops again")
+        # the single-path route the kernel flushed with the address comes back (review 17, item 2)
+        wait_until(lambda: net.hops(ONLY2) == [gone] or None, 15, what=f"{ONLY2} back via {gone}")
     except TimeoutError as exc:
         raise AssertionError(f"{exc}\nrouter: {net.gbd.cli('peers')}\n{net.gbd.cli('fib')}\n"
                              f"{net.gbd.log_tail(60)}") from exc
     logs = net.gbd.logs()
     assert "Exception in callback" not in logs and "fib-dump-failed" not in logs, net.gbd.log_tail(60)
+
+
+def test_a_link_down_takes_the_route_out_and_up_brings_it_back(net: Net) -> None:
+    lab, router, origin = net.lab, net.router, net.origins[1]
+    via = lab.addr(origin, router)
+    dev = lab.link(router, origin).ifname(router)
+    wait_until(lambda: net.hops(ONLY2) == [via] or None, 15, what=f"{ONLY2} via {via}")
+    lab.run(router, ["ip", "link", "set", "dev", dev, "down"])
+    try:
+        wait_until(lambda: net.hops(ONLY2) == [] or None, 5, interval=0.05, what=f"{ONLY2} out at link down")
+    finally:
+        lab.run(router, ["ip", "link", "set", "dev", dev, "up"])
+    wait_until(lambda: net.hops(ONLY2) == [via] or None, 30, what=f"{ONLY2} back at link up")
+    wait_until(lambda: len(net.hops()) == 2 or None, 30, what="two next hops again")
 
 
 def test_control_stop_withdraw_loses_packets(net: Net) -> None:
@@ -238,7 +271,15 @@ def test_control_stop_withdraw_loses_packets(net: Net) -> None:
     assert net.hops() == []
     assert lost > 0
     net.gbd.restart(kill=False)
-    wait_until(lambda: len(net.hops()) == 2 or None, 60, what="the route back after the withdrawal")
+    try:
+        wait_until(lambda: len(net.hops()) == 2 or None, 60, what="the route back after the withdrawal")
+    except TimeoutError as exc:
+        state = f"{net.gbd.cli('peers')}\n{net.gbd.cli('fib')}\n{net.gbd.log_tail(80)}"
+        raise AssertionError(f"{exc}\n{state}") from exc
+    # our routes were deleted: this start found none, so F=0 (review of issue 17, item 5)
+    view = json.loads(net.gbd.cli("fib", json_out=True))
+    v4 = next(f for f in view["families"] if f["family"] == "ipv4-unicast")
+    assert v4["adopted_at_start"] == 0 and v4["f_bit"] is False, v4
 
 
 def test_control_restart_without_fib_retention_loses_packets(net: Net) -> None:
