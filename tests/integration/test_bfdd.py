@@ -263,3 +263,33 @@ def test_bfdd_that_cannot_hand_over_is_kept(daemons: Any, tmp_path: Path) -> Non
         finally:
             await fresh.close()
     run_up(daemons, scenario)
+
+
+def test_unusable_local_address_fails_that_session_only(tmp_path: Path) -> None:
+    """A session whose local address is not on the host (EADDRNOTAVAIL) is reported in the
+    reply; the other sessions of the set are set up and the connection goes on (review of
+    issue 18, item 3: the OSError killed the client's handler, the reply never came)."""
+    proc, path = _start(tmp_path, "c", A)
+
+    async def main() -> None:
+        client = BfddClient(path, lambda _m: None, spawn=False)
+        await client.start()
+        try:
+            ok = await client.set_sessions([SessionSpec(peer="127.0.0.9", local=A),
+                                            SessionSpec(peer="127.0.0.10")])
+            assert ok == {}
+            failed = await client.set_sessions([SessionSpec(peer="127.0.0.9", local="192.0.2.77"),
+                                                SessionSpec(peer="127.0.0.10"),
+                                                SessionSpec(peer="127.0.0.11"),
+                                                SessionSpec(peer="127.0.0.12", local="192.0.2.78")])
+            assert set(failed) == {"127.0.0.9", "127.0.0.12"}, failed
+            assert "assign" in failed["127.0.0.9"].lower(), failed  # EADDRNOTAVAIL's text
+            listing = await client.list_sessions()
+            by_key = {s["key"]: s for s in listing["sessions"]}
+            assert set(by_key) == {"127.0.0.9", "127.0.0.10", "127.0.0.11"}
+            assert by_key["127.0.0.9"]["local"] == A  # kept its old socket and spec
+        finally:
+            await client.close()
+            proc.terminate()
+            proc.wait(10)
+    asyncio.run(main())

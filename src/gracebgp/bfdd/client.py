@@ -98,10 +98,13 @@ class BfddClient:
         if self._writer is not None:
             self._writer.close()
 
-    async def set_sessions(self, specs: Sequence[SessionSpec]) -> None:
+    async def set_sessions(self, specs: Sequence[SessionSpec]) -> dict[str, str]:
+        """Hand bfdd the wanted set; returns the sessions it could not set up, with why."""
         self.wanted = list(specs)
-        if self._writer is not None:
-            await self.request({"op": "set", "sessions": [s.to_dict() for s in self.wanted]})
+        if self._writer is None:
+            return {}
+        reply = await self.request({"op": "set", "sessions": [s.to_dict() for s in self.wanted]})
+        return {str(k): str(v) for k, v in dict(reply.get("failed") or {}).items()}
 
     async def list_sessions(self) -> dict[str, Any]:
         return await self.request({"op": "list"})

@@ -189,7 +189,7 @@ class BfdServer:
                             return
                         continue
                     reply = await self._request(msg)
-                except (ValueError, TypeError, KeyError) as exc:
+                except (ValueError, TypeError, KeyError, OSError) as exc:
                     reply = {"ok": False, "error": str(exc)}
                 writer.write(dumps(reply))
         except (ConnectionError, asyncio.IncompleteReadError):
@@ -258,8 +258,8 @@ class BfdServer:
         op = msg.get("op")
         if op == "set":
             specs = [SessionSpec.from_dict(d) for d in msg.get("sessions", [])]
-            self.configure(specs)
-            return {"op": "set", "ok": True}
+            failed = self.configure(specs)
+            return {"op": "set", "ok": not failed, "failed": failed}
         if op == "list":
             now = self._now()
             return {"op": "list", "ok": True, "discards": dict(self.discards),
@@ -279,10 +279,14 @@ class BfdServer:
 
     # --- sessions -------------------------------------------------------------------------
 
-    def configure(self, specs: list[SessionSpec]) -> None:
+    def configure(self, specs: list[SessionSpec]) -> dict[str, str]:
         """Make the running sessions the wanted ones: new ones start in Down, changed
-        timers go through a Poll Sequence (§6.8.3), removed ones go AdminDown first."""
+        timers go through a Poll Sequence (§6.8.3), removed ones go AdminDown first.
+        Returns the sessions that could not be set up, each with why (a socket that cannot
+        be bound: the local address is not on the host yet); the others are set all the same,
+        and a failed one is tried again with the next set."""
         now = self._now()
+        failed: dict[str, str] = {}
         wanted = {s.key: s for s in specs}
         for key, old in list(self.endpoints.items()):
             if key not in wanted and not old.removing:
@@ -292,16 +296,22 @@ class BfdServer:
             if found is not None and found.removing:
                 self._drop(found)  # removed, then wanted again: a new session
                 found = None
-            if found is None:
-                self._add(spec, now)
+            try:
+                if found is None:
+                    self._add(spec, now)
+                    continue
+                ep = found
+                if (spec.local, spec.port) != (ep.spec.local, ep.spec.port):
+                    sock = sockets.transmit_socket(spec.peer, spec.local, self._rng)
+                    ep.sock.close()
+                    ep.sock = sock
+            except OSError as exc:  # the session keeps its old socket (or is not started)
+                log.error("BFD session to %s: %s", key, exc)
+                failed[key] = str(exc)
                 continue
-            ep = found
-            if (spec.local, spec.port) != (ep.spec.local, ep.spec.port):
-                sock = sockets.transmit_socket(spec.peer, spec.local, self._rng)
-                ep.sock.close()
-                ep.sock = sock
             ep.spec = spec
             self._outputs(ep, ep.session.set_params(self._params(spec), now))
+        return failed
 
     def _params(self, spec: SessionSpec) -> BfdParams:
         return BfdParams(desired_min_tx_us=spec.desired_min_tx_us, required_min_rx_us=spec.required_min_rx_us,
@@ -311,11 +321,7 @@ class BfdServer:
         discr = 0
         while discr == 0 or discr in self.by_discr:
             discr = self._rng.randrange(1, 1 << 32)
-        try:
-            sock = sockets.transmit_socket(spec.peer, spec.local, self._rng)
-        except OSError as exc:
-            log.error("BFD session to %s not started: %s", spec.peer, exc)
-            return
+        sock = sockets.transmit_socket(spec.peer, spec.local, self._rng)  # OSError: not started
         session = BfdSession(discr, self._params(spec), self._rng.random, now)
         ep = Endpoint(spec, session, sock)
         self.endpoints[spec.key] = ep

@@ -57,7 +57,7 @@ class BfdLink:
                                  log_path=os.path.join(self.cfg.gracebgp.state_dir, LOG_NAME))
         try:
             await self.client.start(code_fingerprint())
-            await self.client.set_sessions(specs)
+            self._failed(await self.client.set_sessions(specs))
         except (TimeoutError, OSError, ConnectionError, ValueError) as exc:
             log.error("BFD not running: gracebgp-bfdd: %s", exc, extra={"event": "bfd-unavailable"})
             self.client = None
@@ -73,7 +73,12 @@ class BfdLink:
             await self.start()
         else:
             with contextlib.suppress(ConnectionError, RuntimeError, TimeoutError):
-                await self.client.set_sessions(wanted_sessions(self.cfg))
+                self._failed(await self.client.set_sessions(wanted_sessions(self.cfg)))
+
+    def _failed(self, failed: dict[str, str]) -> None:
+        for key, why in failed.items():
+            log.error("BFD session to %s not set up by gracebgp-bfdd: %s (tried again at the next "
+                      "reload or reconnect)", key, why, extra={"event": "bfd-session-failed"})
 
     async def finish(self, keep: bool) -> None:
         """``keep`` (planned restart, retaining stop): leave bfdd and its sessions running
