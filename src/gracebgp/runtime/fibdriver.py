@@ -209,7 +209,7 @@ class FibDriver:
             loc.every_change = True
         hooks.append(self.step)
         loop = asyncio.get_running_loop()
-        self.monitor = fibkernel.Monitor(self.settings.protocol, self._changed)
+        self.monitor = fibkernel.Monitor(self.settings.protocol, self._changed, self._own_gone)
         loop.add_reader(self.monitor.sock.fileno(), self.monitor.readable)
         deadline = self.table.next_deadline()
         if deadline is not None:
@@ -353,8 +353,8 @@ class FibDriver:
 
     def _changed(self, msg: Any) -> None:
         """The monitor's callback: a parsed route of another protocol, or None for a link or
-        address change or a deletion of one of ours (then the kernel is dumped again, once
-        per burst: the other protocols' routes for resolution, ours to see what is gone)."""
+        address change (then the kernel is dumped again, once per burst: the other
+        protocols' routes for resolution, ours to see what the kernel flushed)."""
         if msg is None:
             if self._redump is None:
                 self._redump = asyncio.get_running_loop().call_later(REDUMP_DELAY, self._dump_again)
@@ -366,6 +366,18 @@ class FibDriver:
         self._other(route, table, kind, metric, gone=msg["event"] == "RTM_DELROUTE")
         self._tell_core()
         self._resolution_moved()
+
+    def _own_gone(self, parsed: tuple[KernelRoute, int, int, int]) -> None:
+        """A route of our protocol was deleted: the echo of our own delete (nothing to do),
+        or someone else's (``ip route del``) or the kernel's flush of one we hold: then the
+        kernel is read again (not trusted as is: the echo of an older delete of ours may
+        arrive after the prefix was added again)."""
+        route, table, _kind, metric = parsed
+        fib = self.table.families.get(route.family)
+        if fib is None or table != self.settings.table or metric != self.settings.metric:
+            return
+        if route.key in fib.installed and route.key not in fib.pending and self._redump is None:
+            self._redump = asyncio.get_running_loop().call_later(REDUMP_DELAY, self._dump_again)
 
     def _dump_again(self) -> None:
         self._redump = None

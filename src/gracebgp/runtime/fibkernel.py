@@ -410,13 +410,17 @@ def _attach(sock: socket.socket, program: list[tuple[int, int, int, int]]) -> ct
 class Monitor:
     """The kernel's link, address and route notifications. ``on_change(route_or_None)``:
     a route message of another protocol (parsed), or None for a link or address change
-    or a deletion of one of our protocol's routes (the caller dumps again); our own
-    protocol's new routes are dropped in the kernel (``own_echo_filter``) or, should one
-    pass, skipped unparsed."""
+    (the caller dumps again). A deletion of one of our protocol's routes goes to
+    ``on_own_gone`` as ``parse_route`` gives it (our own deletes' echo, or someone else's:
+    the caller tells them apart), or as None to ``on_change`` without it. Our protocol's
+    new routes are dropped in the kernel (``own_echo_filter``) or, should one pass,
+    skipped unparsed."""
 
-    def __init__(self, protocol: int, on_change: Callable[[Any | None], None]) -> None:
+    def __init__(self, protocol: int, on_change: Callable[[Any | None], None],
+                 on_own_gone: Callable[[tuple[KernelRoute, int, int, int]], None] | None = None) -> None:
         self.protocol = protocol
         self.on_change = on_change
+        self.on_own_gone = on_own_gone
         self._marshal = MarshalRtnl()
         self.sock = _rtnl_socket()
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
@@ -449,7 +453,12 @@ class Monitor:
                     if len(body) >= _RTMSG.size and body[5] == self.protocol:
                         if kind == MsgType.RTM_DELROUTE:
                             self.own_deleted += 1
-                            self.on_change(None)
+                            if self.on_own_gone is None:
+                                self.on_change(None)
+                            else:
+                                route = parse_route(body)
+                                if route is not None:
+                                    self.on_own_gone(route)
                         else:
                             self.own_seen += 1
                         continue

@@ -238,3 +238,29 @@ def test_another_protocols_route_at_any_metric_is_a_conflict() -> None:
     assert fib.operations() == [] and fib.families[V4].conflicts == {P1: 186}
     fib.kernel_route(KernelRoute(V4, P1, B, 186, metric=5), ours=False, gone=True)
     assert fib.operations() == [Op(OpKind.ADD, V4, P1, A)]
+
+
+def test_a_deletion_of_ours_by_someone_else_is_checked_our_own_echo_is_not() -> None:
+    # review of issue 17, item 7: the monitor now passes RTM_DELROUTE of our protocol
+    import asyncio
+
+    from gracebgp.runtime.fibdriver import FibDriver, FibSettings
+
+    async def run() -> tuple[bool, bool, bool]:
+        d = FibDriver(FibSettings(), "/nonexistent")
+        s = d.settings
+        d.table.open_gate(V4)
+        d.table.want(V4, P1, A)
+        for op in d.table.operations():
+            d.table.applied(op)
+        d._own_gone((KernelRoute(V4, P2, A, s.protocol, s.metric), s.table, 1, s.metric))  # our delete's echo
+        echo = d._redump is not None
+        d._own_gone((KernelRoute(V4, P1, A, s.protocol, 99), s.table, 1, 99))  # another metric: not ours
+        other_metric = d._redump is not None
+        d._own_gone((KernelRoute(V4, P1, A, s.protocol, s.metric), s.table, 1, s.metric))  # one we hold
+        held = d._redump is not None
+        if d._redump is not None:
+            d._redump.cancel()
+        return echo, other_metric, held
+
+    assert asyncio.run(run()) == (False, False, True)
