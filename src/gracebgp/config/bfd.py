@@ -11,7 +11,7 @@ BFD is not Up).
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, ValidationInfo, field_validator
 
 from gracebgp.bfd.codes import MULTIHOP_PORT, SINGLE_HOP_PORT
 from gracebgp.bfd.session import BfdParams
@@ -45,6 +45,14 @@ class Bfd(Frozen):
     #: only while BFD is Up, and stops when BFD goes down (core.bfd). Default: BGP comes up
     #: whether BFD is up or not.
     wait_for_up: bool = False
+
+    @field_validator("multihop", "graceful", "wait_for_up")
+    @classmethod
+    def _effective(cls, value: bool, info: ValidationInfo) -> bool:
+        """gracebgp's keys act on a BFD session only: without ``enabled`` they are refused."""
+        if value and not info.data.get("enabled"):
+            raise ValueError("has no effect while [bfd.config] enabled is false: enable BFD or remove it")
+        return value
 
     @property
     def destination_port(self) -> int:

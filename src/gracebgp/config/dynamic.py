@@ -89,6 +89,11 @@ def _unfit(group: dict[str, Any], network: Network | None) -> str:
     if isinstance(extras, dict) and extras.get("tcp-ao-keys"):
         return ("TCP-AO keys are not supported for dynamic neighbors (the kernel keys TCP-AO per "
                 "peer address); use auth-password, which is scoped to the prefix")
+    bfd = group.get("bfd")
+    bfd_config = bfd.get("config") if isinstance(bfd, dict) else None
+    if isinstance(bfd_config, dict) and bfd_config.get("enabled") is True:
+        return ("BFD ([peer-groups.bfd.config] enabled) is not supported for dynamic neighbors: "
+                "gracebgp-bfdd starts a session towards a known address; enable BFD per [[neighbors]]")
     transport = group.get("transport")
     config = transport.get("config") if isinstance(transport, dict) else None
     local = config.get("local-address") if isinstance(config, dict) else None

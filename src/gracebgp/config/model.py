@@ -396,6 +396,16 @@ class Neighbor(Frozen):
         """The TCP MD5 key (RFC 2385) of the session, "" for none."""
         return self.auth_password_file.key if self.auth_password_file is not None else self.auth_password
 
+    @field_validator("bfd")
+    @classmethod
+    def _bfd_peer(cls, value: Bfd, info: ValidationInfo) -> Bfd:
+        peer = info.data.get("neighbor_address")
+        if value.enabled and peer is not None and "%" in str(peer):
+            raise ValueError(f"[neighbors.bfd.config] enabled: BFD to the scoped (link-local) address "
+                             f"{peer} is not supported (gracebgp-bfdd matches packets by address, "
+                             "without the interface)")
+        return value
+
     @field_validator("local_address")
     @classmethod
     def _local(cls, value: str | None, info: ValidationInfo) -> str | None:

@@ -89,3 +89,37 @@ def test_unknown_bfd_key_is_an_error() -> None:
     line, where, message = only(text)
     assert (line, where) == (10, "neighbors[0].bfd.config.multiplier")
     assert "unknown key" in message
+
+
+@pytest.mark.parametrize("key", ["multihop", "graceful", "wait-for-up"])
+def test_gracebgp_keys_without_bfd_enabled_are_refused(key: str) -> None:
+    """They act on a BFD session only (review of issue 18, item 5: accepted, no effect)."""
+    text = MINIMAL + NEIGHBOR + f"[neighbors.bfd.gracebgp]\n{key} = true\n"
+    line, where, message = only(text)
+    assert (line, where) == (9, f"neighbors[0].bfd.gracebgp.{key}")
+    assert "enabled is false" in message
+
+
+def test_bfd_in_a_dynamic_neighbors_peer_group_is_refused() -> None:
+    text = MINIMAL + (
+        '[[peer-groups]]\nconfig = { peer-group-name = "pg", peer-as = 65002 }\nbfd.config.enabled = true\n'
+        '[[dynamic-neighbors]]\nconfig = { prefix = "10.9.0.0/24", peer-group = "pg" }\n')
+    _line, where, message = only(text)
+    assert where == "dynamic-neighbors[0].config.peer-group"
+    assert "BFD" in message and "not supported for dynamic neighbors" in message
+
+
+def test_bfd_to_a_link_local_neighbor_is_refused() -> None:
+    """gracebgp-bfdd matches packets by address without the scope (review of issue 18,
+    item 4): such a session would never come Up."""
+    text = MINIMAL + """\
+[[neighbors]]
+[neighbors.config]
+neighbor-address = "fe80::2%eth0"
+peer-as = 65002
+[neighbors.bfd.config]
+enabled = true
+"""
+    _line, where, message = only(text)
+    assert where == "neighbors[0]"
+    assert "[neighbors.bfd.config] enabled" in message and "link-local" in message
