@@ -646,7 +646,7 @@ PROBES: dict[str, Probe] = {
     "gracebgp.fib_metric": p('sigterm = "retain"', 'sigterm = "retain"\nfib-metric = 100', runtime_only,
                              ("runtime/fibdriver.py", "g.fib_metric")),
     "gracebgp.fib_sweep_time": p('sigterm = "retain"', 'sigterm = "retain"\nfib-sweep-time = 60',
-                                 runtime_only, ("runtime/fibdriver.py", "float(g.fib_sweep_time)")),
+                                 runtime_only, ("runtime/fibdriver.py", "cfg.gracebgp.fib_sweep_time")),
     "gracebgp.fib_retain": p('sigterm = "retain"', 'sigterm = "retain"\nfib-retain = false', runtime_only,
                              ("runtime/fibdriver.py", "g.fib_retain")),
     "gracebgp.fib_resolve_via_default": p('sigterm = "retain"',
