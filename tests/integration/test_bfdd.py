@@ -23,6 +23,10 @@ from gracebgp.bfd import ControlPacket, SessionState, encode
 from gracebgp.bfd.codes import SINGLE_HOP_PORT
 from gracebgp.bfdd.client import BfddClient
 from gracebgp.bfdd.protocol import SessionSpec, code_fingerprint
+from gracebgp.config import parse
+from gracebgp.core.speaker import Speaker
+from gracebgp.runtime.bfdlink import BfdLink
+from gracebgp.runtime.owner import Owner
 
 A, B = "127.0.0.1", "127.0.0.2"
 FAST = {"desired_min_tx_us": 50_000, "required_min_rx_us": 50_000, "detect_mult": 3}
@@ -293,3 +297,57 @@ def test_unusable_local_address_fails_that_session_only(tmp_path: Path) -> None:
             proc.terminate()
             proc.wait(10)
     asyncio.run(main())
+
+
+def _link_config(state_dir: Path, bfd: bool) -> Any:
+    text = (f'[global.config]\nas = 65001\nrouter-id = "192.0.2.1"\n[gracebgp]\nstate-dir = "{state_dir}"\n'
+            f'[[neighbors]]\n[neighbors.config]\nneighbor-address = "{B}"\npeer-as = 65002\n'
+            f'[neighbors.transport.config]\nlocal-address = "{A}"\n')
+    return parse(text + ("[neighbors.bfd.config]\nenabled = true\n" if bfd else ""))
+
+
+def _link(tmp_path: Path, bfd: bool) -> Any:
+    return BfdLink(Owner(Speaker(65001, "192.0.2.1"), []), _link_config(tmp_path, bfd))
+
+
+def test_gracebgpd_without_bfd_stops_a_leftover_bfdd(tmp_path: Path) -> None:
+    """Review of issue 18, item 7: a gracebgpd without BFD that found a bfdd.sock stayed
+    connected to an idle bfdd forever (which stopped its orphan timer)."""
+    proc, path = _start(tmp_path, "bfdd", A)  # the state directory's bfdd.sock
+
+    async def main() -> None:
+        link = _link(tmp_path, bfd=False)
+        assert link.path == path
+        await link.start()
+        assert link.client is None and not link.connected
+    asyncio.run(main())
+    assert proc.wait(10) == 0
+
+
+def test_bfdd_gone_clears_the_status_until_it_is_back(tmp_path: Path,
+                                                      caplog: pytest.LogCaptureFixture) -> None:
+    """Review of issue 18, item 7: when bfdd died, status and metrics kept its last word."""
+    async def main() -> None:
+        link = _link(tmp_path, bfd=True)
+        await link.start()
+        try:
+            assert link.connected
+            [s] = await link.sessions()
+            assert s["peer"] == B and link.status
+            old = link.client.pid
+            os.kill(old, signal.SIGKILL)
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + 10
+            while "went away: BFD status unknown" not in caplog.text:
+                assert loop.time() < deadline, caplog.text
+                await asyncio.sleep(0.02)
+            assert not link.status or link.client.pid != old  # cleared, or already a new bfdd's
+            while link.client.pid == old or not link.connected:  # the client starts a new one
+                assert loop.time() < deadline
+                await asyncio.sleep(0.05)
+            [s] = await link.sessions()
+            assert s["peer"] == B
+        finally:
+            await link.finish(keep=False)
+    with caplog.at_level("WARNING", logger="gracebgp.bfd"):
+        asyncio.run(main())

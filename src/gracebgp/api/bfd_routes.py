@@ -20,12 +20,16 @@ class BfdSource(Protocol):
 
     status: dict[str, dict[str, Any]]  # by peer: bfdd's last word (events, listings)
 
+    @property
+    def connected(self) -> bool: ...  # gracebgp-bfdd answers
+
     async def sessions(self) -> list[dict[str, Any]]: ...
 
 
 class BfdCollector(Collector):
-    """Per peer: up, state, detection time, the peer's C bit, flaps (from the last known
-    status, which every state change updates)."""
+    """Whether gracebgp-bfdd answers; per peer: up, state, detection time, the peer's C
+    bit, flaps (from the last known status, which every state change updates and losing
+    bfdd clears)."""
 
     def __init__(self, source: BfdSource) -> None:
         self.source = source
@@ -41,6 +45,11 @@ class BfdCollector(Collector):
                                      labels=["peer"])
         flaps = CounterMetricFamily("gracebgp_bfd_flaps", "Up -> Down transitions of the BFD session",
                                     labels=["peer"])
+        connected = GaugeMetricFamily("gracebgp_bfdd_connected",
+                                      "1 while gracebgp-bfdd answers gracebgpd (the BFD series below "
+                                      "are bfdd's last word: none while it is away)")
+        connected.add_metric([], 1.0 if self.source.connected else 0.0)
+        yield connected
         for peer, s in sorted(self.source.status.items()):
             up.add_metric([peer], 1.0 if s.get("state") == "up" else 0.0)
             for name in STATES:

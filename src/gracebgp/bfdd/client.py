@@ -29,9 +29,11 @@ class BfddClient:
 
     def __init__(self, control_path: str, on_message: Callable[[dict[str, Any]], None], *,
                  spawn: bool = True, log_path: str | None = None,
-                 command: Sequence[str] | None = None) -> None:
+                 command: Sequence[str] | None = None,
+                 on_disconnect: Callable[[], None] | None = None) -> None:
         self.control_path = control_path
         self.on_message = on_message
+        self.on_disconnect = on_disconnect  # bfdd went away (before reconnecting)
         self.spawn = spawn
         self.log_path = log_path
         self.command = list(command or (sys.executable, "-m", "gracebgp.bfdd"))
@@ -184,6 +186,8 @@ class BfddClient:
                 log.warning("gracebgp-bfdd connection: %s", exc)
             self.connected.clear()
             self._writer = None
+            if self.on_disconnect is not None:
+                self.on_disconnect()
             while self._replies:
                 fut = self._replies.popleft()
                 if not fut.done():

@@ -48,12 +48,21 @@ class BfdLink:
         self.client: BfddClient | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
+    @property
+    def connected(self) -> bool:
+        """gracebgp-bfdd answers (the gracebgp_bfdd_connected gauge)."""
+        return self.client is not None and self.client.connected.is_set()
+
     async def start(self) -> None:
-        """Adopt a running bfdd (a planned restart) or start one when BFD is configured."""
+        """Adopt a running bfdd (a planned restart) or start one when BFD is configured;
+        a bfdd left running while no BFD is configured is stopped (its sessions, if any,
+        AdminDown)."""
         specs = wanted_sessions(self.cfg)
-        if not specs and not os.path.exists(self.path):
+        if not specs:
+            if os.path.exists(self.path):
+                await self._stop_idle()
             return
-        self.client = BfddClient(self.path, self._message,
+        self.client = BfddClient(self.path, self._message, on_disconnect=self._gone,
                                  log_path=os.path.join(self.cfg.gracebgp.state_dir, LOG_NAME))
         try:
             await self.client.start(code_fingerprint())
@@ -69,11 +78,37 @@ class BfdLink:
         task.add_done_callback(self._tasks.discard)
 
     async def _reconfigure(self) -> None:
+        specs = wanted_sessions(self.cfg)
         if self.client is None:
             await self.start()
+        elif not specs:  # BFD removed everywhere: AdminDown, bfdd ends
+            client, self.client = self.client, None
+            await client.stop_daemon()
+            await client.close()
+            self.status.clear()
         else:
             with contextlib.suppress(ConnectionError, RuntimeError, TimeoutError):
-                self._failed(await self.client.set_sessions(wanted_sessions(self.cfg)))
+                self._failed(await self.client.set_sessions(specs))
+            wanted = {s.peer for s in specs}
+            self.status = {p: s for p, s in self.status.items() if p in wanted}
+
+    async def _stop_idle(self) -> None:
+        """A gracebgp-bfdd from an earlier configuration with BFD: end it rather than keep it
+        (and its sessions) alive with a connection that configures nothing."""
+        client = BfddClient(self.path, lambda _m: None, spawn=False)
+        try:
+            await client.start()
+        except (TimeoutError, OSError, ConnectionError, ValueError):
+            return  # a stale socket: nothing answers
+        log.info("gracebgp-bfdd (pid %s) runs but no BFD is configured: stopping it", client.pid)
+        await client.stop_daemon()
+        await client.close()
+
+    def _gone(self) -> None:
+        """bfdd went away: what it said last is no longer known to hold."""
+        log.warning("gracebgp-bfdd went away: BFD status unknown until it is back",
+                    extra={"event": "bfdd-disconnected"})
+        self.status.clear()
 
     def _failed(self, failed: dict[str, str]) -> None:
         for key, why in failed.items():
@@ -99,7 +134,8 @@ class BfdLink:
         if msg.get("event") != "state":
             return
         s = msg["status"]
-        self.status[s["peer"]] = s
+        if s["peer"] in {w.peer for w in wanted_sessions(self.cfg)}:  # not a removed one
+            self.status[s["peer"]] = s
         self._submit(msg.get("old", "down"), s)
 
     def _submit(self, old: str, s: dict[str, Any]) -> None:

@@ -53,6 +53,7 @@ class Link:
     def __init__(self) -> None:
         down = dict(LISTED, peer="192.0.2.9", state="down", flaps=5)
         self.status: dict[str, dict[str, Any]] = {"192.0.2.2": LISTED, "192.0.2.9": down}
+        self.connected = True
 
     async def sessions(self) -> list[dict[str, Any]]:
         return [self.status["192.0.2.9"], self.status["192.0.2.2"]]
@@ -68,9 +69,21 @@ def test_route_and_metrics_answer_from_the_link_and_nothing_without_bfd() -> Non
                  'gracebgp_bfd_session_up{peer="192.0.2.9"} 0.0',
                  'gracebgp_bfd_session_state{peer="192.0.2.9",state="down"} 1.0',
                  'gracebgp_bfd_detection_time_seconds{peer="192.0.2.2"} 0.9',
-                 'gracebgp_bfd_flaps_total{peer="192.0.2.9"} 5.0'):
+                 'gracebgp_bfd_flaps_total{peer="192.0.2.9"} 5.0',
+                 "gracebgp_bfdd_connected 1.0"):
         assert line in text, line
     bare, empty = FastAPI(), CollectorRegistry()
     bfd_routes.register(bare, None, empty)
     assert TestClient(bare).get("/v1/bfd").json() == []
     assert "gracebgp_bfd" not in generate_latest(empty).decode()
+
+
+def test_bfdd_away_shows_in_the_connected_gauge() -> None:
+    """Review of issue 18, item 7: no metric said whether gracebgp-bfdd answers."""
+    link, registry = Link(), CollectorRegistry()
+    link.connected = False
+    link.status.clear()  # what BfdLink does when bfdd goes away
+    bfd_routes.register(FastAPI(), link, registry)
+    text = generate_latest(registry).decode()
+    assert "gracebgp_bfdd_connected 0.0" in text
+    assert "gracebgp_bfd_session_up{" not in text
