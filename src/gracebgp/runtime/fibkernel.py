@@ -301,7 +301,15 @@ def _ip(value: memoryview) -> str:
 
 def parse_route(body: memoryview) -> tuple[KernelRoute, int, int, int] | None:
     """(route, table, type, metric) of one RTM_NEWROUTE body (rtmsg + rtattrs), by the
-    layouts in the module's docstring; None for another family or a source-specific route."""
+    layouts in the module's docstring; None for another family, a source-specific route
+    or a malformed message (a dump never fails on one route)."""
+    try:
+        return _parse_route(body)
+    except (struct.error, ValueError):
+        return None
+
+
+def _parse_route(body: memoryview) -> tuple[KernelRoute, int, int, int] | None:
     if len(body) < _RTMSG.size:
         return None
     afi, dst_len, src_len, _tos, table, protocol, _scope, kind, _flags = _RTMSG.unpack_from(body)

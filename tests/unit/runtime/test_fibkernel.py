@@ -81,3 +81,21 @@ def test_the_default_protocol_is_no_other_daemons(tmp_path: Path) -> None:
     assert protocol_names(196, [str(main)], [str(d)]) == {"static"}
     assert protocol_names(DEFAULT_PROTOCOL, [str(main)], [str(d)]) == set()
     assert DEFAULT_PROTOCOL not in (12, 80) and not 186 <= DEFAULT_PROTOCOL <= 197
+
+
+def test_the_dump_decoder_reads_what_the_encoder_writes_and_survives_garbage() -> None:
+    from gracebgp.runtime.fibkernel import parse_route
+
+    ecmp = Op(OpKind.REPLACE, IPV6_UNICAST, key("2001:db8:98::/48"), (Hop("fd00::1", 2), Hop("fd00::2", 3)))
+    data = encode(ecmp, 1, 1000, 201, 30, ack=False)
+    [(_, _, _, body)] = list(_messages(data))
+    parsed = parse_route(body)
+    assert parsed is not None
+    route, table, kind, metric = parsed
+    assert (route.key, route.hops, route.protocol) == (ecmp.key, ecmp.hops, 201)
+    assert (table, kind, metric) == (1000, 1, 30)
+    add = Op(OpKind.ADD, IPV4_UNICAST, key("10.99.0.0/24"), (Hop("192.0.2.1", 3),))
+    [(_, _, _, body)] = list(_messages(encode(add, 2, 254, 201, 20, False)))
+    parsed = parse_route(body)
+    assert parsed is not None and parsed[0].hops == add.hops
+    assert parse_route(memoryview(bytes(body)[:-3])) is None  # a truncated gateway: skipped, no exception
