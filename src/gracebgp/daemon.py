@@ -472,8 +472,8 @@ class Daemon:
         if self.store is not None:
             self.store.close()
         try:
-            if handing_over:
-                self.restart_state.clean()  # not a restart the speaker has to recover from
+            if handing_over:  # running.json stays: a death before the new process runs is a crash
+                self.restart_state.heartbeat()
             elif self.graceful_stop:
                 events = [e for e in self.owner.bus.history if e.get("kind") in ("restart", "peer-state")]
                 self.restart_state.planned(self.stop_message, events)

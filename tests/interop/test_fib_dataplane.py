@@ -8,9 +8,9 @@ origins' routes back to the client are static: only the router's path to the /24
 from BGP, so every lost ping is the router's. The client pings every 20 ms with
 ``ping -c COUNT -i 0.02`` (iputils ``ping -w`` would stop at the first ICMP error).
 
-Zero lost: across ``gracebgp restart --graceful``, ``gracebgp restart`` (hand-over),
-SIGKILL with a start 2 s later, ``stop --retain`` followed by a start, an origin killed
-with -9 (GR keeps its route).
+Zero lost: across ``gracebgp restart --graceful``, ``gracebgp restart`` (hand-over), a
+hand-over SIGKILLed half-way, SIGKILL with a start 2 s later, ``stop --retain`` followed
+by a start, an origin killed with -9 (GR keeps its route).
 An origin coming back after a kill: zero lost, the same next hops. A single-path route
 flushed by the kernel (address removed, link down) comes back with its next hop.
 Control runs that must lose: ``stop --withdraw`` (routes removed after the withdrawal; the
@@ -159,6 +159,23 @@ def test_zero_loss_across_a_session_hand_over(net: Net) -> None:
     print(f"gracebgp restart (hand-over): {sent} sent, {lost} lost; hops {net.hops()}")
     assert lost == 0
     assert len(net.hops()) == 2, net.gbd.cli("fib")
+
+
+def test_zero_loss_when_a_hand_over_is_killed(net: Net) -> None:
+    """SIGKILL (the whole process group: the keepalive bridge too) in the middle of a
+    ``gracebgp restart`` hand-over, a start 2 s later: a crash like any other, so the
+    peers' graceful restart and the kernel routes carry the traffic."""
+    def killed() -> None:
+        net.gbd.cli("restart")
+        time.sleep(0.3)  # the owner loop stops 0.1 s after the answer: the new image is starting
+        net.gbd.kill9()
+        time.sleep(2)
+        net.gbd.restart(kill=False)
+
+    sent, lost = _across(net, "handover-killed", killed)
+    print(f"hand-over killed, start 2 s later: {sent} sent, {lost} lost; hops {net.hops()}")
+    assert lost == 0
+    wait_until(lambda: len(net.hops()) == 2 or None, 30, what="both next hops after the crash")
 
 
 def test_zero_loss_across_sigkill_and_a_start_2s_later(net: Net) -> None:
