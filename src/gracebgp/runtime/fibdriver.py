@@ -110,6 +110,8 @@ class FibDriver:
         self._dumping: asyncio.Task[None] | None = None  # a dump in a thread, awaited
         self._dump_wanted = False  # another change came while dumping: dump once more after
         self._touched: dict[Family, set[int]] = {f: set() for f in FAMILIES}  # changed since the dump began
+        # other protocols' route changes seen while the dump ran: applied again after it
+        self._during: list[tuple[KernelRoute, int, int, int, bool]] = []
         self._retry: asyncio.TimerHandle | None = None
         self.corrected = 0  # our routes the kernel had lost (or changed) behind our back
         self._sweep: asyncio.TimerHandle | None = None
@@ -363,7 +365,10 @@ class FibDriver:
         if parsed is None:
             return
         route, table, kind, metric = parsed
-        self._other(route, table, kind, metric, gone=msg["event"] == "RTM_DELROUTE")
+        gone = msg["event"] == "RTM_DELROUTE"
+        if self._dumping is not None:  # the dump may have read the kernel before this change
+            self._during.append((route, table, kind, metric, gone))
+        self._other(route, table, kind, metric, gone=gone)
         self._tell_core()
         self._resolution_moved()
 
@@ -385,6 +390,7 @@ class FibDriver:
             self._dump_wanted = True
             return
         self._touched = {f: set() for f in FAMILIES}
+        self._during = []
         self._dumping = asyncio.get_running_loop().create_task(self._dump_task())
 
     async def _dump_task(self) -> None:
@@ -425,6 +431,9 @@ class FibDriver:
                     ours[route.family][route.key] = route.hops
             else:
                 self._other(route, table, kind, metric, gone=False)
+        for route, table, kind, metric, gone in self._during:  # newer than the dump, or as new
+            self._other(route, table, kind, metric, gone=gone)
+        self._during = []
         for f in FAMILIES:
             fixed = self.table.ours_in_kernel(f, ours[f], self._touched[f])
             if fixed:

@@ -264,3 +264,16 @@ def test_a_deletion_of_ours_by_someone_else_is_checked_our_own_echo_is_not() -> 
         return echo, other_metric, held
 
     assert asyncio.run(run()) == (False, False, True)
+
+
+def test_route_changes_seen_while_the_dump_ran_are_not_lost() -> None:
+    # the re-read runs in a thread now: the monitor's changes meanwhile may be newer than it
+    from gracebgp.runtime.fibdriver import FibDriver, FibSettings
+
+    d = FibDriver(FibSettings(), "/nonexistent")
+    static = KernelRoute(V4, k("10.9.0.0/24"), A, 4, 20)
+    gone = KernelRoute(V4, k("10.8.0.0/24"), B, 4, 20)
+    d._during = [(static, 254, 1, 20, False), (gone, 254, 1, 20, True)]
+    d._dumped([(gone, 254, 1, 20)])  # the dump read 10.8 before it went and 10.9 before it came
+    assert d.resolvers[V4].resolves("10.9.0.1") and not d.resolvers[V4].resolves("10.8.0.1")
+    assert d.table.families[V4].foreign == {static.key: 4}
