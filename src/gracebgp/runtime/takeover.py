@@ -137,21 +137,27 @@ class Listener:
             said = answer.decode("utf-8", "replace").strip() or "nothing: it closed the connection"
             raise OSError(f"the new process did not confirm ({said})")
 
-    def close(self) -> None:
+    def close(self, unlink: bool = True) -> None:
+        """Stop answering; ``unlink=False`` after a take-over: the path is the taker's now."""
         if self._task is not None:
             self._task.cancel()
         for s in (self.sock, self.accepted[0] if self.accepted else None):
             if s is not None:
                 s.close()
-        with contextlib.suppress(OSError):
-            self.path.unlink()
+        if unlink:
+            with contextlib.suppress(OSError):
+                self.path.unlink()
 
 
-def request(state_dir: str | Path, reads: list[int],
-            timeout: float = TIMEOUT) -> tuple[bytes, dict[int, int]]:
-    """The new process's side: ask the running daemon for its sessions. Returns the state
-    and the descriptors received (the number in the state -> ours here); TakeOverError
-    with the reason when refused or when no daemon answers."""
+def request(state_dir: str | Path, reads: list[int], timeout: float = TIMEOUT,
+            check: Callable[[bytes, list[int], list[int]], str] | None = None,
+            who: str = "gracebgpd") -> tuple[bytes, dict[int, int]]:
+    """The new process's side: ask the running daemon (``who``) for its sessions. Returns
+    the state and the descriptors received (the number in the state -> ours here);
+    TakeOverError with the reason when refused or when no daemon answers. ``check(state,
+    numbers, fds)`` says why the state cannot be adopted ("" when it can: then we confirm);
+    the default reads gracebgpd's state (gracebgp-proxyd passes its own)."""
+    check = check or _unusable
     path = Path(state_dir) / SOCK_NAME
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.settimeout(timeout)
@@ -159,7 +165,7 @@ def request(state_dir: str | Path, reads: list[int],
         s.connect(str(path))
     except (FileNotFoundError, ConnectionRefusedError) as exc:
         s.close()
-        raise NothingToTakeOver(f"no gracebgpd runs on {state_dir} ({exc.strerror or exc})") from None
+        raise NothingToTakeOver(f"no {who} runs on {state_dir} ({exc.strerror or exc})") from None
     except OSError as exc:
         s.close()
         raise TakeOverError(f"cannot reach {path}: {exc.strerror or exc}") from None
@@ -170,29 +176,29 @@ def request(state_dir: str | Path, reads: list[int],
         answer = json.loads(head.decode("utf-8"))
         if not answer.get("ok"):
             _close(fds)
-            raise TakeOverError(f"the running gracebgpd refused the take-over: {answer.get('error')}")
+            raise TakeOverError(f"the running {who} refused the take-over: {answer.get('error')}")
         length, numbers = int(answer["length"]), list(answer["fds"])
         chunks, got = [rest], len(rest)
         while got < length:
             chunk = s.recv(min(1 << 20, length - got))
             if not chunk:
                 _close(fds)
-                raise TakeOverError("the running gracebgpd closed the connection during the hand-over")
+                raise TakeOverError(f"the running {who} closed the connection during the hand-over")
             chunks.append(chunk)
             got += len(chunk)
         state = b"".join(chunks)
-        why = _unusable(state, numbers, fds)
-        if why:  # the running gracebgpd keeps its sessions (it resumes on anything but TAKEN)
+        why = check(state, numbers, fds)
+        if why:  # the running process keeps its sessions (it resumes on anything but TAKEN)
             _close(fds)
             s.sendall(why.encode())
-            raise TakeOverError(f"the state of the running gracebgpd cannot be used here: {why}; it keeps "
+            raise TakeOverError(f"the state of the running {who} cannot be used here: {why}; it keeps "
                                 "its sessions")
         s.sendall(TAKEN)
     except OSError as exc:
-        raise TakeOverError(f"the running gracebgpd did not complete the take-over on {path}: "
+        raise TakeOverError(f"the running {who} did not complete the take-over on {path}: "
                             f"{exc.strerror or exc}") from None
     except (ValueError, KeyError, TypeError) as exc:
-        raise TakeOverError(f"the running gracebgpd answered something else: {exc}") from None
+        raise TakeOverError(f"the running {who} answered something else: {exc}") from None
     finally:
         s.close()
     return state, dict(zip(numbers, fds, strict=False))
