@@ -108,6 +108,7 @@ class Relay:
         self.vm_open_bytes = b""
         self.node_open: Open | None = None
         self.negotiated: Negotiated | None = None  # with the node the VM negotiated with
+        self.negotiated_with: Open | None = None  # that node's OPEN
         self.upstream_hold = 0
         self.vm_routes = RouteTable()
         self.node_routes = RouteTable()
@@ -263,6 +264,33 @@ class Relay:
                 times.append(self._last_rx[Leg.NODE] + hold + 0.001)
         return min(times) if times else None
 
+    # --- the proxy's own upgrade (proxy.snapshot) ------------------------------------------
+
+    def clocks(self) -> dict[str, dict[str, float]]:
+        """When each leg last received and sent (the hold and keepalive timers)."""
+        return {"rx": {leg.value: t for leg, t in self._last_rx.items()},
+                "tx": {leg.value: t for leg, t in self._last_tx.items()}}
+
+    def unread(self, leg: Leg) -> bytes:
+        """Octets of ``leg`` read but not yet a complete message."""
+        return (self._vm_framer if leg is Leg.VM else self._node_framer).unread()
+
+    def adopt(self, clocks: dict[str, dict[str, float]], unread: dict[Leg, bytes]) -> None:
+        """An Established session taken over from another process: its timers and the
+        octets it had read of each leg's next message (``vm_bytes``/``node_bytes`` go on
+        from there)."""
+        assert self.negotiated is not None
+        self.phase, self.upstream = Phase.ESTABLISHED, Upstream.ESTABLISHED
+        self._keepalive_seen = {Leg.VM: True, Leg.NODE: True}
+        self._tried = {self.node}
+        for leg in Leg:
+            self._last_rx[leg] = float(clocks["rx"][leg.value])
+            self._last_tx[leg] = float(clocks["tx"][leg.value])
+        size = self._vm_ctx().max_message_len
+        self._vm_framer, self._node_framer = Framer(size), Framer(size)
+        self._vm_framer.push(unread[Leg.VM])
+        self._node_framer.push(unread[Leg.NODE])
+
     # --- VM to control node ---------------------------------------------------------------
 
     def _from_vm(self, mtype: int, body: bytes, now: float) -> list[Action]:
@@ -407,6 +435,7 @@ class Relay:
     def _negotiate(self) -> None:
         if self.vm_open is not None and self.node_open is not None and self.phase is Phase.OPENING:
             self.negotiated = negotiate_legs(self.node_open, self.vm_open)
+            self.negotiated_with = self.node_open
             self.upstream_hold = self.negotiated.hold_time if self.negotiated else 0
             ctx = self._vm_ctx()
             self._vm_framer.max_len = self._node_framer.max_len = ctx.max_message_len

@@ -22,7 +22,7 @@ import struct
 import time
 from collections import deque
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import Any, cast
 
 from gracebgp.api.proxy_schema import ProxySession
 from gracebgp.proxy.config import Address, Network, ProxyConfig, port_key
@@ -63,7 +63,9 @@ class Session:
         self.relay = relay
         self.vm_reader, self.vm_writer = vm
         self.node_port = node_port
+        self.node_reader: asyncio.StreamReader | None = None
         self.node_writer: asyncio.StreamWriter | None = None
+        self._readers: dict[Leg, asyncio.Task[Any] | None] = {}  # each leg's read loop
         self._generation = 0  # which upstream connection is the current one
         self._tasks: set[asyncio.Task[None]] = set()
         self._timer: asyncio.TimerHandle | None = None
@@ -196,6 +198,7 @@ class Session:
     # --- the connections ----------------------------------------------------------------
 
     async def _read_vm(self) -> None:
+        self._readers[Leg.VM] = asyncio.current_task()
         reason = "connection closed"
         try:
             while await self._readable[Leg.VM].wait() and (data := await self.vm_reader.read(READ_SIZE)):
@@ -218,10 +221,16 @@ class Session:
         if generation != self._generation:  # the session ended while connecting
             reset(writer)
             return
-        self.node_writer = writer
+        self.node_reader, self.node_writer = reader, writer
         self.meta.node_tcp = "established"
-        self.server.node_connections[node] = self.server.node_connections.get(node, 0) + 1
         self.run(self.relay.node_connected(self.server.now()))
+        await self._read_node(node, generation)
+
+    async def _read_node(self, node: str, generation: int) -> None:
+        reader, writer = self.node_reader, self.node_writer
+        assert reader is not None and writer is not None
+        self._readers[Leg.NODE] = asyncio.current_task()
+        self.server.node_connections[node] = self.server.node_connections.get(node, 0) + 1
         reason = "connection closed by the control node"
         try:
             while await self._readable[Leg.NODE].wait() and (data := await reader.read(READ_SIZE)):
@@ -302,6 +311,82 @@ class Session:
             task.cancel()
 
 
+    # --- the proxy's own upgrade (proxy.handover) --------------------------------------
+
+    def busy(self) -> bool:
+        """A leg waits on flow control: not at a clean point."""
+        return bool(self._draining)
+
+    def _legs(self) -> list[tuple[Leg, asyncio.StreamReader, asyncio.StreamWriter]]:
+        assert self.node_reader is not None and self.node_writer is not None
+        return [(Leg.VM, self.vm_reader, self.vm_writer), (Leg.NODE, self.node_reader, self.node_writer)]
+
+    def quiesce(self) -> None:
+        """Stop reading both legs (what the kernel has not given us stays in the sockets for
+        the next process) and hand the relay what was read already: each leg stops at a
+        message boundary or inside the next message (``Relay.unread``)."""
+        for leg, reader, writer in self._legs():
+            self._readable[leg].clear()
+            cast(asyncio.ReadTransport, writer.transport).pause_reading()
+            task = self._readers.pop(leg, None)
+            if task is not None:
+                task.cancel()
+            # asyncio's StreamReader keeps what it read but did not return yet (CPython: _buffer)
+            buffered = getattr(reader, "_buffer", None)
+            if buffered and self.relay.phase is not Phase.CLOSED:
+                data = bytes(buffered)
+                buffered.clear()
+                feed = self.relay.vm_bytes if leg is Leg.VM else self.relay.node_bytes
+                self.run(feed(data, self.server.now()))
+        self._disarm()
+
+    async def flush(self, deadline: float) -> str:
+        """Wait (until ``deadline``, loop time) for both legs' writes to reach the kernel;
+        "" when they did, else why not."""
+        loop = asyncio.get_running_loop()
+        for leg, _, writer in self._legs():
+            while (left := writer.transport.get_write_buffer_size()) and not writer.is_closing():
+                if loop.time() >= deadline:
+                    return f"{self.meta.vm_address}: {left} octets to the {leg.value} leg still unsent"
+                await asyncio.sleep(0.005)
+        self._disarm()
+        return ""
+
+    def _disarm(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def resume_reading(self) -> None:
+        """The hand-over did not happen: read both legs again, timers armed."""
+        if self.relay.phase is Phase.CLOSED:
+            return
+        for leg, _, writer in self._legs():
+            self._readable[leg].set()
+            cast(asyncio.ReadTransport, writer.transport).resume_reading()
+        self._spawn(self._read_vm())
+        self._spawn(self._read_node(self.relay.node, self._generation))
+        self._arm()
+
+    def detach(self) -> None:
+        """The session went to the new process: drop our descriptors without a word on
+        either leg (the connections live on in the new process's)."""
+        self._disarm()
+        for task in list(self._tasks):
+            task.cancel()
+        for _, _, writer in self._legs():
+            writer.transport.close()  # our descriptor only: no FIN while the new one holds it
+        self.closed.set()
+
+    def adopt(self) -> None:
+        """A session taken over (both connections set): read both legs and go on from the
+        octets the old process had read of each leg's next message."""
+        now = self.server.now()
+        self._spawn(self._read_vm())
+        self._spawn(self._read_node(self.relay.node, self._generation))
+        self.run([*self.relay.vm_bytes(b"", now), *self.relay.node_bytes(b"", now)])
+
+
 class ProxyServer:
     """Every listener and session of one configuration."""
 
@@ -316,14 +401,49 @@ class ProxyServer:
         self.node_failures: dict[str, int] = {}
         self.rejected = 0
         self._servers: list[asyncio.Server] = []
+        #: a take-over is under way: VMs connecting now are closed (they connect again)
+        self.handing = False
 
-    async def start(self) -> None:
+    async def start(self, adopted: list[socket.socket] | None = None) -> None:
+        """Listen on every VM-facing address; ``adopted``: listening sockets taken over
+        (used for the addresses they are bound to, the others closed)."""
+        taken = {(ipaddress.ip_address(s.getsockname()[0]), s.getsockname()[1]): s for s in adopted or []}
         for net in self.config.networks:
             for address in (*net.gateway, *net.service):
-                server = await asyncio.start_server(self._accept, host=str(address),
-                                                    port=self.config.listen_port, reuse_address=True)
+                sock = taken.pop((address, self.config.listen_port), None)
+                if sock is not None:
+                    server = await asyncio.start_server(self._accept, sock=sock)
+                else:
+                    server = await asyncio.start_server(self._accept, host=str(address),
+                                                        port=self.config.listen_port, reuse_address=True)
                 self._servers.append(server)
-                log.info("network %s: listening on %s port %d", net.name, address, self.config.listen_port)
+                log.info("network %s: listening on %s port %d%s", net.name, address, self.config.listen_port,
+                         " (taken over)" if sock is not None else "")
+        for sock in taken.values():
+            sock.close()
+
+    def listening(self) -> list[int]:
+        """The listening sockets' descriptors (a take-over passes them)."""
+        return [s.fileno() for server in self._servers for s in server.sockets]
+
+    def stop_listening(self) -> None:
+        """After a take-over: our listening descriptors go (the new process has its own)."""
+        for server in self._servers:
+            server.close()
+        self._servers = []
+
+    def _busy_nodes(self, relay: Relay, network: str, interface: str) -> Callable[[], set[str]]:
+        return lambda: {s.relay.node for s in self.sessions.values() if s.relay is not relay
+                        and s.meta.network == network and s.meta.interface == interface}
+
+    async def adopt(self, meta: SessionMeta, relay: Relay, vm: socket.socket, node: socket.socket) -> None:
+        """A session taken over from the process we replace."""
+        relay.busy_nodes = self._busy_nodes(relay, meta.network, meta.interface)
+        legs = await asyncio.open_connection(sock=vm)
+        session = Session(self, meta, relay, legs, self.config.control_node_port)
+        session.node_reader, session.node_writer = await asyncio.open_connection(sock=node)
+        self.sessions[session.key] = session
+        session.adopt()
 
     async def stop(self) -> None:
         for server in self._servers:
@@ -338,7 +458,12 @@ class ProxyServer:
         peer = writer.get_extra_info("peername")
         local = writer.get_extra_info("sockname")
         local_ip = ipaddress.ip_address(local[0].split("%")[0])
-        found = self._place(local_ip, ipaddress.ip_address(peer[0].split("%")[0]))
+        found = self.place(local_ip, ipaddress.ip_address(peer[0].split("%")[0]))
+        if self.handing:
+            log.info("connection from %s to %s during a take-over: closed (it connects again)",
+                     peer[0], local[0])
+            writer.close()
+            return
         if found is None:
             self.rejected += 1
             log.warning("connection from %s to %s: not a configured VM interface; closed", peer[0], local[0])
@@ -354,14 +479,12 @@ class ProxyServer:
         if old is not None:  # the VM reconnected: its old session is over
             old.abort()
         relay = Relay(nodes_for(net.name, interface, kind, net.control_nodes), net.options)
-        relay.busy_nodes = lambda: {s.relay.node for s in self.sessions.values()
-                                    if s.relay is not relay and s.meta.network == net.name
-                                    and s.meta.interface == interface}
+        relay.busy_nodes = self._busy_nodes(relay, net.name, interface)
         session = Session(self, meta, relay, (reader, writer), self.config.control_node_port)
         self.sessions[session.key] = session
         session.start()
 
-    def _place(self, local: Address, peer: Address) -> tuple[Network, SessionKind, str] | None:
+    def place(self, local: Address, peer: Address) -> tuple[Network, SessionKind, str] | None:
         net = self.config.network_for(local)
         if net is None:
             return None
