@@ -95,9 +95,10 @@ class Giver:
             if problems:
                 raise OSError("not at a clean point: " + "; ".join(problems))
             state, fds = self._state(live)
-            self.listener.send(state, fds)
-        except OSError as exc:
-            why = exc.strerror or str(exc)
+            # in a thread: the API answers meanwhile; nothing reads or writes the sessions
+            await asyncio.to_thread(self.listener.send, state, fds)
+        except Exception as exc:  # whatever went wrong, the sessions stay here
+            why = (exc.strerror if isinstance(exc, OSError) else None) or str(exc) or repr(exc)
             self.last_refusal = why
             log.error("take-over by pid %s did not happen, every session stays here: %s", pid, why)
             server.handing = self.active = False
