@@ -71,8 +71,8 @@ required-minimum-receive = 500000
 
 
 @pytest.mark.parametrize(("key", "value", "words"), [
-    ("desired-minimum-tx-interval", "5000", "greater than or equal to 10000"),
-    ("required-minimum-receive", "0", "greater than or equal to 10000"),
+    ("desired-minimum-tx-interval", "49999", "greater than or equal to 50000"),
+    ("required-minimum-receive", "10000", "greater than or equal to 50000"),
     ("detection-multiplier", "0", "greater than or equal to 1"),
     ("detection-multiplier", "256", "less than or equal to 255"),
     ("port", "70000", "less than or equal to 65535"),
