@@ -24,6 +24,7 @@ One lab, daemons started once for the module.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 import time
@@ -43,6 +44,7 @@ pytestmark = interop
 
 PREFIX = "10.77.0.0/24"
 TARGET = "10.77.0.1"
+PREFIX6, TARGET6 = "2001:db8:77::/64", "2001:db8:77::1"  # the same, over the IPv4 sessions
 ROUTER_AS, ORIGIN_AS = 65001, (65002, 65003)
 ONLY2 = "10.78.0.0/24"  # announced by origin 2 alone: origin 1 learns it through the router
 GR = GrSpec(restart_time=60)
@@ -74,15 +76,16 @@ class Net:
     def hops(self, prefix: str = PREFIX) -> list[str]:
         """The next hops of our kernel route for ``prefix`` in the router ([] when absent)."""
         proto = str(DEFAULT_PROTOCOL)
-        text = self.lab.run(self.router, ["ip", "-j", "route", "show", prefix, "proto", proto])
+        version = "-6" if ":" in prefix else "-4"
+        text = self.lab.run(self.router, ["ip", "-j", version, "route", "show", prefix, "proto", proto])
         out = json.loads(text or "[]")
         if not out:
             return []
         r = out[0]
         return sorted(h["gateway"] for h in r["nexthops"]) if "nexthops" in r else [r["gateway"]]
 
-    def ping(self, count: int, name: str) -> Process:
-        argv = ["ping", "-n", "-q", "-c", str(count), "-i", INTERVAL, "-W", "1", TARGET]
+    def ping(self, count: int, name: str, target: str = TARGET) -> Process:
+        argv = ["ping", "-n", "-q", "-c", str(count), "-i", INTERVAL, "-W", "1", target]
         return self.lab.spawn(self.client, argv, self.lab.subdir("ping") / f"{name}.log", name=f"ping-{name}")
 
     def lost(self, proc: Process, timeout: float) -> tuple[int, int]:
@@ -100,21 +103,28 @@ def net() -> Iterator[Net]:
     require(GoBgpd)
     with Lab(4, links=[(0, 1), (1, 2), (1, 3)]) as lab:
         client, router, o1, o2 = (lab.ns(i) for i in range(4))
-        lab.run(router, ["sysctl", "-qw", "net.ipv4.ip_forward=1"])
+        lab.run(router, ["sysctl", "-qw", "net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1"])
         lab.run(client, ["ip", "route", "add", PREFIX, "via", lab.addr(router, client)])
+        lab.run(client, ["ip", "-6", "route", "add", PREFIX6, "via", lab.addr(router, client, 6)])
+        client6 = str(ipaddress.ip_interface(f"{lab.addr(client, router, 6)}/64").network)
         for o in (o1, o2):
             lab.run(o, ["ip", "addr", "add", f"{TARGET}/32", "dev", "lo"])
             lab.run(o, ["ip", "route", "add", "10.254.0.0/24", "via", lab.addr(router, o)])
+            lab.run(o, ["ip", "-6", "addr", "add", f"{TARGET6}/128", "dev", "lo"])
+            lab.run(o, ["ip", "-6", "route", "add", client6, "via", lab.addr(router, o, 6)])
+        both = ("ipv4", "ipv6")
         gbd = FibRouter()
         gbd.start(lab, router, asn=ROUTER_AS, router_id="10.0.0.1",
-                  neighbors=[NeighborSpec(lab.addr(o, router), asn, graceful_restart=GR)
+                  neighbors=[NeighborSpec(lab.addr(o, router), asn, families=both, graceful_restart=GR)
                              for o, asn in zip((o1, o2), ORIGIN_AS, strict=True)])
         peers = []
         for i, o in enumerate((o1, o2)):
             p = GoBgpd()
             p.start(lab, o, asn=ORIGIN_AS[i], router_id=f"10.0.0.{i + 2}",
-                    neighbors=[NeighborSpec(lab.addr(router, o), ROUTER_AS, graceful_restart=GR)],
-                    originate=[RouteSpec(PREFIX), *([RouteSpec(ONLY2)] if i else [])])
+                    neighbors=[NeighborSpec(lab.addr(router, o), ROUTER_AS, families=both,
+                                            graceful_restart=GR)],
+                    originate=[RouteSpec(PREFIX), RouteSpec(PREFIX6, next_hop=lab.addr(o, router, 6)),
+                               *([RouteSpec(ONLY2)] if i else [])])
             peers.append(p)
         n = Net(lab, client, router, [o1, o2], gbd, peers)
         want = sorted(lab.addr(o, router) for o in (o1, o2))
@@ -150,6 +160,17 @@ def test_ecmp_route_and_zero_loss_across_a_graceful_restart(net: Net) -> None:
     assert 'gracebgp_fib_forwarding_preserved{family="ipv4-unicast"} 1.0' in text
     status = net.gbd.cli("gr", "status")
     assert "F bit ipv4-unicast: 1 (FIB on, same kernel and namespace: 2 ipv4-unicast routes" in status, status
+
+
+def test_ipv6_ecmp_route_and_zero_loss_across_a_graceful_restart(net: Net) -> None:
+    want = sorted(net.lab.addr(o, net.router, 6) for o in net.origins)
+    wait_until(lambda: net.hops(PREFIX6) == want or None, 30, what=f"the IPv6 ECMP route {PREFIX6}")
+    ping = net.ping(300, "restart6", TARGET6)
+    time.sleep(0.5)
+    net.gbd.graceful_restart()
+    sent, lost = net.lost(ping, 26)
+    print(f"IPv6, gracebgp restart --graceful: {sent} sent, {lost} lost; hops {net.hops(PREFIX6)}")
+    assert lost == 0 and sent == 300
 
 
 def test_zero_loss_across_a_session_hand_over(net: Net) -> None:
