@@ -19,8 +19,10 @@ sends garbage, one that floods UPDATEs past its prefix limit and one that never 
 affect only their own sessions; SIGKILL of the gateway session's control node leaves the
 VM's session up (same BIRD "since", no NOTIFICATION on the VM's wire), the VM's routes
 reach a surviving node and the VM's route learned through the proxy is there in every
-100 ms sample, the killed node's own route leaves the VM and the new node's comes. One
-lab and one set of daemons for the module.
+100 ms sample, the killed node's own route leaves the VM and the new node's comes; a new
+gracebgp-proxyd started with ``--take-over`` takes every session from the running one
+(BIRD's sessions stay up, no NOTIFICATION or OPEN on the VM's or the control node's wire,
+the route in every sample). One lab and one set of daemons for the module.
 """
 
 from __future__ import annotations
@@ -359,3 +361,66 @@ def test_frozen_control_node_found_by_its_hold_timer(bgpaas: Bgpaas) -> None:
     assert moved.control_node != service.control_node
     print(f"\nfrozen node: found after {record.started - stopped:.2f} s (Hold Time 9 s), re-homed "
           f"{record.finished - record.started:.3f} s later; {len(samples)} samples, route in all")  # type: ignore[operator]
+
+
+def test_proxy_upgrade_by_take_over_the_vms_and_nodes_do_not_notice(bgpaas: Bgpaas) -> None:
+    """A new gracebgp-proxyd (``--take-over``, same state directory) takes every session
+    from the running one, which exits: BIRD's sessions stay up (same "since"), neither the
+    VM nor the control node of its gateway session sees a NOTIFICATION or an OPEN (no new
+    session) in a capture, the VM's route from the node is there in every 100 ms sample,
+    and the proxy's view keeps each session's NAT port and Established time."""
+    lab = bgpaas.lab
+
+    def all_established() -> bool:
+        return all(s.phase == "established" for s in bgpaas.sessions())
+
+    lab.wait_until(all_established, 30, 0.5, what="every proxied session Established")
+    before = bgpaas.blue()
+    since = {n: bgpaas.since(n) for n in (GATEWAY, SERVICE, GATEWAY6)}
+    node_at = NODES.index(before["gateway"].control_node)
+    node_ns = lab.ns(node_at + 2)
+    captures = [Capture(lab, lab.ns(0), lab.links[0].ifname(lab.ns(0))),
+                Capture(lab, node_ns, lab.links[node_at + 1].ifname(node_ns))]
+    old = bgpaas.proxy
+    state = bgpaas.socket.parent
+    started = time.time()
+    argv = [sys.executable, "-m", "gracebgp.proxy.daemon", "-f", str(state / "proxy.toml"), "--take-over"]
+    new = lab.spawn(lab.ns(1), argv, state / "proxyd-new.log", name="gracebgp-proxyd")
+    samples: list[tuple[float, bool, str]] = []
+    exited: float | None = None
+    while time.time() < started + 4.0 or exited is None:
+        t = time.time()
+        assert t < started + 30, f"the old proxyd still runs: {old.log_text()[-2000:]}"
+        if exited is None and not old.alive():
+            exited = t - started
+        route = bgpaas.vm.find_route(GATEWAY, "ipv4", SHARED)
+        samples.append((t - started, route is not None, bgpaas.vm.session_state(GATEWAY)))
+        time.sleep(max(0.0, 0.1 - (time.time() - t)))
+    bgpaas.proxy = new
+    assert old.popen.returncode == 0, old.log_text()[-2000:]
+    assert new.alive(), new.log_text()[-2000:]
+    stopped = time.time()
+    for capture in captures:
+        capture.stop()
+    missing = [s for s in samples if not s[1] or s[2] != "Established"]
+    assert not missing, f"samples without the route or the session: {missing[:5]}"
+    assert {n: bgpaas.since(n) for n in since} == since  # BIRD's sessions never went down
+    after = bgpaas.blue()
+    for kind, session in before.items():
+        assert (after[kind].nat_port, after[kind].control_node, after[kind].established_since) == \
+            (session.nat_port, session.control_node, session.established_since), kind
+    vm_wire, node_wire = (c.messages() for c in captures)
+    for side, wire in (("VM", vm_wire), ("control node", node_wire)):
+        odd = [m for m in wire if m.type in (1, 3) and m.time >= started]
+        assert not odd, f"{side}: {odd}"
+    # how long each side heard nothing on the gateway session around the take-over
+    silences = {}
+    upstream = before["gateway"].upstream_address
+    for side, wire, src in (("VM", vm_wire, GATEWAY), ("control node", node_wire, upstream)):
+        heard = sorted(m.time for m in wire if m.src == src and started <= m.time <= stopped)
+        silences[side] = max(b - a for a, b in zip([started, *heard], [*heard, stopped], strict=True))
+        assert heard, f"{side}: nothing heard from the proxy after the take-over"
+    assert max(silences.values()) < 9.0, silences  # within the Hold Time
+    print(f"\nproxy take-over: the old proxyd exited {exited:.2f} s after the new one started; "
+          f"{len(samples)} samples, route and session in all; longest silence on the gateway session: "
+          + ", ".join(f"{k} {v:.2f} s" for k, v in silences.items()))
