@@ -10,7 +10,9 @@ open throughout: nothing reconnects), the node keeps the VM's routes and the VM 
 node's (no withdrawal), KEEPALIVEs keep flowing both ways, the cut UPDATE arrives whole,
 and the new process's introspection shows the session with its history (counts, NAT
 port). Then a third proxyd whose configuration gives the session another NAT port
-refuses the state: it exits 1 saying why, the running one keeps relaying.
+refuses the state: it exits 1 saying why, the running one keeps relaying. In process:
+the running proxyd refuses a taker that does not read its state version, and one that
+comes while a session is still opening, and keeps the sessions.
 """
 
 from __future__ import annotations
@@ -27,6 +29,10 @@ from pathlib import Path
 
 import httpx
 
+from gracebgp.proxy.config import parse
+from gracebgp.proxy.handover import Giver
+from gracebgp.proxy.server import ProxyServer
+from gracebgp.runtime import takeover
 from gracebgp.wire import FourOctetAs, Framer, Multiprotocol, Open
 from tests.integration.test_proxy_loopback import until
 
@@ -225,3 +231,50 @@ async def scenario(tmp: Path) -> None:
 
 def test_take_over_keeps_sessions_and_refusal_keeps_the_old(tmp_path: Path) -> None:
     asyncio.run(asyncio.wait_for(scenario(tmp_path), 90))
+
+
+async def refusals(tmp: Path) -> None:
+    """The running proxyd refuses, and keeps its sessions, when the taker does not read its
+    state version, and when a session is not Established both ways (here: a control node
+    that accepts the connection and says nothing)."""
+    cfg = parse(config(tmp), "proxy.toml")
+    silent: list[asyncio.StreamWriter] = []
+
+    async def say_nothing(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        silent.append(writer)
+
+    server = await asyncio.start_server(say_nothing, NODE, BASE + 1)
+    proxy = ProxyServer(cfg)
+    await proxy.start()
+    giver = Giver(proxy, cfg.state_dir)
+    await giver.start()
+    vm_writer: asyncio.StreamWriter | None = None
+    try:
+        why = await asyncio.to_thread(_refused, tmp, [99])
+        assert "does not read proxy state format version 1" in why, why
+        _, vm_writer = await asyncio.open_connection("127.0.0.2", BASE, local_addr=("127.0.0.1", 0))
+        vm_writer.write(Open.build(65001, HOLD, "192.168.100.3", (FourOctetAs(65001),)).encode())
+        await until(lambda: bool(silent) and bool(proxy.sessions))
+        why = await asyncio.to_thread(_refused, tmp, [1])
+        assert "not Established both ways" in why and "127.0.0.1 -> 127.0.0.2: opening" in why, why
+        assert not giver.taken.is_set() and not proxy.handing and len(proxy.sessions) == 1
+    finally:
+        if vm_writer is not None:
+            vm_writer.close()
+        for w in silent:
+            w.close()
+        giver.close()
+        await proxy.stop()
+        server.close()
+
+
+def _refused(tmp: Path, reads: list[int]) -> str:
+    try:
+        takeover.request(tmp, reads, timeout=5, who="gracebgp-proxyd")
+    except takeover.TakeOverError as exc:
+        return str(exc)
+    raise AssertionError("the take-over was not refused")
+
+
+def test_the_running_proxy_refuses_and_keeps_its_sessions(tmp_path: Path) -> None:
+    asyncio.run(asyncio.wait_for(refusals(tmp_path), 30))

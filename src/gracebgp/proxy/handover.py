@@ -59,6 +59,7 @@ class Giver:
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
+        self.listener.path.parent.mkdir(parents=True, exist_ok=True)
         await self.listener.start()
 
     def close(self) -> None:
