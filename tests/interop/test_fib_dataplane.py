@@ -38,7 +38,7 @@ from gracebgp.runtime.fibkernel import DEFAULT_PROTOCOL
 from tests.interop.common import interop, require
 from tests.interop.gracebgpd import GraceBgpd
 from tests.interop.netns import Lab, Process, wait_until
-from tests.interop.peers import GoBgpd, GrSpec, NeighborSpec, RouteSpec
+from tests.interop.peers import Family, GoBgpd, GrSpec, NeighborSpec, RouteSpec
 
 pytestmark = interop
 
@@ -112,7 +112,7 @@ def net() -> Iterator[Net]:
             lab.run(o, ["ip", "route", "add", "10.254.0.0/24", "via", lab.addr(router, o)])
             lab.run(o, ["ip", "-6", "addr", "add", f"{TARGET6}/128", "dev", "lo"])
             lab.run(o, ["ip", "-6", "route", "add", client6, "via", lab.addr(router, o, 6)])
-        both = ("ipv4", "ipv6")
+        both: tuple[Family, ...] = ("ipv4", "ipv6")
         gbd = FibRouter()
         gbd.start(lab, router, asn=ROUTER_AS, router_id="10.0.0.1",
                   neighbors=[NeighborSpec(lab.addr(o, router), asn, families=both, graceful_restart=GR)
@@ -308,6 +308,13 @@ def test_control_stop_withdraw_loses_packets(net: Net) -> None:
     print(f"control, stop --withdraw: {sent} sent, {lost} lost")
     assert net.hops() == []
     assert lost > 0
+    # the order (fib.stop, docs): every peer told first (its Cease went out), our kernel
+    # routes deleted after, read from gracebgpd's own account of the stop
+    log = net.gbd._log_text().splitlines()
+    deleted = max(i for i, ln in enumerate(log) if "routes of ours deleted from the kernel" in ln)
+    began = max(i for i, ln in enumerate(log[:deleted]) if " start: " in ln)  # this run
+    ceases = [i for i, ln in enumerate(log) if began < i and "NOTIFICATION sent: CEASE" in ln]
+    assert ceases and max(ceases) < deleted, "\n".join(log[began:deleted + 5][-60:])
     net.gbd.restart(kill=False)
     try:
         wait_until(lambda: len(net.hops()) == 2 or None, 60, what="the route back after the withdrawal")
