@@ -13,7 +13,7 @@ from gracebgp.bfd.codes import AuthType
 from gracebgp.bfd.packet import Auth, Discard, SimplePassword
 from gracebgp.bfd.timing import detection_time_us, jittered_us, tx_interval_us
 
-from .helpers import T0, feed, peer, sent, session, to_state
+from .helpers import T0, feed, half, peer, sent, session, to_state
 
 S = SessionState
 FAST = BfdParams(desired_min_tx_us=300_000, required_min_rx_us=300_000, detect_mult=3)
@@ -185,3 +185,18 @@ def test_admin_down_goes_out_at_the_up_rate_for_one_detection_time() -> None:
     assert len(within) >= 3, times  # every 75-100% of 300 ms: four, at least three
     assert times[-1] - times[-2] > 0.7  # then the 1 s floor (jittered)
     assert s.tx_in_use_us == 1_000_000
+
+
+def test_export_and_restore_carry_the_session_over() -> None:
+    """What a gracebgp-bfdd hand-over carries (BfdSession.export): the restored session
+    sends the same packets and keeps the same deadlines (the clock is the host's)."""
+    s = to_state(session(FAST), S.UP)
+    feed(s, peer(S.UP, final=True, desired_min_tx_us=300_000, required_min_rx_us=300_000, detect_mult=3))
+    data = s.export()
+    assert all(isinstance(v, (int, float, bool, type(None))) for v in data.values()), data  # JSON-able
+    r = type(s).restore(data, FAST, half)
+    assert (r.state, r.remote_discr, r.local_discr, r.next_tx, r.detect_at, r.up_since) == (
+        s.state, s.remote_discr, s.local_discr, s.next_tx, s.detect_at, s.up_since)
+    at = s.next_tx or 0
+    assert sent(r.expire(at)) == sent(s.expire(at))
+    assert r.detection_time_us == s.detection_time_us == 900_000
