@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import subprocess
 import sys
 from collections import deque
@@ -44,6 +45,7 @@ class BfddClient:
         self._writer: asyncio.StreamWriter | None = None
         self._replies: deque[asyncio.Future[dict[str, Any]]] = deque()
         self._task: asyncio.Task[None] | None = None
+        self._reaper: asyncio.Task[None] | None = None  # waits for a replaced bfdd we started
         self._closing = False
 
     async def start(self, code: str | None = None) -> None:
@@ -86,6 +88,8 @@ class BfddClient:
             self._writer.close()
             self._reader, self._writer = reader, writer
             self._greeted(first)
+            if isinstance(old_pid, int):
+                self._reaper = asyncio.create_task(_reap(old_pid))
             return
         raise ConnectionError(f"the new gracebgp-bfdd (pid {proc.pid}) did not answer within "
                               f"{START_WAIT + handoff.TIMEOUT:g}s")
@@ -201,3 +205,15 @@ class BfddClient:
                     await self._connect()
                     break
 
+
+async def _reap(pid: int) -> None:
+    """Collect the exit status of a replaced bfdd that this process (or its earlier self
+    before a re-exec, the same PID) started, so it leaves no zombie; bounded."""
+    for _ in range(100):
+        try:
+            done, _status = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            return  # not our child: its parent or init collects it
+        if done:
+            return
+        await asyncio.sleep(0.1)
