@@ -11,6 +11,7 @@ BFD failure while BFD was Up acts on it.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Protocol
 
 from gracebgp.core import events as ev
@@ -47,6 +48,10 @@ def changed(sp: BfdHost, change: ev.BfdChanged, now: float) -> None:
     peer = sp.peers.get(change.peer)
     if peer is None:
         return
+    if change.old == "adopted" and peer.bfd_up:  # bfdd's snapshot on reconnecting
+        if change.state == "up":
+            return  # no change
+        change = replace(change, old="up")  # it went down while we were away: judge it so
     fields = {"state": change.state, "old": change.old, "remote_state": change.remote_state,
               "diag": change.diag, "remote_c": change.remote_c}
     peer.bfd_up = change.state == "up"

@@ -107,3 +107,17 @@ def test_wait_for_up_stops_a_session_still_coming_up_when_bfd_goes_down() -> Non
     assert a.peers[B].session.state != State.IDLE
     net.deliver(A, ev.BfdChanged(B, "up", "down", "down", "control-detection-time-expired", False))
     assert a.peers[B].session.state == State.IDLE
+
+
+def test_a_failure_missed_while_bfdd_was_away_acts_on_the_snapshot() -> None:
+    """gracebgpd reconnects to gracebgp-bfdd (bfdd replaced, connection lost): the snapshot
+    says "adopted"; a session we knew Up that is now Down by a failure is one (the state
+    event went by while we were away), one still Up is no change."""
+    net, _a, _b = pair(a_neighbor=neighbor(A, B, gr=False), b_neighbor=neighbor(B, A, gr=False))
+    net.deliver(A, ev.BfdChanged(B, "init", "up", "up"))
+    mark = net.mark()
+    net.deliver(A, ev.BfdChanged(B, "adopted", "up", "up"))
+    assert [e["event"] for e in net.events(A, mark) if e["event"].startswith("bfd")] == []
+    net.deliver(A, _down(False, old="adopted"))
+    names = [e["event"] for e in net.events(A, mark)]
+    assert "bfd-down" in names and "session-down" in names
