@@ -116,7 +116,8 @@ class BfddClient:
         return await self.request({"op": "list"})
 
     async def stop_daemon(self) -> None:
-        """bfdd sends AdminDown for every session (not a failure for peers) and ends."""
+        """bfdd sends AdminDown for every session and ends (RFC 5880 §6.8.16 says that is not
+        a failure, but FRR and BIRD reset their BGP session on it: only when BFD really ends)."""
         with contextlib.suppress(ConnectionError, TimeoutError, RuntimeError):
             await self.request({"op": "stop"})
 

@@ -4,6 +4,8 @@ gracebgpd -> bfdd:
   {"op": "set", "sessions": [spec, ...]}   the complete wanted set (added, changed, removed)
   {"op": "list"}                           answered by {"op": "list", "sessions": [status, ...]}
   {"op": "stop"}                           AdminDown every session (RFC 5880 §6.8.16), then exit
+  {"op": "handoff"}                        from a successor bfdd (--take-over): the sessions and
+                                           sockets (bfdd.handoff), then exit without AdminDown
 bfdd writes its pid next to the socket (``bfdd.sock`` -> ``bfdd.pid``) while it runs.
 bfdd -> gracebgpd:
   {"event": "snapshot", "pid": N, "code": digest, "sessions": [status, ...]}
@@ -11,6 +13,7 @@ bfdd -> gracebgpd:
                                            which code (code_fingerprint) it runs
   {"event": "state", "status": status, "old": "down"}  a session changed state
   {"op": "set" | "stop", "ok": true}                  the acknowledgement of a request
+  {"op": "set", "ok": false, "failed": {key: why}}    sessions whose socket could not be set up
 """
 
 from __future__ import annotations

@@ -139,7 +139,7 @@ class BfdServer:
                     os.unlink(pidfile)
 
     async def stop(self) -> None:
-        """AdminDown every session (RFC 5880 §6.8.16: not a failure for the peer), keep
+        """AdminDown every session (RFC 5880 §6.8.16; FRR and BIRD still reset BGP on it), keep
         saying so for a little while, then end."""
         now = self._now()
         linger = 0.0
