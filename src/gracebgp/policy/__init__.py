@@ -35,39 +35,18 @@ on, ``default_disposition``). Every match adds one to the statement's counter; t
 (``explain=True``) lists each statement evaluated, whether it matched, its actions and
 its decision, and costs nothing when not asked for.
 
-Caching plan (issue 16 item 6), for the wiring step
----------------------------------------------------
-Conditions split into attribute-only ones (community, ext/large community, as-path,
-as-path-length, community-count, route-type, neighbor-set: functions of the AttrSet and
-the ``Source``) and per-route ones (prefix-set, afi-safi-in, next-hop-in-list).
-``attr_verdict(assignment, attrs, source)`` computes the first kind for every statement;
-the caller keeps it in a dict keyed by ``(attrs, source, assignment)`` (AttrSets are
-interned, so identity hashing is cheap; a Source is a small frozen value) and passes it
-to ``evaluate(assignment, route, attrs, verdict)``, which then only runs the per-route
-conditions — a prefix-set probe — per prefix. The verdict is used only while the
-attributes are unchanged: once a fall-through statement's actions change them, later
-statements test the changed set directly. Likewise ``evaluate(..., results=memo)``
-with one ``ResultMemo`` dict per assignment reuses the changed AttrSet made for earlier
-prefixes with the same attributes and the same statements applied (the actions are
-functions of the attributes alone), instead of encoding and interning it again. Both
-caches must be dropped when the assignment is replaced (a new object: key on it, or
-clear on reload) and can be bounded by dropping entries whose AttrSet the RIB released.
-
-What the wiring step must do
-----------------------------
-* Compile the GoBGP config (defined-sets, policy-definitions, apply-policy per neighbor,
-  peer group and global) into these objects; parse errors here are ValueErrors with the
-  offending value, which the loader turns into file:line:key errors.
-* Import: in ``rib/channel.py``, between the Adj-RIB-In (kept pre-policy) and the
-  Loc-RIB, with ``Source(peer=sender address, peer_as, INTERNAL|EXTERNAL)``; a rejected
-  route is withdrawn from the Loc-RIB but stays in the Adj-RIB-In.
-* Export: per peer before the Adj-RIB-Out, with ``Source(peer=receiver address, ...,
-  route_type of the route: LOCAL for originated routes)``; routes originated through the
-  API or [[gracebgp.routes]] pass the global export policy too.
-* Apply ``Decision.next_hop``: ADDRESS replaces the next hop, SELF is the session's local
-  address, UNCHANGED keeps the next hop on eBGP. LOCAL_PREF set by policy is still not
-  sent to external peers (RFC 4271 §5.1.5).
-* Re-evaluate from the Adj-RIB-In on reload and send only the differences.
+Where it runs (the wiring, ``rib.policy_filter``, ``rib.policy_attach``, ``core.policies``)
+------------------------------------------------------------------------------------------
+* The configuration (``config.policy_compile``, ``config.policy_source``) builds a
+  ``PolicyBook``; ``book.assignment`` gives each peer's import and export assignment.
+* Import runs in ``rib/channel.py`` between the Adj-RIB-In (kept pre-policy) and the
+  Loc-RIB; export per peer in the Adj-RIB-Out, after the export rules (GoBGP's order).
+* Routes sharing a Path differ only in their prefix, so ``rib.policy_filter`` evaluates
+  once per (Path, which prefix sets hold the prefix) and counts per route; the verdict
+  and result caches this package offers (``attr_verdict``, ``ResultMemo``) are for callers
+  that evaluate per route.
+* A new book or apply-policy is re-run over the kept routes without a session reset
+  (``core.policies.rebind``); ``--explain`` evaluates with ``explain=True, count=False``.
 """
 
 from gracebgp.policy.actions import (

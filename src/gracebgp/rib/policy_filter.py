@@ -40,7 +40,6 @@ _LLGR_STALE = int(WellKnownCommunity.LLGR_STALE)
 #: consecutive keys (the Adj-RIB-Out), so few are needed, and each keeps Paths alive.
 _MEMO_LIMIT = 4096
 _CLASS_LIMIT = 1 << 18  # prefix classes whose prefix-set answers are kept (``signature``)
-_ANY_SOURCE = PeerInfo(0, "", 0, "", False)  # (for ExportFilter.per_route: any route type)
 
 #: A kept per-Path result: the Path (None: rejected) and the counters of the statements
 #: that matched, to count the other routes of a group.
@@ -281,7 +280,8 @@ class ExportFilter:
     @property
     def per_route(self) -> bool:
         """Whether routes sharing a Path may be exported differently (a prefix set is tested)."""
-        return self.filter_for(_ANY_SOURCE).per_route
+        return any(isinstance(c, MatchPrefixSet) for p in self.assignment.policies for s in p.statements
+                   for c in s.route_conditions)
 
     def outcome(self, key: int, source: PeerInfo, original: Path, exported: Path,
                 rules: ExportPolicy) -> _Kept:
