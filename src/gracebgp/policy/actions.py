@@ -41,6 +41,7 @@ from gracebgp.wire.iana import AttrType, SegmentType
 _U32 = 0xFFFFFFFF
 _MAX_SEGMENT = 255  # RFC 4271 §4.3: a segment's length is one octet
 _CONFED = (SegmentType.AS_CONFED_SEQUENCE, SegmentType.AS_CONFED_SET)
+_AS4_CODES = (AttrType.AS4_PATH, AttrType.AS4_AGGREGATOR)
 
 
 class NextHopKind(IntEnum):
@@ -62,44 +63,83 @@ class NextHopChoice:
 
 
 class Draft:
-    """The attributes being edited by one evaluation (see the module docstring)."""
+    """The attributes being edited by one evaluation (see the module docstring).
 
-    __slots__ = ("base", "by_code", "next_hop")
+    Only the attributes an action touched are kept (``changes``, code -> attribute, None
+    for removed); the others are read from ``base``, so a draft costs what its actions
+    change, not a copy of every attribute (issue 16 item 6)."""
+
+    __slots__ = ("base", "changes", "next_hop")
 
     def __init__(self, base: AttrSet) -> None:
         self.base = base
         self.next_hop: NextHopChoice | None = None
-        by_code = {a.code: a for a in base.attrs}
-        if AttrType.AS4_PATH in by_code or AttrType.AS4_AGGREGATOR in by_code:
-            by_code.pop(AttrType.AS4_PATH, None)
-            by_code.pop(AttrType.AS4_AGGREGATOR, None)
-            old = by_code.get(AttrType.AS_PATH)
-            by_code[AttrType.AS_PATH] = AsPath(base.as_path, *(() if old is None else (old.flags,)))
-            agg, old_agg = base.aggregator, by_code.get(AttrType.AGGREGATOR)
-            if agg is not None and old_agg is not None:
-                by_code[AttrType.AGGREGATOR] = Aggregator(agg[0], agg[1], old_agg.flags)
-        self.by_code: dict[int, Any] = by_code
+        changes: dict[int, Any] = {}
+        for a in base.attrs:
+            if a.code in _AS4_CODES:
+                changes = self._two_octet(base)
+                break
+        self.changes = changes
+
+    @staticmethod
+    def _two_octet(base: AttrSet) -> dict[int, Any]:
+        """A set of a 2-octet-AS session: the effective AS path and aggregator replace
+        AS_PATH / AGGREGATOR, and AS4_PATH / AS4_AGGREGATOR go (module docstring)."""
+        changes: dict[int, Any] = {AttrType.AS4_PATH: None, AttrType.AS4_AGGREGATOR: None}
+        old = base.get(AttrType.AS_PATH)
+        changes[AttrType.AS_PATH] = AsPath(base.as_path, *(() if old is None else (old.flags,)))
+        agg, old_agg = base.aggregator, base.get(AttrType.AGGREGATOR)
+        if agg is not None and old_agg is not None:
+            changes[AttrType.AGGREGATOR] = Aggregator(agg[0], agg[1], old_agg.flags)
+        return changes
 
     def get(self, code: int) -> Any:
-        return self.by_code.get(code)
+        changes = self.changes
+        return changes[code] if code in changes else self.base.get(code)
 
     def put(self, code: int, attr: Any) -> None:
         """Set attribute ``code``; None removes it."""
-        if attr is None:
-            self.by_code.pop(code, None)
-        else:
-            self.by_code[code] = attr
+        self.changes[code] = attr
 
     def view(self) -> AttrSet:
         """The attributes as they stand (a fresh set, for the conditions of later
         statements); the original set when nothing changed."""
-        attrs = tuple(self.by_code[c] for c in sorted(self.by_code))
-        return self.base if attrs == self.base.attrs else AttrSet(attrs)
+        changes, base = self.changes, self.base
+        if not changes:
+            return base
+        out: list[Any] = []
+        same = True
+        found = 0
+        for a in base.attrs:
+            code = a.code
+            if code in changes:
+                found += 1
+                new = changes[code]
+                if new is None:
+                    same = False
+                    continue
+                if same and new != a:
+                    same = False
+                out.append(new)
+            else:
+                out.append(a)
+        if found < len(changes):  # some change adds an attribute the set lacks
+            codes = {a.code for a in base.attrs}
+            extra = [v for c, v in changes.items() if v is not None and c not in codes]
+            if extra:
+                same = False
+                out += extra
+                out.sort(key=_code)
+        return base if same else AttrSet(out)
 
     def result(self) -> AttrSet:
         """The final attributes: the original set, or the one interned derived set."""
         view = self.view()
         return view if view is self.base else intern_value(view)
+
+
+def _code(attr: Any) -> int:
+    return int(attr.code)
 
 
 class Action(Protocol):

@@ -152,11 +152,12 @@ class _TextSetMatch(ABC):
         return [self.text(v) for v in self.values(attrs)]
 
     def test(self, attrs: AttrSet, source: Source, route: Route | None) -> bool:
-        found = self.defined_set.hits_of(self.values(attrs), self.text)
-        if self.option is MatchOption.ALL:
+        option = self.option
+        if option is MatchOption.ALL:
+            found = self.defined_set.hits_of(self.values(attrs), self.text)
             return bool(found) and all(found)
-        hit = any(found)
-        return not hit if self.option is MatchOption.INVERT else hit
+        hit = self.defined_set.any_of(self.values(attrs), self.text)
+        return not hit if option is MatchOption.INVERT else hit
 
     def describe(self) -> str:
         return f"match-{self.label}-set {self.defined_set.name} {self.option.name.lower()}"

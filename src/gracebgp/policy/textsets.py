@@ -184,7 +184,7 @@ def as_path_pattern(entry: str) -> re.Pattern[str]:
 class TextSet:
     """A named set of compiled entries (the entries as written are kept for display)."""
 
-    __slots__ = ("_hits", "entries", "name", "patterns")
+    __slots__ = ("_any", "_hits", "entries", "name", "patterns")
 
     def __init__(self, name: str, entries: tuple[str, ...],
                  patterns: tuple[re.Pattern[str], ...]) -> None:
@@ -192,6 +192,7 @@ class TextSet:
         self.entries = entries
         self.patterns = patterns
         self._hits: dict[Any, tuple[bool, ...]] = {}
+        self._any: dict[Any, bool] = {}
 
     def hits_of(self, values: Sequence[Any], text: Callable[[Any], str]) -> list[bool]:
         """Per entry, whether it matches some of ``values`` (each value's text, ``text``,
@@ -209,6 +210,20 @@ class TextSet:
                 if hit:
                     found[i] = True
         return found
+
+    def any_of(self, values: Sequence[Any], text: Callable[[Any], str]) -> bool:
+        """Whether some entry matches some of ``values``: ``hits_of``'s answer for the
+        any / invert options, kept per value as one flag (the common test)."""
+        memo = self._any
+        for v in values:
+            hit = memo.get(v)
+            if hit is None:
+                if len(memo) >= _HITS_LIMIT:
+                    memo.clear()
+                hit = memo[v] = any(self.hits_of((v,), text))
+            if hit:
+                return True
+        return False
 
     @classmethod
     def communities(cls, name: str, entries: tuple[str, ...]) -> TextSet:
