@@ -1,0 +1,70 @@
+"""An assignment folded for one source and family, before any route is seen.
+
+Issue 16 item 6: most export policies (kube-router's next-hop-self and prepend, Cilium's
+and MetalLB's communities per peer) test nothing of the route itself: their statements
+have no conditions, or only conditions on who the route is for and how it was learned
+(match-neighbor-set, route-type, afi-safi-in). For one source and family such an
+assignment does the same to every route: the statements that match, their actions in
+order and the disposition are known once (``fold``), and a caller may apply them inside
+its own attribute rewrite instead of evaluating the policy per attribute set.
+
+``fold`` follows ``evaluate``'s rules exactly (statements in order, a statement without a
+disposition falls through, the assignment's default when none decides); it gives up
+(None) as soon as a statement it reaches has a condition that reads the route's
+attributes, prefix or next hop, where ``evaluate`` must run per route.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gracebgp.policy.actions import Action, Draft, NextHopChoice
+from gracebgp.policy.conditions import AfiSafiIn, MatchNeighborSet, RouteTypeIs
+from gracebgp.policy.definitions import Assignment, Disposition, Statement
+from gracebgp.policy.route import Route, Source
+from gracebgp.types import Family
+from gracebgp.wire.attrset import AttrSet
+
+#: Conditions answered by the source and family alone.
+_STATIC = (MatchNeighborSet, RouteTypeIs, AfiSafiIn)
+
+
+@dataclass(frozen=True, slots=True)
+class Folded:
+    """What the assignment does to every route of one source and family: ``accepted``,
+    the ``actions`` of the matching statements in order, and those statements
+    (``matched``, whose counters count the routes)."""
+
+    accepted: bool
+    actions: tuple[Action, ...]
+    matched: tuple[Statement, ...]
+
+    def apply(self, attrs: AttrSet) -> tuple[AttrSet, NextHopChoice | None]:
+        """The actions run over ``attrs``: the changed set (not interned: the caller
+        makes it final) or ``attrs`` itself, and the set-next-hop choice (or None)."""
+        if not self.actions:
+            return attrs, None
+        draft = Draft(attrs)
+        for action in self.actions:
+            action.apply(draft)
+        return draft.view(), draft.next_hop
+
+
+def fold(assignment: Assignment, source: Source, family: Family) -> Folded | None:
+    """``assignment`` folded for routes of ``family`` seen as ``source`` (module
+    docstring); None when some statement it reaches reads the route."""
+    probe = Route(family, 0, "", source)
+    matched: list[Statement] = []
+    actions: list[Action] = []
+    for policy in assignment.policies:
+        for statement in policy.statements:
+            static = [c for c in statement.conditions if isinstance(c, _STATIC)]
+            if not all(c.test(AttrSet(()), source, probe) for c in static):
+                continue  # one condition fails for every route: the statement never matches
+            if len(static) < len(statement.conditions):
+                return None
+            matched.append(statement)
+            actions += statement.actions
+            if statement.disposition is not Disposition.NONE:
+                return Folded(statement.disposition is Disposition.ACCEPT, tuple(actions), tuple(matched))
+    return Folded(assignment.default is Disposition.ACCEPT, tuple(actions), tuple(matched))
