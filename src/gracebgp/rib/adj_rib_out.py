@@ -12,6 +12,7 @@ from collections.abc import Iterable
 
 from gracebgp.policy.definitions import MatchCounter
 from gracebgp.rib.export import ExportPolicy, export_class, export_path
+from gracebgp.rib.export_step import PolicyStep
 from gracebgp.rib.loc_rib import LocRib
 from gracebgp.rib.path import Path, PathTable, PeerInfo
 from gracebgp.rib.policy_filter import ExportFilter
@@ -23,12 +24,13 @@ from gracebgp.wire.update import end_of_rib, pack_ipv4, pack_mp, pack_withdrawal
 _SAME = object()  # export memo: the exported path is the source path itself (no cycle)
 
 
-#: (export class, family) -> the slot its entries carry in ``Path.exports`` (a small int).
-_SLOTS: dict[tuple[ExportPolicy, Family], int] = {}
+#: (export class, family, export policy step) -> the slot its entries carry in
+#: ``Path.exports`` (a small int).
+_SLOTS: dict[tuple[ExportPolicy, Family, PolicyStep | None], int] = {}
 
 
-def _slot(shared: ExportPolicy, family: Family) -> int:
-    key = (shared, family)
+def _slot(shared: ExportPolicy, family: Family, step: PolicyStep | None) -> int:
+    key = (shared, family, step)
     slot = _SLOTS.get(key)
     if slot is None:
         slot = _SLOTS[key] = len(_SLOTS) + 1
@@ -52,17 +54,32 @@ class AdjRibOut:
     class's entries still good, so a flapping peer gets the same exported Paths again
     without exporting anything anew."""
 
-    __slots__ = ("_loop_asn", "_shared", "_table", "advertised", "exporter", "family", "pending", "policy",
-                 "slot")
+    __slots__ = ("_exporter", "_loop_asn", "_shared", "_step", "_table", "advertised", "family", "pending",
+                 "policy", "slot")
+    #: Whether an export policy that does the same to every route of a route type runs
+    #: inside the export rules (``export_step``): one attribute set per exported path
+    #: instead of two, and the policy's result shares the class's memo slot.
+    _fuses = True
 
     def __init__(self, family: Family, policy: ExportPolicy, table: PathTable) -> None:
         self.family = family
         self._table = table
         self.advertised: dict[int, Path] = {}
         self.pending: dict[int, Path | None] = {}  # key -> path to announce, None: withdraw
-        #: The peer's export policy (issue 16), after the export rules; None: none.
-        self.exporter: ExportFilter | None = None
+        self._exporter: ExportFilter | None = None
+        self._step: PolicyStep | None = None
         self.repolicy(policy)
+
+    @property
+    def exporter(self) -> ExportFilter | None:
+        """The peer's export policy (issue 16), after the export rules; None: none."""
+        return self._exporter
+
+    @exporter.setter
+    def exporter(self, exporter: ExportFilter | None) -> None:
+        self._exporter = exporter
+        self._step = exporter.static_step() if exporter is not None and self._fuses else None
+        self.slot = _slot(self._shared, self.family, self._step)
 
     def __len__(self) -> int:
         return len(self.advertised)
@@ -85,7 +102,8 @@ class AdjRibOut:
                     memo[slot] = entry
             out = path if out is _SAME else out
         else:
-            out = export_path(source, path, self._shared, self.family, self._table, self.exporter is not None)
+            out = export_path(source, path, self._shared, self.family, self._table,
+                              self._exporter is not None and self._step is None, self._step)
             entry = (slot, source, _SAME if out is path else out)
             if memo is None or (memo.__class__ is tuple and memo[0] == slot):
                 path.exports = entry
@@ -93,6 +111,9 @@ class AdjRibOut:
                 path.exports = {memo[0]: memo, slot: entry}
             else:
                 memo[slot] = entry
+        return self._loop_checked(path, out)
+
+    def _loop_checked(self, path: Path, out: Path | None) -> Path | None:
         asn = self._loop_asn
         if out is not None and asn is not None:
             for _, asns in path.attrs.as_path:
@@ -103,7 +124,13 @@ class AdjRibOut:
     def exported(self, source: PeerInfo, path: Path) -> Path | None:
         """``path`` from ``source`` after the export rules, before the export policy
         (None: not sent to this peer); ``--explain`` shows what the policy then made of it."""
-        return None if source.index == self.policy.peer.index else self._export(source, path)
+        if source.index == self.policy.peer.index:
+            return None
+        if self._step is None:
+            return self._export(source, path)
+        # (the memo holds the policy's result: the rules' alone are made anew, not kept)
+        rules = export_path(source, path, self._shared, self.family, self._table, True)
+        return self._loop_checked(path, rules)
 
     def prefix_keys(self) -> list[int]:
         """The prefixes advertised (the views list them)."""
@@ -124,9 +151,13 @@ class AdjRibOut:
         last_path: Path | None = None  # consecutive keys mostly share a path (one UPDATE)
         last_peer: PeerInfo | None = None
         last_out: Path | None = None
-        exporter = self.exporter
-        # Export policy: per Path (its counters counted per run of keys sharing it) unless
-        # a prefix set makes it per route (rib.policy_filter).
+        exporter, step = self._exporter, self._step
+        # Export policy: inside the export rules when it is the same for every route of a
+        # route type (``_step``: the statements it matches counted per run of keys sharing
+        # a Path), else per Path after them, unless a prefix set makes it per route
+        # (rib.policy_filter).
+        if step is not None:
+            exporter = None
         per_route = exporter is not None and exporter.per_route
         last_class: Path | None = None
         counters: tuple[MatchCounter, ...] = ()
@@ -152,7 +183,9 @@ class AdjRibOut:
                     for counter in counters:
                         counter.matches += run
                     counters, run = (), 0
-                    if exporter is not None and out is not None and not per_route:
+                    if step is not None and out is not None:
+                        counters, run = step.counters(peer), 1
+                    elif exporter is not None and out is not None and not per_route:
                         out, counters = exporter.outcome(k, peer, path, out, self.policy)
                         run = 1
                     last_path, last_peer, last_out = path, peer, out
@@ -217,7 +250,7 @@ class AdjRibOut:
         next to send the difference."""
         self.policy = policy
         self._shared = export_class(policy)
-        self.slot = _slot(self._shared, self.family)
+        self.slot = _slot(self._shared, self.family, self._step)
         # The AS-loop check the class leaves to each peer (eBGP; with replace-peer-as the
         # peer's AS is in the class and export_path checks it there).
         self._loop_asn = None if policy.peer.ibgp or policy.replace_peer_as else policy.peer.asn

@@ -31,6 +31,7 @@ from gracebgp.types import Family
 
 class AddPathRibOut(AdjRibOut):
     __slots__ = ("_ids", "_sent", "send_max")
+    _fuses = False  # the export policy runs per path after the rules (``chosen``)
 
     def __init__(self, family: Family, policy: ExportPolicy, table: PathTable, send_max: int) -> None:
         super().__init__(family, policy, table)

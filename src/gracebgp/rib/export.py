@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from gracebgp.rib.aspath_rules import RemovePrivateAs, holds_as, remove_private, replace_as
+from gracebgp.rib.export_step import PolicyStep
 from gracebgp.rib.path import Path, PathTable, PeerInfo
 from gracebgp.types import IPV4_UNICAST, Family
 from gracebgp.wire.attributes import (
@@ -83,10 +84,12 @@ def prepend(segments: tuple[Segment, ...], asn: int) -> tuple[Segment, ...]:
 
 
 def export_path(source: PeerInfo, path: Path, policy: ExportPolicy, family: Family,
-                table: PathTable, by_value: bool = False) -> Path | None:
+                table: PathTable, by_value: bool = False, step: PolicyStep | None = None) -> Path | None:
     """The path as sent to ``policy.peer``, or None when it must not be sent.
     ``by_value``: an export policy runs next and mostly changes the result (interned by
-    value: no encoding is made for a set that may never be sent)."""
+    value: no encoding is made for a set that may never be sent). ``step``: an export
+    policy applied here, after the rules, as ``ExportFilter`` applies it after them: the
+    drain's and LLGR's communities then applied again (``export_step``)."""
     target = policy.peer
     if source.index == target.index or policy.withdraw_all:
         return None  # never back to where it came from
@@ -167,6 +170,9 @@ def export_path(source: PeerInfo, path: Path, policy: ExportPolicy, family: Fami
         result = with_communities(result, (_NO_EXPORT[0],), 0)
     if policy.gshut:
         result = with_communities(result, (_GSHUT,), None if ebgp else 0)
+    if step is not None:  # the policy sees the route as sent, then no policy undoes these
+        result, next_hop = step.apply(source, result, next_hop, path.next_hop, ebgp)
+        result = finish_export(policy, result)
     return table.get(intern_value(result) if by_value else intern_derived(result), next_hop)
 
 

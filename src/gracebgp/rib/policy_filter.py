@@ -9,33 +9,30 @@ attribute set (``attr_verdict``, ``_verdicts``) and equal results shared (``Resu
 Every statement's counter still counts routes, not Paths: a kept result adds the group's
 size to the counters of the statements that matched.
 
-The semantics kept with policy in place (issue 16 item 2), applied after the policy, so no
-policy can undo them (``reassert``):
-* RFC 9494 §4.3: a route that came in LLGR-stale keeps LLGR_STALE (selection and export
-  treat it as stale; a policy that drops the community does not make it fresh).
-* RFC 4271 §5.1.5: LOCAL_PREF is never sent to an external peer, even when set by policy.
+The semantics kept with policy in place (issue 16 item 2) are applied after the policy,
+so no policy can undo them (``export_step.reassert``: LLGR_STALE stays, no LOCAL_PREF to
+eBGP). An export policy that does the same to every route of a route type does not run
+here at all: the Adj-RIB-Out applies it inside the export rules (``static_step``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from gracebgp.policy.actions import NextHopKind
+from gracebgp.policy.compiled import Compiled, Outcome
 from gracebgp.policy.conditions import MatchPrefixSet
-from gracebgp.policy.definitions import Assignment, Disposition, MatchCounter, Statement
+from gracebgp.policy.definitions import Assignment, Disposition, MatchCounter
 from gracebgp.policy.evaluate import Decision, evaluate
 from gracebgp.policy.prefixes import PrefixSet
 from gracebgp.policy.route import Route, RouteType, Source
+from gracebgp.policy.static import fold
 from gracebgp.rib.export import ExportPolicy, finish_export
+from gracebgp.rib.export_step import PolicyStep, choose_next_hop, reassert, route_type, with_next_hop
 from gracebgp.rib.path import Path, PathTable, PeerInfo
 from gracebgp.types import Family
-from gracebgp.wire.attributes import NextHop
-from gracebgp.wire.attrset import AttrSet, intern_value
-from gracebgp.wire.communities import Communities
-from gracebgp.wire.iana import AttrType, WellKnownCommunity
+from gracebgp.wire.attrset import intern_value
 from gracebgp.wire.nlri import key_parts, width_of
 
-_LLGR_STALE = int(WellKnownCommunity.LLGR_STALE)
 #: Kept results (Path, signature): a route's group is decided in one call (``run``) or in
 #: consecutive keys (the Adj-RIB-Out), so few are needed, and each keeps Paths alive.
 _MEMO_LIMIT = 4096
@@ -46,31 +43,9 @@ _CLASS_LIMIT = 1 << 18  # prefix classes whose prefix-set answers are kept (``si
 _Kept = tuple[Path | None, tuple[MatchCounter, ...]]
 
 
-def route_type(source: PeerInfo) -> RouteType:
-    """GoBGP's route-type of a route from ``source``: local, internal (iBGP), external."""
-    if source.local:
-        return RouteType.LOCAL
-    return RouteType.INTERNAL if source.ibgp else RouteType.EXTERNAL
-
-
 def passes_all(assignment: Assignment) -> bool:
     """No policy and a default of accept: every route passes unchanged (no filter needed)."""
     return not assignment.policies and assignment.default is Disposition.ACCEPT
-
-
-def reassert(before: AttrSet, after: AttrSet, external: bool) -> AttrSet:
-    """The rules no policy may undo (module docstring)."""
-    if after is before:
-        return after
-    out = after
-    if _LLGR_STALE in before.communities and _LLGR_STALE not in out.communities:
-        kept = [a for a in out.attrs if a.code != AttrType.COMMUNITIES]
-        kept.append(Communities((*out.communities, _LLGR_STALE)))
-        kept.sort(key=lambda a: int(a.code))
-        out = intern_value(AttrSet(kept))
-    if external and out.get(AttrType.LOCAL_PREF) is not None:
-        out = intern_value(AttrSet([a for a in out.attrs if a.code != AttrType.LOCAL_PREF]))
-    return out
 
 
 class PolicyFilter:
@@ -87,8 +62,8 @@ class PolicyFilter:
     prefix sets hold its prefix (its ``signature``): it is evaluated once per (Path,
     signature) and kept (``_kept``), and each route costs one probe per prefix set."""
 
-    __slots__ = ("_by_class", "_kept_by", "_none", "_prefix_sets", "_shifts", "assignment", "external",
-                 "family", "self_next_hop", "shift", "source", "table", "width")
+    __slots__ = ("_by_class", "_compiled", "_kept_by", "_none", "_prefix_sets", "_shifts", "assignment",
+                 "external", "family", "self_next_hop", "shift", "source", "table", "width")
 
     def __init__(self, assignment: Assignment, source: Source, family: Family, table: PathTable, *,
                  self_next_hop: tuple[str, ...] = (), shift: int = 0, external: bool = False) -> None:
@@ -107,6 +82,7 @@ class PolicyFilter:
         self._shifts: dict[int, int] = {}
         self._by_class: dict[int, tuple[bool, ...]] = {}
         self._none = (False,) * len(self._prefix_sets)
+        self._compiled = Compiled(assignment, source, family, self._prefix_sets)
 
     @property
     def per_route(self) -> bool:
@@ -119,28 +95,19 @@ class PolicyFilter:
         route = Route(self.family, key >> self.shift, path.next_hop[0] if path.next_hop else "", self.source)
         return evaluate(self.assignment, route, path.attrs, None, explain, None, count)
 
-    def outcome(self, decision: Decision, path: Path, original: tuple[str, ...] = ()) -> Path | None:
+    def outcome(self, decision: Decision | Outcome, path: Path,
+                original: tuple[str, ...] = ()) -> Path | None:
         """The Path a decision makes of ``path`` (None: rejected). ``original``: the next
         hop the route had before export rewrote it (what ``set-next-hop unchanged`` keeps;
         GoBGP's meaning); on import the next hop is as received already."""
         if not decision.accepted:
             return None
-        next_hop = path.next_hop
-        choice = decision.next_hop
-        if choice is not None:
-            if choice.kind is NextHopKind.ADDRESS:
-                next_hop = (choice.address,)
-            elif choice.kind is NextHopKind.SELF:
-                next_hop = self.self_next_hop or next_hop
-            elif original:
-                next_hop = original
+        next_hop = choose_next_hop(decision.next_hop, path.next_hop, self.self_next_hop, original)
         attrs = reassert(path.attrs, decision.attrs, self.external)
-        if next_hop != path.next_hop and attrs.get(AttrType.NEXT_HOP) is not None:
-            # IPv4 unicast carries its next hop in the NEXT_HOP attribute (RFC 4271 §5.1.3)
-            kept = [a for a in attrs.attrs if a.code != AttrType.NEXT_HOP]
-            kept.append(NextHop(next_hop[0]))
-            kept.sort(key=lambda a: int(a.code))
-            attrs = intern_value(AttrSet(kept))
+        if next_hop != path.next_hop:
+            changed = with_next_hop(attrs, next_hop)
+            if changed is not attrs:
+                attrs = intern_value(changed)
         if attrs is path.attrs and next_hop == path.next_hop:
             return path
         return self.table.get(attrs, next_hop)
@@ -194,14 +161,12 @@ class PolicyFilter:
         memo = (path, original, sig)
         kept = self._kept_by.get(memo)
         if kept is None:
-            matched: list[Statement] = []
-            route = Route(self.family, key >> self.shift, path.next_hop[0] if path.next_hop else "",
-                          self.source)
-            decision = evaluate(self.assignment, route, path.attrs, count=False, matched=matched)
+            outcome = self._compiled.run(path.attrs, sig, key >> self.shift,
+                                         path.next_hop[0] if path.next_hop else "")
             if len(self._kept_by) >= _MEMO_LIMIT:
                 self._kept_by.clear()
-            kept = self._kept_by[memo] = (self.outcome(decision, path, original.next_hop if original else ()),
-                                          tuple(st.counter for st in matched))
+            kept = self._kept_by[memo] = (self.outcome(outcome, path, original.next_hop if original else ()),
+                                          tuple(st.counter for st in outcome.matched))
         return kept
 
     def one(self, key: int, path: Path, original: Path | None = None) -> Path | None:
@@ -219,16 +184,31 @@ class PolicyFilter:
         groups: dict[tuple[bool, ...], list[int]]
         if not self._prefix_sets:
             groups = {(): list(keys)}
-        else:
+        else:  # ``signature`` inlined: consecutive keys mostly share a class (and a size)
             groups = {}
-            signature = self.signature
+            shifts, by_class, down = self._shifts, self._by_class, self.shift
+            last_size = last_coarse = -1
+            shift = -1
+            group: list[int] = []
             for k in keys:
-                sig = signature(k)
-                group = groups.get(sig)
-                if group is None:
-                    groups[sig] = [k]
-                else:
-                    group.append(k)
+                plain = k >> down
+                size = plain.bit_length()
+                if size != last_size:
+                    last_size = size
+                    known = shifts.get(size)
+                    shift = known if known is not None else shifts.setdefault(size, self._shift_for(plain))
+                coarse = plain >> shift if shift >= 0 else -1 - size
+                if coarse != last_coarse:
+                    last_coarse = coarse
+                    sig = by_class.get(coarse) if shift >= 0 else self._none
+                    if sig is None:
+                        sig = self.signature(k)
+                    found = groups.get(sig)
+                    if found is None:
+                        group = groups[sig] = []
+                    else:
+                        group = found
+                group.append(k)
         accepted: dict[Path, list[int]] = {}
         rejected: list[int] = []
         for sig, group in groups.items():
@@ -276,6 +256,17 @@ class ExportFilter:
                 self.assignment, Source(self.peer, self.peer_as, kind), self.family, self.table,
                 self_next_hop=self.self_next_hop, external=not self.ibgp)
         return f
+
+    def static_step(self) -> PolicyStep | None:
+        """The policy as one step inside the export rules (``rib.export_step``), when it
+        does the same to every route of each route type and accepts them; else None."""
+        folds = []
+        for kind in (RouteType.INTERNAL, RouteType.EXTERNAL, RouteType.LOCAL):
+            folded = fold(self.assignment, Source(self.peer, self.peer_as, kind), self.family)
+            if folded is None or not folded.accepted:
+                return None
+            folds.append(folded)
+        return PolicyStep((folds[0], folds[1], folds[2]), self.self_next_hop)
 
     @property
     def per_route(self) -> bool:

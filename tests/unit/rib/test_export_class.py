@@ -11,6 +11,7 @@ import pytest
 from gracebgp.rib import adj_rib_out
 from gracebgp.rib.adj_rib_out import AdjRibOut
 from gracebgp.rib.export import ExportPolicy, export_class, export_path
+from gracebgp.rib.export_step import PolicyStep
 from gracebgp.rib.loc_rib import LocRib
 from gracebgp.rib.path import Path, PeerInfo
 from gracebgp.types import IPV4_UNICAST
@@ -44,9 +45,9 @@ def counted(monkeypatch: pytest.MonkeyPatch) -> list[ExportPolicy]:
     calls: list[ExportPolicy] = []
 
     def counting(source: PeerInfo, p: Path, pol: ExportPolicy, family: object, table: object,
-                 by_value: bool = False) -> Path | None:
+                 by_value: bool = False, step: PolicyStep | None = None) -> Path | None:
         calls.append(pol)
-        return export_path(source, p, pol, V4, TABLE, by_value)
+        return export_path(source, p, pol, V4, TABLE, by_value, step)
 
     monkeypatch.setattr(adj_rib_out, "export_path", counting)  # a spy: the real export runs
     return calls

@@ -1,0 +1,113 @@
+"""An export policy run inside the export rules (``rib.export_step``, the Adj-RIB-Out's
+``_step``) sends what the same policy run after them sends: the same attributes and next
+hop for every route, the same counts, with the drain and LLGR on and off; ``exported``
+still shows the rules' result before the policy (``--explain``)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from itertools import product
+from pathlib import Path
+
+import pytest
+
+from gracebgp.config import load_file
+from gracebgp.policy.definitions import Assignment, Disposition
+from gracebgp.rib.adj_rib_out import AdjRibOut
+from gracebgp.rib.export import ExportPolicy
+from gracebgp.rib.loc_rib import LocRib
+from gracebgp.rib.path import PeerInfo
+from gracebgp.rib.policy_filter import ExportFilter
+from gracebgp.types import IPV4_UNICAST
+from gracebgp.wire.iana import WellKnownCommunity
+from gracebgp.wire.nlri import parse_prefix
+
+from .helpers import EBGP_A, IBGP_C, LOCAL, TABLE, path
+
+CONFIGS = Path(__file__).parents[2] / "configs" / "gobgp"
+V4 = IPV4_UNICAST
+STALE = int(WellKnownCommunity.LLGR_STALE)
+ROUTES = (  # (source, path) per prefix
+    (EBGP_A, path(65001, 7, comms=((65001 << 16) | 666,), med=5)),
+    (IBGP_C, path(65010, lp=150, comms=((65000 << 16) | 100,), nh="10.1.0.9")),
+    (LOCAL, path(nh="10.0.0.100")),
+    (EBGP_A, path(65001, comms=(STALE, (65001 << 16) | 1))),
+)
+TARGETS = (PeerInfo(7, "192.0.2.7", 65007, "10.0.0.7", ibgp=False),
+           PeerInfo(8, "10.1.0.8", 65000, "10.0.0.8", ibgp=True))
+
+
+class Unfused(AdjRibOut):
+    __slots__ = ()
+    _fuses = False
+
+
+def loc_rib() -> tuple[LocRib, list[int]]:
+    loc, keys = LocRib(), []
+    for i, (source, p) in enumerate(ROUTES):
+        key = parse_prefix(f"10.{i}.0.0/16")[1]
+        loc.offer(source, [key], p)
+        keys.append(key)
+    return loc, keys
+
+
+def assignments() -> list[Assignment]:
+    out = []
+    for name in ("policy-set-community.toml", "policy-set-local-pref.toml", "policy-set-next-hop.toml",
+                 "policy-set-as-path-prepend.toml", "policy-route-type.toml", "policy-neighbor-set.toml",
+                 "policy-set-large-community.toml"):
+        book = load_file(CONFIGS / name).policy_book
+        out += [Assignment((p,), Disposition.ACCEPT) for p in book.policies.values()]
+    return out
+
+
+@pytest.mark.parametrize("gshut,llgr", [(False, False), (True, False), (False, True)])
+def test_fused_export_sends_what_the_policy_after_the_rules_sends(gshut: bool, llgr: bool) -> None:
+    loc, keys = loc_rib()
+    fused_any = 0
+    for assignment, target in product(assignments(), TARGETS):
+        rules = ExportPolicy(target, 65000, "10.0.0.100", "10.0.0.100", gshut=gshut, llgr=llgr,
+                             llgr_ibgp=True)
+        sent = []
+        for cls in (AdjRibOut, Unfused):
+            counted = {s.name: 0 for p in assignment.policies for s in p.statements}
+            for p in assignment.policies:
+                for s in p.statements:
+                    s.counter.matches = 0
+            out = cls(V4, rules, TABLE)
+            out.exporter = ExportFilter(assignment, target.address, target.asn, target.ibgp, V4, TABLE,
+                                        ("10.0.0.100",))
+            if cls is AdjRibOut and out._step is not None:
+                fused_any += 1
+            out.consider(keys, loc)
+            for p in assignment.policies:
+                for s in p.statements:
+                    counted[s.name] = s.counter.matches
+            sent.append(({k: None if v is None else (v.attrs, v.next_hop) for k, v in out.pending.items()},
+                         counted))
+            for source, routed in ROUTES:  # explain: the rules alone
+                plain = AdjRibOut(V4, rules, TABLE).exported(source, routed)
+                shown = out.exported(source, routed)
+                if plain is None:
+                    assert shown is None
+                else:
+                    assert shown is not None
+                    assert (shown.attrs, shown.next_hop) == (plain.attrs, plain.next_hop)
+        assert sent[0] == sent[1], (assignment, target, gshut, llgr)
+    assert fused_any > 10
+
+
+def test_a_new_step_is_a_new_slot() -> None:
+    target = TARGETS[0]
+    rules = ExportPolicy(target, 65000, "10.0.0.100", "10.0.0.100")
+    a, b = assignments()[:2]
+    out = AdjRibOut(V4, rules, TABLE)
+    before = out.slot
+    out.exporter = ExportFilter(a, target.address, target.asn, False, V4, TABLE, ())
+    with_a = out.slot
+    out.exporter = ExportFilter(b, target.address, target.asn, False, V4, TABLE, ())
+    assert len({before, with_a, out.slot}) == 3
+    out.exporter = None
+    assert out.slot == before
+    out.repolicy(replace(rules, gshut=True))
+    assert out.slot != before
