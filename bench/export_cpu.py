@@ -31,6 +31,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="the gracebgp source tree to measure")
     ap.add_argument("--peers", type=int, default=1, help="eBGP peers to export to (one class)")
     ap.add_argument("--routes", type=int, default=1_000_000)
+    ap.add_argument("--daemon-gc", action="store_true",
+                    help="collect garbage as gracebgpd does (runtime.gcpolicy), not at CPython's default")
     ap.add_argument("--policy", action="store_true",
                     help="import and export through the policy of bench/policyconf.py (issue 16)")
     args = ap.parse_args(argv)
@@ -57,6 +59,10 @@ def main(argv: list[str] | None = None) -> int:
     del data
     gc.collect()
     gc.freeze()
+    if args.daemon_gc:
+        from gracebgp.runtime.gcpolicy import YOUNG_THRESHOLD  # noqa: PLC0415
+
+        gc.set_threshold(YOUNG_THRESHOLD, 20, 100)
     ctx = CodecContext(as4=True)
     table, loc = PathTable(), LocRib()
     changed: dict[object, set[int]] = {IPV4_UNICAST: set()}
