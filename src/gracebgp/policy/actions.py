@@ -129,8 +129,10 @@ class Draft:
             if extra:
                 same = False
                 out += extra
-                out.sort(key=_code)
-        return base if same else AttrSet(out)
+        if same:
+            return base
+        out.sort(key=_code)  # (in type order, whatever order the base came in)
+        return AttrSet(out)
 
     def result(self) -> AttrSet:
         """The final attributes: the original set, or the one interned derived set."""

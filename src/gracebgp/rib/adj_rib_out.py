@@ -29,6 +29,12 @@ _SAME = object()  # export memo: the exported path is the source path itself (no
 _SLOTS: dict[tuple[ExportPolicy, Family, PolicyStep | None], int] = {}
 
 
+#: Export-memo entries one source path keeps at most: an export policy changed by reload
+#: or the API is a new slot, and the entries of slots no peer uses any more would
+#: otherwise stay on every path (a memo: what is dropped is exported again when needed).
+_MEMO_SLOTS = 8
+
+
 def _slot(shared: ExportPolicy, family: Family, step: PolicyStep | None) -> int:
     key = (shared, family, step)
     slot = _SLOTS.get(key)
@@ -110,6 +116,8 @@ class AdjRibOut:
             elif memo.__class__ is tuple:
                 path.exports = {memo[0]: memo, slot: entry}
             else:
+                if len(memo) >= _MEMO_SLOTS and slot not in memo:
+                    memo.clear()  # (old slots: a reloaded export policy, a drain that ended)
                 memo[slot] = entry
         return self._loop_checked(path, out)
 

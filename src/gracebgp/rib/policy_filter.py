@@ -48,6 +48,12 @@ def passes_all(assignment: Assignment) -> bool:
     return not assignment.policies and assignment.default is Disposition.ACCEPT
 
 
+def _address_bits(size: int) -> int:
+    """The address bits of a plain prefix key of ``size`` bits (below its length octet):
+    the sizes of keys with 0, 1, 2 ... address octets do not overlap."""
+    return 8 * ((((size + 7) >> 3) or 1) - 1)
+
+
 class PolicyFilter:
     """``assignment`` for routes of ``family`` seen by one peer as ``source``.
 
@@ -117,17 +123,17 @@ class PolicyFilter:
 
         A prefix's answer depends only on its length and its first m bits, m the longest
         entry length (of any of the sets) not above its own: a plain key is the length
-        octet then the address octets, so ``key >> shift`` (the shift found once per key
-        size) names that class of prefixes, and the answer is kept per class. Consecutive
+        octet then the address octets, so ``key >> shift`` (the shift found once per prefix
+        length) names that class of prefixes, and the answer is kept per class. Consecutive
         /24s of one UPDATE mostly share their /16: one probe for all of them."""
         sets = self._prefix_sets
         if not sets:
             return ()
         plain = key >> self.shift
-        size = plain.bit_length()
-        shift = self._shifts.get(size)
+        length = plain >> _address_bits(plain.bit_length())
+        shift = self._shifts.get(length)
         if shift is None:
-            shift = self._shifts[size] = self._shift_for(plain)
+            shift = self._shifts[length] = self._shift_for(plain)
         if shift < 0:
             return self._none
         coarse = plain >> shift
@@ -187,17 +193,21 @@ class PolicyFilter:
         else:  # ``signature`` inlined: consecutive keys mostly share a class (and a size)
             groups = {}
             shifts, by_class, down = self._shifts, self._by_class, self.shift
-            last_size = last_coarse = -1
-            shift = -1
+            last_size = last_length = -1
+            last_coarse: int | None = None  # (no key's class: -1 - length is one)
+            shift = bits = -1
             group: list[int] = []
             for k in keys:
                 plain = k >> down
                 size = plain.bit_length()
                 if size != last_size:
-                    last_size = size
-                    known = shifts.get(size)
-                    shift = known if known is not None else shifts.setdefault(size, self._shift_for(plain))
-                coarse = plain >> shift if shift >= 0 else -1 - size
+                    last_size, bits = size, _address_bits(size)
+                length = plain >> bits
+                if length != last_length:
+                    last_length = length
+                    known = shifts.get(length)
+                    shift = known if known is not None else shifts.setdefault(length, self._shift_for(plain))
+                coarse = plain >> shift if shift >= 0 else -1 - length
                 if coarse != last_coarse:
                     last_coarse = coarse
                     sig = by_class.get(coarse) if shift >= 0 else self._none

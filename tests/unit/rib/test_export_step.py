@@ -111,3 +111,26 @@ def test_a_new_step_is_a_new_slot() -> None:
     assert out.slot == before
     out.repolicy(replace(rules, gshut=True))
     assert out.slot != before
+
+
+def test_a_source_path_keeps_few_memo_entries_across_policy_changes() -> None:
+    """Each export policy change is a new slot; a source path keeps at most 8 entries
+    (adj_rib_out._MEMO_SLOTS), and what it exports stays right after the older ones go."""
+    from gracebgp.policy.actions import (
+        SetOp,
+        set_community,
+    )
+    from gracebgp.policy.definitions import Policy, Statement
+
+    target = TARGETS[0]
+    loc, keys = loc_rib()
+    out = AdjRibOut(V4, ExportPolicy(target, 65000, "10.0.0.100", "10.0.0.100"), TABLE)
+    for n in range(20):
+        statement = Statement("tag", (), (set_community(SetOp.ADD, (f"65000:{n}",)),), Disposition.ACCEPT)
+        out.exporter = ExportFilter(Assignment((Policy("p", (statement,)),)), target.address, target.asn,
+                                    False, V4, TABLE, ())
+        out.consider(keys[:1], loc)
+        sent = out.pending[keys[0]]
+        assert sent is not None and (65000 << 16) | n in sent.attrs.communities
+    memo = ROUTES[0][1].exports
+    assert isinstance(memo, dict) and len(memo) <= 8

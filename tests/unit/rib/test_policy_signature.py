@@ -57,3 +57,46 @@ def test_the_kept_answers_equal_direct_matching_ipv4_ipv6_and_add_path_keys() ->
                 want = tuple(s.matches(family.afi, a, n) for s in sets)
                 assert flt.signature(key) == want, (format_prefix(key, family.afi), want)
                 assert addpath.signature(key << 32 | rng.getrandbits(32)) == want
+
+
+def test_run_decides_every_key_as_direct_matching_in_any_order() -> None:
+    """PolicyFilter.run (the channel's call, its class lookup inlined) over a group of keys
+    of mixed lengths: every key comes back, accepted exactly when a prefix set holds it. A
+    default route first (its class is the one a first key must not be confused with) and
+    lengths that share one key size (/17../24: one length's shift must not serve another)."""
+    from gracebgp.policy import Disposition
+
+    from .helpers import path
+
+    rng = random.Random(7)
+    fixed = PrefixSet.parse("fixed", (("10.0.0.0/16", "16..24"), ("192.168.0.0/20", "20..24")))
+    for family in (IPV4_UNICAST, IPV6_UNICAST):
+        width = width_of(family.afi)
+        for round_ in range(30):
+            sets = [fixed] if round_ == 0 and family == IPV4_UNICAST else _random_sets(rng, width == 128)
+            statements = tuple(Statement(f"s{i}", (MatchPrefixSet(s),), (), Disposition.ACCEPT)
+                               for i, s in enumerate(sets))
+            assignment = Assignment((Policy("p", statements),), Disposition.REJECT)
+            source = Source("192.0.2.1", 65001, RouteType.EXTERNAL)
+            for shift in (0, 32):
+                flt = PolicyFilter(assignment, source, family, PathTable(), shift=shift)
+                prefixes = [make_key(0, 0, width)]
+                if sets[0] is fixed:
+                    prefixes += [make_key(0xC0A80000, 18, 32), make_key(0xC0A81000, 22, 32),
+                                 make_key(0xC0A80000, 22, 32)]
+                for _ in range(60):
+                    e = rng.choice([s.entries[0] for s in sets])
+                    length = rng.randint(max(0, e.length - 4), width)
+                    spare = width - e.length
+                    address = (e.network | rng.getrandbits(spare)) if spare else e.network
+                    address = address >> (width - length) << (width - length) if length else 0
+                    prefixes.append(make_key(address, length, width))
+                keys = [(k << 32 | 1) if shift else k for k in prefixes]
+                accepted, rejected = flt.run(keys, path(65001))
+                got = {k: True for group in accepted.values() for k in group}
+                got.update(dict.fromkeys(rejected, False))
+                assert sorted(got) == sorted(set(keys))
+                for k in keys:
+                    address, length = key_parts(k >> shift, width)
+                    want = any(s.matches(family.afi, address, length) for s in sets)
+                    assert got[k] is want, (format_prefix(k >> shift, family.afi), sets)
