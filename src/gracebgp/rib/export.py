@@ -164,13 +164,17 @@ def export_path(source: PeerInfo, path: Path, policy: ExportPolicy, family: Fami
         next_hop = policy.next_hop_v6 if self_next_hop else path.next_hop
         if not next_hop:
             return None
+    edited = step is not None and not llgr_fallback and not policy.gshut
+    if edited:  # (the usual case: the policy edits the list, no set is made before it)
+        assert step is not None
+        next_hop = step.edit(source, out, by_code, next_hop, path.next_hop, ebgp)
     out.sort(key=_code)
     result = AttrSet.clean(tuple(out), by_code, True)
     if llgr_fallback:
         result = with_communities(result, (_NO_EXPORT[0],), 0)
     if policy.gshut:
         result = with_communities(result, (_GSHUT,), None if ebgp else 0)
-    if step is not None:  # the policy sees the route as sent, then no policy undoes these
+    if step is not None and not edited:  # the policy sees the route as sent, then no policy undoes these
         result, next_hop = step.apply(source, result, next_hop, path.next_hop, ebgp)
         result = finish_export(policy, result)
     return table.get(intern_value(result) if by_value else intern_derived(result), next_hop)

@@ -14,8 +14,9 @@ result is the one ``ExportFilter`` gives after the rules, byte for byte.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from gracebgp.policy.actions import NextHopChoice, NextHopKind
+from gracebgp.policy.actions import Draft, NextHopChoice, NextHopKind
 from gracebgp.policy.definitions import MatchCounter
 from gracebgp.policy.route import RouteType
 from gracebgp.policy.static import Folded
@@ -80,6 +81,42 @@ def with_next_hop(attrs: AttrSet, next_hop: tuple[str, ...]) -> AttrSet:
     return AttrSet(kept)
 
 
+class ListDraft(Draft):
+    """A draft over the attribute list the export rules are building (``out``, with
+    ``index``: type code -> position): actions edit it in place, no set is made for the
+    rules' result. A removed attribute leaves None in ``out`` until ``compact``."""
+
+    __slots__ = ("index", "out")
+
+    def __init__(self, out: list[Any], index: dict[int, int]) -> None:  # (no base set)
+        self.out = out
+        self.index = index
+        self.next_hop = None
+
+    def get(self, code: int) -> Any:
+        i = self.index.get(code)
+        return None if i is None else self.out[i]
+
+    def put(self, code: int, attr: Any) -> None:
+        i = self.index.get(code)
+        if attr is None:
+            if i is not None:
+                self.out[i] = None
+                del self.index[code]
+        elif i is None:
+            self.index[code] = len(self.out)
+            self.out.append(attr)
+        else:
+            self.out[i] = attr
+
+    def compact(self) -> None:
+        """Drop the removed attributes' places (``index`` follows)."""
+        if None in self.out:
+            self.out[:] = [a for a in self.out if a is not None]
+            self.index.clear()
+            self.index.update((a.code, i) for i, a in enumerate(self.out))
+
+
 @dataclass(frozen=True, slots=True)
 class PolicyStep:
     """One peer's export policy folded per route type (``by_type``, indexed by
@@ -93,6 +130,37 @@ class PolicyStep:
     def counters(self, source: PeerInfo) -> tuple[MatchCounter, ...]:
         """The counters of the statements every route from ``source`` matches."""
         return tuple(s.counter for s in self.by_type[route_type(source) - 1].matched)
+
+    def edit(self, source: PeerInfo, out: list[Any], index: dict[int, int], next_hop: tuple[str, ...],
+             original: tuple[str, ...], external: bool) -> tuple[str, ...]:
+        """``apply`` on the export rules' attribute list before it becomes a set (``out``
+        and its ``index``, edited in place), when no drain or LLGR community is added
+        after the policy (their order would differ); returns the next hop. The same
+        result as ``apply``: ``reassert``'s rules and the set-next-hop choice included."""
+        folded = self.by_type[route_type(source) - 1]
+        if not folded.actions:
+            return next_hop
+        draft = ListDraft(out, index)
+        before = draft.get(AttrType.COMMUNITIES)
+        for action in folded.actions:
+            action.apply(draft)
+        # reassert, rule 1 (RFC 9494 §4.3) and rule 2 (RFC 4271 §5.1.5)
+        if before is not None and _LLGR_STALE in before.values:
+            now = draft.get(AttrType.COMMUNITIES)
+            values = () if now is None else now.values
+            if _LLGR_STALE not in values:
+                draft.put(AttrType.COMMUNITIES, Communities((*values, _LLGR_STALE)))
+        if external:
+            draft.put(AttrType.LOCAL_PREF, None)
+        if draft.next_hop is not None:
+            chosen = choose_next_hop(draft.next_hop, next_hop, self.own, original)
+            if chosen != next_hop:
+                next_hop = chosen
+                old = draft.get(AttrType.NEXT_HOP)
+                if old is not None and old.address != chosen[0]:
+                    draft.put(AttrType.NEXT_HOP, NextHop(chosen[0]))
+        draft.compact()
+        return next_hop
 
     def apply(self, source: PeerInfo, attrs: AttrSet, next_hop: tuple[str, ...],
               original: tuple[str, ...], external: bool) -> tuple[AttrSet, tuple[str, ...]]:
