@@ -16,6 +16,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import IntEnum
+from operator import attrgetter
 from typing import Any, ClassVar, Protocol
 
 from gracebgp.policy.prefixes import parse_address
@@ -27,7 +28,7 @@ from gracebgp.policy.textsets import (
     large_community_text,
     parse_ext_community,
 )
-from gracebgp.wire.attributes import Aggregator, AsPath, LocalPref, MultiExitDisc, Segment
+from gracebgp.wire.attributes import WELL_KNOWN, Aggregator, AsPath, LocalPref, MultiExitDisc, Segment
 from gracebgp.wire.attrset import AttrSet, intern_value
 from gracebgp.wire.communities import (
     Communities,
@@ -102,36 +103,17 @@ class Draft:
         self.changes[code] = attr
 
     def view(self) -> AttrSet:
-        """The attributes as they stand (a fresh set, for the conditions of later
-        statements); the original set when nothing changed."""
+        """The attributes as they stand (a fresh set in type order, for the conditions of
+        later statements); the original set when nothing changed."""
         changes, base = self.changes, self.base
-        if not changes:
-            return base
-        out: list[Any] = []
-        same = True
-        found = 0
-        for a in base.attrs:
-            code = a.code
-            if code in changes:
-                found += 1
-                new = changes[code]
-                if new is None:
-                    same = False
-                    continue
-                if same and new != a:
-                    same = False
-                out.append(new)
-            else:
-                out.append(a)
-        if found < len(changes):  # some change adds an attribute the set lacks
-            codes = {a.code for a in base.attrs}
-            extra = [v for c, v in changes.items() if v is not None and c not in codes]
-            if extra:
-                same = False
-                out += extra
-        if same:
-            return base
-        out.sort(key=_code)  # (in type order, whatever order the base came in)
+        for code, attr in changes.items():
+            if base.get(code) != attr:
+                break
+        else:
+            return base  # every change put back what was there (or removed what was not)
+        out = [a for a in base.attrs if a.code not in changes]
+        out += [a for a in changes.values() if a is not None]
+        out.sort(key=_CODE)
         return AttrSet(out)
 
     def result(self) -> AttrSet:
@@ -140,8 +122,7 @@ class Draft:
         return view if view is self.base else intern_value(view)
 
 
-def _code(attr: Any) -> int:
-    return int(attr.code)
+_CODE = attrgetter("code")
 
 
 class Action(Protocol):
@@ -290,6 +271,8 @@ class SetLocalPref:
     as "not set": the config compiler should make no action of it.)"""
 
     value: int
+    #: The attribute made, per flags (one object for every route it is set on).
+    made: dict[int, LocalPref] = field(default_factory=dict, init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if not 0 <= self.value <= _U32:
@@ -297,7 +280,11 @@ class SetLocalPref:
 
     def apply(self, draft: Draft) -> None:
         old = draft.get(AttrType.LOCAL_PREF)
-        draft.put(AttrType.LOCAL_PREF, LocalPref(self.value, *(() if old is None else (old.flags,))))
+        flags = WELL_KNOWN if old is None else old.flags
+        attr = self.made.get(flags)
+        if attr is None:
+            attr = self.made[flags] = LocalPref(self.value, flags)
+        draft.put(AttrType.LOCAL_PREF, attr)
 
     def describe(self) -> str:
         return f"set-local-pref {self.value}"

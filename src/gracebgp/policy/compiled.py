@@ -18,6 +18,7 @@ result for a group of routes counts them once per route.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from gracebgp.policy.actions import Action, Draft, NextHopChoice, NextHopKind
 from gracebgp.policy.conditions import (
@@ -54,11 +55,10 @@ class _Step:
     disposition: Disposition
 
 
-@dataclass(frozen=True, slots=True)
-class Outcome:
+class Outcome(NamedTuple):
     """A decision without a trace: ``accepted``; ``attrs`` (the same set when nothing
     changed or rejected, else the one interned derived set); the set-next-hop choice;
-    the statements that matched, in order."""
+    the statements that matched, in order. (A tuple: made once per attribute set.)"""
 
     accepted: bool
     attrs: AttrSet

@@ -108,6 +108,8 @@ class PolicyFilter:
         GoBGP's meaning); on import the next hop is as received already."""
         if not decision.accepted:
             return None
+        if decision.next_hop is None and decision.attrs is path.attrs:
+            return path  # (the usual: the policy changed nothing)
         next_hop = choose_next_hop(decision.next_hop, path.next_hop, self.self_next_hop, original)
         attrs = reassert(path.attrs, decision.attrs, self.external)
         if next_hop != path.next_hop:
@@ -167,13 +169,18 @@ class PolicyFilter:
         memo = (path, original, sig)
         kept = self._kept_by.get(memo)
         if kept is None:
-            outcome = self._compiled.run(path.attrs, sig, key >> self.shift,
-                                         path.next_hop[0] if path.next_hop else "")
             if len(self._kept_by) >= _MEMO_LIMIT:
                 self._kept_by.clear()
-            kept = self._kept_by[memo] = (self.outcome(outcome, path, original.next_hop if original else ()),
-                                          tuple(st.counter for st in outcome.matched))
+            kept = self._kept_by[memo] = self._decide(key, path, original, sig)
         return kept
+
+    def _decide(self, key: int, path: Path, original: Path | None, sig: tuple[bool, ...]) -> _Kept:
+        """``kept``'s answer, computed."""
+        next_hop = path.next_hop[0] if path.next_hop else ""
+        outcome = self._compiled.run(path.attrs, sig, key >> self.shift, next_hop)
+        matched = outcome.matched
+        return (self.outcome(outcome, path, original.next_hop if original else ()),
+                tuple([st.counter for st in matched]) if matched else ())
 
     def one(self, key: int, path: Path, original: Path | None = None) -> Path | None:
         """The outcome for one route (counted)."""
@@ -181,6 +188,22 @@ class PolicyFilter:
         for counter in counters:
             counter.matches += 1
         return out
+
+    def _one_class(self, keys: Sequence[int]) -> tuple[bool, ...] | None:
+        """The signature of ``keys`` when they all share the first one's class of
+        prefixes (one UPDATE's prefixes mostly do), else None. A key of another length
+        or size never shifts to the same class: the class keeps the length octet."""
+        first = keys[0]
+        plain = first >> self.shift
+        shift = self._shifts.get(plain >> _address_bits(plain.bit_length()))
+        if shift is None or shift < 0:
+            return None  # (not seen yet, or none: the general way)
+        down = self.shift + shift
+        coarse = first >> down
+        for k in keys:
+            if k >> down != coarse:
+                return None
+        return self.signature(first)
 
     def run(self, keys: Sequence[int], path: Path) -> tuple[dict[Path, list[int]], list[int]]:
         """The routes ``keys`` sharing ``path`` (counted): the accepted ones grouped by the
@@ -190,6 +213,8 @@ class PolicyFilter:
         groups: dict[tuple[bool, ...], list[int]]
         if not self._prefix_sets:
             groups = {(): list(keys)}
+        elif (one := self._one_class(keys)) is not None:
+            groups = {one: list(keys)}
         else:  # ``signature`` inlined: consecutive keys mostly share a class (and a size)
             groups = {}
             shifts, by_class, down = self._shifts, self._by_class, self.shift
@@ -222,7 +247,7 @@ class PolicyFilter:
         accepted: dict[Path, list[int]] = {}
         rejected: list[int] = []
         for sig, group in groups.items():
-            out, counters = self.kept(group[0], path, None, sig)
+            out, counters = self._decide(group[0], path, None, sig)  # (no memo: once per call)
             for counter in counters:
                 counter.matches += len(group)
             if out is None:
