@@ -32,6 +32,9 @@ from gracebgp.policy.textsets import (
 from gracebgp.types import Family
 from gracebgp.wire.attributes import path_length
 from gracebgp.wire.attrset import AttrSet
+from gracebgp.wire.iana import AttrType
+
+_COMMUNITIES = int(AttrType.COMMUNITIES)
 
 
 class MatchOption(IntEnum):
@@ -171,6 +174,18 @@ class MatchCommunitySet(_TextSetMatch):
 
     def values(self, attrs: AttrSet) -> Sequence[Any]:
         return attrs.communities
+
+    def test(self, attrs: AttrSet, source: Source, route: Route | None) -> bool:
+        option = self.option
+        if option is MatchOption.ALL:
+            return _TextSetMatch.test(self, attrs, source, route)
+        values: Sequence[int] = ()
+        for a in attrs.attrs:  # (``attrs.communities`` inlined: one test per attribute set)
+            if a.code == _COMMUNITIES:
+                values = a.values
+                break
+        hit = self.defined_set.any_of(values, community_text)
+        return not hit if option is MatchOption.INVERT else hit
 
     def text(self, value: Any) -> str:
         return community_text(value)

@@ -218,12 +218,17 @@ class TextSet:
         for v in values:
             hit = memo.get(v)
             if hit is None:
-                if len(memo) >= _HITS_LIMIT:
-                    memo.clear()
-                hit = memo[v] = any(self.hits_of((v,), text))
+                hit = self._any_miss(v, text)
             if hit:
                 return True
         return False
+
+    def _any_miss(self, value: Any, text: Callable[[Any], str]) -> bool:
+        memo = self._any
+        if len(memo) >= _HITS_LIMIT:
+            memo.clear()
+        hit = memo[value] = any(self.hits_of((value,), text))
+        return hit
 
     @classmethod
     def communities(cls, name: str, entries: tuple[str, ...]) -> TextSet:

@@ -71,7 +71,8 @@ class Channel(AdjRibIn):
         accepted, rejected = importer.run(keys, path)
         for out, group in accepted.items():
             self._to_loc(group, out, now)
-        self._retract(rejected)
+        if rejected:
+            self._retract(rejected)
 
     # --- the hot path: once per UPDATE (AdjRibIn's method called directly, not super()) ---
     def announce(self, keys: Sequence[int], path: Path, now: float = 0.0) -> None:

@@ -203,47 +203,49 @@ class PolicyFilter:
         for k in keys:
             if k >> down != coarse:
                 return None
-        return self.signature(first)
+        sig = self._by_class.get(coarse)  # (``signature``'s class is this ``coarse``)
+        return self.signature(first) if sig is None else sig
 
     def run(self, keys: Sequence[int], path: Path) -> tuple[dict[Path, list[int]], list[int]]:
         """The routes ``keys`` sharing ``path`` (counted): the accepted ones grouped by the
         Path the policy made of them, and the rejected keys."""
         if not keys:
             return {}, []
-        groups: dict[tuple[bool, ...], list[int]]
-        if not self._prefix_sets:
-            groups = {(): list(keys)}
-        elif (one := self._one_class(keys)) is not None:
-            groups = {one: list(keys)}
-        else:  # ``signature`` inlined: consecutive keys mostly share a class (and a size)
-            groups = {}
-            shifts, by_class, down = self._shifts, self._by_class, self.shift
-            last_size = last_length = -1
-            last_coarse: int | None = None  # (no key's class: -1 - length is one)
-            shift = bits = -1
-            group: list[int] = []
-            for k in keys:
-                plain = k >> down
-                size = plain.bit_length()
-                if size != last_size:
-                    last_size, bits = size, _address_bits(size)
-                length = plain >> bits
-                if length != last_length:
-                    last_length = length
-                    known = shifts.get(length)
-                    shift = known if known is not None else shifts.setdefault(length, self._shift_for(plain))
-                coarse = plain >> shift if shift >= 0 else -1 - length
-                if coarse != last_coarse:
-                    last_coarse = coarse
-                    sig = by_class.get(coarse) if shift >= 0 else self._none
-                    if sig is None:
-                        sig = self.signature(k)
-                    found = groups.get(sig)
-                    if found is None:
-                        group = groups[sig] = []
-                    else:
-                        group = found
-                group.append(k)
+        one = self._one_class(keys) if self._prefix_sets else ()
+        if one is not None:  # (the usual: one decision for all the keys)
+            out, counters = self._decide(keys[0], path, None, one)
+            for counter in counters:
+                counter.matches += len(keys)
+            return ({out: list(keys)}, []) if out is not None else ({}, list(keys))
+        # ``signature`` inlined: consecutive keys mostly share a class (and a size)
+        groups: dict[tuple[bool, ...], list[int]] = {}
+        shifts, by_class, down = self._shifts, self._by_class, self.shift
+        last_size = last_length = -1
+        last_coarse: int | None = None  # (no key's class: -1 - length is one)
+        shift = bits = -1
+        group: list[int] = []
+        for k in keys:
+            plain = k >> down
+            size = plain.bit_length()
+            if size != last_size:
+                last_size, bits = size, _address_bits(size)
+            length = plain >> bits
+            if length != last_length:
+                last_length = length
+                known = shifts.get(length)
+                shift = known if known is not None else shifts.setdefault(length, self._shift_for(plain))
+            coarse = plain >> shift if shift >= 0 else -1 - length
+            if coarse != last_coarse:
+                last_coarse = coarse
+                sig = by_class.get(coarse) if shift >= 0 else self._none
+                if sig is None:
+                    sig = self.signature(k)
+                found = groups.get(sig)
+                if found is None:
+                    group = groups[sig] = []
+                else:
+                    group = found
+            group.append(k)
         accepted: dict[Path, list[int]] = {}
         rejected: list[int] = []
         for sig, group in groups.items():
