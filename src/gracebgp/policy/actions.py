@@ -107,7 +107,8 @@ class Draft:
         later statements); the original set when nothing changed."""
         changes, base = self.changes, self.base
         for code, attr in changes.items():
-            if base.get(code) != attr:
+            old = base.get(code)
+            if old is not attr and (old is None or attr is None or old != attr):
                 break
         else:
             return base  # every change put back what was there (or removed what was not)

@@ -58,11 +58,11 @@ class Channel(AdjRibIn):
         """(Path Identifier, Adj-RIB-In key) of each route the peer sent for prefix ``key``."""
         return [(None, key)] if key in self.routes else []
 
-    def _to_loc(self, keys: list[int], path: Path, now: float) -> None:
+    def _to_loc(self, keys: Sequence[int], path: Path, now: float) -> None:
         """Offer ``path`` for ``keys`` (of this Adj-RIB-In) to the Loc-RIB, as it is."""
         self.changed[self.family].update(self.loc.offer(self.info, keys, path, now))
 
-    def _offer(self, keys: list[int], path: Path, now: float) -> None:
+    def _offer(self, keys: Sequence[int], path: Path, now: float) -> None:
         """The peer's ``path`` for ``keys`` through the import policy into the Loc-RIB."""
         importer = self.importer
         if importer is None:
@@ -72,7 +72,7 @@ class Channel(AdjRibIn):
         for out, group in accepted.items():
             self._to_loc(group, out, now)
         if rejected:
-            self._retract(rejected)
+            self._retract(list(rejected))
 
     # --- the hot path: once per UPDATE (AdjRibIn's method called directly, not super()) ---
     def announce(self, keys: Sequence[int], path: Path, now: float = 0.0) -> None:
@@ -81,7 +81,7 @@ class Channel(AdjRibIn):
         if self.importer is None:
             self.changed[self.family].update(self.loc.offer(self.info, keys, path, now))
         else:
-            self._offer(list(keys), path, now)
+            self._offer(keys, path, now)
 
     def withdraw(self, keys: Iterable[int]) -> list[int]:
         """The peer withdraws ``keys``; returns those that were present."""

@@ -73,7 +73,7 @@ class AddPathChannel(Channel):
             src = self._sources[path_id] = self.info.for_path_id(path_id)
         return src
 
-    def _to_loc(self, keys: list[int], path: Path, now: float) -> None:
+    def _to_loc(self, keys: Sequence[int], path: Path, now: float) -> None:
         changed, offer = self.changed[self.family], self.loc.offer
         for pid, prefixes in by_path_id(keys).items():
             changed.update(offer(self.source(pid), prefixes, path, now))

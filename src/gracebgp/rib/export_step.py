@@ -86,12 +86,13 @@ class ListDraft(Draft):
     ``index``: type code -> position): actions edit it in place, no set is made for the
     rules' result. A removed attribute leaves None in ``out`` until ``compact``."""
 
-    __slots__ = ("index", "out")
+    __slots__ = ("index", "out", "removed")
 
     def __init__(self, out: list[Any], index: dict[int, int]) -> None:  # (no base set)
         self.out = out
         self.index = index
         self.next_hop = None
+        self.removed = False
 
     def get(self, code: int) -> Any:
         i = self.index.get(code)
@@ -103,6 +104,7 @@ class ListDraft(Draft):
             if i is not None:
                 self.out[i] = None
                 del self.index[code]
+                self.removed = True
         elif i is None:
             self.index[code] = len(self.out)
             self.out.append(attr)
@@ -111,7 +113,8 @@ class ListDraft(Draft):
 
     def compact(self) -> None:
         """Drop the removed attributes' places (``index`` follows)."""
-        if None in self.out:
+        if self.removed:
+            self.removed = False
             self.out[:] = [a for a in self.out if a is not None]
             self.index.clear()
             self.index.update((a.code, i) for i, a in enumerate(self.out))
@@ -137,7 +140,8 @@ class PolicyStep:
         and its ``index``, edited in place), when no drain or LLGR community is added
         after the policy (their order would differ); returns the next hop. The same
         result as ``apply``: ``reassert``'s rules and the set-next-hop choice included."""
-        folded = self.by_type[route_type(source) - 1]
+        # (``route_type`` inlined: by_type is INTERNAL, EXTERNAL, LOCAL)
+        folded = self.by_type[2 if source.index == 0 else 0 if source.ibgp else 1]
         if not folded.actions:
             return next_hop
         draft = ListDraft(out, index)

@@ -178,9 +178,13 @@ class PolicyFilter:
         """``kept``'s answer, computed."""
         next_hop = path.next_hop[0] if path.next_hop else ""
         outcome = self._compiled.run(path.attrs, sig, key >> self.shift, next_hop)
-        matched = outcome.matched
-        return (self.outcome(outcome, path, original.next_hop if original else ()),
-                tuple([st.counter for st in matched]) if matched else ())
+        accepted, attrs, choice, matched = outcome
+        counters = tuple([st.counter for st in matched]) if matched else ()
+        if not accepted:
+            return None, counters
+        if choice is None and attrs is path.attrs:
+            return path, counters
+        return self.outcome(outcome, path, original.next_hop if original else ()), counters
 
     def one(self, key: int, path: Path, original: Path | None = None) -> Path | None:
         """The outcome for one route (counted)."""
@@ -206,7 +210,7 @@ class PolicyFilter:
         sig = self._by_class.get(coarse)  # (``signature``'s class is this ``coarse``)
         return self.signature(first) if sig is None else sig
 
-    def run(self, keys: Sequence[int], path: Path) -> tuple[dict[Path, list[int]], list[int]]:
+    def run(self, keys: Sequence[int], path: Path) -> tuple[dict[Path, Sequence[int]], Sequence[int]]:
         """The routes ``keys`` sharing ``path`` (counted): the accepted ones grouped by the
         Path the policy made of them, and the rejected keys."""
         if not keys:
@@ -216,7 +220,7 @@ class PolicyFilter:
             out, counters = self._decide(keys[0], path, None, one)
             for counter in counters:
                 counter.matches += len(keys)
-            return ({out: list(keys)}, []) if out is not None else ({}, list(keys))
+            return ({out: keys}, ()) if out is not None else ({}, keys)
         # ``signature`` inlined: consecutive keys mostly share a class (and a size)
         groups: dict[tuple[bool, ...], list[int]] = {}
         shifts, by_class, down = self._shifts, self._by_class, self.shift
@@ -246,7 +250,7 @@ class PolicyFilter:
                 else:
                     group = found
             group.append(k)
-        accepted: dict[Path, list[int]] = {}
+        accepted: dict[Path, Sequence[int]] = {}
         rejected: list[int] = []
         for sig, group in groups.items():
             out, counters = self._decide(group[0], path, None, sig)  # (no memo: once per call)
@@ -254,10 +258,9 @@ class PolicyFilter:
                 counter.matches += len(group)
             if out is None:
                 rejected += group
-            elif out in accepted:
-                accepted[out] += group
             else:
-                accepted[out] = group
+                prior = accepted.get(out)
+                accepted[out] = group if prior is None else [*prior, *group]
         return accepted, rejected
 
 
