@@ -153,4 +153,6 @@ class Compiled:
             decided = self.default
         accepted = decided is _ACCEPT
         final = attrs if draft is None or not accepted else draft.result()
-        return Outcome(accepted, final, None if draft is None else draft.next_hop, tuple(matched))
+        choice = None if draft is None else draft.next_hop
+        # (tuple.__new__: a NamedTuple's own constructor is a Python function)
+        return tuple.__new__(Outcome, (accepted, final, choice, tuple(matched)))
