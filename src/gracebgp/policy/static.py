@@ -16,9 +16,9 @@ attributes, prefix or next hop, where ``evaluate`` must run per route.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from gracebgp.policy.actions import Action, Draft, NextHopChoice
+from gracebgp.policy.actions import COMMUNITY, Action, Draft, NextHopChoice, SetCommunities, SetOp
 from gracebgp.policy.conditions import AfiSafiIn, MatchNeighborSet, RouteTypeIs
 from gracebgp.policy.definitions import Assignment, Disposition, Statement
 from gracebgp.policy.route import Route, Source
@@ -38,6 +38,17 @@ class Folded:
     accepted: bool
     actions: tuple[Action, ...]
     matched: tuple[Statement, ...]
+    #: When every action adds RFC 1997 communities (the most common export policy): the
+    #: values they add, in order, each once; else None. Adding them one by one, each
+    #: when the route lacks it, is what the actions do in turn.
+    community_adds: tuple[int, ...] | None = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        adds = None
+        if all(isinstance(a, SetCommunities) and a.kind is COMMUNITY and a.op is SetOp.ADD
+               for a in self.actions):
+            adds = tuple(dict.fromkeys(v for a in self.actions for v in a.values))  # type: ignore[attr-defined]
+        object.__setattr__(self, "community_adds", adds)
 
     def apply(self, attrs: AttrSet) -> tuple[AttrSet, NextHopChoice | None]:
         """The actions run over ``attrs``: the changed set (not interned: the caller

@@ -144,6 +144,22 @@ class PolicyStep:
         folded = self.by_type[2 if source.index == 0 else 0 if source.ibgp else 1]
         if not folded.actions:
             return next_hop
+        adds = folded.community_adds
+        if adds is not None:  # (communities added only: nothing for reassert or the next hop)
+            i = index.get(AttrType.COMMUNITIES)
+            old = None if i is None else out[i]
+            current = new = () if old is None else old.values
+            for value in adds:
+                if value not in new:
+                    new = (*new, value)
+            if new is not current:
+                attr = Communities(new) if old is None else Communities(new, old.flags)
+                if i is None:
+                    index[AttrType.COMMUNITIES] = len(out)
+                    out.append(attr)
+                else:
+                    out[i] = attr
+            return next_hop
         draft = ListDraft(out, index)
         before = draft.get(AttrType.COMMUNITIES)
         for action in folded.actions:

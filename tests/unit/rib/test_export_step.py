@@ -12,13 +12,15 @@ from pathlib import Path
 import pytest
 
 from gracebgp.config import load_file
-from gracebgp.policy.definitions import Assignment, Disposition
+from gracebgp.policy.actions import SetOp, set_community
+from gracebgp.policy.definitions import Assignment, Disposition, Policy, Statement
 from gracebgp.rib.adj_rib_out import AdjRibOut
 from gracebgp.rib.export import ExportPolicy
 from gracebgp.rib.loc_rib import LocRib
 from gracebgp.rib.path import PeerInfo
 from gracebgp.rib.policy_filter import ExportFilter
 from gracebgp.types import IPV4_UNICAST
+from gracebgp.wire.communities import Communities
 from gracebgp.wire.iana import WellKnownCommunity
 from gracebgp.wire.nlri import parse_prefix
 
@@ -29,6 +31,8 @@ V4 = IPV4_UNICAST
 STALE = int(WellKnownCommunity.LLGR_STALE)
 ROUTES = (  # (source, path) per prefix
     (EBGP_A, path(65001, 7, comms=((65001 << 16) | 666,), med=5)),
+    (EBGP_A, path(65001, 8, extra=(Communities(((65000 << 16) | 100, 9), 0xD0),))),  # ext-length flags
+    (IBGP_C, path(65010, comms=((65000 << 16) | 7,))),
     (IBGP_C, path(65010, lp=150, comms=((65000 << 16) | 100,), nh="10.1.0.9")),
     (LOCAL, path(nh="10.0.0.100")),
     (EBGP_A, path(65001, comms=(STALE, (65001 << 16) | 1))),
@@ -51,8 +55,14 @@ def loc_rib() -> tuple[LocRib, list[int]]:
     return loc, keys
 
 
+def adds(*entries: tuple[str, ...]) -> Assignment:
+    """Statements that only add communities (the fused export's shortest way)."""
+    return Assignment((Policy("adds", tuple(Statement(f"s{i}", (), (set_community(SetOp.ADD, e),))
+                                            for i, e in enumerate(entries))),))
+
+
 def assignments() -> list[Assignment]:
-    out = []
+    out = [adds(("65000:100", "65000:7"), ("65000:7", "65001:1")), adds(("65000:100",))]
     for name in ("policy-set-community.toml", "policy-set-local-pref.toml", "policy-set-next-hop.toml",
                  "policy-set-as-path-prepend.toml", "policy-route-type.toml", "policy-neighbor-set.toml",
                  "policy-set-large-community.toml"):
