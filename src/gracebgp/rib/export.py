@@ -174,6 +174,8 @@ def export_path(source: PeerInfo, path: Path, policy: ExportPolicy, family: Fami
         result = with_communities(result, (_NO_EXPORT[0],), 0)
     if policy.gshut:
         result = with_communities(result, (_GSHUT,), None if ebgp else 0)
+    if edited and not ebgp and not policy.llgr:  # a policy that added LLGR_STALE (RFC 9494 §4.6)
+        result = finish_export(policy, result)
     if step is not None and not edited:  # the policy sees the route as sent, then no policy undoes these
         result, next_hop = step.apply(source, result, next_hop, path.next_hop, ebgp)
         result = finish_export(policy, result)

@@ -60,10 +60,17 @@ def choose_next_hop(choice: NextHopChoice | None, current: tuple[str, ...], own:
                     original: tuple[str, ...]) -> tuple[str, ...]:
     """A set-next-hop choice applied to ``current``: an address; "self", our address on
     the session (``own``; none known: unchanged); "unchanged", the next hop the route had
-    before export rewrote it (``original``, GoBGP's meaning)."""
+    before export rewrote it (``original``, GoBGP's meaning).
+
+    An address of the other family than the route's next hop is not applied: IPv4 unicast
+    carries an IPv4 NEXT_HOP (RFC 4271 §5.1.3) and an IPv6 route an IPv6 next hop (RFC
+    2545 §3); gracebgp does not send RFC 8950 extended next hops. ``--explain`` shows the
+    action and the next hop left as it was."""
     if choice is None:
         return current
     if choice.kind is NextHopKind.ADDRESS:
+        if current and (":" in choice.address) != (":" in current[0]):
+            return current
         return (choice.address,)
     if choice.kind is NextHopKind.SELF:
         return own or current
@@ -139,7 +146,8 @@ class PolicyStep:
         """``apply`` on the export rules' attribute list before it becomes a set (``out``
         and its ``index``, edited in place), when no drain or LLGR community is added
         after the policy (their order would differ); returns the next hop. The same
-        result as ``apply``: ``reassert``'s rules and the set-next-hop choice included."""
+        result as ``apply``: ``reassert``'s rules and the set-next-hop choice included (a
+        policy that adds LLGR_STALE gets ``finish_export`` after this, in ``export_path``)."""
         # (``route_type`` inlined: by_type is INTERNAL, EXTERNAL, LOCAL)
         folded = self.by_type[2 if source.index == 0 else 0 if source.ibgp else 1]
         if not folded.actions:

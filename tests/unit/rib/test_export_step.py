@@ -21,6 +21,7 @@ from gracebgp.rib.path import PeerInfo
 from gracebgp.rib.policy_filter import ExportFilter
 from gracebgp.types import IPV4_UNICAST
 from gracebgp.wire.communities import Communities
+from gracebgp.wire.context import CodecContext
 from gracebgp.wire.iana import WellKnownCommunity
 from gracebgp.wire.nlri import parse_prefix
 
@@ -62,7 +63,8 @@ def adds(*entries: tuple[str, ...]) -> Assignment:
 
 
 def assignments() -> list[Assignment]:
-    out = [adds(("65000:100", "65000:7"), ("65000:7", "65001:1")), adds(("65000:100",))]
+    out = [adds(("65000:100", "65000:7"), ("65000:7", "65001:1")), adds(("65000:100",)),
+           adds(("65535:6",))]  # LLGR_STALE added by policy: NO_EXPORT and LOCAL_PREF 0 to iBGP after it
     for name in ("policy-set-community.toml", "policy-set-local-pref.toml", "policy-set-next-hop.toml",
                  "policy-set-as-path-prepend.toml", "policy-route-type.toml", "policy-neighbor-set.toml",
                  "policy-set-large-community.toml"):
@@ -144,3 +146,26 @@ def test_a_source_path_keeps_few_memo_entries_across_policy_changes() -> None:
         assert sent is not None and (65000 << 16) | n in sent.attrs.communities
     memo = ROUTES[0][1].exports
     assert isinstance(memo, dict) and len(memo) <= 8
+
+
+def test_an_address_of_the_other_family_is_not_applied() -> None:
+    """set-next-hop 2001:db8::99 on an IPv4 route (and 192.0.2.99 on an IPv6 one) leaves the
+    next hop as it was, fused or not (it used to fail to encode in the Adj-RIB-Out)."""
+    from gracebgp.policy.actions import SetNextHop
+    from gracebgp.rib.export_step import choose_next_hop
+
+    v6, v4 = SetNextHop.parse("2001:db8::99").choice, SetNextHop.parse("192.0.2.99").choice
+    assert choose_next_hop(v6, ("192.0.2.1",), (), ()) == ("192.0.2.1",)
+    assert choose_next_hop(v4, ("2001:db8::1", "fe80::1"), (), ()) == ("2001:db8::1", "fe80::1")
+    assert choose_next_hop(v4, ("192.0.2.1",), (), ()) == ("192.0.2.99",)
+    loc, keys = loc_rib()
+    target = TARGETS[1]
+    statement = Statement("nh", (), (SetNextHop.parse("2001:db8::99"),), Disposition.ACCEPT)
+    for cls in (AdjRibOut, Unfused):
+        out = cls(V4, ExportPolicy(target, 65000, "10.0.0.100", "10.0.0.100"), TABLE)
+        out.exporter = ExportFilter(Assignment((Policy("p", (statement,)),)), target.address, target.asn,
+                                    True, V4, TABLE, ("10.0.0.100",))
+        out.consider(keys, loc)
+        sent = [p for p in out.pending.values() if p is not None]
+        assert sent and all(":" not in p.next_hop[0] and p.attrs.next_hop == p.next_hop[0] for p in sent)
+        assert out.flush(CodecContext(as4=True))  # encodes
