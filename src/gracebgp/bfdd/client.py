@@ -81,7 +81,11 @@ class BfddClient:
             if pair is None:
                 continue
             reader, writer = pair
-            first = loads(await asyncio.wait_for(reader.readline(), START_WAIT))
+            try:  # (the old bfdd may take this connection and close it as it hands over)
+                line = await asyncio.wait_for(reader.readline(), START_WAIT)
+                first = loads(line) if line else {}
+            except (ConnectionError, TimeoutError, ValueError):
+                first = {}
             if first.get("pid") != proc.pid:
                 writer.close()
                 continue
