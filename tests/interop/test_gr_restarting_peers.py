@@ -401,9 +401,9 @@ def bring_up(pair: Pair, timeout: float = 45.0) -> None:
     """Both ends Established, our route at the peer, the peer's routes fresh at us."""
     wait_our_state(pair.g, pair.theirs, "Established", timeout)
     pair.p.wait_established(pair.ours, timeout=timeout)
-    wait_until(lambda: fresh(*THEIRS)(our_routes(pair.g, pair.theirs)), 20, 0.2,
+    wait_until(lambda: fresh(*THEIRS)(our_routes(pair.g, pair.theirs)), timeout, 0.2,
                what="the peer's routes at gracebgpd")
-    pair.p.wait_route(pair.ours, "ipv4", OURS, timeout=20)
+    pair.p.wait_route(pair.ours, "ipv4", OURS, timeout=timeout)  # (20 s was once too short in CI)
 
 
 # --------------------------------------------------------------------------------------
