@@ -860,6 +860,27 @@ def parse_bird_routes(text: str) -> list[dict[str, Any]]:
     return routes
 
 
+_BIRD_CLOCK = re.compile(r"^(\d\d):(\d\d):(\d\d(?:\.\d+)?)$")
+
+
+def same_bird_since(a: object, b: object) -> bool:
+    """Whether two readings of one BIRD ``since`` field (or any other field: compared
+    exactly) name the same state change. BIRD prints it by adding the change's monotonic
+    age to the real clock on each call, so one change can read 1 ms apart (seen in CI:
+    10:41:46.204 then .205). A flap moves it to after the first reading, which in these
+    tests is seconds later, so 50 ms tells the two apart."""
+    ma, mb = _BIRD_CLOCK.match(str(a)), _BIRD_CLOCK.match(str(b))
+    if ma is None or mb is None:
+        return a == b
+    sa, sb = (int(m[1]) * 3600 + int(m[2]) * 60 + float(m[3]) for m in (ma, mb))
+    return min(abs(sa - sb), 86400 - abs(sa - sb)) <= 0.05
+
+
+def same_bird_marks(a: Sequence[object], b: Sequence[object]) -> bool:
+    """Field by field with :func:`same_bird_since`."""
+    return len(a) == len(b) and all(same_bird_since(x, y) for x, y in zip(a, b, strict=True))
+
+
 def _bird_pairs(value: str) -> list[list[int]]:
     return [[int(x) for x in grp.split(",")] for grp in re.findall(r"\(([^)]*)\)", value)]
 

@@ -38,7 +38,16 @@ import pytest
 from tests.interop.common import assert_nothing_left, interop, require
 from tests.interop.gracebgpd import GraceBgpd
 from tests.interop.netns import Lab, Process, wait_until
-from tests.interop.peers import Bird, Frr, GoBgpd, NeighborSpec, PeerDaemon, RouteSpec, norm_addr
+from tests.interop.peers import (
+    Bird,
+    Frr,
+    GoBgpd,
+    NeighborSpec,
+    PeerDaemon,
+    RouteSpec,
+    norm_addr,
+    same_bird_marks,
+)
 
 OURS = 65001
 PEERS: tuple[tuple[type[PeerDaemon], int], ...] = ((GoBgpd, 65002), (Bird, 65003), (Frr, 65004))
@@ -80,11 +89,14 @@ MARKS: dict[type[PeerDaemon], Callable[[PeerDaemon, str], tuple[object, ...]]] =
 
 def same_sessions(before: dict[str, tuple[object, ...]], after: dict[str, tuple[object, ...]]) -> bool:
     """No flap: every mark equal, except FRR's up-since epoch, which it derives from a
-    whole-second uptime (it may tick by one)."""
+    whole-second uptime (it may tick by one), and BIRD's since time (see same_bird_since)."""
     for kind, b in before.items():
         a = after[kind]
         if kind == "frr" and isinstance(a[-1], int) and isinstance(b[-1], int):
             if a[:-1] != b[:-1] or abs(a[-1] - b[-1]) > 1:
+                return False
+        elif kind == "bird":
+            if not same_bird_marks(a, b):
                 return False
         elif a != b:
             return False
