@@ -21,21 +21,13 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from gracebgp.policy.actions import Action, Draft, NextHopChoice, NextHopKind
-from gracebgp.policy.conditions import (
-    AfiSafiIn,
-    Condition,
-    MatchNeighborSet,
-    MatchOption,
-    MatchPrefixSet,
-    RouteTypeIs,
-)
+from gracebgp.policy.conditions import Condition, MatchOption, MatchPrefixSet, route_conditions
 from gracebgp.policy.definitions import Assignment, Disposition, Statement
 from gracebgp.policy.prefixes import PrefixSet
 from gracebgp.policy.route import Route, Source
 from gracebgp.types import Family
 from gracebgp.wire.attrset import AttrSet
 
-_STATIC = (MatchNeighborSet, RouteTypeIs, AfiSafiIn)
 _NONE = Disposition.NONE
 _ACCEPT = Disposition.ACCEPT
 
@@ -79,26 +71,22 @@ class Compiled:
         self.family = family
         self.default = assignment.default
         index = {id(s): i for i, s in enumerate(prefix_sets)}
-        probe = Route(family, 0, "", source)
-        nothing = AttrSet(())
         steps: list[_Step] = []
         for policy in assignment.policies:
             for statement in policy.statements:
+                rest = route_conditions(statement.conditions, source, family)  # rule 1
+                if rest is None:
+                    continue
                 prefixes: list[tuple[int, bool]] = []
                 attr_tests: list[Condition] = []
                 route_tests: list[Condition] = []
-                never = False
-                for c in statement.conditions:
-                    if isinstance(c, _STATIC):
-                        never = never or not c.test(nothing, source, probe)  # rule 1
-                    elif isinstance(c, MatchPrefixSet):  # rule 2
+                for c in rest:
+                    if isinstance(c, MatchPrefixSet):  # rule 2
                         prefixes.append((index[id(c.prefix_set)], c.option is not MatchOption.INVERT))
                     elif c.per_route:
                         route_tests.append(c)
                     else:
                         attr_tests.append(c)
-                if never:
-                    continue
                 steps.append(_Step(statement, tuple(prefixes), tuple(attr_tests), tuple(route_tests),
                                    statement.actions, statement.disposition))
         self.steps = tuple(steps)

@@ -311,3 +311,24 @@ class NextHopInList:
 
     def describe(self) -> str:
         return "next-hop-in-list " + ",".join(self.next_hops.items)
+
+
+#: The conditions a route's source and family answer alone (match-neighbor-set,
+#: route-type, afi-safi-in): known before any route is seen.
+STATIC_CONDITIONS = (MatchNeighborSet, RouteTypeIs, AfiSafiIn)
+
+
+def route_conditions(conditions: Iterable[Condition], source: Source,
+                     family: Family) -> tuple[Condition, ...] | None:
+    """``conditions`` (one statement's) for the routes of ``family`` seen as ``source``:
+    the static ones answered, the others returned, in order, for a test per route; None
+    when a static one fails, so the statement matches no such route."""
+    probe, nothing = Route(family, 0, "", source), AttrSet(())
+    rest: list[Condition] = []
+    for c in conditions:
+        if isinstance(c, STATIC_CONDITIONS):
+            if not c.test(nothing, source, probe):
+                return None
+        else:
+            rest.append(c)
+    return tuple(rest)

@@ -19,14 +19,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from gracebgp.policy.actions import COMMUNITY, Action, Draft, NextHopChoice, SetCommunities, SetOp
-from gracebgp.policy.conditions import AfiSafiIn, MatchNeighborSet, RouteTypeIs
+from gracebgp.policy.conditions import route_conditions
 from gracebgp.policy.definitions import Assignment, Disposition, Statement
-from gracebgp.policy.route import Route, Source
+from gracebgp.policy.route import Source
 from gracebgp.types import Family
 from gracebgp.wire.attrset import AttrSet
-
-#: Conditions answered by the source and family alone.
-_STATIC = (MatchNeighborSet, RouteTypeIs, AfiSafiIn)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,15 +61,14 @@ class Folded:
 def fold(assignment: Assignment, source: Source, family: Family) -> Folded | None:
     """``assignment`` folded for routes of ``family`` seen as ``source`` (module
     docstring); None when some statement it reaches reads the route."""
-    probe = Route(family, 0, "", source)
     matched: list[Statement] = []
     actions: list[Action] = []
     for policy in assignment.policies:
         for statement in policy.statements:
-            static = [c for c in statement.conditions if isinstance(c, _STATIC)]
-            if not all(c.test(AttrSet(()), source, probe) for c in static):
+            rest = route_conditions(statement.conditions, source, family)
+            if rest is None:
                 continue  # one condition fails for every route: the statement never matches
-            if len(static) < len(statement.conditions):
+            if rest:
                 return None
             matched.append(statement)
             actions += statement.actions
