@@ -185,7 +185,9 @@ class SetCommunities:
     op: SetOp
     entries: tuple[str, ...]
     values: tuple[Any, ...] = field(init=False)
-    removers: tuple[Callable[[Any], bool], ...] = field(init=False)
+    #: Made from ``entries`` (functions compare by identity): not compared, so the same
+    #: action loaded again is equal, and an unchanged export policy keeps its memo slot.
+    removers: tuple[Callable[[Any], bool], ...] = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         kind, remove = self.kind, self.op is SetOp.REMOVE

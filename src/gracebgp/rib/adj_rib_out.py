@@ -8,6 +8,7 @@ set so each attribute block is encoded once and carries as many prefixes as fit
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable
 
 from gracebgp.policy.definitions import MatchCounter
@@ -25,8 +26,11 @@ _SAME = object()  # export memo: the exported path is the source path itself (no
 
 
 #: (export class, family, export policy step) -> the slot its entries carry in
-#: ``Path.exports`` (a small int).
+#: ``Path.exports`` (a small int, never given twice: forgetting the table when it is full
+#: only makes the next Adj-RIB-Out of a class start a new slot, never share a wrong one).
 _SLOTS: dict[tuple[ExportPolicy, Family, PolicyStep | None], int] = {}
+_SLOTS_LIMIT = 4096  # (each export policy an operator or a controller sets is one key)
+_next_slot = itertools.count(1)
 
 
 #: Export-memo entries one source path keeps at most: an export policy changed by reload
@@ -39,7 +43,9 @@ def _slot(shared: ExportPolicy, family: Family, step: PolicyStep | None) -> int:
     key = (shared, family, step)
     slot = _SLOTS.get(key)
     if slot is None:
-        slot = _SLOTS[key] = len(_SLOTS) + 1
+        if len(_SLOTS) >= _SLOTS_LIMIT:
+            _SLOTS.clear()
+        slot = _SLOTS[key] = next(_next_slot)
     return slot
 
 

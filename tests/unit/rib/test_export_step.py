@@ -125,6 +125,48 @@ def test_a_new_step_is_a_new_slot() -> None:
     assert out.slot != before
 
 
+@pytest.mark.parametrize("name", ["policy-set-community.toml", "policy-set-large-community.toml",
+                                  "policy-set-ext-community.toml", "policy-neighbor-set.toml"])
+def test_the_same_policy_loaded_again_is_the_same_slot(name: str) -> None:
+    """A reload that leaves a peer's export policy as it was keeps its memo slot (the
+    exports made are still good, and no slot is added per reload): equal steps, including
+    set-community remove, whose matchers are made from its entries."""
+    target = TARGETS[0]
+    rules = ExportPolicy(target, 65000, "10.0.0.100", "10.0.0.100")
+    slots, steps = [], []
+    for _ in range(2):
+        book = load_file(CONFIGS / name).policy_book
+        assignment = Assignment(tuple(book.policies.values()), Disposition.ACCEPT)
+        out = AdjRibOut(V4, rules, TABLE)
+        out.exporter = ExportFilter(assignment, target.address, target.asn, False, V4, TABLE, ())
+        slots.append(out.slot)
+        steps.append(out.exporter.static_step())
+    assert steps[0] is not None, "the policy must fold (no condition on the route)"
+    assert steps[0] == steps[1] and hash(steps[0]) == hash(steps[1])
+    assert slots[0] == slots[1]
+
+
+def test_slots_are_bounded_and_never_given_twice(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every distinct export policy is a key of the slot table: when it is full it is
+    forgotten, and the slots made after that are new numbers, so no Adj-RIB-Out ever
+    reads a memo entry another policy made; an equal policy after that is a new slot."""
+    from gracebgp.rib import adj_rib_out
+
+    monkeypatch.setattr(adj_rib_out, "_SLOTS", {})
+    monkeypatch.setattr(adj_rib_out, "_SLOTS_LIMIT", 4)
+    target = TARGETS[0]
+    rules = ExportPolicy(target, 65000, "10.0.0.100", "10.0.0.100")
+    out = AdjRibOut(V4, rules, TABLE)
+    seen = [out.slot]
+    for n in range(10):
+        out.exporter = ExportFilter(adds((f"65000:{n}",)), target.address, target.asn, False, V4, TABLE, ())
+        seen.append(out.slot)
+        assert len(adj_rib_out._SLOTS) <= 4
+    assert len(set(seen)) == len(seen)
+    out.exporter = None
+    assert out.slot not in seen  # the class's own slot was forgotten with the table
+
+
 def test_a_source_path_keeps_few_memo_entries_across_policy_changes() -> None:
     """Each export policy change is a new slot; a source path keeps at most 8 entries
     (adj_rib_out._MEMO_SLOTS), and what it exports stays right after the older ones go."""
