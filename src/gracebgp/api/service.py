@@ -82,6 +82,13 @@ def _counts(values: list[int]) -> s.MessageCounts:
     return s.MessageCounts(**{name: values[i] for i, name in enumerate(MESSAGE_TYPES) if i})
 
 
+def _held_as(peer: Peer) -> int:
+    """The AS of a peer configured for any AS (dynamic neighbors, ``peer-as`` unset) while
+    no session is up: its last session's, as long as that session's channels are kept
+    (graceful restart holds its routes in them), else 0 (none known until an OPEN)."""
+    return next((adj.info.asn for adj in peer.adj_in.values()), 0)
+
+
 def peer_view(speaker: Speaker, peer: Peer, now: float) -> s.Peer:
     neg = peer.negotiated
     negotiated = neg.families if neg is not None else frozenset()
@@ -102,7 +109,7 @@ def peer_view(speaker: Speaker, peer: Peer, now: float) -> s.Peer:
     ours, theirs, decided = session_view(peer)
     return s.Peer(
         address=peer.address, description=peer.settings.description, local_as=cfg.local_as,
-        peer_as=neg.peer_as if neg else cfg.peer_as or 0,  # any AS (dynamic): 0 until the OPEN
+        peer_as=neg.peer_as if neg else cfg.peer_as or _held_as(peer),
         state=STATE_NAMES[peer.session.state], admin_down=peer.admin_down,
         dynamic=peer.dynamic, dynamic_range=peer.dynamic_range,
         uptime=None if since is None else max(0.0, now - since),

@@ -149,6 +149,8 @@ def test_graceful_restart_keeps_a_dynamic_peer_stale_until_it_comes_back() -> No
     net.advance(30)
     assert h.peers["127.0.0.2"].dynamic_range == WIDE  # kept for its Restart Time (60 s)
     assert stale(h, "127.0.0.2") == {"10.2.0.0/16"} and "10.2.0.0/16" in learned(h)
+    (held,) = list_peers(h, net.now)  # the AS whose routes are held, not 0 ("any AS")
+    assert (held.state, held.peer_as, held.families[0].stale) == ("Active", 65002, 1), held
     net.start("127.0.0.2", client("127.0.0.2", 65002, "10.2.0.0/16", restart="graceful"), "graceful")
     peer = h.peers["127.0.0.2"]
     assert peer.session.state is State.ESTABLISHED and peer.dynamic_range == WIDE
