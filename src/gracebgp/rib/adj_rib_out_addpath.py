@@ -8,9 +8,11 @@ paths sent unless it came from that peer. Which further paths to send is left op
 RFC: we send the candidates in the decision process's order (``decision.ranked``), each
 after this peer's export rules, skipping those the peer gave us (never sent back) or that
 export refuses. RFC 7911 §3: the Path Identifier is ours to assign; we give each
-candidate source (a peer, or one Path Identifier of an ADD-PATH peer) one identifier for
-the life of this Adj-RIB-Out, so the same source's path is the same path id for every
-prefix.
+candidate source (a peer, or one Path Identifier of an ADD-PATH peer) one identifier
+while some prefix's sent paths use it, so the same source's path is the same path id for
+every prefix. An identifier no prefix uses any more is given again to the next new
+source: an ADD-PATH peer upstream may name new path ids for as long as its session lives,
+and ours stay as few as the sources in use.
 
 A peer without ADD-PATH Send keeps ``AdjRibOut``: the choice is made once per session and
 family. Keys in ``advertised`` and ``pending`` are ADD-PATH keys (``prefix << 32 | id``),
@@ -30,21 +32,39 @@ from gracebgp.types import Family
 
 
 class AddPathRibOut(AdjRibOut):
-    __slots__ = ("_ids", "_sent", "send_max")
+    __slots__ = ("_free", "_ids", "_owner", "_sent", "_uses", "send_max")
     _fuses = False  # the export policy runs per path after the rules (``chosen``)
 
     def __init__(self, family: Family, policy: ExportPolicy, table: PathTable, send_max: int) -> None:
         super().__init__(family, policy, table)
         self.send_max = max(1, send_max)
         self._ids: dict[int, int] = {}  # candidate source -> our Path Identifier
+        self._owner: dict[int, int] = {}  # our Path Identifier -> its source
+        self._uses: dict[int, int] = {}  # our Path Identifier -> prefixes whose sent paths hold it
+        self._free: list[int] = []  # identifiers no prefix uses: given again first
         self._sent: dict[int, dict[int, Path]] = {}  # prefix -> {our path id: path} once flushed
 
     def path_id(self, source: PeerInfo) -> int:
-        """Our Path Identifier for the paths of ``source`` (1, 2, ... in order of first use)."""
+        """Our Path Identifier for the paths of ``source``: a free one, else the next
+        (1, 2, ... in order of first use)."""
         pid = self._ids.get(source.source)
         if pid is None:
-            pid = self._ids[source.source] = len(self._ids) + 1
+            pid = self._free.pop() if self._free else len(self._owner) + 1
+            self._ids[source.source] = pid
+            self._owner[pid] = source.source
         return pid
+
+    def _release(self, pid: int) -> None:
+        """One prefix less sends a path under ``pid``; with none left it is free."""
+        left = self._uses.get(pid, 0) - 1
+        if left > 0:
+            self._uses[pid] = left
+            return
+        self._uses.pop(pid, None)
+        source = self._owner.pop(pid, None)
+        if source is not None:
+            del self._ids[source]
+            self._free.append(pid)
 
     def prefix_keys(self) -> list[int]:
         return list(dict.fromkeys(k >> 32 for k in self.advertised))
@@ -74,16 +94,21 @@ class AddPathRibOut(AdjRibOut):
         return want
 
     def consider(self, keys: Iterable[int], loc: LocRib, again: bool = False) -> None:
-        advertised, pending, sent = self.advertised, self.pending, self._sent
+        advertised, pending, sent, uses = self.advertised, self.pending, self._sent, self._uses
         for k in keys:
             want = self.chosen(k, loc)
-            for pid in sent.get(k, {}):
+            had = sent.get(k, {})
+            for pid in want:
+                if pid not in had:
+                    uses[pid] = uses.get(pid, 0) + 1
+            for pid in had:
                 if pid not in want:
                     key = k << 32 | pid
                     if key in advertised:
                         pending[key] = None
                     else:
                         pending.pop(key, None)
+                    self._release(pid)
             for pid, out in want.items():
                 key = k << 32 | pid
                 if advertised.get(key) is out and not again:
@@ -98,6 +123,9 @@ class AddPathRibOut(AdjRibOut):
     def reset(self) -> None:
         super().reset()
         self._sent.clear()
+        for pid in list(self._uses):
+            self._uses[pid] = 1
+            self._release(pid)
 
 
 def rib_out_for(family: Family, policy: ExportPolicy, table: PathTable, send_max: int | None) -> AdjRibOut:

@@ -170,6 +170,29 @@ def test_path_ids_stay_and_only_changes_are_sent() -> None:
     assert out.flush(TX) == []  # nothing changed: nothing sent
 
 
+def test_path_ids_no_prefix_uses_are_given_again_rfc7911_3() -> None:
+    """An ADD-PATH peer upstream that names a new path id for each change (its session
+    up for months) must not make ours grow: an id no prefix uses is given to the next new
+    source, and one still used by another prefix is not."""
+    ch, loc, _ = receiving()
+    ch.announce([addpath_key(K2, 1)], SHORT)  # K2 keeps upstream path id 1 (ours: 1) throughout
+    out = AddPathRibOut(V4, policy(TO), TABLE, 2)
+    out.consider_all(loc)
+    out.flush(TX)
+    ours_k2 = set(out._sent[K2])
+    for n in range(2, 200):
+        ch.announce([addpath_key(K1, n)], LONG if n % 2 else LONGER)
+        if n > 2:
+            ch.withdraw([addpath_key(K1, n - 1)])
+        out.consider([K1], loc)
+        withdrawn, announced = sent(out.flush(TX))
+        assert len(out._sent[K1]) == 1 and set(out._sent[K2]) == ours_k2
+        assert {k & 0xFFFFFFFF for k in withdrawn}.isdisjoint(ours_k2)
+        assert len(announced) == 1 and announced[0][1] == (K1 << 32 | next(iter(out._sent[K1])),)
+    assert len(out._ids) <= 3 and max(out._owner) <= 3  # K2's source, and K1's current two at most
+    assert out.sent(K2) == [(next(iter(ours_k2)), out.advertised[K2 << 32 | next(iter(ours_k2))])]
+
+
 def policy_path(p: Path, out: AdjRibOut) -> object:
     exported = out._export(EBGP_A.for_path_id(1), p)
     assert exported is not None
