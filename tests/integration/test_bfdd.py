@@ -351,3 +351,45 @@ def test_bfdd_gone_clears_the_status_until_it_is_back(tmp_path: Path,
             await link.finish(keep=False)
     with caplog.at_level("WARNING", logger="gracebgp.bfd"):
         asyncio.run(main())
+
+
+def test_a_bfdd_started_before_a_re_exec_that_dies_is_collected(tmp_path: Path) -> None:
+    """A bfdd that this process started before re-executing itself (gracebgpd's planned
+    restart keeps its PID, and no Popen is left to wait for the child) and that then dies
+    is collected when its connection goes, not left a zombie until gracebgpd exits."""
+    path = str(tmp_path / "bfdd.sock")
+    argv = [sys.executable, "-m", "gracebgp.bfdd", "--socket", path, "--listen", A, "--orphan-timeout", "30"]
+    old = os.posix_spawn(sys.executable, argv, dict(os.environ))  # our child, with no Popen
+
+    async def main() -> int:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 10
+        while not os.path.exists(path):
+            assert loop.time() < deadline, "bfdd did not create its control socket"
+            await asyncio.sleep(0.02)
+        client = BfddClient(path, lambda _: None, log_path=str(tmp_path / "bfdd-new.log"))
+        await client.start()
+        try:
+            assert client.pid == old
+            os.kill(old, signal.SIGKILL)
+            while os.path.exists(f"/proc/{old}"):  # a zombie keeps its /proc entry
+                assert loop.time() < deadline, Path(f"/proc/{old}/stat").read_text()
+                await asyncio.sleep(0.05)
+            while client.pid == old or not client.connected.is_set():  # a new one, started by the client
+                assert loop.time() < deadline
+                await asyncio.sleep(0.05)
+            assert isinstance(client.pid, int)
+            return client.pid
+        finally:
+            if client.pid != old:
+                await client.stop_daemon()
+            await client.close()
+
+    new = asyncio.run(main())
+    for _ in range(100):  # the new bfdd ends on "stop"; collect it (bounded)
+        if os.waitpid(new, os.WNOHANG)[0]:
+            break
+        time.sleep(0.05)
+    else:
+        os.kill(new, signal.SIGKILL)
+        raise AssertionError("the new bfdd did not stop")

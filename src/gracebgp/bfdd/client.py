@@ -204,6 +204,10 @@ class BfddClient:
             if self._closing:
                 return
             log.warning("gracebgp-bfdd went away; reconnecting")
+            if isinstance(self.pid, int) and (self._reaper is None or self._reaper.done()):
+                # One we started may have died: collect it, also when we started it before a
+                # re-exec (same PID, no Popen left to do it), so it leaves no zombie.
+                self._reaper = asyncio.create_task(_reap(self.pid))
             while not self._closing:
                 await asyncio.sleep(RECONNECT)
                 with contextlib.suppress(ConnectionError, OSError, ValueError, TimeoutError):
