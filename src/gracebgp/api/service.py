@@ -84,9 +84,9 @@ def _counts(values: list[int]) -> s.MessageCounts:
 
 def _held_as(peer: Peer) -> int:
     """The AS of a peer configured for any AS (dynamic neighbors, ``peer-as`` unset) while
-    no session is up: its last session's, as long as that session's channels are kept
-    (graceful restart holds its routes in them), else 0 (none known until an OPEN)."""
-    return next((adj.info.asn for adj in peer.adj_in.values()), 0)
+    no session is up: its last session's while graceful restart holds routes of it, else 0
+    (none known until an OPEN)."""
+    return next((adj.info.asn for adj in peer.adj_in.values() if len(adj)), 0)
 
 
 def peer_view(speaker: Speaker, peer: Peer, now: float) -> s.Peer:

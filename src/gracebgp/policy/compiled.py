@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from gracebgp.policy.actions import Action, Draft, NextHopChoice, NextHopKind
-from gracebgp.policy.conditions import Condition, MatchOption, MatchPrefixSet, route_conditions
+from gracebgp.policy.conditions import Condition, MatchOption, MatchPrefixSet, open_conditions
 from gracebgp.policy.definitions import Assignment, Disposition, Statement
 from gracebgp.policy.prefixes import PrefixSet
 from gracebgp.policy.route import Route, Source
@@ -74,7 +74,7 @@ class Compiled:
         steps: list[_Step] = []
         for policy in assignment.policies:
             for statement in policy.statements:
-                rest = route_conditions(statement.conditions, source, family)  # rule 1
+                rest = open_conditions(statement.conditions, source, family)  # rule 1
                 if rest is None:
                     continue
                 prefixes: list[tuple[int, bool]] = []

@@ -318,7 +318,7 @@ class NextHopInList:
 STATIC_CONDITIONS = (MatchNeighborSet, RouteTypeIs, AfiSafiIn)
 
 
-def route_conditions(conditions: Iterable[Condition], source: Source,
+def open_conditions(conditions: Iterable[Condition], source: Source,
                      family: Family) -> tuple[Condition, ...] | None:
     """``conditions`` (one statement's) for the routes of ``family`` seen as ``source``:
     the static ones answered, the others returned, in order, for a test per route; None

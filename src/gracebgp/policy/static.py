@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from gracebgp.policy.actions import COMMUNITY, Action, Draft, NextHopChoice, SetCommunities, SetOp
-from gracebgp.policy.conditions import route_conditions
+from gracebgp.policy.conditions import open_conditions
 from gracebgp.policy.definitions import Assignment, Disposition, Statement
 from gracebgp.policy.route import Source
 from gracebgp.types import Family
@@ -65,7 +65,7 @@ def fold(assignment: Assignment, source: Source, family: Family) -> Folded | Non
     actions: list[Action] = []
     for policy in assignment.policies:
         for statement in policy.statements:
-            rest = route_conditions(statement.conditions, source, family)
+            rest = open_conditions(statement.conditions, source, family)
             if rest is None:
                 continue  # one condition fails for every route: the statement never matches
             if rest:

@@ -26,8 +26,9 @@ _SAME = object()  # export memo: the exported path is the source path itself (no
 
 
 #: (export class, family, export policy step) -> the slot its entries carry in
-#: ``Path.exports`` (a small int, never given twice: forgetting the table when it is full
-#: only makes the next Adj-RIB-Out of a class start a new slot, never share a wrong one).
+#: ``Path.exports`` (an int never given twice: when the table is full its older half is
+#: forgotten, which only makes the next Adj-RIB-Out of such a class start a new slot,
+#: never share a wrong one).
 _SLOTS: dict[tuple[ExportPolicy, Family, PolicyStep | None], int] = {}
 _SLOTS_LIMIT = 4096  # (each export policy an operator or a controller sets is one key)
 _next_slot = itertools.count(1)
@@ -44,7 +45,8 @@ def _slot(shared: ExportPolicy, family: Family, step: PolicyStep | None) -> int:
     slot = _SLOTS.get(key)
     if slot is None:
         if len(_SLOTS) >= _SLOTS_LIMIT:
-            _SLOTS.clear()
+            for old in list(itertools.islice(_SLOTS, len(_SLOTS) // 2)):  # (in insertion order)
+                del _SLOTS[old]
         slot = _SLOTS[key] = next(_next_slot)
     return slot
 

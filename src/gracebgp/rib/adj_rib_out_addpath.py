@@ -30,6 +30,8 @@ from gracebgp.rib.loc_rib import LocRib
 from gracebgp.rib.path import Path, PathTable, PeerInfo
 from gracebgp.types import Family
 
+_NONE: dict[int, Path] = {}  # (a prefix with nothing chosen; never written)
+
 
 class AddPathRibOut(AdjRibOut):
     __slots__ = ("_free", "_ids", "_owner", "_sent", "_uses", "send_max")
@@ -42,11 +44,11 @@ class AddPathRibOut(AdjRibOut):
         self._owner: dict[int, int] = {}  # our Path Identifier -> its source
         self._uses: dict[int, int] = {}  # our Path Identifier -> prefixes whose sent paths hold it
         self._free: list[int] = []  # identifiers no prefix uses: given again first
-        self._sent: dict[int, dict[int, Path]] = {}  # prefix -> {our path id: path} once flushed
+        self._sent: dict[int, dict[int, Path]] = {}  # prefix -> {our path id: path} chosen to send
 
     def path_id(self, source: PeerInfo) -> int:
-        """Our Path Identifier for the paths of ``source``: a free one, else the next
-        (1, 2, ... in order of first use)."""
+        """Our Path Identifier for the paths of ``source``: one no prefix uses any more,
+        else the next (identifiers stay 1..N, N the most ever in use at once)."""
         pid = self._ids.get(source.source)
         if pid is None:
             pid = self._free.pop() if self._free else len(self._owner) + 1
@@ -97,7 +99,7 @@ class AddPathRibOut(AdjRibOut):
         advertised, pending, sent, uses = self.advertised, self.pending, self._sent, self._uses
         for k in keys:
             want = self.chosen(k, loc)
-            had = sent.get(k, {})
+            had = sent.get(k, _NONE)
             for pid in want:
                 if pid not in had:
                     uses[pid] = uses.get(pid, 0) + 1
@@ -122,10 +124,9 @@ class AddPathRibOut(AdjRibOut):
 
     def reset(self) -> None:
         super().reset()
-        self._sent.clear()
-        for pid in list(self._uses):
-            self._uses[pid] = 1
-            self._release(pid)
+        for table in (self._sent, self._ids, self._owner, self._uses):
+            table.clear()
+        self._free.clear()
 
 
 def rib_out_for(family: Family, policy: ExportPolicy, table: PathTable, send_max: int | None) -> AdjRibOut:

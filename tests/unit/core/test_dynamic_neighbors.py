@@ -158,6 +158,29 @@ def test_graceful_restart_keeps_a_dynamic_peer_stale_until_it_comes_back() -> No
     assert not any(n.kind == "peer-removed" for _, n in net.notices)
 
 
+def test_a_configured_any_as_neighbor_shows_the_held_as_until_the_purge() -> None:
+    """A configured neighbor without peer-as: while graceful restart holds its routes the
+    API shows the AS they came from; once purged (its Restart Time, RFC 4724 §4.2), or
+    after a session that ended without graceful restart, 0 again (no AS known)."""
+    net = Net()
+    h = net.add(HUB, hub(neighbors=(template("127.0.0.2/32", restart_time=60),)))
+    net.add("127.0.0.2", client("127.0.0.2", 65002, "10.2.0.0/16"))
+    net.run()
+    net.cut("127.0.0.2")
+    net.run()
+    net.advance(30)
+    (held,) = list_peers(h, net.now)
+    assert (held.peer_as, held.families[0].stale) == (65002, 1), held
+    net.advance(40)
+    (purged,) = list_peers(h, net.now)
+    assert (purged.peer_as, purged.families[0].stale, learned(h)) == (0, 0, {}), purged
+    net.start("127.0.0.2", client("127.0.0.2", 65003, "10.3.0.0/16"), "back")
+    assert list_peers(h, net.now)[0].peer_as == 65003
+    net.queue.append(("127.0.0.2", ev.StopRequested(graceful=False, message="bye")))
+    net.run()
+    assert list_peers(h, net.now)[0].peer_as == 0
+
+
 def test_graceful_restart_state_goes_when_the_restart_time_is_up() -> None:
     net = Net()
     h = net.add(HUB, hub(wide()))

@@ -4,6 +4,8 @@ Receive, each under a Path Identifier of ours that stays while the path stays (s
 
 from __future__ import annotations
 
+import random
+
 from gracebgp.restart.shutdown import llgr_stale_attrs
 from gracebgp.rib.adj_rib_out import AdjRibOut
 from gracebgp.rib.adj_rib_out_addpath import AddPathRibOut, rib_out_for
@@ -191,6 +193,58 @@ def test_path_ids_no_prefix_uses_are_given_again_rfc7911_3() -> None:
         assert len(announced) == 1 and announced[0][1] == (K1 << 32 | next(iter(out._sent[K1])),)
     assert len(out._ids) <= 3 and max(out._owner) <= 3  # K2's source, and K1's current two at most
     assert out.sent(K2) == [(next(iter(ours_k2)), out.advertised[K2 << 32 | next(iter(ours_k2))])]
+
+
+def _churn(seed: int, send_max: int) -> None:
+    """One random run of upstream ADD-PATH announcements and withdrawals (path ids 1..29
+    over 4 prefixes), route refreshes and flushes at random points; a model of the peer
+    applies every UPDATE we send."""
+    rnd = random.Random(seed)
+    keys = [parse_prefix(f"10.{i}.0.0/24")[1] for i in range(1, 5)]
+    paths = [path(65001, 65100 + n, nh="192.0.2.11") for n in range(30)]
+    ch, loc, changed = receiving()
+    out = AddPathRibOut(V4, policy(TO), TABLE, send_max)
+    peer: dict[int, object] = {}  # what the peer holds: ADD-PATH key -> AS_PATH
+    live: dict[int, set[int]] = {k: set() for k in keys}
+    for step in range(300):
+        k = rnd.choice(keys)
+        if live[k] and rnd.random() < 0.5:
+            upstream = rnd.choice(sorted(live[k]))
+            live[k].discard(upstream)
+            ch.withdraw([addpath_key(k, upstream)])
+        else:
+            upstream = rnd.randrange(1, 30)
+            live[k].add(upstream)
+            ch.announce([addpath_key(k, upstream)], paths[upstream])
+        out.consider(sorted(changed), loc, again=rnd.random() < 0.03)
+        changed.clear()
+        if rnd.random() < 0.4:
+            for msg in out.flush(TX):
+                u = parse_update(msg[19:], TX).update
+                assert u is not None
+                for w in u.withdrawn:
+                    peer.pop(w, None)
+                for n in u.nlri:
+                    assert u.attrs is not None
+                    peer[n] = u.attrs.as_path
+            chosen = {p << 32 | pid: x.attrs.as_path for p, d in out._sent.items() for pid, x in d.items()}
+            assert peer == chosen, (seed, step)
+        uses: dict[int, int] = {}
+        for d in out._sent.values():
+            for pid in d:
+                uses[pid] = uses.get(pid, 0) + 1
+        assert uses == out._uses and set(out._owner) == set(uses), (seed, step)
+        assert {v: s for s, v in out._ids.items()} == out._owner
+        ids = set(out._free) | set(out._owner)
+        assert len(ids) == len(out._free) + len(out._owner) and ids == set(range(1, len(ids) + 1))
+
+
+def test_random_upstream_churn_leaves_the_peer_holding_what_we_chose_rfc7911_5() -> None:
+    """After every flush the peer holds exactly the paths chosen for it, each under the
+    identifier chosen; identifiers in use are counted right and stay 1..N."""
+    for seed in range(40):
+        for send_max in (1, 2, 3):
+            _churn(seed, send_max)
 
 
 def policy_path(p: Path, out: AdjRibOut) -> object:

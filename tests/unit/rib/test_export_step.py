@@ -147,9 +147,10 @@ def test_the_same_policy_loaded_again_is_the_same_slot(name: str) -> None:
 
 
 def test_slots_are_bounded_and_never_given_twice(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every distinct export policy is a key of the slot table: when it is full it is
-    forgotten, and the slots made after that are new numbers, so no Adj-RIB-Out ever
-    reads a memo entry another policy made; an equal policy after that is a new slot."""
+    """Every distinct export policy is a key of the slot table: when it is full its older
+    half is forgotten, and the slots made after that are new numbers, so no Adj-RIB-Out
+    ever reads a memo entry another policy made; a forgotten policy set again is a new
+    slot, a kept one keeps its slot."""
     from gracebgp.rib import adj_rib_out
 
     monkeypatch.setattr(adj_rib_out, "_SLOTS", {})
@@ -164,7 +165,9 @@ def test_slots_are_bounded_and_never_given_twice(monkeypatch: pytest.MonkeyPatch
         assert len(adj_rib_out._SLOTS) <= 4
     assert len(set(seen)) == len(seen)
     out.exporter = None
-    assert out.slot not in seen  # the class's own slot was forgotten with the table
+    assert out.slot not in seen  # the class's own slot was among the older half
+    out.exporter = ExportFilter(adds(("65000:9",)), target.address, target.asn, False, V4, TABLE, ())
+    assert out.slot == seen[-1]  # the newest: kept
 
 
 def test_a_source_path_keeps_few_memo_entries_across_policy_changes() -> None:
