@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from gracebgp.rib.aspath_rules import RemovePrivateAs, holds_as, remove_private, replace_as
+from gracebgp.rib.attr_edit import ListDraft, add_communities, finish
 from gracebgp.rib.export_step import PolicyStep
 from gracebgp.rib.path import Path, PathTable, PeerInfo
 from gracebgp.types import IPV4_UNICAST, Family
@@ -30,7 +31,6 @@ from gracebgp.wire.attributes import (
     UnknownAttribute,
 )
 from gracebgp.wire.attrset import AttrSet, intern_derived, intern_value
-from gracebgp.wire.communities import Communities
 from gracebgp.wire.iana import AttrType, SegmentType, WellKnownCommunity
 
 _NO_ADVERTISE = int(WellKnownCommunity.NO_ADVERTISE)
@@ -164,21 +164,18 @@ def export_path(source: PeerInfo, path: Path, policy: ExportPolicy, family: Fami
         next_hop = policy.next_hop_v6 if self_next_hop else path.next_hop
         if not next_hop:
             return None
-    edited = step is not None and not llgr_fallback and not policy.gshut
-    if edited:  # (the usual case: the policy edits the list, no set is made before it)
-        assert step is not None
+    if llgr_fallback or policy.gshut:
+        draft = ListDraft(out, by_code)
+        if llgr_fallback:  # RFC 9494 §4.6: to iBGP without LLGR, NO_EXPORT and LOCAL_PREF 0
+            add_communities(draft, (_NO_EXPORT[0],), 0)
+        if policy.gshut:  # RFC 8326 §4: the drain's community (LOCAL_PREF 0 inside the AS)
+            add_communities(draft, (_GSHUT,), None if ebgp else 0)
+    if step is not None:  # the policy sees the route as sent (GoBGP's order) ...
         next_hop = step.edit(source, out, by_code, next_hop, path.next_hop, ebgp)
+        if policy.gshut or not (ebgp or policy.llgr):  # ... and undoes none of that
+            finish(ListDraft(out, by_code), not ebgp, policy.llgr, policy.gshut)
     out.sort(key=_code)
     result = AttrSet.clean(tuple(out), by_code, True)
-    if llgr_fallback:
-        result = with_communities(result, (_NO_EXPORT[0],), 0)
-    if policy.gshut:
-        result = with_communities(result, (_GSHUT,), None if ebgp else 0)
-    if edited and not ebgp and not policy.llgr:  # a policy that added LLGR_STALE (RFC 9494 §4.6)
-        result = finish_export(policy, result)
-    if step is not None and not edited:  # the policy sees the route as sent, then no policy undoes these
-        result, next_hop = step.apply(source, result, next_hop, path.next_hop, ebgp)
-        result = finish_export(policy, result)
     return table.get(intern_value(result) if by_value else intern_derived(result), next_hop)
 
 
@@ -235,29 +232,21 @@ def _put(out: list[Any], by_code: dict[int, int], attr: Any) -> None:
 
 
 def finish_export(policy: ExportPolicy, attrs: AttrSet) -> AttrSet:
-    """What ``export_path`` adds at its end, applied again after an export policy, so no
-    policy undoes it: LLGR's NO_EXPORT and LOCAL_PREF 0 to an iBGP peer without LLGR (RFC
-    9494 §4.6) and the drain's GRACEFUL_SHUTDOWN (RFC 8326 §4, LOCAL_PREF 0 to iBGP)."""
+    """``attr_edit.finish`` on a set an export policy made after the rules (not
+    interned; ``attrs`` when unchanged)."""
     ibgp = policy.peer.ibgp
-    if ibgp and not policy.llgr and _LLGR_STALE in attrs.communities:
-        attrs = with_communities(attrs, (_NO_EXPORT[0],), 0)
-    if policy.gshut:
-        attrs = with_communities(attrs, (_GSHUT,), 0 if ibgp else None)
-    return attrs
+    if not policy.gshut and not (ibgp and not policy.llgr and _LLGR_STALE in attrs.communities):
+        return attrs  # (the usual: nothing to add, no list made)
+    draft = ListDraft.of(attrs)
+    finish(draft, ibgp, policy.llgr, policy.gshut)
+    return draft.attrset() if draft.changed else attrs
 
 
 def with_communities(attrs: AttrSet, add: Iterable[int], local_pref: int | None = None) -> AttrSet:
-    """``attrs`` with the communities ``add`` appended (once each) and, when given,
-    LOCAL_PREF replaced: the one rewrite that GRACEFUL_SHUTDOWN (RFC 8326 §4), LLGR_STALE
-    and NO_EXPORT (RFC 9494 §4.3, §4.6) need."""
+    """``attr_edit.add_communities`` on a set (not interned; ``attrs`` when unchanged)."""
     have = attrs.communities
-    extra = tuple(c for c in dict.fromkeys(add) if c not in have)
-    if not extra and (local_pref is None or attrs.local_pref == local_pref):
-        return attrs
-    drop = (AttrType.COMMUNITIES,) if local_pref is None else (AttrType.COMMUNITIES, AttrType.LOCAL_PREF)
-    out: list[Any] = [a for a in attrs.attrs if a.code not in drop]
-    out.append(Communities(have + extra))
-    if local_pref is not None:
-        out.append(LocalPref(local_pref))
-    out.sort(key=lambda a: int(a.code))
-    return AttrSet(out)
+    if all(c in have for c in add) and (local_pref is None or attrs.local_pref == local_pref):
+        return attrs  # (nothing to add, no list made)
+    draft = ListDraft.of(attrs)
+    add_communities(draft, add, local_pref)
+    return draft.attrset() if draft.changed else attrs

@@ -1,14 +1,15 @@
 """An export policy that does the same to every route of a route type, applied inside
-the export rules (``export.export_path``) rather than after them, and the rules no policy
-may undo (``reassert``), which both ways of running export policy share.
+the export rules (``export.export_path``) rather than after them; and the set forms of
+the rules no policy may undo (``reassert``, ``with_next_hop``: ``attr_edit`` on a set),
+for ``ExportFilter``, which runs a policy after the rules.
 
 Issue 16 item 6: run after ``export_path``, such a policy costs a second attribute set
 and Path per exported set (the rules' result, then the policy's) and an evaluation; run
-inside it, its actions edit the set the rules are building and the result is encoded
+inside it, its actions edit the list the rules are building and the result is encoded
 once, as without policy. GoBGP's order is kept: the actions see the route as the peer
-would get it (our AS prepended, next hop self on eBGP, the drain's and LLGR's communities),
-and those communities are applied again after them (``export.finish_export``), so the
-result is the one ``ExportFilter`` gives after the rules, byte for byte.
+would get it (our AS prepended, next hop self on eBGP, the drain's and LLGR's communities
+already in the list), and ``attr_edit.finish`` applies those communities again after
+them, so the result is the one ``ExportFilter`` gives after the rules, byte for byte.
 """
 
 from __future__ import annotations
@@ -16,17 +17,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from gracebgp.policy.actions import Draft, NextHopChoice, NextHopKind
+from gracebgp.policy.actions import NextHopChoice, NextHopKind
 from gracebgp.policy.definitions import MatchCounter
 from gracebgp.policy.route import RouteType
 from gracebgp.policy.static import Folded
+from gracebgp.rib.attr_edit import ListDraft, keep_rules, put_next_hop
 from gracebgp.rib.path import PeerInfo
-from gracebgp.wire.attributes import NextHop
 from gracebgp.wire.attrset import AttrSet, intern_value
 from gracebgp.wire.communities import Communities
 from gracebgp.wire.iana import AttrType, WellKnownCommunity
 
 _LLGR_STALE = int(WellKnownCommunity.LLGR_STALE)
+_COMMUNITIES = int(AttrType.COMMUNITIES)
+_LOCAL_PREF = int(AttrType.LOCAL_PREF)
+_NEXT_HOP = int(AttrType.NEXT_HOP)
 
 
 def route_type(source: PeerInfo) -> RouteType:
@@ -37,23 +41,17 @@ def route_type(source: PeerInfo) -> RouteType:
 
 
 def reassert(before: AttrSet, after: AttrSet, external: bool) -> AttrSet:
-    """The rules no policy may undo, applied to a policy's result ``after`` of ``before``:
-
-    1. RFC 9494 §4.3: a route that came in LLGR-stale keeps LLGR_STALE (selection and
-       export treat it as stale; a policy that drops the community does not make it fresh).
-    2. RFC 4271 §5.1.5: LOCAL_PREF is never sent to an external peer, even when set by policy.
-    """
+    """``attr_edit.keep_rules`` on a policy's result ``after`` of ``before``: the one
+    interned set (``after`` itself when they change nothing)."""
     if after is before:
         return after
-    out = after
-    if _LLGR_STALE in before.communities and _LLGR_STALE not in out.communities:
-        kept = [a for a in out.attrs if a.code != AttrType.COMMUNITIES]
-        kept.append(Communities((*out.communities, _LLGR_STALE)))
-        kept.sort(key=lambda a: int(a.code))
-        out = intern_value(AttrSet(kept))
-    if external and out.get(AttrType.LOCAL_PREF) is not None:
-        out = intern_value(AttrSet([a for a in out.attrs if a.code != AttrType.LOCAL_PREF]))
-    return out
+    came_stale = _LLGR_STALE in before.communities
+    if not (came_stale and _LLGR_STALE not in after.communities) and not (
+            external and after.get(_LOCAL_PREF) is not None):
+        return after  # (the usual: nothing to keep, no list made)
+    draft = ListDraft.of(after)
+    keep_rules(draft, came_stale, external)
+    return intern_value(draft.attrset())
 
 
 def choose_next_hop(choice: NextHopChoice | None, current: tuple[str, ...], own: tuple[str, ...],
@@ -78,53 +76,13 @@ def choose_next_hop(choice: NextHopChoice | None, current: tuple[str, ...], own:
 
 
 def with_next_hop(attrs: AttrSet, next_hop: tuple[str, ...]) -> AttrSet:
-    """IPv4 unicast carries its next hop in the NEXT_HOP attribute (RFC 4271 §5.1.3): a
-    set that has one gets the new address; the set is not interned."""
-    if attrs.get(AttrType.NEXT_HOP) is None or attrs.next_hop == next_hop[0]:
+    """``attr_edit.put_next_hop`` on a set (not interned; ``attrs`` when unchanged)."""
+    old = attrs.get(_NEXT_HOP)
+    if old is None or old.address == next_hop[0]:
         return attrs
-    kept = [a for a in attrs.attrs if a.code != AttrType.NEXT_HOP]
-    kept.append(NextHop(next_hop[0]))
-    kept.sort(key=lambda a: int(a.code))
-    return AttrSet(kept)
-
-
-class ListDraft(Draft):
-    """A draft over the attribute list the export rules are building (``out``, with
-    ``index``: type code -> position): actions edit it in place, no set is made for the
-    rules' result. A removed attribute leaves None in ``out`` until ``compact``."""
-
-    __slots__ = ("index", "out", "removed")
-
-    def __init__(self, out: list[Any], index: dict[int, int]) -> None:  # (no base set)
-        self.out = out
-        self.index = index
-        self.next_hop = None
-        self.removed = False
-
-    def get(self, code: int) -> Any:
-        i = self.index.get(code)
-        return None if i is None else self.out[i]
-
-    def put(self, code: int, attr: Any) -> None:
-        i = self.index.get(code)
-        if attr is None:
-            if i is not None:
-                self.out[i] = None
-                del self.index[code]
-                self.removed = True
-        elif i is None:
-            self.index[code] = len(self.out)
-            self.out.append(attr)
-        else:
-            self.out[i] = attr
-
-    def compact(self) -> None:
-        """Drop the removed attributes' places (``index`` follows)."""
-        if self.removed:
-            self.removed = False
-            self.out[:] = [a for a in self.out if a is not None]
-            self.index.clear()
-            self.index.update((a.code, i) for i, a in enumerate(self.out))
+    draft = ListDraft.of(attrs)
+    put_next_hop(draft, next_hop[0])
+    return draft.attrset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,63 +101,39 @@ class PolicyStep:
 
     def edit(self, source: PeerInfo, out: list[Any], index: dict[int, int], next_hop: tuple[str, ...],
              original: tuple[str, ...], external: bool) -> tuple[str, ...]:
-        """``apply`` on the export rules' attribute list before it becomes a set (``out``
-        and its ``index``, edited in place), when no drain or LLGR community is added
-        after the policy (their order would differ); returns the next hop. The same
-        result as ``apply``: ``reassert``'s rules and the set-next-hop choice included (a
-        policy that adds LLGR_STALE gets ``finish_export`` after this, in ``export_path``)."""
+        """The policy over the export rules' attribute list (``out`` and its ``index``,
+        type code -> position, edited in place) of a route from ``source`` whose Loc-RIB
+        next hop is ``original``, as ``ExportFilter`` runs it after them on the finished
+        set: its actions, then the rules no policy undoes (``keep_rules``), then its
+        set-next-hop choice; returns the next hop. (The caller applies
+        ``attr_edit.finish`` after it.)"""
         # (``route_type`` inlined: by_type is INTERNAL, EXTERNAL, LOCAL)
         folded = self.by_type[2 if source.index == 0 else 0 if source.ibgp else 1]
         if not folded.actions:
             return next_hop
         adds = folded.community_adds
-        if adds is not None:  # (communities added only: nothing for reassert or the next hop)
-            i = index.get(AttrType.COMMUNITIES)
+        if adds is not None:  # (the usual policy, in one step: no rule to keep, no next hop)
+            i = index.get(_COMMUNITIES)
             old = None if i is None else out[i]
             current = new = () if old is None else old.values
             for value in adds:
                 if value not in new:
                     new = (*new, value)
-            if new is not current:
+            if new is not current:  # (as set-community add makes it: the flags it had)
                 attr = Communities(new) if old is None else Communities(new, old.flags)
                 if i is None:
-                    index[AttrType.COMMUNITIES] = len(out)
+                    index[_COMMUNITIES] = len(out)
                     out.append(attr)
                 else:
                     out[i] = attr
             return next_hop
         draft = ListDraft(out, index)
-        before = draft.get(AttrType.COMMUNITIES)
+        came_stale = _LLGR_STALE in draft.communities()
         for action in folded.actions:
             action.apply(draft)
-        # reassert, rule 1 (RFC 9494 §4.3) and rule 2 (RFC 4271 §5.1.5)
-        if before is not None and _LLGR_STALE in before.values:
-            now = draft.get(AttrType.COMMUNITIES)
-            values = () if now is None else now.values
-            if _LLGR_STALE not in values:
-                draft.put(AttrType.COMMUNITIES, Communities((*values, _LLGR_STALE)))
-        if external:
-            draft.put(AttrType.LOCAL_PREF, None)
+        keep_rules(draft, came_stale, external)
         if draft.next_hop is not None:
-            chosen = choose_next_hop(draft.next_hop, next_hop, self.own, original)
-            if chosen != next_hop:
-                next_hop = chosen
-                old = draft.get(AttrType.NEXT_HOP)
-                if old is not None and old.address != chosen[0]:
-                    draft.put(AttrType.NEXT_HOP, NextHop(chosen[0]))
+            next_hop = choose_next_hop(draft.next_hop, next_hop, self.own, original)
+            put_next_hop(draft, next_hop[0])
         draft.compact()
         return next_hop
-
-    def apply(self, source: PeerInfo, attrs: AttrSet, next_hop: tuple[str, ...],
-              original: tuple[str, ...], external: bool) -> tuple[AttrSet, tuple[str, ...]]:
-        """The policy over the export rules' result (``attrs``, ``next_hop``) of a route
-        from ``source`` whose Loc-RIB next hop is ``original``; not interned."""
-        after, choice = self.by_type[route_type(source) - 1].apply(attrs)
-        if after is not attrs:
-            after = reassert(attrs, after, external)
-        if choice is not None:
-            chosen = choose_next_hop(choice, next_hop, self.own, original)
-            if chosen != next_hop:
-                next_hop = chosen
-                after = with_next_hop(after, next_hop)
-        return after, next_hop
