@@ -102,7 +102,8 @@ def add_communities(draft: ListDraft, add: Iterable[int], local_pref: int | None
         lp = draft.get(_LOCAL_PREF)
         if local_pref is None or (lp is not None and lp.value == local_pref):
             return
-    draft.put(_COMMUNITIES, Communities(have + extra))
+    if have or extra:  # (never an empty COMMUNITIES: RFC 7606 §7.8 makes it malformed)
+        draft.put(_COMMUNITIES, Communities(have + extra))
     if local_pref is not None:
         draft.put(_LOCAL_PREF, LocalPref(local_pref))
 

@@ -244,7 +244,7 @@ def finish_export(policy: ExportPolicy, attrs: AttrSet) -> AttrSet:
 
 def with_communities(attrs: AttrSet, add: Iterable[int], local_pref: int | None = None) -> AttrSet:
     """``attr_edit.add_communities`` on a set (not interned; ``attrs`` when unchanged)."""
-    have = attrs.communities
+    add, have = tuple(add), attrs.communities  # (read twice: an iterator would be spent)
     if all(c in have for c in add) and (local_pref is None or attrs.local_pref == local_pref):
         return attrs  # (nothing to add, no list made)
     draft = ListDraft.of(attrs)

@@ -214,3 +214,18 @@ def test_an_address_of_the_other_family_is_not_applied() -> None:
         sent = [p for p in out.pending.values() if p is not None]
         assert sent and all(":" not in p.next_hop[0] and p.attrs.next_hop == p.next_hop[0] for p in sent)
         assert out.flush(CodecContext(as4=True))  # encodes
+
+
+def test_with_communities_takes_any_iterable_and_never_writes_an_empty_attribute() -> None:
+    """An iterator of communities is read once (the set form checks before it edits), and
+    setting LOCAL_PREF alone on a route without communities adds no empty COMMUNITIES
+    (RFC 7606 §7.8: malformed)."""
+    from gracebgp.rib.export import with_communities
+    from gracebgp.wire.attributes import Origin
+    from gracebgp.wire.attrset import AttrSet
+    from gracebgp.wire.iana import AttrType
+
+    attrs = AttrSet([Origin(0), Communities((1,))])
+    assert with_communities(attrs, iter((0xFFFF0000,))).communities == (1, 0xFFFF0000)
+    bare = with_communities(AttrSet([Origin(0)]), (), 0)
+    assert bare.get(AttrType.COMMUNITIES) is None and bare.local_pref == 0
