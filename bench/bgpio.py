@@ -138,6 +138,17 @@ def build_updates(n: int, next_hop: str, first_as: int = INJECTOR_AS, seed: int 
     return b"".join(out)
 
 
+def update_bodies(data: bytes) -> list[bytes]:
+    """The bodies (after the 19-octet header) of the whole messages in ``data``."""
+    bodies = []
+    i = 0
+    while i < len(data):
+        n = int.from_bytes(data[i + 16:i + 18], "big")
+        bodies.append(data[i + 19:i + n])
+        i += n
+    return bodies
+
+
 def aligned_chunks(data: bytes, size: int = CHUNK) -> Iterator[memoryview]:
     """``data`` (whole BGP messages) in pieces of about ``size`` octets, cut between messages."""
     view = memoryview(data)

@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     sys.path.insert(0, str(HERE.parent))
     sys.path.insert(0, str(args.src))  # first: this tree's gracebgp, not the installed one
-    from bench.bgpio import build_updates  # noqa: PLC0415 (after the path is set)
+    from bench.bgpio import build_updates, update_bodies  # noqa: PLC0415 (after the path is set)
 
     from gracebgp.rib.adj_rib_out import AdjRibOut  # noqa: PLC0415
     from gracebgp.rib.channel import Channel  # noqa: PLC0415
@@ -49,14 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     from gracebgp.wire.context import CodecContext  # noqa: PLC0415
     from gracebgp.wire.update import parse_update  # noqa: PLC0415
 
-    data = build_updates(args.routes, "10.253.0.2")
-    bodies = []
-    i = 0
-    while i < len(data):
-        n = int.from_bytes(data[i + 16:i + 18], "big")
-        bodies.append(data[i + 19:i + n])
-        i += n
-    del data
+    bodies = update_bodies(build_updates(args.routes, "10.253.0.2"))
     gc.collect()
     gc.freeze()
     if args.daemon_gc:
