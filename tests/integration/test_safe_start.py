@@ -26,7 +26,7 @@ import pytest
 
 from gracebgp.config import load_file
 from gracebgp.config.default import demo_configs
-from gracebgp.daemon import peers_hold
+from gracebgp.runtime.fromconfig import peers_hold
 from gracebgp.runtime.restartstate import HEARTBEAT
 from gracebgp.runtime.store import FILE_NAME
 

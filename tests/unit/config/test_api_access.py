@@ -16,7 +16,7 @@ import pytest
 from gracebgp.api.client import Client, ClientError
 from gracebgp.config import check, diff, parse, to_toml
 from gracebgp.config.extras import group_id, host_port, server_tls_context
-from gracebgp.daemon import keep_identity
+from gracebgp.runtime.fromconfig import keep_identity
 from tests.selfsigned import SelfSigned, make_cert
 
 from .conftest import MINIMAL, only, problems

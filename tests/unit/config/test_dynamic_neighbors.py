@@ -8,7 +8,7 @@ from pathlib import Path
 
 from gracebgp.config import parse, to_toml
 from gracebgp.config.loader import check
-from gracebgp.daemon import peers_hold, ranges_of
+from gracebgp.runtime.fromconfig import peers_hold, ranges_of
 
 from .conftest import MINIMAL, problems
 

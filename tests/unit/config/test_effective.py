@@ -9,7 +9,7 @@ from gracebgp.cli.render import peer_pairs
 from gracebgp.config.effective import settings
 from gracebgp.config.loader import parse_detailed
 from gracebgp.core.speaker import Speaker
-from gracebgp.daemon import build_speaker
+from gracebgp.runtime.fromconfig import build_speaker
 
 from .conftest import MINIMAL
 from .test_dynamic_neighbors import GROUP, RANGE

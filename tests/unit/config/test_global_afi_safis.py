@@ -8,8 +8,8 @@ from __future__ import annotations
 from gracebgp.config import parse
 from gracebgp.config.dump import to_toml
 from gracebgp.config.global_afi import UseMultiplePaths
-from gracebgp.daemon import tunables_of
 from gracebgp.rib.decision import Multipath
+from gracebgp.runtime.fromconfig import tunables_of
 from gracebgp.types import IPV4_UNICAST, IPV6_UNICAST
 
 from .conftest import MINIMAL, only, problems

@@ -36,9 +36,9 @@ from gracebgp.core import events as ev
 from gracebgp.core.commands import ResetPeer
 from gracebgp.core.peer import NeighborSettings
 from gracebgp.core.speaker import Speaker
-from gracebgp.daemon import build_speaker, listen_addresses, neighbors_of
 from gracebgp.policy.book import ApplyPolicy
 from gracebgp.runtime.bfdlink import wanted_sessions
+from gracebgp.runtime.fromconfig import build_speaker, listen_addresses, neighbors_of
 from gracebgp.session import build_open, check_open, negotiate
 from gracebgp.wire import CapabilitiesParam, FourOctetAs, Multiprotocol, Open
 
@@ -371,7 +371,7 @@ AF_MP_ON = (f"enabled = false\n{AF_MP}.ebgp", f"enabled = true\n{AF_MP}.ebgp")
 
 def af_mp(old: str, new: str) -> Probe:
     """A key of ipv4-unicast's own use-multiple-paths, with that block enabled on both sides."""
-    return Probe(((old, new),), multipaths, ("daemon.py", "af.multipath"), (AF_MP_ON,))
+    return Probe(((old, new),), multipaths, ("runtime/fromconfig.py", "af.multipath"), (AF_MP_ON,))
 
 
 def setting(name: str) -> Callable[[Config], object]:
@@ -536,7 +536,7 @@ PROBES: dict[str, Probe] = {
                                                "[global.use-multiple-paths.ibgp.config]\nmaximum-paths = 4"),
     "global_.afi_safis.name": Probe((("'ipv4-unicast'  #", "'ipv6-unicast'  #"),), multipaths,
                                     ("config/global_afi.py", "SUPPORTED_AFI_SAFIS[self.name]"), (AF_MP_ON,)),
-    "global_.afi_safis.multipath.enabled": p(*AF_MP_ON, multipaths, ("daemon.py", "m.enabled")),
+    "global_.afi_safis.multipath.enabled": p(*AF_MP_ON, multipaths, ("runtime/fromconfig.py", "m.enabled")),
     "global_.afi_safis.multipath.allow_multiple_as": af_mp(f"{AF_MP}.ebgp.config]\nallow-multiple-as = false",
                                                            f"{AF_MP}.ebgp.config]\nallow-multiple-as = true"),
     "global_.afi_safis.multipath.ebgp_maximum_paths": af_mp(f"maximum-paths = 0\n{AF_MP}.ibgp",

@@ -11,8 +11,8 @@ from gracebgp.api.service import PathQuery, paths
 from gracebgp.config import parse
 from gracebgp.core import events as ev
 from gracebgp.core.speaker import Speaker
-from gracebgp.daemon import build_speaker, tunables_of
 from gracebgp.rib.path import PathTable, PeerInfo
+from gracebgp.runtime.fromconfig import build_speaker, tunables_of
 from gracebgp.types import IPV4_UNICAST, IPV6_UNICAST, Family
 from gracebgp.wire import AsPath, AttrSet, NextHop, Origin
 from gracebgp.wire.nlri import parse_prefix

@@ -18,8 +18,9 @@ import pytest
 from gracebgp.core import commands as cmd
 from gracebgp.core import events as ev
 from gracebgp.core.originate import LocalRoute
-from gracebgp.daemon import main, speaker_args
+from gracebgp.daemon import main
 from gracebgp.runtime import recorder
+from gracebgp.runtime.fromconfig import speaker_args
 from gracebgp.runtime.owner import Owner
 from gracebgp.runtime.recorder import Recorder, SpeakerArgs, decode, encode
 from gracebgp.types import IPV6_UNICAST, Family
@@ -256,7 +257,7 @@ def test_gracebgpd_record_to_a_file_that_cannot_be_opened_exits_2(tmp_path: Path
 
 def test_changing_record_needs_a_restart_and_a_reload_keeps_recording_where_it_started() -> None:
     from gracebgp.config import diff, parse
-    from gracebgp.daemon import keep_identity
+    from gracebgp.runtime.fromconfig import keep_identity
     base = '[global.config]\nas = 65001\nrouter-id = "192.0.2.1"\n[gracebgp]\n'
     old, new = parse(base + 'record = "/var/tmp/a.jsonl"\n'), parse(base + 'record = "/var/tmp/b.jsonl"\n')
     assert diff(old, new).needs_restart == (
