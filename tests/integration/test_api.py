@@ -25,7 +25,7 @@ from typing import Any, cast
 import httpx
 import pytest
 
-from gracebgp.api.server import MAX_BODY
+from gracebgp.api.guards import MAX_BODY
 
 from .api_daemons import (
     A_ADDR,
@@ -195,10 +195,11 @@ def test_declared_body_over_the_limit_is_413(pair: Pair) -> None:
 
 def test_streamed_body_over_the_limit_is_413() -> None:
     """A body without Content-Length (chunked) that grows over the limit is a 413 as well
-    (server.limit_body), not a 400 "There was an error parsing the body". In process,
+    (guards.limit_body), not a 400 "There was an error parsing the body". In process,
     with a 1 KiB limit: the daemon's 256 MiB would take too long to send."""
     from gracebgp import __version__
-    from gracebgp.api.server import build_app, limit_body
+    from gracebgp.api.guards import limit_body
+    from gracebgp.api.server import build_app
     from gracebgp.api.service import DaemonInfo
     from gracebgp.config import parse
     from gracebgp.core.speaker import Speaker

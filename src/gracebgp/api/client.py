@@ -63,7 +63,7 @@ M = TypeVar("M", bound=BaseModel)
 L = TypeVar("L")
 P = TypeVar("P")
 #: AddPaths/DeletePaths split into requests of at most this many paths and octets of
-#: JSON: the daemon refuses bodies over 32 MiB (api/server.py MAX_BODY) and takes ~1 s per
+#: JSON: the daemon refuses bodies over 32 MiB (api/guards.py MAX_BODY) and takes ~1 s per
 #: 100k paths, well inside the client's timeout.
 BATCH_PATHS = 100_000
 BATCH_OCTETS = 16 * 1024 * 1024
