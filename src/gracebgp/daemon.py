@@ -40,7 +40,7 @@ from gracebgp.config.loader import Loaded, parse_detailed, read_file
 from gracebgp.config.model import Config
 from gracebgp.config.policy_source import book_of
 from gracebgp.core import events as ev
-from gracebgp.runtime import fibdriver, handover, takeover, tcpao
+from gracebgp.runtime import fibconfig, handover, takeover, tcpao
 from gracebgp.runtime.bfdlink import BfdLink
 from gracebgp.runtime.fromconfig import (
     keep_identity,
@@ -102,8 +102,8 @@ class Daemon:
             self.state_problems.append(("RouteStore", f"state-dir {cfg.gracebgp.state_dir}",
                                         opened.reason, opened.problem))
         # The kernel FIB first: its adopted routes decide the F bit of our OPENs (fib.fbit).
-        self.fib = fibdriver.driver_for(cfg)
-        cfg = self.cfg = fibdriver.with_forwarding(cfg, self.fib)
+        self.fib = fibconfig.driver_for(cfg)
+        cfg = self.cfg = fibconfig.with_forwarding(cfg, self.fib)
         # config_file: named when the API refuses the file's routes
         args = speaker_args(cfg, opened.routes, os.path.abspath(path))
         self.speaker = args.build()

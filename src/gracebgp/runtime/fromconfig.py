@@ -14,7 +14,7 @@ from gracebgp.core.dynamic import DynamicRange
 from gracebgp.core.originate import LocalRoute
 from gracebgp.core.peer import NeighborSettings
 from gracebgp.core.speaker import Speaker
-from gracebgp.runtime import fibdriver
+from gracebgp.runtime import fibconfig
 from gracebgp.runtime.recorder import SpeakerArgs
 
 
@@ -94,7 +94,7 @@ def keep_identity(running: Config, new: Config) -> Config:
         "api_socket_mode": x0.api_socket_mode, "api_tls_cert_file": x0.api_tls_cert_file,
         "api_tls_key_file": x0.api_tls_key_file, "metrics_listen": x0.metrics_listen,
         "record": x0.record})
-    return fibdriver.keep_fib(running, new.model_copy(update={"global_": global_, "gracebgp": extras}))
+    return fibconfig.keep_fib(running, new.model_copy(update={"global_": global_, "gracebgp": extras}))
 
 
 def listen_addresses(cfg: Config) -> list[tuple[str, int]]:

@@ -5,14 +5,8 @@ change needs a restart (a reload keeps the running values and the F bit they dec
 from __future__ import annotations
 
 from gracebgp.config import diff, parse
-from gracebgp.runtime.fibdriver import (
-    SWEEP_MARGIN,
-    FibDriver,
-    FibSettings,
-    keep_fib,
-    sweep_time,
-    with_forwarding,
-)
+from gracebgp.runtime.fibconfig import SWEEP_MARGIN, keep_fib, sweep_time, with_forwarding
+from gracebgp.runtime.fibdriver import FibDriver, FibSettings
 from gracebgp.types import IPV4_UNICAST, IPV6_UNICAST
 
 from .conftest import MINIMAL, only
