@@ -63,6 +63,7 @@ from gracebgp.runtime.recorder import Recorder
 from gracebgp.runtime.restartstate import HEARTBEAT, RestartState
 from gracebgp.runtime.sdnotify import Notifier
 from gracebgp.runtime.store import open_store
+from gracebgp.runtime.tlswatch import CertificateWatch
 
 if TYPE_CHECKING:
     from gracebgp.api.server import ApiServer
@@ -103,6 +104,7 @@ class Daemon:
                                         opened.reason, opened.problem))
         # The kernel FIB first: its adopted routes decide the F bit of our OPENs (fib.fbit).
         self.fib = fibconfig.driver_for(cfg)
+        self.tls_watch: CertificateWatch | None = None  # the TCP API's certificate, once the API runs
         cfg = self.cfg = fibconfig.with_forwarding(cfg, self.fib)
         # config_file: named when the API refuses the file's routes
         args = speaker_args(cfg, opened.routes, os.path.abspath(path))
@@ -281,6 +283,8 @@ class Daemon:
                         "routes added or deleted since may not survive a restart"))
         if self.fib is not None:
             out += self.fib.conditions()
+        if self.tls_watch is not None:
+            out += self.tls_watch.conditions()
         return out
 
     async def _start_api(self, loop: asyncio.AbstractEventLoop) -> ApiServer:
@@ -302,6 +306,9 @@ class Daemon:
             await api.start()
         except OSError as exc:
             raise StartupError(EXIT_LISTEN, f"cannot serve the API: {exc.strerror or exc}") from None
+        if api.tls_files is not None:
+            self.tls_watch = CertificateWatch(api.tls_files[0])
+            self.tls_watch.tick()
         log.info("API on unix:%s (mode %s%s)%s%s", g.api_socket, g.api_socket_mode,
                  f", group {g.api_socket_group}" if g.api_socket_group is not None else "",
                  f" and {'https' if tls else 'http'}://{g.api_listen} (token)" if tcp and token else "",
@@ -416,6 +423,8 @@ class Daemon:
             self.restart_state.heartbeat()
         except OSError as exc:
             log.warning("state-dir heartbeat: %s", exc)
+        if self.tls_watch is not None:
+            self.tls_watch.tick()
         asyncio.get_running_loop().call_later(HEARTBEAT, self._heartbeat)
 
 

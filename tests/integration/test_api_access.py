@@ -174,6 +174,16 @@ def test_the_socket_has_the_configured_group_and_mode(daemon: Daemon) -> None:
 
 # --- TLS on the TCP API -------------------------------------------------------------------------
 
+def test_a_certificate_near_its_end_is_said_at_start(daemon: Daemon) -> None:
+    """The certificate is made for 2 days: inside the 14 days before its end, gracebgpd
+    warns at start (runtime.tlswatch), and it is not a health condition yet."""
+    text = daemon.log.read_text()
+    line = next((x for x in text.splitlines() if "api-certificate-expiring" in x or "expires at" in x), "")
+    assert str(daemon.tls.cert) in line and "gracebgp restart" in line, text[-2000:]
+    r = cli("--socket", str(daemon.socket), "--json", "health")
+    assert '"conditions"' in r.stdout and "ApiCertificateExpired" not in r.stdout, (r.stdout, r.stderr)
+
+
 def test_the_cli_with_the_ca_works(daemon: Daemon) -> None:
     for args, env in (((f"--ca-file={daemon.tls.cert}",), None), ((), str(daemon.tls.cert))):
         r = cli("--url", daemon.https, "--token-file", str(daemon.token_file), *args, "--json", "global",
