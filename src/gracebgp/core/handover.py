@@ -220,7 +220,7 @@ def capture(sp: Restarting, fds: dict[str, int], wall_offset: float) -> list[Ses
             routes = list(channel.routes.items())
             routes += [(k, p) for k, (p, _) in peer.rejected.get(family, {}).items()]
             adj_in += _pack(_grouped(routes), family, rx)
-        adj_out = tuple(OutGroup(family, path.attrs.wire(True),
+        adj_out = tuple(OutGroup(family, path.block,
                                  () if family == IPV4_UNICAST else path.next_hop,
                                  tuple(sorted(keys)))
                         for family, rib in peer.adj_out.items()
@@ -318,7 +318,7 @@ def _reconcile_family(rib: AdjRibOut, loc: LocRib, saved: dict[int, tuple[bytes,
             continue
         sig = sigs.get(path)
         if sig is None:
-            sig = sigs[path] = (path.attrs.wire(True), () if ipv4 else path.next_hop)
+            sig = sigs[path] = (path.block, () if ipv4 else path.next_hop)
         if saved.get(k) == sig:
             advertised[k] = path
             del pending[k]

@@ -15,12 +15,12 @@ from gracebgp.policy.definitions import MatchCounter
 from gracebgp.rib.export import ExportPolicy, export_class, export_path
 from gracebgp.rib.export_step import PolicyStep
 from gracebgp.rib.loc_rib import LocRib
-from gracebgp.rib.path import Path, PathTable, PeerInfo
+from gracebgp.rib.path import Exported, Path, PathTable, PeerInfo
 from gracebgp.rib.policy_filter import ExportFilter
 from gracebgp.types import IPV4_UNICAST, Family
 from gracebgp.wire.attrset import to_two_octet
 from gracebgp.wire.context import CodecContext
-from gracebgp.wire.update import end_of_rib, pack_ipv4, pack_mp, pack_withdrawals
+from gracebgp.wire.update import end_of_rib, pack_ipv4_block, pack_mp_block, pack_withdrawals
 
 _SAME = object()  # export memo: the exported path is the source path itself (no cycle)
 
@@ -208,10 +208,12 @@ class AdjRibOut:
                 if per_route and last_class is not None:
                     assert exporter is not None
                     out = exporter.one(k, peer, path, last_class, self.policy)
-            if advertised.get(k) is out and not again:
-                pending.pop(k, None)
-            else:
+            sent = advertised.get(k)
+            if again or (sent is not out and (sent is None or out is None or out.__class__ is not Exported
+                                              or not out.same(sent))):
                 pending[k] = out
+            else:  # what the peer has (an equal export of another source path included)
+                pending.pop(k, None)
         for counter in counters:
             counter.matches += run
 
@@ -246,11 +248,11 @@ class AdjRibOut:
                 if hit is not None and hit[1] == keys and (hit[0] is ctx or hit[0] == ctx):
                     out += hit[2]
                     continue
-            attrs = path.attrs if ctx.as4 else to_two_octet(path.attrs)
+            block = path.block if ctx.as4 else to_two_octet(path.attrs).wire(False)
             if self.family == IPV4_UNICAST:
-                messages = pack_ipv4(attrs, keys, ctx)
+                messages = pack_ipv4_block(block, keys, ctx)
             else:
-                messages = pack_mp(attrs, self.family, path.next_hop, keys, ctx)
+                messages = pack_mp_block(block, self.family, path.next_hop, keys, ctx)
             if packed is not None:
                 packed[path] = (ctx, keys, messages)
             out += messages

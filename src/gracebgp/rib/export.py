@@ -18,7 +18,7 @@ from typing import Any
 from gracebgp.rib.aspath_rules import RemovePrivateAs, holds_as, remove_private, replace_as
 from gracebgp.rib.attr_edit import ListDraft, add_communities, finish
 from gracebgp.rib.export_step import PolicyStep
-from gracebgp.rib.path import Path, PathTable, PeerInfo
+from gracebgp.rib.path import Exported, Path, PathTable, PeerInfo
 from gracebgp.types import IPV4_UNICAST, Family
 from gracebgp.wire.attributes import (
     WELL_KNOWN,
@@ -29,8 +29,9 @@ from gracebgp.wire.attributes import (
     OriginatorId,
     Segment,
     UnknownAttribute,
+    encode_attribute,
 )
-from gracebgp.wire.attrset import AttrSet, intern_derived, intern_value
+from gracebgp.wire.attrset import AttrSet, intern_value
 from gracebgp.wire.iana import AttrType, SegmentType, WellKnownCommunity
 
 _NO_ADVERTISE = int(WellKnownCommunity.NO_ADVERTISE)
@@ -85,9 +86,10 @@ def prepend(segments: tuple[Segment, ...], asn: int) -> tuple[Segment, ...]:
 
 def export_path(source: PeerInfo, path: Path, policy: ExportPolicy, family: Family,
                 table: PathTable, by_value: bool = False, step: PolicyStep | None = None) -> Path | None:
-    """The path as sent to ``policy.peer``, or None when it must not be sent.
-    ``by_value``: an export policy runs next and mostly changes the result (interned by
-    value: no encoding is made for a set that may never be sent). ``step``: an export
+    """The path as sent to ``policy.peer``, or None when it must not be sent: an
+    ``Exported`` (its encoding and next hop). ``by_value``: an export policy runs next and
+    mostly changes the result: a Path of a set interned by value instead (no encoding is
+    made for a set that may never be sent). ``step``: an export
     policy applied here, after the rules, as ``ExportFilter`` applies it after them: the
     drain's and LLGR's communities then applied again (``export_step``)."""
     target = policy.peer
@@ -175,8 +177,10 @@ def export_path(source: PeerInfo, path: Path, policy: ExportPolicy, family: Fami
         if policy.gshut or not (ebgp or policy.llgr):  # ... and undoes none of that
             finish(ListDraft(out, by_code), not ebgp, policy.llgr, policy.gshut)
     out.sort(key=_code)
-    result = AttrSet.clean(tuple(out), by_code, True)
-    return table.get(intern_value(result) if by_value else intern_derived(result), next_hop)
+    if by_value:
+        return table.get(intern_value(AttrSet.clean(tuple(out), by_code, True)), next_hop)
+    # (kept as its encoding: no AttrSet, tuple or interned Path per exported set, issue 14)
+    return Exported(b"".join([encode_attribute(a, True) for a in out]), next_hop)
 
 
 def export_class(policy: ExportPolicy) -> ExportPolicy:

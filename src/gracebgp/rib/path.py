@@ -13,7 +13,7 @@ from weakref import ref
 
 from gracebgp.wire.addr import ip_bytes
 from gracebgp.wire.attributes import path_length
-from gracebgp.wire.attrset import AttrSet, intern_derived
+from gracebgp.wire.attrset import AttrSet, decode_block, intern_derived
 from gracebgp.wire.iana import AttrType, SegmentType, WellKnownCommunity
 
 DEFAULT_LOCAL_PREF = 100  # RFC 4271 §5.1.5 leaves it to policy; every implementation uses 100
@@ -110,6 +110,11 @@ class Path:
         attrs.paths = None
         attrs.release()
 
+    @property
+    def block(self) -> bytes:
+        """The attributes encoded with 4-octet AS numbers (``AttrSet.wire``)."""
+        return self.attrs.wire(True)
+
     def _decision(self) -> _Decision:
         d = self._d
         if d is None:
@@ -186,6 +191,40 @@ class _Decision:
         self.cluster_len = len(cl.ids) if cl is not None else 0
         self.llgr_stale = _LLGR_STALE in comms  # RFC 9494 §4.3 received as LLGR-stale
         self.no_llgr = _NO_LLGR in comms
+
+
+class Exported(Path):
+    """A path as sent to peers, kept as its attribute block (4-octet AS numbers) and next
+    hop: ``attrs`` is decoded from the block each time something reads it (a view, an
+    UPDATE to a peer without 4-octet AS), never kept. The export of each attribute set
+    of a full table so costs one object and its block, not an AttrSet, its tuple, a Path
+    and a weak reference (issue 14 item 3); it is not interned (the export memo on the
+    source path keeps one per export class), so two are equal when their blocks and next
+    hops are (``same``)."""
+
+    __slots__ = ("block",)
+
+    def __init__(self, block: bytes, next_hop: tuple[str, ...]) -> None:  # (not Path's: no AttrSet)
+        self.block = block  # type: ignore[misc]
+        self.next_hop = next_hop
+        self._d = None
+        self.exports = None
+
+    def __del__(self, _live: list[int] = _LIVE) -> None:  # (nothing to release: in no table)
+        pass
+
+    @property
+    def attrs(self) -> AttrSet:
+        return decode_block(self.block)
+
+    @attrs.setter
+    def attrs(self, _: AttrSet) -> None:
+        raise AttributeError("an exported path's attributes are its block")
+
+    def same(self, other: Path | None) -> bool:
+        """``other`` sends the same attributes and next hop."""
+        return (other is not None and other.__class__ is Exported and self.block == other.block
+                and self.next_hop == other.next_hop)
 
 
 def live_paths() -> int:

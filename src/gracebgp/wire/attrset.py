@@ -302,6 +302,25 @@ def decode_attribute(tlv: bytes, as4: bool = True, ibgp: bool = True) -> tuple[A
     return entry, None
 
 
+def decode_block(block: bytes) -> AttrSet:
+    """An attribute block this speaker encoded (4-octet AS numbers, no MP attribute)
+    decoded again, not interned: what a view shows of a path kept as its encoding
+    (``rib.path.Exported``). Each attribute goes through the attribute table."""
+    attrs: list[Any] = []
+    i, n = 0, len(block)
+    while i < n:
+        flags = block[i]
+        if flags & 0x10:  # Extended Length
+            end = i + 4 + (block[i + 2] << 8 | block[i + 3])
+        else:
+            end = i + 3 + block[i + 2]
+        attr, _ = decode_attribute(block[i:end], True, True)
+        if attr is not None:
+            attrs.append(attr)
+        i = end
+    return AttrSet(attrs)
+
+
 def decode_tlv(raw: bytes, as4: bool, ibgp: bool) -> Any:
     """Decode one non-MP attribute TLV and remember it: the attribute, or a Flawed."""
     flags = raw[0]

@@ -331,7 +331,11 @@ def _chunks(keys: Sequence[int], addpath: bool, room: int) -> Iterator[list[int]
 def pack_ipv4(attrs: AttrSet, keys: Sequence[int], ctx: CodecContext) -> list[bytes]:
     """IPv4-unicast UPDATEs announcing ``keys`` with ``attrs``, as many per message as fit
     (DESIGN.md section 3: the attribute block is encoded once per set)."""
-    block = attrs.wire(ctx.as4)
+    return pack_ipv4_block(attrs.wire(ctx.as4), keys, ctx)
+
+
+def pack_ipv4_block(block: bytes, keys: Sequence[int], ctx: CodecContext) -> list[bytes]:
+    """``pack_ipv4`` with the attribute block already encoded for ``ctx``."""
     addpath = IPV4_UNICAST in ctx.addpath
     room = ctx.max_message_len - HEADER_LEN - 4 - len(block)
     head = b"\x00\x00" + len(block).to_bytes(2, "big") + block
@@ -355,9 +359,19 @@ def pack_withdrawals(family: Family, keys: Sequence[int], ctx: CodecContext) -> 
 def pack_mp(attrs: AttrSet, family: Family, next_hop: tuple[str, ...], keys: Sequence[int],
             ctx: CodecContext) -> list[bytes]:
     """UPDATEs announcing ``keys`` of an MP family, MP_REACH_NLRI first (RFC 7606 §5.1)."""
+    return pack_mp_block(attrs.wire(ctx.as4), family, next_hop, keys, ctx)
+
+
+def pack_mp_block(block: bytes, family: Family, next_hop: tuple[str, ...], keys: Sequence[int],
+                  ctx: CodecContext) -> list[bytes]:
+    """``pack_mp`` with the attribute block already encoded for ``ctx``."""
     addpath = family in ctx.addpath
     nh_len = 4 if next_hop and ":" not in next_hop[0] else 16 * len(next_hop)
-    room = ctx.max_message_len - HEADER_LEN - 4 - len(attrs.wire(ctx.as4)) - (4 + 5 + nh_len)
-    return [encode_update(Update(attrs=attrs, mp_reach=MpReach(
-        family.afi, family.safi, next_hop, tuple(c), flags=OPTIONAL | EXT_LEN, addpath=addpath)), ctx)
-            for c in _chunks(keys, addpath, room)]
+    room = ctx.max_message_len - HEADER_LEN - 4 - len(block) - (4 + 5 + nh_len)
+    out = []
+    for c in _chunks(keys, addpath, room):
+        reach = MpReach(family.afi, family.safi, next_hop, tuple(c), flags=OPTIONAL | EXT_LEN,
+                        addpath=addpath)
+        whole = encode_attribute(reach, ctx.as4) + block
+        out.append(_frame(b"\x00\x00" + len(whole).to_bytes(2, "big") + whole, ctx))
+    return out

@@ -14,7 +14,7 @@ from gracebgp.core import events as ev
 from gracebgp.core.originate import LocalRoute
 from gracebgp.core.peer import NeighborSettings
 from gracebgp.core.speaker import Speaker
-from gracebgp.rib.path import live_paths
+from gracebgp.rib.path import Exported, live_paths
 from gracebgp.session.state import State
 from gracebgp.types import IPV4_UNICAST
 from gracebgp.wire import AsPath, AttrSet, CodecContext, Communities, NextHop, Origin
@@ -99,15 +99,17 @@ class Driver:
         self._run(ev.InputDrained())
 
 
-def counts() -> tuple[int, int]:
+def counts() -> tuple[int, int, int]:
+    """Received and local Paths alive, attribute sets interned, exported paths alive (kept
+    as their encoding: ``Exported``, in no table)."""
     gc.collect()
-    return live_paths(), interned_count()
+    return live_paths(), interned_count(), sum(1 for o in gc.get_objects() if o.__class__ is Exported)
 
 
 def test_500_flaps_of_a_peer_keep_interned_objects_bounded() -> None:
     d = Driver(local_paths=5000, peer_paths=20)
     d.up(G, 65002)
-    sizes: list[tuple[int, int]] = []
+    sizes: list[tuple[int, int, int]] = []
     for n in range(500):
         conn = d.up(F, 65001, d.updates)
         if n == 0:
@@ -117,9 +119,9 @@ def test_500_flaps_of_a_peer_keep_interned_objects_bounded() -> None:
         if n % 100 == 99:
             sizes.append(counts())
     assert d.sent[F] > 500 * 5000 * 40  # the whole table went out every time
-    # 5,000 local Paths + 5,000 exported to F (kept by the local Paths' export memo);
-    # F's 20 Paths and their exports to G are gone with F's routes.
-    assert sizes == [(first[0] - 40, first[1] - 40)] * 5, (first, sizes)
+    # 5,000 local Paths and their 5,000 exports to F (kept by the local Paths' export memo)
+    # stay; F's 20 Paths, their sets and their exports to G are gone with F's routes.
+    assert sizes == [(first[0] - 20, first[1] - 20, first[2] - 20)] * 5, (first, sizes)
 
 
 def test_state_returns_to_baseline_after_peer_down_and_withdrawal() -> None:
@@ -127,9 +129,10 @@ def test_state_returns_to_baseline_after_peer_down_and_withdrawal() -> None:
     d = Driver(local_paths=300, peer_paths=50)
     d.up(G, 65002)
     conn = d.up(F, 65001, d.updates)
-    assert counts() == (base[0] + 700, base[1] + 700)  # 300 local + 300 to F + 50 from F + 50 to G
+    # 300 local and 50 from F (Paths and sets); 300 exported to F and 50 to G
+    assert counts() == (base[0] + 350, base[1] + 350, base[2] + 350)
     d.down(F, conn)
-    assert counts() == (base[0] + 600, base[1] + 600)
+    assert counts() == (base[0] + 300, base[1] + 300, base[2] + 300)
     for family, key in list(d.sp.local_routes):
         d.sp.delete_route(family, key)
     d._run(ev.InputDrained())

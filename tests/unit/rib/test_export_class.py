@@ -13,7 +13,7 @@ from gracebgp.rib.adj_rib_out import AdjRibOut
 from gracebgp.rib.export import ExportPolicy, export_class, export_path
 from gracebgp.rib.export_step import PolicyStep
 from gracebgp.rib.loc_rib import LocRib
-from gracebgp.rib.path import Path, PeerInfo
+from gracebgp.rib.path import Exported, Path, PeerInfo
 from gracebgp.types import IPV4_UNICAST
 from gracebgp.wire.context import CodecContext
 from gracebgp.wire.iana import WellKnownCommunity
@@ -63,7 +63,8 @@ def test_peers_that_differ_only_in_who_they_are_share_one_export(counted: list[E
     assert len(counted) == 1  # one export for both peers and both prefixes
     sent_b, sent_c = outs[0].pending[K1], outs[1].pending[K1]
     assert sent_b is not None and sent_b is sent_c
-    assert sent_b is export_path(EBGP_A, p, policy(B), V4, TABLE)  # what a peer's own export gives
+    own = export_path(EBGP_A, p, policy(B), V4, TABLE)  # what a peer's own export gives
+    assert isinstance(sent_b, Exported) and sent_b.same(own)
     assert sent_b.attrs.as_path == ((2, (65000, 65001, 7)),)
 
 

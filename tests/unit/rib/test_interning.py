@@ -1,5 +1,7 @@
 """Issue 10 finding 6: interned attribute sets and Paths are shared while routes use them
-and released when none does; exporting the same path again gives the same object."""
+and released when none does. An export is kept as its encoding (``Exported``, issue 14):
+in no intern table, one per source path and export class (the memo on the source path),
+so exporting the same path again gives the same object."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from dataclasses import replace
 from gracebgp.rib.adj_rib_out import AdjRibOut
 from gracebgp.rib.export import ExportPolicy, export_path
 from gracebgp.rib.loc_rib import LocRib
-from gracebgp.rib.path import PathTable, PeerInfo, live_paths
+from gracebgp.rib.path import Exported, PathTable, PeerInfo, live_paths
 from gracebgp.types import IPV4_UNICAST
 from gracebgp.wire import AsPath, AttrSet, CodecContext, Communities, NextHop, Origin, parse_update
 from gracebgp.wire.attrset import intern_derived, interned_count
@@ -40,20 +42,24 @@ def received(i: int, table: PathTable) -> object:
     return table.get(result.update.attrs, ("192.0.2.1",))
 
 
-def settle() -> tuple[int, int]:
+def settle() -> tuple[int, int, int]:
+    """Paths alive, sets interned, exports alive."""
     gc.collect()
-    return live_paths(), interned_count()
+    return live_paths(), interned_count(), sum(1 for o in gc.get_objects() if o.__class__ is Exported)
 
 
-def test_the_same_export_is_the_same_object() -> None:
+def test_an_export_is_its_encoding_and_equal_exports_are_the_same() -> None:
     table = PathTable()
     src = received(1, table)
+    base = settle()
     first = export_path(EBGP_A, src, policy(EBGP_B), V4, table)  # type: ignore[arg-type]
     again = export_path(EBGP_A, src, policy(EBGP_B), V4, table)  # type: ignore[arg-type]
-    assert first is not None and again is first and again.attrs is first.attrs
-    # Built by hand with equal content: the same interned set.
-    twin = AttrSet(first.attrs.attrs)
-    assert intern_derived(twin) is first.attrs
+    assert isinstance(first, Exported) and isinstance(again, Exported) and first.same(again)
+    assert settle() == (base[0], base[1], base[2] + 2)  # no Path, no interned set
+    # Its attributes are the block decoded: what an AttrSet of them encodes to.
+    assert first.attrs.as_path == ((2, (65000, 65001, 1001)),) and first.next_hop == ("192.0.2.100",)
+    assert AttrSet(first.attrs.attrs).wire(True) == first.block
+    assert intern_derived(AttrSet(first.attrs.attrs)).wire(True) == first.block
 
 
 def test_a_reestablished_peer_gets_the_identical_exported_path() -> None:
@@ -67,7 +73,7 @@ def test_a_reestablished_peer_gets_the_identical_exported_path() -> None:
     out.flush(CTX)
     sent = out.advertised[key(2)]
     grown = settle()
-    assert grown == (base[0] + 1, base[1] + 1)  # one exported Path and its AttrSet
+    assert grown == (base[0], base[1], base[2] + 1)  # one export, kept as its encoding
     for _ in range(50):  # the session flaps: a new Adj-RIB-Out with an equal policy
         out = AdjRibOut(V4, replace(policy(EBGP_B)), table)
         out.consider_all(loc)
@@ -107,10 +113,10 @@ def test_paths_and_sets_are_released_when_no_route_uses_them() -> None:
     out = AdjRibOut(V4, policy(EBGP_B), table)
     out.consider_all(loc)
     out.flush(CTX)
-    assert settle() == (base[0] + 202, base[1] + 202)  # 100 + 1 sources, 100 + 1 exports
+    assert settle() == (base[0] + 101, base[1] + 101, base[2] + 101)  # 100 + 1 sources and exports
     del out  # the session goes down: its exports stay only in the sources' memos
     assert loc.retract(EBGP_A, keys) == keys  # and the peer's routes are withdrawn
-    assert settle() == (base[0] + 2, base[1] + 2)  # the local route and its export
+    assert settle() == (base[0] + 1, base[1] + 1, base[2] + 1)  # the local route and its export
     loc.retract(LOCAL, [key(200)])
     del local
     assert settle() == base
@@ -120,13 +126,13 @@ def test_a_released_block_decodes_again_and_interns_again() -> None:
     table = PathTable()
     base = settle()
     first = received(5, table)
-    assert settle() == (base[0] + 1, base[1] + 1)
+    assert settle() == (base[0] + 1, base[1] + 1, base[2])
     again = received(5, table)
     assert again is first  # still used: the same Path
     del first, again
     assert settle() == base
     third = received(5, table)
-    assert settle() == (base[0] + 1, base[1] + 1)
+    assert settle() == (base[0] + 1, base[1] + 1, base[2])
     assert third is not None
 
 
@@ -139,9 +145,9 @@ def test_mp_paths_with_several_next_hops_are_released_one_by_one() -> None:
     b = table.get(attrs, ("2001:db8::2",))
     assert a is not b and table.get(attrs, ("2001:db8::1",)) is a
     del attrs
-    assert settle() == (base[0] + 2, base[1] + 1)
+    assert settle() == (base[0] + 2, base[1] + 1, base[2])
     del a
-    assert settle() == (base[0] + 1, base[1] + 1)
+    assert settle() == (base[0] + 1, base[1] + 1, base[2])
     assert table.get(b.attrs, ("2001:db8::2",)) is b
     del b
     assert settle() == base
