@@ -15,7 +15,7 @@ from gracebgp.policy.definitions import MatchCounter
 from gracebgp.rib.export import ExportPolicy, export_class, export_path
 from gracebgp.rib.export_step import PolicyStep
 from gracebgp.rib.loc_rib import LocRib
-from gracebgp.rib.path import Exported, Path, PathTable, PeerInfo
+from gracebgp.rib.path import Path, PathTable, PeerInfo
 from gracebgp.rib.policy_filter import ExportFilter
 from gracebgp.types import IPV4_UNICAST, Family
 from gracebgp.wire.attrset import to_two_octet
@@ -29,7 +29,7 @@ _SAME = object()  # export memo: the exported path is the source path itself (no
 #: ``Path.exports`` (an int never given twice: when the table is full its older half is
 #: forgotten, which only makes the next Adj-RIB-Out of such a class start a new slot,
 #: never share a wrong one).
-_SLOTS: dict[tuple[ExportPolicy, Family, PolicyStep | None], int] = {}
+_SLOTS: dict[tuple[ExportPolicy, Family, PolicyStep | None, bool], int] = {}
 _SLOTS_LIMIT = 4096  # (each export policy an operator or a controller sets is one key)
 _next_slot = itertools.count(1)
 
@@ -40,8 +40,10 @@ _next_slot = itertools.count(1)
 _MEMO_SLOTS = 8
 
 
-def _slot(shared: ExportPolicy, family: Family, step: PolicyStep | None) -> int:
-    key = (shared, family, step)
+def _slot(shared: ExportPolicy, family: Family, step: PolicyStep | None, after: bool) -> int:
+    """``after``: an export policy runs after the rules, so the export is a Path of a set
+    interned by value (the policy reads it), not an ``Exported``: another slot."""
+    key = (shared, family, step, after)
     slot = _SLOTS.get(key)
     if slot is None:
         if len(_SLOTS) >= _SLOTS_LIMIT:
@@ -93,7 +95,11 @@ class AdjRibOut:
     def exporter(self, exporter: ExportFilter | None) -> None:
         self._exporter = exporter
         self._step = exporter.static_step() if exporter is not None and self._fuses else None
-        self.slot = _slot(self._shared, self.family, self._step)
+        self._reslot()
+
+    def _reslot(self) -> None:
+        after = self._exporter is not None and self._step is None
+        self.slot = _slot(self._shared, self.family, self._step, after)
 
     def __len__(self) -> int:
         return len(self.advertised)
@@ -209,10 +215,9 @@ class AdjRibOut:
                     assert exporter is not None
                     out = exporter.one(k, peer, path, last_class, self.policy)
             sent = advertised.get(k)
-            if again or (sent is not out and (sent is None or out is None or out.__class__ is not Exported
-                                              or not out.same(sent))):
+            if again or (sent is not out and (sent is None or out is None or not out.same(sent))):
                 pending[k] = out
-            else:  # what the peer has (an equal export of another source path included)
+            else:  # what the peer has (an equal export of another source path, or policy, included)
                 pending.pop(k, None)
         for counter in counters:
             counter.matches += run
@@ -268,7 +273,7 @@ class AdjRibOut:
         next to send the difference."""
         self.policy = policy
         self._shared = export_class(policy)
-        self.slot = _slot(self._shared, self.family, self._step)
+        self._reslot()
         # The AS-loop check the class leaves to each peer (eBGP; with replace-peer-as the
         # peer's AS is in the class and export_path checks it there).
         self._loop_asn = None if policy.peer.ibgp or policy.replace_peer_as else policy.peer.asn

@@ -115,6 +115,11 @@ class Path:
         """The attributes encoded with 4-octet AS numbers (``AttrSet.wire``)."""
         return self.attrs.wire(True)
 
+    def same(self, other: Path) -> bool:
+        """``other`` is sent as the same UPDATE content: its attributes and next hop (a
+        Path exported by value and an ``Exported`` compare by their encodings)."""
+        return other is self or (self.next_hop == other.next_hop and self.block == other.block)
+
     def _decision(self) -> _Decision:
         d = self._d
         if d is None:
@@ -199,8 +204,8 @@ class Exported(Path):
     UPDATE to a peer without 4-octet AS), never kept. The export of each attribute set
     of a full table so costs one object and its block, not an AttrSet, its tuple, a Path
     and a weak reference (issue 14 item 3); it is not interned (the export memo on the
-    source path keeps one per export class), so two are equal when their blocks and next
-    hops are (``same``)."""
+    source path keeps one per export class): two are the same export when their blocks and
+    next hops are (``Path.same``)."""
 
     __slots__ = ("block",)
 
@@ -221,10 +226,6 @@ class Exported(Path):
     def attrs(self, _: AttrSet) -> None:
         raise AttributeError("an exported path's attributes are its block")
 
-    def same(self, other: Path | None) -> bool:
-        """``other`` sends the same attributes and next hop."""
-        return (other is not None and other.__class__ is Exported and self.block == other.block
-                and self.next_hop == other.next_hop)
 
 
 def live_paths() -> int:
