@@ -58,6 +58,22 @@ def _slot(shared: ExportPolicy, family: Family, step: PolicyStep | None, after: 
 Packed = dict[Path, tuple[CodecContext, list[int], list[bytes]]]
 
 
+def _merged(groups: dict[Path, list[int]]) -> dict[Path, list[int]]:
+    """Groups whose paths send the same attributes and next hop (``Path.same``: equal
+    exports of different source paths) as one, so they share UPDATEs (DESIGN.md
+    section 3: one attribute block per set, as many prefixes as fit)."""
+    first: dict[tuple[bytes, tuple[str, ...]], list[int]] = {}
+    out: dict[Path, list[int]] = {}
+    for path, keys in groups.items():
+        sig = (path.block, path.next_hop)
+        known = first.get(sig)
+        if known is None:
+            first[sig] = out[path] = keys
+        else:
+            known += keys
+    return out
+
+
 class AdjRibOut:
     """Peers whose policies differ only in who the peer is share an export class
     (``export.export_class``, an update group) and with it one ``slot`` in the export memo
@@ -247,7 +263,7 @@ class AdjRibOut:
         out: list[bytes] = []
         if withdraw:
             out += pack_withdrawals(self.family, withdraw, ctx)
-        for path, keys in groups.items():
+        for path, keys in (_merged(groups) if len(groups) > 1 else groups).items():
             if packed is not None:
                 hit = packed.get(path)
                 if hit is not None and hit[1] == keys and (hit[0] is ctx or hit[0] == ctx):

@@ -113,8 +113,9 @@ class AddPathRibOut(AdjRibOut):
                     self._release(pid)
             for pid, out in want.items():
                 key = k << 32 | pid
-                if advertised.get(key) is out and not again:
-                    pending.pop(key, None)
+                sent_before = advertised.get(key)
+                if not again and sent_before is not None and out.same(sent_before):
+                    pending.pop(key, None)  # (the same export, whatever source path made it)
                 else:
                     pending[key] = out
             if want:

@@ -304,17 +304,24 @@ def decode_attribute(tlv: bytes, as4: bool = True, ibgp: bool = True) -> tuple[A
 
 def decode_block(block: bytes) -> AttrSet:
     """An attribute block this speaker encoded (4-octet AS numbers, no MP attribute)
-    decoded again, not interned: what a view shows of a path kept as its encoding
-    (``rib.path.Exported``). Each attribute goes through the attribute table."""
+    decoded again, not interned and not through the attribute table (views, explain and
+    2-octet-AS peers read it; none of it is kept): what a path kept as its encoding shows
+    (``rib.path.Exported``). AS_PATH never has Extended Length by choice when exported
+    (``export`` makes it with the default flags): a flag that its 4-octet length forced is
+    dropped, so the 2-octet encoding is as short as before (RFC 4271 §4.3)."""
     attrs: list[Any] = []
     i, n = 0, len(block)
     while i < n:
-        flags = block[i]
+        flags, code = block[i], block[i + 1]
         if flags & 0x10:  # Extended Length
-            end = i + 4 + (block[i + 2] << 8 | block[i + 3])
+            start = i + 4
+            end = start + (block[i + 2] << 8 | block[i + 3])
+            if code == AttrType.AS_PATH:
+                flags &= ~0x10
         else:
-            end = i + 3 + block[i + 2]
-        attr, _ = decode_attribute(block[i:end], True, True)
+            start = i + 3
+            end = start + block[i + 2]
+        attr, _ = decode_one(code, flags, block[start:end], block[i:end], True, True)
         if attr is not None:
             attrs.append(attr)
         i = end

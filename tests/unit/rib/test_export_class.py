@@ -64,7 +64,7 @@ def test_peers_that_differ_only_in_who_they_are_share_one_export(counted: list[E
     sent_b, sent_c = outs[0].pending[K1], outs[1].pending[K1]
     assert sent_b is not None and sent_b is sent_c
     own = export_path(EBGP_A, p, policy(B), V4, TABLE)  # what a peer's own export gives
-    assert isinstance(sent_b, Exported) and sent_b.same(own)
+    assert isinstance(sent_b, Exported) and own is not None and sent_b.same(own)
     assert sent_b.attrs.as_path == ((2, (65000, 65001, 7)),)
 
 
@@ -107,12 +107,18 @@ def test_repolicy_moves_the_peer_to_the_new_class_and_back(counted: list[ExportP
     assert len(counted) == 2  # back in the first class: its memo entry is still good
 
 
-def test_exports_share_their_as_path_and_next_hop_attributes() -> None:
+def test_exports_keep_only_their_encoding_and_share_what_builds_them() -> None:
+    """An export holds its block, no attribute object (read, they are decoded anew); the
+    prepended AS_PATH and our NEXT_HOP it is built from are one object per result."""
+    from gracebgp.rib.export import _next_hop, _prepended
+
     first = export_path(EBGP_A, path(65001, 9, comms=(5,)), policy(B), V4, TABLE)
     second = export_path(EBGP_A, path(65001, 9, comms=(6,)), policy(B), V4, TABLE)
-    assert first is not None and second is not None and first.attrs is not second.attrs
-    (ap1, nh1), (ap2, nh2) = ((s.attrs.get(2), s.attrs.get(3)) for s in (first, second))
-    assert ap1 is ap2 and nh1 is nh2
+    assert isinstance(first, Exported) and isinstance(second, Exported) and first.block != second.block
+    assert first.attrs is not first.attrs and first.attrs.get(2) == second.attrs.get(2)
+    assert first.attrs.as_path == ((2, (65000, 65001, 9)),)
+    assert _prepended(((2, (65001, 9)),), 65000) is _prepended(((2, (65001, 9)),), 65000)
+    assert _next_hop("10.0.0.100") is _next_hop("10.0.0.100")
 
 
 def test_peers_of_one_class_reuse_the_packed_updates_when_their_contexts_are_equal() -> None:

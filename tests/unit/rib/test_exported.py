@@ -1,0 +1,85 @@
+"""Exports kept as their encoding (``rib.path.Exported``, issue 14): what goes on the wire
+is what the attribute sets gave before. Equal exports of different source paths share an
+UPDATE and are never sent again; an ADD-PATH peer gets nothing again for an unchanged
+table; a 2-octet-AS peer's AS_PATH is as short as before; reading an export's attributes
+fills no shared table."""
+
+from __future__ import annotations
+
+from gracebgp.rib.adj_rib_out import AdjRibOut
+from gracebgp.rib.adj_rib_out_addpath import AddPathRibOut
+from gracebgp.rib.export import ExportPolicy
+from gracebgp.rib.loc_rib import LocRib
+from gracebgp.rib.path import Exported, PeerInfo
+from gracebgp.types import IPV4_UNICAST
+from gracebgp.wire import CodecContext, parse_update
+from gracebgp.wire.attrset import attr_cache
+from gracebgp.wire.iana import AttrType
+from gracebgp.wire.nlri import parse_prefix
+
+from .helpers import EBGP_A, IBGP_C, IBGP_D, TABLE, path
+
+V4 = IPV4_UNICAST
+TO = PeerInfo(7, "192.0.2.7", 65007, "10.0.0.7", ibgp=False)
+POLICY = ExportPolicy(TO, 65000, "10.0.0.100", "10.0.0.100")
+
+
+def key(i: int) -> int:
+    return parse_prefix(f"10.{i // 256}.{i % 256}.0/24")[1]
+
+
+def test_equal_exports_of_different_source_paths_share_an_update_and_are_not_sent_again() -> None:
+    """100 iBGP paths that differ only in their next hop are one set to an eBGP peer
+    (next hop self): one UPDATE (DESIGN.md section 3); a best path moving to another of
+    them sends nothing."""
+    loc = LocRib()
+    for i in range(100):
+        loc.offer(IBGP_C, [key(i)], path(65100, 7, lp=100, nh=f"10.1.1.{i + 1}"))
+    out = AdjRibOut(V4, POLICY, TABLE)
+    out.consider_all(loc)
+    assert len(out.flush(CodecContext())) == 1
+    loc.offer(IBGP_D, [key(0)], path(65100, 7, lp=200, nh="10.1.2.1"))  # a new best, same export
+    out.consider([key(0)], loc)
+    assert isinstance(out.advertised[key(0)], Exported) and out.flush(CodecContext()) == []
+    out.consider([key(0)], loc, again=True)  # a route refresh sends it all the same
+    assert len(out.flush(CodecContext())) == 1
+
+
+def test_an_add_path_peer_gets_nothing_again_for_an_unchanged_table_rfc7911_5() -> None:
+    """One Path that two route reflectors gave us is two candidates: each makes its own
+    export (the memo is per source), and considering the table again sends nothing."""
+    loc = LocRib()
+    shared = path(65100, 7, lp=100, nh="10.1.1.1")
+    loc.offer(IBGP_C, [key(1)], shared)
+    loc.offer(IBGP_D, [key(1)], shared)
+    tx = CodecContext(addpath=frozenset({V4}))
+    out = AddPathRibOut(V4, POLICY, TABLE, 2)
+    out.consider_all(loc)
+    assert len(out.flush(tx)) == 1
+    out.consider_all(loc)
+    assert out.flush(tx) == []
+
+
+def test_a_two_octet_peer_gets_the_as_path_as_short_as_before() -> None:
+    """An AS_PATH of 70 ASes takes 282 octets with 4-octet ASes (Extended Length forced)
+    and 142 with 2-octet ones: one length octet then (RFC 4271 §4.3), as when exports
+    were attribute sets; and decoding the export for it adds nothing to the shared
+    attribute table."""
+    loc = LocRib()
+    long_path = path(*range(64601, 64671), nh="192.0.2.1")
+    loc.offer(EBGP_A, [key(2)], long_path)
+    out = AdjRibOut(V4, POLICY, TABLE)
+    out.consider_all(loc)
+    cached = len(attr_cache(True, True))
+    two = CodecContext(as4=False)
+    (message,) = out.flush(two)
+    assert len(attr_cache(True, True)) == cached
+    body = message[19:]
+    block = body[4:4 + int.from_bytes(body[2:4], "big")]
+    i = 0
+    while block[i + 1] != AttrType.AS_PATH:
+        i += (4 + int.from_bytes(block[i + 2:i + 4], "big")) if block[i] & 0x10 else 3 + block[i + 2]
+    assert block[i] == 0x40 and block[i + 2] == 2 + 2 * 71  # well-known, one length octet
+    update = parse_update(body, two).update
+    assert update is not None and update.attrs is not None
+    assert update.attrs.as_path == ((2, (65000, *range(64601, 64671))),)
