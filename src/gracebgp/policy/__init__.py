@@ -14,8 +14,8 @@ Modules
   ``(^|[,{}() ]|$)``.
 * ``conditions``: the match conditions and match-set-options (prefix/neighbor sets:
   any|invert; the BGP sets: any|all|invert).
-* ``actions``: route attribute actions editing a ``Draft``; results are interned
-  through ``wire.attrset.intern_derived`` so equal results are one object.
+* ``actions``: route attribute actions editing a ``Draft``; results are interned by
+  value (``wire.attrset.intern_value``) so equal results are one object.
 * ``definitions``: ``Statement`` (with its match counter), ``Policy``, ``Assignment``
   (policies + default disposition), RFC 8212's default.
 * ``route``: ``Source`` (peer, peer AS, route type) and ``Route`` (family, prefix key,

@@ -89,9 +89,9 @@ def export_path(source: PeerInfo, path: Path, policy: ExportPolicy, family: Fami
     """The path as sent to ``policy.peer``, or None when it must not be sent: an
     ``Exported`` (its encoding and next hop). ``by_value``: an export policy runs next and
     mostly changes the result: a Path of a set interned by value instead (no encoding is
-    made for a set that may never be sent). ``step``: an export
-    policy applied here, after the rules, as ``ExportFilter`` applies it after them: the
-    drain's and LLGR's communities then applied again (``export_step``)."""
+    made for a set that may never be sent). ``step``: an export policy applied here, after
+    the rules, as ``ExportFilter`` applies it after them: the drain's and LLGR's
+    communities then applied again (``attr_edit.finish``)."""
     target = policy.peer
     if source.index == target.index or policy.withdraw_all:
         return None  # never back to where it came from

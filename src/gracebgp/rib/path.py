@@ -227,7 +227,6 @@ class Exported(Path):
         raise AttributeError("an exported path's attributes are its block")
 
 
-
 def live_paths() -> int:
     """How many Path objects are alive in this process (tests and diagnostics)."""
     return _LIVE[0]
