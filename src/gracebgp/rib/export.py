@@ -108,7 +108,8 @@ def export_path(source: PeerInfo, path: Path, policy: ExportPolicy, family: Fami
     ebgp = not target.ibgp
     # RFC 1997 binds routes *received* with these communities; a route we originate
     # carries them for the neighbor to honour (the usual "tag my prefix NO_EXPORT").
-    if not source.local and (_NO_ADVERTISE in comms or (ebgp and any(c in comms for c in _NO_EXPORT))):
+    if comms and not source.local and (_NO_ADVERTISE in comms or (
+            ebgp and (_NO_EXPORT[0] in comms or _NO_EXPORT[1] in comms))):  # (no generator per path)
         return None
     from_ibgp = source.ibgp and not source.local
     if not ebgp and from_ibgp and not (source.rr_client or target.rr_client):
@@ -179,8 +180,11 @@ def export_path(source: PeerInfo, path: Path, policy: ExportPolicy, family: Fami
     out.sort(key=_code)
     if by_value:
         return table.get(intern_value(AttrSet.clean(tuple(out), by_code, True)), next_hop)
-    # (kept as its encoding: no AttrSet, tuple or interned Path per exported set, issue 14)
-    return Exported(b"".join([encode_attribute(a, True) for a in out]), next_hop)
+    # (kept as its encoding: no AttrSet, tuple or interned Path per exported set, issue 14;
+    # the shared AS_PATH and NEXT_HOP are encoded once, not once per set)
+    wire = _WIRE
+    return Exported(b"".join([hit[1] if (hit := wire.get(id(a))) is not None and hit[0] is a
+                              else encode_attribute(a, True) for a in out]), next_hop)
 
 
 def export_class(policy: ExportPolicy) -> ExportPolicy:
@@ -203,7 +207,20 @@ def _code(attr: Any) -> int:
 #: of AS paths but a hundred thousand attribute sets, and one NEXT_HOP per session.
 _PREPENDED: dict[tuple[tuple[Segment, ...], int], AsPath] = {}
 _NEXT_HOPS: dict[str, NextHop] = {}
+#: id -> (the object, its TLV) of each object in those two tables: their encoding, made
+#: once (the entry holds the object, so its id is not given to another while it is here).
+_WIRE: dict[int, tuple[Any, bytes]] = {}
 _SHARED_LIMIT = 1 << 18
+
+
+def _shared(attr: Any) -> Any:
+    """``attr`` kept with its 4-octet-AS encoding (the tables are emptied together)."""
+    if len(_WIRE) >= 2 * _SHARED_LIMIT:
+        _PREPENDED.clear()
+        _NEXT_HOPS.clear()
+        _WIRE.clear()
+    _WIRE[id(attr)] = (attr, encode_attribute(attr, True))
+    return attr
 
 
 def _prepended(segments: tuple[Segment, ...], asn: int) -> AsPath:
@@ -213,7 +230,7 @@ def _prepended(segments: tuple[Segment, ...], asn: int) -> AsPath:
     if hit is None:
         if len(_PREPENDED) >= _SHARED_LIMIT:
             _PREPENDED.clear()
-        hit = _PREPENDED[key] = AsPath(prepend(segments, asn))
+        hit = _PREPENDED[key] = _shared(AsPath(prepend(segments, asn)))
     return hit
 
 
@@ -222,7 +239,7 @@ def _next_hop(address: str) -> NextHop:
     if hit is None:
         if len(_NEXT_HOPS) >= _SHARED_LIMIT:
             _NEXT_HOPS.clear()
-        hit = _NEXT_HOPS[address] = NextHop(address)
+        hit = _NEXT_HOPS[address] = _shared(NextHop(address))
     return hit
 
 
