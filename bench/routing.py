@@ -413,6 +413,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--profile-rate", type=int, default=200)
     ap.add_argument("--ref", default=None, metavar="COMMIT",
                     help="run gracebgpd from this commit's src/ (git archive) instead of the working tree")
+    ap.add_argument("--src", type=Path, default=None, metavar="DIR",
+                    help="run gracebgpd from this source tree (a src/ directory) instead of the working tree")
     ap.add_argument("--json", type=Path, default=None, help="also write every run's result here")
     ap.add_argument("--policy", action="store_true",
                     help="every daemon runs the import and export policy of bench/policyconf.py")
@@ -435,6 +437,10 @@ def main(argv: list[str] | None = None) -> int:
     if GraceBgpd in daemons and args.profile and shutil.which(str(VENV_BIN / "py-spy")) is None:
         ap.error("--profile needs py-spy in the virtualenv (pip install py-spy)")
 
+    if args.ref and args.src:
+        ap.error("--ref and --src: one source tree at a time")
+    if args.src and not (args.src / "gracebgp" / "daemon.py").is_file():
+        ap.error(f"--src {args.src}: no gracebgp/daemon.py in it")
     cpu = cpu_model()
     print(f"routing benchmark: {os.cpu_count()} CPUs ({cpu}), {platform.python_implementation()} "
           f"{platform.python_version()}, {'network namespaces + veth' if args.netns else 'loopback'}; "
@@ -442,7 +448,10 @@ def main(argv: list[str] | None = None) -> int:
           + ("; with the routing policy of bench/policyconf.py" if args.policy else ""))
     base = Path(tempfile.mkdtemp(prefix="gracebgp-bench-"))
     os.chmod(base, 0o755)
-    if args.ref:
+    if args.src:
+        GraceBgpd.src = args.src.resolve()
+        source = f"source tree {GraceBgpd.src}"
+    elif args.ref:
         try:
             GraceBgpd.src = snapshot(args.ref, base)
         except (OSError, RuntimeError, subprocess.TimeoutExpired, tarfile.TarError) as exc:
@@ -471,7 +480,7 @@ def main(argv: list[str] | None = None) -> int:
                     profile = args.profile if (cls is GraceBgpd and args.profile is not None) else None
                     r = run_once(cls, n, stream, args, base, profile)
                     results.append(r)
-                    if cls is GraceBgpd and not args.ref and (now := _source_state()) != source:
+                    if cls is GraceBgpd and not (args.ref or args.src) and (now := _source_state()) != source:
                         r.notes.append(f"gracebgp now {now}")
                     print(f"  {cls.name:<9} N={n:<8,} run {i + 1}/{runs}: {run_summary(r)}", flush=True)
                     if profile is not None:
