@@ -139,10 +139,14 @@ def export_path(source: PeerInfo, path: Path, policy: ExportPolicy, family: Fami
             continue
         out.append(a)
     by_code = {a.code: i for i, a in enumerate(out)}
+    as_path: AsPath | None = None  # the shared attributes put in below, with their TLVs
+    nh_attr: NextHop | None = None
+    as_path_tlv = nh_tlv = b""
     if ebgp and not transparent:
         if policy.remove_private_as:  # GoBGP's order: before our AS goes in front
             segments = remove_private(segments, policy.remove_private_as, policy.local_as)
-        _put(out, by_code, _prepended(segments, policy.local_as))
+        as_path, as_path_tlv = _prepended(segments, policy.local_as)
+        _put(out, by_code, as_path)
     else:  # RFC 7947 §2.2.2.1: a route server does not prepend its AS
         _put(out, by_code, AsPath(segments))
     if not ebgp:
@@ -157,12 +161,13 @@ def export_path(source: PeerInfo, path: Path, policy: ExportPolicy, family: Fami
     # RFC 7947 §2.2.1: NEXT_HOP unchanged towards a route-server client (ours only for a
     # route without one, one we originate).
     self_next_hop = (ebgp and not transparent) or policy.next_hop_self or not path.next_hop
+    next_hop: tuple[str, ...]
     if family == IPV4_UNICAST:
         nh = policy.next_hop_v4 if self_next_hop else path.next_hop[0]
         if nh is None:
             return None  # no address to put in NEXT_HOP yet
-        _put(out, by_code, _next_hop(nh))
-        next_hop: tuple[str, ...] = (nh,)
+        nh_attr, next_hop, nh_tlv = _next_hop(nh)  # (shared: one per address, not per export)
+        _put(out, by_code, nh_attr)
     else:
         next_hop = policy.next_hop_v6 if self_next_hop else path.next_hop
         if not next_hop:
@@ -182,8 +187,7 @@ def export_path(source: PeerInfo, path: Path, policy: ExportPolicy, family: Fami
         return table.get(intern_value(AttrSet.clean(tuple(out), by_code, True)), next_hop)
     # (kept as its encoding: no AttrSet, tuple or interned Path per exported set, issue 14;
     # the shared AS_PATH and NEXT_HOP are encoded once, not once per set)
-    wire = _WIRE
-    return Exported(b"".join([hit[1] if (hit := wire.get(id(a))) is not None and hit[0] is a
+    return Exported(b"".join([as_path_tlv if a is as_path else nh_tlv if a is nh_attr
                               else encode_attribute(a, True) for a in out]), next_hop)
 
 
@@ -205,41 +209,33 @@ def _code(attr: Any) -> int:
 
 #: Exports share their AS_PATH and NEXT_HOP attributes: a full table has tens of thousands
 #: of AS paths but a hundred thousand attribute sets, and one NEXT_HOP per session.
-_PREPENDED: dict[tuple[tuple[Segment, ...], int], AsPath] = {}
-_NEXT_HOPS: dict[str, NextHop] = {}
-#: id -> (the object, its TLV) of each object in those two tables: their encoding, made
-#: once (the entry holds the object, so its id is not given to another while it is here).
-_WIRE: dict[int, tuple[Any, bytes]] = {}
+_PREPENDED: dict[tuple[tuple[Segment, ...], int], tuple[AsPath, bytes]] = {}
+_NEXT_HOPS: dict[str, tuple[NextHop, tuple[str], bytes]] = {}
 _SHARED_LIMIT = 1 << 18
 
 
-def _shared(attr: Any) -> Any:
-    """``attr`` kept with its 4-octet-AS encoding (the tables are emptied together)."""
-    if len(_WIRE) >= 2 * _SHARED_LIMIT:
-        _PREPENDED.clear()
-        _NEXT_HOPS.clear()
-        _WIRE.clear()
-    _WIRE[id(attr)] = (attr, encode_attribute(attr, True))
-    return attr
-
-
-def _prepended(segments: tuple[Segment, ...], asn: int) -> AsPath:
-    """AS_PATH with ``asn`` prepended (RFC 4271 §5.1.2), one object per result."""
+def _prepended(segments: tuple[Segment, ...], asn: int) -> tuple[AsPath, bytes]:
+    """AS_PATH with ``asn`` prepended (RFC 4271 §5.1.2), one object per result, and its
+    4-octet-AS TLV (encoded once, not once per exported set)."""
     key = (segments, asn)
     hit = _PREPENDED.get(key)
     if hit is None:
         if len(_PREPENDED) >= _SHARED_LIMIT:
             _PREPENDED.clear()
-        hit = _PREPENDED[key] = _shared(AsPath(prepend(segments, asn)))
+        attr = AsPath(prepend(segments, asn))
+        hit = _PREPENDED[key] = (attr, encode_attribute(attr, True))
     return hit
 
 
-def _next_hop(address: str) -> NextHop:
+def _next_hop(address: str) -> tuple[NextHop, tuple[str], bytes]:
+    """The NEXT_HOP attribute of ``address``, the next hop an export keeps and the TLV:
+    one each per address, not per export."""
     hit = _NEXT_HOPS.get(address)
     if hit is None:
         if len(_NEXT_HOPS) >= _SHARED_LIMIT:
             _NEXT_HOPS.clear()
-        hit = _NEXT_HOPS[address] = _shared(NextHop(address))
+        attr = NextHop(address)
+        hit = _NEXT_HOPS[address] = (attr, (address,), encode_attribute(attr, True))
     return hit
 
 

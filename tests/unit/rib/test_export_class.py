@@ -117,8 +117,10 @@ def test_exports_keep_only_their_encoding_and_share_what_builds_them() -> None:
     assert isinstance(first, Exported) and isinstance(second, Exported) and first.block != second.block
     assert first.attrs is not first.attrs and first.attrs.get(2) == second.attrs.get(2)
     assert first.attrs.as_path == ((2, (65000, 65001, 9)),)
-    assert _prepended(((2, (65001, 9)),), 65000) is _prepended(((2, (65001, 9)),), 65000)
-    assert _next_hop("10.0.0.100") is _next_hop("10.0.0.100")
+    assert _prepended(((2, (65001, 9)),), 65000)[0] is _prepended(((2, (65001, 9)),), 65000)[0]
+    attr, hop, _ = _next_hop(first.attrs.next_hop or "")
+    assert (attr, hop) == (first.attrs.get(3), ("192.0.2.100",)) and _next_hop("192.0.2.100")[0] is attr
+    assert first.next_hop is second.next_hop is hop  # one next-hop tuple for every export
 
 
 def test_peers_of_one_class_reuse_the_packed_updates_when_their_contexts_are_equal() -> None:

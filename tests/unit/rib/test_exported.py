@@ -87,8 +87,9 @@ def test_a_two_octet_peer_gets_the_as_path_as_short_as_before() -> None:
 
 def test_the_shared_as_path_and_next_hop_are_encoded_once_and_give_the_same_bytes(monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """Exports that share their prepended AS_PATH and our NEXT_HOP encode each of them
-    once (``export._WIRE``), and the block is what encoding every attribute gives; when
-    the tables are emptied at their bound, the next export encodes them anew."""
+    once (kept with them in ``export._PREPENDED`` and ``_NEXT_HOPS``), and the block is
+    what encoding every attribute gives; when a table is emptied at its bound, the next
+    export encodes anew what it needs."""
     from gracebgp.rib import export as export_mod
     from gracebgp.rib.export import export_path
     from gracebgp.wire.attributes import encode_attribute
@@ -100,8 +101,7 @@ def test_the_shared_as_path_and_next_hop_are_encoded_once_and_give_the_same_byte
         return encode_attribute(attr, as4)
 
     monkeypatch.setattr(export_mod, "encode_attribute", counting)
-    monkeypatch.setattr(export_mod, "_SHARED_LIMIT", 1)  # (so the bounds are reached here)
-    export_mod._WIRE.clear()
+    monkeypatch.setattr(export_mod, "_SHARED_LIMIT", 1)  # (so the bound is reached here)
     export_mod._PREPENDED.clear()
     export_mod._NEXT_HOPS.clear()
     first = export_path(EBGP_A, path(64999, 9, comms=(5,)), POLICY, V4, TABLE)
@@ -112,7 +112,7 @@ def test_the_shared_as_path_and_next_hop_are_encoded_once_and_give_the_same_byte
         assert out.block == b"".join(encode_attribute(a, True) for a in out.attrs.attrs)
     assert out.attrs.as_path == ((2, (65000, 64999, 9)),) and out.attrs.next_hop == "10.0.0.100"
     third = export_path(EBGP_A, path(64998, 9, comms=(5,)), POLICY, V4, TABLE)  # the bound: emptied
-    assert len(export_mod._WIRE) == 2 and encoded.count(AttrType.AS_PATH) == 2
+    assert len(export_mod._PREPENDED) == 1 and encoded.count(AttrType.AS_PATH) == 2
     again = export_path(EBGP_A, path(64999, 9, comms=(5,)), POLICY, V4, TABLE)
     assert isinstance(third, Exported) and isinstance(again, Exported) and again.block == first.block
-    assert encoded.count(AttrType.AS_PATH) == 3 and encoded.count(AttrType.NEXT_HOP) == 3
+    assert encoded.count(AttrType.AS_PATH) == 3 and encoded.count(AttrType.NEXT_HOP) == 1
