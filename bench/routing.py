@@ -494,7 +494,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = summarize(results)
     print_table(rows)
     print_targets(rows)
-    end_source = source if args.ref else _source_state()
+    end_source = source if (args.ref or args.src) else _source_state()
     changed = "" if end_source == source else " -- CHANGED during the run: figures may mix code versions"
     print(f"\ntotal wall time {time.monotonic() - started:.0f} s; gracebgp {end_source}{changed}")
     if args.json is not None:
