@@ -232,6 +232,21 @@ def live_paths() -> int:
     return _LIVE[0]
 
 
+#: Next hops by value: the Paths of one session share its next hop's tuple instead of each
+#: keeping the one its UPDATE was decoded with (a tuple per attribute set, issue 14).
+_HOPS: dict[tuple[str, ...], tuple[str, ...]] = {}
+_HOPS_LIMIT = 1 << 16
+
+
+def _shared_hop(next_hop: tuple[str, ...]) -> tuple[str, ...]:
+    hit = _HOPS.get(next_hop)
+    if hit is None:
+        if len(_HOPS) >= _HOPS_LIMIT:
+            _HOPS.clear()
+        hit = _HOPS[next_hop] = next_hop
+    return hit
+
+
 class PathTable:
     """Interns Paths by (AttrSet identity, next hop) so equal routes share one object.
 
@@ -247,22 +262,22 @@ class PathTable:
     def get(self, attrs: AttrSet, next_hop: tuple[str, ...]) -> Path:
         memo = attrs.paths
         if memo is None:
-            path = Path(attrs, next_hop)
+            path = Path(attrs, _shared_hop(next_hop))
             attrs.paths = ref(path)
             return path
         if memo.__class__ is dict:
             known = memo.get(next_hop)
             hit = known() if known is not None else None
             if hit is None:
-                hit = Path(attrs, next_hop)
+                hit = Path(attrs, _shared_hop(next_hop))
                 memo[next_hop] = ref(hit)
             return hit
         hit = memo()
         if hit is None:
-            hit = Path(attrs, next_hop)
+            hit = Path(attrs, _shared_hop(next_hop))
             attrs.paths = ref(hit)
         elif hit.next_hop != next_hop:
-            path = Path(attrs, next_hop)
+            path = Path(attrs, _shared_hop(next_hop))
             attrs.paths = {hit.next_hop: memo, next_hop: ref(path)}
             return path
         return hit

@@ -151,3 +151,23 @@ def test_mp_paths_with_several_next_hops_are_released_one_by_one() -> None:
     assert table.get(b.attrs, ("2001:db8::2",)) is b
     del b
     assert settle() == base
+
+
+def fresh(address: str) -> tuple[str, ...]:
+    """A next-hop tuple made at run time (a literal one is a shared constant)."""
+    return tuple(address.split(","))
+
+
+def test_paths_of_one_next_hop_share_its_tuple() -> None:
+    """Each UPDATE gives its next hop as a new tuple; the Paths made of different sets
+    keep one tuple per next hop, not one each (issue 14: 48 bytes per attribute set)."""
+    table = PathTable()
+    made = [table.get(AttrSet([Origin(0), AsPath(((2, (65001, i)),)), NextHop("10.0.0.1")]),
+                      fresh("10.0.0.1")) for i in range(3)]
+    other = table.get(AttrSet([Origin(0), AsPath(((2, (65001, 9)),)), NextHop("10.0.0.2")]), ("10.0.0.2",))
+    assert made[0].next_hop is made[1].next_hop is made[2].next_hop == ("10.0.0.1",)
+    assert other.next_hop == ("10.0.0.2",) and other.next_hop is not made[0].next_hop
+    mp = AttrSet([Origin(0), AsPath(((2, (65001, 7)),))])  # one set, two next hops (MP)
+    first, second = table.get(mp, fresh("2001:db8::1")), table.get(mp, fresh("2001:db8::2"))
+    assert table.get(AttrSet([Origin(0), AsPath(((2, (65001, 8)),))]), fresh("2001:db8::2")).next_hop \
+        is second.next_hop and first.next_hop != second.next_hop
