@@ -28,6 +28,7 @@ import os
 import signal
 import socket
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -52,7 +53,7 @@ from gracebgp.runtime.fromconfig import (
     speaker_args,
     tunables_of,
 )
-from gracebgp.runtime.gcpolicy import tune_gc
+from gracebgp.runtime.gcpolicy import Sweeper, tune_gc
 from gracebgp.runtime.handoff import Handoff, take_over_first
 from gracebgp.runtime.instance import InstanceError, InstanceLock
 from gracebgp.runtime.limits import raise_fd_limit
@@ -105,6 +106,7 @@ class Daemon:
         # The kernel FIB first: its adopted routes decide the F bit of our OPENs (fib.fbit).
         self.fib = fibconfig.driver_for(cfg)
         self.tls_watch: CertificateWatch | None = None  # the TCP API's certificate, once the API runs
+        self.gc_sweeper = Sweeper(time.monotonic())  # frozen cycles freed (runtime/gcpolicy.py)
         cfg = self.cfg = fibconfig.with_forwarding(cfg, self.fib)
         # config_file: named when the API refuses the file's routes
         args = speaker_args(cfg, opened.routes, os.path.abspath(path))
@@ -425,6 +427,10 @@ class Daemon:
             log.warning("state-dir heartbeat: %s", exc)
         if self.tls_watch is not None:
             self.tls_watch.tick()
+        swept = self.gc_sweeper.tick(time.monotonic())
+        if swept is not None:
+            log.debug("garbage collector: full collection freed %d objects in %.0f ms",
+                      swept[0], swept[1] * 1000)
         asyncio.get_running_loop().call_later(HEARTBEAT, self._heartbeat)
 
 
