@@ -52,10 +52,10 @@ def main(argv: list[str] | None = None) -> int:
     bodies = update_bodies(build_updates(args.routes, "10.253.0.2"))
     gc.collect()
     gc.freeze()
-    if args.daemon_gc:
-        from gracebgp.runtime.gcpolicy import YOUNG_THRESHOLD  # noqa: PLC0415
+    if args.daemon_gc:  # the tree's own policy, whatever it is (thresholds, freezing)
+        from gracebgp.runtime.gcpolicy import tune_gc  # noqa: PLC0415
 
-        gc.set_threshold(YOUNG_THRESHOLD, 20, 100)
+        tune_gc()
     ctx = CodecContext(as4=True)
     table, loc = PathTable(), LocRib()
     changed: dict[object, set[int]] = {IPV4_UNICAST: set()}

@@ -58,7 +58,7 @@ from gracebgp.runtime.handoff import Handoff, take_over_first
 from gracebgp.runtime.instance import InstanceError, InstanceLock
 from gracebgp.runtime.limits import raise_fd_limit
 from gracebgp.runtime.logsetup import setup as setup_logging
-from gracebgp.runtime.owner import Owner
+from gracebgp.runtime.owner import STEP_BOUND, Owner
 from gracebgp.runtime.preflight import host_problems, import_problems, preflight, reexec_argv
 from gracebgp.runtime.recorder import Recorder
 from gracebgp.runtime.restartstate import HEARTBEAT, RestartState
@@ -107,6 +107,7 @@ class Daemon:
         self.fib = fibconfig.driver_for(cfg)
         self.tls_watch: CertificateWatch | None = None  # the TCP API's certificate, once the API runs
         self.gc_sweeper = Sweeper(time.monotonic())  # frozen cycles freed (runtime/gcpolicy.py)
+        self.heartbeat: asyncio.TimerHandle | None = None
         cfg = self.cfg = fibconfig.with_forwarding(cfg, self.fib)
         # config_file: named when the API refuses the file's routes
         args = speaker_args(cfg, opened.routes, os.path.abspath(path))
@@ -386,14 +387,15 @@ class Daemon:
         self.notify.ready(f"running: AS {self.cfg.global_.asn}, router-id {self.cfg.global_.router_id}, "
                           f"{len(self.cfg.neighbors)} neighbors; {kind} start"
                           + (f" ({detail})" if detail else ""))
-        heartbeat = loop.call_later(HEARTBEAT, self._heartbeat)
+        self.heartbeat = loop.call_later(HEARTBEAT, self._heartbeat)
         while True:
             await (runner if runner is not None else self.owner.run())
             runner = None
             if not self.handoff.active or await self.handoff.finish():
                 break
             self.stopping = self.reexec = False  # the hand-over did not happen: carry on
-        heartbeat.cancel()
+        if self.heartbeat is not None:  # (the timer it set last: none fires during the stop)
+            self.heartbeat.cancel()
         handing_over = self.handoff.active
         if not handing_over:
             await self.owner.shutdown(self.graceful_stop, self.stop_message)
@@ -421,6 +423,7 @@ class Daemon:
         return 0
 
     def _heartbeat(self) -> None:
+        self.heartbeat = asyncio.get_running_loop().call_later(HEARTBEAT, self._heartbeat)
         try:
             self.restart_state.heartbeat()
         except OSError as exc:
@@ -428,10 +431,10 @@ class Daemon:
         if self.tls_watch is not None:
             self.tls_watch.tick()
         swept = self.gc_sweeper.tick(time.monotonic())
-        if swept is not None:
-            log.debug("garbage collector: full collection freed %d objects in %.0f ms",
-                      swept[0], swept[1] * 1000)
-        asyncio.get_running_loop().call_later(HEARTBEAT, self._heartbeat)
+        if swept is not None:  # (a pause of the event loop, outside any owner step)
+            log.log(logging.INFO if swept[1] > STEP_BOUND else logging.DEBUG,
+                    "garbage collector: a full collection freed %d objects in %.0f ms",
+                    swept[0], swept[1] * 1000)
 
 
 def _check(path: Path, preflight_mode: bool, config_type: str = "toml") -> int:

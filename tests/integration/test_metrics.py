@@ -221,3 +221,7 @@ def test_owner_step_metrics_are_exported_and_sane(pair: Pair) -> None:
     over = value(m, "gracebgp_owner_steps_over_bound_total")
     assert over == count - value(m, "gracebgp_owner_step_seconds_bucket", le="0.05")
     assert 0.0 < value(m, "gracebgp_owner_step_seconds_sum") <= count * seconds
+    # the garbage collector's full collections: the first comes 5 minutes after start
+    assert value(m, "gracebgp_gc_sweeps_total") == 0.0
+    assert value(m, "gracebgp_gc_sweep_collected_total") == 0.0
+    assert value(m, "gracebgp_gc_sweep_seconds_total") == 0.0 == value(m, "gracebgp_gc_sweep_last_seconds")

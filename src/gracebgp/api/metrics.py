@@ -1,7 +1,7 @@
 """Prometheus metrics, read from the speaker at scrape time (nothing is counted twice):
 the build (version, Python), session state and uptime, messages by type, prefixes per
 peer and family, RIB size, graceful-restart episodes and stale durations, routing-policy
-statement matches."""
+statement matches, owner steps and the garbage collector's full collections."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from gracebgp.api import grview, service
 from gracebgp.core import limits
 from gracebgp.core.speaker import Speaker
 from gracebgp.core.stats import MESSAGE_TYPES
+from gracebgp.runtime import gcpolicy
 from gracebgp.runtime.owner import STEP_BOUND, STEP_BUCKETS, StepTimes
 from gracebgp.types import family_name
 
@@ -99,6 +100,7 @@ class SpeakerCollector(Collector):
         yield policy_matches(sp)
         if self.steps is not None:
             yield from owner_steps(self.steps)
+            yield from gc_sweeps(gcpolicy.STATS)
 
 
 def build_info(version: str) -> Metric:
@@ -172,6 +174,23 @@ def owner_steps(steps: StepTimes) -> Iterator[Metric]:
         buckets.append(("+Inf" if edge == float("inf") else f"{edge:g}", cumulative))
     hist.add_metric([], buckets, steps.total)
     yield from (longest, bound, over, hist)
+
+
+def gc_sweeps(stats: gcpolicy.SweepStats) -> Iterator[Metric]:
+    """The garbage collector's full collections (runtime/gcpolicy.py): each pauses the
+    event loop outside any owner step, so they are shown apart."""
+    sweeps = CounterMetricFamily("gracebgp_gc_sweeps", "full collections of the garbage collector (one every "
+                                 "5-6 minutes; what survives a young collection is otherwise frozen)")
+    sweeps.add_metric([], stats.sweeps)
+    seconds = CounterMetricFamily("gracebgp_gc_sweep_seconds", "time the full collections took, each a pause "
+                                  "of the event loop")
+    seconds.add_metric([], stats.seconds)
+    last = GaugeMetricFamily("gracebgp_gc_sweep_last_seconds", "how long the last full collection took")
+    last.add_metric([], stats.last_seconds)
+    freed = CounterMetricFamily("gracebgp_gc_sweep_collected", "objects the full collections freed "
+                                "(reference cycles that became garbage after they were frozen)")
+    freed.add_metric([], stats.collected)
+    yield from (sweeps, seconds, last, freed)
 
 
 def registry_for(speaker: Speaker, info: service.DaemonInfo, clock: Callable[[], float],
