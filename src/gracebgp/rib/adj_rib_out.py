@@ -252,13 +252,21 @@ class AdjRibOut:
         withdraw: list[int] = []
         groups: dict[Path, list[int]] = {}
         advertised = self.advertised
+        last: Path | None = None  # (runs of keys share a path: no list made per key)
+        group: list[int] = []
         for k, path in self.pending.items():
             if path is None:
                 if advertised.pop(k, None) is not None:
                     withdraw.append(k)
             else:
                 advertised[k] = path
-                groups.setdefault(path, []).append(k)
+                if path is not last:
+                    last = path
+                    found = groups.get(path)
+                    if found is None:
+                        found = groups[path] = []
+                    group = found
+                group.append(k)
         self.pending = {}
         out: list[bytes] = []
         if withdraw:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from operator import attrgetter
 from typing import Any
 
 from gracebgp.rib.aspath_rules import RemovePrivateAs, holds_as, remove_private, replace_as
@@ -38,8 +39,14 @@ _NO_ADVERTISE = int(WellKnownCommunity.NO_ADVERTISE)
 _LLGR_STALE = int(WellKnownCommunity.LLGR_STALE)
 _GSHUT = int(WellKnownCommunity.GRACEFUL_SHUTDOWN)
 _NO_EXPORT = (int(WellKnownCommunity.NO_EXPORT), int(WellKnownCommunity.NO_EXPORT_SUBCONFED))
-_DROP_ALWAYS = (AttrType.AS4_PATH, AttrType.AS4_AGGREGATOR)  # rebuilt for 2-octet peers
-_INTERNAL_ONLY = (AttrType.LOCAL_PREF, AttrType.ORIGINATOR_ID, AttrType.CLUSTER_LIST)
+# (plain ints: an enum member read in the loop over a set's attributes costs 65 ns)
+_NEXT_HOP = int(AttrType.NEXT_HOP)
+_MED = int(AttrType.MULTI_EXIT_DISC)
+#: Never copied from the source: AS4_PATH and AS4_AGGREGATOR are rebuilt for 2-octet peers,
+#: NEXT_HOP is put in by the rules below.
+_NOT_COPIED = (int(AttrType.AS4_PATH), int(AttrType.AS4_AGGREGATOR), _NEXT_HOP)
+_INTERNAL_ONLY = (int(AttrType.LOCAL_PREF), int(AttrType.ORIGINATOR_ID), int(AttrType.CLUSTER_LIST))
+_code = attrgetter("code")
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,11 +133,11 @@ def export_path(source: PeerInfo, path: Path, policy: ExportPolicy, family: Fami
     out: list[Any] = []
     for a in attrs.attrs:
         code = a.code
-        if code in _DROP_ALWAYS or code == AttrType.NEXT_HOP:
+        if code in _NOT_COPIED:
             continue
         if ebgp and code in _INTERNAL_ONLY:
             continue
-        if code == AttrType.MULTI_EXIT_DISC and ebgp and not source.local and not transparent:
+        if code == _MED and ebgp and not source.local and not transparent:
             continue  # RFC 4271 §5.1.4; RFC 7947 §2.2.3: a route server passes MED on
         if isinstance(a, UnknownAttribute):
             if not a.flags & WELL_KNOWN:  # optional non-transitive: not passed on
@@ -201,10 +208,6 @@ def export_class(policy: ExportPolicy) -> ExportPolicy:
     peer = policy.peer
     asn = peer.asn if policy.replace_peer_as else -1
     return replace(policy, peer=PeerInfo(-1, "", asn, "", peer.ibgp, peer.rr_client))
-
-
-def _code(attr: Any) -> int:
-    return attr.code  # type: ignore[no-any-return]
 
 
 #: Exports share their AS_PATH and NEXT_HOP attributes: a full table has tens of thousands

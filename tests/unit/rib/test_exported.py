@@ -120,3 +120,20 @@ def test_the_shared_as_path_and_next_hop_are_encoded_once_and_give_the_same_byte
     again = export_path(EBGP_A, path(64999, 9, comms=(5,)), POLICY, V4, TABLE)
     assert isinstance(again, Exported) and again.block == first.block
     assert encoded.count(AttrType.AS_PATH) == 3 and encoded.count(AttrType.NEXT_HOP) == 1
+
+
+def test_interleaved_keys_of_two_paths_go_out_as_one_update_per_path() -> None:
+    """The flush groups keys by exported path however they interleave (RFC 4271 §9.2:
+    one UPDATE per attribute set while the prefixes fit)."""
+    loc = LocRib()
+    first, second = path(65100, 7), path(65100, 8)
+    for i in range(6):
+        loc.offer(EBGP_A, [key(i)], first if i % 2 == 0 else second)
+    out = AdjRibOut(V4, POLICY, TABLE)
+    out.consider([key(i) for i in range(6)], loc)
+    sent = [parse_update(m[19:], CodecContext()).update for m in out.flush(CodecContext())]
+    assert [(u.attrs.as_path if u and u.attrs else None, list(u.nlri) if u else None) for u in sent] == [
+        (((2, (65000, 65100, 7)),), [key(0), key(2), key(4)]),
+        (((2, (65000, 65100, 8)),), [key(1), key(3), key(5)]),
+    ]
+    assert sorted(out.advertised) == sorted(key(i) for i in range(6)) and out.pending == {}
