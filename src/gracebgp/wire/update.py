@@ -338,6 +338,12 @@ def pack_ipv4_block(block: bytes, keys: Sequence[int], ctx: CodecContext) -> lis
     """``pack_ipv4`` with the attribute block already encoded for ``ctx``."""
     addpath = IPV4_UNICAST in ctx.addpath
     room = ctx.max_message_len - HEADER_LEN - 4 - len(block)
+    if keys and not addpath:
+        nlri = encode_prefixes(keys, 32, False)
+        if len(nlri) <= room:  # the usual: it all fits in one message, made in one join
+            total = HEADER_LEN + 4 + len(block) + len(nlri)
+            return [b"".join((MARKER, total.to_bytes(2, "big"), b"\x02\x00\x00",
+                              len(block).to_bytes(2, "big"), block, nlri))]
     head = b"\x00\x00" + len(block).to_bytes(2, "big") + block
     return [_frame(head + encode_prefixes(chunk, 32, addpath), ctx)
             for chunk in _chunks(keys, addpath, room)]

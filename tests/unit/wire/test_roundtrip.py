@@ -757,6 +757,22 @@ def test_packers_never_drop_keys_when_attributes_fill_the_message(
         assert got == prefixes
 
 
+@pytest.mark.parametrize("length", [24, 20, 25, 32])
+def test_pack_ipv4_fills_one_message_to_the_octet_then_splits(length: int) -> None:
+    """RFC 4271 §4.3, §4.1: as many prefixes as fit in 4096 octets go in one UPDATE, the
+    same bytes ``encode_update`` makes; one more prefix than fits makes two."""
+    ctx = CodecContext()
+    attrs = AttrSet([Origin(0), AsPath(((2, (65001,)),)), NextHop("192.0.2.1")])
+    size = prefix_wire_len(make_key(10 << 24, length, 32), False)
+    fit = (MAX_MESSAGE_LEN - HEADER_LEN - 4 - len(attrs.wire(True))) // size
+    keys = [make_key((10 << 24) + (i << (32 - length)), length, 32) for i in range(fit + 1)]
+    one = pack_ipv4(attrs, keys[:fit], ctx)
+    assert one == [encode_update(Update(attrs=attrs, nlri=tuple(keys[:fit])), ctx)]
+    assert len(one[0]) == MAX_MESSAGE_LEN - (MAX_MESSAGE_LEN - HEADER_LEN - 4 - len(attrs.wire(True))) % size
+    two = pack_ipv4(attrs, keys, ctx)
+    assert [list(u.nlri) for u in split_decode(two, ctx)] == [keys[:fit], keys[fit:]]
+
+
 # =====================================================================================
 # capabilities and OPEN
 # =====================================================================================
