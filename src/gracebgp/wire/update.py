@@ -338,7 +338,7 @@ def pack_ipv4_block(block: bytes, keys: Sequence[int], ctx: CodecContext) -> lis
     """``pack_ipv4`` with the attribute block already encoded for ``ctx``."""
     addpath = IPV4_UNICAST in ctx.addpath
     room = ctx.max_message_len - HEADER_LEN - 4 - len(block)
-    if keys and not addpath:
+    if keys and not addpath and 4 * len(keys) <= room:  # (a /17-/24 is 4 octets: it may fit)
         nlri = encode_prefixes(keys, 32, False)
         if len(nlri) <= room:  # the usual: it all fits in one message, made in one join
             total = HEADER_LEN + 4 + len(block) + len(nlri)
