@@ -19,7 +19,7 @@ from typing import Any
 from gracebgp.rib.aspath_rules import RemovePrivateAs, holds_as, remove_private, replace_as
 from gracebgp.rib.attr_edit import ListDraft, add_communities, finish
 from gracebgp.rib.export_step import PolicyStep
-from gracebgp.rib.path import Exported, Path, PathTable, PeerInfo
+from gracebgp.rib.path import Exported, Path, PathTable, PeerInfo, shared_hop
 from gracebgp.types import IPV4_UNICAST, Family
 from gracebgp.wire.attributes import (
     WELL_KNOWN,
@@ -214,7 +214,7 @@ def export_class(policy: ExportPolicy) -> ExportPolicy:
 #: Exports share their AS_PATH and NEXT_HOP attributes: a full table has tens of thousands
 #: of AS paths but a hundred thousand attribute sets, and one NEXT_HOP per session.
 _PREPENDED: dict[tuple[tuple[Segment, ...], int], tuple[AsPath, bytes]] = {}
-_NEXT_HOPS: dict[str, tuple[NextHop, tuple[str], bytes]] = {}
+_NEXT_HOPS: dict[str, tuple[NextHop, tuple[str, ...], bytes]] = {}
 _SHARED_LIMIT = 1 << 18
 
 
@@ -231,7 +231,7 @@ def _prepended(segments: tuple[Segment, ...], asn: int) -> tuple[AsPath, bytes]:
     return hit
 
 
-def _next_hop(address: str) -> tuple[NextHop, tuple[str], bytes]:
+def _next_hop(address: str) -> tuple[NextHop, tuple[str, ...], bytes]:
     """The NEXT_HOP attribute of ``address``, the next hop an export keeps and the TLV:
     one each per address, not per export."""
     hit = _NEXT_HOPS.get(address)
@@ -239,7 +239,7 @@ def _next_hop(address: str) -> tuple[NextHop, tuple[str], bytes]:
         if len(_NEXT_HOPS) >= _SHARED_LIMIT:
             _NEXT_HOPS.clear()
         attr = NextHop(address)
-        hit = _NEXT_HOPS[address] = (attr, (address,), encode_attribute(attr, True))
+        hit = _NEXT_HOPS[address] = (attr, shared_hop((address,)), encode_attribute(attr, True))
     return hit
 
 

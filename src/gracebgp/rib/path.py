@@ -23,6 +23,23 @@ _GSHUT = int(WellKnownCommunity.GRACEFUL_SHUTDOWN)
 _LIVE = [0]  # Paths alive in this process (``live_paths``)
 
 
+#: Next hops by value: the Paths of one session, and the exports to one address, share one
+#: next-hop tuple instead of each keeping the one its UPDATE was decoded with (a tuple per
+#: attribute set, issue 14).
+_HOPS: dict[tuple[str, ...], tuple[str, ...]] = {}
+_HOPS_LIMIT = 1 << 16
+
+
+def shared_hop(next_hop: tuple[str, ...]) -> tuple[str, ...]:
+    """The one tuple equal to ``next_hop`` (a Path's, an export's)."""
+    hit = _HOPS.get(next_hop)
+    if hit is None:
+        if len(_HOPS) >= _HOPS_LIMIT:
+            _HOPS.clear()
+        hit = _HOPS[next_hop] = next_hop
+    return hit
+
+
 @dataclass(frozen=True, slots=True)
 class PeerInfo:
     """What the RIB needs to know about a route's source.
@@ -87,7 +104,7 @@ class Path:
 
     def __init__(self, attrs: AttrSet, next_hop: tuple[str, ...]) -> None:
         self.attrs = attrs
-        self.next_hop = next_hop
+        self.next_hop = shared_hop(next_hop)  # (one Path per attribute set: once per set)
         self._d: _Decision | None = None
         self.exports: Any = None
         _LIVE[0] += 1
@@ -232,21 +249,6 @@ def live_paths() -> int:
     return _LIVE[0]
 
 
-#: Next hops by value: the Paths of one session share its next hop's tuple instead of each
-#: keeping the one its UPDATE was decoded with (a tuple per attribute set, issue 14).
-_HOPS: dict[tuple[str, ...], tuple[str, ...]] = {}
-_HOPS_LIMIT = 1 << 16
-
-
-def _shared_hop(next_hop: tuple[str, ...]) -> tuple[str, ...]:
-    hit = _HOPS.get(next_hop)
-    if hit is None:
-        if len(_HOPS) >= _HOPS_LIMIT:
-            _HOPS.clear()
-        hit = _HOPS[next_hop] = next_hop
-    return hit
-
-
 class PathTable:
     """Interns Paths by (AttrSet identity, next hop) so equal routes share one object.
 
@@ -262,22 +264,22 @@ class PathTable:
     def get(self, attrs: AttrSet, next_hop: tuple[str, ...]) -> Path:
         memo = attrs.paths
         if memo is None:
-            path = Path(attrs, _shared_hop(next_hop))
+            path = Path(attrs, next_hop)
             attrs.paths = ref(path)
             return path
         if memo.__class__ is dict:
             known = memo.get(next_hop)
             hit = known() if known is not None else None
             if hit is None:
-                hit = Path(attrs, _shared_hop(next_hop))
+                hit = Path(attrs, next_hop)
                 memo[next_hop] = ref(hit)
             return hit
         hit = memo()
         if hit is None:
-            hit = Path(attrs, _shared_hop(next_hop))
+            hit = Path(attrs, next_hop)
             attrs.paths = ref(hit)
         elif hit.next_hop != next_hop:
-            path = Path(attrs, _shared_hop(next_hop))
+            path = Path(attrs, next_hop)
             attrs.paths = {hit.next_hop: memo, next_hop: ref(path)}
             return path
         return hit

@@ -171,3 +171,13 @@ def test_paths_of_one_next_hop_share_its_tuple() -> None:
     first, second = table.get(mp, fresh("2001:db8::1")), table.get(mp, fresh("2001:db8::2"))
     assert table.get(AttrSet([Origin(0), AsPath(((2, (65001, 8)),))]), fresh("2001:db8::2")).next_hop \
         is second.next_hop and first.next_hop != second.next_hop
+
+
+def test_an_export_and_a_received_path_of_one_next_hop_share_its_tuple() -> None:
+    """One table of next-hop tuples for Paths and exports alike (rib.path.shared_hop)."""
+    table = PathTable()
+    received = table.get(AttrSet([Origin(0), AsPath(((2, (65001, 3)),)), NextHop("192.0.2.100")]),
+                         fresh("192.0.2.100"))
+    exported = export_path(EBGP_A, received, policy(EBGP_B), V4, table)
+    assert exported is not None and exported.next_hop == ("192.0.2.100",)
+    assert exported.next_hop is received.next_hop
