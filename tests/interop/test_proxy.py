@@ -184,8 +184,14 @@ def test_two_sessions_two_nodes_linked_by_nat_port(bgpaas: Bgpaas) -> None:
     seen = bgpaas.vm.wait_route(GATEWAY, "ipv4", SHARED, timeout=30)
     assert seen.next_hop == GATEWAY  # next-hop-rewrite: the subnet gateway, not the node
     assert bgpaas.vm.wait_route(SERVICE, "ipv4", SHARED, timeout=30).next_hop == GATEWAY
-    assert gateway.prefixes_from_vm == 1 and gateway.prefixes_to_vm == 2
-    assert gateway.from_vm.counts["open"] == 1 and gateway.from_node.counts["update"] >= 1
+
+    def counted() -> ProxySession | None:  # the proxy counts a prefix once it relayed its UPDATE
+        now = bgpaas.blue()["gateway"]
+        return now if (now.prefixes_from_vm, now.prefixes_to_vm) == (1, 2) else None
+
+    counts = wait_until(counted, 10, what="the gateway session's prefix counts")
+    assert counts is not None and counts.from_node.counts["update"] >= 1
+    assert counts.from_vm.counts["open"] == 1 and counts.nat_port == gateway.nat_port
 
 
 def test_the_vms_ipv6_session_has_an_upstream_address_of_its_own(bgpaas: Bgpaas) -> None:
@@ -202,7 +208,12 @@ def test_the_vms_ipv6_session_has_an_upstream_address_of_its_own(bgpaas: Bgpaas)
     ss = bgpaas.lab.run(node.ns, ["ss", "-tnH", "state", "established"])
     assert f"{v6.upstream_address}:{v6.nat_port}" in ss and f"{v4.upstream_address}:{v4.nat_port}" in ss, ss
     node.wait_route(v6.upstream_address, "ipv6", VM6_ROUTE, timeout=30)
-    assert v6.prefixes_from_vm == 1
+
+    def counted() -> bool:  # the node has the route, so the proxy relayed (and counted) it
+        with Client(str(bgpaas.socket), timeout=5) as client:
+            return [s.prefixes_from_vm for s in client.proxy_sessions(vm=VM6)] == [1]
+
+    bgpaas.lab.wait_until(counted, 10, 0.2, what="the IPv6 session's prefix count")
 
 
 def test_gobgpd_as_a_second_vm_in_the_same_network(bgpaas: Bgpaas) -> None:
@@ -340,6 +351,7 @@ def test_frozen_control_node_found_by_its_hold_timer(bgpaas: Bgpaas) -> None:
     service = bgpaas.blue()["service"]
     frozen = bgpaas.nodes[service.control_node]
     since = bgpaas.since(SERVICE)
+    since_all = {n: bgpaas.since(n) for n in (GATEWAY, SERVICE, GATEWAY6)}
     assert frozen.proc is not None
     frozen.proc.signal_group(signal.SIGSTOP)
     stopped = time.time()
@@ -366,8 +378,22 @@ def test_frozen_control_node_found_by_its_hold_timer(bgpaas: Bgpaas) -> None:
     assert max(b[0] - a[0] for a, b in itertools.pairwise(samples)) < 0.3
     assert same_bird_marks(bgpaas.since(SERVICE), since), since
     assert moved.control_node != service.control_node
+    # the node, running again, finds its own Hold Timer expired on the sessions it still
+    # had (the proxy may not have timed them out yet) and says so: re-homed as well
+    frozen.health()  # (answered once its loop runs again: the overdue timers have fired)
+
+    def birds_up() -> bool:
+        found = bgpaas.sessions()
+        birds = {(s.vm_address, s.vm_facing_address) for s in found}
+        return all(s.phase == "established" for s in found) and \
+            {(VM, GATEWAY), (VM, SERVICE), (VM6, GATEWAY6)} <= birds
+
+    bgpaas.lab.wait_until(birds_up, 30, 0.5, what="BIRD's three sessions Established after the node resumed")
+    assert same_since({n: bgpaas.since(n) for n in since_all}, since_all), since_all
+    told = sum(1 for s in bgpaas.sessions() for r in s.rehomings if "HOLD_TIMER_EXPIRED" in r.reason)
     print(f"\nfrozen node: found after {record.started - stopped:.2f} s (Hold Time 9 s), re-homed "
-          f"{record.finished - record.started:.3f} s later; {len(samples)} samples, route in all")  # type: ignore[operator]
+          f"{record.finished - record.started:.3f} s later; {len(samples)} samples, route in all; "  # type: ignore[operator]
+          f"sessions re-homed on the node's own Hold Timer Expired: {told}")
 
 
 def test_proxy_upgrade_by_take_over_the_vms_and_nodes_do_not_notice(bgpaas: Bgpaas) -> None:

@@ -10,8 +10,10 @@ A VM message that does not decode ends that VM's session only, with the NOTIFICA
 RFC 4271 §6 / RFC 7606 §2-§5 names (treat-as-withdraw and attribute-discard UPDATEs pass,
 the control node applies the same rules).
 
-Re-homing (item 4): when the established control node fails (connection lost, its Hold
-Timer expired, RFC 4271 §6.5, or it closed with a Cease) the relay opens the next node of
+Re-homing (item 4): when the established control node fails (connection lost, our Hold
+Timer for it expired, RFC 4271 §6.5, or it closed with a Cease or its own Hold Timer
+Expired; a Cease for too many prefixes, RFC 4486 §4, is the VM's doing and reaches the
+VM, as does any other NOTIFICATION: it judges what the VM sent) the relay opens the next node of
 its list with the VM's recorded OPEN, checks the node's OPEN against what the VM negotiated
 (``compat``), answers it with a KEEPALIVE, replays the VM's routes then what the VM sent
 meanwhile (buffered within a bound) then End-of-RIB (RFC 4724 §2), keeps the VM's session
@@ -68,6 +70,19 @@ from gracebgp.wire.iana import CeaseSubcode, MessageType, NotificationCode
 
 # the vocabulary, for the runtime and the tests
 __all__ = ["Action", "Close", "Connect", "Leg", "Phase", "Relay", "RelayOptions", "Send", "Upstream"]
+
+
+def _node_failed(notification: Notification) -> bool:
+    """A NOTIFICATION from an Established control node that says the node failed, not
+    that the VM did something wrong: the session is re-homed and the VM never sees it.
+    A node leaving (Cease), or one whose Hold Timer expired (RFC 4271 §6.5: it went
+    without our KEEPALIVEs for its Hold Time, e.g. it was stalled and read them too
+    late; the VM's liveness is the proxy's own timer's business). Not a Cease for too
+    many prefixes (RFC 4486 §4): every node would refuse the same routes, so the VM is
+    told why."""
+    if notification.code == NotificationCode.CEASE:
+        return notification.subcode != CeaseSubcode.MAX_PREFIXES_REACHED
+    return notification.code == NotificationCode.HOLD_TIMER_EXPIRED
 
 
 @dataclass(slots=True)
@@ -388,11 +403,11 @@ class Relay:
             except CodecError:
                 notification = Notification(0, 0, body)
             self.from_node.notified(notification, now)
-            # a node leaving with a Cease, or any NOTIFICATION from a re-homing candidate
-            # (its OPEN refused: Bad Peer AS, Unacceptable Hold Time...), is a node that
-            # failed; the VM, Established, never sees it
+            # a node that failed (``_node_failed``), or any NOTIFICATION from a re-homing
+            # candidate (its OPEN refused: Bad Peer AS, Unacceptable Hold Time...): the VM,
+            # Established, never sees it
             if self.phase is Phase.REHOMING or (self.phase is Phase.ESTABLISHED and
-                                                notification.code == NotificationCode.CEASE):
+                                                _node_failed(notification)):
                 self.upstream = Upstream.DOWN
                 return self._node_gone(now, f"control node sent {notification.describe()}",
                                        [Close(Leg.NODE, "NOTIFICATION received")])

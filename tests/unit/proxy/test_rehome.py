@@ -96,6 +96,38 @@ def test_node_cease_starts_a_rehoming_not_a_vm_notification() -> None:
     assert relay.rehomings[0].reason == "control node sent CEASE/ADMINISTRATIVE_SHUTDOWN: 'maintenance'"
 
 
+def test_node_sending_hold_timer_expired_is_a_failed_node_not_a_vm_notification() -> None:
+    """A node that was stalled (SIGSTOP, a paused VM) reads our KEEPALIVEs too late and
+    sends Hold Timer Expired: the node failed, the VM's session goes on through another."""
+    relay = vm_routes_and_node_routes()
+    out = relay.node_bytes(Notification(NotificationCode.HOLD_TIMER_EXPIRED, 0).encode(), 5.0)
+    assert sends(out, Leg.VM) == [] and Leg.VM not in closes(out)
+    assert Leg.NODE in closes(out) and connects(out) == ["n2"] and relay.phase is Phase.REHOMING
+    assert sends(out, Leg.NODE) == []  # (nothing answers a NOTIFICATION, RFC 4271 §6)
+    assert relay.rehomings[0].reason == "control node sent HOLD_TIMER_EXPIRED/0"
+    assert up_to_new_node(relay, 6.0)[-1] == EOR and relay.node == "n2"
+
+
+def test_node_update_error_notification_still_reaches_the_vm() -> None:
+    """Any other NOTIFICATION from an Established node judges what the VM sent: passed on,
+    and the session ends (the proxy is transparent)."""
+    relay = established()
+    note = Notification(NotificationCode.UPDATE_MESSAGE_ERROR, 3).encode()
+    out = relay.node_bytes(note, 5.0)
+    assert sends(out, Leg.VM) == [note] and Leg.VM in closes(out) and relay.phase is Phase.CLOSED
+    assert connects(out) == [] and relay.rehomings == []
+
+
+def test_node_cease_for_too_many_prefixes_reaches_the_vm_rfc4486() -> None:
+    """Every node would refuse the same routes: no re-homing round of replays, the VM is
+    told why (Cease / Maximum Number of Prefixes Reached) and the session ends."""
+    relay = vm_routes_and_node_routes()
+    note = Notification.cease(CeaseSubcode.MAX_PREFIXES_REACHED).encode()
+    out = relay.node_bytes(note, 5.0)
+    assert sends(out, Leg.VM) == [note] and Leg.VM in closes(out) and relay.phase is Phase.CLOSED
+    assert connects(out) == [] and relay.rehomings == []
+
+
 def test_incompatible_new_node_is_refused_and_without_others_the_vm_connection_closes() -> None:
     relay = vm_routes_and_node_routes()
     relay.node_failed(10.0, "connection reset")
