@@ -26,6 +26,7 @@ from gracebgp.wire.iana import AS_TRANS, AttrType, SegmentType
 from gracebgp.wire.outcome import Problem, UpdateAction
 
 _CONFED = (SegmentType.AS_CONFED_SEQUENCE, SegmentType.AS_CONFED_SET)
+_AS_PATH, _AGGREGATOR = int(AttrType.AS_PATH), int(AttrType.AGGREGATOR)  # (plain ints: no enum lookup)
 
 
 def merge_as4_path(as_path: tuple[Segment, ...], as4_path: tuple[Segment, ...]) -> tuple[Segment, ...]:
@@ -49,6 +50,12 @@ def merge_as4_path(as_path: tuple[Segment, ...], as4_path: tuple[Segment, ...]) 
             lead.append((stype, take))
             keep -= len(take)
     return tuple(lead) + as4_path
+
+
+def _as_received(path: AsPath | None,
+                 agg: Aggregator | None) -> tuple[tuple[Segment, ...], tuple[int, str] | None]:
+    """The AS path and aggregator as the AS_PATH and AGGREGATOR attributes give them."""
+    return (path.segments if path is not None else ()), ((agg.asn, agg.address) if agg is not None else None)
 
 
 class AttrSet:
@@ -98,10 +105,7 @@ class AttrSet:
         self.paths: Any = None
 
     def _effective(self) -> tuple[Segment, ...]:
-        path = self.get(AttrType.AS_PATH)
-        segments: tuple[Segment, ...] = path.segments if path is not None else ()
-        agg = self.get(AttrType.AGGREGATOR)
-        aggregator = (agg.asn, agg.address) if agg is not None else None
+        segments, aggregator = _as_received(self.get(_AS_PATH), self.get(_AGGREGATOR))
         if not self._as4:
             segments, aggregator = self._merge_as4(segments, aggregator)
         self._as_path, self._aggregator = segments, aggregator
@@ -125,6 +129,17 @@ class AttrSet:
         self._home = None
         self._key = b""
         self.paths = None
+        return self
+
+    @classmethod
+    def decoded(cls, attrs: tuple[Any, ...], by_code: dict[int, Any], as4: bool) -> AttrSet:
+        """``clean`` for the decoder, whose ``by_code`` maps type codes to attributes: on
+        a 4-octet-AS session the effective AS_PATH and AGGREGATOR are the received ones,
+        taken from it here rather than found by two scans later (every received set's
+        AS_PATH is read: the loop check, the decision, the export)."""
+        self = cls.clean(attrs, by_code, as4)
+        if as4:
+            self._as_path, self._aggregator = _as_received(by_code.get(_AS_PATH), by_code.get(_AGGREGATOR))
         return self
 
     def _merge_as4(self, segments: tuple[Segment, ...],

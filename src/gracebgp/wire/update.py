@@ -185,12 +185,12 @@ def _walk(block: bytes, ctx: CodecContext) -> tuple[AttrSet | None, MpReach | No
         problems = [p for p in problems if p.action != A.ATTRIBUTE_DISCARD]
         return AttrSet(attrs, (*discarded, *flawed), as4), reach, unreach, layout, problems
     if not mp_at and not problems:
-        made = AttrSet(attrs, tuple(flawed), as4) if flawed else AttrSet.clean(tuple(attrs), by_code, as4)
+        made = AttrSet(attrs, tuple(flawed), as4) if flawed else AttrSet.decoded(tuple(attrs), by_code, as4)
         return intern(cache, block, made), None, None, (), problems
     key = b"".join(raws)
     known = cache.get(key)
     if known is None:
-        made = AttrSet(attrs, tuple(flawed), as4) if flawed else AttrSet.clean(tuple(attrs), by_code, as4)
+        made = AttrSet(attrs, tuple(flawed), as4) if flawed else AttrSet.decoded(tuple(attrs), by_code, as4)
         known = intern(cache, key, made)
     return known, reach, unreach, layout, problems
 

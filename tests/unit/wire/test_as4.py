@@ -114,3 +114,24 @@ def test_aggregator_alone_does_not_hide_as4_path() -> None:
     attrs = effective(seg2(SEQ, 23456), agg + attr(0xC0, 17, seg4(SEQ, BIG)))
     assert attrs.as_path == ((SEQ, (BIG,)),)
     assert attrs.aggregator == (65010, "192.0.2.9")
+
+
+def test_a_decoded_set_knows_its_effective_path_and_aggregator_as_a_scan_finds_them() -> None:
+    """``AttrSet.decoded`` fills the effective AS_PATH and AGGREGATOR on 4-octet sessions
+    from the decoder's map; on both kinds of session they are what a set built from the
+    same attributes works out (``AttrSet._effective``)."""
+    agg4 = attr(0xC0, 7, (4200000002).to_bytes(4, "big") + bytes([10, 0, 0, 9]))
+    agg2 = attr(0xC0, 7, (23456).to_bytes(2, "big") + bytes([10, 0, 0, 9]))
+    as4_path = attr(0xC0, 17, seg4(SEQ, BIG, 65001))
+    cases = [(seg4(SEQ, BIG, 65001), agg4, NEW), (seg4(SEQ, 65001), b"", NEW), (b"", b"", NEW),
+             (seg2(SEQ, 23456, 65001), agg2 + as4_path, OLD)]
+    for as_path, extra, ctx in cases:
+        decoded = effective(as_path, extra, ctx)
+        built = AttrSet(decoded.attrs, as4=ctx.as4)
+        assert (decoded.as_path, decoded.aggregator) == (built.as_path, built.aggregator)
+    assert effective(seg4(SEQ, BIG, 65001), agg4, NEW).aggregator == (4200000002, "10.0.0.9")
+    assert effective(b"", b"", NEW).as_path == ()
+    # no AS_PATH at all (treat-as-withdraw, RFC 7606 §3 d; the set is decoded all the same)
+    r = parse_update(body(attrs=ORIGIN_IGP + attr(0x40, 3, bytes([10, 0, 0, 1])), nlri=NLRI_10_0_1), NEW)
+    assert r.update is not None and r.update.attrs is not None
+    assert (r.update.attrs.as_path, r.update.attrs.aggregator) == ((), None)
