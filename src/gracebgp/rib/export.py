@@ -41,6 +41,7 @@ _GSHUT = int(WellKnownCommunity.GRACEFUL_SHUTDOWN)
 _NO_EXPORT = (int(WellKnownCommunity.NO_EXPORT), int(WellKnownCommunity.NO_EXPORT_SUBCONFED))
 # (plain ints: looking up an enum member, AttrType.X, in the loop over a set's attributes
 # costs 65 ns each time)
+_AS_PATH = int(AttrType.AS_PATH)
 _NEXT_HOP = int(AttrType.NEXT_HOP)
 _MED = int(AttrType.MULTI_EXIT_DISC)
 #: Never copied from the source: AS4_PATH and AS4_AGGREGATOR are rebuilt for 2-octet peers,
@@ -130,29 +131,21 @@ def export_path(source: PeerInfo, path: Path, policy: ExportPolicy, family: Fami
     # RFC 7947 §2.2: a route server passes its clients' attributes on unchanged (the routes
     # it originates itself carry its AS and next hop like any eBGP route).
     transparent = ebgp and policy.route_server_client and not source.local
-
-    out: list[Any] = []
-    for a in attrs.attrs:
-        code = a.code
-        if code in _NOT_COPIED:
-            continue
-        if ebgp and code in _INTERNAL_ONLY:
-            continue
-        if code == _MED and ebgp and not source.local and not transparent:
-            continue  # RFC 4271 §5.1.4; RFC 7947 §2.2.3: a route server passes MED on
-        if isinstance(a, UnknownAttribute):
-            if not a.flags & WELL_KNOWN:  # optional non-transitive: not passed on
-                continue
-            out.append(a if source.local else a.for_forwarding())
-            continue
-        out.append(a)
+    if ebgp and not transparent and policy.remove_private_as:  # GoBGP's order: before our AS
+        segments = remove_private(segments, policy.remove_private_as, policy.local_as)
+    out = _copied(attrs.attrs, ebgp, source.local, transparent)
+    if ebgp and not transparent and family == IPV4_UNICAST and step is None and not by_value \
+            and not policy.gshut and policy.next_hop_v4 is not None:
+        # (the usual eBGP export: encoded as it is walked, no index, no sort; issue 14)
+        _, hop, nh_tlv = _next_hop(policy.next_hop_v4)
+        block = _ebgp_block(out, _prepended(segments, policy.local_as)[1], nh_tlv)
+        if block is not None:
+            return Exported(block, hop)
     by_code = {a.code: i for i, a in enumerate(out)}
     as_path: AsPath | None = None  # the shared attributes put in below, with their TLVs
     nh_attr: NextHop | None = None
     as_path_tlv = nh_tlv = b""
     if ebgp and not transparent:
-        if policy.remove_private_as:  # GoBGP's order: before our AS goes in front
-            segments = remove_private(segments, policy.remove_private_as, policy.local_as)
         as_path, as_path_tlv = _prepended(segments, policy.local_as)
         _put(out, by_code, as_path)
     else:  # RFC 7947 §2.2.2.1: a route server does not prepend its AS
@@ -229,6 +222,55 @@ def _prepended(segments: tuple[Segment, ...], asn: int) -> tuple[AsPath, bytes]:
         attr = AsPath(prepend(segments, asn))
         hit = _PREPENDED[key] = (attr, encode_attribute(attr, True))
     return hit
+
+
+def _copied(attrs: tuple[Any, ...], ebgp: bool, local: bool, transparent: bool) -> list[Any]:
+    """The attributes of a path an export passes on, in their order (AS_PATH among them:
+    the caller replaces it). ``local``: our own route; ``transparent``: to a route-server
+    client (RFC 7947 §2.2)."""
+    out: list[Any] = []
+    for a in attrs:
+        code = a.code
+        if code in _NOT_COPIED:  # RFC 6793 §4.1, §4.2.2 (AS4_*); NEXT_HOP: RFC 4271 §5.1.3
+            continue
+        if ebgp and code in _INTERNAL_ONLY:  # RFC 4271 §5.1.5, RFC 4456 §8
+            continue
+        if code == _MED and ebgp and not local and not transparent:
+            continue  # RFC 4271 §5.1.4; RFC 7947 §2.2.3: a route server passes MED on
+        if a.__class__ is UnknownAttribute:  # RFC 4271 §5: optional transitive, with Partial
+            if not a.flags & WELL_KNOWN:  # optional non-transitive: not passed on
+                continue
+            out.append(a if local else a.for_forwarding())
+            continue
+        out.append(a)
+    return out
+
+
+def _ebgp_block(copied: list[Any], as_path_tlv: bytes, nh_tlv: bytes) -> bytes | None:
+    """The attribute block of an eBGP export with our AS_PATH and NEXT_HOP (RFC 4271
+    §5.1.2, §5.1.3): ``copied`` (``_copied``) encoded, those two put in their place,
+    when ``copied`` is in type-code order (the usual; None otherwise, and the caller
+    sorts). The same octets as the general way (``_put``, sort by code, join)."""
+    parts: list[bytes] = []
+    last = 0
+    for a in copied:
+        code = a.code
+        if code <= last:
+            return None
+        if last < _AS_PATH <= code:
+            parts.append(as_path_tlv)
+            if code >= _NEXT_HOP:
+                parts.append(nh_tlv)
+        elif last < _NEXT_HOP <= code:
+            parts.append(nh_tlv)
+        last = code
+        if code != _AS_PATH:  # (the received one: ours is in)
+            parts.append(encode_attribute(a, True))
+    if last < _AS_PATH:
+        parts.append(as_path_tlv)
+    if last < _NEXT_HOP:
+        parts.append(nh_tlv)
+    return b"".join(parts)
 
 
 def _next_hop(address: str) -> tuple[NextHop, tuple[str, ...], bytes]:

@@ -6,18 +6,47 @@ fills no shared table."""
 
 from __future__ import annotations
 
+import random
+from dataclasses import replace
+from typing import Any
+
+from gracebgp.rib import export
 from gracebgp.rib.adj_rib_out import AdjRibOut
 from gracebgp.rib.adj_rib_out_addpath import AddPathRibOut
-from gracebgp.rib.export import ExportPolicy
+from gracebgp.rib.aspath_rules import RemovePrivateAs
+from gracebgp.rib.export import ExportPolicy, export_class, export_path
 from gracebgp.rib.loc_rib import LocRib
 from gracebgp.rib.path import Exported, PeerInfo
 from gracebgp.types import IPV4_UNICAST
-from gracebgp.wire import CodecContext, parse_update
+from gracebgp.wire import (
+    AsPath,
+    AttrSet,
+    CodecContext,
+    Communities,
+    LocalPref,
+    MultiExitDisc,
+    NextHop,
+    Origin,
+    parse_update,
+)
+from gracebgp.wire.attributes import (
+    OPTIONAL,
+    OPTIONAL_TRANSITIVE,
+    WELL_KNOWN,
+    Aggregator,
+    As4Aggregator,
+    As4Path,
+    AtomicAggregate,
+    ClusterList,
+    OriginatorId,
+    UnknownAttribute,
+)
 from gracebgp.wire.attrset import attr_cache
+from gracebgp.wire.communities import ExtendedCommunities, LargeCommunities
 from gracebgp.wire.iana import AttrType
 from gracebgp.wire.nlri import parse_prefix
 
-from .helpers import EBGP_A, IBGP_C, IBGP_D, TABLE, path
+from .helpers import EBGP_A, IBGP_C, IBGP_D, LOCAL, TABLE, path
 
 V4 = IPV4_UNICAST
 TO = PeerInfo(7, "192.0.2.7", 65007, "10.0.0.7", ibgp=False)
@@ -137,3 +166,74 @@ def test_interleaved_keys_of_two_paths_go_out_as_one_update_per_path() -> None:
         (((2, (65000, 65100, 8)),), [key(1), key(3), key(5)]),
     ]
     assert sorted(out.advertised) == sorted(key(i) for i in range(6)) and out.pending == {}
+
+
+def _random_asn(rng: random.Random) -> int:
+    return rng.choice((rng.randrange(1, 64512), rng.randrange(64512, 65535),
+                       rng.randrange(4200000000, 4294967295), rng.randrange(65536, 4200000000)))
+
+
+def _random_attrs(rng: random.Random) -> list[Any]:
+    """Any subset of the attributes an eBGP export copies, drops or replaces, with the
+    flags a peer may set (Extended Length, Partial), unknown ones of both kinds."""
+    ext = 0x10 if rng.random() < 0.2 else 0
+    pool: list[Any] = [
+        Origin(rng.randrange(3), WELL_KNOWN | ext),
+        AsPath(tuple((rng.choice((1, 2)), tuple(_random_asn(rng) for _ in range(rng.randrange(1, 6))))
+                     for _ in range(rng.randrange(1, 3))) if rng.random() < 0.9 else ()),
+        NextHop(f"192.0.2.{rng.randrange(1, 255)}"),
+        MultiExitDisc(rng.randrange(1 << 32)),
+        LocalPref(rng.randrange(1 << 32)),
+        AtomicAggregate(),
+        Aggregator(_random_asn(rng), "10.9.9.9"),
+        Communities(tuple(rng.randrange(1 << 32) for _ in range(rng.randrange(1, 5))),
+                    OPTIONAL_TRANSITIVE | (0x20 if rng.random() < 0.2 else 0)),
+        OriginatorId("10.0.0.9"),
+        ClusterList(("10.0.0.8",)),
+        As4Path(((2, (_random_asn(rng),)),)),
+        As4Aggregator(_random_asn(rng), "10.9.9.8"),
+        ExtendedCommunities((rng.randrange(1 << 64),)),
+        LargeCommunities(((65000, 1, rng.randrange(1 << 32)),)),
+        UnknownAttribute(rng.choice((99, 200, 241)), bytes(rng.randrange(4)),
+                         rng.choice((OPTIONAL_TRANSITIVE, OPTIONAL, OPTIONAL_TRANSITIVE | 0x20))),
+    ]
+    return rng.sample(pool, rng.randrange(0, len(pool) + 1))
+
+
+def test_the_ebgp_export_in_one_pass_gives_the_octets_of_the_general_way(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """``export._ebgp_block`` against the general way (the same call with it refusing):
+    same octets and next hop, or both nothing, for random sets in code order and not,
+    our own routes and received ones, and every policy the one-pass way is for or not."""
+    rng = random.Random(14)
+    rs_client = PeerInfo(7, "192.0.2.7", 65007, "10.0.0.7", ibgp=False)
+    policies = [POLICY, export_class(POLICY), replace(POLICY, remove_private_as=RemovePrivateAs.ALL),
+                replace(POLICY, remove_private_as=RemovePrivateAs.REPLACE),
+                replace(POLICY, replace_peer_as=True),
+                replace(POLICY, route_server_client=True, peer=rs_client), replace(POLICY, gshut=True),
+                replace(POLICY, llgr=True), replace(POLICY, next_hop_v4=None)]
+    one_pass = export._ebgp_block
+    blocks = 0
+
+    def counted(*args: Any) -> bytes | None:
+        nonlocal blocks
+        block = one_pass(*args)
+        blocks += block is not None
+        return block
+
+    for _ in range(4000):
+        attrs = _random_attrs(rng)
+        if rng.random() < 0.8:
+            attrs.sort(key=lambda a: a.code)
+        source = rng.choice((EBGP_A, LOCAL))
+        policy = rng.choice(policies)
+        p = TABLE.get(AttrSet(attrs), ("192.0.2.1",))
+        monkeypatch.setattr(export, "_ebgp_block", counted)
+        fast = export_path(source, p, policy, V4, TABLE)
+        monkeypatch.setattr(export, "_ebgp_block", lambda *_: None)
+        general = export_path(source, p, policy, V4, TABLE)
+        if general is None:
+            assert fast is None, attrs
+        else:
+            assert fast is not None, attrs
+            assert (fast.block, fast.next_hop) == (general.block, general.next_hop), attrs
+    assert blocks > 1000  # (the one-pass way did run)
