@@ -12,6 +12,7 @@ import itertools
 from collections.abc import Iterable
 
 from gracebgp.policy.definitions import MatchCounter
+from gracebgp.rib.aspath_rules import holds_as
 from gracebgp.rib.export import ExportPolicy, export_class, export_path
 from gracebgp.rib.export_step import PolicyStep
 from gracebgp.rib.loc_rib import LocRib
@@ -23,6 +24,7 @@ from gracebgp.wire.context import CodecContext
 from gracebgp.wire.update import end_of_rib, pack_ipv4_block, pack_mp_block, pack_withdrawals
 
 _SAME = object()  # export memo: the exported path is the source path itself (no cycle)
+_NO_ENTRY = object()  # consider: no entry seen yet whose export holds for the next key
 
 
 #: (export class, family, export policy step) -> the slot its entries carry in
@@ -153,10 +155,8 @@ class AdjRibOut:
 
     def _loop_checked(self, path: Path, out: Path | None) -> Path | None:
         asn = self._loop_asn
-        if out is not None and asn is not None:
-            for _, asns in path.attrs.as_path:
-                if asn in asns:
-                    return None
+        if out is not None and asn is not None and holds_as(path.attrs.as_path, asn):
+            return None
         return out
 
     def exported(self, source: PeerInfo, path: Path) -> Path | None:
@@ -200,10 +200,14 @@ class AdjRibOut:
         last_class: Path | None = None
         counters: tuple[MatchCounter, ...] = ()
         run = 0
+        last_e: object = _NO_ENTRY  # the entry of the key before, when its export holds for the next
         for k in keys:
             e = entries.get(k)
             out: Path | None = None
-            if e is not None:
+            if e is last_e:  # (the prefixes of one UPDATE share their candidate: same export)
+                out = last_out
+                run += 1
+            elif e is not None:
                 peer, path, _ = e if isinstance(e, tuple) else e[0]
                 if peer.index == target:
                     # Its own route: never sent back (export_path's first rule), so only a
@@ -230,6 +234,9 @@ class AdjRibOut:
                 if per_route and last_class is not None:
                     assert exporter is not None
                     out = exporter.one(k, peer, path, last_class, self.policy)
+                    last_e = _NO_ENTRY  # (per route: the next key of any entry runs the policy too)
+                else:
+                    last_e = e
             sent = advertised.get(k)
             if again or (sent is not out and (sent is None or out is None or not out.same(sent))):
                 pending[k] = out

@@ -41,8 +41,12 @@ def count_as(segments: tuple[Segment, ...], asn: int) -> int:
 
 def holds_as(segments: tuple[Segment, ...], asn: int) -> bool:
     """``asn`` appears in the AS_PATH (the export loop check, RFC 4271 §9.1.2 on the
-    receiver's side: stops at the first hit)."""
-    return any(asn in asns for _, asns in segments)
+    receiver's side: stops at the first hit). Once per UPDATE received and per path
+    exported to an eBGP peer."""
+    for _, asns in segments:  # noqa: SIM110 (a loop: no generator made per call)
+        if asn in asns:
+            return True
+    return False
 
 
 def own_as_loop(segments: tuple[Segment, ...], local_as: int, allow_own_as: int = 0) -> bool:

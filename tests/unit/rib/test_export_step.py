@@ -13,7 +13,9 @@ import pytest
 
 from gracebgp.config import load_file
 from gracebgp.policy.actions import SetOp, set_community
+from gracebgp.policy.conditions import MatchPrefixSet
 from gracebgp.policy.definitions import Assignment, Disposition, Policy, Statement
+from gracebgp.policy.prefixes import PrefixSet
 from gracebgp.rib.adj_rib_out import AdjRibOut
 from gracebgp.rib.export import ExportPolicy
 from gracebgp.rib.loc_rib import LocRib
@@ -229,3 +231,24 @@ def test_with_communities_takes_any_iterable_and_never_writes_an_empty_attribute
     assert with_communities(attrs, iter((0xFFFF0000,))).communities == (1, 0xFFFF0000)
     bare = with_communities(AttrSet([Origin(0)]), (), 0)
     assert bare.get(AttrType.COMMUNITIES) is None and bare.local_pref == 0
+
+
+def test_a_per_route_policy_runs_for_every_key_of_a_candidate_seen_before() -> None:
+    """A prefix-set policy (per route) between two keys of one candidate: the second key
+    is exported and run through the policy again, not given the export of the key between
+    (consider's shortcut for consecutive keys of one UPDATE must not reach across it)."""
+    target = TARGETS[0]
+    k1, k2, k3 = (parse_prefix(f"10.0.{i}.0/24")[1] for i in (1, 2, 3))
+    loc = LocRib()
+    loc.offer(EBGP_A, [k1, k3], path(65001, target.asn))  # the target's AS: never sent to it
+    loc.offer(replace(EBGP_A, index=2, address="192.0.2.2", asn=65002), [k2], path(65002))
+    prefixes = PrefixSet.parse("p", (("10.0.0.0/16", "24..28"),))
+    statement = Statement("s", (MatchPrefixSet(prefixes),), (set_community(SetOp.ADD, ("65000:1",)),))
+    out = AdjRibOut(V4, ExportPolicy(target, 65000, "10.0.0.100", "10.0.0.100"), TABLE)
+    out.exporter = ExportFilter(Assignment((Policy("p", (statement,)),)), target.address, target.asn, False,
+                                V4, TABLE, ())
+    assert out.exporter.per_route
+    out.consider([k1, k2, k3], loc)
+    assert list(out.pending) == [k2] and statement.counter.matches == 1
+    sent = out.pending[k2]
+    assert sent is not None and sent.attrs.communities == (65000 << 16 | 1,)
