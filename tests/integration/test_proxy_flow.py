@@ -16,16 +16,15 @@ control nodes, 127.0.0.11 and .12. In turn:
 from __future__ import annotations
 
 import asyncio
-import os
 import socket
 from pathlib import Path
 
 from gracebgp.proxy.config import parse
 from gracebgp.proxy.server import CLOSED_KEPT, HIGH_WATER, ProxyServer, Session
 from gracebgp.wire import FourOctetAs, Multiprotocol, Open
-from tests.integration.test_proxy_loopback import until
+from tests.integration.test_proxy_loopback import base_port, until
 
-BASE = 20000 + os.getpid() % 10000  # two ports: VM-facing and control nodes
+BASE = base_port(0)  # two ports: VM-facing and control nodes
 KEEPALIVE = b"\xff" * 16 + b"\x00\x13\x04"
 EOR = b"\xff" * 16 + b"\x00\x17\x02\x00\x00\x00\x00"
 NODES = ("127.0.0.11", "127.0.0.12")

@@ -23,7 +23,16 @@ from gracebgp.proxy.placement import SessionKind
 from gracebgp.proxy.server import ProxyServer
 from gracebgp.wire import FourOctetAs, Multiprotocol, Open
 
-BASE = 30000 + os.getpid() % 10000  # two ports: VM-facing and control nodes
+
+def base_port(slot: int) -> int:
+    """Two ports (VM-facing, control nodes) for the proxy tests' module ``slot`` (0-3):
+    below Linux's ephemeral range (32768-60999), where no outgoing connection of this or
+    another test takes them as its local port (a listener there once failed with
+    "address already in use"), one range per module, and per process by its PID."""
+    return 20000 + 3000 * slot + 2 * (os.getpid() % 1500)
+
+
+BASE = base_port(1)
 KEEPALIVE = b"\xff" * 16 + b"\x00\x13\x04"
 EOR = b"\xff" * 16 + b"\x00\x17\x02\x00\x00\x00\x00"
 NODES = ("127.0.0.11", "127.0.0.12")

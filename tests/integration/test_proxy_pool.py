@@ -10,15 +10,14 @@ one session of each VM; without the pool the second VM's sessions are refused.
 from __future__ import annotations
 
 import asyncio
-import os
 from pathlib import Path
 
 from gracebgp.proxy.api import sessions
 from gracebgp.proxy.config import parse
 from gracebgp.proxy.server import ProxyServer
-from tests.integration.test_proxy_loopback import EOR, KEEPALIVE, open_message, until
+from tests.integration.test_proxy_loopback import EOR, KEEPALIVE, base_port, open_message, until
 
-BASE = 40000 + os.getpid() % 10000  # two ports: VM-facing and control nodes
+BASE = base_port(2)  # two ports: VM-facing and control nodes
 NODES = ("127.0.0.11", "127.0.0.12")
 VMS = ("127.0.0.1", "127.0.0.5")
 CEASE = b"\xff" * 16 + b"\x00\x15\x03\x06\x07"  # Cease / Connection Collision Resolution

@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-import os
 import shutil
 import socket
 import subprocess
@@ -34,9 +33,9 @@ from gracebgp.proxy.handover import Giver
 from gracebgp.proxy.server import ProxyServer
 from gracebgp.runtime import takeover
 from gracebgp.wire import FourOctetAs, Framer, Multiprotocol, Open
-from tests.integration.test_proxy_loopback import until
+from tests.integration.test_proxy_loopback import base_port, until
 
-BASE = 40000 + os.getpid() % 10000  # two ports: VM-facing and control node
+BASE = base_port(3)  # two ports: VM-facing and control nodes
 KEEPALIVE = b"\xff" * 16 + b"\x00\x13\x04"
 EOR = b"\xff" * 16 + b"\x00\x17\x02\x00\x00\x00\x00"
 NODE = "127.0.0.11"
