@@ -322,5 +322,11 @@ def encode_attribute(attr: object, as4: bool) -> bytes:
     if n > 0xFFFF:
         raise EncodeError(f"attribute {code} value longer than 65535 octets")
     if n > 255 or flags & EXT_LEN:
-        return bytes([flags | EXT_LEN, code]) + n.to_bytes(2, "big") + value
-    return bytes([flags, code, n]) + value
+        return _EXT_HEADER(flags | EXT_LEN, code, n) + value
+    return _HEADER(flags, code, n) + value
+
+
+#: The TLV header (RFC 4271 §4.3): flags, type code, length in one octet or (Extended
+#: Length) two; one compiled Struct each, not a list and a bytes object per attribute.
+_HEADER = struct.Struct("!BBB").pack
+_EXT_HEADER = struct.Struct("!BBH").pack

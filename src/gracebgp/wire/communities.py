@@ -33,6 +33,16 @@ def _unpack(value: bytes, size: int, fmt: str, name: str) -> tuple[int, ...]:
     return s.unpack(value)
 
 
+def _pack(values: tuple[int, ...] | list[int], size: int, fmt: str) -> bytes:
+    """``values`` as a run of ``fmt`` words of ``size`` octets, with the Struct ``_unpack``
+    keeps for that length (a format string parsed per call costs more than the packing)."""
+    key = (len(values) * size, fmt)
+    s = _STRUCTS.get(key)
+    if s is None:
+        s = _STRUCTS[key] = struct.Struct(f"!{len(values)}{fmt}")
+    return s.pack(*values)
+
+
 @dataclass(frozen=True, slots=True)
 class Communities:
     """RFC 1997; RFC 7606 §7.8: malformed unless the length is a non-zero multiple of 4."""
@@ -42,7 +52,7 @@ class Communities:
     flags: int = OPTIONAL_TRANSITIVE
 
     def encode_value(self, as4: bool) -> bytes:
-        return struct.pack(f"!{len(self.values)}I", *self.values)
+        return _pack(self.values, 4, "I")
 
     @classmethod
     def decode_value(cls, value: bytes, flags: int, as4: bool) -> Communities:
@@ -58,7 +68,7 @@ class ExtendedCommunities:
     flags: int = OPTIONAL_TRANSITIVE
 
     def encode_value(self, as4: bool) -> bytes:
-        return struct.pack(f"!{len(self.values)}Q", *self.values)
+        return _pack(self.values, 8, "Q")
 
     @classmethod
     def decode_value(cls, value: bytes, flags: int, as4: bool) -> ExtendedCommunities:
@@ -75,7 +85,7 @@ class LargeCommunities:
 
     def encode_value(self, as4: bool) -> bytes:
         flat = [x for v in self.values for x in v]
-        return struct.pack(f"!{len(flat)}I", *flat)
+        return _pack(flat, 4, "I")
 
     @classmethod
     def decode_value(cls, value: bytes, flags: int, as4: bool) -> LargeCommunities:
