@@ -88,6 +88,8 @@ from gracebgp.wire.iana import DEMARCATION, RouteRefreshSubtype
 
 S, P, E = State, PeerEvent, ConnEvent
 _RECEIVED = {e: e.name.replace("_", " ") + " received" for e in ConnEvent}
+# (an enum member looked up in its class costs 60 ns: the UPDATE's outcomes bound once)
+_UPDATE, _UPDATE_ERROR, _SESSION_RESET = E.UPDATE, E.UPDATE_ERROR, UpdateAction.SESSION_RESET
 
 
 class NotEstablishedError(GraceBGPError):
@@ -264,7 +266,7 @@ class Session:
     def _classify(self, conn: Connection, mtype: int, body: bytes) -> tuple[ConnEvent, object]:
         if mtype == 2:  # the hot path; parse_update never raises (RFC 7606 outcomes)
             result = parse_update(body, conn.rx_context)
-            return (E.UPDATE_ERROR if result.action == UpdateAction.SESSION_RESET else E.UPDATE), result
+            return (_UPDATE_ERROR if result.action == _SESSION_RESET else _UPDATE), result
         try:
             msg = decode_body(mtype, body, conn.rx_context)
         except CodecError as exc:

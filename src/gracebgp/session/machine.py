@@ -34,6 +34,7 @@ from gracebgp.session.timers import OPENSENT_HOLD_TIME, Jitter, idle_hold_delay
 from gracebgp.wire import Notification
 
 S = State
+_RETRYING = (S.CONNECT, S.ACTIVE)  # (sync runs once per message: no enum lookup there)
 
 
 class PeerMachine:
@@ -94,7 +95,7 @@ class PeerMachine:
             new = max(c.state for c in conns.values()) if len(conns) > 1 else next(iter(conns.values())).state
         else:
             new = S.ACTIVE if self.enabled and self.idle_hold_at is None else S.IDLE
-        if new is S.CONNECT or new is S.ACTIVE:
+        if new in _RETRYING:
             if self.connect_retry_at is None and not self.passive:
                 self.connect_retry_at = now + self.jitter.apply(self.cfg.connect_retry_time)
         elif self.connect_retry_at is not None:

@@ -27,6 +27,8 @@ from gracebgp.wire.outcome import Problem, UpdateAction
 
 _CONFED = (SegmentType.AS_CONFED_SEQUENCE, SegmentType.AS_CONFED_SET)
 _AS_PATH, _AGGREGATOR = int(AttrType.AS_PATH), int(AttrType.AGGREGATOR)  # (plain ints: no enum lookup)
+_NEXT_HOP, _COMMUNITIES = int(AttrType.NEXT_HOP), int(AttrType.COMMUNITIES)  # (read once per UPDATE)
+_ACCEPT = UpdateAction.ACCEPT  # (an enum member looked up in a class costs 60 ns; bound once)
 
 
 def merge_as4_path(as_path: tuple[Segment, ...], as4_path: tuple[Segment, ...]) -> tuple[Segment, ...]:
@@ -118,7 +120,7 @@ class AttrSet:
         self = object.__new__(cls)
         self.attrs = attrs
         self.problems = ()
-        self.action = UpdateAction.ACCEPT
+        self.action = _ACCEPT
         self.complete_v4 = 1 in by_code and 2 in by_code and 3 in by_code
         self._as4 = as4
         self._as_path = None
@@ -188,7 +190,7 @@ class AttrSet:
 
     @property
     def next_hop(self) -> str | None:
-        a = self.get(AttrType.NEXT_HOP)
+        a = self.get(_NEXT_HOP)
         return None if a is None else a.address
 
     @property
@@ -203,7 +205,7 @@ class AttrSet:
 
     @property
     def communities(self) -> tuple[int, ...]:
-        a = self.get(AttrType.COMMUNITIES)
+        a = self.get(_COMMUNITIES)
         return () if a is None else a.values
 
     @property

@@ -34,6 +34,7 @@ A = UpdateAction
 _REACH, _UNREACH = int(AttrType.MP_REACH_NLRI), int(AttrType.MP_UNREACH_NLRI)
 _MP = frozenset((_REACH, _UNREACH))  # RFC 4760 §3, §4
 _OT = OPTIONAL_TRANSITIVE
+_ACCEPT = A.ACCEPT  # (the hot path's outcome: an enum member looked up once, not per UPDATE)
 
 
 class Update(NamedTuple):
@@ -233,7 +234,7 @@ def parse_update(body: bytes, ctx: CodecContext) -> UpdateResult:
     # The hot path: a plain IPv4 UPDATE whose attributes are complete and valid.
     if attrs.action or not attrs.complete_v4 or not nlri:
         return _finish(Update(withdrawn, attrs, nlri), [], ctx)
-    return UpdateResult(A.ACCEPT, Update(withdrawn, attrs, nlri))
+    return UpdateResult(_ACCEPT, Update(withdrawn, attrs, nlri))
 
 
 def _finish(update: Update, problems: list[Problem], ctx: CodecContext) -> UpdateResult:
