@@ -88,7 +88,7 @@ from gracebgp.wire.iana import DEMARCATION, RouteRefreshSubtype
 
 S, P, E = State, PeerEvent, ConnEvent
 _RECEIVED = {e: e.name.replace("_", " ") + " received" for e in ConnEvent}
-# (an enum member looked up in its class costs 60 ns: the UPDATE's outcomes bound once)
+# (an enum member looked up in its class costs 60 ns on CPython 3.11: the UPDATE's outcomes bound once)
 _UPDATE, _UPDATE_ERROR, _SESSION_RESET = E.UPDATE, E.UPDATE_ERROR, UpdateAction.SESSION_RESET
 
 

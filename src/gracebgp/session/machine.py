@@ -34,7 +34,7 @@ from gracebgp.session.timers import OPENSENT_HOLD_TIME, Jitter, idle_hold_delay
 from gracebgp.wire import Notification
 
 S = State
-_RETRYING = (S.CONNECT, S.ACTIVE)  # (sync runs once per message: no enum lookup there)
+_RETRYING = (S.CONNECT, S.ACTIVE)  # (sync runs once per event, each message received: bound once)
 
 
 class PeerMachine:

@@ -312,6 +312,12 @@ class UnknownAttribute:
         return UnknownAttribute(self.code, self.value, self.flags | PARTIAL)
 
 
+# The TLV header (RFC 4271 §4.3): flags, type code, length in one octet or (Extended
+# Length) two; one compiled Struct each, not a list and a bytes object per attribute.
+_HEADER = struct.Struct("!BBB").pack
+_EXT_HEADER = struct.Struct("!BBH").pack
+
+
 def encode_attribute(attr: object, as4: bool) -> bytes:
     """One attribute TLV; Extended Length is used when the value needs it or when the
     attribute arrived with it (so received bytes re-encode exactly)."""
@@ -324,9 +330,3 @@ def encode_attribute(attr: object, as4: bool) -> bytes:
     if n > 255 or flags & EXT_LEN:
         return _EXT_HEADER(flags | EXT_LEN, code, n) + value
     return _HEADER(flags, code, n) + value
-
-
-#: The TLV header (RFC 4271 §4.3): flags, type code, length in one octet or (Extended
-#: Length) two; one compiled Struct each, not a list and a bytes object per attribute.
-_HEADER = struct.Struct("!BBB").pack
-_EXT_HEADER = struct.Struct("!BBH").pack

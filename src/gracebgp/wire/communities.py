@@ -17,6 +17,7 @@ from gracebgp.wire.iana import AttrType, UpdateSubcode, WellKnownCommunity
 LargeCommunity = tuple[int, int, int]
 
 _STRUCTS: dict[tuple[int, str], struct.Struct] = {}
+_WORD = {"I": 4, "Q": 8}  # octets per word of each format
 
 
 def _unpack(value: bytes, size: int, fmt: str, name: str) -> tuple[int, ...]:
@@ -33,10 +34,10 @@ def _unpack(value: bytes, size: int, fmt: str, name: str) -> tuple[int, ...]:
     return s.unpack(value)
 
 
-def _pack(values: tuple[int, ...] | list[int], size: int, fmt: str) -> bytes:
-    """``values`` as a run of ``fmt`` words of ``size`` octets, with the Struct ``_unpack``
-    keeps for that length (a format string parsed per call costs more than the packing)."""
-    key = (len(values) * size, fmt)
+def _pack(values: tuple[int, ...] | list[int], fmt: str) -> bytes:
+    """``values`` as a run of ``fmt`` words, with the Struct ``_unpack`` keeps for that
+    many octets (a format string built per call costs more than the packing)."""
+    key = (len(values) * _WORD[fmt], fmt)
     s = _STRUCTS.get(key)
     if s is None:
         s = _STRUCTS[key] = struct.Struct(f"!{len(values)}{fmt}")
@@ -52,7 +53,7 @@ class Communities:
     flags: int = OPTIONAL_TRANSITIVE
 
     def encode_value(self, as4: bool) -> bytes:
-        return _pack(self.values, 4, "I")
+        return _pack(self.values, "I")
 
     @classmethod
     def decode_value(cls, value: bytes, flags: int, as4: bool) -> Communities:
@@ -68,7 +69,7 @@ class ExtendedCommunities:
     flags: int = OPTIONAL_TRANSITIVE
 
     def encode_value(self, as4: bool) -> bytes:
-        return _pack(self.values, 8, "Q")
+        return _pack(self.values, "Q")
 
     @classmethod
     def decode_value(cls, value: bytes, flags: int, as4: bool) -> ExtendedCommunities:
@@ -85,7 +86,7 @@ class LargeCommunities:
 
     def encode_value(self, as4: bool) -> bytes:
         flat = [x for v in self.values for x in v]
-        return _pack(flat, 4, "I")
+        return _pack(flat, "I")
 
     @classmethod
     def decode_value(cls, value: bytes, flags: int, as4: bool) -> LargeCommunities:
