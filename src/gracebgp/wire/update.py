@@ -85,12 +85,12 @@ def _reset(subcode: int, reason: str, data: bytes = b"") -> UpdateResult:
                         CodecError(NotificationCode.UPDATE_MESSAGE_ERROR, subcode, data, reason))
 
 
-def _walk(block: bytes, ctx: CodecContext) -> tuple[AttrSet | None, MpReach | None, MpUnreach | None,
-                                                    tuple[int, ...], list[Problem]]:
+def _walk(block: bytes, ctx: CodecContext, cache: dict[bytes, AttrSet]) -> tuple[
+        AttrSet | None, MpReach | None, MpUnreach | None, tuple[int, ...], list[Problem]]:
     """Walk the attribute TLVs once (RFC 7606 §3-§5): MP attributes are decoded here, each
     other TLV is looked up in (or decoded into) the attribute table, and the resulting
     AttrSet is interned under the block, or under its non-MP part when MP attributes are
-    in it (their NLRI differ in every UPDATE)."""
+    in it (their NLRI differ in every UPDATE); ``cache`` is the context's block table."""
     as4, ibgp = ctx.as4, ctx.ibgp
     aget = attr_cache(as4, ibgp).get
     mp = _MP  # a local: tested once per attribute
@@ -180,7 +180,6 @@ def _walk(block: bytes, ctx: CodecContext) -> tuple[AttrSet | None, MpReach | No
             layout = tuple(order)
     if not raws:
         return None, reach, unreach, layout, problems
-    cache = block_cache(as4, ibgp)
     discarded = [p for p in problems if p.action == A.ATTRIBUTE_DISCARD]
     if discarded:  # not interned: the same attributes without duplicates are another block
         problems = [p for p in problems if p.action != A.ATTRIBUTE_DISCARD]
@@ -226,9 +225,10 @@ def parse_update(body: bytes, ctx: CodecContext) -> UpdateResult:
             return UpdateResult(A.TREAT_AS_WITHDRAW, update, (p,))
         return UpdateResult(A.ACCEPT, update, (), None if withdrawn else IPV4_UNICAST)
     block = body[4 + wlen:4 + wlen + alen]
-    attrs = block_cache(ctx.as4, ctx.ibgp).get(block)
+    cache = block_cache(ctx.as4, ctx.ibgp)
+    attrs = cache.get(block)
     if attrs is None:
-        attrs, reach, unreach, layout, problems = _walk(block, ctx)
+        attrs, reach, unreach, layout, problems = _walk(block, ctx, cache)
         if attrs is None or reach is not None or unreach is not None or problems or layout:
             return _finish(Update(withdrawn, attrs, nlri, reach, unreach, layout), problems, ctx)
     # The hot path: a plain IPv4 UPDATE whose attributes are complete and valid.
