@@ -423,6 +423,17 @@ def notifications_received(p: PeerDaemon, neighbor: str) -> list[str]:
     return out
 
 
+def sessions_seen(p: PeerDaemon, neighbor: str) -> str:
+    """How many times the peer says the session with ``neighbor`` came up and went down
+    (FRR's counters; "" for the others): a failure message tells a second session after
+    the restart (whose OPEN rightly carries R=0, RFC 4724 §4.1) from a missing R bit."""
+    if not isinstance(p, Frr):
+        return ""
+    a = norm_addr(neighbor)
+    info = json.loads(p.vtysh(f"show bgp neighbors {a} json")).get(a) or {}
+    return f"established {info.get('connectionsEstablished')}, dropped {info.get('connectionsDropped')}"
+
+
 def gr_done(p: PeerDaemon, neighbor: str, family: Family) -> bool:
     """The peer is through with GR for our session: Established, and it has our EOR (FRR,
     gobgpd), or BIRD has left "Neighbor graceful restart active" (which ends with EOR)."""
@@ -464,6 +475,7 @@ def test_planned_restart_peer_keeps_routes(variant: str, record_property: Record
                 wait_until(done, RESTART_PLANNED + 5, 0.1, what=f"{t.p.kind}: GR with {addr} done (our EOR)")
             t_eor = time.time()
             r_bits = {addr: restart_bit_seen(t.p, addr) for addr in t.our_addrs.values()}
+            sessions = {addr: sessions_seen(t.p, addr) for addr, seen in r_bits.items() if not seen}
             s.wait_samples(10, 10, after=t_eor)
         t_end = time.time()
 
@@ -476,7 +488,8 @@ def test_planned_restart_peer_keeps_routes(variant: str, record_property: Record
         assert after and not any(x.stale or x.llgr for x in after), t.failure(
             f"{t.p.kind} still shows stale routes after our EOR", s, t_cmd
         )
-        assert all(r_bits.values()), f"{t.p.kind} did not see R=1 in our OPEN after the restart: {r_bits}"
+        assert all(r_bits.values()), (f"{t.p.kind} did not see R=1 in our OPEN after the restart: {r_bits}; "
+                                      f"sessions by its counters: {sessions}")
         # RFC 8538 / spec section 6: with N a Cease/Administrative Reset (not a Hard Reset),
         # without N no NOTIFICATION at all
         want = ["6/4"] if variant.endswith("-n") else []
