@@ -58,6 +58,7 @@ from gracebgp.runtime.handoff import Handoff, take_over_first
 from gracebgp.runtime.instance import InstanceError, InstanceLock
 from gracebgp.runtime.limits import raise_fd_limit
 from gracebgp.runtime.logsetup import setup as setup_logging
+from gracebgp.runtime.mallocpolicy import malloc_note, tune_malloc
 from gracebgp.runtime.owner import STEP_BOUND, Owner
 from gracebgp.runtime.preflight import host_problems, import_problems, preflight, reexec_argv
 from gracebgp.runtime.recorder import Recorder
@@ -334,6 +335,7 @@ class Daemon:
                  "retains our routes at peers (graceful restart)" if sigterm_graceful
                  else "withdraws our routes")
         tune_gc()
+        log.info("malloc: %s", malloc_note())
         raise_fd_limit()  # soft RLIMIT_NOFILE to the hard limit (runtime/limits.py)
         previous = self.restart_state.classify(peers_hold(self.cfg))  # we hold the state-dir lock
         for problem in previous.problems:
@@ -491,6 +493,7 @@ def _run(path: Path, cfg: Config, record: str | None = None,
 
 
 def main(argv: list[str] | None = None) -> int:
+    tune_malloc()  # before any table grows (runtime/mallocpolicy.py; serve logs what it did)
     opts = parse_args(argv, __version__)  # gobgpd's options too (config.cmdline)
     if opts.check or opts.preflight:
         return _check(opts.config_file, opts.preflight, opts.config_type)
