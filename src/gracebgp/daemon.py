@@ -493,10 +493,10 @@ def _run(path: Path, cfg: Config, record: str | None = None,
 
 
 def main(argv: list[str] | None = None) -> int:
-    tune_malloc()  # before any table grows (runtime/mallocpolicy.py; serve logs what it did)
     opts = parse_args(argv, __version__)  # gobgpd's options too (config.cmdline)
     if opts.check or opts.preflight:
         return _check(opts.config_file, opts.preflight, opts.config_type)
+    tune_malloc()  # before any table grows (runtime/mallocpolicy.py; serve logs what it did)
     setup_logging(opts.log_level, opts.log_format)
     for notice in opts.notices:
         log.warning("gobgpd option accepted: %s", notice, extra={"event": "gobgpd-option"})

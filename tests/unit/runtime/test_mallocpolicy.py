@@ -5,6 +5,7 @@ child interpreter, and reads glibc's own count of mapped blocks (``mallinfo2().h
 
 from __future__ import annotations
 
+import ctypes
 import os
 import subprocess
 import sys
@@ -49,15 +50,19 @@ CHILD = textwrap.dedent("""
 
 
 def _child(mode: str, **env: str) -> list[str]:
-    env = {**os.environ, "PYTHONPATH": SRC, **env}
+    """The case in a child whose environment has no malloc settings but ``env``'s."""
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("MALLOC_") and k != "GLIBC_TUNABLES"},
+           "PYTHONPATH": SRC, **env}
     out = subprocess.run([sys.executable, "-c", CHILD, mode, str(MMAP_THRESHOLD)], check=False,
                          capture_output=True, text=True, timeout=60, env=env)
     assert out.returncode == 0, out.stderr
     return out.stdout.splitlines()
 
 
-glibc = pytest.mark.skipif(not (os.confstr("CS_GNU_LIBC_VERSION") or "").startswith("glibc"),
-                           reason="the policy is glibc's mmap threshold")
+_GLIBC = (os.confstr("CS_GNU_LIBC_VERSION") or "").startswith("glibc")
+glibc = pytest.mark.skipif(
+    not _GLIBC or not hasattr(ctypes.CDLL(None), "mallinfo2"),
+    reason="the policy is glibc's mmap threshold; the test reads mallinfo2 (glibc 2.33 or later)")
 
 
 @glibc
@@ -76,8 +81,37 @@ def test_without_it_glibc_serves_the_smaller_block_from_the_heap() -> None:
 
 @glibc
 def test_the_operators_environment_wins() -> None:
-    for env in ({"MALLOC_MMAP_THRESHOLD_": "131072"},
-                {"GLIBC_TUNABLES": "glibc.malloc.mmap_threshold=131072"}):
+    for env in ({"MALLOC_MMAP_THRESHOLD_": "131072"}, {"MALLOC_TRIM_THRESHOLD_": "131072"},
+                {"MALLOC_TOP_PAD_": "0"}, {"GLIBC_TUNABLES": "glibc.malloc.mmap_threshold=131072"}):
         lines = _child("tune", **env)
         assert lines[0] == "malloc tuned by the environment: left as it is", env
         assert lines[1] == "next large block mapped apart: True", env  # (their threshold: 128 KiB)
+
+
+@glibc
+def test_a_preloaded_allocator_is_left_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under LD_PRELOAD (jemalloc, tcmalloc) the process's malloc is not glibc's, and a
+    mallopt, if the allocator has one, may do nothing and say it worked: no call, and the
+    log says why."""
+    from gracebgp.runtime import mallocpolicy
+
+    real = ctypes.CDLL("libc.so.6")
+    calls: list[tuple[int, int]] = []
+
+    class Library:
+        def __init__(self, malloc: object) -> None:
+            self.malloc = malloc
+
+        def mallopt(self, param: int, value: int) -> int:
+            calls.append((param, value))
+            return 1
+
+    libraries = {None: Library(real.free), "libc.so.6": Library(real.malloc)}  # (two different functions)
+    monkeypatch.setattr(ctypes, "CDLL", lambda name: libraries[name])  # (what mallocpolicy calls)
+    for name in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_", "MALLOC_MMAP_MAX_",
+                 "GLIBC_TUNABLES"):
+        monkeypatch.delenv(name, raising=False)
+    assert mallocpolicy.tune_malloc() == "malloc is not glibc's (a preloaded allocator): left as it is"
+    assert calls == [] and mallocpolicy.malloc_note() == mallocpolicy.tune_malloc()
+    libraries[None] = libraries["libc.so.6"]  # glibc's own: the threshold is set
+    assert mallocpolicy.tune_malloc().startswith("blocks of 4 MiB") and calls == [(-3, 4 << 20)]
