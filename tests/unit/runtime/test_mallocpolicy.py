@@ -108,8 +108,7 @@ def test_a_preloaded_allocator_is_left_alone(monkeypatch: pytest.MonkeyPatch) ->
 
     libraries = {None: Library(real.free), "libc.so.6": Library(real.malloc)}  # (two different functions)
     monkeypatch.setattr(ctypes, "CDLL", lambda name: libraries[name])  # (what mallocpolicy calls)
-    for name in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_", "MALLOC_MMAP_MAX_",
-                 "GLIBC_TUNABLES"):
+    for name in (*mallocpolicy._ENVIRONMENT, "GLIBC_TUNABLES"):  # (the variables it leaves alone for)
         monkeypatch.delenv(name, raising=False)
     assert mallocpolicy.tune_malloc() == "malloc is not glibc's (a preloaded allocator): left as it is"
     assert calls == [] and mallocpolicy.malloc_note() == mallocpolicy.tune_malloc()
