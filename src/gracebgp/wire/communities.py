@@ -11,7 +11,7 @@ import struct
 from dataclasses import dataclass
 from typing import ClassVar
 
-from gracebgp.wire.attributes import OPTIONAL_TRANSITIVE, AttrMalformed
+from gracebgp.wire.attributes import OPTIONAL_TRANSITIVE, AttrMalformed, interned
 from gracebgp.wire.iana import AttrType, UpdateSubcode, WellKnownCommunity
 
 LargeCommunity = tuple[int, int, int]
@@ -22,7 +22,7 @@ _WORD = {"I": 4, "Q": 8}  # octets per word of each format
 
 def _unpack(value: bytes, size: int, fmt: str, name: str) -> tuple[int, ...]:
     """Unpack a run of ``fmt`` words (I: 4 octets, Q: 8) after checking that the length is
-    a non-zero multiple of ``size``."""
+    a non-zero multiple of ``size``; the ints are the ones ``interned`` keeps."""
     n = len(value)
     if n == 0 or n % size:
         raise AttrMalformed(UpdateSubcode.OPTIONAL_ATTRIBUTE_ERROR,
@@ -31,7 +31,7 @@ def _unpack(value: bytes, size: int, fmt: str, name: str) -> tuple[int, ...]:
     s = _STRUCTS.get(key)
     if s is None:
         s = _STRUCTS[key] = struct.Struct(f"!{n // struct.calcsize(fmt)}{fmt}")
-    return s.unpack(value)
+    return interned(s.unpack(value))  # (one object per value: attributes.interned)
 
 
 def _pack(values: tuple[int, ...] | list[int], fmt: str) -> bytes:
