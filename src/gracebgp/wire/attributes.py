@@ -83,23 +83,6 @@ def _as_struct(count: int, size: int) -> struct.Struct:
     return s
 
 
-#: The AS numbers and community values decoded so far, each as one int object: a full
-#: table repeats a few tens of thousands of them in millions of places, and each copy of
-#: a value above 256 would be a 32-octet object of its own. Bounded: past the limit new
-#: values are used as decoded and not remembered, so a peer sending random values cannot
-#: grow it (at most about 12 MB).
-_INTS: dict[int, int] = {}
-_INTS_LIMIT = 1 << 17
-
-
-def interned(values: tuple[int, ...]) -> tuple[int, ...]:
-    """``values`` with each int replaced by the one object kept for it (``_INTS``)."""
-    ints = _INTS
-    if len(ints) < _INTS_LIMIT:
-        return tuple(map(ints.setdefault, values, values))
-    return tuple(map(ints.get, values, values))
-
-
 def decode_segments(value: bytes, size: int) -> tuple[Segment, ...]:
     """AS_PATH / AS4_PATH segments (RFC 4271 §4.3, RFC 7606 §7.2 malformations)."""
     segs: list[Segment] = []
@@ -115,7 +98,7 @@ def decode_segments(value: bytes, size: int) -> tuple[Segment, ...]:
         end = i + 2 + count * size
         if end > n:
             raise AttrMalformed(UpdateSubcode.MALFORMED_AS_PATH, "AS_PATH segment overrun")
-        segs.append((stype, interned(_as_struct(count, size).unpack_from(value, i + 2))))
+        segs.append((stype, _as_struct(count, size).unpack_from(value, i + 2)))
         i = end
     return tuple(segs)
 

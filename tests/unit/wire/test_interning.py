@@ -1,5 +1,6 @@
 """DESIGN.md section 3: a path-attribute block is decoded once; the same raw block again
-returns the same AttrSet object without decoding anything."""
+returns the same AttrSet object without decoding anything. Community values are one int
+object per value."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ from typing import Any
 import pytest
 
 from gracebgp.wire import CodecContext, UpdateResult, parse_update
-from gracebgp.wire import attributes as attributes_module
 from gracebgp.wire import attrset as attrset_module
+from gracebgp.wire import communities as communities_module
 from gracebgp.wire.attrset import clear_caches
 from gracebgp.wire.attrtable import decode_one
 
@@ -85,48 +86,58 @@ def test_cached_block_is_still_checked_for_mandatory_attributes() -> None:
     assert again.action == 2
 
 
-def _decoded_values(code: int, value: bytes) -> Any:
-    """The decoded AS numbers or community values of one attribute (its own TLV)."""
-    got, problem = attrset_module.decode_attribute(attr(0x40 if code == 2 else 0xC0, code, value))
+
+def _values(code: int, value: bytes) -> Any:
+    """The decoded values of one community attribute (its own TLV)."""
+    got, problem = attrset_module.decode_attribute(attr(0xC0, code, value))
     assert problem is None
-    return got.segments[0][1] if code == 2 else got.values
+    return got.values
 
 
-def test_as_numbers_and_community_values_are_one_object_each(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Different attributes holding the same AS number or community value hold one int
-    object for it (a full table repeats a few tens of thousands of values)."""
-    monkeypatch.setattr(attributes_module, "_INTS", {})
+def test_community_values_are_one_object_each(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Different COMMUNITIES (EXTENDED, LARGE) attributes holding the same value hold one
+    int object for it (a table's many distinct lists repeat a few thousand values)."""
+    monkeypatch.setattr(communities_module, "_VALUES", {})
     clear_caches()
-    asn, other, comm = 4_200_000_001, 4_200_000_002, 65000 << 16 | 7
-    path_a = _decoded_values(2, bytes([2, 2]) + asn.to_bytes(4, "big") + other.to_bytes(4, "big"))
-    path_b = _decoded_values(2, bytes([2, 1]) + asn.to_bytes(4, "big"))
-    assert path_a == (asn, other) and path_b == (asn,)
-    assert path_a[0] is path_b[0]
-    comm_a = _decoded_values(8, comm.to_bytes(4, "big"))
-    comm_b = _decoded_values(8, (1 << 16 | 1).to_bytes(4, "big") + comm.to_bytes(4, "big"))
+    comm = 65000 << 16 | 7
+    comm_a = _values(8, comm.to_bytes(4, "big"))
+    comm_b = _values(8, (1 << 16 | 1).to_bytes(4, "big") + comm.to_bytes(4, "big"))
     assert comm_a == (comm,) and comm_b == (1 << 16 | 1, comm)
     assert comm_a[0] is comm_b[1]
     ext = (0x0002 << 48 | 65000 << 32 | 100).to_bytes(8, "big")
-    assert _decoded_values(16, ext)[0] is _decoded_values(16, ext + ext[:7] + b"\x01")[0]
+    ext_a, ext_b = _values(16, ext), _values(16, ext[:7] + b"\x01" + ext)
+    assert ext_a[0] == ext_b[1] and ext_a[0] is ext_b[1]
     large = (65000).to_bytes(4, "big") + (1).to_bytes(4, "big") + (70000).to_bytes(4, "big")
-    first = _decoded_values(32, large)
-    again = _decoded_values(32, (9).to_bytes(4, "big") * 3 + large)
+    first = _values(32, large)
+    again = _values(32, (9).to_bytes(4, "big") * 3 + large)
     assert first == ((65000, 1, 70000),) and again[1] == first[0]
     assert first[0][2] is again[1][2]
 
 
-def test_the_int_table_stops_growing_at_its_limit(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Past the limit new values decode as before and are not remembered; known ones are
-    still shared."""
+def test_the_value_table_is_cleared_when_full(monkeypatch: pytest.MonkeyPatch) -> None:
+    """At the limit the table starts again (a peer sending random values cannot grow it,
+    nor stop the sharing for good); values decode as before either way."""
     table: dict[int, int] = {}
-    monkeypatch.setattr(attributes_module, "_INTS", table)
-    monkeypatch.setattr(attributes_module, "_INTS_LIMIT", 3)
+    monkeypatch.setattr(communities_module, "_VALUES", table)
+    monkeypatch.setattr(communities_module, "_VALUES_LIMIT", 3)
     clear_caches()
     values = [70_000 + k for k in range(6)]
-    got = _decoded_values(8, b"".join(v.to_bytes(4, "big") for v in values))
+    got = _values(8, b"".join(v.to_bytes(4, "big") for v in values))
     assert got == tuple(values)
-    assert len(table) == 6  # (the limit is checked once per attribute)
+    assert sorted(table) == values  # (an attribute's values go in before the next checks)
     new = 1 << 31 | 5
-    later = _decoded_values(8, values[0].to_bytes(4, "big") + new.to_bytes(4, "big"))
+    later = _values(8, values[0].to_bytes(4, "big") + new.to_bytes(4, "big"))
     assert later == (values[0], new)
-    assert later[0] is got[0] and new not in table and len(table) == 6
+    assert sorted(table) == [values[0], new] and later[0] is not got[0]
+    again = _values(8, new.to_bytes(4, "big") + values[1].to_bytes(4, "big"))
+    assert again[0] is later[1]  # shared again after the clearing
+
+
+def test_clear_caches_forgets_the_values(monkeypatch: pytest.MonkeyPatch) -> None:
+    table: dict[int, int] = {}
+    monkeypatch.setattr(communities_module, "_VALUES", table)
+    clear_caches()
+    _values(8, (65000 << 16 | 9).to_bytes(4, "big"))
+    assert table
+    clear_caches()
+    assert not table
