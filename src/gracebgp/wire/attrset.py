@@ -22,7 +22,6 @@ from gracebgp.wire.attributes import (
     path_length,
 )
 from gracebgp.wire.attrtable import decode_one
-from gracebgp.wire.communities import forget_values
 from gracebgp.wire.iana import AS_TRANS, AttrType, SegmentType
 from gracebgp.wire.outcome import Problem, UpdateAction
 
@@ -408,10 +407,8 @@ def interned_count() -> int:
 
 
 def clear_caches() -> None:
-    """Forget every interned block, attribute and community value (benchmarks start cold
-    with this)."""
+    """Forget every interned block and attribute (benchmarks start cold with this)."""
     _block_caches.clear()
     _attr_caches.clear()
     for cache in (*_derived_caches.values(), *_value_caches.values()):
         cache.clear()
-    forget_values()

@@ -19,24 +19,10 @@ LargeCommunity = tuple[int, int, int]
 _STRUCTS: dict[tuple[int, str], struct.Struct] = {}
 _WORD = {"I": 4, "Q": 8}  # octets per word of each format
 
-#: The community values decoded so far, one int object each: the attribute table decodes
-#: each distinct attribute once, but a table's hundreds of thousands of distinct
-#: COMMUNITIES attributes repeat a few thousand values, and each copy of a value would be
-#: an int of its own (32 octets). Cleared when full, as the attribute table is: a peer
-#: sending random values costs at most about 10 MB here (an attribute's values go in
-#: before the next one checks the size) and only delays the sharing.
-_VALUES: dict[int, int] = {}
-_VALUES_LIMIT = 1 << 17
-
-
-def forget_values() -> None:
-    """Forget the shared community values (``attrset.clear_caches``)."""
-    _VALUES.clear()
-
 
 def _unpack(value: bytes, size: int, fmt: str, name: str) -> tuple[int, ...]:
     """Unpack a run of ``fmt`` words (I: 4 octets, Q: 8) after checking that the length is
-    a non-zero multiple of ``size``; each int is the one ``_VALUES`` keeps for its value."""
+    a non-zero multiple of ``size``."""
     n = len(value)
     if n == 0 or n % size:
         raise AttrMalformed(UpdateSubcode.OPTIONAL_ATTRIBUTE_ERROR,
@@ -45,10 +31,7 @@ def _unpack(value: bytes, size: int, fmt: str, name: str) -> tuple[int, ...]:
     s = _STRUCTS.get(key)
     if s is None:
         s = _STRUCTS[key] = struct.Struct(f"!{n // struct.calcsize(fmt)}{fmt}")
-    values = s.unpack(value)
-    if len(_VALUES) >= _VALUES_LIMIT:
-        _VALUES.clear()
-    return tuple(map(_VALUES.setdefault, values, values))
+    return s.unpack(value)
 
 
 def _pack(values: tuple[int, ...] | list[int], fmt: str) -> bytes:
