@@ -108,6 +108,7 @@ def test_a_preloaded_allocator_is_left_alone(monkeypatch: pytest.MonkeyPatch) ->
 
     libraries = {None: Library(real.free), "libc.so.6": Library(real.malloc)}  # (two different functions)
     monkeypatch.setattr(ctypes, "CDLL", lambda name: libraries[name])  # (what mallocpolicy calls)
+    monkeypatch.setattr(mallocpolicy, "_NOTE", ["not tuned"])  # (this process's note left as it was)
     for name in (*mallocpolicy._ENVIRONMENT, "GLIBC_TUNABLES"):  # (the variables it leaves alone for)
         monkeypatch.delenv(name, raising=False)
     assert mallocpolicy.tune_malloc() == "malloc is not glibc's (a preloaded allocator): left as it is"
