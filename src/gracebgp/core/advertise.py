@@ -18,7 +18,7 @@ from typing import Protocol
 
 from gracebgp.core import wirelog
 from gracebgp.core.peer import Peer
-from gracebgp.rib.adj_rib_out import AdjRibOut, Packed
+from gracebgp.rib.adj_rib_out import AdjRibOut, Before, Packed
 from gracebgp.rib.loc_rib import LocRib
 from gracebgp.types import Family
 from gracebgp.wire.iana import RouteRefreshSubtype
@@ -43,15 +43,19 @@ class Outbound(Protocol):
 
 def advertise(out: Outbound, peer: Peer, family: Family, rib_out: AdjRibOut, keys: Iterable[int], now: float,
               *, again: bool = False, eor: bool = False, eorr: bool = False,
-              packed: Packed | None = None) -> bool:
+              packed: Packed | None = None, before: Before | None = None) -> bool:
     """Send ``peer`` what changed in ``rib_out`` for ``keys`` of the Loc-RIB (each key
     again with ``again``: a route refresh), then End-of-RIB (``eor``) and EoRR (``eorr``).
     False, and nothing considered, while the gate of ``family`` is closed or the session
-    is not Established. ``packed``: shared by the peers of one round (``AdjRibOut.flush``)."""
+    is not Established. ``packed``: shared by the peers of one round (``AdjRibOut.flush``);
+    ``before``: the round's old bests (``LocRib.take_before``), None outside a round."""
     neg = peer.negotiated
+    loc = out.loc[family]
     if neg is None or not out.gate_open(family):
+        if before is not None:  # a round it misses: it keeps what its peer has as a table
+            rib_out.miss(loc, before, keys)
         return False
-    rib_out.consider(keys, out.loc[family], again)
+    rib_out.consider(keys, loc, again, before)
     tx = neg.tx_context()
     if out.debug:
         wirelog.count_pending(out.tallies, peer.address, rib_out)
@@ -67,13 +71,18 @@ def advertise(out: Outbound, peer: Peer, family: Family, rib_out: AdjRibOut, key
 
 
 def advertise_round(out: Outbound, peers: Iterable[Peer], family: Family, keys: Collection[int],
-                    now: float) -> None:
-    """The changed ``keys`` of ``family`` to every peer with an Adj-RIB-Out for it. Peers
-    of one export class (``AdjRibOut.slot``) flush the same groups: the UPDATEs packed
-    for the first are reused for the others when their codec contexts are equal (a peer
-    alone in its class packs as before, without keeping what it packed)."""
+                    before: Before, now: float) -> None:
+    """The changed ``keys`` of ``family`` (``before``: their old bests) to every peer with
+    an Adj-RIB-Out for it. Peers of one export class (``AdjRibOut.slot``) flush the same
+    groups: the UPDATEs packed for the first are reused for the others when their codec
+    contexts are equal (a peer alone in its class packs as before, without keeping what
+    it packed). After the round, an Adj-RIB-Out that may hold nothing per prefix does
+    (``AdjRibOut.settle``)."""
     outs = [(peer, rib_out) for peer in peers if (rib_out := peer.adj_out.get(family)) is not None]
     classes = Counter(rib_out.slot for _, rib_out in outs)
     packed: Packed = {}
+    loc = out.loc[family]
     for peer, rib_out in outs:
-        advertise(out, peer, family, rib_out, keys, now, packed=packed if classes[rib_out.slot] > 1 else None)
+        advertise(out, peer, family, rib_out, keys, now, packed=packed if classes[rib_out.slot] > 1 else None,
+                  before=before)
+        rib_out.settle(loc)

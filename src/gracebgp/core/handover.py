@@ -303,7 +303,7 @@ def reconcile(sp: HandoverHost, record: SessionRecord, now: float) -> int:
     differ = 0
     for family, rib in peer.adj_out.items():
         differ += _reconcile_family(rib, sp.loc[family], saved.get(family, {}), sp.table)
-        sp.changed[family].update(rib.pending)  # the next flush sends them
+        sp.loc[family].touch(rib.pending)  # the next flush sends them
     return differ
 
 

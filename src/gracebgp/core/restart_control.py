@@ -78,11 +78,12 @@ class TableSend:
     normal flush; a key sent twice is sent once (AdjRibOut compares), except in a route
     refresh (``again``), which re-advertises every key once."""
 
-    __slots__ = ("again", "eor", "eorr", "keys", "pos", "rib_out")
+    __slots__ = ("again", "eor", "eorr", "epoch", "keys", "pos", "rib_out")
 
     def __init__(self, rib_out: AdjRibOut, keys: list[int], eor: bool = True, again: bool = False,
                  eorr: bool = False) -> None:
         self.rib_out = rib_out
+        self.epoch = rib_out.epoch  # (AdjRibOut.table_sent)
         self.keys = keys
         self.pos = 0
         self.eor = eor  # End-of-RIB after the last slice (not for a ROUTE-REFRESH answer)
@@ -434,8 +435,10 @@ class RestartControl:
         done = end >= len(job.keys)
         if done:
             del self.sending[(address, family)]
-        advertise(sp, peer, family, rib_out, job.keys[start:end], now, again=job.again, eor=done and job.eor,
-                  eorr=done and job.eorr)
+        sent = advertise(sp, peer, family, rib_out, job.keys[start:end], now, again=job.again,
+                         eor=done and job.eor, eorr=done and job.eorr)
+        if done and sent:
+            rib_out.table_sent(sp.loc[family], job.epoch)  # (in sync when no change is left unflushed)
         if done and job.eorr:
             sp.log("info", f"{family}: route refresh answered: {len(rib_out)} routes, then EoRR", peer, "rib",
                    "route-refresh-answered", family=str(family), routes=len(rib_out))

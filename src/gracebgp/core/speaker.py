@@ -81,6 +81,8 @@ class Speaker:
         self.policy_book = policy_book or PolicyBook()  # routing policy (rib.policy_attach)
         # Our own routes reach the Loc-RIB through the same door as a peer's (rib.channel).
         self.changed: dict[Family, set[int]] = {f: set() for f in FAMILIES}  # best path moved
+        for family, loc in self.loc.items():
+            loc.dirty = self.changed[family]  # (the same set: LocRib.before's reference)
         self.local_in = {f: Channel(f, self.loc[f], self.changed, self.local) for f in FAMILIES}
         self.config_routes: set[tuple[Family, int]] = set()  # the rest came from the API
         self.config_file = config_file  # where config_routes come from, for the API's refusals
@@ -567,13 +569,15 @@ class Speaker:
         for family, dirty in self.changed.items():
             if not dirty or budget <= 0:
                 continue
+            loc = self.loc[family]
             if len(dirty) > budget:  # the rest at the next InputDrained (pending())
                 keys = set(itertools.islice(dirty, budget))
                 dirty.difference_update(keys)
+                before = loc.take_before(keys)
             else:
                 keys, self.changed[family] = dirty, set()
+                loc.dirty = self.changed[family]
+                before = loc.take_before()
             budget -= len(keys)
             self._out += routewatch.flushed(self, family, keys)  # and to the kernel FIB
-            if not self.gate_open(family):
-                continue  # RFC 4724 §4.1: selection deferred; the gate sends the table
-            advertise_round(self, self.peers.values(), family, keys, now)
+            advertise_round(self, self.peers.values(), family, keys, before, now)

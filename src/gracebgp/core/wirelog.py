@@ -308,11 +308,11 @@ def count_pending(tallies: Tallies, peer: str, rib_out: AdjRibOut) -> None:
     """What ``rib_out.flush()`` is about to send: the announcements, and the withdrawals of
     what was advertised (``AdjRibOut.flush`` drops the others)."""
     announced = withdrawn = 0
-    advertised = rib_out.advertised
+    advertised = None if rib_out.synced else rib_out.advertised  # (in sync: every one was sent)
     for key, path in rib_out.pending.items():
         if path is not None:
             announced += 1
-        elif key in advertised:
+        elif advertised is None or key in advertised:
             withdrawn += 1
     if announced or withdrawn:
         _tally(tallies, peer, True).add(rib_out.family, announced, withdrawn)

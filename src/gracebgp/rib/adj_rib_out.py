@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable
+from collections.abc import Set as AbstractSet
 
 from gracebgp.policy.definitions import MatchCounter
 from gracebgp.rib.aspath_rules import holds_as
+from gracebgp.rib.decision import Candidate
 from gracebgp.rib.export import ExportPolicy, export_class, export_path
 from gracebgp.rib.export_step import PolicyStep
 from gracebgp.rib.loc_rib import LocRib
@@ -25,6 +27,10 @@ from gracebgp.wire.update import end_of_rib, pack_ipv4_block, pack_mp_block, pac
 
 _SAME = object()  # export memo: the exported path is the source path itself (no cycle)
 _NO_ENTRY = object()  # consider: no entry seen yet whose export holds for the next key
+
+#: The old bests of the prefixes a round flushes (``LocRib.take_before``): prefix -> the
+#: best it had at the last round (a prefix of the round not in it had none).
+Before = dict[int, Candidate]
 
 
 #: (export class, family, export policy step) -> the slot its entries carry in
@@ -86,10 +92,25 @@ class AdjRibOut:
     using that path and never holds a path alive; a new policy (``repolicy``) is another
     class and slot, while a peer back with the same session parameters finds its
     class's entries still good, so a flapping peer gets the same exported Paths again
-    without exporting anything anew."""
+    without exporting anything anew.
 
-    __slots__ = ("_exporter", "_loop_asn", "_shared", "_step", "_table", "advertised", "family", "pending",
-                 "policy", "slot")
+    **In sync, nothing per prefix** (issue 14 item 3). Once what the peer has is the
+    export of the Loc-RIB's best for every prefix (``settle``: after a table sent in full,
+    or every prefix considered, and a round that leaves no change unsent), the table of
+    what was sent is dropped: for a prefix the speaker's round flushes, the peer has the
+    export of its old best (``LocRib.take_before``), for every other prefix the export of
+    its best, and ``consider`` compares the two. The export is a function of the best
+    path and this peer's export rules and policy (the memo only caches it), so the count
+    of routes advertised is all that is kept. Whatever else would change what the peer
+    has - a route refresh, a table sent in slices, a new export policy, a drain, a round
+    this peer misses - first makes the table again from the Loc-RIB (``desync``, one pass).
+    Not in sync: a session's first table, an ADD-PATH peer, and an export policy that
+    tests prefix sets (per route)."""
+
+    __slots__ = ("_count", "_exporter", "_held", "_loc", "_loop_asn", "_missed", "_ready", "_shared", "_step",
+                 "_table", "epoch", "family", "pending", "policy", "slot")
+    #: Whether this kind of Adj-RIB-Out may hold nothing per prefix in sync.
+    _syncs = True
     #: Whether an export policy that does the same to every route of a route type runs
     #: inside the export rules (``export_step``): one attribute set per exported path
     #: instead of two, and the policy's result shares the class's memo slot.
@@ -98,7 +119,14 @@ class AdjRibOut:
     def __init__(self, family: Family, policy: ExportPolicy, table: PathTable) -> None:
         self.family = family
         self._table = table
-        self.advertised: dict[int, Path] = {}
+        self._held: dict[int, Path] = {}  # what the peer has, out of sync (empty in sync)
+        self._loc: LocRib | None = None  # in sync with this Loc-RIB
+        self._count = 0  # in sync: routes advertised
+        self._ready = False  # every prefix was considered: ``settle`` may drop the table
+        #: Counts what makes a table sent in slices no proof of sync when it ends: a new
+        #: export, a session reset, a round missed (``table_sent``).
+        self.epoch = 0
+        self._missed = False  # a round was missed: what the peer has may hold routes the Loc-RIB lost
         self.pending: dict[int, Path | None] = {}  # key -> path to announce, None: withdraw
         self._exporter: ExportFilter | None = None
         self._step: PolicyStep | None = None
@@ -111,6 +139,7 @@ class AdjRibOut:
 
     @exporter.setter
     def exporter(self, exporter: ExportFilter | None) -> None:
+        self._unsettle()
         self._exporter = exporter
         self._step = exporter.static_step() if exporter is not None and self._fuses else None
         self._reslot()
@@ -120,7 +149,106 @@ class AdjRibOut:
         self.slot = _slot(self._shared, self.family, self._step, after)
 
     def __len__(self) -> int:
-        return len(self.advertised)
+        return self._count if self._loc is not None else len(self._held)
+
+    @property
+    def synced(self) -> bool:
+        """Whether it holds nothing per prefix (in sync with the Loc-RIB)."""
+        return self._loc is not None
+
+    @property
+    def advertised(self) -> dict[int, Path]:
+        """Prefix -> what the peer has. Out of sync, the table itself (a hand-over fills
+        it); in sync, made from the Loc-RIB on each call (the views, a hand-over, tests)."""
+        loc = self._loc
+        return self._held if loc is None else self._table_of(loc)
+
+    def _sent_for(self, key: int, best: Candidate | None) -> Path | None:
+        """What the peer has for ``key`` in sync, its best (or old best) being ``best``: the
+        export ``consider`` made of it, the export policy's matches not counted again."""
+        if best is None:
+            return None
+        peer, path, _ = best
+        if peer.index == self.policy.peer.index:
+            return None  # its own route: never sent back
+        out = self._export(peer, path)
+        if out is not None and self._exporter is not None and self._step is None:
+            out = self._exporter.outcome(key, peer, path, out, self.policy)[0]
+        return out
+
+    def _table_of(self, loc: LocRib, before: Before | None = None,
+                  keys: AbstractSet[int] = frozenset()) -> dict[int, Path]:
+        """What the peer has, prefix by prefix, in sync: the export of each prefix's best,
+        or, while its change is not flushed (``LocRib.dirty``; ``keys``, a round going on),
+        of its old best (``LocRib.before``, the round's ``before``; none: nothing)."""
+        olds = {**loc.before, **before} if before else loc.before
+        dirty = loc.dirty or ()
+        held: dict[int, Path] = {}
+        last: object = _NO_ENTRY
+        out: Path | None = None
+        for k, e in loc.entries.items():
+            best: Candidate | None
+            if k in dirty or k in keys:
+                best = olds.get(k)
+            else:
+                best = e if isinstance(e, tuple) else e[0]
+            if best is not last:  # (the prefixes of one UPDATE share their candidate)
+                last, out = best, self._sent_for(k, best)
+            if out is not None:
+                held[k] = out
+        entries = loc.entries
+        for k, best in olds.items():  # left the Loc-RIB, the withdrawal not sent yet
+            if k not in entries and (out := self._sent_for(k, best)) is not None:
+                held[k] = out
+        return held
+
+    def desync(self, loc: LocRib, before: Before | None = None, keys: AbstractSet[int] = frozenset()) -> None:
+        """Hold what the peer has as a table again (``keys`` and ``before``: a round going
+        on, and its old bests), made from ``loc``; nothing to do out of sync."""
+        if self._loc is not None:
+            self._held = self._table_of(self._loc, before, keys)
+            self._loc = None
+        self._ready = False
+
+    def miss(self, loc: LocRib, before: Before, keys: Iterable[int]) -> None:
+        """A round of ``keys`` (old bests ``before``) not sent to this peer (its session is
+        not Established, or the gate is closed): what it has stays a table."""
+        if self._loc is not None:
+            self.desync(loc, before, set(keys))
+        self._ready = False
+        self.epoch += 1
+        if self._held or self.pending:  # (nothing sent yet: nothing can be left over)
+            self._missed = True
+
+    def _unsettle(self) -> None:
+        """The export changes (a new policy): what the peer has is a table until every
+        prefix has been considered with the new export."""
+        if self._loc is not None:
+            self.desync(self._loc)
+        self._ready = False
+        self.epoch += 1
+
+    def settle(self, loc: LocRib) -> None:
+        """Drop the table when what the peer has is the export of ``loc``'s best for every
+        prefix: every prefix was considered since the export last changed (``table_sent``,
+        ``consider_all``), nothing is pending, and no change of ``loc`` is left unflushed
+        (each was considered by the rounds). Not for an export policy that tests prefix
+        sets (per route)."""
+        if (self._ready and self._loc is None and not self.pending and loc.dirty is not None and not loc.dirty
+                and self._syncs
+                and not (self._exporter is not None and self._step is None and self._exporter.per_route)):
+            self._count = len(self._held)
+            self._held = {}
+            self._loc = loc
+            self._ready = False
+
+    def table_sent(self, loc: LocRib, epoch: int) -> None:
+        """A table (the Loc-RIB's keys when it began, in slices, at ``epoch``) went out in
+        full, each change meanwhile with the rounds: in sync when no change is left
+        (``settle``), unless the export changed or a round was missed since it began."""
+        if epoch == self.epoch and not self._missed:
+            self._ready = True
+            self.settle(loc)
 
     def _export(self, source: PeerInfo, path: Path) -> Path | None:
         """``path`` from ``source`` as sent to this peer: its class's export, from the
@@ -176,14 +304,28 @@ class AdjRibOut:
 
     def sent(self, key: int) -> list[tuple[int | None, Path]]:
         """(Path Identifier, path) of what is advertised for prefix ``key``."""
-        path = self.advertised.get(key)
+        loc = self._loc
+        if loc is None:
+            path = self._held.get(key)
+        else:
+            path = self._sent_for(key, loc.before.get(key) if key in (loc.dirty or ()) else loc.best(key))
         return [] if path is None else [(None, path)]
 
-    def consider(self, keys: Iterable[int], loc: LocRib, again: bool = False) -> None:
+    def consider(self, keys: Iterable[int], loc: LocRib, again: bool = False,
+                 before: Before | None = None) -> None:
         """Re-evaluate ``keys`` against the Loc-RIB's current best paths; ``again``: send
         them even when unchanged (a route refresh re-advertises the Adj-RIB-Out, RFC 2918
-        §4, RFC 7313 §4), keeping what was advertised, so a withdrawal still goes out."""
-        advertised, pending = self.advertised, self.pending
+        §4, RFC 7313 §4), keeping what was advertised, so a withdrawal still goes out.
+        ``before``: the speaker's round, with the old bests of its keys: in sync, what the
+        peer has for a key is the export of its old best; without it (a table slice, a
+        refresh) the table is made first (``desync``)."""
+        if self._loc is not None and (again or before is None):
+            self.desync(loc)
+        olds = before if self._loc is not None else None  # in sync: no table, the old bests
+        advertised, pending = self._held, self.pending
+        count = 0
+        last_o: object = _NO_ENTRY  # (in sync: the old best of the key before, and its export)
+        last_sent: Path | None = None
         entries = loc.entries
         target = self.policy.peer.index
         last_path: Path | None = None  # consecutive keys mostly share a path (one UPDATE)
@@ -212,42 +354,61 @@ class AdjRibOut:
                 if peer.index == target:
                     # Its own route: never sent back (export_path's first rule), so only a
                     # route advertised earlier needs a withdrawal.
-                    if k in advertised:
-                        pending[k] = None
+                    last_e = _NO_ENTRY
+                else:
+                    if path is last_path and peer is last_peer:
+                        out = last_out
+                        run += 1
                     else:
-                        pending.pop(k, None)
-                    continue
-                if path is last_path and peer is last_peer:
-                    out = last_out
-                    run += 1
-                else:
-                    out = last_class = self._export(peer, path)
-                    for counter in counters:
-                        counter.matches += run
-                    counters, run = (), 0
-                    if step is not None and out is not None:
-                        counters, run = step.counters(peer), 1
-                    elif exporter is not None and out is not None and not per_route:
-                        out, counters = exporter.outcome(k, peer, path, out, self.policy)
-                        run = 1
-                    last_path, last_peer, last_out = path, peer, out
-                if per_route and last_class is not None:
-                    assert exporter is not None
-                    out = exporter.one(k, peer, path, last_class, self.policy)
-                    last_e = _NO_ENTRY  # (per route: the next key of any entry runs the policy too)
-                else:
-                    last_e = e
-            sent = advertised.get(k)
+                        out = last_class = self._export(peer, path)
+                        for counter in counters:
+                            counter.matches += run
+                        counters, run = (), 0
+                        if step is not None and out is not None:
+                            counters, run = step.counters(peer), 1
+                        elif exporter is not None and out is not None and not per_route:
+                            out, counters = exporter.outcome(k, peer, path, out, self.policy)
+                            run = 1
+                        last_path, last_peer, last_out = path, peer, out
+                    if per_route and last_class is not None:
+                        assert exporter is not None
+                        out = exporter.one(k, peer, path, last_class, self.policy)
+                        last_e = _NO_ENTRY  # (per route: the next key of any entry runs the policy too)
+                    else:
+                        last_e = e
+            if olds is None:
+                sent = advertised.get(k)
+            else:  # the export of its old best (none: a new prefix)
+                o = olds.get(k)
+                if o is not last_o:
+                    last_sent = self._sent_for(k, o)
+                    last_o = o
+                sent = last_sent
             if again or (sent is not out and (sent is None or out is None or not out.same(sent))):
                 pending[k] = out
+                if out is None:
+                    count -= sent is not None
+                elif sent is None:
+                    count += 1
             else:  # what the peer has (an equal export of another source path, or policy, included)
                 pending.pop(k, None)
         for counter in counters:
             counter.matches += run
+        if olds is not None:
+            self._count += count
 
     def consider_all(self, loc: LocRib) -> None:
-        """The whole table, e.g. when the session comes up (RFC 4271 §9.1.3)."""
-        self.consider(loc.keys(), loc)
+        """The whole table, e.g. when the session comes up (RFC 4271 §9.1.3): every prefix
+        considered, so in sync after the flush of a round that leaves no change (``settle``).
+        A prefix the peer has that the Loc-RIB no longer holds and no round withdrew (one
+        missed) is withdrawn too."""
+        keys = loc.keys()
+        if self._missed:
+            entries = loc.entries
+            keys += [k for k in self._held if k not in entries]
+            self._missed = False
+        self.consider(keys, loc)
+        self._ready = True
 
     def flush(self, ctx: CodecContext, packed: Packed | None = None) -> list[bytes]:
         """UPDATEs for everything pending; ``advertised`` then reflects them. ``packed``:
@@ -258,15 +419,17 @@ class AdjRibOut:
             return []
         withdraw: list[int] = []
         groups: dict[Path, list[int]] = {}
-        advertised = self.advertised
+        advertised = self._held
+        track = self._loc is None  # (in sync: no table; a withdrawal pending is of a route sent)
         last: Path | None = None  # (runs of keys share a path: no list made per key)
         group: list[int] = []
         for k, path in self.pending.items():
             if path is None:
-                if advertised.pop(k, None) is not None:
+                if not track or advertised.pop(k, None) is not None:
                     withdraw.append(k)
             else:
-                advertised[k] = path
+                if track:
+                    advertised[k] = path
                 if path is not last:
                     last = path
                     found = groups.get(path)
@@ -302,6 +465,7 @@ class AdjRibOut:
         """Export with ``policy`` from now on (drain, LLGR): its class has its own slot,
         so the memo entries made with the old one no longer match; call ``consider_all``
         next to send the difference."""
+        self._unsettle()  # (what the peer has is the old export's)
         self.policy = policy
         self._shared = export_class(policy)
         self._reslot()
@@ -311,5 +475,7 @@ class AdjRibOut:
 
     def reset(self) -> None:
         """The session went down: nothing is advertised any more."""
-        self.advertised.clear()
+        self._held.clear()
         self.pending.clear()
+        self._loc, self._count, self._ready, self._missed = None, 0, False, False
+        self.epoch += 1

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from gracebgp.rib.adj_rib_out import AdjRibOut
+from gracebgp.rib.adj_rib_out import AdjRibOut, Before
 from gracebgp.rib.decision import ranked
 from gracebgp.rib.export import ExportPolicy
 from gracebgp.rib.loc_rib import LocRib
@@ -36,6 +36,7 @@ _NONE: dict[int, Path] = {}  # (a prefix with nothing chosen; never written)
 class AddPathRibOut(AdjRibOut):
     __slots__ = ("_free", "_ids", "_owner", "_sent", "_uses", "send_max")
     _fuses = False  # the export policy runs per path after the rules (``chosen``)
+    _syncs = False  # several paths per prefix: always a table (``before`` is not read)
 
     def __init__(self, family: Family, policy: ExportPolicy, table: PathTable, send_max: int) -> None:
         super().__init__(family, policy, table)
@@ -95,7 +96,8 @@ class AddPathRibOut(AdjRibOut):
                     break
         return want
 
-    def consider(self, keys: Iterable[int], loc: LocRib, again: bool = False) -> None:
+    def consider(self, keys: Iterable[int], loc: LocRib, again: bool = False,
+                 before: Before | None = None) -> None:
         advertised, pending, sent, uses = self.advertised, self.pending, self._sent, self._uses
         for k in keys:
             want = self.chosen(k, loc)

@@ -35,9 +35,17 @@ class LocRib:
     ``reach`` (None: every next hop counts as reachable): RFC 4271 §9.1.2.1, a route whose
     NEXT_HOP does not resolve is excluded from the decision: it is *parked* (kept out of
     ``entries``, by (source, prefix)) until ``reresolve`` finds its next hop reachable.
-    Locally originated routes are never parked."""
+    Locally originated routes are never parked.
+    ``dirty``: the prefixes whose best changed since the speaker's last flush (the
+    speaker's set for the family: ``offer`` and ``retract`` add what they return before
+    they return, so the next change of the same prefix sees it; None, the default: nobody
+    flushes, nothing is recorded); ``before``: for each of them that had a best then,
+    that best (the first change writes it; a prefix in ``dirty`` but not in ``before``
+    had none, and costs no record). An Adj-RIB-Out in sync with this table
+    (``AdjRibOut.synced``) reads from them what its peer has for a changed prefix."""
 
-    __slots__ = ("always_compare_med", "entries", "every_change", "fib_keys", "multipath", "parked", "reach")
+    __slots__ = ("always_compare_med", "before", "dirty", "entries", "every_change", "fib_keys", "multipath",
+                 "parked", "reach")
 
     def __init__(self, always_compare_med: bool = False) -> None:
         self.entries: dict[int, Entry] = {}
@@ -47,6 +55,37 @@ class LocRib:
         self.fib_keys: set[int] | None = None
         self.reach: Reach | None = None
         self.parked: dict[tuple[int, int], Candidate] = {}
+        self.before: dict[int, Candidate] = {}
+        self.dirty: set[int] | None = None
+
+    def take_before(self, keys: set[int] | None = None) -> dict[int, Candidate]:
+        """The old bests of ``keys`` (None: of every changed prefix), which leave ``before``:
+        the speaker takes them with the keys it flushes."""
+        before = self.before
+        if keys is None:
+            self.before = {}
+            return before
+        if not before:
+            return {}
+        return {k: before.pop(k) for k in keys if k in before}
+
+    def _was(self, key: int, best: Candidate) -> None:
+        """``key``'s best ``best`` is replaced: remember it, unless ``key`` changed since the
+        last flush already (its first old best, or none, stands)."""
+        dirty = self.dirty
+        if dirty is not None and key not in dirty and key not in self.before:
+            self.before[key] = best
+
+    def touch(self, keys: Iterable[int]) -> None:
+        """Flush ``keys`` at the next round though their best did not change (a hand-over's
+        differences): what a peer in sync has for them is the export of their best."""
+        entries, dirty = self.entries, self.dirty
+        assert dirty is not None, "touch: a Loc-RIB a speaker flushes"
+        for k in keys:
+            e = entries.get(k)
+            if e is not None:
+                self._was(k, e if isinstance(e, tuple) else e[0])
+            dirty.add(k)
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -105,6 +144,7 @@ class LocRib:
             elif isinstance(e, tuple):
                 if e[0].source == index:
                     if e[1] is not path:
+                        self._was(k, e)
                         entries[k] = cand
                         changed.append(k)
                 elif self._reselect(k, [e, cand], e):
@@ -116,6 +156,8 @@ class LocRib:
                 others = [c for c in e if c[0].source != index]
                 if self._reselect(k, [*others, cand], e[0]):
                     changed.append(k)
+        if changed and self.dirty is not None:
+            self.dirty.update(changed)  # (at once: a second change of a new key must see it)
         return changed
 
     def restamp(self, peer: PeerInfo, keys: Sequence[int], now: float) -> None:
@@ -144,6 +186,7 @@ class LocRib:
                 continue
             if isinstance(e, tuple):
                 if e[0].source == index:
+                    self._was(k, e)
                     del entries[k]
                     changed.append(k)
                 continue
@@ -152,6 +195,8 @@ class LocRib:
                 continue
             if self._reselect(k, others, e[0]):
                 changed.append(k)
+        if changed and self.dirty is not None:
+            self.dirty.update(changed)
         return changed
 
     def reresolve(self, moved: Iterable[str]) -> list[int]:
@@ -176,11 +221,14 @@ class LocRib:
         return changed
 
     def _reselect(self, key: int, cands: list[Candidate], old_best: Candidate) -> bool:
-        if len(cands) == 1:
+        if len(cands) > 1:
+            i = select(cands, self.always_compare_med)
+            if i:
+                cands[0], cands[i] = cands[i], cands[0]
+            self.entries[key] = cands
+        else:
             self.entries[key] = cands[0]
-            return cands[0] is not old_best or self.every_change
-        i = select(cands, self.always_compare_med)
-        if i:
-            cands[0], cands[i] = cands[i], cands[0]
-        self.entries[key] = cands
-        return cands[0] is not old_best or self.every_change
+        if cands[0] is not old_best or self.every_change:
+            self._was(key, old_best)
+            return True
+        return False

@@ -1,0 +1,420 @@
+"""An Adj-RIB-Out in sync holds nothing per prefix (issue 14 item 3): what its peer has
+for a prefix is the export of the Loc-RIB's best, or of the old best the round hands over
+(``LocRib.take_before``). Checked against one that keeps its table (the code path every
+Adj-RIB-Out took before): both are driven as the speaker drives them (rounds a budget at
+a time, tables and route refreshes in slices, a drain's new policy, a new export policy,
+a hand-over's touched keys, a round missed, sessions reset), each flush of the two must
+be the same UPDATEs, byte for byte, and the UPDATEs are applied to a model of the peer,
+which must hold what the views and the counts say, with the policy's match counters
+equal. Then the sequences a review found, where a prefix new since the last round
+changes twice before the round (next hops resolving again, an ADD-PATH reimport)."""
+
+from __future__ import annotations
+
+import itertools
+import random
+from dataclasses import replace
+
+import pytest
+
+from gracebgp.config.policy_source import PolicySource, parse_apply_policy
+from gracebgp.policy.book import PolicyBook
+from gracebgp.policy.definitions import Assignment, Disposition
+from gracebgp.policy.route import RouteType, Source
+from gracebgp.rib.adj_rib_out import AdjRibOut, Before
+from gracebgp.rib.channel import Channel
+from gracebgp.rib.channel_addpath import AddPathChannel
+from gracebgp.rib.export import ExportPolicy
+from gracebgp.rib.loc_rib import LocRib
+from gracebgp.rib.path import Path, PathTable, PeerInfo
+from gracebgp.rib.policy_attach import export_filter
+from gracebgp.rib.policy_filter import PolicyFilter
+from gracebgp.types import IPV4_UNICAST, Family
+from gracebgp.wire import AsPath, AttrSet, CodecContext, LocalPref, MultiExitDisc, NextHop, Origin
+from gracebgp.wire.nlri import parse_prefix
+from gracebgp.wire.update import parse_update
+
+from .helpers import EBGP_A, EBGP_B, IBGP_C, LOCAL, TABLE
+from .helpers import path as make_path
+
+V4 = IPV4_UNICAST
+CTX = CodecContext()
+KEYS = [parse_prefix(f"10.0.{i}.0/24")[1] for i in range(24)]
+
+
+#: Export policies of three kinds: run after the export rules per path (``mark``: an
+#: AS-path set), the same for every route (``tag``: inside the rules), per route (``cut``:
+#: a prefix set; never in sync).
+POLICIES = PolicySource().with_set("as-path", {"name": "via10", "entries": ["_65010_"]}).with_policy(
+    {"name": "mark", "statements": [{"name": "m", "match_as_path_set": {"name": "via10"}, "set_med": 77,
+                                     "route_disposition": "accept-route"}]}).with_policy(
+    {"name": "tag", "statements": [{"name": "t", "set_community": {"options": "add",
+                                                                   "communities": ["65000:99"]}}]}).with_set(
+    "prefix", {"name": "few", "prefix_list": [{"ip_prefix": "10.0.0.0/20",
+                                                "masklength_range": "24..24"}]}).with_policy(
+    {"name": "cut", "statements": [{"name": "c", "match_prefix_set": {"name": "few"},
+                                    "route_disposition": "reject-route"}]})
+
+
+def book(name: str | None) -> PolicyBook:
+    """A book of its own (its statements count for one Adj-RIB-Out only)."""
+    return POLICIES.with_global(parse_apply_policy({"export_policies": [name] if name else []})).build()
+
+
+def matches(b: PolicyBook) -> int:
+    return sum(st.counter.matches for pol in b.policies.values() for st in pol.statements)
+
+
+class Kept(AdjRibOut):
+    """The reference: always a table."""
+
+    __slots__ = ()
+    _syncs = False
+
+
+def paths(table: PathTable) -> list[Path]:
+    """Routes that export differently to B: plain, longer, B's own AS inside (the AS-loop
+    check drops it), a MED (eBGP: not sent on), a LOCAL_PREF that wins."""
+    specs = [((65001,), None, None), ((65001, 65010, 65011), None, None), ((65001, 65002), None, None),
+             ((65003,), 50, None), ((65004,), None, 300), ((), None, None)]
+    made = []
+    for asns, med, lp in specs:
+        attrs: list[object] = [Origin(0), AsPath(((2, asns),) if asns else ()), NextHop("192.0.2.254")]
+        if med is not None:
+            attrs.append(MultiExitDisc(med))
+        if lp is not None:
+            attrs.append(LocalPref(lp))
+        made.append(table.get(AttrSet(attrs), ("192.0.2.254",)))
+    return made
+
+
+class Peer:
+    """What B holds, from the UPDATEs one Adj-RIB-Out sent: prefix -> attribute block."""
+
+    def __init__(self) -> None:
+        self.routes: dict[int, bytes] = {}
+
+    def receive(self, messages: list[bytes], again: bool = False) -> None:
+        for m in messages:
+            u = parse_update(m[19:], CTX).update
+            assert u is not None
+            for k in u.withdrawn:
+                assert k in self.routes, "a withdrawal of a route never sent"
+                del self.routes[k]
+            for k in u.nlri:
+                assert u.attrs is not None
+                block = u.attrs.wire(True)
+                assert again or self.routes.get(k) != block, "the same route sent twice"
+                self.routes[k] = block
+
+
+def content(messages: list[bytes]) -> tuple[set[int], dict[int, bytes]]:
+    """What a flush says: the prefixes withdrawn, and each announced prefix's attributes."""
+    withdrawn: set[int] = set()
+    announced: dict[int, bytes] = {}
+    for m in messages:
+        u = parse_update(m[19:], CTX).update
+        assert u is not None
+        withdrawn.update(u.withdrawn)
+        for k in u.nlri:
+            assert u.attrs is not None and k not in announced
+            announced[k] = u.attrs.wire(True)
+    return withdrawn, announced
+
+
+class World:
+    """A speaker's RIB for one family, with two Adj-RIBs-Out to B: ``kept`` and ``lean``."""
+
+    def __init__(self, rng: random.Random) -> None:
+        self.rng = rng
+        self.table = PathTable()
+        self.paths = paths(self.table)
+        self.loc = LocRib()
+        self.changed: dict[Family, set[int]] = {V4: set()}
+        self.loc.dirty = self.changed[V4]
+        self.channels = [Channel(V4, self.loc, self.changed, info)
+                         for info in (EBGP_A, IBGP_C, LOCAL, EBGP_B)]
+        self.pol = ExportPolicy(EBGP_B, 65000, "10.0.0.100", next_hop_v4="192.0.2.100")
+        self.policy: str | None = rng.choice([None, None, "mark", "tag"])
+        self.books = [book(self.policy), book(self.policy)]
+        self.outs = [self.fresh(Kept, 0), self.fresh(AdjRibOut, 1)]
+        self.peers = [Peer(), Peer()]
+        self.sending: list[int] | None = None  # a table going out in slices (both)
+        self.epochs = [0, 0]
+        self.again = False
+        self.rounds = self.synced_rounds = 0  # rounds sent, and in those the lean one was in sync
+
+    def fresh(self, kind: type[AdjRibOut], i: int) -> AdjRibOut:
+        out = kind(V4, self.pol, self.table)
+        out.exporter = export_filter(self.books[i], None, V4, self.pol, self.table)
+        return out
+
+    # --- what the speaker does -------------------------------------------------------
+    def send(self) -> None:
+        """Both flush: the same withdrawals and announcements (the order of the prefixes in
+        the UPDATEs may differ), each to its peer."""
+        sent = [out.flush(CTX) for out in self.outs]
+        assert content(sent[1]) == content(sent[0])
+        for peer, messages in zip(self.peers, sent, strict=True):
+            peer.receive(messages, self.again and self.sending is not None)
+
+    def round(self, budget: int | None, missed: bool = False) -> None:
+        dirty = self.changed[V4]
+        if not dirty:
+            return
+        if budget is not None and len(dirty) > budget:
+            keys = set(itertools.islice(dirty, budget))
+            dirty.difference_update(keys)
+            before: Before = self.loc.take_before(keys)
+        else:
+            keys, self.changed[V4] = dirty, set()
+            self.loc.dirty = self.changed[V4]
+            before = self.loc.take_before()
+        self.rounds += not missed
+        self.synced_rounds += self.outs[1].synced and not missed
+        for out in self.outs:
+            if missed:  # (advertise: the session is not Established, or the gate is closed)
+                out.miss(self.loc, before, keys)
+            else:
+                out.consider(keys, self.loc, False, before)
+        if not missed:
+            self.send()
+            for out in self.outs:
+                out.settle(self.loc)
+
+    def start(self, again: bool) -> None:
+        self.sending, self.again = self.loc.keys(), again
+        self.epochs = [out.epoch for out in self.outs]
+
+    def slice(self) -> None:
+        assert self.sending is not None
+        part = self.sending[:8]
+        for out in self.outs:
+            out.consider(part, self.loc, self.again)
+        self.send()
+        self.sending = self.sending[8:]
+        if not self.sending:
+            for out, epoch in zip(self.outs, self.epochs, strict=True):
+                out.table_sent(self.loc, epoch)
+            self.sending = None
+
+    def step(self) -> None:
+        rng = self.rng
+        op = rng.random()
+        keys = rng.sample(KEYS, rng.randint(1, 8))
+        channel = rng.choice(self.channels)
+        if op < 0.35:
+            channel.announce(keys, rng.choice(self.paths), float(rng.randint(0, 3)))
+        elif op < 0.55:
+            channel.withdraw(keys)
+        elif op < 0.79:
+            self.round(rng.choice([None, None, 3, 10]))
+            if self.sending is not None:  # (the owner sends a slice each step, as it flushes)
+                self.slice()
+        elif op < 0.8:
+            self.round(None, missed=True)
+        elif op < 0.86:
+            if self.sending is None:
+                self.start(rng.random() < 0.5)  # a table, or a refresh
+            else:
+                self.slice()
+        elif op < 0.88:
+            gshut = rng.random() < 0.5  # a drain starts or ends: a new policy, every prefix again
+            for out in self.outs:
+                out.repolicy(replace(out.policy, gshut=gshut))
+            self.start(False)
+        elif op < 0.9:
+            name = rng.choice([None, "mark", "tag", "cut"])  # a reload: another export policy
+            self.books = [book(name), book(name)]
+            for out, b in zip(self.outs, self.books, strict=True):
+                out.exporter = export_filter(b, None, V4, out.policy, self.table)
+                out.consider_all(self.loc)
+            self.send()
+        elif op < 0.94:
+            self.loc.touch(keys)  # a hand-over's differences: flushed though unchanged
+        elif op < 0.97:
+            self.outs = [self.fresh(Kept, 0), self.fresh(AdjRibOut, 1)]  # the session goes down and up
+            for peer in self.peers:
+                peer.routes.clear()
+            self.start(False)
+        else:
+            while self.sending is not None:
+                self.slice()
+
+    # --- what must hold ------------------------------------------------------------------
+    def check(self) -> None:
+        kept, lean = self.outs
+        assert self.peers[1].routes == self.peers[0].routes
+        assert len(lean) == len(kept) == len(self.peers[1].routes)
+        assert matches(self.books[1]) == matches(self.books[0])
+        ref = {k: (p.block, p.next_hop) for k, p in kept.advertised.items()}
+        assert {k: (p.block, p.next_hop) for k, p in lean.advertised.items()} == ref
+        assert sorted(lean.prefix_keys()) == sorted(ref)
+        for k in KEYS[:6]:
+            assert [(i, p.block) for i, p in lean.sent(k)] == [(i, p.block) for i, p in kept.sent(k)]
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_in_sync_the_peer_gets_what_a_kept_table_sends(seed: int) -> None:
+    world = World(random.Random(seed))
+    world.outs[0].table_sent(world.loc, world.outs[0].epoch)  # both sessions up with an empty table
+    world.outs[1].table_sent(world.loc, world.outs[1].epoch)
+    assert world.outs[1].synced and not world.outs[0].synced
+    for _ in range(250):
+        world.step()
+        world.check()
+    world.round(None)
+    world.check()
+
+
+def test_in_sync_in_many_rounds() -> None:
+    """The comparison above means something: the lean Adj-RIB-Out was in sync in a good
+    share of the rounds it sent (out of sync after a missed round until a reset or a
+    drain, and from a table's start to the first round after it that leaves no change)."""
+    rounds = synced = 0
+    for seed in range(20):
+        world = World(random.Random(seed))
+        for out in world.outs:
+            out.table_sent(world.loc, out.epoch)
+        for _ in range(250):
+            world.step()
+        rounds += world.rounds
+        synced += world.synced_rounds
+    assert rounds > 500 and synced > rounds // 5
+
+
+def test_a_full_table_from_one_peer_holds_nothing_per_prefix() -> None:
+    """One peer's table into an empty Loc-RIB, exported to another in rounds: no table is
+    kept, the count is exact, and the views and the hand-over read the routes from the
+    Loc-RIB."""
+    world = World(random.Random(0))
+    lean = world.outs[1]
+    lean.table_sent(world.loc, lean.epoch)
+    a = world.channels[0]
+    for i, k in enumerate(KEYS):
+        a.announce([k], world.paths[i % 2])
+    world.round(None)
+    assert lean.synced and lean._held == {}
+    assert len(lean) == len(KEYS) == len(world.peers[1].routes)
+    assert set(lean.advertised) == set(KEYS)
+    assert lean.sent(KEYS[0])[0][1].block == world.peers[1].routes[KEYS[0]]
+    a.announce(KEYS[:4], world.paths[2])  # B's AS in the path: withdrawn from B
+    a.withdraw(KEYS[4:6])
+    world.round(None)
+    assert lean.synced and len(lean) == len(KEYS) - 6 == len(world.peers[1].routes)
+    assert lean.sent(KEYS[0]) == []
+    world.check()
+
+
+def test_a_change_not_flushed_yet_is_what_the_views_and_a_desync_see() -> None:
+    """Between a change and its round, the peer still has the old export: ``sent``,
+    ``advertised`` and a table made then (``desync``) say so."""
+    world = World(random.Random(0))
+    lean = world.outs[1]
+    lean.table_sent(world.loc, lean.epoch)
+    a = world.channels[0]
+    a.announce(KEYS[:2], world.paths[0])
+    world.round(None)
+    old = lean.sent(KEYS[0])[0][1].block
+    a.announce(KEYS[:1], world.paths[1])  # not flushed
+    a.withdraw(KEYS[1:2])
+    a.announce(KEYS[2:3], world.paths[0])  # new, not flushed
+    assert lean.sent(KEYS[0])[0][1].block == old and lean.sent(KEYS[1]) != [] and lean.sent(KEYS[2]) == []
+    assert set(lean.advertised) == set(KEYS[:2])
+    lean.desync(world.loc)
+    assert not lean.synced and set(lean._held) == set(KEYS[:2]) and lean._held[KEYS[0]].block == old
+    world.round(None)
+    assert set(world.peers[1].routes) == {KEYS[0], KEYS[2]} and len(lean) == 2
+
+
+class Reach:
+    """Next hops the kernel resolves (``LocRib.reach``)."""
+
+    def __init__(self) -> None:
+        self.up: set[str] = set()
+
+    def resolves(self, address: str) -> bool:
+        return address in self.up
+
+
+T = PeerInfo(9, "192.0.2.9", 65099, "10.0.0.9", ibgp=False)
+K = parse_prefix("10.9.0.0/24")[1]
+
+
+def lone(every_change: bool = False) -> tuple[LocRib, dict[Family, set[int]], AdjRibOut]:
+    """A Loc-RIB flushed as the speaker does, and one Adj-RIB-Out in sync (to T)."""
+    loc = LocRib()
+    loc.every_change = every_change
+    changed: dict[Family, set[int]] = {V4: set()}
+    loc.dirty = changed[V4]
+    out = AdjRibOut(V4, ExportPolicy(T, 65000, "10.0.0.100", next_hop_v4="192.0.2.100"), TABLE)
+    out.table_sent(loc, out.epoch)
+    assert out.synced
+    return loc, changed, out
+
+
+def flush_round(loc: LocRib, changed: dict[Family, set[int]],
+                out: AdjRibOut) -> tuple[set[int], dict[int, bytes]]:
+    keys, changed[V4] = changed[V4], set()
+    loc.dirty = changed[V4]
+    out.consider(keys, loc, False, loc.take_before())
+    sent = content(out.flush(CTX))
+    out.settle(loc)
+    return sent
+
+
+@pytest.mark.parametrize(("every_change", "same_export"), [(False, True), (False, False), (True, True)])
+def test_two_parked_paths_of_a_new_prefix_coming_back_at_once_reach_a_peer_in_sync(
+        every_change: bool, same_export: bool) -> None:
+    """``reresolve`` offers both paths of a prefix that had none, one after the other: the
+    second must not take the first for what the peer had."""
+    loc, changed, out = lone(every_change)
+    reach = Reach()
+    loc.reach = reach
+    a, b = Channel(V4, loc, changed, EBGP_A), Channel(V4, loc, changed, EBGP_B)
+    pa = make_path(65010, nh="198.51.100.1")
+    pb = make_path(65010 if same_export else 65011, nh="198.51.100.2")
+    b.announce([K], pb)  # both parked: their next hops do not resolve
+    a.announce([K], pa)
+    assert flush_round(loc, changed, out) == (set(), {})
+    reach.up |= {"198.51.100.1", "198.51.100.2"}
+    changed[V4].update(loc.reresolve({"198.51.100.1", "198.51.100.2"}))
+    withdrawn, announced = flush_round(loc, changed, out)
+    assert withdrawn == set() and list(announced) == [K] and len(out) == 1 and out.synced
+    a.withdraw([K])
+    b.withdraw([K])
+    assert flush_round(loc, changed, out) == ({K}, {}) and len(out) == 0
+
+
+def test_an_addpath_reimport_of_a_new_prefix_reaches_a_peer_in_sync() -> None:
+    """``reimport`` counts its changes in a set of its own: the Loc-RIB must still see the
+    first path of a new prefix as new when the second path replaces it."""
+    loc, changed, out = lone()
+    channel = AddPathChannel(V4, loc, changed, EBGP_A)
+    channel.importer = PolicyFilter(Assignment(default=Disposition.REJECT),
+                                    Source("192.0.2.1", 65001, RouteType.EXTERNAL), V4, TABLE, shift=32)
+    longer, shorter = make_path(65010, 65011, nh="198.51.100.1"), make_path(65010, nh="198.51.100.2")
+    channel.announce([K << 32 | 1], longer)
+    channel.announce([K << 32 | 2], shorter)  # path id 2 wins: the shorter AS_PATH
+    assert flush_round(loc, changed, out) == (set(), {})  # both rejected
+    assert channel.reimport(None, 0.0) == 1
+    withdrawn, announced = flush_round(loc, changed, out)
+    assert withdrawn == set() and list(announced) == [K] and len(out) == 1
+    channel.withdraw([K << 32 | 1, K << 32 | 2])
+    assert flush_round(loc, changed, out) == ({K}, {}) and len(out) == 0
+
+
+def test_a_round_missed_while_a_table_goes_out_keeps_the_table() -> None:
+    """A table begun before a round its peer missed proves nothing when it ends: the
+    missed prefix is in neither, so the Adj-RIB-Out must not claim to be in sync."""
+    loc, changed, _ = lone()
+    out = AdjRibOut(V4, ExportPolicy(T, 65000, "10.0.0.100", next_hop_v4="192.0.2.100"), TABLE)
+    began, keys = out.epoch, loc.keys()  # a table of nothing begins
+    Channel(V4, loc, changed, EBGP_A).announce([K], make_path(65010))
+    missed, changed[V4] = changed[V4], set()
+    loc.dirty = changed[V4]
+    out.miss(loc, loc.take_before(), missed)  # (its session was not Established yet)
+    out.consider(keys, loc)
+    out.flush(CTX)
+    out.table_sent(loc, began)
+    assert not out.synced and len(out) == 0  # K never went out: a table says so
