@@ -386,10 +386,8 @@ class AdjRibOut:
                 sent = last_sent
             if again or (sent is not out and (sent is None or out is None or not out.same(sent))):
                 pending[k] = out
-                if out is None:
-                    count -= sent is not None
-                elif sent is None:
-                    count += 1
+                if olds is not None:  # (in sync: never ``again``, so sent is not out)
+                    count += 1 if sent is None else -1 if out is None else 0
             else:  # what the peer has (an equal export of another source path, or policy, included)
                 pending.pop(k, None)
         for counter in counters:

@@ -41,10 +41,17 @@ class Channel(AdjRibIn):
         #: The peer's import policy; None: every route goes to the Loc-RIB as received.
         self.importer: PolicyFilter | None = None
 
+    def _mark(self, keys: list[int]) -> None:
+        """``keys`` changed their best: into the speaker's set of changes, unless the
+        Loc-RIB put them there already (it is its ``dirty``; ``reimport`` counts apart)."""
+        changed = self.changed[self.family]
+        if changed is not self.loc.dirty:
+            changed.update(keys)
+
     def _retract(self, keys: list[int]) -> list[int]:
         """``keys`` left the Adj-RIB-In: take them out of the Loc-RIB too; returns them."""
         if keys:
-            self.changed[self.family].update(self.loc.retract(self.info, keys))
+            self._mark(self.loc.retract(self.info, keys))
         return keys
 
     #: Whether the Adj-RIB-In keys carry Path Identifiers (rib.channel_addpath).
@@ -60,7 +67,7 @@ class Channel(AdjRibIn):
 
     def _to_loc(self, keys: Sequence[int], path: Path, now: float) -> None:
         """Offer ``path`` for ``keys`` (of this Adj-RIB-In) to the Loc-RIB, as it is."""
-        self.changed[self.family].update(self.loc.offer(self.info, keys, path, now))
+        self._mark(self.loc.offer(self.info, keys, path, now))
 
     def _offer(self, keys: Sequence[int], path: Path, now: float) -> None:
         """The peer's ``path`` for ``keys`` through the import policy into the Loc-RIB."""
@@ -79,7 +86,7 @@ class Channel(AdjRibIn):
         """The peer announces ``path`` for ``keys`` (an announcement unmarks a stale route)."""
         AdjRibIn.announce(self, keys, path)
         if self.importer is None:
-            self.changed[self.family].update(self.loc.offer(self.info, keys, path, now))
+            self._mark(self.loc.offer(self.info, keys, path, now))
         else:
             self._offer(keys, path, now)
 
@@ -87,7 +94,7 @@ class Channel(AdjRibIn):
         """The peer withdraws ``keys``; returns those that were present."""
         gone = AdjRibIn.withdraw(self, keys)
         if gone:
-            self.changed[self.family].update(self.loc.retract(self.info, gone))
+            self._mark(self.loc.retract(self.info, gone))
         return gone
 
     # --- the whole table ------------------------------------------------------------------

@@ -74,15 +74,15 @@ class AddPathChannel(Channel):
         return src
 
     def _to_loc(self, keys: Sequence[int], path: Path, now: float) -> None:
-        changed, offer = self.changed[self.family], self.loc.offer
+        offer = self.loc.offer
         for pid, prefixes in by_path_id(keys).items():
-            changed.update(offer(self.source(pid), prefixes, path, now))
+            self._mark(offer(self.source(pid), prefixes, path, now))
 
     def _retract(self, keys: list[int]) -> list[int]:
         if keys:
-            changed, retract = self.changed[self.family], self.loc.retract
+            retract = self.loc.retract
             for pid, prefixes in by_path_id(keys).items():
-                changed.update(retract(self.source(pid), prefixes))
+                self._mark(retract(self.source(pid), prefixes))
         return keys
 
     def announce(self, keys: Sequence[int], path: Path, now: float = 0.0) -> None:
