@@ -143,6 +143,8 @@ class World:
         self.epochs = [0, 0]
         self.again = False
         self.rounds = self.synced_rounds = 0  # rounds sent, and in those the lean one was in sync
+        self.stale = False  # a round was missed: the peers may hold what no export makes now
+        self.truths = 0  # checks against a fresh export of the whole Loc-RIB
 
     def fresh(self, kind: type[AdjRibOut], i: int) -> AdjRibOut:
         out = kind(V4, self.pol, self.table)
@@ -213,6 +215,7 @@ class World:
                 self.slice()
         elif op < 0.8:
             self.round(None, missed=True)
+            self.stale = True
         elif op < 0.86:
             if self.sending is None:
                 self.start(rng.random() < 0.5)  # a table, or a refresh
@@ -225,7 +228,7 @@ class World:
             self.start(False)
         elif op < 0.9:
             name = rng.choice([None, "mark", "tag", "cut"])  # a reload: another export policy
-            self.books = [book(name), book(name)]
+            self.policy, self.books, self.stale = name, [book(name), book(name)], False
             for out, b in zip(self.outs, self.books, strict=True):
                 out.exporter = export_filter(b, None, V4, out.policy, self.table)
                 out.consider_all(self.loc)
@@ -236,6 +239,7 @@ class World:
             self.outs = [self.fresh(Kept, 0), self.fresh(AdjRibOut, 1)]  # the session goes down and up
             for peer in self.peers:
                 peer.routes.clear()
+            self.stale = False
             self.start(False)
         else:
             while self.sending is not None:
@@ -252,6 +256,17 @@ class World:
         assert sorted(lean.prefix_keys()) == sorted(ref)
         for k in KEYS[:6]:
             assert [(i, p.block) for i, p in lean.sent(k)] == [(i, p.block) for i, p in kept.sent(k)]
+        if not (self.stale or self.sending is not None or self.changed[V4]):
+            assert self.peers[1].routes == self.truth()
+            self.truths += 1
+
+    def truth(self) -> dict[int, bytes]:
+        """What the peer must hold once every change went out: the whole Loc-RIB exported
+        by an Adj-RIB-Out made now, with no history."""
+        fresh = Kept(V4, self.outs[0].policy, self.table)
+        fresh.exporter = export_filter(book(self.policy), None, V4, fresh.policy, self.table)
+        fresh.consider_all(self.loc)
+        return content(fresh.flush(CTX))[1]
 
 
 @pytest.mark.parametrize("seed", range(60))
@@ -265,6 +280,7 @@ def test_in_sync_the_peer_gets_what_a_kept_table_sends(seed: int) -> None:
         world.check()
     world.round(None)
     world.check()
+    assert world.truths > 10  # (19-100 per seed, 2,332 in all)
 
 
 def test_in_sync_in_many_rounds() -> None:
@@ -418,3 +434,43 @@ def test_a_round_missed_while_a_table_goes_out_keeps_the_table() -> None:
     out.flush(CTX)
     out.table_sent(loc, began)
     assert not out.synced and len(out) == 0  # K never went out: a table says so
+
+
+def test_a_withdrawal_missed_keeps_the_table_until_every_prefix_is_considered() -> None:
+    """A round missed after routes went out may leave the peer a route the Loc-RIB no
+    longer has: no table sent over the Loc-RIB's keys proves sync then; considering every
+    prefix, those the table holds included, withdraws it, and sync follows."""
+    loc, changed, out = lone()
+    a = Channel(V4, loc, changed, EBGP_A)
+    a.announce([K], make_path(65010))
+    assert flush_round(loc, changed, out)[1].keys() == {K}
+    a.withdraw([K])
+    missed, changed[V4] = changed[V4], set()
+    loc.dirty = changed[V4]
+    out.miss(loc, loc.take_before(), missed)
+    began = out.epoch
+    out.consider(loc.keys(), loc)  # a table of nothing
+    assert out.flush(CTX) == []
+    out.table_sent(loc, began)
+    assert not out.synced and len(out) == 1  # the peer still has K
+    out.consider_all(loc)
+    assert content(out.flush(CTX)) == ({K}, {})
+    out.settle(loc)
+    assert out.synced and len(out) == 0
+
+
+def test_an_export_policy_changed_while_a_table_goes_out_keeps_the_table() -> None:
+    """A refresh begun under one export policy and ended under another proves nothing."""
+    loc, changed, out = lone()
+    Channel(V4, loc, changed, EBGP_A).announce([K], make_path(65010))
+    flush_round(loc, changed, out)
+    began, keys = out.epoch, loc.keys()
+    out.consider(keys, loc, True)  # the refresh's one slice
+    out.flush(CTX)
+    out.exporter = export_filter(book("tag"), None, V4, out.policy, TABLE)  # a reload meanwhile
+    out.table_sent(loc, began)
+    assert not out.synced and out.advertised[K].block == out.sent(K)[0][1].block
+    out.consider_all(loc)
+    assert list(content(out.flush(CTX))[1]) == [K]  # now with the policy's community
+    out.settle(loc)
+    assert out.synced
