@@ -2,9 +2,12 @@
 one process without sockets: the routing benchmark's UPDATE stream (bench/bgpio.py: /24s,
 10 per attribute set) decoded and announced into the Loc-RIB through a Channel, then
 exported to one eBGP peer (AdjRibOut.consider + flush a budget at a time, as
-Speaker._flush does). Issue 14 item 3: the figure is MB per 100k routes, the unit of the
-routing benchmark's "RSS growth" column; what the socket buffers, the framer and the
-owner add in the daemon is not here.
+Speaker._flush does). The peer's session is up before the table comes, as in the routing
+benchmark, so its Adj-RIB-Out is in sync and holds nothing per prefix (``--kept``: one
+that keeps its table, as a session that comes up later does until its table has gone
+out). Issue 14 item 3: the figure is MB per 100k routes, the unit of the routing
+benchmark's "RSS growth" column; what the socket buffers, the framer and the owner add in
+the daemon is not here.
 
     .venv/bin/python bench/rib_memory.py --routes 300000
 """
@@ -27,6 +30,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="the gracebgp source tree to measure")
     ap.add_argument("--routes", type=int, default=300_000)
     ap.add_argument("--top", type=int, default=20, help="allocation sites to list")
+    ap.add_argument("--kept", action="store_true", help="an Adj-RIB-Out that keeps its table")
     args = ap.parse_args(argv)
     sys.path.insert(0, str(HERE.parent))
     sys.path.insert(0, str(args.src))
@@ -50,26 +54,35 @@ def main(argv: list[str] | None = None) -> int:
     changed: dict[object, set[int]] = {IPV4_UNICAST: set()}
     channel = Channel(IPV4_UNICAST, loc, changed,  # type: ignore[arg-type]
                       PeerInfo(1, "10.253.0.2", 65100, "10.253.0.2", False))
+    out = AdjRibOut(IPV4_UNICAST, ExportPolicy(PeerInfo(2, "10.253.1.1", 65200, "10.253.0.3", False), 65000,
+                                               "10.253.0.1", "10.253.0.1"), table)
+    syncs = hasattr(out, "table_sent") and not args.kept  # (trees before 615f86d: always a table)
+    if syncs:
+        loc.dirty = changed[IPV4_UNICAST]  # (as the Speaker does)
+        out.table_sent(loc, out.epoch)  # its session came up with the Loc-RIB empty
     for body in bodies:
         u = parse_update(body, ctx).update
         assert u is not None and u.attrs is not None
         channel.announce(u.nlri, table.get(u.attrs, (u.attrs.next_hop or "",)), 0.0)
-    out = AdjRibOut(IPV4_UNICAST, ExportPolicy(PeerInfo(2, "10.253.1.1", 65200, "10.253.0.3", False), 65000,
-                                               "10.253.0.1", "10.253.0.1"), table)
-    todo = set(loc.entries)
-    changed[IPV4_UNICAST].clear()
+    todo = changed[IPV4_UNICAST]
     while todo:
         chunk = set(itertools.islice(todo, 100_000))
         todo -= chunk
-        out.consider(chunk, loc)
+        if syncs:
+            out.consider(chunk, loc, False, loc.take_before(chunk))
+        else:
+            out.consider(chunk, loc)
         out.flush(ctx)
-    del bodies, chunk, todo
+    if syncs:
+        out.settle(loc)
+    del bodies, chunk
     gc.collect()
     after = tracemalloc.take_snapshot()
     stats = after.compare_to(before, "traceback")
     scale = 100_000 / args.routes / 2**20
     total = sum(s.size_diff for s in stats)
-    print(f"{args.routes:,} routes, {len(loc)} in the Loc-RIB, {len(out)} advertised: "
+    held = "in sync, no table" if getattr(out, "synced", False) else "a table"
+    print(f"{args.routes:,} routes, {len(loc)} in the Loc-RIB, {len(out)} advertised ({held}): "
           f"{total * scale:.1f} MB per 100k routes held after export\n")
     print("| MB/100k | objects | allocated at (caller > line) |\n| ---: | ---: | --- |")
     for s in stats[:args.top]:
