@@ -180,8 +180,11 @@ def test_two_daemons_without_kernel_support_stay_down_and_say_why(ao_pair: tuple
                                                                     tmp_path: Path) -> None:
     _procs, logs, _confs = ao_pair
     for log in logs:
+        # the sessions start before the API serves: wait for both lines, not the first
         wait_for(log, "this kernel has no TCP-AO")
-    health = _api(tmp_path, "a", "/v1/health")
+        wait_for(log, "API on unix:")
+    health = _until_true("health names TCP-AO", lambda: (h := _api(tmp_path, "a", "/v1/health"))
+                         and any(c["type"] == "TcpAoUnavailable" for c in h["conditions"]) and h, logs=logs)
     kinds = {c["type"]: c for c in health["conditions"]}
     host = kinds["TcpAoUnavailable"]
     assert B in host["subject"] and "CONFIG_TCP_AO" in host["message"] and not health["healthy"]
@@ -196,6 +199,7 @@ def test_two_daemons_roll_keys_over_without_a_reset(ao_pair: tuple[list[Any], li
     procs, logs, confs = ao_pair
     for log in logs:
         wait_for(log, "established:")
+        wait_for(log, "API on unix:")
 
     def keepalives() -> int:
         peer = _api(tmp_path, "b", f"/v1/peers/{A}")
