@@ -117,6 +117,11 @@ def check_agree(peers: list[dict[str, Any]], glob: dict[str, Any], m: Samples) -
     assert families == {r["family"] for r in glob["rib"]}
 
 
+def established(d: Daemon, peer: str) -> int:
+    """How many times ``d`` logged its session with ``peer`` established."""
+    return d.log.read_text().count(f"peer {peer}: established:")
+
+
 def test_metrics_match_the_api(pair: Pair) -> None:
     wait_established(pair)
     for me, other in ((pair.a, pair.b), (pair.b, pair.a)):
@@ -125,7 +130,9 @@ def test_metrics_match_the_api(pair: Pair) -> None:
         # Not just equal: the demo's numbers (each side originates 3 IPv4 + 2 IPv6 routes).
         o = other.address
         assert value(m, "gracebgp_peer_up", peer=o) == 1.0
-        assert value(m, "gracebgp_peer_established_total", peer=o) == 1.0
+        # as often as the log says it came up (1, unless a connection collision under load
+        # made it come up again before this test looked)
+        assert value(m, "gracebgp_peer_established_total", peer=o) == established(me, o) >= 1
         for family, routes in (("ipv4-unicast", DEMO_V4), ("ipv6-unicast", DEMO_V6)):
             theirs, mine = len(routes[o]), len(routes[me.address])
             assert value(m, "gracebgp_peer_prefixes_received", peer=o, family=family) == theirs
@@ -175,6 +182,7 @@ def test_metrics_follow_a_shutdown(pair: Pair) -> None:
     wait_established(pair)
     with pair.b.client() as b, pair.a.client() as a:
         sent_before = b.get(f"/v1/peers/{A_ADDR}").json()["messages_sent"]["notification"]
+        up_before = value(snapshot(pair.b)[2], "gracebgp_peer_established_total", peer=A_ADDR)
         got_before = a.get(f"/v1/peers/{B_ADDR}").json()["messages_received"]["notification"]
         assert b.post(f"/v1/peers/{A_ADDR}/shutdown", json={"message": "metrics test"}).status_code == 200
         try:
@@ -197,7 +205,8 @@ def test_metrics_follow_a_shutdown(pair: Pair) -> None:
         wait_established(pair)
         m = snapshot(pair.b)[2]
         assert value(m, "gracebgp_peer_up", peer=A_ADDR) == 1.0
-        assert value(m, "gracebgp_peer_established_total", peer=A_ADDR) == 2.0
+        assert value(m, "gracebgp_peer_established_total", peer=A_ADDR) == up_before + 1 == established(
+            pair.b, A_ADDR)
 
 
 def test_owner_step_metrics_are_exported_and_sane(pair: Pair) -> None:
