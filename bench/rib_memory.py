@@ -7,7 +7,9 @@ benchmark, so its Adj-RIB-Out is in sync and holds nothing per prefix (``--kept`
 that keeps its table, as a session that comes up later does until its table has gone
 out). Issue 14 item 3: the figure is MB per 100k routes, the unit of the routing
 benchmark's "RSS growth" column; what the socket buffers, the framer and the owner add in
-the daemon is not here.
+the daemon is not here. As in the daemon, the Adj-RIB-In settles after each flush round:
+holding the whole table from one peer, it reads its routes from the Loc-RIB and keeps no
+dict (``--held``: one that keeps its dict, as before 2026-12-06).
 
     .venv/bin/python bench/rib_memory.py --routes 300000
 """
@@ -31,6 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--routes", type=int, default=300_000)
     ap.add_argument("--top", type=int, default=20, help="allocation sites to list")
     ap.add_argument("--kept", action="store_true", help="an Adj-RIB-Out that keeps its table")
+    ap.add_argument("--held", action="store_true", help="an Adj-RIB-In that keeps its dict")
     args = ap.parse_args(argv)
     sys.path.insert(0, str(HERE.parent))
     sys.path.insert(0, str(args.src))
@@ -73,6 +76,8 @@ def main(argv: list[str] | None = None) -> int:
         else:
             out.consider(chunk, loc)
         out.flush(ctx)
+        if not args.held and hasattr(channel, "settle"):  # (trees before: always a dict)
+            channel.settle()
     if syncs:
         out.settle(loc)
     del bodies, chunk
@@ -82,7 +87,9 @@ def main(argv: list[str] | None = None) -> int:
     scale = 100_000 / args.routes / 2**20
     total = sum(s.size_diff for s in stats)
     held = "in sync, no table" if getattr(out, "synced", False) else "a table"
-    print(f"{args.routes:,} routes, {len(loc)} in the Loc-RIB, {len(out)} advertised ({held}): "
+    held_in = "read from the Loc-RIB" if getattr(channel, "reads_loc", False) else "a dict"
+    print(f"{args.routes:,} routes, {len(loc)} in the Loc-RIB, {len(channel)} received ({held_in}), "
+          f"{len(out)} advertised ({held}): "
           f"{total * scale:.1f} MB per 100k routes held after export\n")
     print("| MB/100k | objects | allocated at (caller > line) |\n| ---: | ---: | --- |")
     for s in stats[:args.top]:

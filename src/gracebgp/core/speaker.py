@@ -581,3 +581,7 @@ class Speaker:
             budget -= len(keys)
             self._out += routewatch.flushed(self, family, keys)  # and to the kernel FIB
             advertise_round(self, self.peers.values(), family, keys, before, now)
+            for peer in self.peers.values():  # each Adj-RIB-In held or read from the Loc-RIB
+                channel = peer.adj_in.get(family)
+                if channel is not None:
+                    channel.settle()

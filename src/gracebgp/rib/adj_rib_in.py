@@ -9,24 +9,31 @@ removed and returned.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from gracebgp.rib.path import Path
 
 
 class AdjRibIn:
-    __slots__ = ("_stale", "routes")
+    """``routes``: key -> the path the peer sent (held in ``_routes``; ``channel.Channel``
+    may read them from the Loc-RIB instead, and then overrides what touches ``_routes``)."""
+
+    __slots__ = ("_routes", "_stale")
 
     def __init__(self) -> None:
-        self.routes: dict[int, Path] = {}
+        self._routes: dict[int, Path] = {}
         self._stale: set[int] | None = None
 
+    @property
+    def routes(self) -> Mapping[int, Path]:
+        return self._routes
+
     def __len__(self) -> int:
-        return len(self.routes)
+        return len(self._routes)
 
     # --- routes --------------------------------------------------------------------
     def announce(self, keys: Sequence[int], path: Path) -> None:
-        routes = self.routes
+        routes = self._routes
         for k in keys:
             routes[k] = path
         stale = self._stale
@@ -35,7 +42,7 @@ class AdjRibIn:
 
     def withdraw(self, keys: Iterable[int]) -> list[int]:
         """Remove keys; returns those that were present."""
-        routes = self.routes
+        routes = self._routes
         gone = [k for k in keys if routes.pop(k, None) is not None]
         if self._stale and gone:
             self._stale.difference_update(gone)
@@ -43,7 +50,7 @@ class AdjRibIn:
 
     def clear(self) -> list[int]:
         gone = list(self.routes)
-        self.routes.clear()
+        self._routes.clear()
         self._stale = None
         return gone
 
@@ -73,10 +80,14 @@ class AdjRibIn:
         self._stale = None
         if not stale:
             return []
-        routes = self.routes
-        for k in stale:
-            del routes[k]
+        self._drop(stale)
         return list(stale)
+
+    def _drop(self, keys: Iterable[int]) -> None:
+        """Forget ``keys`` (each one held)."""
+        routes = self._routes
+        for k in keys:
+            del routes[k]
 
     def is_stale(self, key: int) -> bool:
         return self._stale is not None and key in self._stale

@@ -12,25 +12,42 @@ sent, pre-policy (soft reconfiguration, the route views, ``--explain``); what th
 ``importer`` (``rib.policy_filter``) accepts goes to the Loc-RIB as the policy made it,
 and what it rejects leaves the Loc-RIB. ``reimport`` runs a new policy over the kept
 routes (a reload: no route refresh, no session reset), offering only what changed.
+
+Without import policy, what the peer sent is what its candidates in the Loc-RIB hold
+(routes refused before this door are kept apart, ``Peer.rejected``), so a Channel that
+holds a large share of the Loc-RIB keeps no dict of its own: it reads its routes from the
+Loc-RIB's candidates of its source (``loc_rib.SourceRoutes``) and counts them (issue 14
+item 3: the Adj-RIB-In's dict is 4.0 MB per 100k routes). ``settle``, at each flush
+round, moves between the two by share (``READ_MIN``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from gracebgp.rib.adj_rib_in import AdjRibIn
-from gracebgp.rib.loc_rib import LocRib
+from gracebgp.rib.loc_rib import LocRib, SourceRoutes
 from gracebgp.rib.path import Path, PeerInfo
 from gracebgp.rib.policy_filter import PolicyFilter
 from gracebgp.types import Family
+
+#: A Channel reads its routes from the Loc-RIB once it holds at least this many and at
+#: least half the Loc-RIB's prefixes; below a quarter it holds them again, so a pass over
+#: its routes (a session down, graceful restart's marking, a view) walks at most four
+#: times as many entries as it has routes.
+READ_MIN = 4096
 
 
 class Channel(AdjRibIn):
     """``loc`` is the family's Loc-RIB, ``changed[family]`` the keys whose best path
     changed since the last flush (the speaker's; it swaps the set out when it flushes),
-    ``info`` the peer as the Loc-RIB knows it (renewed when a session comes up)."""
+    ``info`` the peer as the Loc-RIB knows it (renewed when a session comes up; its
+    ``source`` stays). ``_count``: None while the routes are held in ``_routes``, else
+    how many there are in the Loc-RIB (read from it; ``_routes`` stays empty).
+    ``_plain``: the Loc-RIB holds every route as the peer sent it (no import policy has
+    been set since the last ``reimport`` without one), which reading from it needs."""
 
-    __slots__ = ("changed", "family", "importer", "info", "loc")
+    __slots__ = ("_count", "_importer", "_plain", "changed", "family", "info", "loc")
 
     def __init__(self, family: Family, loc: LocRib, changed: dict[Family, set[int]], info: PeerInfo) -> None:
         super().__init__()
@@ -38,8 +55,58 @@ class Channel(AdjRibIn):
         self.loc = loc
         self.changed = changed
         self.info = info
-        #: The peer's import policy; None: every route goes to the Loc-RIB as received.
-        self.importer: PolicyFilter | None = None
+        self._count: int | None = None
+        self._importer: PolicyFilter | None = None
+        self._plain = True
+
+    @property
+    def importer(self) -> PolicyFilter | None:
+        """The peer's import policy; None: every route goes to the Loc-RIB as received."""
+        return self._importer
+
+    @importer.setter
+    def importer(self, importer: PolicyFilter | None) -> None:
+        if importer is not None:
+            if self._count is not None:
+                self._hold()  # the Loc-RIB will hold what the policy makes of the routes
+            self._plain = False
+        self._importer = importer
+
+    # --- where the routes are: here or in the Loc-RIB --------------------------------------
+    @property
+    def routes(self) -> Mapping[int, Path]:
+        count = self._count
+        return self._routes if count is None else SourceRoutes(self.loc, self.info.source, count)
+
+    def __len__(self) -> int:
+        count = self._count
+        return len(self._routes) if count is None else count
+
+    @property
+    def reads_loc(self) -> bool:
+        """Whether the routes are read from the Loc-RIB (no dict of their own)."""
+        return self._count is not None
+
+    def settle(self) -> None:
+        """At a flush round: read the routes from the Loc-RIB when they are a large share of
+        it and no import policy changes them (nor Path Identifiers name them), else hold
+        them (``READ_MIN``)."""
+        count, loc = self._count, self.loc
+        size = len(loc.entries) + len(loc.parked)
+        if count is None:
+            n = len(self._routes)
+            if n >= READ_MIN and 2 * n >= size and self._plain and not self.with_path_ids:
+                self._count, self._routes = n, {}
+        elif 4 * count < size:
+            self._hold()
+
+    def _hold(self) -> None:
+        """Hold the routes here again (one pass over the Loc-RIB)."""
+        self._routes, self._count = dict(self.loc.source_items(self.info.source)), None
+
+    def _drop(self, keys: Iterable[int]) -> None:
+        if self._count is None:
+            super()._drop(keys)  # (else they leave the Loc-RIB in _retract, which counts them)
 
     def _mark(self, keys: list[int]) -> None:
         """``keys`` changed their best: into the speaker's set of changes, unless the
@@ -49,9 +116,13 @@ class Channel(AdjRibIn):
             changed.update(keys)
 
     def _retract(self, keys: list[int]) -> list[int]:
-        """``keys`` left the Adj-RIB-In: take them out of the Loc-RIB too; returns them."""
+        """``keys`` left the Adj-RIB-In (or the import policy refused them): take them out of
+        the Loc-RIB too; returns them."""
         if keys:
-            self._mark(self.loc.retract(self.info, keys))
+            loc = self.loc
+            self._mark(loc.retract(self.info, keys))
+            if self._count is not None:
+                self._count -= loc.moved
         return keys
 
     #: Whether the Adj-RIB-In keys carry Path Identifiers (rib.channel_addpath).
@@ -67,11 +138,14 @@ class Channel(AdjRibIn):
 
     def _to_loc(self, keys: Sequence[int], path: Path, now: float) -> None:
         """Offer ``path`` for ``keys`` (of this Adj-RIB-In) to the Loc-RIB, as it is."""
-        self._mark(self.loc.offer(self.info, keys, path, now))
+        loc = self.loc
+        self._mark(loc.offer(self.info, keys, path, now))
+        if self._count is not None:
+            self._count += loc.moved
 
     def _offer(self, keys: Sequence[int], path: Path, now: float) -> None:
         """The peer's ``path`` for ``keys`` through the import policy into the Loc-RIB."""
-        importer = self.importer
+        importer = self._importer
         if importer is None:
             self._to_loc(keys, path, now)
             return
@@ -84,14 +158,27 @@ class Channel(AdjRibIn):
     # --- the hot path: once per UPDATE (AdjRibIn's method called directly, not super()) ---
     def announce(self, keys: Sequence[int], path: Path, now: float = 0.0) -> None:
         """The peer announces ``path`` for ``keys`` (an announcement unmarks a stale route)."""
+        if self._count is not None:  # read from the Loc-RIB: the offer is the announcement
+            self._to_loc(keys, path, now)
+            stale = self._stale
+            if stale:
+                stale.difference_update(keys)
+            return
         AdjRibIn.announce(self, keys, path)
-        if self.importer is None:
+        if self._importer is None:
             self._mark(self.loc.offer(self.info, keys, path, now))
         else:
             self._offer(keys, path, now)
 
     def withdraw(self, keys: Iterable[int]) -> list[int]:
         """The peer withdraws ``keys``; returns those that were present."""
+        if self._count is not None:
+            source, has = self.info.source, self.loc.source_path
+            gone = [k for k in dict.fromkeys(keys) if has(source, k) is not None]
+            stale = self._stale
+            if stale and gone:
+                stale.difference_update(gone)
+            return self._retract(gone)
         gone = AdjRibIn.withdraw(self, keys)
         if gone:
             self._mark(self.loc.retract(self.info, gone))
@@ -117,6 +204,7 @@ class Channel(AdjRibIn):
         try:
             for path, keys in groups.items():
                 self._offer(keys, path, now)
+            self._plain = importer is None  # every route offered as sent
         finally:
             self.changed[self.family] = outer
         outer |= mine
@@ -148,7 +236,7 @@ class Channel(AdjRibIn):
         converted: dict[Path, Path | None] = {}
         moved: dict[Path, list[int]] = {}
         dropped: list[int] = []
-        routes = self.routes
+        routes, held = self.routes, self._count is None
         for key in self.stale_keys():
             path = routes[key]
             if path in converted:
@@ -161,6 +249,7 @@ class Channel(AdjRibIn):
                 moved.setdefault(new, []).append(key)
         self.withdraw(dropped)
         for new, keys in moved.items():
-            routes.update(dict.fromkeys(keys, new))  # still marked stale
+            if held:
+                self._routes.update(dict.fromkeys(keys, new))  # still marked stale
             self._offer(keys, new, now)
         return sum(len(k) for k in moved.values()), len(dropped)

@@ -10,7 +10,7 @@ peer, RFC 7911 §5; its PeerInfo is rebuilt when its session comes up again).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Protocol
 
 from gracebgp.rib.decision import Candidate, Multipath, multipath_set, select
@@ -42,10 +42,14 @@ class LocRib:
     flushes, nothing is recorded); ``before``: for each of them that had a best then,
     that best (the first change writes it; a prefix in ``dirty`` but not in ``before``
     had none, and costs no record). An Adj-RIB-Out in sync with this table
-    (``AdjRibOut.synced``) reads from them what its peer has for a changed prefix."""
+    (``AdjRibOut.synced``) reads from them what its peer has for a changed prefix.
+    ``moved``: how many prefixes the last ``offer`` gave a candidate of its source that had
+    none (entered or parked), or the last ``retract`` took one from: an Adj-RIB-In read
+    from this table (``SourceRoutes``) counts its routes with it (read it right after the
+    call: the next ``offer`` or ``retract``, ``reresolve``'s too, overwrites it)."""
 
-    __slots__ = ("always_compare_med", "before", "dirty", "entries", "every_change", "fib_keys", "multipath",
-                 "parked", "reach")
+    __slots__ = ("always_compare_med", "before", "dirty", "entries", "every_change", "fib_keys", "moved",
+                 "multipath", "parked", "reach")
 
     def __init__(self, always_compare_med: bool = False) -> None:
         self.entries: dict[int, Entry] = {}
@@ -57,6 +61,7 @@ class LocRib:
         self.parked: dict[tuple[int, int], Candidate] = {}
         self.before: dict[int, Candidate] = {}
         self.dirty: set[int] | None = None
+        self.moved = 0
 
     def take_before(self, keys: set[int] | None = None) -> dict[int, Candidate]:
         """The old bests of ``keys`` (None: of every changed prefix), which leave ``before``:
@@ -130,35 +135,79 @@ class LocRib:
         reach = self.reach
         if reach is not None and path.next_hop and not peer.local and not reach.resolves(path.next_hop[0]):
             gone = self.retract(peer, keys)  # RFC 4271 §9.1.2.1: not a candidate, parked
+            parked, had = self.parked, self.moved
             for k in keys:
-                self.parked[(index, k)] = cand
+                parked[(index, k)] = cand
+            self.moved = len(set(keys)) - had
             return gone
-        if self.parked:
-            for k in keys:
-                self.parked.pop((index, k), None)
+        added = 0
+        if self.parked:  # a parked candidate is one the source had: not an added one
+            parked = self.parked
+            added = -sum(1 for k in keys if parked.pop((index, k), None) is not None)
         for k in keys:
             e = entries.get(k)
             if e is None:
                 entries[k] = cand
                 changed.append(k)
+                added += 1
             elif isinstance(e, tuple):
                 if e[0].source == index:
                     if e[1] is not path:
                         self._was(k, e)
                         entries[k] = cand
                         changed.append(k)
-                elif self._reselect(k, [e, cand], e):
-                    changed.append(k)
+                else:
+                    added += 1
+                    if self._reselect(k, [e, cand], e):
+                        changed.append(k)
             else:
                 old = next((c for c in e if c[0].source == index), None)
                 if old is not None and old[1] is path:
                     continue
+                if old is None:
+                    added += 1
                 others = [c for c in e if c[0].source != index]
                 if self._reselect(k, [*others, cand], e[0]):
                     changed.append(k)
+        self.moved = added
         if changed and self.dirty is not None:
             self.dirty.update(changed)  # (at once: a second change of a new key must see it)
         return changed
+
+    # --- one source's candidates, as an Adj-RIB-In read from this table -------------------
+    def source_path(self, source: int, key: int) -> Path | None:
+        """The path of ``source``'s candidate for ``key``, entered or parked; else None."""
+        e = self.entries.get(key)
+        if e is not None:
+            if isinstance(e, tuple):
+                if e[0].source == source:
+                    return e[1]
+            else:
+                for c in e:
+                    if c[0].source == source:
+                        return c[1]
+        if self.parked:
+            parked = self.parked.get((source, key))
+            if parked is not None:
+                return parked[1]
+        return None
+
+    def source_items(self, source: int) -> Iterator[tuple[int, Path]]:
+        """(key, path) of every candidate of ``source``, entered or parked: one pass over
+        the table (``channel.Channel`` reads from it only while the source holds a large
+        share of the table)."""
+        for k, e in self.entries.items():
+            if isinstance(e, tuple):
+                if e[0].source == source:
+                    yield k, e[1]
+            else:
+                for c in e:
+                    if c[0].source == source:
+                        yield k, c[1]
+                        break
+        for (index, k), c in list(self.parked.items()):
+            if index == source:
+                yield k, c[1]
 
     def restamp(self, peer: PeerInfo, keys: Sequence[int], now: float) -> None:
         """Set the learned-at time of ``peer``'s candidates for ``keys`` (routes configured
@@ -177,9 +226,10 @@ class LocRib:
         entries = self.entries
         changed: list[int] = []
         index = peer.source
+        taken = 0
         if self.parked:
-            for k in keys:
-                self.parked.pop((index, k), None)
+            parked = self.parked
+            taken = sum(1 for k in keys if parked.pop((index, k), None) is not None)
         for k in keys:
             e = entries.get(k)
             if e is None:
@@ -189,12 +239,15 @@ class LocRib:
                     self._was(k, e)
                     del entries[k]
                     changed.append(k)
+                    taken += 1
                 continue
             others = [c for c in e if c[0].source != index]
             if len(others) == len(e):
                 continue
+            taken += 1
             if self._reselect(k, others, e[0]):
                 changed.append(k)
+        self.moved = taken
         if changed and self.dirty is not None:
             self.dirty.update(changed)
         return changed
@@ -232,3 +285,31 @@ class LocRib:
             self._was(key, old_best)
             return True
         return False
+
+
+class SourceRoutes(Mapping[int, Path]):
+    """The routes of one source as a read-only mapping key -> path, read from ``loc``'s
+    candidates; ``count`` is how many there are (kept by the reader, ``Channel``)."""
+
+    __slots__ = ("count", "loc", "source")
+
+    def __init__(self, loc: LocRib, source: int, count: int) -> None:
+        self.loc, self.source, self.count = loc, source, count
+
+    def __getitem__(self, key: int) -> Path:
+        path = self.loc.source_path(self.source, key)
+        if path is None:
+            raise KeyError(key)
+        return path
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, int) and self.loc.source_path(self.source, key) is not None
+
+    def __iter__(self) -> Iterator[int]:
+        return (k for k, _ in self.loc.source_items(self.source))
+
+    def __len__(self) -> int:
+        return self.count
+
+    def items(self) -> Iterator[tuple[int, Path]]:  # type: ignore[override]  # (one pass, not a view)
+        return self.loc.source_items(self.source)

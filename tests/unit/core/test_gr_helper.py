@@ -3,7 +3,10 @@ section 3), on the in-memory network of ``grnet``."""
 
 from __future__ import annotations
 
+import pytest
+
 from gracebgp.core import events as ev
+from gracebgp.rib import channel
 from gracebgp.session.state import State
 
 from .grnet import A_V4, A_V6, B_V4, V4, V6, A, B, learned, neighbor, pair, restarted_a, stale
@@ -165,3 +168,24 @@ def test_rfc4724_4_2_consecutive_restart_deletes_still_stale() -> None:
               if e["event"] == "stale-purged" and e["reason"] == "consecutive restart"]
     assert sweeps == [("ipv4-unicast", 1, "consecutive restart")]  # ... the one still stale is not
     assert b.peers[A].gr.restart_deadline == net.now + 120
+
+
+def test_issue14_a_helper_reading_the_adj_rib_in_from_the_loc_rib_keeps_and_sweeps_the_same(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first test with A's Adj-RIB-In at B read from B's Loc-RIB (A's routes are most
+    of it; ``READ_MIN`` lowered to these tables): the speaker settles it at a flush round,
+    and the routes are kept, marked and swept as when it holds them."""
+    monkeypatch.setattr(channel, "READ_MIN", 1)
+    net, _a, b = pair()
+    adj = b.peers[A].adj_in
+    assert adj[V4].reads_loc and adj[V6].reads_loc and len(adj[V4]) == 3 and len(adj[V6]) == 1
+    net.cut(A)
+    net.run()
+    assert set(learned(b)) == set(A_V4) and stale(b, A) == set(A_V4) and stale(b, A, V6) == set(A_V6)
+    net.advance(30)
+    net.start(A, restarted_a(v4=A_V4[:2]), restart="unplanned")
+    assert set(learned(b)) == set(A_V4[:2]) and set(learned(b, V6)) == set(A_V6)
+    assert stale(b, A) == set() and len(b.peers[A].adj_in[V4]) == 2 and b.peers[A].route_count() == 3
+    assert b.peers[A].adj_in[V4].reads_loc  # 2 of B's 3 prefixes
+    purged = [(e["family"], e["purged"]) for e in net.events(B) if e["event"] == "eor-purged"]
+    assert purged == [("ipv4-unicast", 1), ("ipv6-unicast", 0)]
