@@ -172,13 +172,16 @@ class Channel(AdjRibIn):
 
     def withdraw(self, keys: Iterable[int]) -> list[int]:
         """The peer withdraws ``keys``; returns those that were present."""
-        if self._count is not None:
-            source, has = self.info.source, self.loc.source_path
-            gone = [k for k in dict.fromkeys(keys) if has(source, k) is not None]
+        count = self._count
+        if count is not None:  # read from the Loc-RIB: the retract is the withdrawal
+            gone: list[int] = []
+            self._mark(self.loc.retract(self.info, keys if isinstance(keys, (list, tuple)) else list(keys),
+                                        gone))
+            self._count = count - len(gone)
             stale = self._stale
             if stale and gone:
                 stale.difference_update(gone)
-            return self._retract(gone)
+            return gone
         gone = AdjRibIn.withdraw(self, keys)
         if gone:
             self._mark(self.loc.retract(self.info, gone))

@@ -221,15 +221,19 @@ class LocRib:
             elif e is not None:
                 entries[k] = [(c[0], c[1], now) if c[0].source == peer.source else c for c in e]
 
-    def retract(self, peer: PeerInfo, keys: Sequence[int]) -> list[int]:
-        """``peer`` no longer offers ``keys``; returns the keys whose best changed."""
+    def retract(self, peer: PeerInfo, keys: Sequence[int], gone: list[int] | None = None) -> list[int]:
+        """``peer`` no longer offers ``keys``; returns the keys whose best changed. ``gone``
+        (when given) gets each key that had a candidate of ``peer``'s source, once."""
         entries = self.entries
         changed: list[int] = []
         index = peer.source
         taken = 0
         if self.parked:
             parked = self.parked
-            taken = sum(1 for k in keys if parked.pop((index, k), None) is not None)
+            was_parked = [k for k in keys if parked.pop((index, k), None) is not None]
+            taken = len(was_parked)
+            if gone is not None:
+                gone += was_parked
         for k in keys:
             e = entries.get(k)
             if e is None:
@@ -240,11 +244,15 @@ class LocRib:
                     del entries[k]
                     changed.append(k)
                     taken += 1
+                    if gone is not None:
+                        gone.append(k)
                 continue
             others = [c for c in e if c[0].source != index]
             if len(others) == len(e):
                 continue
             taken += 1
+            if gone is not None:
+                gone.append(k)
             if self._reselect(k, others, e[0]):
                 changed.append(k)
         self.moved = taken
