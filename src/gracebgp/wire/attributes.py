@@ -30,6 +30,7 @@ from gracebgp.wire.iana import (
     SegmentType,
     UpdateSubcode,
 )
+from gracebgp.wire.numbers import shared
 
 # Plain ints, not AttrFlag members: IntFlag arithmetic is slow on the hot path.
 WELL_KNOWN = int(AttrFlag.TRANSITIVE)  # 0x40
@@ -98,7 +99,7 @@ def decode_segments(value: bytes, size: int) -> tuple[Segment, ...]:
         end = i + 2 + count * size
         if end > n:
             raise AttrMalformed(UpdateSubcode.MALFORMED_AS_PATH, "AS_PATH segment overrun")
-        segs.append((stype, _as_struct(count, size).unpack_from(value, i + 2)))
+        segs.append((stype, shared(_as_struct(count, size).unpack_from(value, i + 2))))
         i = end
     return tuple(segs)
 

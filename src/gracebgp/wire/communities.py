@@ -13,6 +13,7 @@ from typing import ClassVar
 
 from gracebgp.wire.attributes import OPTIONAL_TRANSITIVE, AttrMalformed
 from gracebgp.wire.iana import AttrType, UpdateSubcode, WellKnownCommunity
+from gracebgp.wire.numbers import shared
 
 LargeCommunity = tuple[int, int, int]
 
@@ -57,7 +58,7 @@ class Communities:
 
     @classmethod
     def decode_value(cls, value: bytes, flags: int, as4: bool) -> Communities:
-        return cls(_unpack(value, 4, "I", "COMMUNITIES"), flags)
+        return cls(shared(_unpack(value, 4, "I", "COMMUNITIES")), flags)  # (a few values, many sets)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +91,7 @@ class LargeCommunities:
 
     @classmethod
     def decode_value(cls, value: bytes, flags: int, as4: bool) -> LargeCommunities:
-        flat = _unpack(value, 12, "I", "LARGE_COMMUNITIES")
+        flat = shared(_unpack(value, 12, "I", "LARGE_COMMUNITIES"))
         return cls(tuple(zip(flat[0::3], flat[1::3], flat[2::3], strict=True)), flags)
 
 

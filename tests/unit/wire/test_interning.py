@@ -82,3 +82,30 @@ def test_cached_block_is_still_checked_for_mandatory_attributes() -> None:
     # The non-MP part is now interned; with IPv4 NLRI it lacks NEXT_HOP (RFC 7606 §3 d).
     again = parse_update(body(attrs=no_next_hop, nlri=NLRI_10_0_1), CTX)
     assert again.action == 2
+
+
+def test_equal_numbers_of_different_attributes_are_one_object(monkeypatch: pytest.MonkeyPatch) -> None:
+    """wire/numbers.py: two COMMUNITIES, two LARGE_COMMUNITY and two AS_PATH values decoded
+    apart (different TLVs, so not the same attribute) hold one int object per number, and
+    the table starts again when it is full: the values stay right."""
+    from gracebgp.wire import numbers
+    from gracebgp.wire.attributes import AsPath
+    from gracebgp.wire.communities import Communities, LargeCommunities
+
+    a = Communities.decode_value(bytes.fromhex("fde80064fde800c8"), 0xC0, True)
+    b = Communities.decode_value(bytes.fromhex("fde800c8fde8012c"), 0xC0, True)
+    assert a.values == (0xFDE80064, 0xFDE800C8) and b.values == (0xFDE800C8, 0xFDE8012C)
+    assert a.values[1] is b.values[0]
+    big = 4_200_000_123
+    p = AsPath.decode_value(bytes.fromhex("0202") + (65001).to_bytes(4, "big") + big.to_bytes(4, "big"),
+                            0x40, True)
+    q = AsPath.decode_value(bytes.fromhex("0201") + big.to_bytes(4, "big"), 0x40, True)
+    assert p.segments[0][1][1] == big and p.segments[0][1][1] is q.segments[0][1][0]
+    lc = bytes.fromhex("fde80000" "00000001" "00000002")
+    x = LargeCommunities.decode_value(lc, 0xC0, True)
+    y = LargeCommunities.decode_value(lc + lc, 0xC0, True)
+    assert x.values == ((0xFDE80000, 1, 2),) and y.values[1][0] is x.values[0][0]
+    monkeypatch.setattr(numbers, "_LIMIT", 2)
+    c = Communities.decode_value(bytes.fromhex("fde80064fde800c8fde8012c"), 0xC0, True)
+    assert c.values == (0xFDE80064, 0xFDE800C8, 0xFDE8012C)
+    assert len(numbers._SHARED) == 3  # emptied, then these three
