@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable
 from collections.abc import Set as AbstractSet
+from typing import Any
 
 from gracebgp.policy.definitions import MatchCounter
 from gracebgp.rib.aspath_rules import holds_as
@@ -18,7 +19,7 @@ from gracebgp.rib.decision import Candidate
 from gracebgp.rib.export import ExportPolicy, export_class, export_path
 from gracebgp.rib.export_step import PolicyStep
 from gracebgp.rib.loc_rib import LocRib
-from gracebgp.rib.path import Path, PathTable, PeerInfo
+from gracebgp.rib.path import Exported, Path, PathTable, PeerInfo
 from gracebgp.rib.policy_filter import ExportFilter
 from gracebgp.types import IPV4_UNICAST, Family
 from gracebgp.wire.attrset import to_two_octet
@@ -27,6 +28,11 @@ from gracebgp.wire.update import end_of_rib, pack_ipv4_block, pack_mp_block, pac
 
 _SAME = object()  # export memo: the exported path is the source path itself (no cycle)
 _NO_ENTRY = object()  # consider: no entry seen yet whose export holds for the next key
+
+
+def _slot_of(entry: Any) -> int:
+    """The slot of one export-memo entry (a tuple, or an ``Exported`` that is its own)."""
+    return entry.slot if entry.__class__ is Exported else int(entry[0])
 
 #: The old bests of the prefixes a round flushes (``LocRib.take_before``): prefix -> the
 #: best it had at the last round (a prefix of the round not in it had none).
@@ -255,31 +261,39 @@ class AdjRibOut:
         memo or computed, then this peer's own AS-loop check (RFC 4271 §9.1.2: the peer
         would drop a path holding its AS). Never called for the peer's own routes."""
         slot = self.slot
-        out: Path | None
         memo = path.exports
-        hit = memo if memo is None or memo.__class__ is tuple else memo.get(slot)
-        if hit is not None and hit[0] == slot and (hit[1] is source or hit[1] == source):
-            out = hit[2]
-            if hit[1] is not source:  # the source's new session, equal: still good
-                entry = (slot, source, out)
-                if memo is hit:
-                    path.exports = entry
-                else:
-                    memo[slot] = entry
-            out = path if out is _SAME else out
-        else:
-            out = export_path(source, path, self._shared, self.family, self._table,
-                              self._exporter is not None and self._step is None, self._step)
-            entry = (slot, source, _SAME if out is path else out)
-            if memo is None or (memo.__class__ is tuple and memo[0] == slot):
-                path.exports = entry
-            elif memo.__class__ is tuple:
-                path.exports = {memo[0]: memo, slot: entry}
+        hit = memo.get(slot) if memo.__class__ is dict else memo
+        out: Any  # (an entry's: a Path, None or _SAME)
+        if hit is not None:
+            if hit.__class__ is Exported:  # (an Exported is its own entry)
+                at, was, out = hit.slot, hit.source, hit
             else:
-                if len(memo) >= _MEMO_SLOTS and slot not in memo:
-                    memo.clear()  # (old slots: a reloaded export policy, a drain that ended)
-                memo[slot] = entry
+                at, was, out = hit
+            if at == slot and (was is source or was == source):
+                if was is not source:  # the source's new session, equal: still good
+                    self._remember(path, memo, (slot, source, out) if out is not hit else hit, source)
+                return self._loop_checked(path, path if out is _SAME else out)
+        out = export_path(source, path, self._shared, self.family, self._table,
+                          self._exporter is not None and self._step is None, self._step)
+        entry = out if out.__class__ is Exported else (slot, source, _SAME if out is path else out)
+        self._remember(path, memo, entry, source)
         return self._loop_checked(path, out)
+
+    def _remember(self, path: Path, memo: Any, entry: Any, source: PeerInfo) -> None:
+        """Keep ``entry`` as ``path``'s export in this class: a ``(slot, source, exported)``
+        tuple, or the ``Exported`` itself (given its slot and source here); the memo before
+        was ``memo`` (None, one entry, or slot -> entry)."""
+        slot = self.slot
+        if entry.__class__ is Exported:
+            entry.slot, entry.source = slot, source
+        if memo is None or (memo.__class__ is not dict and _slot_of(memo) == slot):
+            path.exports = entry
+        elif memo.__class__ is not dict:
+            path.exports = {_slot_of(memo): memo, slot: entry}
+        else:
+            if len(memo) >= _MEMO_SLOTS and slot not in memo:
+                memo.clear()  # (old slots: a reloaded export policy, a drain that ended)
+            memo[slot] = entry
 
     def _loop_checked(self, path: Path, out: Path | None) -> Path | None:
         asn = self._loop_asn

@@ -224,13 +224,19 @@ class Exported(Path):
     source path keeps one per export class): two are the same export when their blocks and
     next hops are (``Path.same``)."""
 
-    __slots__ = ("block",)
+    __slots__ = ("block", "slot", "source")
 
     def __init__(self, block: bytes, next_hop: tuple[str, ...]) -> None:  # (not Path's: no AttrSet)
         self.block = block  # type: ignore[misc]
         self.next_hop = next_hop
         self._d = None
         self.exports = None
+        #: The export memo entry it is on its source path (``AdjRibOut._export``): the
+        #: slot of the export class and the source it was exported from (one object where
+        #: a ``(slot, source, exported)`` tuple would be another 64 octets per attribute
+        #: set and class, issue 14 item 3).
+        self.slot = 0
+        self.source: PeerInfo | None = None
 
     def __del__(self, _live: list[int] = _LIVE) -> None:  # (nothing to release: in no table)
         pass

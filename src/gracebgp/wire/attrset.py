@@ -76,7 +76,6 @@ class AttrSet:
         "_hash",
         "_home",
         "_key",
-        "_wire2",
         "_wire4",
         "action",
         "attrs",
@@ -99,7 +98,6 @@ class AttrSet:
         self._aggregator: tuple[int, str] | None = None
         self._hash: int | None = None
         self._wire4: bytes | None = None
-        self._wire2: bytes | None = None
         self._home: dict[Any, AttrSet] | None = None  # the intern table holding it
         self._key: Any = b""  # its key there
         #: The RIB's memo of the Paths made of this set (``rib.path.PathTable``): a weak
@@ -127,7 +125,6 @@ class AttrSet:
         self._aggregator = None
         self._hash = None
         self._wire4 = None
-        self._wire2 = None
         self._home = None
         self._key = b""
         self.paths = None
@@ -219,14 +216,14 @@ class AttrSet:
         return () if a is None else a.values
 
     def wire(self, as4: bool) -> bytes:
-        """The encoded attribute block (computed once per AS-number width)."""
-        w = self._wire4 if as4 else self._wire2
+        """The encoded attribute block: with 4-octet AS numbers computed once, with 2-octet
+        ones (a peer without RFC 6793) each time (no slot for it on every set: 16 octets
+        per attribute set, issue 14 item 3)."""
+        if not as4:
+            return b"".join(encode_attribute(a, False) for a in self.attrs)
+        w = self._wire4
         if w is None:
-            w = b"".join(encode_attribute(a, as4) for a in self.attrs)
-            if as4:
-                self._wire4 = w
-            else:
-                self._wire2 = w
+            w = self._wire4 = b"".join(encode_attribute(a, True) for a in self.attrs)
         return w
 
     def release(self) -> None:
