@@ -17,7 +17,9 @@ _SHARED: dict[int, int] = {}
 
 
 def shared(values: tuple[int, ...]) -> tuple[int, ...]:
-    """``values`` with each number replaced by this table's object of the same value."""
+    """``values`` with each number replaced by this table's object of the same value. For
+    plain ints as ``struct`` unpacks them only: the table matches by value, so a bool or an
+    IntEnum member would stand for (or be replaced by) the int equal to it."""
     table = _SHARED
     if len(table) >= _LIMIT:
         table.clear()

@@ -237,3 +237,28 @@ def test_the_ebgp_export_in_one_pass_gives_the_octets_of_the_general_way(monkeyp
             assert fast is not None, attrs
             assert (fast.block, fast.next_hop) == (general.block, general.next_hop), attrs
     assert blocks > 1000  # (the one-pass way did run)
+
+
+def test_an_exported_memo_entry_is_kept_per_source_and_slot() -> None:
+    """An Exported is its own export-memo entry on the source path (its slot and source
+    on it): another source of the same Path is exported anew, an equal source (the
+    session back) keeps the entry, another class adds a slot beside it."""
+    src = path(65001, 1001, lp=120)  # one Path object, whoever sent it
+    to_ibgp = AdjRibOut(V4, ExportPolicy(IBGP_D, 65000, "10.0.0.100", "10.0.0.100"), TABLE)
+    to_ebgp = AdjRibOut(V4, ExportPolicy(replace(EBGP_A, index=9, asn=65009), 65000, "10.0.0.100",
+                                         "10.0.0.100"), TABLE)
+    first = to_ibgp._export(EBGP_A, src)
+    assert isinstance(first, Exported) and (first.slot, first.source) == (to_ibgp.slot, EBGP_A)
+    # Same Path from an iBGP source: split horizon (RFC 4271 §9.2), not the eBGP source's export.
+    assert to_ibgp._export(IBGP_C, src) is None
+    again = to_ibgp._export(EBGP_A, src)
+    assert isinstance(again, Exported) and again.same(first)
+    # The source's new session, equal PeerInfo: the same object, now naming the new source.
+    new = replace(EBGP_A)
+    assert to_ibgp._export(new, src) is again and again.source is new
+    # Another class on the same path: its own entry; the first stays right.
+    other = to_ebgp._export(new, src)
+    assert isinstance(other, Exported) and other is not again and isinstance(src.exports, dict)
+    assert (other.slot, again.slot) == (to_ebgp.slot, to_ibgp.slot)
+    assert src.exports == {to_ibgp.slot: again, to_ebgp.slot: other}
+    assert to_ibgp._export(new, src) is again and to_ebgp._export(new, src) is other
