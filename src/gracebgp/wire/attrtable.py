@@ -34,6 +34,7 @@ from gracebgp.wire.iana import AttrType, UpdateSubcode
 from gracebgp.wire.outcome import Problem, UpdateAction
 
 A = UpdateAction
+_COMMUNITIES = int(AttrType.COMMUNITIES)
 _OT_MASK = OPTIONAL_TRANSITIVE
 
 
@@ -98,6 +99,8 @@ def decode_one(code: int, flags: int, value: bytes, raw: bytes, as4: bool,
         return None, Problem(action, UpdateSubcode.ATTRIBUTE_LENGTH_ERROR,
                              f"{AttrType(code).name} has length 0", code, raw)
     try:
+        if code == _COMMUNITIES:  # (keeps the TLV, not a tuple of ints)
+            return Communities.of_tlv(raw, value, flags), None
         return desc.decode(value, flags, as4), None
     except CodecError as exc:
         return None, Problem(action, exc.subcode, exc.reason, code, raw)

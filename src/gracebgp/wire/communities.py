@@ -11,7 +11,7 @@ import struct
 from dataclasses import dataclass
 from typing import ClassVar
 
-from gracebgp.wire.attributes import OPTIONAL_TRANSITIVE, AttrMalformed
+from gracebgp.wire.attributes import EXT_LEN, OPTIONAL_TRANSITIVE, AttrMalformed
 from gracebgp.wire.iana import AttrType, UpdateSubcode, WellKnownCommunity
 from gracebgp.wire.numbers import shared
 
@@ -21,18 +21,28 @@ _STRUCTS: dict[tuple[int, str], struct.Struct] = {}
 _WORD = {"I": 4, "Q": 8}  # octets per word of each format
 
 
-def _unpack(value: bytes, size: int, fmt: str, name: str) -> tuple[int, ...]:
-    """Unpack a run of ``fmt`` words (I: 4 octets, Q: 8) after checking that the length is
-    a non-zero multiple of ``size``."""
+def _check_len(value: bytes, size: int, name: str) -> None:
+    """RFC 7606 §7.8, §7.14, RFC 8092 §6: the length is a non-zero multiple of ``size``."""
     n = len(value)
     if n == 0 or n % size:
         raise AttrMalformed(UpdateSubcode.OPTIONAL_ATTRIBUTE_ERROR,
                             f"{name} length {n} is not a non-zero multiple of {size}")
+
+
+def _struct(n: int, fmt: str) -> struct.Struct:
+    """The Struct of ``n`` octets of ``fmt`` words, made once."""
     key = (n, fmt)
     s = _STRUCTS.get(key)
     if s is None:
-        s = _STRUCTS[key] = struct.Struct(f"!{n // struct.calcsize(fmt)}{fmt}")
-    return s.unpack(value)
+        s = _STRUCTS[key] = struct.Struct(f"!{n // _WORD[fmt]}{fmt}")
+    return s
+
+
+def _unpack(value: bytes, size: int, fmt: str, name: str) -> tuple[int, ...]:
+    """Unpack a run of ``fmt`` words (I: 4 octets, Q: 8) after checking that the length is
+    a non-zero multiple of ``size``."""
+    _check_len(value, size, name)
+    return _struct(len(value), fmt).unpack(value)
 
 
 def _pack(values: tuple[int, ...] | list[int], fmt: str) -> bytes:
@@ -45,20 +55,71 @@ def _pack(values: tuple[int, ...] | list[int], fmt: str) -> bytes:
     return s.pack(*values)
 
 
-@dataclass(frozen=True, slots=True)
 class Communities:
-    """RFC 1997; RFC 7606 §7.8: malformed unless the length is a non-zero multiple of 4."""
+    """RFC 1997; RFC 7606 §7.8: malformed unless the length is a non-zero multiple of 4.
+
+    Immutable, equal by ``values`` and ``flags``. One decoded from a received attribute
+    (``of_tlv``) keeps that attribute's octets, the attribute table's key (no octet more),
+    and unpacks ``values`` each time they are read: a full table has nearly one distinct
+    COMMUNITIES per attribute set, and its values are read once per set and export class
+    (``rib.export``, the decision's LLGR_STALE) but were held as a tuple of ints (64
+    octets for two communities, issue 14 item 3)."""
 
     code: ClassVar[int] = AttrType.COMMUNITIES
-    values: tuple[int, ...]
-    flags: int = OPTIONAL_TRANSITIVE
+    __slots__ = ("_src", "flags")
+    _src: tuple[int, ...] | bytes  # the values, or the whole received TLV
+    flags: int
+
+    def __init__(self, values: tuple[int, ...] | list[int], flags: int = OPTIONAL_TRANSITIVE) -> None:
+        _setattr(self, "_src", tuple(values))
+        _setattr(self, "flags", flags)
+
+    @classmethod
+    def of_tlv(cls, tlv: bytes, value: bytes, flags: int) -> Communities:
+        """The attribute of a received TLV (``tlv``: header and ``value``), checked as
+        ``decode_value`` checks it."""
+        _check_len(value, 4, "COMMUNITIES")
+        if len(tlv) != len(value) + (4 if tlv[0] & EXT_LEN else 3):
+            return cls.decode_value(value, flags, True)
+        self = object.__new__(cls)
+        _setattr(self, "_src", tlv)
+        _setattr(self, "flags", flags)
+        return self
+
+    @property
+    def values(self) -> tuple[int, ...]:
+        src = self._src
+        if isinstance(src, tuple):
+            return src
+        start = 4 if src[0] & EXT_LEN else 3
+        return _struct(len(src) - start, "I").unpack_from(src, start)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"Communities is immutable (cannot set {name})")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Communities):
+            return NotImplemented
+        return self.flags == other.flags and self.values == other.values
+
+    def __hash__(self) -> int:
+        return hash((self.values, self.flags))
+
+    def __repr__(self) -> str:
+        return f"Communities(values={self.values!r}, flags={self.flags!r})"
 
     def encode_value(self, as4: bool) -> bytes:
-        return _pack(self.values, "I")
+        src = self._src
+        if isinstance(src, tuple):
+            return _pack(src, "I")
+        return src[4 if src[0] & EXT_LEN else 3:]
 
     @classmethod
     def decode_value(cls, value: bytes, flags: int, as4: bool) -> Communities:
-        return cls(shared(_unpack(value, 4, "I", "COMMUNITIES")), flags)  # (a few values, many sets)
+        return cls(shared(_unpack(value, 4, "I", "COMMUNITIES")), flags)
+
+
+_setattr = object.__setattr__
 
 
 @dataclass(frozen=True, slots=True)

@@ -109,3 +109,27 @@ def test_equal_numbers_of_different_attributes_are_one_object(monkeypatch: pytes
     c = Communities.decode_value(bytes.fromhex("fde80064fde800c8fde8012c"), 0xC0, True)
     assert c.values == (0xFDE80064, 0xFDE800C8, 0xFDE8012C)
     assert len(numbers._SHARED) == 3  # emptied, then these three
+
+
+def test_a_received_communities_keeps_its_tlv_and_reads_like_a_built_one() -> None:
+    """wire/communities.py: COMMUNITIES decoded from a TLV holds that TLV (the attribute
+    table's key) and no tuple; its values, equality, hash and encoding are those of the
+    attribute built from the same values, with and without Extended Length."""
+    from gracebgp.wire.attributes import encode_attribute
+    from gracebgp.wire.attrset import decode_attribute
+    from gracebgp.wire.communities import Communities
+
+    values = (0xFDE80064, 0xFFFFFF01)  # 65000:100, NO_EXPORT
+    for tlv in (bytes.fromhex("c00808fde80064ffffff01"), bytes.fromhex("d0080008fde80064ffffff01")):
+        got, problem = decode_attribute(tlv)
+        assert problem is None and isinstance(got, Communities)
+        assert got._src is decode_attribute(tlv)[0]._src  # (one decoding per TLV)
+        assert isinstance(got._src, bytes) and got._src == tlv
+        built = Communities(values, tlv[0])
+        assert got.values == values and got == built and hash(got) == hash(built)
+        assert encode_attribute(got, True) == tlv == encode_attribute(built, True)
+        assert got != Communities(values[:1], tlv[0]) and got != Communities(values, 0xE0)
+        with pytest.raises(AttributeError):
+            got.flags = 0
+    bad, problem = decode_attribute(bytes.fromhex("c00806fde80064ffff"))  # RFC 7606 §7.8
+    assert bad is None and problem is not None and "multiple of 4" in problem.reason
