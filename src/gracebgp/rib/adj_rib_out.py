@@ -275,7 +275,10 @@ class AdjRibOut:
                 return self._loop_checked(path, path if out is _SAME else out)
         out = export_path(source, path, self._shared, self.family, self._table,
                           self._exporter is not None and self._step is None, self._step)
-        entry = (slot, source, _SAME) if out is path else out if out.__class__ is Exported else (slot, source, out)
+        if out is path:
+            entry: Any = (slot, source, _SAME)
+        else:
+            entry = out if out.__class__ is Exported else (slot, source, out)
         self._remember(path, memo, entry, source)
         return self._loop_checked(path, out)
 

@@ -69,15 +69,13 @@ class AttrSet:
     values (RFC 6793 merge applied on 2-octet sessions).
     """
 
-    __slots__ = (
-        "_aggregator",
+    __slots__ = (  # (each slot is 8 octets on every attribute set of a full table, issue 14)
         "_as4",
         "_as_path",
         "_hash",
         "_home",
         "_key",
         "_wire4",
-        "action",
         "attrs",
         "complete_v4",
         "paths",
@@ -89,13 +87,11 @@ class AttrSet:
         attrs = tuple(attrs)
         self.attrs: tuple[Any, ...] = attrs
         self.problems = problems
-        self.action = max(p.action for p in problems) if problems else UpdateAction.ACCEPT
         codes = {a.code for a in attrs}
         # RFC 4271 §5: what an UPDATE with IPv4 NLRI must carry (RFC 7606 §3 d checks it).
         self.complete_v4 = 1 in codes and 2 in codes and 3 in codes  # ORIGIN, AS_PATH, NEXT_HOP
         self._as4 = as4
         self._as_path: tuple[Segment, ...] | None = None
-        self._aggregator: tuple[int, str] | None = None
         self._hash: int | None = None
         self._wire4: bytes | None = None
         self._home: dict[Any, AttrSet] | None = None  # the intern table holding it
@@ -105,11 +101,21 @@ class AttrSet:
         self.paths: Any = None
 
     def _effective(self) -> tuple[Segment, ...]:
+        segments = self._effective_pair()[0]
+        self._as_path = segments
+        return segments
+
+    def _effective_pair(self) -> tuple[tuple[Segment, ...], tuple[int, str] | None]:
         segments, aggregator = _as_received(self.get(_AS_PATH), self.get(_AGGREGATOR))
         if not self._as4:
             segments, aggregator = self._merge_as4(segments, aggregator)
-        self._as_path, self._aggregator = segments, aggregator
-        return segments
+        return segments, aggregator
+
+    @property
+    def action(self) -> UpdateAction:
+        """The strongest action of ``problems`` (RFC 7606 §3 h), ACCEPT without any."""
+        problems = self.problems
+        return max(p.action for p in problems) if problems else _ACCEPT
 
     @classmethod
     def clean(cls, attrs: tuple[Any, ...], by_code: dict[int, Any], as4: bool) -> AttrSet:
@@ -118,11 +124,9 @@ class AttrSet:
         self = object.__new__(cls)
         self.attrs = attrs
         self.problems = ()
-        self.action = _ACCEPT
         self.complete_v4 = 1 in by_code and 2 in by_code and 3 in by_code
         self._as4 = as4
         self._as_path = None
-        self._aggregator = None
         self._hash = None
         self._wire4 = None
         self._home = None
@@ -133,12 +137,13 @@ class AttrSet:
     @classmethod
     def decoded(cls, attrs: tuple[Any, ...], by_code: dict[int, Any], as4: bool) -> AttrSet:
         """``clean`` for the decoder, whose ``by_code`` maps type codes to attributes: on
-        a 4-octet-AS session the effective AS_PATH and AGGREGATOR are the received ones,
-        taken from it here rather than found by two scans later (every received set's
-        AS_PATH is read: the loop check, the decision, the export)."""
+        a 4-octet-AS session the effective AS_PATH is the received one, taken from it here
+        rather than found by a scan later (every received set's AS_PATH is read: the loop
+        check, the decision, the export)."""
         self = cls.clean(attrs, by_code, as4)
         if as4:
-            self._as_path, self._aggregator = _as_received(by_code.get(_AS_PATH), by_code.get(_AGGREGATOR))
+            path = by_code.get(_AS_PATH)
+            self._as_path = path.segments if path is not None else ()
         return self
 
     def _merge_as4(self, segments: tuple[Segment, ...],
@@ -163,9 +168,8 @@ class AttrSet:
 
     @property
     def aggregator(self) -> tuple[int, str] | None:
-        if self._as_path is None:
-            self._effective()
-        return self._aggregator
+        """The effective AGGREGATOR, found when read (policies, 2-octet exports read it)."""
+        return self._effective_pair()[1]
 
     # Quick access to the attributes best-path selection reads (RFC 4271 §9.1.2.2).
     def get(self, code: int) -> Any:
