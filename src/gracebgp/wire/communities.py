@@ -8,8 +8,9 @@ communities; ``format_*``/``parse_*`` give the operator's text forms ("65000:100
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from gracebgp.wire.attributes import EXT_LEN, OPTIONAL_TRANSITIVE, AttrMalformed
 from gracebgp.wire.iana import AttrType, UpdateSubcode, WellKnownCommunity
@@ -91,11 +92,21 @@ class Communities:
         src = self._src
         if isinstance(src, tuple):
             return src
-        start = 4 if src[0] & EXT_LEN else 3
-        return _struct(len(src) - start, "I").unpack_from(src, start)
+        unpack = _TLV_UNPACK.get((len(src), src[0] & EXT_LEN))
+        if unpack is None:
+            start = 4 if src[0] & EXT_LEN else 3
+            unpack = _TLV_UNPACK[(len(src), src[0] & EXT_LEN)] = struct.Struct(
+                f"!{start}x{(len(src) - start) // 4}I").unpack
+        return unpack(src)
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"Communities is immutable (cannot set {name})")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"Communities is immutable (cannot delete {name})")
+
+    def __reduce__(self) -> tuple[Any, ...]:  # (copy, deepcopy, pickle: not through __setattr__)
+        return _rebuilt, (self._src, self.flags)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Communities):
@@ -120,6 +131,16 @@ class Communities:
 
 
 _setattr = object.__setattr__
+#: (TLV length, Extended Length flag) -> unpack of the values of such a COMMUNITIES TLV
+#: (its header skipped by the format: one call, no slice).
+_TLV_UNPACK: dict[tuple[int, int], Callable[[bytes], tuple[int, ...]]] = {}
+
+
+def _rebuilt(src: tuple[int, ...] | bytes, flags: int) -> Communities:
+    self = object.__new__(Communities)
+    _setattr(self, "_src", src)
+    _setattr(self, "flags", flags)
+    return self
 
 
 @dataclass(frozen=True, slots=True)

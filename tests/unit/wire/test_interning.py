@@ -133,3 +133,32 @@ def test_a_received_communities_keeps_its_tlv_and_reads_like_a_built_one() -> No
             got.flags = 0
     bad, problem = decode_attribute(bytes.fromhex("c00806fde80064ffff"))  # RFC 7606 §7.8
     assert bad is None and problem is not None and "multiple of 4" in problem.reason
+
+
+def test_a_received_communities_copies_and_rewrites_like_a_built_one() -> None:
+    """The TLV-backed COMMUNITIES (the review of 7e68b25): copy, deepcopy and pickle give an
+    equal attribute, ``del`` is refused, one decoded with its block (``decode_block``, as
+    an export's attributes are read) re-encodes to the same octets, a community added to
+    it by an export rule keeps the received ones, and it finds a built one's dict entry."""
+    import copy
+    import pickle
+
+    from gracebgp.rib.attr_edit import ListDraft, add_communities
+    from gracebgp.wire.attributes import encode_attribute
+    from gracebgp.wire.attrset import AttrSet, decode_attribute, decode_block
+    from gracebgp.wire.communities import Communities
+
+    tlv = bytes.fromhex("d0080008fde80064ffffff01")
+    got = decode_attribute(tlv)[0]
+    assert isinstance(got, Communities) and isinstance(got._src, bytes)
+    for dup in (copy.copy(got), copy.deepcopy(got), pickle.loads(pickle.dumps(got))):
+        assert dup == got and hash(dup) == hash(got) and dup.values == got.values
+    with pytest.raises(AttributeError):
+        del got.flags
+    viewed = decode_block(tlv).get(8)
+    assert viewed == got and encode_attribute(viewed, True) == tlv
+    draft = ListDraft.of(AttrSet([got]))
+    add_communities(draft, (0xFFFF0006,))
+    new = draft.get(8)
+    assert isinstance(new, Communities) and new.values == (*got.values, 0xFFFF0006)
+    assert {got: 1}[Communities(got.values, got.flags)] == 1
