@@ -116,7 +116,8 @@ def test_a_two_octet_peer_gets_the_as_path_as_short_as_before() -> None:
 
 def test_the_shared_as_path_and_next_hop_are_encoded_once_and_give_the_same_bytes(monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """Exports that share their prepended AS_PATH and our NEXT_HOP encode each of them
-    once (kept with them in ``export._PREPENDED`` and ``_NEXT_HOPS``), and the block is
+    once (kept in ``export._PREPENDED_TLV``, the usual eBGP export keeping no AsPath, and
+    ``_NEXT_HOPS``), and the block is
     what encoding every attribute gives; when a table is emptied at its bound, the next
     export encodes anew what it needs."""
     from gracebgp.rib import export as export_mod
@@ -132,6 +133,7 @@ def test_the_shared_as_path_and_next_hop_are_encoded_once_and_give_the_same_byte
     monkeypatch.setattr(export_mod, "encode_attribute", counting)
     monkeypatch.setattr(export_mod, "_SHARED_LIMIT", 1)  # (so the bound is reached here)
     export_mod._PREPENDED.clear()
+    export_mod._PREPENDED_TLV.clear()
     export_mod._NEXT_HOPS.clear()
     first = export_path(EBGP_A, path(64999, 9, comms=(5,)), POLICY, V4, TABLE)
     second = export_path(EBGP_A, path(64999, 9, comms=(6,)), POLICY, V4, TABLE)
@@ -143,7 +145,8 @@ def test_the_shared_as_path_and_next_hop_are_encoded_once_and_give_the_same_byte
         assert as_path in out.block and next_hop in out.block and out.next_hop == ("10.0.0.100",)
         assert out.block == b"".join(encode_attribute(a, True) for a in out.attrs.attrs)
     third = export_path(EBGP_A, path(64998, 9, comms=(5,)), POLICY, V4, TABLE)  # the bound: emptied
-    assert len(export_mod._PREPENDED) == 1 and encoded.count(AttrType.AS_PATH) == 2
+    assert len(export_mod._PREPENDED_TLV) == 1 and encoded.count(AttrType.AS_PATH) == 2
+    assert not export_mod._PREPENDED
     assert isinstance(third, Exported) and third.attrs.as_path == ((2, (65000, 64998, 9)),)
     assert as_path.replace((64999).to_bytes(4, "big"), (64998).to_bytes(4, "big")) in third.block
     again = export_path(EBGP_A, path(64999, 9, comms=(5,)), POLICY, V4, TABLE)
