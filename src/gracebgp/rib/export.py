@@ -222,8 +222,7 @@ def _prepended(segments: tuple[Segment, ...], asn: int) -> tuple[AsPath, bytes]:
     if hit is None:
         if len(_PREPENDED) >= _SHARED_LIMIT:
             _PREPENDED.clear()
-        attr = AsPath(prepend(segments, asn))
-        hit = _PREPENDED[key] = (attr, encode_attribute(attr, True))
+        hit = _PREPENDED[key] = (AsPath(prepend(segments, asn)), _prepended_tlv(segments, asn))
     return hit
 
 

@@ -34,7 +34,6 @@ from gracebgp.wire.iana import AttrType, UpdateSubcode
 from gracebgp.wire.outcome import Problem, UpdateAction
 
 A = UpdateAction
-_COMMUNITIES = int(AttrType.COMMUNITIES)
 _OT_MASK = OPTIONAL_TRANSITIVE
 
 
@@ -44,6 +43,7 @@ class Descriptor(NamedTuple):
     on_ebgp: UpdateAction  # action when malformed, from an external peer
     on_ibgp: UpdateAction  # action when malformed, from an internal peer
     always_discard_ebgp: bool = False  # RFC 7606 §7.5/§7.9/§7.10: discarded from eBGP
+    whole: bool = False  # ``decode`` takes the whole TLV (header included), not the value
 
 
 TABLE: dict[int, Descriptor] = {
@@ -58,8 +58,8 @@ TABLE: dict[int, Descriptor] = {
         AtomicAggregate.decode_value, WELL_KNOWN, A.ATTRIBUTE_DISCARD, A.ATTRIBUTE_DISCARD),
     AttrType.AGGREGATOR: Descriptor(
         Aggregator.decode_value, OPTIONAL_TRANSITIVE, A.ATTRIBUTE_DISCARD, A.ATTRIBUTE_DISCARD),
-    AttrType.COMMUNITIES: Descriptor(
-        Communities.decode_value, OPTIONAL_TRANSITIVE, A.TREAT_AS_WITHDRAW, A.TREAT_AS_WITHDRAW),
+    AttrType.COMMUNITIES: Descriptor(  # (keeps the TLV, the attribute table's key)
+        Communities.of_tlv, OPTIONAL_TRANSITIVE, A.TREAT_AS_WITHDRAW, A.TREAT_AS_WITHDRAW, whole=True),
     AttrType.ORIGINATOR_ID: Descriptor(
         OriginatorId.decode_value, OPTIONAL, A.ATTRIBUTE_DISCARD, A.TREAT_AS_WITHDRAW, True),
     AttrType.CLUSTER_LIST: Descriptor(
@@ -99,8 +99,6 @@ def decode_one(code: int, flags: int, value: bytes, raw: bytes, as4: bool,
         return None, Problem(action, UpdateSubcode.ATTRIBUTE_LENGTH_ERROR,
                              f"{AttrType(code).name} has length 0", code, raw)
     try:
-        if code == _COMMUNITIES:  # (keeps the TLV, not a tuple of ints)
-            return Communities.of_tlv(raw, value, flags), None
-        return desc.decode(value, flags, as4), None
+        return desc.decode(raw if desc.whole else value, flags, as4), None
     except CodecError as exc:
         return None, Problem(action, exc.subcode, exc.reason, code, raw)

@@ -22,9 +22,8 @@ _STRUCTS: dict[tuple[int, str], struct.Struct] = {}
 _WORD = {"I": 4, "Q": 8}  # octets per word of each format
 
 
-def _check_len(value: bytes, size: int, name: str) -> None:
-    """RFC 7606 §7.8, §7.14, RFC 8092 §6: the length is a non-zero multiple of ``size``."""
-    n = len(value)
+def _check_len(n: int, size: int, name: str) -> None:
+    """RFC 7606 §7.8, §7.14, RFC 8092 §6: the length ``n`` is a non-zero multiple of ``size``."""
     if n == 0 or n % size:
         raise AttrMalformed(UpdateSubcode.OPTIONAL_ATTRIBUTE_ERROR,
                             f"{name} length {n} is not a non-zero multiple of {size}")
@@ -42,18 +41,14 @@ def _struct(n: int, fmt: str) -> struct.Struct:
 def _unpack(value: bytes, size: int, fmt: str, name: str) -> tuple[int, ...]:
     """Unpack a run of ``fmt`` words (I: 4 octets, Q: 8) after checking that the length is
     a non-zero multiple of ``size``."""
-    _check_len(value, size, name)
+    _check_len(len(value), size, name)
     return _struct(len(value), fmt).unpack(value)
 
 
 def _pack(values: tuple[int, ...] | list[int], fmt: str) -> bytes:
     """``values`` as a run of ``fmt`` words, with the Struct ``_unpack`` keeps for that
     many octets (a format string built per call costs more than the packing)."""
-    key = (len(values) * _WORD[fmt], fmt)
-    s = _STRUCTS.get(key)
-    if s is None:
-        s = _STRUCTS[key] = struct.Struct(f"!{len(values)}{fmt}")
-    return s.pack(*values)
+    return _struct(len(values) * _WORD[fmt], fmt).pack(*values)
 
 
 class Communities:
@@ -76,27 +71,22 @@ class Communities:
         _setattr(self, "flags", flags)
 
     @classmethod
-    def of_tlv(cls, tlv: bytes, value: bytes, flags: int) -> Communities:
-        """The attribute of a received TLV (``tlv``: header and ``value``), checked as
-        ``decode_value`` checks it."""
-        _check_len(value, 4, "COMMUNITIES")
-        if len(tlv) != len(value) + (4 if tlv[0] & EXT_LEN else 3):
-            return cls.decode_value(value, flags, True)
-        self = object.__new__(cls)
-        _setattr(self, "_src", tlv)
-        _setattr(self, "flags", flags)
-        return self
+    def of_tlv(cls, tlv: bytes, flags: int, as4: bool) -> Communities:
+        """The attribute of a received TLV (header included), checked as ``decode_value``
+        checks its value (the attribute table's decoder: ``Descriptor.whole``)."""
+        _check_len(len(tlv) - _header_len(tlv), 4, "COMMUNITIES")
+        return _rebuilt(tlv, flags)
 
     @property
     def values(self) -> tuple[int, ...]:
         src = self._src
         if isinstance(src, tuple):
             return src
-        unpack = _TLV_UNPACK.get((len(src), src[0] & EXT_LEN))
+        key = (len(src), src[0] & EXT_LEN)  # (read per path: no call for the header length)
+        unpack = _TLV_UNPACK.get(key)
         if unpack is None:
-            start = 4 if src[0] & EXT_LEN else 3
-            unpack = _TLV_UNPACK[(len(src), src[0] & EXT_LEN)] = struct.Struct(
-                f"!{start}x{(len(src) - start) // 4}I").unpack
+            start = _header_len(src)
+            unpack = _TLV_UNPACK[key] = struct.Struct(f"!{start}x{(len(src) - start) // 4}I").unpack
         return unpack(src)
 
     def __setattr__(self, name: str, value: object) -> None:
@@ -123,7 +113,7 @@ class Communities:
         src = self._src
         if isinstance(src, tuple):
             return _pack(src, "I")
-        return src[4 if src[0] & EXT_LEN else 3:]
+        return src[_header_len(src):]
 
     @classmethod
     def decode_value(cls, value: bytes, flags: int, as4: bool) -> Communities:
@@ -134,6 +124,11 @@ _setattr = object.__setattr__
 #: (TLV length, Extended Length flag) -> unpack of the values of such a COMMUNITIES TLV
 #: (its header skipped by the format: one call, no slice).
 _TLV_UNPACK: dict[tuple[int, int], Callable[[bytes], tuple[int, ...]]] = {}
+
+
+def _header_len(tlv: bytes) -> int:
+    """Octets of a TLV's header: 4 with Extended Length, else 3 (RFC 4271 §4.3)."""
+    return 4 if tlv[0] & EXT_LEN else 3
 
 
 def _rebuilt(src: tuple[int, ...] | bytes, flags: int) -> Communities:
