@@ -36,6 +36,7 @@ from gracebgp.wire.attrset import AttrSet, intern_value
 from gracebgp.wire.iana import AttrType, SegmentType, WellKnownCommunity
 
 _NO_ADVERTISE = int(WellKnownCommunity.NO_ADVERTISE)
+_COMMUNITIES = int(AttrType.COMMUNITIES)
 _LLGR_STALE = int(WellKnownCommunity.LLGR_STALE)
 _GSHUT = int(WellKnownCommunity.GRACEFUL_SHUTDOWN)
 _NO_EXPORT = (int(WellKnownCommunity.NO_EXPORT), int(WellKnownCommunity.NO_EXPORT_SUBCONFED))
@@ -105,11 +106,12 @@ def export_path(source: PeerInfo, path: Path, policy: ExportPolicy, family: Fami
     if source.index == target.index or policy.withdraw_all:
         return None  # never back to where it came from
     attrs = path.attrs
-    comms = attrs.communities
+    comms = attrs.get(_COMMUNITIES)
+    marks = () if comms is None else comms.reserved()  # (the well-known ones: all this reads)
     llgr_fallback = False
     # (the community itself, not ``path.llgr_stale``: that reads every decision field of
     # a path that is only being exported)
-    if _LLGR_STALE in comms and not policy.llgr:
+    if _LLGR_STALE in marks and not policy.llgr:
         # RFC 9494 §4.3: never to a peer without LLGR; §4.6: to iBGP if configured.
         if not target.ibgp or not policy.llgr_ibgp:
             return None
@@ -117,8 +119,8 @@ def export_path(source: PeerInfo, path: Path, policy: ExportPolicy, family: Fami
     ebgp = not target.ibgp
     # RFC 1997 binds routes *received* with these communities; a route we originate
     # carries them for the neighbor to honour (the usual "tag my prefix NO_EXPORT").
-    if comms and not source.local and (_NO_ADVERTISE in comms or (
-            ebgp and (_NO_EXPORT[0] in comms or _NO_EXPORT[1] in comms))):  # (no generator per path)
+    if marks and not source.local and (_NO_ADVERTISE in marks or (
+            ebgp and (_NO_EXPORT[0] in marks or _NO_EXPORT[1] in marks))):  # (no generator per path)
         return None
     from_ibgp = source.ibgp and not source.local
     if not ebgp and from_ibgp and not (source.rr_client or target.rr_client):
@@ -278,7 +280,7 @@ def _ebgp_block(copied: list[Any], as_path_tlv: bytes, nh_tlv: bytes) -> bytes |
             parts.append(nh_tlv)
         last = code
         if code != _AS_PATH:  # (the received one: ours is in)
-            parts.append(encode_attribute(a, True))
+            parts.append(a.tlv() if code == _COMMUNITIES else encode_attribute(a, True))
     if last < _AS_PATH:
         parts.append(as_path_tlv)
     if last < _NEXT_HOP:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from gracebgp.wire.attributes import EXT_LEN, OPTIONAL_TRANSITIVE, AttrMalformed
+from gracebgp.wire.attributes import EXT_LEN, OPTIONAL_TRANSITIVE, AttrMalformed, encode_attribute
 from gracebgp.wire.iana import AttrType, UpdateSubcode, WellKnownCommunity
 from gracebgp.wire.numbers import shared
 
@@ -88,6 +88,21 @@ class Communities:
             start = _header_len(src)
             unpack = _TLV_UNPACK[key] = struct.Struct(f"!{start}x{(len(src) - start) // 4}I").unpack
         return unpack(src)
+
+    def reserved(self) -> tuple[int, ...]:
+        """The values in 0xFFFF0000-0xFFFFFFFF, the range RFC 1997 reserves, where the
+        well-known communities are (NO_EXPORT, NO_ADVERTISE, LLGR_STALE, ...): mostly
+        none, and a received TLV with no two 0xFF octets in a row has none, known without
+        unpacking it."""
+        src = self._src
+        if src.__class__ is bytes and b"\xff\xff" not in src:
+            return ()
+        return tuple([v for v in self.values if v >= 0xFFFF0000])
+
+    def tlv(self) -> bytes:
+        """``encode_attribute(self, True)``: a received TLV as it came."""
+        src = self._src
+        return src if isinstance(src, bytes) else encode_attribute(self, True)
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"Communities is immutable (cannot set {name})")

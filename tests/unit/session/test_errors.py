@@ -157,6 +157,24 @@ def test_updates_are_delivered_in_order_with_eor() -> None:
     assert results[1].eor == IPV4_UNICAST
 
 
+def test_one_read_comes_out_in_wire_order_and_each_update_restarts_the_hold_timer() -> None:
+    """UPDATEs in Established take the session's hot path (the table's cell, inline): what a
+    read holds still comes out in wire order, and each UPDATE restarts the Hold timer
+    (RFC 4271 §8.2.2, Established: UpdateMsg restarts the HoldTimer)."""
+    p = Probe().to_established()
+    ann = _update(body(attrs=MANDATORY, nlri=NLRI_10_0_1))
+    out = p(BytesReceived(1, ann + RouteRefresh(1, 1).encode() + ann))
+    facts = [type(o) for o in out if isinstance(o, (UpdateReceived, RouteRefreshReceived))]
+    assert facts == [UpdateReceived, RouteRefreshReceived, UpdateReceived]
+    p.clock.now += 30.0
+    assert [type(o) for o in p(BytesReceived(1, ann)) if isinstance(o, UpdateReceived)] == [UpdateReceived]
+    hold_ends = p.clock.now + 90.0  # (the hold time both sides offered)
+    p.fire_at(hold_ends - 1.0)
+    assert p.state is State.ESTABLISHED  # (it would have expired 30 s earlier without the UPDATE)
+    p.fire_at(hold_ends)
+    assert p.state is not State.ESTABLISHED
+
+
 # --- RFC 8654: extended messages once negotiated ----------------------------------------------
 
 def _big_update() -> bytes:

@@ -128,9 +128,17 @@ def test_a_received_communities_keeps_its_tlv_and_reads_like_a_built_one() -> No
         built = Communities(values, tlv[0])
         assert got.values == values and got == built and hash(got) == hash(built)
         assert encode_attribute(got, True) == tlv == encode_attribute(built, True)
+        assert got.tlv() == tlv == built.tlv()
+        assert got.reserved() == built.reserved() == (0xFFFFFF01,)
         assert got != Communities(values[:1], tlv[0]) and got != Communities(values, 0xE0)
         with pytest.raises(AttributeError):
             got.flags = 0
+    # reserved(): only the values in 0xFFFF0000-0xFFFFFFFF; two 0xFF octets that are not
+    # the top of one value (the 0xFF00FFFF and 0x00FFFF00 below) are not one.
+    for vals, marks in (((0xFDE80064,), ()), ((0xFF00FFFF, 0x00FFFF00, 0x01FFFF02), ()),
+                        ((0x00010002, 0xFFFF0006, 0xFFFF029A), (0xFFFF0006, 0xFFFF029A))):
+        tlv = encode_attribute(Communities(vals), True)
+        assert decode_attribute(tlv)[0].reserved() == Communities(vals).reserved() == marks
     bad, problem = decode_attribute(bytes.fromhex("c00806fde80064ffff"))  # RFC 7606 §7.8
     assert bad is None and problem is not None and "multiple of 4" in problem.reason
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from gracebgp.types import IPV4_UNICAST, IPV6_UNICAST
-from gracebgp.wire import CodecContext, UnknownAttribute, UpdateAction, UpdateResult, parse_update
+from gracebgp.wire import CodecContext, UnknownAttribute, Update, UpdateAction, UpdateResult, parse_update
 from gracebgp.wire.attrset import clear_caches
 from gracebgp.wire.iana import AttrType, UpdateSubcode
 from gracebgp.wire.nlri import format_prefix
@@ -64,6 +64,20 @@ def test_valid_update_is_accepted() -> None:
     r = parse(body(attrs=MANDATORY, nlri=NLRI_10_0_1 + NLRI_10_0_2))
     assert r.action == A.ACCEPT and r.problems == ()
     assert prefixes(r) == ["10.0.1.0/24", "10.0.2.0/24"]
+
+
+def test_the_hot_path_builds_what_the_constructors_build() -> None:
+    """The hot path makes its result by tuple.__new__ (every field given): the same values,
+    of the same types, with every field where the constructors put it."""
+    b = body(attrs=MANDATORY, nlri=NLRI_10_0_1)
+    cold, hot = parse(b), parse(b)  # (the second: its attribute block interned by the first)
+    for r in (cold, hot):
+        u = r.update
+        assert u is not None and u.attrs is not None
+        assert type(r) is UpdateResult and type(u) is Update
+        assert r == UpdateResult(A.ACCEPT, Update((), u.attrs, u.nlri)) and r.eor is None
+        assert (u.withdrawn, u.mp_reach, u.mp_unreach, u.layout) == ((), None, None, ())
+        assert (r.problems, r.error) == ((), None)
 
 
 # --- RFC 7606 §7.1-§7.14: per attribute ------------------------------------------------
