@@ -14,7 +14,9 @@ the FSM runs at two levels, each a complete table:
   Idle (stopped, or waiting out the IdleHold back-off).
 * ``CONN_TABLE[(connection state, ConnEvent)]``: TCP events, received messages and the
   Hold and Keepalive timers of one connection (Connect, OpenSent, OpenConfirm or
-  Established).
+  Established). Its (Established, UPDATE) cell, the one a full table runs 100,000 times,
+  ``Session._receive`` does inline, without the dispatch (tests/unit/session/test_table.py
+  checks that the two agree).
 
 Peer state diagram. "fail" is an error either way, a NOTIFICATION, Hold expiry or a TCP
 failure: that connection closes and, if it was the last one, the peer waits out the IdleHold
@@ -267,7 +269,11 @@ class Session:
             rx[mtype if mtype < 6 else 0] += 1
             if mtype == 2 and conn.state is _ESTABLISHED:
                 # The hot path: CONN_TABLE's (ESTABLISHED, UPDATE) cell, ``_c_update``, done
-                # here without the dispatch (it changes no state: nothing for ``sync``).
+                # here without the dispatch. RFC 4271 §8.2.2, Established, UpdateMsg (Event
+                # 27): restart the HoldTimer and process the UPDATE (RFC 7606 §2: unless its
+                # outcome is a session reset, which goes through the table). An Established
+                # connection is the only one and ``sync`` has settled it, so ``sync`` would
+                # add nothing: the fact goes straight out, in its place after the commands.
                 result = parse_update(body, conn.rx_context)
                 if result.action is not _SESSION_RESET:
                     m.restart_hold(conn, now)
@@ -279,7 +285,7 @@ class Session:
             self._dispatch(conn, event, payload, now, _RECEIVED[event])
 
     def _classify(self, conn: Connection, mtype: int, body: bytes) -> tuple[ConnEvent, object]:
-        if mtype == 2:  # the hot path; parse_update never raises (RFC 7606 outcomes)
+        if mtype == 2:  # (before Established: an FSM error; parse_update never raises)
             result = parse_update(body, conn.rx_context)
             return (_UPDATE_ERROR if result.action == _SESSION_RESET else _UPDATE), result
         try:

@@ -402,7 +402,7 @@ CONN_TABLE: dict[tuple[State, ConnEvent], ConnHandler] = {
     (S.ESTABLISHED, E.MESSAGE_ERROR): _c_message_error,
     (S.ESTABLISHED, E.NOTIFICATION): _c_notification,
     (S.ESTABLISHED, E.KEEPALIVE): _c_keepalive,
-    (S.ESTABLISHED, E.UPDATE): _c_update,
+    (S.ESTABLISHED, E.UPDATE): _c_update,  # done inline by Session._receive (test_table pins them)
     (S.ESTABLISHED, E.UPDATE_ERROR): _c_update_error,
     (S.ESTABLISHED, E.ROUTE_REFRESH): _c_route_refresh,
     (S.ESTABLISHED, E.COLLISION_DUMP): _c_collision_dump,  # never: we keep the Established one

@@ -83,6 +83,10 @@ class UpdateResult(NamedTuple):
     error: CodecError | None = None
 
 
+# (``_new`` gives every field by position: these counts are what parse_update passes)
+assert len(Update._fields) == 6 and len(UpdateResult._fields) == 5
+
+
 def _reset(subcode: int, reason: str, data: bytes = b"") -> UpdateResult:
     p = Problem(A.SESSION_RESET, subcode, reason, None, data)
     return UpdateResult(A.SESSION_RESET, None, (p,), None,

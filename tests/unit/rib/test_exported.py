@@ -40,8 +40,9 @@ from gracebgp.wire.attributes import (
     ClusterList,
     OriginatorId,
     UnknownAttribute,
+    encode_attribute,
 )
-from gracebgp.wire.attrset import attr_cache
+from gracebgp.wire.attrset import attr_cache, decode_attribute
 from gracebgp.wire.communities import ExtendedCommunities, LargeCommunities
 from gracebgp.wire.iana import AttrType
 from gracebgp.wire.nlri import parse_prefix
@@ -176,6 +177,20 @@ def _random_asn(rng: random.Random) -> int:
                        rng.randrange(4200000000, 4294967295), rng.randrange(65536, 4200000000)))
 
 
+def _random_communities(rng: random.Random) -> Communities:
+    """Built from values or decoded from a TLV (which it then keeps), with Partial and
+    Extended Length, now and then a well-known community among the values."""
+    values = tuple(rng.choice((rng.randrange(1 << 32), 0xFFFFFF01, 0xFFFF0006, 0xFFFF0000))
+                   if rng.random() < 0.1 else rng.randrange(1 << 32) for _ in range(rng.randrange(1, 5)))
+    built = Communities(values, OPTIONAL_TRANSITIVE | (0x20 if rng.random() < 0.2 else 0)
+                        | (0x10 if rng.random() < 0.2 else 0))
+    if rng.random() < 0.5:
+        return built
+    got = decode_attribute(encode_attribute(built, True))[0]
+    assert isinstance(got, Communities)
+    return got
+
+
 def _random_attrs(rng: random.Random) -> list[Any]:
     """Any subset of the attributes an eBGP export copies, drops or replaces, with the
     flags a peer may set (Extended Length, Partial), unknown ones of both kinds."""
@@ -189,8 +204,7 @@ def _random_attrs(rng: random.Random) -> list[Any]:
         LocalPref(rng.randrange(1 << 32)),
         AtomicAggregate(),
         Aggregator(_random_asn(rng), "10.9.9.9"),
-        Communities(tuple(rng.randrange(1 << 32) for _ in range(rng.randrange(1, 5))),
-                    OPTIONAL_TRANSITIVE | (0x20 if rng.random() < 0.2 else 0)),
+        _random_communities(rng),
         OriginatorId("10.0.0.9"),
         ClusterList(("10.0.0.8",)),
         As4Path(((2, (_random_asn(rng),)),)),

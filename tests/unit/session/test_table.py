@@ -29,8 +29,9 @@ from gracebgp.session import (
     TcpFailed,
 )
 from gracebgp.session.state import CONNECTION_STATES
-from gracebgp.wire import Notification, RouteRefresh
+from gracebgp.wire import Notification, RouteRefresh, UpdateAction, parse_update
 
+from ..wire.wirebytes import MANDATORY, NEXT_HOP, NLRI_10_0_1, ORIGIN_IGP, attr, body, message
 from .helpers import BAD_MARKER, BAD_UPDATE, EOR_V4, KEEPALIVE_MSG, Probe, peer_open, summary
 
 S, P, E = State, PeerEvent, ConnEvent
@@ -248,3 +249,39 @@ def test_connection_table(state: State, event: ConnEvent) -> None:
     want_state, want = CONN_EXPECT[(state, event)]
     assert summary(out) == want
     assert p.state is want_state
+
+
+# --- the (Established, UPDATE) cell, done inline by Session._receive ------------------------
+
+_UPDATES = [
+    message(2, body(attrs=MANDATORY, nlri=NLRI_10_0_1)),  # accepted
+    EOR_V4,
+    message(2, body(withdrawn=NLRI_10_0_1)),
+    message(2, body(attrs=ORIGIN_IGP + NEXT_HOP, nlri=NLRI_10_0_1)),  # no AS_PATH: treat-as-withdraw
+    message(2, body(attrs=MANDATORY + attr(0xC0, 8, b"\x00\x01\x02"), nlri=NLRI_10_0_1)),  # RFC 7606 §7.8
+    BAD_UPDATE,  # a session reset: the table's UPDATE_ERROR cell
+]
+
+
+@pytest.mark.parametrize("data", _UPDATES)
+def test_an_update_in_established_does_what_the_tables_cell_does(data: bytes) -> None:
+    """``Session._receive`` runs the (ESTABLISHED, UPDATE) cell (``_c_update``) inline, without
+    the dispatch: the same outputs, timers and state as running the table's cell by hand
+    and then ``sync``. (A change of the cell that is not made to the inline fails here.)"""
+    inline, by_hand = Probe().to_established(), Probe().to_established()
+    inline.clock.now = by_hand.clock.now = inline.clock.now + 7.0
+    got = inline(BytesReceived(1, data))
+    m = by_hand.session.machine
+    conn = m.conns[1]
+    m.out, m.facts = [], []
+    result = parse_update(data[19:], conn.rx_context)
+    event = E.UPDATE_ERROR if result.action is UpdateAction.SESSION_RESET else E.UPDATE
+    CONN_TABLE[(conn.state, event)](m, conn, result, by_hand.clock.now)
+    m.sync(by_hand.clock.now)
+    assert got == m.out
+
+    def timers(p: Probe) -> object:
+        return [(c.state, c.hold_at, c.keepalive_at) for c in p.session.machine.conns.values()]
+
+    assert (timers(inline), inline.session.next_deadline(), inline.state) == (
+        timers(by_hand), by_hand.session.next_deadline(), by_hand.state)

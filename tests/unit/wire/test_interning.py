@@ -135,10 +135,14 @@ def test_a_received_communities_keeps_its_tlv_and_reads_like_a_built_one() -> No
             got.flags = 0
     # reserved(): only the values in 0xFFFF0000-0xFFFFFFFF; two 0xFF octets that are not
     # the top of one value (the 0xFF00FFFF and 0x00FFFF00 below) are not one.
-    for vals, marks in (((0xFDE80064,), ()), ((0xFF00FFFF, 0x00FFFF00, 0x01FFFF02), ()),
-                        ((0x00010002, 0xFFFF0006, 0xFFFF029A), (0xFFFF0006, 0xFFFF029A))):
-        tlv = encode_attribute(Communities(vals), True)
-        assert decode_attribute(tlv)[0].reserved() == Communities(vals).reserved() == marks
+    for vals, marks in (((0xFDE80064,), ()), ((0xFF00FFFF, 0x00FFFF00, 0x01FFFF02, 0xFFFEFFFF), ()),
+                        ((0x00010002, 0xFFFF0006, 0xFFFF029A), (0xFFFF0006, 0xFFFF029A)),
+                        ((0xFFFF0000,), (0xFFFF0000,)), ((0xFFFFFF01, 0x00010002), (0xFFFFFF01,))):
+        for flags in (0xC0, 0xD0, 0xE0, 0xF0):  # (Partial, Extended Length: the TLV as it came)
+            tlv = encode_attribute(Communities(vals, flags), True)
+            got = decode_attribute(tlv)[0]
+            assert got.reserved() == Communities(vals, flags).reserved() == marks
+            assert got.tlv() == tlv == encode_attribute(got, True)
     bad, problem = decode_attribute(bytes.fromhex("c00806fde80064ffff"))  # RFC 7606 §7.8
     assert bad is None and problem is not None and "multiple of 4" in problem.reason
 

@@ -66,15 +66,29 @@ def test_valid_update_is_accepted() -> None:
     assert prefixes(r) == ["10.0.1.0/24", "10.0.2.0/24"]
 
 
-def test_the_hot_path_builds_what_the_constructors_build() -> None:
+def test_the_hot_path_builds_what_the_constructors_build(monkeypatch: pytest.MonkeyPatch) -> None:
     """The hot path makes its result by tuple.__new__ (every field given): the same values,
-    of the same types, with every field where the constructors put it."""
+    of the same types, with every field where the constructors put it; for a block
+    decoded and one found interned."""
+    from gracebgp.wire import update as update_module
+
+    made: list[type] = []
+
+    def counted(cls: type, fields: tuple[object, ...]) -> object:
+        made.append(cls)
+        return tuple.__new__(cls, fields)
+
+    monkeypatch.setattr(update_module, "_new", counted)
     b = body(attrs=MANDATORY, nlri=NLRI_10_0_1)
-    cold, hot = parse(b), parse(b)  # (the second: its attribute block interned by the first)
-    for r in (cold, hot):
+    decoded, interned = parse(b), parse(b)
+    assert made == [Update, UpdateResult] * 2  # (both took the hot path)
+    assert decoded.update is not None and interned.update is not None
+    assert interned.update.attrs is decoded.update.attrs
+    for r in (decoded, interned):
         u = r.update
         assert u is not None and u.attrs is not None
         assert type(r) is UpdateResult and type(u) is Update
+        assert prefixes(r) == ["10.0.1.0/24"]
         assert r == UpdateResult(A.ACCEPT, Update((), u.attrs, u.nlri)) and r.eor is None
         assert (u.withdrawn, u.mp_reach, u.mp_unreach, u.layout) == ((), None, None, ())
         assert (r.problems, r.error) == ((), None)
