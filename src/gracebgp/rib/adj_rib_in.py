@@ -36,17 +36,22 @@ class AdjRibIn:
         routes = self._routes
         for k in keys:
             routes[k] = path
-        stale = self._stale
-        if stale:
-            stale.difference_update(keys)
+        if self._stale:
+            self._unmark(keys)
 
     def withdraw(self, keys: Iterable[int]) -> list[int]:
         """Remove keys; returns those that were present."""
         routes = self._routes
         gone = [k for k in keys if routes.pop(k, None) is not None]
-        if self._stale and gone:
-            self._stale.difference_update(gone)
+        if self._stale:
+            self._unmark(gone)
         return gone
+
+    def _unmark(self, keys: Iterable[int]) -> None:
+        """Announced or withdrawn again during a refresh: not stale any more (the caller
+        checks there is a refresh going on, so an UPDATE outside one makes no call)."""
+        assert self._stale is not None
+        self._stale.difference_update(keys)
 
     def clear(self) -> list[int]:
         gone = list(self.routes)

@@ -160,9 +160,8 @@ class Channel(AdjRibIn):
         """The peer announces ``path`` for ``keys`` (an announcement unmarks a stale route)."""
         if self._count is not None:  # read from the Loc-RIB: the offer is the announcement
             self._to_loc(keys, path, now)
-            stale = self._stale
-            if stale:
-                stale.difference_update(keys)
+            if self._stale:
+                self._unmark(keys)
             return
         AdjRibIn.announce(self, keys, path)
         if self._importer is None:
@@ -178,9 +177,8 @@ class Channel(AdjRibIn):
             self._mark(self.loc.retract(self.info, keys if isinstance(keys, (list, tuple)) else list(keys),
                                         gone))
             self._count = count - len(gone)
-            stale = self._stale
-            if stale and gone:
-                stale.difference_update(gone)
+            if self._stale:
+                self._unmark(gone)
             return gone
         gone = AdjRibIn.withdraw(self, keys)
         if gone:
