@@ -13,13 +13,13 @@ through ``advertise``.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from typing import Protocol
 
 from gracebgp.core import wirelog
 from gracebgp.core.peer import Peer
 from gracebgp.rib.adj_rib_out import AdjRibOut, Before, Packed
-from gracebgp.rib.loc_rib import LocRib
+from gracebgp.rib.loc_rib import Entry, LocRib
 from gracebgp.types import Family
 from gracebgp.wire.iana import RouteRefreshSubtype
 from gracebgp.wire.messages import RouteRefresh
@@ -43,19 +43,21 @@ class Outbound(Protocol):
 
 def advertise(out: Outbound, peer: Peer, family: Family, rib_out: AdjRibOut, keys: Iterable[int], now: float,
               *, again: bool = False, eor: bool = False, eorr: bool = False,
-              packed: Packed | None = None, before: Before | None = None) -> bool:
+              packed: Packed | None = None, before: Before | None = None,
+              found: Sequence[Entry | None] | None = None) -> bool:
     """Send ``peer`` what changed in ``rib_out`` for ``keys`` of the Loc-RIB (each key
     again with ``again``: a route refresh), then End-of-RIB (``eor``) and EoRR (``eorr``).
     False, and nothing considered, while the gate of ``family`` is closed or the session
     is not Established. ``packed``: shared by the peers of one round (``AdjRibOut.flush``);
-    ``before``: the round's old bests (``LocRib.take_before``), None outside a round."""
+    ``before``: the round's old bests (``LocRib.take_before``), None outside a round;
+    ``found``: the round's Loc-RIB entries of ``keys`` (``AdjRibOut.consider``)."""
     neg = peer.negotiated
     loc = out.loc[family]
     if neg is None or not out.gate_open(family):
         if before is not None:  # a round it misses: it keeps what its peer has as a table
             rib_out.miss(loc, before, keys)
         return False
-    rib_out.consider(keys, loc, again, before)
+    rib_out.consider(keys, loc, again, before, found)
     tx = neg.tx_context()
     if out.debug:
         wirelog.count_pending(out.tallies, peer.address, rib_out)
@@ -82,7 +84,11 @@ def advertise_round(out: Outbound, peers: Iterable[Peer], family: Family, keys: 
     classes = Counter(rib_out.slot for _, rib_out in outs)
     packed: Packed = {}
     loc = out.loc[family]
+    found: list[Entry | None] | None = None
+    if len(outs) > 1:  # (the Loc-RIB's entries of the keys looked up once, not per peer)
+        keys = list(keys)
+        found = list(map(loc.entries.get, keys))
     for peer, rib_out in outs:
         advertise(out, peer, family, rib_out, keys, now, packed=packed if classes[rib_out.slot] > 1 else None,
-                  before=before)
+                  before=before, found=found)
         rib_out.settle(loc)

@@ -18,7 +18,7 @@ from gracebgp.rib.aspath_rules import holds_as
 from gracebgp.rib.decision import Candidate
 from gracebgp.rib.export import ExportPolicy, export_class, export_path
 from gracebgp.rib.export_step import PolicyStep
-from gracebgp.rib.loc_rib import LocRib
+from gracebgp.rib.loc_rib import Entry, LocRib
 from gracebgp.rib.path import Exported, Path, PathTable, PeerInfo
 from gracebgp.rib.policy_filter import ExportFilter
 from gracebgp.types import IPV4_UNICAST, Family
@@ -329,13 +329,15 @@ class AdjRibOut:
         return [] if path is None else [(None, path)]
 
     def consider(self, keys: Iterable[int], loc: LocRib, again: bool = False,
-                 before: Before | None = None) -> None:
+                 before: Before | None = None, found: Iterable[Entry | None] | None = None) -> None:
         """Re-evaluate ``keys`` against the Loc-RIB's current best paths; ``again``: send
         them even when unchanged (a route refresh re-advertises the Adj-RIB-Out, RFC 2918
         §4, RFC 7313 §4), keeping what was advertised, so a withdrawal still goes out.
         ``before``: the speaker's round, with the old bests of its keys: in sync, what the
         peer has for a key is the export of its old best; without it (a table slice, a
-        refresh) the table is made first (``desync``)."""
+        refresh) the table is made first (``desync``). ``found``: the Loc-RIB's entries
+        of ``keys``, in their order (a round looks them up once for all its peers: in a
+        table of a million prefixes each lookup is a cache miss)."""
         if self._loc is not None and (again or before is None):
             self.desync(loc)
         olds = before if self._loc is not None else None  # in sync: no table, the old bests
@@ -360,8 +362,7 @@ class AdjRibOut:
         counters: tuple[MatchCounter, ...] = ()
         run = 0
         last_e: object = _NO_ENTRY  # the entry of the key before, when its export holds for the next
-        for k in keys:
-            e = entries.get(k)
+        for k, e in zip(keys, map(entries.get, keys) if found is None else found, strict=True):
             out: Path | None = None
             if e is last_e:  # (the prefixes of one UPDATE share their candidate: same export)
                 out = last_out

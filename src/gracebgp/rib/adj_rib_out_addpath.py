@@ -26,7 +26,7 @@ from collections.abc import Iterable
 from gracebgp.rib.adj_rib_out import AdjRibOut, Before
 from gracebgp.rib.decision import ranked
 from gracebgp.rib.export import ExportPolicy
-from gracebgp.rib.loc_rib import LocRib
+from gracebgp.rib.loc_rib import Entry, LocRib
 from gracebgp.rib.path import Path, PathTable, PeerInfo
 from gracebgp.types import Family
 
@@ -97,7 +97,8 @@ class AddPathRibOut(AdjRibOut):
         return want
 
     def consider(self, keys: Iterable[int], loc: LocRib, again: bool = False,
-                 before: Before | None = None) -> None:
+                 before: Before | None = None, found: Iterable[Entry | None] | None = None) -> None:
+        # (``found`` unused: every candidate of a key is read, ``chosen``)
         advertised, pending, sent, uses = self.advertised, self.pending, self._sent, self._uses
         for k in keys:
             want = self.chosen(k, loc)

@@ -165,11 +165,12 @@ def test_a_large_initial_table_goes_out_in_slices_with_the_end_of_rib_last(
     sizes: list[int] = []
     consider = AdjRibOut.consider
 
-    def recorded(self: AdjRibOut, keys: Any, loc: Any, again: bool = False, before: Any = None) -> None:
+    def recorded(self: AdjRibOut, keys: Any, loc: Any, again: bool = False, before: Any = None,
+                 found: Any = None) -> None:
         keys = list(keys)
         if self.policy.peer.address == B:  # A's exports to B (B's own flushes aside)
             sizes.append(len(keys))
-        consider(self, keys, loc, again, before)
+        consider(self, keys, loc, again, before, found)
 
     monkeypatch.setattr(AdjRibOut, "consider", recorded)
     a_text, b_text = demo_configs(1179, 1180, "/tmp/gracebgp-test")
