@@ -37,12 +37,13 @@ class Outbound(Protocol):
         ...
 
     def send(self, peer: Peer, data: bytes, now: float) -> None:
-        """UPDATE octets to ``peer``'s Established session (nothing when empty)."""
+        """UPDATE octets to ``peer``'s Established session (nothing when empty). It must
+        not change the Loc-RIB: a round's ``found`` is the Loc-RIB's before every peer."""
         ...
 
 
-def advertise(out: Outbound, peer: Peer, family: Family, rib_out: AdjRibOut, keys: Iterable[int], now: float,
-              *, again: bool = False, eor: bool = False, eorr: bool = False,
+def advertise(out: Outbound, peer: Peer, family: Family, rib_out: AdjRibOut, keys: Collection[int],
+              now: float, *, again: bool = False, eor: bool = False, eorr: bool = False,
               packed: Packed | None = None, before: Before | None = None,
               found: Sequence[Entry | None] | None = None) -> bool:
     """Send ``peer`` what changed in ``rib_out`` for ``keys`` of the Loc-RIB (each key
@@ -78,15 +79,16 @@ def advertise_round(out: Outbound, peers: Iterable[Peer], family: Family, keys: 
     an Adj-RIB-Out for it. Peers of one export class (``AdjRibOut.slot``) flush the same
     groups: the UPDATEs packed for the first are reused for the others when their codec
     contexts are equal (a peer alone in its class packs as before, without keeping what
-    it packed). After the round, an Adj-RIB-Out that may hold nothing per prefix does
-    (``AdjRibOut.settle``)."""
+    it packed). The Loc-RIB entries of the keys are looked up once for all the peers
+    (``found``): nothing a peer's turn does changes the Loc-RIB. After the round, an
+    Adj-RIB-Out that may hold nothing per prefix does (``AdjRibOut.settle``)."""
     outs = [(peer, rib_out) for peer in peers if (rib_out := peer.adj_out.get(family)) is not None]
     classes = Counter(rib_out.slot for _, rib_out in outs)
     packed: Packed = {}
     loc = out.loc[family]
     found: list[Entry | None] | None = None
-    if len(outs) > 1:  # (the Loc-RIB's entries of the keys looked up once, not per peer)
-        keys = list(keys)
+    if sum(1 for _, rib_out in outs if rib_out.takes_found) > 1 and out.gate_open(family):
+        keys = list(keys)  # (the Loc-RIB's entries of the keys looked up once, not per peer)
         found = list(map(loc.entries.get, keys))
     for peer, rib_out in outs:
         advertise(out, peer, family, rib_out, keys, now, packed=packed if classes[rib_out.slot] > 1 else None,

@@ -48,8 +48,9 @@ class AdjRibIn:
         return gone
 
     def _unmark(self, keys: Iterable[int]) -> None:
-        """Announced or withdrawn again during a refresh: not stale any more (the caller
-        checks there is a refresh going on, so an UPDATE outside one makes no call)."""
+        """During a refresh: announced again (not stale any more) or withdrawn (gone: the
+        sweep must not take it again). The caller checks there is a refresh going on, so
+        an UPDATE outside one makes no call."""
         assert self._stale is not None
         self._stale.difference_update(keys)
 

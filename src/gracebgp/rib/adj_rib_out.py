@@ -9,7 +9,7 @@ set so each attribute block is encoded once and carries as many prefixes as fit
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Sequence
 from collections.abc import Set as AbstractSet
 from typing import Any
 
@@ -328,16 +328,20 @@ class AdjRibOut:
             path = self._sent_for(key, loc.before.get(key) if key in (loc.dirty or ()) else loc.best(key))
         return [] if path is None else [(None, path)]
 
-    def consider(self, keys: Iterable[int], loc: LocRib, again: bool = False,
-                 before: Before | None = None, found: Iterable[Entry | None] | None = None) -> None:
+    #: ``consider`` takes the round's ``found`` (the ADD-PATH one reads every candidate)
+    takes_found = True
+
+    def consider(self, keys: Collection[int], loc: LocRib, again: bool = False,
+                 before: Before | None = None, found: Sequence[Entry | None] | None = None) -> None:
         """Re-evaluate ``keys`` against the Loc-RIB's current best paths; ``again``: send
         them even when unchanged (a route refresh re-advertises the Adj-RIB-Out, RFC 2918
         §4, RFC 7313 §4), keeping what was advertised, so a withdrawal still goes out.
         ``before``: the speaker's round, with the old bests of its keys: in sync, what the
         peer has for a key is the export of its old best; without it (a table slice, a
         refresh) the table is made first (``desync``). ``found``: the Loc-RIB's entries
-        of ``keys``, in their order (a round looks them up once for all its peers: in a
-        table of a million prefixes each lookup is a cache miss)."""
+        of ``keys``, in their order, as they are now (a round looks them up once for all
+        its peers: in a table of a million prefixes each lookup is a cache miss); without
+        it ``keys`` is iterated twice, side by side."""
         if self._loc is not None and (again or before is None):
             self.desync(loc)
         olds = before if self._loc is not None else None  # in sync: no table, the old bests

@@ -21,7 +21,7 @@ which ``flush`` packs with Path Identifiers because the session's context lists 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Sequence
 
 from gracebgp.rib.adj_rib_out import AdjRibOut, Before
 from gracebgp.rib.decision import ranked
@@ -96,9 +96,10 @@ class AddPathRibOut(AdjRibOut):
                     break
         return want
 
-    def consider(self, keys: Iterable[int], loc: LocRib, again: bool = False,
-                 before: Before | None = None, found: Iterable[Entry | None] | None = None) -> None:
-        # (``found`` unused: every candidate of a key is read, ``chosen``)
+    takes_found = False  # (every candidate of a key is read, ``chosen``)
+
+    def consider(self, keys: Collection[int], loc: LocRib, again: bool = False,
+                 before: Before | None = None, found: Sequence[Entry | None] | None = None) -> None:
         advertised, pending, sent, uses = self.advertised, self.pending, self._sent, self._uses
         for k in keys:
             want = self.chosen(k, loc)
