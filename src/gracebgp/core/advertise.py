@@ -13,13 +13,13 @@ through ``advertise``.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable
 from typing import Protocol
 
 from gracebgp.core import wirelog
 from gracebgp.core.peer import Peer
 from gracebgp.rib.adj_rib_out import AdjRibOut, Before, Packed
-from gracebgp.rib.loc_rib import Entry, LocRib
+from gracebgp.rib.loc_rib import LocRib, Lookup
 from gracebgp.types import Family
 from gracebgp.wire.iana import RouteRefreshSubtype
 from gracebgp.wire.messages import RouteRefresh
@@ -45,7 +45,7 @@ class Outbound(Protocol):
 def advertise(out: Outbound, peer: Peer, family: Family, rib_out: AdjRibOut, keys: Collection[int],
               now: float, *, again: bool = False, eor: bool = False, eorr: bool = False,
               packed: Packed | None = None, before: Before | None = None,
-              found: Sequence[Entry | None] | None = None) -> bool:
+              found: Lookup | None = None) -> bool:
     """Send ``peer`` what changed in ``rib_out`` for ``keys`` of the Loc-RIB (each key
     again with ``again``: a route refresh), then End-of-RIB (``eor``) and EoRR (``eorr``).
     False, and nothing considered, while the gate of ``family`` is closed or the session
@@ -86,10 +86,12 @@ def advertise_round(out: Outbound, peers: Iterable[Peer], family: Family, keys: 
     classes = Counter(rib_out.slot for _, rib_out in outs)
     packed: Packed = {}
     loc = out.loc[family]
-    found: list[Entry | None] | None = None
+    found: Lookup | None = None
     if sum(1 for _, rib_out in outs if rib_out.takes_found) > 1 and out.gate_open(family):
-        keys = list(keys)  # (the Loc-RIB's entries of the keys looked up once, not per peer)
-        found = list(map(loc.entries.get, keys))
+        # The Loc-RIB's entries of the keys looked up once, not per peer; in a round that
+        # only adds prefixes, with their runs (``AdjRibOut.consider``: one decision a run).
+        keys = list(keys)
+        found = loc.lookup(keys, runs=not before)
     for peer, rib_out in outs:
         advertise(out, peer, family, rib_out, keys, now, packed=packed if classes[rib_out.slot] > 1 else None,
                   before=before, found=found)

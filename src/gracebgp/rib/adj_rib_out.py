@@ -9,7 +9,7 @@ set so each attribute block is encoded once and carries as many prefixes as fit
 from __future__ import annotations
 
 import itertools
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable
 from collections.abc import Set as AbstractSet
 from typing import Any
 
@@ -18,7 +18,7 @@ from gracebgp.rib.aspath_rules import holds_as
 from gracebgp.rib.decision import Candidate
 from gracebgp.rib.export import ExportPolicy, export_class, export_path
 from gracebgp.rib.export_step import PolicyStep
-from gracebgp.rib.loc_rib import Entry, LocRib
+from gracebgp.rib.loc_rib import LocRib, Lookup
 from gracebgp.rib.path import Exported, Path, PathTable, PeerInfo
 from gracebgp.rib.policy_filter import ExportFilter
 from gracebgp.types import IPV4_UNICAST, Family
@@ -332,20 +332,24 @@ class AdjRibOut:
     takes_found = True
 
     def consider(self, keys: Collection[int], loc: LocRib, again: bool = False,
-                 before: Before | None = None, found: Sequence[Entry | None] | None = None) -> None:
+                 before: Before | None = None, found: Lookup | None = None) -> None:
         """Re-evaluate ``keys`` against the Loc-RIB's current best paths; ``again``: send
         them even when unchanged (a route refresh re-advertises the Adj-RIB-Out, RFC 2918
         §4, RFC 7313 §4), keeping what was advertised, so a withdrawal still goes out.
         ``before``: the speaker's round, with the old bests of its keys: in sync, what the
         peer has for a key is the export of its old best; without it (a table slice, a
         refresh) the table is made first (``desync``). ``found``: the Loc-RIB's entries
-        of ``keys``, in their order, as they are now (a round looks them up once for all
-        its peers: in a table of a million prefixes each lookup is a cache miss); without
-        it ``keys`` is iterated twice, side by side."""
+        of ``keys`` (``found.keys``), in their order, as they are now (a round looks them
+        up once for all its peers: in a table of a million prefixes each lookup is a
+        cache miss); without it ``keys`` is iterated twice, side by side."""
         if self._loc is not None and (again or before is None):
             self.desync(loc)
         olds = before if self._loc is not None else None  # in sync: no table, the old bests
         advertised, pending = self._held, self.pending
+        if (found is not None and found.runs is not None and olds is not None and not olds and not pending
+                and not again and self._exporter is None and self._step is None):
+            self._consider_runs(found)
+            return
         count = 0
         last_o: object = _NO_ENTRY  # (in sync: the old best of the key before, and its export)
         last_sent: Path | None = None
@@ -366,7 +370,7 @@ class AdjRibOut:
         counters: tuple[MatchCounter, ...] = ()
         run = 0
         last_e: object = _NO_ENTRY  # the entry of the key before, when its export holds for the next
-        for k, e in zip(keys, map(entries.get, keys) if found is None else found, strict=True):
+        for k, e in zip(keys, map(entries.get, keys) if found is None else found.entries, strict=True):
             out: Path | None = None
             if e is last_e:  # (the prefixes of one UPDATE share their candidate: same export)
                 out = last_out
@@ -416,6 +420,33 @@ class AdjRibOut:
             counter.matches += run
         if olds is not None:
             self._count += count
+
+    def _consider_runs(self, found: Lookup) -> None:
+        """``consider`` of a round that only adds prefixes (no key had a best before it:
+        ``before`` is empty), for a peer in sync with nothing pending and no export policy:
+        the peer has nothing for any key, so a key whose export is None needs nothing and
+        one with an export is an announcement. One decision per run of keys sharing an
+        entry (``found.runs``), its keys put in ``pending`` by one C-level update."""
+        assert found.runs is not None
+        keys, entries, pending = found.keys, found.entries, self.pending
+        target = self.policy.peer.index
+        last_path: Path | None = None
+        last_peer: PeerInfo | None = None
+        out: Path | None = None
+        count = 0
+        for i, j in found.runs:
+            e = entries[i]
+            assert e is not None  # (no run is of keys without an entry)
+            peer, path, _ = e if isinstance(e, tuple) else e[0]
+            if peer.index == target:
+                continue  # its own route: never sent back, and the peer has nothing for it
+            if path is not last_path or peer is not last_peer:
+                out = self._export(peer, path)
+                last_path, last_peer = path, peer
+            if out is not None:
+                pending.update(zip(keys[i:j], itertools.repeat(out)))
+                count += j - i
+        self._count += count
 
     def consider_all(self, loc: LocRib) -> None:
         """The whole table, e.g. when the session comes up (RFC 4271 §9.1.3): every prefix

@@ -21,12 +21,12 @@ which ``flush`` packs with Path Identifiers because the session's context lists 
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection
 
 from gracebgp.rib.adj_rib_out import AdjRibOut, Before
 from gracebgp.rib.decision import ranked
 from gracebgp.rib.export import ExportPolicy
-from gracebgp.rib.loc_rib import Entry, LocRib
+from gracebgp.rib.loc_rib import LocRib, Lookup
 from gracebgp.rib.path import Path, PathTable, PeerInfo
 from gracebgp.types import Family
 
@@ -99,7 +99,7 @@ class AddPathRibOut(AdjRibOut):
     takes_found = False  # (every candidate of a key is read, ``chosen``)
 
     def consider(self, keys: Collection[int], loc: LocRib, again: bool = False,
-                 before: Before | None = None, found: Sequence[Entry | None] | None = None) -> None:
+                 before: Before | None = None, found: Lookup | None = None) -> None:
         advertised, pending, sent, uses = self.advertised, self.pending, self._sent, self._uses
         for k in keys:
             want = self.chosen(k, loc)

@@ -11,12 +11,23 @@ peer, RFC 7911 §5; its PeerInfo is rebuilt when its session comes up again).
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from gracebgp.rib.decision import Candidate, Multipath, multipath_set, select
 from gracebgp.rib.path import Path, PeerInfo
 
 Entry = Candidate | list[Candidate]
+
+
+class Lookup(NamedTuple):
+    """The Loc-RIB's entries of a round's ``keys`` (in their order), looked up once for all
+    its peers (``AdjRibOut.consider``); with ``runs`` (``LocRib.lookup(keys, runs=True)``)
+    also the runs of keys sharing one entry, ``(i, j)``: keys ``i`` to ``j - 1`` (the
+    prefixes of one UPDATE mostly; an entry that is None is in no run)."""
+
+    keys: list[int]
+    entries: list[Entry | None]
+    runs: list[tuple[int, int]] | None
 
 
 class Reach(Protocol):
@@ -120,6 +131,22 @@ class LocRib:
     def path_count(self) -> int:
         """Candidate paths over all prefixes."""
         return sum(1 if isinstance(e, tuple) else len(e) for e in self.entries.values())
+
+    def lookup(self, keys: list[int], runs: bool) -> Lookup:
+        """``keys``' entries (None: not in the table), and with ``runs`` their runs."""
+        entries = list(map(self.entries.get, keys))
+        if not runs:
+            return Lookup(keys, entries, None)
+        found: list[tuple[int, int]] = []
+        start, last = 0, None
+        for i, e in enumerate(entries):
+            if e is not last:
+                if last is not None:
+                    found.append((start, i))
+                start, last = i, e
+        if last is not None:
+            found.append((start, len(entries)))
+        return Lookup(keys, entries, found)
 
     def items(self) -> Iterator[tuple[int, Candidate]]:
         for k, e in self.entries.items():

@@ -34,7 +34,7 @@ def test_a_round_of_two_peers_gives_each_prefix_its_own_route(monkeypatch: pytes
     def checked(self: AdjRibOut, keys: Any, loc: LocRib, again: bool = False, before: Any = None,
                 found: Any = None) -> None:
         if found is not None:  # the entries are still the Loc-RIB's at this peer's turn
-            assert [loc.entries.get(k) for k in keys] == list(found)
+            assert found.keys is keys and [loc.entries.get(k) for k in keys] == found.entries
             rounds.append(len(keys))
         consider(self, keys, loc, again, before, found)
 

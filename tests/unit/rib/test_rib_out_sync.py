@@ -25,7 +25,7 @@ from gracebgp.rib.adj_rib_out import AdjRibOut, Before
 from gracebgp.rib.channel import Channel
 from gracebgp.rib.channel_addpath import AddPathChannel
 from gracebgp.rib.export import ExportPolicy
-from gracebgp.rib.loc_rib import LocRib
+from gracebgp.rib.loc_rib import LocRib, Lookup
 from gracebgp.rib.path import Path, PathTable, PeerInfo
 from gracebgp.rib.policy_attach import export_filter
 from gracebgp.rib.policy_filter import PolicyFilter
@@ -174,9 +174,14 @@ class World:
             before = self.loc.take_before()
         self.rounds += not missed
         self.synced_rounds += self.outs[1].synced and not missed
+        # The lean one mostly with the round's lookup, as advertise_round hands it over
+        # (its runs when the round only adds prefixes: AdjRibOut._consider_runs).
+        found = self.loc.lookup(list(keys), runs=not before) if self.rng.random() < 0.7 else None
         for out in self.outs:
             if missed:  # (advertise: the session is not Established, or the gate is closed)
                 out.miss(self.loc, before, keys)
+            elif out is self.outs[1] and found is not None:
+                out.consider(found.keys, self.loc, False, before, found)
             else:
                 out.consider(keys, self.loc, False, before)
         if not missed:
@@ -297,6 +302,60 @@ def test_in_sync_in_many_rounds() -> None:
         rounds += world.rounds
         synced += world.synced_rounds
     assert rounds > 500 and synced > rounds // 5
+
+
+class Growing(World):
+    """A table coming in: mostly new prefixes, a few at a time from one source (an
+    UPDATE), now and then from a second source too or withdrawn again before the round,
+    and rounds: the rounds that only add prefixes (``AdjRibOut._consider_runs``)."""
+
+    def __init__(self, rng: random.Random) -> None:
+        super().__init__(rng)
+        self.policy, self.books = None, [book(None), book(None)]  # (until a reload sets one)
+        self.outs = [self.fresh(Kept, 0), self.fresh(AdjRibOut, 1)]
+        self.new = iter([parse_prefix(f"10.{1 + i // 256}.{i % 256}.0/24")[1] for i in range(4096)])
+
+    def step(self) -> None:
+        rng = self.rng
+        op = rng.random()
+        if op < 0.55:
+            keys = [next(self.new) for _ in range(rng.randint(1, 8))]
+            rng.choice(self.channels).announce(keys, rng.choice(self.paths), float(rng.randint(0, 3)))
+            if rng.random() < 0.2:  # another source for some of them: two candidates
+                rng.choice(self.channels).announce(keys[:rng.randint(1, len(keys))], rng.choice(self.paths))
+            if rng.random() < 0.1:  # gone again before the round: no entry
+                rng.choice(self.channels).withdraw(keys[rng.randint(0, len(keys) - 1):])
+        elif op < 0.95:
+            self.round(rng.choice([None, None, None, 10]))  # (mostly whole: in sync after it)
+            if self.sending is not None:  # (a table going out: a slice each step, as World)
+                self.slice()
+        else:
+            super().step()
+
+
+def test_rounds_that_only_add_prefixes_decide_once_a_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A table coming in, against the kept table as above (20 seeds); the rounds that
+    only add prefixes take one decision per run of keys sharing an entry
+    (``AdjRibOut._consider_runs``), runs of more than one key among them."""
+    runs: list[int] = []
+    consider_runs = AdjRibOut._consider_runs
+
+    def counted(self: AdjRibOut, found: Lookup) -> None:
+        assert found.runs is not None
+        runs.append(max((j - i for i, j in found.runs), default=0))
+        consider_runs(self, found)
+
+    monkeypatch.setattr(AdjRibOut, "_consider_runs", counted)
+    for seed in range(20):
+        world = Growing(random.Random(seed))
+        for out in world.outs:
+            out.table_sent(world.loc, out.epoch)
+        for _ in range(250):
+            world.step()
+            world.check()
+        world.round(None)
+        world.check()
+    assert len(runs) > 150 and sum(1 for n in runs if n > 1) > 100
 
 
 def test_a_full_table_from_one_peer_holds_nothing_per_prefix() -> None:
