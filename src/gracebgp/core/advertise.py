@@ -89,9 +89,10 @@ def advertise_round(out: Outbound, peers: Iterable[Peer], family: Family, keys: 
     found: Lookup | None = None
     if sum(1 for _, rib_out in outs if rib_out.takes_found) > 1 and out.gate_open(family):
         # The Loc-RIB's entries of the keys looked up once, not per peer; in a round that
-        # only adds prefixes, with their runs (``AdjRibOut.consider``: one decision a run).
+        # only adds prefixes, with their runs if a peer can take them (``AdjRibOut.consider``:
+        # one decision a run).
         keys = list(keys)
-        found = loc.lookup(keys, runs=not before)
+        found = loc.lookup(keys, runs=not before and any(rib_out.takes_runs for _, rib_out in outs))
     for peer, rib_out in outs:
         advertise(out, peer, family, rib_out, keys, now, packed=packed if classes[rib_out.slot] > 1 else None,
                   before=before, found=found)

@@ -342,12 +342,16 @@ class AdjRibOut:
         of ``keys`` (``found.keys``), in their order, as they are now (a round looks them
         up once for all its peers: in a table of a million prefixes each lookup is a
         cache miss); without it ``keys`` is iterated twice, side by side."""
+        if found is not None and found.keys is not keys:
+            raise ValueError("found: the lookup of other keys")
         if self._loc is not None and (again or before is None):
             self.desync(loc)
         olds = before if self._loc is not None else None  # in sync: no table, the old bests
         advertised, pending = self._held, self.pending
-        if (found is not None and found.runs is not None and olds is not None and not olds and not pending
-                and not again and self._exporter is None and self._step is None):
+        # (pending is empty in sync at each round, every consider being followed by a
+        # flush; a leftover takes the per-key decisions, which may drop it)
+        if found is not None and found.runs is not None and olds is not None and not olds and not pending \
+                and not again and self.takes_runs:
             self._consider_runs(found)
             return
         count = 0
@@ -421,9 +425,15 @@ class AdjRibOut:
         if olds is not None:
             self._count += count
 
+    @property
+    def takes_runs(self) -> bool:
+        """``consider`` can take a round's runs (``Lookup.runs``): in sync, no export policy."""
+        return self._loc is not None and self._exporter is None and self._step is None
+
     def _consider_runs(self, found: Lookup) -> None:
-        """``consider`` of a round that only adds prefixes (no key had a best before it:
-        ``before`` is empty), for a peer in sync with nothing pending and no export policy:
+        """``consider`` of a round that only adds prefixes (``before`` is empty: no key of
+        it had a best at the last flush that included it), for a peer in sync with nothing
+        pending and no export policy:
         the peer has nothing for any key, so a key whose export is None needs nothing and
         one with an export is an announcement. One decision per run of keys sharing an
         entry (``found.runs``), its keys put in ``pending`` by one C-level update."""
@@ -443,9 +453,13 @@ class AdjRibOut:
             if path is not last_path or peer is not last_peer:
                 out = self._export(peer, path)
                 last_path, last_peer = path, peer
-            if out is not None:
+            if out is None:
+                continue
+            if j - i == 1:  # (a run of one: no slice, zip and repeat made for it)
+                pending[keys[i]] = out
+            else:
                 pending.update(zip(keys[i:j], itertools.repeat(out)))
-                count += j - i
+            count += j - i
         self._count += count
 
     def consider_all(self, loc: LocRib) -> None:

@@ -97,6 +97,7 @@ class AddPathRibOut(AdjRibOut):
         return want
 
     takes_found = False  # (every candidate of a key is read, ``chosen``)
+    takes_runs = False  # (nor the runs)
 
     def consider(self, keys: Collection[int], loc: LocRib, again: bool = False,
                  before: Before | None = None, found: Lookup | None = None) -> None:

@@ -44,3 +44,18 @@ def test_found_not_as_long_as_the_keys_is_refused() -> None:
     loc = loc_rib()
     with pytest.raises(ValueError):
         fresh().consider(KEYS[:3], loc, found=loc.lookup(KEYS[:2], runs=False))
+
+
+def test_the_runs_are_of_keys_sharing_one_entry_object() -> None:
+    """``LocRib.lookup``: runs of consecutive keys whose entry is the same object; keys
+    without an entry are in none; two equal entries that are not one object are two runs."""
+    loc = LocRib()
+    loc.offer(EBGP_A, KEYS[:3], path(65001, 1))  # one candidate tuple for the three
+    loc.offer(EBGP_A, [KEYS[3]], path(65001, 1))  # equal, another tuple
+    absent = parse_prefix("10.99.0.0/24")[1]
+    keys = [absent, *KEYS[:4], absent, KEYS[0], absent]
+    found = loc.lookup(keys, runs=True)
+    assert found.keys is keys and found.entries == [loc.entries.get(k) for k in keys]
+    assert found.runs == [(1, 4), (4, 5), (6, 7)]
+    assert loc.lookup([], runs=True).runs == [] and loc.lookup([absent] * 2, runs=True).runs == []
+    assert loc.lookup(keys, runs=False).runs is None

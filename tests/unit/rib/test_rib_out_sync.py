@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import random
+from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
@@ -176,7 +177,9 @@ class World:
         self.synced_rounds += self.outs[1].synced and not missed
         # The lean one mostly with the round's lookup, as advertise_round hands it over
         # (its runs when the round only adds prefixes: AdjRibOut._consider_runs).
-        found = self.loc.lookup(list(keys), runs=not before) if self.rng.random() < 0.7 else None
+        # (now and then runs when it does not only add: consider must not take them then)
+        runs = not before or self.rng.random() < 0.3
+        found = self.loc.lookup(list(keys), runs=runs) if self.rng.random() < 0.7 else None
         for out in self.outs:
             if missed:  # (advertise: the session is not Established, or the gate is closed)
                 out.miss(self.loc, before, keys)
@@ -274,6 +277,15 @@ class World:
         return content(fresh.flush(CTX))[1]
 
 
+def started(kind: type[World], seeds: int = 20) -> Iterator[World]:
+    """A world of each seed, both sessions up with an empty table."""
+    for seed in range(seeds):
+        world = kind(random.Random(seed))
+        for out in world.outs:
+            out.table_sent(world.loc, out.epoch)
+        yield world
+
+
 @pytest.mark.parametrize("seed", range(60))
 def test_in_sync_the_peer_gets_what_a_kept_table_sends(seed: int) -> None:
     world = World(random.Random(seed))
@@ -293,10 +305,7 @@ def test_in_sync_in_many_rounds() -> None:
     share of the rounds it sent (out of sync after a missed round until a reset or a
     drain, and from a table's start to the first round after it that leaves no change)."""
     rounds = synced = 0
-    for seed in range(20):
-        world = World(random.Random(seed))
-        for out in world.outs:
-            out.table_sent(world.loc, out.epoch)
+    for world in started(World):
         for _ in range(250):
             world.step()
         rounds += world.rounds
@@ -346,16 +355,29 @@ def test_rounds_that_only_add_prefixes_decide_once_a_run(monkeypatch: pytest.Mon
         consider_runs(self, found)
 
     monkeypatch.setattr(AdjRibOut, "_consider_runs", counted)
-    for seed in range(20):
-        world = Growing(random.Random(seed))
-        for out in world.outs:
-            out.table_sent(world.loc, out.epoch)
+    for world in started(Growing):
         for _ in range(250):
             world.step()
             world.check()
         world.round(None)
         world.check()
     assert len(runs) > 150 and sum(1 for n in runs if n > 1) > 100
+
+
+def test_a_withdrawal_left_pending_takes_the_per_key_decisions() -> None:
+    """``consider`` takes a round's runs only with nothing pending: a withdrawal left from
+    before (of a route never sent, whose export is None now too) is dropped, as the per-key
+    loop drops it, not sent."""
+    world = next(started(Growing, 1))  # (no export policy)
+    lean, a = world.outs[1], world.channels[0]
+    a.announce(KEYS[:2], world.paths[0])
+    world.round(None)
+    assert lean.synced and lean.takes_runs
+    a.announce(KEYS[2:4], world.paths[2])  # B's AS in the path: exported to B as nothing
+    keys = list(world.changed[V4])
+    lean.pending[KEYS[2]] = None  # (a leftover: in sync, none is left at a round)
+    lean.consider(keys, world.loc, False, {}, world.loc.lookup(keys, runs=True))
+    assert lean.pending == {}
 
 
 def test_a_full_table_from_one_peer_holds_nothing_per_prefix() -> None:
