@@ -433,10 +433,10 @@ class AdjRibOut:
     def _consider_runs(self, found: Lookup) -> None:
         """``consider`` of a round that only adds prefixes (``before`` is empty: no key of
         it had a best at the last flush that included it), for a peer in sync with nothing
-        pending and no export policy:
-        the peer has nothing for any key, so a key whose export is None needs nothing and
-        one with an export is an announcement. One decision per run of keys sharing an
-        entry (``found.runs``), its keys put in ``pending`` by one C-level update."""
+        pending and no export policy. The peer has nothing for any key, so a key whose
+        export is None needs nothing and one with an export is an announcement. One
+        decision per run of keys sharing an entry (``found.runs``), its keys put in
+        ``pending`` by one C-level update."""
         assert found.runs is not None
         keys, entries, pending = found.keys, found.entries, self.pending
         target = self.policy.peer.index
