@@ -106,22 +106,7 @@ def export_path(source: PeerInfo, path: Path, policy: ExportPolicy, family: Fami
     if source.index == target.index or policy.withdraw_all:
         return None  # never back to where it came from
     attrs = path.attrs
-    comms = attrs.get(_COMMUNITIES)
-    marks = () if comms is None else comms.reserved()  # (the well-known ones: all this reads)
-    llgr_fallback = False
-    # (the community itself, not ``path.llgr_stale``: that reads every decision field of
-    # a path that is only being exported)
-    if _LLGR_STALE in marks and not policy.llgr:
-        # RFC 9494 §4.3: never to a peer without LLGR; §4.6: to iBGP if configured.
-        if not target.ibgp or not policy.llgr_ibgp:
-            return None
-        llgr_fallback = True
     ebgp = not target.ibgp
-    # RFC 1997 binds routes *received* with these communities; a route we originate
-    # carries them for the neighbor to honour (the usual "tag my prefix NO_EXPORT").
-    if marks and not source.local and (_NO_ADVERTISE in marks or (
-            ebgp and (_NO_EXPORT[0] in marks or _NO_EXPORT[1] in marks))):  # (no generator per path)
-        return None
     from_ibgp = source.ibgp and not source.local
     if not ebgp and from_ibgp and not (source.rr_client or target.rr_client):
         return None  # RFC 4271 §9.2 split horizon; RFC 4456 §8 reflection otherwise
@@ -135,14 +120,30 @@ def export_path(source: PeerInfo, path: Path, policy: ExportPolicy, family: Fami
     transparent = ebgp and policy.route_server_client and not source.local
     if ebgp and not transparent and policy.remove_private_as:  # GoBGP's order: before our AS
         segments = remove_private(segments, policy.remove_private_as, policy.local_as)
-    out = _copied(attrs.attrs, ebgp, source.local, transparent)
     if ebgp and not transparent and family == IPV4_UNICAST and step is None and not by_value \
             and not policy.gshut and policy.next_hop_v4 is not None:
-        # (the usual eBGP export: encoded as it is walked, no index, no sort; issue 14)
+        # (the usual eBGP export: encoded as it is walked in one pass, no index, no sort;
+        # a set with a well-known community takes the general way, which reads them)
         _, hop, nh_tlv = _next_hop(policy.next_hop_v4)
-        block = _ebgp_block(out, _prepended_tlv(segments, policy.local_as), nh_tlv)
+        block = _ebgp_block(attrs.attrs, source.local, _prepended_tlv(segments, policy.local_as), nh_tlv)
         if block is not None:
             return Exported(block, hop)
+    comms = attrs.get(_COMMUNITIES)
+    marks = () if comms is None else comms.reserved()  # (the well-known ones: all this reads)
+    llgr_fallback = False
+    # (the community itself, not ``path.llgr_stale``: that reads every decision field of
+    # a path that is only being exported)
+    if _LLGR_STALE in marks and not policy.llgr:
+        # RFC 9494 §4.3: never to a peer without LLGR; §4.6: to iBGP if configured.
+        if not target.ibgp or not policy.llgr_ibgp:
+            return None
+        llgr_fallback = True
+    # RFC 1997 binds routes *received* with these communities; a route we originate
+    # carries them for the neighbor to honour (the usual "tag my prefix NO_EXPORT").
+    if marks and not source.local and (_NO_ADVERTISE in marks or (
+            ebgp and (_NO_EXPORT[0] in marks or _NO_EXPORT[1] in marks))):  # (no generator per path)
+        return None
+    out = _copied(attrs.attrs, _dropped(ebgp, source.local, transparent), source.local)
     by_code = {a.code: i for i, a in enumerate(out)}
     as_path: AsPath | None = None  # the shared attributes put in below, with their TLVs
     nh_attr: NextHop | None = None
@@ -239,19 +240,32 @@ def _prepended_tlv(segments: tuple[Segment, ...], asn: int) -> bytes:
     return hit
 
 
-def _copied(attrs: tuple[Any, ...], ebgp: bool, local: bool, transparent: bool) -> list[Any]:
+#: The type codes an export never copies from the source path (``_dropped``): AS4_PATH
+#: and AS4_AGGREGATOR (RFC 6793 §4.1, §4.2.2: rebuilt for 2-octet peers), NEXT_HOP (RFC
+#: 4271 §5.1.3: the rules put it in); to eBGP also LOCAL_PREF, ORIGINATOR_ID, CLUSTER_LIST
+#: (RFC 4271 §5.1.5, RFC 4456 §8) and, for a received route, MED (RFC 4271 §5.1.4; RFC
+#: 7947 §2.2.3: a route server passes it on).
+_DROPPED_IBGP = frozenset(_NOT_COPIED)
+_DROPPED_EBGP_KEEP_MED = _DROPPED_IBGP | frozenset(_INTERNAL_ONLY)
+_DROPPED_EBGP = _DROPPED_EBGP_KEEP_MED | {_MED}
+
+
+def _dropped(ebgp: bool, local: bool, transparent: bool) -> frozenset[int]:
+    """The type codes ``_copied`` drops. ``local``: our own route; ``transparent``: to a
+    route-server client (RFC 7947 §2.2)."""
+    if not ebgp:
+        return _DROPPED_IBGP
+    return _DROPPED_EBGP_KEEP_MED if local or transparent else _DROPPED_EBGP
+
+
+def _copied(attrs: tuple[Any, ...], dropped: frozenset[int], local: bool) -> list[Any]:
     """The attributes of a path an export passes on, in their order (AS_PATH among them:
-    the caller replaces it). ``local``: our own route; ``transparent``: to a route-server
-    client (RFC 7947 §2.2)."""
+    the caller replaces it), without the codes ``dropped`` (``_dropped``). ``local``: our
+    own route."""
     out: list[Any] = []
     for a in attrs:
-        code = a.code
-        if code in _NOT_COPIED:  # RFC 6793 §4.1, §4.2.2 (AS4_*); NEXT_HOP: RFC 4271 §5.1.3
+        if a.code in dropped:
             continue
-        if ebgp and code in _INTERNAL_ONLY:  # RFC 4271 §5.1.5, RFC 4456 §8
-            continue
-        if code == _MED and ebgp and not local and not transparent:
-            continue  # RFC 4271 §5.1.4; RFC 7947 §2.2.3: a route server passes MED on
         if a.__class__ is UnknownAttribute:  # RFC 4271 §5: optional transitive, with Partial
             if not a.flags & WELL_KNOWN:  # optional non-transitive: not passed on
                 continue
@@ -261,26 +275,36 @@ def _copied(attrs: tuple[Any, ...], ebgp: bool, local: bool, transparent: bool) 
     return out
 
 
-def _ebgp_block(copied: list[Any], as_path_tlv: bytes, nh_tlv: bytes) -> bytes | None:
+def _ebgp_block(attrs: tuple[Any, ...], local: bool, as_path_tlv: bytes, nh_tlv: bytes) -> bytes | None:
     """The attribute block of an eBGP export with our AS_PATH and NEXT_HOP (RFC 4271
-    §5.1.2, §5.1.3): ``copied`` (``_copied``) encoded, those two put in their place,
-    when ``copied`` is in type-code order (the usual; None otherwise, and the caller
-    sorts). The same octets as the general way (``_put``, sort by code, join)."""
+    §5.1.2, §5.1.3), made in one pass over the source's ``attrs``: what ``_copied``
+    keeps encoded, those two put in their place. None, and the caller takes the general
+    way, when ``attrs`` is not in type-code order (the usual is) or holds a community of
+    the well-known range (the general way reads them: RFC 1997, RFC 9494). The same
+    octets as the general way (``_copied``, ``_put``, sort by code, join)."""
+    dropped = _DROPPED_EBGP_KEEP_MED if local else _DROPPED_EBGP
     parts: list[bytes] = []
     last = 0
-    for a in copied:
+    for a in attrs:
         code = a.code
         if code <= last:
             return None
         if last < _AS_PATH <= code:
             parts.append(as_path_tlv)
-            if code >= _NEXT_HOP:
-                parts.append(nh_tlv)
-        elif last < _NEXT_HOP <= code:
+        if last < _NEXT_HOP <= code:
             parts.append(nh_tlv)
         last = code
-        if code != _AS_PATH:  # (the received one: ours is in)
-            parts.append(a.tlv() if code == _COMMUNITIES else encode_attribute(a, True))
+        if code in dropped or code == _AS_PATH:  # (the received AS_PATH: ours is in)
+            continue
+        if code == _COMMUNITIES:
+            if a.reserved():
+                return None
+            parts.append(a.tlv())
+        elif a.__class__ is UnknownAttribute:  # as ``_copied``
+            if a.flags & WELL_KNOWN:
+                parts.append(encode_attribute(a if local else a.for_forwarding(), True))
+        else:
+            parts.append(encode_attribute(a, True))
     if last < _AS_PATH:
         parts.append(as_path_tlv)
     if last < _NEXT_HOP:
