@@ -75,6 +75,7 @@ from gracebgp.wire import (
     end_of_rib,
     parse_update,
 )
+from gracebgp.wire import update as update_module
 from gracebgp.wire.attributes import EXT_LEN, OPTIONAL
 from gracebgp.wire.attrset import clear_caches
 from gracebgp.wire.capabilities import decode_capabilities, encode_capability
@@ -425,6 +426,41 @@ def test_parse_update_never_raises(body: bytes) -> None:
     warm = [check_update_result(parse_update(body, ctx)) for ctx in CONTEXTS]
     for c, w in zip(cold, warm, strict=True):
         assert outcome(c) == outcome(w)
+
+
+_PLAIN = bytes.fromhex("40010100" "40020602010000fde9" "4003040a000001")  # ORIGIN, AS_PATH, NEXT_HOP
+
+
+@settings(max_examples=800, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(body=update_bodies)
+@example(body=b"\x00\x00" + len(_PLAIN).to_bytes(2, "big") + _PLAIN + b"\x18\x0a\x00\x00")
+def test_the_plain_walk_decides_what_the_full_walk_decides(body: bytes) -> None:
+    """``update._walk_plain`` (a never-seen block with nothing wrong) against ``_walk``
+    alone: under all 16 contexts, from cold caches, the same outcome."""
+    plain = update_module._walk_plain
+    outcomes = []
+    for walk in (plain, lambda *_: None):
+        clear_caches()
+        update_module._walk_plain = walk
+        try:
+            outcomes.append([outcome(check_update_result(parse_update(body, ctx))) for ctx in CONTEXTS])
+        finally:
+            update_module._walk_plain = plain
+    assert outcomes[0] == outcomes[1]
+
+
+def test_the_plain_walk_refuses_every_block_it_is_not_for() -> None:
+    """It takes a good block, and leaves to ``_walk`` a block with an MP attribute, a type
+    twice, a TLV overrunning the block, a header cut short and an attribute with a
+    problem (ORIGIN 3, RFC 7606 §7.1)."""
+    clear_caches()
+    took = update_module._walk_plain(_PLAIN, True, False)
+    assert took is not None and [a.code for a in took[0]] == [1, 2, 3] and sorted(took[1]) == [1, 2, 3]
+    for bad in (_PLAIN + bytes.fromhex("800e0400010100"), _PLAIN + bytes.fromhex("40010100"),
+                _PLAIN + bytes.fromhex("40050400"), _PLAIN + b"\x40\x05", _PLAIN + b"\x50\x05\x00",
+                bytes.fromhex("40010103") + _PLAIN[4:]):
+        assert update_module._walk_plain(bad, True, False) is None, bad.hex()
 
 
 # A block with a discarded attribute (LOCAL_PREF from an eBGP peer, RFC 7606 §7.5) before

@@ -93,6 +93,39 @@ def _reset(subcode: int, reason: str, data: bytes = b"") -> UpdateResult:
                         CodecError(NotificationCode.UPDATE_MESSAGE_ERROR, subcode, data, reason))
 
 
+def _walk_plain(block: bytes, as4: bool, ibgp: bool) -> tuple[tuple[Any, ...], dict[int, Any]] | None:
+    """The attributes of a block with nothing for RFC 7606 to say (every TLV within the
+    block, no MP attribute, no type twice, each decoded without a problem), in wire order,
+    and type code -> attribute; None for any other block, which ``_walk`` then walks (and
+    tells what is wrong). A full table is mostly blocks never seen before, each like this:
+    what ``_walk`` keeps per TLV for the other cases is not made here."""
+    aget = attr_cache(as4, ibgp).get
+    mp = _MP
+    attrs: list[Any] = []
+    by_code: dict[int, Any] = {}
+    i, n = 0, len(block)
+    try:
+        while i < n:
+            code = block[i + 1]
+            end = (i + 4 + (block[i + 2] << 8 | block[i + 3])) if block[i] & 0x10 else i + 3 + block[i + 2]
+            if code in mp or end > n:
+                return None
+            raw = block[i:end]
+            i = end
+            a = aget(raw)
+            if a is None:
+                a = decode_tlv(raw, as4, ibgp)
+            if a.__class__ is Flawed:
+                return None
+            attrs.append(a)
+            by_code[code] = a
+    except IndexError:  # a header cut short (RFC 7606 §4)
+        return None
+    if len(by_code) != len(attrs):  # a type twice
+        return None
+    return tuple(attrs), by_code
+
+
 def _walk(block: bytes, ctx: CodecContext, cache: dict[bytes, AttrSet]) -> tuple[
         AttrSet | None, MpReach | None, MpUnreach | None, tuple[int, ...], list[Problem]]:
     """Walk the attribute TLVs once (RFC 7606 §3-§5): MP attributes are decoded here, each
@@ -236,9 +269,13 @@ def parse_update(body: bytes, ctx: CodecContext) -> UpdateResult:
     cache = block_cache(ctx.as4, ctx.ibgp)
     attrs = cache.get(block)
     if attrs is None:
-        attrs, reach, unreach, layout, problems = _walk(block, ctx, cache)
-        if attrs is None or reach is not None or unreach is not None or problems or layout:
-            return _finish(Update(withdrawn, attrs, nlri, reach, unreach, layout), problems, ctx)
+        plain = _walk_plain(block, ctx.as4, ctx.ibgp)
+        if plain is not None:
+            attrs = intern(cache, block, AttrSet.decoded(*plain, ctx.as4))
+        else:
+            attrs, reach, unreach, layout, problems = _walk(block, ctx, cache)
+            if attrs is None or reach is not None or unreach is not None or problems or layout:
+                return _finish(Update(withdrawn, attrs, nlri, reach, unreach, layout), problems, ctx)
     # The hot path: a plain IPv4 UPDATE whose attributes are complete and valid.
     if attrs.action or not attrs.complete_v4 or not nlri:
         return _finish(Update(withdrawn, attrs, nlri), [], ctx)
