@@ -113,8 +113,8 @@ class AdjRibOut:
     Not in sync: a session's first table, an ADD-PATH peer, and an export policy that
     tests prefix sets (per route)."""
 
-    __slots__ = ("_count", "_exporter", "_held", "_loc", "_loop_asn", "_missed", "_ready", "_shared", "_step",
-                 "_table", "epoch", "family", "pending", "policy", "slot")
+    __slots__ = ("_count", "_exporter", "_held", "_loc", "_loop_asn", "_missed", "_pending", "_ready",
+                 "_runs", "_shared", "_step", "_table", "epoch", "family", "policy", "slot")
     #: Whether this kind of Adj-RIB-Out may hold nothing per prefix in sync.
     _syncs = True
     #: Whether an export policy that does the same to every route of a route type runs
@@ -133,10 +133,33 @@ class AdjRibOut:
         #: export, a session reset, a round missed (``table_sent``).
         self.epoch = 0
         self._missed = False  # a round was missed: what the peer has may hold routes the Loc-RIB lost
-        self.pending: dict[int, Path | None] = {}  # key -> path to announce, None: withdraw
+        self._pending: dict[int, Path | None] = {}  # key -> path to announce, None: withdraw
+        #: Announcements ``_consider_runs`` made, by exported path, in the order ``flush``
+        #: sends them; ``pending`` holds them too once anything reads it (``_spill``).
+        self._runs: dict[Path, list[int]] = {}
         self._exporter: ExportFilter | None = None
         self._step: PolicyStep | None = None
         self.repolicy(policy)
+
+    @property
+    def pending(self) -> dict[int, Path | None]:
+        """Prefix -> the path to announce (None: to withdraw) at the next ``flush``."""
+        if self._runs:
+            self._spill()
+        return self._pending
+
+    @pending.setter
+    def pending(self, pending: dict[int, Path | None]) -> None:
+        self._runs = {}
+        self._pending = pending
+
+    def _spill(self) -> None:
+        """The announcements of ``_runs`` into ``pending``, as ``flush`` would send them."""
+        pending = self._pending
+        for out, keys in self._runs.items():
+            for k in keys:
+                pending[k] = out
+        self._runs = {}
 
     @property
     def exporter(self) -> ExportFilter | None:
@@ -435,10 +458,10 @@ class AdjRibOut:
         it had a best at the last flush that included it), for a peer in sync with nothing
         pending and no export policy. The peer has nothing for any key, so a key whose
         export is None needs nothing and one with an export is an announcement. One
-        decision per run of keys sharing an entry (``found.runs``), its keys put in
-        ``pending`` by one C-level update."""
+        decision per run of keys sharing an entry (``found.runs``), its keys added to the
+        group of its export (``_runs``), which ``flush`` sends as it is."""
         assert found.runs is not None
-        keys, entries, pending = found.keys, found.entries, self.pending
+        keys, entries, groups = found.keys, found.entries, self._runs
         target = self.policy.peer.index
         last_path: Path | None = None
         last_peer: PeerInfo | None = None
@@ -455,10 +478,11 @@ class AdjRibOut:
                 last_path, last_peer = path, peer
             if out is None:
                 continue
-            if j - i == 1:  # (a run of one: no slice, zip and repeat made for it)
-                pending[keys[i]] = out
+            group = groups.get(out)
+            if group is None:
+                groups[out] = keys[i:j]
             else:
-                pending.update(zip(keys[i:j], itertools.repeat(out)))
+                group += keys[i:j]
             count += j - i
         self._count += count
 
@@ -480,10 +504,14 @@ class AdjRibOut:
         what other peers' flushes of this round packed, reused where the path, the keys
         and the codec context are the same (the peers of one class send the same bytes),
         and added to."""
+        groups = self._runs
+        if groups and not self._pending:  # (a round of runs: grouped already)
+            self._runs = {}
+            return self._packed(groups, [], ctx, packed)
         if not self.pending:
             return []
         withdraw: list[int] = []
-        groups: dict[Path, list[int]] = {}
+        groups = {}
         advertised = self._held
         track = self._loc is None  # (in sync: no table; a withdrawal pending is of a route sent)
         last: Path | None = None  # (runs of keys share a path: no list made per key)
@@ -502,7 +530,12 @@ class AdjRibOut:
                         found = groups[path] = []
                     group = found
                 group.append(k)
-        self.pending = {}
+        self._pending = {}
+        return self._packed(groups, withdraw, ctx, packed)
+
+    def _packed(self, groups: dict[Path, list[int]], withdraw: list[int], ctx: CodecContext,
+                packed: Packed | None) -> list[bytes]:
+        """``flush``'s UPDATEs: the withdrawals, then each group's keys with its path."""
         out: list[bytes] = []
         if withdraw:
             out += pack_withdrawals(self.family, withdraw, ctx)

@@ -555,3 +555,28 @@ def test_an_export_policy_changed_while_a_table_goes_out_keeps_the_table() -> No
     assert list(content(out.flush(CTX))[1]) == [K]  # now with the policy's community
     out.settle(loc)
     assert out.synced
+
+
+def test_the_runs_read_as_pending_and_flush_the_same_updates() -> None:
+    """What ``_consider_runs`` grouped (``AdjRibOut._runs``) is in ``pending`` for whoever
+    reads it before the flush, and the flush then sends the very UPDATEs, octet for octet,
+    that it sends from the groups as they were."""
+    sent, pendings = [], []
+    for read in (False, True):
+        world = next(started(Growing, 1))
+        lean, a, b = world.outs[1], world.channels[0], world.channels[1]
+        a.announce(KEYS[:2], world.paths[0])
+        world.round(None)
+        assert lean.synced and lean.takes_runs
+        a.announce(KEYS[2:7], world.paths[0])
+        b.announce(KEYS[7:9], world.paths[1])
+        a.announce(KEYS[9:12], world.paths[1])
+        keys = list(world.changed[V4])
+        lean.consider(keys, world.loc, False, {}, world.loc.lookup(keys, runs=True))
+        assert lean._runs and not lean._pending
+        if read:
+            pendings.append(dict(lean.pending))
+            assert not lean._runs
+        sent.append(lean.flush(CTX))
+    assert sent[0] == sent[1] and len(sent[0]) >= 2
+    assert set(pendings[0]) == set(KEYS[2:12]) and all(p is not None for p in pendings[0].values())
