@@ -45,10 +45,18 @@ _NO_EXPORT = (int(WellKnownCommunity.NO_EXPORT), int(WellKnownCommunity.NO_EXPOR
 _AS_PATH = int(AttrType.AS_PATH)
 _NEXT_HOP = int(AttrType.NEXT_HOP)
 _MED = int(AttrType.MULTI_EXIT_DISC)
-#: Never copied from the source: AS4_PATH and AS4_AGGREGATOR are rebuilt for 2-octet peers,
-#: NEXT_HOP is put in by the rules below.
-_NOT_COPIED = (int(AttrType.AS4_PATH), int(AttrType.AS4_AGGREGATOR), _NEXT_HOP)
-_INTERNAL_ONLY = (int(AttrType.LOCAL_PREF), int(AttrType.ORIGINATOR_ID), int(AttrType.CLUSTER_LIST))
+#: The type codes an export never copies from the source path (``_dropped``): AS4_PATH
+#: and AS4_AGGREGATOR (RFC 6793 §4.1, §4.2.2: rebuilt for 2-octet peers), NEXT_HOP (RFC
+#: 4271 §5.1.3: the rules put it in); to eBGP also LOCAL_PREF, ORIGINATOR_ID, CLUSTER_LIST
+#: (RFC 4271 §5.1.5, RFC 4456 §8) and, for a received route, MED (RFC 4271 §5.1.4; RFC
+#: 7947 §2.2.3: a route server passes it on).
+_DROPPED_IBGP = frozenset((int(AttrType.AS4_PATH), int(AttrType.AS4_AGGREGATOR), _NEXT_HOP))
+_DROPPED_EBGP_KEEP_MED = _DROPPED_IBGP | {int(AttrType.LOCAL_PREF), int(AttrType.ORIGINATOR_ID),
+                                          int(AttrType.CLUSTER_LIST)}
+_DROPPED_EBGP = _DROPPED_EBGP_KEEP_MED | {_MED}
+#: The well-known communities that stop an eBGP export or change it (RFC 1997, RFC 9494):
+#: a set holding one takes the general way, which reads them.
+_STOPS_EBGP = frozenset((_NO_ADVERTISE, *_NO_EXPORT, _LLGR_STALE))
 _code = attrgetter("code")
 
 
@@ -120,12 +128,14 @@ def export_path(source: PeerInfo, path: Path, policy: ExportPolicy, family: Fami
     transparent = ebgp and policy.route_server_client and not source.local
     if ebgp and not transparent and policy.remove_private_as:  # GoBGP's order: before our AS
         segments = remove_private(segments, policy.remove_private_as, policy.local_as)
+    dropped = _dropped(ebgp, source.local, transparent)
     if ebgp and not transparent and family == IPV4_UNICAST and step is None and not by_value \
             and not policy.gshut and policy.next_hop_v4 is not None:
         # (the usual eBGP export: encoded as it is walked in one pass, no index, no sort;
-        # a set with a well-known community takes the general way, which reads them)
+        # a set with a community that stops or changes it takes the general way)
         _, hop, nh_tlv = _next_hop(policy.next_hop_v4)
-        block = _ebgp_block(attrs.attrs, source.local, _prepended_tlv(segments, policy.local_as), nh_tlv)
+        block = _ebgp_block(attrs.attrs, dropped, source.local, _prepended_tlv(segments, policy.local_as),
+                            nh_tlv)
         if block is not None:
             return Exported(block, hop)
     comms = attrs.get(_COMMUNITIES)
@@ -143,7 +153,7 @@ def export_path(source: PeerInfo, path: Path, policy: ExportPolicy, family: Fami
     if marks and not source.local and (_NO_ADVERTISE in marks or (
             ebgp and (_NO_EXPORT[0] in marks or _NO_EXPORT[1] in marks))):  # (no generator per path)
         return None
-    out = _copied(attrs.attrs, _dropped(ebgp, source.local, transparent), source.local)
+    out = _copied(attrs.attrs, dropped, source.local)
     by_code = {a.code: i for i, a in enumerate(out)}
     as_path: AsPath | None = None  # the shared attributes put in below, with their TLVs
     nh_attr: NextHop | None = None
@@ -240,15 +250,6 @@ def _prepended_tlv(segments: tuple[Segment, ...], asn: int) -> bytes:
     return hit
 
 
-#: The type codes an export never copies from the source path (``_dropped``): AS4_PATH
-#: and AS4_AGGREGATOR (RFC 6793 §4.1, §4.2.2: rebuilt for 2-octet peers), NEXT_HOP (RFC
-#: 4271 §5.1.3: the rules put it in); to eBGP also LOCAL_PREF, ORIGINATOR_ID, CLUSTER_LIST
-#: (RFC 4271 §5.1.5, RFC 4456 §8) and, for a received route, MED (RFC 4271 §5.1.4; RFC
-#: 7947 §2.2.3: a route server passes it on).
-_DROPPED_IBGP = frozenset(_NOT_COPIED)
-_DROPPED_EBGP_KEEP_MED = _DROPPED_IBGP | frozenset(_INTERNAL_ONLY)
-_DROPPED_EBGP = _DROPPED_EBGP_KEEP_MED | {_MED}
-
 
 def _dropped(ebgp: bool, local: bool, transparent: bool) -> frozenset[int]:
     """The type codes ``_copied`` drops. ``local``: our own route; ``transparent``: to a
@@ -256,6 +257,14 @@ def _dropped(ebgp: bool, local: bool, transparent: bool) -> frozenset[int]:
     if not ebgp:
         return _DROPPED_IBGP
     return _DROPPED_EBGP_KEEP_MED if local or transparent else _DROPPED_EBGP
+
+
+def _passed_on(a: UnknownAttribute, local: bool) -> UnknownAttribute | None:
+    """RFC 4271 §5: an unrecognized optional transitive attribute is passed on with the
+    Partial bit set (on our own route, as it is); an optional non-transitive one is not."""
+    if not a.flags & WELL_KNOWN:
+        return None
+    return a if local else a.for_forwarding()
 
 
 def _copied(attrs: tuple[Any, ...], dropped: frozenset[int], local: bool) -> list[Any]:
@@ -266,23 +275,21 @@ def _copied(attrs: tuple[Any, ...], dropped: frozenset[int], local: bool) -> lis
     for a in attrs:
         if a.code in dropped:
             continue
-        if a.__class__ is UnknownAttribute:  # RFC 4271 §5: optional transitive, with Partial
-            if not a.flags & WELL_KNOWN:  # optional non-transitive: not passed on
-                continue
-            out.append(a if local else a.for_forwarding())
-            continue
-        out.append(a)
+        if a.__class__ is not UnknownAttribute:
+            out.append(a)
+        elif (passed := _passed_on(a, local)) is not None:
+            out.append(passed)
     return out
 
 
-def _ebgp_block(attrs: tuple[Any, ...], local: bool, as_path_tlv: bytes, nh_tlv: bytes) -> bytes | None:
+def _ebgp_block(attrs: tuple[Any, ...], dropped: frozenset[int], local: bool, as_path_tlv: bytes,
+                nh_tlv: bytes) -> bytes | None:
     """The attribute block of an eBGP export with our AS_PATH and NEXT_HOP (RFC 4271
     §5.1.2, §5.1.3), made in one pass over the source's ``attrs``: what ``_copied``
     keeps encoded, those two put in their place. None, and the caller takes the general
-    way, when ``attrs`` is not in type-code order (the usual is) or holds a community of
-    the well-known range (the general way reads them: RFC 1997, RFC 9494). The same
-    octets as the general way (``_copied``, ``_put``, sort by code, join)."""
-    dropped = _DROPPED_EBGP_KEEP_MED if local else _DROPPED_EBGP
+    way, when ``attrs`` is not in type-code order (the usual is) or holds a community that
+    stops or changes an eBGP export (``_STOPS_EBGP``: the general way reads them). The
+    same octets as the general way (``_copied``, ``_put``, sort by code, join)."""
     parts: list[bytes] = []
     last = 0
     for a in attrs:
@@ -297,12 +304,13 @@ def _ebgp_block(attrs: tuple[Any, ...], local: bool, as_path_tlv: bytes, nh_tlv:
         if code in dropped or code == _AS_PATH:  # (the received AS_PATH: ours is in)
             continue
         if code == _COMMUNITIES:
-            if a.reserved():
+            marks = a.reserved()
+            if marks and not _STOPS_EBGP.isdisjoint(marks):
                 return None
             parts.append(a.tlv())
-        elif a.__class__ is UnknownAttribute:  # as ``_copied``
-            if a.flags & WELL_KNOWN:
-                parts.append(encode_attribute(a if local else a.for_forwarding(), True))
+        elif a.__class__ is UnknownAttribute:
+            if (passed := _passed_on(a, local)) is not None:
+                parts.append(encode_attribute(passed, True))
         else:
             parts.append(encode_attribute(a, True))
     if last < _AS_PATH:

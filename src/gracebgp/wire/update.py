@@ -94,35 +94,36 @@ def _reset(subcode: int, reason: str, data: bytes = b"") -> UpdateResult:
 
 
 def _walk_plain(block: bytes, as4: bool, ibgp: bool) -> tuple[tuple[Any, ...], dict[int, Any]] | None:
-    """The attributes of a block with nothing for RFC 7606 to say (every TLV within the
-    block, no MP attribute, no type twice, each decoded without a problem), in wire order,
+    """The attributes of a non-empty block with nothing for RFC 7606 to say, in wire order,
     and type code -> attribute; None for any other block, which ``_walk`` then walks (and
     tells what is wrong). A full table is mostly blocks never seen before, each like this:
-    what ``_walk`` keeps per TLV for the other cases is not made here."""
+    what ``_walk`` keeps per TLV for the other cases is not made here. Refused: a header
+    cut short or a TLV overrunning the block (§4), a type twice (§3 g), an MP attribute
+    (RFC 4760: its NLRI are not attributes), an attribute with a problem (a ``Flawed``)."""
     aget = attr_cache(as4, ibgp).get
     mp = _MP
     attrs: list[Any] = []
     by_code: dict[int, Any] = {}
     i, n = 0, len(block)
-    try:
-        while i < n:
+    if not n:
+        return None
+    while i < n:
+        try:
             code = block[i + 1]
             end = (i + 4 + (block[i + 2] << 8 | block[i + 3])) if block[i] & 0x10 else i + 3 + block[i + 2]
-            if code in mp or end > n:
-                return None
-            raw = block[i:end]
-            i = end
-            a = aget(raw)
-            if a is None:
-                a = decode_tlv(raw, as4, ibgp)
-            if a.__class__ is Flawed:
-                return None
-            attrs.append(a)
-            by_code[code] = a
-    except IndexError:  # a header cut short (RFC 7606 §4)
-        return None
-    if len(by_code) != len(attrs):  # a type twice
-        return None
+        except IndexError:  # (a header cut short)
+            return None
+        if end > n or code in by_code or code in mp:
+            return None
+        raw = block[i:end]
+        i = end
+        a = aget(raw)
+        if a is None:
+            a = decode_tlv(raw, as4, ibgp)
+        if a.__class__ is Flawed:
+            return None
+        attrs.append(a)
+        by_code[code] = a
     return tuple(attrs), by_code
 
 
@@ -131,7 +132,9 @@ def _walk(block: bytes, ctx: CodecContext, cache: dict[bytes, AttrSet]) -> tuple
     """Walk the attribute TLVs once (RFC 7606 §3-§5): MP attributes are decoded here, each
     other TLV is looked up in (or decoded into) the attribute table, and the resulting
     AttrSet is interned under the block, or under its non-MP part when MP attributes are
-    in it (their NLRI differ in every UPDATE); ``cache`` is the context's block table."""
+    in it (their NLRI differ in every UPDATE); ``cache`` is the context's block table.
+    (``_walk_plain`` takes the blocks where nothing is found first: a new problem found
+    here must make it refuse the block too.)"""
     as4, ibgp = ctx.as4, ctx.ibgp
     aget = attr_cache(as4, ibgp).get
     mp = _MP  # a local: tested once per attribute
@@ -269,7 +272,9 @@ def parse_update(body: bytes, ctx: CodecContext) -> UpdateResult:
     cache = block_cache(ctx.as4, ctx.ibgp)
     attrs = cache.get(block)
     if attrs is None:
-        plain = _walk_plain(block, ctx.as4, ctx.ibgp)
+        # (an UPDATE without IPv4 NLRI mostly carries an MP attribute: the plain walk would
+        # refuse it at that TLV, after looking up those before it, for nothing)
+        plain = _walk_plain(block, ctx.as4, ctx.ibgp) if nlri else None
         if plain is not None:
             attrs = intern(cache, block, AttrSet.decoded(*plain, ctx.as4))
         else:
