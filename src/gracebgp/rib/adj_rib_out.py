@@ -505,7 +505,7 @@ class AdjRibOut:
         and the codec context are the same (the peers of one class send the same bytes),
         and added to."""
         groups = self._runs
-        if groups and not self._pending:  # (a round of runs: grouped already)
+        if groups and not self._pending and self._loc is not None:  # (a round of runs: grouped already)
             self._runs = {}
             return self._packed(groups, [], ctx, packed)
         if not self.pending:
@@ -574,6 +574,7 @@ class AdjRibOut:
     def reset(self) -> None:
         """The session went down: nothing is advertised any more."""
         self._held.clear()
-        self.pending.clear()
+        self._pending.clear()
+        self._runs = {}
         self._loc, self._count, self._ready, self._missed = None, 0, False, False
         self.epoch += 1

@@ -557,26 +557,58 @@ def test_an_export_policy_changed_while_a_table_goes_out_keeps_the_table() -> No
     assert out.synced
 
 
-def test_the_runs_read_as_pending_and_flush_the_same_updates() -> None:
-    """What ``_consider_runs`` grouped (``AdjRibOut._runs``) is in ``pending`` for whoever
-    reads it before the flush, and the flush then sends the very UPDATEs, octet for octet,
-    that it sends from the groups as they were."""
-    sent, pendings = [], []
-    for read in (False, True):
-        world = next(started(Growing, 1))
-        lean, a, b = world.outs[1], world.channels[0], world.channels[1]
-        a.announce(KEYS[:2], world.paths[0])
-        world.round(None)
-        assert lean.synced and lean.takes_runs
-        a.announce(KEYS[2:7], world.paths[0])
-        b.announce(KEYS[7:9], world.paths[1])
-        a.announce(KEYS[9:12], world.paths[1])
-        keys = list(world.changed[V4])
-        lean.consider(keys, world.loc, False, {}, world.loc.lookup(keys, runs=True))
-        assert lean._runs and not lean._pending
-        if read:
-            pendings.append(dict(lean.pending))
-            assert not lean._runs
-        sent.append(lean.flush(CTX))
-    assert sent[0] == sent[1] and len(sent[0]) >= 2
-    assert set(pendings[0]) == set(KEYS[2:12]) and all(p is not None for p in pendings[0].values())
+def _taken(world: World) -> tuple[list[int], Before]:
+    """A whole round's keys (in order) and old bests, taken as ``World.round`` takes them."""
+    keys = sorted(world.changed[V4])
+    world.changed[V4] = set()
+    world.loc.dirty = world.changed[V4]
+    return keys, world.loc.take_before()
+
+
+def _runs_round(runs: bool, read: bool = False) -> tuple[World, AdjRibOut, list[bytes]]:
+    """A round that only adds prefixes, considered with the runs or key by key (and
+    ``pending`` read before the flush), and what the flush sent: one export in two runs."""
+    world = next(started(Growing, 1))
+    lean, a, b = world.outs[1], world.channels[0], world.channels[1]
+    a.announce(KEYS[:2], world.paths[0])
+    world.round(None)
+    assert lean.synced and lean.takes_runs
+    a.announce(KEYS[2:5], world.paths[0])
+    b.announce(KEYS[5:7], world.paths[1])
+    a.announce(KEYS[7:9], world.paths[0])  # (a second run of the first export)
+    a.announce(KEYS[9:12], world.paths[1])
+    keys, before = _taken(world)
+    lean.consider(keys, world.loc, False, before, world.loc.lookup(keys, runs=runs))
+    assert bool(lean._runs) is runs and bool(lean._pending) is not runs
+    if read:
+        assert set(lean.pending) == set(KEYS[2:12]) and None not in lean.pending.values()
+        assert not lean._runs
+    return world, lean, lean.flush(CTX)
+
+
+def test_the_runs_flush_the_octets_the_per_key_decisions_flush() -> None:
+    """What ``_consider_runs`` grouped (``AdjRibOut._runs``) goes out as the very UPDATEs,
+    octet for octet, that the per-key decisions make of the same round; and the same when
+    ``pending`` is read before the flush (it holds the runs' announcements then)."""
+    sent = [_runs_round(False)[2], _runs_round(True)[2], _runs_round(True, read=True)[2]]
+    assert sent[0] == sent[1] == sent[2] and len(sent[0]) >= 2
+
+
+def test_a_table_made_between_the_runs_and_the_flush_holds_what_was_sent() -> None:
+    """Out of sync by the flush (``desync`` after the runs' consider, the round going on),
+    the flush records what it sends: the count is right, and a later withdrawal goes out."""
+    world = next(started(Growing, 1))
+    lean, a = world.outs[1], world.channels[0]
+    a.announce(KEYS[:2], world.paths[0])
+    world.round(None)
+    a.announce(KEYS[2:6], world.paths[0])
+    keys, before = _taken(world)
+    lean.consider(keys, world.loc, False, before, world.loc.lookup(keys, runs=True))
+    assert lean._runs
+    lean.desync(world.loc, before, set(keys))
+    assert content(lean.flush(CTX))[1].keys() == set(KEYS[2:6])
+    assert sorted(lean.advertised) == sorted(KEYS[:6]) and len(lean) == 6
+    a.withdraw(KEYS[2:6])
+    keys, before = _taken(world)
+    lean.consider(keys, world.loc, False, before)
+    assert content(lean.flush(CTX))[0] == set(KEYS[2:6])
