@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import ipaddress
 import struct
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from gracebgp.errors import CodecError
 from gracebgp.types import AFI
@@ -67,17 +67,29 @@ def _bad_nlri(reason: str) -> CodecError:
                       reason=reason)
 
 
+#: ``_same_length_v4``'s decoders by the NLRI's Length octets (``data[::4]``, all one
+#: length in 17..24): the unpack of that many words and the mask (None for /24s). At
+#: most 8 lengths times the counts one message holds.
+_SAME_LENGTH: dict[bytes, tuple[Callable[[bytes], tuple[int, ...]], int | None]] = {}
+
+
 def _same_length_v4(data: bytes) -> Sequence[int] | None:
     """Fast path: every prefix has one length in 17..24 (the bulk of an IPv4 table), so
     every NLRI is 4 octets and the keys are the 4-octet words."""
     n = len(data)
-    plen = data[0]
-    if n & 3 or not 17 <= plen <= 24 or data[::4] != bytes((plen,)) * (n >> 2):
+    if n & 3:
         return None
-    words = _u32(n).unpack(data)
-    if plen == 24:
+    heads = data[::4]
+    hit = _SAME_LENGTH.get(heads)
+    if hit is None:
+        plen = heads[0]
+        if not 17 <= plen <= 24 or heads.count(plen) != len(heads):
+            return None
+        hit = _SAME_LENGTH[heads] = (_u32(n).unpack, None if plen == 24 else _MASKS4[plen])
+    unpack, mask = hit
+    words = unpack(data)
+    if mask is None:
         return words
-    mask = _MASKS4[plen]
     return tuple([w & mask for w in words])
 
 

@@ -932,3 +932,15 @@ def test_route_refresh_roundtrip(msg: RouteRefresh, ctx: CodecContext) -> None:
     decoded = decode_message(wire, ctx)
     assert decoded == msg
     assert encode_message(decoded, ctx) == wire
+
+
+def test_received_host_bits_are_cleared_on_the_fast_path_and_the_other() -> None:
+    """/17../24 prefixes with host bits set on the wire decode with them cleared, all of
+    one length (``nlri._same_length_v4``, each length's decoder kept) or mixed."""
+    same = bytes([20, 10, 1, 0xFF, 20, 10, 2, 0x0F])  # two /20s, host bits set
+    want = [make_key(0x0A01F000, 20, 32), make_key(0x0A020000, 20, 32)]
+    for _ in range(2):  # (the second time from the kept decoder)
+        assert list(decode_prefixes(same, 32, False)) == want
+        mixed = same + bytes([24, 10, 3, 0, 8, 10])  # (and a /24, a /8: not one length)
+        assert list(decode_prefixes(mixed, 32, False)) == [*want, make_key(0x0A030000, 24, 32),
+                                                           make_key(0x0A000000, 8, 32)]
