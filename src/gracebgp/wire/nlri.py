@@ -68,9 +68,11 @@ def _bad_nlri(reason: str) -> CodecError:
 
 
 #: ``_same_length_v4``'s decoders by the NLRI's Length octets (``data[::4]``, all one
-#: length in 17..24): the unpack of that many words and the mask (None for /24s). At
-#: most 8 lengths times the counts one message holds.
+#: length in 17..24): the unpack of that many words and the mask (None for /24s). Kept
+#: for up to ``_SAME_LENGTH_KEPT`` prefixes, the most a 4096-octet message holds (RFC 4271
+#: §4): 8 lengths times 1024 counts, about 5 MB at most whatever peers send.
 _SAME_LENGTH: dict[bytes, tuple[Callable[[bytes], tuple[int, ...]], int | None]] = {}
+_SAME_LENGTH_KEPT = 1024
 
 
 def _same_length_v4(data: bytes) -> Sequence[int] | None:
@@ -85,7 +87,9 @@ def _same_length_v4(data: bytes) -> Sequence[int] | None:
         plen = heads[0]
         if not 17 <= plen <= 24 or heads.count(plen) != len(heads):
             return None
-        hit = _SAME_LENGTH[heads] = (_u32(n).unpack, None if plen == 24 else _MASKS4[plen])
+        hit = (_u32(n).unpack, None if plen == 24 else _MASKS4[plen])
+        if len(heads) <= _SAME_LENGTH_KEPT:
+            _SAME_LENGTH[heads] = hit
     unpack, mask = hit
     words = unpack(data)
     if mask is None:

@@ -944,3 +944,17 @@ def test_received_host_bits_are_cleared_on_the_fast_path_and_the_other() -> None
         mixed = same + bytes([24, 10, 3, 0, 8, 10])  # (and a /24, a /8: not one length)
         assert list(decode_prefixes(mixed, 32, False)) == [*want, make_key(0x0A030000, 24, 32),
                                                            make_key(0x0A000000, 8, 32)]
+
+
+def test_the_kept_one_length_decoders_are_bounded() -> None:
+    """A message of more /24s than a 4096-octet one holds (RFC 8654 allows 65535) is
+    decoded on the fast path, its decoder not kept: what a peer sends cannot grow the
+    table beyond the patterns of 4096-octet messages."""
+    from gracebgp.wire import nlri
+
+    many = b"".join(bytes([24, 10, i >> 8, i & 0xFF]) for i in range(nlri._SAME_LENGTH_KEPT + 1))
+    before = len(nlri._SAME_LENGTH)
+    assert len(decode_prefixes(many, 32, False)) == nlri._SAME_LENGTH_KEPT + 1
+    assert len(nlri._SAME_LENGTH) == before
+    assert len(decode_prefixes(many[4:], 32, False)) == nlri._SAME_LENGTH_KEPT
+    assert many[4::4] in nlri._SAME_LENGTH
