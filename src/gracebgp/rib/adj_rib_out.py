@@ -148,11 +148,6 @@ class AdjRibOut:
             self._spill()
         return self._pending
 
-    @pending.setter
-    def pending(self, pending: dict[int, Path | None]) -> None:
-        self._runs = {}
-        self._pending = pending
-
     def _spill(self) -> None:
         """The announcements of ``_runs`` into ``pending``, as ``flush`` would send them."""
         pending = self._pending

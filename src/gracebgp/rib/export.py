@@ -250,7 +250,6 @@ def _prepended_tlv(segments: tuple[Segment, ...], asn: int) -> bytes:
     return hit
 
 
-
 def _dropped(ebgp: bool, local: bool, transparent: bool) -> frozenset[int]:
     """The type codes ``_copied`` drops. ``local``: our own route; ``transparent``: to a
     route-server client (RFC 7947 §2.2)."""

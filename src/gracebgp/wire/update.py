@@ -98,8 +98,9 @@ def _walk_plain(block: bytes, as4: bool, ibgp: bool) -> tuple[tuple[Any, ...], d
     and type code -> attribute; None for any other block, which ``_walk`` then walks (and
     tells what is wrong). A full table is mostly blocks never seen before, each like this:
     what ``_walk`` keeps per TLV for the other cases is not made here. Refused: a header
-    cut short or a TLV overrunning the block (§4), a type twice (§3 g), an MP attribute
-    (RFC 4760: its NLRI are not attributes), an attribute with a problem (a ``Flawed``)."""
+    cut short or a TLV overrunning the block (RFC 7606 §4), a type twice (§3 g), an MP
+    attribute (RFC 4760: its NLRI are not attributes), an attribute with a problem (a
+    ``Flawed``)."""
     aget = attr_cache(as4, ibgp).get
     mp = _MP
     attrs: list[Any] = []
